@@ -1,0 +1,193 @@
+"""The `triage` command: the desk app by default, plus validate and route for flow editors.
+
+Exit codes: 0 ok, 1 bad input or failed validation, 2 usage. The UI (Textual) is imported only
+when the desk starts, so the other commands stay quick.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from triage import paths
+from triage.i18n import problem_text, t
+from triage.load import Loaded, load
+from triage.model import Problem
+
+COMMANDS = ("desk", "validate", "route")
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", type=Path, default=None,
+                        help="folder with flow.toml, sites.toml and cases.toml (default: the shipped Copenhagen flow)")
+    parser.add_argument("--lang", choices=("da", "en"), default="da", help="language (default: da)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="triage",
+        description="Reception desk triage for a jobcentre. Without a command: start the desk app.",
+    )
+    parser.add_argument("--version", action="version", version="triage 0.1.0")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    desk = sub.add_parser("desk", help="start the desk app (the default)")
+    _common(desk)
+    desk.add_argument("--site", help="the site this desk is at (an id from sites.toml)")
+    desk.add_argument("--desk", default="skranke-1", help="name of this desk (default: skranke-1)")
+    desk.add_argument("--db", help="SQLite file or database URL (default: triage.db in the user's data folder)")
+
+    validate = sub.add_parser("validate", help="check the flow, sites and cases; exit 1 on errors")
+    _common(validate)
+    validate.add_argument("--tree", action="store_true", help="print the whole flow as a tree")
+    validate.add_argument("--mermaid", type=Path, metavar="FILE", help="write the flow as a Mermaid flowchart")
+
+    route = sub.add_parser("route", help="print the outcome for answers given on the command line")
+    _common(route)
+    route.add_argument("answers", nargs="*", help="keys (1-9), postcodes (2400) or - for a declined postcode")
+    route.add_argument("--site", help="the desk's own site, for 'here' (default: from sites.toml)")
+    route.add_argument("--at", help="pretend it is this local time, e.g. 2026-11-23T10:30 (for hours)")
+    route.add_argument("--json", action="store_true", help="print JSON for machines")
+    return parser
+
+
+def _print_problems(problems: list[Problem], lang: str, stream=sys.stdout) -> None:
+    errors = [p for p in problems if p.severity == "error"]
+    warnings = [p for p in problems if p.severity == "warning"]
+    for heading, group in (("heading_errors", errors), ("heading_warnings", warnings)):
+        if group:
+            print(f"{t(heading, lang)}:", file=stream)
+            for problem in group:
+                print(f"  {problem_text(problem, lang)}", file=stream)
+
+
+def _load_usable(data: Path, lang: str, check_cases: bool = False) -> Loaded | None:
+    """Load data; on errors print them and the way forward, and return None."""
+    loaded = load(data, check_cases=check_cases)
+    if not loaded.ok:
+        _print_problems(loaded.errors, lang, sys.stderr)
+        print(t("flow_invalid", lang, data=data), file=sys.stderr)
+        return None
+    return loaded
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    data = args.data or paths.default_data_dir()
+    loaded = load(data)
+    lang = args.lang
+    _print_problems(loaded.problems, lang)
+    if not loaded.ok:
+        print(t("validate_failed", lang, errors=len(loaded.errors),
+                warnings=len(loaded.warnings), data=data))
+        return 1
+    flow = loaded.flow
+    assert flow is not None
+    if args.tree:
+        from triage.diagram import tree
+
+        print(tree(flow, lang))
+    if args.mermaid:
+        from triage.diagram import mermaid
+
+        try:
+            args.mermaid.write_text(mermaid(flow, lang), encoding="utf-8")
+        except OSError as error:
+            print(t("mermaid_unwritable", lang, path=args.mermaid, reason=error.strerror or error),
+                  file=sys.stderr)
+            return 1
+        print(t("mermaid_written", lang, path=args.mermaid))
+    print(t("validate_ok", lang, questions=len(flow.questions), outcomes=len(flow.outcomes),
+            cases=len(loaded.cases), warnings=len(loaded.warnings), version=flow.short_version))
+    return 0
+
+
+def cmd_route(args: argparse.Namespace) -> int:
+    from triage.present import LOCAL_ZONE, card_for, card_text
+    from triage.walk import AnswerError, Walk
+
+    lang = args.lang
+    loaded = _load_usable(args.data or paths.default_data_dir(), lang)
+    if loaded is None:
+        return 1
+    flow = loaded.flow
+    assert flow is not None
+    if args.site and args.site not in flow.sites:
+        print(t("unknown_site", lang, site=args.site, sites=", ".join(flow.sites.sites)), file=sys.stderr)
+        return 1
+    moment = None
+    if args.at:
+        try:
+            moment = datetime.fromisoformat(args.at)
+        except ValueError:
+            print(t("bad_moment", lang, value=args.at), file=sys.stderr)
+            return 1
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=LOCAL_ZONE)
+    walk = Walk.start(flow)
+    for answer in args.answers:
+        try:
+            walk = walk.answer(answer)
+        except AnswerError as error:
+            print(t(error.code, lang, **error.params), file=sys.stderr)
+            return 1
+    if not walk.finished:
+        question = walk.question
+        assert question is not None
+        print(t("route_incomplete", lang, question=question.text(lang)), file=sys.stderr)
+        if question.asks_postcode:
+            print(t("route_postcode_hint", lang), file=sys.stderr)
+        else:
+            options = "; ".join(f"{o.key} {o.label(lang)}" for o in question.options)
+            print(t("route_next_options", lang, options=options), file=sys.stderr)
+        return 1
+    card = card_for(walk.result(args.site), lang, moment)
+    if args.json:
+        print(json.dumps(card.as_dict(), ensure_ascii=False, indent=2))
+    else:
+        print(card_text(card, lang))
+        print(f"{t('answers', lang)}: {' → '.join(card.path)}")
+        print(f"{t('version', lang)}: {flow.short_version}")
+    return 0
+
+
+def cmd_desk(args: argparse.Namespace) -> int:
+    lang = args.lang
+    data = args.data or paths.default_data_dir()
+    loaded = _load_usable(data, lang)
+    if loaded is None:
+        return 1
+    flow = loaded.flow
+    assert flow is not None
+    site = args.site or flow.sites.default_site
+    if site not in flow.sites:
+        print(t("unknown_site", lang, site=site, sites=", ".join(flow.sites.sites)), file=sys.stderr)
+        return 1
+    from triage.app import TriageApp  # Textual loads only now
+
+    TriageApp(flow, site=site, desk=args.desk, lang=lang).run()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # `triage` and `triage --site x` mean the desk: the command most people type.
+    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
+        argv.insert(0, "desk")
+    args = build_parser().parse_args(argv)
+    handlers = {"desk": cmd_desk, "validate": cmd_validate, "route": cmd_route}
+    try:
+        return handlers[args.command](args)
+    except KeyboardInterrupt:
+        return 1
+    except BrokenPipeError:
+        # Output piped into e.g. `head`, which stopped reading: not an error worth a traceback.
+        sys.stdout = open(os.devnull, "w")
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

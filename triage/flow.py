@@ -1,0 +1,366 @@
+"""The flow: questions with numbered options leading to outcomes, read from data/flow.toml.
+
+A Flow is immutable once loaded and carries the sites it routes to; its version is a hash of
+the content of both files, so a visit can record exactly which version routed it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+from triage.model import Report, Text, check_fields, read_text
+from triage.sites import SPECIAL_DESTINATIONS, Sites
+
+FLOW_FILE = "flow.toml"
+MAX_KEY = 9
+
+
+@dataclass(frozen=True)
+class Option:
+    key: int
+    id: str
+    label: Text
+    next: str
+
+
+@dataclass(frozen=True)
+class PostcodeStep:
+    catchment: str  # which catchment group the postcode is looked up in
+    next: str  # where to go once the postcode is known
+    declined: str  # where to go when the citizen will not give it
+
+
+# Asked when a postcode question has no text of its own.
+DEFAULT_POSTCODE_TEXT = Text("Hvilket postnummer bor borgeren i?", "What is the citizen's postcode?")
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    text: Text
+    help: Text | None
+    options: tuple[Option, ...] = ()
+    postcode: PostcodeStep | None = None
+    picks_site: bool = False  # options are sites; the chosen one becomes "from_answer"
+
+    @property
+    def asks_postcode(self) -> bool:
+        return self.postcode is not None
+
+    def option(self, key: int) -> Option | None:
+        return next((o for o in self.options if o.key == key), None)
+
+    def targets(self) -> list[str]:
+        if self.postcode:
+            return [self.postcode.next, self.postcode.declined]
+        return [o.next for o in self.options]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    id: str
+    title: Text
+    destinations: tuple[str, ...]  # site ids, "from_answer" or "here", in the order to visit
+    reason: Text
+    bring: tuple[Text, ...]
+
+
+@dataclass(frozen=True)
+class Flow:
+    start: str
+    title: Text
+    questions: dict[str, Question]
+    outcomes: dict[str, Outcome]
+    sites: Sites
+    version: str  # sha256 of the content of flow.toml and sites.toml
+
+    @property
+    def short_version(self) -> str:
+        return self.version[:12]
+
+    def node(self, node_id: str) -> Question | Outcome:
+        return self.questions.get(node_id) or self.outcomes[node_id]
+
+    def successors(self, node_id: str) -> list[str]:
+        question = self.questions.get(node_id)
+        return question.targets() if question else []
+
+
+def content_version(*parts: Any) -> str:
+    """Hash of the parsed content: comments and layout may change, the version does not."""
+    canonical = json.dumps(parts, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+QUESTION_FIELDS = {"text", "help", "options", "type", "catchment", "next", "declined", "sites"}
+OPTION_FIELDS = {"key", "id", "da", "en", "next"}
+OUTCOME_FIELDS = {"title", "destination", "reason", "bring"}
+
+
+def _parse_option(raw: Any, report: Report, node: str, line: int | None) -> Option | None:
+    if not isinstance(raw, dict):
+        report.error(FLOW_FILE, node, "option_not_table", line)
+        return None
+    check_fields(raw, OPTION_FIELDS, report, FLOW_FILE, node, line)
+    key = raw.get("key")
+    if not isinstance(key, int) or isinstance(key, bool) or not 1 <= key <= MAX_KEY:
+        report.error(FLOW_FILE, node, "key_out_of_range", line, key=key)
+        return None
+    target = raw.get("next")
+    if not isinstance(target, str) or not target:
+        report.error(FLOW_FILE, node, "option_no_next", line, key=key)
+        return None
+    label = read_text({k: v for k, v in raw.items() if k in ("da", "en")}, report, FLOW_FILE,
+                      node, f"option {key}", line)
+    return Option(key=key, id=str(raw.get("id", target)), label=label, next=target)
+
+
+def _parse_question(
+    qid: str, raw: Any, sites: Sites, report: Report, line: int | None
+) -> Question | None:
+    node = f"question {qid}"
+    if not isinstance(raw, dict):
+        report.error(FLOW_FILE, node, "not_table", line)
+        return None
+    check_fields(raw, QUESTION_FIELDS, report, FLOW_FILE, node, line)
+    kind = raw.get("type", "choice")
+    if kind == "postcode" and "text" not in raw:
+        text = DEFAULT_POSTCODE_TEXT
+    else:
+        text = read_text(raw.get("text"), report, FLOW_FILE, node, "text", line)
+    help_text = read_text(raw["help"], report, FLOW_FILE, node, "help", line) if "help" in raw else None
+    if kind in ("postcode", "site"):
+        target = raw.get("next")
+        if not isinstance(target, str) or not target:
+            report.error(FLOW_FILE, node, "missing_field", line, field="next")
+            target = ""
+        if "options" in raw:
+            report.error(FLOW_FILE, node, "options_not_allowed", line, type=kind)
+    if kind == "postcode":
+        group = raw.get("catchment")
+        if not isinstance(group, str) or not group:
+            report.error(FLOW_FILE, node, "missing_field", line, field="catchment")
+            group = ""
+        declined = raw.get("declined", target)
+        if not isinstance(declined, str) or not declined:
+            report.error(FLOW_FILE, node, "missing_field", line, field="declined")
+            declined = target
+        return Question(qid, text, help_text, postcode=PostcodeStep(group, target, declined))
+    if kind == "site":
+        site_ids = raw.get("sites")
+        if not isinstance(site_ids, list) or not site_ids:
+            report.error(FLOW_FILE, node, "missing_field", line, field="sites")
+            site_ids = []
+        if len(site_ids) > MAX_KEY:
+            report.error(FLOW_FILE, node, "too_many_sites", line, count=len(site_ids), max=MAX_KEY)
+        options = []
+        for key, site_id in enumerate(site_ids[:MAX_KEY], 1):
+            if site_id not in sites:
+                report.error(FLOW_FILE, node, "unknown_destination", line, site=site_id)
+                continue
+            options.append(Option(key, site_id, sites[site_id].name, target))
+        if not options:
+            report.error(FLOW_FILE, node, "dead_end", line)
+        return Question(qid, text, help_text, options=tuple(options), picks_site=True)
+    if kind != "choice":
+        report.error(FLOW_FILE, node, "bad_question_type", line, type=kind)
+    raw_options = raw.get("options", [])
+    if not isinstance(raw_options, list):
+        report.error(FLOW_FILE, node, "option_not_table", line)
+        raw_options = []
+    options = []
+    for raw_option in raw_options:
+        option = _parse_option(raw_option, report, node, line)
+        if option is None:
+            continue
+        if any(o.key == option.key for o in options):
+            report.error(FLOW_FILE, node, "duplicate_key", line, key=option.key)
+            continue
+        if any(o.id == option.id for o in options):
+            report.error(FLOW_FILE, node, "duplicate_option_id", line, id=option.id)
+            continue
+        options.append(option)
+    if not options:
+        report.error(FLOW_FILE, node, "dead_end", line)
+    return Question(qid, text, help_text, options=tuple(sorted(options, key=lambda o: o.key)))
+
+
+def _parse_outcome(oid: str, raw: Any, report: Report, line: int | None) -> Outcome | None:
+    node = f"outcome {oid}"
+    if not isinstance(raw, dict):
+        report.error(FLOW_FILE, node, "not_table", line)
+        return None
+    check_fields(raw, OUTCOME_FIELDS, report, FLOW_FILE, node, line)
+    destination = raw.get("destination")
+    if isinstance(destination, str):
+        destinations: tuple[str, ...] = (destination,)
+    elif isinstance(destination, list) and destination and all(isinstance(d, str) for d in destination):
+        destinations = tuple(destination)
+    else:
+        report.error(FLOW_FILE, node, "no_destination", line)
+        destinations = ()
+    bring_raw = raw.get("bring", [])
+    if not isinstance(bring_raw, list):
+        report.error(FLOW_FILE, node, "bring_not_list", line)
+        bring_raw = []
+    return Outcome(
+        id=oid,
+        title=read_text(raw.get("title"), report, FLOW_FILE, node, "title", line),
+        destinations=destinations,
+        reason=read_text(raw.get("reason"), report, FLOW_FILE, node, "reason", line),
+        bring=tuple(
+            read_text(item, report, FLOW_FILE, node, f"bring {i}", line)
+            for i, item in enumerate(bring_raw, 1)
+        ),
+    )
+
+
+def parse_flow(raw: dict, sites: Sites, report: Report, lines: dict[str, int], version: str) -> Flow:
+    """Read flow.toml (already parsed TOML) into a Flow and check how its nodes connect."""
+    check_fields(raw, {"flow", "question", "outcome"}, report, FLOW_FILE, "flow.toml", None)
+    head = raw.get("flow", {}) if isinstance(raw.get("flow"), dict) else {}
+    check_fields(head, {"start", "title"}, report, FLOW_FILE, "flow", lines.get("flow"))
+    title = read_text(head.get("title"), report, FLOW_FILE, "flow", "title", lines.get("flow"))
+
+    questions: dict[str, Question] = {}
+    for qid, body in (raw.get("question") or {}).items():
+        question = _parse_question(qid, body, sites, report, lines.get(f"question.{qid}"))
+        if question:
+            questions[qid] = question
+    outcomes: dict[str, Outcome] = {}
+    for oid, body in (raw.get("outcome") or {}).items():
+        if oid in questions:
+            report.error(FLOW_FILE, f"outcome {oid}", "duplicate_id", lines.get(f"outcome.{oid}"), id=oid)
+            continue
+        outcome = _parse_outcome(oid, body, report, lines.get(f"outcome.{oid}"))
+        if outcome:
+            outcomes[oid] = outcome
+
+    start = head.get("start")
+    if not isinstance(start, str) or start not in questions:
+        report.error(FLOW_FILE, "flow", "bad_start", lines.get("flow"), start=start)
+        start = next(iter(questions), "")
+    flow = Flow(start, title, questions, outcomes, sites, version)
+    check_graph(flow, report, lines)
+    return flow
+
+
+def check_graph(flow: Flow, report: Report, lines: dict[str, int]) -> None:
+    """Targets, reachability, cycles and destinations: what makes a flow walkable end to end."""
+    known = set(flow.questions) | set(flow.outcomes)
+
+    def where(node_id: str) -> tuple[str, int | None]:
+        kind = "question" if node_id in flow.questions else "outcome"
+        return f"{kind} {node_id}", lines.get(f"{kind}.{node_id}")
+
+    for q in flow.questions.values():
+        node, line = where(q.id)
+        if q.postcode:
+            for field_name in ("next", "declined"):
+                target = getattr(q.postcode, field_name)
+                if target and target not in known:
+                    report.error(FLOW_FILE, node, "unknown_target", line, target=target, via=field_name)
+            if q.postcode.catchment and q.postcode.catchment not in flow.sites.catchments:
+                report.error(
+                    FLOW_FILE, node, "unknown_catchment", line, group=q.postcode.catchment,
+                    groups=", ".join(flow.sites.catchments) or "-",
+                )
+        for option in q.options:
+            if option.next not in known:
+                report.error(
+                    FLOW_FILE, node, "unknown_target", line, target=option.next, via=f"{option.key}"
+                )
+
+    for o in flow.outcomes.values():
+        node, line = where(o.id)
+        for destination in o.destinations:
+            if destination not in flow.sites and destination not in SPECIAL_DESTINATIONS:
+                report.error(FLOW_FILE, node, "unknown_destination", line, site=destination)
+
+    if not flow.start:
+        return
+    reachable = _reachable(flow, flow.start, known)
+    for node_id in list(flow.questions) + list(flow.outcomes):
+        if node_id not in reachable:
+            node, line = where(node_id)
+            report.error(FLOW_FILE, node, "unreachable", line)
+
+    for cycle in find_cycles(flow, known):
+        node, line = where(cycle[0])
+        report.error(FLOW_FILE, node, "cycle", line, path=" → ".join(cycle))
+
+    # "from_answer" needs a postcode or site question on every path before it.
+    unanswered = _reachable(flow, flow.start, known, stop_at_site_answers=True)
+    for o in flow.outcomes.values():
+        if "from_answer" in o.destinations and o.id in unanswered:
+            node, line = where(o.id)
+            report.error(FLOW_FILE, node, "from_answer_unanswered", line)
+
+
+def _reachable(
+    flow: Flow, start: str, known: set[str], stop_at_site_answers: bool = False
+) -> set[str]:
+    """Nodes reachable from start; optionally not past questions that answer with a site."""
+    seen = {start}
+    queue = deque([start])
+    while queue:
+        node_id = queue.popleft()
+        question = flow.questions.get(node_id)
+        if question is None:
+            continue
+        if stop_at_site_answers and (question.postcode or question.picks_site):
+            continue
+        for target in question.targets():
+            if target in known and target not in seen:
+                seen.add(target)
+                queue.append(target)
+    return seen
+
+
+def find_cycles(flow: Flow, known: set[str]) -> list[list[str]]:
+    """Each distinct cycle once, as its nodes in order with the first repeated: a → b → a."""
+    cycles: list[list[str]] = []
+    seen_sets: set[frozenset[str]] = set()
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = finished
+    path: list[str] = []
+
+    def visit(node_id: str) -> None:
+        state[node_id] = 1
+        path.append(node_id)
+        for target in flow.successors(node_id):
+            if target not in known:
+                continue
+            if state.get(target) == 1:
+                cycle = path[path.index(target):] + [target]
+                key = frozenset(cycle)
+                if key not in seen_sets:
+                    seen_sets.add(key)
+                    cycles.append(cycle)
+            elif target not in state:
+                visit(target)
+        path.pop()
+        state[node_id] = 2
+
+    for node_id in [flow.start, *flow.questions]:
+        if node_id and node_id not in state:
+            visit(node_id)
+    return cycles
+
+
+def longest_path(flow: Flow) -> int:
+    """Most answers any walk can take (the flow is acyclic once validated)."""
+    memo: dict[str, int] = {}
+
+    def depth(node_id: str) -> int:
+        if node_id not in flow.questions:
+            return 0
+        if node_id not in memo:
+            memo[node_id] = 0  # guards against a cycle in an unvalidated flow
+            memo[node_id] = 1 + max((depth(t) for t in flow.successors(node_id)), default=0)
+        return memo[node_id]
+
+    return depth(flow.start)

@@ -1,0 +1,37 @@
+"""Where the shipped data, the stylesheet and the user's database live.
+
+In a source checkout data/ and triage.tcss sit beside the package; in an installed wheel they
+are carried inside it (see pyproject.toml). Everything is looked up here, never at import time.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def _shipped(name: str) -> Path:
+    inside = PACKAGE_DIR / name
+    return inside if inside.exists() else PACKAGE_DIR.parent / name
+
+
+def default_data_dir() -> Path:
+    """TRIAGE_DATA overrides the shipped default flow (handy for a site's own copy)."""
+    override = os.environ.get("TRIAGE_DATA")
+    return Path(override) if override else _shipped("data")
+
+
+def stylesheet() -> Path:
+    return _shipped("triage.tcss")
+
+
+def user_data_dir() -> Path:
+    from platformdirs import user_data_path  # imported here: only the desk needs it
+
+    return user_data_path("triage", appauthor=False)
+
+
+def default_db_path() -> Path:
+    return user_data_dir() / "triage.db"

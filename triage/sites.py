@@ -1,0 +1,323 @@
+"""Sites: where a citizen can be sent, their opening hours, and which postcodes each one serves."""
+
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from typing import Any
+
+from triage.model import Report, Text, check_fields, read_text
+
+SITES_FILE = "sites.toml"
+
+KINDS = ("jobcenter", "ydelsesservice", "sygedagpenge", "social", "external")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+UNCONFIRMABLE = ("address", "hours", "phone", "name")
+# Destinations that are not sites: resolved on the way through the flow.
+SPECIAL_DESTINATIONS = ("from_answer", "here")
+POSTCODE_MIN, POSTCODE_MAX = 1000, 9999  # Danish residential postcodes are four digits from 1000
+
+_WINDOW = re.compile(r"^\s*(\d{1,2})[:.](\d{2})\s*-\s*(\d{1,2})[:.](\d{2})\s*$")
+_RANGE = re.compile(r"^\s*(\d{4})\s*(?:-\s*(\d{4})\s*)?$")
+
+
+class PostcodeError(ValueError):
+    """A postcode the desk cannot use; `code` names the i18n message (malformed/unknown)."""
+
+    def __init__(self, code: str, postcode: str) -> None:
+        super().__init__(f"{code}: {postcode!r}")
+        self.code = code
+        self.postcode = postcode
+
+
+@dataclass(frozen=True)
+class Site:
+    id: str
+    kind: str
+    name: Text
+    address: str
+    phone: str = ""
+    note: Text | None = None
+    hours: dict[str, tuple[tuple[time, time], ...]] = field(default_factory=dict)
+    target_share: float | None = None
+    capacity: int | None = None
+    unconfirmed: frozenset[str] = frozenset()
+
+    @property
+    def has_hours(self) -> bool:
+        return bool(self.hours)
+
+    def windows_on(self, day: date) -> tuple[tuple[time, time], ...]:
+        return self.hours.get(WEEKDAYS[day.weekday()], ())
+
+    def is_open(self, moment: datetime) -> bool:
+        now = moment.time()
+        return any(start <= now < end for start, end in self.windows_on(moment.date()))
+
+
+@dataclass(frozen=True)
+class Catchment:
+    """One group of catchments (e.g. jobcentres or social centres): postcode ranges → site."""
+
+    group: str
+    ranges: tuple[tuple[int, int, str], ...]  # (low, high, site id), sorted by low
+
+    def site_for(self, postcode: int) -> str | None:
+        lows = [low for low, _, _ in self.ranges]
+        i = bisect.bisect_right(lows, postcode) - 1
+        if i >= 0 and self.ranges[i][0] <= postcode <= self.ranges[i][1]:
+            return self.ranges[i][2]
+        return None
+
+    def postcodes_of(self, site_id: str) -> list[tuple[int, int]]:
+        return [(low, high) for low, high, sid in self.ranges if sid == site_id]
+
+
+@dataclass(frozen=True)
+class Sites:
+    sites: dict[str, Site]
+    area: tuple[int, int]
+    outside: str | None
+    default_site: str
+    catchments: dict[str, Catchment]
+
+    def __getitem__(self, site_id: str) -> Site:
+        return self.sites[site_id]
+
+    def __contains__(self, site_id: object) -> bool:
+        return site_id in self.sites
+
+    def __iter__(self):
+        return iter(self.sites.values())
+
+    def resolve_postcode(self, group: str, answer: str) -> tuple[int, Site]:
+        """The site serving a postcode, or PostcodeError saying why there is none."""
+        text = answer.strip()
+        if not (len(text) == 4 and text.isdigit()):
+            raise PostcodeError("postcode_malformed", text)
+        postcode = int(text)
+        if not POSTCODE_MIN <= postcode <= POSTCODE_MAX:
+            raise PostcodeError("postcode_unknown", text)
+        low, high = self.area
+        if low <= postcode <= high:
+            site_id = self.catchments[group].site_for(postcode)
+        else:
+            site_id = self.outside
+        if site_id is None:
+            raise PostcodeError("postcode_unknown", text)
+        return postcode, self.sites[site_id]
+
+
+def parse_window(text: str) -> tuple[time, time] | None:
+    match = _WINDOW.match(text)
+    if not match:
+        return None
+    h1, m1, h2, m2 = (int(g) for g in match.groups())
+    if h1 > 23 or h2 > 24 or m1 > 59 or m2 > 59 or (h2 == 24 and m2 != 0):
+        return None
+    end = time(23, 59, 59) if h2 == 24 else time(h2, m2)
+    start = time(h1, m1)
+    return (start, end) if start < end else None
+
+
+def parse_range(text: Any) -> tuple[int, int] | None:
+    """`"2100"` or `"1050-1473"` (an int is accepted too) → (low, high)."""
+    if isinstance(text, int):
+        text = f"{text:04d}"
+    if not isinstance(text, str):
+        return None
+    match = _RANGE.match(text)
+    if not match:
+        return None
+    low = int(match.group(1))
+    high = int(match.group(2) or match.group(1))
+    return (low, high) if low <= high else None
+
+
+def parse_hours(raw: Any, report: Report, node: str, line: int | None) -> dict:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        report.error(SITES_FILE, node, "hours_not_table", line)
+        return {}
+    hours: dict[str, tuple[tuple[time, time], ...]] = {}
+    for day, value in raw.items():
+        if day not in WEEKDAYS:
+            report.error(SITES_FILE, node, "hours_bad_day", line, day=day, days=", ".join(WEEKDAYS))
+            continue
+        if isinstance(value, str) and value.strip().lower() in ("closed", "lukket", ""):
+            continue
+        if not isinstance(value, str):
+            report.error(SITES_FILE, node, "hours_bad_window", line, day=day, value=str(value))
+            continue
+        windows = []
+        for part in value.split(","):
+            window = parse_window(part)
+            if window is None:
+                report.error(SITES_FILE, node, "hours_bad_window", line, day=day, value=part.strip())
+            else:
+                windows.append(window)
+        windows.sort()
+        if any(a[1] > b[0] for a, b in zip(windows, windows[1:])):
+            report.error(SITES_FILE, node, "hours_overlap", line, day=day, value=value)
+        hours[day] = tuple(windows)
+    return hours
+
+
+SITE_FIELDS = {
+    "kind", "name", "address", "phone", "note", "hours", "target_share", "capacity", "unconfirmed",
+}
+
+
+def parse_site(site_id: str, raw: Any, report: Report, line: int | None) -> Site | None:
+    node = f"site {site_id}"
+    if not isinstance(raw, dict):
+        report.error(SITES_FILE, node, "not_table", line)
+        return None
+    check_fields(raw, SITE_FIELDS, report, SITES_FILE, node, line)
+    if site_id in SPECIAL_DESTINATIONS:
+        report.error(SITES_FILE, node, "reserved_id", line, id=site_id)
+    kind = raw.get("kind")
+    if kind not in KINDS:
+        report.error(SITES_FILE, node, "bad_kind", line, kind=kind, kinds=", ".join(KINDS))
+    address = raw.get("address")
+    if not isinstance(address, str) or not address.strip():
+        report.error(SITES_FILE, node, "missing_address", line)
+        address = ""
+    note = raw.get("note")
+    unconfirmed = raw.get("unconfirmed", [])
+    if not isinstance(unconfirmed, list) or any(u not in UNCONFIRMABLE for u in unconfirmed):
+        report.error(SITES_FILE, node, "bad_unconfirmed", line, allowed=", ".join(UNCONFIRMABLE))
+        unconfirmed = []
+    if unconfirmed:
+        report.warning(SITES_FILE, node, "unconfirmed", line, fields=list(unconfirmed))
+    share = raw.get("target_share")
+    if share is not None and (not isinstance(share, (int, float)) or not 0 <= share <= 1):
+        report.error(SITES_FILE, node, "bad_share", line, value=share)
+        share = None
+    capacity = raw.get("capacity")
+    if capacity is not None and (not isinstance(capacity, int) or capacity < 0):
+        report.error(SITES_FILE, node, "bad_capacity", line, value=capacity)
+        capacity = None
+    hours = parse_hours(raw.get("hours"), report, node, line)
+    if kind in ("jobcenter", "ydelsesservice", "sygedagpenge", "social") and not hours:
+        report.warning(SITES_FILE, node, "no_hours", line)
+    return Site(
+        id=site_id,
+        kind=kind if kind in KINDS else "external",
+        name=read_text(raw.get("name"), report, SITES_FILE, node, "name", line),
+        address=address.strip(),
+        phone=str(raw.get("phone", "")),
+        note=read_text(note, report, SITES_FILE, node, "note", line) if note is not None else None,
+        hours=hours,
+        target_share=float(share) if share is not None else None,
+        capacity=capacity,
+        unconfirmed=frozenset(unconfirmed),
+    )
+
+
+def parse_catchment(
+    group: str, raw: Any, sites: dict[str, Site], area: tuple[int, int], report: Report,
+    line: int | None,
+) -> Catchment:
+    node = f"catchment {group}"
+    ranges: list[tuple[int, int, str]] = []
+    if not isinstance(raw, dict):
+        report.error(SITES_FILE, node, "not_table", line)
+        return Catchment(group, ())
+    for site_id, values in raw.items():
+        if site_id not in sites:
+            report.error(SITES_FILE, node, "catchment_unknown_site", line, site=site_id)
+            continue
+        if not isinstance(values, list):
+            values = [values]
+        for value in values:
+            parsed = parse_range(value)
+            if parsed is None:
+                report.error(SITES_FILE, node, "catchment_bad_range", line, site=site_id, value=value)
+                continue
+            ranges.append((*parsed, site_id))
+    ranges.sort()
+    # Overlaps: two sites (or one site twice) claim the same postcodes.
+    for (lo1, hi1, s1), (lo2, hi2, s2) in zip(ranges, ranges[1:]):
+        if lo2 <= hi1:
+            report.error(
+                SITES_FILE, node, "catchment_overlap", line,
+                a=s1, b=s2, range=_fmt_range(lo2, min(hi1, hi2)),
+            )
+    # Gaps: postcodes of the area that no site serves.
+    low, high = area
+    expected = low
+    for lo, hi, _ in ranges:
+        if hi < low or lo > high:
+            continue
+        if lo > expected:
+            report.error(SITES_FILE, node, "catchment_gap", line, range=_fmt_range(expected, lo - 1))
+        expected = max(expected, hi + 1)
+    if expected <= high:
+        report.error(SITES_FILE, node, "catchment_gap", line, range=_fmt_range(expected, high))
+    for lo, hi, site_id in ranges:
+        if lo < low or hi > high:
+            report.error(
+                SITES_FILE, node, "catchment_outside_area", line,
+                site=site_id, range=_fmt_range(lo, hi), area=_fmt_range(*area),
+            )
+    return Catchment(group, tuple(ranges))
+
+
+def _fmt_range(low: int, high: int) -> str:
+    return f"{low:04d}" if low == high else f"{low:04d}-{high:04d}"
+
+
+AREA_FIELDS = {"postcodes", "outside", "default_site"}
+
+
+def parse_sites(raw: dict, report: Report, lines: dict[str, int]) -> Sites:
+    """Read sites.toml (already parsed TOML) into Sites, reporting every problem found."""
+    check_fields(raw, {"area", "site", "catchment"}, report, SITES_FILE, "sites.toml", None)
+    sites: dict[str, Site] = {}
+    raw_sites = raw.get("site")
+    if not isinstance(raw_sites, dict) or not raw_sites:
+        report.error(SITES_FILE, "site", "no_sites", None)
+        raw_sites = {}
+    for site_id, body in raw_sites.items():
+        site = parse_site(site_id, body, report, lines.get(f"site.{site_id}"))
+        if site is not None:
+            sites[site_id] = site
+
+    area_raw = raw.get("area", {})
+    area_line = lines.get("area")
+    if not isinstance(area_raw, dict):
+        area_raw = {}
+    check_fields(area_raw, AREA_FIELDS, report, SITES_FILE, "area", area_line)
+    area = parse_range(area_raw.get("postcodes"))
+    if area is None:
+        report.error(SITES_FILE, "area", "bad_area", area_line, value=area_raw.get("postcodes"))
+        area = (1000, 2990)
+    outside = area_raw.get("outside")
+    if outside is not None and outside not in sites:
+        report.error(SITES_FILE, "area", "unknown_site_ref", area_line, field="outside", site=outside)
+        outside = None
+    default_site = area_raw.get("default_site")
+    if default_site not in sites:
+        report.error(
+            SITES_FILE, "area", "unknown_site_ref", area_line, field="default_site", site=default_site
+        )
+        default_site = next(iter(sites), "")
+
+    catchments: dict[str, Catchment] = {}
+    raw_catchments = raw.get("catchment", {})
+    if not isinstance(raw_catchments, dict):
+        raw_catchments = {}
+    for group, body in raw_catchments.items():
+        catchments[group] = parse_catchment(
+            group, body, sites, area, report, lines.get(f"catchment.{group}")
+        )
+
+    jobcentres = [s for s in sites.values() if s.kind == "jobcenter" and s.target_share is not None]
+    total = sum(s.target_share or 0 for s in jobcentres)
+    if jobcentres and abs(total - 1) > 0.005:
+        report.warning(SITES_FILE, "site", "shares_sum", None, total=f"{total:.2f}")
+    return Sites(sites, area, outside, default_site, catchments)

@@ -1,0 +1,173 @@
+"""Walking a flow: start, answer, back, and the outcome a walk ends in.
+
+A Walk is an immutable value: every answer returns a new Walk, so going back is just
+dropping the last step, and the same answers always give the same outcome.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from triage.flow import Flow, Outcome, Question
+from triage.sites import PostcodeError, Site
+
+DECLINE = "-"  # how a declined postcode is written in cases and on the command line
+
+
+class AnswerError(ValueError):
+    """An answer that does not fit the current question; `code` names the i18n message."""
+
+    def __init__(self, code: str, **params: object) -> None:
+        super().__init__(f"{code} {params}")
+        self.code = code
+        self.params = params
+
+
+@dataclass(frozen=True)
+class Step:
+    question: str
+    key: int | None = None  # the option key pressed (choice questions)
+    option: str | None = None  # the option's stable id
+    postcode: int | None = None  # postcode questions; None when declined
+    site: str | None = None  # the catchment site the postcode resolved to
+
+    @property
+    def path_entry(self) -> str:
+        """Stable ids only, never labels: `question:option`, `question:postcode` or `:declined`."""
+        if self.option is not None:
+            return f"{self.question}:{self.option}"
+        return f"{self.question}:{'declined' if self.postcode is None else 'postcode'}"
+
+
+@dataclass(frozen=True)
+class Result:
+    """Where a finished walk sends the citizen."""
+
+    outcome: Outcome
+    destinations: tuple[Site, ...]
+    here: Site
+    postcode: int | None
+    answered_site: Site | None  # the site the postcode (or a choice of site) pointed to
+    path: tuple[str, ...]
+    flow_version: str
+
+    @property
+    def destination(self) -> Site:
+        return self.destinations[0]
+
+    @property
+    def handled_here(self) -> bool:
+        return self.destination.id == self.here.id
+
+
+@dataclass(frozen=True)
+class Walk:
+    flow: Flow
+    steps: tuple[Step, ...] = ()
+    node_id: str = ""
+
+    @classmethod
+    def start(cls, flow: Flow) -> Walk:
+        return cls(flow, (), flow.start)
+
+    @property
+    def current(self) -> Question | Outcome:
+        return self.flow.node(self.node_id)
+
+    @property
+    def question(self) -> Question | None:
+        return self.flow.questions.get(self.node_id)
+
+    @property
+    def finished(self) -> bool:
+        return self.node_id in self.flow.outcomes
+
+    @property
+    def keys_pressed(self) -> int:
+        return sum(1 for s in self.steps if s.key is not None)
+
+    def _question_or_raise(self) -> Question:
+        question = self.question
+        if question is None:
+            raise AnswerError("walk_finished")
+        return question
+
+    def choose(self, key: int) -> Walk:
+        question = self._question_or_raise()
+        if question.asks_postcode:
+            raise AnswerError("expects_postcode")
+        option = question.option(key)
+        if option is None:
+            raise AnswerError("no_such_key", key=key, keys=", ".join(str(o.key) for o in question.options))
+        site = option.id if question.picks_site else None
+        step = Step(question.id, key=key, option=option.id, site=site)
+        return Walk(self.flow, self.steps + (step,), option.next)
+
+    def give_postcode(self, answer: str | None) -> Walk:
+        """A postcode as typed, or None when the citizen will not give it."""
+        question = self._question_or_raise()
+        if not question.postcode:
+            raise AnswerError("expects_choice")
+        if answer is None:
+            step = Step(question.id)
+            return Walk(self.flow, self.steps + (step,), question.postcode.declined)
+        try:
+            postcode, site = self.flow.sites.resolve_postcode(question.postcode.catchment, answer)
+        except PostcodeError as error:
+            raise AnswerError(error.code, postcode=error.postcode) from None
+        step = Step(question.id, postcode=postcode, site=site.id)
+        return Walk(self.flow, self.steps + (step,), question.postcode.next)
+
+    def answer(self, text: str) -> Walk:
+        """One answer as written on a command line or in a case: a key, a postcode or '-'."""
+        question = self._question_or_raise()
+        text = str(text).strip()
+        if question.asks_postcode:
+            return self.give_postcode(None if text == DECLINE else text)
+        if not (text.isdigit() and len(text) == 1):
+            raise AnswerError("expects_choice_key", answer=text)
+        return self.choose(int(text))
+
+    def back(self) -> Walk:
+        if not self.steps:
+            return self
+        return Walk(self.flow, self.steps[:-1], self.steps[-1].question)
+
+    def result(self, here: str | None = None) -> Result:
+        """The outcome with its destinations resolved; `here` is the desk's own site."""
+        if not self.finished:
+            raise AnswerError("walk_not_finished")
+        sites = self.flow.sites
+        here_site = sites[here or sites.default_site]
+        postcode = next((s.postcode for s in reversed(self.steps) if s.postcode is not None), None)
+        answered = next((s.site for s in reversed(self.steps) if s.site is not None), None)
+        answered_site = sites[answered] if answered else None
+        outcome = self.flow.outcomes[self.node_id]
+        resolved: list[Site] = []
+        for destination in outcome.destinations:
+            if destination == "here":
+                site = here_site
+            elif destination == "from_answer":
+                # A declined postcode leaves no site: the citizen is then helped here.
+                site = answered_site or here_site
+            else:
+                site = sites[destination]
+            if site not in resolved:
+                resolved.append(site)
+        return Result(
+            outcome=outcome,
+            destinations=tuple(resolved),
+            here=here_site,
+            postcode=postcode,
+            answered_site=answered_site,
+            path=tuple(s.path_entry for s in self.steps),
+            flow_version=self.flow.version,
+        )
+
+
+def route(flow: Flow, answers: list[str], here: str | None = None) -> Result:
+    """Walk a list of answers to the end; AnswerError if they do not lead to an outcome."""
+    walk = Walk.start(flow)
+    for answer in answers:
+        walk = walk.answer(answer)
+    return walk.result(here)
