@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from triage.flow import Flow, Outcome, Question
 from triage.sites import PostcodeError, Site
 
-DECLINE = "-"  # how a declined postcode is written in cases and on the command line
+DECLINE = "-"
+MUNICIPAL = ("jobcenter", "ydelsesservice", "sygedagpenge", "social")  # how a declined postcode is written in cases and on the command line
 
 
 class AnswerError(ValueError):
@@ -29,7 +30,7 @@ class Step:
     key: int | None = None  # the option key pressed (choice questions)
     option: str | None = None  # the option's stable id
     postcode: int | None = None  # postcode questions; None when declined
-    site: str | None = None  # the catchment site the postcode resolved to
+    site: str | None = None  # the site the postcode (or a choice of site) pointed to
 
     @property
     def path_entry(self) -> str:
@@ -152,6 +153,10 @@ class Walk:
                 site = answered_site or here_site
             else:
                 site = sites[destination]
+            if answered_site and answered_site.kind == "external" and site.kind in MUNICIPAL:
+                # The postcode says the citizen lives in another municipality: every municipal
+                # errand (jobcentre, benefits, social) then belongs there, not here.
+                site = answered_site
             if site not in resolved:
                 resolved.append(site)
         return Result(

@@ -1,0 +1,187 @@
+"""The desk: one question at a time, numbered keys, a postcode when needed, then the outcome card.
+
+The screen only shows and forwards keys; walking the flow and describing the outcome happen in
+the core (triage.walk, triage.present).
+"""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.content import Content
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Input, Static
+
+from screens.keys import translate_bindings
+from triage.flow import Flow
+from triage.i18n import t
+from triage.present import Card, card_for
+from triage.walk import AnswerError, Walk
+
+
+class DeskScreen(Screen):
+    """Where the receptionist spends the day."""
+
+    BINDINGS = [
+        *(Binding(str(n), f"choose({n})", str(n), show=False, id=f"choose-{n}") for n in range(1, 10)),
+        Binding("escape", "back", "key_back", id="key_back"),
+        Binding("backspace", "back", "key_back", show=False, id="key_back_alt"),
+        Binding("enter", "next_citizen", "key_next_citizen", id="key_next_citizen"),
+        Binding("minus", "decline_postcode", "key_decline", key_display="-", priority=True,
+                id="key_decline"),
+        Binding("ctrl+n", "restart", "key_restart", id="key_restart"),
+    ]
+
+    def __init__(self, flow: Flow, site: str, desk: str) -> None:
+        super().__init__()
+        self.flow = flow
+        self.site = site
+        self.desk = desk
+        self.walk = Walk.start(flow)
+
+    @property
+    def lang(self) -> str:
+        return self.app.lang  # type: ignore[attr-defined]
+
+    def compose(self) -> ComposeResult:
+        yield Header(show_clock=True)
+        yield Static(id="trail")
+        with VerticalScroll(id="body"):
+            yield Static(id="question")
+            yield Static(id="options")
+            with Vertical(id="postcode-box"):
+                yield Input(id="postcode", restrict=r"\d{0,4}", max_length=4)
+                yield Static(id="postcode-hint")
+            yield Static(id="message")
+            yield Static(id="card")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.show()
+
+    # --- what the keys do -------------------------------------------------------
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        question = self.walk.question
+        if action == "choose":
+            return question is not None and not question.asks_postcode
+        if action in ("decline_postcode",):
+            return question is not None and question.asks_postcode
+        if action == "next_citizen":
+            return self.walk.finished
+        if action == "back":
+            return bool(self.walk.steps)
+        return True
+
+    def action_choose(self, key: int) -> None:
+        try:
+            self.walk = self.walk.choose(key)
+        except AnswerError as error:
+            self.show(t(error.code, self.lang, **error.params))
+            return
+        self.show()
+
+    def action_back(self) -> None:
+        self.walk = self.walk.back()
+        self.show()
+
+    def action_restart(self) -> None:
+        self.walk = Walk.start(self.flow)
+        self.show()
+
+    def action_next_citizen(self) -> None:
+        self.action_restart()
+
+    def action_decline_postcode(self) -> None:
+        self.walk = self.walk.give_postcode(None)
+        self.show()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        try:
+            self.walk = self.walk.give_postcode(event.value)
+        except AnswerError as error:
+            # Keep what was typed so it can be corrected, and say what to do.
+            self.show(t(error.code, self.lang, **error.params))
+            return
+        self.show()
+
+    # --- what the receptionist sees -----------------------------------------------
+
+    def show(self, message: str = "") -> None:
+        """Redraw everything from the walk: the trail, then the question or the card."""
+        lang = self.lang
+        site = self.flow.sites[self.site]
+        self.app.title = t("app_title", lang)
+        self.app.sub_title = f"{site.name(lang)} · {self.desk}"
+        translate_bindings(self, lang)
+        self.query_one("#trail", Static).update(self.trail_text())
+        question = self.walk.question
+        asks_postcode = question is not None and question.asks_postcode
+        self.query_one("#question").display = question is not None
+        self.query_one("#options").display = question is not None and not asks_postcode
+        self.query_one("#postcode-box").display = asks_postcode
+        self.query_one("#card").display = question is None
+        message_box = self.query_one("#message", Static)
+        message_box.update(message)
+        message_box.display = bool(message)
+        if question is not None:
+            self.query_one("#question", Static).update(Content(question.text(lang)))
+        if question is not None and not asks_postcode:
+            lines = [
+                Content.assemble((f" {o.key} ", "bold reverse"), " ", o.label(lang))
+                for o in question.options
+            ]
+            self.query_one("#options", Static).update(Content("\n").join(lines))
+        postcode = self.query_one("#postcode", Input)
+        if asks_postcode:
+            if not message:
+                postcode.value = ""
+            postcode.placeholder = t("postcode_prompt", lang)
+            self.query_one("#postcode-hint", Static).update(t("postcode_decline_hint", lang))
+            postcode.focus()
+        else:
+            self.set_focus(None)
+        if question is None:
+            self.query_one("#card", Static).update(self.card_content(card_for(self.walk.result(self.site), lang)))
+        self.refresh_bindings()
+
+    def trail_text(self) -> Content:
+        lang = self.lang
+        parts: list[str] = []
+        for step in self.walk.steps:
+            question = self.flow.questions[step.question]
+            if step.key is not None:
+                option = question.option(step.key)
+                parts.append(f"{step.key} {option.label(lang) if option else step.option}")
+            elif step.postcode is not None:
+                parts.append(f"{t('postcode', lang)} {step.postcode:04d}")
+            else:
+                parts.append(f"{t('postcode', lang)}: {t('postcode_declined', lang)}")
+        return Content(" › ".join(parts) if parts else t("trail_empty", lang))
+
+    def card_content(self, card: Card) -> Content:
+        lang = self.lang
+        pieces: list[Content] = [Content.styled(card.title, "bold")]
+        for number, stop in enumerate(card.stops):
+            label = t("here", lang) if stop.here else t("refer_to", lang)
+            if number:
+                label = f"{t('then', lang)} {label.lower()}"
+            pieces.append(Content.assemble((f" {label.upper()} ", "bold reverse"), " ",
+                                           (stop.name, "bold")))
+            pieces.append(Content(f"   {t('address', lang)}: {stop.address}"))
+            if stop.phone:
+                pieces.append(Content(f"   {t('phone', lang)}: {stop.phone}"))
+            hours = stop.hours_today
+            if stop.open_now is not None:
+                hours += f" — {t('open_now', lang) if stop.open_now else t('closed_now', lang)}"
+            pieces.append(Content(f"   {hours}"))
+            if stop.note:
+                pieces.append(Content(f"   {stop.note}"))
+        pieces.append(Content(""))
+        pieces.append(Content(card.reason))
+        pieces.append(Content(""))
+        pieces.append(Content.styled(f"{t('bring', lang)}:", "bold"))
+        for item in card.bring or [t("nothing_to_bring", lang)]:
+            pieces.append(Content(f" • {item}"))
+        return Content("\n").join(pieces)
