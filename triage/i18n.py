@@ -257,7 +257,7 @@ EN: dict[str, str] = {
 CATALOG = {"da": DA, "en": EN}
 
 
-def t(key: str, lang: str = "da", **params: object) -> str:
+def t(key: str, lang: str = "da", /, **params: object) -> str:
     """The text for key in lang; an unknown key shows itself rather than crashing the desk."""
     template = CATALOG.get(lang, DA).get(key) or DA.get(key) or key
     try:

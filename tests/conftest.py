@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from triage import paths
+from triage.flow import Flow
+from triage.load import load_or_raise
+
+SHIPPED = paths.default_data_dir()
+
+
+@pytest.fixture(scope="session")
+def flow() -> Flow:
+    return load_or_raise(SHIPPED)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_user_dirs(tmp_path_factory, monkeypatch):
+    """No test reads or writes the real user's data folder, or picks up a TRIAGE_DATA override."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("TRIAGE_DATA", raising=False)
+
+
+@pytest.fixture
+def data_copy(tmp_path) -> Path:
+    """A private copy of the shipped data/ that a test may break."""
+    target = tmp_path / "data"
+    shutil.copytree(SHIPPED, target)
+    return target
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    """Replace one exact piece of a data file; fail loudly if the fixture no longer matches."""
+    text = path.read_text(encoding="utf-8")
+    assert old in text, f"fixture text not found in {path.name}: {old!r}"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def append(path: Path, extra: str) -> None:
+    path.write_text(path.read_text(encoding="utf-8") + "\n" + extra, encoding="utf-8")
