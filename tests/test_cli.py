@@ -1,0 +1,139 @@
+"""The command line, run as a person runs it: the installed `triage`, in a directory of its own."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import edit
+from triage.cli import main
+
+
+def installed_triage() -> str:
+    """The console script of the environment running the tests (README: pip install '.[test]')."""
+    script = Path(sys.executable).parent / "triage"
+    found = str(script) if script.exists() else shutil.which("triage")
+    assert found, "the triage command is not installed: run pip install '.[test]' first"
+    return found
+
+
+def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([installed_triage(), *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=60)
+
+
+def test_installed_triage_finds_its_data_from_anywhere(tmp_path):
+    """Packaging: the wheel carries data/ and the stylesheet, whatever the working directory."""
+    done = run("validate", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    last = done.stdout.strip().splitlines()[-1]
+    assert last.startswith("OK: 16 spørgsmål, 30 udfald, 36 cases")
+    probe = subprocess.run(
+        [sys.executable, "-c", "from triage import paths; print(paths.stylesheet().is_file(), "
+         "(paths.default_data_dir() / 'flow.toml').is_file())"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60,
+    )
+    assert probe.stdout.split() == ["True", "True"]
+
+
+def test_validate_broken_copy_exits_1_with_named_problems(tmp_path, data_copy):
+    edit(data_copy / "flow.toml", 'next = "sick_followup" }', 'next = "sick_folowup" }')
+    done = run("validate", "--data", str(data_copy), cwd=tmp_path)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stdout + done.stderr
+    assert "flow.toml:" in done.stdout and "[question sick]" in done.stdout
+    assert "sick_folowup" in done.stdout
+
+
+def test_validate_toml_error_never_a_traceback(tmp_path, data_copy):
+    edit(data_copy / "sites.toml", 'kind = "sygedagpenge"', 'kind = sygedagpenge')
+    done = run("validate", "--data", str(data_copy), "--lang", "en", cwd=tmp_path)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stdout + done.stderr
+    assert "sites.toml:" in done.stdout and "The file is malformed" in done.stdout
+
+
+def test_desk_refuses_invalid_flow_and_says_why(tmp_path, data_copy):
+    edit(data_copy / "flow.toml", 'start = "errand"', 'start = "begin"')
+    done = run("--data", str(data_copy), cwd=tmp_path)
+    assert done.returncode == 1
+    assert "[flow]" in done.stderr and "begin" in done.stderr
+    assert "triage validate" in done.stderr
+
+
+def test_usage_error_exits_2(capsys):
+    with pytest.raises(SystemExit) as caught:
+        main(["validate", "--frobnicate"])
+    assert caught.value.code == 2
+
+
+def test_tree_shows_every_outcome(flow, capsys):
+    assert main(["validate", "--tree"]) == 0
+    out = capsys.readouterr().out
+    for outcome_id in flow.outcomes:
+        assert f"[{outcome_id}]" in out
+    assert "├─ 1 Sygdom og sygedagpenge" in out
+
+
+def test_mermaid_file_connects_every_node(flow, tmp_path, capsys):
+    target = tmp_path / "flow.mmd"
+    assert main(["validate", "--mermaid", str(target)]) == 0
+    text = target.read_text(encoding="utf-8")
+    assert text.startswith("flowchart TD")
+    for question in flow.questions.values():
+        for option in question.options:
+            assert f'q_{question.id} -- "{option.key} ' in text
+    for outcome_id in flow.outcomes:
+        assert f"o_{outcome_id}[" in text
+
+
+def test_mermaid_unwritable_path(tmp_path, capsys):
+    assert main(["validate", "--mermaid", str(tmp_path / "no" / "such" / "dir.mmd")]) == 1
+    assert "Kan ikke skrive" in capsys.readouterr().err
+
+
+def test_route_prints_the_card(capsys):
+    assert main(["route", "1", "2", "--at", "2026-11-26T16:30"]) == 0
+    out = capsys.readouterr().out
+    assert "Udfald: Lægeerklæring og papirer om sygdom" in out
+    assert "Henvis til: Jobcenter Sygedagpenge" in out
+    assert "Åbent i dag (torsdag): 09:00–17:00 — åbent nu" in out
+    assert "Medbring:\n  - Lægeerklæringen eller papirerne" in out
+
+
+def test_route_here_and_english(capsys):
+    assert main(["route", "4", "2400", "1", "--site", "jc-musvaage", "--lang", "en"]) == 0
+    out = capsys.readouterr().out
+    assert "Here: Jobcentre Copenhagen Musvågevej" in out
+
+
+def test_route_json(capsys):
+    assert main(["route", "2", "1", "2100", "--json", "--at", "2026-11-23T10:00"]) == 0
+    card = json.loads(capsys.readouterr().out)
+    assert card["outcome_id"] == "apply_benefits"
+    assert [s["site_id"] for s in card["stops"]] == ["jc-nord", "ys"]
+    assert card["postcode"] == 2100 and card["handled_here"] is False
+    assert card["path"] == ["errand:money", "money:apply_postcode", "apply_postcode:postcode"]
+    assert len(card["flow_version"]) == 64
+
+
+@pytest.mark.parametrize("answers,expected", [
+    (["4"], "Hvilket postnummer bor borgeren i?"),
+    (["1"], "Næste svar kan være: 1 Opfølgning"),
+    (["4", "24"], "'24' er ikke et postnummer"),
+    (["9", "8"], "Tasten 8 findes ikke her"),
+    (["1", "1", "1"], "Der er ikke flere spørgsmål"),
+])
+def test_route_explains_unfinished_or_wrong_answers(answers, expected, capsys):
+    assert main(["route", *answers]) == 1
+    assert expected in capsys.readouterr().err
+
+
+def test_route_unknown_site(capsys):
+    assert main(["route", "1", "1", "--site", "jc-amager"]) == 1
+    assert "jc-amager" in capsys.readouterr().err
