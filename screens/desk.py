@@ -11,9 +11,10 @@ from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, Static
+from textual import events
+from textual.widgets import Header, Static
 
-from screens.keys import translate_bindings
+from screens.keys import key_bar, translate_bindings
 from triage.flow import Flow
 from triage.i18n import t
 from triage.present import Card, card_for
@@ -28,8 +29,7 @@ class DeskScreen(Screen):
         Binding("escape", "back", "key_back", id="key_back"),
         Binding("backspace", "back", "key_back", show=False, id="key_back_alt"),
         Binding("enter", "next_citizen", "key_next_citizen", id="key_next_citizen"),
-        Binding("minus", "decline_postcode", "key_decline", key_display="-", priority=True,
-                id="key_decline"),
+        Binding("minus", "decline_postcode", "key_decline", id="key_decline"),
         Binding("ctrl+n", "restart", "key_restart", id="key_restart"),
     ]
 
@@ -39,6 +39,7 @@ class DeskScreen(Screen):
         self.site = site
         self.desk = desk
         self.walk = Walk.start(flow)
+        self.typed = ""  # postcode digits typed so far
 
     @property
     def lang(self) -> str:
@@ -51,13 +52,14 @@ class DeskScreen(Screen):
             yield Static(id="question")
             yield Static(id="options")
             with Vertical(id="postcode-box"):
-                yield Input(id="postcode", restrict=r"\d{0,4}", max_length=4)
+                yield Static(id="postcode")
                 yield Static(id="postcode-hint")
             yield Static(id="message")
             yield Static(id="card")
-        yield Footer()
+        yield Static(id="keys")
 
     def on_mount(self) -> None:
+        translate_bindings(self, self.lang)
         self.show()
 
     # --- what the keys do -------------------------------------------------------
@@ -74,37 +76,66 @@ class DeskScreen(Screen):
             return bool(self.walk.steps)
         return True
 
+    def step(self, walk: Walk) -> None:
+        self.walk = walk
+        self.typed = ""
+        self.show()
+
     def action_choose(self, key: int) -> None:
         try:
-            self.walk = self.walk.choose(key)
+            self.step(self.walk.choose(key))
         except AnswerError as error:
             self.show(t(error.code, self.lang, **error.params))
-            return
-        self.show()
 
     def action_back(self) -> None:
-        self.walk = self.walk.back()
-        self.show()
+        self.step(self.walk.back())
 
     def action_restart(self) -> None:
-        self.walk = Walk.start(self.flow)
-        self.show()
+        self.step(Walk.start(self.flow))
 
     def action_next_citizen(self) -> None:
         self.action_restart()
 
     def action_decline_postcode(self) -> None:
-        self.walk = self.walk.give_postcode(None)
-        self.show()
+        self.step(self.walk.give_postcode(None))
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
+    def submit_postcode(self) -> None:
         try:
-            self.walk = self.walk.give_postcode(event.value)
+            self.step(self.walk.give_postcode(self.typed))
         except AnswerError as error:
             # Keep what was typed so it can be corrected, and say what to do.
             self.show(t(error.code, self.lang, **error.params))
-            return
-        self.show()
+
+    async def on_key(self, event: events.Key) -> None:
+        """Every desk key is handled here, in the order typed. Textual would run bindings later,
+        from the app's queue, so a fast burst like `4 2400⏎1` could lose keys in between."""
+        if self.type_postcode(event) or await self.run_own_binding(event.key):
+            event.stop()
+            event.prevent_default()
+
+    def type_postcode(self, event: events.Key) -> bool:
+        question = self.walk.question
+        if question is None or not question.asks_postcode:
+            return False
+        if event.character is not None and event.character.isdigit():
+            if len(self.typed) < 4:
+                self.typed += event.character
+                self.show()
+        elif event.key == "enter":
+            self.submit_postcode()
+        elif event.key == "backspace" and self.typed:
+            self.typed = self.typed[:-1]
+            self.show()
+        else:
+            return False
+        return True
+
+    async def run_own_binding(self, key: str) -> bool:
+        for binding in self.BINDINGS:
+            if binding.key == key and self.check_action(binding.action.split("(")[0], ()):
+                await self.run_action(binding.action)
+                return True
+        return False
 
     # --- what the receptionist sees -----------------------------------------------
 
@@ -114,7 +145,6 @@ class DeskScreen(Screen):
         site = self.flow.sites[self.site]
         self.app.title = t("app_title", lang)
         self.app.sub_title = f"{site.name(lang)} · {self.desk}"
-        translate_bindings(self, lang)
         self.query_one("#trail", Static).update(self.trail_text())
         question = self.walk.question
         asks_postcode = question is not None and question.asks_postcode
@@ -133,18 +163,15 @@ class DeskScreen(Screen):
                 for o in question.options
             ]
             self.query_one("#options", Static).update(Content("\n").join(lines))
-        postcode = self.query_one("#postcode", Input)
         if asks_postcode:
-            if not message:
-                postcode.value = ""
-            postcode.placeholder = t("postcode_prompt", lang)
+            field = self.typed.ljust(4, "_")
+            self.query_one("#postcode", Static).update(
+                Content.assemble((f" {field} ", "bold"), "  ", (t("postcode_prompt", lang), "dim"))
+            )
             self.query_one("#postcode-hint", Static).update(t("postcode_decline_hint", lang))
-            postcode.focus()
-        else:
-            self.set_focus(None)
         if question is None:
             self.query_one("#card", Static).update(self.card_content(card_for(self.walk.result(self.site), lang)))
-        self.refresh_bindings()
+        self.query_one("#keys", Static).update(key_bar(self, lang))
 
     def trail_text(self) -> Content:
         lang = self.lang
@@ -169,7 +196,8 @@ class DeskScreen(Screen):
                 label = f"{t('then', lang)} {label.lower()}"
             pieces.append(Content.assemble((f" {label.upper()} ", "bold reverse"), " ",
                                            (stop.name, "bold")))
-            pieces.append(Content(f"   {t('address', lang)}: {stop.address}"))
+            unconfirmed = f" {t('unconfirmed_note', lang)}" if "address" in stop.unconfirmed else ""
+            pieces.append(Content(f"   {t('address', lang)}: {stop.address}{unconfirmed}"))
             if stop.phone:
                 pieces.append(Content(f"   {t('phone', lang)}: {stop.phone}"))
             hours = stop.hours_today
@@ -178,9 +206,7 @@ class DeskScreen(Screen):
             pieces.append(Content(f"   {hours}"))
             if stop.note:
                 pieces.append(Content(f"   {stop.note}"))
-        pieces.append(Content(""))
-        pieces.append(Content(card.reason))
-        pieces.append(Content(""))
+        pieces.append(Content.styled(card.reason, "italic"))
         pieces.append(Content.styled(f"{t('bring', lang)}:", "bold"))
         for item in card.bring or [t("nothing_to_bring", lang)]:
             pieces.append(Content(f" • {item}"))

@@ -1,19 +1,51 @@
-"""Key labels in the footer follow the UI language: each binding's id is its catalog key."""
+"""Keys for the receptionist: a one-line key bar, and labels that follow the UI language.
+
+Each binding's id is its catalog key, so its label is looked up when shown. A plain key bar
+rather than Textual's Footer: the footer rebuilds its widgets on every binding refresh, which
+cost a third of the desk's start-up, and this bar is one line of text.
+"""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
+from textual.binding import Binding
+from textual.content import Content
 from textual.dom import DOMNode
+from textual.screen import Screen
 
 from triage.i18n import CATALOG, t
 
+KEY_NAMES = {"escape": "Esc", "enter": "Enter", "minus": "-", "backspace": "⌫"}
+
+
+def key_name(key: str) -> str:
+    if key in KEY_NAMES:
+        return KEY_NAMES[key]
+    if key.startswith("ctrl+"):
+        return "^" + key.removeprefix("ctrl+").upper()
+    return key.upper() if len(key) <= 3 else key.capitalize()
+
 
 def translate_bindings(node: DOMNode, lang: str) -> None:
-    # Textual keeps a node's bindings in `_bindings`; there is no public setter for a
-    # binding's description, and the footer must change language at runtime.
+    """Give bindings their label in lang, for the command palette's list of keys."""
+    # Textual keeps a node's bindings in `_bindings` and has no public setter for a
+    # binding's description; the palette must change language at runtime.
     for key, bindings in node._bindings.key_to_bindings.items():
         node._bindings.key_to_bindings[key] = [
             replace(b, description=t(b.id, lang)) if b.id in CATALOG["da"] else b
             for b in bindings
         ]
+
+
+def key_bar(screen: Screen, lang: str) -> Content:
+    """The keys that work right now, screen's first, then the app's: ` Esc  Tilbage  F2  English `."""
+    parts: list[Content] = []
+    for node in (screen, screen.app):
+        for b in node.BINDINGS:
+            if not isinstance(b, Binding) or not b.show or not b.id:
+                continue
+            if node.check_action(b.action.split("(")[0], ()) is not True:
+                continue
+            parts.append(Content.assemble((f" {key_name(b.key)} ", "bold reverse"), f" {t(b.id, lang)} "))
+    return Content("").join(parts)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from textual.widgets import Input, Static
+from textual.widgets import Static
 
 from triage.app import TriageApp
 
@@ -47,14 +47,24 @@ async def test_postcode_error_then_second_chance(flow):
     app = TriageApp(flow, site="jc-skelbaek")
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("4")
-        assert app.screen.query_one("#postcode", Input).has_focus
         await pilot.press("2", "4", "enter")
         assert "'24' er ikke et postnummer" in visible_text(app, "#message")
-        assert app.screen.query_one("#postcode", Input).value == "24"  # nothing typed is lost
-        await pilot.press("0", "0", "enter")
+        assert "24__" in visible_text(app, "#postcode")  # nothing typed is lost
+        await pilot.press("0", "0", "9")  # a fifth digit is ignored
+        assert "2400" in visible_text(app, "#postcode")
+        await pilot.press("backspace", "backspace", "0", "0", "enter")
         assert visible_text(app, "#question") == "Hvad har borgeren brug for?"
         assert "Postnummer 2400" in visible_text(app, "#trail")
         await pilot.press("1")
+        assert "Jobcenter København Musvågevej" in visible_text(app, "#card")
+
+
+async def test_fast_typing_loses_no_key(flow):
+    """`2400⏎1` in one burst: the 1 must land on the question after the postcode."""
+    app = TriageApp(flow, site="jc-skelbaek")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("4", "2", "4", "0", "0", "enter", "1")
+        assert app.screen.walk.node_id == "job_search"
         assert "Jobcenter København Musvågevej" in visible_text(app, "#card")
 
 
@@ -102,15 +112,17 @@ async def test_language_switch_at_runtime(flow):
         assert "Medbring:" in visible_text(app, "#card")
 
 
-async def test_footer_keys_follow_the_step(flow):
+async def test_key_bar_follows_the_step(flow):
     app = TriageApp(flow, site="jc-skelbaek")
     async with app.run_test(size=SIZE) as pilot:
-        def shown() -> set[str]:
-            return {b.binding.description for b in app.screen.active_bindings.values()
-                    if b.enabled and b.binding.show}
-
-        assert "Tilbage" not in shown() and "Afslut" in shown()
+        await pilot.pause()
+        keys = visible_text(app, "#keys")
+        assert "Tilbage" not in keys and "^Q  Afslut" in keys and "F2  English" in keys
         await pilot.press("4")
-        assert {"Tilbage", "Vil ikke oplyse"} <= shown()
+        keys = visible_text(app, "#keys")
+        assert "Esc  Tilbage" in keys and "-  Vil ikke oplyse" in keys
         await pilot.press("minus", "1")
-        assert "Næste borger" in shown() and "Vil ikke oplyse" not in shown()
+        keys = visible_text(app, "#keys")
+        assert "Enter  Næste borger" in keys and "Vil ikke oplyse" not in keys
+        await pilot.press("f2")
+        assert "Enter  Next citizen" in visible_text(app, "#keys")

@@ -33,6 +33,6 @@ class TriageApp(App):
     def action_toggle_language(self) -> None:
         self.lang = "en" if self.lang == "da" else "da"
         translate_bindings(self, self.lang)
-        screen = self.screen
-        if isinstance(screen, DeskScreen):
-            screen.show()
+        translate_bindings(self.screen, self.lang)
+        if isinstance(self.screen, DeskScreen):
+            self.screen.show()

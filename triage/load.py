@@ -102,7 +102,7 @@ def load(data_dir: Path, check_cases: bool = True) -> Loaded:
     flow = parse_flow(raw_flow, sites, report, flow_lines, content_version(raw_flow, raw_sites))
     cases: list[Case] = []
     cases_path = data_dir / CASES_FILE
-    if cases_path.exists():
+    if check_cases and cases_path.exists():
         raw_cases, case_lines = read_toml(cases_path, report)
         if raw_cases is not None:
             cases = parse_cases(raw_cases, report, cases_path.read_text(encoding="utf-8"))
