@@ -31,8 +31,8 @@ def test_installed_triage_finds_its_data_from_anywhere(tmp_path):
     """Packaging: the wheel carries data/ and the stylesheet, whatever the working directory."""
     done = run("validate", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    last = done.stdout.strip().splitlines()[-1]
-    assert last.startswith("OK: 16 spørgsmål, 30 udfald, 36 cases")
+    (line,) = done.stdout.strip().splitlines()  # one line on success
+    assert line.startswith("OK: 16 spørgsmål, 30 udfald, 36 cases, 15 advarsler")
     probe = subprocess.run(
         [sys.executable, "-c", "from triage import paths; print(paths.stylesheet().is_file(), "
          "(paths.default_data_dir() / 'flow.toml').is_file())"],
@@ -56,6 +56,19 @@ def test_validate_toml_error_never_a_traceback(tmp_path, data_copy):
     assert done.returncode == 1
     assert "Traceback" not in done.stdout + done.stderr
     assert "sites.toml:" in done.stdout and "The file is malformed" in done.stdout
+
+
+def test_warnings_listed_on_request(capsys):
+    assert main(["validate", "--warnings"]) == 0
+    out = capsys.readouterr().out
+    assert "Advarsler:" in out and "[site jc-nord]" in out and "navn, adresse, åbningstider" in out
+
+
+def test_desk_refuses_a_failing_case(tmp_path, data_copy):
+    edit(data_copy / "cases.toml", 'expect = "sick_documents"', 'expect = "sick_followup"')
+    done = run("--data", str(data_copy), cwd=tmp_path)
+    assert done.returncode == 1
+    assert "[case Afleverer lægeerklæring]" in done.stderr and "sick_documents" in done.stderr
 
 
 def test_desk_refuses_invalid_flow_and_says_why(tmp_path, data_copy):

@@ -43,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     validate = sub.add_parser("validate", help="check the flow, sites and cases; exit 1 on errors")
     _common(validate)
+    validate.add_argument("--warnings", action="store_true", help="list the warnings too (always counted)")
     validate.add_argument("--tree", action="store_true", help="print the whole flow as a tree")
     validate.add_argument("--mermaid", type=Path, metavar="FILE", help="write the flow as a Mermaid flowchart")
 
@@ -55,9 +56,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _print_problems(problems: list[Problem], lang: str, stream=sys.stdout) -> None:
+def _print_problems(
+    problems: list[Problem], lang: str, stream=None, with_warnings: bool = True
+) -> None:
+    stream = stream or sys.stdout
     errors = [p for p in problems if p.severity == "error"]
-    warnings = [p for p in problems if p.severity == "warning"]
+    warnings = [p for p in problems if p.severity == "warning"] if with_warnings else []
     for heading, group in (("heading_errors", errors), ("heading_warnings", warnings)):
         if group:
             print(f"{t(heading, lang)}:", file=stream)
@@ -79,7 +83,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     data = args.data or paths.default_data_dir()
     loaded = load(data)
     lang = args.lang
-    _print_problems(loaded.problems, lang)
+    _print_problems(loaded.problems, lang, with_warnings=args.warnings)
     if not loaded.ok:
         print(t("validate_failed", lang, errors=len(loaded.errors),
                 warnings=len(loaded.warnings), data=data))
@@ -157,7 +161,7 @@ def cmd_route(args: argparse.Namespace) -> int:
 def cmd_desk(args: argparse.Namespace) -> int:
     lang = args.lang
     data = args.data or paths.default_data_dir()
-    loaded = _load_usable(data, lang)
+    loaded = _load_usable(data, lang, check_cases=True)  # the same checks as triage validate
     if loaded is None:
         return 1
     flow = loaded.flow
