@@ -6,18 +6,25 @@ the core (triage.walk, triage.present).
 
 from __future__ import annotations
 
+import time
+from datetime import datetime
+
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import Screen
-from textual import events
-from textual.widgets import Header, Static
+from textual.widgets import Static
 
 from screens.keys import key_bar, translate_bindings
+from screens.messages import LogReady, VisitLogged, VisitVoided
 from triage.flow import Flow
 from triage.i18n import t
+from triage.model import LOCAL_ZONE
+from triage.desklog import UNDO_MINUTES
 from triage.present import Card, card_for
+from triage.visits import visit_from_result
 from triage.walk import AnswerError, Walk
 
 
@@ -28,9 +35,11 @@ class DeskScreen(Screen):
         *(Binding(str(n), f"choose({n})", str(n), show=False, id=f"choose-{n}") for n in range(1, 10)),
         Binding("escape", "back", "key_back", id="key_back"),
         Binding("backspace", "back", "key_back", show=False, id="key_back_alt"),
-        Binding("enter", "next_citizen", "key_next_citizen", id="key_next_citizen"),
+        Binding("enter", "confirm", "key_confirm", id="key_confirm"),
         Binding("minus", "decline_postcode", "key_decline", id="key_decline"),
         Binding("ctrl+n", "restart", "key_restart", id="key_restart"),
+        Binding("f3", "toggle_channel", "key_channel", id="key_channel"),
+        Binding("ctrl+z", "undo", "key_undo", id="key_undo"),
     ]
 
     def __init__(self, flow: Flow, site: str, desk: str) -> None:
@@ -40,13 +49,20 @@ class DeskScreen(Screen):
         self.desk = desk
         self.walk = Walk.start(flow)
         self.typed = ""  # postcode digits typed so far
+        self.channel = "in_person"
+        self.started: float | None = None  # monotonic time of this citizen's first key
+        self.saving = False  # a confirmed visit is being written
+        self.counts: tuple[int, int] | None = None
+        self.notice = ""  # the last thing logged, shown until the next citizen's first key
 
     @property
     def lang(self) -> str:
         return self.app.lang  # type: ignore[attr-defined]
 
     def compose(self) -> ComposeResult:
-        yield Header(show_clock=True)
+        with Horizontal(id="top"):
+            yield Static(id="where")
+            yield Static(id="today")
         yield Static(id="trail")
         with VerticalScroll(id="body"):
             yield Static(id="question")
@@ -56,11 +72,13 @@ class DeskScreen(Screen):
                 yield Static(id="postcode-hint")
             yield Static(id="message")
             yield Static(id="card")
+        yield Static(id="notice")
         yield Static(id="keys")
 
     def on_mount(self) -> None:
         translate_bindings(self, self.lang)
         self.show()
+        self.set_interval(15, self.show_today)
 
     # --- what the keys do -------------------------------------------------------
 
@@ -70,13 +88,16 @@ class DeskScreen(Screen):
             return question is not None and not question.asks_postcode
         if action in ("decline_postcode",):
             return question is not None and question.asks_postcode
-        if action == "next_citizen":
-            return self.walk.finished
+        if action == "confirm":
+            return self.walk.finished and not self.saving
         if action == "back":
             return bool(self.walk.steps)
         return True
 
     def step(self, walk: Walk) -> None:
+        if self.started is None and walk.steps:
+            self.started = time.monotonic()
+            self.notice = ""
         self.walk = walk
         self.typed = ""
         self.show()
@@ -91,13 +112,64 @@ class DeskScreen(Screen):
         self.step(self.walk.back())
 
     def action_restart(self) -> None:
+        self.started = None
         self.step(Walk.start(self.flow))
 
-    def action_next_citizen(self) -> None:
-        self.action_restart()
+    def action_confirm(self) -> None:
+        """Log the visit; the desk is ready for the next citizen once the write is done."""
+        result = self.walk.result(self.site)
+        seconds = time.monotonic() - self.started if self.started is not None else 0.0
+        visit = visit_from_result(result, self.site, self.desk, self.channel, seconds)
+        self.saving = True
+        self.app.write_visit(visit)  # type: ignore[attr-defined]
+        self.show()
+
+    def action_toggle_channel(self) -> None:
+        self.channel = "phone" if self.channel == "in_person" else "in_person"
+        self.show()
+
+    def action_undo(self) -> None:
+        self.app.void_last()  # type: ignore[attr-defined]
 
     def action_decline_postcode(self) -> None:
         self.step(self.walk.give_postcode(None))
+
+    # --- what the log says back (from the app's workers) -----------------------------
+
+    def on_log_ready(self, message: LogReady) -> None:
+        if message.counts is not None:
+            self.counts = message.counts
+        if message.error:
+            self.notice = t(message.error, self.lang)
+        elif not message.available:
+            self.notice = t("db_unavailable", self.lang)
+        self.show()
+
+    def on_visit_logged(self, message: VisitLogged) -> None:
+        self.saving = False
+        lang = self.lang
+        if message.counts is not None:
+            self.counts = message.counts
+        if message.status == "failed":
+            # Not in the database and not on disk: stay on the card so nothing is lost.
+            self.show(t("not_saved", lang, reason=message.error))
+            return
+        outcome = self.flow.outcomes[message.visit["outcome_id"]]
+        place = self.flow.sites[message.visit["destination_id"]].name(lang)
+        key = "visit_saved" if message.status == "saved" else "visit_spooled"
+        self.notice = t(key, lang, title=outcome.title(lang), place=place)
+        self.action_restart()
+
+    def on_visit_voided(self, message: VisitVoided) -> None:
+        lang = self.lang
+        if message.counts is not None:
+            self.counts = message.counts
+        if message.visit is None:
+            self.notice = t("undo_nothing", lang, minutes=UNDO_MINUTES)
+        else:
+            title = self.flow.outcomes[message.visit["outcome_id"]].title(lang)
+            self.notice = t("undo_done", lang, title=title)
+        self.show()
 
     def submit_postcode(self) -> None:
         try:
@@ -144,7 +216,12 @@ class DeskScreen(Screen):
         lang = self.lang
         site = self.flow.sites[self.site]
         self.app.title = t("app_title", lang)
-        self.app.sub_title = f"{site.name(lang)} · {self.desk}"
+        self.app.sub_title = site.name(lang)
+        self.query_one("#where", Static).update(f"{site.name(lang)} · {self.desk}")
+        self.show_today()
+        notice = self.query_one("#notice", Static)
+        notice.update(t("saving", lang) if self.saving else self.notice)
+        notice.display = self.saving or bool(self.notice)
         self.query_one("#trail", Static).update(self.trail_text())
         question = self.walk.question
         asks_postcode = question is not None and question.asks_postcode
@@ -172,6 +249,15 @@ class DeskScreen(Screen):
         if question is None:
             self.query_one("#card", Static).update(self.card_content(card_for(self.walk.result(self.site), lang)))
         self.query_one("#keys", Static).update(key_bar(self, lang))
+
+    def show_today(self) -> None:
+        """Channel, today's count at this desk and site, and the clock, at the top right."""
+        lang = self.lang
+        clock = datetime.now(LOCAL_ZONE).strftime("%H:%M")
+        parts = [t(f"channel_{self.channel}", lang)]
+        if self.counts is not None:
+            parts.append(t("counts", lang, desk=self.counts[0], site=self.counts[1]))
+        self.query_one("#today", Static).update(" · ".join([*parts, clock]))
 
     def trail_text(self) -> Content:
         lang = self.lang

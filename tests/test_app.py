@@ -2,11 +2,38 @@
 
 from __future__ import annotations
 
+import pytest
 from textual.widgets import Static
 
 from triage.app import TriageApp
+from triage.desklog import DeskLog
+from triage.store import Store
 
 SIZE = (80, 24)
+
+
+@pytest.fixture
+def make_app(flow, tmp_path):
+    """The real app on its own SQLite file in tmp_path."""
+    def make(site: str = "jc-skelbaek", desk: str = "skranke-1", lang: str = "da") -> TriageApp:
+        log = DeskLog(str(tmp_path / "triage.db"), site, desk, spool_dir=tmp_path / "spool")
+        return TriageApp(flow, site=site, desk=desk, lang=lang, log=log)
+    return make
+
+
+def rows(tmp_path) -> list[dict]:
+    store = Store(tmp_path / "triage.db", spool_dir=tmp_path / "spool")
+    try:
+        return store.visits()
+    finally:
+        store.dispose()
+
+
+async def settle(pilot, app) -> None:
+    """Wait until the log's workers are done and their messages handled."""
+    await pilot.pause()
+    await app.workers.wait_for_complete()
+    await pilot.pause()
 
 
 def visible_text(app, selector: str) -> str:
@@ -14,18 +41,19 @@ def visible_text(app, selector: str) -> str:
     return str(widget.render()) if widget.display else ""
 
 
-async def test_first_question_is_shown(flow):
-    app = TriageApp(flow, site="jc-skelbaek")
+async def test_first_question_is_shown(make_app):
+    app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         assert visible_text(app, "#question") == "Hvad drejer henvendelsen sig om?"
         options = visible_text(app, "#options")
         assert "1  Sygdom og sygedagpenge" in options and "9  Andet" in options
-        assert app.sub_title == "Jobcenter Skelbækgade · skranke-1"
+        assert visible_text(app, "#where") == "Jobcenter Skelbækgade · skranke-1"
+        assert visible_text(app, "#today").startswith("Fremmøde · ")
 
 
-async def test_keys_lead_to_the_outcome_card(flow):
-    app = TriageApp(flow, site="jc-skelbaek")
+async def test_keys_lead_to_the_outcome_card(make_app):
+    app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("1", "2")
         card = visible_text(app, "#card")
@@ -35,16 +63,16 @@ async def test_keys_lead_to_the_outcome_card(flow):
         assert "1 Sygdom og sygedagpenge › 2 Aflevere" in visible_text(app, "#trail")
 
 
-async def test_outcome_here_says_her(flow):
-    app = TriageApp(flow, site="jc-musvaage")
+async def test_outcome_here_says_her(make_app):
+    app = make_app(site="jc-musvaage")
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("6", "1")
         card = visible_text(app, "#card")
         assert " HER " in card and "Jobcenter København Musvågevej" in card
 
 
-async def test_postcode_error_then_second_chance(flow):
-    app = TriageApp(flow, site="jc-skelbaek")
+async def test_postcode_error_then_second_chance(make_app):
+    app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("4")
         await pilot.press("2", "4", "enter")
@@ -59,25 +87,25 @@ async def test_postcode_error_then_second_chance(flow):
         assert "Jobcenter København Musvågevej" in visible_text(app, "#card")
 
 
-async def test_fast_typing_loses_no_key(flow):
+async def test_fast_typing_loses_no_key(make_app):
     """`2400⏎1` in one burst: the 1 must land on the question after the postcode."""
-    app = TriageApp(flow, site="jc-skelbaek")
+    app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("4", "2", "4", "0", "0", "enter", "1")
         assert app.screen.walk.node_id == "job_search"
         assert "Jobcenter København Musvågevej" in visible_text(app, "#card")
 
 
-async def test_unknown_postcode_is_refused(flow):
-    app = TriageApp(flow, site="jc-skelbaek")
+async def test_unknown_postcode_is_refused(make_app):
+    app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("4", "0", "9", "9", "9", "enter")
         assert "Postnummeret 0999 kendes ikke" in visible_text(app, "#message")
         assert app.screen.walk.node_id == "job_postcode"
 
 
-async def test_declined_postcode_asks_district_for_social_errands(flow):
-    app = TriageApp(flow, site="jc-skelbaek")
+async def test_declined_postcode_asks_district_for_social_errands(make_app):
+    app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("7", "minus")
         assert visible_text(app, "#question") == "Hvilken bydel bor borgeren i?"
@@ -85,8 +113,8 @@ async def test_declined_postcode_asks_district_for_social_errands(flow):
         assert "Socialcenter Nørrebro" in visible_text(app, "#card")
 
 
-async def test_back_and_restart(flow):
-    app = TriageApp(flow, site="jc-skelbaek")
+async def test_back_and_restart(make_app):
+    app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("2", "4")
         assert app.screen.walk.node_id == "benefit_complaint"
@@ -96,12 +124,13 @@ async def test_back_and_restart(flow):
         assert visible_text(app, "#question") == "Hvad drejer henvendelsen sig om?"
         await pilot.press("3", "ctrl+n")
         assert app.screen.walk.steps == ()
-        await pilot.press("9", "2", "enter")  # Enter on the card: next citizen
+        await pilot.press("9", "2", "enter")  # Enter on the card: register, then next citizen
+        await settle(pilot, app)
         assert app.screen.walk.steps == () and visible_text(app, "#trail") == "Ny borger"
 
 
-async def test_language_switch_at_runtime(flow):
-    app = TriageApp(flow, site="jc-skelbaek")
+async def test_language_switch_at_runtime(make_app):
+    app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("f2")
         assert visible_text(app, "#question") == "What is the visit about?"
@@ -112,17 +141,76 @@ async def test_language_switch_at_runtime(flow):
         assert "Medbring:" in visible_text(app, "#card")
 
 
-async def test_key_bar_follows_the_step(flow):
-    app = TriageApp(flow, site="jc-skelbaek")
+async def test_key_bar_follows_the_step(make_app):
+    app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         keys = visible_text(app, "#keys")
-        assert "Tilbage" not in keys and "^Q  Afslut" in keys and "F2  English" in keys
+        assert "Tilbage" not in keys and "F2 English" in keys and "Afslut" not in keys
         await pilot.press("4")
         keys = visible_text(app, "#keys")
-        assert "Esc  Tilbage" in keys and "-  Vil ikke oplyse" in keys
+        assert "Esc Tilbage" in keys and "- Vil ikke oplyse" in keys
         await pilot.press("minus", "1")
         keys = visible_text(app, "#keys")
-        assert "Enter  Næste borger" in keys and "Vil ikke oplyse" not in keys
+        assert "Enter Registrér" in keys and "Vil ikke oplyse" not in keys
         await pilot.press("f2")
-        assert "Enter  Next citizen" in visible_text(app, "#keys")
+        assert "Enter Register" in visible_text(app, "#keys")
+
+
+async def test_confirm_writes_exactly_one_row(make_app, tmp_path):
+    app = make_app(site="jc-skelbaek", desk="skranke-2")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await pilot.press("2", "1", "2", "1", "0", "0", "enter")
+        await pilot.press("enter")
+        await settle(pilot, app)
+        assert "Registreret: Søge kontanthjælp → Jobcenter København Nord." in visible_text(app, "#notice")
+        assert visible_text(app, "#today").startswith("Fremmøde · I dag 1 her, 1 på stedet · ")
+    (row,) = rows(tmp_path)
+    assert row["outcome_id"] == "apply_benefits" and row["destination_id"] == "jc-nord"
+    assert row["destinations"] == "jc-nord,ys" and row["handled_here"] is False
+    assert row["site_id"] == "jc-skelbaek" and row["desk"] == "skranke-2"
+    assert row["channel"] == "in_person" and row["postcode"] == 2100
+    assert row["postcode_site_id"] == "jc-nord"
+    assert row["path"] == "errand:money money:apply_postcode apply_postcode:postcode"
+    assert row["flow_version"] == app.flow.version and row["voided_utc"] is None
+    assert 0 <= row["duration_s"] < 60 and len(row["visit_id"]) == 32
+
+
+async def test_back_without_logging_writes_nothing(make_app, tmp_path):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("1", "1", "escape", "ctrl+n")
+        await settle(pilot, app)
+    assert rows(tmp_path) == []
+
+
+async def test_undo_voids_the_last_visit(make_app, tmp_path):
+    app = make_app(site="jc-musvaage")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("6", "1", "enter")
+        await settle(pilot, app)
+        await pilot.press("9", "1", "enter")
+        await settle(pilot, app)
+        await pilot.press("ctrl+z")
+        await settle(pilot, app)
+        assert "Sidste besøg er annulleret: Sundhedskort." in visible_text(app, "#notice")
+        assert visible_text(app, "#today").startswith("Fremmøde · I dag 1 her, 1 på stedet · ")
+        await pilot.press("ctrl+z")  # only the latest visit can be undone
+        await settle(pilot, app)
+        assert "intet besøg at fortryde" in visible_text(app, "#notice")
+    first, second = rows(tmp_path)
+    assert first["voided_utc"] is None and first["handled_here"] is True
+    assert second["outcome_id"] == "health_card" and second["voided_utc"] is not None
+    assert second["voided_desk"] == "skranke-1"
+
+
+async def test_channel_key_switches_to_phone(make_app, tmp_path):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("f3")
+        assert visible_text(app, "#today").startswith("Telefon · ")
+        await pilot.press("2", "2", "enter")
+        await settle(pilot, app)
+    (row,) = rows(tmp_path)
+    assert row["channel"] == "phone"

@@ -171,8 +171,9 @@ def cmd_desk(args: argparse.Namespace) -> int:
         print(t("unknown_site", lang, site=site, sites=", ".join(flow.sites.sites)), file=sys.stderr)
         return 1
     from triage.app import TriageApp  # Textual loads only now
+    from triage.desklog import DeskLog
 
-    TriageApp(flow, site=site, desk=args.desk, lang=lang).run()
+    TriageApp(flow, site=site, desk=args.desk, lang=lang, log=DeskLog(args.db, site, args.desk)).run()
     return 0
 
 

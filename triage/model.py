@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 LANGUAGES = ("da", "en")
+LOCAL_ZONE = ZoneInfo("Europe/Copenhagen")  # the municipality's clock: hours, weekdays, opening times
 
 Severity = Literal["error", "warning"]
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from triage.i18n import t
+from triage.model import LOCAL_ZONE
 from triage.sites import Site
 from triage.walk import Result
 
-LOCAL_ZONE = ZoneInfo("Europe/Copenhagen")
 
 
 def local_now() -> datetime:

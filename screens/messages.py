@@ -1,0 +1,34 @@
+"""Messages from the app's workers to the desk screen: what the visit log did."""
+
+from __future__ import annotations
+
+from textual.message import Message
+
+
+class LogReady(Message):
+    """The database answered (or not) after start-up; counts are today's (desk, site)."""
+
+    def __init__(self, available: bool, counts: tuple[int, int] | None, error: str = "") -> None:
+        super().__init__()
+        self.available = available
+        self.counts = counts
+        self.error = error
+
+
+class VisitLogged(Message):
+    """A confirmed visit was written ('saved'), put in the spool ('spooled') or not kept ('failed')."""
+
+    def __init__(self, visit: dict, status: str, counts: tuple[int, int] | None, error: str = "") -> None:
+        super().__init__()
+        self.visit = visit
+        self.status = status
+        self.counts = counts
+        self.error = error
+
+
+class VisitVoided(Message):
+    def __init__(self, visit: dict | None, status: str, counts: tuple[int, int] | None) -> None:
+        super().__init__()
+        self.visit = visit
+        self.status = status
+        self.counts = counts

@@ -1,0 +1,354 @@
+"""The visit log: SQLite by default (a file), PostgreSQL by URL, the same tables and code paths.
+
+A visit that cannot be written (database locked past the timeout, disk full, server gone,
+read-only file) goes to a local append-only spool instead and is replayed later. Visit ids are
+made by the desk and unique in the table, so a replay never counts a visit twice.
+
+This module imports SQLModel/SQLAlchemy; the desk loads it off the start-up path.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+from contextlib import contextmanager
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any, Iterator
+
+from sqlalchemy import event, func, text, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlmodel import Field, SQLModel, create_engine, select
+
+from triage import paths
+from triage.visits import FIELDS
+
+try:  # POSIX: several desk processes and `triage spool flush` share spool files safely
+    import fcntl
+except ImportError:  # pragma: no cover - Windows desks: one process per spool file
+    fcntl = None  # type: ignore[assignment]
+
+SCHEMA_VERSION = 1
+# What "the database cannot take it now" looks like: locked past the timeout, read-only file,
+# disk full, missing directory, server unreachable. These spool; anything else is a bug and raises.
+UNAVAILABLE = (OperationalError, InterfaceError, OSError)
+BUSY_TIMEOUT_MS = 5000
+# FULL: a visit whose write returned is on disk even after a power cut. NORMAL (the WAL
+# default) could lose the last few commits on power loss; a visit costs ~0.1 ms more at FULL.
+SQLITE_SYNCHRONOUS = "FULL"
+
+
+class StoreError(Exception):
+    """A problem a person must act on; `code` names the i18n message."""
+
+    def __init__(self, code: str, **params: Any) -> None:
+        super().__init__(f"{code} {params}")
+        self.code = code
+        self.params = params
+
+
+class Visit(SQLModel, table=True):
+    """One confirmed outcome. There is deliberately no field for who the citizen is."""
+
+    __tablename__ = "visit"
+
+    id: int | None = Field(default=None, primary_key=True)
+    visit_id: str = Field(max_length=32, unique=True)
+    at_utc: datetime = Field(index=True)
+    local_date: date = Field(index=True)
+    local_hour: int
+    local_weekday: int
+    site_id: str = Field(max_length=64, index=True)
+    desk: str = Field(max_length=64)
+    channel: str = Field(max_length=16)
+    outcome_id: str = Field(max_length=64)
+    destination_id: str = Field(max_length=64)
+    destinations: str = Field(max_length=400)
+    handled_here: bool
+    path: str = Field(max_length=2000)
+    postcode: int | None = None
+    postcode_site_id: str | None = Field(default=None, max_length=64)
+    flow_version: str = Field(max_length=64)
+    duration_s: float
+    demo: bool = False
+    voided_utc: datetime | None = None
+    voided_desk: str | None = Field(default=None, max_length=64)
+
+
+class Meta(SQLModel, table=True):
+    __tablename__ = "triage_meta"
+
+    key: str = Field(primary_key=True, max_length=64)
+    value: str = Field(max_length=400)
+
+
+def database_url(db: str | Path | None) -> str:
+    """`--db`: None (the user's data folder), a file path (SQLite) or a SQLAlchemy URL."""
+    if db is None:
+        path = paths.default_db_path()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{path}"
+    text_db = str(db)
+    if "://" in text_db:
+        return text_db
+    return f"sqlite:///{Path(text_db).expanduser().absolute()}"
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(
+            url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
+        )
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_connection, _record) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            try:
+                cursor.execute("PRAGMA journal_mode = WAL")
+            except Exception:  # a read-only file cannot switch mode: writes will spool
+                pass
+            cursor.execute(f"PRAGMA synchronous = {SQLITE_SYNCHRONOUS}")
+            cursor.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 3})
+
+
+def _row(visit: dict) -> dict:
+    """A spool/desk visit (JSON values) as column values."""
+    row = {name: visit.get(name) for name in FIELDS}
+    at = datetime.fromisoformat(row["at_utc"]) if isinstance(row["at_utc"], str) else row["at_utc"]
+    row["at_utc"] = at.astimezone(timezone.utc)
+    if isinstance(row["local_date"], str):
+        row["local_date"] = date.fromisoformat(row["local_date"])
+    return row
+
+
+class Spool:
+    """Append-only JSON lines, fsync'd: visits (and voids) waiting for the database."""
+
+    def __init__(self, directory: Path, desk: str) -> None:
+        self.directory = directory
+        safe = re.sub(r"[^A-Za-z0-9_.-]", "_", desk) or "desk"
+        self.path = directory / f"{safe}.jsonl"
+
+    @contextmanager
+    def _locked(self, path: Path, mode: str) -> Iterator:
+        with open(path, mode, encoding="utf-8") as handle:
+            if fcntl:
+                fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield handle
+            finally:
+                if fcntl:
+                    fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def append(self, entry: dict) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        with self._locked(self.path, "a") as handle:
+            handle.write(json.dumps(entry, ensure_ascii=False) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def files(self) -> list[Path]:
+        return sorted(self.directory.glob("*.jsonl")) if self.directory.is_dir() else []
+
+    def waiting(self) -> list[dict]:
+        entries: list[dict] = []
+        for path in self.files():
+            entries.extend(_read_lines(path))
+        return entries
+
+    def drain(self, apply) -> int:
+        """Hand every waiting entry to apply(entries); empty each file only once apply succeeded."""
+        done = 0
+        for path in self.files():
+            with self._locked(path, "r+") as handle:
+                entries = _parse_lines(handle, path)
+                if not entries:
+                    continue
+                apply(entries)
+                handle.seek(0)
+                handle.truncate()
+                handle.flush()
+                os.fsync(handle.fileno())
+                done += len(entries)
+        return done
+
+
+def _read_lines(path: Path) -> list[dict]:
+    with open(path, encoding="utf-8") as handle:
+        return _parse_lines(handle, None)
+
+
+def _parse_lines(handle, path: Path | None) -> list[dict]:
+    """Entries of a spool file. A line torn by a crash mid-write was never confirmed to the desk;
+    it is set aside in a .rejected file (when draining) rather than blocking the rest."""
+    entries = []
+    for line in handle:
+        if not line.strip():
+            continue
+        try:
+            entries.append(json.loads(line))
+        except ValueError:
+            if path is not None:
+                with open(path.with_suffix(".rejected"), "a", encoding="utf-8") as rejected:
+                    rejected.write(line if line.endswith("\n") else line + "\n")
+    return entries
+
+
+class Store:
+    """Record, void and count visits; anything that cannot reach the database waits in the spool."""
+
+    def __init__(self, db: str | Path | None = None, desk: str = "skranke-1",
+                 spool_dir: Path | None = None) -> None:
+        self.url = database_url(db)
+        self.engine = make_engine(self.url)
+        self.desk = desk
+        self.spool = Spool(spool_dir or paths.user_data_dir() / "spool", desk)
+        self._lock = threading.Lock()  # one write at a time from this process
+        self.opened = False
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def describe(self) -> str:
+        """The database for messages, without a password."""
+        return self.engine.url.render_as_string(hide_password=True)
+
+    # --- schema ------------------------------------------------------------------
+
+    def open(self) -> None:
+        """Create the tables, or upgrade an older schema; refuse one newer than this code."""
+        SQLModel.metadata.create_all(self.engine, tables=[Visit.__table__, Meta.__table__])
+        with self.engine.begin() as conn:
+            found = conn.execute(select(Meta.value).where(Meta.key == "schema_version")).scalar()
+            if found is None:
+                conn.execute(Meta.__table__.insert().values(key="schema_version",
+                                                            value=str(SCHEMA_VERSION)))
+            elif int(found) > SCHEMA_VERSION:
+                raise StoreError("db_newer", found=found, supported=SCHEMA_VERSION)
+            elif int(found) < SCHEMA_VERSION:
+                self._upgrade(conn, int(found))
+        self.opened = True
+
+    def _upgrade(self, conn, found: int) -> None:
+        # Version 1 is the first schema; later versions add their steps here, in order.
+        conn.execute(update(Meta).where(Meta.key == "schema_version").values(value=str(SCHEMA_VERSION)))
+
+    def schema_version(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(Meta.value).where(Meta.key == "schema_version")).scalar())
+
+    # --- writing -----------------------------------------------------------------
+
+    def _insert_ignoring_known(self, conn, rows: list[dict]) -> None:
+        if self.dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        statement = insert(Visit.__table__).on_conflict_do_nothing(index_elements=["visit_id"])
+        conn.execute(statement, rows)
+
+    def _void_in(self, conn, visit_id: str, desk: str, when: datetime) -> int:
+        result = conn.execute(
+            update(Visit)
+            .where(Visit.visit_id == visit_id, Visit.voided_utc.is_(None))
+            .values(voided_utc=when.astimezone(timezone.utc), voided_desk=desk)
+        )
+        return result.rowcount
+
+    def _apply(self, entries: list[dict]) -> None:
+        """Visits first, then voids (a void may refer to a visit in the same batch)."""
+        visits = [_row(e) for e in entries if "void" not in e]
+        with self.engine.begin() as conn:
+            if visits:
+                self._insert_ignoring_known(conn, visits)
+            for e in entries:
+                if "void" in e:
+                    self._void_in(conn, e["void"], e["voided_desk"], datetime.fromisoformat(e["voided_utc"]))
+
+    def record(self, visit: dict) -> str:
+        """'saved' once the row is committed, or 'spooled' when it waits locally (nothing lost)."""
+        with self._lock:
+            try:
+                if not self.opened:
+                    self.open()
+                self._apply([visit])
+                return "saved"
+            except UNAVAILABLE:
+                self._to_spool(visit)
+                return "spooled"
+
+    def void(self, visit_id: str, desk: str, when: datetime | None = None) -> str:
+        """Mark a visit void (kept, left out of statistics): 'saved', 'spooled' or 'unknown'."""
+        when = when or datetime.now(timezone.utc)
+        entry = {"void": visit_id, "voided_desk": desk, "voided_utc": when.isoformat()}
+        with self._lock:
+            try:
+                if not self.opened:
+                    self.open()
+                with self.engine.begin() as conn:
+                    if self._void_in(conn, visit_id, desk, when):
+                        return "saved"
+                if not any(e.get("visit_id") == visit_id for e in self.spool.waiting()):
+                    return "unknown"
+            except UNAVAILABLE:
+                pass
+            self._to_spool(entry)
+            return "spooled"
+
+    def _to_spool(self, entry: dict) -> None:
+        try:
+            self.spool.append(entry)
+        except OSError as error:
+            # Neither database nor disk: the desk must say so plainly; the visit is not lost yet,
+            # the desk keeps it and tries again.
+            raise StoreError("not_saved", reason=error.strerror or str(error)) from error
+
+    def replay_spool(self) -> int:
+        """Send what waits in the spool; returns how many entries went. Safe to call any time."""
+        with self._lock:
+            try:
+                if not self.opened:
+                    self.open()
+                return self.spool.drain(self._apply)
+            except UNAVAILABLE:
+                return 0
+
+    # --- reading -----------------------------------------------------------------
+
+    def counts_today(self, site: str, desk: str, today: date) -> tuple[int, int]:
+        """Visits today (not void) at this desk and at the whole site."""
+        counted = (Visit.site_id == site, Visit.local_date == today, Visit.voided_utc.is_(None))
+        with self.engine.connect() as conn:
+            at_site = conn.execute(select(func.count()).where(*counted)).scalar_one()
+            at_desk = conn.execute(select(func.count()).where(*counted, Visit.desk == desk)).scalar_one()
+        return at_desk, at_site
+
+    def visits(self) -> list[dict]:
+        """Every row as a dict (tests and small exports; statistics use aggregates)."""
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(select(Visit.__table__).order_by(Visit.id))]
+
+    def check(self) -> dict:
+        """The database's own integrity check, and counts."""
+        with self.engine.connect() as conn:
+            if self.dialect == "sqlite":
+                integrity = ", ".join(r[0] for r in conn.execute(text("PRAGMA integrity_check")))
+            else:
+                conn.execute(text("SELECT 1"))
+                integrity = "ok"
+            total = conn.execute(select(func.count()).select_from(Visit)).scalar_one()
+            void = conn.execute(select(func.count()).where(Visit.voided_utc.is_not(None))).scalar_one()
+            demo = conn.execute(select(func.count()).where(Visit.demo.is_(True))).scalar_one()
+        return {"integrity": integrity, "visits": total, "void": void, "demo": demo,
+                "schema_version": self.schema_version(), "spooled": len(self.spool.waiting())}
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,63 @@
+"""A visit as the log keeps it: plain data, built from a finished walk, never about the person.
+
+It holds when, where, what and how long — and nothing that identifies the citizen: no CPR
+number, no name, no free text. This module imports no database code, so the desk can build a
+visit without loading the ORM; the store (triage.store) writes it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+
+from triage.model import LOCAL_ZONE
+from triage.walk import Result
+
+CHANNELS = ("in_person", "phone")
+
+# Every field of a visit row, in order; the store's table and the spool use exactly these.
+FIELDS = (
+    "visit_id", "at_utc", "local_date", "local_hour", "local_weekday", "site_id", "desk",
+    "channel", "outcome_id", "destination_id", "destinations", "handled_here", "path",
+    "postcode", "postcode_site_id", "flow_version", "duration_s", "demo",
+)
+
+
+def new_visit_id() -> str:
+    """Made by the desk, so a visit replayed from the spool is recognised and never counted twice."""
+    return uuid.uuid4().hex
+
+
+def local_parts(at_utc: datetime) -> dict:
+    """Local date, hour and weekday, fixed at write time so statistics survive DST changes."""
+    local = at_utc.astimezone(LOCAL_ZONE)
+    return {"local_date": local.date().isoformat(), "local_hour": local.hour,
+            "local_weekday": local.weekday()}
+
+
+def visit_from_result(
+    result: Result, site: str, desk: str, channel: str, duration_s: float,
+    at_utc: datetime | None = None,
+) -> dict:
+    """The row for one confirmed outcome, as JSON-safe values (it may go to the spool as is)."""
+    if channel not in CHANNELS:
+        raise ValueError(f"unknown channel {channel!r}")
+    at_utc = (at_utc or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    return {
+        "visit_id": new_visit_id(),
+        "at_utc": at_utc.isoformat(),
+        **local_parts(at_utc),
+        "site_id": site,
+        "desk": desk,
+        "channel": channel,
+        "outcome_id": result.outcome.id,
+        "destination_id": result.destination.id,
+        "destinations": ",".join(s.id for s in result.destinations),
+        "handled_here": result.handled_here,
+        "path": " ".join(result.path),
+        "postcode": result.postcode,
+        "postcode_site_id": result.answered_site.id if result.postcode and result.answered_site else None,
+        "flow_version": result.flow_version,
+        "duration_s": round(max(duration_s, 0.0), 1),
+        "demo": False,
+    }
