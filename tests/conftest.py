@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import itertools
+import os
 import shutil
 from pathlib import Path
 
 import pytest
 
+from tests.postgres import ThrowawayPostgres, server_bin
 from triage import paths
 from triage.flow import Flow
 from triage.load import load_or_raise
@@ -43,3 +46,27 @@ def edit(path: Path, old: str, new: str) -> None:
 
 def append(path: Path, extra: str) -> None:
     path.write_text(path.read_text(encoding="utf-8") + "\n" + extra, encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A real PostgreSQL server for the session. In CI it must exist (.ci/run installs it)."""
+    bin_dir = server_bin()
+    if bin_dir is None:
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL server binaries not found; .ci/run should have installed them")
+        pytest.skip("PostgreSQL is not installed here (apt-get install postgresql); CI runs these")
+    server = ThrowawayPostgres(bin_dir)
+    server.init()
+    server.start()
+    yield server
+    server.cleanup()
+
+
+_names = itertools.count()
+
+
+@pytest.fixture
+def pg_url(postgres) -> str:
+    """A fresh, empty database on the session's server."""
+    return postgres.create_database(f"t{os.getpid()}_{next(_names)}")

@@ -18,7 +18,7 @@ from triage.i18n import problem_text, t
 from triage.load import Loaded, load
 from triage.model import Problem
 
-COMMANDS = ("desk", "validate", "route")
+COMMANDS = ("desk", "validate", "route", "spool", "check")
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -53,7 +53,37 @@ def build_parser() -> argparse.ArgumentParser:
     route.add_argument("--site", help="the desk's own site, for 'here' (default: from sites.toml)")
     route.add_argument("--at", help="pretend it is this local time, e.g. 2026-11-23T10:30 (for hours)")
     route.add_argument("--json", action="store_true", help="print JSON for machines")
+
+    spool = sub.add_parser("spool", help="visits saved locally because the database did not answer")
+    spool.add_argument("action", choices=("status", "flush"), help="status: what waits; flush: send it now")
+    _store_options(spool)
+
+    check = sub.add_parser("check", help="the database's integrity check, and counts")
+    _store_options(check)
     return parser
+
+
+def _store_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--db", help="SQLite file or database URL (default: triage.db in the user's data folder)")
+    parser.add_argument("--spool-dir", type=Path, help="spool folder (default: spool/ in the user's data folder)")
+    parser.add_argument("--lang", choices=("da", "en"), default="da", help="language (default: da)")
+
+
+def _open_store(args: argparse.Namespace):
+    """The store named by --db, opened; None (after saying why) when it cannot be used."""
+    from triage.store import UNAVAILABLE, Store, StoreError
+
+    store = Store(args.db, spool_dir=args.spool_dir)
+    try:
+        store.open()
+    except StoreError as error:
+        print(t(error.code, args.lang, **error.params), file=sys.stderr)
+        return None
+    except UNAVAILABLE as error:
+        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        print(t("db_unreachable", args.lang, db=store.describe(), reason=reason), file=sys.stderr)
+        return None
+    return store
 
 
 def _print_problems(
@@ -158,6 +188,39 @@ def cmd_route(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_spool(args: argparse.Namespace) -> int:
+    from triage.store import Spool
+
+    lang = args.lang
+    if args.action == "status":
+        from triage import paths as p
+
+        spool = Spool(args.spool_dir or p.user_data_dir() / "spool", "-")
+        waiting = spool.waiting()
+        visits = [e for e in waiting if "void" not in e]
+        print(t("spool_status", lang, visits=len(visits), voids=len(waiting) - len(visits),
+                folder=spool.directory))
+        for path in spool.files():
+            print(f"  {path.name}")
+        return 0
+    store = _open_store(args)
+    if store is None:
+        return 1
+    sent = store.replay_spool()
+    left = len(store.spool.waiting())
+    print(t("spool_flushed", lang, sent=sent, left=left, db=store.describe()))
+    return 0 if left == 0 else 1
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    store = _open_store(args)
+    if store is None:
+        return 1
+    report = store.check()
+    print(t("check_report", args.lang, db=store.describe(), **report))
+    return 0 if report["integrity"] == "ok" else 1
+
+
 def cmd_desk(args: argparse.Namespace) -> int:
     lang = args.lang
     data = args.data or paths.default_data_dir()
@@ -183,7 +246,8 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
         argv.insert(0, "desk")
     args = build_parser().parse_args(argv)
-    handlers = {"desk": cmd_desk, "validate": cmd_validate, "route": cmd_route}
+    handlers = {"desk": cmd_desk, "validate": cmd_validate, "route": cmd_route,
+                "spool": cmd_spool, "check": cmd_check}
     try:
         return handlers[args.command](args)
     except KeyboardInterrupt:

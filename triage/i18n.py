@@ -93,6 +93,10 @@ DA: dict[str, str] = {
     "route_postcode_hint": "Skriv et postnummer, eller - hvis borgeren ikke vil oplyse det.",
     "unknown_site": "Stedet '{site}' findes ikke. Kendte steder: {sites}.",
     "bad_moment": "Tidspunktet '{value}' kan ikke læses. Skriv fx 2026-11-23T10:30.",
+    "db_unreachable": "Databasen {db} kan ikke bruges: {reason}. Tjek stien eller forbindelsen, og prøv igen.",
+    "spool_status": "{visits} besøg og {voids} annulleringer venter i {folder}.",
+    "spool_flushed": "Sendt: {sent}. Venter stadig: {left}. Database: {db}.",
+    "check_report": "Database {db}: integritet {integrity}; {visits} besøg, heraf {void} annulleret og {demo} demo; skemaversion {schema_version}; {spooled} venter i spool.",
     # --- the outcome, as printed and shown
     "here": "Her",
     "refer_to": "Henvis til",
@@ -144,7 +148,7 @@ DA: dict[str, str] = {
     "undo_done": "Sidste besøg er annulleret: {title}.",
     "undo_nothing": "Der er intet besøg at fortryde (kun det seneste, inden for {minutes} minutter).",
     "db_unavailable": "Databasen svarer ikke – besøg gemmes lokalt og sendes senere.",
-    "db_newer": "Databasen er fra en nyere udgave af triage. Besøg gemmes lokalt; opdatér triage.",
+    "db_newer": "Databasen er fra en nyere udgave af triage (skema {found}; denne udgave kender {supported}). Besøg gemmes lokalt; opdatér triage.",
     "key_submit_postcode": "OK",
 }
 
@@ -227,6 +231,10 @@ EN: dict[str, str] = {
     "route_postcode_hint": "Give a postcode, or - if the citizen will not give it.",
     "unknown_site": "The site '{site}' does not exist. Known sites: {sites}.",
     "bad_moment": "The time '{value}' cannot be read. Write e.g. 2026-11-23T10:30.",
+    "db_unreachable": "The database {db} cannot be used: {reason}. Check the path or connection and try again.",
+    "spool_status": "{visits} visits and {voids} cancellations wait in {folder}.",
+    "spool_flushed": "Sent: {sent}. Still waiting: {left}. Database: {db}.",
+    "check_report": "Database {db}: integrity {integrity}; {visits} visits, {void} of them cancelled and {demo} demo; schema version {schema_version}; {spooled} waiting in the spool.",
     "here": "Here",
     "refer_to": "Refer to",
     "then": "Then",
@@ -276,7 +284,7 @@ EN: dict[str, str] = {
     "undo_done": "Last visit cancelled: {title}.",
     "undo_nothing": "There is no visit to undo (only the latest, within {minutes} minutes).",
     "db_unavailable": "The database does not answer – visits are saved locally and sent later.",
-    "db_newer": "The database is from a newer version of triage. Visits are saved locally; update triage.",
+    "db_newer": "The database is from a newer version of triage (schema {found}; this version knows {supported}). Visits are saved locally; update triage.",
     "key_submit_postcode": "OK",
 }
 

@@ -97,16 +97,16 @@ def database_url(db: str | Path | None) -> str:
     return f"sqlite:///{Path(text_db).expanduser().absolute()}"
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(
-            url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
+            url, connect_args={"timeout": busy_timeout_ms / 1000, "check_same_thread": False}
         )
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_connection, _record) -> None:
             cursor = dbapi_connection.cursor()
-            cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            cursor.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
             try:
                 cursor.execute("PRAGMA journal_mode = WAL")
             except Exception:  # a read-only file cannot switch mode: writes will spool
@@ -205,9 +205,9 @@ class Store:
     """Record, void and count visits; anything that cannot reach the database waits in the spool."""
 
     def __init__(self, db: str | Path | None = None, desk: str = "skranke-1",
-                 spool_dir: Path | None = None) -> None:
+                 spool_dir: Path | None = None, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> None:
         self.url = database_url(db)
-        self.engine = make_engine(self.url)
+        self.engine = make_engine(self.url, busy_timeout_ms)
         self.desk = desk
         self.spool = Spool(spool_dir or paths.user_data_dir() / "spool", desk)
         self._lock = threading.Lock()  # one write at a time from this process

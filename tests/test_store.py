@@ -1,0 +1,226 @@
+"""The visit store on real SQLite and real PostgreSQL: same tests, same code paths."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import text
+
+from triage.store import SCHEMA_VERSION, Store, StoreError
+from triage.visits import FIELDS, visit_from_result
+from triage.walk import route
+
+NOON_UTC = datetime(2026, 11, 23, 11, 0, tzinfo=timezone.utc)  # 12:00 in Copenhagen
+
+
+def make_visit(flow, answers=("2", "1", "2100"), site="jc-skelbaek", desk="skranke-1",
+               at=NOON_UTC, channel="in_person") -> dict:
+    return visit_from_result(route(flow, list(answers)), site, desk, channel, 42.0, at)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request, tmp_path):
+    """A database URL or path on each engine."""
+    if request.param == "sqlite":
+        return str(tmp_path / "visits.db")
+    return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def store(db, tmp_path):
+    opened = Store(db, spool_dir=tmp_path / "spool")
+    opened.open()
+    yield opened
+    opened.dispose()
+
+
+def test_a_visit_is_stored_as_given(store, flow):
+    visit = make_visit(flow)
+    assert store.record(visit) == "saved"
+    (row,) = store.visits()
+    for name in FIELDS:
+        if name == "at_utc":
+            assert row[name].astimezone(timezone.utc) == NOON_UTC
+        elif name == "local_date":
+            assert row[name] == date(2026, 11, 23)
+        else:
+            assert row[name] == visit[name], name
+    assert row["local_hour"] == 12 and row["local_weekday"] == 0
+    assert row["voided_utc"] is None
+
+
+def test_no_column_can_hold_who_the_citizen_is(store):
+    with store.engine.connect() as conn:
+        names = {c["name"] for c in store.engine.dialect.get_columns(conn, "visit")}
+    assert names == set(FIELDS) | {"id", "voided_utc", "voided_desk"}
+    assert not names & {"cpr", "name", "navn", "note", "comment", "citizen"}
+
+
+def test_same_visit_twice_is_counted_once(store, flow):
+    visit = make_visit(flow)
+    assert store.record(visit) == "saved"
+    assert store.record(dict(visit)) == "saved"
+    assert len(store.visits()) == 1
+
+
+def test_void_keeps_the_row_and_says_when_and_where(store, flow):
+    visit = make_visit(flow)
+    store.record(visit)
+    assert store.void(visit["visit_id"], "skranke-9", NOON_UTC + timedelta(minutes=2)) == "saved"
+    (row,) = store.visits()
+    assert row["voided_desk"] == "skranke-9"
+    assert row["voided_utc"].astimezone(timezone.utc) == NOON_UTC + timedelta(minutes=2)
+    assert store.void(visit["visit_id"], "skranke-9") == "unknown"  # already void
+    assert store.void("0" * 32, "skranke-9") == "unknown"
+
+
+def test_counts_today_leave_out_void_visits(store, flow):
+    for desk in ("a", "a", "b"):
+        store.record(make_visit(flow, desk=desk))
+    other_site = make_visit(flow, site="jc-nord")
+    store.record(other_site)
+    yesterday = make_visit(flow, at=NOON_UTC - timedelta(days=1))
+    store.record(yesterday)
+    assert store.counts_today("jc-skelbaek", "a", date(2026, 11, 23)) == (2, 3)
+    last = make_visit(flow, desk="a")
+    store.record(last)
+    store.void(last["visit_id"], "a")
+    assert store.counts_today("jc-skelbaek", "a", date(2026, 11, 23)) == (2, 3)
+
+
+def test_schema_version_is_stored(store):
+    assert store.schema_version() == SCHEMA_VERSION
+
+
+def test_older_schema_is_upgraded_and_newer_refused(db, tmp_path):
+    first = Store(db, spool_dir=tmp_path / "spool")
+    first.open()
+    with first.engine.begin() as conn:
+        conn.execute(text("UPDATE triage_meta SET value = '0' WHERE key = 'schema_version'"))
+    first.open()
+    assert first.schema_version() == SCHEMA_VERSION
+    with first.engine.begin() as conn:
+        conn.execute(text("UPDATE triage_meta SET value = '99' WHERE key = 'schema_version'"))
+    first.dispose()
+    newer = Store(db, spool_dir=tmp_path / "spool")
+    with pytest.raises(StoreError) as caught:
+        newer.open()
+    assert caught.value.code == "db_newer" and caught.value.params["found"] == "99"
+    newer.dispose()
+
+
+def test_check_reports_integrity_and_counts(store, flow):
+    store.record(make_visit(flow))
+    report = store.check()
+    assert report["integrity"] == "ok" and report["visits"] == 1 and report["void"] == 0
+
+
+def test_spooled_visits_are_replayed_once(db, tmp_path, flow):
+    """A visit that could not be written waits in the spool; replay sends it exactly once."""
+    spool_dir = tmp_path / "spool"
+    down = Store(str(tmp_path / "no" / "such" / "dir.db"), desk="d1", spool_dir=spool_dir)
+    visits = [make_visit(flow, desk="d1") for _ in range(3)]
+    assert [down.record(v) for v in visits] == ["spooled"] * 3
+    assert down.void(visits[1]["visit_id"], "d1") == "spooled"
+    assert len(down.spool.waiting()) == 4
+    up = Store(db, desk="d1", spool_dir=spool_dir)
+    up.open()
+    up.record(visits[0])  # already arrived some other way: must not be doubled
+    assert up.replay_spool() == 4
+    assert up.replay_spool() == 0
+    rows = {r["visit_id"]: r for r in up.visits()}
+    assert set(rows) == {v["visit_id"] for v in visits}
+    assert rows[visits[1]["visit_id"]]["voided_utc"] is not None
+    assert up.spool.waiting() == []
+    up.dispose()
+
+
+# --- SQLite's own faults ----------------------------------------------------------------
+
+
+def test_sqlite_is_wal_with_full_sync(tmp_path):
+    store = Store(tmp_path / "w.db", spool_dir=tmp_path / "spool")
+    store.open()
+    with store.engine.connect() as conn:
+        assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert conn.execute(text("PRAGMA synchronous")).scalar() == 2  # FULL
+        assert conn.execute(text("PRAGMA busy_timeout")).scalar() == 5000
+    store.dispose()
+
+
+def test_locked_database_spools_instead_of_raising(tmp_path, flow):
+    path = tmp_path / "locked.db"
+    store = Store(path, spool_dir=tmp_path / "spool", busy_timeout_ms=200)
+    store.open()
+    holder = sqlite3.connect(path)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        assert store.record(make_visit(flow)) == "spooled"
+    finally:
+        holder.rollback()
+        holder.close()
+    assert store.replay_spool() == 1 and len(store.visits()) == 1
+    store.dispose()
+
+
+def test_read_only_database_spools(tmp_path, flow):
+    path = tmp_path / "ro.db"
+    writable = Store(path, spool_dir=tmp_path / "spool")
+    writable.open()
+    writable.dispose()
+    # SQLite's own read-only mode: the same refusal a read-only file gives (root ignores chmod).
+    read_only = Store(f"sqlite:///file:{path}?mode=ro&uri=true", spool_dir=tmp_path / "spool")
+    visit = make_visit(flow)
+    assert read_only.record(visit) == "spooled"
+    read_only.dispose()
+    again = Store(path, spool_dir=tmp_path / "spool")
+    again.open()
+    assert again.replay_spool() == 1
+    assert [r["visit_id"] for r in again.visits()] == [visit["visit_id"]]
+    again.dispose()
+
+
+def test_torn_spool_line_is_set_aside(tmp_path, flow):
+    store = Store(tmp_path / "t.db", desk="d1", spool_dir=tmp_path / "spool")
+    store.spool.append(make_visit(flow))
+    with open(store.spool.path, "a", encoding="utf-8") as handle:
+        handle.write('{"visit_id": "torn')  # a crash in the middle of a write
+    store.open()
+    assert store.replay_spool() == 1
+    assert store.spool.path.with_suffix(".rejected").read_text().startswith('{"visit_id": "torn')
+    store.dispose()
+
+
+def test_full_disk_and_no_database_is_said_plainly(tmp_path, flow, monkeypatch):
+    store = Store(tmp_path / "missing" / "x.db", spool_dir=tmp_path / "spool")
+
+    def disk_full(entry):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(store.spool, "append", disk_full)
+    with pytest.raises(StoreError) as caught:
+        store.record(make_visit(flow))
+    assert caught.value.code == "not_saved" and "No space left" in caught.value.params["reason"]
+
+
+# --- PostgreSQL going away ------------------------------------------------------------------
+
+
+def test_postgres_stopped_mid_run(postgres, pg_url, tmp_path, flow):
+    store = Store(pg_url, desk="d1", spool_dir=tmp_path / "spool")
+    store.open()
+    before = make_visit(flow, desk="d1")
+    assert store.record(before) == "saved"
+    postgres.stop()
+    try:
+        during = [make_visit(flow, desk="d1") for _ in range(3)]
+        assert [store.record(v) for v in during] == ["spooled"] * 3
+        assert store.replay_spool() == 0  # still down: nothing lost, nothing raised
+    finally:
+        postgres.start()
+    assert store.replay_spool() == 3
+    ids = [r["visit_id"] for r in store.visits()]
+    assert sorted(ids) == sorted([before["visit_id"]] + [v["visit_id"] for v in during])
+    store.dispose()
