@@ -31,7 +31,9 @@ def free_port() -> int:
 
 
 class ThrowawayPostgres:
-    def __init__(self, bin_dir: Path) -> None:
+    def __init__(self, bin_dir: Path, fsync: bool = False) -> None:
+        """fsync off for tests (speed); the benchmark turns it on to measure real commits."""
+        self.fsync = fsync
         self.bin = bin_dir
         self.base = Path(tempfile.mkdtemp(prefix="triage-pg-"))
         os.chmod(self.base, 0o755)
@@ -52,7 +54,8 @@ class ThrowawayPostgres:
                   "--no-sync", "--locale=C")
 
     def start(self) -> None:
-        options = f"-k {self.base} -p {self.port} -c listen_addresses=127.0.0.1 -c fsync=off"
+        options = (f"-k {self.base} -p {self.port} -c listen_addresses=127.0.0.1 "
+                   f"-c fsync={'on' if self.fsync else 'off'}")
         self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.base / "log"),
                   "-w", "start")
 

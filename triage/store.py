@@ -321,6 +321,22 @@ class Store:
             except UNAVAILABLE:
                 return 0
 
+    def insert_many(self, visits, batch: int = 20000) -> int:
+        """Bulk load (demo history, imports): streamed in batches, one transaction per batch."""
+        total = 0
+        chunk: list[dict] = []
+        with self.engine.begin() as conn:
+            for visit in visits:
+                chunk.append(_row(visit))
+                if len(chunk) >= batch:
+                    self._insert_ignoring_known(conn, chunk)
+                    total += len(chunk)
+                    chunk = []
+            if chunk:
+                self._insert_ignoring_known(conn, chunk)
+                total += len(chunk)
+        return total
+
     # --- reading -----------------------------------------------------------------
 
     def counts_today(self, site: str, desk: str, today: date) -> tuple[int, int]:

@@ -1,0 +1,222 @@
+"""Visit store: commit latency, 8 desks at once, bulk load — each beside the raw driver, same run.
+
+    python benchmarks/store.py [--commits 2000] [--no-postgres]
+
+SQLite runs in WAL mode at the store's synchronous level (FULL) for both the store and the raw
+sqlite3 module. PostgreSQL (a throwaway local cluster, fsync on) is compared with raw psycopg.
+Goals: store p99 ≤ 5× raw p99 (single desk); 8 desks: 0 errors, 0 lost, worst wait ≤ 1.5× raw.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from triage import paths  # noqa: E402
+from triage.load import load_or_raise  # noqa: E402
+from triage.store import SQLITE_SYNCHRONOUS, Store, _row  # noqa: E402
+from triage.visits import FIELDS, visit_from_result  # noqa: E402
+from triage.walk import route  # noqa: E402
+
+FLOW = load_or_raise(paths.default_data_dir())
+RESULT = route(FLOW, ["2", "1", "2100"])
+COLUMNS = ", ".join(FIELDS)
+PLACEHOLDERS = ", ".join("?" for _ in FIELDS)
+
+
+def visit() -> dict:
+    return visit_from_result(RESULT, "jc-skelbaek", "bench", "in_person", 1.0)
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def raw_sqlite_row(v: dict) -> tuple:
+    row = _row(v)
+    row["at_utc"] = row["at_utc"].isoformat(sep=" ")
+    row["local_date"] = row["local_date"].isoformat()
+    return tuple(row[f] for f in FIELDS)
+
+
+def time_store(store: Store, n: int) -> list[float]:
+    times = []
+    for _ in range(n):
+        v = visit()
+        start = time.perf_counter()
+        assert store.record(v) == "saved"
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def time_raw_sqlite(path: Path, n: int) -> list[float]:
+    import sqlite3
+
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute(f"PRAGMA synchronous={SQLITE_SYNCHRONOUS}")
+    conn.execute("PRAGMA busy_timeout=5000")
+    sql = f"INSERT INTO visit ({COLUMNS}) VALUES ({PLACEHOLDERS}) ON CONFLICT(visit_id) DO NOTHING"
+    times = []
+    for _ in range(n):
+        row = raw_sqlite_row(visit())
+        start = time.perf_counter()
+        conn.execute(sql, row)
+        conn.commit()
+        times.append(time.perf_counter() - start)
+    conn.close()
+    return times
+
+
+def time_raw_postgres(dsn: str, n: int) -> list[float]:
+    import psycopg
+
+    sql = (f"INSERT INTO visit ({COLUMNS}) VALUES ({', '.join('%s' for _ in FIELDS)}) "
+           "ON CONFLICT (visit_id) DO NOTHING")
+    times = []
+    with psycopg.connect(dsn) as conn:
+        for _ in range(n):
+            row = _row(visit())
+            values = tuple(row[f] for f in FIELDS)
+            start = time.perf_counter()
+            conn.execute(sql, values)
+            conn.commit()
+            times.append(time.perf_counter() - start)
+    return times
+
+
+def report(label: str, store_times: list[float], raw_times: list[float]) -> None:
+    ms = 1000
+    print(f"{label}: store p50 {pct(store_times, .5) * ms:.3f} ms, p99 {pct(store_times, .99) * ms:.3f} ms"
+          f" | raw p50 {pct(raw_times, .5) * ms:.3f} ms, p99 {pct(raw_times, .99) * ms:.3f} ms"
+          f" | p99 ratio {pct(store_times, .99) / pct(raw_times, .99):.2f}× (goal ≤ 5×)")
+
+
+CONCURRENT = r"""
+import json, sqlite3, sys, time
+from pathlib import Path
+sys.path.insert(0, sys.argv[5])
+kind, db, count, go = sys.argv[1], sys.argv[2], int(sys.argv[3]), Path(sys.argv[4])
+from benchmarks.store import raw_sqlite_row, visit, COLUMNS, PLACEHOLDERS
+from triage.store import Store, SQLITE_SYNCHRONOUS
+if kind == "store":
+    store = Store(db, desk="bench", spool_dir=Path(db).parent / "spool"); store.open()
+else:
+    conn = sqlite3.connect(db, timeout=5); conn.execute("PRAGMA busy_timeout=5000")
+    conn.execute(f"PRAGMA synchronous={SQLITE_SYNCHRONOUS}")
+    sql = f"INSERT INTO visit ({COLUMNS}) VALUES ({PLACEHOLDERS})"
+rows = [visit() for _ in range(count)]
+while not go.exists():
+    time.sleep(0.0005)
+waits, errors, spooled = [], 0, 0
+for v in rows:
+    start = time.perf_counter()
+    try:
+        if kind == "store":
+            spooled += store.record(v) == "spooled"
+        else:
+            conn.execute(sql, raw_sqlite_row(v)); conn.commit()
+    except Exception:
+        errors += 1
+    waits.append(time.perf_counter() - start)
+print(json.dumps({"worst": max(waits), "errors": errors, "spooled": spooled}))
+"""
+
+
+def concurrent(kind: str, workdir: Path, desks: int = 8, count: int = 500) -> dict:
+    import sqlite3
+
+    db = workdir / f"{kind}-concurrent.db"
+    Store(db, spool_dir=workdir / "spool").open()
+    go = workdir / f"{kind}-go"
+    procs = [subprocess.Popen([sys.executable, "-c", CONCURRENT, kind, str(db), str(count), str(go), str(ROOT)],
+                              stdout=subprocess.PIPE, text=True) for _ in range(desks)]
+    time.sleep(1.5)
+    start = time.perf_counter()
+    go.touch()
+    results = [json.loads(p.communicate()[0]) for p in procs]
+    elapsed = time.perf_counter() - start
+    with sqlite3.connect(db) as conn:
+        present = conn.execute("SELECT count(DISTINCT visit_id) FROM visit").fetchone()[0]
+    return {"per_s": desks * count / elapsed, "worst": max(r["worst"] for r in results),
+            "errors": sum(r["errors"] for r in results), "spooled": sum(r["spooled"] for r in results),
+            "lost": desks * count - present}
+
+
+def bulk(workdir: Path, n: int) -> tuple[float, float]:
+    import sqlite3
+
+    store = Store(workdir / "bulk-store.db", spool_dir=workdir / "spool")
+    store.open()
+    start = time.perf_counter()
+    store.insert_many(visit() for _ in range(n))
+    store_rate = n / (time.perf_counter() - start)
+    Store(workdir / "bulk-raw.db", spool_dir=workdir / "spool").open()
+    conn = sqlite3.connect(workdir / "bulk-raw.db")
+    start = time.perf_counter()
+    conn.executemany(f"INSERT INTO visit ({COLUMNS}) VALUES ({PLACEHOLDERS})",
+                     (raw_sqlite_row(visit()) for _ in range(n)))
+    conn.commit()
+    raw_rate = n / (time.perf_counter() - start)
+    return store_rate, raw_rate
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--commits", type=int, default=2000)
+    parser.add_argument("--bulk", type=int, default=200000)
+    parser.add_argument("--no-postgres", action="store_true")
+    args = parser.parse_args()
+    workdir = Path(tempfile.mkdtemp(prefix="triage-bench-"))
+
+    store = Store(workdir / "single.db", desk="bench", spool_dir=workdir / "spool")
+    store.open()
+    time_store(store, 50)  # warm up
+    report(f"SQLite WAL synchronous={SQLITE_SYNCHRONOUS}, {args.commits} commits",
+           time_store(store, args.commits), time_raw_sqlite(workdir / "single.db", args.commits))
+
+    if not args.no_postgres:
+        from tests.postgres import ThrowawayPostgres, server_bin
+
+        bin_dir = server_bin()
+        if bin_dir is None:
+            print("PostgreSQL: not installed here, skipped")
+        else:
+            server = ThrowawayPostgres(bin_dir, fsync=True)
+            server.init()
+            server.start()
+            try:
+                url = server.create_database("bench")
+                pg = Store(url, desk="bench", spool_dir=workdir / "spool-pg")
+                pg.open()
+                time_store(pg, 50)
+                dsn = f"host=127.0.0.1 port={server.port} user=postgres dbname=bench"
+                report(f"PostgreSQL (local, fsync on), {args.commits} commits",
+                       time_store(pg, args.commits), time_raw_postgres(dsn, args.commits))
+                pg.dispose()
+            finally:
+                server.cleanup()
+
+    ours, raw = concurrent("store", workdir), concurrent("raw", workdir)
+    print(f"8 desk processes × 500 visits, SQLite: store {ours['per_s']:.0f} visits/s, "
+          f"{ours['errors']} errors, {ours['lost']} lost, {ours['spooled']} spooled, worst wait "
+          f"{ours['worst'] * 1000:.0f} ms | raw {raw['per_s']:.0f}/s, {raw['errors']} errors, "
+          f"worst {raw['worst'] * 1000:.0f} ms | worst ratio {ours['worst'] / raw['worst']:.2f}× (goal ≤ 1.5×)")
+
+    store_rate, raw_rate = bulk(workdir, args.bulk)
+    print(f"bulk load {args.bulk} visits, SQLite: store {store_rate:,.0f}/s | raw executemany "
+          f"{raw_rate:,.0f}/s | {store_rate / raw_rate:.2f}×")
+
+
+if __name__ == "__main__":
+    main()
