@@ -7,7 +7,6 @@ the core (triage.walk, triage.present).
 from __future__ import annotations
 
 import time
-from datetime import datetime
 
 from textual import events
 from textual.app import ComposeResult
@@ -19,11 +18,13 @@ from textual.widgets import Static
 
 from screens.keys import key_bar, translate_bindings
 from screens.messages import LogReady, VisitLogged, VisitVoided
+from screens.search import SearchScreen
 from triage.flow import Flow
 from triage.i18n import t
-from triage.model import LOCAL_ZONE
 from triage.desklog import UNDO_MINUTES
+from triage import present
 from triage.present import Card, card_for
+from triage.search import ASK, ErrandIndex, Hit
 from triage.visits import visit_from_result
 from triage.walk import AnswerError, Walk
 
@@ -40,6 +41,7 @@ class DeskScreen(Screen):
         Binding("ctrl+n", "restart", "key_restart", id="key_restart"),
         Binding("f3", "toggle_channel", "key_channel", id="key_channel"),
         Binding("ctrl+z", "undo", "key_undo", id="key_undo"),
+        Binding("slash", "search", "key_search", key_display="/", id="key_search"),
     ]
 
     def __init__(self, flow: Flow, site: str, desk: str) -> None:
@@ -49,6 +51,8 @@ class DeskScreen(Screen):
         self.desk = desk
         self.walk = Walk.start(flow)
         self.typed = ""  # postcode digits typed so far
+        self.pending: tuple[str, ...] = ()  # keys a search jump will press once the desk has asked
+        self.index = ErrandIndex(flow)
         self.channel = "in_person"
         self.started: float | None = None  # monotonic time of this citizen's first key
         self.saving = False  # a confirmed visit is being written
@@ -94,17 +98,44 @@ class DeskScreen(Screen):
             return bool(self.walk.steps)
         return True
 
-    def step(self, walk: Walk) -> None:
+    def step(self, walk: Walk, keep_pending: bool = False) -> None:
         if self.started is None and walk.steps:
             self.started = time.monotonic()
             self.notice = ""
+        if not keep_pending:
+            self.pending = ()
         self.walk = walk
         self.typed = ""
         self.show()
 
+    def press_keys(self, keys: tuple[str, ...]) -> None:
+        """Walk the given keys until the desk must ask (ASK); keep the rest for after."""
+        walk = self.walk
+        for number, key in enumerate(keys):
+            if key == ASK:
+                self.pending = keys[number + 1:]
+                break
+            walk = walk.choose(int(key))
+        else:
+            self.pending = ()
+        self.step(walk, keep_pending=True)
+
+    def action_search(self) -> None:
+        def jump(hit: Hit | None) -> None:
+            if hit is not None:
+                self.walk = Walk.start(self.flow)
+                if self.started is None:
+                    self.started = time.monotonic()
+                    self.notice = ""
+                self.press_keys(hit.answers)
+
+        self.app.push_screen(SearchScreen(self.index, self.lang), jump)
+
     def action_choose(self, key: int) -> None:
+        question = self.walk.question
         try:
-            self.step(self.walk.choose(key))
+            walk = self.walk.choose(key)
+            self.after_asking(walk) if question and question.picks_site else self.step(walk)
         except AnswerError as error:
             self.show(t(error.code, self.lang, **error.params))
 
@@ -132,7 +163,12 @@ class DeskScreen(Screen):
         self.app.void_last()  # type: ignore[attr-defined]
 
     def action_decline_postcode(self) -> None:
-        self.step(self.walk.give_postcode(None))
+        self.after_asking(self.walk.give_postcode(None))
+
+    def after_asking(self, walk: Walk) -> None:
+        """A postcode or site was given: go on with the keys a search jump left pending."""
+        pending, self.walk = self.pending, walk
+        self.press_keys(pending) if pending else self.step(walk)
 
     # --- what the log says back (from the app's workers) -----------------------------
 
@@ -173,7 +209,7 @@ class DeskScreen(Screen):
 
     def submit_postcode(self) -> None:
         try:
-            self.step(self.walk.give_postcode(self.typed))
+            self.after_asking(self.walk.give_postcode(self.typed))
         except AnswerError as error:
             # Keep what was typed so it can be corrected, and say what to do.
             self.show(t(error.code, self.lang, **error.params))
@@ -253,7 +289,7 @@ class DeskScreen(Screen):
     def show_today(self) -> None:
         """Channel, today's count at this desk and site, and the clock, at the top right."""
         lang = self.lang
-        clock = datetime.now(LOCAL_ZONE).strftime("%H:%M")
+        clock = present.local_now().strftime("%H:%M")
         parts = [t(f"channel_{self.channel}", lang)]
         if self.counts is not None:
             parts.append(t("counts", lang, desk=self.counts[0], site=self.counts[1]))

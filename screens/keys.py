@@ -47,5 +47,5 @@ def key_bar(screen: Screen, lang: str) -> Content:
                 continue
             if node.check_action(b.action.split("(")[0], ()) is not True:
                 continue
-            parts.append(Content.assemble((key_name(b.key), "bold"), f" {t(b.id, lang)}"))
+            parts.append(Content.assemble((b.key_display or key_name(b.key), "bold"), f" {t(b.id, lang)}"))
     return Content("  ").join(parts)

@@ -3,8 +3,6 @@ writing in thread workers so the screen never waits on the database."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from textual import work
 from textual.app import App
 from textual.binding import Binding
@@ -16,7 +14,7 @@ from screens.keys import translate_bindings
 from triage import paths
 from triage.desklog import DeskLog
 from triage.flow import Flow
-from triage.model import LOCAL_ZONE
+from triage import present
 
 REPLAY_SECONDS = 30
 
@@ -53,7 +51,7 @@ class TriageApp(App):
             self.screen.show()
 
     def today(self):
-        return datetime.now(LOCAL_ZONE).date()
+        return present.local_now().date()
 
     # --- work off the UI thread; results come back as messages to the screen ----------------
 

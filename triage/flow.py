@@ -46,6 +46,7 @@ class Question:
     options: tuple[Option, ...] = ()
     postcode: PostcodeStep | None = None
     picks_site: bool = False  # options are sites; the chosen one becomes "from_answer"
+    keywords: tuple[str, ...] = ()  # extra words the errand search knows it by
 
     @property
     def asks_postcode(self) -> bool:
@@ -67,6 +68,7 @@ class Outcome:
     destinations: tuple[str, ...]  # site ids, "from_answer" or "here", in the order to visit
     reason: Text
     bring: tuple[Text, ...]
+    keywords: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -96,9 +98,18 @@ def content_version(*parts: Any) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-QUESTION_FIELDS = {"text", "help", "options", "type", "catchment", "next", "declined", "sites"}
+QUESTION_FIELDS = {"text", "help", "options", "type", "catchment", "next", "declined", "sites", "keywords"}
 OPTION_FIELDS = {"key", "id", "da", "en", "next"}
-OUTCOME_FIELDS = {"title", "destination", "reason", "bring"}
+OUTCOME_FIELDS = {"title", "destination", "reason", "bring", "keywords"}
+
+
+def _keywords(raw: Any, report: Report, node: str, line: int | None) -> tuple[str, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not all(isinstance(k, str) and k.strip() for k in raw):
+        report.error(FLOW_FILE, node, "bad_keywords", line)
+        return ()
+    return tuple(k.strip() for k in raw)
 
 
 def _parse_option(raw: Any, report: Report, node: str, line: int | None) -> Option | None:
@@ -149,7 +160,8 @@ def _parse_question(
         if not isinstance(declined, str) or not declined:
             report.error(FLOW_FILE, node, "missing_field", line, field="declined")
             declined = target
-        return Question(qid, text, help_text, postcode=PostcodeStep(group, target, declined))
+        return Question(qid, text, help_text, postcode=PostcodeStep(group, target, declined),
+                        keywords=_keywords(raw.get("keywords"), report, node, line))
     if kind == "site":
         site_ids = raw.get("sites")
         if not isinstance(site_ids, list) or not site_ids:
@@ -165,7 +177,8 @@ def _parse_question(
             options.append(Option(key, site_id, sites[site_id].name, target))
         if not options:
             report.error(FLOW_FILE, node, "dead_end", line)
-        return Question(qid, text, help_text, options=tuple(options), picks_site=True)
+        return Question(qid, text, help_text, options=tuple(options), picks_site=True,
+                        keywords=_keywords(raw.get("keywords"), report, node, line))
     if kind != "choice":
         report.error(FLOW_FILE, node, "bad_question_type", line, type=kind)
     raw_options = raw.get("options", [])
@@ -186,7 +199,8 @@ def _parse_question(
         options.append(option)
     if not options:
         report.error(FLOW_FILE, node, "dead_end", line)
-    return Question(qid, text, help_text, options=tuple(sorted(options, key=lambda o: o.key)))
+    return Question(qid, text, help_text, options=tuple(sorted(options, key=lambda o: o.key)),
+                    keywords=_keywords(raw.get("keywords"), report, node, line))
 
 
 def _parse_outcome(oid: str, raw: Any, report: Report, line: int | None) -> Outcome | None:
@@ -216,6 +230,7 @@ def _parse_outcome(oid: str, raw: Any, report: Report, line: int | None) -> Outc
             read_text(item, report, FLOW_FILE, node, f"bring {i}", line)
             for i, item in enumerate(bring_raw, 1)
         ),
+        keywords=_keywords(raw.get("keywords"), report, node, line),
     )
 
 
