@@ -47,5 +47,7 @@ def key_bar(screen: Screen, lang: str) -> Content:
                 continue
             if node.check_action(b.action.split("(")[0], ()) is not True:
                 continue
-            parts.append(Content.assemble((b.key_display or key_name(b.key), "bold"), f" {t(b.id, lang)}"))
-    return Content("  ").join(parts)
+            parts.append(Content.assemble((b.key_display or key_name(b.key), "bold $accent"),
+                                          f" {t(b.id, lang)}"))
+    # One space between entries: all keys of the busiest step fit in 80 columns, in both languages.
+    return Content(" ").join(parts)

@@ -1,0 +1,59 @@
+"""What the receptionist sees, pixel for pixel (SVG), at 80×24 and 120×40.
+
+The clock is pinned to Monday 23 November 2026, 10:30 in Copenhagen, so the top bar and the
+card's "open now" never change between runs. Review a changed picture in snapshot_report.html
+before running `pytest --snapshot-update`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from triage import present
+from triage.app import TriageApp
+from triage.desklog import DeskLog
+from triage.model import LOCAL_ZONE
+
+MONDAY_MORNING = datetime(2026, 11, 23, 10, 30, tzinfo=LOCAL_ZONE)
+SIZES = [(80, 24), (120, 40)]
+
+
+@pytest.fixture
+def desk(flow, tmp_path, monkeypatch):
+    monkeypatch.setattr(present, "local_now", lambda: MONDAY_MORNING)
+    log = DeskLog(str(tmp_path / "snap.db"), "jc-skelbaek", "skranke-1", spool_dir=tmp_path / "spool")
+    return TriageApp(flow, site="jc-skelbaek", desk="skranke-1", log=log)
+
+
+def steps(*keys: str):
+    async def run_before(pilot) -> None:
+        await pilot.app.workers.wait_for_complete()  # today's counts are in the top bar
+        await pilot.pause()
+        for key in keys:
+            await pilot.press(key)
+            await pilot.pause()
+
+    return run_before
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_question(snap_compare, desk, size):
+    assert snap_compare(desk, terminal_size=size, run_before=steps())
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_postcode_with_error(snap_compare, desk, size):
+    assert snap_compare(desk, terminal_size=size, run_before=steps("4", "2", "4", "enter"))
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_outcome_with_two_stops(snap_compare, desk, size):
+    assert snap_compare(desk, terminal_size=size,
+                        run_before=steps("2", "1", "2", "4", "0", "0", "enter"))
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_search(snap_compare, desk, size):
+    assert snap_compare(desk, terminal_size=size, run_before=steps("slash", "s", "y", "g"))
