@@ -17,7 +17,7 @@ def make_app(flow, tmp_path):
     """The real app on its own SQLite file in tmp_path."""
     def make(site: str = "jc-skelbaek", desk: str = "skranke-1", lang: str = "da") -> TriageApp:
         log = DeskLog(str(tmp_path / "triage.db"), site, desk, spool_dir=tmp_path / "spool")
-        return TriageApp(flow, site=site, desk=desk, lang=lang, log=log)
+        return TriageApp(flow, site=site, desk=desk, lang=lang, log=log, open_log_after=0)
     return make
 
 
@@ -31,6 +31,7 @@ def rows(tmp_path) -> list[dict]:
 
 async def settle(pilot, app) -> None:
     """Wait until the log's workers are done and their messages handled."""
+    await pilot.pause()
     await pilot.pause()
     await app.workers.wait_for_complete()
     await pilot.pause()
@@ -259,3 +260,45 @@ async def test_search_arrow_keys_and_escape(make_app):
         await pilot.press("escape")
         await pilot.pause()
         assert app.screen.walk.steps == ()
+
+
+# One citizen per top-level errand: keys, then what the row must say.
+ERRANDS = [
+    (("1", "1"), "sick_followup", "jc-sdp", False, None),
+    (("2", "1", "2", "7", "2", "0", "enter"), "apply_benefits", "jc-musvaage", False, 2720),
+    (("3", "1"), "meeting", "jc-skelbaek", True, None),
+    (("4", "1", "0", "5", "0", "enter", "1"), "job_search", "jc-skelbaek", True, 1050),
+    (("5", "minus", "2"), "disability_pension", "jc-skelbaek", True, None),
+    (("6", "2"), "danish_lessons", "jc-musvaage", False, None),
+    (("7", "2", "3", "0", "0", "enter", "4"), "family", "sc-amager-oest", False, 2300),
+    (("8", "2", "1", "0", "0", "enter"), "employer", "jc-nord", False, 2100),
+    (("9", "3"), "housing_benefit", "udbetaling-danmark", False, None),
+]
+
+
+@pytest.mark.parametrize("keys,outcome,destination,here,postcode", ERRANDS, ids=[e[1] for e in ERRANDS])
+async def test_each_top_level_errand_is_logged(make_app, tmp_path, keys, outcome, destination, here, postcode):
+    app = make_app(site="jc-skelbaek")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await pilot.press(*keys)
+        assert app.screen.walk.node_id == outcome
+        await pilot.press("enter")
+        await settle(pilot, app)
+        assert visible_text(app, "#notice").startswith("Registreret: ")
+    (row,) = rows(tmp_path)
+    assert (row["outcome_id"], row["destination_id"], row["handled_here"], row["postcode"]) == (
+        outcome, destination, here, postcode)
+    assert row["site_id"] == "jc-skelbaek" and row["voided_utc"] is None
+
+
+async def test_command_palette_offers_the_desk_actions(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"kanal")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.screen.channel == "phone"

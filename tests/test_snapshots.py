@@ -24,11 +24,12 @@ SIZES = [(80, 24), (120, 40)]
 def desk(flow, tmp_path, monkeypatch):
     monkeypatch.setattr(present, "local_now", lambda: MONDAY_MORNING)
     log = DeskLog(str(tmp_path / "snap.db"), "jc-skelbaek", "skranke-1", spool_dir=tmp_path / "spool")
-    return TriageApp(flow, site="jc-skelbaek", desk="skranke-1", log=log)
+    return TriageApp(flow, site="jc-skelbaek", desk="skranke-1", log=log, open_log_after=0)
 
 
 def steps(*keys: str):
     async def run_before(pilot) -> None:
+        await pilot.pause()
         await pilot.app.workers.wait_for_complete()  # today's counts are in the top bar
         await pilot.pause()
         for key in keys:
@@ -57,3 +58,11 @@ def test_outcome_with_two_stops(snap_compare, desk, size):
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_search(snap_compare, desk, size):
     assert snap_compare(desk, terminal_size=size, run_before=steps("slash", "s", "y", "g"))
+
+
+def test_outcome_in_high_contrast(snap_compare, flow, tmp_path, monkeypatch):
+    monkeypatch.setattr(present, "local_now", lambda: MONDAY_MORNING)
+    log = DeskLog(str(tmp_path / "snap.db"), "jc-skelbaek", "skranke-1", spool_dir=tmp_path / "spool")
+    app = TriageApp(flow, site="jc-skelbaek", desk="skranke-1", log=log, theme="triage-hoj-kontrast",
+                    open_log_after=0)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=steps("7", "2", "2", "0", "0", "enter", "3"))

@@ -7,8 +7,10 @@ from textual import work
 from textual.app import App
 from textual.binding import Binding
 from textual.message import Message
+from textual.theme import BUILTIN_THEMES, Theme
 
 from screens.messages import LogReady, VisitLogged, VisitVoided
+from screens.commands import DeskCommands
 from screens.desk import DeskScreen
 from screens.keys import translate_bindings
 from triage import paths
@@ -17,10 +19,33 @@ from triage.flow import Flow
 from triage import present
 
 REPLAY_SECONDS = 30
+OPEN_LOG_AFTER = 0.5  # seconds after start-up
+
+
+# Textual ships no high-contrast theme: black, white and one strong accent, for desks by a window.
+HIGH_CONTRAST = Theme(
+    name="triage-hoj-kontrast",
+    primary="#FFFF00",
+    secondary="#00FFFF",
+    accent="#FFFF00",
+    foreground="#FFFFFF",
+    background="#000000",
+    surface="#000000",
+    panel="#1A1A1A",
+    success="#00FF00",
+    warning="#FFA500",
+    error="#FF4040",
+    dark=True,
+)
+
+
+def theme_names() -> list[str]:
+    return sorted([*BUILTIN_THEMES, HIGH_CONTRAST.name])
 
 
 class TriageApp(App):
     CSS_PATH = str(paths.stylesheet())
+    COMMANDS = App.COMMANDS | {DeskCommands}
     BINDINGS = [
         # Quit stays off the key bar (room is short at 80 columns); README and palette list it.
         Binding("ctrl+q", "quit", "key_quit", priority=True, show=False, id="key_quit"),
@@ -28,8 +53,13 @@ class TriageApp(App):
     ]
 
     def __init__(self, flow: Flow, site: str, desk: str = "skranke-1", lang: str = "da",
-                 log: DeskLog | None = None) -> None:
+                 log: DeskLog | None = None, theme: str | None = None,
+                 open_log_after: float = OPEN_LOG_AFTER) -> None:
         super().__init__()
+        self.open_log_after = open_log_after
+        self.register_theme(HIGH_CONTRAST)
+        if theme:
+            self.theme = theme
         self.flow = flow
         self.site = site
         self.desk = desk
@@ -39,8 +69,12 @@ class TriageApp(App):
     def on_mount(self) -> None:
         translate_bindings(self, self.lang)
         self.push_screen(DeskScreen(self.flow, self.site, self.desk))
-        # The database is opened once the first question is on screen, not before.
-        self.call_after_refresh(self.open_log)
+        # The database (and the ORM) load just after the first question is on screen, not
+        # before, and not while the receptionist's first keys are being handled.
+        if self.open_log_after > 0:
+            self.set_timer(self.open_log_after, self.open_log)
+        else:
+            self.call_after_refresh(self.open_log)
         self.set_interval(REPLAY_SECONDS, self.replay_spool)
 
     def action_toggle_language(self) -> None:

@@ -40,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     desk.add_argument("--site", help="the site this desk is at (an id from sites.toml)")
     desk.add_argument("--desk", default="skranke-1", help="name of this desk (default: skranke-1)")
     desk.add_argument("--db", help="SQLite file or database URL (default: triage.db in the user's data folder)")
+    desk.add_argument("--theme", help="colour theme, e.g. triage-hoj-kontrast (high contrast), textual-light")
 
     validate = sub.add_parser("validate", help="check the flow, sites and cases; exit 1 on errors")
     _common(validate)
@@ -236,7 +237,13 @@ def cmd_desk(args: argparse.Namespace) -> int:
     from triage.app import TriageApp  # Textual loads only now
     from triage.desklog import DeskLog
 
-    TriageApp(flow, site=site, desk=args.desk, lang=lang, log=DeskLog(args.db, site, args.desk)).run()
+    from triage.app import theme_names
+
+    if args.theme and args.theme not in theme_names():
+        print(t("unknown_theme", lang, theme=args.theme, themes=", ".join(theme_names())), file=sys.stderr)
+        return 1
+    TriageApp(flow, site=site, desk=args.desk, lang=lang, log=DeskLog(args.db, site, args.desk),
+              theme=args.theme).run()
     return 0
 
 

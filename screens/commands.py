@@ -1,0 +1,38 @@
+"""The command palette (Ctrl+P) offers the desk's own actions, in the desk's language."""
+
+from __future__ import annotations
+
+from functools import partial
+
+from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+from screens.keys import key_name
+from triage.i18n import t
+
+
+class DeskCommands(Provider):
+    """What the keys on the desk do, for those who would rather search than remember a key."""
+
+    def _actions(self):
+        screen = self.screen
+        lang = getattr(self.app, "lang", "da")
+        for node in (screen, self.app):
+            for binding in getattr(node, "BINDINGS", []):
+                if not getattr(binding, "id", None) or not binding.show:
+                    continue
+                if node.check_action(binding.action.split("(")[0], ()) is not True:
+                    continue
+                label = t(binding.id, lang)
+                key = binding.key_display or key_name(binding.key)
+                yield label, key, partial(node.run_action, binding.action)
+
+    async def discover(self) -> Hits:
+        for label, key, run in self._actions():
+            yield DiscoveryHit(label, run, help=key)
+
+    async def search(self, query: str) -> Hits:
+        matcher = self.matcher(query)
+        for label, key, run in self._actions():
+            score = matcher.match(label)
+            if score > 0:
+                yield Hit(score, matcher.highlight(label), run, text=label, help=key)
