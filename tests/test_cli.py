@@ -150,3 +150,40 @@ def test_route_explains_unfinished_or_wrong_answers(answers, expected, capsys):
 def test_route_unknown_site(capsys):
     assert main(["route", "1", "1", "--site", "jc-amager"]) == 1
     assert "jc-amager" in capsys.readouterr().err
+
+
+def test_store_commands_on_a_real_database(tmp_path, capsys, flow):
+    from datetime import datetime, timezone
+
+    from triage.store import Store
+    from triage.visits import visit_from_result
+    from triage.walk import route
+
+    db = str(tmp_path / "cli.db")
+    spool = str(tmp_path / "spool")
+    down = Store(str(tmp_path / "gone" / "x.db"), desk="d1", spool_dir=tmp_path / "spool")
+    old = visit_from_result(route(flow, ["1", "1"]), "jc-skelbaek", "d1", "in_person", 3.0,
+                            datetime(2025, 6, 2, 9, 0, tzinfo=timezone.utc))
+    assert down.record(old) == "spooled"
+
+    assert main(["spool", "status", "--spool-dir", spool]) == 0
+    assert "1 besøg og 0 annulleringer venter" in capsys.readouterr().out
+    assert main(["spool", "flush", "--db", db, "--spool-dir", spool]) == 0
+    assert "Sendt: 1. Venter stadig: 0." in capsys.readouterr().out
+    assert main(["check", "--db", db, "--spool-dir", spool]) == 0
+    assert "integritet ok; 1 besøg, heraf 0 annulleret" in capsys.readouterr().out
+
+    assert main(["purge", "--before", "2026-01-01", "--dry-run", "--db", db, "--spool-dir", spool]) == 0
+    assert "Prøvekørsel: 1 besøg før 2026-01-01" in capsys.readouterr().out
+    assert main(["purge", "--before", "2026-01-01", "--db", db, "--spool-dir", spool]) == 0
+    assert "Statistikken er uændret" in capsys.readouterr().out
+    assert main(["purge", "--before", "2999-01-01", "--db", db]) == 1
+    assert "ligger efter i dag" in capsys.readouterr().err
+    assert main(["purge", "--before", "1/1/2025", "--db", db]) == 1
+    assert "kan ikke læses" in capsys.readouterr().err
+
+
+def test_check_on_a_database_that_cannot_be_opened(tmp_path, capsys):
+    assert main(["check", "--db", str(tmp_path / "no" / "dir" / "x.db")]) == 1
+    err = capsys.readouterr().err
+    assert "kan ikke bruges" in err and "Traceback" not in err

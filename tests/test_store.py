@@ -224,3 +224,57 @@ def test_postgres_stopped_mid_run(postgres, pg_url, tmp_path, flow):
     ids = [r["visit_id"] for r in store.visits()]
     assert sorted(ids) == sorted([before["visit_id"]] + [v["visit_id"] for v in during])
     store.dispose()
+
+
+# --- retention --------------------------------------------------------------------------
+
+
+def _history(flow) -> list[dict]:
+    """Visits over five days, several sites, hours, channels; some void, some demo."""
+    visits = []
+    answers = [("1", "1"), ("2", "1", "2400"), ("4", "2200", "2"), ("9", "3"), ("7", "-", "2", "1")]
+    for day in range(5):
+        for hour in (8, 9, 13):
+            for n, answer in enumerate(answers):
+                at = datetime(2026, 3, 26 + day, hour, 15 * (n % 4), tzinfo=timezone.utc)
+                site = ("jc-skelbaek", "jc-musvaage", "jc-nord")[(day + n) % 3]
+                visit = make_visit(flow, answer, site=site, at=at, channel=("in_person", "phone")[n % 2])
+                visit["demo"] = n == 4
+                visits.append(visit)
+    return visits
+
+
+GROUPINGS = [("site_id",), ("site_id", "local_hour"), ("local_date", "destination_id"),
+             ("outcome_id", "channel", "handled_here"), ("postcode_site_id", "site_id"),
+             ("local_weekday",)]
+
+
+def test_purge_keeps_every_figure(store, flow):
+    from triage.stats import visit_counts
+
+    visits = _history(flow)
+    for v in visits:
+        store.record(v)
+    for v in visits[::7]:
+        store.void(v["visit_id"], "d")
+    whole = (date(2026, 3, 1), date(2026, 4, 30))
+    before = {g: visit_counts(store, *whole, by=g) for g in GROUPINGS}
+    early = {g: visit_counts(store, date(2026, 3, 26), date(2026, 3, 28), by=g) for g in GROUPINGS}
+    assert sum(before[("site_id",)].values()) == len(visits) - len(visits[::7])
+
+    dry = store.purge(date(2026, 3, 28), dry_run=True)
+    assert dry["visits"] > 0 and len(store.visits()) == len(visits)
+
+    done = store.purge(date(2026, 3, 28))
+    assert done["visits"] == dry["visits"] and done["void"] == dry["void"]
+    assert all(r["local_date"] >= date(2026, 3, 28) for r in store.visits())
+    for g in GROUPINGS:
+        assert visit_counts(store, *whole, by=g) == before[g], g
+        assert visit_counts(store, date(2026, 3, 26), date(2026, 3, 28), by=g) == early[g], g
+
+    again = store.purge(date(2026, 3, 28))
+    assert again["visits"] == 0
+    store.purge(date(2026, 3, 31))  # a second purge adds to the same rollup
+    for g in GROUPINGS:
+        assert visit_counts(store, *whole, by=g) == before[g], g
+    assert visit_counts(store, *whole, include_demo=False) != before[("site_id",)]

@@ -18,7 +18,7 @@ from triage.i18n import problem_text, t
 from triage.load import Loaded, load
 from triage.model import Problem
 
-COMMANDS = ("desk", "validate", "route", "spool", "check")
+COMMANDS = ("desk", "validate", "route", "spool", "check", "purge")
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -61,6 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", help="the database's integrity check, and counts")
     _store_options(check)
+
+    purge = sub.add_parser("purge", help="delete visit detail before a date, keeping its counts in a daily rollup")
+    purge.add_argument("--before", required=True, help="first day to keep, e.g. 2025-01-01")
+    purge.add_argument("--dry-run", action="store_true", help="only say what would happen")
+    _store_options(purge)
     return parser
 
 
@@ -222,6 +227,30 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0 if report["integrity"] == "ok" else 1
 
 
+def cmd_purge(args: argparse.Namespace) -> int:
+    from datetime import date
+
+    from triage.present import local_now
+
+    lang = args.lang
+    try:
+        before = date.fromisoformat(args.before)
+    except ValueError:
+        print(t("bad_date", lang, value=args.before), file=sys.stderr)
+        return 1
+    if before > local_now().date():
+        # A typo such as 2062 would otherwise wipe every detail row.
+        print(t("purge_future", lang, date=before), file=sys.stderr)
+        return 1
+    store = _open_store(args)
+    if store is None:
+        return 1
+    done = store.purge(before, dry_run=args.dry_run)
+    key = "purge_dry_run" if args.dry_run else "purge_done"
+    print(t(key, lang, date=before, visits=done["visits"], void=done["void"], rows=done["rollup_rows"]))
+    return 0
+
+
 def cmd_desk(args: argparse.Namespace) -> int:
     lang = args.lang
     data = args.data or paths.default_data_dir()
@@ -254,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
         argv.insert(0, "desk")
     args = build_parser().parse_args(argv)
     handlers = {"desk": cmd_desk, "validate": cmd_validate, "route": cmd_route,
-                "spool": cmd_spool, "check": cmd_check}
+                "spool": cmd_spool, "check": cmd_check, "purge": cmd_purge}
     try:
         return handlers[args.command](args)
     except KeyboardInterrupt:

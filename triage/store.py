@@ -78,6 +78,31 @@ class Visit(SQLModel, table=True):
     voided_desk: str | None = Field(default=None, max_length=64)
 
 
+class VisitDaily(SQLModel, table=True):
+    """Visits folded in by `triage purge`: counts per day, hour and kind of visit, no detail.
+    Statistics read this together with the visit table, so purging changes no figure.
+    Empty strings, not NULL, stand for "none": they must take part in the key."""
+
+    __tablename__ = "visit_daily"
+
+    local_date: date = Field(primary_key=True)
+    local_hour: int = Field(primary_key=True)
+    site_id: str = Field(primary_key=True, max_length=64)
+    destination_id: str = Field(primary_key=True, max_length=64)
+    outcome_id: str = Field(primary_key=True, max_length=64)
+    channel: str = Field(primary_key=True, max_length=16)
+    handled_here: bool = Field(primary_key=True)
+    postcode_site_id: str = Field(primary_key=True, max_length=64)
+    demo: bool = Field(primary_key=True)
+    local_weekday: int
+    visits: int
+
+
+# What a rollup row keeps of a visit (besides the count).
+ROLLUP_KEYS = ("local_date", "local_hour", "site_id", "destination_id", "outcome_id", "channel",
+               "handled_here", "postcode_site_id", "demo")
+
+
 class Meta(SQLModel, table=True):
     __tablename__ = "triage_meta"
 
@@ -225,7 +250,9 @@ class Store:
 
     def open(self) -> None:
         """Create the tables, or upgrade an older schema; refuse one newer than this code."""
-        SQLModel.metadata.create_all(self.engine, tables=[Visit.__table__, Meta.__table__])
+        SQLModel.metadata.create_all(
+            self.engine, tables=[Visit.__table__, VisitDaily.__table__, Meta.__table__]
+        )
         with self.engine.begin() as conn:
             found = conn.execute(select(Meta.value).where(Meta.key == "schema_version")).scalar()
             if found is None:
@@ -365,6 +392,45 @@ class Store:
             demo = conn.execute(select(func.count()).where(Visit.demo.is_(True))).scalar_one()
         return {"integrity": integrity, "visits": total, "void": void, "demo": demo,
                 "schema_version": self.schema_version(), "spooled": len(self.spool.waiting())}
+
+    # --- retention -------------------------------------------------------------------
+
+    def purge(self, before: date, dry_run: bool = False) -> dict:
+        """Fold visits dated before `before` into visit_daily, then delete their detail; one
+        transaction, so a figure is never counted in both places or in neither. Void visits
+        are dropped (they never count)."""
+        older = Visit.local_date < before
+        keys = [getattr(Visit, k) for k in ROLLUP_KEYS]
+        with self.engine.begin() as conn:
+            grouped = conn.execute(
+                select(*[func.coalesce(k, "") if k.key == "postcode_site_id" else k for k in keys],
+                       func.min(Visit.local_weekday), func.count())
+                .where(older, Visit.voided_utc.is_(None))
+                .group_by(*keys)
+            ).all()
+            void = conn.execute(select(func.count()).where(older, Visit.voided_utc.is_not(None))).scalar_one()
+            folded = sum(row[-1] for row in grouped)
+            if not dry_run and (grouped or void):
+                self._add_to_rollup(conn, [
+                    {**dict(zip(ROLLUP_KEYS, row[:-2])), "local_weekday": row[-2], "visits": row[-1]}
+                    for row in grouped
+                ])
+                conn.execute(Visit.__table__.delete().where(older))
+        return {"visits": folded, "void": void, "rollup_rows": len(grouped), "dry_run": dry_run}
+
+    def _add_to_rollup(self, conn, rows: list[dict]) -> None:
+        if not rows:
+            return
+        if self.dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        statement = insert(VisitDaily.__table__)
+        statement = statement.on_conflict_do_update(
+            index_elements=list(ROLLUP_KEYS),
+            set_={"visits": VisitDaily.__table__.c.visits + statement.excluded.visits},
+        )
+        conn.execute(statement, rows)
 
     def dispose(self) -> None:
         self.engine.dispose()
