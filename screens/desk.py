@@ -23,7 +23,7 @@ from triage.flow import Flow
 from triage.i18n import t
 from triage.desklog import UNDO_MINUTES
 from triage import present
-from triage.present import Card, card_for
+from triage.present import Card, address_line, card_for, hours_now_line, stop_label
 from triage.search import ASK, ErrandIndex, Hit
 from triage.visits import visit_from_result
 from triage.walk import AnswerError, Walk
@@ -313,19 +313,12 @@ class DeskScreen(Screen):
         lang = self.lang
         pieces: list[Content] = [Content.styled(card.title, "bold")]
         for number, stop in enumerate(card.stops):
-            label = t("here", lang) if stop.here else t("refer_to", lang)
-            if number:
-                label = f"{t('then', lang)} {label.lower()}"
-            pieces.append(Content.assemble((f" {label.upper()} ", "bold reverse"), " ",
-                                           (stop.name, "bold")))
-            unconfirmed = f" {t('unconfirmed_note', lang)}" if "address" in stop.unconfirmed else ""
-            pieces.append(Content(f"   {t('address', lang)}: {stop.address}{unconfirmed}"))
+            pieces.append(Content.assemble((f" {stop_label(number, stop, lang).upper()} ", "bold reverse"),
+                                           " ", (stop.name, "bold")))
+            pieces.append(Content(f"   {address_line(stop, lang)}"))
             if stop.phone:
                 pieces.append(Content(f"   {t('phone', lang)}: {stop.phone}"))
-            hours = stop.hours_today
-            if stop.open_now is not None:
-                hours += f" — {t('open_now', lang) if stop.open_now else t('closed_now', lang)}"
-            pieces.append(Content(f"   {hours}"))
+            pieces.append(Content(f"   {hours_now_line(stop, lang)}"))
             if stop.note:
                 pieces.append(Content(f"   {stop.note}"))
         pieces.append(Content.styled(card.reason, "italic"))

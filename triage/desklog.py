@@ -74,8 +74,5 @@ class DeskLog:
         except UNAVAILABLE:
             return None
 
-    def waiting(self) -> int:
-        return len(self.store.spool.waiting())
-
     def replay(self) -> int:
         return self.store.replay_spool()

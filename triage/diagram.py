@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from triage.flow import Flow, Outcome
+from triage.i18n import t
 
 
 def _destinations(flow: Flow, outcome: Outcome, lang: str) -> str:
@@ -12,10 +13,8 @@ def _destinations(flow: Flow, outcome: Outcome, lang: str) -> str:
     for destination in outcome.destinations:
         if destination in flow.sites:
             names.append(flow.sites[destination].name(lang))
-        elif destination == "from_answer":
-            names.append("⟨postnummer/valg⟩" if lang == "da" else "⟨postcode/choice⟩")
         else:
-            names.append("⟨her⟩" if lang == "da" else "⟨here⟩")
+            names.append(t(f"tree_{destination}", lang))
     return " → ".join(names)
 
 
@@ -32,11 +31,9 @@ def tree(flow: Flow, lang: str = "da") -> str:
         branches: list[tuple[str, str]] = []
         if question.postcode:
             p = question.postcode
-            label = "postnummer" if lang == "da" else "postcode"
-            declined = "vil ikke oplyse" if lang == "da" else "declined"
-            branches.append((f"⟨{label} → {p.catchment}⟩", p.next))
+            branches.append((f"⟨{t('tree_postcode', lang)} → {p.catchment}⟩", p.next))
             if p.declined != p.next:
-                branches.append((f"⟨{declined}⟩", p.declined))
+                branches.append((f"⟨{t('tree_declined', lang)}⟩", p.declined))
         else:
             branches = [(f"{o.key} {o.label(lang)}", o.next) for o in question.options]
         for i, (label, target) in enumerate(branches):
@@ -45,8 +42,7 @@ def tree(flow: Flow, lang: str = "da") -> str:
             if target in flow.outcomes:
                 lines.append(f"{prefix}{connector}{label} → {outcome_line(flow.outcomes[target])}")
             elif target in shown:
-                see = "se ovenfor" if lang == "da" else "see above"
-                lines.append(f"{prefix}{connector}{label} → ? [{target}] ({see})")
+                lines.append(f"{prefix}{connector}{label} → ? [{target}] ({t('tree_see_above', lang)})")
             else:
                 shown.add(target)
                 lines.append(f"{prefix}{connector}{label} → ? {flow.questions[target].text(lang)} [{target}]")
@@ -80,11 +76,10 @@ def mermaid(flow: Flow, lang: str = "da") -> str:
 
     for q in flow.questions.values():
         if q.postcode:
-            label = "postnummer" if lang == "da" else "postcode"
-            out.append(f"    {ref(q.id)} -- {_label(label)} --> {ref(q.postcode.next)}")
+            out.append(f"    {ref(q.id)} -- {_label(t('tree_postcode', lang))} --> {ref(q.postcode.next)}")
             if q.postcode.declined != q.postcode.next:
-                declined = "vil ikke oplyse" if lang == "da" else "declined"
-                out.append(f"    {ref(q.id)} -- {_label(declined)} --> {ref(q.postcode.declined)}")
+                out.append(f"    {ref(q.id)} -- {_label(t('tree_declined', lang))} --> "
+                           f"{ref(q.postcode.declined)}")
         for o in q.options:
             out.append(f"    {ref(q.id)} -- {_label(f'{o.key} {o.label(lang)}')} --> {ref(o.next)}")
     return "\n".join(out) + "\n"

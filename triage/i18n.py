@@ -103,6 +103,11 @@ DA: dict[str, str] = {
     "purge_future": "{date} ligger efter i dag. Vælg den første dag, der skal beholdes i detaljer.",
     "purge_dry_run": "Prøvekørsel: {visits} besøg før {date} ville blive samlet i {rows} rækker pr. dag og time, og {void} annullerede besøg slettet. Intet er ændret.",
     "purge_done": "{visits} besøg før {date} er samlet i {rows} rækker pr. dag og time; detaljerne og {void} annullerede besøg er slettet. Statistikken er uændret.",
+    "tree_postcode": "postnummer",
+    "tree_declined": "vil ikke oplyse",
+    "tree_see_above": "se ovenfor",
+    "tree_from_answer": "⟨postnummer/valg⟩",
+    "tree_here": "⟨her⟩",
     # --- the outcome, as printed and shown
     "here": "Her",
     "refer_to": "Henvis til",
@@ -132,7 +137,6 @@ DA: dict[str, str] = {
     "weekday_6": "søndag",
     # --- the desk app
     "app_title": "Triage",
-    "desk_at": "{site}",
     "postcode_prompt": "Fire cifre, Enter for at fortsætte",
     "postcode_decline_hint": "Tast - hvis borgeren ikke vil oplyse postnummer",
     "trail_empty": "Ny borger",
@@ -163,7 +167,6 @@ DA: dict[str, str] = {
     "undo_nothing": "Der er intet besøg at fortryde (kun det seneste, inden for {minutes} minutter).",
     "db_unavailable": "Databasen svarer ikke – besøg gemmes lokalt og sendes senere.",
     "db_newer": "Databasen er fra en nyere udgave af triage (skema {found}; denne udgave kender {supported}). Besøg gemmes lokalt; opdatér triage.",
-    "key_submit_postcode": "OK",
 }
 
 EN: dict[str, str] = {
@@ -255,6 +258,11 @@ EN: dict[str, str] = {
     "purge_future": "{date} is after today. Choose the first day whose detail should be kept.",
     "purge_dry_run": "Dry run: {visits} visits before {date} would be folded into {rows} rows per day and hour, and {void} cancelled visits deleted. Nothing has changed.",
     "purge_done": "{visits} visits before {date} were folded into {rows} rows per day and hour; their detail and {void} cancelled visits were deleted. The statistics are unchanged.",
+    "tree_postcode": "postcode",
+    "tree_declined": "declined",
+    "tree_see_above": "see above",
+    "tree_from_answer": "⟨postcode/choice⟩",
+    "tree_here": "⟨here⟩",
     "here": "Here",
     "refer_to": "Refer to",
     "then": "Then",
@@ -282,7 +290,6 @@ EN: dict[str, str] = {
     "weekday_5": "Saturday",
     "weekday_6": "Sunday",
     "app_title": "Triage",
-    "desk_at": "{site}",
     "postcode_prompt": "Four digits, Enter to go on",
     "postcode_decline_hint": "Press - if the citizen will not give a postcode",
     "trail_empty": "New citizen",
@@ -313,7 +320,6 @@ EN: dict[str, str] = {
     "undo_nothing": "There is no visit to undo (only the latest, within {minutes} minutes).",
     "db_unavailable": "The database does not answer – visits are saved locally and sent later.",
     "db_newer": "The database is from a newer version of triage (schema {found}; this version knows {supported}). Visits are saved locally; update triage.",
-    "key_submit_postcode": "OK",
 }
 
 CATALOG = {"da": DA, "en": EN}

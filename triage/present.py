@@ -91,22 +91,32 @@ def card_for(result: Result, lang: str = "da", moment: datetime | None = None) -
     )
 
 
+def stop_label(number: int, stop: Stop, lang: str) -> str:
+    """'Her' / 'Henvis til' for the first stop, 'Derefter henvis til' for the next ones."""
+    label = t("here", lang) if stop.here else t("refer_to", lang)
+    return f"{t('then', lang)} {label.lower()}" if number else label
+
+
+def address_line(stop: Stop, lang: str) -> str:
+    unconfirmed = f" {t('unconfirmed_note', lang)}" if "address" in stop.unconfirmed else ""
+    return f"{t('address', lang)}: {stop.address}{unconfirmed}"
+
+
+def hours_now_line(stop: Stop, lang: str) -> str:
+    if stop.open_now is None:
+        return stop.hours_today
+    return f"{stop.hours_today} — {t('open_now', lang) if stop.open_now else t('closed_now', lang)}"
+
+
 def card_text(card: Card, lang: str = "da") -> str:
     """The card as plain text lines, for the terminal."""
     lines = [f"{t('outcome', lang)}: {card.title}"]
     for number, stop in enumerate(card.stops):
-        label = t("here", lang) if stop.here else t("refer_to", lang)
-        if number:
-            label = f"{t('then', lang)} {label.lower()}"
-        lines.append(f"{label}: {stop.name}")
-        unconfirmed = f" {t('unconfirmed_note', lang)}" if "address" in stop.unconfirmed else ""
-        lines.append(f"  {t('address', lang)}: {stop.address}{unconfirmed}")
+        lines.append(f"{stop_label(number, stop, lang)}: {stop.name}")
+        lines.append(f"  {address_line(stop, lang)}")
         if stop.phone:
             lines.append(f"  {t('phone', lang)}: {stop.phone}")
-        now = ""
-        if stop.open_now is not None:
-            now = f" — {t('open_now', lang) if stop.open_now else t('closed_now', lang)}"
-        lines.append(f"  {stop.hours_today}{now}")
+        lines.append(f"  {hours_now_line(stop, lang)}")
         if stop.note:
             lines.append(f"  {stop.note}")
     lines.append(f"{t('reason', lang)}: {card.reason}")
