@@ -178,7 +178,7 @@ class DeskScreen(Screen):
         if message.error:
             self.notice = t(message.error, self.lang)
         elif not message.available:
-            self.notice = t("db_unavailable", self.lang)
+            self.notice = t("db_unavailable", self.lang, reason=message.reason)
         self.show()
 
     def on_visit_logged(self, message: VisitLogged) -> None:
@@ -194,6 +194,8 @@ class DeskScreen(Screen):
         place = self.flow.sites[message.visit["destination_id"]].name(lang)
         key = "visit_saved" if message.status == "saved" else "visit_spooled"
         self.notice = t(key, lang, title=outcome.title(lang), place=place)
+        if message.status == "spooled" and message.reason:
+            self.notice += " " + t("db_reason", lang, reason=message.reason)
         self.action_restart()
 
     def on_visit_voided(self, message: VisitVoided) -> None:

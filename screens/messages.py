@@ -8,22 +8,26 @@ from textual.message import Message
 class LogReady(Message):
     """The database answered (or not) after start-up; counts are today's (desk, site)."""
 
-    def __init__(self, available: bool, counts: tuple[int, int] | None, error: str = "") -> None:
+    def __init__(self, available: bool, counts: tuple[int, int] | None, error: str = "",
+                 reason: str = "") -> None:
         super().__init__()
         self.available = available
         self.counts = counts
-        self.error = error
+        self.error = error  # an i18n key (e.g. db_newer)
+        self.reason = reason  # why the database does not answer, as the driver said it
 
 
 class VisitLogged(Message):
     """A confirmed visit was written ('saved'), put in the spool ('spooled') or not kept ('failed')."""
 
-    def __init__(self, visit: dict, status: str, counts: tuple[int, int] | None, error: str = "") -> None:
+    def __init__(self, visit: dict, status: str, counts: tuple[int, int] | None, error: str = "",
+                 reason: str = "") -> None:
         super().__init__()
         self.visit = visit
         self.status = status
         self.counts = counts
         self.error = error
+        self.reason = reason
 
 
 class VisitVoided(Message):

@@ -302,3 +302,18 @@ async def test_command_palette_offers_the_desk_actions(make_app):
         await pilot.press("enter")
         await pilot.pause()
         assert app.screen.channel == "phone"
+
+
+@pytest.mark.parametrize("db", ["postgresql+nosuchdriver://x@127.0.0.1/y", "not a url://at all", "/proc/no/such/dir/x.db"])
+async def test_an_unusable_database_spools_and_says_why(flow, tmp_path, db):
+    log = DeskLog(db, "jc-skelbaek", "skranke-1", spool_dir=tmp_path / "spool")
+    app = TriageApp(flow, site="jc-skelbaek", log=log, open_log_after=0)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        assert "Databasen svarer ikke" in visible_text(app, "#notice")
+        await pilot.press("1", "1", "enter")
+        await settle(pilot, app)
+        assert visible_text(app, "#notice").startswith("Gemt lokalt – sendes senere: Opfølgning")
+        assert app.screen.walk.steps == ()  # ready for the next citizen
+    (waiting,) = log.spool.waiting()
+    assert waiting["outcome_id"] == "sick_followup"

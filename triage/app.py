@@ -105,7 +105,7 @@ class TriageApp(App):
             self._tell_screen(LogReady(False, None, error.code))
             return
         counts = self.visit_log.counts_today(self.today()) if available else None
-        self._tell_screen(LogReady(available, counts))
+        self._tell_screen(LogReady(available, counts, reason=self.visit_log.problem))
 
     @work(thread=True, group="log-write", exit_on_error=False)
     def write_visit(self, visit: dict) -> None:
@@ -116,7 +116,8 @@ class TriageApp(App):
         except StoreError as error:
             self._tell_screen(VisitLogged(visit, "failed", None, error.params.get("reason", "")))
             return
-        self._tell_screen(VisitLogged(visit, status, self.visit_log.counts_today(self.today())))
+        self._tell_screen(VisitLogged(visit, status, self.visit_log.counts_today(self.today()),
+                                      reason=self.visit_log.problem))
 
     @work(thread=True, group="log-write", exit_on_error=False)
     def void_last(self) -> None:

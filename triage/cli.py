@@ -195,7 +195,7 @@ def cmd_route(args: argparse.Namespace) -> int:
 
 
 def cmd_spool(args: argparse.Namespace) -> int:
-    from triage.store import Spool
+    from triage.spool import Spool
 
     lang = args.lang
     if args.action == "status":

@@ -3,6 +3,11 @@
 The store (and with it the ORM) is created on first use, from a worker thread, so the desk's
 first question appears before any database code is loaded. All methods may block; the app
 calls them off the UI thread.
+
+Whatever is wrong with the database — unreachable, locked, read-only, or a --db the store cannot
+even use (a malformed URL, a driver that is not installed) — a visit goes to the spool and the
+reason is kept for the desk to show. A visit is only ever lost if the spool cannot be written
+either, and then the desk says so and keeps the card.
 """
 
 from __future__ import annotations
@@ -11,6 +16,9 @@ import threading
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from triage import paths
+from triage.spool import Spool
 
 if TYPE_CHECKING:
     from triage.store import Store
@@ -23,10 +31,12 @@ class DeskLog:
         self.db = db
         self.site = site
         self.desk = desk
-        self.spool_dir = spool_dir
+        self.spool_dir = spool_dir or paths.user_data_dir() / "spool"
+        self.spool = Spool(self.spool_dir, desk)
         self._store: Store | None = None
         self._lock = threading.Lock()
         self.last_visit: dict | None = None  # the one visit this desk may still undo
+        self.problem = ""  # why the database cannot be used, for the desk to show
 
     @property
     def store(self) -> Store:
@@ -37,21 +47,42 @@ class DeskLog:
                 self._store = Store(self.db, desk=self.desk, spool_dir=self.spool_dir)
             return self._store
 
+    def _unusable(self, error: Exception) -> None:
+        reason = str(getattr(error, "orig", None) or error).strip()
+        self.problem = reason.splitlines()[0] if reason else type(error).__name__
+
     def open(self) -> bool:
-        """True when the database answers; False means visits will wait in the spool.
-        StoreError (e.g. a database newer than this code) is left for the desk to show."""
-        from triage.store import UNAVAILABLE
+        """True when the database answers; False means visits will wait in the spool (see
+        `problem`). A database newer than this code raises StoreError for the desk to show."""
+        from triage.store import StoreError
 
         try:
             self.store.open()
-        except UNAVAILABLE:
+        except StoreError:
+            raise
+        except Exception as error:  # noqa: BLE001 - any failure here means: spool, and say why
+            self._unusable(error)
             return False
+        self.problem = ""
         self.store.replay_spool()
         return True
 
     def record(self, visit: dict) -> str:
+        """'saved' or 'spooled'; StoreError('not_saved') only when the spool fails too."""
+        from triage.store import StoreError
+
         self.last_visit = visit  # set first: an undo pressed meanwhile waits for this write
-        return self.store.record(visit)
+        try:
+            return self.store.record(visit)
+        except StoreError:
+            raise
+        except Exception as error:  # noqa: BLE001 - the store itself is unusable: keep the visit
+            self._unusable(error)
+            try:
+                self.spool.append(visit)
+            except OSError as spool_error:
+                raise StoreError("not_saved", reason=spool_error.strerror or str(spool_error)) from spool_error
+            return "spooled"
 
     def undo_last(self, now: datetime | None = None) -> tuple[str, dict | None]:
         """Void this desk's last visit if it is recent enough: ('saved'|'spooled'|'nothing', visit)."""
@@ -59,7 +90,13 @@ class DeskLog:
         visit = self.last_visit
         if visit is None or now - datetime.fromisoformat(visit["at_utc"]) > timedelta(minutes=UNDO_MINUTES):
             return "nothing", None
-        status = self.store.void(visit["visit_id"], self.desk, now)
+        try:
+            status = self.store.void(visit["visit_id"], self.desk, now)
+        except Exception as error:  # noqa: BLE001 - as for record: the void waits in the spool
+            self._unusable(error)
+            self.spool.append({"void": visit["visit_id"], "voided_desk": self.desk,
+                               "voided_utc": now.isoformat()})
+            status = "spooled"
         if status == "unknown":
             return "nothing", None
         self.last_visit = None
@@ -67,12 +104,14 @@ class DeskLog:
 
     def counts_today(self, today: date) -> tuple[int, int] | None:
         """(at this desk, at this site), or None while the database does not answer."""
-        from triage.store import UNAVAILABLE
-
         try:
             return self.store.counts_today(self.site, self.desk, today)
-        except UNAVAILABLE:
+        except Exception:  # noqa: BLE001 - counts are a convenience; the desk goes on without
             return None
 
     def replay(self) -> int:
-        return self.store.replay_spool()
+        try:
+            return self.store.replay_spool()
+        except Exception as error:  # noqa: BLE001
+            self._unusable(error)
+            return 0

@@ -165,7 +165,8 @@ DA: dict[str, str] = {
     "not_saved": "Besøget kunne ikke gemmes ({reason}). Tryk Enter for at prøve igen, og tilkald IT.",
     "undo_done": "Sidste besøg er annulleret: {title}.",
     "undo_nothing": "Der er intet besøg at fortryde (kun det seneste, inden for {minutes} minutter).",
-    "db_unavailable": "Databasen svarer ikke – besøg gemmes lokalt og sendes senere.",
+    "db_unavailable": "Databasen svarer ikke ({reason}) – besøg gemmes lokalt og sendes senere.",
+    "db_reason": "Databasen: {reason}.",
     "db_newer": "Databasen er fra en nyere udgave af triage (skema {found}; denne udgave kender {supported}). Besøg gemmes lokalt; opdatér triage.",
 }
 
@@ -318,7 +319,8 @@ EN: dict[str, str] = {
     "not_saved": "The visit could not be saved ({reason}). Press Enter to try again, and call IT.",
     "undo_done": "Last visit cancelled: {title}.",
     "undo_nothing": "There is no visit to undo (only the latest, within {minutes} minutes).",
-    "db_unavailable": "The database does not answer – visits are saved locally and sent later.",
+    "db_unavailable": "The database does not answer ({reason}) – visits are saved locally and sent later.",
+    "db_reason": "Database: {reason}.",
     "db_newer": "The database is from a newer version of triage (schema {found}; this version knows {supported}). Visits are saved locally; update triage.",
 }
 
