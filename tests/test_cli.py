@@ -174,9 +174,9 @@ def test_store_commands_on_a_real_database(tmp_path, capsys, flow):
     assert "integritet ok; 1 besøg, heraf 0 annulleret" in capsys.readouterr().out
 
     assert main(["purge", "--before", "2026-01-01", "--dry-run", "--db", db, "--spool-dir", spool]) == 0
-    assert "Prøvekørsel: 1 besøg før 2026-01-01" in capsys.readouterr().out
+    assert "Prøvekørsel: detaljerne om 1 besøg og 0 annullerede besøg før 2026-01-01 (antal dage: 1)" in capsys.readouterr().out
     assert main(["purge", "--before", "2026-01-01", "--db", db, "--spool-dir", spool]) == 0
-    assert "Statistikken er uændret" in capsys.readouterr().out
+    assert "statistikken er uændret" in capsys.readouterr().out
     assert main(["purge", "--before", "2999-01-01", "--db", db]) == 1
     assert "ligger efter i dag" in capsys.readouterr().err
     assert main(["purge", "--before", "1/1/2025", "--db", db]) == 1

@@ -247,7 +247,7 @@ def cmd_purge(args: argparse.Namespace) -> int:
         return 1
     done = store.purge(before, dry_run=args.dry_run)
     key = "purge_dry_run" if args.dry_run else "purge_done"
-    print(t(key, lang, date=before, visits=done["visits"], void=done["void"], rows=done["rollup_rows"]))
+    print(t(key, lang, date=before, visits=done["visits"], void=done["void"], days=done["days"]))
     return 0
 
 

@@ -1,16 +1,16 @@
-"""Footfall figures from the visit log: detail rows (not void) plus the purged-days rollup.
+"""Footfall figures from the visit log's rollups, never from the visit table itself.
 
-Plain Python over the store; no Textual. Every figure counts each visit once, whether its
-detail is still in `visit` or has been folded into `visit_daily` by `triage purge`.
+Plain Python over the store; no Textual. The rollups are kept by triggers in the same
+transaction as every visit and void, so the figures are exact, and purging detail changes none.
 """
 
 from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import func, literal, select, union_all
+from sqlalchemy import func, select
 
-from triage.store import ROLLUP_KEYS, Store, Visit, VisitDaily
+from triage.store import ROLLUP_KEYS, Store, VisitDaily
 
 GROUPABLE = ROLLUP_KEYS + ("local_weekday",)
 
@@ -22,20 +22,15 @@ def visit_counts(store: Store, start: date, end: date, by: tuple[str, ...] = ("s
     if unknown:
         raise ValueError(f"cannot group by {sorted(unknown)}; choose from {GROUPABLE}")
 
-    def column(table, name):
-        col = getattr(table, name)
-        return (func.coalesce(col, "") if name == "postcode_site_id" else col).label(name)
+    def column(name):
+        return getattr(VisitDaily, name).label(name)
 
-    detail = select(*[column(Visit, b) for b in by], literal(1).label("n")).where(
-        Visit.local_date >= start, Visit.local_date < end, Visit.voided_utc.is_(None),
-        *([] if include_demo else [Visit.demo.is_(False)]),
+    keys = [column(b) for b in by]
+    query = (
+        select(*keys, func.sum(VisitDaily.visits))
+        .where(VisitDaily.local_date >= start, VisitDaily.local_date < end,
+               *([] if include_demo else [VisitDaily.demo.is_(False)]))
+        .group_by(*keys)
     )
-    folded = select(*[column(VisitDaily, b) for b in by], VisitDaily.visits.label("n")).where(
-        VisitDaily.local_date >= start, VisitDaily.local_date < end,
-        *([] if include_demo else [VisitDaily.demo.is_(False)]),
-    )
-    both = union_all(detail, folded).subquery()
-    keys = [both.c[b] for b in by]
-    query = select(*keys, func.sum(both.c.n)).group_by(*keys)
     with store.engine.connect() as conn:
-        return {tuple(row[:-1]): int(row[-1]) for row in conn.execute(query)}
+        return {tuple(row[:-1]): int(row[-1]) for row in conn.execute(query) if row[-1]}

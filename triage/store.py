@@ -23,7 +23,7 @@ from triage import paths
 from triage.spool import Spool
 from triage.visits import FIELDS
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: rollups kept by triggers
 # What "the database cannot take it now" looks like: locked past the timeout, read-only file,
 # disk full, missing directory, server unreachable. These spool; anything else is a bug and raises.
 UNAVAILABLE = (OperationalError, InterfaceError, OSError)
@@ -71,8 +71,9 @@ class Visit(SQLModel, table=True):
 
 
 class VisitDaily(SQLModel, table=True):
-    """Visits folded in by `triage purge`: counts per day, hour and kind of visit, no detail.
-    Statistics read this together with the visit table, so purging changes no figure.
+    """Counts per day, hour and kind of visit, kept by a trigger in the same transaction as
+    every insert and void, so it is always exact. Statistics read this, never the visit table;
+    `triage purge` deletes detail only, and no figure changes.
     Empty strings, not NULL, stand for "none": they must take part in the key."""
 
     __tablename__ = "visit_daily"
@@ -90,9 +91,66 @@ class VisitDaily(SQLModel, table=True):
     visits: int
 
 
+class VisitHourly(SQLModel, table=True):
+    """Footfall per site, day and hour: the small table the supervisor's views read."""
+
+    __tablename__ = "visit_hourly"
+
+    site_id: str = Field(primary_key=True, max_length=64)
+    local_date: date = Field(primary_key=True)
+    local_hour: int = Field(primary_key=True)
+    demo: bool = Field(primary_key=True)
+    local_weekday: int
+    visits: int
+
+
 # What a rollup row keeps of a visit (besides the count).
 ROLLUP_KEYS = ("local_date", "local_hour", "site_id", "destination_id", "outcome_id", "channel",
                "handled_here", "postcode_site_id", "demo")
+HOURLY_KEYS = ("site_id", "local_date", "local_hour", "demo")
+
+
+def _upsert_sql(table: str, keys: tuple[str, ...], row: str, delta: str) -> str:
+    """INSERT … ON CONFLICT DO UPDATE adding `delta` visits for the visit in `row` (NEW)."""
+    columns = [*keys, "local_weekday"]
+    values = [f"COALESCE({row}.postcode_site_id, '')" if c == "postcode_site_id" else f"{row}.{c}"
+              for c in columns]
+    return (f"INSERT INTO {table} ({', '.join(columns)}, visits) VALUES ({', '.join(values)}, {delta}) "
+            f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET visits = {table}.visits + {delta}")
+
+
+def _rollup_triggers(dialect: str) -> list[str]:
+    """The triggers that keep visit_daily and visit_hourly exact: +1 on insert, -1 on void."""
+    daily = lambda d: _upsert_sql("visit_daily", ROLLUP_KEYS, "NEW", d)  # noqa: E731
+    hourly = lambda d: _upsert_sql("visit_hourly", HOURLY_KEYS, "NEW", d)  # noqa: E731
+    if dialect == "postgresql":
+        return [
+            f"""CREATE OR REPLACE FUNCTION triage_visit_rollup() RETURNS trigger AS $$
+            DECLARE delta integer;
+            BEGIN
+                IF TG_OP = 'INSERT' THEN
+                    IF NEW.voided_utc IS NOT NULL THEN RETURN NULL; END IF;
+                    delta := 1;
+                ELSIF OLD.voided_utc IS NULL AND NEW.voided_utc IS NOT NULL THEN
+                    delta := -1;
+                ELSE
+                    RETURN NULL;
+                END IF;
+                {daily("delta")};
+                {hourly("delta")};
+                RETURN NULL;
+            END $$ LANGUAGE plpgsql""",
+            "DROP TRIGGER IF EXISTS visit_rollup ON visit",
+            "CREATE TRIGGER visit_rollup AFTER INSERT OR UPDATE OF voided_utc ON visit "
+            "FOR EACH ROW EXECUTE FUNCTION triage_visit_rollup()",
+        ]
+    return [
+        f"""CREATE TRIGGER IF NOT EXISTS visit_rollup_insert AFTER INSERT ON visit
+        WHEN NEW.voided_utc IS NULL BEGIN {daily("1")}; {hourly("1")}; END""",
+        f"""CREATE TRIGGER IF NOT EXISTS visit_rollup_void AFTER UPDATE OF voided_utc ON visit
+        WHEN OLD.voided_utc IS NULL AND NEW.voided_utc IS NOT NULL
+        BEGIN {daily("-1")}; {hourly("-1")}; END""",
+    ]
 
 
 class Meta(SQLModel, table=True):
@@ -169,23 +227,37 @@ class Store:
 
     def open(self) -> None:
         """Create the tables, or upgrade an older schema; refuse one newer than this code."""
-        SQLModel.metadata.create_all(
-            self.engine, tables=[Visit.__table__, VisitDaily.__table__, Meta.__table__]
-        )
         with self.engine.begin() as conn:
+            fresh = not self.engine.dialect.has_table(conn, "visit")
+            SQLModel.metadata.create_all(conn, tables=[
+                Visit.__table__, VisitDaily.__table__, VisitHourly.__table__, Meta.__table__])
             found = conn.execute(select(Meta.value).where(Meta.key == "schema_version")).scalar()
-            if found is None:
+            if found is not None and int(found) > SCHEMA_VERSION:
+                raise StoreError("db_newer", found=found, supported=SCHEMA_VERSION)
+            if found is None and fresh:
                 conn.execute(Meta.__table__.insert().values(key="schema_version",
                                                             value=str(SCHEMA_VERSION)))
-            elif int(found) > SCHEMA_VERSION:
-                raise StoreError("db_newer", found=found, supported=SCHEMA_VERSION)
-            elif int(found) < SCHEMA_VERSION:
-                self._upgrade(conn, int(found))
+            elif found is None or int(found) < SCHEMA_VERSION:
+                self._upgrade(conn, int(found or 1))
+            for statement in _rollup_triggers(self.dialect):
+                conn.exec_driver_sql(statement)
         self.opened = True
 
     def _upgrade(self, conn, found: int) -> None:
-        # Version 1 is the first schema; later versions add their steps here, in order.
+        """Bring an older database up to SCHEMA_VERSION, step by step, in one transaction."""
+        if found < 2:
+            # Version 1 kept visit_daily for purged days only: add today's detail to it, and
+            # build visit_hourly from both, so the new triggers start from exact figures.
+            self._fold_detail(conn, Visit.voided_utc.is_(None))
+            conn.execute(VisitHourly.__table__.delete())
+            conn.exec_driver_sql(
+                "INSERT INTO visit_hourly (site_id, local_date, local_hour, demo, local_weekday, visits) "
+                "SELECT site_id, local_date, local_hour, demo, MIN(local_weekday), SUM(visits) "
+                "FROM visit_daily GROUP BY site_id, local_date, local_hour, demo"
+            )
         conn.execute(update(Meta).where(Meta.key == "schema_version").values(value=str(SCHEMA_VERSION)))
+        if found is None:
+            conn.execute(Meta.__table__.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
 
     def schema_version(self) -> int:
         with self.engine.connect() as conn:
@@ -315,27 +387,29 @@ class Store:
     # --- retention -------------------------------------------------------------------
 
     def purge(self, before: date, dry_run: bool = False) -> dict:
-        """Fold visits dated before `before` into visit_daily, then delete their detail; one
-        transaction, so a figure is never counted in both places or in neither. Void visits
-        are dropped (they never count)."""
+        """Delete visit detail dated before `before`. Its counts are already in the rollups (the
+        triggers put them there when each visit was written), so no figure changes."""
         older = Visit.local_date < before
-        keys = [getattr(Visit, k) for k in ROLLUP_KEYS]
         with self.engine.begin() as conn:
-            grouped = conn.execute(
-                select(*[func.coalesce(k, "") if k.key == "postcode_site_id" else k for k in keys],
-                       func.min(Visit.local_weekday), func.count())
-                .where(older, Visit.voided_utc.is_(None))
-                .group_by(*keys)
-            ).all()
+            kept = conn.execute(select(func.count()).where(older, Visit.voided_utc.is_(None))).scalar_one()
             void = conn.execute(select(func.count()).where(older, Visit.voided_utc.is_not(None))).scalar_one()
-            folded = sum(row[-1] for row in grouped)
-            if not dry_run and (grouped or void):
-                self._add_to_rollup(conn, [
-                    {**dict(zip(ROLLUP_KEYS, row[:-2])), "local_weekday": row[-2], "visits": row[-1]}
-                    for row in grouped
-                ])
+            days = conn.execute(select(func.count(func.distinct(Visit.local_date))).where(older)).scalar_one()
+            if not dry_run:
                 conn.execute(Visit.__table__.delete().where(older))
-        return {"visits": folded, "void": void, "rollup_rows": len(grouped), "dry_run": dry_run}
+        return {"visits": kept, "void": void, "days": days, "dry_run": dry_run}
+
+    def _fold_detail(self, conn, condition) -> None:
+        """Add the visits matching `condition` to visit_daily (used when upgrading version 1)."""
+        keys = [getattr(Visit, k) for k in ROLLUP_KEYS]
+        grouped = conn.execute(
+            select(*[func.coalesce(k, "") if k.key == "postcode_site_id" else k for k in keys],
+                   func.min(Visit.local_weekday), func.count())
+            .where(condition).group_by(*keys)
+        ).all()
+        self._add_to_rollup(conn, [
+            {**dict(zip(ROLLUP_KEYS, row[:-2])), "local_weekday": row[-2], "visits": row[-1]}
+            for row in grouped
+        ])
 
     def _add_to_rollup(self, conn, rows: list[dict]) -> None:
         if not rows:
