@@ -2,35 +2,200 @@
 
 Plain Python over the store; no Textual. The rollups are kept by triggers in the same
 transaction as every visit and void, so the figures are exact, and purging detail changes none.
+
+Periods are local (Europe/Copenhagen) dates, `start` included and `end` excluded. Definitions a
+supervisor can read:
+- share: a jobcentre site's part of all visits registered at the jobcentre sites;
+- imbalance of a site: share ÷ target share − 1 (+0.25 means a quarter more than its target);
+- overall imbalance: half the sum of |share − target| over the sites, i.e. the part of all
+  visitors who would have had to go to another site for every site to be exactly on target;
+- misdirected: a visit registered at another site than the one whose catchment the citizen's
+  postcode is in (counted only where a postcode was given);
+- referred: a visit whose outcome sends the citizen somewhere other than the site they came to.
 """
 
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import asdict, dataclass, field
+from datetime import date, timedelta
 
 from sqlalchemy import func, select
 
-from triage.store import ROLLUP_KEYS, Store, VisitDaily
+from triage.sites import Sites
+from triage.store import ROLLUP_KEYS, Store, VisitDaily, VisitHourly
 
 GROUPABLE = ROLLUP_KEYS + ("local_weekday",)
+BUCKETS = ("hour", "weekday", "day", "week", "month")
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What to count: None means everything."""
+
+    sites: tuple[str, ...] | None = None
+    destinations: tuple[str, ...] | None = None
+    channels: tuple[str, ...] | None = None
+    include_demo: bool = True
+
+    @property
+    def needs_detail(self) -> bool:
+        """visit_hourly knows site, day and hour only; other filters need visit_daily."""
+        return self.destinations is not None or self.channels is not None
+
+
+def _where(table, start: date, end: date, filters: Filters) -> list:
+    conditions = [table.local_date >= start, table.local_date < end]
+    if filters.sites is not None:
+        conditions.append(table.site_id.in_(filters.sites))
+    if not filters.include_demo:
+        conditions.append(table.demo.is_(False))
+    if filters.destinations is not None:
+        conditions.append(table.destination_id.in_(filters.destinations))
+    if filters.channels is not None:
+        conditions.append(table.channel.in_(filters.channels))
+    return conditions
 
 
 def visit_counts(store: Store, start: date, end: date, by: tuple[str, ...] = ("site_id",),
-                 include_demo: bool = True) -> dict[tuple, int]:
-    """Visits with start <= local date < end, counted per combination of the `by` columns."""
+                 include_demo: bool = True, filters: Filters | None = None) -> dict[tuple, int]:
+    """Visits in the period, counted per combination of the `by` columns (from visit_daily)."""
     unknown = set(by) - set(GROUPABLE)
     if unknown:
         raise ValueError(f"cannot group by {sorted(unknown)}; choose from {GROUPABLE}")
-
-    def column(name):
-        return getattr(VisitDaily, name).label(name)
-
-    keys = [column(b) for b in by]
-    query = (
-        select(*keys, func.sum(VisitDaily.visits))
-        .where(VisitDaily.local_date >= start, VisitDaily.local_date < end,
-               *([] if include_demo else [VisitDaily.demo.is_(False)]))
-        .group_by(*keys)
-    )
+    filters = filters or Filters(include_demo=include_demo)
+    keys = [getattr(VisitDaily, b).label(b) for b in by]
+    query = (select(*keys, func.sum(VisitDaily.visits))
+             .where(*_where(VisitDaily, start, end, filters)).group_by(*keys))
     with store.engine.connect() as conn:
         return {tuple(row[:-1]): int(row[-1]) for row in conn.execute(query) if row[-1]}
+
+
+def _bucket(day: date, hour: int, weekday: int, kind: str) -> str | int:
+    if kind == "hour":
+        return hour
+    if kind == "weekday":
+        return weekday
+    if kind == "day":
+        return day.isoformat()
+    if kind == "week":
+        year, week, _ = day.isocalendar()
+        return f"{year}-W{week:02d}"
+    return f"{day.year}-{day.month:02d}"
+
+
+def footfall(store: Store, start: date, end: date, bucket: str = "hour",
+             filters: Filters | None = None) -> dict[str, dict[str | int, int]]:
+    """Visits per site per bucket (hour of day, weekday 0=Monday, day, ISO week or month)."""
+    if bucket not in BUCKETS:
+        raise ValueError(f"bucket must be one of {BUCKETS}")
+    filters = filters or Filters()
+    table = VisitDaily if filters.needs_detail else VisitHourly
+    query = (
+        select(table.site_id, table.local_date, table.local_hour, table.local_weekday,
+               func.sum(table.visits))
+        .where(*_where(table, start, end, filters))
+        .group_by(table.site_id, table.local_date, table.local_hour, table.local_weekday)
+    )
+    result: dict[str, dict[str | int, int]] = {}
+    with store.engine.connect() as conn:
+        for site, day, hour, weekday, visits in conn.execute(query):
+            if not visits:
+                continue
+            if isinstance(day, str):
+                day = date.fromisoformat(day)
+            per_site = result.setdefault(site, {})
+            key = _bucket(day, hour, weekday, bucket)
+            per_site[key] = per_site.get(key, 0) + int(visits)
+    return result
+
+
+@dataclass
+class SiteShare:
+    site_id: str
+    visits: int
+    share: float
+    target: float
+    imbalance: float  # share / target - 1
+
+
+@dataclass
+class Summary:
+    start: str
+    end: str
+    total: int
+    sites: list[SiteShare]
+    overall_imbalance: float
+    previous_total: int
+    change: float | None  # against the previous period of the same length
+    change_by_site: dict[str, float | None]
+    misdirected: int
+    with_postcode: int
+    misdirection: dict[str, dict[str, int]]  # home site → visited site → visits
+    referred: int
+    referred_by_kind: dict[str, int]
+    busiest_hours: list[dict] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _change(now: int, before: int) -> float | None:
+    return None if before == 0 else now / before - 1
+
+
+def summarize(store: Store, sites: Sites, start: date, end: date,
+              filters: Filters | None = None, busiest: int = 5) -> Summary:
+    """The supervisor's figures for one period, with the previous period of the same length."""
+    filters = filters or Filters()
+    per_site = {k[0]: v for k, v in visit_counts(store, start, end, ("site_id",), filters=filters).items()}
+    total = sum(per_site.values())
+    length = end - start
+    before = {k[0]: v for k, v in visit_counts(store, start - length, start, ("site_id",),
+                                                filters=filters).items()}
+
+    targeted = [s for s in sites if s.kind == "jobcenter" and s.target_share]
+    if filters.sites is not None:
+        targeted = [s for s in targeted if s.id in filters.sites]
+    at_jobcentres = sum(per_site.get(s.id, 0) for s in targeted)
+    shares = []
+    for site in targeted:
+        visits = per_site.get(site.id, 0)
+        share = visits / at_jobcentres if at_jobcentres else 0.0
+        target = float(site.target_share or 0)
+        shares.append(SiteShare(site.id, visits, share, target, share / target - 1 if target else 0.0))
+    overall = sum(abs(s.share - s.target) for s in shares) / 2 if at_jobcentres else 0.0
+
+    home_visited = visit_counts(store, start, end, ("postcode_site_id", "site_id"), filters=filters)
+    matrix: dict[str, dict[str, int]] = {}
+    misdirected = with_postcode = 0
+    for (home, visited), visits in home_visited.items():
+        if not home:
+            continue
+        matrix.setdefault(home, {})[visited] = visits
+        with_postcode += visits
+        if home != visited:
+            misdirected += visits
+
+    referred_by_kind: dict[str, int] = {}
+    for (destination, here), visits in visit_counts(
+            store, start, end, ("destination_id", "handled_here"), filters=filters).items():
+        if not here:
+            kind = sites[destination].kind if destination in sites else "external"
+            referred_by_kind[kind] = referred_by_kind.get(kind, 0) + visits
+
+    hours = visit_counts(store, start, end, ("site_id", "local_weekday", "local_hour"), filters=filters)
+    top = sorted(hours.items(), key=lambda item: (-item[1], item[0]))[:busiest]
+    return Summary(
+        start=start.isoformat(), end=end.isoformat(), total=total, sites=shares,
+        overall_imbalance=overall, previous_total=sum(before.values()),
+        change=_change(total, sum(before.values())),
+        change_by_site={site: _change(per_site.get(site, 0), before.get(site, 0))
+                        for site in sorted(set(per_site) | set(before))},
+        misdirected=misdirected, with_postcode=with_postcode, misdirection=matrix,
+        referred=sum(referred_by_kind.values()), referred_by_kind=referred_by_kind,
+        busiest_hours=[{"site_id": s, "weekday": w, "hour": h, "visits": n} for (s, w, h), n in top],
+    )
+
+
+def day_after(day: date) -> date:
+    return day + timedelta(days=1)

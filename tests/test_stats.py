@@ -1,0 +1,129 @@
+"""Footfall statistics on hand-built visits with exact expected numbers, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+
+from triage.stats import Filters, footfall, summarize, visit_counts
+from triage.store import Store
+from triage.visits import visit_from_result
+from triage.walk import route
+
+UTC = timezone.utc
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, tmp_path):
+    db = str(tmp_path / "stats.db") if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    opened = Store(db, spool_dir=tmp_path / "spool")
+    opened.open()
+    yield opened
+    opened.dispose()
+
+
+def add(store, flow, answers, site, at, channel="in_person", demo=False) -> dict:
+    visit = visit_from_result(route(flow, list(answers), here=site), site, "d", channel, 10.0, at)
+    visit["demo"] = demo
+    assert store.record(visit) == "saved"
+    return visit
+
+
+def test_daylight_saving_days_count_local_hours(store, flow):
+    # 29 March 2026: 02:00 local never happens. 25 October 2026: 02:00-03:00 happens twice.
+    spring = [datetime(2026, 3, 29, 0, 30, tzinfo=UTC), datetime(2026, 3, 29, 1, 30, tzinfo=UTC)]
+    autumn = [datetime(2026, 10, 25, 0, 30, tzinfo=UTC), datetime(2026, 10, 25, 1, 30, tzinfo=UTC),
+              datetime(2026, 10, 25, 2, 30, tzinfo=UTC)]
+    for at in spring + autumn:
+        add(store, flow, ("1", "1"), "jc-skelbaek", at)
+    march = footfall(store, date(2026, 3, 29), date(2026, 3, 30), "hour")
+    assert march == {"jc-skelbaek": {1: 1, 3: 1}}  # 01:30 CET, then 03:30 CEST; no hour 2
+    october = footfall(store, date(2026, 10, 25), date(2026, 10, 26), "hour")
+    assert october == {"jc-skelbaek": {2: 2, 3: 1}}  # 02:30 CEST and 02:30 CET, then 03:30 CET
+    weekdays = footfall(store, date(2026, 3, 1), date(2026, 11, 1), "weekday")
+    assert weekdays == {"jc-skelbaek": {6: 5}}  # both are Sundays
+
+
+def test_buckets_day_week_month(store, flow):
+    for day in (1, 2, 8, 31):
+        add(store, flow, ("2", "2"), "jc-nord", datetime(2026, 8, day, 9, 0, tzinfo=UTC))
+    add(store, flow, ("2", "2"), "jc-nord", datetime(2026, 9, 1, 9, 0, tzinfo=UTC))
+    window = (date(2026, 8, 1), date(2026, 9, 2))
+    assert footfall(store, *window, "day")["jc-nord"] == {
+        "2026-08-01": 1, "2026-08-02": 1, "2026-08-08": 1, "2026-08-31": 1, "2026-09-01": 1}
+    assert footfall(store, *window, "week")["jc-nord"] == {"2026-W31": 2, "2026-W32": 1, "2026-W36": 2}
+    assert footfall(store, *window, "month")["jc-nord"] == {"2026-08": 4, "2026-09": 1}
+
+
+def _month(store, flow):
+    """Ten visits in November 2026 at three sites, with postcodes, referrals, a void and demo."""
+    nov = lambda d, h=9: datetime(2026, 11, d, h, 0, tzinfo=UTC)  # noqa: E731
+    made = [
+        add(store, flow, ("4", "1050", "1"), "jc-skelbaek", nov(2)),      # home Skelbæk, here
+        add(store, flow, ("4", "2400", "1"), "jc-skelbaek", nov(2, 10)),  # home Musvåge: misdirected
+        add(store, flow, ("4", "2100", "1"), "jc-skelbaek", nov(3)),      # home Nord: misdirected
+        add(store, flow, ("1", "1"), "jc-skelbaek", nov(3, 10)),          # referred: sygedagpenge
+        add(store, flow, ("2", "2"), "jc-skelbaek", nov(4), channel="phone"),  # referred: ys
+        add(store, flow, ("4", "2400", "1"), "jc-musvaage", nov(4)),      # home Musvåge, here
+        add(store, flow, ("9", "1"), "jc-musvaage", nov(5)),              # referred: external
+        add(store, flow, ("4", "2100", "2"), "jc-nord", nov(5)),          # home Nord, here
+        add(store, flow, ("6", "1"), "jc-nord", nov(6)),                  # referred: Musvåge (jobcenter)
+        add(store, flow, ("1", "2"), "jc-nord", nov(6, 10), demo=True),   # demo
+    ]
+    voided = add(store, flow, ("9", "2"), "jc-skelbaek", nov(6))
+    store.void(voided["visit_id"], "d")
+    add(store, flow, ("1", "1"), "jc-skelbaek", datetime(2026, 10, 20, 9, tzinfo=UTC))  # previous period
+    add(store, flow, ("1", "1"), "jc-nord", datetime(2026, 10, 21, 9, tzinfo=UTC))
+    return made
+
+
+def test_summary_has_exact_figures(store, flow):
+    _month(store, flow)
+    s = summarize(store, flow.sites, date(2026, 11, 1), date(2026, 12, 1))
+    assert s.total == 10  # the void visit never counts
+    shares = {x.site_id: (x.visits, round(x.share, 4), x.target, round(x.imbalance, 4)) for x in s.sites}
+    assert shares == {"jc-skelbaek": (5, 0.5, 0.4, 0.25), "jc-musvaage": (2, 0.2, 0.3, -0.3333),
+                      "jc-nord": (3, 0.3, 0.3, 0.0)}
+    assert round(s.overall_imbalance, 4) == 0.1  # (0.1 + 0.1 + 0) / 2
+    assert s.with_postcode == 5 and s.misdirected == 2
+    assert s.misdirection == {"jc-skelbaek": {"jc-skelbaek": 1}, "jc-musvaage": {"jc-skelbaek": 1, "jc-musvaage": 1},
+                              "jc-nord": {"jc-skelbaek": 1, "jc-nord": 1}}
+    # Sent on from where they came: the two misdirected ones and 6-1 (integration) to another
+    # jobcentre, two to sick pay (one demo), one to Ydelsesservice, one outside.
+    assert s.referred_by_kind == {"jobcenter": 3, "sygedagpenge": 2, "ydelsesservice": 1, "external": 1}
+    assert s.referred == 7
+    assert s.previous_total == 2 and s.change == 4.0  # the 30 days before: 2 visits
+    assert s.change_by_site == {"jc-musvaage": None, "jc-nord": 2.0, "jc-skelbaek": 4.0}
+    # Every (site, weekday, hour) here has one visit; ties go by site, weekday, hour.
+    assert s.busiest_hours[0] == {"site_id": "jc-musvaage", "weekday": 2, "hour": 10, "visits": 1}
+    assert len(s.busiest_hours) == 5
+
+
+def test_filters(store, flow):
+    _month(store, flow)
+    nov = (date(2026, 11, 1), date(2026, 12, 1))
+    assert summarize(store, flow.sites, *nov, Filters(include_demo=False)).total == 9
+    assert summarize(store, flow.sites, *nov, Filters(channels=("phone",))).total == 1
+    only_nord = summarize(store, flow.sites, *nov, Filters(sites=("jc-nord",)))
+    assert only_nord.total == 3 and [x.site_id for x in only_nord.sites] == ["jc-nord"]
+    by_dest = footfall(store, *nov, "day", Filters(destinations=("ys",)))
+    assert by_dest == {"jc-skelbaek": {"2026-11-04": 1}}
+
+
+def test_purged_period_gives_the_same_figures(store, flow):
+    _month(store, flow)
+    nov = (date(2026, 11, 1), date(2026, 12, 1))
+    before = summarize(store, flow.sites, *nov).as_dict()
+    hours = footfall(store, *nov, "hour")
+    store.purge(date(2026, 12, 1))
+    assert store.visits() == []
+    assert summarize(store, flow.sites, *nov).as_dict() == before
+    assert footfall(store, *nov, "hour") == hours
+
+
+def test_unknown_grouping_is_refused(store):
+    with pytest.raises(ValueError):
+        visit_counts(store, date(2026, 1, 1), date(2026, 2, 1), by=("postcode",))
+    with pytest.raises(ValueError):
+        footfall(store, date(2026, 1, 1), date(2026, 2, 1), "quarter")
