@@ -127,3 +127,40 @@ def test_unknown_grouping_is_refused(store):
         visit_counts(store, date(2026, 1, 1), date(2026, 2, 1), by=("postcode",))
     with pytest.raises(ValueError):
         footfall(store, date(2026, 1, 1), date(2026, 2, 1), "quarter")
+
+
+def test_summary_command_in_three_formats(tmp_path, flow, capsys):
+    import csv
+    import io
+    import json
+
+    from triage.cli import main
+
+    db = tmp_path / "summary.db"
+    store = Store(db, spool_dir=tmp_path / "spool")
+    store.open()
+    _month(store, flow)
+    store.dispose()
+    period = ["--from", "2026-11-01", "--to", "2026-11-30", "--db", str(db)]
+
+    assert main(["summary", *period]) == 0
+    table = capsys.readouterr().out
+    assert table.startswith("Periode 2026-11-01 til og med 2026-11-30: 10 besøg")
+    assert "Jobcenter Skelbækgade                   5     50%    40%     +25 %" in table
+    assert "Samlet ubalance: 10 %" in table and "2 af 5 med postnummer" in table
+
+    assert main(["summary", *period, "--format", "json", "--no-demo"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["total"] == 9 and data["site_names"]["jc-nord"] == "Jobcenter København Nord"
+    assert {x["site_id"]: x["visits"] for x in data["sites"]} == {
+        "jc-skelbaek": 5, "jc-musvaage": 2, "jc-nord": 2}
+
+    assert main(["summary", *period, "--format", "csv", "--site", "jc-nord"]) == 0
+    rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))
+    assert rows[0] == ["section", "site", "other", "value"]
+    assert ["total", "", "", "3"] in rows and ["share", "jc-nord", "", "1.0"] in rows
+
+    assert main(["summary", "--from", "2026-12-01", "--to", "2026-11-01", "--db", str(db)]) == 1
+    assert "begynder" in capsys.readouterr().err
+    assert main(["summary", *period, "--site", "jc-amager"]) == 1
+    assert "jc-amager" in capsys.readouterr().err

@@ -18,7 +18,7 @@ from triage.i18n import problem_text, t
 from triage.load import Loaded, load
 from triage.model import Problem
 
-COMMANDS = ("desk", "validate", "route", "spool", "check", "purge")
+COMMANDS = ("desk", "validate", "route", "spool", "check", "purge", "summary")
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -61,6 +61,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", help="the database's integrity check, and counts")
     _store_options(check)
+
+    summary = sub.add_parser("summary", help="footfall figures for a period: table, JSON or CSV")
+    summary.add_argument("--from", dest="start", help="first day, e.g. 2026-11-01 (default: 30 days ago)")
+    summary.add_argument("--to", dest="end", help="last day, included (default: today)")
+    summary.add_argument("--site", action="append", help="only this site (repeat for more)")
+    summary.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    summary.add_argument("--no-demo", action="store_true", help="leave demo visits out")
+    summary.add_argument("--data", type=Path, default=None, help="data folder (for site names and targets)")
+    _store_options(summary)
 
     purge = sub.add_parser("purge", help="delete visit detail before a date, keeping its counts in a daily rollup")
     purge.add_argument("--before", required=True, help="first day to keep, e.g. 2025-01-01")
@@ -251,6 +260,43 @@ def cmd_purge(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_summary(args: argparse.Namespace) -> int:
+    from datetime import date, timedelta
+
+    from triage.present import local_now
+    from triage.report import summary_csv, summary_json, summary_table
+    from triage.stats import Filters, summarize
+
+    lang = args.lang
+    loaded = _load_usable(args.data or paths.default_data_dir(), lang)
+    if loaded is None:
+        return 1
+    flow = loaded.flow
+    assert flow is not None
+    today = local_now().date()
+    try:
+        last = date.fromisoformat(args.end) if args.end else today
+        first = date.fromisoformat(args.start) if args.start else last - timedelta(days=29)
+    except ValueError:
+        print(t("bad_date", lang, value=args.start or args.end), file=sys.stderr)
+        return 1
+    if first > last:
+        print(t("bad_period", lang, start=first, end=last), file=sys.stderr)
+        return 1
+    for site in args.site or []:
+        if site not in flow.sites:
+            print(t("unknown_site", lang, site=site, sites=", ".join(flow.sites.sites)), file=sys.stderr)
+            return 1
+    store = _open_store(args)
+    if store is None:
+        return 1
+    filters = Filters(sites=tuple(args.site) if args.site else None, include_demo=not args.no_demo)
+    summary = summarize(store, flow.sites, first, last + timedelta(days=1), filters)
+    render = {"table": summary_table, "json": summary_json, "csv": summary_csv}[args.format]
+    sys.stdout.write(render(summary, flow.sites, lang))
+    return 0
+
+
 def cmd_desk(args: argparse.Namespace) -> int:
     lang = args.lang
     data = args.data or paths.default_data_dir()
@@ -283,7 +329,7 @@ def main(argv: list[str] | None = None) -> int:
         argv.insert(0, "desk")
     args = build_parser().parse_args(argv)
     handlers = {"desk": cmd_desk, "validate": cmd_validate, "route": cmd_route,
-                "spool": cmd_spool, "check": cmd_check, "purge": cmd_purge}
+                "spool": cmd_spool, "check": cmd_check, "purge": cmd_purge, "summary": cmd_summary}
     try:
         return handlers[args.command](args)
     except KeyboardInterrupt:

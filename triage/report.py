@@ -1,0 +1,72 @@
+"""A period's footfall summary as text for people (table), JSON for programs, CSV for Excel."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import date, timedelta
+
+from triage.i18n import t
+from triage.sites import Sites
+from triage.stats import Summary
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{value * 100:+.0f} %"
+
+
+def _name(sites: Sites, site_id: str, lang: str) -> str:
+    return sites[site_id].name(lang) if site_id in sites else site_id
+
+
+def summary_table(s: Summary, sites: Sites, lang: str = "da") -> str:
+    last = date.fromisoformat(s.end) - timedelta(days=1)  # the summary's end is exclusive
+    out = [t("sum_period", lang, start=s.start, end=last.isoformat(), total=s.total,
+             previous=s.previous_total, change=_pct(s.change)), ""]
+    out.append(f"{t('sum_site', lang):<34}{t('sum_visits', lang):>7}{t('sum_share', lang):>8}"
+               f"{t('sum_target', lang):>7}{t('sum_imbalance', lang):>10}")
+    for x in s.sites:
+        out.append(f"{_name(sites, x.site_id, lang):<34}{x.visits:>7}{x.share * 100:>7.0f}%"
+                   f"{x.target * 100:>6.0f}%{_pct(x.imbalance):>10}")
+    out.append(t("sum_overall", lang, value=f"{s.overall_imbalance * 100:.0f} %"))
+    out.append("")
+    out.append(t("sum_misdirected", lang, misdirected=s.misdirected, with_postcode=s.with_postcode))
+    for home, visited in sorted(s.misdirection.items()):
+        for site, n in sorted(visited.items()):
+            if home != site:
+                out.append(f"  {_name(sites, home, lang)} → {_name(sites, site, lang)}: {n}")
+    kinds = ", ".join(f"{t('kind_' + k, lang)} {n}" for k, n in sorted(s.referred_by_kind.items(), key=lambda i: -i[1]))
+    out.append(t("sum_referred", lang, referred=s.referred, kinds=kinds or "–"))
+    out.append(t("sum_busiest", lang))
+    for h in s.busiest_hours:
+        out.append(f"  {_name(sites, h['site_id'], lang)}, {t('weekday_' + str(h['weekday']), lang)} "
+                   f"{h['hour']:02d}-{h['hour'] + 1:02d}: {h['visits']}")
+    return "\n".join(out) + "\n"
+
+
+def summary_json(s: Summary, sites: Sites, lang: str = "da") -> str:
+    data = s.as_dict()
+    data["site_names"] = {site.id: site.name(lang) for site in sites}
+    return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+
+
+def summary_csv(s: Summary, sites: Sites, lang: str = "da") -> str:
+    """Long format, one figure a row: section, site, other, value."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["section", "site", "other", "value"])
+    writer.writerow(["total", "", "", s.total])
+    writer.writerow(["previous_total", "", "", s.previous_total])
+    for x in s.sites:
+        writer.writerow(["visits", x.site_id, "", x.visits])
+        writer.writerow(["share", x.site_id, "", round(x.share, 4)])
+        writer.writerow(["target", x.site_id, "", x.target])
+        writer.writerow(["imbalance", x.site_id, "", round(x.imbalance, 4)])
+    writer.writerow(["overall_imbalance", "", "", round(s.overall_imbalance, 4)])
+    for home, visited in sorted(s.misdirection.items()):
+        for site, n in sorted(visited.items()):
+            writer.writerow(["home_by_visited", site, home, n])
+    for kind, n in sorted(s.referred_by_kind.items()):
+        writer.writerow(["referred", "", kind, n])
+    return buffer.getvalue()
