@@ -18,7 +18,7 @@ from triage.i18n import problem_text, t
 from triage.load import Loaded, load
 from triage.model import Problem
 
-COMMANDS = ("desk", "validate", "route", "spool", "check", "purge", "summary")
+COMMANDS = ("desk", "validate", "route", "spool", "check", "purge", "summary", "demo")
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -70,6 +70,14 @@ def build_parser() -> argparse.ArgumentParser:
     summary.add_argument("--no-demo", action="store_true", help="leave demo visits out")
     summary.add_argument("--data", type=Path, default=None, help="data folder (for site names and targets)")
     _store_options(summary)
+
+    demo = sub.add_parser("demo", help="fill a database with synthetic demo visits (marked demo)")
+    demo.add_argument("--days", type=int, default=365, help="how many days back from --end (default 365)")
+    demo.add_argument("--per-day", type=int, default=1500, help="visits on an ordinary Tuesday, all sites (default 1500)")
+    demo.add_argument("--seed", type=int, default=2006, help="the same seed gives the same visits")
+    demo.add_argument("--end", help="day after the last demo day (default: today)")
+    demo.add_argument("--data", type=Path, default=None)
+    _store_options(demo)
 
     purge = sub.add_parser("purge", help="delete visit detail before a date, keeping its counts in a daily rollup")
     purge.add_argument("--before", required=True, help="first day to keep, e.g. 2025-01-01")
@@ -297,6 +305,44 @@ def cmd_summary(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_demo(args: argparse.Namespace) -> int:
+    import time
+    from datetime import date
+
+    from triage.demo import DemoHistory
+    from triage.present import local_now
+
+    lang = args.lang
+    loaded = _load_usable(args.data or paths.default_data_dir(), lang)
+    if loaded is None:
+        return 1
+    try:
+        end = date.fromisoformat(args.end) if args.end else local_now().date()
+    except ValueError:
+        print(t("bad_date", lang, value=args.end), file=sys.stderr)
+        return 1
+    if args.days < 1 or args.per_day < 1:
+        print(t("demo_bad_numbers", lang), file=sys.stderr)
+        return 1
+    store = _open_store(args)
+    if store is None:
+        return 1
+    if store.has_real_visits():
+        # Demo rows beside real ones would be too easy to mistake for each other in a report.
+        print(t("demo_real_visits", lang, db=store.describe()), file=sys.stderr)
+        return 1
+    history = DemoHistory(loaded.flow, args.days, args.seed, args.per_day, end)
+    started = time.perf_counter()
+    if store.dialect == "sqlite":
+        written = store.load_rows(history.rows())
+    else:
+        written = store.insert_many(history.visits())
+    seconds = time.perf_counter() - started
+    print(t("demo_done", lang, visits=written, days=args.days, seconds=f"{seconds:.1f}",
+            rate=f"{written / seconds:,.0f}" if seconds else "-", db=store.describe()))
+    return 0
+
+
 def cmd_desk(args: argparse.Namespace) -> int:
     lang = args.lang
     data = args.data or paths.default_data_dir()
@@ -329,7 +375,7 @@ def main(argv: list[str] | None = None) -> int:
         argv.insert(0, "desk")
     args = build_parser().parse_args(argv)
     handlers = {"desk": cmd_desk, "validate": cmd_validate, "route": cmd_route,
-                "spool": cmd_spool, "check": cmd_check, "purge": cmd_purge, "summary": cmd_summary}
+                "spool": cmd_spool, "check": cmd_check, "purge": cmd_purge, "summary": cmd_summary, "demo": cmd_demo}
     try:
         return handlers[args.command](args)
     except KeyboardInterrupt:

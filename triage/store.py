@@ -14,7 +14,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, func, text, update
+from sqlalchemy import Index, event, func, text, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlmodel import Field, SQLModel, create_engine, select
@@ -43,17 +43,19 @@ class StoreError(Exception):
 
 
 class Visit(SQLModel, table=True):
-    """One confirmed outcome. There is deliberately no field for who the citizen is."""
+    """One confirmed outcome. There is deliberately no field for who the citizen is.
+    Statistics read the rollups; the one index here serves today's counts and purge."""
 
     __tablename__ = "visit"
+    __table_args__ = (Index("ix_visit_date_site", "local_date", "site_id"),)
 
     id: int | None = Field(default=None, primary_key=True)
     visit_id: str = Field(max_length=32, unique=True)
-    at_utc: datetime = Field(index=True)
-    local_date: date = Field(index=True)
+    at_utc: datetime
+    local_date: date
     local_hour: int
     local_weekday: int
-    site_id: str = Field(max_length=64, index=True)
+    site_id: str = Field(max_length=64)
     desk: str = Field(max_length=64)
     channel: str = Field(max_length=16)
     outcome_id: str = Field(max_length=64)
@@ -354,6 +356,59 @@ class Store:
                 self._insert_ignoring_known(conn, chunk)
                 total += len(chunk)
         return total
+
+    def load_rows(self, rows, batch: int = 50000) -> int:
+        """Bulk load rows already in FIELDS order, as SQLite stores them (demo history).
+
+        One transaction: the rollup triggers are set aside, the rows go straight through the
+        driver, both rollups get the new rows in one GROUP BY each, and the triggers come back.
+        A desk writing meanwhile waits for the lock, so no visit is ever missed by a rollup."""
+        from itertools import islice
+
+        if self.dialect != "sqlite":
+            raise ValueError("load_rows is the SQLite bulk path; use insert_many elsewhere")
+        insert = (f"INSERT INTO visit ({', '.join(FIELDS)}) VALUES ({', '.join('?' for _ in FIELDS)}) "
+                  "ON CONFLICT (visit_id) DO NOTHING")
+        daily_keys = ", ".join(ROLLUP_KEYS).replace("postcode_site_id", "COALESCE(postcode_site_id, '')")
+        hourly_keys = ", ".join(HOURLY_KEYS)
+        raw = self.engine.raw_connection()
+        total = 0
+        try:
+            cursor = raw.cursor()
+            cursor.execute("BEGIN IMMEDIATE")
+            first = cursor.execute("SELECT COALESCE(MAX(id), 0) FROM visit").fetchone()[0]
+            cursor.execute("DROP TRIGGER IF EXISTS visit_rollup_insert")
+            source = iter(rows)
+            while chunk := list(islice(source, batch)):
+                cursor.executemany(insert, chunk)
+                total += len(chunk)
+            cursor.execute(
+                f"INSERT INTO visit_daily ({', '.join(ROLLUP_KEYS)}, local_weekday, visits) "
+                f"SELECT {daily_keys}, MIN(local_weekday), COUNT(*) FROM visit "
+                f"WHERE id > ? AND voided_utc IS NULL GROUP BY {daily_keys} "
+                f"ON CONFLICT ({', '.join(ROLLUP_KEYS)}) DO UPDATE SET visits = visits + excluded.visits",
+                (first,),
+            )
+            cursor.execute(
+                f"INSERT INTO visit_hourly ({hourly_keys}, local_weekday, visits) "
+                f"SELECT {hourly_keys}, MIN(local_weekday), COUNT(*) FROM visit "
+                f"WHERE id > ? AND voided_utc IS NULL GROUP BY {hourly_keys} "
+                f"ON CONFLICT ({hourly_keys}) DO UPDATE SET visits = visits + excluded.visits",
+                (first,),
+            )
+            for statement in _rollup_triggers("sqlite"):
+                cursor.execute(statement)
+            raw.commit()
+        except BaseException:
+            raw.rollback()
+            raise
+        finally:
+            raw.close()
+        return total
+
+    def has_real_visits(self) -> bool:
+        with self.engine.connect() as conn:
+            return conn.execute(select(func.count()).select_from(Visit).where(Visit.demo.is_(False))).scalar_one() > 0
 
     # --- reading -----------------------------------------------------------------
 
