@@ -42,6 +42,7 @@ class DeskScreen(Screen):
         Binding("f3", "toggle_channel", "key_channel", id="key_channel"),
         Binding("ctrl+z", "undo", "key_undo", id="key_undo"),
         Binding("slash", "search", "key_search", key_display="/", id="key_search"),
+        Binding("f5", "overview", "key_overview", show=False, id="key_overview"),
     ]
 
     def __init__(self, flow: Flow, site: str, desk: str) -> None:
@@ -161,6 +162,9 @@ class DeskScreen(Screen):
 
     def action_undo(self) -> None:
         self.app.void_last()  # type: ignore[attr-defined]
+
+    def action_overview(self) -> None:
+        self.app.show_overview()  # type: ignore[attr-defined]
 
     def action_decline_postcode(self) -> None:
         self.after_asking(self.walk.give_postcode(None))

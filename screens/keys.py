@@ -16,7 +16,7 @@ from textual.screen import Screen
 
 from triage.i18n import CATALOG, t
 
-KEY_NAMES = {"escape": "Esc", "enter": "Enter", "minus": "-", "backspace": "⌫"}
+KEY_NAMES = {"escape": "Esc", "enter": "Enter", "minus": "-", "backspace": "⌫", "tab": "Tab"}
 
 
 def key_name(key: str) -> str:

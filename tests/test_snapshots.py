@@ -66,3 +66,30 @@ def test_outcome_in_high_contrast(snap_compare, flow, tmp_path, monkeypatch):
     app = TriageApp(flow, site="jc-skelbaek", desk="skranke-1", log=log, theme="triage-hoj-kontrast",
                     open_log_after=0)
     assert snap_compare(app, terminal_size=(80, 24), run_before=steps("7", "2", "2", "0", "0", "enter", "3"))
+
+
+@pytest.fixture
+def overview_desk(flow, tmp_path, monkeypatch):
+    from datetime import timedelta, timezone
+
+    from triage.store import Store
+    from triage.visits import visit_from_result
+    from triage.walk import route
+
+    monkeypatch.setattr(present, "local_now", lambda: MONDAY_MORNING)
+    store = Store(tmp_path / "over.db", spool_dir=tmp_path / "spool")
+    store.open()
+    at = MONDAY_MORNING.astimezone(timezone.utc) - timedelta(minutes=20)
+    for site, n, answers in (("jc-skelbaek", 12, ["2", "2"]), ("jc-musvaage", 4, ["4", "2400", "1"]),
+                             ("jc-nord", 4, ["4", "2400", "1"])):
+        for i in range(n):
+            store.record(visit_from_result(route(flow, answers, site), site, "d", "in_person", 5.0,
+                                           at - timedelta(hours=i % 2)))
+    store.dispose()
+    log = DeskLog(str(tmp_path / "over.db"), "jc-skelbaek", "o", spool_dir=tmp_path / "spool")
+    return TriageApp(flow, site="jc-skelbaek", log=log, start="overview", open_log_after=0)
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_supervisor_overview(snap_compare, overview_desk, size):
+    assert snap_compare(overview_desk, terminal_size=size, run_before=steps())

@@ -12,6 +12,7 @@ from textual.theme import BUILTIN_THEMES, Theme
 from screens.messages import LogReady, VisitLogged, VisitVoided
 from screens.commands import DeskCommands
 from screens.desk import DeskScreen
+from screens.supervisor import SupervisorScreen
 from screens.keys import translate_bindings
 from triage import paths
 from triage.desklog import DeskLog
@@ -54,8 +55,9 @@ class TriageApp(App):
 
     def __init__(self, flow: Flow, site: str, desk: str = "skranke-1", lang: str = "da",
                  log: DeskLog | None = None, theme: str | None = None,
-                 open_log_after: float = OPEN_LOG_AFTER) -> None:
+                 open_log_after: float = OPEN_LOG_AFTER, start: str = "desk") -> None:
         super().__init__()
+        self.start = start  # "desk", or "overview" for `triage summary --tui`
         self.open_log_after = open_log_after
         self.register_theme(HIGH_CONTRAST)
         if theme:
@@ -68,6 +70,9 @@ class TriageApp(App):
 
     def on_mount(self) -> None:
         translate_bindings(self, self.lang)
+        if self.start == "overview":
+            self.push_screen(SupervisorScreen(self.overview_store, self.flow.sites, can_leave=False))
+            return
         self.push_screen(DeskScreen(self.flow, self.site, self.desk))
         # The database (and the ORM) load just after the first question is on screen, not
         # before, and not while the receptionist's first keys are being handled.
@@ -77,11 +82,21 @@ class TriageApp(App):
             self.call_after_refresh(self.open_log)
         self.set_interval(REPLAY_SECONDS, self.replay_spool)
 
+    def show_overview(self) -> None:
+        self.push_screen(SupervisorScreen(self.overview_store, self.flow.sites))
+
+    def overview_store(self):
+        """The desk's store, opened; called from the overview's worker thread."""
+        store = self.visit_log.store
+        if not store.opened:
+            store.open()
+        return store
+
     def action_toggle_language(self) -> None:
         self.lang = "en" if self.lang == "da" else "da"
         translate_bindings(self, self.lang)
         translate_bindings(self.screen, self.lang)
-        if isinstance(self.screen, DeskScreen):
+        if isinstance(self.screen, (DeskScreen, SupervisorScreen)):
             self.screen.show()
 
     def today(self):

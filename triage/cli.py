@@ -68,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     summary.add_argument("--site", action="append", help="only this site (repeat for more)")
     summary.add_argument("--format", choices=("table", "json", "csv"), default="table")
     summary.add_argument("--no-demo", action="store_true", help="leave demo visits out")
+    summary.add_argument("--tui", action="store_true", help="open the supervisor's overview in the terminal")
     summary.add_argument("--data", type=Path, default=None, help="data folder (for site names and targets)")
     _store_options(summary)
 
@@ -298,6 +299,15 @@ def cmd_summary(args: argparse.Namespace) -> int:
     store = _open_store(args)
     if store is None:
         return 1
+    if args.tui:
+        from triage.app import TriageApp
+        from triage.desklog import DeskLog
+
+        store.dispose()
+        site = flow.sites.default_site
+        TriageApp(flow, site=site, lang=lang, start="overview",
+                  log=DeskLog(args.db, site, "overblik", spool_dir=args.spool_dir)).run()
+        return 0
     filters = Filters(sites=tuple(args.site) if args.site else None, include_demo=not args.no_demo)
     summary = summarize(store, flow.sites, first, last + timedelta(days=1), filters)
     render = {"table": summary_table, "json": summary_json, "csv": summary_csv}[args.format]

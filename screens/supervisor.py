@@ -1,0 +1,203 @@
+"""The supervisor's overview: footfall per site against target, alerts, heat map, trend and
+misdirection. It refreshes by itself every 30 seconds in a worker thread, so desks keep
+writing and nothing freezes. The figures come from triage.overview; no SQL here."""
+
+from __future__ import annotations
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.content import Content
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Sparkline, Static
+
+from screens.keys import key_bar, translate_bindings
+from triage import present
+from triage.i18n import t
+from triage.overview import PERIODS, Overview, overview, period_dates
+
+REFRESH_SECONDS = 30
+SHADES = " ░▒▓█"
+
+
+class OverviewReady(Message):
+    def __init__(self, result: Overview) -> None:
+        super().__init__()
+        self.result = result
+
+
+class SupervisorScreen(Screen):
+    BINDINGS = [
+        Binding("1", "period('today')", "period_today", id="period_today"),
+        Binding("2", "period('week')", "period_week", id="period_week"),
+        Binding("3", "period('30days')", "period_30days", id="period_30days"),
+        Binding("4", "period('year')", "period_year", id="period_year"),
+        Binding("tab", "next_site", "sup_next_site", id="sup_next_site"),
+        Binding("r", "refresh", "sup_refresh", id="sup_refresh"),
+        Binding("escape", "leave", "sup_leave", id="sup_leave"),
+        Binding("pagedown", "scroll(1)", show=False),
+        Binding("pageup", "scroll(-1)", show=False),
+    ]
+
+    def __init__(self, store_getter, sites, can_leave: bool = True) -> None:
+        super().__init__()
+        self.store_getter = store_getter  # called in the worker: opening the store may block
+        self.sites = sites
+        self.can_leave = can_leave
+        self.period = "today"
+        self.heat_site = 0
+        self.result: Overview | None = None
+
+    @property
+    def lang(self) -> str:
+        return self.app.lang  # type: ignore[attr-defined]
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="sup-title")
+        yield Static(id="sup-alert")
+        with VerticalScroll(id="sup-body"):
+            yield DataTable(id="sup-sites", cursor_type="none", zebra_stripes=True)
+            yield Static(id="sup-summary")
+            yield Static(id="sup-heat")
+            yield Static(id="sup-trend-label")
+            yield Sparkline([], id="sup-trend")
+            yield Static(id="sup-matrix")
+        yield Static(id="keys")
+
+    def on_mount(self) -> None:
+        translate_bindings(self, self.lang)
+        self.query_one("#sup-sites", DataTable).loading = True
+        self.show()
+        self.action_refresh()
+        self.set_interval(REFRESH_SECONDS, self.action_refresh)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "leave":
+            return self.can_leave
+        return True
+
+    # --- actions -------------------------------------------------------------------------
+
+    def action_period(self, period: str) -> None:
+        self.period = period
+        self.query_one("#sup-sites", DataTable).loading = True  # a long range may take a moment
+        self.action_refresh()
+
+    def action_next_site(self) -> None:
+        if self.result and self.result.heat:
+            self.heat_site = (self.heat_site + 1) % len(self.result.heat)
+            self.show()
+
+    def action_refresh(self) -> None:
+        self.compute(self.period)
+
+    def action_scroll(self, pages: int) -> None:
+        body = self.query_one("#sup-body", VerticalScroll)
+        body.scroll_page_down() if pages > 0 else body.scroll_page_up()
+
+    def action_leave(self) -> None:
+        self.dismiss()
+
+    @work(thread=True, exclusive=True, group="overview", exit_on_error=False)
+    def compute(self, period: str) -> None:
+        now = present.local_now()
+        start, end = period_dates(period, now.date())
+        result = overview(self.store_getter(), self.sites, start, end, now)
+        self.post_message(OverviewReady(result))
+
+    def on_overview_ready(self, message: OverviewReady) -> None:
+        self.result = message.result
+        self.query_one("#sup-sites", DataTable).loading = False
+        self.show()
+
+    # --- drawing -------------------------------------------------------------------------
+
+    def site_name(self, site_id: str) -> str:
+        return self.sites[site_id].name(self.lang) if site_id in self.sites else site_id
+
+    def show(self) -> None:
+        lang = self.lang
+        self.query_one("#keys", Static).update(key_bar(self, lang))
+        title = self.query_one("#sup-title", Static)
+        result = self.result
+        if result is None:
+            title.update(t("sup_loading", lang))
+            return
+        last = result.end.toordinal() - 1
+        from datetime import date
+
+        demo = f"  {t('sup_demo', lang, n=result.demo_visits)}" if result.demo_visits else ""
+        title.update(Content.assemble(
+            (t("sup_title", lang), "bold"), "  ",
+            t(f"period_{self.period}", lang), f" ({result.start} – {date.fromordinal(last)})",
+            "  ", (t("sup_refreshed", lang, time=f"{result.refreshed:%H:%M:%S}"), "dim"),
+            (demo, "bold"),
+        ))
+        alert = self.query_one("#sup-alert", Static)
+        alert.display = bool(result.alerts)
+        alert.update("\n".join(
+            t(f"sup_alert_{a.window}", lang, site=self.site_name(a.site_id), share=f"{a.share * 100:.0f}",
+              target=f"{a.target * 100:.0f}", visits=a.visits)
+            for a in result.alerts))
+        self.draw_sites(result)
+        s = result.summary
+        referred = ", ".join(f"{t('kind_' + k, lang)} {n}" for k, n in
+                             sorted(s.referred_by_kind.items(), key=lambda i: -i[1])) or "–"
+        change = "–" if s.change is None else f"{s.change * 100:+.0f} %"
+        self.query_one("#sup-summary", Static).update(
+            t("sup_totals", lang, total=s.total, previous=s.previous_total, change=change,
+              overall=f"{s.overall_imbalance * 100:.0f}", referred=s.referred, kinds=referred))
+        self.draw_heat(result)
+        trend = [n for _, n in result.trend]
+        self.query_one("#sup-trend-label", Static).update(t("sup_trend", lang))
+        self.query_one("#sup-trend", Sparkline).data = trend or [0]
+        self.draw_matrix(result)
+
+    def draw_sites(self, result: Overview) -> None:
+        lang = self.lang
+        table = self.query_one("#sup-sites", DataTable)
+        table.clear(columns=True)
+        table.add_columns(t("sum_site", lang), t("sum_visits", lang), t("sum_share", lang),
+                          t("sum_target", lang), t("sum_imbalance", lang), "")
+        for x in result.summary.sites:
+            width = 12  # the whole table fits in 80 columns
+            filled = round(x.share * width)
+            mark = min(width - 1, round(x.target * width))
+            bar = "".join("│" if i == mark else ("█" if i < filled else "·") for i in range(width))
+            table.add_row(self.site_name(x.site_id), f"{x.visits}", f"{x.share * 100:.0f} %",
+                          f"{x.target * 100:.0f} %", f"{x.imbalance * 100:+.0f} %", bar)
+
+    def draw_heat(self, result: Overview) -> None:
+        lang = self.lang
+        heat = self.query_one("#sup-heat", Static)
+        if not result.heat:
+            heat.update(t("sup_no_visits", lang))
+            return
+        site = sorted(result.heat)[self.heat_site % len(result.heat)]
+        cells = result.heat[site]
+        hours = range(min(h for _, h in cells), max(h for _, h in cells) + 1)
+        days = sorted({d for d, _ in cells} | set(range(5)))
+        top = max(cells.values())
+        lines = [Content.assemble((t("sup_heat", lang, site=self.site_name(site)), "bold"))]
+        lines.append(Content("     " + "".join(f"{h:02d}  " for h in hours)))
+        for day in days:
+            row = []
+            for hour in hours:
+                n = cells.get((day, hour), 0)
+                level = 0 if n == 0 else 1 + round((len(SHADES) - 2) * n / top)
+                row.append(SHADES[level] * 3 + " ")
+            lines.append(Content(f"{t('weekday_' + str(day), lang)[:3]:<5}" + "".join(row)))
+        lines.append(Content(t("sup_heat_legend", lang, top=top), ).stylize("dim"))
+        heat.update(Content("\n").join(lines))
+
+    def draw_matrix(self, result: Overview) -> None:
+        lang = self.lang
+        s = result.summary
+        lines = [t("sum_misdirected", lang, misdirected=s.misdirected, with_postcode=s.with_postcode)]
+        pairs = [(n, home, site) for home, visited in s.misdirection.items()
+                 for site, n in visited.items() if home != site]
+        for n, home, site in sorted(pairs, key=lambda p: (-p[0], p[1], p[2]))[:8]:  # biggest first
+            lines.append(f"  {self.site_name(home)} → {self.site_name(site)}: {n}")
+        self.query_one("#sup-matrix", Static).update("\n".join(lines))

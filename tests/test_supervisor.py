@@ -1,0 +1,124 @@
+"""The supervisor's overview, driven through Pilot on a real SQLite file."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from textual.widgets import DataTable, Static
+
+from triage import present
+from triage.app import TriageApp
+from triage.desklog import DeskLog
+from triage.model import LOCAL_ZONE
+from triage.store import Store
+from triage.visits import visit_from_result
+from triage.walk import route
+
+NOW = datetime(2026, 11, 23, 10, 30, tzinfo=LOCAL_ZONE)
+
+
+@pytest.fixture
+def db(tmp_path, flow):
+    """Today: 12 visits at Skelbækgade, 4 at each other jobcentre (60 % vs a 40 % target)."""
+    path = tmp_path / "overview.db"
+    store = Store(path, spool_dir=tmp_path / "spool")
+    store.open()
+    at = NOW.astimezone(timezone.utc) - timedelta(minutes=20)
+    for site, n in (("jc-skelbaek", 12), ("jc-musvaage", 4), ("jc-nord", 4)):
+        for _ in range(n):
+            store.record(visit_from_result(route(flow, ["2", "2"], site), site, "d", "in_person", 5.0, at))
+    last_month = at - timedelta(days=20)
+    store.record(visit_from_result(route(flow, ["1", "1"], "jc-nord"), "jc-nord", "d", "in_person", 5.0, last_month))
+    store.dispose()
+    return path
+
+
+@pytest.fixture
+def overview_app(flow, db, tmp_path, monkeypatch):
+    monkeypatch.setattr(present, "local_now", lambda: NOW)
+    log = DeskLog(str(db), "jc-skelbaek", "overblik", spool_dir=tmp_path / "spool")
+    return TriageApp(flow, site="jc-skelbaek", log=log, start="overview", open_log_after=0)
+
+
+async def ready(pilot) -> None:
+    await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def table_rows(app) -> list[list[str]]:
+    table = app.screen.query_one("#sup-sites", DataTable)
+    return [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
+
+
+def text(app, selector: str) -> str:
+    widget = app.screen.query_one(selector, Static)
+    return str(widget.render()) if widget.display else ""
+
+
+async def test_today_with_alert_and_period_switch(overview_app):
+    async with overview_app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        rows = table_rows(overview_app)
+        assert rows[0][:5] == ["Jobcenter Skelbækgade", "12", "60 %", "40 %", "+50 %"]
+        assert "⚠ Jobcenter Skelbækgade: 60 % af dagens besøg på jobcentrene (12); målet er 40 %." in text(
+            overview_app, "#sup-alert")
+        assert "I dag (2026-11-23 – 2026-11-23)" in text(overview_app, "#sup-title")
+        await pilot.press("3")
+        await ready(pilot)
+        assert "30 dage (2026-10-25 – 2026-11-23)" in text(overview_app, "#sup-title")
+        assert table_rows(overview_app)[2][:2] == ["Jobcenter København Nord", "5"]
+        assert "I alt 21 besøg" in text(overview_app, "#sup-summary")
+
+
+async def test_refresh_picks_up_a_visit_written_by_another_process(overview_app, db, tmp_path):
+    async with overview_app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        assert table_rows(overview_app)[1][1] == "4"
+        writer = (
+            "import sys; from datetime import datetime, timezone\n"
+            "from triage import paths; from triage.load import load_or_raise\n"
+            "from triage.store import Store; from triage.visits import visit_from_result\n"
+            "from triage.walk import route\n"
+            "flow = load_or_raise(paths.default_data_dir())\n"
+            f"store = Store({str(db)!r}, spool_dir=__import__('pathlib').Path({str(tmp_path / 'sp2')!r}))\n"
+            "store.open()\n"
+            "at = datetime(2026, 11, 23, 9, 15, tzinfo=timezone.utc)\n"
+            "print(store.record(visit_from_result(route(flow, ['6', '1'], 'jc-musvaage'), 'jc-musvaage', 'x', 'in_person', 1.0, at)))\n"
+        )
+        done = subprocess.run([sys.executable, "-c", writer], capture_output=True, text=True,
+                              cwd=Path(__file__).resolve().parent.parent, timeout=60)
+        assert done.stdout.strip() == "saved", done.stderr
+        await pilot.press("r")  # the same as the 30-second timer
+        await ready(pilot)
+        assert table_rows(overview_app)[1][:2] == ["Jobcenter København Musvågevej", "5"]
+
+
+async def test_no_alert_when_balanced_and_language(flow, tmp_path, monkeypatch):
+    monkeypatch.setattr(present, "local_now", lambda: NOW)
+    log = DeskLog(str(tmp_path / "empty.db"), "jc-skelbaek", "o", spool_dir=tmp_path / "spool")
+    app = TriageApp(flow, site="jc-skelbaek", log=log, start="overview", open_log_after=0)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        assert text(app, "#sup-alert") == ""
+        assert "Ingen besøg i perioden." in text(app, "#sup-heat")
+        await pilot.press("f2")
+        assert text(app, "#sup-title").startswith("Overview  Today")
+
+
+async def test_f5_opens_the_overview_from_the_desk_and_esc_returns(flow, db, tmp_path, monkeypatch):
+    monkeypatch.setattr(present, "local_now", lambda: NOW)
+    log = DeskLog(str(db), "jc-skelbaek", "skranke-1", spool_dir=tmp_path / "spool")
+    app = TriageApp(flow, site="jc-skelbaek", log=log, open_log_after=0)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        await pilot.press("f5")
+        await ready(pilot)
+        assert type(app.screen).__name__ == "SupervisorScreen"
+        await pilot.press("escape")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "DeskScreen"

@@ -1,0 +1,88 @@
+"""The supervisor's overview for one period: figures, heat map, trend and alerts, as plain data.
+
+Computed from the rollups only (see triage.stats), so it is cheap to refresh while desks write.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from triage.sites import Sites
+from triage.stats import Filters, Summary, footfall, summarize, visit_counts
+from triage.store import Store
+
+PERIODS = ("today", "week", "30days", "year")
+ALERT_OVER = 0.25  # a site more than 25 % above its target share
+ALERT_MIN_VISITS = {"today": 20, "hour": 8}  # too few visits say nothing about balance
+
+
+def period_dates(period: str, today: date) -> tuple[date, date]:
+    """(start, end) with end excluded, for the named periods."""
+    if period == "today":
+        return today, today + timedelta(days=1)
+    if period == "week":
+        monday = today - timedelta(days=today.weekday())
+        return monday, today + timedelta(days=1)
+    if period == "30days":
+        return today - timedelta(days=29), today + timedelta(days=1)
+    if period == "year":
+        return date(today.year, 1, 1), today + timedelta(days=1)
+    raise ValueError(f"period must be one of {PERIODS}")
+
+
+@dataclass
+class Alert:
+    site_id: str
+    window: str  # "today" or "hour"
+    share: float
+    target: float
+    visits: int
+
+
+@dataclass
+class Overview:
+    start: date
+    end: date
+    summary: Summary
+    heat: dict[str, dict[tuple[int, int], int]]  # site → (weekday, hour) → visits
+    trend: list[tuple[str, int]]  # (day, visits) in order
+    alerts: list[Alert] = field(default_factory=list)
+    demo_visits: int = 0
+    refreshed: datetime | None = None
+
+
+def _alerts(store: Store, sites: Sites, now: datetime) -> list[Alert]:
+    today = now.date()
+    targets = {s.id: float(s.target_share) for s in sites if s.kind == "jobcenter" and s.target_share}
+    windows = {
+        "today": {k[0]: v for k, v in visit_counts(store, today, today + timedelta(days=1)).items()},
+        "hour": {site: hours.get(now.hour, 0)
+                 for site, hours in footfall(store, today, today + timedelta(days=1), "hour").items()},
+    }
+    alerts = []
+    for window, per_site in windows.items():
+        counted = {s: per_site.get(s, 0) for s in targets}
+        total = sum(counted.values())
+        if total < ALERT_MIN_VISITS[window]:
+            continue
+        for site, visits in counted.items():
+            share = visits / total
+            if share > targets[site] * (1 + ALERT_OVER):
+                alerts.append(Alert(site, window, share, targets[site], visits))
+    return alerts
+
+
+def overview(store: Store, sites: Sites, start: date, end: date, now: datetime,
+             filters: Filters | None = None) -> Overview:
+    filters = filters or Filters()
+    heat: dict[str, dict[tuple[int, int], int]] = {}
+    for (site, weekday, hour), visits in visit_counts(
+            store, start, end, ("site_id", "local_weekday", "local_hour"), filters=filters).items():
+        heat.setdefault(site, {})[(weekday, hour)] = visits
+    trend = sorted((str(day), visits) for (day,), visits in
+                   visit_counts(store, start, end, ("local_date",), filters=filters).items())
+    demo = sum(v for (is_demo,), v in visit_counts(store, start, end, ("demo",), filters=filters).items()
+               if is_demo)
+    return Overview(start, end, summarize(store, sites, start, end, filters), heat, trend,
+                    _alerts(store, sites, now), demo, now)
