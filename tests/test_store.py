@@ -284,6 +284,8 @@ def _rollup_totals(store) -> tuple[int, int]:
     with store.engine.connect() as conn:
         daily = conn.execute(text("SELECT COALESCE(SUM(visits), 0) FROM visit_daily")).scalar()
         hourly = conn.execute(text("SELECT COALESCE(SUM(visits), 0) FROM visit_hourly")).scalar()
+        route_ = conn.execute(text("SELECT COALESCE(SUM(visits), 0) FROM visit_route")).scalar()
+    assert int(route_) == int(daily)  # every rollup counts every visit
     return int(daily), int(hourly)
 
 

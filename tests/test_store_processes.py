@@ -80,6 +80,7 @@ def test_eight_desks_at_once_lose_and_double_nothing(tmp_path):
     with sqlite3.connect(db) as conn:  # the rollups, kept by triggers, are exact under contention
         assert conn.execute("SELECT SUM(visits) FROM visit_daily").fetchone()[0] == 4000
         assert conn.execute("SELECT SUM(visits) FROM visit_hourly").fetchone()[0] == 4000
+        assert conn.execute("SELECT SUM(visits) FROM visit_route").fetchone()[0] == 4000
 
 
 def test_writer_killed_mid_run_loses_no_acknowledged_visit(tmp_path):

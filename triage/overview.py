@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from triage.sites import Sites
-from triage.stats import Filters, Summary, footfall, summarize, visit_counts
+from triage.stats import HOURS, Filters, Summary, footfall, summarize, visit_counts
 from triage.store import Store
 
 PERIODS = ("today", "week", "30days", "year")
@@ -75,14 +75,18 @@ def _alerts(store: Store, sites: Sites, now: datetime) -> list[Alert]:
 
 def overview(store: Store, sites: Sites, start: date, end: date, now: datetime,
              filters: Filters | None = None) -> Overview:
+    """Everything the supervisor's screen shows. The (site, weekday, hour) counts serve both the
+    heat map and the busiest hours; the (date, demo) counts both the trend and the demo mark."""
     filters = filters or Filters()
+    hours = visit_counts(store, start, end, HOURS, filters=filters)
     heat: dict[str, dict[tuple[int, int], int]] = {}
-    for (site, weekday, hour), visits in visit_counts(
-            store, start, end, ("site_id", "local_weekday", "local_hour"), filters=filters).items():
+    for (site, weekday, hour), visits in hours.items():
         heat.setdefault(site, {})[(weekday, hour)] = visits
-    trend = sorted((str(day), visits) for (day,), visits in
-                   visit_counts(store, start, end, ("local_date",), filters=filters).items())
-    demo = sum(v for (is_demo,), v in visit_counts(store, start, end, ("demo",), filters=filters).items()
-               if is_demo)
-    return Overview(start, end, summarize(store, sites, start, end, filters), heat, trend,
-                    _alerts(store, sites, now), demo, now)
+    per_day: dict[str, int] = {}
+    demo = 0
+    for (day, is_demo), visits in visit_counts(store, start, end, ("local_date", "demo"),
+                                                filters=filters).items():
+        per_day[str(day)] = per_day.get(str(day), 0) + visits
+        demo += visits if is_demo else 0
+    return Overview(start, end, summarize(store, sites, start, end, filters, hours=hours), heat,
+                    sorted(per_day.items()), _alerts(store, sites, now), demo, now)

@@ -98,9 +98,26 @@ class VisitHourly(SQLModel, table=True):
 
     __tablename__ = "visit_hourly"
 
-    site_id: str = Field(primary_key=True, max_length=64)
+    # Date first in the key: a day or a month is a range scan, not a pass over every site.
     local_date: date = Field(primary_key=True)
+    site_id: str = Field(primary_key=True, max_length=64)
     local_hour: int = Field(primary_key=True)
+    demo: bool = Field(primary_key=True)
+    local_weekday: int
+    visits: int
+
+
+class VisitRoute(SQLModel, table=True):
+    """Per day and site: where citizens live (their postcode's site) and where they were sent.
+    Small enough for misdirection and referral figures over long periods."""
+
+    __tablename__ = "visit_route"
+
+    local_date: date = Field(primary_key=True)
+    site_id: str = Field(primary_key=True, max_length=64)
+    postcode_site_id: str = Field(primary_key=True, max_length=64)
+    destination_id: str = Field(primary_key=True, max_length=64)
+    handled_here: bool = Field(primary_key=True)
     demo: bool = Field(primary_key=True)
     local_weekday: int
     visits: int
@@ -109,7 +126,10 @@ class VisitHourly(SQLModel, table=True):
 # What a rollup row keeps of a visit (besides the count).
 ROLLUP_KEYS = ("local_date", "local_hour", "site_id", "destination_id", "outcome_id", "channel",
                "handled_here", "postcode_site_id", "demo")
-HOURLY_KEYS = ("site_id", "local_date", "local_hour", "demo")
+HOURLY_KEYS = ("local_date", "site_id", "local_hour", "demo")
+ROUTE_KEYS = ("local_date", "site_id", "postcode_site_id", "destination_id", "handled_here", "demo")
+# Every rollup with its key, kept by the triggers (and by the bulk load) in the same way.
+ROLLUPS = (("visit_daily", ROLLUP_KEYS), ("visit_hourly", HOURLY_KEYS), ("visit_route", ROUTE_KEYS))
 
 
 def _upsert_sql(table: str, keys: tuple[str, ...], row: str, delta: str) -> str:
@@ -123,8 +143,9 @@ def _upsert_sql(table: str, keys: tuple[str, ...], row: str, delta: str) -> str:
 
 def _rollup_triggers(dialect: str) -> list[str]:
     """The triggers that keep visit_daily and visit_hourly exact: +1 on insert, -1 on void."""
-    daily = lambda d: _upsert_sql("visit_daily", ROLLUP_KEYS, "NEW", d)  # noqa: E731
-    hourly = lambda d: _upsert_sql("visit_hourly", HOURLY_KEYS, "NEW", d)  # noqa: E731
+    def upserts(delta: str) -> str:
+        return "; ".join(_upsert_sql(table, keys, "NEW", delta) for table, keys in ROLLUPS)
+
     if dialect == "postgresql":
         return [
             f"""CREATE OR REPLACE FUNCTION triage_visit_rollup() RETURNS trigger AS $$
@@ -138,8 +159,7 @@ def _rollup_triggers(dialect: str) -> list[str]:
                 ELSE
                     RETURN NULL;
                 END IF;
-                {daily("delta")};
-                {hourly("delta")};
+                {upserts("delta")};
                 RETURN NULL;
             END $$ LANGUAGE plpgsql""",
             "DROP TRIGGER IF EXISTS visit_rollup ON visit",
@@ -148,10 +168,10 @@ def _rollup_triggers(dialect: str) -> list[str]:
         ]
     return [
         f"""CREATE TRIGGER IF NOT EXISTS visit_rollup_insert AFTER INSERT ON visit
-        WHEN NEW.voided_utc IS NULL BEGIN {daily("1")}; {hourly("1")}; END""",
+        WHEN NEW.voided_utc IS NULL BEGIN {upserts("1")}; END""",
         f"""CREATE TRIGGER IF NOT EXISTS visit_rollup_void AFTER UPDATE OF voided_utc ON visit
         WHEN OLD.voided_utc IS NULL AND NEW.voided_utc IS NOT NULL
-        BEGIN {daily("-1")}; {hourly("-1")}; END""",
+        BEGIN {upserts("-1")}; END""",
     ]
 
 
@@ -232,7 +252,8 @@ class Store:
         with self.engine.begin() as conn:
             fresh = not self.engine.dialect.has_table(conn, "visit")
             SQLModel.metadata.create_all(conn, tables=[
-                Visit.__table__, VisitDaily.__table__, VisitHourly.__table__, Meta.__table__])
+                Visit.__table__, VisitDaily.__table__, VisitHourly.__table__, VisitRoute.__table__,
+                Meta.__table__])
             found = conn.execute(select(Meta.value).where(Meta.key == "schema_version")).scalar()
             if found is not None and int(found) > SCHEMA_VERSION:
                 raise StoreError("db_newer", found=found, supported=SCHEMA_VERSION)
@@ -251,12 +272,13 @@ class Store:
             # Version 1 kept visit_daily for purged days only: add today's detail to it, and
             # build visit_hourly from both, so the new triggers start from exact figures.
             self._fold_detail(conn, Visit.voided_utc.is_(None))
-            conn.execute(VisitHourly.__table__.delete())
-            conn.exec_driver_sql(
-                "INSERT INTO visit_hourly (site_id, local_date, local_hour, demo, local_weekday, visits) "
-                "SELECT site_id, local_date, local_hour, demo, MIN(local_weekday), SUM(visits) "
-                "FROM visit_daily GROUP BY site_id, local_date, local_hour, demo"
-            )
+            for table, keys in ROLLUPS[1:]:  # the narrow ones, from the wide one
+                columns = ", ".join(keys)
+                conn.exec_driver_sql(f"DELETE FROM {table}")
+                conn.exec_driver_sql(
+                    f"INSERT INTO {table} ({columns}, local_weekday, visits) "
+                    f"SELECT {columns}, MIN(local_weekday), SUM(visits) FROM visit_daily GROUP BY {columns}"
+                )
         conn.execute(update(Meta).where(Meta.key == "schema_version").values(value=str(SCHEMA_VERSION)))
         if found is None:
             conn.execute(Meta.__table__.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
@@ -369,8 +391,6 @@ class Store:
             raise ValueError("load_rows is the SQLite bulk path; use insert_many elsewhere")
         insert = (f"INSERT INTO visit ({', '.join(FIELDS)}) VALUES ({', '.join('?' for _ in FIELDS)}) "
                   "ON CONFLICT (visit_id) DO NOTHING")
-        daily_keys = ", ".join(ROLLUP_KEYS).replace("postcode_site_id", "COALESCE(postcode_site_id, '')")
-        hourly_keys = ", ".join(HOURLY_KEYS)
         raw = self.engine.raw_connection()
         total = 0
         try:
@@ -382,20 +402,16 @@ class Store:
             while chunk := list(islice(source, batch)):
                 cursor.executemany(insert, chunk)
                 total += len(chunk)
-            cursor.execute(
-                f"INSERT INTO visit_daily ({', '.join(ROLLUP_KEYS)}, local_weekday, visits) "
-                f"SELECT {daily_keys}, MIN(local_weekday), COUNT(*) FROM visit "
-                f"WHERE id > ? AND voided_utc IS NULL GROUP BY {daily_keys} "
-                f"ON CONFLICT ({', '.join(ROLLUP_KEYS)}) DO UPDATE SET visits = visits + excluded.visits",
-                (first,),
-            )
-            cursor.execute(
-                f"INSERT INTO visit_hourly ({hourly_keys}, local_weekday, visits) "
-                f"SELECT {hourly_keys}, MIN(local_weekday), COUNT(*) FROM visit "
-                f"WHERE id > ? AND voided_utc IS NULL GROUP BY {hourly_keys} "
-                f"ON CONFLICT ({hourly_keys}) DO UPDATE SET visits = visits + excluded.visits",
-                (first,),
-            )
+            for table, keys in ROLLUPS:
+                listed = ", ".join(keys)
+                grouped = listed.replace("postcode_site_id", "COALESCE(postcode_site_id, '')")
+                cursor.execute(
+                    f"INSERT INTO {table} ({listed}, local_weekday, visits) "
+                    f"SELECT {grouped}, MIN(local_weekday), COUNT(*) FROM visit "
+                    f"WHERE id > ? AND voided_utc IS NULL GROUP BY {grouped} "
+                    f"ON CONFLICT ({listed}) DO UPDATE SET visits = visits + excluded.visits",
+                    (first,),
+                )
             for statement in _rollup_triggers("sqlite"):
                 cursor.execute(statement)
             raw.commit()

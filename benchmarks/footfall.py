@@ -1,0 +1,95 @@
+"""Footfall on a large demo history: load rate, and the supervisor's views beside raw SQL.
+
+    python benchmarks/footfall.py [--visits 5000000] [--db PATH] [--runs 5]
+
+1. Loads demo history (about --visits visits over ten years) into a fresh SQLite file and
+   reports visits/s and the process's peak RSS (goal: ≥ 200,000/s, memory flat).
+2. Times, in the same run, median of --runs:
+   - the supervisor's one-year overview and today's overview (triage.overview.overview);
+   - (a) the plainest raw GROUP BY over the visit table (site × hour of day, one year);
+   - (b) a hand-written raw query over the hourly per-site rollup (site × hour, one year).
+   Goals: each view within 3× of (b) and at least 20× faster than (a).
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from datetime import date, datetime, time as clock
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from triage import paths  # noqa: E402
+from triage.demo import DemoHistory  # noqa: E402
+from triage.load import load_or_raise  # noqa: E402
+from triage.model import LOCAL_ZONE  # noqa: E402
+from triage.overview import overview, period_dates  # noqa: E402
+from triage.store import Store  # noqa: E402
+
+END = date(2026, 11, 23)
+NOW = datetime.combine(END, clock(11, 30), LOCAL_ZONE)
+DAYS = 3650
+
+
+def timed(fn, runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--visits", type=int, default=5_000_000)
+    parser.add_argument("--db", type=Path, default=None)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    flow = load_or_raise(paths.default_data_dir())
+    db = args.db or Path(tempfile.mkdtemp(prefix="triage-footfall-")) / "demo.db"
+    if db.exists():
+        db.unlink()
+    store = Store(db, spool_dir=db.parent / "spool")
+    store.open()
+
+    # About 0.54 ordinary-Tuesday-equivalents per calendar day once weekends, seasons and
+    # opening hours are counted (measured on the demo history itself).
+    per_day = max(1, round(args.visits / (DAYS * 0.54)))
+    history = DemoHistory(flow, DAYS, 2006, per_day, END)
+    start = time.perf_counter()
+    loaded = store.load_rows(history.rows())
+    seconds = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"demo load: {loaded:,} visits in {seconds:.1f} s = {loaded / seconds:,.0f} visits/s "
+          f"(goal ≥ 200,000/s); peak RSS {peak:.0f} MiB; file {db.stat().st_size / 2**20:.0f} MiB")
+
+    year = (date(END.year, 1, 1), END)
+    raw = sqlite3.connect(db)
+    plain_sql = ("SELECT site_id, local_hour, COUNT(*) FROM visit WHERE local_date >= ? AND local_date < ? "
+                 "AND voided_utc IS NULL GROUP BY site_id, local_hour")
+    rollup_sql = ("SELECT site_id, local_hour, SUM(visits) FROM visit_hourly WHERE local_date >= ? "
+                  "AND local_date < ? GROUP BY site_id, local_hour")
+    bounds = (year[0].isoformat(), year[1].isoformat())
+    assert sorted(raw.execute(plain_sql, bounds).fetchall()) == sorted(raw.execute(rollup_sql, bounds).fetchall())
+    plain = timed(lambda: raw.execute(plain_sql, bounds).fetchall(), args.runs)
+    rolled = timed(lambda: raw.execute(rollup_sql, bounds).fetchall(), args.runs)
+    year_view = timed(lambda: overview(store, flow.sites, *year, NOW), args.runs)
+    today = period_dates("today", END)
+    today_view = timed(lambda: overview(store, flow.sites, *today, NOW), args.runs)
+    print(f"(a) plain GROUP BY over visit, one year: {plain * 1000:.1f} ms")
+    print(f"(b) raw query over the hourly rollup, one year: {rolled * 1000:.1f} ms")
+    for name, value in (("one-year overview", year_view), ("today's overview", today_view)):
+        print(f"{name}: {value * 1000:.1f} ms = {value / rolled:.1f}× (b) (goal ≤ 3×), "
+              f"{plain / value:.0f}× faster than (a) (goal ≥ 20×)")
+
+
+if __name__ == "__main__":
+    main()
