@@ -133,6 +133,19 @@ def _load_usable(data: Path, lang: str, check_cases: bool = False) -> Loaded | N
     return loaded
 
 
+def _usable_flow(args: argparse.Namespace, check_cases: bool = False):
+    """The flow from --data (or the shipped one), or None after listing why it cannot be used."""
+    loaded = _load_usable(args.data or paths.default_data_dir(), args.lang, check_cases)
+    return loaded.flow if loaded is not None else None
+
+
+def _site_known(flow, site: str, lang: str) -> bool:
+    if site in flow.sites:
+        return True
+    print(t("unknown_site", lang, site=site, sites=", ".join(flow.sites.sites)), file=sys.stderr)
+    return False
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     data = args.data or paths.default_data_dir()
     loaded = load(data)
@@ -168,13 +181,8 @@ def cmd_route(args: argparse.Namespace) -> int:
     from triage.walk import AnswerError, Walk
 
     lang = args.lang
-    loaded = _load_usable(args.data or paths.default_data_dir(), lang)
-    if loaded is None:
-        return 1
-    flow = loaded.flow
-    assert flow is not None
-    if args.site and args.site not in flow.sites:
-        print(t("unknown_site", lang, site=args.site, sites=", ".join(flow.sites.sites)), file=sys.stderr)
+    flow = _usable_flow(args)
+    if flow is None or (args.site and not _site_known(flow, args.site, lang)):
         return 1
     moment = None
     if args.at:
@@ -277,11 +285,9 @@ def cmd_summary(args: argparse.Namespace) -> int:
     from triage.stats import Filters, summarize
 
     lang = args.lang
-    loaded = _load_usable(args.data or paths.default_data_dir(), lang)
-    if loaded is None:
+    flow = _usable_flow(args)
+    if flow is None or not all(_site_known(flow, site, lang) for site in args.site or []):
         return 1
-    flow = loaded.flow
-    assert flow is not None
     today = local_now().date()
     try:
         last = date.fromisoformat(args.end) if args.end else today
@@ -292,10 +298,6 @@ def cmd_summary(args: argparse.Namespace) -> int:
     if first > last:
         print(t("bad_period", lang, start=first, end=last), file=sys.stderr)
         return 1
-    for site in args.site or []:
-        if site not in flow.sites:
-            print(t("unknown_site", lang, site=site, sites=", ".join(flow.sites.sites)), file=sys.stderr)
-            return 1
     store = _open_store(args)
     if store is None:
         return 1
@@ -323,8 +325,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from triage.present import local_now
 
     lang = args.lang
-    loaded = _load_usable(args.data or paths.default_data_dir(), lang)
-    if loaded is None:
+    flow = _usable_flow(args)
+    if flow is None:
         return 1
     try:
         end = date.fromisoformat(args.end) if args.end else local_now().date()
@@ -341,7 +343,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         # Demo rows beside real ones would be too easy to mistake for each other in a report.
         print(t("demo_real_visits", lang, db=store.describe()), file=sys.stderr)
         return 1
-    history = DemoHistory(loaded.flow, args.days, args.seed, args.per_day, end)
+    history = DemoHistory(flow, args.days, args.seed, args.per_day, end)
     started = time.perf_counter()
     if store.dialect == "sqlite":
         written = store.load_rows(history.rows())
@@ -355,15 +357,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_desk(args: argparse.Namespace) -> int:
     lang = args.lang
-    data = args.data or paths.default_data_dir()
-    loaded = _load_usable(data, lang, check_cases=True)  # the same checks as triage validate
-    if loaded is None:
-        return 1
-    flow = loaded.flow
-    assert flow is not None
-    site = args.site or flow.sites.default_site
-    if site not in flow.sites:
-        print(t("unknown_site", lang, site=site, sites=", ".join(flow.sites.sites)), file=sys.stderr)
+    flow = _usable_flow(args, check_cases=True)  # the same checks as triage validate
+    site = args.site or (flow.sites.default_site if flow else "")
+    if flow is None or not _site_known(flow, site, lang):
         return 1
     from triage.app import TriageApp  # Textual loads only now
     from triage.desklog import DeskLog
