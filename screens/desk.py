@@ -82,7 +82,7 @@ class DeskScreen(Screen):
 
     def on_mount(self) -> None:
         translate_bindings(self, self.lang)
-        self.show()
+        self.redraw()
         self.set_interval(15, self.show_today)
 
     # --- what the keys do -------------------------------------------------------
@@ -107,7 +107,7 @@ class DeskScreen(Screen):
             self.pending = ()
         self.walk = walk
         self.typed = ""
-        self.show()
+        self.redraw()
 
     def press_keys(self, keys: tuple[str, ...]) -> None:
         """Walk the given keys until the desk must ask (ASK); keep the rest for after."""
@@ -138,7 +138,7 @@ class DeskScreen(Screen):
             walk = self.walk.choose(key)
             self.after_asking(walk) if question and question.picks_site else self.step(walk)
         except AnswerError as error:
-            self.show(t(error.code, self.lang, **error.params))
+            self.redraw(t(error.code, self.lang, **error.params))
 
     def action_back(self) -> None:
         self.step(self.walk.back())
@@ -154,11 +154,11 @@ class DeskScreen(Screen):
         visit = visit_from_result(result, self.site, self.desk, self.channel, seconds)
         self.saving = True
         self.app.write_visit(visit)  # type: ignore[attr-defined]
-        self.show()
+        self.redraw()
 
     def action_toggle_channel(self) -> None:
         self.channel = "phone" if self.channel == "in_person" else "in_person"
-        self.show()
+        self.redraw()
 
     def action_undo(self) -> None:
         self.app.void_last()  # type: ignore[attr-defined]
@@ -183,7 +183,7 @@ class DeskScreen(Screen):
             self.notice = t(message.error, self.lang)
         elif not message.available:
             self.notice = t("db_unavailable", self.lang, reason=message.reason)
-        self.show()
+        self.redraw()
 
     def on_visit_logged(self, message: VisitLogged) -> None:
         self.saving = False
@@ -192,7 +192,7 @@ class DeskScreen(Screen):
             self.counts = message.counts
         if message.status == "failed":
             # Not in the database and not on disk: stay on the card so nothing is lost.
-            self.show(t("not_saved", lang, reason=message.error))
+            self.redraw(t("not_saved", lang, reason=message.error))
             return
         outcome = self.flow.outcomes[message.visit["outcome_id"]]
         place = self.flow.sites[message.visit["destination_id"]].name(lang)
@@ -211,14 +211,14 @@ class DeskScreen(Screen):
         else:
             title = self.flow.outcomes[message.visit["outcome_id"]].title(lang)
             self.notice = t("undo_done", lang, title=title)
-        self.show()
+        self.redraw()
 
     def submit_postcode(self) -> None:
         try:
             self.after_asking(self.walk.give_postcode(self.typed))
         except AnswerError as error:
             # Keep what was typed so it can be corrected, and say what to do.
-            self.show(t(error.code, self.lang, **error.params))
+            self.redraw(t(error.code, self.lang, **error.params))
 
     async def on_key(self, event: events.Key) -> None:
         """Every desk key is handled here, in the order typed. Textual would run bindings later,
@@ -234,12 +234,12 @@ class DeskScreen(Screen):
         if event.character is not None and event.character.isdigit():
             if len(self.typed) < 4:
                 self.typed += event.character
-                self.show()
+                self.redraw()
         elif event.key == "enter":
             self.submit_postcode()
         elif event.key == "backspace" and self.typed:
             self.typed = self.typed[:-1]
-            self.show()
+            self.redraw()
         else:
             return False
         return True
@@ -253,7 +253,7 @@ class DeskScreen(Screen):
 
     # --- what the receptionist sees -----------------------------------------------
 
-    def show(self, message: str = "") -> None:
+    def redraw(self, message: str = "") -> None:
         """Redraw everything from the walk: the trail, then the question or the card."""
         lang = self.lang
         site = self.flow.sites[self.site]

@@ -69,7 +69,7 @@ class SupervisorScreen(Screen):
     def on_mount(self) -> None:
         translate_bindings(self, self.lang)
         self.query_one("#sup-sites", DataTable).loading = True
-        self.show()
+        self.redraw()
         self.action_refresh()
         self.set_interval(REFRESH_SECONDS, self.action_refresh)
 
@@ -88,7 +88,7 @@ class SupervisorScreen(Screen):
     def action_next_site(self) -> None:
         if self.result and self.result.heat:
             self.heat_site = (self.heat_site + 1) % len(self.result.heat)
-            self.show()
+            self.redraw()
 
     def action_refresh(self) -> None:
         self.compute(self.period)
@@ -110,14 +110,14 @@ class SupervisorScreen(Screen):
     def on_overview_ready(self, message: OverviewReady) -> None:
         self.result = message.result
         self.query_one("#sup-sites", DataTable).loading = False
-        self.show()
+        self.redraw()
 
     # --- drawing -------------------------------------------------------------------------
 
     def site_name(self, site_id: str) -> str:
         return self.sites[site_id].name(self.lang) if site_id in self.sites else site_id
 
-    def show(self) -> None:
+    def redraw(self) -> None:
         lang = self.lang
         self.query_one("#keys", Static).update(key_bar(self, lang))
         title = self.query_one("#sup-title", Static)

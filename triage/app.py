@@ -12,7 +12,6 @@ from textual.theme import BUILTIN_THEMES, Theme
 from screens.messages import LogReady, VisitLogged, VisitVoided
 from screens.commands import DeskCommands
 from screens.desk import DeskScreen
-from screens.supervisor import SupervisorScreen
 from screens.keys import translate_bindings
 from triage import paths
 from triage.desklog import DeskLog
@@ -71,7 +70,7 @@ class TriageApp(App):
     def on_mount(self) -> None:
         translate_bindings(self, self.lang)
         if self.start == "overview":
-            self.push_screen(SupervisorScreen(self.overview_store, self.flow.sites, can_leave=False))
+            self.show_overview(can_leave=False)
             return
         self.push_screen(DeskScreen(self.flow, self.site, self.desk))
         # The database (and the ORM) load just after the first question is on screen, not
@@ -82,8 +81,10 @@ class TriageApp(App):
             self.call_after_refresh(self.open_log)
         self.set_interval(REPLAY_SECONDS, self.replay_spool)
 
-    def show_overview(self) -> None:
-        self.push_screen(SupervisorScreen(self.overview_store, self.flow.sites))
+    def show_overview(self, can_leave: bool = True) -> None:
+        from screens.supervisor import SupervisorScreen  # not on the desk's start path
+
+        self.push_screen(SupervisorScreen(self.overview_store, self.flow.sites, can_leave=can_leave))
 
     def overview_store(self):
         """The desk's store, opened; called from the overview's worker thread."""
@@ -96,8 +97,8 @@ class TriageApp(App):
         self.lang = "en" if self.lang == "da" else "da"
         translate_bindings(self, self.lang)
         translate_bindings(self.screen, self.lang)
-        if isinstance(self.screen, (DeskScreen, SupervisorScreen)):
-            self.screen.show()
+        if hasattr(self.screen, "redraw"):  # the desk and the overview redraw in the new language
+            self.screen.redraw()
 
     def today(self):
         return present.local_now().date()
