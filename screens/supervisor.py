@@ -4,6 +4,8 @@ writing and nothing freezes. The figures come from triage.overview; no SQL here.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -34,8 +36,11 @@ class SupervisorScreen(Screen):
         Binding("2", "period('week')", "period_week", id="period_week"),
         Binding("3", "period('30days')", "period_30days", id="period_30days"),
         Binding("4", "period('year')", "period_year", id="period_year"),
-        Binding("tab", "next_site", "sup_next_site", id="sup_next_site"),
-        Binding("r", "refresh", "sup_refresh", id="sup_refresh"),
+        Binding("5", "custom_period", "period_custom", id="period_custom"),
+        # Off the key bar for room at 80 columns: the heat map's title names Tab, and the view
+        # refreshes itself every 30 seconds.
+        Binding("tab", "next_site", "sup_next_site", show=False, id="sup_next_site"),
+        Binding("r", "refresh", "sup_refresh", show=False, id="sup_refresh"),
         Binding("escape", "leave", "sup_leave", id="sup_leave"),
         Binding("pagedown", "scroll(1)", show=False),
         Binding("pageup", "scroll(-1)", show=False),
@@ -47,6 +52,7 @@ class SupervisorScreen(Screen):
         self.sites = sites
         self.can_leave = can_leave
         self.period = "today"
+        self.custom: tuple = ()  # (first day, day after the last) when period is "custom"
         self.heat_site = 0
         self.result: Overview | None = None
 
@@ -85,6 +91,18 @@ class SupervisorScreen(Screen):
         self.query_one("#sup-sites", DataTable).loading = True  # a long range may take a moment
         self.action_refresh()
 
+    def action_custom_period(self) -> None:
+        from screens.period import PeriodScreen
+
+        def chosen(period) -> None:
+            if period is not None:
+                self.custom = period
+                self.action_period("custom")
+
+        today = present.local_now().date()
+        start, last = self.custom or (today - timedelta(days=29), today + timedelta(days=1))
+        self.app.push_screen(PeriodScreen(self.lang, start, last - timedelta(days=1)), chosen)
+
     def action_next_site(self) -> None:
         if self.result and self.result.heat:
             self.heat_site = (self.heat_site + 1) % len(self.result.heat)
@@ -103,7 +121,7 @@ class SupervisorScreen(Screen):
     @work(thread=True, exclusive=True, group="overview", exit_on_error=False)
     def compute(self, period: str) -> None:
         now = present.local_now()
-        start, end = period_dates(period, now.date())
+        start, end = self.custom if period == "custom" else period_dates(period, now.date())
         result = overview(self.store_getter(), self.sites, start, end, now)
         self.post_message(OverviewReady(result))
 

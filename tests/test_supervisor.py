@@ -122,3 +122,22 @@ async def test_f5_opens_the_overview_from_the_desk_and_esc_returns(flow, db, tmp
         await pilot.press("escape")
         await pilot.pause()
         assert type(app.screen).__name__ == "DeskScreen"
+
+
+async def test_custom_period(overview_app):
+    from textual.widgets import Input
+
+    async with overview_app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
+        await pilot.press("5")
+        await pilot.pause()
+        start, last = (overview_app.screen.query_one(f"#period-{w}", Input) for w in ("from", "to"))
+        start.value, last.value = "2026-11-30", "2026-11-01"
+        await pilot.press("enter", "enter")
+        await pilot.pause()
+        assert "begynder" in str(overview_app.screen.query_one("#period-message").render())
+        start.value, last.value = "2026-10-01", "2026-11-22"
+        await pilot.press("enter")
+        await ready(pilot)
+        assert "Periode (2026-10-01 – 2026-11-22)" in text(overview_app, "#sup-title")
+        assert "I alt 1 besøg" in text(overview_app, "#sup-summary")  # only last month's visit

@@ -1,0 +1,54 @@
+"""Choose a custom period for the overview: two dates, checked before the dialog closes."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, Static
+
+from triage.i18n import t
+
+
+class PeriodScreen(ModalScreen[tuple[date, date] | None]):
+    """Returns (first day, day after the last), or None on Esc."""
+
+    BINDINGS = [Binding("escape", "cancel", "key_close", id="key_close")]
+
+    def __init__(self, lang: str, start: date, last: date) -> None:
+        super().__init__()
+        self.lang = lang
+        self.start = start
+        self.last = last
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="period-box"):
+            yield Static(t("period_title", self.lang), id="period-title")
+            yield Input(self.start.isoformat(), placeholder="2026-01-01", id="period-from")
+            yield Input(self.last.isoformat(), placeholder="2026-03-31", id="period-to")
+            yield Static(t("period_hint", self.lang), id="period-message")
+
+    def on_mount(self) -> None:
+        self.query_one("#period-from", Input).focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "period-from":
+            self.query_one("#period-to", Input).focus()
+            return
+        message = self.query_one("#period-message", Static)
+        texts = [self.query_one(f"#period-{w}", Input).value.strip() for w in ("from", "to")]
+        try:
+            first, last = (date.fromisoformat(x) for x in texts)
+        except ValueError:
+            message.update(t("period_bad_date", self.lang))
+            return
+        if first > last:
+            message.update(t("bad_period", self.lang, start=first, end=last))
+            return
+        self.dismiss((first, last + timedelta(days=1)))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
