@@ -298,7 +298,14 @@ async def test_command_palette_offers_the_desk_actions(make_app):
         await pilot.press("ctrl+p")
         await pilot.pause()
         await pilot.press(*"kanal")
-        await pilot.pause(0.5)
+        # The palette searches asynchronously: wait for its hit, not for a fixed time.
+        from textual.widgets import OptionList
+
+        for _ in range(100):
+            await pilot.pause(0.05)
+            lists = app.screen.query(OptionList)
+            if lists and lists.first().option_count:
+                break
         await pilot.press("enter")
         await pilot.pause()
         assert app.screen.channel == "phone"
