@@ -80,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--data", type=Path, default=None)
     _store_options(demo)
 
-    purge = sub.add_parser("purge", help="delete visit detail before a date, keeping its counts in a daily rollup")
+    purge = sub.add_parser("purge", help="delete visit detail before a date; its counts stay in the rollups")
     purge.add_argument("--before", required=True, help="first day to keep, e.g. 2025-01-01")
     purge.add_argument("--dry-run", action="store_true", help="only say what would happen")
     _store_options(purge)
