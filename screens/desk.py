@@ -124,10 +124,7 @@ class DeskScreen(Screen):
     def action_search(self) -> None:
         def jump(hit: Hit | None) -> None:
             if hit is not None:
-                self.walk = Walk.start(self.flow)
-                if self.started is None:
-                    self.started = time.monotonic()
-                    self.notice = ""
+                self.walk = Walk.start(self.flow)  # a jump starts the errand from the top
                 self.press_keys(hit.answers)
 
         self.app.push_screen(SearchScreen(self.index, self.lang), jump)
@@ -136,7 +133,10 @@ class DeskScreen(Screen):
         question = self.walk.question
         try:
             walk = self.walk.choose(key)
-            self.after_asking(walk) if question and question.picks_site else self.step(walk)
+            if question and question.picks_site:
+                self.after_asking(walk)  # a chosen site may let a search jump go on
+            else:
+                self.step(walk)
         except AnswerError as error:
             self.redraw(t(error.code, self.lang, **error.params))
 
@@ -172,7 +172,10 @@ class DeskScreen(Screen):
     def after_asking(self, walk: Walk) -> None:
         """A postcode or site was given: go on with the keys a search jump left pending."""
         pending, self.walk = self.pending, walk
-        self.press_keys(pending) if pending else self.step(walk)
+        if pending:
+            self.press_keys(pending)
+        else:
+            self.step(walk)
 
     # --- what the log says back (from the app's workers) -----------------------------
 

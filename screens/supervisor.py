@@ -113,7 +113,10 @@ class SupervisorScreen(Screen):
 
     def action_scroll(self, pages: int) -> None:
         body = self.query_one("#sup-body", VerticalScroll)
-        body.scroll_page_down() if pages > 0 else body.scroll_page_up()
+        if pages > 0:
+            body.scroll_page_down()
+        else:
+            body.scroll_page_up()
 
     def action_leave(self) -> None:
         self.dismiss()
