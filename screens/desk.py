@@ -260,8 +260,6 @@ class DeskScreen(Screen):
         """Redraw everything from the walk: the trail, then the question or the card."""
         lang = self.lang
         site = self.flow.sites[self.site]
-        self.app.title = t("app_title", lang)
-        self.app.sub_title = site.name(lang)
         self.query_one("#where", Static).update(f"{site.name(lang)} · {self.desk}")
         self.show_today()
         notice = self.query_one("#notice", Static)

@@ -217,13 +217,18 @@ async def test_channel_key_switches_to_phone(make_app, tmp_path):
     assert row["channel"] == "phone"
 
 
+async def search(pilot, word: str, *then: str) -> None:
+    """Open the errand search, type a word, then press the given keys."""
+    await pilot.press("slash")
+    await pilot.pause()
+    await pilot.press(*word, *then)
+    await pilot.pause()
+
+
 async def test_search_jumps_to_the_errand(make_app):
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("slash")
-        await pilot.pause()
-        await pilot.press(*"klage", "enter")
-        await pilot.pause()
+        await search(pilot, "klage", "enter")
         assert app.screen.walk.node_id == "benefit_complaint"
         assert "Klage over afgørelse om ydelser" in visible_text(app, "#card")
 
@@ -231,10 +236,7 @@ async def test_search_jumps_to_the_errand(make_app):
 async def test_search_then_postcode_goes_on_by_itself(make_app):
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("slash")
-        await pilot.pause()
-        await pilot.press(*"ledig", "enter")
-        await pilot.pause()
+        await search(pilot, "ledig", "enter")
         assert app.screen.walk.node_id == "job_postcode"
         await pilot.press("2", "2", "0", "0", "enter")
         assert app.screen.walk.node_id == "register_unemployed"
@@ -244,18 +246,13 @@ async def test_search_then_postcode_goes_on_by_itself(make_app):
 async def test_search_arrow_keys_and_escape(make_app):
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("slash")
-        await pilot.pause()
-        await pilot.press(*"syg")
-        await pilot.pause()
+        await search(pilot, "syg")
         hits = [h.node_id for h in app.screen.hits]
         await pilot.press("down", "enter")
         await pilot.pause()
         assert app.screen.walk.node_id == hits[1]
-        await pilot.press("ctrl+n", "slash")
-        await pilot.pause()
-        await pilot.press(*"qwxz")
-        await pilot.pause()
+        await pilot.press("ctrl+n")
+        await search(pilot, "qwxz")
         assert "Ingen henvendelse passer" in str(app.screen.query_one("#search-hits").get_option_at_index(0).prompt)
         await pilot.press("escape")
         await pilot.pause()

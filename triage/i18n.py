@@ -178,7 +178,6 @@ DA: dict[str, str] = {
     "weekday_5": "lørdag",
     "weekday_6": "søndag",
     # --- the desk app
-    "app_title": "Triage",
     "postcode_prompt": "Fire cifre, Enter for at fortsætte",
     "postcode_decline_hint": "Tast - hvis borgeren ikke vil oplyse postnummer",
     "trail_empty": "Ny borger",
@@ -374,7 +373,6 @@ EN: dict[str, str] = {
     "weekday_4": "Friday",
     "weekday_5": "Saturday",
     "weekday_6": "Sunday",
-    "app_title": "Triage",
     "postcode_prompt": "Four digits, Enter to go on",
     "postcode_decline_hint": "Press - if the citizen will not give a postcode",
     "trail_empty": "New citizen",

@@ -66,19 +66,20 @@ def header_lines(source: str) -> dict[str, int]:
     return lines
 
 
-def read_toml(path: Path, report: Report) -> tuple[dict | None, dict[str, int]]:
+def read_toml(path: Path, report: Report) -> tuple[dict | None, str]:
+    """The parsed file and its text (for line numbers), or (None, "") after reporting why not."""
     name = path.name
     try:
         source = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         report.error(name, name, "file_missing", path=str(path))
-        return None, {}
+        return None, ""
     except UnicodeDecodeError as error:
         report.error(name, name, "file_not_utf8", position=error.start)
-        return None, {}
+        return None, ""
     except OSError as error:
         report.error(name, name, "file_unreadable", path=str(path), reason=error.strerror or str(error))
-        return None, {}
+        return None, ""
     try:
         data = tomllib.loads(source)
     except tomllib.TOMLDecodeError as error:
@@ -87,25 +88,26 @@ def read_toml(path: Path, report: Report) -> tuple[dict | None, dict[str, int]]:
         line, column = (int(match.group(1)), int(match.group(2))) if match else (None, None)
         detail = _AT.sub("", message).strip()
         report.add(Problem("error", name, name, "toml_syntax", {"detail": detail}, line, column))
-        return None, {}
-    return data, header_lines(source)
+        return None, ""
+    return data, source
 
 
 def load(data_dir: Path, check_cases: bool = True) -> Loaded:
     """Read and check everything in data_dir. Never raises for bad content: see Loaded.problems."""
     report = Report()
-    raw_sites, site_lines = read_toml(data_dir / SITES_FILE, report)
-    raw_flow, flow_lines = read_toml(data_dir / FLOW_FILE, report)
+    raw_sites, sites_source = read_toml(data_dir / SITES_FILE, report)
+    raw_flow, flow_source = read_toml(data_dir / FLOW_FILE, report)
     if raw_sites is None or raw_flow is None:
         return Loaded(None, problems=report.problems)
-    sites = parse_sites(raw_sites, report, site_lines)
-    flow = parse_flow(raw_flow, sites, report, flow_lines, content_version(raw_flow, raw_sites))
+    sites = parse_sites(raw_sites, report, header_lines(sites_source))
+    flow = parse_flow(raw_flow, sites, report, header_lines(flow_source),
+                      content_version(raw_flow, raw_sites))
     cases: list[Case] = []
     cases_path = data_dir / CASES_FILE
     if check_cases and cases_path.exists():
-        raw_cases, case_lines = read_toml(cases_path, report)
+        raw_cases, cases_source = read_toml(cases_path, report)
         if raw_cases is not None:
-            cases = parse_cases(raw_cases, report, cases_path.read_text(encoding="utf-8"))
+            cases = parse_cases(raw_cases, report, cases_source)
     if check_cases and not report.errors:
         run_cases(flow, cases, report)
     return Loaded(flow, cases, report.problems)

@@ -71,9 +71,6 @@ class Catchment:
             return self.ranges[i][2]
         return None
 
-    def postcodes_of(self, site_id: str) -> list[tuple[int, int]]:
-        return [(low, high) for low, high, sid in self.ranges if sid == site_id]
-
 
 @dataclass(frozen=True)
 class Sites:
