@@ -65,7 +65,7 @@ def main() -> None:
     per_day = max(1, round(args.visits / (DAYS * 0.54)))
     history = DemoHistory(flow, DAYS, 2006, per_day, END)
     start = time.perf_counter()
-    loaded = store.load_rows(history.rows())
+    loaded = store.load_demo(history)
     seconds = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"demo load: {loaded:,} visits in {seconds:.1f} s = {loaded / seconds:,.0f} visits/s "

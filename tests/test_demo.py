@@ -44,7 +44,12 @@ def test_rows_are_demo_and_inside_opening_hours(flow, year):
 def test_the_story_it_tells(flow, year, tmp_path):
     store = Store(tmp_path / "demo.db", spool_dir=tmp_path / "spool")
     store.open()
-    assert store.load_rows(iter(year)) == len(year)
+    assert store.load_demo(DemoHistory(flow, 365, 7, 300, END)) == len(year)
+    # The bulk path writes exactly the visits the portable path yields.
+    stored = [tuple(str(r[f]) for f in ("visit_id", "local_date", "site_id", "outcome_id", "channel"))
+              for r in store.visits()]
+    assert stored == [tuple(dict(zip(FIELDS, v))[f] for f in ("visit_id", "local_date", "site_id",
+                                                              "outcome_id", "channel")) for v in year]
     first = summarize(store, flow.sites, date(2025, 11, 23), date(2026, 2, 1))
     last = summarize(store, flow.sites, date(2026, 9, 1), END)
     share = lambda s: next(x.share for x in s.sites if x.site_id == "jc-skelbaek")  # noqa: E731

@@ -346,7 +346,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     history = DemoHistory(flow, args.days, args.seed, args.per_day, end)
     started = time.perf_counter()
     if store.dialect == "sqlite":
-        written = store.load_rows(history.rows())
+        written = store.load_demo(history)
     else:
         written = store.insert_many(history.visits())
     seconds = time.perf_counter() - started

@@ -5,14 +5,15 @@ none outside opening hours, a summer low and a Christmas dip, sick-pay errands g
 years, and Skelbækgade — the address everyone knew — drawing far more than its share at first
 and less as word of the other sites spreads. Every row is marked demo.
 
-The same seed gives the same visits. Rows are made one day at a time and written in batches,
-so memory stays flat however many days are asked for.
+The same seed gives the same visits. Rows are made a few weeks at a time, so memory stays
+flat however many days are asked for.
 """
 
 from __future__ import annotations
 
 import math
 import random
+import sqlite3
 from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta, timezone
 
@@ -20,7 +21,7 @@ from triage.flow import Flow
 from triage.model import LOCAL_ZONE
 from triage.search import ASK, routes_from_start
 from triage.visits import FIELDS
-from triage.walk import AnswerError, Result, route
+from triage.walk import AnswerError, route
 
 DESK_SITES = ("jc-skelbaek", "jc-musvaage", "jc-nord")
 HOUR_WEIGHT = {8: 0.6, 9: 1.4, 10: 1.6, 11: 1.4, 12: 1.0, 13: 1.0, 14: 0.8, 15: 0.6, 16: 0.5}
@@ -39,6 +40,12 @@ ERRAND_WEIGHT = {  # outcome id → share of errands at the start of the period
     "health_card": 1, "passport": 1, "housing_benefit": 1, "udk_benefits": 1, "not_listed": 1,
 }
 SICK = {"sick_followup", "sick_documents", "sick_payment", "sick_on_benefits"}
+PHONE_SHARE = 0.12
+SCALE = 2**30  # random numbers are whole numbers 0…SCALE-1, so SQLite needs no floats
+BUCKETS = 50  # the errand mix changes in this many steps over the period
+BINS = 2048  # resolution of the errand and postcode mix
+NOISE_A, NOISE_B = 4093, 4091  # primes: the noise repeats only after 16.7 million visits
+CHUNK = 50_000  # candidate visits made per statement
 
 
 def season(day: date) -> float:
@@ -57,24 +64,12 @@ def skelbaek_share(progress: float) -> float:
     return 0.40 + 0.25 * math.exp(-progress * 5)
 
 
-class Routed:
-    """One routing, with the text the visit row needs worked out once."""
-
-    __slots__ = ("outcome", "destination", "destinations_text", "handled_here", "path_text",
-                 "postcode", "postcode_site")
-
-    def __init__(self, result: Result) -> None:
-        self.outcome = result.outcome
-        self.destination = result.destination
-        self.destinations_text = ",".join(s.id for s in result.destinations)
-        self.handled_here = result.handled_here
-        self.path_text = " ".join(result.path)
-        self.postcode = result.postcode
-        self.postcode_site = (result.answered_site.id
-                              if result.postcode and result.answered_site else None)
-
-
 class DemoHistory:
+    """Plans the history in Python (how many candidates each opening hour gets, the errand mix
+    of each stretch of days, every routing) and lets SQLite make the rows from that plan:
+    Python making 5 million 18-column rows one at a time cannot reach the load rate the
+    supervisors' benchmark asks for, SQLite's own INSERT … SELECT can."""
+
     def __init__(self, flow: Flow, days: int, seed: int, per_day: int, end: date) -> None:
         self.flow = flow
         self.days = days
@@ -82,59 +77,23 @@ class DemoHistory:
         self.per_day = per_day
         self.end = end
         self.start = end - timedelta(days=days)
-        self.random = random.Random(seed)
-        routes = routes_from_start(flow)
         self.errands = [e for e in ERRAND_WEIGHT if e in flow.outcomes]
-        self.answers = {e: routes[e] for e in self.errands}
-        self.postcodes = [p for p, _ in POSTCODES]
-        self.postcode_weights = [w for _, w in POSTCODES]
-        self._results: dict[tuple, Routed] = {}
-        self.count = 0
+        self.prefix = f"{seed & 0xFFFFFFFF:08x}"
 
-    def _result(self, errand: str, here: str) -> tuple[Routed, str | None]:
-        """Route one errand at one site, with a postcode or a site choice where it asks."""
-        choice = None
-        answers = []
-        for key in self.answers[errand]:
-            if key == ASK:
-                choice = self.random.choices(self.postcodes, self.postcode_weights)[0]
-                answers.append(choice)
-            else:
-                answers.append(key)
-        cache_key = (errand, here, tuple(answers))
-        routed = self._results.get(cache_key)
-        if routed is None:
-            try:
-                result = route(self.flow, answers, here)
-            except AnswerError:  # a site question after ASK: pick the first site instead
-                answers = ["1" if a == choice else a for a in answers]
-                result = route(self.flow, answers, here)
-            routed = Routed(result)
-            self._results[cache_key] = routed
-        return routed, choice
+    # --- the plan, as small tables ---------------------------------------------------
 
-    def _weights(self, progress: float) -> list[float]:
-        grow = 1 + 0.6 * progress  # sick-pay errands grow by 60 % over the period
-        return [ERRAND_WEIGHT[e] * (grow if e in SICK else 1) for e in self.errands]
-
-    def rows(self) -> Iterator[tuple]:
-        """Visits as tuples in FIELDS order (as SQLite stores them), an hour at a time."""
-        rnd = self.random
-        version = self.flow.version
-        sites = self.flow.sites
-        prefix = f"{self.seed & 0xFFFFFFFF:08x}"
+    def _slots(self) -> Iterator[tuple]:
+        """One row per opening hour: its candidates, the day's site split and errand bucket."""
+        rnd = random.Random(self.seed)
+        first = 0
         for offset in range(self.days):
             day = self.start + timedelta(days=offset)
-            weekday = day.weekday()
-            factor = WEEKDAY_WEIGHT[weekday] * season(day)
+            factor = WEEKDAY_WEIGHT[day.weekday()] * season(day)
             if factor == 0:
                 continue
             progress = offset / max(self.days - 1, 1)
             skew = skelbaek_share(progress)
-            site_weights = [skew, (1 - skew) / 2, (1 - skew) / 2]
-            errand_weights = self._weights(progress)
-            local_date = day.isoformat()
-            windows = {site: sites[site].windows_on(day) for site in DESK_SITES}
+            first_cut, second_cut = round(skew * SCALE), round((skew + (1 - skew) / 2) * SCALE)
             for hour, hour_weight in HOUR_WEIGHT.items():
                 expected = self.per_day * factor * hour_weight / sum(HOUR_WEIGHT.values())
                 n = int(expected + rnd.random())
@@ -142,24 +101,111 @@ class DemoHistory:
                     continue
                 # Copenhagen is a whole number of hours from UTC: minutes carry over unchanged.
                 utc = datetime.combine(day, time(hour), LOCAL_ZONE).astimezone(timezone.utc)
-                utc_hour = utc.strftime("%Y-%m-%d %H:")
-                at_site = rnd.choices(DESK_SITES, site_weights, k=n)
-                minutes = rnd.choices(range(60), k=n)
-                errands = rnd.choices(self.errands, errand_weights, k=n)
-                phones = rnd.choices((True, False), (12, 88), k=n)
-                for site, minute, errand, phone in zip(at_site, minutes, errands, phones):
-                    moment = time(hour, minute)
-                    if not any(a <= moment < b for a, b in windows[site]):
-                        continue  # the doors are closed: nobody is registered
-                    result, _ = self._result(errand, site)
-                    self.count += 1
-                    yield (
-                        f"{prefix}{self.count:024x}", f"{utc_hour}{minute:02d}:00.000000", local_date,
-                        hour, weekday, site, f"{site}-1", "phone" if phone else "in_person",
-                        result.outcome.id, result.destination.id, result.destinations_text,
-                        result.handled_here, result.path_text, result.postcode, result.postcode_site,
-                        version, 30.0, True,
-                    )
+                yield (day.isoformat(), hour, day.weekday(), utc.strftime("%Y-%m-%d %H:"), n, first,
+                       first_cut, second_cut, round(progress * BUCKETS))
+                first += n
+
+    def _errand_bins(self) -> Iterator[tuple]:
+        """(bucket × BINS + bin, errand number): the errand mix as bins, sick pay growing."""
+        for bucket in range(BUCKETS + 1):
+            grow = 1 + 0.6 * bucket / BUCKETS  # sick-pay errands grow by 60 % over the period
+            weights = [ERRAND_WEIGHT[e] * (grow if e in SICK else 1) for e in self.errands]
+            for bin_, errand in enumerate(_bins(weights)):
+                yield (bucket * BINS + bin_, errand)
+
+    def _routes(self) -> Iterator[tuple]:
+        """Every errand at every desk site with every postcode, routed by the real engine."""
+        routes = routes_from_start(self.flow)
+        for errand_ix, errand in enumerate(self.errands):
+            for site_ix, site in enumerate(DESK_SITES):
+                for postcode_ix, (postcode, _) in enumerate(POSTCODES):
+                    answers = [postcode if key == ASK else key for key in routes[errand]]
+                    try:
+                        result = route(self.flow, answers, site)
+                    except AnswerError:  # a site question after ASK: pick the first site
+                        result = route(self.flow, ["1" if a == postcode else a for a in answers], site)
+                    yield ((errand_ix * len(DESK_SITES) + site_ix) * len(POSTCODES) + postcode_ix,
+                           site, f"{site}-1", result.outcome.id, result.destination.id,
+                           ",".join(s.id for s in result.destinations), result.handled_here,
+                           " ".join(result.path), result.postcode,
+                           result.answered_site.id if result.postcode and result.answered_site else None)
+
+    def _open_minutes(self) -> Iterator[tuple]:
+        """(weekday × sites + site) × 1440 + minute of the day, for every minute a site is open."""
+        monday = date(2024, 1, 1)
+        for weekday in range(7):
+            for site_ix, site in enumerate(DESK_SITES):
+                for opens, closes in self.flow.sites[site].windows_on(monday + timedelta(days=weekday)):
+                    for minute in range(opens.hour * 60 + opens.minute, closes.hour * 60 + closes.minute):
+                        yield ((weekday * len(DESK_SITES) + site_ix) * 1440 + minute,)
+
+    def prepare(self, cursor) -> list[tuple[int, int]]:
+        """Write the plan into TEMP tables on this SQLite cursor; returns the slot ranges that
+        `generate` takes one at a time (a few tens of thousands of visits each)."""
+        rnd = random.Random(self.seed ^ 0x5EED)
+        noise = "(r INTEGER PRIMARY KEY, site INT, minute INT, errand INT, phone INT, postcode INT)"
+        tables = {
+            "demo_slot": "(slot INTEGER PRIMARY KEY, local_date TEXT, hour INT, weekday INT, utc_prefix TEXT, "
+                         "n INT, first INT, first_cut INT, second_cut INT, bucket INT)",
+            "demo_count": "(k INTEGER PRIMARY KEY)",
+            "demo_noise_a": noise,
+            "demo_noise_b": noise,
+            "demo_errand": "(key INTEGER PRIMARY KEY, errand INT)",
+            "demo_postcode": "(bin INTEGER PRIMARY KEY, postcode INT)",
+            "demo_route": "(key INTEGER PRIMARY KEY, site_id TEXT, desk TEXT, outcome_id TEXT, "
+                          "destination_id TEXT, destinations TEXT, handled_here INT, path TEXT, "
+                          "postcode INT, postcode_site_id TEXT)",
+            "demo_open": "(key INTEGER PRIMARY KEY)",
+        }
+        for name, columns in tables.items():
+            cursor.execute(f"DROP TABLE IF EXISTS temp.{name}")
+            cursor.execute(f"CREATE TEMP TABLE {name} {columns}")
+        slots = list(self._slots())
+        cursor.executemany("INSERT INTO demo_slot VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?)", slots)
+        most = max((s[4] for s in slots), default=0)
+        cursor.executemany("INSERT INTO demo_count VALUES (?)", ((k,) for k in range(most)))
+        for name, size in (("demo_noise_a", NOISE_A), ("demo_noise_b", NOISE_B)):
+            cursor.executemany(f"INSERT INTO {name} VALUES (?, ?, ?, ?, ?, ?)", (
+                (r, rnd.randrange(SCALE), rnd.randrange(60), rnd.randrange(BINS), rnd.randrange(100),
+                 rnd.randrange(BINS)) for r in range(size)))
+        cursor.executemany("INSERT INTO demo_errand VALUES (?, ?)", self._errand_bins())
+        cursor.executemany("INSERT INTO demo_postcode VALUES (?, ?)",
+                           enumerate(_bins([w for _, w in POSTCODES])))
+        cursor.executemany("INSERT INTO demo_route VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", self._routes())
+        cursor.executemany("INSERT INTO demo_open VALUES (?)", self._open_minutes())
+        # Slot ranges of about CHUNK candidates: memory stays flat however long the history.
+        chunks, low, candidates = [], 1, 0
+        for number, slot in enumerate(slots, start=1):
+            candidates += slot[4]
+            if candidates >= CHUNK:
+                chunks.append((low, number + 1))
+                low, candidates = number + 1, 0
+        if candidates:
+            chunks.append((low, len(slots) + 1))
+        return chunks
+
+    def generate(self, cursor, table: str, chunk: tuple[int, int]) -> int:
+        """Insert one chunk's visits into `table` (FIELDS columns); returns how many."""
+        cursor.execute(generate_sql(table), {
+            "prefix": self.prefix, "version": self.flow.version, "low": chunk[0], "high": chunk[1],
+            "phone": round(PHONE_SHARE * 100),
+        })
+        return cursor.rowcount
+
+    def rows(self) -> Iterator[tuple]:
+        """The visits as tuples in FIELDS order, made the same way in a private in-memory
+        database (tests, and loading into PostgreSQL)."""
+        memory = sqlite3.connect(":memory:")
+        try:
+            cursor = memory.cursor()
+            cursor.execute(f"CREATE TEMP TABLE demo_out ({', '.join(FIELDS)})")
+            for chunk in self.prepare(cursor):
+                self.generate(cursor, "demo_out", chunk)
+                for row in cursor.execute(f"SELECT {', '.join(FIELDS)} FROM demo_out ORDER BY rowid"):
+                    yield (*row[:11], bool(row[11]), *row[12:17], bool(row[17]))
+                cursor.execute("DELETE FROM demo_out")
+        finally:
+            memory.close()
 
     def visits(self) -> Iterator[dict]:
         """The same visits as dicts (for the store's bulk insert on any engine)."""
@@ -167,3 +213,52 @@ class DemoHistory:
             visit = dict(zip(FIELDS, row))
             visit["at_utc"] = visit["at_utc"].replace(" ", "T") + "+00:00"
             yield visit
+
+
+def _bins(weights: list[float]) -> list[int]:
+    """BINS bins, each holding the number of the weight whose share of the whole covers it."""
+    total = sum(weights)
+    bins, running, i = [], 0.0, 0
+    for bin_ in range(BINS):
+        middle = (bin_ + 0.5) / BINS * total
+        while i < len(weights) - 1 and running + weights[i] <= middle:
+            running += weights[i]
+            i += 1
+        bins.append(i)
+    return bins
+
+
+# One visit's five random numbers: the same row of two noise tables whose sizes share no
+# factor, added modulo their range, so the pattern repeats only after NOISE_A × NOISE_B visits.
+# Every lookup is by whole-number key.
+GENERATE = """
+INSERT INTO {table} ({fields})
+SELECT printf('%s%024x', :prefix, v.gi), v.utc_prefix || printf('%02d:00.000000', v.minute),
+       v.local_date, v.hour, v.weekday, r.site_id, r.desk,
+       CASE WHEN v.phone < :phone THEN 'phone' ELSE 'in_person' END,
+       r.outcome_id, r.destination_id, r.destinations, r.handled_here, r.path, r.postcode,
+       r.postcode_site_id, :version, 30.0, 1
+FROM (
+    SELECT s.local_date, s.hour, s.weekday, s.utc_prefix, s.bucket, s.first + c.k AS gi,
+           CASE WHEN (a.site + b.site) % {scale} < s.first_cut THEN 0
+                WHEN (a.site + b.site) % {scale} < s.second_cut THEN 1 ELSE 2 END AS site_ix,
+           (a.minute + b.minute) % 60 AS minute,
+           (a.errand + b.errand) % {bins} AS errand_bin,
+           (a.phone + b.phone) % 100 AS phone,
+           (a.postcode + b.postcode) % {bins} AS postcode_bin
+    FROM demo_slot s
+    CROSS JOIN demo_count c ON c.k < s.n
+    CROSS JOIN demo_noise_a a ON a.r = (s.first + c.k) % {noise_a}
+    CROSS JOIN demo_noise_b b ON b.r = (s.first + c.k) % {noise_b}
+    WHERE s.slot >= :low AND s.slot < :high
+) v
+CROSS JOIN demo_open o ON o.key = (v.weekday * {sites} + v.site_ix) * 1440 + v.hour * 60 + v.minute
+CROSS JOIN demo_errand e ON e.key = v.bucket * {bins} + v.errand_bin
+CROSS JOIN demo_postcode p ON p.bin = v.postcode_bin
+CROSS JOIN demo_route r ON r.key = (e.errand * {sites} + v.site_ix) * {postcodes} + p.postcode
+"""
+
+
+def generate_sql(table: str) -> str:
+    return GENERATE.format(table=table, fields=", ".join(FIELDS), noise_a=NOISE_A, noise_b=NOISE_B,
+                           scale=SCALE, bins=BINS, sites=len(DESK_SITES), postcodes=len(POSTCODES))

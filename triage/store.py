@@ -379,39 +379,31 @@ class Store:
                 total += len(chunk)
         return total
 
-    def load_rows(self, rows, batch: int = 50000) -> int:
-        """Bulk load rows already in FIELDS order, as SQLite stores them (demo history).
-
-        One transaction: the rollup triggers are set aside, the rows go straight through the
-        driver, both rollups get the new rows in one GROUP BY each, and the triggers come back.
-        A desk writing meanwhile waits for the lock, so no visit is ever missed by a rollup."""
-        from itertools import islice
-
+    def load_demo(self, history) -> int:
+        """Load a demo history (triage.demo.DemoHistory) into SQLite, fast: one transaction, the
+        rollup triggers set aside, SQLite making the rows from the history's plan a few weeks at
+        a time into a TEMP table, copying them into the visit table and adding their counts to
+        the rollups from there. A desk writing meanwhile waits for the lock, so no visit is
+        ever missed by a rollup."""
         if self.dialect != "sqlite":
-            raise ValueError("load_rows is the SQLite bulk path; use insert_many elsewhere")
-        insert = (f"INSERT INTO visit ({', '.join(FIELDS)}) VALUES ({', '.join('?' for _ in FIELDS)}) "
-                  "ON CONFLICT (visit_id) DO NOTHING")
+            raise ValueError("load_demo is the SQLite bulk path; use insert_many elsewhere")
+        fields = ", ".join(FIELDS)
         raw = self.engine.raw_connection()
         total = 0
         try:
             cursor = raw.cursor()
+            cursor.execute("PRAGMA temp_store = MEMORY")
+            chunks = history.prepare(cursor)  # TEMP tables: outside the database file
+            cursor.execute("DROP TABLE IF EXISTS temp.demo_batch")
+            cursor.execute(f"CREATE TEMP TABLE demo_batch ({fields})")
+            raw.commit()
             cursor.execute("BEGIN IMMEDIATE")
-            first = cursor.execute("SELECT COALESCE(MAX(id), 0) FROM visit").fetchone()[0]
             cursor.execute("DROP TRIGGER IF EXISTS visit_rollup_insert")
-            source = iter(rows)
-            while chunk := list(islice(source, batch)):
-                cursor.executemany(insert, chunk)
-                total += len(chunk)
-            for table, keys in ROLLUPS:
-                listed = ", ".join(keys)
-                grouped = listed.replace("postcode_site_id", "COALESCE(postcode_site_id, '')")
-                cursor.execute(
-                    f"INSERT INTO {table} ({listed}, local_weekday, visits) "
-                    f"SELECT {grouped}, MIN(local_weekday), COUNT(*) FROM visit "
-                    f"WHERE id > ? AND voided_utc IS NULL GROUP BY {grouped} "
-                    f"ON CONFLICT ({listed}) DO UPDATE SET visits = visits + excluded.visits",
-                    (first,),
-                )
+            for chunk in chunks:
+                cursor.execute("DELETE FROM demo_batch")
+                total += history.generate(cursor, "demo_batch", chunk)
+                cursor.execute(f"INSERT INTO visit ({fields}) SELECT {fields} FROM demo_batch")
+                self._roll_up_batch(cursor)
             for statement in _rollup_triggers("sqlite"):
                 cursor.execute(statement)
             raw.commit()
@@ -421,6 +413,25 @@ class Store:
         finally:
             raw.close()
         return total
+
+    @staticmethod
+    def _roll_up_batch(cursor) -> None:
+        """Add the visits in temp.demo_batch to every rollup: the widest first, by GROUP BY
+        over the batch, and the narrower ones from that (SQLite bulk path)."""
+        grouped = ", ".join(ROLLUP_KEYS).replace("postcode_site_id", "COALESCE(postcode_site_id, '')")
+        named = grouped.replace("COALESCE(postcode_site_id, '')", "COALESCE(postcode_site_id, '') AS postcode_site_id")
+        cursor.execute("DROP TABLE IF EXISTS temp.demo_batch_daily")
+        cursor.execute(  # demo visits are never void
+            f"CREATE TEMP TABLE demo_batch_daily AS SELECT {named}, "
+            f"MIN(local_weekday) AS local_weekday, COUNT(*) AS visits FROM demo_batch GROUP BY {grouped}"
+        )
+        for table, keys in ROLLUPS:
+            listed = ", ".join(keys)
+            cursor.execute(
+                f"INSERT INTO {table} ({listed}, local_weekday, visits) "
+                f"SELECT {listed}, MIN(local_weekday), SUM(visits) FROM demo_batch_daily GROUP BY {listed} "
+                f"ON CONFLICT ({listed}) DO UPDATE SET visits = visits + excluded.visits"
+            )
 
     def has_real_visits(self) -> bool:
         with self.engine.connect() as conn:
