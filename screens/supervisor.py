@@ -19,6 +19,7 @@ from screens.keys import key_bar, translate_bindings
 from triage import present
 from triage.i18n import t
 from triage.overview import PERIODS, Overview, overview, period_dates
+from triage.stats import is_misdirected
 
 REFRESH_SECONDS = 30
 SHADES = " ░▒▓█"
@@ -218,7 +219,7 @@ class SupervisorScreen(Screen):
         s = result.summary
         lines = [t("sum_misdirected", lang, misdirected=s.misdirected, with_postcode=s.with_postcode)]
         pairs = [(n, home, site) for home, visited in s.misdirection.items()
-                 for site, n in visited.items() if home != site]
+                 for site, n in visited.items() if is_misdirected(self.sites, home, site)]
         for n, home, site in sorted(pairs, key=lambda p: (-p[0], p[1], p[2]))[:8]:  # biggest first
             lines.append(f"  {self.site_name(home)} → {self.site_name(site)}: {n}")
         self.query_one("#sup-matrix", Static).update("\n".join(lines))

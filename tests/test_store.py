@@ -285,7 +285,11 @@ def _rollup_totals(store) -> tuple[int, int]:
         daily = conn.execute(text("SELECT COALESCE(SUM(visits), 0) FROM visit_daily")).scalar()
         hourly = conn.execute(text("SELECT COALESCE(SUM(visits), 0) FROM visit_hourly")).scalar()
         route_ = conn.execute(text("SELECT COALESCE(SUM(visits), 0) FROM visit_route")).scalar()
+        by_postcode = conn.execute(text("SELECT COALESCE(SUM(visits), 0) FROM visit_postcode")).scalar()
+        with_postcode = conn.execute(text(
+            "SELECT COUNT(*) FROM visit WHERE postcode IS NOT NULL AND voided_utc IS NULL")).scalar()
     assert int(route_) == int(daily)  # every rollup counts every visit
+    assert int(by_postcode) == int(with_postcode)  # and the postcode rollup those with one
     return int(daily), int(hourly)
 
 

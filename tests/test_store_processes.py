@@ -81,6 +81,8 @@ def test_eight_desks_at_once_lose_and_double_nothing(tmp_path):
         assert conn.execute("SELECT SUM(visits) FROM visit_daily").fetchone()[0] == 4000
         assert conn.execute("SELECT SUM(visits) FROM visit_hourly").fetchone()[0] == 4000
         assert conn.execute("SELECT SUM(visits) FROM visit_route").fetchone()[0] == 4000
+        assert (conn.execute("SELECT SUM(visits) FROM visit_postcode").fetchone()[0]
+                == conn.execute("SELECT COUNT(*) FROM visit WHERE postcode IS NOT NULL").fetchone()[0])
 
 
 def test_writer_killed_mid_run_loses_no_acknowledged_visit(tmp_path):

@@ -18,7 +18,7 @@ from triage.i18n import problem_text, t
 from triage.load import Loaded, load
 from triage.model import Problem
 
-COMMANDS = ("desk", "validate", "route", "spool", "check", "purge", "summary", "demo")
+COMMANDS = ("desk", "validate", "route", "spool", "check", "purge", "summary", "export", "demo")
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -71,6 +71,24 @@ def build_parser() -> argparse.ArgumentParser:
     summary.add_argument("--tui", action="store_true", help="open the supervisor's overview in the terminal")
     summary.add_argument("--data", type=Path, default=None, help="data folder (for site names and targets)")
     _store_options(summary)
+
+    export = sub.add_parser("export", help="files for planners: footfall tables or visit rows as CSV, Excel or JSON")
+    export.add_argument("--from", dest="start", help="first day, e.g. 2026-11-01 (default: 30 days ago)")
+    export.add_argument("--to", dest="end", help="last day, included (default: today)")
+    export.add_argument("--site", action="append", help="only this site (repeat for more)")
+    export.add_argument("--format", choices=("csv", "xlsx", "json"), default="xlsx", help="default: xlsx")
+    export.add_argument("--out", type=Path, required=True,
+                        help="the file to write (a folder for the tables as CSV: one file per table)")
+    export.add_argument("--visits", action="store_true", help="one row per visit instead of the tables")
+    export.add_argument("--excel-da", action="store_true", help="CSV for Danish Excel: semicolons, decimal commas")
+    export.add_argument("--min-count", type=int, default=0, metavar="K",
+                        help="leave counts below K empty (for files leaving the organisation)")
+    export.add_argument("--wait-minutes", type=float, default=10.0, help="staffing: target wait (default 10)")
+    export.add_argument("--wait-share", type=float, default=0.8,
+                        help="staffing: share of citizens who must wait less than that (default 0.8)")
+    export.add_argument("--no-demo", action="store_true", help="leave demo visits out")
+    export.add_argument("--data", type=Path, default=None, help="data folder (for site names, targets, service times)")
+    _store_options(export)
 
     demo = sub.add_parser("demo", help="fill a database with synthetic demo visits (marked demo)")
     demo.add_argument("--days", type=int, default=365, help="how many days back from --end (default 365)")
@@ -277,10 +295,76 @@ def cmd_purge(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_summary(args: argparse.Namespace) -> int:
+def _period(args: argparse.Namespace):
+    """(first, last) day from --from/--to, both included: the last 30 days unless given."""
     from datetime import date, timedelta
 
     from triage.present import local_now
+
+    try:
+        last = date.fromisoformat(args.end) if args.end else local_now().date()
+        first = date.fromisoformat(args.start) if args.start else last - timedelta(days=29)
+    except ValueError:
+        print(t("bad_date", args.lang, value=args.start or args.end), file=sys.stderr)
+        return None
+    if first > last:
+        print(t("bad_period", args.lang, start=first, end=last), file=sys.stderr)
+        return None
+    return first, last
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from triage import export
+    from triage.stats import Filters
+
+    lang = args.lang
+    flow = _usable_flow(args)
+    if flow is None or not all(_site_known(flow, site, lang) for site in args.site or []):
+        return 1
+    period = _period(args)
+    if period is None:
+        return 1
+    for option, value, ok in (("--wait-minutes", args.wait_minutes, args.wait_minutes > 0),
+                              ("--wait-share", args.wait_share, 0 < args.wait_share < 1),
+                              ("--min-count", args.min_count, args.min_count >= 0)):
+        if not ok:
+            print(t("exp_bad_number", lang, option=option, value=value), file=sys.stderr)
+            return 1
+    if args.visits and args.min_count > 1:
+        print(t("exp_min_count_visits", lang), file=sys.stderr)
+        return 1
+    store = _open_store(args)
+    if store is None:
+        return 1
+    options = export.Options(
+        start=period[0], end=period[1] + timedelta(days=1), lang=lang,
+        filters=Filters(sites=tuple(args.site) if args.site else None, include_demo=not args.no_demo),
+        min_count=args.min_count, wait_minutes=args.wait_minutes, wait_share=args.wait_share)
+    out = args.out.expanduser()
+    try:
+        if args.visits:
+            rows = export.write_visits(store, options, args.format, out, args.excel_da)
+            print(t("exp_done_visits", lang, rows=rows, path=out))
+        else:
+            built = export.build(store, flow.sites, options)
+            written = export.write(built, args.format, out, args.excel_da)
+            print(t("exp_done", lang, files=", ".join(str(p) for p in written)))
+    except export.ExportError as error:
+        print(t(error.code, lang, **error.params), file=sys.stderr)
+        return 1
+    except OSError as error:
+        print(t("exp_disk", lang, path=error.filename or out, reason=error.strerror or error), file=sys.stderr)
+        return 1
+    finally:
+        store.dispose()
+    return 0
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
     from triage.report import summary_csv, summary_json, summary_table
     from triage.stats import Filters, summarize
 
@@ -288,16 +372,10 @@ def cmd_summary(args: argparse.Namespace) -> int:
     flow = _usable_flow(args)
     if flow is None or not all(_site_known(flow, site, lang) for site in args.site or []):
         return 1
-    today = local_now().date()
-    try:
-        last = date.fromisoformat(args.end) if args.end else today
-        first = date.fromisoformat(args.start) if args.start else last - timedelta(days=29)
-    except ValueError:
-        print(t("bad_date", lang, value=args.start or args.end), file=sys.stderr)
+    period = _period(args)
+    if period is None:
         return 1
-    if first > last:
-        print(t("bad_period", lang, start=first, end=last), file=sys.stderr)
-        return 1
+    first, last = period
     store = _open_store(args)
     if store is None:
         return 1
@@ -381,7 +459,8 @@ def main(argv: list[str] | None = None) -> int:
         argv.insert(0, "desk")
     args = build_parser().parse_args(argv)
     handlers = {"desk": cmd_desk, "validate": cmd_validate, "route": cmd_route,
-                "spool": cmd_spool, "check": cmd_check, "purge": cmd_purge, "summary": cmd_summary, "demo": cmd_demo}
+                "spool": cmd_spool, "check": cmd_check, "purge": cmd_purge, "summary": cmd_summary,
+                "export": cmd_export, "demo": cmd_demo}
     try:
         return handlers[args.command](args)
     except KeyboardInterrupt:

@@ -9,7 +9,7 @@ from datetime import date, timedelta
 
 from triage.i18n import t
 from triage.sites import Sites
-from triage.stats import Summary
+from triage.stats import Summary, is_misdirected
 
 
 def _pct(value: float | None) -> str:
@@ -34,7 +34,7 @@ def summary_table(s: Summary, sites: Sites, lang: str = "da") -> str:
     out.append(t("sum_misdirected", lang, misdirected=s.misdirected, with_postcode=s.with_postcode))
     for home, visited in sorted(s.misdirection.items()):
         for site, n in sorted(visited.items()):
-            if home != site:
+            if is_misdirected(sites, home, site):
                 out.append(f"  {_name(sites, home, lang)} → {_name(sites, site, lang)}: {n}")
     kinds = ", ".join(f"{t('kind_' + k, lang)} {n}" for k, n in sorted(s.referred_by_kind.items(), key=lambda i: -i[1]))
     out.append(t("sum_referred", lang, referred=s.referred, kinds=kinds or "–"))

@@ -14,7 +14,7 @@ SITES_FILE = "sites.toml"
 
 KINDS = ("jobcenter", "ydelsesservice", "sygedagpenge", "social", "external")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-UNCONFIRMABLE = ("address", "hours", "phone", "name")
+UNCONFIRMABLE = ("address", "hours", "phone", "name", "service_minutes")
 # Destinations that are not sites: resolved on the way through the flow.
 SPECIAL_DESTINATIONS = ("from_answer", "here")
 POSTCODE_MIN, POSTCODE_MAX = 1000, 9999  # Danish residential postcodes are four digits from 1000
@@ -43,6 +43,7 @@ class Site:
     hours: dict[str, tuple[tuple[time, time], ...]] = field(default_factory=dict)
     target_share: float | None = None
     capacity: int | None = None
+    service_minutes: float | None = None  # mean time a counter spends on one citizen
     unconfirmed: frozenset[str] = frozenset()
 
     @property
@@ -165,6 +166,7 @@ def parse_hours(raw: Any, report: Report, node: str, line: int | None) -> dict:
 
 SITE_FIELDS = {
     "kind", "name", "address", "phone", "note", "hours", "target_share", "capacity", "unconfirmed",
+    "service_minutes",
 }
 
 
@@ -198,6 +200,11 @@ def parse_site(site_id: str, raw: Any, report: Report, line: int | None) -> Site
     if capacity is not None and (not isinstance(capacity, int) or capacity < 0):
         report.error(SITES_FILE, node, "bad_capacity", line, value=capacity)
         capacity = None
+    service = raw.get("service_minutes")
+    if service is not None and (isinstance(service, bool) or not isinstance(service, (int, float))
+                                or not 0 < service <= 240):
+        report.error(SITES_FILE, node, "bad_service_minutes", line, value=service)
+        service = None
     hours = parse_hours(raw.get("hours"), report, node, line)
     if kind in ("jobcenter", "ydelsesservice", "sygedagpenge", "social") and not hours:
         report.warning(SITES_FILE, node, "no_hours", line)
@@ -211,6 +218,7 @@ def parse_site(site_id: str, raw: Any, report: Report, line: int | None) -> Site
         hours=hours,
         target_share=float(share) if share is not None else None,
         capacity=capacity,
+        service_minutes=float(service) if service is not None else None,
         unconfirmed=frozenset(unconfirmed),
     )
 

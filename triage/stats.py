@@ -9,8 +9,10 @@ supervisor can read:
 - imbalance of a site: share ÷ target share − 1 (+0.25 means a quarter more than its target);
 - overall imbalance: half the sum of |share − target| over the sites, i.e. the part of all
   visitors who would have had to go to another site for every site to be exactly on target;
-- misdirected: a visit registered at another site than the one whose catchment the citizen's
-  postcode is in (counted only where a postcode was given);
+- misdirected: a visit registered at another jobcentre than the one whose catchment the citizen's
+  postcode is in, or from another municipality (counted only where a postcode was given; a
+  postcode that chose a social centre says where to refer the citizen, not where they
+  should have gone);
 - referred: a visit whose outcome sends the citizen somewhere other than the site they came to.
 """
 
@@ -22,7 +24,7 @@ from datetime import date, timedelta
 from sqlalchemy import func, select
 
 from triage.sites import Sites
-from triage.store import ROLLUP_KEYS, Store, VisitDaily, VisitHourly, VisitRoute
+from triage.store import ROLLUP_KEYS, Store, VisitDaily, VisitHourly, VisitPostcode, VisitRoute
 
 GROUPABLE = ROLLUP_KEYS + ("local_weekday",)
 # Narrowest first: each query reads the smallest rollup that has every column it needs.
@@ -86,6 +88,20 @@ def visit_counts(store: Store, start: date, end: date, by: tuple[str, ...] = ("s
              .where(*_where(table, start, end, filters)).group_by(*keys))
     with store.engine.connect() as conn:
         return {tuple(row[:-1]): int(row[-1]) for row in conn.execute(query) if row[-1]}
+
+
+def postcode_counts(store: Store, start: date, end: date,
+                    filters: Filters | None = None) -> dict[tuple[int, str, str], int]:
+    """Visits that gave a postcode, per (postcode, home site, visited site)."""
+    filters = filters or Filters()
+    if filters.destinations is not None or filters.channels is not None:
+        raise ValueError("postcode counts cannot be filtered by destination or channel")
+    table = VisitPostcode
+    keys = (table.postcode, table.postcode_site_id, table.site_id)
+    query = (select(*keys, func.sum(table.visits))
+             .where(*_where(table, start, end, filters)).group_by(*keys))
+    with store.engine.connect() as conn:
+        return {(int(p), home, site): int(n) for p, home, site, n in conn.execute(query) if n}
 
 
 def _bucket(day: date, hour: int, weekday: int, kind: str) -> str | int:
@@ -157,6 +173,13 @@ class Summary:
         return asdict(self)
 
 
+def is_misdirected(sites: Sites, home: str, visited: str) -> bool:
+    """Whether a citizen whose postcode belongs to `home` came to the wrong place at `visited`."""
+    if not home or home == visited:
+        return False
+    return home == sites.outside or (home in sites and sites[home].kind == "jobcenter")
+
+
 def _change(now: int, before: int) -> float | None:
     return None if before == 0 else now / before - 1
 
@@ -202,7 +225,7 @@ def summarize(store: Store, sites: Sites, start: date, end: date,
             row = matrix.setdefault(home, {})
             row[visited] = row.get(visited, 0) + visits
             with_postcode += visits
-            if home != visited:
+            if is_misdirected(sites, home, visited):
                 misdirected += visits
         if not here:
             kind = sites[destination].kind if destination in sites else "external"
