@@ -434,11 +434,16 @@ _TEXT_SOURCES = {"visit_id": "visit_id", "site_id": "site_id", "desk": "desk", "
                  "outcome_id": "outcome_id", "destination_id": "destination_id",
                  "destinations": "destinations", "home_site_id": "postcode_site_id",
                  "flow_version": "flow_version"}
+_PLAIN_SOURCES = {"at_utc": "at_utc", "date": "local_date", "hour": "local_hour", "weekday": "local_weekday",
+                  "postcode": "postcode"}
 
 
-def visits_sql(options: Options, excel_da: bool, typed: bool) -> tuple[str, dict]:
-    """The visit-level query, the same on SQLite and PostgreSQL. With `typed` False every
-    value comes out as the text the CSV needs, made safe by the database itself (fast path)."""
+def visits_sql(options: Options, excel_da: bool, mode: str) -> tuple[str, dict]:
+    """The visit-level query, the same on SQLite and PostgreSQL. Mode "typed": the stored values
+    (JSON, Excel); "text": every value as the text the CSV needs, made formula-safe by the
+    database itself. (Building whole CSV lines in SQL was tried: SQLite's string functions
+    made it slower than Python's csv module.)"""
+    typed = mode == "typed"
     params: dict = {"start": options.start, "end": options.end,
                     "yes": t("exp_yes", options.lang), "no": t("exp_no", options.lang)}
     for i, start in enumerate(FORMULA_STARTS):
@@ -454,16 +459,13 @@ def visits_sql(options: Options, excel_da: bool, typed: bool) -> tuple[str, dict
     for column in VISIT_COLUMNS:
         if column.key in _TEXT_SOURCES:
             selected.append(safe(_TEXT_SOURCES[column.key]))
-        elif column.key == "at_utc":
-            selected.append("at_utc")
-        elif column.key == "date":
-            selected.append("local_date")
-        elif column.key in ("hour", "weekday", "postcode"):
-            selected.append({"hour": "local_hour", "weekday": "local_weekday"}.get(column.key, column.key))
         elif column.key in ("handled_here", "demo"):
             selected.append(f"CASE WHEN {column.key} THEN :yes ELSE :no END")
         elif column.key == "duration_s":
-            selected.append("REPLACE(CAST(duration_s AS TEXT), '.', ',')" if excel_da and not typed else "duration_s")
+            tenths = "ROUND(duration_s * 10) / 10.0"  # tenths of a second: the same text everywhere
+            selected.append(f"REPLACE(CAST({tenths} AS TEXT), '.', ',')" if excel_da and not typed else tenths)
+        else:
+            selected.append(_PLAIN_SOURCES[column.key])
     where = ["local_date >= :start", "local_date < :end", "voided_utc IS NULL"]
     if options.filters.sites is not None:
         names = []
@@ -473,14 +475,27 @@ def visits_sql(options: Options, excel_da: bool, typed: bool) -> tuple[str, dict
         where.append(f"site_id IN ({', '.join(names)})")
     if not options.filters.include_demo:
         where.append("NOT demo")
-    sql = f"SELECT {', '.join(selected)} FROM visit WHERE {' AND '.join(where)} ORDER BY id"
+    # In the order of the (date, site) index: no sort, whatever the period.
+    sql = (f"SELECT {', '.join(selected)} FROM visit WHERE {' AND '.join(where)} "
+           "ORDER BY local_date, site_id, id")
     return sql, params
 
 
-def _visit_rows(store: Store, options: Options, excel_da: bool, typed: bool,
+def _visit_rows(store: Store, options: Options, excel_da: bool, mode: str,
                 batch: int = 5000) -> Iterator[list[tuple]]:
     """Visit rows in batches, streamed from the database (memory stays flat)."""
-    sql, params = visits_sql(options, excel_da, typed)
+    sql, params = visits_sql(options, excel_da, mode)
+    if store.dialect == "sqlite":
+        # The driver's own cursor: its rows are plain tuples, which csv writes at C speed.
+        raw = store.engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            cursor.execute(sql, {k: v.isoformat() if isinstance(v, date) else v for k, v in params.items()})
+            while part := cursor.fetchmany(batch):
+                yield part
+        finally:
+            raw.close()
+        return
     with store.engine.connect() as conn:
         result = conn.execution_options(stream_results=True, yield_per=batch).execute(text(sql), params)
         for part in result.partitions(batch):
@@ -488,8 +503,8 @@ def _visit_rows(store: Store, options: Options, excel_da: bool, typed: bool,
 
 
 def count_visits(store: Store, options: Options) -> int:
-    sql, params = visits_sql(options, False, True)
-    counted = f"SELECT COUNT(*) FROM ({sql.rsplit(' ORDER BY', 1)[0]}) AS chosen"
+    sql, params = visits_sql(options, False, "typed")
+    counted = f"SELECT COUNT(*) FROM ({sql.rsplit(' ORDER BY', 1)[0]}) AS chosen"  # noqa: S608
     with store.engine.connect() as conn:
         return int(conn.execute(text(counted), params).scalar_one())
 
@@ -514,7 +529,7 @@ def write_visits(store: Store, options: Options, fmt: str, path: Path, excel_da:
         with _Replacing(path, "w", encoding="utf-8-sig", newline="") as out:
             writer = csv.writer(out, **csv_dialect(excel_da))
             writer.writerow(headers)
-            for part in _visit_rows(store, options, excel_da, typed=False):
+            for part in _visit_rows(store, options, excel_da, "text"):
                 writer.writerows(part)
                 written += len(part)
                 tick(written)
@@ -524,7 +539,7 @@ def write_visits(store: Store, options: Options, fmt: str, path: Path, excel_da:
                       % (EXPORT_VERSION, json.dumps(options.lang),
                          json.dumps([{"key": c.key, "title": h, "type": c.kind}
                                      for c, h in zip(VISIT_COLUMNS, headers)], ensure_ascii=False)))
-            for part in _visit_rows(store, options, False, typed=True):
+            for part in _visit_rows(store, options, False, "typed"):
                 for row in part:
                     out.write((",\n" if written else "") + json.dumps(
                         [_plain(v) for v in row], ensure_ascii=False))
@@ -558,7 +573,7 @@ def _write_visits_xlsx(store: Store, options: Options, path: Path, headers: list
         sheet.freeze_panes(1, 0)
         for col, header in enumerate(headers):
             sheet.write_string(0, col, safe_text(header), formats["header"])
-        for part in _visit_rows(store, options, False, typed=True):
+        for part in _visit_rows(store, options, False, "typed"):
             for row in part:
                 written += 1
                 for col, (value, column) in enumerate(zip(row, VISIT_COLUMNS)):
