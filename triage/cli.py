@@ -18,7 +18,7 @@ from triage.i18n import problem_text, t
 from triage.load import Loaded, load
 from triage.model import Problem
 
-COMMANDS = ("desk", "validate", "route", "spool", "check", "purge", "summary", "export", "demo")
+COMMANDS = ("desk", "validate", "route", "spool", "check", "purge", "summary", "export", "rebalance", "demo")
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -89,6 +89,16 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--no-demo", action="store_true", help="leave demo visits out")
     export.add_argument("--data", type=Path, default=None, help="data folder (for site names, targets, service times)")
     _store_options(export)
+
+    rebalance = sub.add_parser("rebalance", help="propose moving postcodes between jobcentres to even out their load")
+    rebalance.add_argument("--from", dest="start", help="first day, e.g. 2026-01-01 (default: a year ago)")
+    rebalance.add_argument("--to", dest="end", help="last day, included (default: today)")
+    rebalance.add_argument("--out", type=Path, required=True,
+                           help="folder for the changed copy of the data files (check it with triage validate --data)")
+    rebalance.add_argument("--max-moves", type=int, default=10, help="at most this many postcodes (default 10)")
+    rebalance.add_argument("--no-demo", action="store_true", help="leave demo visits out")
+    rebalance.add_argument("--data", type=Path, default=None, help="data folder to start from")
+    _store_options(rebalance)
 
     demo = sub.add_parser("demo", help="fill a database with synthetic demo visits (marked demo)")
     demo.add_argument("--days", type=int, default=365, help="how many days back from --end (default 365)")
@@ -295,15 +305,15 @@ def cmd_purge(args: argparse.Namespace) -> int:
     return 0
 
 
-def _period(args: argparse.Namespace):
-    """(first, last) day from --from/--to, both included: the last 30 days unless given."""
+def _period(args: argparse.Namespace, days: int = 30):
+    """(first, last) day from --from/--to, both included: the last `days` days unless given."""
     from datetime import date, timedelta
 
     from triage.present import local_now
 
     try:
         last = date.fromisoformat(args.end) if args.end else local_now().date()
-        first = date.fromisoformat(args.start) if args.start else last - timedelta(days=29)
+        first = date.fromisoformat(args.start) if args.start else last - timedelta(days=days - 1)
     except ValueError:
         print(t("bad_date", args.lang, value=args.start or args.end), file=sys.stderr)
         return None
@@ -359,6 +369,68 @@ def cmd_export(args: argparse.Namespace) -> int:
         return 1
     finally:
         store.dispose()
+    return 0
+
+
+def cmd_rebalance(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from triage.load import load
+    from triage.present import local_now
+    from triage.rebalance import propose, write_proposal
+    from triage.stats import Filters, postcode_counts, visit_counts
+
+    lang = args.lang
+    flow = _usable_flow(args)
+    if flow is None:
+        return 1
+    period = _period(args, days=365)
+    if period is None:
+        return 1
+    if args.max_moves < 1:
+        print(t("exp_bad_number", lang, option="--max-moves", value=args.max_moves), file=sys.stderr)
+        return 1
+    store = _open_store(args)
+    if store is None:
+        return 1
+    start, end = period[0], period[1] + timedelta(days=1)
+    filters = Filters(include_demo=not args.no_demo)
+    try:
+        per_postcode = postcode_counts(store, start, end, filters)
+        per_site = {k[0]: v for k, v in visit_counts(store, start, end, filters=filters).items()}
+    finally:
+        store.dispose()
+    proposal = propose(flow.sites, per_postcode, per_site, max_moves=args.max_moves)
+    name = lambda s: flow.sites[s].name(lang) if s in flow.sites else s  # noqa: E731
+    print(t("reb_period", lang, start=period[0], end=period[1]))
+    if not proposal.moves:
+        print(t("reb_no_moves", lang))
+    else:
+        print(f"{t('exp_col_postcode', lang):<12}{t('reb_from', lang):<34}{t('reb_to', lang):<34}"
+              f"{t('reb_visits', lang):>10}")
+        for m in proposal.moves:
+            print(f"{m.postcode:<12}{name(m.source):<34}{name(m.target):<34}{m.visits:>10}")
+    print()
+    print(f"{t('exp_col_site_name', lang):<34}{t('reb_capacity', lang):>10}{t('reb_before', lang):>18}"
+          f"{t('reb_after', lang):>18}")
+    before, after = proposal.ratio(proposal.before), proposal.ratio(proposal.after)
+    for site in proposal.capacity:
+        print(f"{name(site):<34}{proposal.capacity[site]:>10}{before[site]:>18.0f}{after[site]:>18.0f}")
+    print(t("reb_max", lang, before=f"{proposal.max_before:.0f}", after=f"{proposal.max_after:.0f}"))
+    data = args.data or paths.default_data_dir()
+    try:
+        cases = write_proposal(data, args.out, flow.sites, proposal.moves, local_now().date())
+    except OSError as error:
+        print(t("exp_disk", lang, path=error.filename or args.out, reason=error.strerror or error), file=sys.stderr)
+        return 1
+    if cases:
+        print(t("reb_cases", lang, cases=", ".join(cases)))
+    checked = load(args.out)
+    if not checked.ok:
+        _print_problems(checked.problems, lang, sys.stderr, with_warnings=False)
+        print(t("reb_invalid", lang, out=args.out), file=sys.stderr)
+        return 1
+    print(t("reb_written", lang, out=args.out))
     return 0
 
 
@@ -460,7 +532,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handlers = {"desk": cmd_desk, "validate": cmd_validate, "route": cmd_route,
                 "spool": cmd_spool, "check": cmd_check, "purge": cmd_purge, "summary": cmd_summary,
-                "export": cmd_export, "demo": cmd_demo}
+                "export": cmd_export, "rebalance": cmd_rebalance, "demo": cmd_demo}
     try:
         return handlers[args.command](args)
     except KeyboardInterrupt:

@@ -286,6 +286,19 @@ DA: dict[str, str] = {
     "exp_disk": "Kunne ikke skrive {path}: {reason}. Intet er ændret; frigør plads eller vælg en anden mappe med --out.",
     "exp_min_count_visits": "--min-count kan ikke bruges sammen med --visits: et enkelt besøg er altid under grænsen. Udtræk tabellerne i stedet.",
     "exp_bad_number": "{option} skal være et tal over 0, ikke {value}.",
+    # --- catchment proposal
+    "reb_period": "Forslag ud fra besøgene {start} til og med {end}. Belastning = forventede besøg pr. skranke.",
+    "reb_no_moves": "Intet forslag: ingen flytning af et postnummer sænker den højeste belastning mærkbart.",
+    "reb_from": "Fra",
+    "reb_to": "Til",
+    "reb_visits": "Besøg",
+    "reb_capacity": "Skranker",
+    "reb_before": "Før (pr. skr.)",
+    "reb_after": "Efter (pr. skr.)",
+    "reb_max": "Højeste belastning pr. skranke: {before} før, {after} efter.",
+    "reb_cases": "Cases, der nu forventer det nye sted: {cases}.",
+    "reb_invalid": "Kopien i {out} består ikke triage validate; den er ikke klar til brug.",
+    "reb_written": "Ændret kopi af datafilerne skrevet i {out}. Tjek den med: triage validate --data {out}",
 }
 
 EN: dict[str, str] = {
@@ -558,6 +571,19 @@ EN: dict[str, str] = {
     "exp_disk": "Could not write {path}: {reason}. Nothing was changed; free some space or choose another folder with --out.",
     "exp_min_count_visits": "--min-count cannot be used with --visits: a single visit is always below the limit. Export the tables instead.",
     "exp_bad_number": "{option} must be a number above 0, not {value}.",
+    # --- catchment proposal
+    "reb_period": "Proposal from the visits {start} to {end} inclusive. Load = expected visits per counter.",
+    "reb_no_moves": "No proposal: moving no single postcode lowers the highest load noticeably.",
+    "reb_from": "From",
+    "reb_to": "To",
+    "reb_visits": "Visits",
+    "reb_capacity": "Counters",
+    "reb_before": "Before (per c.)",
+    "reb_after": "After (per c.)",
+    "reb_max": "Highest load per counter: {before} before, {after} after.",
+    "reb_cases": "Cases that now expect the new site: {cases}.",
+    "reb_invalid": "The copy in {out} does not pass triage validate; it is not ready for use.",
+    "reb_written": "Changed copy of the data files written to {out}. Check it with: triage validate --data {out}",
 }
 
 CATALOG = {"da": DA, "en": EN}
