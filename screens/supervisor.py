@@ -38,6 +38,7 @@ class SupervisorScreen(Screen):
         Binding("3", "period('30days')", "period_30days", id="period_30days"),
         Binding("4", "period('year')", "period_year", id="period_year"),
         Binding("5", "custom_period", "period_custom", id="period_custom"),
+        Binding("e", "export", "sup_export", id="sup_export"),
         # Off the key bar for room at 80 columns: the heat map's title names Tab, and the view
         # refreshes itself every 30 seconds.
         Binding("tab", "next_site", "sup_next_site", show=False, id="sup_next_site"),
@@ -103,6 +104,15 @@ class SupervisorScreen(Screen):
         today = present.local_now().date()
         start, last = self.custom or (today - timedelta(days=29), today + timedelta(days=1))
         self.app.push_screen(PeriodScreen(self.lang, start, last - timedelta(days=1)), chosen)
+
+    def period_bounds(self) -> tuple:
+        """(first day, day after the last) of the period on screen."""
+        return self.custom if self.period == "custom" else period_dates(self.period, present.local_now().date())
+
+    def action_export(self) -> None:
+        from screens.export import ExportScreen
+
+        self.app.push_screen(ExportScreen(self.lang, self.store_getter, self.sites, *self.period_bounds()))
 
     def action_next_site(self) -> None:
         if self.result and self.result.heat:
@@ -173,8 +183,11 @@ class SupervisorScreen(Screen):
               overall=f"{s.overall_imbalance * 100:.0f}", referred=s.referred, kinds=referred))
         self.draw_heat(result)
         trend = [n for _, n in result.trend]
-        self.query_one("#sup-trend-label", Static).update(t("sup_trend", lang))
-        self.query_one("#sup-trend", Sparkline).data = trend or [0]
+        # A trend needs two days or more; one bar (or none) would only be a solid block.
+        label, chart = self.query_one("#sup-trend-label", Static), self.query_one("#sup-trend", Sparkline)
+        label.display = chart.display = len(trend) >= 2
+        label.update(t("sup_trend", lang))
+        chart.data = trend if len(trend) >= 2 else [0]
         self.draw_matrix(result)
 
     def draw_sites(self, result: Overview) -> None:

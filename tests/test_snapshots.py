@@ -93,3 +93,8 @@ def overview_desk(flow, tmp_path, monkeypatch):
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_supervisor_overview(snap_compare, overview_desk, size):
     assert snap_compare(overview_desk, terminal_size=size, run_before=steps())
+
+
+def test_export_dialog(snap_compare, overview_desk, monkeypatch):
+    monkeypatch.setenv("HOME", "/home/skranke")  # the suggested file name shows the home folder
+    assert snap_compare(overview_desk, terminal_size=(80, 24), run_before=steps("e"))

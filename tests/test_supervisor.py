@@ -141,3 +141,49 @@ async def test_custom_period(overview_app):
         await ready(pilot)
         assert "Periode (2026-10-01 – 2026-11-22)" in text(overview_app, "#sup-title")
         assert "I alt 1 besøg" in text(overview_app, "#sup-summary")  # only last month's visit
+
+
+async def test_export_dialog_writes_the_period_with_progress(overview_app, tmp_path):
+    import openpyxl
+    from textual.widgets import Input, ProgressBar, RadioSet
+
+    async with overview_app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
+        await pilot.press("3")  # the last 30 days
+        await ready(pilot)
+        await pilot.press("e")
+        await pilot.pause()
+        dialog = overview_app.screen
+        assert "Eksportér 2026-10-25 til og med 2026-11-23" in str(dialog.query_one("#export-title", Static).render())
+        path = dialog.query_one("#export-path", Input)
+        assert path.value.endswith("triage-2026-10-25-2026-11-23.xlsx")
+        formats = dialog.query_one(RadioSet)
+        formats.focus()
+        await pilot.press("down", "enter")  # CSV for Danish Excel: the suggestion becomes a folder
+        await pilot.pause()
+        assert formats.pressed_index == 1 and path.value.endswith("triage-2026-10-25-2026-11-23")
+        await pilot.press("up", "enter")
+        await pilot.pause()
+        assert formats.pressed_index == 0 and path.value.endswith(".xlsx")
+        path.focus()
+        target = tmp_path / "ud" / "overblik.xlsx"
+        path.value = str(target)
+        await pilot.press("enter")
+        await ready(pilot)
+        assert dialog.query_one("#export-progress", ProgressBar).percentage == 1.0
+        assert f"Skrev {target}." in str(dialog.query_one("#export-message", Static).render())
+        book = openpyxl.load_workbook(target)
+        shares = {row[0].value: row[2].value for row in book["Andel og mål"].iter_rows(min_row=2)}
+        assert shares == {"jc-skelbaek": 12, "jc-musvaage": 4, "jc-nord": 5}
+
+        formats.focus()
+        await pilot.press("down", "enter")
+        await pilot.pause()
+        path.value = str(tmp_path / "csv")
+        path.focus()
+        await pilot.press("enter")
+        await ready(pilot)
+        assert (tmp_path / "csv" / "andel_og_maal.csv").read_text(encoding="utf-8-sig").startswith("Sted-id;Sted;")
+        await pilot.press("escape")
+        await pilot.pause()
+        assert overview_app.screen.__class__.__name__ == "SupervisorScreen"

@@ -299,6 +299,18 @@ DA: dict[str, str] = {
     "reb_cases": "Cases, der nu forventer det nye sted: {cases}.",
     "reb_invalid": "Kopien i {out} består ikke triage validate; den er ikke klar til brug.",
     "reb_written": "Ændret kopi af datafilerne skrevet i {out}. Tjek den med: triage validate --data {out}",
+    # --- export dialog
+    "sup_export": "Eksportér",
+    "expd_title": "Eksportér {start} til og med {end} til planlæggerne",
+    "expd_format_0": "Excel (.xlsx), et ark pr. tabel",
+    "expd_format_1": "CSV til dansk Excel (semikolon), en fil pr. tabel",
+    "expd_format_2": "CSV med komma, en fil pr. tabel",
+    "expd_format_3": "JSON",
+    "expd_small": "Udelad tal under {k} (filer, der skal uden for kommunen)",
+    "expd_hint": "Tab skifter felt, pile og mellemrum vælger. Enter i filfeltet eksporterer. Esc lukker.",
+    "expd_no_path": "Skriv, hvor filen skal ligge.",
+    "expd_working": "Eksporterer …",
+    "expd_failed": "Eksporten mislykkedes: {reason}. Prøv igen, eller spørg IT.",
 }
 
 EN: dict[str, str] = {
@@ -584,6 +596,18 @@ EN: dict[str, str] = {
     "reb_cases": "Cases that now expect the new site: {cases}.",
     "reb_invalid": "The copy in {out} does not pass triage validate; it is not ready for use.",
     "reb_written": "Changed copy of the data files written to {out}. Check it with: triage validate --data {out}",
+    # --- export dialog
+    "sup_export": "Export",
+    "expd_title": "Export {start} to {end} for the planners",
+    "expd_format_0": "Excel (.xlsx), one sheet per table",
+    "expd_format_1": "CSV for Danish Excel (semicolons), one file per table",
+    "expd_format_2": "CSV with commas, one file per table",
+    "expd_format_3": "JSON",
+    "expd_small": "Leave out counts below {k} (files leaving the municipality)",
+    "expd_hint": "Tab moves between fields, arrows and space choose. Enter in the file field exports. Esc closes.",
+    "expd_no_path": "Write where the file should go.",
+    "expd_working": "Exporting …",
+    "expd_failed": "The export failed: {reason}. Try again, or ask IT.",
 }
 
 CATALOG = {"da": DA, "en": EN}

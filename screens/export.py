@@ -1,0 +1,101 @@
+"""Export the overview's period for planners: format, file, small counts; a progress bar while
+it runs in a worker thread (a long range takes a moment), and what was written when done."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Checkbox, Input, ProgressBar, RadioButton, RadioSet, Static
+
+from triage import export
+from triage.i18n import t
+from triage.stats import Filters
+
+# (format, Danish Excel CSV?, file suffix); CSV writes a folder of files, one per table.
+CHOICES = (("xlsx", False, ".xlsx"), ("csv", True, ""), ("csv", False, ""), ("json", False, ".json"))
+SMALL_COUNT = 5  # the usual limit for figures that leave the municipality
+
+
+class ExportScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape", "close", "key_close", id="key_close")]
+
+    def __init__(self, lang: str, store_getter, sites, start: date, end: date) -> None:
+        super().__init__()
+        self.lang = lang
+        self.store_getter = store_getter
+        self.sites = sites
+        self.start, self.end = start, end  # end excluded
+        self.choice = 0
+        self.running = False
+
+    def default_path(self, choice: int) -> str:
+        last = self.end - timedelta(days=1)
+        return str(Path.home() / f"triage-{self.start.isoformat()}-{last.isoformat()}{CHOICES[choice][2]}")
+
+    def compose(self) -> ComposeResult:
+        last = self.end - timedelta(days=1)
+        with Vertical(id="export-box"):
+            yield Static(t("expd_title", self.lang, start=self.start.isoformat(), end=last.isoformat()),
+                         id="export-title")
+            with RadioSet(id="export-format"):
+                for i in range(len(CHOICES)):
+                    yield RadioButton(t(f"expd_format_{i}", self.lang), value=i == 0)
+            yield Checkbox(t("expd_small", self.lang, k=SMALL_COUNT), id="export-small")
+            yield Input(self.default_path(0), id="export-path")
+            yield ProgressBar(total=1.0, show_eta=False, id="export-progress")
+            yield Static(t("expd_hint", self.lang), id="export-message")
+
+    def on_mount(self) -> None:
+        self.query_one("#export-path", Input).focus()
+
+    def on_radio_set_changed(self, event: RadioSet.Changed) -> None:
+        path = self.query_one("#export-path", Input)
+        if path.value == self.default_path(self.choice):  # follow the format unless typed over
+            path.value = self.default_path(event.index)
+        self.choice = event.index
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if self.running:
+            return
+        target = Path(event.value.strip()).expanduser()
+        if not event.value.strip():
+            self.query_one("#export-message", Static).update(t("expd_no_path", self.lang))
+            return
+        self.running = True
+        self.query_one("#export-message", Static).update(t("expd_working", self.lang))
+        self.run_export(target, self.query_one("#export-small", Checkbox).value)
+
+    @work(thread=True, exclusive=True, group="export", exit_on_error=False)
+    def run_export(self, target: Path, small: bool) -> None:
+        fmt, excel_da, _ = CHOICES[self.choice]
+        bar = self.query_one("#export-progress", ProgressBar)
+        options = export.Options(self.start, self.end, self.lang, Filters(),
+                                 min_count=SMALL_COUNT if small else 0)
+
+        def progress(done: float) -> None:
+            self.app.call_from_thread(bar.update, progress=done * 0.9)
+
+        try:
+            built = export.build(self.store_getter(), self.sites, options, progress)
+            written = export.write(built, fmt, target, excel_da)
+        except OSError as error:
+            text = t("exp_disk", self.lang, path=error.filename or target, reason=error.strerror or error)
+        except Exception as error:  # the database went away: say so, keep the dialog open
+            text = t("expd_failed", self.lang, reason=str(error).splitlines()[0] if str(error) else type(error).__name__)
+        else:
+            self.app.call_from_thread(bar.update, progress=1.0)
+            text = t("exp_done", self.lang, files=written[0].parent if fmt == "csv" else written[0])
+        self.app.call_from_thread(self.finished, text)
+
+    def finished(self, text: str) -> None:
+        self.running = False
+        self.query_one("#export-message", Static).update(text)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
