@@ -75,6 +75,8 @@ def test_demo_command_refuses_a_database_with_real_visits(tmp_path, capsys, flow
     assert "har rigtige besøg" in capsys.readouterr().err
     assert main(["demo", "--db", str(tmp_path / "demo.db"), "--days", "14", "--end", "2026-11-23"]) == 0
     assert "demobesøg over 14 dage" in capsys.readouterr().out
+    assert main(["demo", "--db", str(tmp_path / "demo.db"), "--days", "14", "--end", "2026-11-23"]) == 1
+    assert "har allerede demobesøg" in capsys.readouterr().err
 
 
 def test_demo_on_postgres_goes_through_the_portable_path(pg_url, tmp_path, flow, capsys):

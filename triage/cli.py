@@ -493,6 +493,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         # Demo rows beside real ones would be too easy to mistake for each other in a report.
         print(t("demo_real_visits", lang, db=store.describe()), file=sys.stderr)
         return 1
+    if not store.is_empty():
+        # Demo visits are made from the seed: a second load would repeat their ids.
+        print(t("demo_not_empty", lang, db=store.describe()), file=sys.stderr)
+        return 1
     history = DemoHistory(flow, args.days, args.seed, args.per_day, end)
     started = time.perf_counter()
     if store.dialect == "sqlite":

@@ -153,7 +153,7 @@ def build(store: Store, sites: Sites, options: Options, progress: Progress | Non
     if options.min_count > 1:
         for table in tables:
             export.suppressed += _suppress(table, options.min_count)
-    tables.insert(0, _about(export, options, summary.total, sites))
+    tables.insert(0, _about(export, options, summary.total))
     step()
     return export
 
@@ -190,7 +190,7 @@ def _staffing(store: Store, sites: Sites, options: Options) -> Table:
         Column("counters_today", "int")], rows)
 
 
-def _about(export: Export, options: Options, total: int, sites: Sites) -> Table:
+def _about(export: Export, options: Options, total: int) -> Table:
     lang = options.lang
     last = export.end - timedelta(days=1)
     lines = [
