@@ -24,11 +24,16 @@ from datetime import date, timedelta
 from sqlalchemy import func, select
 
 from triage.sites import Sites
-from triage.store import ROLLUP_KEYS, Store, VisitDaily, VisitHourly, VisitPostcode, VisitRoute
+from triage.store import (
+    ROLLUP_KEYS, Store, VisitDaily, VisitDay, VisitHourly, VisitMonthHourly, VisitMonthRoute,
+    VisitPostcode, VisitRoute,
+)
 
 GROUPABLE = ROLLUP_KEYS + ("local_weekday",)
 # Narrowest first: each query reads the smallest rollup that has every column it needs.
-TABLES = (VisitHourly, VisitRoute, VisitDaily)
+TABLES = (VisitDay, VisitHourly, VisitRoute, VisitDaily)
+# Whole months of a long period come from these, the days at either end from the day rollup.
+MONTHS = {VisitHourly: VisitMonthHourly, VisitRoute: VisitMonthRoute}
 
 
 def _narrowest(needed: set[str]):
@@ -62,7 +67,11 @@ class Filters:
 
 
 def _where(table, start: date, end: date, filters: Filters) -> list:
-    conditions = [table.local_date >= start, table.local_date < end]
+    return [table.local_date >= start, table.local_date < end, *_filtered(table, filters)]
+
+
+def _filtered(table, filters: Filters) -> list:
+    conditions = []
     if filters.sites is not None:
         conditions.append(table.site_id.in_(filters.sites))
     if not filters.include_demo:
@@ -74,20 +83,81 @@ def _where(table, start: date, end: date, filters: Filters) -> list:
     return conditions
 
 
+def whole_months(start: date, end: date) -> tuple[date, date] | None:
+    """The first day of the first whole month in [start, end) and the first day after the last
+    whole month, or None when the period holds no whole month."""
+    first = start if start.day == 1 else (start.replace(day=1) + timedelta(days=32)).replace(day=1)
+    last = end.replace(day=1)
+    return (first, last) if first < last else None
+
+
 def visit_counts(store: Store, start: date, end: date, by: tuple[str, ...] = ("site_id",),
                  include_demo: bool = True, filters: Filters | None = None) -> dict[tuple, int]:
     """Visits in the period, counted per combination of the `by` columns, from the narrowest
-    rollup that has them."""
+    rollup that has them; whole months from its month rollup where it has one.
+
+    The SQL is written here rather than built with SQLAlchemy's expression language: building
+    and compiling the statement cost more than running it, and the overview runs several."""
     unknown = set(by) - set(GROUPABLE)
     if unknown:
         raise ValueError(f"cannot group by {sorted(unknown)}; choose from {GROUPABLE}")
     filters = filters or Filters(include_demo=include_demo)
-    table = _narrowest(set(by) | filters.columns)
-    keys = [getattr(table, b).label(b) for b in by]
-    query = (select(*keys, func.sum(table.visits))
-             .where(*_where(table, start, end, filters)).group_by(*keys))
+    needed = set(by) | filters.columns
+    table = _narrowest(needed)
+    months = whole_months(start, end) if "local_date" not in by else None
+    monthly = MONTHS.get(table)
+    sql = _Sql(store.dialect, filters)
+    if monthly is None or months is None or not (
+            needed - {"local_date"} <= set(monthly.__table__.columns.keys())):
+        query = sql.grouped(table.__tablename__, by, "local_date", start, end)
+    else:
+        first, last = months
+        parts = [sql.grouped(monthly.__tablename__, by, "month", first, last)]
+        for a, b in ((start, first), (last, end)):  # each end its own range: an OR scans all
+            if a < b:
+                parts.append(sql.grouped(table.__tablename__, by, "local_date", a, b))
+        keys = ", ".join(by)
+        query = f"SELECT {keys}, SUM(visits) FROM ({' UNION ALL '.join(parts)}) AS parts GROUP BY {keys}"
     with store.engine.connect() as conn:
-        return {tuple(row[:-1]): int(row[-1]) for row in conn.execute(query) if row[-1]}
+        rows = conn.exec_driver_sql(query, sql.params).fetchall()
+    return {tuple(_typed(b, v) for b, v in zip(by, row[:-1])): int(row[-1]) for row in rows if row[-1]}
+
+
+class _Sql:
+    """Pieces of the counting queries, with their parameters in the driver's own style."""
+
+    def __init__(self, dialect: str, filters: Filters) -> None:
+        self.dialect = dialect
+        self.filters = filters
+        self.params: dict = {}
+
+    def param(self, value) -> str:
+        name = f"p{len(self.params)}"
+        if isinstance(value, date) and self.dialect == "sqlite":
+            value = value.isoformat()  # as SQLite stores dates
+        self.params[name] = value
+        return f"%({name})s" if self.dialect == "postgresql" else f":{name}"
+
+    def grouped(self, table: str, by: tuple[str, ...], date_column: str, start: date, end: date) -> str:
+        conditions = [f"{date_column} >= {self.param(start)}", f"{date_column} < {self.param(end)}"]
+        for column, values in (("site_id", self.filters.sites), ("destination_id", self.filters.destinations),
+                               ("channel", self.filters.channels)):
+            if values is not None:
+                listed = ", ".join(self.param(v) for v in values) or "NULL"
+                conditions.append(f"{column} IN ({listed})")
+        if not self.filters.include_demo:
+            conditions.append("NOT demo")
+        keys = ", ".join(by)
+        return f"SELECT {keys}, SUM(visits) AS visits FROM {table} WHERE {' AND '.join(conditions)} GROUP BY {keys}"
+
+
+def _typed(column: str, value):
+    """The same Python types on both engines: dates as dates, yes/no as bool."""
+    if column == "local_date" and isinstance(value, str):
+        return date.fromisoformat(value)
+    if column in ("handled_here", "demo"):
+        return bool(value)
+    return value
 
 
 def postcode_counts(store: Store, start: date, end: date,

@@ -23,7 +23,7 @@ from triage import paths
 from triage.spool import Spool
 from triage.visits import FIELDS
 
-SCHEMA_VERSION = 3  # 2: rollups kept by triggers; 3: visits per postcode
+SCHEMA_VERSION = 4  # 2: rollups kept by triggers; 3: visits per postcode; 4: per day, per month
 # What "the database cannot take it now" looks like: locked past the timeout, read-only file,
 # disk full, missing directory, server unreachable. These spool; anything else is a bug and raises.
 UNAVAILABLE = (OperationalError, InterfaceError, OSError)
@@ -138,23 +138,83 @@ class VisitPostcode(SQLModel, table=True):
     visits: int
 
 
+class VisitDay(SQLModel, table=True):
+    """Visits per day and site: the trend and the totals of long periods read this."""
+
+    __tablename__ = "visit_day"
+
+    local_date: date = Field(primary_key=True)
+    site_id: str = Field(primary_key=True, max_length=64)
+    demo: bool = Field(primary_key=True)
+    local_weekday: int
+    visits: int
+
+
+class VisitMonthHourly(SQLModel, table=True):
+    """visit_hourly summed over whole months (`month` is its first day): a year's heat map is
+    twelve rows per cell instead of some 250."""
+
+    __tablename__ = "visit_month_hourly"
+
+    month: date = Field(primary_key=True)
+    site_id: str = Field(primary_key=True, max_length=64)
+    local_weekday: int = Field(primary_key=True)
+    local_hour: int = Field(primary_key=True)
+    demo: bool = Field(primary_key=True)
+    visits: int
+
+
+class VisitMonthRoute(SQLModel, table=True):
+    """visit_route summed over whole months: misdirection and referrals of long periods."""
+
+    __tablename__ = "visit_month_route"
+
+    month: date = Field(primary_key=True)
+    site_id: str = Field(primary_key=True, max_length=64)
+    postcode_site_id: str = Field(primary_key=True, max_length=64)
+    destination_id: str = Field(primary_key=True, max_length=64)
+    handled_here: bool = Field(primary_key=True)
+    demo: bool = Field(primary_key=True)
+    visits: int
+
+
 # What a rollup row keeps of a visit (besides the count).
 ROLLUP_KEYS = ("local_date", "local_hour", "site_id", "destination_id", "outcome_id", "channel",
                "handled_here", "postcode_site_id", "demo")
 HOURLY_KEYS = ("local_date", "site_id", "local_hour", "demo")
 ROUTE_KEYS = ("local_date", "site_id", "postcode_site_id", "destination_id", "handled_here", "demo")
+DAY_KEYS = ("local_date", "site_id", "demo")
 # Every rollup with its key, kept by the triggers (and by the bulk load) in the same way.
-ROLLUPS = (("visit_daily", ROLLUP_KEYS), ("visit_hourly", HOURLY_KEYS), ("visit_route", ROUTE_KEYS))
+ROLLUPS = (("visit_daily", ROLLUP_KEYS), ("visit_hourly", HOURLY_KEYS), ("visit_route", ROUTE_KEYS),
+           ("visit_day", DAY_KEYS))
+# The month rollups, and the day rollup each one sums.
+MONTHLY = (("visit_month_hourly", ("month", "site_id", "local_weekday", "local_hour", "demo"), "visit_hourly"),
+           ("visit_month_route", ("month", *ROUTE_KEYS[1:]), "visit_route"))
 # Only visits with a postcode go here.
 POSTCODE_KEYS = ("local_date", "site_id", "postcode", "postcode_site_id", "demo")
 
 
-def _upsert_sql(table: str, keys: tuple[str, ...], row: str, delta: str, when: str = "") -> str:
+def month_of(day: str, dialect: str) -> str:
+    """SQL for the first day of the month of the date `day`."""
+    if dialect == "postgresql":
+        return f"CAST(date_trunc('month', {day}) AS date)"
+    return f"date({day}, 'start of month')"
+
+
+def _upsert_sql(table: str, keys: tuple[str, ...], row: str, delta: str, when: str = "",
+                dialect: str = "sqlite") -> str:
     """INSERT … ON CONFLICT DO UPDATE adding `delta` visits for the visit in `row` (NEW), if
     the visit meets `when`."""
-    columns = [*keys, "local_weekday"]
-    values = [f"COALESCE({row}.postcode_site_id, '')" if c == "postcode_site_id" else f"{row}.{c}"
-              for c in columns]
+    columns = [*keys] if "month" in keys else [*keys, "local_weekday"]
+
+    def value(column: str) -> str:
+        if column == "postcode_site_id":
+            return f"COALESCE({row}.postcode_site_id, '')"
+        if column == "month":
+            return month_of(f"{row}.local_date", dialect)
+        return f"{row}.{column}"
+
+    values = [value(c) for c in columns]
     return (f"INSERT INTO {table} ({', '.join(columns)}, visits) SELECT {', '.join(values)}, {delta} "
             f"WHERE {when or 'true'} "
             f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET visits = {table}.visits + {delta}")
@@ -164,6 +224,7 @@ def _rollup_triggers(dialect: str) -> list[str]:
     """The triggers that keep visit_daily and visit_hourly exact: +1 on insert, -1 on void."""
     def upserts(delta: str) -> str:
         return "; ".join([*(_upsert_sql(table, keys, "NEW", delta) for table, keys in ROLLUPS),
+                          *(_upsert_sql(table, keys, "NEW", delta, dialect=dialect) for table, keys, _ in MONTHLY),
                           _upsert_sql("visit_postcode", POSTCODE_KEYS, "NEW", delta,
                                       "NEW.postcode IS NOT NULL")])
 
@@ -194,6 +255,14 @@ def _rollup_triggers(dialect: str) -> list[str]:
         WHEN OLD.voided_utc IS NULL AND NEW.voided_utc IS NOT NULL
         BEGIN {upserts("-1")}; END""",
     ]
+
+
+def _month_sql(table: str, keys: tuple[str, ...], source: str, dialect: str) -> str:
+    """Add the day rows of `source` to the month rollup `table`, grouped by month."""
+    grouped = ", ".join(month_of("local_date", dialect) if k == "month" else k for k in keys)
+    return (f"INSERT INTO {table} ({', '.join(keys)}, visits) SELECT {grouped}, SUM(visits) FROM {source} "
+            f"GROUP BY {grouped} ON CONFLICT ({', '.join(keys)}) "
+            f"DO UPDATE SET visits = {table}.visits + excluded.visits")
 
 
 def _group_postcodes_sql(source: str, condition: str) -> str:
@@ -284,7 +353,8 @@ class Store:
             fresh = not self.engine.dialect.has_table(conn, "visit")
             SQLModel.metadata.create_all(conn, tables=[
                 Visit.__table__, VisitDaily.__table__, VisitHourly.__table__, VisitRoute.__table__,
-                VisitPostcode.__table__, Meta.__table__])
+                VisitPostcode.__table__, VisitDay.__table__, VisitMonthHourly.__table__,
+                VisitMonthRoute.__table__, Meta.__table__])
             found = conn.execute(select(Meta.value).where(Meta.key == "schema_version")).scalar()
             if found is not None and int(found) > SCHEMA_VERSION:
                 raise StoreError("db_newer", found=found, supported=SCHEMA_VERSION)
@@ -315,6 +385,16 @@ class Store:
             # their catchment figures in visit_route but no postcode figures.
             conn.exec_driver_sql("DELETE FROM visit_postcode")
             conn.exec_driver_sql(_group_postcodes_sql("visit", "voided_utc IS NULL"))
+        if found < 4:
+            # From the rollups, not the detail: purged days keep every figure.
+            conn.exec_driver_sql("DELETE FROM visit_day")
+            conn.exec_driver_sql(
+                "INSERT INTO visit_day (local_date, site_id, demo, local_weekday, visits) "
+                "SELECT local_date, site_id, demo, MIN(local_weekday), SUM(visits) FROM visit_hourly "
+                "GROUP BY local_date, site_id, demo")
+            for table, keys, source in MONTHLY:
+                conn.exec_driver_sql(f"DELETE FROM {table}")
+                conn.exec_driver_sql(_month_sql(table, keys, source, self.dialect))
         conn.execute(update(Meta).where(Meta.key == "schema_version").values(value=str(SCHEMA_VERSION)))
         if found is None:
             conn.execute(Meta.__table__.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
@@ -468,6 +548,8 @@ class Store:
                 f"SELECT {listed}, MIN(local_weekday), SUM(visits) FROM demo_batch_daily GROUP BY {listed} "
                 f"ON CONFLICT ({listed}) DO UPDATE SET visits = visits + excluded.visits"
             )
+        for table, keys, _ in MONTHLY:
+            cursor.execute(_month_sql(table, keys, "demo_batch_daily", "sqlite"))
         cursor.execute(_group_postcodes_sql("demo_batch", "true"))
 
     def has_real_visits(self) -> bool:
