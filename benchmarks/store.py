@@ -1,7 +1,7 @@
 """Visit store: commit latency, 8 desks at once, bulk load — each beside the raw driver, same run.
 
 The raw side writes a copy of the visit table without the rollup triggers (the driver's plain
-floor); the store's side pays for keeping the three rollups exact in the same transaction.
+floor); the store's side pays for keeping every rollup exact in the same transaction.
 
     python benchmarks/store.py [--commits 2000] [--no-postgres]
 

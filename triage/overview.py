@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from triage.sites import Sites
-from triage.stats import HOURS, Filters, Summary, footfall, summarize, visit_counts
+from triage.stats import HOURS, Filters, Summary, summarize, visit_counts
 from triage.store import Store
 
 PERIODS = ("today", "week", "30days", "year")
@@ -55,11 +55,12 @@ class Overview:
 def _alerts(store: Store, sites: Sites, now: datetime) -> list[Alert]:
     today = now.date()
     targets = {s.id: float(s.target_share) for s in sites if s.kind == "jobcenter" and s.target_share}
-    windows = {
-        "today": {k[0]: v for k, v in visit_counts(store, today, today + timedelta(days=1)).items()},
-        "hour": {site: hours.get(now.hour, 0)
-                 for site, hours in footfall(store, today, today + timedelta(days=1), "hour").items()},
-    }
+    by_hour = visit_counts(store, today, today + timedelta(days=1), ("site_id", "local_hour"))
+    windows: dict[str, dict[str, int]] = {"today": {}, "hour": {}}
+    for (site, hour), visits in by_hour.items():
+        windows["today"][site] = windows["today"].get(site, 0) + visits
+        if hour == now.hour:
+            windows["hour"][site] = visits
     alerts = []
     for window, per_site in windows.items():
         counted = {s: per_site.get(s, 0) for s in targets}
