@@ -13,7 +13,6 @@ reports the desk's peak RSS once it has opened its database, for the record.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import subprocess
 import sys

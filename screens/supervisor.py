@@ -18,7 +18,7 @@ from textual.widgets import DataTable, Sparkline, Static
 from screens.keys import key_bar, translate_bindings
 from triage import present
 from triage.i18n import t
-from triage.overview import PERIODS, Overview, overview, period_dates
+from triage.overview import Overview, overview, period_dates
 from triage.stats import is_misdirected
 
 REFRESH_SECONDS = 30

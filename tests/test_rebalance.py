@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-from datetime import date
 
 from triage.cli import main
 from triage.load import load
