@@ -74,12 +74,11 @@ class ExportScreen(ModalScreen[None]):
     @work(thread=True, exclusive=True, group="export", exit_on_error=False)
     def run_export(self, target: Path, small: bool) -> None:
         fmt, excel_da, _ = CHOICES[self.choice]
-        bar = self.query_one("#export-progress", ProgressBar)
         options = export.Options(self.start, self.end, self.lang, Filters(),
                                  min_count=SMALL_COUNT if small else 0)
 
         def progress(done: float) -> None:
-            self.app.call_from_thread(bar.update, progress=done * 0.9)
+            self.app.call_from_thread(self.show_progress, done * 0.9)
 
         try:
             built = export.build(self.store_getter(), self.sites, options, progress)
@@ -89,13 +88,19 @@ class ExportScreen(ModalScreen[None]):
         except Exception as error:  # the database went away: say so, keep the dialog open
             text = t("expd_failed", self.lang, reason=str(error).splitlines()[0] if str(error) else type(error).__name__)
         else:
-            self.app.call_from_thread(bar.update, progress=1.0)
+            self.app.call_from_thread(self.show_progress, 1.0)
             text = t("exp_done", self.lang, files=written[0].parent if fmt == "csv" else written[0])
         self.app.call_from_thread(self.finished, text)
 
+    # The export goes on if the dialog is closed meanwhile; then there is nothing to update.
+    def show_progress(self, done: float) -> None:
+        if self.is_attached:
+            self.query_one("#export-progress", ProgressBar).update(progress=done)
+
     def finished(self, text: str) -> None:
         self.running = False
-        self.query_one("#export-message", Static).update(text)
+        if self.is_attached:
+            self.query_one("#export-message", Static).update(text)
 
     def action_close(self) -> None:
         self.dismiss(None)
