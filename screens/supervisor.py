@@ -147,7 +147,7 @@ class SupervisorScreen(Screen):
     # --- drawing -------------------------------------------------------------------------
 
     def site_name(self, site_id: str) -> str:
-        return self.sites[site_id].name(self.lang) if site_id in self.sites else site_id
+        return self.sites.name_of(site_id, self.lang)
 
     def redraw(self) -> None:
         lang = self.lang

@@ -70,3 +70,15 @@ _names = itertools.count()
 def pg_url(postgres) -> str:
     """A fresh, empty database on the session's server."""
     return postgres.create_database(f"t{os.getpid()}_{next(_names)}")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store(request, tmp_path):
+    """An opened store on each engine (statistics and exports; test_store has its own)."""
+    from triage.store import Store
+
+    db = str(tmp_path / "visits.db") if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    opened = Store(db, spool_dir=tmp_path / "spool")
+    opened.open()
+    yield opened
+    opened.dispose()

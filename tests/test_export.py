@@ -20,22 +20,12 @@ from triage import export, paths
 from triage.cli import main
 from triage.export import FORMULA_STARTS, Options, build, safe_text, write_visits
 from triage.stats import Filters
-from triage.store import Store
 from triage.visits import visit_from_result
 from triage.walk import route
 
 UTC = timezone.utc
 NOVEMBER = Options(start=date(2026, 11, 1), end=date(2026, 12, 1))
 SCHEMA = json.loads((paths.default_data_dir() / "export.schema.json").read_text(encoding="utf-8"))
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request, tmp_path):
-    db = str(tmp_path / "export.db") if request.param == "sqlite" else request.getfixturevalue("pg_url")
-    opened = Store(db, spool_dir=tmp_path / "spool")
-    opened.open()
-    yield opened
-    opened.dispose()
 
 
 @pytest.fixture

@@ -14,15 +14,6 @@ from triage.walk import route
 UTC = timezone.utc
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store(request, tmp_path):
-    db = str(tmp_path / "stats.db") if request.param == "sqlite" else request.getfixturevalue("pg_url")
-    opened = Store(db, spool_dir=tmp_path / "spool")
-    opened.open()
-    yield opened
-    opened.dispose()
-
-
 def add(store, flow, answers, site, at, channel="in_person", demo=False) -> dict:
     visit = visit_from_result(route(flow, list(answers), here=site), site, "d", channel, 10.0, at)
     visit["demo"] = demo

@@ -323,6 +323,20 @@ def _period(args: argparse.Namespace, days: int = 30):
     return first, last
 
 
+def _flow_and_period(args: argparse.Namespace, days: int = 30):
+    """The usable flow (checking any --site) and the period, or None after saying what is wrong."""
+    flow = _usable_flow(args)
+    if flow is None or not all(_site_known(flow, site, args.lang) for site in getattr(args, "site", None) or []):
+        return None
+    period = _period(args, days)
+    return None if period is None else (flow, *period)
+
+
+def _say_unwritable(error: OSError, path, lang: str) -> int:
+    print(t("exp_disk", lang, path=error.filename or path, reason=error.strerror or error), file=sys.stderr)
+    return 1
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from datetime import timedelta
 
@@ -330,12 +344,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     from triage.stats import Filters
 
     lang = args.lang
-    flow = _usable_flow(args)
-    if flow is None or not all(_site_known(flow, site, lang) for site in args.site or []):
+    chosen = _flow_and_period(args)
+    if chosen is None:
         return 1
-    period = _period(args)
-    if period is None:
-        return 1
+    flow, *period = chosen
     for option, value, ok in (("--wait-minutes", args.wait_minutes, args.wait_minutes > 0),
                               ("--wait-share", args.wait_share, 0 < args.wait_share < 1),
                               ("--min-count", args.min_count, args.min_count >= 0)):
@@ -365,8 +377,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         print(t(error.code, lang, **error.params), file=sys.stderr)
         return 1
     except OSError as error:
-        print(t("exp_disk", lang, path=error.filename or out, reason=error.strerror or error), file=sys.stderr)
-        return 1
+        return _say_unwritable(error, out, lang)
     finally:
         store.dispose()
     return 0
@@ -381,12 +392,10 @@ def cmd_rebalance(args: argparse.Namespace) -> int:
     from triage.stats import Filters, postcode_counts, visit_counts
 
     lang = args.lang
-    flow = _usable_flow(args)
-    if flow is None:
+    chosen = _flow_and_period(args, days=365)
+    if chosen is None:
         return 1
-    period = _period(args, days=365)
-    if period is None:
-        return 1
+    flow, *period = chosen
     if args.max_moves < 1:
         print(t("exp_bad_number", lang, option="--max-moves", value=args.max_moves), file=sys.stderr)
         return 1
@@ -401,7 +410,7 @@ def cmd_rebalance(args: argparse.Namespace) -> int:
     finally:
         store.dispose()
     proposal = propose(flow.sites, per_postcode, per_site, max_moves=args.max_moves)
-    name = lambda s: flow.sites[s].name(lang) if s in flow.sites else s  # noqa: E731
+    name = lambda s: flow.sites.name_of(s, lang)  # noqa: E731
     print(t("reb_period", lang, start=period[0], end=period[1]))
     if not proposal.moves:
         print(t("reb_no_moves", lang))
@@ -421,8 +430,7 @@ def cmd_rebalance(args: argparse.Namespace) -> int:
     try:
         cases = write_proposal(data, args.out, flow.sites, proposal.moves, local_now().date())
     except OSError as error:
-        print(t("exp_disk", lang, path=error.filename or args.out, reason=error.strerror or error), file=sys.stderr)
-        return 1
+        return _say_unwritable(error, args.out, lang)
     if cases:
         print(t("reb_cases", lang, cases=", ".join(cases)))
     checked = load(args.out)
@@ -441,13 +449,10 @@ def cmd_summary(args: argparse.Namespace) -> int:
     from triage.stats import Filters, summarize
 
     lang = args.lang
-    flow = _usable_flow(args)
-    if flow is None or not all(_site_known(flow, site, lang) for site in args.site or []):
+    chosen = _flow_and_period(args)
+    if chosen is None:
         return 1
-    period = _period(args)
-    if period is None:
-        return 1
-    first, last = period
+    flow, first, last = chosen
     store = _open_store(args)
     if store is None:
         return 1

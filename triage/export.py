@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+from contextlib import contextmanager
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -47,7 +48,7 @@ def safe_text(value: str) -> str:
 @dataclass(frozen=True)
 class Column:
     key: str
-    kind: str = "text"  # text | int | number | share | date
+    kind: str = "text"  # text | int | number | share | date | datetime (UTC)
     count: bool = False  # a count that min_count may suppress
     derived: bool = False  # left empty too when the row's count is suppressed
 
@@ -89,10 +90,6 @@ class Options:
 # --- the tables ----------------------------------------------------------------------
 
 
-def _name(sites: Sites, site_id: str, lang: str) -> str:
-    return sites[site_id].name(lang) if site_id in sites else site_id
-
-
 def build(store: Store, sites: Sites, options: Options, progress: Progress | None = None) -> Export:
     """Every table for the period, from the rollups (purged days count)."""
     start, end, lang, filters = options.start, options.end, options.lang, options.filters
@@ -106,11 +103,11 @@ def build(store: Store, sites: Sites, options: Options, progress: Progress | Non
         per_day[(site, day)] = per_day.get((site, day), 0) + visits
     tables.append(Table("per_day", [Column("site_id"), Column("site_name"), Column("date", "date"),
                                     Column("weekday"), Column("visits", "int", count=True)],
-                        [[s, _name(sites, s, lang), _day(d), t(f"weekday_{_day(d).weekday()}", lang), n]
+                        [[s, sites.name_of(s, lang), _day(d), t(f"weekday_{_day(d).weekday()}", lang), n]
                          for (s, d), n in sorted(per_day.items(), key=lambda i: (str(i[0][1]), i[0][0]))]))
     tables.append(Table("per_hour", [Column("site_id"), Column("site_name"), Column("date", "date"),
                                      Column("hour", "int"), Column("visits", "int", count=True)],
-                        [[s, _name(sites, s, lang), _day(d), h, n]
+                        [[s, sites.name_of(s, lang), _day(d), h, n]
                          for (s, d, h), n in sorted(hourly.items(), key=lambda i: (str(i[0][1]), i[0][2], i[0][0]))]))
 
     destinations = visit_counts(store, start, end, ("site_id", "destination_id"), filters=filters)
@@ -118,7 +115,7 @@ def build(store: Store, sites: Sites, options: Options, progress: Progress | Non
     tables.append(Table("destinations", [
         Column("site_id"), Column("site_name"), Column("destination_id"), Column("destination_name"),
         Column("destination_kind"), Column("visits", "int", count=True)],
-        [[s, _name(sites, s, lang), d, _name(sites, d, lang),
+        [[s, sites.name_of(s, lang), d, sites.name_of(d, lang),
           t(f"kind_{sites[d].kind if d in sites else 'external'}", lang), n]
          for (s, d), n in sorted(destinations.items(), key=lambda i: (i[0][0], -i[1], i[0][1]))]))
 
@@ -127,7 +124,7 @@ def build(store: Store, sites: Sites, options: Options, progress: Progress | Non
     tables.append(Table("misdirection", [
         Column("home_site_id"), Column("home_site_name"), Column("site_id"), Column("site_name"),
         Column("misdirected"), Column("visits", "int", count=True)],
-        [[h, _name(sites, h, lang), s, _name(sites, s, lang), _yes(is_misdirected(sites, h, s), lang), n]
+        [[h, sites.name_of(h, lang), s, sites.name_of(s, lang), _yes(is_misdirected(sites, h, s), lang), n]
          for (h, s), n in sorted(homes.items()) if h]))
 
     postcodes = postcode_counts(store, start, end, filters)
@@ -135,7 +132,7 @@ def build(store: Store, sites: Sites, options: Options, progress: Progress | Non
     tables.append(Table("misdirection_postcode", [
         Column("postcode", "int"), Column("home_site_id"), Column("site_id"), Column("site_name"),
         Column("misdirected"), Column("visits", "int", count=True)],
-        [[p, h, s, _name(sites, s, lang), _yes(is_misdirected(sites, h, s), lang), n]
+        [[p, h, s, sites.name_of(s, lang), _yes(is_misdirected(sites, h, s), lang), n]
          for (p, h, s), n in sorted(postcodes.items())]))
 
     summary = summarize(store, sites, start, end, filters)
@@ -144,7 +141,7 @@ def build(store: Store, sites: Sites, options: Options, progress: Progress | Non
         Column("site_id"), Column("site_name"), Column("visits", "int", count=True),
         Column("share", "share", derived=True), Column("target", "share"),
         Column("imbalance", "share", derived=True)],
-        [[x.site_id, _name(sites, x.site_id, lang), x.visits, x.share, x.target, x.imbalance]
+        [[x.site_id, sites.name_of(x.site_id, lang), x.visits, x.share, x.target, x.imbalance]
          for x in summary.sites]))
 
     tables.append(_staffing(store, sites, options))
@@ -180,7 +177,7 @@ def _staffing(store: Store, sites: Sites, options: Options) -> Table:
             counters, served = need.counters, need.served_within
         else:
             counters = served = None
-        rows.append([site, _name(sites, site, lang), t(f"weekday_{weekday}", lang), hour, days, visits,
+        rows.append([site, sites.name_of(site, lang), t(f"weekday_{weekday}", lang), hour, days, visits,
                      round(arrivals, 2), service, counters, served, capacity])
     return Table("staffing", [
         Column("site_id"), Column("site_name"), Column("weekday"), Column("hour", "int"),
@@ -258,30 +255,44 @@ def _number_text(value, kind: str, decimal_comma: bool) -> str:
     return str(value)
 
 
-class _Replacing:
-    """Open `path` for writing under a temporary name; rename it into place only when complete."""
+@contextmanager
+def _replacing(path: Path) -> Iterator[Path]:
+    """Yield the temporary name to write `path` under; rename it into place only when the
+    block completes, and remove it when it does not (the folder is made if missing)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.part")
+    try:
+        yield temporary
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
 
-    def __init__(self, path: Path, mode: str = "w", **kwargs) -> None:
-        self.path = path
-        self.temporary = path.with_name(f".{path.name}.part")
-        self.mode, self.kwargs = mode, kwargs
 
-    def __enter__(self):
-        self.temporary = _temporary(self.path)
-        self.file = open(self.temporary, self.mode, **self.kwargs)
-        return self.file
+@contextmanager
+def _text_file(path: Path, encoding: str, newline: str | None = None):
+    """A text file that appears whole (flushed to disk) or not at all."""
+    with _replacing(path) as temporary, open(temporary, "w", encoding=encoding, newline=newline) as out:
+        yield out
+        out.flush()
+        os.fsync(out.fileno())
 
-    def __exit__(self, kind, error, trace) -> None:
+
+@contextmanager
+def _workbook(path: Path):
+    """An XlsxWriter workbook (streamed: constant memory) and its formats, appearing whole or
+    not at all. XlsxWriter writes the file on close and wraps OS errors in its own: unwrapped."""
+    import xlsxwriter
+    from xlsxwriter.exceptions import FileCreateError
+
+    with _replacing(path) as temporary:
+        book = xlsxwriter.Workbook(str(temporary), {"constant_memory": True})
+        yield book, _xlsx_formats(book)
         try:
-            if kind is None:
-                self.file.flush()
-                os.fsync(self.file.fileno())
-            self.file.close()
-        finally:
-            if kind is None:
-                os.replace(self.temporary, self.path)
-            else:
-                self.temporary.unlink(missing_ok=True)
+            book.close()
+        except FileCreateError as error:
+            cause = error.__context__ if isinstance(error.__context__, OSError) else None
+            raise cause or OSError(str(error)) from error
 
 
 def csv_dialect(excel_da: bool) -> dict:
@@ -295,7 +306,7 @@ def write_csv(export: Export, folder: Path, excel_da: bool = False) -> list[Path
     written = []
     for table in export.tables:
         path = folder / f"{t(f'exp_file_{table.key}', export.lang)}.csv"
-        with _Replacing(path, "w", encoding="utf-8-sig", newline="") as out:
+        with _text_file(path, "utf-8-sig", newline="") as out:
             writer = csv.writer(out, **csv_dialect(excel_da))
             writer.writerow([safe_text(h) for h in table.headers(export.lang)])
             kinds = [c.kind for c in table.columns]
@@ -333,7 +344,7 @@ def write_json(export: Export, path: Path) -> Path:
             for table in export.tables
         },
     }
-    with _Replacing(path, "w", encoding="utf-8") as out:
+    with _text_file(path, "utf-8") as out:
         json.dump(document, out, ensure_ascii=False, indent=1)
     return path
 
@@ -346,12 +357,7 @@ def _sheet_name(title: str) -> str:
 
 def write_xlsx(export: Export, path: Path) -> Path:
     """One sheet per table: real dates and numbers, a frozen bold header row, readable widths."""
-    import xlsxwriter
-
-    temporary = _temporary(path)
-    try:
-        book = xlsxwriter.Workbook(str(temporary), {"constant_memory": True})
-        formats = _xlsx_formats(book)
+    with _workbook(path) as (book, formats):
         for table in export.tables:
             sheet = book.add_worksheet(_sheet_name(table.title(export.lang)))
             headers = table.headers(export.lang)
@@ -361,29 +367,7 @@ def write_xlsx(export: Export, path: Path) -> Path:
                 sheet.write_string(0, col, safe_text(header), formats["header"])
             for number, row in enumerate(table.rows, start=1):
                 _xlsx_row(sheet, number, row, table.columns, formats)
-        _close_book(book)
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
     return path
-
-
-def _temporary(path: Path) -> Path:
-    """Where a file is written until it is complete (the folder is made if missing)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return path.with_name(f".{path.name}.part")
-
-
-def _close_book(book) -> None:
-    """XlsxWriter writes the file on close and wraps OS errors in its own; unwrap them."""
-    from xlsxwriter.exceptions import FileCreateError
-
-    try:
-        book.close()
-    except FileCreateError as error:
-        cause = error.__context__ if isinstance(error.__context__, OSError) else None
-        raise cause or OSError(str(error)) from error
 
 
 def _xlsx_formats(book) -> dict:
@@ -412,7 +396,10 @@ def _xlsx_row(sheet, number: int, row: list, columns: list[Column], formats: dic
         if column.kind == "text":
             sheet.write_string(number, col, safe_text(str(value)))
         elif column.kind == "date":
-            sheet.write_datetime(number, col, datetime.combine(value, datetime.min.time()), formats["date"])
+            sheet.write_datetime(number, col, datetime.combine(_day(value), datetime.min.time()), formats["date"])
+        elif column.kind == "datetime":
+            moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+            sheet.write_datetime(number, col, moment.replace(tzinfo=None), formats["datetime"])
         elif column.kind == "share":
             sheet.write_number(number, col, value, formats["share"])
         elif column.kind == "number":
@@ -424,7 +411,7 @@ def _xlsx_row(sheet, number: int, row: list, columns: list[Column], formats: dic
 # --- visit-level rows --------------------------------------------------------------------
 
 VISIT_COLUMNS = (
-    Column("visit_id"), Column("at_utc"), Column("date", "date"), Column("hour", "int"),
+    Column("visit_id"), Column("at_utc", "datetime"), Column("date", "date"), Column("hour", "int"),
     Column("weekday", "int"), Column("site_id"), Column("desk"), Column("channel"),
     Column("outcome_id"), Column("destination_id"), Column("destinations"), Column("handled_here"),
     Column("postcode", "int"), Column("home_site_id"), Column("flow_version"),
@@ -526,7 +513,7 @@ def write_visits(store: Store, options: Options, fmt: str, path: Path, excel_da:
     headers = [t(f"exp_col_{c.key}", options.lang) for c in VISIT_COLUMNS]
     written = 0
     if fmt == "csv":
-        with _Replacing(path, "w", encoding="utf-8-sig", newline="") as out:
+        with _text_file(path, "utf-8-sig", newline="") as out:
             writer = csv.writer(out, **csv_dialect(excel_da))
             writer.writerow(headers)
             for part in _visit_rows(store, options, excel_da, "text"):
@@ -534,7 +521,7 @@ def write_visits(store: Store, options: Options, fmt: str, path: Path, excel_da:
                 written += len(part)
                 tick(written)
     elif fmt == "json":
-        with _Replacing(path, "w", encoding="utf-8") as out:
+        with _text_file(path, "utf-8") as out:
             out.write('{"format": "triage-visits", "version": %d, "lang": %s, "columns": %s, "rows": [\n'
                       % (EXPORT_VERSION, json.dumps(options.lang),
                          json.dumps([{"key": c.key, "title": h, "type": c.kind}
@@ -559,13 +546,8 @@ def _plain(value):
 
 def _write_visits_xlsx(store: Store, options: Options, path: Path, headers: list[str],
                        tick: Callable[[int], None]) -> int:
-    import xlsxwriter
-
-    temporary = _temporary(path)
     written = 0
-    try:
-        book = xlsxwriter.Workbook(str(temporary), {"constant_memory": True})
-        formats = _xlsx_formats(book)
+    with _workbook(path) as (book, formats):
         sheet = book.add_worksheet(_sheet_name(t("exp_table_visits", options.lang)))
         widths = {"visit_id": 34, "at_utc": 20, "flow_version": 16, "destinations": 24}
         for col, (column, header) in enumerate(zip(VISIT_COLUMNS, headers)):
@@ -576,25 +558,8 @@ def _write_visits_xlsx(store: Store, options: Options, path: Path, headers: list
         for part in _visit_rows(store, options, False, "typed"):
             for row in part:
                 written += 1
-                for col, (value, column) in enumerate(zip(row, VISIT_COLUMNS)):
-                    if value is None:
-                        continue
-                    if column.key == "at_utc":
-                        moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-                        sheet.write_datetime(written, col, moment.replace(tzinfo=None), formats["datetime"])
-                    elif column.kind == "date":
-                        sheet.write_datetime(written, col, datetime.combine(_day(value), datetime.min.time()),
-                                             formats["date"])
-                    elif column.kind in ("int", "number"):
-                        sheet.write_number(written, col, value)
-                    else:
-                        sheet.write_string(written, col, safe_text(str(value)))
+                _xlsx_row(sheet, written, row, VISIT_COLUMNS, formats)
             tick(written)
-        _close_book(book)
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
     return written
 
 

@@ -16,10 +16,6 @@ def _pct(value: float | None) -> str:
     return "–" if value is None else f"{value * 100:+.0f} %"
 
 
-def _name(sites: Sites, site_id: str, lang: str) -> str:
-    return sites[site_id].name(lang) if site_id in sites else site_id
-
-
 def summary_table(s: Summary, sites: Sites, lang: str = "da") -> str:
     last = date.fromisoformat(s.end) - timedelta(days=1)  # the summary's end is exclusive
     out = [t("sum_period", lang, start=s.start, end=last.isoformat(), total=s.total,
@@ -27,7 +23,7 @@ def summary_table(s: Summary, sites: Sites, lang: str = "da") -> str:
     out.append(f"{t('sum_site', lang):<34}{t('sum_visits', lang):>7}{t('sum_share', lang):>8}"
                f"{t('sum_target', lang):>7}{t('sum_imbalance', lang):>10}")
     for x in s.sites:
-        out.append(f"{_name(sites, x.site_id, lang):<34}{x.visits:>7}{x.share * 100:>7.0f}%"
+        out.append(f"{sites.name_of(x.site_id, lang):<34}{x.visits:>7}{x.share * 100:>7.0f}%"
                    f"{x.target * 100:>6.0f}%{_pct(x.imbalance):>10}")
     out.append(t("sum_overall", lang, value=f"{s.overall_imbalance * 100:.0f} %"))
     out.append("")
@@ -35,12 +31,12 @@ def summary_table(s: Summary, sites: Sites, lang: str = "da") -> str:
     for home, visited in sorted(s.misdirection.items()):
         for site, n in sorted(visited.items()):
             if is_misdirected(sites, home, site):
-                out.append(f"  {_name(sites, home, lang)} → {_name(sites, site, lang)}: {n}")
+                out.append(f"  {sites.name_of(home, lang)} → {sites.name_of(site, lang)}: {n}")
     kinds = ", ".join(f"{t('kind_' + k, lang)} {n}" for k, n in sorted(s.referred_by_kind.items(), key=lambda i: -i[1]))
     out.append(t("sum_referred", lang, referred=s.referred, kinds=kinds or "–"))
     out.append(t("sum_busiest", lang))
     for h in s.busiest_hours:
-        out.append(f"  {_name(sites, h['site_id'], lang)}, {t('weekday_' + str(h['weekday']), lang)} "
+        out.append(f"  {sites.name_of(h['site_id'], lang)}, {t('weekday_' + str(h['weekday']), lang)} "
                    f"{h['hour']:02d}-{h['hour'] + 1:02d}: {h['visits']}")
     return "\n".join(out) + "\n"
 

@@ -90,6 +90,10 @@ class Sites:
     def __iter__(self):
         return iter(self.sites.values())
 
+    def name_of(self, site_id: str, lang: str) -> str:
+        """A site's name for people; an id the file does not know (old visits) as it is."""
+        return self.sites[site_id].name(lang) if site_id in self.sites else site_id
+
     def resolve_postcode(self, group: str, answer: str) -> tuple[int, Site]:
         """The site serving a postcode, or PostcodeError saying why there is none."""
         text = answer.strip()

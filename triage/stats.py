@@ -21,8 +21,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 
-from sqlalchemy import func, select
-
 from triage.sites import Sites
 from triage.store import (
     ROLLUP_KEYS, Store, VisitDaily, VisitDay, VisitHourly, VisitMonthHourly, VisitMonthRoute,
@@ -64,23 +62,6 @@ class Filters:
         if self.channels is not None:
             wanted.add("channel")
         return wanted
-
-
-def _where(table, start: date, end: date, filters: Filters) -> list:
-    return [table.local_date >= start, table.local_date < end, *_filtered(table, filters)]
-
-
-def _filtered(table, filters: Filters) -> list:
-    conditions = []
-    if filters.sites is not None:
-        conditions.append(table.site_id.in_(filters.sites))
-    if not filters.include_demo:
-        conditions.append(table.demo.is_(False))
-    if filters.destinations is not None:
-        conditions.append(table.destination_id.in_(filters.destinations))
-    if filters.channels is not None:
-        conditions.append(table.channel.in_(filters.channels))
-    return conditions
 
 
 def whole_months(start: date, end: date) -> tuple[date, date] | None:
@@ -166,12 +147,12 @@ def postcode_counts(store: Store, start: date, end: date,
     filters = filters or Filters()
     if filters.destinations is not None or filters.channels is not None:
         raise ValueError("postcode counts cannot be filtered by destination or channel")
-    table = VisitPostcode
-    keys = (table.postcode, table.postcode_site_id, table.site_id)
-    query = (select(*keys, func.sum(table.visits))
-             .where(*_where(table, start, end, filters)).group_by(*keys))
+    sql = _Sql(store.dialect, filters)
+    query = sql.grouped(VisitPostcode.__tablename__, ("postcode", "postcode_site_id", "site_id"),
+                        "local_date", start, end)
     with store.engine.connect() as conn:
-        return {(int(p), home, site): int(n) for p, home, site, n in conn.execute(query) if n}
+        rows = conn.exec_driver_sql(query, sql.params).fetchall()
+    return {(int(p), home, site): int(n) for p, home, site, n in rows if n}
 
 
 def _bucket(day: date, hour: int, weekday: int, kind: str) -> str | int:
@@ -192,24 +173,13 @@ def footfall(store: Store, start: date, end: date, bucket: str = "hour",
     """Visits per site per bucket (hour of day, weekday 0=Monday, day, ISO week or month)."""
     if bucket not in BUCKETS:
         raise ValueError(f"bucket must be one of {BUCKETS}")
-    filters = filters or Filters()
-    table = _narrowest({"site_id", "local_hour", "local_weekday"} | filters.columns)
-    query = (
-        select(table.site_id, table.local_date, table.local_hour, table.local_weekday,
-               func.sum(table.visits))
-        .where(*_where(table, start, end, filters))
-        .group_by(table.site_id, table.local_date, table.local_hour, table.local_weekday)
-    )
+    cells = visit_counts(store, start, end, ("site_id", "local_date", "local_hour", "local_weekday"),
+                         filters=filters)
     result: dict[str, dict[str | int, int]] = {}
-    with store.engine.connect() as conn:
-        for site, day, hour, weekday, visits in conn.execute(query):
-            if not visits:
-                continue
-            if isinstance(day, str):
-                day = date.fromisoformat(day)
-            per_site = result.setdefault(site, {})
-            key = _bucket(day, hour, weekday, bucket)
-            per_site[key] = per_site.get(key, 0) + int(visits)
+    for (site, day, hour, weekday), visits in cells.items():
+        per_site = result.setdefault(site, {})
+        key = _bucket(day, hour, weekday, bucket)
+        per_site[key] = per_site.get(key, 0) + visits
     return result
 
 
