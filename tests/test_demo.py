@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+import sqlite3
+from datetime import date, datetime, timedelta
 
 import pytest
 
+from triage import demo
 from triage.cli import main
 from triage.demo import DESK_SITES, DemoHistory
 from triage.stats import footfall, summarize, visit_counts
@@ -87,3 +89,64 @@ def test_demo_on_postgres_goes_through_the_portable_path(pg_url, tmp_path, flow,
     assert rows and all(r["demo"] for r in rows)
     assert sum(visit_counts(store, date(2026, 11, 1), date(2026, 12, 1)).values()) == len(rows)
     store.dispose()
+
+
+ROLLUP_TABLES = ("visit_daily", "visit_hourly", "visit_route", "visit_day", "visit_month_hourly",
+                 "visit_month_route", "visit_postcode")
+
+
+def _contents(db, table: str) -> list[tuple]:
+    with sqlite3.connect(db) as conn:
+        return sorted(conn.execute(f"SELECT * FROM {table}").fetchall())
+
+
+def test_bulk_load_counts_exactly_what_the_triggers_count(flow, tmp_path, monkeypatch):
+    # 75 days over two month ends and the October clock change, in many small batches.
+    monkeypatch.setattr(demo, "CHUNK", 3000)
+    history = DemoHistory(flow, 75, 11, 400, date(2026, 11, 20))
+    bulk = Store(tmp_path / "bulk.db", spool_dir=tmp_path / "spool")
+    bulk.open()
+    loaded = bulk.load_demo(history)
+    one_by_one = Store(tmp_path / "triggers.db", spool_dir=tmp_path / "spool2")
+    one_by_one.open()
+    assert one_by_one.insert_many(history.visits()) == loaded > 10_000
+    for table in ROLLUP_TABLES:
+        expected = _contents(tmp_path / "triggers.db", table)
+        assert expected and _contents(tmp_path / "bulk.db", table) == expected, table
+    assert [r["visit_id"] for r in bulk.visits()] == [r["visit_id"] for r in one_by_one.visits()]
+    # The load put the database back in WAL, and the triggers count the next visit.
+    with sqlite3.connect(tmp_path / "bulk.db") as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert bulk.check()["integrity"] == "ok"
+    before = sum(visit_counts(bulk, date(2026, 11, 1), date(2026, 12, 1)).values())
+    from triage.visits import visit_from_result
+    from triage.walk import route
+    visit = visit_from_result(route(flow, ["1", "1"]), "jc-skelbaek", "d", "in_person", 1.0)
+    bulk.record(visit)
+    today = date.fromisoformat(str(bulk.visits()[-1]["local_date"]))
+    assert sum(visit_counts(bulk, today, today + timedelta(days=1)).values()) >= 1
+    assert sum(visit_counts(bulk, date(2026, 11, 1), date(2026, 12, 1)).values()) == before + (today.month == 11)
+
+
+def test_a_failed_load_leaves_the_database_as_it_was(flow, tmp_path, monkeypatch):
+    monkeypatch.setattr(demo, "CHUNK", 3000)
+    history = DemoHistory(flow, 60, 3, 400, END)
+    made = history.write_batches
+
+    def failing(*args, **kwargs):
+        for number, item in enumerate(made(*args, **kwargs)):
+            if number == 2:
+                raise OSError(28, "No space left on device")
+            yield item
+
+    history.write_batches = failing
+    store = Store(tmp_path / "demo.db", spool_dir=tmp_path / "spool")
+    store.open()
+    with pytest.raises(OSError):
+        store.load_demo(history)
+    assert store.is_empty()
+    for table in ROLLUP_TABLES:
+        assert _contents(tmp_path / "demo.db", table) == [], table
+    assert store.check()["integrity"] == "ok"
+    history.write_batches = made  # and it loads fine afterwards
+    assert store.load_demo(history) == sum(visit_counts(store, date(2020, 1, 1), END).values()) > 0

@@ -14,8 +14,10 @@ from __future__ import annotations
 import math
 import random
 import sqlite3
+import threading
 from collections.abc import Iterator
 from datetime import date, datetime, time, timedelta, timezone
+from pathlib import Path
 
 from triage.flow import Flow
 from triage.model import LOCAL_ZONE
@@ -23,7 +25,8 @@ from triage.search import ASK, routes_from_start
 from triage.visits import FIELDS
 from triage.walk import AnswerError, route
 
-DESK_SITES = ("jc-skelbaek", "jc-musvaage", "jc-nord")
+DESK_SITES = ("jc-skelbaek", "jc-musvaage", "jc-nord")  # the order of the daily site split
+SITE_ORDER = tuple(sorted(DESK_SITES))  # site numbers in the codes follow the ids' own order
 HOUR_WEIGHT = {8: 0.6, 9: 1.4, 10: 1.6, 11: 1.4, 12: 1.0, 13: 1.0, 14: 0.8, 15: 0.6, 16: 0.5}
 WEEKDAY_WEIGHT = (1.35, 1.05, 0.95, 1.0, 0.7, 0.0, 0.0)
 # Where citizens live (postcodes by rough population), for errands that ask for a postcode.
@@ -46,6 +49,14 @@ BUCKETS = 50  # the errand mix changes in this many steps over the period
 BINS = 2048  # resolution of the errand and postcode mix
 NOISE_A, NOISE_B = 4093, 4091  # primes: the noise repeats only after 16.7 million visits
 CHUNK = 50_000  # candidate visits made per statement
+# What a route (errand × site × postcode) fixes about a visit: the text a row spells out, and
+# the columns a rollup may be counted by.
+ROUTE_TEXT = ("site_id", "desk", "outcome_id", "destination_id", "destinations", "handled_here", "path",
+              "postcode", "postcode_site_id")
+ROUTE_COLUMNS = ("destination_id", "outcome_id", "handled_here", "postcode_site_id", "postcode")
+_SIZES = {"noise_a": NOISE_A, "noise_b": NOISE_B, "scale": SCALE, "bins": BINS, "sites": len(SITE_ORDER),
+          "postcodes": len(POSTCODES), **{f"{nth}_site": SITE_ORDER.index(site) for nth, site in
+                                          zip(("first", "second", "third"), DESK_SITES)}}
 
 
 def season(day: date) -> float:
@@ -66,9 +77,14 @@ def skelbaek_share(progress: float) -> float:
 
 class DemoHistory:
     """Plans the history in Python (how many candidates each opening hour gets, the errand mix
-    of each stretch of days, every routing) and lets SQLite make the rows from that plan:
+    of each stretch of days, every routing) and lets SQLite make the visits from that plan:
     Python making 5 million 18-column rows one at a time cannot reach the load rate the
-    supervisors' benchmark asks for, SQLite's own INSERT … SELECT can."""
+    supervisors' benchmark asks for, SQLite's own INSERT … SELECT can.
+
+    A batch is first made as whole-number codes (temp.demo_code: when, which site, which route,
+    phone or not), in the order of the visit table's (date, site) index, so the rows and their
+    index entries are appended rather than inserted in the middle. The visit rows are spelt out
+    from the codes, and every rollup's counts are grouped by whole numbers, not text."""
 
     def __init__(self, flow: Flow, days: int, seed: int, per_day: int, end: date) -> None:
         self.flow = flow
@@ -79,6 +95,7 @@ class DemoHistory:
         self.start = end - timedelta(days=days)
         self.errands = [e for e in ERRAND_WEIGHT if e in flow.outcomes]
         self.prefix = f"{seed & 0xFFFFFFFF:08x}"
+        self._classes: dict[tuple[str, ...], int] = {}
 
     # --- the plan, as small tables ---------------------------------------------------
 
@@ -101,7 +118,7 @@ class DemoHistory:
                     continue
                 # Copenhagen is a whole number of hours from UTC: minutes carry over unchanged.
                 utc = datetime.combine(day, time(hour), LOCAL_ZONE).astimezone(timezone.utc)
-                yield (day.isoformat(), hour, day.weekday(), utc.strftime("%Y-%m-%d %H:"), n, first,
+                yield (offset, day.isoformat(), hour, day.weekday(), utc.strftime("%Y-%m-%d %H:"), n, first,
                        first_cut, second_cut, round(progress * BUCKETS))
                 first += n
 
@@ -113,56 +130,70 @@ class DemoHistory:
             for bin_, errand in enumerate(_bins(weights)):
                 yield (bucket * BINS + bin_, errand)
 
-    def _routes(self) -> Iterator[tuple]:
+    def _routes(self) -> Iterator[dict]:
         """Every errand at every desk site with every postcode, routed by the real engine."""
         routes = routes_from_start(self.flow)
         for errand_ix, errand in enumerate(self.errands):
-            for site_ix, site in enumerate(DESK_SITES):
+            for site_ix, site in enumerate(SITE_ORDER):
                 for postcode_ix, (postcode, _) in enumerate(POSTCODES):
                     answers = [postcode if key == ASK else key for key in routes[errand]]
                     try:
                         result = route(self.flow, answers, site)
                     except AnswerError:  # a site question after ASK: pick the first site
                         result = route(self.flow, ["1" if a == postcode else a for a in answers], site)
-                    yield ((errand_ix * len(DESK_SITES) + site_ix) * len(POSTCODES) + postcode_ix,
-                           site, f"{site}-1", result.outcome.id, result.destination.id,
-                           ",".join(s.id for s in result.destinations), result.handled_here,
-                           " ".join(result.path), result.postcode,
-                           result.answered_site.id if result.postcode and result.answered_site else None)
+                    home = result.answered_site.id if result.postcode and result.answered_site else None
+                    yield {
+                        "key": (errand_ix * len(SITE_ORDER) + site_ix) * len(POSTCODES) + postcode_ix,
+                        "site_id": site, "desk": f"{site}-1", "outcome_id": result.outcome.id,
+                        "destination_id": result.destination.id,
+                        "destinations": ",".join(s.id for s in result.destinations),
+                        "handled_here": int(result.handled_here), "path": " ".join(result.path),
+                        "postcode": result.postcode, "postcode_site_id": home,
+                    }
 
     def _open_minutes(self) -> Iterator[tuple]:
         """(weekday × sites + site) × 1440 + minute of the day, for every minute a site is open."""
         monday = date(2024, 1, 1)
         for weekday in range(7):
-            for site_ix, site in enumerate(DESK_SITES):
+            for site_ix, site in enumerate(SITE_ORDER):
                 for opens, closes in self.flow.sites[site].windows_on(monday + timedelta(days=weekday)):
                     for minute in range(opens.hour * 60 + opens.minute, closes.hour * 60 + closes.minute):
-                        yield ((weekday * len(DESK_SITES) + site_ix) * 1440 + minute,)
+                        yield ((weekday * len(SITE_ORDER) + site_ix) * 1440 + minute,)
 
-    def prepare(self, cursor) -> list[tuple[int, int]]:
+    def prepare(self, cursor, groupings: tuple[tuple[str, ...], ...] = ()) -> list[tuple[int, int]]:
         """Write the plan into TEMP tables on this SQLite cursor; returns the slot ranges that
-        `generate` takes one at a time (a few tens of thousands of visits each)."""
+        `make_codes` takes one at a time (a few tens of thousands of visits each).
+        `groupings` are the key columns `counts_sql` will be asked for: each gets a whole-number
+        class per route, stored with every code."""
         rnd = random.Random(self.seed ^ 0x5EED)
+        routes = list(self._routes())
+        subsets = sorted({tuple(c for c in ROUTE_COLUMNS if c in keys) for keys in groupings} - {()})
+        self._classes = {subset: number for number, subset in enumerate(subsets)}
         noise = "(r INTEGER PRIMARY KEY, site INT, minute INT, errand INT, phone INT, postcode INT)"
         tables = {
-            "demo_slot": "(slot INTEGER PRIMARY KEY, local_date TEXT, hour INT, weekday INT, utc_prefix TEXT, "
-                         "n INT, first INT, first_cut INT, second_cut INT, bucket INT)",
+            "demo_slot": "(slot INTEGER PRIMARY KEY, day INT, local_date TEXT, hour INT, weekday INT, "
+                         "utc_prefix TEXT, n INT, first INT, first_cut INT, second_cut INT, bucket INT, month TEXT)",
+            "demo_day": "(day INTEGER PRIMARY KEY, local_date TEXT, weekday INT, month TEXT)",
+            "demo_site": "(site INTEGER PRIMARY KEY, site_id TEXT)",
             "demo_count": "(k INTEGER PRIMARY KEY)",
             "demo_noise_a": noise,
             "demo_noise_b": noise,
             "demo_errand": "(key INTEGER PRIMARY KEY, errand INT)",
             "demo_postcode": "(bin INTEGER PRIMARY KEY, postcode INT)",
-            "demo_route": "(key INTEGER PRIMARY KEY, site_id TEXT, desk TEXT, outcome_id TEXT, "
-                          "destination_id TEXT, destinations TEXT, handled_here INT, path TEXT, "
-                          "postcode INT, postcode_site_id TEXT)",
+            "demo_route": f"(key INTEGER PRIMARY KEY, {', '.join(ROUTE_TEXT)}{self._class_columns()})",
             "demo_open": "(key INTEGER PRIMARY KEY)",
+            "demo_code": CODE_COLUMNS.format(classes=self._class_columns()),
         }
+        for subset, number in self._classes.items():
+            tables[f"demo_class{number}"] = f"(class INTEGER PRIMARY KEY, {', '.join(subset)})"
         for name, columns in tables.items():
             cursor.execute(f"DROP TABLE IF EXISTS temp.{name}")
             cursor.execute(f"CREATE TEMP TABLE {name} {columns}")
-        slots = list(self._slots())
-        cursor.executemany("INSERT INTO demo_slot VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?)", slots)
-        most = max((s[4] for s in slots), default=0)
+        slots = [(*slot, slot[1][:8] + "01") for slot in self._slots()]
+        cursor.executemany("INSERT INTO demo_slot VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", slots)
+        cursor.execute("INSERT INTO demo_day SELECT DISTINCT day, local_date, weekday, month FROM demo_slot")
+        cursor.executemany("INSERT INTO demo_site VALUES (?, ?)", enumerate(SITE_ORDER))
+        most = max((s[5] for s in slots), default=0)
         cursor.executemany("INSERT INTO demo_count VALUES (?)", ((k,) for k in range(most)))
         for name, size in (("demo_noise_a", NOISE_A), ("demo_noise_b", NOISE_B)):
             cursor.executemany(f"INSERT INTO {name} VALUES (?, ?, ?, ?, ?, ?)", (
@@ -171,12 +202,26 @@ class DemoHistory:
         cursor.executemany("INSERT INTO demo_errand VALUES (?, ?)", self._errand_bins())
         cursor.executemany("INSERT INTO demo_postcode VALUES (?, ?)",
                            enumerate(_bins([w for _, w in POSTCODES])))
-        cursor.executemany("INSERT INTO demo_route VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", self._routes())
+        for subset, number in self._classes.items():
+            # Numbered in key order, so grouped counts come out nearly in the rollup's order.
+            # Rollups keep "no home site" as '' (it takes part in their key); a class that
+            # needs a postcode has none for routes without one.
+            values = {tuple("" if c == "postcode_site_id" and r[c] is None else r[c] for c in subset)
+                      for r in routes if "postcode" not in subset or r["postcode"] is not None}
+            numbered = {v: n for n, v in enumerate(sorted(values))}
+            cursor.executemany(f"INSERT INTO demo_class{number} VALUES ({', '.join('?' * (len(subset) + 1))})",
+                               ((n, *v) for v, n in numbered.items()))
+            for r in routes:
+                value = tuple("" if c == "postcode_site_id" and r[c] is None else r[c] for c in subset)
+                r[f"class{number}"] = numbered.get(value)
+        columns = ["key", *ROUTE_TEXT, *(f"class{n}" for n in self._classes.values())]
+        cursor.executemany(f"INSERT INTO demo_route VALUES ({', '.join('?' * len(columns))})",
+                           ([r[c] for c in columns] for r in routes))
         cursor.executemany("INSERT INTO demo_open VALUES (?)", self._open_minutes())
         # Slot ranges of about CHUNK candidates: memory stays flat however long the history.
         chunks, low, candidates = [], 1, 0
         for number, slot in enumerate(slots, start=1):
-            candidates += slot[4]
+            candidates += slot[5]
             if candidates >= CHUNK:
                 chunks.append((low, number + 1))
                 low, candidates = number + 1, 0
@@ -184,13 +229,84 @@ class DemoHistory:
             chunks.append((low, len(slots) + 1))
         return chunks
 
-    def generate(self, cursor, table: str, chunk: tuple[int, int]) -> int:
-        """Insert one chunk's visits into `table` (FIELDS columns); returns how many."""
-        cursor.execute(generate_sql(table), {
-            "prefix": self.prefix, "version": self.flow.version, "low": chunk[0], "high": chunk[1],
-            "phone": round(PHONE_SHARE * 100),
-        })
+    def make_codes(self, cursor, chunk: tuple[int, int], table: str = "temp.demo_code") -> int:
+        """Fill `table` (emptied first; by default temp.demo_code) with one chunk's visits as
+        codes; returns how many."""
+        cursor.execute(f"DELETE FROM {table}")
+        classes = "".join(f", r.class{n}" for n in self._classes.values())
+        cursor.execute(CODES.format(table=table, classes=classes, **_SIZES), {
+            "low": chunk[0], "high": chunk[1], "phone": round(PHONE_SHARE * 100)})
         return cursor.rowcount
+
+    def visit_select(self, codes: str = "temp.demo_code") -> tuple[str, dict]:
+        """The SELECT spelling the codes in `codes` out as visit rows (FIELDS order), and its
+        parameters."""
+        return VISITS.format(codes=codes), {"prefix": self.prefix, "version": self.flow.version}
+
+    def counts_sql(self, keys: tuple[str, ...], codes: str = "temp.demo_code") -> tuple[list[str], str]:
+        """The codes in `codes` counted per `keys` (rollup key columns, or "month" for the first
+        of the month): the columns it gives (the keys, local_weekday unless by month, then the
+        count) and its SELECT. Grouped by whole numbers first, spelt out as text after."""
+        subset = tuple(c for c in ROUTE_COLUMNS if c in keys)
+        by_hour = "local_hour" in keys
+        inner = ["c.slot" if by_hour else "c.day"]
+        outer = {"local_date": "t.local_date", "local_hour": "t.hour", "local_weekday": "t.weekday",
+                 "month": "t.month", "demo": "1"}
+        joins = ["JOIN demo_slot t ON t.slot = g.slot" if by_hour else "JOIN demo_day t ON t.day = g.day"]
+        if "site_id" in keys:
+            inner.append("c.site")
+            joins.append("JOIN demo_site s ON s.site = g.site")
+            outer["site_id"] = "s.site_id"
+        if "channel" in keys:
+            inner.append("c.phone")
+            outer["channel"] = "CASE WHEN g.phone THEN 'phone' ELSE 'in_person' END"
+        where = "true"
+        if subset:
+            number = self._classes[subset]
+            inner.append(f"c.class{number}")
+            joins.append(f"JOIN demo_class{number} r ON r.class = g.class{number}")
+            outer.update({c: f"r.{c}" for c in subset})
+            if "postcode" in subset:  # only visits that gave one
+                where = f"c.class{number} IS NOT NULL"
+        columns = list(keys) if "month" in keys else [*keys, "local_weekday"]
+        grouped = (f"SELECT {', '.join(inner)}, COUNT(*) AS n FROM {codes} c WHERE {where} "
+                   f"GROUP BY {', '.join(inner)}")
+        spelt = ", ".join(f"{outer[c]} AS {c}" for c in columns)
+        if "month" in keys:  # days or hours first, then their months
+            return columns, (f"SELECT {spelt}, SUM(g.n) AS visits FROM ({grouped}) g {' '.join(joins)} "
+                             f"GROUP BY {', '.join(outer[c] for c in columns)}")
+        return columns, f"SELECT {spelt}, g.n AS visits FROM ({grouped}) g {' '.join(joins)}"
+
+    def write_batches(self, directory: Path, groupings: tuple[tuple[str, ...], ...],
+                      stop: threading.Event | None = None) -> Iterator[tuple[Path, int]]:
+        """Make the history as batch files in `directory`, one SQLite file per chunk, and yield
+        each (path, visits) when it is complete. A file holds the chunk's codes (demo_code) and,
+        for each of `groupings`, its counts (table count<i>: the columns of `counts_sql`).
+        Made in a connection of its own, so a loader can spell out one batch while this makes
+        the next: SQLite lets two connections work at once, one connection never does."""
+        connection = sqlite3.connect(":memory:", isolation_level=None)
+        try:
+            cursor = connection.cursor()
+            for number, chunk in enumerate(self.prepare(cursor, groupings)):
+                if stop is not None and stop.is_set():
+                    return
+                path = directory / f"batch-{number}.db"
+                cursor.execute("ATTACH ? AS batch", (str(path),))
+                # A scratch file read once: no journal, no waiting for the disk.
+                cursor.execute("PRAGMA batch.journal_mode = OFF")
+                cursor.execute("PRAGMA batch.synchronous = OFF")
+                cursor.execute(f"CREATE TABLE batch.demo_code {CODE_COLUMNS.format(classes=self._class_columns())}")
+                made = self.make_codes(cursor, chunk, "batch.demo_code")
+                for index, keys in enumerate(groupings):
+                    _, counted = self.counts_sql(keys, "batch.demo_code")
+                    cursor.execute(f"CREATE TABLE batch.count{index} AS {counted}")
+                cursor.execute("DETACH batch")
+                yield path, made
+        finally:
+            connection.close()
+
+    def _class_columns(self) -> str:
+        return "".join(f", class{n} INT" for n in self._classes.values())
 
     def rows(self) -> Iterator[tuple]:
         """The visits as tuples in FIELDS order, made the same way in a private in-memory
@@ -198,12 +314,11 @@ class DemoHistory:
         memory = sqlite3.connect(":memory:")
         try:
             cursor = memory.cursor()
-            cursor.execute(f"CREATE TEMP TABLE demo_out ({', '.join(FIELDS)})")
+            select, params = self.visit_select()
             for chunk in self.prepare(cursor):
-                self.generate(cursor, "demo_out", chunk)
-                for row in cursor.execute(f"SELECT {', '.join(FIELDS)} FROM demo_out ORDER BY rowid"):
+                self.make_codes(cursor, chunk)
+                for row in cursor.execute(select, params).fetchall():
                     yield (*row[:11], bool(row[11]), *row[12:17], bool(row[17]))
-                cursor.execute("DELETE FROM demo_out")
         finally:
             memory.close()
 
@@ -230,18 +345,17 @@ def _bins(weights: list[float]) -> list[int]:
 
 # One visit's five random numbers: the same row of two noise tables whose sizes share no
 # factor, added modulo their range, so the pattern repeats only after NOISE_A × NOISE_B visits.
-# Every lookup is by whole-number key.
-GENERATE = """
-INSERT INTO {table} ({fields})
-SELECT printf('%s%024x', :prefix, v.gi), v.utc_prefix || printf('%02d:00.000000', v.minute),
-       v.local_date, v.hour, v.weekday, r.site_id, r.desk,
-       CASE WHEN v.phone < :phone THEN 'phone' ELSE 'in_person' END,
-       r.outcome_id, r.destination_id, r.destinations, r.handled_here, r.path, r.postcode,
-       r.postcode_site_id, :version, 30.0, 1
+# Every lookup is by whole-number key. k orders the codes by day, site and time: the order of
+# the visit table's (date, site) index; the visit id is made from it.
+CODE_COLUMNS = "(k INTEGER PRIMARY KEY, slot INT, day INT, site INT, minute INT, route INT, phone INT{classes})"
+CODES = """
+INSERT INTO {table}
+SELECT ((v.day * {sites} + v.site) << 32) | v.gi, v.slot, v.day, v.site, v.minute, r.key, v.phone < :phone
+       {classes}
 FROM (
-    SELECT s.local_date, s.hour, s.weekday, s.utc_prefix, s.bucket, s.first + c.k AS gi,
-           CASE WHEN (a.site + b.site) % {scale} < s.first_cut THEN 0
-                WHEN (a.site + b.site) % {scale} < s.second_cut THEN 1 ELSE 2 END AS site_ix,
+    SELECT s.slot, s.day, s.hour, s.weekday, s.bucket, s.first + c.k AS gi,
+           CASE WHEN (a.site + b.site) % {scale} < s.first_cut THEN {first_site}
+                WHEN (a.site + b.site) % {scale} < s.second_cut THEN {second_site} ELSE {third_site} END AS site,
            (a.minute + b.minute) % 60 AS minute,
            (a.errand + b.errand) % {bins} AS errand_bin,
            (a.phone + b.phone) % 100 AS phone,
@@ -252,13 +366,20 @@ FROM (
     CROSS JOIN demo_noise_b b ON b.r = (s.first + c.k) % {noise_b}
     WHERE s.slot >= :low AND s.slot < :high
 ) v
-CROSS JOIN demo_open o ON o.key = (v.weekday * {sites} + v.site_ix) * 1440 + v.hour * 60 + v.minute
+CROSS JOIN demo_open o ON o.key = (v.weekday * {sites} + v.site) * 1440 + v.hour * 60 + v.minute
 CROSS JOIN demo_errand e ON e.key = v.bucket * {bins} + v.errand_bin
 CROSS JOIN demo_postcode p ON p.bin = v.postcode_bin
-CROSS JOIN demo_route r ON r.key = (e.errand * {sites} + v.site_ix) * {postcodes} + p.postcode
+CROSS JOIN demo_route r ON r.key = (e.errand * {sites} + v.site) * {postcodes} + p.postcode
 """
 
-
-def generate_sql(table: str) -> str:
-    return GENERATE.format(table=table, fields=", ".join(FIELDS), noise_a=NOISE_A, noise_b=NOISE_B,
-                           scale=SCALE, bins=BINS, sites=len(DESK_SITES), postcodes=len(POSTCODES))
+VISITS = """
+SELECT printf('%s%024x', :prefix, c.k), s.utc_prefix || printf('%02d:00.000000', c.minute),
+       s.local_date, s.hour, s.weekday, r.site_id, r.desk,
+       CASE WHEN c.phone THEN 'phone' ELSE 'in_person' END,
+       r.outcome_id, r.destination_id, r.destinations, r.handled_here, r.path, r.postcode,
+       r.postcode_site_id, :version, 30.0, 1
+FROM {codes} c
+CROSS JOIN demo_slot s ON s.slot = c.slot
+CROSS JOIN demo_route r ON r.key = c.route
+ORDER BY c.k
+"""

@@ -9,6 +9,9 @@ This module imports SQLModel/SQLAlchemy; the desk loads it off the start-up path
 
 from __future__ import annotations
 
+import queue
+import sqlite3
+import tempfile
 import threading
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -192,6 +195,11 @@ MONTHLY = (("visit_month_hourly", ("month", "site_id", "local_weekday", "local_h
            ("visit_month_route", ("month", *ROUTE_KEYS[1:]), "visit_route"))
 # Only visits with a postcode go here.
 POSTCODE_KEYS = ("local_date", "site_id", "postcode", "postcode_site_id", "demo")
+# Rollups that are sums of another one, with the one they sum: what an upgrade or a bulk load
+# builds from that one rather than from the visits.
+SUMMED = (("visit_day", DAY_KEYS, "visit_hourly"), *MONTHLY)
+# Every rollup the triggers keep, with its key.
+EVERY_ROLLUP = (*ROLLUPS, *((table, keys) for table, keys, _ in MONTHLY), ("visit_postcode", POSTCODE_KEYS))
 
 
 def month_of(day: str, dialect: str) -> str:
@@ -201,11 +209,16 @@ def month_of(day: str, dialect: str) -> str:
     return f"date({day}, 'start of month')"
 
 
+def _counted_columns(keys: tuple[str, ...]) -> list[str]:
+    """A rollup's columns besides the count: its key, and the weekday of a day's rows."""
+    return [*keys] if "month" in keys else [*keys, "local_weekday"]
+
+
 def _upsert_sql(table: str, keys: tuple[str, ...], row: str, delta: str, when: str = "",
                 dialect: str = "sqlite") -> str:
     """INSERT … ON CONFLICT DO UPDATE adding `delta` visits for the visit in `row` (NEW), if
     the visit meets `when`."""
-    columns = [*keys] if "month" in keys else [*keys, "local_weekday"]
+    columns = _counted_columns(keys)
 
     def value(column: str) -> str:
         if column == "postcode_site_id":
@@ -257,11 +270,15 @@ def _rollup_triggers(dialect: str) -> list[str]:
     ]
 
 
-def _month_sql(table: str, keys: tuple[str, ...], source: str, dialect: str) -> str:
-    """Add the day rows of `source` to the month rollup `table`, grouped by month."""
-    grouped = ", ".join(month_of("local_date", dialect) if k == "month" else k for k in keys)
-    return (f"INSERT INTO {table} ({', '.join(keys)}, visits) SELECT {grouped}, SUM(visits) FROM {source} "
-            f"GROUP BY {grouped} ON CONFLICT ({', '.join(keys)}) "
+def _sum_sql(table: str, keys: tuple[str, ...], source: str, dialect: str) -> str:
+    """Add the rows of `source` (a rollup with a date and a weekday, or one shaped like it)
+    to `table`, summed over its key; "month" in the key sums whole months."""
+    columns = _counted_columns(keys)
+    grouped = [month_of("local_date", dialect) if k == "month" else k for k in keys]
+    weekday = [] if "month" in keys else ["MIN(local_weekday)"]
+    return (f"INSERT INTO {table} ({', '.join(columns)}, visits) "
+            f"SELECT {', '.join([*grouped, *weekday])}, SUM(visits) FROM {source} "
+            f"GROUP BY {', '.join(grouped)} ON CONFLICT ({', '.join(keys)}) "
             f"DO UPDATE SET visits = {table}.visits + excluded.visits")
 
 
@@ -387,14 +404,9 @@ class Store:
             conn.exec_driver_sql(_group_postcodes_sql("visit", "voided_utc IS NULL"))
         if found < 4:
             # From the rollups, not the detail: purged days keep every figure.
-            conn.exec_driver_sql("DELETE FROM visit_day")
-            conn.exec_driver_sql(
-                "INSERT INTO visit_day (local_date, site_id, demo, local_weekday, visits) "
-                "SELECT local_date, site_id, demo, MIN(local_weekday), SUM(visits) FROM visit_hourly "
-                "GROUP BY local_date, site_id, demo")
-            for table, keys, source in MONTHLY:
+            for table, keys, source in SUMMED:
                 conn.exec_driver_sql(f"DELETE FROM {table}")
-                conn.exec_driver_sql(_month_sql(table, keys, source, self.dialect))
+                conn.exec_driver_sql(_sum_sql(table, keys, source, self.dialect))
         conn.execute(update(Meta).where(Meta.key == "schema_version").values(value=str(SCHEMA_VERSION)))
         if found is None:
             conn.execute(Meta.__table__.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
@@ -496,61 +508,83 @@ class Store:
         return total
 
     def load_demo(self, history) -> int:
-        """Load a demo history (triage.demo.DemoHistory) into SQLite, fast: one transaction, the
-        rollup triggers set aside, SQLite making the rows from the history's plan a few weeks at
-        a time into a TEMP table, copying them into the visit table and adding their counts to
-        the rollups from there. A desk writing meanwhile waits for the lock, so no visit is
-        ever missed by a rollup. (A commit per batch was measured slower.)"""
+        """Load a demo history (triage.demo.DemoHistory) into an empty SQLite database, fast.
+
+        A second thread makes the history a few weeks at a time as batch files (whole-number
+        codes and the counts every rollup needs), while this one spells each batch out into the
+        visit table and adds its counts to the rollups: two cores at work. Each batch is one
+        transaction that sets the rollup triggers aside and puts them back, so a desk writing
+        between batches is counted by its trigger as always, and no visit is ever counted
+        twice or missed. If anything fails, the demo visits loaded so far are taken out again.
+
+        While it loads, the database uses a rollback journal instead of WAL if no one else has
+        it open: pages added at the end of the file need no journal, where WAL writes every page
+        twice (log, then checkpoint)."""
         if self.dialect != "sqlite":
             raise ValueError("load_demo is the SQLite bulk path; use insert_many elsewhere")
-        fields = ", ".join(FIELDS)
+        if not self.is_empty():
+            raise ValueError("load_demo fills an empty database only")
+        summed = {table for table, _, _ in SUMMED}
+        counted = [(table, keys) for table, keys in EVERY_ROLLUP if table not in summed]
+        groupings = tuple(keys for _, keys in counted)
+        add_counts = [  # the batch's counts; then the rollups that sum those, from them
+            f"INSERT INTO {table} ({', '.join(_counted_columns(keys))}, visits) SELECT * FROM batch.count{index} "
+            f"WHERE true ON CONFLICT ({', '.join(keys)}) DO UPDATE SET visits = {table}.visits + excluded.visits"
+            for index, (table, keys) in enumerate(counted)]
+        add_counts += [_sum_sql(table, keys, f"batch.count{[t for t, _ in counted].index(source)}", "sqlite")
+                       for table, keys, source in SUMMED]
+        self.engine.dispose()  # our own idle connections would keep the database in WAL
         raw = self.engine.raw_connection()
-        total = 0
+        total, journal = 0, "wal"
         try:
             cursor = raw.cursor()
             cursor.execute("PRAGMA temp_store = MEMORY")
-            chunks = history.prepare(cursor)  # TEMP tables: outside the database file
-            cursor.execute("DROP TABLE IF EXISTS temp.demo_batch")
-            cursor.execute(f"CREATE TEMP TABLE demo_batch ({fields})")
+            history.prepare(cursor)  # the plan, to spell out the codes
             raw.commit()
-            cursor.execute("BEGIN IMMEDIATE")
-            cursor.execute("DROP TRIGGER IF EXISTS visit_rollup_insert")
-            for chunk in chunks:
-                cursor.execute("DELETE FROM demo_batch")
-                total += history.generate(cursor, "demo_batch", chunk)
-                cursor.execute(f"INSERT INTO visit ({fields}) SELECT {fields} FROM demo_batch")
-                self._roll_up_batch(cursor)
-            for statement in _rollup_triggers("sqlite"):
-                cursor.execute(statement)
-            raw.commit()
+            select_visits, params = history.visit_select("batch.demo_code")
+            journal = cursor.execute("PRAGMA main.journal_mode = TRUNCATE").fetchone()[0]
+            with tempfile.TemporaryDirectory(prefix="triage-demo-") as scratch:
+                for path, made in _made_alongside(history.write_batches, Path(scratch), groupings):
+                    cursor.execute("ATTACH ? AS batch", (str(path),))
+                    try:
+                        cursor.execute("BEGIN IMMEDIATE")
+                        cursor.execute("DROP TRIGGER IF EXISTS visit_rollup_insert")
+                        cursor.execute(f"INSERT INTO visit ({', '.join(FIELDS)}) {select_visits}", params)
+                        for statement in add_counts:
+                            cursor.execute(statement)
+                        for statement in _rollup_triggers("sqlite"):
+                            cursor.execute(statement)
+                        raw.commit()
+                    finally:
+                        raw.rollback()
+                        cursor.execute("DETACH batch")
+                    path.unlink()
+                    total += made
         except BaseException:
             raw.rollback()
+            if total:
+                self._remove_demo(raw)
             raise
         finally:
+            try:
+                if journal != "wal":
+                    raw.cursor().execute("PRAGMA main.journal_mode = WAL")
+            except sqlite3.Error:
+                pass  # then the next connection puts it back in WAL (see _pragmas)
             raw.close()
         return total
 
     @staticmethod
-    def _roll_up_batch(cursor) -> None:
-        """Add the visits in temp.demo_batch to every rollup: the widest first, by GROUP BY
-        over the batch, and the narrower ones from that (SQLite bulk path)."""
-        grouped = ", ".join(ROLLUP_KEYS).replace("postcode_site_id", "COALESCE(postcode_site_id, '')")
-        named = grouped.replace("COALESCE(postcode_site_id, '')", "COALESCE(postcode_site_id, '') AS postcode_site_id")
-        cursor.execute("DROP TABLE IF EXISTS temp.demo_batch_daily")
-        cursor.execute(  # demo visits are never void
-            f"CREATE TEMP TABLE demo_batch_daily AS SELECT {named}, "
-            f"MIN(local_weekday) AS local_weekday, COUNT(*) AS visits FROM demo_batch GROUP BY {grouped}"
-        )
-        for table, keys in ROLLUPS:
-            listed = ", ".join(keys)
-            cursor.execute(
-                f"INSERT INTO {table} ({listed}, local_weekday, visits) "
-                f"SELECT {listed}, MIN(local_weekday), SUM(visits) FROM demo_batch_daily GROUP BY {listed} "
-                f"ON CONFLICT ({listed}) DO UPDATE SET visits = visits + excluded.visits"
-            )
-        for table, keys, _ in MONTHLY:
-            cursor.execute(_month_sql(table, keys, "demo_batch_daily", "sqlite"))
-        cursor.execute(_group_postcodes_sql("demo_batch", "true"))
+    def _remove_demo(raw) -> None:
+        """Take a half-loaded demo history out again (the database was empty before it)."""
+        try:
+            cursor = raw.cursor()
+            cursor.execute("BEGIN IMMEDIATE")
+            for table, _ in (("visit", ()), *EVERY_ROLLUP):
+                cursor.execute(f"DELETE FROM {table} WHERE demo")
+            raw.commit()
+        except sqlite3.Error:
+            raw.rollback()  # the caller reports the first failure; the demo rows stay marked demo
 
     def has_real_visits(self) -> bool:
         with self.engine.connect() as conn:
@@ -632,3 +666,36 @@ class Store:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _made_alongside(make, *args):
+    """Run the generator `make(*args, stop=…)` in a thread of its own, a couple of items ahead,
+    and yield its items here; an error there is raised here. Stopping early stops it too."""
+    items: queue.Queue = queue.Queue(maxsize=2)
+    stop = threading.Event()
+    done = object()
+
+    def produce() -> None:
+        try:
+            for item in make(*args, stop=stop):
+                items.put(item)
+        except BaseException as error:  # handed over to the consuming thread
+            items.put(error)
+        else:
+            items.put(done)
+
+    worker = threading.Thread(target=produce, name="triage-demo-batches", daemon=True)
+    worker.start()
+    try:
+        while (item := items.get()) is not done:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while worker.is_alive():  # let it finish the item it is making
+            try:
+                items.get(timeout=0.1)
+            except queue.Empty:
+                pass
+        worker.join()
