@@ -150,3 +150,36 @@ def test_a_failed_load_leaves_the_database_as_it_was(flow, tmp_path, monkeypatch
     assert store.check()["integrity"] == "ok"
     history.write_batches = made  # and it loads fine afterwards
     assert store.load_demo(history) == sum(visit_counts(store, date(2020, 1, 1), END).values()) > 0
+
+
+def test_demo_command_on_a_locked_database_says_so_and_keeps_nothing(tmp_path, capsys):
+    db = tmp_path / "demo.db"
+    store = Store(db, spool_dir=tmp_path / "spool")
+    store.open()
+    store.dispose()
+    other = sqlite3.connect(db, isolation_level=None)  # another program in the middle of a write
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        assert main(["demo", "--db", str(db), "--days", "30", "--end", "2026-11-23"]) == 1
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    err = capsys.readouterr().err
+    assert "kunne ikke skrives" in err and "locked" in err and "Intet er gemt" in err
+    assert store.is_empty() and store.check()["integrity"] == "ok"
+    assert main(["demo", "--db", str(db), "--days", "30", "--end", "2026-11-23"]) == 0
+
+
+def test_demo_loads_beside_a_program_that_has_the_database_open(flow, tmp_path):
+    db = tmp_path / "demo.db"
+    store = Store(db, spool_dir=tmp_path / "spool")
+    store.open()
+    desk = sqlite3.connect(db, isolation_level=None)  # e.g. a supervisor's screen, reading
+    try:
+        assert desk.execute("SELECT COUNT(*) FROM visit").fetchone() == (0,)
+        loaded = store.load_demo(DemoHistory(flow, 30, 5, 300, END))  # stays in WAL, no error
+        assert desk.execute("SELECT COUNT(*) FROM visit").fetchone() == (loaded,)
+        assert desk.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    finally:
+        desk.close()
+    assert sum(visit_counts(store, date(2020, 1, 1), END).values()) == loaded > 0

@@ -476,8 +476,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
     import time
     from datetime import date
 
+    import sqlite3
+
     from triage.demo import DemoHistory
     from triage.present import local_now
+    from triage.store import UNAVAILABLE
 
     lang = args.lang
     flow = _usable_flow(args)
@@ -504,10 +507,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return 1
     history = DemoHistory(flow, args.days, args.seed, args.per_day, end)
     started = time.perf_counter()
-    if store.dialect == "sqlite":
-        written = store.load_demo(history)
-    else:
-        written = store.insert_many(history.visits())
+    try:
+        if store.dialect == "sqlite":
+            written = store.load_demo(history)
+        else:
+            written = store.insert_many(history.visits())
+    except KeyboardInterrupt:
+        print(t("demo_interrupted", lang, db=store.describe()), file=sys.stderr)
+        return 1
+    except (*UNAVAILABLE, sqlite3.Error) as error:
+        # Both loads are all or nothing: what was written so far has been taken out again.
+        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        print(t("demo_failed", lang, db=store.describe(), reason=reason), file=sys.stderr)
+        return 1
     seconds = time.perf_counter() - started
     print(t("demo_done", lang, visits=written, days=args.days, seconds=f"{seconds:.1f}",
             rate=f"{written / seconds:,.0f}" if seconds else "-", db=store.describe()))

@@ -492,7 +492,8 @@ class Store:
                 return 0
 
     def insert_many(self, visits, batch: int = 20000) -> int:
-        """Bulk load (demo history, imports): streamed in batches, one transaction per batch."""
+        """Bulk load (demo history, imports): streamed in batches, all in one transaction, so
+        it is all or nothing."""
         total = 0
         chunk: list[dict] = []
         with self.engine.begin() as conn:
@@ -542,7 +543,10 @@ class Store:
             history.prepare(cursor)  # the plan, to spell out the codes
             raw.commit()
             select_visits, params = history.visit_select("batch.demo_code")
-            journal = cursor.execute("PRAGMA main.journal_mode = TRUNCATE").fetchone()[0]
+            try:
+                journal = cursor.execute("PRAGMA main.journal_mode = TRUNCATE").fetchone()[0]
+            except sqlite3.OperationalError:
+                pass  # someone else has it open (a desk, a supervisor): load in WAL, beside them
             with tempfile.TemporaryDirectory(prefix="triage-demo-") as scratch:
                 for path, made in _made_alongside(history.write_batches, Path(scratch), groupings):
                     cursor.execute("ATTACH ? AS batch", (str(path),))
