@@ -106,7 +106,9 @@ def test_bulk_load_counts_exactly_what_the_triggers_count(flow, tmp_path, monkey
     history = DemoHistory(flow, 75, 11, 400, date(2026, 11, 20))
     bulk = Store(tmp_path / "bulk.db", spool_dir=tmp_path / "spool")
     bulk.open()
-    loaded = bulk.load_demo(history)
+    seen: list[int] = []
+    loaded = bulk.load_demo(history, seen.append)
+    assert len(seen) > 1 and seen == sorted(seen) and seen[-1] == loaded  # progress after each batch
     one_by_one = Store(tmp_path / "triggers.db", spool_dir=tmp_path / "spool2")
     one_by_one.open()
     assert one_by_one.insert_many(history.visits()) == loaded > 10_000

@@ -507,23 +507,42 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return 1
     history = DemoHistory(flow, args.days, args.seed, args.per_day, end)
     started = time.perf_counter()
+    # A long load shows how far it has come, on a terminal only (not in a cron job's mail).
+    shown = sys.stderr.isatty()
+
+    def progress(visits: int) -> None:
+        print("\r" + t("demo_progress", lang, visits=_thousands(visits, lang)), end="", file=sys.stderr, flush=True)
+
+    def clear_progress() -> None:
+        if shown:
+            print("\r\033[K", end="", file=sys.stderr)
+
     try:
         if store.dialect == "sqlite":
-            written = store.load_demo(history)
+            written = store.load_demo(history, progress if shown else None)
         else:
             written = store.insert_many(history.visits())
     except KeyboardInterrupt:
+        clear_progress()
         print(t("demo_interrupted", lang, db=store.describe()), file=sys.stderr)
         return 1
     except (*UNAVAILABLE, sqlite3.Error) as error:
         # Both loads are all or nothing: what was written so far has been taken out again.
         reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        clear_progress()
         print(t("demo_failed", lang, db=store.describe(), reason=reason), file=sys.stderr)
         return 1
     seconds = time.perf_counter() - started
-    print(t("demo_done", lang, visits=written, days=args.days, seconds=f"{seconds:.1f}",
-            rate=f"{written / seconds:,.0f}" if seconds else "-", db=store.describe()))
+    clear_progress()
+    print(t("demo_done", lang, visits=_thousands(written, lang), days=args.days,
+            seconds=f"{seconds:.1f}".replace(".", "," if lang == "da" else "."),
+            rate=_thousands(round(written / seconds), lang) if seconds else "-", db=store.describe()))
     return 0
+
+
+def _thousands(number: int, lang: str) -> str:
+    """5.014.728 in Danish, 5,014,728 in English."""
+    return f"{number:,}".replace(",", "." if lang == "da" else ",")
 
 
 def cmd_desk(args: argparse.Namespace) -> int:

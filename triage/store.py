@@ -508,7 +508,7 @@ class Store:
                 total += len(chunk)
         return total
 
-    def load_demo(self, history) -> int:
+    def load_demo(self, history, progress=None) -> int:
         """Load a demo history (triage.demo.DemoHistory) into an empty SQLite database, fast.
 
         A second thread makes the history a few weeks at a time as batch files (whole-number
@@ -520,7 +520,7 @@ class Store:
 
         While it loads, the database uses a rollback journal instead of WAL if no one else has
         it open: pages added at the end of the file need no journal, where WAL writes every page
-        twice (log, then checkpoint)."""
+        twice (log, then checkpoint). `progress(visits)` is called after each batch is in."""
         if self.dialect != "sqlite":
             raise ValueError("load_demo is the SQLite bulk path; use insert_many elsewhere")
         if not self.is_empty():
@@ -564,6 +564,8 @@ class Store:
                         cursor.execute("DETACH batch")
                     path.unlink()
                     total += made
+                    if progress is not None:
+                        progress(total)
         except BaseException:
             raw.rollback()
             if total:
