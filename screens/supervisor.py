@@ -17,7 +17,7 @@ from textual.widgets import DataTable, Sparkline, Static
 
 from screens.keys import key_bar, translate_bindings
 from triage import present
-from triage.i18n import t
+from triage.i18n import count, t
 from triage.overview import Overview, overview, period_dates
 from triage.stats import is_misdirected
 
@@ -160,7 +160,7 @@ class SupervisorScreen(Screen):
         last = result.end.toordinal() - 1
         from datetime import date
 
-        demo = f"  {t('sup_demo', lang, n=result.demo_visits)}" if result.demo_visits else ""
+        demo = f"  {t('sup_demo', lang, n=count(result.demo_visits, lang))}" if result.demo_visits else ""
         title.update(Content.assemble(
             (t("sup_title", lang), "bold"), "  ",
             t(f"period_{self.period}", lang), f" ({result.start} – {date.fromordinal(last)})",
@@ -171,16 +171,16 @@ class SupervisorScreen(Screen):
         alert.display = bool(result.alerts)
         alert.update("\n".join(
             t(f"sup_alert_{a.window}", lang, site=self.site_name(a.site_id), share=f"{a.share * 100:.0f}",
-              target=f"{a.target * 100:.0f}", visits=a.visits)
+              target=f"{a.target * 100:.0f}", visits=count(a.visits, lang))
             for a in result.alerts))
         self.draw_sites(result)
         s = result.summary
-        referred = ", ".join(f"{t('kind_' + k, lang)} {n}" for k, n in
+        referred = ", ".join(f"{t('kind_' + k, lang)} {count(n, lang)}" for k, n in
                              sorted(s.referred_by_kind.items(), key=lambda i: -i[1])) or "–"
         change = "–" if s.change is None else f"{s.change * 100:+.0f} %"
         self.query_one("#sup-summary", Static).update(
-            t("sup_totals", lang, total=s.total, previous=s.previous_total, change=change,
-              overall=f"{s.overall_imbalance * 100:.0f}", referred=s.referred, kinds=referred))
+            t("sup_totals", lang, total=count(s.total, lang), previous=count(s.previous_total, lang), change=change,
+              overall=f"{s.overall_imbalance * 100:.0f}", referred=count(s.referred, lang), kinds=referred))
         self.draw_heat(result)
         trend = [n for _, n in result.trend]
         # A trend needs two days or more; one bar (or none) would only be a solid block.
@@ -201,8 +201,9 @@ class SupervisorScreen(Screen):
             filled = round(x.share * width)
             mark = min(width - 1, round(x.target * width))
             bar = "".join("│" if i == mark else ("█" if i < filled else "·") for i in range(width))
-            table.add_row(self.site_name(x.site_id), f"{x.visits}", f"{x.share * 100:.0f} %",
-                          f"{x.target * 100:.0f} %", f"{x.imbalance * 100:+.0f} %", bar)
+            imbalance = "–" if x.imbalance is None else f"{x.imbalance * 100:+.0f} %"
+            table.add_row(self.site_name(x.site_id), count(x.visits, lang), f"{x.share * 100:.0f} %",
+                          f"{x.target * 100:.0f} %", imbalance, bar)
 
     def draw_heat(self, result: Overview) -> None:
         lang = self.lang
@@ -210,7 +211,9 @@ class SupervisorScreen(Screen):
         if not result.heat:
             heat.update(t("sup_no_visits", lang))
             return
-        site = sorted(result.heat)[self.heat_site % len(result.heat)]
+        listed = [x.site_id for x in result.summary.sites]
+        order = sorted(result.heat, key=lambda s: (listed.index(s) if s in listed else len(listed), s))
+        site = order[self.heat_site % len(order)]
         cells = result.heat[site]
         hours = range(min(h for _, h in cells), max(h for _, h in cells) + 1)
         days = sorted({d for d, _ in cells} | set(range(5)))
@@ -224,15 +227,16 @@ class SupervisorScreen(Screen):
                 level = 0 if n == 0 else 1 + round((len(SHADES) - 2) * n / top)
                 row.append(SHADES[level] * 3 + " ")
             lines.append(Content(f"{t('weekday_' + str(day), lang)[:3]:<5}" + "".join(row)))
-        lines.append(Content(t("sup_heat_legend", lang, top=top), ).stylize("dim"))
+        lines.append(Content(t("sup_heat_legend", lang, top=count(top, lang))).stylize("dim"))
         heat.update(Content("\n").join(lines))
 
     def draw_matrix(self, result: Overview) -> None:
         lang = self.lang
         s = result.summary
-        lines = [t("sum_misdirected", lang, misdirected=s.misdirected, with_postcode=s.with_postcode)]
+        lines = [t("sum_misdirected", lang, misdirected=count(s.misdirected, lang),
+                   with_postcode=count(s.with_postcode, lang))]
         pairs = [(n, home, site) for home, visited in s.misdirection.items()
                  for site, n in visited.items() if is_misdirected(self.sites, home, site)]
         for n, home, site in sorted(pairs, key=lambda p: (-p[0], p[1], p[2]))[:8]:  # biggest first
-            lines.append(f"  {self.site_name(home)} → {self.site_name(site)}: {n}")
+            lines.append(f"  {self.site_name(home)} → {self.site_name(site)}: {count(n, lang)}")
         self.query_one("#sup-matrix", Static).update("\n".join(lines))

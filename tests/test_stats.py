@@ -91,6 +91,17 @@ def test_summary_has_exact_figures(store, flow):
     assert len(s.busiest_hours) == 5
 
 
+def test_a_period_without_visits_has_no_imbalance(store, flow):
+    _month(store, flow)
+    s = summarize(store, flow.sites, date(2026, 6, 1), date(2026, 6, 8))  # nobody came that week
+    assert s.total == 0 and [(x.visits, x.share, x.imbalance) for x in s.sites] == [(0, 0.0, None)] * 3
+    assert s.overall_imbalance == 0.0
+    from triage.report import summary_csv, summary_table
+
+    assert "-100" not in summary_table(s, flow.sites) and "–" in summary_table(s, flow.sites)
+    assert "imbalance,jc-skelbaek,,\r\n" in summary_csv(s, flow.sites)
+
+
 def test_filters(store, flow):
     _month(store, flow)
     nov = (date(2026, 11, 1), date(2026, 12, 1))
@@ -137,7 +148,7 @@ def test_summary_command_in_three_formats(tmp_path, flow, capsys):
     assert main(["summary", *period]) == 0
     table = capsys.readouterr().out
     assert table.startswith("Periode 2026-11-01 til og med 2026-11-30: 10 besøg")
-    assert "Jobcenter Skelbækgade                   5     50%    40%     +25 %" in table
+    assert "Jobcenter Skelbækgade                      5     50%    40%     +25 %" in table
     assert "Samlet ubalance: 10 %" in table and "2 af 5 med postnummer" in table
 
     assert main(["summary", *period, "--format", "json", "--no-demo"]) == 0

@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 from triage import paths
-from triage.i18n import problem_text, t
+from triage.i18n import count, problem_text, t
 from triage.load import Loaded, load
 from triage.model import Problem
 
@@ -511,7 +511,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     shown = sys.stderr.isatty()
 
     def progress(visits: int) -> None:
-        print("\r" + t("demo_progress", lang, visits=_thousands(visits, lang)), end="", file=sys.stderr, flush=True)
+        print("\r" + t("demo_progress", lang, visits=count(visits, lang)), end="", file=sys.stderr, flush=True)
 
     def clear_progress() -> None:
         if shown:
@@ -534,15 +534,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return 1
     seconds = time.perf_counter() - started
     clear_progress()
-    print(t("demo_done", lang, visits=_thousands(written, lang), days=args.days,
+    print(t("demo_done", lang, visits=count(written, lang), days=args.days,
             seconds=f"{seconds:.1f}".replace(".", "," if lang == "da" else "."),
-            rate=_thousands(round(written / seconds), lang) if seconds else "-", db=store.describe()))
+            rate=count(round(written / seconds), lang) if seconds else "-", db=store.describe()))
     return 0
-
-
-def _thousands(number: int, lang: str) -> str:
-    """5.014.728 in Danish, 5,014,728 in English."""
-    return f"{number:,}".replace(",", "." if lang == "da" else ",")
 
 
 def cmd_desk(args: argparse.Namespace) -> int:

@@ -621,6 +621,11 @@ EN: dict[str, str] = {
 CATALOG = {"da": DA, "en": EN}
 
 
+def count(number: int, lang: str = "da") -> str:
+    """A whole number as people read it: 5.014.728 in Danish, 5,014,728 in English."""
+    return f"{number:,}".replace(",", "." if lang == "da" else ",")
+
+
 def t(key: str, lang: str = "da", /, **params: object) -> str:
     """The text for key in lang; an unknown key shows itself rather than crashing the desk."""
     template = CATALOG.get(lang, DA).get(key) or DA.get(key) or key

@@ -7,7 +7,7 @@ import io
 import json
 from datetime import date, timedelta
 
-from triage.i18n import t
+from triage.i18n import count, t
 from triage.sites import Sites
 from triage.stats import Summary, is_misdirected
 
@@ -18,26 +18,27 @@ def _pct(value: float | None) -> str:
 
 def summary_table(s: Summary, sites: Sites, lang: str = "da") -> str:
     last = date.fromisoformat(s.end) - timedelta(days=1)  # the summary's end is exclusive
-    out = [t("sum_period", lang, start=s.start, end=last.isoformat(), total=s.total,
-             previous=s.previous_total, change=_pct(s.change)), ""]
-    out.append(f"{t('sum_site', lang):<34}{t('sum_visits', lang):>7}{t('sum_share', lang):>8}"
+    out = [t("sum_period", lang, start=s.start, end=last.isoformat(), total=count(s.total, lang),
+             previous=count(s.previous_total, lang), change=_pct(s.change)), ""]
+    out.append(f"{t('sum_site', lang):<34}{t('sum_visits', lang):>10}{t('sum_share', lang):>8}"
                f"{t('sum_target', lang):>7}{t('sum_imbalance', lang):>10}")
     for x in s.sites:
-        out.append(f"{sites.name_of(x.site_id, lang):<34}{x.visits:>7}{x.share * 100:>7.0f}%"
+        out.append(f"{sites.name_of(x.site_id, lang):<34}{count(x.visits, lang):>10}{x.share * 100:>7.0f}%"
                    f"{x.target * 100:>6.0f}%{_pct(x.imbalance):>10}")
     out.append(t("sum_overall", lang, value=f"{s.overall_imbalance * 100:.0f} %"))
     out.append("")
-    out.append(t("sum_misdirected", lang, misdirected=s.misdirected, with_postcode=s.with_postcode))
+    out.append(t("sum_misdirected", lang, misdirected=count(s.misdirected, lang),
+                 with_postcode=count(s.with_postcode, lang)))
     for home, visited in sorted(s.misdirection.items()):
         for site, n in sorted(visited.items()):
             if is_misdirected(sites, home, site):
-                out.append(f"  {sites.name_of(home, lang)} → {sites.name_of(site, lang)}: {n}")
-    kinds = ", ".join(f"{t('kind_' + k, lang)} {n}" for k, n in sorted(s.referred_by_kind.items(), key=lambda i: -i[1]))
-    out.append(t("sum_referred", lang, referred=s.referred, kinds=kinds or "–"))
+                out.append(f"  {sites.name_of(home, lang)} → {sites.name_of(site, lang)}: {count(n, lang)}")
+    kinds = ", ".join(f"{t('kind_' + k, lang)} {count(n, lang)}" for k, n in sorted(s.referred_by_kind.items(), key=lambda i: -i[1]))
+    out.append(t("sum_referred", lang, referred=count(s.referred, lang), kinds=kinds or "–"))
     out.append(t("sum_busiest", lang))
     for h in s.busiest_hours:
         out.append(f"  {sites.name_of(h['site_id'], lang)}, {t('weekday_' + str(h['weekday']), lang)} "
-                   f"{h['hour']:02d}-{h['hour'] + 1:02d}: {h['visits']}")
+                   f"{h['hour']:02d}-{h['hour'] + 1:02d}: {count(h['visits'], lang)}")
     return "\n".join(out) + "\n"
 
 
@@ -58,7 +59,7 @@ def summary_csv(s: Summary, sites: Sites, lang: str = "da") -> str:
         writer.writerow(["visits", x.site_id, "", x.visits])
         writer.writerow(["share", x.site_id, "", round(x.share, 4)])
         writer.writerow(["target", x.site_id, "", x.target])
-        writer.writerow(["imbalance", x.site_id, "", round(x.imbalance, 4)])
+        writer.writerow(["imbalance", x.site_id, "", "" if x.imbalance is None else round(x.imbalance, 4)])
     writer.writerow(["overall_imbalance", "", "", round(s.overall_imbalance, 4)])
     for home, visited in sorted(s.misdirection.items()):
         for site, n in sorted(visited.items()):

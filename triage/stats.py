@@ -6,7 +6,8 @@ transaction as every visit and void, so the figures are exact, and purging detai
 Periods are local (Europe/Copenhagen) dates, `start` included and `end` excluded. Definitions a
 supervisor can read:
 - share: a jobcentre site's part of all visits registered at the jobcentre sites;
-- imbalance of a site: share ÷ target share − 1 (+0.25 means a quarter more than its target);
+- imbalance of a site: share ÷ target share − 1 (+0.25 means a quarter more than its target;
+  none for a period without visits at the jobcentres, where there is no share to compare);
 - overall imbalance: half the sum of |share − target| over the sites, i.e. the part of all
   visitors who would have had to go to another site for every site to be exactly on target;
 - misdirected: a visit registered at another jobcentre than the one whose catchment the citizen's
@@ -189,7 +190,7 @@ class SiteShare:
     visits: int
     share: float
     target: float
-    imbalance: float  # share / target - 1
+    imbalance: float | None  # share / target - 1; None when no one came to the jobcentres
 
 
 @dataclass
@@ -254,7 +255,7 @@ def summarize(store: Store, sites: Sites, start: date, end: date,
         visits = per_site.get(site.id, 0)
         share = visits / at_jobcentres if at_jobcentres else 0.0
         target = float(site.target_share or 0)
-        shares.append(SiteShare(site.id, visits, share, target, share / target - 1 if target else 0.0))
+        shares.append(SiteShare(site.id, visits, share, target, share / target - 1 if at_jobcentres else None))
     overall = sum(abs(s.share - s.target) for s in shares) / 2 if at_jobcentres else 0.0
 
     matrix: dict[str, dict[str, int]] = {}
