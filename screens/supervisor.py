@@ -17,7 +17,7 @@ from textual.widgets import DataTable, Sparkline, Static
 
 from screens.keys import key_bar, translate_bindings
 from triage import present
-from triage.i18n import count, t
+from triage.i18n import change, count, t
 from triage.overview import Overview, overview, period_dates
 from triage.stats import is_misdirected
 
@@ -177,9 +177,9 @@ class SupervisorScreen(Screen):
         s = result.summary
         referred = ", ".join(f"{t('kind_' + k, lang)} {count(n, lang)}" for k, n in
                              sorted(s.referred_by_kind.items(), key=lambda i: -i[1])) or "–"
-        change = "–" if s.change is None else f"{s.change * 100:+.0f} %"
         self.query_one("#sup-summary", Static).update(
-            t("sup_totals", lang, total=count(s.total, lang), previous=count(s.previous_total, lang), change=change,
+            t("sup_totals", lang, total=count(s.total, lang), previous=count(s.previous_total, lang),
+              change=change(s.change),
               overall=f"{s.overall_imbalance * 100:.0f}", referred=count(s.referred, lang), kinds=referred))
         self.draw_heat(result)
         trend = [n for _, n in result.trend]
@@ -201,9 +201,8 @@ class SupervisorScreen(Screen):
             filled = round(x.share * width)
             mark = min(width - 1, round(x.target * width))
             bar = "".join("│" if i == mark else ("█" if i < filled else "·") for i in range(width))
-            imbalance = "–" if x.imbalance is None else f"{x.imbalance * 100:+.0f} %"
             table.add_row(self.site_name(x.site_id), count(x.visits, lang), f"{x.share * 100:.0f} %",
-                          f"{x.target * 100:.0f} %", imbalance, bar)
+                          f"{x.target * 100:.0f} %", change(x.imbalance), bar)
 
     def draw_heat(self, result: Overview) -> None:
         lang = self.lang

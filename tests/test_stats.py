@@ -100,6 +100,9 @@ def test_a_period_without_visits_has_no_imbalance(store, flow):
 
     assert "-100" not in summary_table(s, flow.sites) and "–" in summary_table(s, flow.sites)
     assert "imbalance,jc-skelbaek,,\r\n" in summary_csv(s, flow.sites)
+    from triage.i18n import change
+
+    assert (change(-0.004), change(0.25), change(-1 / 3), change(None)) == ("0 %", "+25 %", "-33 %", "–")
 
 
 def test_filters(store, flow):

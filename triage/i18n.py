@@ -626,6 +626,14 @@ def count(number: int, lang: str = "da") -> str:
     return f"{number:,}".replace(",", "." if lang == "da" else ",")
 
 
+def change(value: float | None) -> str:
+    """A relative change or difference for people: +25 %, -3 %, 0 % (never -0 %), or – for none."""
+    if value is None:
+        return "–"
+    percent = round(value * 100)
+    return f"{percent:+d} %" if percent else "0 %"
+
+
 def t(key: str, lang: str = "da", /, **params: object) -> str:
     """The text for key in lang; an unknown key shows itself rather than crashing the desk."""
     template = CATALOG.get(lang, DA).get(key) or DA.get(key) or key

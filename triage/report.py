@@ -7,24 +7,20 @@ import io
 import json
 from datetime import date, timedelta
 
-from triage.i18n import count, t
+from triage.i18n import change, count, t
 from triage.sites import Sites
 from triage.stats import Summary, is_misdirected
-
-
-def _pct(value: float | None) -> str:
-    return "–" if value is None else f"{value * 100:+.0f} %"
 
 
 def summary_table(s: Summary, sites: Sites, lang: str = "da") -> str:
     last = date.fromisoformat(s.end) - timedelta(days=1)  # the summary's end is exclusive
     out = [t("sum_period", lang, start=s.start, end=last.isoformat(), total=count(s.total, lang),
-             previous=count(s.previous_total, lang), change=_pct(s.change)), ""]
+             previous=count(s.previous_total, lang), change=change(s.change)), ""]
     out.append(f"{t('sum_site', lang):<34}{t('sum_visits', lang):>10}{t('sum_share', lang):>8}"
                f"{t('sum_target', lang):>7}{t('sum_imbalance', lang):>10}")
     for x in s.sites:
         out.append(f"{sites.name_of(x.site_id, lang):<34}{count(x.visits, lang):>10}{x.share * 100:>7.0f}%"
-                   f"{x.target * 100:>6.0f}%{_pct(x.imbalance):>10}")
+                   f"{x.target * 100:>6.0f}%{change(x.imbalance):>10}")
     out.append(t("sum_overall", lang, value=f"{s.overall_imbalance * 100:.0f} %"))
     out.append("")
     out.append(t("sum_misdirected", lang, misdirected=count(s.misdirected, lang),
