@@ -58,6 +58,7 @@ class DeskScreen(Screen):
         self.started: float | None = None  # monotonic time of this citizen's first key
         self.saving = False  # a confirmed visit is being written
         self.counts: tuple[int, int] | None = None
+        self.demo = False  # the log is a demo database
         self.notice = ""  # the last thing logged, shown until the next citizen's first key
 
     @property
@@ -180,6 +181,7 @@ class DeskScreen(Screen):
     # --- what the log says back (from the app's workers) -----------------------------
 
     def on_log_ready(self, message: LogReady) -> None:
+        self.demo = message.demo
         if message.counts is not None:
             self.counts = message.counts
         if message.error:
@@ -300,7 +302,10 @@ class DeskScreen(Screen):
         parts = [t(f"channel_{self.channel}", lang)]
         if self.counts is not None:
             parts.append(t("counts", lang, desk=self.counts[0], site=self.counts[1]))
-        self.query_one("#today", Static).update(" · ".join([*parts, clock]))
+        line = Content(" · ".join([*parts, clock]))
+        if self.demo:
+            line = Content.assemble((t("desk_demo", lang), "bold reverse"), " ", line)
+        self.query_one("#today", Static).update(line)
 
     def trail_text(self) -> Content:
         lang = self.lang

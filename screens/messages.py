@@ -9,12 +9,13 @@ class LogReady(Message):
     """The database answered (or not) after start-up; counts are today's (desk, site)."""
 
     def __init__(self, available: bool, counts: tuple[int, int] | None, error: str = "",
-                 reason: str = "") -> None:
+                 reason: str = "", demo: bool = False) -> None:
         super().__init__()
         self.available = available
         self.counts = counts
         self.error = error  # an i18n key (e.g. db_newer)
         self.reason = reason  # why the database does not answer, as the driver said it
+        self.demo = demo  # a demo database: the desk says so
 
 
 class VisitLogged(Message):

@@ -321,3 +321,26 @@ async def test_an_unusable_database_spools_and_says_why(flow, tmp_path, db):
         assert app.screen.walk.steps == ()  # ready for the next citizen
     (waiting,) = log.spool.waiting()
     assert waiting["outcome_id"] == "sick_followup"
+
+
+async def test_a_demo_database_is_shown_and_its_visits_stay_demo(make_app, tmp_path, flow):
+    from datetime import date
+
+    from triage.demo import DemoHistory
+    from triage.present import local_now
+
+    store = Store(tmp_path / "triage.db", spool_dir=tmp_path / "spool")
+    store.open()
+    demo_visits = store.load_demo(DemoHistory(flow, 10, 1, 100, date(2026, 11, 23)))
+    store.dispose()
+    app = make_app(site="jc-skelbaek", desk="skranke-2")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        assert visible_text(app, "#today").startswith(" DEMODATA  Fremmøde · I dag ")
+        await pilot.press("2", "1", "2", "1", "0", "0", "enter", "enter")
+        await settle(pilot, app)
+        assert "Registreret" in visible_text(app, "#notice")
+    visits = rows(tmp_path)
+    assert len(visits) == demo_visits + 1 and all(v["demo"] for v in visits)  # a try-out, never a real visit
+    (mine,) = [v for v in visits if v["desk"] == "skranke-2"]
+    assert mine["local_date"] == local_now().date()

@@ -121,7 +121,7 @@ class TriageApp(App):
             self._tell_screen(LogReady(False, None, error.code))
             return
         counts = self.visit_log.counts_today(self.today()) if available else None
-        self._tell_screen(LogReady(available, counts, reason=self.visit_log.problem))
+        self._tell_screen(LogReady(available, counts, reason=self.visit_log.problem, demo=self.visit_log.demo))
 
     @work(thread=True, group="log-write", exit_on_error=False)
     def write_visit(self, visit: dict) -> None:
@@ -143,4 +143,4 @@ class TriageApp(App):
     @work(thread=True, exclusive=True, group="log-replay", exit_on_error=False)
     def replay_spool(self) -> None:
         if self.visit_log.replay():
-            self._tell_screen(LogReady(True, self.visit_log.counts_today(self.today())))
+            self._tell_screen(LogReady(True, self.visit_log.counts_today(self.today()), demo=self.visit_log.demo))

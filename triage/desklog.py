@@ -37,6 +37,9 @@ class DeskLog:
         self._lock = threading.Lock()
         self.last_visit: dict | None = None  # the one visit this desk may still undo
         self.problem = ""  # why the database cannot be used, for the desk to show
+        # A demo database (see `triage demo`) is for trying things out: what a desk registers
+        # there is marked demo too, so it never counts as a real visit.
+        self.demo = False
 
     @property
     def store(self) -> Store:
@@ -64,6 +67,7 @@ class DeskLog:
             self._unusable(error)
             return False
         self.problem = ""
+        self.demo = self.store.holds_demo()
         self.store.replay_spool()
         return True
 
@@ -71,6 +75,8 @@ class DeskLog:
         """'saved' or 'spooled'; StoreError('not_saved') only when the spool fails too."""
         from triage.store import StoreError
 
+        if self.demo:
+            visit["demo"] = True
         self.last_visit = visit  # set first: an undo pressed meanwhile waits for this write
         try:
             return self.store.record(visit)

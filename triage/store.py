@@ -592,6 +592,12 @@ class Store:
         except sqlite3.Error:
             raw.rollback()  # the caller reports the first failure; the demo rows stay marked demo
 
+    def holds_demo(self) -> bool:
+        """True for a demo database (one `triage demo` filled). Read from the small day rollup,
+        which keeps counting purged days, so it answers at once however big the visit table."""
+        with self.engine.connect() as conn:
+            return conn.execute(select(VisitDay.demo).where(VisitDay.demo.is_(True)).limit(1)).first() is not None
+
     def has_real_visits(self) -> bool:
         with self.engine.connect() as conn:
             return conn.execute(select(func.count()).select_from(Visit).where(Visit.demo.is_(False))).scalar_one() > 0
