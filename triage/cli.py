@@ -121,6 +121,12 @@ def _store_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lang", choices=("da", "en"), default="da", help="language (default: da)")
 
 
+def _reason(error: Exception) -> str:
+    """What the database driver said went wrong, in one line."""
+    said = str(getattr(error, "orig", None) or error).strip()
+    return said.splitlines()[0] if said else type(error).__name__
+
+
 def _open_store(args: argparse.Namespace):
     """The store named by --db, opened; None (after saying why) when it cannot be used."""
     from triage.store import UNAVAILABLE, Store, StoreError
@@ -132,8 +138,7 @@ def _open_store(args: argparse.Namespace):
         print(t(error.code, args.lang, **error.params), file=sys.stderr)
         return None
     except UNAVAILABLE as error:
-        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
-        print(t("db_unreachable", args.lang, db=store.describe(), reason=reason), file=sys.stderr)
+        print(t("db_unreachable", args.lang, db=store.describe(), reason=_reason(error)), file=sys.stderr)
         return None
     return store
 
@@ -528,9 +533,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return 1
     except (*UNAVAILABLE, sqlite3.Error) as error:
         # Both loads are all or nothing: what was written so far has been taken out again.
-        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
         clear_progress()
-        print(t("demo_failed", lang, db=store.describe(), reason=reason), file=sys.stderr)
+        print(t("demo_failed", lang, db=store.describe(), reason=_reason(error)), file=sys.stderr)
         return 1
     seconds = time.perf_counter() - started
     clear_progress()

@@ -214,6 +214,14 @@ def _counted_columns(keys: tuple[str, ...]) -> list[str]:
     return [*keys] if "month" in keys else [*keys, "local_weekday"]
 
 
+def _add_sql(table: str, keys: tuple[str, ...], select: str, added: str = "excluded.visits") -> str:
+    """Add the rows of `select` (the key, local_weekday unless by month, then visits) to the
+    rollup `table`: new keys inserted, known ones counted up by `added`. SQLite needs the
+    SELECT to end in WHERE or GROUP BY here, or it reads ON CONFLICT as part of a join."""
+    return (f"INSERT INTO {table} ({', '.join(_counted_columns(keys))}, visits) {select} "
+            f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET visits = {table}.visits + {added}")
+
+
 def _upsert_sql(table: str, keys: tuple[str, ...], row: str, delta: str, when: str = "",
                 dialect: str = "sqlite") -> str:
     """INSERT … ON CONFLICT DO UPDATE adding `delta` visits for the visit in `row` (NEW), if
@@ -228,9 +236,7 @@ def _upsert_sql(table: str, keys: tuple[str, ...], row: str, delta: str, when: s
         return f"{row}.{column}"
 
     values = [value(c) for c in columns]
-    return (f"INSERT INTO {table} ({', '.join(columns)}, visits) SELECT {', '.join(values)}, {delta} "
-            f"WHERE {when or 'true'} "
-            f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET visits = {table}.visits + {delta}")
+    return _add_sql(table, keys, f"SELECT {', '.join(values)}, {delta} WHERE {when or 'true'}", delta)
 
 
 def _rollup_triggers(dialect: str) -> list[str]:
@@ -273,23 +279,17 @@ def _rollup_triggers(dialect: str) -> list[str]:
 def _sum_sql(table: str, keys: tuple[str, ...], source: str, dialect: str) -> str:
     """Add the rows of `source` (a rollup with a date and a weekday, or one shaped like it)
     to `table`, summed over its key; "month" in the key sums whole months."""
-    columns = _counted_columns(keys)
     grouped = [month_of("local_date", dialect) if k == "month" else k for k in keys]
     weekday = [] if "month" in keys else ["MIN(local_weekday)"]
-    return (f"INSERT INTO {table} ({', '.join(columns)}, visits) "
-            f"SELECT {', '.join([*grouped, *weekday])}, SUM(visits) FROM {source} "
-            f"GROUP BY {', '.join(grouped)} ON CONFLICT ({', '.join(keys)}) "
-            f"DO UPDATE SET visits = {table}.visits + excluded.visits")
+    return _add_sql(table, keys, f"SELECT {', '.join([*grouped, *weekday])}, SUM(visits) FROM {source} "
+                                 f"GROUP BY {', '.join(grouped)}")
 
 
 def _group_postcodes_sql(source: str, condition: str) -> str:
     """Add the visits of `source` that gave a postcode to visit_postcode, grouped."""
-    listed = ", ".join(POSTCODE_KEYS)
-    grouped = listed.replace("postcode_site_id", "COALESCE(postcode_site_id, '')")
-    return (f"INSERT INTO visit_postcode ({listed}, local_weekday, visits) "
-            f"SELECT {grouped}, MIN(local_weekday), COUNT(*) FROM {source} "
-            f"WHERE postcode IS NOT NULL AND {condition} GROUP BY {grouped} "
-            f"ON CONFLICT ({listed}) DO UPDATE SET visits = visit_postcode.visits + excluded.visits")
+    grouped = ", ".join(POSTCODE_KEYS).replace("postcode_site_id", "COALESCE(postcode_site_id, '')")
+    return _add_sql("visit_postcode", POSTCODE_KEYS, f"SELECT {grouped}, MIN(local_weekday), COUNT(*) FROM {source} "
+                                                     f"WHERE postcode IS NOT NULL AND {condition} GROUP BY {grouped}")
 
 
 class Meta(SQLModel, table=True):
@@ -529,8 +529,7 @@ class Store:
         counted = [(table, keys) for table, keys in EVERY_ROLLUP if table not in summed]
         groupings = tuple(keys for _, keys in counted)
         add_counts = [  # the batch's counts; then the rollups that sum those, from them
-            f"INSERT INTO {table} ({', '.join(_counted_columns(keys))}, visits) SELECT * FROM batch.count{index} "
-            f"WHERE true ON CONFLICT ({', '.join(keys)}) DO UPDATE SET visits = {table}.visits + excluded.visits"
+            _add_sql(table, keys, f"SELECT * FROM batch.count{index} WHERE true")
             for index, (table, keys) in enumerate(counted)]
         add_counts += [_sum_sql(table, keys, f"batch.count{[t for t, _ in counted].index(source)}", "sqlite")
                        for table, keys, source in SUMMED]
