@@ -98,16 +98,16 @@ def test_older_schema_is_upgraded_and_newer_refused(db, tmp_path):
     first = Store(db, spool_dir=tmp_path / "spool")
     first.open()
     with first.engine.begin() as conn:
-        conn.execute(text("UPDATE triage_meta SET value = '0' WHERE key = 'schema_version'"))
+        conn.execute(text("UPDATE triage_meta SET value = '3' WHERE key = 'schema_version'"))
     first.open()
     assert first.schema_version() == SCHEMA_VERSION
     with first.engine.begin() as conn:
-        conn.execute(text("UPDATE triage_meta SET value = '99' WHERE key = 'schema_version'"))
+        conn.execute(text("UPDATE triage_meta SET value = '99' WHERE key IN ('schema_version', 'writable_from')"))
     first.dispose()
     newer = Store(db, spool_dir=tmp_path / "spool")
     with pytest.raises(StoreError) as caught:
         newer.open()
-    assert caught.value.code == "db_newer" and caught.value.params["found"] == "99"
+    assert caught.value.code == "db_newer" and caught.value.params["found"] == 99
     newer.dispose()
 
 

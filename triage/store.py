@@ -13,20 +13,29 @@ import queue
 import sqlite3
 import tempfile
 import threading
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Index, event, func, text, update
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DatabaseError, DBAPIError, InterfaceError, OperationalError
 from sqlmodel import Field, SQLModel, create_engine, select
 
 from triage import paths
 from triage.spool import Spool
-from triage.visits import FIELDS
+from triage.visits import FIELDS, to_minute
 
 SCHEMA_VERSION = 4  # 2: rollups kept by triggers; 3: visits per postcode; 4: per day, per month
+# The oldest code schema that may still write into a database of SCHEMA_VERSION (kept in
+# triage_meta as writable_from). A change that only adds (a table, a rollup the triggers keep, a
+# triage_meta row) leaves it unchanged, so desks not yet upgraded go on writing into the shared
+# database; a change that older code would write wrongly raises it to the new version.
+WRITABLE_FROM = 4
+# Serialises schema work (create, upgrade, repair) between processes on PostgreSQL.
+SCHEMA_LOCK_KEY = 0x7472_6961_6765  # "triage"
 # What "the database cannot take it now" looks like: locked past the timeout, read-only file,
 # disk full, missing directory, server unreachable. These spool; anything else is a bug and raises.
 UNAVAILABLE = (OperationalError, InterfaceError, OSError)
@@ -292,11 +301,119 @@ def _group_postcodes_sql(source: str, condition: str) -> str:
                                                      f"WHERE postcode IS NOT NULL AND {condition} GROUP BY {grouped}")
 
 
+def _expected_triggers(dialect: str) -> dict[str, str]:
+    """Each rollup trigger by name, with what the database keeps of it: on SQLite the CREATE
+    statement (SQLite drops the IF NOT EXISTS), on PostgreSQL the trigger function's body."""
+    statements = _rollup_triggers(dialect)
+    if dialect == "postgresql":
+        return {"visit_rollup": statements[0].split("$$")[1]}
+    return {statement.split()[5]: statement.replace("CREATE TRIGGER IF NOT EXISTS ", "CREATE TRIGGER ", 1)
+            for statement in statements}
+
+
+# Rollups counted from the visits, and those summed from another rollup (with their source).
+COUNTED = tuple((table, keys) for table, keys in EVERY_ROLLUP if table not in {t for t, _, _ in SUMMED})
+
+
+def _kept_days(kept_from: date | None) -> str:
+    """SQL: the days whose every visit is still in the detail. Purge deletes whole days before
+    a date (kept_from); a day with no visit row at all has nothing to count from either, so its
+    figures stay as they are (detail deleted by an older purge that did not record it)."""
+    since = f"local_date >= '{kept_from.isoformat()}' AND " if kept_from else ""
+    return f"{since}local_date IN (SELECT local_date FROM visit)"
+
+
+def _rollup_select(table: str, keys: tuple[str, ...], where: str = "true") -> str:
+    """A rollup's rows as they are (rows a void brought down to 0 count as absent)."""
+    return f"SELECT {', '.join(_counted_columns(keys))}, visits FROM {table} WHERE visits <> 0 AND {where}"
+
+
+def _detail_select(table: str, keys: tuple[str, ...], kept_from: date | None) -> str:
+    """What the counted rollup `table` must hold for the kept days, counted from the visits."""
+    grouped = ["COALESCE(postcode_site_id, '')" if k == "postcode_site_id" else k for k in keys]
+    since = f" AND local_date >= '{kept_from.isoformat()}'" if kept_from else ""
+    postcode = " AND postcode IS NOT NULL" if table == "visit_postcode" else ""
+    columns = ", ".join(f"{g} AS {k}" for g, k in zip(grouped, keys))
+    return (f"SELECT {columns}, MIN(local_weekday) AS local_weekday, COUNT(*) AS visits FROM visit "
+            f"WHERE voided_utc IS NULL{since}{postcode} GROUP BY {', '.join(grouped)}")
+
+
+def _summed_select(keys: tuple[str, ...], source: str, dialect: str) -> str:
+    """What a summed rollup must hold: its source rollup summed over its key."""
+    grouped = [month_of("local_date", dialect) if k == "month" else k for k in keys]
+    weekday = "" if "month" in keys else ", MIN(local_weekday) AS local_weekday"
+    columns = ", ".join(f"{g} AS {k}" for g, k in zip(grouped, keys))
+    return (f"SELECT {columns}{weekday}, SUM(visits) AS visits FROM {source} "
+            f"GROUP BY {', '.join(grouped)} HAVING SUM(visits) <> 0")
+
+
+def _differing_sql(keys: tuple[str, ...], found: str, expected: str) -> str:
+    """SQL counting the keys whose row differs between two selects (or is in one only)."""
+    key = ", ".join(keys)
+    return (f"SELECT COUNT(*) FROM (SELECT {key} FROM ({found} EXCEPT {expected}) AS extra "
+            f"UNION SELECT {key} FROM ({expected} EXCEPT {found}) AS missing) AS differing")
+
+
+def _version_number(stored: object) -> int | None:
+    """A version as stored, '4': a whole number from 1. Anything else ('4.0', 'x', '') is None:
+    never guessed."""
+    text_value = str(stored) if stored is not None else ""
+    if text_value.isascii() and text_value.isdigit() and int(text_value) >= 1:
+        return int(text_value)
+    return None
+
+
+def _recorded_date(stored: object) -> date | None:
+    try:
+        return date.fromisoformat(str(stored))
+    except ValueError:
+        return None
+
+
+def _said(error: Exception) -> str:
+    """What the database said went wrong, in one line."""
+    said = str(getattr(error, "orig", None) or error).strip()
+    return said.splitlines()[0] if said else type(error).__name__
+
+
 class Meta(SQLModel, table=True):
     __tablename__ = "triage_meta"
 
     key: str = Field(primary_key=True, max_length=64)
     value: str = Field(max_length=400)
+
+
+# Every table of SCHEMA_VERSION: what a database of this version holds.
+TABLES = (Visit, VisitDaily, VisitHourly, VisitRoute, VisitPostcode, VisitDay, VisitMonthHourly,
+          VisitMonthRoute, Meta)
+TABLE_NAMES = frozenset(model.__tablename__ for model in TABLES)
+
+
+@dataclass
+class SchemaState:
+    """What a database holds, read before deciding what opening (or repairing) it takes."""
+
+    tables: set[str]
+    meta: dict[str, str]
+    holds_rows: bool  # any visit or rollup row: a database that must never be guessed at
+    triggers_missing: list[str] = field(default_factory=list)
+    triggers_changed: list[str] = field(default_factory=list)
+
+    @property
+    def stored_version(self) -> str | None:
+        return self.meta.get("schema_version")
+
+    @property
+    def version(self) -> int | None:
+        return _version_number(self.stored_version)
+
+    @property
+    def writable_from(self) -> int | None:
+        return _version_number(self.meta.get("writable_from"))
+
+    @property
+    def purged_before(self) -> date | None:
+        return _recorded_date(self.meta.get("purged_before"))
 
 
 def database_url(db: str | Path | None) -> str:
@@ -365,27 +482,108 @@ class Store:
     # --- schema ------------------------------------------------------------------
 
     def open(self) -> None:
-        """Create the tables, or upgrade an older schema; refuse one newer than this code."""
-        with self.engine.begin() as conn:
-            fresh = not self.engine.dialect.has_table(conn, "visit")
-            SQLModel.metadata.create_all(conn, tables=[
-                Visit.__table__, VisitDaily.__table__, VisitHourly.__table__, VisitRoute.__table__,
-                VisitPostcode.__table__, VisitDay.__table__, VisitMonthHourly.__table__,
-                VisitMonthRoute.__table__, Meta.__table__])
-            found = conn.execute(select(Meta.value).where(Meta.key == "schema_version")).scalar()
-            if found is not None and int(found) > SCHEMA_VERSION:
-                raise StoreError("db_newer", found=found, supported=SCHEMA_VERSION)
-            if found is None and fresh:
-                conn.execute(Meta.__table__.insert().values(key="schema_version",
-                                                            value=str(SCHEMA_VERSION)))
-            elif found is None or int(found) < SCHEMA_VERSION:
-                self._upgrade(conn, int(found or 1))
-            for statement in _rollup_triggers(self.dialect):
-                conn.exec_driver_sql(statement)
+        """Make the database ready for this code, or refuse it with a StoreError that says why.
+
+        New: create the tables. Older: upgrade it, in one transaction with the version row, so
+        an upgrade happens once however many desks open it at the same moment. Newer: write into
+        it untouched if its writable_from allows this version, else 'db_newer'. A version that
+        cannot be read, or a missing one beside visits, is refused: never guessed, since an
+        upgrade run twice would count every visit twice. Reading takes no lock and writes
+        nothing, so read-only files open; only a database that needs work is locked."""
+        with self.engine.connect() as conn:
+            state = self._schema_state(conn)
+            conn.rollback()
+        if not self._needs_work(state):
+            self.opened = True
+            return
+        with self._schema_transaction() as conn:
+            state = self._schema_state(conn)  # again: another desk may have done it meanwhile
+            if self._needs_work(state):
+                self._bring_up(conn, state)
         self.opened = True
 
+    def _needs_work(self, state: SchemaState) -> bool:
+        """True when opening must create, upgrade or restore something; raises when the database
+        cannot be used by this code."""
+        if state.stored_version is None:
+            if state.holds_rows:
+                raise StoreError("db_version_missing", db=self.describe())
+            return True  # new, or left empty by a first opening that stopped half-way
+        version = state.version
+        if version is None:
+            raise StoreError("db_version_unreadable", db=self.describe(), found=state.stored_version)
+        if version > SCHEMA_VERSION:
+            if state.writable_from is None or state.writable_from > SCHEMA_VERSION:
+                raise StoreError("db_newer", found=version, supported=SCHEMA_VERSION)
+            return False  # newer and open to our writes: its tables and triggers are its own
+        return (version < SCHEMA_VERSION or not TABLE_NAMES <= state.tables
+                or bool(state.triggers_missing))
+
+    def _bring_up(self, conn, state: SchemaState) -> None:
+        """Create, upgrade or restore, inside the schema transaction."""
+        SQLModel.metadata.create_all(conn, tables=[model.__table__ for model in TABLES])
+        if state.stored_version is None:
+            self._set_meta(conn, "schema_version", str(SCHEMA_VERSION))
+            self._set_meta(conn, "writable_from", str(WRITABLE_FROM))
+        elif state.version < SCHEMA_VERSION:
+            self._upgrade(conn, state.version)
+        elif state.triggers_missing:
+            # Visits written without them are missing from the rollups: `check` says so until
+            # `check --repair` has counted them again.
+            self._set_meta(conn, "triggers_restored", to_minute(datetime.now(timezone.utc)).isoformat())
+        for statement in _rollup_triggers(self.dialect):
+            conn.exec_driver_sql(statement)
+
+    @contextmanager
+    def _schema_transaction(self, block_writers: bool = False):
+        """One transaction for schema work that no other process's schema work runs beside
+        (and, with `block_writers`, no write to the visit table either)."""
+        with self.engine.begin() as conn:
+            if self.dialect == "sqlite":
+                conn.exec_driver_sql("BEGIN IMMEDIATE")  # SQLite's one writer, DDL included
+            else:
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
+                if block_writers and self.engine.dialect.has_table(conn, "visit"):
+                    conn.exec_driver_sql("LOCK TABLE visit IN SHARE ROW EXCLUSIVE MODE")
+            yield conn
+
+    def _schema_state(self, conn) -> SchemaState:
+        tables = set(self.engine.dialect.get_table_names(conn))
+        meta = {}
+        if "triage_meta" in tables:
+            meta = {key: value for key, value in conn.execute(select(Meta.key, Meta.value))}
+        holds_rows = any(conn.execute(text(f"SELECT 1 FROM {name} LIMIT 1")).first() is not None
+                         for name in sorted(TABLE_NAMES & tables - {"triage_meta"}))
+        state = SchemaState(tables, meta, holds_rows)
+        if "visit" in tables:
+            found = self._triggers_found(conn)
+            for name, expected in _expected_triggers(self.dialect).items():
+                if name not in found:
+                    state.triggers_missing.append(name)
+                elif found[name].strip() != expected.strip():
+                    state.triggers_changed.append(name)
+        return state
+
+    def _triggers_found(self, conn) -> dict[str, str]:
+        """The rollup triggers the visit table has (enabled), as _expected_triggers gives them."""
+        if self.dialect == "postgresql":
+            rows = conn.execute(text(
+                "SELECT t.tgname, p.prosrc FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid "
+                "WHERE t.tgrelid = to_regclass('visit') AND NOT t.tgisinternal AND t.tgenabled <> 'D'"))
+        else:
+            rows = conn.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'visit'"))
+        return {name: body or "" for name, body in rows}
+
+    @staticmethod
+    def _set_meta(conn, key: str, value: str | None) -> None:
+        """Write (or, with None, remove) one triage_meta row."""
+        conn.execute(Meta.__table__.delete().where(Meta.key == key))
+        if value is not None:
+            conn.execute(Meta.__table__.insert().values(key=key, value=value))
+
     def _upgrade(self, conn, found: int) -> None:
-        """Bring an older database up to SCHEMA_VERSION, step by step, in one transaction."""
+        """Bring an older database up to SCHEMA_VERSION, step by step, in the transaction that
+        writes the new version: it runs once, or not at all."""
         if found < 2:
             # Version 1 kept visit_daily for purged days only: add today's detail to it, and
             # build visit_hourly from both, so the new triggers start from exact figures.
@@ -407,13 +605,18 @@ class Store:
             for table, keys, source in SUMMED:
                 conn.exec_driver_sql(f"DELETE FROM {table}")
                 conn.exec_driver_sql(_sum_sql(table, keys, source, self.dialect))
-        conn.execute(update(Meta).where(Meta.key == "schema_version").values(value=str(SCHEMA_VERSION)))
-        if found is None:
-            conn.execute(Meta.__table__.insert().values(key="schema_version", value=str(SCHEMA_VERSION)))
+        self._set_meta(conn, "schema_version", str(SCHEMA_VERSION))
+        self._set_meta(conn, "writable_from", str(WRITABLE_FROM))
 
     def schema_version(self) -> int:
+        """The database's schema version; StoreError when it has none that can be read."""
         with self.engine.connect() as conn:
-            return int(conn.execute(select(Meta.value).where(Meta.key == "schema_version")).scalar())
+            stored = conn.execute(select(Meta.value).where(Meta.key == "schema_version")).scalar()
+        version = _version_number(stored)
+        if version is None:
+            code = "db_version_missing" if stored is None else "db_version_unreadable"
+            raise StoreError(code, db=self.describe(), found=stored)
+        return version
 
     # --- writing -----------------------------------------------------------------
 
@@ -620,25 +823,201 @@ class Store:
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(select(Visit.__table__).order_by(Visit.id))]
 
-    def check(self) -> dict:
-        """The database's own integrity check, and counts."""
+    # --- checking and repair -------------------------------------------------------
+
+    @contextmanager
+    def _snapshot(self):
+        """A read-only transaction that sees one moment, however long the check takes."""
         with self.engine.connect() as conn:
-            if self.dialect == "sqlite":
-                integrity = ", ".join(r[0] for r in conn.execute(text("PRAGMA integrity_check")))
+            if self.dialect == "postgresql":
+                conn = conn.execution_options(isolation_level="REPEATABLE READ")
             else:
-                conn.execute(text("SELECT 1"))
-                integrity = "ok"
-            total = conn.execute(select(func.count()).select_from(Visit)).scalar_one()
-            void = conn.execute(select(func.count()).where(Visit.voided_utc.is_not(None))).scalar_one()
-            demo = conn.execute(select(func.count()).where(Visit.demo.is_(True))).scalar_one()
-        return {"integrity": integrity, "visits": total, "void": void, "demo": demo,
-                "schema_version": self.schema_version(), "spooled": len(self.spool.waiting())}
+                conn.exec_driver_sql("BEGIN")
+            try:
+                yield conn
+            finally:
+                conn.rollback()
+
+    def _checkable(self, state: SchemaState) -> None:
+        """Refuse, with the reason, a database this code cannot check or repair as it is."""
+        if state.stored_version is None:
+            raise StoreError("db_version_missing", db=self.describe())
+        if state.version is None:
+            raise StoreError("db_version_unreadable", db=self.describe(), found=state.stored_version)
+        if state.version > SCHEMA_VERSION:
+            raise StoreError("check_db_newer", db=self.describe(), found=state.version, supported=SCHEMA_VERSION)
+
+    def check(self) -> dict:
+        """The database's own integrity check; that the rollup triggers are there and are this
+        version's; every rollup counted from the visits against the visit detail, for the days
+        whose detail is kept, and every summed rollup (day, months) against the one it sums.
+        `ok` is False when anything is wrong; `check --repair` puts rollups and triggers right."""
+        with self._snapshot() as conn:
+            state = self._schema_state(conn)
+            self._checkable(state)
+            integrity, amcheck = self._integrity(conn)
+            report = {"integrity": integrity, "amcheck": amcheck, "schema_version": state.version,
+                      "triggers_missing": state.triggers_missing, "triggers_changed": state.triggers_changed,
+                      "triggers_restored": state.meta.get("triggers_restored"),
+                      "purged_before": state.purged_before, "rollups": {}, "days_checked": 0,
+                      "days_without_detail": 0, "visits": 0, "void": 0, "demo": 0}
+            if integrity == "ok":  # figures read from a damaged file prove nothing
+                report["rollups"] = {table: difference for table, difference in self._rollup_differences(conn, state)
+                                     if difference["rows"]}
+                report.update(self._day_counts(conn, state.purged_before))
+                counted = conn.execute(select(func.count(), func.count(Visit.voided_utc),
+                                              func.count().filter(Visit.demo.is_(True)))).one()
+                report.update(visits=counted[0], void=counted[1], demo=counted[2])
+        report["spooled"] = len(self.spool.waiting())
+        report["ok"] = (integrity == "ok" and not report["rollups"] and not state.triggers_missing
+                        and not state.triggers_changed and not report["triggers_restored"])
+        return report
+
+    def _integrity(self, conn) -> tuple[str, bool | None]:
+        """("ok" or what went wrong, whether amcheck checked the indexes: None on SQLite)."""
+        if self.dialect == "sqlite":
+            try:
+                said = [row[0] for row in conn.exec_driver_sql("PRAGMA integrity_check")]
+            except DatabaseError as error:
+                return _said(error), None
+            return "; ".join(said[:5]), None
+        return self._postgres_integrity(conn)
+
+    def _postgres_integrity(self, conn) -> tuple[str, bool]:
+        """What an ordinary user can check on PostgreSQL: every row of every triage table read
+        from the table itself (not an index), no visit id twice (a damaged unique index lets a
+        visit in twice), and the B-tree indexes with amcheck's bt_index_check where that
+        extension is installed and this user may run it. The server's own files, WAL and other
+        databases are the server administrator's (pg_amcheck, data checksums)."""
+        tables = sorted(TABLE_NAMES)
+        try:
+            for setting in ("enable_indexscan", "enable_indexonlyscan", "enable_bitmapscan"):
+                conn.exec_driver_sql(f"SET LOCAL {setting} = off")
+            for table in tables:
+                conn.exec_driver_sql(f"SELECT COUNT(*) FROM (SELECT * FROM {table}) AS every_row")
+            for setting in ("enable_indexscan", "enable_indexonlyscan", "enable_bitmapscan"):
+                conn.exec_driver_sql(f"SET LOCAL {setting} = on")
+            twice = conn.exec_driver_sql(
+                "SELECT COUNT(*) FROM (SELECT visit_id FROM visit GROUP BY visit_id HAVING COUNT(*) > 1) AS twice"
+            ).scalar_one()
+        except DBAPIError as error:
+            if getattr(error.orig, "sqlstate", "") in ("XX001", "XX002", "XX000"):  # data or index corrupt
+                return _said(error), False
+            raise
+        if twice:
+            return f"visit_id twice: {twice}", False
+        if conn.exec_driver_sql("SELECT 1 FROM pg_extension WHERE extname = 'amcheck'").first() is None:
+            return "ok", False
+        savepoint = conn.begin_nested()
+        try:
+            conn.execute(text(
+                "SELECT bt_index_check(i.indexrelid) FROM pg_index i "
+                "JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam "
+                "WHERE i.indrelid = ANY(CAST(:tables AS regclass[])) AND a.amname = 'btree'"),
+                {"tables": tables})
+        except DBAPIError as error:
+            savepoint.rollback()
+            if getattr(error.orig, "sqlstate", "") in ("XX001", "XX002", "XX000"):
+                return _said(error), True
+            return "ok", False  # not this user's to run (amcheck is for its owner by default)
+        savepoint.commit()
+        return "ok", True
+
+    def _rollup_differences(self, conn, state: SchemaState):
+        """(table, {rows, found, expected, source}) for every rollup, in the order a repair
+        must rebuild them: those counted from the visits, then those summed from them."""
+        days = _kept_days(state.purged_before)
+        for table, keys in COUNTED:
+            yield table, self._difference(conn, keys, _rollup_select(table, keys, days),
+                                          _detail_select(table, keys, state.purged_before), "visit")
+        for table, keys, source in SUMMED:
+            yield table, self._difference(conn, keys, _rollup_select(table, keys),
+                                          _summed_select(keys, source, self.dialect), source)
+
+    @staticmethod
+    def _difference(conn, keys: tuple[str, ...], found: str, expected: str, source: str) -> dict:
+        rows = conn.exec_driver_sql(_differing_sql(keys, found, expected)).scalar_one()
+        totals = [conn.exec_driver_sql(f"SELECT COALESCE(SUM(visits), 0) FROM ({sql}) AS rows_").scalar_one()
+                  for sql in (found, expected)]
+        return {"rows": rows, "found": int(totals[0]), "expected": int(totals[1]), "source": source}
+
+    @staticmethod
+    def _day_counts(conn, purged_before: date | None) -> dict:
+        """How many days were checked against the detail, and how many have figures only."""
+        kept = _kept_days(purged_before)
+        checked = conn.exec_driver_sql(f"SELECT COUNT(DISTINCT local_date) FROM visit_day WHERE {kept}")
+        figures_only = conn.exec_driver_sql(
+            "SELECT COUNT(DISTINCT local_date) FROM visit_day WHERE visits <> 0 "
+            f"AND NOT ({kept})")
+        return {"days_checked": checked.scalar_one(), "days_without_detail": figures_only.scalar_one()}
+
+    def repair(self) -> dict:
+        """Put the rollups and triggers right, in one transaction that desks wait for (a few
+        seconds; a desk that waits longer spools): rollups counted from the visits are rebuilt
+        for the days whose detail is kept, summed ones from what they sum, so days whose detail
+        was purged keep their figures. A database whose version row is missing or unreadable
+        gets it written when its tables are exactly this version's. Returns what changed:
+        {"version": written or None, "tables": created, "triggers": put back,
+        "rollups": {table: rows rebuilt}}."""
+        changes: dict = {"version": None, "tables": [], "triggers": [], "rollups": {}, "restored_note": None}
+        with self._schema_transaction(block_writers=True) as conn:
+            state = self._schema_state(conn)
+            if state.version is None and TABLE_NAMES <= state.tables:
+                unknown = {t for t in state.tables - TABLE_NAMES if t.startswith(("visit", "triage_"))}
+                if not unknown:  # exactly this version's tables: write the version it lost
+                    self._set_meta(conn, "schema_version", str(SCHEMA_VERSION))
+                    self._set_meta(conn, "writable_from", str(WRITABLE_FROM))
+                    changes["version"] = SCHEMA_VERSION
+                    state = self._schema_state(conn)
+            if state.version is None and state.holds_rows:
+                raise StoreError("db_schema_unknown", db=self.describe(), supported=SCHEMA_VERSION,
+                                 tables=", ".join(sorted(t for t in state.tables if t.startswith(("visit", "triage_")))))
+            if state.version is not None and state.version > SCHEMA_VERSION:
+                raise StoreError("check_db_newer", db=self.describe(), found=state.version, supported=SCHEMA_VERSION)
+            if self._needs_work(state):
+                changes["tables"] = sorted(TABLE_NAMES - state.tables)
+                if state.version is not None and state.version < SCHEMA_VERSION:
+                    changes["version"] = SCHEMA_VERSION
+                self._bring_up(conn, state)
+                state = self._schema_state(conn)
+            changes["triggers"] = self._put_back_triggers(conn, state)
+            for table, difference in list(self._rollup_differences(conn, state)):
+                if difference["rows"]:
+                    self._rebuild(conn, table, state.purged_before)
+                    changes["rollups"][table] = difference["rows"]
+            changes["restored_note"] = state.meta.get("triggers_restored")
+            self._set_meta(conn, "triggers_restored", None)
+        return changes
+
+    def _put_back_triggers(self, conn, state: SchemaState) -> list[str]:
+        wrong = [*state.triggers_missing, *state.triggers_changed]
+        if not wrong:
+            return []
+        for name in wrong:
+            conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name}" + (" ON visit" if self.dialect == "postgresql" else ""))
+        for statement in _rollup_triggers(self.dialect):
+            conn.exec_driver_sql(statement)
+        return wrong
+
+    def _rebuild(self, conn, table: str, purged_before: date | None) -> None:
+        """Rebuild one rollup: the kept days from the visits, or all of it from what it sums."""
+        summed = {t: (keys, source) for t, keys, source in SUMMED}
+        if table in summed:
+            keys, source = summed[table]
+            conn.exec_driver_sql(f"DELETE FROM {table}")
+            conn.exec_driver_sql(_sum_sql(table, keys, source, self.dialect))
+            return
+        keys = dict(COUNTED)[table]
+        conn.exec_driver_sql(f"DELETE FROM {table} WHERE {_kept_days(purged_before)}")
+        conn.exec_driver_sql(f"INSERT INTO {table} ({', '.join(_counted_columns(keys))}, visits) "
+                             f"{_detail_select(table, keys, purged_before)}")
 
     # --- retention -------------------------------------------------------------------
 
     def purge(self, before: date, dry_run: bool = False) -> dict:
         """Delete visit detail dated before `before`. Its counts are already in the rollups (the
-        triggers put them there when each visit was written), so no figure changes."""
+        triggers put them there when each visit was written), so no figure changes. The date is
+        recorded (purged_before): `check` counts the detail of the days from it on only."""
         older = Visit.local_date < before
         with self.engine.begin() as conn:
             kept = conn.execute(select(func.count()).where(older, Visit.voided_utc.is_(None))).scalar_one()
@@ -646,6 +1025,10 @@ class Store:
             days = conn.execute(select(func.count(func.distinct(Visit.local_date))).where(older)).scalar_one()
             if not dry_run:
                 conn.execute(Visit.__table__.delete().where(older))
+                # What `check` needs to know: the days before this one keep figures only.
+                recorded = _recorded_date(conn.execute(select(Meta.value).where(Meta.key == "purged_before")).scalar())
+                if recorded is None or recorded < before:
+                    self._set_meta(conn, "purged_before", before.isoformat())
         return {"visits": kept, "void": void, "days": days, "dry_run": dry_run}
 
     def _fold_detail(self, conn, condition) -> None:

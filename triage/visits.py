@@ -28,6 +28,13 @@ def new_visit_id() -> str:
     return uuid.uuid4().hex
 
 
+def to_minute(at: datetime) -> datetime:
+    """A moment in UTC to the whole minute: a visit row beside a postcode and an errand must not
+    pin down the citizen to the second. Copenhagen is whole hours from UTC, so the local date,
+    hour and weekday of the minute are those of the moment itself."""
+    return at.astimezone(timezone.utc).replace(second=0, microsecond=0)
+
+
 def local_parts(at_utc: datetime) -> dict:
     """Local date, hour and weekday, fixed at write time so statistics survive DST changes."""
     local = at_utc.astimezone(LOCAL_ZONE)
@@ -39,10 +46,11 @@ def visit_from_result(
     result: Result, site: str, desk: str, channel: str, duration_s: float,
     at_utc: datetime | None = None,
 ) -> dict:
-    """The row for one confirmed outcome, as JSON-safe values (it may go to the spool as is)."""
+    """The row for one confirmed outcome, as JSON-safe values (it may go to the spool as is):
+    the time to the minute, the duration in whole seconds."""
     if channel not in CHANNELS:
         raise ValueError(f"unknown channel {channel!r}")
-    at_utc = (at_utc or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    at_utc = to_minute(at_utc or datetime.now(timezone.utc))
     return {
         "visit_id": new_visit_id(),
         "at_utc": at_utc.isoformat(),
@@ -58,6 +66,6 @@ def visit_from_result(
         "postcode": result.postcode,
         "postcode_site_id": result.answered_site.id if result.postcode and result.answered_site else None,
         "flow_version": result.flow_version,
-        "duration_s": round(max(duration_s, 0.0), 1),
+        "duration_s": round(max(duration_s, 0.0)),
         "demo": False,
     }
