@@ -59,7 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
     spool.add_argument("action", choices=("status", "flush"), help="status: what waits; flush: send it now")
     _store_options(spool)
 
-    check = sub.add_parser("check", help="the database's integrity check, and counts")
+    check = sub.add_parser("check", help="check the database, its triggers and every rollup against the visits; "
+                                         "exit 1 on a problem")
+    check.add_argument("--repair", action="store_true",
+                       help="rebuild wrong rollups from the visit detail (purged days keep their figures), put back "
+                            "missing triggers and a lost schema version, and say what changed")
     _store_options(check)
 
     summary = sub.add_parser("summary", help="footfall figures for a period: table, JSON or CSV")
@@ -278,12 +282,77 @@ def cmd_spool(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    store = _open_store(args)
-    if store is None:
+    from triage.store import UNAVAILABLE, Store, StoreError
+
+    lang = args.lang
+    if args.repair:  # opens the store itself: it is also the way out of a lost schema version
+        store = Store(args.db, spool_dir=args.spool_dir)
+    else:
+        store = _open_store(args)
+        if store is None:
+            return 1
+    try:
+        if args.repair:
+            for line in _repair_lines(store.repair(), lang):
+                print(line)
+        report = store.check()
+    except StoreError as error:
+        print(t(error.code, lang, **error.params), file=sys.stderr)
         return 1
-    report = store.check()
-    print(t("check_report", args.lang, db=store.describe(), **report))
-    return 0 if report["integrity"] == "ok" else 1
+    except UNAVAILABLE as error:
+        print(t("db_unreachable", lang, db=store.describe(), reason=_reason(error)), file=sys.stderr)
+        return 1
+    for line in _check_lines(report, store.describe(), store.dialect, lang):
+        print(line)
+    return 0 if report["ok"] else 1
+
+
+def _check_lines(report: dict, db: str, dialect: str, lang: str) -> list[str]:
+    """What `triage check` found, one sentence a line: counts, what was checked, each problem,
+    and what to do about it."""
+    figures = {k: count(report[k], lang) for k in ("visits", "void", "demo", "spooled")}
+    lines = [t("check_report", lang, db=db, integrity=report["integrity"],
+               schema_version=report["schema_version"], **figures)]
+    if dialect == "postgresql":
+        indexes = t("check_amcheck_used" if report["amcheck"] else "check_amcheck_unused", lang)
+        lines.append(t("check_integrity_pg", lang, result=report["integrity"], indexes=indexes))
+    else:
+        lines.append(t("check_integrity_sqlite", lang, result=report["integrity"]))
+    if report["integrity"] != "ok":
+        return [*lines, t("check_integrity_bad", lang)]
+    lines.append(t("check_counted", lang, days=count(report["days_checked"], lang)))
+    if report["days_without_detail"]:
+        days = count(report["days_without_detail"], lang)
+        lines.append(t("check_purged", lang, days=days, date=report["purged_before"]) if report["purged_before"]
+                     else t("check_figures_only", lang, days=days))
+    for table, wrong in report["rollups"].items():
+        source = _source_name(wrong["source"], lang)
+        lines.append(t("check_rollup_wrong", lang, table=table, source=source, rows=count(wrong["rows"], lang),
+                       found=count(wrong["found"], lang), expected=count(wrong["expected"], lang)))
+    lines += [t("check_trigger_missing", lang, name=name) for name in report["triggers_missing"]]
+    lines += [t("check_trigger_changed", lang, name=name) for name in report["triggers_changed"]]
+    if report["triggers_restored"]:
+        lines.append(t("check_triggers_restored", lang, when=report["triggers_restored"][:16].replace("T", " ")))
+    lines.append(t("check_ok" if report["ok"] else "check_run_repair", lang))
+    return lines
+
+
+def _source_name(source: str, lang: str) -> str:
+    """What a rollup is counted from: the visits, or the rollup it sums."""
+    return t("check_source_visits", lang) if source == "visit" else source
+
+
+def _repair_lines(changes: dict, lang: str) -> list[str]:
+    """What `triage check --repair` changed, one line per change."""
+    lines = [t("repair_version", lang, version=changes["version"])] if changes["version"] else []
+    lines += [t("repair_table", lang, table=table) for table in changes["tables"]]
+    lines += [t("repair_trigger", lang, name=name) for name in changes["triggers"]]
+    for table, wrong in changes["rollups"].items():
+        lines.append(t("repair_rollup", lang, table=table, rows=count(wrong["rows"], lang),
+                       source=_source_name(wrong["source"], lang)))
+    if changes["restored_note"]:
+        lines.append(t("repair_restored_note", lang, when=changes["restored_note"][:16].replace("T", " ")))
+    return lines or [t("repair_nothing", lang)]
 
 
 def cmd_purge(args: argparse.Namespace) -> int:

@@ -453,7 +453,9 @@ def _row(visit: dict) -> dict:
     """A spool/desk visit (JSON values) as column values."""
     row = {name: visit.get(name) for name in FIELDS}
     at = datetime.fromisoformat(row["at_utc"]) if isinstance(row["at_utc"], str) else row["at_utc"]
-    row["at_utc"] = at.astimezone(timezone.utc)
+    row["at_utc"] = to_minute(at)  # also for entries spooled before times were kept to the minute
+    if isinstance(row["duration_s"], float):
+        row["duration_s"] = round(row["duration_s"])  # whole seconds, likewise
     if isinstance(row["local_date"], str):
         row["local_date"] = date.fromisoformat(row["local_date"])
     return row
@@ -632,7 +634,7 @@ class Store:
         result = conn.execute(
             update(Visit)
             .where(Visit.visit_id == visit_id, Visit.voided_utc.is_(None))
-            .values(voided_utc=when.astimezone(timezone.utc), voided_desk=desk)
+            .values(voided_utc=to_minute(when), voided_desk=desk)
         )
         return result.rowcount
 
@@ -957,8 +959,8 @@ class Store:
         for the days whose detail is kept, summed ones from what they sum, so days whose detail
         was purged keep their figures. A database whose version row is missing or unreadable
         gets it written when its tables are exactly this version's. Returns what changed:
-        {"version": written or None, "tables": created, "triggers": put back,
-        "rollups": {table: rows rebuilt}}."""
+        {"version": written or None, "tables": created, "triggers": put back, "rollups": {table:
+        what differed, as in check}, "restored_note": when an opening had put triggers back}."""
         changes: dict = {"version": None, "tables": [], "triggers": [], "rollups": {}, "restored_note": None}
         with self._schema_transaction(block_writers=True) as conn:
             state = self._schema_state(conn)
@@ -981,10 +983,10 @@ class Store:
                 self._bring_up(conn, state)
                 state = self._schema_state(conn)
             changes["triggers"] = self._put_back_triggers(conn, state)
-            for table, difference in list(self._rollup_differences(conn, state)):
+            for table, difference in self._rollup_differences(conn, state):  # in order, as rebuilt
                 if difference["rows"]:
                     self._rebuild(conn, table, state.purged_before)
-                    changes["rollups"][table] = difference["rows"]
+                    changes["rollups"][table] = difference
             changes["restored_note"] = state.meta.get("triggers_restored")
             self._set_meta(conn, "triggers_restored", None)
         return changes
