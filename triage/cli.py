@@ -282,6 +282,8 @@ def cmd_spool(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import DatabaseError
+
     from triage.store import UNAVAILABLE, Store, StoreError
 
     lang = args.lang
@@ -299,7 +301,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     except StoreError as error:
         print(t(error.code, lang, **error.params), file=sys.stderr)
         return 1
-    except UNAVAILABLE as error:
+    except (*UNAVAILABLE, DatabaseError) as error:  # DatabaseError: a damaged file, read half-way
         print(t("db_unreachable", lang, db=store.describe(), reason=_reason(error)), file=sys.stderr)
         return 1
     for line in _check_lines(report, store.describe(), store.dialect, lang):
@@ -310,16 +312,16 @@ def cmd_check(args: argparse.Namespace) -> int:
 def _check_lines(report: dict, db: str, dialect: str, lang: str) -> list[str]:
     """What `triage check` found, one sentence a line: counts, what was checked, each problem,
     and what to do about it."""
-    figures = {k: count(report[k], lang) for k in ("visits", "void", "demo", "spooled")}
-    lines = [t("check_report", lang, db=db, integrity=report["integrity"],
-               schema_version=report["schema_version"], **figures)]
     if dialect == "postgresql":
         indexes = t("check_amcheck_used" if report["amcheck"] else "check_amcheck_unused", lang)
-        lines.append(t("check_integrity_pg", lang, result=report["integrity"], indexes=indexes))
+        integrity = t("check_integrity_pg", lang, result=report["integrity"], indexes=indexes)
     else:
-        lines.append(t("check_integrity_sqlite", lang, result=report["integrity"]))
-    if report["integrity"] != "ok":
-        return [*lines, t("check_integrity_bad", lang)]
+        integrity = t("check_integrity_sqlite", lang, result=report["integrity"])
+    if report["integrity"] != "ok":  # nothing else was read: a damaged file's counts prove nothing
+        return [integrity, t("check_integrity_bad", lang)]
+    figures = {k: count(report[k], lang) for k in ("visits", "void", "demo", "spooled")}
+    lines = [t("check_report", lang, db=db, integrity=report["integrity"],
+               schema_version=report["schema_version"], **figures), integrity]
     lines.append(t("check_counted", lang, days=count(report["days_checked"], lang)))
     if report["days_without_detail"]:
         days = count(report["days_without_detail"], lang)

@@ -342,6 +342,7 @@ DA: dict[str, str] = {
     "repair_rollup": "Rettet: {table}: {rows} rækker bygget igen ud fra {source}.",
     "repair_restored_note": "Rettet: tallene er talt igen, efter at den automatiske optælling blev lagt på igen {when} (UTC).",
     "repair_nothing": "Intet skulle rettes.",
+    "repair_damaged": "Databasen {db} er beskadiget ({integrity}), så --repair ændrer intet: tal bygget ud fra en beskadiget fil kan man ikke stole på. Stop skrankerne (de gemmer lokalt imens), tag en kopi af databasen, og hent en sikkerhedskopi.",
 }
 
 EN: dict[str, str] = {
@@ -670,6 +671,7 @@ EN: dict[str, str] = {
     "repair_rollup": "Fixed: {table}: {rows} rows rebuilt from {source}.",
     "repair_restored_note": "Fixed: the figures were counted again after the automatic count was put back at {when} (UTC).",
     "repair_nothing": "Nothing needed fixing.",
+    "repair_damaged": "The database {db} is damaged ({integrity}), so --repair changes nothing: figures rebuilt from a damaged file cannot be trusted. Stop the desks (they save locally meanwhile), copy the database, and restore a backup.",
 }
 
 CATALOG = {"da": DA, "en": EN}

@@ -882,7 +882,9 @@ class Store:
                 said = [row[0] for row in conn.exec_driver_sql("PRAGMA integrity_check")]
             except DatabaseError as error:
                 return _said(error), None
-            return "; ".join(said[:5]), None
+            lines = [line for row in said for line in str(row).splitlines()]
+            shown = "; ".join(lines[:3])  # SQLite can list thousands; the first say what is wrong
+            return shown + (f" … (+{len(lines) - 3})" if len(lines) > 3 else ""), None
         return self._postgres_integrity(conn)
 
     def _postgres_integrity(self, conn) -> tuple[str, bool]:
@@ -963,6 +965,9 @@ class Store:
         what differed, as in check}, "restored_note": when an opening had put triggers back}."""
         changes: dict = {"version": None, "tables": [], "triggers": [], "rollups": {}, "restored_note": None}
         with self._schema_transaction(block_writers=True) as conn:
+            integrity, _ = self._integrity(conn)
+            if integrity != "ok":  # figures rebuilt from a damaged file could not be trusted
+                raise StoreError("repair_damaged", db=self.describe(), integrity=integrity)
             state = self._schema_state(conn)
             if state.version is None and TABLE_NAMES <= state.tables:
                 unknown = {t for t in state.tables - TABLE_NAMES if t.startswith(("visit", "triage_"))}
