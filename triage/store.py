@@ -981,30 +981,31 @@ class Store:
                                  tables=", ".join(sorted(t for t in state.tables if t.startswith(("visit", "triage_")))))
             if state.version is not None and state.version > SCHEMA_VERSION:
                 raise StoreError("check_db_newer", db=self.describe(), found=state.version, supported=SCHEMA_VERSION)
+            changes["restored_note"] = state.meta.get("triggers_restored")  # by an opening, before
+            changes["triggers"] = [*state.triggers_missing, *state.triggers_changed]
             if self._needs_work(state):
                 changes["tables"] = sorted(TABLE_NAMES - state.tables)
                 if state.version is not None and state.version < SCHEMA_VERSION:
                     changes["version"] = SCHEMA_VERSION
                 self._bring_up(conn, state)
                 state = self._schema_state(conn)
-            changes["triggers"] = self._put_back_triggers(conn, state)
+            self._put_back_triggers(conn, state)
             for table, difference in self._rollup_differences(conn, state):  # in order, as rebuilt
                 if difference["rows"]:
                     self._rebuild(conn, table, state.purged_before)
                     changes["rollups"][table] = difference
-            changes["restored_note"] = state.meta.get("triggers_restored")
             self._set_meta(conn, "triggers_restored", None)
         return changes
 
-    def _put_back_triggers(self, conn, state: SchemaState) -> list[str]:
+    def _put_back_triggers(self, conn, state: SchemaState) -> None:
+        """Replace the rollup triggers that are missing or not this version's."""
         wrong = [*state.triggers_missing, *state.triggers_changed]
         if not wrong:
-            return []
+            return
         for name in wrong:
             conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name}" + (" ON visit" if self.dialect == "postgresql" else ""))
         for statement in _rollup_triggers(self.dialect):
             conn.exec_driver_sql(statement)
-        return wrong
 
     def _rebuild(self, conn, table: str, purged_before: date | None) -> None:
         """Rebuild one rollup: the kept days from the visits, or all of it from what it sums."""
