@@ -59,11 +59,12 @@ def build_parser() -> argparse.ArgumentParser:
     spool.add_argument("action", choices=("status", "flush"), help="status: what waits; flush: send it now")
     _store_options(spool)
 
-    check = sub.add_parser("check", help="check the database, its triggers and every rollup against the visits; "
-                                         "exit 1 on a problem")
+    check = sub.add_parser("check", help="check the database, its triggers and every rollup "
+                                         "against the visits; exit 1 on a problem")
     check.add_argument("--repair", action="store_true",
-                       help="rebuild wrong rollups from the visit detail (purged days keep their figures), put back "
-                            "missing triggers and a lost schema version, and say what changed")
+                       help="rebuild wrong rollups from the visit detail (purged days keep their "
+                            "figures), put back missing triggers and a lost schema version, and "
+                            "say what changed")
     _store_options(check)
 
     summary = sub.add_parser("summary", help="footfall figures for a period: table, JSON or CSV")
@@ -302,7 +303,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(t(error.code, lang, **error.params), file=sys.stderr)
         return 1
     except (*UNAVAILABLE, DatabaseError) as error:  # DatabaseError: a damaged file, read half-way
-        print(t("db_unreachable", lang, db=store.describe(), reason=_reason(error)), file=sys.stderr)
+        print(t("db_unreachable", lang, db=store.describe(), reason=_reason(error)),
+              file=sys.stderr)
         return 1
     for line in _check_lines(report, store.describe(), store.dialect, lang):
         print(line)
@@ -325,18 +327,25 @@ def _check_lines(report: dict, db: str, dialect: str, lang: str) -> list[str]:
     lines.append(t("check_counted", lang, days=count(report["days_checked"], lang)))
     if report["days_without_detail"]:
         days = count(report["days_without_detail"], lang)
-        lines.append(t("check_purged", lang, days=days, date=report["purged_before"]) if report["purged_before"]
+        purged_before = report["purged_before"]
+        lines.append(t("check_purged", lang, days=days, date=purged_before) if purged_before
                      else t("check_figures_only", lang, days=days))
     for table, wrong in report["rollups"].items():
         source = _source_name(wrong["source"], lang)
-        lines.append(t("check_rollup_wrong", lang, table=table, source=source, rows=count(wrong["rows"], lang),
-                       found=count(wrong["found"], lang), expected=count(wrong["expected"], lang)))
+        lines.append(t("check_rollup_wrong", lang, table=table, source=source,
+                       rows=count(wrong["rows"], lang), found=count(wrong["found"], lang),
+                       expected=count(wrong["expected"], lang)))
     lines += [t("check_trigger_missing", lang, name=name) for name in report["triggers_missing"]]
     lines += [t("check_trigger_changed", lang, name=name) for name in report["triggers_changed"]]
     if report["triggers_restored"]:
-        lines.append(t("check_triggers_restored", lang, when=report["triggers_restored"][:16].replace("T", " ")))
+        lines.append(t("check_triggers_restored", lang, when=_minute(report["triggers_restored"])))
     lines.append(t("check_ok" if report["ok"] else "check_run_repair", lang))
     return lines
+
+
+def _minute(stored: str) -> str:
+    """2026-11-30T04:12:00+00:00 as 2026-11-30 04:12."""
+    return stored[:16].replace("T", " ")
 
 
 def _source_name(source: str, lang: str) -> str:
@@ -353,7 +362,7 @@ def _repair_lines(changes: dict, lang: str) -> list[str]:
         lines.append(t("repair_rollup", lang, table=table, rows=count(wrong["rows"], lang),
                        source=_source_name(wrong["source"], lang)))
     if changes["restored_note"]:
-        lines.append(t("repair_restored_note", lang, when=changes["restored_note"][:16].replace("T", " ")))
+        lines.append(t("repair_restored_note", lang, when=_minute(changes["restored_note"])))
     return lines or [t("repair_nothing", lang)]
 
 

@@ -307,12 +307,13 @@ def _expected_triggers(dialect: str) -> dict[str, str]:
     statements = _rollup_triggers(dialect)
     if dialect == "postgresql":
         return {"visit_rollup": statements[0].split("$$")[1]}
-    return {statement.split()[5]: statement.replace("CREATE TRIGGER IF NOT EXISTS ", "CREATE TRIGGER ", 1)
+    return {statement.split()[5]: statement.replace("IF NOT EXISTS ", "", 1)
             for statement in statements}
 
 
 # Rollups counted from the visits, and those summed from another rollup (with their source).
-COUNTED = tuple((table, keys) for table, keys in EVERY_ROLLUP if table not in {t for t, _, _ in SUMMED})
+COUNTED = tuple((table, keys) for table, keys in EVERY_ROLLUP
+                if table not in {summed for summed, _, _ in SUMMED})
 
 
 def _kept_days(kept_from: date | None) -> str:
@@ -325,7 +326,8 @@ def _kept_days(kept_from: date | None) -> str:
 
 def _rollup_select(table: str, keys: tuple[str, ...], where: str = "true") -> str:
     """A rollup's rows as they are (rows a void brought down to 0 count as absent)."""
-    return f"SELECT {', '.join(_counted_columns(keys))}, visits FROM {table} WHERE visits <> 0 AND {where}"
+    columns = ", ".join(_counted_columns(keys))
+    return f"SELECT {columns}, visits FROM {table} WHERE visits <> 0 AND {where}"
 
 
 def _detail_select(table: str, keys: tuple[str, ...], kept_from: date | None) -> str:
@@ -368,6 +370,15 @@ def _recorded_date(stored: object) -> date | None:
         return date.fromisoformat(str(stored))
     except ValueError:
         return None
+
+
+def _corrupt(error: DBAPIError) -> bool:
+    """PostgreSQL's own words for damaged data or a damaged index."""
+    return getattr(error.orig, "sqlstate", "") in ("XX000", "XX001", "XX002")
+
+
+def _triage_tables(tables: set[str]) -> set[str]:
+    return {name for name in tables if name.startswith(("visit", "triage_"))}
 
 
 def _said(error: Exception) -> str:
@@ -511,9 +522,7 @@ class Store:
             if state.holds_rows:
                 raise StoreError("db_version_missing", db=self.describe())
             return True  # new, or left empty by a first opening that stopped half-way
-        version = state.version
-        if version is None:
-            raise StoreError("db_version_unreadable", db=self.describe(), found=state.stored_version)
+        version = self._readable_version(state)
         if version > SCHEMA_VERSION:
             if state.writable_from is None or state.writable_from > SCHEMA_VERSION:
                 raise StoreError("db_newer", found=version, supported=SCHEMA_VERSION)
@@ -532,7 +541,8 @@ class Store:
         elif state.triggers_missing:
             # Visits written without them are missing from the rollups: `check` says so until
             # `check --repair` has counted them again.
-            self._set_meta(conn, "triggers_restored", to_minute(datetime.now(timezone.utc)).isoformat())
+            now = to_minute(datetime.now(timezone.utc))
+            self._set_meta(conn, "triggers_restored", now.isoformat())
         for statement in _rollup_triggers(self.dialect):
             conn.exec_driver_sql(statement)
 
@@ -571,9 +581,11 @@ class Store:
         if self.dialect == "postgresql":
             rows = conn.execute(text(
                 "SELECT t.tgname, p.prosrc FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid "
-                "WHERE t.tgrelid = to_regclass('visit') AND NOT t.tgisinternal AND t.tgenabled <> 'D'"))
+                "WHERE t.tgrelid = to_regclass('visit') AND NOT t.tgisinternal "
+                "AND t.tgenabled <> 'D'"))
         else:
-            rows = conn.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'visit'"))
+            rows = conn.execute(text("SELECT name, sql FROM sqlite_master "
+                                     "WHERE type = 'trigger' AND tbl_name = 'visit'"))
         return {name: body or "" for name, body in rows}
 
     @staticmethod
@@ -840,14 +852,20 @@ class Store:
             finally:
                 conn.rollback()
 
-    def _checkable(self, state: SchemaState) -> None:
-        """Refuse, with the reason, a database this code cannot check or repair as it is."""
+    def _readable_version(self, state: SchemaState) -> int:
+        """The stored version; StoreError when it is missing or cannot be read."""
         if state.stored_version is None:
             raise StoreError("db_version_missing", db=self.describe())
         if state.version is None:
-            raise StoreError("db_version_unreadable", db=self.describe(), found=state.stored_version)
-        if state.version > SCHEMA_VERSION:
-            raise StoreError("check_db_newer", db=self.describe(), found=state.version, supported=SCHEMA_VERSION)
+            raise StoreError("db_version_unreadable", db=self.describe(),
+                             found=state.stored_version)
+        return state.version
+
+    def _not_newer(self, version: int) -> None:
+        """Checking or repairing a newer schema is for the newer code."""
+        if version > SCHEMA_VERSION:
+            raise StoreError("check_db_newer", db=self.describe(), found=version,
+                             supported=SCHEMA_VERSION)
 
     def check(self) -> dict:
         """The database's own integrity check; that the rollup triggers are there and are this
@@ -856,16 +874,17 @@ class Store:
         `ok` is False when anything is wrong; `check --repair` puts rollups and triggers right."""
         with self._snapshot() as conn:
             state = self._schema_state(conn)
-            self._checkable(state)
+            self._not_newer(self._readable_version(state))
             integrity, amcheck = self._integrity(conn)
             report = {"integrity": integrity, "amcheck": amcheck, "schema_version": state.version,
-                      "triggers_missing": state.triggers_missing, "triggers_changed": state.triggers_changed,
+                      "triggers_missing": state.triggers_missing,
+                      "triggers_changed": state.triggers_changed,
                       "triggers_restored": state.meta.get("triggers_restored"),
                       "purged_before": state.purged_before, "rollups": {}, "days_checked": 0,
                       "days_without_detail": 0, "visits": 0, "void": 0, "demo": 0}
             if integrity == "ok":  # figures read from a damaged file prove nothing
-                report["rollups"] = {table: difference for table, difference in self._rollup_differences(conn, state)
-                                     if difference["rows"]}
+                differences = self._rollup_differences(conn, state)
+                report["rollups"] = {table: found for table, found in differences if found["rows"]}
                 report.update(self._day_counts(conn, state.purged_before))
                 counted = conn.execute(select(func.count(), func.count(Visit.voided_utc),
                                               func.count().filter(Visit.demo.is_(True)))).one()
@@ -902,15 +921,16 @@ class Store:
             for setting in ("enable_indexscan", "enable_indexonlyscan", "enable_bitmapscan"):
                 conn.exec_driver_sql(f"SET LOCAL {setting} = on")
             twice = conn.exec_driver_sql(
-                "SELECT COUNT(*) FROM (SELECT visit_id FROM visit GROUP BY visit_id HAVING COUNT(*) > 1) AS twice"
-            ).scalar_one()
+                "SELECT COUNT(*) FROM (SELECT visit_id FROM visit GROUP BY visit_id "
+                "HAVING COUNT(*) > 1) AS twice").scalar_one()
         except DBAPIError as error:
-            if getattr(error.orig, "sqlstate", "") in ("XX001", "XX002", "XX000"):  # data or index corrupt
+            if _corrupt(error):
                 return _said(error), False
             raise
         if twice:
             return f"visit_id twice: {twice}", False
-        if conn.exec_driver_sql("SELECT 1 FROM pg_extension WHERE extname = 'amcheck'").first() is None:
+        amcheck = conn.exec_driver_sql("SELECT 1 FROM pg_extension WHERE extname = 'amcheck'")
+        if amcheck.first() is None:
             return "ok", False
         savepoint = conn.begin_nested()
         try:
@@ -921,7 +941,7 @@ class Store:
                 {"tables": tables})
         except DBAPIError as error:
             savepoint.rollback()
-            if getattr(error.orig, "sqlstate", "") in ("XX001", "XX002", "XX000"):
+            if _corrupt(error):
                 return _said(error), True
             return "ok", False  # not this user's to run (amcheck is for its owner by default)
         savepoint.commit()
@@ -941,19 +961,17 @@ class Store:
     @staticmethod
     def _difference(conn, keys: tuple[str, ...], found: str, expected: str, source: str) -> dict:
         rows = conn.exec_driver_sql(_differing_sql(keys, found, expected)).scalar_one()
-        totals = [conn.exec_driver_sql(f"SELECT COALESCE(SUM(visits), 0) FROM ({sql}) AS rows_").scalar_one()
-                  for sql in (found, expected)]
+        totals = [conn.exec_driver_sql(f"SELECT COALESCE(SUM(visits), 0) FROM ({sql}) AS rows_")
+                  .scalar_one() for sql in (found, expected)]
         return {"rows": rows, "found": int(totals[0]), "expected": int(totals[1]), "source": source}
 
     @staticmethod
     def _day_counts(conn, purged_before: date | None) -> dict:
         """How many days were checked against the detail, and how many have figures only."""
         kept = _kept_days(purged_before)
-        checked = conn.exec_driver_sql(f"SELECT COUNT(DISTINCT local_date) FROM visit_day WHERE {kept}")
-        figures_only = conn.exec_driver_sql(
-            "SELECT COUNT(DISTINCT local_date) FROM visit_day WHERE visits <> 0 "
-            f"AND NOT ({kept})")
-        return {"days_checked": checked.scalar_one(), "days_without_detail": figures_only.scalar_one()}
+        days = "SELECT COUNT(DISTINCT local_date) FROM visit_day WHERE visits <> 0 AND "
+        return {"days_checked": conn.exec_driver_sql(f"{days}{kept}").scalar_one(),
+                "days_without_detail": conn.exec_driver_sql(f"{days}NOT ({kept})").scalar_one()}
 
     def repair(self) -> dict:
         """Put the rollups and triggers right, in one transaction that desks wait for (a few
@@ -963,24 +981,24 @@ class Store:
         gets it written when its tables are exactly this version's. Returns what changed:
         {"version": written or None, "tables": created, "triggers": put back, "rollups": {table:
         what differed, as in check}, "restored_note": when an opening had put triggers back}."""
-        changes: dict = {"version": None, "tables": [], "triggers": [], "rollups": {}, "restored_note": None}
+        changes: dict = {"version": None, "tables": [], "triggers": [], "rollups": {},
+                         "restored_note": None}
         with self._schema_transaction(block_writers=True) as conn:
             integrity, _ = self._integrity(conn)
             if integrity != "ok":  # figures rebuilt from a damaged file could not be trusted
                 raise StoreError("repair_damaged", db=self.describe(), integrity=integrity)
             state = self._schema_state(conn)
-            if state.version is None and TABLE_NAMES <= state.tables:
-                unknown = {t for t in state.tables - TABLE_NAMES if t.startswith(("visit", "triage_"))}
-                if not unknown:  # exactly this version's tables: write the version it lost
-                    self._set_meta(conn, "schema_version", str(SCHEMA_VERSION))
-                    self._set_meta(conn, "writable_from", str(WRITABLE_FROM))
-                    changes["version"] = SCHEMA_VERSION
-                    state = self._schema_state(conn)
+            if state.version is None and _triage_tables(state.tables) == TABLE_NAMES:
+                # Exactly this version's tables, no more, no fewer: write the version it lost.
+                self._set_meta(conn, "schema_version", str(SCHEMA_VERSION))
+                self._set_meta(conn, "writable_from", str(WRITABLE_FROM))
+                changes["version"] = SCHEMA_VERSION
+                state = self._schema_state(conn)
             if state.version is None and state.holds_rows:
                 raise StoreError("db_schema_unknown", db=self.describe(), supported=SCHEMA_VERSION,
-                                 tables=", ".join(sorted(t for t in state.tables if t.startswith(("visit", "triage_")))))
-            if state.version is not None and state.version > SCHEMA_VERSION:
-                raise StoreError("check_db_newer", db=self.describe(), found=state.version, supported=SCHEMA_VERSION)
+                                 tables=", ".join(sorted(_triage_tables(state.tables))))
+            if state.version is not None:
+                self._not_newer(state.version)
             changes["restored_note"] = state.meta.get("triggers_restored")  # by an opening, before
             changes["triggers"] = [*state.triggers_missing, *state.triggers_changed]
             if self._needs_work(state):
@@ -1002,8 +1020,9 @@ class Store:
         wrong = [*state.triggers_missing, *state.triggers_changed]
         if not wrong:
             return
+        on_table = " ON visit" if self.dialect == "postgresql" else ""
         for name in wrong:
-            conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name}" + (" ON visit" if self.dialect == "postgresql" else ""))
+            conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name}{on_table}")
         for statement in _rollup_triggers(self.dialect):
             conn.exec_driver_sql(statement)
 
@@ -1034,7 +1053,8 @@ class Store:
             if not dry_run:
                 conn.execute(Visit.__table__.delete().where(older))
                 # What `check` needs to know: the days before this one keep figures only.
-                recorded = _recorded_date(conn.execute(select(Meta.value).where(Meta.key == "purged_before")).scalar())
+                stored = conn.execute(select(Meta.value).where(Meta.key == "purged_before"))
+                recorded = _recorded_date(stored.scalar())
                 if recorded is None or recorded < before:
                     self._set_meta(conn, "purged_before", before.isoformat())
         return {"visits": kept, "void": void, "days": days, "dry_run": dry_run}
