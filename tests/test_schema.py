@@ -22,6 +22,7 @@ from triage.visits import local_parts, to_minute, visit_from_result
 from triage.walk import route
 
 WHOLE = (date(2025, 1, 1), date(2027, 12, 31))  # long enough to read whole months too
+NEWER = f"UPDATE triage_meta SET value = '{SCHEMA_VERSION + 1}' WHERE key = 'schema_version'"
 PURGED_DAY = date(2026, 3, 26)  # _history runs 26-30 March 2026
 FIRST_KEPT = date(2026, 3, 28)
 ROLLUP_TABLES = ("visit_daily", "visit_hourly", "visit_route", "visit_postcode", "visit_day",
@@ -63,13 +64,14 @@ def figures(store: Store, start: date = WHOLE[0], end: date = WHOLE[1]) -> dict:
 
 def counted_directly(store: Store) -> int:
     with store.engine.connect() as conn:
-        return conn.execute(text("SELECT COUNT(*) FROM visit WHERE voided_utc IS NULL")).scalar_one()
+        return conn.execute(text("SELECT COUNT(*) FROM visit WHERE voided_utc IS NULL")).scalar()
 
 
 def rollup_sums(store: Store) -> dict[str, int]:
     """Every rollup's total, read straight from its table."""
     with store.engine.connect() as conn:
-        return {table: int(conn.execute(text(f"SELECT COALESCE(SUM(visits), 0) FROM {table}")).scalar_one())
+        total_of = "SELECT COALESCE(SUM(visits), 0) FROM {}"
+        return {table: int(conn.execute(text(total_of.format(table))).scalar())
                 for table in ROLLUP_TABLES}
 
 
@@ -88,6 +90,10 @@ def drop_triggers(store: Store) -> None:
 
 def total(store: Store) -> int:
     return sum(figures(store)[("site_id",)].values())
+
+
+def day_total(store: Store, day: date) -> int:
+    return sum(figures(store, day, day + timedelta(days=1))[("site_id",)].values())
 
 
 # --- opening: versions ---------------------------------------------------------------
@@ -146,13 +152,15 @@ def test_an_unreadable_version_is_refused_never_guessed(db, tmp_path, flow, stor
     store = filled(db, tmp_path, flow)
     sums = rollup_sums(store)
     with store.engine.begin() as conn:
-        conn.execute(text("UPDATE triage_meta SET value = :v WHERE key = 'schema_version'"), {"v": stored})
+        conn.execute(text("UPDATE triage_meta SET value = :v WHERE key = 'schema_version'"),
+                     {"v": stored})
     store.dispose()
     for _ in range(3):
         refused = Store(db, spool_dir=tmp_path / "spool")
         with pytest.raises(StoreError) as caught:
             refused.open()
-        assert caught.value.code == "db_version_unreadable" and caught.value.params["found"] == stored
+        assert caught.value.code == "db_version_unreadable"
+        assert caught.value.params["found"] == stored
         assert f"'{stored}'" in t(caught.value.code, "en", **caught.value.params)
         assert rollup_sums(refused) == sums
         refused.dispose()
@@ -165,7 +173,8 @@ def test_an_unreadable_version_is_refused_never_guessed(db, tmp_path, flow, stor
 def test_repair_refuses_tables_of_an_unknown_version(tmp_path, flow):
     """A lost row beside tables this version does not have: no guess, a backup is the way."""
     store = filled(str(tmp_path / "v.db"), tmp_path, flow)
-    sql(store, "DELETE FROM triage_meta WHERE key = 'schema_version'", "DROP TABLE visit_month_route")
+    sql(store, "DELETE FROM triage_meta WHERE key = 'schema_version'",
+        "DROP TABLE visit_month_route")
     with pytest.raises(StoreError) as caught:
         store.repair()
     assert caught.value.code == "db_schema_unknown"
@@ -174,12 +183,12 @@ def test_repair_refuses_tables_of_an_unknown_version(tmp_path, flow):
 
 
 @pytest.mark.parametrize("writable_from", [str(SCHEMA_VERSION + 1), None, "x"])
-def test_a_newer_database_closed_to_this_version_is_refused_with_numbers(db, tmp_path, writable_from):
+def test_a_newer_database_closed_to_this_version_is_refused(db, tmp_path, writable_from):
     store = opened(db, tmp_path)
-    sql(store, f"UPDATE triage_meta SET value = '{SCHEMA_VERSION + 1}' WHERE key = 'schema_version'",
-        "DELETE FROM triage_meta WHERE key = 'writable_from'")
+    sql(store, NEWER, "DELETE FROM triage_meta WHERE key = 'writable_from'")
     if writable_from is not None:
-        sql(store, f"INSERT INTO triage_meta (key, value) VALUES ('writable_from', '{writable_from}')")
+        sql(store, "INSERT INTO triage_meta (key, value) "
+                   f"VALUES ('writable_from', '{writable_from}')")
     store.dispose()
     newer = Store(db, spool_dir=tmp_path / "spool")
     with pytest.raises(StoreError) as caught:
@@ -197,14 +206,15 @@ def _newer_schema_with_its_own_trigger(store: Store) -> None:
     counting = "UPDATE visit_future SET inserted = inserted + 1"
     statements = ["CREATE TABLE visit_future (inserted INTEGER NOT NULL)",
                   "INSERT INTO visit_future VALUES (0)",
-                  f"UPDATE triage_meta SET value = '{SCHEMA_VERSION + 1}' WHERE key = 'schema_version'"]
+                  NEWER]
     if store.dialect == "postgresql":
-        statements += [f"CREATE FUNCTION visit_future_count() RETURNS trigger AS $$ BEGIN {counting}; "
-                       "RETURN NULL; END $$ LANGUAGE plpgsql",
+        statements += ["CREATE FUNCTION visit_future_count() RETURNS trigger AS "
+                       f"$$ BEGIN {counting}; RETURN NULL; END $$ LANGUAGE plpgsql",
                        "CREATE TRIGGER visit_future_count AFTER INSERT ON visit FOR EACH ROW "
                        "EXECUTE FUNCTION visit_future_count()"]
     else:
-        statements.append(f"CREATE TRIGGER visit_future_count AFTER INSERT ON visit BEGIN {counting}; END")
+        statements.append("CREATE TRIGGER visit_future_count AFTER INSERT ON visit "
+                          f"BEGIN {counting}; END")
     sql(store, *statements)
 
 
@@ -223,8 +233,8 @@ def test_an_older_desk_writes_into_a_newer_database_and_figures_stay_exact(db, t
     assert total(older) == before + 5 == counted_directly(older)
     with older.engine.connect() as conn:
         # Opening touched nothing of the newer schema: its version, and its own trigger works.
-        assert conn.execute(text("SELECT value FROM triage_meta WHERE key = 'schema_version'")).scalar() \
-            == str(SCHEMA_VERSION + 1)
+        version = "SELECT value FROM triage_meta WHERE key = 'schema_version'"
+        assert conn.execute(text(version)).scalar() == str(SCHEMA_VERSION + 1)
         assert conn.execute(text("SELECT inserted FROM visit_future")).scalar() == 6
     for refused in (older.check, older.repair):  # not this version's to check or repair
         with pytest.raises(StoreError) as caught:
@@ -240,7 +250,8 @@ def _as_version_1(store: Store) -> None:
     sql(store, *[f"DELETE FROM {table}" for table in ROLLUP_TABLES],
         "INSERT INTO visit_daily (local_date, local_hour, site_id, destination_id, outcome_id, "
         "channel, handled_here, postcode_site_id, demo, local_weekday, visits) VALUES "
-        "('2025-01-06', 10, 'jc-nord', 'ys', 'benefit_payment', 'in_person', false, '', false, 0, 7)",
+        "('2025-01-06', 10, 'jc-nord', 'ys', 'benefit_payment', 'in_person', false, '', false, "
+        "0, 7)",
         "UPDATE triage_meta SET value = '1' WHERE key = 'schema_version'")
 
 
@@ -291,9 +302,11 @@ def test_check_finds_broken_rollups_and_repair_keeps_purged_days(db, tmp_path, f
         "UPDATE visit_month_route SET visits = visits + 2")
     assert figures(store) != before
     report = store.check()
-    assert not report["ok"] and report["integrity"] == "ok" and report["purged_before"] == FIRST_KEPT
+    assert not report["ok"] and report["integrity"] == "ok"
+    assert report["purged_before"] == FIRST_KEPT
     assert set(report["rollups"]) == set(ROLLUP_TABLES) - {"visit_route"}
-    assert report["rollups"]["visit_hourly"]["found"] > report["rollups"]["visit_hourly"]["expected"]
+    hourly = report["rollups"]["visit_hourly"]
+    assert hourly["found"] > hourly["expected"]
     assert report["days_checked"] == 3 and report["days_without_detail"] == 2
 
     changes = store.repair()
@@ -315,8 +328,10 @@ def test_a_deleted_trigger_is_found_and_repair_counts_what_it_missed(db, tmp_pat
         store.record(make_visit(flow, at=NOON_UTC + timedelta(minutes=m)))
     report = store.check()
     # visit_day sums visit_hourly, which missed the same visits: it is found through that.
-    assert set(report["rollups"]) == {"visit_daily", "visit_hourly", "visit_route", "visit_postcode"}
-    assert report["rollups"]["visit_daily"]["expected"] == report["rollups"]["visit_daily"]["found"] + 4
+    assert set(report["rollups"]) == {"visit_daily", "visit_hourly", "visit_route",
+                                      "visit_postcode"}
+    daily = report["rollups"]["visit_daily"]
+    assert daily["expected"] == daily["found"] + 4
     changes = store.repair()
     assert changes["triggers"] == report["triggers_missing"] and "visit_daily" in changes["rollups"]
     assert total(store) == counted_directly(store) and store.check()["ok"]
@@ -349,12 +364,12 @@ def test_a_late_visit_for_a_purged_day_is_not_a_problem(db, tmp_path, flow):
     store = filled(db, tmp_path, flow)
     store.purge(FIRST_KEPT)
     late = make_visit(flow, at=datetime(2026, 3, 26, 9, 30, tzinfo=timezone.utc))
-    before = sum(figures(store, PURGED_DAY, PURGED_DAY + timedelta(days=1))[("site_id",)].values())
+    before = day_total(store, PURGED_DAY)
     store.record(late)
-    assert sum(figures(store, PURGED_DAY, PURGED_DAY + timedelta(days=1))[("site_id",)].values()) == before + 1
+    assert day_total(store, PURGED_DAY) == before + 1
     assert store.check()["ok"]
     assert store.repair()["rollups"] == {}
-    assert sum(figures(store, PURGED_DAY, PURGED_DAY + timedelta(days=1))[("site_id",)].values()) == before + 1
+    assert day_total(store, PURGED_DAY) == before + 1
     store.dispose()
 
 
@@ -363,7 +378,8 @@ def test_purge_records_the_first_day_with_whole_detail(tmp_path, flow):
 
     def recorded():
         with store.engine.connect() as conn:
-            return conn.execute(text("SELECT value FROM triage_meta WHERE key = 'purged_before'")).scalar()
+            stored = "SELECT value FROM triage_meta WHERE key = 'purged_before'"
+            return conn.execute(text(stored)).scalar()
 
     store.purge(FIRST_KEPT, dry_run=True)
     assert recorded() is None
@@ -386,7 +402,8 @@ def test_check_on_postgres_says_what_it_could_check(postgres, pg_url, tmp_path, 
     report = store.check()
     assert report["ok"] and report["amcheck"] is True
     reader = f"reader_{pg_url.rsplit('/', 1)[1]}"
-    sql(store, f"CREATE ROLE {reader} LOGIN", f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {reader}")
+    sql(store, f"CREATE ROLE {reader} LOGIN",
+        f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {reader}")
     as_reader = Store(pg_url.replace("postgres@", f"{reader}@"), spool_dir=tmp_path / "spool")
     report = as_reader.check()
     assert report["ok"] and report["amcheck"] is False and report["visits"] == len(_history(flow))
@@ -418,10 +435,12 @@ def test_check_and_repair_on_the_command_line(db, tmp_path, flow):
     done = run("check", "--repair", "--db", db, "--spool-dir", spool, "--lang", "en", cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Fixed: visit_hourly:" in done.stdout and "rows rebuilt from the visits" in done.stdout
-    assert "Fixed: the figures were counted again after the automatic count was put back" in done.stdout
+    assert "Fixed: the figures were counted again after the automatic count was put back" \
+        in done.stdout
     assert done.stdout.rstrip().endswith("All is well.")
     assert total(store) == sum(before[("site_id",)].values()) + 1
-    assert sum(figures(store, FIRST_KEPT, WHOLE[1])[("site_id",)].values()) == counted_directly(store)
+    kept = figures(store, FIRST_KEPT, WHOLE[1])[("site_id",)]
+    assert sum(kept.values()) == counted_directly(store)
     done = run("check", "--repair", "--db", db, "--spool-dir", spool, cwd=tmp_path)
     assert done.returncode == 0 and done.stdout.startswith("Intet skulle rettes.")
     store.dispose()
@@ -440,9 +459,11 @@ def test_a_lost_version_row_on_the_command_line(db, tmp_path, flow):
         assert done.returncode == 1 and "Traceback" not in done.stderr
         assert "triage check --repair" in done.stderr
     done = run("check", "--db", db, "--lang", "en", cwd=tmp_path)
-    assert done.returncode == 1 and "no schema version" in done.stderr and "Traceback" not in done.stderr
+    assert done.returncode == 1 and "no schema version" in done.stderr
+    assert "Traceback" not in done.stderr
     done = run("check", "--repair", "--db", db, cwd=tmp_path)
-    assert done.returncode == 0 and f"Rettet: skemaversion {SCHEMA_VERSION} er skrevet." in done.stdout
+    assert done.returncode == 0
+    assert f"Rettet: skemaversion {SCHEMA_VERSION} er skrevet." in done.stdout
     done = run("summary", *period, "--format", "json", cwd=tmp_path)
     assert done.returncode == 0 and json.loads(done.stdout)["total"] == true_total
 
@@ -452,7 +473,8 @@ def test_check_on_a_damaged_sqlite_file(tmp_path, flow):
     store = filled(str(path), tmp_path, flow)
     store.dispose()
     raw = sqlite3.connect(path)
-    index_page = raw.execute("SELECT rootpage FROM sqlite_master WHERE name = 'ix_visit_date_site'").fetchone()[0]
+    index_page = raw.execute("SELECT rootpage FROM sqlite_master "
+                             "WHERE name = 'ix_visit_date_site'").fetchone()[0]
     page_size = raw.execute("PRAGMA page_size").fetchone()[0]
     raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     raw.close()
@@ -462,7 +484,8 @@ def test_check_on_a_damaged_sqlite_file(tmp_path, flow):
     for args in (["check"], ["check", "--repair"]):
         done = run(*args, "--db", str(path), cwd=tmp_path)
         assert done.returncode == 1 and "Traceback" not in done.stdout + done.stderr
-        assert "beskadiget" in done.stdout + done.stderr and "sikkerhedskopi" in done.stdout + done.stderr
+        said = done.stdout + done.stderr
+        assert "beskadiget" in said and "sikkerhedskopi" in said
 
 
 # --- time to the minute --------------------------------------------------------------
@@ -470,12 +493,14 @@ def test_check_on_a_damaged_sqlite_file(tmp_path, flow):
 
 def test_visit_times_are_kept_to_the_minute_and_durations_in_whole_seconds(db, tmp_path, flow):
     at = datetime(2026, 11, 23, 11, 34, 56, 789123, tzinfo=timezone.utc)
-    visit = visit_from_result(route(flow, ["2", "1", "2100"]), "jc-skelbaek", "d1", "in_person", 42.6, at)
+    visit = visit_from_result(route(flow, ["2", "1", "2100"]), "jc-skelbaek", "d1", "in_person",
+                              42.6, at)
     assert visit["at_utc"] == "2026-11-23T11:34:00+00:00" and visit["duration_s"] == 43
     store = opened(db, tmp_path, desk="d1")
     store.record(visit)
     # An entry spooled by an older desk, to the microsecond, is stored to the minute too.
-    old_entry = {**make_visit(flow, desk="d1"), "at_utc": "2026-11-23T10:05:07.654321+00:00", "duration_s": 7.4}
+    old_entry = {**make_visit(flow, desk="d1"), "at_utc": "2026-11-23T10:05:07.654321+00:00",
+                 "duration_s": 7.4}
     store.spool.append(old_entry)
     assert store.replay_spool() == 1
     store.void(visit["visit_id"], "d1", at + timedelta(minutes=2, seconds=13, microseconds=5))
@@ -492,7 +517,7 @@ def test_visit_times_are_kept_to_the_minute_and_durations_in_whole_seconds(db, t
 
 @pytest.mark.parametrize("moment", [
     datetime(2026, 11, 23, 22, 59, 59, 999999, tzinfo=timezone.utc),  # 23:59 local, a Monday
-    datetime(2026, 3, 29, 0, 59, 59, 500000, tzinfo=timezone.utc),    # 01:59 CET, just before summer time
+    datetime(2026, 3, 29, 0, 59, 59, 500000, tzinfo=timezone.utc),    # 01:59 CET, then summer time
     datetime(2026, 3, 29, 1, 0, 30, tzinfo=timezone.utc),             # 03:00 CEST
     datetime(2026, 10, 25, 0, 59, 59, tzinfo=timezone.utc),           # 02:59 CEST, first pass
     datetime(2026, 10, 25, 1, 59, 59, tzinfo=timezone.utc),           # 02:59 CET, second pass
@@ -510,4 +535,5 @@ def test_demo_visits_are_kept_to_the_minute_too(flow):
         at = datetime.fromisoformat(visit["at_utc"])
         assert at.second == 0 and at.microsecond == 0
         assert visit["duration_s"] == int(visit["duration_s"])
-        assert local_parts(at) == {k: visit[k] for k in ("local_date", "local_hour", "local_weekday")}
+        parts = ("local_date", "local_hour", "local_weekday")
+        assert local_parts(at) == {k: visit[k] for k in parts}

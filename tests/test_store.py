@@ -102,7 +102,8 @@ def test_older_schema_is_upgraded_and_newer_refused(db, tmp_path):
     first.open()
     assert first.schema_version() == SCHEMA_VERSION
     with first.engine.begin() as conn:
-        conn.execute(text("UPDATE triage_meta SET value = '99' WHERE key IN ('schema_version', 'writable_from')"))
+        conn.execute(text("UPDATE triage_meta SET value = '99' "
+                          "WHERE key IN ('schema_version', 'writable_from')"))
     first.dispose()
     newer = Store(db, spool_dir=tmp_path / "spool")
     with pytest.raises(StoreError) as caught:
