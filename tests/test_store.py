@@ -116,6 +116,7 @@ def test_check_reports_integrity_and_counts(store, flow):
     store.record(make_visit(flow))
     report = store.check()
     assert report["integrity"] == "ok" and report["visits"] == 1 and report["void"] == 0
+    assert report["ok"] and report["days_checked"] == 1 and report["rollups"] == {}
 
 
 def test_spooled_visits_are_replayed_once(db, tmp_path, flow):
