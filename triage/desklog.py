@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from triage import paths
-from triage.spool import Drained, Spool
+from triage.spool import Drained, Spool, entry_problem, why
 from triage.visits import valid_desk_name
 
 if TYPE_CHECKING:
@@ -82,6 +82,9 @@ class DeskLog:
 
         if self.demo:
             visit["demo"] = True
+        problem = entry_problem(visit)
+        if problem:  # it could never be stored: say so now, rather than spool it
+            raise StoreError("not_saved", reason=why(problem))
         self.last_visit = visit  # set first: an undo pressed meanwhile waits for this write
         try:
             return self.store.record(visit)
