@@ -379,8 +379,9 @@ async def test_a_newer_database_spools_and_says_which_versions(flow, tmp_path, e
     (waiting,) = log.spool.waiting()
     assert waiting["outcome_id"] == "sick_followup" and waiting["desk"] == "skranke-4"
     assert rows_in(db, tmp_path) == 0
-    status = subprocess.run([sys.executable, "-m", "triage", "spool", "status", "--spool-dir", str(tmp_path / "spool")],
-                            capture_output=True, text=True, cwd=Path(__file__).resolve().parent.parent)
+    status = subprocess.run(
+        [sys.executable, "-m", "triage", "spool", "status", "--spool-dir", str(tmp_path / "spool")],
+        capture_output=True, text=True, cwd=Path(__file__).resolve().parent.parent)
     assert status.returncode == 0 and "1 besøg og 0 annulleringer venter" in status.stdout
     assert "skranke-4.jsonl: 1" in status.stdout
 
@@ -404,4 +405,5 @@ async def test_entries_set_aside_at_start_are_shown_at_the_desk(make_app, tmp_pa
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot, app)
         notice = visible_text(app, "#notice")
-        assert notice.startswith("2 registreringer fra den lokale kø kunne ikke gemmes") and "_quarantine.jsonl" in notice
+        assert notice.startswith("2 registreringer fra den lokale kø kunne ikke gemmes")
+        assert "_quarantine.jsonl" in notice

@@ -25,10 +25,12 @@ from triage.walk import route
 
 ROOT = Path(__file__).resolve().parent.parent
 NOON_UTC = datetime(2026, 11, 23, 11, 0, tzinfo=timezone.utc)
+ENV = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
 
 
 def make_visit(flow, desk: str = "skranke-1", answers=("2", "1", "2100")) -> dict:
-    return visit_from_result(route(flow, list(answers)), "jc-skelbaek", desk, "in_person", 42.0, NOON_UTC)
+    result = route(flow, list(answers))
+    return visit_from_result(result, "jc-skelbaek", desk, "in_person", 42.0, NOON_UTC)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -46,7 +48,7 @@ def unreachable(tmp_path) -> str:
 def triage(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     """The real command line, in a process of its own."""
     done = subprocess.run([sys.executable, "-m", "triage", *args], capture_output=True, text=True,
-                          cwd=ROOT, timeout=timeout, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+                          cwd=ROOT, timeout=timeout, env=ENV)
     assert "Traceback" not in done.stdout + done.stderr, done.stderr
     return done
 
@@ -92,7 +94,8 @@ def test_a_torn_tail_never_swallows_the_next_visit(db, tmp_path, flow):
     expected = [v["visit_id"] for v in before[:2] + after]
     assert sorted(ids) == sorted(expected)  # present, exactly once
     (torn,) = Spool(spool_dir).set_aside()
-    assert torn["reason"] == "torn" and torn["line"].startswith('{"visit_id": "' + before[2]["visit_id"])
+    assert torn["reason"] == "torn"
+    assert torn["line"].startswith('{"visit_id": "' + before[2]["visit_id"])
     assert "never confirmed" in torn["why"]
     status = triage("spool", "status", "--spool-dir", str(spool_dir))
     assert "0 besøg og 0 annulleringer venter" in status.stdout
@@ -110,6 +113,20 @@ def test_a_torn_tail_found_by_a_flush_is_set_aside(tmp_path, flow):
     assert [r["reason"] for r in store.spool.last.set_aside] == ["torn"]
     assert store.spool.path.read_bytes() == b""
     store.dispose()
+
+
+@pytest.mark.parametrize("before, torn", [("", "abc"), ("good", "x" * 150_000)])
+def test_the_tail_is_repaired_however_long(tmp_path, flow, before, torn):
+    spool = Spool(tmp_path / "spool", "skranke-1")
+    if before:
+        spool.append(make_visit(flow))
+    with open(spool.path, "a", encoding="utf-8") as handle:
+        handle.write(torn)
+    visit = make_visit(flow)
+    spool.append(visit)
+    assert spool.waiting()[-1] == visit and len(spool.waiting()) == (2 if before else 1)
+    (record,) = spool.set_aside()
+    assert record["line"] == torn and record["from"] == "skranke-1.jsonl"
 
 
 # --- bad entries -----------------------------------------------------------------------------
@@ -144,13 +161,15 @@ def test_each_bad_entry_is_set_aside_and_the_rest_are_sent(db, tmp_path, flow):
     lines = [json.dumps(first[0]), *list(bad)[:4], json.dumps(first[1]), *list(bad)[4:],
              json.dumps(first[2]), json.dumps(first[3])]
     (spool_dir / "skranke-1.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    (spool_dir / "skranke-9.jsonl").write_text("".join(json.dumps(v) + "\n" for v in later), encoding="utf-8")
+    later_lines = "".join(json.dumps(v) + "\n" for v in later)
+    (spool_dir / "skranke-9.jsonl").write_text(later_lines, encoding="utf-8")
 
     status = triage("spool", "status", "--spool-dir", str(spool_dir))
     assert status.returncode == 0
     assert "7 besøg og 1 annulleringer venter" in status.stdout  # the void of no visit waits too
     assert "7 registreringer i spoolen kan aldrig gemmes" in status.stdout
-    assert "feltet 'site_id' mangler" in status.stdout and "feltet 'outcome_id' mangler" in status.stdout
+    assert "feltet 'site_id' mangler" in status.stdout
+    assert "feltet 'outcome_id' mangler" in status.stdout
     assert "feltet 'voided_utc' mangler" in status.stdout
 
     flushed = triage("spool", "flush", "--db", db, "--spool-dir", str(spool_dir))
@@ -172,7 +191,8 @@ def test_each_bad_entry_is_set_aside_and_the_rest_are_sent(db, tmp_path, flow):
 
     again = triage("spool", "flush", "--db", db, "--spool-dir", str(spool_dir))
     assert again.returncode == 0 and sent_count(again.stdout) == 0  # nothing is retried forever
-    assert "8 registreringer er lagt til side" in triage("spool", "status", "--spool-dir", str(spool_dir)).stdout
+    status = triage("spool", "status", "--spool-dir", str(spool_dir))
+    assert "8 registreringer er lagt til side" in status.stdout
 
 
 def test_an_entry_the_database_refuses_is_found_and_set_aside(pg_url, tmp_path, flow):
@@ -236,7 +256,8 @@ def test_an_unreadable_spool_file_is_reported(tmp_path, flow):
     spool.append(make_visit(flow))
     spool.path.chmod(0)
     try:
-        flushed = triage("spool", "flush", "--db", str(tmp_path / "v.db"), "--spool-dir", str(spool_dir))
+        flushed = triage("spool", "flush", "--db", str(tmp_path / "v.db"),
+                         "--spool-dir", str(spool_dir))
         assert flushed.returncode == 1 and "kan ikke læses (Permission denied" in flushed.stderr
     finally:
         spool.path.chmod(0o600)
@@ -263,9 +284,12 @@ def test_a_flush_cut_off_midway_reports_true_counts(pg_url, tmp_path, flow):
     store.open()
     with store.engine.begin() as conn:
         conn.execute(text("""CREATE FUNCTION full_disk() RETURNS trigger AS $$ BEGIN
-            IF NEW.desk = 'skranke-2' THEN RAISE EXCEPTION 'could not extend file: No space left on device'
-            USING ERRCODE = '53100'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql"""))
-        conn.execute(text("CREATE TRIGGER full_disk BEFORE INSERT ON visit FOR EACH ROW EXECUTE FUNCTION full_disk()"))
+            IF NEW.desk = 'skranke-2' THEN
+                RAISE EXCEPTION 'could not extend file: No space left on device'
+                USING ERRCODE = '53100';
+            END IF; RETURN NEW; END $$ LANGUAGE plpgsql"""))
+        conn.execute(text("CREATE TRIGGER full_disk BEFORE INSERT ON visit "
+                          "FOR EACH ROW EXECUTE FUNCTION full_disk()"))
     store.dispose()
     spool_dir = tmp_path / "spool"
     for desk, count in (("skranke-1", 4), ("skranke-2", 3), ("skranke-3", 2)):
@@ -290,11 +314,13 @@ def test_two_flushes_at_once_send_each_visit_once(db, tmp_path, flow):
             visit = make_visit(flow, desk=f"skranke-{n}")
             spool.append(visit)
             expected.append(visit["visit_id"])
-        spool.append({"void": expected[-1], "voided_desk": f"skranke-{n}", "voided_utc": NOON_UTC.isoformat()})
+        spool.append({"void": expected[-1], "voided_desk": f"skranke-{n}",
+                      "voided_utc": NOON_UTC.isoformat()})
     Store(db, spool_dir=spool_dir).open()  # created beforehand, as a desk would have
-    command = [sys.executable, "-m", "triage", "spool", "flush", "--db", db, "--spool-dir", str(spool_dir)]
-    flushes = [subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-               for _ in range(2)]
+    command = [sys.executable, "-m", "triage", "spool", "flush", "--db", db,
+               "--spool-dir", str(spool_dir)]
+    flushes = [subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True) for _ in range(2)]
     outputs = [f.communicate(timeout=300) for f in flushes]
     for flush, (out, err) in zip(flushes, outputs):
         assert flush.returncode == 0, err
@@ -355,9 +381,9 @@ for _ in range(5):
 
 def test_a_real_full_disk_loses_no_acknowledged_visit(db, tmp_path):
     spool_dir = tmp_path / "spool"
-    desk = subprocess.run([sys.executable, "-c", FULL_DISK_DESK, unreachable(tmp_path), str(spool_dir)],
-                          capture_output=True, text=True, cwd=ROOT, timeout=120,
-                          env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+    desk = subprocess.run([sys.executable, "-c", FULL_DISK_DESK, unreachable(tmp_path),
+                           str(spool_dir)], capture_output=True, text=True, cwd=ROOT, timeout=120,
+                          env=ENV)
     assert desk.returncode == 0, desk.stderr
     said = [json.loads(line) for line in desk.stdout.splitlines()]
     kept = [s["kept"] for s in said if "kept" in s]

@@ -121,8 +121,8 @@ class TriageApp(App):
             self._tell_screen(LogReady(False, None, error.code, params=error.params))
             return
         counts = self.visit_log.counts_today(self.today()) if available else None
-        self._tell_screen(LogReady(available, counts, reason=self.visit_log.problem, demo=self.visit_log.demo,
-                                   **self._set_aside_notice()))
+        self._tell_screen(LogReady(available, counts, reason=self.visit_log.problem,
+                                   demo=self.visit_log.demo, **self._set_aside_notice()))
 
     def _set_aside_notice(self) -> dict:
         """A notice for entries the latest replay set aside (they can never be stored)."""
@@ -153,5 +153,6 @@ class TriageApp(App):
     def replay_spool(self) -> None:
         replayed = self.visit_log.replay()
         if replayed.sent or replayed.set_aside:
-            self._tell_screen(LogReady(True, self.visit_log.counts_today(self.today()), demo=self.visit_log.demo,
+            counts = self.visit_log.counts_today(self.today())
+            self._tell_screen(LogReady(True, counts, demo=self.visit_log.demo,
                                        **self._set_aside_notice()))

@@ -39,7 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     _common(desk)
     desk.add_argument("--site", help="the site this desk is at (an id from sites.toml)")
     desk.add_argument("--desk", default="skranke-1",
-                      help="this desk's short id: letters a-z, digits, hyphens, at most 32 (default: skranke-1)")
+                      help="this desk's short id: letters a-z, digits, hyphens, at most 32 "
+                           "(default: skranke-1)")
     desk.add_argument("--db", help="SQLite file or database URL (default: triage.db in the user's data folder)")
     desk.add_argument("--theme", help="colour theme, e.g. triage-hoj-kontrast (high contrast), textual-light")
 

@@ -31,7 +31,7 @@ class DeskLog:
     def __init__(self, db: str | None, site: str, desk: str, spool_dir: Path | None = None) -> None:
         if not valid_desk_name(desk):
             # Written into every visit and the spool's file name: never a person's name or CPR.
-            raise ValueError("a desk name is a short id: letters a-z, digits and hyphens, at most 32")
+            raise ValueError("a desk name is a short id: letters a-z, digits, hyphens, at most 32")
         self.db = db
         self.site = site
         self.desk = desk

@@ -116,7 +116,8 @@ def entry_problem(entry: object) -> Unfit | None:
         "channel": entry["channel"] in CHANNELS,
         "handled_here": isinstance(entry["handled_here"], bool),
         "postcode": entry["postcode"] is None or _is_int(entry["postcode"], 0, 9999),
-        "postcode_site_id": entry["postcode_site_id"] is None or _is_text(entry["postcode_site_id"], 64),
+        "postcode_site_id": (entry["postcode_site_id"] is None
+                             or _is_text(entry["postcode_site_id"], 64)),
         "duration_s": (isinstance(duration, (int, float)) and not isinstance(duration, bool)
                        and math.isfinite(duration) and 0 <= duration < 10**9),
         "demo": isinstance(entry["demo"], bool),
@@ -211,7 +212,7 @@ class Spool:
     def __init__(self, directory: Path, desk: str | None = None) -> None:
         self.directory = directory
         if desk is not None and not valid_desk_name(desk):
-            raise ValueError("a desk name is a short id: letters a-z, digits and hyphens, at most 32")
+            raise ValueError("a desk name is a short id: letters a-z, digits, hyphens, at most 32")
         self.path = directory / f"{desk or '-'}.jsonl"
         self.quarantine = directory / QUARANTINE
         self.last = Drained()  # what the latest drain did
@@ -253,15 +254,20 @@ class Spool:
 
     def _repair_tail(self, handle, size: int) -> int:
         """Set aside a last line without its newline and cut it off; returns the file's size."""
-        handle.seek(max(0, size - 1))
-        if handle.read(1) == b"\n":
-            return size
-        handle.seek(max(0, size - 65536))
-        chunk = handle.read()
-        start = size - len(chunk) + chunk.rfind(b"\n") + 1 if b"\n" in chunk else 0
+        start = size
+        while start > 0:  # back to just after the last newline (or to the start)
+            step = min(start, 65536)
+            handle.seek(start - step)
+            chunk = handle.read(step)
+            if start == size and chunk.endswith(b"\n"):
+                return size
+            if b"\n" in chunk:
+                start = start - step + chunk.rfind(b"\n") + 1
+                break
+            start -= step
         handle.seek(start)
-        tail = handle.read()
-        self._quarantine([_set_aside(self.path.name, ("torn", ""), line=tail.decode("utf-8", "replace"))])
+        torn = handle.read().decode("utf-8", "replace")
+        self._quarantine([_set_aside(self.path.name, ("torn", ""), line=torn)])
         os.ftruncate(handle.fileno(), start)
         return start
 
@@ -296,7 +302,8 @@ class Spool:
     def set_aside(self) -> list[dict]:
         """The quarantine file's records (a line that is not one is shown as it is)."""
         try:
-            raw = self.quarantine.read_bytes()
+            with self._locked(self.quarantine, "rb") as handle:
+                raw = handle.read()
         except FileNotFoundError:
             return []
         records = []
@@ -306,7 +313,8 @@ class Spool:
             except (ValueError, RecursionError):
                 record = None
             if not isinstance(record, dict):
-                record = {"reason": "unreadable", "detail": "", "line": line.decode("utf-8", "replace")}
+                text = line.decode("utf-8", "replace")
+                record = {"reason": "unreadable", "detail": "", "line": text}
             records.append(record)
         return records
 

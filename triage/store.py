@@ -453,9 +453,10 @@ class Store:
             for position, e in enumerate(entries):
                 if "void" not in e:
                     continue
-                if not self._void_in(conn, e["void"], e["voided_desk"], datetime.fromisoformat(e["voided_utc"])):
-                    known = conn.execute(select(Visit.id).where(Visit.visit_id == e["void"])).first()
-                    if known is None:  # (a visit voided before is known: the void is done)
+                when = datetime.fromisoformat(e["voided_utc"])
+                if not self._void_in(conn, e["void"], e["voided_desk"], when):
+                    known = select(Visit.id).where(Visit.visit_id == e["void"])
+                    if conn.execute(known).first() is None:  # voided before: known, and done
                         unknown.append(position)
         return unknown
 
@@ -520,7 +521,8 @@ class Store:
             def send(entries: list[dict]) -> Sent:
                 try:
                     unknown = self._apply(entries)
-                    return Sent(len(entries) - len(unknown), dict.fromkeys(unknown, ("void_unknown", "")))
+                    refused = dict.fromkeys(unknown, ("void_unknown", ""))
+                    return Sent(len(entries) - len(unknown), refused)
                 except Exception as error:  # noqa: BLE001 - sorted out one entry at a time below
                     if not _refused_for_good(error):
                         return Sent(0, cause=one_line(error))

@@ -68,7 +68,7 @@ def visit_from_result(
 # file: a short id such as skranke-3, never a person's name or CPR number.
 DESK_NAME_MAX = 32
 _DESK_NAME = re.compile(r"[A-Za-z0-9-]+")
-_BIRTH_DATE = re.compile(r"[0-9]{6}")  # six digits in a row: a birth date, the start of a CPR number
+_BIRTH_DATE = re.compile(r"[0-9]{6}")  # six digits in a row: a birth date, a CPR number
 
 
 def valid_desk_name(name: object) -> bool:
