@@ -118,6 +118,7 @@ def test_a_torn_tail_found_by_a_flush_is_set_aside(tmp_path, flow):
 @pytest.mark.parametrize("before, torn", [("", "abc"), ("good", "x" * 150_000)])
 def test_the_tail_is_repaired_however_long(tmp_path, flow, before, torn):
     spool = Spool(tmp_path / "spool", "skranke-1")
+    spool.directory.mkdir()
     if before:
         spool.append(make_visit(flow))
     with open(spool.path, "a", encoding="utf-8") as handle:
