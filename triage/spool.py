@@ -292,7 +292,7 @@ class Spool:
                 with self._locked(path, "rb") as handle:
                     found.append(SpoolFile(path, *_parse(handle.read(), path.name)))
             except OSError as error:
-                found.append(SpoolFile(path, unreadable=one_line(error)))
+                found.append(SpoolFile(path, unreadable=error.strerror or one_line(error)))
         return found
 
     def waiting(self) -> list[dict]:
@@ -329,7 +329,8 @@ class Spool:
                 with self._locked(path, "rb+") as handle:
                     going_on = self._drain_file(path, handle, send, report)
             except OSError as error:  # the file cannot be opened or read: say so, send the rest
-                report.unreadable.append(SpoolFile(path, unreadable=one_line(error)))
+                why_not = error.strerror or one_line(error)
+                report.unreadable.append(SpoolFile(path, unreadable=why_not))
                 continue
             if not going_on:
                 break
