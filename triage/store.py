@@ -514,7 +514,7 @@ class Store:
             try:
                 if not self.opened:
                     self.open()
-            except (*UNAVAILABLE, StoreError) as error:
+            except Exception as error:  # noqa: BLE001 - unusable now (or newer): all waits
                 self.spool.last = Drained(cause=one_line(error))
                 return 0
 
