@@ -185,7 +185,7 @@ class DeskScreen(Screen):
         if message.counts is not None:
             self.counts = message.counts
         if message.error:
-            self.notice = t(message.error, self.lang)
+            self.notice = t(message.error, self.lang, **message.params)
         elif not message.available:
             self.notice = t("db_unavailable", self.lang, reason=message.reason)
         self.redraw()

@@ -9,8 +9,9 @@ class LogReady(Message):
     """The database answered (or not) after start-up; counts are today's (desk, site)."""
 
     def __init__(self, available: bool, counts: tuple[int, int] | None, error: str = "",
-                 reason: str = "", demo: bool = False) -> None:
+                 reason: str = "", demo: bool = False, params: dict | None = None) -> None:
         super().__init__()
+        self.params = params or {}  # the numbers and names in the error's text
         self.available = available
         self.counts = counts
         self.error = error  # an i18n key (e.g. db_newer)

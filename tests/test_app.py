@@ -344,3 +344,66 @@ async def test_a_demo_database_is_shown_and_its_visits_stay_demo(make_app, tmp_p
     assert len(visits) == demo_visits + 1 and all(v["demo"] for v in visits)  # a try-out, never a real visit
     (mine,) = [v for v in visits if v["desk"] == "skranke-2"]
     assert mine["local_date"] == local_now().date()
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
+async def test_a_newer_database_spools_and_says_which_versions(flow, tmp_path, engine, request):
+    """A database from a newer triage: the desk says which schema it found and which it knows,
+    keeps every visit in the spool, and `triage spool status` lists them."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from sqlalchemy import text
+
+    from triage.store import SCHEMA_VERSION
+
+    db = str(tmp_path / "newer.db") if engine == "sqlite" else request.getfixturevalue("pg_url")
+    store = Store(db, spool_dir=tmp_path / "spool")
+    store.open()
+    with store.engine.begin() as conn:
+        conn.execute(text("UPDATE triage_meta SET value = '99' WHERE key = 'schema_version'"))
+    store.dispose()
+    log = DeskLog(db, "jc-skelbaek", "skranke-4", spool_dir=tmp_path / "spool")
+    app = TriageApp(flow, site="jc-skelbaek", desk="skranke-4", log=log, open_log_after=0)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        notice = visible_text(app, "#notice")
+        assert f"skema 99; denne udgave kender {SCHEMA_VERSION}" in notice and "{" not in notice
+        await pilot.press("1", "1", "enter")
+        await settle(pilot, app)
+        assert visible_text(app, "#notice").startswith("Gemt lokalt – sendes senere: Opfølgning")
+        assert app.screen.walk.steps == ()
+        app.replay_spool()  # the desk's own retry leaves it waiting, and says nothing wrong
+        await settle(pilot, app)
+    (waiting,) = log.spool.waiting()
+    assert waiting["outcome_id"] == "sick_followup" and waiting["desk"] == "skranke-4"
+    assert rows_in(db, tmp_path) == 0
+    status = subprocess.run(
+        [sys.executable, "-m", "triage", "spool", "status", "--spool-dir", str(tmp_path / "spool")],
+        capture_output=True, text=True, cwd=Path(__file__).resolve().parent.parent)
+    assert status.returncode == 0 and "1 besøg og 0 annulleringer venter" in status.stdout
+    assert "skranke-4.jsonl: 1" in status.stdout
+
+
+def rows_in(db: str, tmp_path) -> int:
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(db if "://" in db else f"sqlite:///{db}")
+    try:
+        with engine.connect() as conn:
+            return conn.execute(sqlalchemy.text("SELECT COUNT(*) FROM visit")).scalar_one()
+    finally:
+        engine.dispose()
+
+
+async def test_entries_set_aside_at_start_are_shown_at_the_desk(make_app, tmp_path, flow):
+    spool_dir = tmp_path / "spool"
+    spool_dir.mkdir()
+    (spool_dir / "skranke-1.jsonl").write_text('42\n{"void": "x"}\n', encoding="utf-8")
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        notice = visible_text(app, "#notice")
+        assert notice.startswith("2 registreringer fra den lokale kø kunne ikke gemmes")
+        assert "_quarantine.jsonl" in notice

@@ -117,11 +117,20 @@ class TriageApp(App):
 
         try:
             available = self.visit_log.open()
-        except StoreError as error:
-            self._tell_screen(LogReady(False, None, error.code))
+        except StoreError as error:  # e.g. a newer schema: visits wait in the spool
+            self._tell_screen(LogReady(False, None, error.code, params=error.params))
             return
         counts = self.visit_log.counts_today(self.today()) if available else None
-        self._tell_screen(LogReady(available, counts, reason=self.visit_log.problem, demo=self.visit_log.demo))
+        self._tell_screen(LogReady(available, counts, reason=self.visit_log.problem,
+                                   demo=self.visit_log.demo, **self._set_aside_notice()))
+
+    def _set_aside_notice(self) -> dict:
+        """A notice for entries the latest replay set aside (they can never be stored)."""
+        set_aside = self.visit_log.replayed.set_aside
+        if not set_aside:
+            return {}
+        return {"error": "spool_desk_set_aside",
+                "params": {"count": len(set_aside), "path": self.visit_log.spool.quarantine}}
 
     @work(thread=True, group="log-write", exit_on_error=False)
     def write_visit(self, visit: dict) -> None:
@@ -142,5 +151,8 @@ class TriageApp(App):
 
     @work(thread=True, exclusive=True, group="log-replay", exit_on_error=False)
     def replay_spool(self) -> None:
-        if self.visit_log.replay():
-            self._tell_screen(LogReady(True, self.visit_log.counts_today(self.today()), demo=self.visit_log.demo))
+        replayed = self.visit_log.replay()
+        if replayed.sent or replayed.set_aside:
+            counts = self.visit_log.counts_today(self.today())
+            self._tell_screen(LogReady(True, counts, demo=self.visit_log.demo,
+                                       **self._set_aside_notice()))

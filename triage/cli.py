@@ -38,7 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
     desk = sub.add_parser("desk", help="start the desk app (the default)")
     _common(desk)
     desk.add_argument("--site", help="the site this desk is at (an id from sites.toml)")
-    desk.add_argument("--desk", default="skranke-1", help="name of this desk (default: skranke-1)")
+    desk.add_argument("--desk", default="skranke-1",
+                      help="this desk's short id: letters a-z, digits, hyphens, at most 32 "
+                           "(default: skranke-1)")
     desk.add_argument("--db", help="SQLite file or database URL (default: triage.db in the user's data folder)")
     desk.add_argument("--theme", help="colour theme, e.g. triage-hoj-kontrast (high contrast), textual-light")
 
@@ -258,28 +260,63 @@ def cmd_route(args: argparse.Namespace) -> int:
     return 0
 
 
+def _say_set_aside(records: list[dict], lang: str) -> None:
+    """One line per entry that can never be stored: its spool file and why."""
+    for record in records:
+        reason = t(f"spool_why_{record.get('reason')}", lang, detail=record.get("detail", ""))
+        print(f"  {record.get('from', '?')}: {reason}")
+
+
+def _say_unreadable(files, lang: str) -> None:
+    for spool_file in files:
+        print(t("spool_file_unreadable", lang, path=spool_file.path, reason=spool_file.unreadable),
+              file=sys.stderr)
+
+
 def cmd_spool(args: argparse.Namespace) -> int:
+    """status: what waits, what can never be stored, what was set aside; flush: send it now.
+    Flush exits 0 only when everything that waited is in the database."""
     from triage.spool import Spool
 
     lang = args.lang
+    spool = Spool(args.spool_dir or paths.user_data_dir() / "spool")
     if args.action == "status":
-        from triage import paths as p
-
-        spool = Spool(args.spool_dir or p.user_data_dir() / "spool", "-")
-        waiting = spool.waiting()
+        files = spool.survey()
+        waiting = [e for f in files for e in f.entries]
         visits = [e for e in waiting if "void" not in e]
         print(t("spool_status", lang, visits=len(visits), voids=len(waiting) - len(visits),
                 folder=spool.directory))
-        for path in spool.files():
-            print(f"  {path.name}")
-        return 0
+        for spool_file in files:
+            if spool_file.entries:
+                print(f"  {spool_file.path.name}: {len(spool_file.entries)}")
+        unfit = [record for f in files for record in f.unfit]
+        if unfit:
+            print(t("spool_unfit", lang, count=len(unfit)))
+            _say_set_aside(unfit, lang)
+        set_aside = spool.set_aside()
+        if set_aside:
+            print(t("spool_quarantine", lang, count=len(set_aside), path=spool.quarantine))
+        unreadable = [f for f in files if f.unreadable]
+        _say_unreadable(unreadable, lang)
+        return 1 if unreadable else 0
     store = _open_store(args)
     if store is None:
+        left = sum(len(f.entries) + len(f.unfit) for f in spool.survey())
+        print(t("spool_nothing_sent", lang, left=left, folder=spool.directory), file=sys.stderr)
         return 1
-    sent = store.replay_spool()
-    left = len(store.spool.waiting())
-    print(t("spool_flushed", lang, sent=sent, left=left, db=store.describe()))
-    return 0 if left == 0 else 1
+    store.replay_spool()
+    done = store.spool.last
+    files = spool.survey()
+    left = sum(len(f.entries) + len(f.unfit) for f in files)
+    print(t("spool_flushed", lang, sent=done.sent, left=left, db=store.describe()))
+    if done.set_aside:
+        print(t("spool_set_aside", lang, count=len(done.set_aside), path=spool.quarantine))
+        _say_set_aside(done.set_aside, lang)
+    if done.cause:
+        print(t("spool_cut_off", lang, cause=done.cause), file=sys.stderr)
+    _say_unreadable(done.unreadable, lang)
+    store.dispose()
+    return 0 if not (left or done.set_aside or done.unreadable or done.cause) else 1
 
 
 def cmd_check(args: argparse.Namespace) -> int:
@@ -625,7 +662,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_desk(args: argparse.Namespace) -> int:
+    from triage.visits import valid_desk_name
+
     lang = args.lang
+    if not valid_desk_name(args.desk):
+        # Not repeated back: it may be a person's name or CPR number.
+        print(t("bad_desk_name", lang), file=sys.stderr)
+        return 1
     flow = _usable_flow(args, check_cases=True)  # the same checks as triage validate
     site = args.site or (flow.sites.default_site if flow else "")
     if flow is None or not _site_known(flow, site, lang):

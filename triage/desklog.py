@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from triage import paths
-from triage.spool import Spool
+from triage.spool import Drained, Spool, entry_problem, why
+from triage.visits import valid_desk_name
 
 if TYPE_CHECKING:
     from triage.store import Store
@@ -28,6 +29,9 @@ UNDO_MINUTES = 5
 
 class DeskLog:
     def __init__(self, db: str | None, site: str, desk: str, spool_dir: Path | None = None) -> None:
+        if not valid_desk_name(desk):
+            # Written into every visit and the spool's file name: never a person's name or CPR.
+            raise ValueError("a desk name is a short id: letters a-z, digits, hyphens, at most 32")
         self.db = db
         self.site = site
         self.desk = desk
@@ -37,6 +41,7 @@ class DeskLog:
         self._lock = threading.Lock()
         self.last_visit: dict | None = None  # the one visit this desk may still undo
         self.problem = ""  # why the database cannot be used, for the desk to show
+        self.replayed = Drained()  # what the latest replay of the spool did
         # A demo database (see `triage demo`) is for trying things out: what a desk registers
         # there is marked demo too, so it never counts as a real visit.
         self.demo = False
@@ -68,7 +73,7 @@ class DeskLog:
             return False
         self.problem = ""
         self.demo = self.store.holds_demo()
-        self.store.replay_spool()
+        self.replay()
         return True
 
     def record(self, visit: dict) -> str:
@@ -77,6 +82,9 @@ class DeskLog:
 
         if self.demo:
             visit["demo"] = True
+        problem = entry_problem(visit)
+        if problem:  # it could never be stored: say so now, rather than spool it
+            raise StoreError("not_saved", reason=why(problem))
         self.last_visit = visit  # set first: an undo pressed meanwhile waits for this write
         try:
             return self.store.record(visit)
@@ -115,9 +123,12 @@ class DeskLog:
         except Exception:  # noqa: BLE001 - counts are a convenience; the desk goes on without
             return None
 
-    def replay(self) -> int:
+    def replay(self) -> Drained:
+        """Send what waits in the spool: what went, what was set aside and why, what still waits."""
         try:
-            return self.store.replay_spool()
-        except Exception as error:  # noqa: BLE001
+            self.store.replay_spool()
+            self.replayed = self.store.spool.last
+        except Exception as error:  # noqa: BLE001 - the spool keeps everything; say why
             self._unusable(error)
-            return 0
+            self.replayed = Drained(cause=self.problem)
+        return self.replayed

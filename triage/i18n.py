@@ -343,6 +343,23 @@ DA: dict[str, str] = {
     "repair_restored_note": "Rettet: tallene er talt igen, efter at den automatiske optælling blev lagt på igen {when} (UTC).",
     "repair_nothing": "Intet skulle rettes.",
     "repair_damaged": "Databasen {db} er beskadiget ({integrity}), så --repair ændrer intet: tal bygget ud fra en beskadiget fil kan man ikke stole på. Stop skrankerne (de gemmer lokalt imens), tag en kopi af databasen, og hent en sikkerhedskopi.",
+    # --- spool: the local spool, what it sets aside, desk names
+    "bad_desk_name": "Skrankens navn (--desk) skal være et kort id: bogstaverne a-z, tal og bindestreger, højst 32 tegn og aldrig seks tal i træk – fx --desk skranke-3. Navnet skrives i hvert besøg, så det må aldrig være en persons navn eller CPR-nummer.",
+    "spool_unfit": "{count} registreringer i spoolen kan aldrig gemmes; de lægges til side ved næste afsendelse:",
+    "spool_set_aside": "{count} registreringer kunne aldrig gemmes og er lagt til side i {path}:",
+    "spool_quarantine": "{count} registreringer er lagt til side i {path}. Hver linje siger hvorfor. Giv filen til IT; slet den først, når hver linje er gennemgået.",
+    "spool_desk_set_aside": "{count} registreringer fra den lokale kø kunne ikke gemmes og er lagt til side i {path}. Tilkald IT.",
+    "spool_cut_off": "Afsendelsen stoppede: {cause}. Resten venter og sendes, når databasen kan tage imod dem (kør triage spool flush igen).",
+    "spool_nothing_sent": "Intet blev sendt; {left} registreringer venter stadig i {folder}.",
+    "spool_file_unreadable": "Spoolfilen {path} kan ikke læses ({reason}). Det, der står i den, er ikke sendt. Ret adgangen til filen (eller flyt det, der har navnet, væk), og kør triage spool flush igen.",
+    "spool_why_torn": "kun delvist skrevet (programmet stoppede midt i skrivningen); den blev aldrig bekræftet som gemt",
+    "spool_why_unreadable": "kan ikke læses som en registrering",
+    "spool_why_not_an_entry": "er hverken et besøg eller en annullering",
+    "spool_why_missing_field": "feltet '{detail}' mangler",
+    "spool_why_bad_field": "feltet '{detail}' har en værdi, det ikke kan have",
+    "spool_why_bad_desk": "skrankens navn er ikke tilladt (det er fjernet fra filen med det, der er lagt til side)",
+    "spool_why_refused": "databasen afviste den: {detail}",
+    "spool_why_void_unknown": "den annullerer et besøg, som ikke findes i databasen",
 }
 
 EN: dict[str, str] = {
@@ -672,6 +689,23 @@ EN: dict[str, str] = {
     "repair_restored_note": "Fixed: the figures were counted again after the automatic count was put back at {when} (UTC).",
     "repair_nothing": "Nothing needed fixing.",
     "repair_damaged": "The database {db} is damaged ({integrity}), so --repair changes nothing: figures rebuilt from a damaged file cannot be trusted. Stop the desks (they save locally meanwhile), copy the database, and restore a backup.",
+    # --- spool: the local spool, what it sets aside, desk names
+    "bad_desk_name": "The desk's name (--desk) must be a short id: the letters a-z, digits and hyphens, at most 32 characters and never six digits in a row – e.g. --desk skranke-3. It is written into every visit, so it must never be a person's name or CPR number.",
+    "spool_unfit": "{count} entries in the spool can never be stored; they are set aside at the next flush:",
+    "spool_set_aside": "{count} entries could never be stored and were set aside in {path}:",
+    "spool_quarantine": "{count} entries are set aside in {path}. Each line says why. Give the file to IT; delete it only once every line has been looked at.",
+    "spool_desk_set_aside": "{count} entries from the local queue could not be stored and were set aside in {path}. Call IT.",
+    "spool_cut_off": "The flush stopped: {cause}. The rest waits and is sent when the database can take it (run triage spool flush again).",
+    "spool_nothing_sent": "Nothing was sent; {left} entries still wait in {folder}.",
+    "spool_file_unreadable": "The spool file {path} cannot be read ({reason}). What it holds has not been sent. Fix the file's permissions (or move whatever has that name away), and run triage spool flush again.",
+    "spool_why_torn": "written only in part (the program stopped mid-write); it was never confirmed as saved",
+    "spool_why_unreadable": "not readable as an entry",
+    "spool_why_not_an_entry": "neither a visit nor a cancellation",
+    "spool_why_missing_field": "the field '{detail}' is missing",
+    "spool_why_bad_field": "the field '{detail}' has a value it cannot have",
+    "spool_why_bad_desk": "the desk name is not allowed (it was removed from the file of entries set aside)",
+    "spool_why_refused": "the database refused it: {detail}",
+    "spool_why_void_unknown": "it cancels a visit that is not in the database",
 }
 
 CATALOG = {"da": DA, "en": EN}

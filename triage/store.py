@@ -21,11 +21,12 @@ from typing import Any
 
 from sqlalchemy import Index, event, func, text, update
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DatabaseError, DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import (DatabaseError, DataError, DBAPIError, IntegrityError, InterfaceError,
+                            OperationalError, StatementError)
 from sqlmodel import Field, SQLModel, create_engine, select
 
 from triage import paths
-from triage.spool import Spool
+from triage.spool import Drained, Sent, Spool, entry_problem, one_line, why
 from triage.visits import FIELDS, to_minute
 
 SCHEMA_VERSION = 4  # 2: rollups kept by triggers; 3: visits per postcode; 4: per day, per month
@@ -472,6 +473,14 @@ def _row(visit: dict) -> dict:
     return row
 
 
+def _refused_for_good(error: Exception) -> bool:
+    """True when the database refuses an entry itself (a value it cannot hold), so sending it
+    again can never help; False for "not now" (locked, read-only, full, gone, wrong schema)."""
+    if isinstance(error, DBAPIError):
+        return isinstance(error, (DataError, IntegrityError))
+    return isinstance(error, (StatementError, ValueError, TypeError, KeyError))
+
+
 class Store:
     """Record, void and count visits; anything that cannot reach the database waits in the spool."""
 
@@ -650,25 +659,38 @@ class Store:
         )
         return result.rowcount
 
-    def _apply(self, entries: list[dict]) -> None:
-        """Visits first, then voids (a void may refer to a visit in the same batch)."""
+    def _apply(self, entries: list[dict]) -> list[int]:
+        """Visits first, then voids (a void may refer to a visit in the same batch), in one
+        transaction. Returns the positions of voids whose visit is not in the database."""
         visits = [_row(e) for e in entries if "void" not in e]
+        unknown = []
         with self.engine.begin() as conn:
             if visits:
                 self._insert_ignoring_known(conn, visits)
-            for e in entries:
-                if "void" in e:
-                    self._void_in(conn, e["void"], e["voided_desk"], datetime.fromisoformat(e["voided_utc"]))
+            for position, e in enumerate(entries):
+                if "void" not in e:
+                    continue
+                when = datetime.fromisoformat(e["voided_utc"])
+                if not self._void_in(conn, e["void"], e["voided_desk"], when):
+                    known = select(Visit.id).where(Visit.visit_id == e["void"])
+                    if conn.execute(known).first() is None:  # voided before: known, and done
+                        unknown.append(position)
+        return unknown
 
     def record(self, visit: dict) -> str:
-        """'saved' once the row is committed, or 'spooled' when it waits locally (nothing lost)."""
+        """'saved' once the row is committed, or 'spooled' when it waits locally (nothing lost):
+        also when the database refuses this version of triage (a newer schema). A visit that
+        could never be stored (see spool.entry_problem) raises StoreError('not_saved')."""
+        problem = entry_problem(visit)
+        if problem:
+            raise StoreError("not_saved", reason=why(problem))
         with self._lock:
             try:
                 if not self.opened:
                     self.open()
                 self._apply([visit])
                 return "saved"
-            except UNAVAILABLE:
+            except (*UNAVAILABLE, StoreError):
                 self._to_spool(visit)
                 return "spooled"
 
@@ -676,6 +698,9 @@ class Store:
         """Mark a visit void (kept, left out of statistics): 'saved', 'spooled' or 'unknown'."""
         when = when or datetime.now(timezone.utc)
         entry = {"void": visit_id, "voided_desk": desk, "voided_utc": when.isoformat()}
+        problem = entry_problem(entry)
+        if problem:
+            raise StoreError("not_saved", reason=why(problem))
         with self._lock:
             try:
                 if not self.opened:
@@ -685,7 +710,7 @@ class Store:
                         return "saved"
                 if not any(e.get("visit_id") == visit_id for e in self.spool.waiting()):
                     return "unknown"
-            except UNAVAILABLE:
+            except (*UNAVAILABLE, StoreError):
                 pass
             self._to_spool(entry)
             return "spooled"
@@ -699,14 +724,41 @@ class Store:
             raise StoreError("not_saved", reason=error.strerror or str(error)) from error
 
     def replay_spool(self) -> int:
-        """Send what waits in the spool; returns how many entries went. Safe to call any time."""
+        """Send what waits in the spool; returns how many entries went. Safe to call any time.
+        Entries that can never be stored are set aside with their reason; what the flush did,
+        and why anything still waits, is in self.spool.last."""
         with self._lock:
             try:
                 if not self.opened:
                     self.open()
-                return self.spool.drain(self._apply)
-            except UNAVAILABLE:
+            except Exception as error:  # noqa: BLE001 - unusable now (or newer): all waits
+                self.spool.last = Drained(cause=one_line(error))
                 return 0
+
+            def send(entries: list[dict]) -> Sent:
+                try:
+                    unknown = self._apply(entries)
+                    refused = dict.fromkeys(unknown, ("void_unknown", ""))
+                    return Sent(len(entries) - len(unknown), refused)
+                except Exception as error:  # noqa: BLE001 - sorted out one entry at a time below
+                    if not _refused_for_good(error):
+                        return Sent(0, cause=one_line(error))
+                # The database refuses something in this batch: find it, one entry at a time.
+                sent = Sent(0)
+                for position, entry in enumerate(entries):
+                    try:
+                        if self._apply([entry]):
+                            sent.refused[position] = ("void_unknown", "")
+                        else:
+                            sent.stored += 1
+                    except Exception as error:  # noqa: BLE001
+                        if not _refused_for_good(error):
+                            sent.cause = one_line(error)
+                            return sent
+                        sent.refused[position] = ("refused", one_line(error))
+                return sent
+
+            return self.spool.drain(send).sent
 
     def insert_many(self, visits, batch: int = 20000) -> int:
         """Bulk load (demo history, imports): streamed in batches, all in one transaction, so

@@ -7,6 +7,7 @@ visit without loading the ORM; the store (triage.store) writes it.
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime, timezone
 
@@ -69,3 +70,17 @@ def visit_from_result(
         "duration_s": round(max(duration_s, 0.0)),
         "demo": False,
     }
+
+
+# A desk's name is written into every visit row, spool line and export, and names the spool
+# file: a short id such as skranke-3, never a person's name or CPR number.
+DESK_NAME_MAX = 32
+_DESK_NAME = re.compile(r"[A-Za-z0-9-]+")
+_BIRTH_DATE = re.compile(r"[0-9]{6}")  # six digits in a row: a birth date, a CPR number
+
+
+def valid_desk_name(name: object) -> bool:
+    """True for a short desk id: letters a-z, digits and hyphens, at most 32 characters, and no
+    six digits in a row."""
+    return (isinstance(name, str) and len(name) <= DESK_NAME_MAX
+            and _DESK_NAME.fullmatch(name) is not None and _BIRTH_DATE.search(name) is None)
