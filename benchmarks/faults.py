@@ -171,6 +171,7 @@ class Run:
         self.spool = folder / "spool"
         self.counter = 0
         self.pending: set[str] = set()  # acknowledged, not yet looked for by arrived()
+        self.started: list[subprocess.Popen] = []  # every desk process, stopped at the end
 
     def env(self) -> dict[str, str]:
         """The code under test (this checkout), and a user data folder of the fault's own."""
@@ -214,6 +215,7 @@ class Run:
             with open(outputs[-1], "w") as stdout, open(errors[-1], "w") as stderr:
                 procs.append(subprocess.Popen(argv, stdout=stdout, stderr=stderr, cwd=ROOT,
                                               env=self.env()))
+        self.started.extend(procs)
         return Desks(procs, outputs, errors)
 
     def finish_desks(self, desks: Desks, timeout: float = 300,
@@ -872,12 +874,14 @@ def fault_19(run: Run) -> None:
                             go=str(go))
     time.sleep(0.5)
     locker = sqlite3.connect(db, isolation_level=None, timeout=30)
-    go.touch()
-    time.sleep(0.2)
-    locker.execute("BEGIN EXCLUSIVE")
-    time.sleep(hold)
-    locker.execute("ROLLBACK")
-    locker.close()
+    try:
+        go.touch()
+        time.sleep(0.2)
+        locker.execute("BEGIN EXCLUSIVE")
+        time.sleep(hold)
+        locker.execute("ROLLBACK")
+    finally:
+        locker.close()
     kinds = run.finish_desks(desks)
     run.out.require(kinds.get("spooled", 0) > 0, f"the lock did not bite: {kinds}")
     run.arrived(url)
@@ -987,6 +991,11 @@ def run_fault(number: int, args: argparse.Namespace, base: Path) -> Outcome:
         where = traceback.extract_tb(error.__traceback__)[-1]
         run.out.problems.append(f"stopped by {type(error).__name__}: {str(error)[:100]} "
                                 f"({Path(where.filename).name}:{where.lineno})")
+    finally:
+        for proc in run.started:  # no desk outlives its fault
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
     return run.out
 
 
