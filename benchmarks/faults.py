@@ -1057,7 +1057,7 @@ def main() -> int:
           + (f"; failed: {', '.join(failed)}" if failed else ""))
     print(f"visits acknowledged {acknowledged:,}; present exactly once {total('present'):,}; "
           f"duplicates {total('duplicates')}; quarantined and reported {total('quarantined')}; "
-          f"lost {total('lost')}")
+          f"lost {total('lost'):,}")
     print(f"rollups exact: {sum(1 for o in checked if o.rollups_exact)} of {len(checked)} "
           "faults checked")
     print(f"tracebacks seen: {total('tracebacks')}")
