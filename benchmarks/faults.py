@@ -563,6 +563,9 @@ def fault_03(run: Run) -> None:
     url = new_database(db)
     right = schema_version(url)
     set_schema_version(url, "99")
+    # A change older code would write wrongly: it says so by raising writable_from too (an
+    # additive change leaves it, and older desks go on writing: fault 4).
+    execute(url, "UPDATE triage_meta SET value = '99' WHERE key = 'writable_from'")
     kinds = run.desks_write(str(db))
     run.out.require(kinds.get("spooled", 0) > 0 and kinds.get("saved", 0) == 0,
                     f"desks did not spool: {kinds}")
@@ -581,6 +584,7 @@ def fault_03(run: Run) -> None:
                         f"Enter at the desk: {shown['spooled_after_enter']} visits spooled"
                         + (f", it said {said[0][:80]!r}" if said else ""))
     set_schema_version(url, right)  # as if the desks were updated: what waits must now arrive
+    execute(url, f"UPDATE triage_meta SET value = '{right}' WHERE key = 'writable_from'")
     run.arrived(url)
 
 
