@@ -211,7 +211,9 @@ class DeskScreen(Screen):
         lang = self.lang
         if message.counts is not None:
             self.counts = message.counts
-        if message.visit is None:
+        if message.status == "failed":
+            self.notice = t("undo_failed", lang, reason=message.reason)
+        elif message.visit is None:
             self.notice = t("undo_nothing", lang, minutes=UNDO_MINUTES)
         else:
             title = self.flow.outcomes[message.visit["outcome_id"]].title(lang)

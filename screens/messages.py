@@ -33,8 +33,12 @@ class VisitLogged(Message):
 
 
 class VisitVoided(Message):
-    def __init__(self, visit: dict | None, status: str, counts: tuple[int, int] | None) -> None:
+    """The last visit was voided ('saved'/'spooled'), there was none to undo, or 'failed'."""
+
+    def __init__(self, visit: dict | None, status: str, counts: tuple[int, int] | None,
+                 reason: str = "") -> None:
         super().__init__()
         self.visit = visit
         self.status = status
         self.counts = counts
+        self.reason = reason  # why a failed undo was not kept

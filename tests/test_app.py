@@ -409,3 +409,37 @@ async def test_entries_set_aside_at_start_are_shown_at_the_desk(make_app, tmp_pa
         notice = visible_text(app, "#notice")
         assert notice.startswith("2 registreringer fra den lokale kø kunne ikke gemmes")
         assert "_quarantine.jsonl" in notice
+
+
+async def test_an_undo_neither_database_nor_spool_can_take_says_so_and_can_be_retried(flow, tmp_path):
+    """Database gone and the spool folder unwritable: Ctrl+Z says the visit still counts, and a
+    second Ctrl+Z once they are back voids it."""
+    import shutil
+
+    db_dir, spool_dir = tmp_path / "db", tmp_path / "spool"
+    db_dir.mkdir()
+    log = DeskLog(str(db_dir / "triage.db"), "jc-musvaage", "skranke-1", spool_dir=spool_dir)
+    app = TriageApp(flow, site="jc-musvaage", desk="skranke-1", log=log, open_log_after=0)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("6", "1", "enter")
+        await settle(pilot, app)
+        log.store.engine.dispose()  # no open connection keeps the old file reachable
+        db_dir.rename(tmp_path / "db-away")
+        db_dir.write_text("not a folder")
+        shutil.rmtree(spool_dir, ignore_errors=True)
+        spool_dir.write_text("not a folder")
+        await pilot.press("ctrl+z")
+        await settle(pilot, app)
+        assert "Fortrydelsen kunne ikke gemmes" in visible_text(app, "#notice")
+        db_dir.unlink()
+        spool_dir.unlink()
+        (tmp_path / "db-away").rename(db_dir)
+        await pilot.press("ctrl+z")
+        await settle(pilot, app)
+        assert "Sidste besøg er annulleret: Integrationsprogram." in visible_text(app, "#notice")
+    store = Store(db_dir / "triage.db", spool_dir=spool_dir)
+    try:
+        (row,) = store.visits()
+    finally:
+        store.dispose()
+    assert row["voided_utc"] is not None

@@ -146,7 +146,13 @@ class TriageApp(App):
 
     @work(thread=True, group="log-write", exit_on_error=False)
     def void_last(self) -> None:
-        status, visit = self.visit_log.undo_last()
+        from triage.store import StoreError
+
+        try:
+            status, visit = self.visit_log.undo_last()
+        except StoreError as error:  # the visit still counts; the desk may try again
+            self._tell_screen(VisitVoided(None, "failed", None, error.params.get("reason", "")))
+            return
         self._tell_screen(VisitVoided(visit, status, self.visit_log.counts_today(self.today())))
 
     @work(thread=True, exclusive=True, group="log-replay", exit_on_error=False)

@@ -104,12 +104,19 @@ class DeskLog:
         visit = self.last_visit
         if visit is None or now - datetime.fromisoformat(visit["at_utc"]) > timedelta(minutes=UNDO_MINUTES):
             return "nothing", None
+        from triage.store import StoreError
+
         try:
             status = self.store.void(visit["visit_id"], self.desk, now)
+        except StoreError:
+            raise  # neither database nor spool took it: the visit still counts, say so
         except Exception as error:  # noqa: BLE001 - as for record: the void waits in the spool
             self._unusable(error)
-            self.spool.append({"void": visit["visit_id"], "voided_desk": self.desk,
-                               "voided_utc": now.isoformat()})
+            try:
+                self.spool.append({"void": visit["visit_id"], "voided_desk": self.desk,
+                                   "voided_utc": now.isoformat()})
+            except OSError as spool_error:
+                raise StoreError("not_saved", reason=spool_error.strerror or str(spool_error)) from spool_error
             status = "spooled"
         if status == "unknown":
             return "nothing", None
