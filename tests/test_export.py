@@ -128,8 +128,10 @@ def test_english_headers(november, flow, tmp_path):
 def test_small_counts_are_left_out_and_said(november, flow, tmp_path):
     options = Options(start=NOVEMBER.start, end=NOVEMBER.end, min_count=2)
     built = build(november, flow.sites, options)
-    per_day = table(built, "per_day").rows
-    assert [r[4] for r in per_day if r[0] == "jc-skelbaek"] == [2, 2, None]
+    per_day = {(r[0], r[2].day): r[4] for r in table(built, "per_day").rows}
+    assert per_day[("jc-skelbaek", 4)] is None  # a single visit
+    # Skelbækgade's 5 visits are shown, so one hidden day of its three would be 5 minus the others.
+    assert [per_day[("jc-skelbaek", d)] for d in (2, 3, 4)].count(None) >= 2
     assert all(r[5] is None for r in table(built, "misdirection").rows)  # every pair is a single visit
     shares = {r[0]: r[2:] for r in table(built, "shares").rows}
     assert shares["jc-skelbaek"][0] == 5 and shares["jc-musvaage"][0] == 2
@@ -139,7 +141,8 @@ def test_small_counts_are_left_out_and_said(november, flow, tmp_path):
     jsonschema.validate(document, SCHEMA)
     assert document["min_count"] == 2 and document["suppressed_cells"] == built.suppressed > 0
     book = openpyxl.load_workbook(export.write(built, "xlsx", tmp_path / "small.xlsx")[0])
-    assert book["Besøg pr. dag"]["E4"].value is None  # left empty, not 0
+    assert book["Besøg pr. dag"]["E5"].value is None  # left empty, not 0
+    assert book["Besøg pr. dag"]["E5"].offset(column=-2).value == datetime(2026, 11, 4)
 
 
 HOSTILE = ["=1+1", "+SUM(A1)", "-2+3", "@cmd", "\tTAB", "\rCR", "=HYPERLINK(\"http://x\")"]
@@ -202,8 +205,25 @@ def test_visit_rows_in_every_format(november, flow, tmp_path):
     document = json.loads((tmp_path / "v.json").read_text(encoding="utf-8"))
     jsonschema.validate(document, SCHEMA)
     assert len(document["rows"]) == 12 and document["rows"][0][2] == "2026-11-02"
-    sheet = openpyxl.load_workbook(tmp_path / "v.xlsx").active
+    book = openpyxl.load_workbook(tmp_path / "v.xlsx")
+    sheet = book["Besøg"]
     assert sheet.max_row == 13 and sheet["C2"].is_date and sheet["D2"].value == 10
+    assert sheet["B2"].value == datetime(2026, 11, 2, 9, 0) and sheet["P2"].value == 10
+    assert rows[1][1] == "2026-11-02 09:00" and rows[1][15] == "10"  # to the minute, whole seconds
+    assert document["rows"][0][1][:16].replace("T", " ") == "2026-11-02 09:00" and document["rows"][0][15] == 10
+
+    # Each format says what the rows hold and how to treat the file, before anyone reads them.
+    about_csv = list(csv.reader((tmp_path / "v_om_udtraekket.csv").read_text(encoding="utf-8-sig").splitlines()))
+    about_xlsx = [[c.value for c in row] for row in book.worksheets[0].iter_rows()]
+    assert book.sheetnames == ["Om udtrækket", "Besøg"]
+    assert about_csv == about_xlsx == [["Punkt", "Værdi"], *document["about"]]
+    about = dict(document["about"])
+    assert about["Besøg i filen"] == "12"
+    for said in ("til minuttet", "skranke-id", "postnummer", "hele sekunder", "flow-version"):
+        assert said in about["Indhold"]
+    assert "sjældent ærinde sammen med postnummer og tidspunkt" in about["Risiko"]
+    assert "må ikke offentliggøres" in about["Sådan bruges filen"]
+    assert "kan ikke udtrækkes med --min-count" in about["Sådan bruges filen"]
     only_nord = Options(start=NOVEMBER.start, end=NOVEMBER.end, filters=Filters(sites=("jc-nord",)))
     assert write_visits(november, only_nord, "csv", tmp_path / "nord.csv") == 5
 

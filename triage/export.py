@@ -321,7 +321,8 @@ def _protect(values: dict[Var, int], free: set[Var], relations: list[dict[Var, i
             touching.setdefault(v, []).append(relation)
 
     def smallest_shown(candidates) -> Var | None:
-        shown = [v for v in candidates if v not in hidden and v not in free]
+        # A zero gives nothing away and hides nothing: a site with no row elsewhere had none.
+        shown = [v for v in candidates if v not in hidden and v not in free and values[v]]
         return min(shown, key=lambda v: (values[v], v)) if shown else None
 
     while True:
@@ -649,8 +650,12 @@ def visits_sql(options: Options, excel_da: bool, mode: str,
         elif column.key == "duration_s":
             selected.append("CAST(ROUND(duration_s) AS INTEGER)")  # whole seconds, as promised
         elif column.key == "at_utc":  # to the minute, whatever older rows hold
-            selected.append("date_trunc('minute', at_utc)" if dialect == "postgresql"
-                            else "substr(at_utc, 1, 16)")
+            if dialect != "postgresql":
+                selected.append("substr(at_utc, 1, 16)")  # SQLite keeps ISO text: cut it
+            elif typed:
+                selected.append("date_trunc('minute', at_utc)")
+            else:  # the same text as from SQLite (\\: keeps the colon from reading as a parameter)
+                selected.append("to_char(at_utc AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24\\:MI')")
         else:
             selected.append(_PLAIN_SOURCES[column.key])
     where = ["local_date >= :start", "local_date < :end", "voided_utc IS NULL"]
