@@ -320,9 +320,9 @@ def _protect(values: dict[Var, int], free: set[Var], relations: list[dict[Var, i
         for v in relation:
             touching.setdefault(v, []).append(relation)
 
-    def smallest_shown(candidates) -> Var | None:
+    def smallest_shown(candidates, above: int = 0) -> Var | None:
         # A zero gives nothing away and hides nothing: a site with no row elsewhere had none.
-        shown = [v for v in candidates if v not in hidden and v not in free and values[v]]
+        shown = [v for v in candidates if v not in hidden and v not in free and values[v] > above]
         return min(shown, key=lambda v: (values[v], v)) if shown else None
 
     while True:
@@ -336,15 +336,52 @@ def _protect(values: dict[Var, int], free: set[Var], relations: list[dict[Var, i
                     hidden.add(smallest_shown(relation))
                     changed = True
         pinned = sorted(_determined(relations, hidden | free) & hidden)
+        # Every hidden count is at least 1 (its row is there): two hidden parts of a shown 2
+        # are 1 each. Hiding a part of 2 or more (or the whole) leaves them a range.
+        above = 0 if pinned else 1
+        pinned = pinned or sorted(_squeezed(values, hidden, free, relations))
         if not pinned:
             return hidden
-        for v in pinned:  # a combination of relations gives it away: widen around it
-            near = [u for relation in touching.get(v, []) for u in relation]
-            extra = smallest_shown(near) or smallest_shown(_reachable(v, touching))
-            if extra is None:
-                raise AssertionError(f"{v} is fixed by the relations with nothing shown")
-            hidden.add(extra)
+        v = pinned[0]  # a combination of relations gives it away: widen around it
+        near = [u for relation in touching.get(v, []) for u in relation]
+        extra = (smallest_shown(near, above) or smallest_shown(near)
+                 or smallest_shown(_reachable(v, touching)))
+        if extra is None:
+            raise AssertionError(f"{v} is fixed by the relations with nothing shown")
+        hidden.add(extra)
+
+
+def _squeezed(values: dict[Var, int], hidden: set[Var], free: set[Var],
+              relations: list[dict[Var, int]], rounds: int = 200) -> set[Var]:
+    """Hidden counts whose lowest and highest possible values meet, from what is shown, the
+    relations, and that a hidden count is at least 1 and an unprinted figure at least 0
+    (bounds carried from relation to relation until they settle)."""
+    infinity = float("inf")
+    low = {v: 1 if v in hidden else 0 if v in free else n for v, n in values.items()}
+    high = {v: infinity if v in hidden or v in free else n for v, n in values.items()}
+    for _ in range(rounds):
+        changed = False
+        for relation in relations:
+            # c·x + (the rest) = 0, so c·x lies within minus the range of the rest.
+            ends = {v: sorted((-c * low[v], -c * high[v])) for v, c in relation.items()}
+            lows = [a for a, _ in ends.values()]
+            highs = [b for _, b in ends.values()]
+            low_sum = sum(a for a in lows if a != -infinity)
+            high_sum = sum(b for b in highs if b != infinity)
+            low_infinite, high_infinite = lows.count(-infinity), highs.count(infinity)
+            for v, c in relation.items():
+                a, b = ends[v]
+                rest_low = -infinity if low_infinite - (a == -infinity) else low_sum - (a if a != -infinity else 0)
+                rest_high = infinity if high_infinite - (b == infinity) else high_sum - (b if b != infinity else 0)
+                # x = (range of minus the rest) / c, with c = ±1 in every relation here
+                new_low, new_high = (rest_low, rest_high) if c > 0 else (-rest_high, -rest_low)
+                if new_low > low[v]:
+                    low[v], changed = new_low, True
+                if new_high < high[v]:
+                    high[v], changed = new_high, True
+        if not changed:
             break
+    return {v for v in hidden if low[v] == high[v]}
 
 
 def _reachable(start: Var, touching: dict[Var, list[dict[Var, int]]]) -> list[Var]:
