@@ -342,13 +342,18 @@ def _protect(values: dict[Var, int], free: set[Var], relations: list[dict[Var, i
         pinned = pinned or sorted(_squeezed(values, hidden, free, relations))
         if not pinned:
             return hidden
-        v = pinned[0]  # a combination of relations gives it away: widen around it
-        near = [u for relation in touching.get(v, []) for u in relation]
-        extra = (smallest_shown(near, above) or smallest_shown(near)
-                 or smallest_shown(_reachable(v, touching)))
-        if extra is None:
-            raise AssertionError(f"{v} is fixed by the relations with nothing shown")
-        hidden.add(extra)
+        widened: set[Var] = set()
+        for v in pinned:  # a combination of relations gives it away: widen around it
+            near = [u for relation in touching.get(v, []) for u in relation]
+            if widened.intersection(near):
+                continue  # this round's widening may free it already: look again first
+            extra = (smallest_shown(near, above) or smallest_shown(near)
+                     or smallest_shown(_reachable(v, touching)))
+            if extra is not None:  # None: this round hid all around it already
+                hidden.add(extra)
+                widened.add(extra)
+        if not widened:
+            raise AssertionError(f"{pinned[0]} is fixed by the relations with nothing shown")
 
 
 def _squeezed(values: dict[Var, int], hidden: set[Var], free: set[Var],
