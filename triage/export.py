@@ -208,8 +208,9 @@ def _about(export: Export, options: Options, total: int | None) -> Table:
 
 def _about_period(options: Options) -> list[tuple[str, str]]:
     last = options.end - timedelta(days=1)
-    return [("exp_about_period", t("exp_about_period_value", options.lang, start=options.start.isoformat(),
-                                   end=last.isoformat())),
+    period = t("exp_about_period_value", options.lang, start=options.start.isoformat(),
+               end=last.isoformat())
+    return [("exp_about_period", period),
             ("exp_about_made", datetime.now().astimezone().strftime("%Y-%m-%d %H:%M"))]
 
 
@@ -367,19 +368,12 @@ def _squeezed(values: dict[Var, int], hidden: set[Var], free: set[Var],
     for _ in range(rounds):
         changed = False
         for relation in relations:
-            # c·x + (the rest) = 0, so c·x lies within minus the range of the rest.
+            # c·x = −(the rest), c = ±1: each member's range from the sum of the others' ranges
             ends = {v: sorted((-c * low[v], -c * high[v])) for v, c in relation.items()}
-            lows = [a for a, _ in ends.values()]
-            highs = [b for _, b in ends.values()]
-            low_sum = sum(a for a in lows if a != -infinity)
-            high_sum = sum(b for b in highs if b != infinity)
-            low_infinite, high_infinite = lows.count(-infinity), highs.count(infinity)
+            lows, highs = _Sum([a for a, _ in ends.values()]), _Sum([b for _, b in ends.values()])
             for v, c in relation.items():
-                a, b = ends[v]
-                rest_low = -infinity if low_infinite - (a == -infinity) else low_sum - (a if a != -infinity else 0)
-                rest_high = infinity if high_infinite - (b == infinity) else high_sum - (b if b != infinity else 0)
-                # x = (range of minus the rest) / c, with c = ±1 in every relation here
-                new_low, new_high = (rest_low, rest_high) if c > 0 else (-rest_high, -rest_low)
+                rest = (lows.without(ends[v][0]), highs.without(ends[v][1]))
+                new_low, new_high = rest if c > 0 else (-rest[1], -rest[0])
                 if new_low > low[v]:
                     low[v], changed = new_low, True
                 if new_high < high[v]:
@@ -387,6 +381,21 @@ def _squeezed(values: dict[Var, int], hidden: set[Var], free: set[Var],
         if not changed:
             break
     return {v for v in hidden if low[v] == high[v]}
+
+
+class _Sum:
+    """A sum of terms, some of them infinite, from which one term can be taken out again."""
+
+    def __init__(self, terms: list[float]) -> None:
+        self.finite = sum(x for x in terms if abs(x) != float("inf"))
+        self.up = sum(1 for x in terms if x == float("inf"))
+        self.down = sum(1 for x in terms if x == -float("inf"))
+
+    def without(self, term: float) -> float:
+        up, down = self.up - (term == float("inf")), self.down - (term == -float("inf"))
+        if up or down:  # never both here: a sum of lows has no +inf, of highs no -inf
+            return float("inf") if up else -float("inf")
+        return self.finite - (term if abs(term) != float("inf") else 0)
 
 
 def _reachable(start: Var, touching: dict[Var, list[dict[Var, int]]]) -> list[Var]:
@@ -780,7 +789,8 @@ def write_visits(store: Store, options: Options, fmt: str, path: Path, excel_da:
                         [_plain(v) for v in row], ensure_ascii=False))
                     written += 1
                 tick(written)
-            out.write('\n], "about": %s}\n' % json.dumps(visits_about(options, written), ensure_ascii=False))
+            about = json.dumps(visits_about(options, written), ensure_ascii=False)
+            out.write('\n], "about": %s}\n' % about)
     else:
         written = _write_visits_xlsx(store, options, path, headers, tick)
     return written
