@@ -22,13 +22,11 @@ from fractions import Fraction
 from pathlib import Path
 
 import openpyxl
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from triage import export
+from triage import export, paths
 from triage.export import Options, build
-from triage import paths
 from triage.i18n import t
 from triage.load import load_or_raise
 from triage.store import Store
@@ -56,10 +54,11 @@ def _visits(flow, groups) -> list[dict]:
         key = (answers, site)
         if key not in results:
             results[key] = route(flow, list(ANSWERS[answers]), here=site)
-        at = datetime.combine(START + timedelta(days=day), datetime.min.time(), UTC) + timedelta(hours=hour)
+        at = datetime.combine(START + timedelta(days=day), datetime.min.time(), UTC)
+        at += timedelta(hours=hour)
+        channel = "in_person" if in_person else "phone"
         for _ in range(many):
-            visits.append(visit_from_result(results[key], site, "d", "in_person" if in_person else "phone",
-                                            10.0, at))
+            visits.append(visit_from_result(results[key], site, "d", channel, 10.0, at))
     return visits
 
 
@@ -92,7 +91,8 @@ def read_csv(folder: Path, columns: dict) -> dict[str, list[list]]:
     tables = {}
     for key in ("about",) + TABLES:
         kinds = [c.kind for c in columns[key]]
-        lines = (folder / f"{t(f'exp_file_{key}')}.csv").read_text(encoding="utf-8-sig").splitlines()
+        path = folder / f"{t(f'exp_file_{key}')}.csv"
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
         rows = list(csv.reader(lines))[1:]
         tables[key] = [[_normal(v, k) for v, k in zip(row, kinds)] for row in rows]
     return tables
@@ -207,7 +207,8 @@ def attack(tables: dict[str, list[list]], in_person_only: set[tuple]) -> tuple[s
     weekdays = {t(f"weekday_{i}"): i for i in range(7)}
     same: dict = {}
     for i, r in enumerate(tables["per_hour"]):
-        same.setdefault((r[0], date.fromisoformat(r[2]).weekday(), r[3]), []).append(("per_hour", i))
+        weekday = date.fromisoformat(r[2]).weekday()
+        same.setdefault((r[0], weekday, r[3]), []).append(("per_hour", i))
     for i, r in enumerate(tables["staffing"]):
         var = cell("staffing", i)
         key = (r[0], weekdays[r[2]], r[3])
@@ -256,7 +257,8 @@ def squeezed(relations: list[dict], shown: dict, counts: set, rounds: int = 300)
 # --- the property --------------------------------------------------------------------------------
 
 
-def export_and_attack(store: Store, flow, visits: list[dict], k: int, folder: Path) -> tuple[set, set]:
+def export_and_attack(store: Store, flow, visits: list[dict], k: int,
+                      folder: Path) -> tuple[set, set]:
     """Write the export with --min-count k in every format, read each back, and attack it."""
     options = Options(start=START, end=END, min_count=k)
     built = build(store, flow.sites, options)
@@ -310,8 +312,9 @@ def test_no_hidden_count_can_be_worked_out(groups, k):
 def test_no_hidden_count_can_be_worked_out_on_both_engines(store, flow, tmp_path):
     """One fixed random month on each engine: the same property, the same suppression."""
     rng = random.Random(12)
-    groups = [(rng.choice(SITES), rng.randrange(14), rng.randrange(7, 14), rng.randrange(len(ANSWERS)),
-               rng.random() < 0.8, rng.choice((1, 1, 2, 3, 6, 9))) for _ in range(60)]
+    groups = [(rng.choice(SITES), rng.randrange(14), rng.randrange(7, 14),
+               rng.randrange(len(ANSWERS)), rng.random() < 0.8, rng.choice((1, 1, 2, 3, 6, 9)))
+              for _ in range(60)]
     visits = _visits(flow, groups)
     store.insert_many(visits)
     hidden, pinned = export_and_attack(store, flow, visits, 4, tmp_path)
