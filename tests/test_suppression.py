@@ -319,6 +319,9 @@ def test_no_hidden_count_can_be_worked_out_on_both_engines(store, flow, tmp_path
     store.insert_many(visits)
     hidden, pinned = export_and_attack(store, flow, visits, 4, tmp_path)
     assert len(hidden) > 10 and not pinned
+    options = Options(start=START, end=END, min_count=4)
+    again = [build(store, flow.sites, options) for _ in range(2)]
+    assert [t.rows for t in again[0].tables[1:]] == [t.rows for t in again[1].tables[1:]]
 
 
 # --- the examples, each failing on the first --min-count ------------------------------
