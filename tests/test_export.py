@@ -128,18 +128,23 @@ def test_english_headers(november, flow, tmp_path):
 def test_small_counts_are_left_out_and_said(november, flow, tmp_path):
     options = Options(start=NOVEMBER.start, end=NOVEMBER.end, min_count=2)
     built = build(november, flow.sites, options)
-    per_day = table(built, "per_day").rows
-    assert [r[4] for r in per_day if r[0] == "jc-skelbaek"] == [2, 2, None]
+    # Every hour here holds one visit. A day of 2 over two hours would say both are 1 (a hidden
+    # count is at least 1), so the days go too, then the sites, the total and the shares.
+    assert {r[4] for r in table(built, "per_hour").rows} == {None}
+    assert {r[4] for r in table(built, "per_day").rows} == {None}
     assert all(r[5] is None for r in table(built, "misdirection").rows)  # every pair is a single visit
-    shares = {r[0]: r[2:] for r in table(built, "shares").rows}
-    assert shares["jc-skelbaek"][0] == 5 and shares["jc-musvaage"][0] == 2
+    for row in table(built, "shares").rows:  # visits, share and off target gone; the target stays
+        assert row[2] is None and row[3] is None and row[5] is None and row[4]
     about = dict(table(built, "about").rows)
     assert "Tal under 2 er udeladt" in about["Små tal"] and f"{built.suppressed} celler" in about["Små tal"]
+    assert "Andele og afvigelser er udeladt" in about["Små tal"]
+    assert about["Besøg i alt"].startswith("Udeladt")
     document = json.loads(export.write(built, "json", tmp_path / "small.json")[0].read_text(encoding="utf-8"))
     jsonschema.validate(document, SCHEMA)
     assert document["min_count"] == 2 and document["suppressed_cells"] == built.suppressed > 0
     book = openpyxl.load_workbook(export.write(built, "xlsx", tmp_path / "small.xlsx")[0])
     assert book["Besøg pr. dag"]["E4"].value is None  # left empty, not 0
+    assert book["Besøg pr. dag"]["C4"].value == datetime(2026, 11, 4)
 
 
 HOSTILE = ["=1+1", "+SUM(A1)", "-2+3", "@cmd", "\tTAB", "\rCR", "=HYPERLINK(\"http://x\")"]
@@ -202,8 +207,27 @@ def test_visit_rows_in_every_format(november, flow, tmp_path):
     document = json.loads((tmp_path / "v.json").read_text(encoding="utf-8"))
     jsonschema.validate(document, SCHEMA)
     assert len(document["rows"]) == 12 and document["rows"][0][2] == "2026-11-02"
-    sheet = openpyxl.load_workbook(tmp_path / "v.xlsx").active
+    book = openpyxl.load_workbook(tmp_path / "v.xlsx")
+    sheet = book["Besøg"]
     assert sheet.max_row == 13 and sheet["C2"].is_date and sheet["D2"].value == 10
+    assert sheet["B2"].value == datetime(2026, 11, 2, 9, 0) and sheet["P2"].value == 10
+    assert rows[1][1] == "2026-11-02 09:00" and rows[1][15] == "10"  # to the minute, whole seconds
+    first = document["rows"][0]
+    assert first[1][:16].replace("T", " ") == "2026-11-02 09:00" and first[15] == 10
+
+    # Each format says what the rows hold and how to treat the file, before anyone reads them.
+    about_text = (tmp_path / "v_om_udtraekket.csv").read_text(encoding="utf-8-sig")
+    about_csv = list(csv.reader(about_text.splitlines()))
+    about_xlsx = [[c.value for c in row] for row in book.worksheets[0].iter_rows()]
+    assert book.sheetnames == ["Om udtrækket", "Besøg"]
+    assert about_csv == about_xlsx == [["Punkt", "Værdi"], *document["about"]]
+    about = dict(document["about"])
+    assert about["Besøg i filen"] == "12"
+    for said in ("til minuttet", "skranke-id", "postnummer", "hele sekunder", "flow-version"):
+        assert said in about["Indhold"]
+    assert "sjældent ærinde sammen med postnummer og tidspunkt" in about["Risiko"]
+    assert "må ikke offentliggøres" in about["Sådan bruges filen"]
+    assert "kan ikke udtrækkes med --min-count" in about["Sådan bruges filen"]
     only_nord = Options(start=NOVEMBER.start, end=NOVEMBER.end, filters=Filters(sites=("jc-nord",)))
     assert write_visits(november, only_nord, "csv", tmp_path / "nord.csv") == 5
 

@@ -147,10 +147,8 @@ def build(store: Store, sites: Sites, options: Options, progress: Progress | Non
     tables.append(_staffing(store, sites, options))
     step()
     export = Export(start, end, lang, options.min_count, tables)
-    if options.min_count > 1:
-        for table in tables:
-            export.suppressed += _suppress(table, options.min_count)
-    tables.insert(0, _about(export, options, summary.total))
+    total_hidden = options.min_count > 1 and _suppress(export, summary.total)
+    tables.insert(0, _about(export, options, None if total_hidden else summary.total))
     step()
     return export
 
@@ -187,17 +185,19 @@ def _staffing(store: Store, sites: Sites, options: Options) -> Table:
         Column("counters_today", "int")], rows)
 
 
-def _about(export: Export, options: Options, total: int) -> Table:
+def _about(export: Export, options: Options, total: int | None) -> Table:
     lang = options.lang
-    last = export.end - timedelta(days=1)
+    small = t("exp_about_small_none", lang)
+    if options.min_count > 1:
+        small = t("exp_about_small_value", lang, k=options.min_count, cells=export.suppressed)
+        shares = next(table for table in export.tables if table.key == "shares")
+        if any(row[3] is None for row in shares.rows):
+            small += " " + t("exp_about_shares_hidden", lang)
     lines = [
-        ("exp_about_period", t("exp_about_period_value", lang, start=export.start.isoformat(), end=last.isoformat())),
-        ("exp_about_made", datetime.now().astimezone().strftime("%Y-%m-%d %H:%M")),
-        ("exp_about_visits", str(total)),
-        ("exp_about_sites", ", ".join(options.filters.sites) if options.filters.sites else t("exp_all", lang)),
-        ("exp_about_demo", t("exp_yes" if options.filters.include_demo else "exp_no", lang)),
-        ("exp_about_small", t("exp_about_small_value", lang, k=options.min_count, cells=export.suppressed)
-         if options.min_count > 1 else t("exp_about_small_none", lang)),
+        *_about_period(options),
+        ("exp_about_visits", t("exp_about_hidden", lang) if total is None else str(total)),
+        *_about_selection(options),
+        ("exp_about_small", small),
         ("exp_about_staffing", t("exp_about_staffing_value", lang, share=f"{options.wait_share * 100:.0f}",
                                  minutes=f"{options.wait_minutes:g}")),
         ("exp_about_misdirected", t("exp_about_misdirected_value", lang)),
@@ -206,18 +206,267 @@ def _about(export: Export, options: Options, total: int) -> Table:
     return Table("about", [Column("item"), Column("value")], [[t(k, lang), v] for k, v in lines])
 
 
-def _suppress(table: Table, k: int) -> int:
-    counts = [i for i, c in enumerate(table.columns) if c.count]
-    derived = [i for i, c in enumerate(table.columns) if c.derived]
-    suppressed = 0
-    for row in table.rows:
-        small = [i for i in counts if row[i] is not None and 0 < row[i] < k]
-        if small:
-            for i in small + derived:
-                if row[i] is not None:
-                    row[i] = None
-                    suppressed += 1
-    return suppressed
+def _about_period(options: Options) -> list[tuple[str, str]]:
+    last = options.end - timedelta(days=1)
+    period = t("exp_about_period_value", options.lang, start=options.start.isoformat(),
+               end=last.isoformat())
+    return [("exp_about_period", period),
+            ("exp_about_made", datetime.now().astimezone().strftime("%Y-%m-%d %H:%M"))]
+
+
+def _about_selection(options: Options) -> list[tuple[str, str]]:
+    lang, filters = options.lang, options.filters
+    return [("exp_about_sites", ", ".join(filters.sites) if filters.sites else t("exp_all", lang)),
+            ("exp_about_demo", t("exp_yes" if filters.include_demo else "exp_no", lang))]
+
+
+def visits_about(options: Options, rows: int) -> list[list[str]]:
+    """What a file of visit rows holds and how to treat it: item, value (its "about" table)."""
+    lines = [*_about_period(options), ("exp_about_rows", str(rows)), *_about_selection(options),
+             ("exp_about_content", t("exp_about_content_value", options.lang)),
+             ("exp_about_risk", t("exp_about_risk_value", options.lang)),
+             ("exp_about_handling", t("exp_about_handling_value", options.lang))]
+    return [[t(k, options.lang), v] for k, v in lines]
+
+
+def _suppress(export: Export, total: int) -> bool:
+    """Leave counts under min_count empty, with every count and figure that would give one
+    away; returns whether the export's total had to go too."""
+    tables = {table.key: table for table in export.tables}
+    values, free, relations = _relations(tables, total, export.lang)
+    hidden = _protect(values, free, relations, export.min_count)
+    for key, i in sorted(hidden):
+        if key in tables:
+            export.suppressed += _empty(tables[key], tables[key].rows[i], count=True)
+    shares = tables["shares"]
+    if any(("shares", i) in hidden for i in range(len(shares.rows))):
+        # visits ÷ share gives the jobcentres' total, and with it a hidden site: no shares then
+        for row in shares.rows:
+            export.suppressed += _empty(shares, row, count=False)
+    if ("about", 0) in hidden:
+        export.suppressed += 1
+    return ("about", 0) in hidden
+
+
+def _empty(table: Table, row: list, count: bool) -> int:
+    """Empty the row's derived figures (and its count); returns how many cells were emptied."""
+    emptied = 0
+    for i, column in enumerate(table.columns):
+        if (column.derived or (count and column.count)) and row[i] is not None:
+            row[i] = None
+            emptied += 1
+    return emptied
+
+
+# --- small counts: primary and secondary suppression ------------------------------------
+#
+# Every count the tables print is a variable; the figures that tie them together are linear
+# relations (a day is the sum of its hours, a site's visits the sum of its days and of its
+# referrals, the export's total the sum of the sites, a home-site pair the sum of its postcodes,
+# a staffing hour the sum of that hour on the period's same weekdays when all of it was in
+# person). A hidden count is safe when no combination of relations pins it down: checked
+# exactly (elimination over a large prime field), and more counts are hidden until it holds.
+
+Var = tuple
+PRIME = 2**61 - 1  # coefficients are ±1: a prime this large never divides a pivot in practice
+
+
+def _determined(relations: list[dict[Var, int]], unknown: set[Var]) -> set[Var]:
+    """The unknowns that the relations fix, whatever the other unknowns are: those whose unit
+    vector lies in the relations' row space (a reduced row with a single entry)."""
+    rows: dict[Var, dict[Var, int]] = {}  # pivot → row, pivot coefficient 1, fully reduced
+    holding: dict[Var, set[Var]] = {}  # variable → pivots of the rows that contain it
+    for relation in relations:
+        row = {v: c % PRIME for v, c in relation.items() if v in unknown and c % PRIME}
+        for pivot in [v for v in row if v in rows]:
+            factor = row.pop(pivot, 0)
+            if factor:
+                for v, c in rows[pivot].items():
+                    if v != pivot:
+                        row[v] = (row.get(v, 0) - factor * c) % PRIME
+                        if not row[v]:
+                            del row[v]
+        if not row:
+            continue
+        pivot = min(row, key=lambda v: (len(holding.get(v, ())), v))
+        inverse = pow(row[pivot], PRIME - 2, PRIME)
+        row = {v: c * inverse % PRIME for v, c in row.items()}
+        for other in list(holding.get(pivot, ())):  # clear the new pivot from the older rows
+            target = rows[other]
+            factor = target.pop(pivot)
+            holding[pivot].discard(other)
+            for v, c in row.items():
+                if v == pivot:
+                    continue
+                value = (target.get(v, 0) - factor * c) % PRIME
+                if value:
+                    target[v] = value
+                    holding.setdefault(v, set()).add(other)
+                elif v in target:
+                    del target[v]
+                    holding[v].discard(other)
+        rows[pivot] = row
+        for v in row:
+            holding.setdefault(v, set()).add(pivot)
+    return {pivot for pivot, row in rows.items() if len(row) == 1}
+
+
+def _protect(values: dict[Var, int], free: set[Var], relations: list[dict[Var, int]],
+             k: int) -> set[Var]:
+    """The counts to hide: every count under k (but above 0), and enough others that none of
+    them can be worked out from what is shown. `free` are figures the export never prints."""
+    hidden = {v for v, n in values.items() if v not in free and 0 < n < k}
+    touching: dict[Var, list[dict[Var, int]]] = {}
+    for relation in relations:
+        for v in relation:
+            touching.setdefault(v, []).append(relation)
+
+    def smallest_shown(candidates, above: int = 0) -> Var | None:
+        # A zero gives nothing away and hides nothing: a site with no row elsewhere had none.
+        shown = [v for v in candidates if v not in hidden and v not in free and values[v] > above]
+        return min(shown, key=lambda v: (values[v], v)) if shown else None
+
+    while True:
+        # The simple case first: a relation with one unknown gives it away; hide one more.
+        changed = True
+        while changed:
+            changed = False
+            for relation in relations:
+                unknown = [v for v in relation if v in hidden or v in free]
+                if len(unknown) == 1 and unknown[0] in hidden:
+                    hidden.add(smallest_shown(relation))
+                    changed = True
+        pinned = sorted(_determined(relations, hidden | free) & hidden)
+        # Every hidden count is at least 1 (its row is there): two hidden parts of a shown 2
+        # are 1 each. Hiding a part of 2 or more (or the whole) leaves them a range.
+        above = 0 if pinned else 1
+        pinned = pinned or sorted(_squeezed(values, hidden, free, relations))
+        if not pinned:
+            return hidden
+        widened: set[Var] = set()
+        for v in pinned:  # a combination of relations gives it away: widen around it
+            near = [u for relation in touching.get(v, []) for u in relation]
+            if widened.intersection(near):
+                continue  # this round's widening may free it already: look again first
+            extra = (smallest_shown(near, above) or smallest_shown(near)
+                     or smallest_shown(_reachable(v, touching)))
+            if extra is not None:  # None: this round hid all around it already
+                hidden.add(extra)
+                widened.add(extra)
+        if not widened:
+            raise AssertionError(f"{pinned[0]} is fixed by the relations with nothing shown")
+
+
+def _squeezed(values: dict[Var, int], hidden: set[Var], free: set[Var],
+              relations: list[dict[Var, int]], rounds: int = 200) -> set[Var]:
+    """Hidden counts whose lowest and highest possible values meet, from what is shown, the
+    relations, and that a hidden count is at least 1 and an unprinted figure at least 0
+    (bounds carried from relation to relation until they settle)."""
+    infinity = float("inf")
+    low = {v: 1 if v in hidden else 0 if v in free else n for v, n in values.items()}
+    high = {v: infinity if v in hidden or v in free else n for v, n in values.items()}
+    for _ in range(rounds):
+        changed = False
+        for relation in relations:
+            # c·x = −(the rest), c = ±1: each member's range from the sum of the others' ranges
+            ends = {v: sorted((-c * low[v], -c * high[v])) for v, c in relation.items()}
+            lows, highs = _Sum([a for a, _ in ends.values()]), _Sum([b for _, b in ends.values()])
+            for v, c in relation.items():
+                rest = (lows.without(ends[v][0]), highs.without(ends[v][1]))
+                new_low, new_high = rest if c > 0 else (-rest[1], -rest[0])
+                if new_low > low[v]:
+                    low[v], changed = new_low, True
+                if new_high < high[v]:
+                    high[v], changed = new_high, True
+        if not changed:
+            break
+    return {v for v in hidden if low[v] == high[v]}
+
+
+class _Sum:
+    """A sum of terms, some of them infinite, from which one term can be taken out again."""
+
+    def __init__(self, terms: list[float]) -> None:
+        self.finite = sum(x for x in terms if abs(x) != float("inf"))
+        self.up = sum(1 for x in terms if x == float("inf"))
+        self.down = sum(1 for x in terms if x == -float("inf"))
+
+    def without(self, term: float) -> float:
+        up, down = self.up - (term == float("inf")), self.down - (term == -float("inf"))
+        if up or down:  # never both here: a sum of lows has no +inf, of highs no -inf
+            return float("inf") if up else -float("inf")
+        return self.finite - (term if abs(term) != float("inf") else 0)
+
+
+def _reachable(start: Var, touching: dict[Var, list[dict[Var, int]]]) -> list[Var]:
+    seen, todo = {start}, [start]
+    while todo:
+        for relation in touching.get(todo.pop(), []):
+            for v in relation:
+                if v not in seen:
+                    seen.add(v)
+                    todo.append(v)
+    return sorted(seen)
+
+
+def _relations(tables: dict[str, Table], total: int,
+               lang: str) -> tuple[dict[Var, int], set[Var], list[dict[Var, int]]]:
+    """Every count the tables print (and the export's total, `("about", 0)`), the figures they
+    depend on but never print, and the linear relations between them (each sums to zero)."""
+    values: dict[Var, int] = {("about", 0): total}
+    for key, table in tables.items():
+        column = next((i for i, c in enumerate(table.columns) if c.count), None)
+        if column is not None:
+            for i, row in enumerate(table.rows):
+                values[(key, i)] = row[column]
+    relations: list[dict[Var, int]] = []
+
+    def sums(whole: Var, parts: list[Var]) -> None:
+        if parts:
+            relation = {whole: 1}
+            for part in parts:
+                relation[part] = relation.get(part, 0) - 1
+            relations.append(relation)
+
+    def grouped(key: str, group: Callable[[list], tuple]) -> dict[tuple, list[Var]]:
+        groups: dict[tuple, list[Var]] = {}
+        for i, row in enumerate(tables[key].rows):
+            groups.setdefault(group(row), []).append((key, i))
+        return groups
+
+    day_of = {(r[0], r[2]): ("per_day", i) for i, r in enumerate(tables["per_day"].rows)}
+    hours = grouped("per_hour", lambda r: (r[0], r[2]))
+    for day, parts in hours.items():
+        sums(day_of[day], parts)
+
+    # A site's visits: its row in the shares table, or a figure no table prints.
+    free: set[Var] = set()
+    site_of = {r[0]: ("shares", i) for i, r in enumerate(tables["shares"].rows)}
+    days = grouped("per_day", lambda r: (r[0],))
+    referrals = grouped("destinations", lambda r: (r[0],))
+    for site in sorted({s for (s,) in days} | {s for (s,) in referrals} | set(site_of)):
+        if site not in site_of:
+            site_of[site] = ("site", len(free))
+            free.add(site_of[site])
+            values[site_of[site]] = sum(values[v] for v in days.get((site,), []))
+        sums(site_of[site], days.get((site,), []))
+        sums(site_of[site], referrals.get((site,), []))
+    sums(("about", 0), sorted(site_of.values()))
+
+    pairs = {(r[0], r[2]): ("misdirection", i) for i, r in enumerate(tables["misdirection"].rows)}
+    for pair, parts in grouped("misdirection_postcode", lambda r: (r[1], r[2])).items():
+        if pair in pairs:
+            sums(pairs[pair], parts)
+
+    # A staffing hour is the sum of that hour on the same weekdays when every visit in it was
+    # in person; then the relation holds, and someone may guess it does.
+    weekday = {t(f"weekday_{i}", lang): i for i in range(7)}
+    same_weekday = grouped("per_hour", lambda r: (r[0], _day(r[2]).weekday(), r[3]))
+    for i, row in enumerate(tables["staffing"].rows):
+        parts = same_weekday.get((row[0], weekday[row[2]], row[3]), [])
+        if sum(values[v] for v in parts) == row[5]:
+            sums(("staffing", i), parts)
+    return values, free, relations
 
 
 def _yes(value: bool, lang: str) -> str:
@@ -415,7 +664,7 @@ VISIT_COLUMNS = (
     Column("weekday", "int"), Column("site_id"), Column("desk"), Column("channel"),
     Column("outcome_id"), Column("destination_id"), Column("destinations"), Column("handled_here"),
     Column("postcode", "int"), Column("home_site_id"), Column("flow_version"),
-    Column("duration_s", "number"), Column("demo"),
+    Column("duration_s", "int"), Column("demo"),
 )
 _TEXT_SOURCES = {"visit_id": "visit_id", "site_id": "site_id", "desk": "desk", "channel": "channel",
                  "outcome_id": "outcome_id", "destination_id": "destination_id",
@@ -425,7 +674,8 @@ _PLAIN_SOURCES = {"at_utc": "at_utc", "date": "local_date", "hour": "local_hour"
                   "postcode": "postcode"}
 
 
-def visits_sql(options: Options, excel_da: bool, mode: str) -> tuple[str, dict]:
+def visits_sql(options: Options, excel_da: bool, mode: str,
+               dialect: str = "sqlite") -> tuple[str, dict]:
     """The visit-level query, the same on SQLite and PostgreSQL. Mode "typed": the stored values
     (JSON, Excel); "text": every value as the text the CSV needs, made formula-safe by the
     database itself. (Building whole CSV lines in SQL was tried: SQLite's string functions
@@ -449,8 +699,14 @@ def visits_sql(options: Options, excel_da: bool, mode: str) -> tuple[str, dict]:
         elif column.key in ("handled_here", "demo"):
             selected.append(f"CASE WHEN {column.key} THEN :yes ELSE :no END")
         elif column.key == "duration_s":
-            tenths = "ROUND(duration_s * 10) / 10.0"  # tenths of a second: the same text everywhere
-            selected.append(f"REPLACE(CAST({tenths} AS TEXT), '.', ',')" if excel_da and not typed else tenths)
+            selected.append("CAST(ROUND(duration_s) AS INTEGER)")  # whole seconds, as promised
+        elif column.key == "at_utc":  # to the minute, whatever older rows hold
+            if dialect != "postgresql":
+                selected.append("substr(at_utc, 1, 16)")  # SQLite keeps ISO text: cut it
+            elif typed:
+                selected.append("date_trunc('minute', at_utc)")
+            else:  # the same text as from SQLite (\\: keeps the colon from reading as a parameter)
+                selected.append("to_char(at_utc AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24\\:MI')")
         else:
             selected.append(_PLAIN_SOURCES[column.key])
     where = ["local_date >= :start", "local_date < :end", "voided_utc IS NULL"]
@@ -471,7 +727,7 @@ def visits_sql(options: Options, excel_da: bool, mode: str) -> tuple[str, dict]:
 def _visit_rows(store: Store, options: Options, excel_da: bool, mode: str,
                 batch: int = 5000) -> Iterator[list[tuple]]:
     """Visit rows in batches, streamed from the database (memory stays flat)."""
-    sql, params = visits_sql(options, excel_da, mode)
+    sql, params = visits_sql(options, excel_da, mode, store.dialect)
     if store.dialect == "sqlite":
         # The driver's own cursor: its rows are plain tuples, which csv writes at C speed.
         raw = store.engine.raw_connection()
@@ -490,7 +746,7 @@ def _visit_rows(store: Store, options: Options, excel_da: bool, mode: str,
 
 
 def count_visits(store: Store, options: Options) -> int:
-    sql, params = visits_sql(options, False, "typed")
+    sql, params = visits_sql(options, False, "typed", store.dialect)
     counted = f"SELECT COUNT(*) FROM ({sql.rsplit(' ORDER BY', 1)[0]}) AS chosen"  # noqa: S608
     with store.engine.connect() as conn:
         return int(conn.execute(text(counted), params).scalar_one())
@@ -520,6 +776,7 @@ def write_visits(store: Store, options: Options, fmt: str, path: Path, excel_da:
                 writer.writerows(part)
                 written += len(part)
                 tick(written)
+        _write_visits_about_csv(path, options, written, excel_da)
     elif fmt == "json":
         with _text_file(path, "utf-8") as out:
             out.write('{"format": "triage-visits", "version": %d, "lang": %s, "columns": %s, "rows": [\n'
@@ -532,7 +789,8 @@ def write_visits(store: Store, options: Options, fmt: str, path: Path, excel_da:
                         [_plain(v) for v in row], ensure_ascii=False))
                     written += 1
                 tick(written)
-            out.write("\n]}\n")
+            about = json.dumps(visits_about(options, written), ensure_ascii=False)
+            out.write('\n], "about": %s}\n' % about)
     else:
         written = _write_visits_xlsx(store, options, path, headers, tick)
     return written
@@ -548,6 +806,7 @@ def _write_visits_xlsx(store: Store, options: Options, path: Path, headers: list
                        tick: Callable[[int], None]) -> int:
     written = 0
     with _workbook(path) as (book, formats):
+        about = book.add_worksheet(_sheet_name(t("exp_table_about", options.lang)))  # read first
         sheet = book.add_worksheet(_sheet_name(t("exp_table_visits", options.lang)))
         widths = {"visit_id": 34, "at_utc": 20, "flow_version": 16, "destinations": 24}
         for col, (column, header) in enumerate(zip(VISIT_COLUMNS, headers)):
@@ -560,7 +819,27 @@ def _write_visits_xlsx(store: Store, options: Options, path: Path, headers: list
                 written += 1
                 _xlsx_row(sheet, written, row, VISIT_COLUMNS, formats)
             tick(written)
+        _xlsx_about(about, visits_about(options, written), options.lang, formats)
     return written
+
+
+def _xlsx_about(sheet, lines: list[list[str]], lang: str, formats: dict) -> None:
+    columns = [Column("item"), Column("value")]
+    _xlsx_widths(sheet, columns, [t("exp_col_item", lang), t("exp_col_value", lang)], lines)
+    for col, key in enumerate(("exp_col_item", "exp_col_value")):
+        sheet.write_string(0, col, t(key, lang), formats["header"])
+    for number, line in enumerate(lines, start=1):
+        _xlsx_row(sheet, number, line, columns, formats)
+
+
+def _write_visits_about_csv(path: Path, options: Options, rows: int, excel_da: bool) -> Path:
+    """Beside a CSV of visit rows, its "about" table: <name>_om_udtraekket.csv."""
+    about = path.with_name(f"{path.stem}_{t('exp_file_about', options.lang)}.csv")
+    with _text_file(about, "utf-8-sig", newline="") as out:
+        writer = csv.writer(out, **csv_dialect(excel_da))
+        writer.writerow([t("exp_col_item", options.lang), t("exp_col_value", options.lang)])
+        writer.writerows([safe_text(v) for v in line] for line in visits_about(options, rows))
+    return about
 
 
 class ExportError(Exception):
