@@ -326,25 +326,26 @@ DA: dict[str, str] = {
     "type_table": "en tabel med felter ([navn] på sin egen linje eller {{ felt = ... }})",
     "type_id_list": "en liste af tekster i anførselstegn, fx [\"jc-nord\", \"ys\"]",
     "type_texts": "en tekst på begge sprog: {{ da = \"...\", en = \"...\" }}",
-    "type_destination": "et sted eller en liste af steder, fx \"ys\" eller [\"from_answer\", \"ys\"]",
+    "type_destination": "et sted eller en liste af steder, "
+                        "fx \"ys\" eller [\"from_answer\", \"ys\"]",
     "type_cases": "en række [[case]]-tabeller",
     "type_answers": "en liste af taster, postnumre og \"-\", fx [1, 4, \"2720\"]",
-    "control_character": "Feltet '{field}' indeholder et usynligt styretegn ({char}), fx fra en kopieret "
-                         "farvekode. Slet det, og skriv teksten igen.",
-    "too_deep": "Lister og tabeller ligger mere end {max} lag inden i hinanden; så dybt bruges de "
-                "aldrig i datafilerne. Ret opbygningen.",
-    "walk_too_long": "Den længste vej gennem spørgsmålene har {length} spørgsmål; højst {max} er "
-                     "tilladt. Gør vejen kortere.",
-    "reb_no_group": "Ingen [catchment]-gruppe i sites.toml fordeler postnumre mellem jobcentre, så "
-                    "der er intet at flytte. Intet er skrevet.",
-    "reb_cannot_edit_sites": "sites.toml kan ikke rettes sikkert: [catchment.{group}] skal stå som sin "
-                             "egen tabel med én linje pr. sted (fx jc-nord = [\"2100\"]). Ret det, og "
+    "control_character": "Feltet '{field}' indeholder et usynligt styretegn ({char}), fx fra "
+                         "en kopieret farvekode. Slet det, og skriv teksten igen.",
+    "too_deep": "Lister og tabeller ligger mere end {max} lag inden i hinanden; så dybt bruges "
+                "de aldrig i datafilerne. Ret opbygningen.",
+    "walk_too_long": "Den længste vej gennem spørgsmålene har {length} spørgsmål; højst {max} "
+                     "er tilladt. Gør vejen kortere.",
+    "reb_no_group": "Ingen [catchment]-gruppe i sites.toml fordeler postnumre mellem jobcentre, "
+                    "så der er intet at flytte. Intet er skrevet.",
+    "reb_cannot_edit_sites": "sites.toml kan ikke rettes sikkert: [catchment.{group}] skal stå "
+                             "som sin egen tabel med én linje pr. sted (fx jc-nord = "
+                             "[\"2100\"]). Ret det, og prøv igen. Intet er skrevet.",
+    "reb_cannot_edit_cases": "cases.toml kan ikke rettes sikkert: hver case skal stå under sin "
+                             "egen [[case]]-linje med site = \"...\" på én linje. Ret det, og "
                              "prøv igen. Intet er skrevet.",
-    "reb_cannot_edit_cases": "cases.toml kan ikke rettes sikkert: hver case skal stå under sin egen "
-                             "[[case]]-linje med site = \"...\" på én linje. Ret det, og prøv igen. "
-                             "Intet er skrevet.",
-    "reb_out_is_data": "--out må ikke være selve datamappen ({out}): forslaget skrives som en kopi. "
-                       "Vælg en ny mappe.",
+    "reb_out_is_data": "--out må ikke være selve datamappen ({out}): forslaget skrives som en "
+                       "kopi. Vælg en ny mappe.",
 }
 
 EN: dict[str, str] = {
@@ -657,25 +658,26 @@ EN: dict[str, str] = {
     "type_table": "a table with fields ([name] on its own line or {{ field = ... }})",
     "type_id_list": "a list of texts in quotes, e.g. [\"jc-nord\", \"ys\"]",
     "type_texts": "a text in both languages: {{ da = \"...\", en = \"...\" }}",
-    "type_destination": "a site or a list of sites, e.g. \"ys\" or [\"from_answer\", \"ys\"]",
+    "type_destination": "a site or a list of sites, "
+                        "e.g. \"ys\" or [\"from_answer\", \"ys\"]",
     "type_cases": "a series of [[case]] tables",
     "type_answers": "a list of keys, postcodes and \"-\", e.g. [1, 4, \"2720\"]",
-    "control_character": "The field '{field}' contains an invisible control character ({char}), e.g. "
-                         "from a copied colour code. Delete it and type the text again.",
-    "too_deep": "Lists and tables are nested more than {max} levels deep; the data files never need "
-                "that. Fix the structure.",
-    "walk_too_long": "The longest way through the questions has {length} questions; at most {max} "
-                     "are allowed. Make it shorter.",
-    "reb_no_group": "No [catchment] group in sites.toml assigns postcodes to jobcentres, so there is "
-                    "nothing to move. Nothing was written.",
-    "reb_cannot_edit_sites": "sites.toml cannot be edited safely: [catchment.{group}] must be a table "
-                             "of its own with one line per site (e.g. jc-nord = [\"2100\"]). Fix "
-                             "that and try again. Nothing was written.",
-    "reb_cannot_edit_cases": "cases.toml cannot be edited safely: each case must be under its own "
-                             "[[case]] line with site = \"...\" on one line. Fix that and try "
-                             "again. Nothing was written.",
-    "reb_out_is_data": "--out must not be the data folder itself ({out}): the proposal is written as "
-                       "a copy. Choose a new folder.",
+    "control_character": "The field '{field}' contains an invisible control character ({char}), "
+                         "e.g. from a copied colour code. Delete it and type the text again.",
+    "too_deep": "Lists and tables are nested more than {max} levels deep; the data files never "
+                "need that. Fix the structure.",
+    "walk_too_long": "The longest way through the questions has {length} questions; at most "
+                     "{max} are allowed. Make it shorter.",
+    "reb_no_group": "No [catchment] group in sites.toml assigns postcodes to jobcentres, so "
+                    "there is nothing to move. Nothing was written.",
+    "reb_cannot_edit_sites": "sites.toml cannot be edited safely: [catchment.{group}] must be a "
+                             "table of its own with one line per site (e.g. jc-nord = "
+                             "[\"2100\"]). Fix that and try again. Nothing was written.",
+    "reb_cannot_edit_cases": "cases.toml cannot be edited safely: each case must be under its "
+                             "own [[case]] line with site = \"...\" on one line. Fix that and "
+                             "try again. Nothing was written.",
+    "reb_out_is_data": "--out must not be the data folder itself ({out}): the proposal is "
+                       "written as a copy. Choose a new folder.",
 }
 
 CATALOG = {"da": DA, "en": EN}

@@ -110,7 +110,8 @@ _KINDS = {
     "id": lambda v: isinstance(v, str) and bool(v.strip()),
     "text": lambda v: isinstance(v, str),
     "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
-    "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v),
+    "number": lambda v: (isinstance(v, (int, float)) and not isinstance(v, bool)
+                         and math.isfinite(v)),
     "list": lambda v: isinstance(v, list),
     "table": lambda v: isinstance(v, dict),
     "id_list": lambda v: isinstance(v, list) and all(isinstance(x, str) and x.strip() for x in v),

@@ -36,9 +36,9 @@ from datetime import date
 from pathlib import Path
 
 from triage.load import headers
-from triage.sites import Sites, parse_range
+from triage.sites import Sites
 
-GROUP = "jobcenter"  # the catchment group whose postcodes the proposal moves, when it has jobcentres
+GROUP = "jobcenter"  # the catchment group the proposal moves postcodes in, if it has jobcentres
 SEARCH_LIMIT = 200_000  # sets of moves tried for one number of moves (well under a second)
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
@@ -177,7 +177,9 @@ def _ranges(postcodes: list[int]) -> list[str]:
     return [f"{a:04d}" if a == b else f"{a:04d}-{b:04d}" for a, b in out]
 
 
-def changed_catchment(sites: Sites, moves: list[Move], group: str | None = None) -> dict[str, list[str]]:
+def changed_catchment(
+    sites: Sites, moves: list[Move], group: str | None = None
+) -> dict[str, list[str]]:
     """site → its new list of ranges, for the sites whose catchment changes."""
     catchment = sites.catchments[group or jobcentre_group(sites)]
     changed = {m.source for m in moves} | {m.target for m in moves}
@@ -226,7 +228,8 @@ def _key(name: str) -> str:
 
 def _key_line(name: str) -> re.Pattern:
     """The line where `name = ...` starts, however the key is quoted."""
-    spelled = "|".join(re.escape(k) for k in {name, json.dumps(name, ensure_ascii=False), f"'{name}'"})
+    spellings = {name, json.dumps(name, ensure_ascii=False), f"'{name}'"}
+    spelled = "|".join(re.escape(k) for k in spellings)
     return re.compile(rf"^\s*(?:{spelled})\s*=")
 
 
@@ -306,7 +309,8 @@ def _edit_cases(text: str, moves: list[Move]) -> tuple[str | None, list[str]]:
     for i, case in enumerate(cases):
         if not isinstance(case, dict) or not isinstance(case.get("answers"), list):
             continue
-        hits = [by_postcode[str(a).strip()] for a in case["answers"] if str(a).strip() in by_postcode]
+        answers = [str(a).strip() for a in case["answers"]]
+        hits = [by_postcode[a] for a in answers if a in by_postcode]
         move = next((m for m in hits if case.get("site") == m.source), None)
         if move is not None:
             wanted[i] = move

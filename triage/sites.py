@@ -158,7 +158,8 @@ def parse_hours(raw: Any, report: Report, node: str, line: int | None) -> dict:
         if isinstance(value, str) and value.strip().lower() in ("closed", "lukket", ""):
             continue
         if not isinstance(value, str):
-            report.error(SITES_FILE, node, "hours_bad_window", line, day=day, value=_as_written(value))
+            report.error(SITES_FILE, node, "hours_bad_window", line, day=day,
+                         value=_as_written(value))
             continue
         windows = []
         for part in value.split(","):
@@ -192,7 +193,8 @@ def parse_site(site_id: str, raw: Any, report: Report, line: int | None) -> Site
     if kind is None:
         report.error(SITES_FILE, node, "missing_field", line, field="kind")
     elif not isinstance(kind, str) or kind not in KINDS:
-        report.error(SITES_FILE, node, "bad_kind", line, kind=_as_written(kind), kinds=", ".join(KINDS))
+        report.error(SITES_FILE, node, "bad_kind", line, kind=_as_written(kind),
+                     kinds=", ".join(KINDS))
     address = raw.get("address")
     if address is not None and not isinstance(address, str):
         report.error(SITES_FILE, node, "wrong_type", line, field="address", expected="text",
