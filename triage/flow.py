@@ -237,14 +237,16 @@ def _parse_outcome(oid: str, raw: Any, report: Report, line: int | None) -> Outc
 
 def parse_flow(raw: dict, sites: Sites, report: Report, lines: dict[str, int], version: str) -> Flow:
     """Read flow.toml (already parsed TOML) into a Flow and check how its nodes connect."""
-    check_fields(raw, {"flow", "question", "outcome"}, report, FLOW_FILE, "flow.toml", None)
+    check_fields(raw, {"flow", "question", "outcome"}, report, FLOW_FILE, "flow.toml", None, lines)
     head = typed(raw, "flow", "table", report, FLOW_FILE, "flow.toml", lines.get("flow")) or {}
     check_fields(head, {"start", "title"}, report, FLOW_FILE, "flow", lines.get("flow"))
     title = read_text(head.get("title"), report, FLOW_FILE, "flow", "title", lines.get("flow"))
 
     questions: dict[str, Question] = {}
-    raw_questions = typed(raw, "question", "table", report, FLOW_FILE, "flow.toml", None) or {}
-    raw_outcomes = typed(raw, "outcome", "table", report, FLOW_FILE, "flow.toml", None) or {}
+    raw_questions = typed(raw, "question", "table", report, FLOW_FILE, "flow.toml",
+                          lines.get("question")) or {}
+    raw_outcomes = typed(raw, "outcome", "table", report, FLOW_FILE, "flow.toml",
+                         lines.get("outcome")) or {}
     for qid, body in raw_questions.items():
         question = _parse_question(qid, body, sites, report, lines.get(f"question.{qid}"))
         if question:

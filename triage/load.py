@@ -20,6 +20,7 @@ CASES_FILE = "cases.toml"
 
 # A table header as written: `[site.ys]`, `[[case]]`, `[ catchment . "jobcenter" ]`.
 _HEADER = re.compile(r"^\s*(\[\[?)\s*([^\[\]#]+?)\s*\]\]?\s*(#.*)?$")
+_TOP_KEY = re.compile(r"^\s*([A-Za-z0-9_\-\"'. ]+?)\s*=")
 _AT = re.compile(r"\(at line (\d+), column (\d+)\)")
 # Escapes that TOML turns into characters: where a control character can hide in a string.
 _ESCAPE = re.compile(r"\\(?:([bfr])|u([0-9a-fA-F]{4})|U([0-9a-fA-F]{8}))")
@@ -77,9 +78,18 @@ def headers(source: str) -> list[tuple[int, str, bool]]:
 
 
 def header_lines(source: str) -> dict[str, int]:
-    """Line of each `[table]` header, so a problem can point at the line to edit."""
+    """Line of each `[table]` header, so a problem can point at the line to edit; and of each
+    key written above the first header (`question = 5`, `site.extra = 5`)."""
+    found = headers(source)
     lines: dict[str, int] = {}
-    for number, name, _ in headers(source):
+    top = source.split("\n")[: found[0][0] - 1 if found else None]
+    for number, text in enumerate(top, 1):
+        match = _TOP_KEY.match(text)
+        if match:
+            dotted = re.sub(r"\s*\.\s*", ".", match.group(1)).replace('"', "").replace("'", "")
+            lines.setdefault(dotted.split(".")[0], number)
+            lines.setdefault(dotted, number)
+    for number, name, _ in found:
         lines.setdefault(name, number)
     return lines
 
@@ -202,7 +212,7 @@ CASE_FIELDS = {"name", "answers", "expect", "site", "here"}
 
 
 def parse_cases(raw: dict, report: Report, source: str) -> list[Case]:
-    check_fields(raw, {"case"}, report, CASES_FILE, "cases.toml", None)
+    check_fields(raw, {"case"}, report, CASES_FILE, "cases.toml", None, header_lines(source))
     # Cases are [[case]] entries: find each one's line by counting the headers.
     case_lines = [n for n, name, array in headers(source) if array and name == "case"]
     raw_cases = raw.get("case", [])

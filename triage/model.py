@@ -96,11 +96,14 @@ def read_text(raw: Any, report: Report, file: str, node: str, what: str, line: i
 
 
 def check_fields(
-    raw: dict, allowed: set[str], report: Report, file: str, node: str, line: int | None
+    raw: dict, allowed: set[str], report: Report, file: str, node: str, line: int | None,
+    lines: dict[str, int] | None = None,
 ) -> None:
-    """A misspelt field name is silently ignored by TOML; say so instead."""
+    """A misspelt field name is silently ignored by TOML; say so instead. `lines`: where each
+    top-level name is written, for the fields of a whole file."""
     for name in sorted(set(raw) - allowed):
-        report.error(file, node, "unknown_field", line, field=name, allowed=", ".join(sorted(allowed)))
+        report.error(file, node, "unknown_field", (lines or {}).get(name, line), field=name,
+                     allowed=", ".join(sorted(allowed)))
 
 
 # --- the type of each field ----------------------------------------------------------------

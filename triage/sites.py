@@ -301,9 +301,9 @@ AREA_FIELDS = {"postcodes", "outside", "default_site"}
 
 def parse_sites(raw: dict, report: Report, lines: dict[str, int]) -> Sites:
     """Read sites.toml (already parsed TOML) into Sites, reporting every problem found."""
-    check_fields(raw, {"area", "site", "catchment"}, report, SITES_FILE, "sites.toml", None)
+    check_fields(raw, {"area", "site", "catchment"}, report, SITES_FILE, "sites.toml", None, lines)
     sites: dict[str, Site] = {}
-    raw_sites = typed(raw, "site", "table", report, SITES_FILE, "sites.toml", None)
+    raw_sites = typed(raw, "site", "table", report, SITES_FILE, "sites.toml", lines.get("site"))
     if not raw_sites:
         report.error(SITES_FILE, "site", "no_sites", None)
         raw_sites = {}
@@ -336,7 +336,8 @@ def parse_sites(raw: dict, report: Report, lines: dict[str, int]) -> Sites:
         default_site = next(iter(sites), "")
 
     catchments: dict[str, Catchment] = {}
-    raw_catchments = typed(raw, "catchment", "table", report, SITES_FILE, "sites.toml", None) or {}
+    raw_catchments = typed(raw, "catchment", "table", report, SITES_FILE, "sites.toml",
+                           lines.get("catchment")) or {}
     for group, body in raw_catchments.items():
         catchments[group] = parse_catchment(
             group, body, sites, area, report, lines.get(f"catchment.{group}")
