@@ -22,8 +22,9 @@ CASES_FILE = "cases.toml"
 _HEADER = re.compile(r"^\s*(\[\[?)\s*([^\[\]#]+?)\s*\]\]?\s*(#.*)?$")
 _TOP_KEY = re.compile(r"^\s*([A-Za-z0-9_\-\"'. ]+?)\s*=")
 _AT = re.compile(r"\(at line (\d+), column (\d+)\)")
-# Escapes that TOML turns into characters: where a control character can hide in a string.
-_ESCAPE = re.compile(r"\\(?:([bfr])|u([0-9a-fA-F]{4})|U([0-9a-fA-F]{8}))")
+# Escapes that TOML turns into characters: where a control character can hide in a string
+# (compiled only when a file has one: not on every start).
+_ESCAPE = r"\\(?:([bfr])|u([0-9a-fA-F]{4})|U([0-9a-fA-F]{8}))"
 _BOM = "\ufeff"
 
 
@@ -98,7 +99,7 @@ def _control_lines(source: str) -> list[int]:
     """Lines holding a control character, raw or written as an escape (a hint for the editor)."""
     found = []
     for number, text in enumerate(source.split("\n"), 1):
-        if CONTROL.search(text) or any(_escaped_control(m) for m in _ESCAPE.finditer(text)):
+        if CONTROL.search(text) or any(_escaped_control(m) for m in re.finditer(_ESCAPE, text)):
             found.append(number)
     return found
 
