@@ -213,12 +213,13 @@ CASE_FIELDS = {"name", "answers", "expect", "site", "here"}
 
 
 def parse_cases(raw: dict, report: Report, source: str) -> list[Case]:
-    check_fields(raw, {"case"}, report, CASES_FILE, "cases.toml", None, header_lines(source))
+    lines = header_lines(source)
+    check_fields(raw, {"case"}, report, CASES_FILE, "cases.toml", None, lines)
     # Cases are [[case]] entries: find each one's line by counting the headers.
     case_lines = [n for n, name, array in headers(source) if array and name == "case"]
     raw_cases = raw.get("case", [])
     if not isinstance(raw_cases, list):
-        report.error(CASES_FILE, "case", "wrong_type", header_lines(source).get("case"),
+        report.error(CASES_FILE, "case", "wrong_type", lines.get("case"),
                      field="case", expected="cases", value=shown(raw_cases))
         return []
     cases: list[Case] = []
