@@ -67,32 +67,42 @@ class Loaded:
 
 def headers(source: str) -> list[tuple[int, str, bool]]:
     """(line, dotted name, is [[array]]) of each table header, in the order written."""
-    found = []
-    for number, text in enumerate(source.split("\n"), 1):  # TOML counts lines by \n only
-        if "[" not in text:
-            continue
-        match = _HEADER.match(text)
-        if match:
-            name = re.sub(r"\s*\.\s*", ".", match.group(2)).replace('"', "").replace("'", "")
-            found.append((number, name, match.group(1) == "[["))
-    return found
+    return [(number, name, array) for number, name, array in _layout(source) if array is not None]
 
 
 def header_lines(source: str) -> dict[str, int]:
     """Line of each `[table]` header, so a problem can point at the line to edit; and of each
     key written above the first header (`question = 5`, `site.extra = 5`)."""
-    found = headers(source)
     lines: dict[str, int] = {}
-    top = source.split("\n")[: found[0][0] - 1 if found else None]
-    for number, text in enumerate(top, 1):
-        match = _TOP_KEY.match(text)
-        if match:
-            dotted = re.sub(r"\s*\.\s*", ".", match.group(1)).replace('"', "").replace("'", "")
-            lines.setdefault(dotted.split(".")[0], number)
-            lines.setdefault(dotted, number)
-    for number, name, _ in found:
+    for number, name, _ in _layout(source):
         lines.setdefault(name, number)
     return lines
+
+
+def _layout(source: str) -> list[tuple[int, str, bool | None]]:
+    """(line, dotted name, is [[array]]) of each header, and (line, dotted key, None) of each key
+    above the first header. One pass: it runs on every start."""
+    found: list[tuple[int, str, bool | None]] = []
+    in_tables = False
+    for number, text in enumerate(source.split("\n"), 1):  # TOML counts lines by \n only
+        if "[" in text:
+            match = _HEADER.match(text)
+            if match:
+                found.append((number, _dotted(match.group(2)), match.group(1) == "[["))
+                in_tables = True
+                continue
+        if not in_tables and "=" in text:
+            match = _TOP_KEY.match(text)
+            if match:
+                dotted = _dotted(match.group(1))
+                found.append((number, dotted.split(".")[0], None))
+                found.append((number, dotted, None))
+    return found
+
+
+def _dotted(name: str) -> str:
+    """`catchment . "jobcenter"` → `catchment.jobcenter`."""
+    return re.sub(r"\s*\.\s*", ".", name).replace('"', "").replace("'", "")
 
 
 def _control_lines(source: str) -> list[int]:
@@ -165,7 +175,7 @@ def read_toml(path: Path, report: Report) -> tuple[dict | None, str]:
     except RecursionError:  # lists inside lists, hundreds deep
         report.error(name, name, "too_deep", None, max=MAX_NESTING)
         return None, ""
-    flaws = scan(data)
+    flaws = scan(data, source)
     for flaw in flaws:
         # Refused before anything else reads the file: no message ever echoes such a text.
         node, field_name, line = _where(flaw, name, source)
