@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 import itertools
+import shutil
+import subprocess
+import tomllib
+from pathlib import Path
 
+import pytest
+
+from tests.conftest import SHIPPED, edit
+from tests.test_cli import installed_triage
 from triage.cli import main
 from triage.load import load
-from triage.rebalance import _ranges, _score, changed_catchment, propose
+from triage.rebalance import (
+    RebalanceError, _edit_catchment, _ranges, _score, changed_catchment, jobcentre_group, propose,
+)
+from triage.sites import parse_range
 
 
 def test_ranges_are_written_as_the_sites_file_does():
@@ -82,3 +93,151 @@ def _max_line(printed: str) -> tuple[int, int]:
     line = next(x for x in printed.splitlines() if x.startswith("Højeste belastning pr. skranke"))
     numbers = [int(w.strip(",.")) for w in line.split() if w.strip(",.").isdigit()]
     return numbers[0], numbers[1]
+
+
+# --- every data folder that validates: a proposal, or a refusal before anything is written ----
+PERIOD = ["--from", "2026-10-01", "--to", "2026-11-22"]
+
+
+@pytest.fixture(scope="module")
+def visits_db(tmp_path_factory) -> Path:
+    """A real SQLite database with demo visits, made by the real command."""
+    db = tmp_path_factory.mktemp("visits") / "demo.db"
+    done = subprocess.run([installed_triage(), "demo", "--db", str(db), "--days", "60",
+                           "--per-day", "250", "--end", "2026-11-23"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return db
+
+
+def _rebalance(db: Path, data: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run([installed_triage(), "rebalance", "--db", str(db), "--data", str(data),
+                           *PERIOD, "--out", str(out), *extra], capture_output=True, text=True,
+                          timeout=120, cwd=out.parent)
+
+
+def _copy(tmp_path: Path) -> Path:
+    data = tmp_path / "data"
+    shutil.copytree(SHIPPED, data)
+    return data
+
+
+def _validates(data: Path) -> None:
+    checked = load(data)
+    assert checked.ok, [p.code for p in checked.errors]
+
+
+def _catchment(data: Path, group: str) -> dict:
+    return tomllib.loads((data / "sites.toml").read_text(encoding="utf-8"))["catchment"][group]
+
+
+def _postcodes(ranges: list) -> set[int]:
+    spans = [parse_range(r) for r in (ranges if isinstance(ranges, list) else [ranges])]
+    return {p for low, high in spans for p in range(low, high + 1)}
+
+
+def _renamed_group(data: Path) -> str:
+    edit(data / "sites.toml", "[catchment.jobcenter]", "[catchment.job]")
+    text = (data / "flow.toml").read_text(encoding="utf-8")
+    (data / "flow.toml").write_text(text.replace('catchment = "jobcenter"', 'catchment = "job"'),
+                                    encoding="utf-8")
+    return "job"
+
+
+def _spaced_header(data: Path) -> str:
+    edit(data / "sites.toml", "[catchment.jobcenter]", '[ catchment . "jobcenter" ]  # jobcentre')
+    return "jobcenter"
+
+
+def _other_layout(data: Path) -> str:
+    """Quoted keys, an array over several lines with comments, `[[ case ]]` and literal strings."""
+    edit(data / "sites.toml", 'jc-skelbaek = ["1000-1799", "2300", "2450", "2500"]',
+         '"jc-skelbaek" = [\n  "1000-1799",\n  "2300",  # Amager\n  "2450",\n  "2500",\n]')
+    edit(data / "sites.toml", 'jc-musvaage = ["2400", "2700", "2720"]',
+         "'jc-musvaage' = [ '2400', 2700, \"2720\" ]  # NV")
+    text = (data / "cases.toml").read_text(encoding="utf-8").replace("[[case]]", "[[ case ]]")
+    text = text.replace('site = "jc-skelbaek"', "site = 'jc-skelbaek'")
+    (data / "cases.toml").write_text(text, encoding="utf-8")
+    return "jobcenter"
+
+
+@pytest.mark.parametrize("shape", [_renamed_group, _spaced_header, _other_layout],
+                         ids=["group not named jobcenter", "spaced quoted header", "other layout"])
+def test_rebalance_works_for_data_that_validates(tmp_path, visits_db, shape):
+    data = _copy(tmp_path)
+    group = shape(data)
+    _validates(data)
+    out = tmp_path / "forslag"
+    done = _rebalance(visits_db, data, out)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    _validates(out)
+    moved = [line for line in (out / "sites.toml").read_text(encoding="utf-8").splitlines()
+             if line.startswith("# triage rebalance")]
+    assert moved, done.stdout  # the demo's history always has a move worth making
+    before, after = _catchment(data, group), _catchment(out, group)
+    assert before != after
+    for line in moved:  # "… 2300 flyttet fra jc-skelbaek til jc-musvaage (…)"
+        words = line.split()
+        postcode, source, target = int(words[4]), words[7], words[9]
+        assert postcode in _postcodes(after[target]) and postcode not in _postcodes(after[source])
+        assert postcode in _postcodes(before[source])
+    # Every other table is exactly as it was.
+    old = tomllib.loads((data / "sites.toml").read_text(encoding="utf-8"))
+    new = tomllib.loads((out / "sites.toml").read_text(encoding="utf-8"))
+    assert {k: v for k, v in old.items() if k != "catchment"} == {
+        k: v for k, v in new.items() if k != "catchment"}
+    assert main(["validate", "--data", str(out)]) == 0
+
+
+def _no_jobcentre_group(data: Path) -> None:
+    text = (data / "sites.toml").read_text(encoding="utf-8")
+    (data / "sites.toml").write_text(text.replace('kind = "jobcenter"', 'kind = "external"'),
+                                     encoding="utf-8")
+
+
+def _dotted_keys(data: Path) -> None:
+    """The same catchment as dotted keys under [catchment]: valid, but not a table to edit."""
+    text = (data / "sites.toml").read_text(encoding="utf-8")
+    head, rest = text.split("[catchment.jobcenter]\n")
+    group, social = rest.split("\n\n[catchment.social]")
+    lines = [f"jobcenter.{line}" if line and not line.startswith("#") else line
+             for line in group.split("\n")]
+    social_lines = [f"social.{line}" if line and not line.startswith("#") else line
+                    for line in social.split("\n")]
+    (data / "sites.toml").write_text(head + "[catchment]\n" + "\n".join(lines) + "\n"
+                                     + "\n".join(social_lines), encoding="utf-8")
+
+
+@pytest.mark.parametrize("shape,said", [
+    (_no_jobcentre_group, "Ingen [catchment]-gruppe i sites.toml fordeler postnumre"),
+    (_dotted_keys, "sites.toml kan ikke rettes sikkert"),
+], ids=["no jobcentre group", "catchment as dotted keys"])
+def test_rebalance_refuses_before_writing_anything(tmp_path, visits_db, shape, said):
+    data = _copy(tmp_path)
+    shape(data)
+    _validates(data)
+    out = tmp_path / "forslag"
+    done = _rebalance(visits_db, data, out)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stdout + done.stderr
+    assert said in done.stderr and "Intet er skrevet" in done.stderr
+    assert not out.exists()
+
+
+def test_rebalance_never_writes_over_the_data_folder(tmp_path, visits_db):
+    data = _copy(tmp_path)
+    before = {p.name: p.read_bytes() for p in data.iterdir()}
+    done = _rebalance(visits_db, data, data / ".." / "data", "--lang", "en")
+    assert done.returncode == 1 and "must not be the data folder" in done.stderr
+    assert {p.name: p.read_bytes() for p in data.iterdir()} == before
+
+
+def test_group_choice_and_quoted_site_keys(flow):
+    assert jobcentre_group(flow.sites) == "jobcenter"
+    text = '[catchment.jobcenter]\n"jc nord" = ["2100"]\nys = [\n  "2200",\n]\n'
+    edited = _edit_catchment(text, "jobcenter", {"jc nord": ["2100", "2200"], "ys": []}, "")
+    group = tomllib.loads(edited)["catchment"]["jobcenter"]
+    assert group == {"jc nord": ["2100", "2200"], "ys": []}
+    with pytest.raises(RebalanceError):
+        _edit_catchment('[catchment]\njobcenter = { ys = ["2100"] }\n', "jobcenter", {"ys": []}, "")

@@ -185,3 +185,30 @@ def test_translator_cannot_break_routing(data_copy, flow):
 def test_version_ignores_comments_and_layout(data_copy, flow):
     append(data_copy / F, "# en kommentar ændrer ikke versionen\n\n\n")
     assert load_or_raise(data_copy).version == flow.version
+
+
+def test_a_walk_of_fifty_questions_is_allowed_not_more(data_copy):
+    from tests.test_mangle import chain
+
+    (data_copy / C).unlink()  # the shipped cases walk the shipped flow
+    (data_copy / F).write_text(chain(50), encoding="utf-8")
+    assert load(data_copy).ok
+    (data_copy / F).write_text(chain(51), encoding="utf-8")
+    (problem,) = load(data_copy).errors
+    assert problem.code == "walk_too_long" and problem.params == {"length": 51, "max": 50}
+
+
+def test_a_missing_value_is_named_missing_not_none(data_copy):
+    edit(data_copy / F, 'start = "errand"\n', "")
+    edit(data_copy / S, 'default_site = "jc-skelbaek"\n', "")
+    texts = [problem_text(p) for p in load(data_copy).errors]
+    assert texts == ["sites.toml:22 [area]: Feltet 'default_site' mangler.",
+                     "flow.toml:20 [flow]: Feltet 'start' mangler."]
+
+
+def test_a_value_of_the_wrong_kind_is_shown_as_written(data_copy):
+    edit(data_copy / S, 'outside = "anden-kommune"', 'outside = ["anden-kommune", 2]')
+    (problem,) = load(data_copy).errors
+    assert problem_text(problem, "en") == (
+        "sites.toml:22 [area]: The field 'outside' must be a text in quotes, e.g. \"jc-nord\", "
+        "but it says [\"anden-kommune\", 2].")

@@ -510,7 +510,7 @@ def cmd_rebalance(args: argparse.Namespace) -> int:
 
     from triage.load import load
     from triage.present import local_now
-    from triage.rebalance import propose, write_proposal
+    from triage.rebalance import RebalanceError, jobcentre_group, propose, write_proposal
     from triage.stats import Filters, postcode_counts, visit_counts
 
     lang = args.lang
@@ -518,6 +518,11 @@ def cmd_rebalance(args: argparse.Namespace) -> int:
     if chosen is None:
         return 1
     flow, *period = chosen
+    try:
+        jobcentre_group(flow.sites)
+    except RebalanceError as error:
+        print(t(error.code, lang, **error.params), file=sys.stderr)
+        return 1
     if args.max_moves < 1:
         print(t("exp_bad_number", lang, option="--max-moves", value=args.max_moves), file=sys.stderr)
         return 1
@@ -550,7 +555,11 @@ def cmd_rebalance(args: argparse.Namespace) -> int:
     print(t("reb_max", lang, before=f"{proposal.max_before:.0f}", after=f"{proposal.max_after:.0f}"))
     data = args.data or paths.default_data_dir()
     try:
-        cases = write_proposal(data, args.out, flow.sites, proposal.moves, local_now().date())
+        cases = write_proposal(data, args.out, flow.sites, proposal.moves, local_now().date(),
+                               proposal.group)
+    except RebalanceError as error:
+        print(t(error.code, lang, **error.params), file=sys.stderr)
+        return 1
     except OSError as error:
         return _say_unwritable(error, args.out, lang)
     if cases:

@@ -12,11 +12,12 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-from triage.model import Report, Text, check_fields, read_text
+from triage.model import Report, Text, check_fields, read_text, shown, typed
 from triage.sites import SPECIAL_DESTINATIONS, Sites
 
 FLOW_FILE = "flow.toml"
 MAX_KEY = 9
+MAX_WALK = 50  # questions on the longest walk from start to an outcome
 
 
 @dataclass(frozen=True)
@@ -117,17 +118,22 @@ def _parse_option(raw: Any, report: Report, node: str, line: int | None) -> Opti
         report.error(FLOW_FILE, node, "option_not_table", line)
         return None
     check_fields(raw, OPTION_FIELDS, report, FLOW_FILE, node, line)
-    key = raw.get("key")
-    if not isinstance(key, int) or isinstance(key, bool) or not 1 <= key <= MAX_KEY:
+    key = typed(raw, "key", "int", report, FLOW_FILE, node, line, required=True)
+    if key is None:
+        return None
+    if not 1 <= key <= MAX_KEY:
         report.error(FLOW_FILE, node, "key_out_of_range", line, key=key)
         return None
-    target = raw.get("next")
-    if not isinstance(target, str) or not target:
+    if "next" not in raw:
         report.error(FLOW_FILE, node, "option_no_next", line, key=key)
+        return None
+    target = typed(raw, "next", "id", report, FLOW_FILE, node, line)
+    option_id = typed(raw, "id", "id", report, FLOW_FILE, node, line)
+    if target is None or (option_id is None and "id" in raw):
         return None
     label = read_text({k: v for k, v in raw.items() if k in ("da", "en")}, report, FLOW_FILE,
                       node, f"option {key}", line)
-    return Option(key=key, id=str(raw.get("id", target)), label=label, next=target)
+    return Option(key=key, id=option_id or target, label=label, next=target)
 
 
 def _parse_question(
@@ -138,35 +144,26 @@ def _parse_question(
         report.error(FLOW_FILE, node, "not_table", line)
         return None
     check_fields(raw, QUESTION_FIELDS, report, FLOW_FILE, node, line)
-    kind = raw.get("type", "choice")
+    kind = typed(raw, "type", "id", report, FLOW_FILE, node, line) or "choice"
     if kind == "postcode" and "text" not in raw:
         text = DEFAULT_POSTCODE_TEXT
     else:
         text = read_text(raw.get("text"), report, FLOW_FILE, node, "text", line)
     help_text = read_text(raw["help"], report, FLOW_FILE, node, "help", line) if "help" in raw else None
     if kind in ("postcode", "site"):
-        target = raw.get("next")
-        if not isinstance(target, str) or not target:
-            report.error(FLOW_FILE, node, "missing_field", line, field="next")
-            target = ""
+        target = typed(raw, "next", "id", report, FLOW_FILE, node, line, required=True) or ""
         if "options" in raw:
             report.error(FLOW_FILE, node, "options_not_allowed", line, type=kind)
     if kind == "postcode":
-        group = raw.get("catchment")
-        if not isinstance(group, str) or not group:
-            report.error(FLOW_FILE, node, "missing_field", line, field="catchment")
-            group = ""
-        declined = raw.get("declined", target)
-        if not isinstance(declined, str) or not declined:
-            report.error(FLOW_FILE, node, "missing_field", line, field="declined")
-            declined = target
+        group = typed(raw, "catchment", "id", report, FLOW_FILE, node, line, required=True) or ""
+        declined = typed(raw, "declined", "id", report, FLOW_FILE, node, line) or target
         return Question(qid, text, help_text, postcode=PostcodeStep(group, target, declined),
                         keywords=_keywords(raw.get("keywords"), report, node, line))
     if kind == "site":
-        site_ids = raw.get("sites")
-        if not isinstance(site_ids, list) or not site_ids:
+        site_ids = typed(raw, "sites", "id_list", report, FLOW_FILE, node, line, required=True)
+        if site_ids == []:
             report.error(FLOW_FILE, node, "missing_field", line, field="sites")
-            site_ids = []
+        site_ids = site_ids or []
         if len(site_ids) > MAX_KEY:
             report.error(FLOW_FILE, node, "too_many_sites", line, count=len(site_ids), max=MAX_KEY)
         options = []
@@ -214,8 +211,12 @@ def _parse_outcome(oid: str, raw: Any, report: Report, line: int | None) -> Outc
         destinations: tuple[str, ...] = (destination,)
     elif isinstance(destination, list) and destination and all(isinstance(d, str) for d in destination):
         destinations = tuple(destination)
-    else:
+    elif destination is None or destination == []:
         report.error(FLOW_FILE, node, "no_destination", line)
+        destinations = ()
+    else:
+        report.error(FLOW_FILE, node, "wrong_type", line, field="destination",
+                     expected="destination", value=shown(destination))
         destinations = ()
     bring_raw = raw.get("bring", [])
     if not isinstance(bring_raw, list):
@@ -236,18 +237,22 @@ def _parse_outcome(oid: str, raw: Any, report: Report, line: int | None) -> Outc
 
 def parse_flow(raw: dict, sites: Sites, report: Report, lines: dict[str, int], version: str) -> Flow:
     """Read flow.toml (already parsed TOML) into a Flow and check how its nodes connect."""
-    check_fields(raw, {"flow", "question", "outcome"}, report, FLOW_FILE, "flow.toml", None)
-    head = raw.get("flow", {}) if isinstance(raw.get("flow"), dict) else {}
+    check_fields(raw, {"flow", "question", "outcome"}, report, FLOW_FILE, "flow.toml", None, lines)
+    head = typed(raw, "flow", "table", report, FLOW_FILE, "flow.toml", lines.get("flow")) or {}
     check_fields(head, {"start", "title"}, report, FLOW_FILE, "flow", lines.get("flow"))
     title = read_text(head.get("title"), report, FLOW_FILE, "flow", "title", lines.get("flow"))
 
     questions: dict[str, Question] = {}
-    for qid, body in (raw.get("question") or {}).items():
+    raw_questions = typed(raw, "question", "table", report, FLOW_FILE, "flow.toml",
+                          lines.get("question")) or {}
+    raw_outcomes = typed(raw, "outcome", "table", report, FLOW_FILE, "flow.toml",
+                         lines.get("outcome")) or {}
+    for qid, body in raw_questions.items():
         question = _parse_question(qid, body, sites, report, lines.get(f"question.{qid}"))
         if question:
             questions[qid] = question
     outcomes: dict[str, Outcome] = {}
-    for oid, body in (raw.get("outcome") or {}).items():
+    for oid, body in raw_outcomes.items():
         if oid in questions:
             report.error(FLOW_FILE, f"outcome {oid}", "duplicate_id", lines.get(f"outcome.{oid}"), id=oid)
             continue
@@ -255,9 +260,10 @@ def parse_flow(raw: dict, sites: Sites, report: Report, lines: dict[str, int], v
         if outcome:
             outcomes[oid] = outcome
 
-    start = head.get("start")
-    if not isinstance(start, str) or start not in questions:
+    start = typed(head, "start", "id", report, FLOW_FILE, "flow", lines.get("flow"), required=True)
+    if start is not None and start not in questions:
         report.error(FLOW_FILE, "flow", "bad_start", lines.get("flow"), start=start)
+    if start not in questions:
         start = next(iter(questions), "")
     flow = Flow(start, title, questions, outcomes, sites, version)
     check_graph(flow, report, lines)
@@ -304,9 +310,14 @@ def check_graph(flow: Flow, report: Report, lines: dict[str, int]) -> None:
             node, line = where(node_id)
             report.error(FLOW_FILE, node, "unreachable", line)
 
-    for cycle in find_cycles(flow, known):
+    cycles = find_cycles(flow, known)
+    for cycle in cycles:
         node, line = where(cycle[0])
         report.error(FLOW_FILE, node, "cycle", line, path=" → ".join(cycle))
+    # A walk longer than anyone answers at a desk is a mistake (and too long to draw).
+    if not cycles and (length := longest_path(flow)) > MAX_WALK:
+        report.error(FLOW_FILE, "flow", "walk_too_long", lines.get("flow"), length=length,
+                     max=MAX_WALK)
 
     # "from_answer" needs a postcode or site question on every path before it.
     unanswered = _reachable(flow, flow.start, known, stop_at_site_answers=True)
@@ -337,45 +348,50 @@ def _reachable(
 
 
 def find_cycles(flow: Flow, known: set[str]) -> list[list[str]]:
-    """Each distinct cycle once, as its nodes in order with the first repeated: a → b → a."""
+    """Each distinct cycle once, as its nodes in order with the first repeated: a → b → a.
+    Depth first with its own stack, so a chain of thousands of questions cannot overflow."""
     cycles: list[list[str]] = []
     seen_sets: set[frozenset[str]] = set()
     state: dict[str, int] = {}  # 1 = on the current path, 2 = finished
     path: list[str] = []
-
-    def visit(node_id: str) -> None:
-        state[node_id] = 1
-        path.append(node_id)
-        for target in flow.successors(node_id):
-            if target not in known:
+    for root in [flow.start, *flow.questions]:
+        if not root or root in state:
+            continue
+        state[root] = 1
+        path.append(root)
+        pending = [iter(flow.successors(root))]
+        while pending:
+            target = next(pending[-1], None)
+            if target is None:
+                pending.pop()
+                state[path.pop()] = 2
+            elif target not in known:
                 continue
-            if state.get(target) == 1:
+            elif state.get(target) == 1:
                 cycle = path[path.index(target):] + [target]
                 key = frozenset(cycle)
                 if key not in seen_sets:
                     seen_sets.add(key)
                     cycles.append(cycle)
             elif target not in state:
-                visit(target)
-        path.pop()
-        state[node_id] = 2
-
-    for node_id in [flow.start, *flow.questions]:
-        if node_id and node_id not in state:
-            visit(node_id)
+                state[target] = 1
+                path.append(target)
+                pending.append(iter(flow.successors(target)))
     return cycles
 
 
 def longest_path(flow: Flow) -> int:
     """Most answers any walk can take (the flow is acyclic once validated)."""
     memo: dict[str, int] = {}
-
-    def depth(node_id: str) -> int:
+    stack: list[tuple[str, bool]] = [(flow.start, False)]
+    while stack:
+        node_id, children_done = stack.pop()
         if node_id not in flow.questions:
-            return 0
-        if node_id not in memo:
+            continue
+        if children_done:
+            memo[node_id] = 1 + max((memo.get(t, 0) for t in flow.successors(node_id)), default=0)
+        elif node_id not in memo:
             memo[node_id] = 0  # guards against a cycle in an unvalidated flow
-            memo[node_id] = 1 + max((depth(t) for t in flow.successors(node_id)), default=0)
-        return memo[node_id]
-
-    return depth(flow.start)
+            stack.append((node_id, True))
+            stack.extend((t, False) for t in flow.successors(node_id) if t not in memo)
+    return memo.get(flow.start, 0)

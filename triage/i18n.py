@@ -371,6 +371,36 @@ DA: dict[str, str] = {
     "exp_about_risk_value": "Et sjældent ærinde sammen med postnummer og tidspunkt kan pege på en bestemt borger, også uden navn. Behandl filen som personoplysninger.",
     "exp_about_handling": "Sådan bruges filen",
     "exp_about_handling_value": "Kun til brug i kommunen; må ikke offentliggøres eller sendes ud. Tal, der skal ud af huset, udtrækkes som tabeller med --min-count. Besøgsrækker kan ikke udtrækkes med --min-count. Slet filen, når den ikke længere bruges.",
+    # --- data: broken data files and rebalance
+    "wrong_type": "Feltet '{field}' skal være {expected}, men her står {value}.",
+    "type_id": "en tekst i anførselstegn, fx \"jc-nord\"",
+    "type_text": "en tekst i anførselstegn",
+    "type_int": "et helt tal uden anførselstegn, fx 3",
+    "type_number": "et tal uden anførselstegn, fx 0.4",
+    "type_list": "en liste i kantede parenteser, fx [1, 2]",
+    "type_table": "en tabel med felter ([navn] på sin egen linje eller {{ felt = ... }})",
+    "type_id_list": "en liste af tekster i anførselstegn, fx [\"jc-nord\", \"ys\"]",
+    "type_texts": "en tekst på begge sprog: {{ da = \"...\", en = \"...\" }}",
+    "type_destination": "et sted eller en liste af steder, "
+                        "fx \"ys\" eller [\"from_answer\", \"ys\"]",
+    "type_cases": "en række [[case]]-tabeller",
+    "type_answers": "en liste af taster, postnumre og \"-\", fx [1, 4, \"2720\"]",
+    "control_character": "Feltet '{field}' indeholder et usynligt styretegn ({char}), fx fra "
+                         "en kopieret farvekode. Slet det, og skriv teksten igen.",
+    "too_deep": "Lister og tabeller ligger mere end {max} lag inden i hinanden; så dybt bruges "
+                "de aldrig i datafilerne. Ret opbygningen.",
+    "walk_too_long": "Den længste vej gennem spørgsmålene har {length} spørgsmål; højst {max} "
+                     "er tilladt. Gør vejen kortere.",
+    "reb_no_group": "Ingen [catchment]-gruppe i sites.toml fordeler postnumre mellem jobcentre, "
+                    "så der er intet at flytte. Intet er skrevet.",
+    "reb_cannot_edit_sites": "sites.toml kan ikke rettes sikkert: [catchment.{group}] skal stå "
+                             "som sin egen tabel med én linje pr. sted (fx jc-nord = "
+                             "[\"2100\"]). Ret det, og prøv igen. Intet er skrevet.",
+    "reb_cannot_edit_cases": "cases.toml kan ikke rettes sikkert: hver case skal stå under sin "
+                             "egen [[case]]-linje med site = \"...\" på én linje. Ret det, og "
+                             "prøv igen. Intet er skrevet.",
+    "reb_out_is_data": "--out må ikke være selve datamappen ({out}): forslaget skrives som en "
+                       "kopi. Vælg en ny mappe.",
 }
 
 EN: dict[str, str] = {
@@ -728,6 +758,36 @@ EN: dict[str, str] = {
     "exp_about_risk_value": "A rare errand together with a postcode and a time can point to one citizen, even without a name. Treat the file as personal data.",
     "exp_about_handling": "How to treat the file",
     "exp_about_handling_value": "For use within the municipality only; never publish or send it out. Figures that leave the organisation are exported as tables with --min-count. Visit rows cannot be exported with --min-count. Delete the file when it is no longer needed.",
+    # --- data: broken data files and rebalance
+    "wrong_type": "The field '{field}' must be {expected}, but it says {value}.",
+    "type_id": "a text in quotes, e.g. \"jc-nord\"",
+    "type_text": "a text in quotes",
+    "type_int": "a whole number without quotes, e.g. 3",
+    "type_number": "a number without quotes, e.g. 0.4",
+    "type_list": "a list in square brackets, e.g. [1, 2]",
+    "type_table": "a table with fields ([name] on its own line or {{ field = ... }})",
+    "type_id_list": "a list of texts in quotes, e.g. [\"jc-nord\", \"ys\"]",
+    "type_texts": "a text in both languages: {{ da = \"...\", en = \"...\" }}",
+    "type_destination": "a site or a list of sites, "
+                        "e.g. \"ys\" or [\"from_answer\", \"ys\"]",
+    "type_cases": "a series of [[case]] tables",
+    "type_answers": "a list of keys, postcodes and \"-\", e.g. [1, 4, \"2720\"]",
+    "control_character": "The field '{field}' contains an invisible control character ({char}), "
+                         "e.g. from a copied colour code. Delete it and type the text again.",
+    "too_deep": "Lists and tables are nested more than {max} levels deep; the data files never "
+                "need that. Fix the structure.",
+    "walk_too_long": "The longest way through the questions has {length} questions; at most "
+                     "{max} are allowed. Make it shorter.",
+    "reb_no_group": "No [catchment] group in sites.toml assigns postcodes to jobcentres, so "
+                    "there is nothing to move. Nothing was written.",
+    "reb_cannot_edit_sites": "sites.toml cannot be edited safely: [catchment.{group}] must be a "
+                             "table of its own with one line per site (e.g. jc-nord = "
+                             "[\"2100\"]). Fix that and try again. Nothing was written.",
+    "reb_cannot_edit_cases": "cases.toml cannot be edited safely: each case must be under its "
+                             "own [[case]] line with site = \"...\" on one line. Fix that and "
+                             "try again. Nothing was written.",
+    "reb_out_is_data": "--out must not be the data folder itself ({out}): the proposal is "
+                       "written as a copy. Choose a new folder.",
 }
 
 CATALOG = {"da": DA, "en": EN}
@@ -760,6 +820,8 @@ def problem_text(problem: Problem, lang: str = "da") -> str:
     params = dict(problem.params)
     if problem.code == "case_failed_answer":
         params["error_text"] = t(params.get("error", ""), lang, **params.get("params", {}))
+    if problem.code == "wrong_type":
+        params["expected"] = t(f"type_{params.get('expected')}", lang)
     if problem.code == "unconfirmed":
         params["what"] = ", ".join(t(f"field_{f}", lang) for f in params.get("fields", []))
     where = problem.file

@@ -9,14 +9,23 @@ from pathlib import Path
 from typing import Any
 
 from triage.flow import FLOW_FILE, Flow, content_version, parse_flow
-from triage.model import Problem, Report, check_fields
+from triage.model import (
+    CONTROL, MAX_NESTING, Flaw, Problem, Report, check_fields, is_kind, scan, shown, typed,
+    visible,
+)
 from triage.sites import SITES_FILE, parse_sites
 from triage.walk import AnswerError, route
 
 CASES_FILE = "cases.toml"
 
-_HEADER = re.compile(r"^\s*\[\[?\s*([A-Za-z0-9_.\-\"]+?)\s*\]\]?\s*(#.*)?$")
+# A table header as written: `[site.ys]`, `[[case]]`, `[ catchment . "jobcenter" ]`.
+_HEADER = re.compile(r"^\s*(\[\[?)\s*([^\[\]#]+?)\s*\]\]?\s*(#.*)?$")
+_TOP_KEY = re.compile(r"^\s*([A-Za-z0-9_\-\"'. ]+?)\s*=")
 _AT = re.compile(r"\(at line (\d+), column (\d+)\)")
+# Escapes that TOML turns into characters: where a control character can hide in a string
+# (compiled only when a file has one: not on every start).
+_ESCAPE = r"\\(?:([bfr])|u([0-9a-fA-F]{4})|U([0-9a-fA-F]{8}))"
+_BOM = "\ufeff"
 
 
 class FlowInvalid(Exception):
@@ -56,14 +65,87 @@ class Loaded:
         return self.flow is not None and not self.errors
 
 
+def headers(source: str) -> list[tuple[int, str, bool]]:
+    """(line, dotted name, is [[array]]) of each table header, in the order written."""
+    return [(number, name, array) for number, name, array in _layout(source) if array is not None]
+
+
 def header_lines(source: str) -> dict[str, int]:
-    """Line of each `[table]` header, so a problem can point at the line to edit."""
+    """Line of each `[table]` header, so a problem can point at the line to edit; and of each
+    key written above the first header (`question = 5`, `site.extra = 5`)."""
     lines: dict[str, int] = {}
-    for number, text in enumerate(source.splitlines(), 1):
-        match = _HEADER.match(text)
-        if match:
-            lines.setdefault(match.group(1).replace('"', ""), number)
+    for number, name, _ in _layout(source):
+        lines.setdefault(name, number)
     return lines
+
+
+def _layout(source: str) -> list[tuple[int, str, bool | None]]:
+    """(line, dotted name, is [[array]]) of each header, and (line, dotted key, None) of each key
+    above the first header. One pass: it runs on every start."""
+    found: list[tuple[int, str, bool | None]] = []
+    in_tables = False
+    for number, text in enumerate(source.split("\n"), 1):  # TOML counts lines by \n only
+        if "[" in text:
+            match = _HEADER.match(text)
+            if match:
+                found.append((number, _dotted(match.group(2)), match.group(1) == "[["))
+                in_tables = True
+                continue
+        if not in_tables and "=" in text:
+            match = _TOP_KEY.match(text)
+            if match:
+                dotted = _dotted(match.group(1))
+                found.append((number, dotted.split(".")[0], None))
+                found.append((number, dotted, None))
+    return found
+
+
+def _dotted(name: str) -> str:
+    """`catchment . "jobcenter"` → `catchment.jobcenter`."""
+    return re.sub(r"\s*\.\s*", ".", name).replace('"', "").replace("'", "")
+
+
+def _control_lines(source: str) -> list[int]:
+    """Lines holding a control character, raw or written as an escape (a hint for the editor)."""
+    found = []
+    for number, text in enumerate(source.split("\n"), 1):
+        if CONTROL.search(text) or any(_escaped_control(m) for m in re.finditer(_ESCAPE, text)):
+            found.append(number)
+    return found
+
+
+def _escaped_control(match: re.Match) -> bool:
+    if match.group(1):
+        return True  # \b, \f, \r
+    code = int(match.group(2) or match.group(3), 16)
+    return code < 0x110000 and CONTROL.match(chr(code)) is not None
+
+
+_KEYED = ("question", "outcome", "site", "catchment")  # tables of tables, named by their ids
+
+
+def _where(flaw: Flaw, file: str, source: str) -> tuple[str, str, int | None]:
+    """(node, field, line) for a flaw found at a path in the parsed file."""
+    path = [visible(p) if isinstance(p, str) else p for p in flaw.path]
+    lines = header_lines(source)
+    if len(path) >= 2 and path[0] == "case" and isinstance(path[1], int):
+        cases = [n for n, name, array in headers(source) if array and name == "case"]
+        node, rest = f"case #{path[1] + 1}", path[2:]
+        line = cases[path[1]] if path[1] < len(cases) else None
+    elif len(path) >= 2 and path[0] in _KEYED:
+        node, rest = f"{path[0]} {path[1]}", path[2:]
+        line = lines.get(f"{path[0]}.{path[1]}")
+    elif len(path) >= 2:
+        node, rest, line = str(path[0]), path[1:], lines.get(str(path[0]))
+    else:
+        node, rest, line = file, path, None
+    field_name = "".join(f"[{p + 1}]" if isinstance(p, int) else f".{p}" for p in rest).lstrip(".")
+    if flaw.char is not None:
+        # The first line from the table's header on that holds a control character.
+        candidates = _control_lines(source)
+        after = [n for n in candidates if n >= (line or 0)]
+        line = after[0] if after else line
+    return node, field_name or node, line
 
 
 def read_toml(path: Path, report: Report) -> tuple[dict | None, str]:
@@ -80,14 +162,29 @@ def read_toml(path: Path, report: Report) -> tuple[dict | None, str]:
     except OSError as error:
         report.error(name, name, "file_unreadable", path=str(path), reason=error.strerror or str(error))
         return None, ""
+    source = source.removeprefix(_BOM)  # some Windows editors start a UTF-8 file with one
     try:
         data = tomllib.loads(source)
     except tomllib.TOMLDecodeError as error:
         message = str(error)
         match = _AT.search(message)
         line, column = (int(match.group(1)), int(match.group(2))) if match else (None, None)
-        detail = _AT.sub("", message).strip()
+        detail = CONTROL.sub("?", _AT.sub("", message).strip())
         report.add(Problem("error", name, name, "toml_syntax", {"detail": detail}, line, column))
+        return None, ""
+    except RecursionError:  # lists inside lists, hundreds deep
+        report.error(name, name, "too_deep", None, max=MAX_NESTING)
+        return None, ""
+    flaws = scan(data, source)
+    for flaw in flaws:
+        # Refused before anything else reads the file: no message ever echoes such a text.
+        node, field_name, line = _where(flaw, name, source)
+        if flaw.char is None:
+            report.error(name, node, "too_deep", line, max=MAX_NESTING)
+        else:
+            report.error(name, node, "control_character", line, field=field_name,
+                         char=f"U+{ord(flaw.char):04X}")
+    if flaws:
         return None, ""
     return data, source
 
@@ -126,30 +223,44 @@ CASE_FIELDS = {"name", "answers", "expect", "site", "here"}
 
 
 def parse_cases(raw: dict, report: Report, source: str) -> list[Case]:
-    check_fields(raw, {"case"}, report, CASES_FILE, "cases.toml", None)
+    lines = header_lines(source)
+    check_fields(raw, {"case"}, report, CASES_FILE, "cases.toml", None, lines)
     # Cases are [[case]] entries: find each one's line by counting the headers.
-    case_lines = [n for n, t in enumerate(source.splitlines(), 1) if t.strip().startswith("[[case]]")]
+    case_lines = [n for n, name, array in headers(source) if array and name == "case"]
+    raw_cases = raw.get("case", [])
+    if not isinstance(raw_cases, list):
+        report.error(CASES_FILE, "case", "wrong_type", lines.get("case"),
+                     field="case", expected="cases", value=shown(raw_cases))
+        return []
     cases: list[Case] = []
-    for i, body in enumerate(raw.get("case", []) or []):
+    for i, body in enumerate(raw_cases):
         line = case_lines[i] if i < len(case_lines) else None
-        name = str(body.get("name", f"#{i + 1}")) if isinstance(body, dict) else f"#{i + 1}"
-        node = f"case {name}"
         if not isinstance(body, dict):
-            report.error(CASES_FILE, node, "not_table", line)
+            report.error(CASES_FILE, f"case #{i + 1}", "wrong_type", line, field="case",
+                         expected="table", value=shown(body))
             continue
+        name = body.get("name")
+        node = f"case {name}" if is_kind(name, "id") else f"case #{i + 1}"
         check_fields(body, CASE_FIELDS, report, CASES_FILE, node, line)
-        answers = body.get("answers")
-        expect = body.get("expect")
-        if not isinstance(answers, list) or not isinstance(expect, str):
-            report.error(CASES_FILE, node, "case_incomplete", line)
-            continue
-        cases.append(Case(name, tuple(str(a) for a in answers), expect,
-                          _opt_str(body.get("site")), _opt_str(body.get("here")), line))
+        before = len(report.errors)
+        typed(body, "name", "id", report, CASES_FILE, node, line)
+        answers = typed(body, "answers", "list", report, CASES_FILE, node, line, required=True)
+        expect = typed(body, "expect", "id", report, CASES_FILE, node, line, required=True)
+        site = typed(body, "site", "id", report, CASES_FILE, node, line)
+        here = typed(body, "here", "id", report, CASES_FILE, node, line)
+        if answers is not None and not all(_is_answer(a) for a in answers):
+            report.error(CASES_FILE, node, "wrong_type", line, field="answers", expected="answers",
+                         value=shown(answers))
+        if len(report.errors) > before:
+            continue  # a case that is not written right is not run
+        cases.append(Case(name if isinstance(name, str) else f"#{i + 1}",
+                          tuple(str(a) for a in answers), expect, site, here, line))
     return cases
 
 
-def _opt_str(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
+def _is_answer(value: Any) -> bool:
+    """A key (1-9), a postcode (best in quotes) or "-": an int or a text, nothing else."""
+    return is_kind(value, "int") or isinstance(value, str)
 
 
 def run_cases(flow: Flow, cases: list[Case], report: Report) -> None:

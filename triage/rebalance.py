@@ -15,8 +15,12 @@ The model, in words a planner can check:
   within `min_gain` of the lowest found. Trying sets, not one move at a time, matters: two
   small moves together can beat the one big move that looks best on its own.
 
+The postcodes move within one catchment group: `jobcenter` when that group sends postcodes to
+jobcentres, otherwise the group that sends them to the most jobcentres.
+
 Plain Python; writing the proposal is a changed copy of the data folder, checked by the same
-validator as `triage validate`.
+validator as `triage validate`. The copy is made in memory and read back first: a sites or
+cases file laid out in a way the edit cannot follow is refused before anything is written.
 """
 
 from __future__ import annotations
@@ -31,10 +35,35 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from triage.load import headers
 from triage.sites import Sites
 
-GROUP = "jobcenter"  # the catchment group whose postcodes the proposal moves
+GROUP = "jobcenter"  # the catchment group the proposal moves postcodes in, if it has jobcentres
 SEARCH_LIMIT = 200_000  # sets of moves tried for one number of moves (well under a second)
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+
+class RebalanceError(Exception):
+    """A proposal that cannot be made or written; `code` names the i18n message."""
+
+    def __init__(self, code: str, **params: object) -> None:
+        super().__init__(f"{code} {params}")
+        self.code = code
+        self.params = params
+
+
+def jobcentre_group(sites: Sites) -> str:
+    """The catchment group the proposal moves postcodes in (see the module's docstring)."""
+    counts = {
+        group: len({s for _, _, s in catchment.ranges if sites[s].kind == "jobcenter"})
+        for group, catchment in sites.catchments.items()
+    }
+    if counts.get(GROUP):
+        return GROUP
+    best = max(counts, key=lambda group: counts[group], default=None)  # the first on a tie
+    if best is None or not counts[best]:
+        raise RebalanceError("reb_no_group")
+    return best
 
 
 @dataclass(frozen=True)
@@ -51,6 +80,7 @@ class Proposal:
     before: dict[str, float]  # site → expected load today
     after: dict[str, float]  # site → expected load with the moves
     moves: list[Move] = field(default_factory=list)
+    group: str = GROUP  # the catchment group the moves are made in
 
     def ratio(self, loads: dict[str, float]) -> dict[str, float]:
         return {s: loads[s] / self.capacity[s] for s in self.capacity}
@@ -73,8 +103,10 @@ def _score(loads: dict[str, float], capacity: dict[str, int]) -> tuple[float, fl
 def propose(sites: Sites, per_postcode: dict[tuple[int, str, str], int], per_site: dict[str, int],
             max_moves: int = 10, min_gain: float = 0.005) -> Proposal:
     """per_postcode: visits per (postcode, recorded home site, visited site), as
-    triage.stats.postcode_counts gives; per_site: all visits per visited site."""
-    catchment = sites.catchments[GROUP]
+    triage.stats.postcode_counts gives; per_site: all visits per visited site.
+    RebalanceError when no catchment group sends postcodes to jobcentres."""
+    group = jobcentre_group(sites)
+    catchment = sites.catchments[group]
     group_sites = {s for _, _, s in catchment.ranges}
     capacity = {s.id: s.capacity for s in sites
                 if s.kind == "jobcenter" and s.id in group_sites and s.capacity}
@@ -93,7 +125,7 @@ def propose(sites: Sites, per_postcode: dict[tuple[int, str, str], int], per_sit
     for postcode, site in assignment.items():
         if site in loads:
             loads[site] += demand[postcode]
-    proposal = Proposal(capacity, dict(loads), dict(loads))
+    proposal = Proposal(capacity, dict(loads), dict(loads), group=group)
     if len(capacity) < 2:
         return proposal
 
@@ -145,13 +177,15 @@ def _ranges(postcodes: list[int]) -> list[str]:
     return [f"{a:04d}" if a == b else f"{a:04d}-{b:04d}" for a, b in out]
 
 
-def changed_catchment(sites: Sites, moves: list[Move]) -> dict[str, list[str]]:
+def changed_catchment(
+    sites: Sites, moves: list[Move], group: str | None = None
+) -> dict[str, list[str]]:
     """site → its new list of ranges, for the sites whose catchment changes."""
-    catchment = sites.catchments[GROUP]
+    catchment = sites.catchments[group or jobcentre_group(sites)]
     changed = {m.source for m in moves} | {m.target for m in moves}
     moved = {m.postcode: m.target for m in moves}
     result = {}
-    for site in changed:
+    for site in sorted(changed):
         mine = [p for lo, hi, s in catchment.ranges if s == site for p in range(lo, hi + 1)
                 if p not in moved]
         mine += [p for p, target in moved.items() if target == site]
@@ -160,47 +194,150 @@ def changed_catchment(sites: Sites, moves: list[Move]) -> dict[str, list[str]]:
 
 
 def write_proposal(data_dir: Path, out_dir: Path, sites: Sites, moves: list[Move],
-                   made: date) -> list[str]:
+                   made: date, group: str | None = None) -> list[str]:
     """Copy the data folder to `out_dir` with the moves applied to sites.toml; cases whose
     expected site was a moved postcode's old jobcentre expect the new one. Returns the names
-    of the cases changed."""
+    of the cases changed. RebalanceError, with nothing written, when the files cannot be
+    edited safely or `out_dir` is the data folder itself."""
+    group = group or jobcentre_group(sites)
+    if out_dir.resolve() == data_dir.resolve():
+        raise RebalanceError("reb_out_is_data", out=out_dir)
+    text = (data_dir / "sites.toml").read_text(encoding="utf-8-sig")
+    note = "".join(f"# triage rebalance {made.isoformat()}: {m.postcode} flyttet fra {m.source} "
+                   f"til {m.target} ({m.visits} besøg i perioden)\n" for m in moves)
+    new_sites = _edit_catchment(text, group, changed_catchment(sites, moves, group), note)
+    cases_path = data_dir / "cases.toml"
+    new_cases, changed = None, []
+    if cases_path.exists() and moves:
+        new_cases, changed = _edit_cases(cases_path.read_text(encoding="utf-8-sig"), moves)
+    # Everything is known to be right: only now is anything written.
     out_dir.mkdir(parents=True, exist_ok=True)
     for path in data_dir.iterdir():
         if path.is_file() and path.suffix in (".toml", ".json"):
             shutil.copy2(path, out_dir / path.name)
-    text = (data_dir / "sites.toml").read_text(encoding="utf-8")
-    header = f"[catchment.{GROUP}]"
-    start = text.index(header)
-    end = text.find("\n[", start + len(header))
-    end = len(text) if end == -1 else end
-    body = text[start:end]
-    for site, ranges in changed_catchment(sites, moves).items():
-        line = f"{site} = [{', '.join(json.dumps(r) for r in ranges)}]"
-        body, found = re.subn(rf"(?m)^{re.escape(site)}\s*=.*$", line, body)
-        if not found:
-            body = body.rstrip("\n") + "\n" + line + "\n"
-    note = "".join(f"# triage rebalance {made.isoformat()}: {m.postcode} flyttet fra {m.source} til {m.target} "
-                   f"({m.visits} besøg i perioden)\n" for m in moves)
-    (out_dir / "sites.toml").write_text(text[:start] + note + body + text[end:], encoding="utf-8")
-    return _update_cases(out_dir / "cases.toml", moves)
-
-
-def _update_cases(path: Path, moves: list[Move]) -> list[str]:
-    if not path.exists() or not moves:
-        return []
-    text = path.read_text(encoding="utf-8")
-    cases = tomllib.loads(text).get("case", [])
-    blocks = text.split("[[case]]")
-    changed = []
-    by_postcode = {str(m.postcode): m for m in moves}
-    for i, case in enumerate(cases, start=1):
-        hits = [by_postcode[str(a)] for a in case.get("answers", []) if str(a) in by_postcode]
-        move = next((m for m in hits if case.get("site") == m.source), None)
-        if move is None:
-            continue
-        blocks[i], found = re.subn(rf'(?m)^site\s*=\s*"{re.escape(move.source)}"', f'site = "{move.target}"',
-                                   blocks[i], count=1)
-        if found:
-            changed.append(case.get("name", f"#{i}"))
-    path.write_text("[[case]]".join(blocks), encoding="utf-8")
+    (out_dir / "sites.toml").write_text(new_sites, encoding="utf-8")
+    if new_cases is not None:
+        (out_dir / "cases.toml").write_text(new_cases, encoding="utf-8")
     return changed
+
+
+def _key(name: str) -> str:
+    """A TOML key as written: bare when it can be, quoted otherwise."""
+    return name if _BARE_KEY.fullmatch(name) else json.dumps(name, ensure_ascii=False)
+
+
+def _key_line(name: str) -> re.Pattern:
+    """The line where `name = ...` starts, however the key is quoted."""
+    spellings = {name, json.dumps(name, ensure_ascii=False), f"'{name}'"}
+    spelled = "|".join(re.escape(k) for k in spellings)
+    return re.compile(rf"^\s*(?:{spelled})\s*=")
+
+
+def _table_body(lines: list[str], name: str) -> tuple[int, int] | None:
+    """(first, end) line indexes of the body of table `name`, or None if it has no header."""
+    found = headers("\n".join(lines))
+    for i, (number, header, array) in enumerate(found):
+        if header == name and not array:
+            end = found[i + 1][0] - 1 if i + 1 < len(found) else len(lines)
+            return number, end
+    return None
+
+
+def _value_end(lines: list[str], first: int, end: int) -> int | None:
+    """The index after the last line of the key/value pair starting at `first` (an array may
+    span lines): the fewest lines that read as TOML on their own."""
+    for last in range(first + 1, end + 1):
+        try:
+            tomllib.loads("\n".join(lines[first:last]))
+        except tomllib.TOMLDecodeError:
+            continue
+        return last
+    return None
+
+
+def _edit_catchment(text: str, group: str, new_ranges: dict[str, list[str]], note: str) -> str:
+    """sites.toml with the catchment group's lines for the changed sites rewritten; checked by
+    reading it back: every other value must be as it was."""
+    refused = RebalanceError("reb_cannot_edit_sites", group=group)
+    lines = text.split("\n")
+    body = _table_body(lines, f"catchment.{group}")
+    if body is None:
+        raise refused
+    first, end = body
+    for site, ranges in new_ranges.items():
+        line = f"{_key(site)} = [{', '.join(json.dumps(r) for r in ranges)}]"
+        pattern = _key_line(site)
+        start = next((i for i in range(first, end) if pattern.match(lines[i])), None)
+        if start is None:
+            # A site new to the group: after the group's last line that holds a value.
+            filled = [i for i in range(first, end) if lines[i].strip()
+                      and not lines[i].lstrip().startswith("#")]
+            at = (filled[-1] + 1) if filled else first
+            lines[at:at] = [line]
+            end += 1
+            continue
+        stop = _value_end(lines, start, end)
+        if stop is None:
+            raise refused
+        lines[start:stop] = [line]
+        end -= stop - start - 1
+    header = first - 1
+    lines[header:header] = note.split("\n")[:-1] if note else []
+    edited = "\n".join(lines)
+    expected = tomllib.loads(text)
+    expected["catchment"][group].update(new_ranges)
+    try:
+        if tomllib.loads(edited) != expected:
+            raise refused
+    except tomllib.TOMLDecodeError:
+        raise refused from None
+    return edited
+
+
+def _edit_cases(text: str, moves: list[Move]) -> tuple[str | None, list[str]]:
+    """cases.toml with the expected site of every case that a move concerns changed, and the
+    names of those cases; (None, []) when no case changes or the file does not read as TOML
+    (then the copy is left as it was, and validating the copy says why)."""
+    try:
+        cases = tomllib.loads(text).get("case", [])
+    except tomllib.TOMLDecodeError:
+        return None, []
+    if not isinstance(cases, list):
+        return None, []
+    by_postcode = {str(m.postcode): m for m in moves}
+    wanted: dict[int, Move] = {}
+    for i, case in enumerate(cases):
+        if not isinstance(case, dict) or not isinstance(case.get("answers"), list):
+            continue
+        answers = [str(a).strip() for a in case["answers"]]
+        hits = [by_postcode[a] for a in answers if a in by_postcode]
+        move = next((m for m in hits if case.get("site") == m.source), None)
+        if move is not None:
+            wanted[i] = move
+    if not wanted:
+        return None, []
+    refused = RebalanceError("reb_cannot_edit_cases")
+    lines = text.split("\n")
+    found = headers(text)
+    starts = [number for number, name, array in found if array and name == "case"]
+    if len(starts) != len(cases):
+        raise refused  # cases written as an inline list, or [[case]] headers the count misses
+    bounds = [number for number, _, _ in found] + [len(lines) + 1]
+    site_line = _key_line("site")
+    for i, move in wanted.items():
+        first = starts[i]  # the header's line number is the body's first index
+        end = next(b for b in bounds if b > starts[i]) - 1
+        at = next((j for j in range(first, end) if site_line.match(lines[j])), None)
+        if at is None or _value_end(lines, at, end) != at + 1:
+            raise refused
+        lines[at] = f"site = {json.dumps(move.target, ensure_ascii=False)}"
+    edited = "\n".join(lines)
+    expected = tomllib.loads(text)
+    for i, move in wanted.items():
+        expected["case"][i]["site"] = move.target
+    try:
+        if tomllib.loads(edited) != expected:
+            raise refused
+    except tomllib.TOMLDecodeError:
+        raise refused from None
+    return edited, [str(cases[i].get("name", f"#{i + 1}")) for i in sorted(wanted)]

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Any
 
-from triage.model import Report, Text, check_fields, read_text
+from triage.model import Report, Text, check_fields, is_kind, read_text, shown, typed
 
 SITES_FILE = "sites.toml"
 
@@ -19,8 +19,9 @@ UNCONFIRMABLE = ("address", "hours", "phone", "name", "service_minutes")
 SPECIAL_DESTINATIONS = ("from_answer", "here")
 POSTCODE_MIN, POSTCODE_MAX = 1000, 9999  # Danish residential postcodes are four digits from 1000
 
-_WINDOW = re.compile(r"^\s*(\d{1,2})[:.](\d{2})\s*-\s*(\d{1,2})[:.](\d{2})\s*$")
-_RANGE = re.compile(r"^\s*(\d{4})\s*(?:-\s*(\d{4})\s*)?$")
+# ASCII digits only: \d would also take "２１００" and "٢١٠٠", which are not postcodes.
+_WINDOW = re.compile(r"^\s*(\d{1,2})[:.](\d{2})\s*-\s*(\d{1,2})[:.](\d{2})\s*$", re.ASCII)
+_RANGE = re.compile(r"^\s*(\d{4})\s*(?:-\s*(\d{4})\s*)?$", re.ASCII)
 
 
 class PostcodeError(ValueError):
@@ -97,7 +98,7 @@ class Sites:
     def resolve_postcode(self, group: str, answer: str) -> tuple[int, Site]:
         """The site serving a postcode, or PostcodeError saying why there is none."""
         text = answer.strip()
-        if not (len(text) == 4 and text.isdigit()):
+        if not (len(text) == 4 and text.isascii() and text.isdigit()):
             raise PostcodeError("postcode_malformed", text)
         postcode = int(text)
         if not POSTCODE_MIN <= postcode <= POSTCODE_MAX:
@@ -126,7 +127,7 @@ def parse_window(text: str) -> tuple[time, time] | None:
 
 def parse_range(text: Any) -> tuple[int, int] | None:
     """`"2100"` or `"1050-1473"` (an int is accepted too) → (low, high)."""
-    if isinstance(text, int):
+    if isinstance(text, int) and not isinstance(text, bool):
         text = f"{text:04d}"
     if not isinstance(text, str):
         return None
@@ -136,6 +137,11 @@ def parse_range(text: Any) -> tuple[int, int] | None:
     low = int(match.group(1))
     high = int(match.group(2) or match.group(1))
     return (low, high) if low <= high else None
+
+
+def _as_written(value: Any) -> str:
+    """A text as it is (it goes in quotes in the message); any other value as TOML writes it."""
+    return value if isinstance(value, str) else shown(value)
 
 
 def parse_hours(raw: Any, report: Report, node: str, line: int | None) -> dict:
@@ -152,7 +158,8 @@ def parse_hours(raw: Any, report: Report, node: str, line: int | None) -> dict:
         if isinstance(value, str) and value.strip().lower() in ("closed", "lukket", ""):
             continue
         if not isinstance(value, str):
-            report.error(SITES_FILE, node, "hours_bad_window", line, day=day, value=str(value))
+            report.error(SITES_FILE, node, "hours_bad_window", line, day=day,
+                         value=_as_written(value))
             continue
         windows = []
         for part in value.split(","):
@@ -183,31 +190,39 @@ def parse_site(site_id: str, raw: Any, report: Report, line: int | None) -> Site
     if site_id in SPECIAL_DESTINATIONS:
         report.error(SITES_FILE, node, "reserved_id", line, id=site_id)
     kind = raw.get("kind")
-    if kind not in KINDS:
-        report.error(SITES_FILE, node, "bad_kind", line, kind=kind, kinds=", ".join(KINDS))
+    if kind is None:
+        report.error(SITES_FILE, node, "missing_field", line, field="kind")
+    elif not isinstance(kind, str) or kind not in KINDS:
+        report.error(SITES_FILE, node, "bad_kind", line, kind=_as_written(kind),
+                     kinds=", ".join(KINDS))
     address = raw.get("address")
-    if not isinstance(address, str) or not address.strip():
+    if address is not None and not isinstance(address, str):
+        report.error(SITES_FILE, node, "wrong_type", line, field="address", expected="text",
+                     value=shown(address))
+        address = ""
+    elif not isinstance(address, str) or not address.strip():
         report.error(SITES_FILE, node, "missing_address", line)
         address = ""
+    phone = typed(raw, "phone", "text", report, SITES_FILE, node, line) or ""
     note = raw.get("note")
     unconfirmed = raw.get("unconfirmed", [])
-    if not isinstance(unconfirmed, list) or any(u not in UNCONFIRMABLE for u in unconfirmed):
+    if not is_kind(unconfirmed, "id_list") or any(u not in UNCONFIRMABLE for u in unconfirmed):
         report.error(SITES_FILE, node, "bad_unconfirmed", line, allowed=", ".join(UNCONFIRMABLE))
         unconfirmed = []
     if unconfirmed:
         report.warning(SITES_FILE, node, "unconfirmed", line, fields=list(unconfirmed))
     share = raw.get("target_share")
-    if share is not None and (not isinstance(share, (int, float)) or not 0 <= share <= 1):
-        report.error(SITES_FILE, node, "bad_share", line, value=share)
+    if share is not None and (not is_kind(share, "number") or not 0 <= share <= 1):
+        report.error(SITES_FILE, node, "bad_share", line, value=shown(share))
         share = None
     capacity = raw.get("capacity")
-    if capacity is not None and (not isinstance(capacity, int) or capacity < 0):
-        report.error(SITES_FILE, node, "bad_capacity", line, value=capacity)
+    if capacity is not None and (not is_kind(capacity, "int") or capacity < 0):
+        report.error(SITES_FILE, node, "bad_capacity", line, value=shown(capacity))
         capacity = None
     service = raw.get("service_minutes")
     if service is not None and (isinstance(service, bool) or not isinstance(service, (int, float))
                                 or not 0 < service <= 240):
-        report.error(SITES_FILE, node, "bad_service_minutes", line, value=service)
+        report.error(SITES_FILE, node, "bad_service_minutes", line, value=shown(service))
         service = None
     hours = parse_hours(raw.get("hours"), report, node, line)
     if kind in ("jobcenter", "ydelsesservice", "sygedagpenge", "social") and not hours:
@@ -217,7 +232,7 @@ def parse_site(site_id: str, raw: Any, report: Report, line: int | None) -> Site
         kind=kind if kind in KINDS else "external",
         name=read_text(raw.get("name"), report, SITES_FILE, node, "name", line),
         address=address.strip(),
-        phone=str(raw.get("phone", "")),
+        phone=phone,
         note=read_text(note, report, SITES_FILE, node, "note", line) if note is not None else None,
         hours=hours,
         target_share=float(share) if share is not None else None,
@@ -245,7 +260,8 @@ def parse_catchment(
         for value in values:
             parsed = parse_range(value)
             if parsed is None:
-                report.error(SITES_FILE, node, "catchment_bad_range", line, site=site_id, value=value)
+                report.error(SITES_FILE, node, "catchment_bad_range", line, site=site_id,
+                             value=_as_written(value))
                 continue
             ranges.append((*parsed, site_id))
     ranges.sort()
@@ -285,10 +301,10 @@ AREA_FIELDS = {"postcodes", "outside", "default_site"}
 
 def parse_sites(raw: dict, report: Report, lines: dict[str, int]) -> Sites:
     """Read sites.toml (already parsed TOML) into Sites, reporting every problem found."""
-    check_fields(raw, {"area", "site", "catchment"}, report, SITES_FILE, "sites.toml", None)
+    check_fields(raw, {"area", "site", "catchment"}, report, SITES_FILE, "sites.toml", None, lines)
     sites: dict[str, Site] = {}
-    raw_sites = raw.get("site")
-    if not isinstance(raw_sites, dict) or not raw_sites:
+    raw_sites = typed(raw, "site", "table", report, SITES_FILE, "sites.toml", lines.get("site"))
+    if not raw_sites:
         report.error(SITES_FILE, "site", "no_sites", None)
         raw_sites = {}
     for site_id, body in raw_sites.items():
@@ -296,30 +312,32 @@ def parse_sites(raw: dict, report: Report, lines: dict[str, int]) -> Sites:
         if site is not None:
             sites[site_id] = site
 
-    area_raw = raw.get("area", {})
     area_line = lines.get("area")
-    if not isinstance(area_raw, dict):
-        area_raw = {}
+    area_raw = typed(raw, "area", "table", report, SITES_FILE, "sites.toml", area_line) or {}
     check_fields(area_raw, AREA_FIELDS, report, SITES_FILE, "area", area_line)
-    area = parse_range(area_raw.get("postcodes"))
-    if area is None:
-        report.error(SITES_FILE, "area", "bad_area", area_line, value=area_raw.get("postcodes"))
-        area = (1000, 2990)
-    outside = area_raw.get("outside")
+    postcodes = area_raw.get("postcodes")
+    area = parse_range(postcodes)
+    if postcodes is None:
+        report.error(SITES_FILE, "area", "missing_field", area_line, field="postcodes")
+    elif area is None:
+        report.error(SITES_FILE, "area", "bad_area", area_line, value=shown(postcodes))
+    area = area or (1000, 2990)
+    outside = typed(area_raw, "outside", "id", report, SITES_FILE, "area", area_line)
     if outside is not None and outside not in sites:
         report.error(SITES_FILE, "area", "unknown_site_ref", area_line, field="outside", site=outside)
         outside = None
-    default_site = area_raw.get("default_site")
-    if default_site not in sites:
+    default_site = typed(area_raw, "default_site", "id", report, SITES_FILE, "area", area_line,
+                         required=True)
+    if default_site is not None and default_site not in sites:
         report.error(
             SITES_FILE, "area", "unknown_site_ref", area_line, field="default_site", site=default_site
         )
+    if default_site not in sites:
         default_site = next(iter(sites), "")
 
     catchments: dict[str, Catchment] = {}
-    raw_catchments = raw.get("catchment", {})
-    if not isinstance(raw_catchments, dict):
-        raw_catchments = {}
+    raw_catchments = typed(raw, "catchment", "table", report, SITES_FILE, "sites.toml",
+                           lines.get("catchment")) or {}
     for group, body in raw_catchments.items():
         catchments[group] = parse_catchment(
             group, body, sites, area, report, lines.get(f"catchment.{group}")

@@ -125,7 +125,7 @@ class Walk:
         text = str(text).strip()
         if question.asks_postcode:
             return self.give_postcode(None if text == DECLINE else text)
-        if not (text.isdigit() and len(text) == 1):
+        if not (len(text) == 1 and "0" <= text <= "9"):  # not "٢" or "²": ASCII digits only
             raise AnswerError("expects_choice_key", answer=text)
         return self.choose(int(text))
 
