@@ -238,7 +238,8 @@ class DeskScreen(Screen):
         question = self.walk.question
         if question is None or not question.asks_postcode:
             return False
-        if event.character is not None and event.character.isdigit():
+        # ASCII digits only: "٢" or "２" are digits to Python but never a Danish postcode.
+        if event.character is not None and event.character in "0123456789":
             if len(self.typed) < 4:
                 self.typed += event.character
                 self.redraw()
