@@ -179,18 +179,22 @@ def _db_label(args: argparse.Namespace) -> str:
 
 def _open_store(args: argparse.Namespace):
     """The store named by --db, opened; None (after saying why) when it cannot be used."""
-    from sqlalchemy.exc import ArgumentError, DatabaseError
-
-    from triage.store import UNAVAILABLE, Store, StoreError
-
-    lang = args.lang
     if refuse_memory_db(args):
         return None
     target = _sqlite_file(args.db)
     if args.command in READS_EXISTING and isinstance(target, Path) and not target.exists():
         # Opening it would create an empty database and report 0 visits: say what is wrong.
-        print(t("db_missing", lang, path=target), file=sys.stderr)
+        print(t("db_missing", args.lang, path=target), file=sys.stderr)
         return None
+    return _opened(args)
+
+
+def _opened(args: argparse.Namespace):
+    from sqlalchemy.exc import ArgumentError, DatabaseError
+
+    from triage.store import UNAVAILABLE, Store, StoreError
+
+    lang = args.lang
     try:
         store = Store(args.db, spool_dir=args.spool_dir)
     except (ArgumentError, ImportError, ValueError) as error:  # not a URL, or no such driver
@@ -255,9 +259,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
     loaded = load(data)
     lang = args.lang
     _print_problems(loaded.problems, lang, with_warnings=args.warnings)
-    if not loaded.ok:
+    if not loaded.ok:  # the problems above are the report; what it means goes to stderr
         print(t("validate_failed", lang, errors=len(loaded.errors),
-                warnings=len(loaded.warnings), data=data))
+                warnings=len(loaded.warnings), data=data), file=sys.stderr)
         return 1
     flow = loaded.flow
     assert flow is not None
@@ -422,9 +426,6 @@ def _say_unwritable(error: OSError, path, lang: str) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from datetime import timedelta
 
-    from triage import export
-    from triage.stats import Filters
-
     lang = args.lang
     chosen = _flow_and_period(args)
     if chosen is None:
@@ -436,17 +437,23 @@ def cmd_export(args: argparse.Namespace) -> int:
         if not ok:
             print(t("exp_bad_number", lang, option=option, value=value), file=sys.stderr)
             return 1
+    if args.wait_minutes > 24 * 60:  # inf too: a wait of a whole day is the most that means anything
+        print(t("number_between", lang, option="--wait-minutes", low=0, high=24 * 60,
+                value=args.wait_minutes), file=sys.stderr)
+        return 1
     if args.visits and args.min_count > 1:
         print(t("exp_min_count_visits", lang), file=sys.stderr)
         return 1
     out = _out_path(args)
-    try:
-        if out is not None:
-            export.check_target(out, args.format, folder=args.format == "csv" and not args.visits)
-    except export.ExportError as error:
-        out = None
-        print(t(error.code, lang, **error.params), file=sys.stderr)
     if out is None:
+        return 1
+    from triage import export  # the database code loads only now, when the input is usable
+    from triage.stats import Filters
+
+    try:
+        export.check_target(out, args.format, folder=args.format == "csv" and not args.visits)
+    except export.ExportError as error:
+        print(t(error.code, lang, **error.params), file=sys.stderr)
         return 1
     store = _open_store(args)
     if store is None:
@@ -478,8 +485,6 @@ def cmd_rebalance(args: argparse.Namespace) -> int:
 
     from triage.load import load
     from triage.present import local_now
-    from triage.rebalance import propose, write_proposal
-    from triage.stats import Filters, postcode_counts, visit_counts
 
     lang = args.lang
     chosen = _flow_and_period(args, days=365)
@@ -492,6 +497,9 @@ def cmd_rebalance(args: argparse.Namespace) -> int:
     out = _out_path(args)
     if out is None or not _proposal_folder_usable(out, args.data or paths.default_data_dir(), lang):
         return 1
+    from triage.rebalance import propose, write_proposal  # the database code loads only now
+    from triage.stats import Filters, postcode_counts, visit_counts
+
     store = _open_store(args)
     if store is None:
         return 1
@@ -549,9 +557,6 @@ def _proposal_folder_usable(out: Path, data: Path, lang: str) -> bool:
 def cmd_summary(args: argparse.Namespace) -> int:
     from datetime import timedelta
 
-    from triage.report import summary_csv, summary_json, summary_table
-    from triage.stats import Filters, summarize
-
     lang = args.lang
     chosen = _flow_and_period(args)
     if chosen is None:
@@ -560,6 +565,9 @@ def cmd_summary(args: argparse.Namespace) -> int:
     store = _open_store(args)
     if store is None:
         return 1
+    from triage.report import summary_csv, summary_json, summary_table
+    from triage.stats import Filters, summarize
+
     if args.tui:
         from triage.app import TriageApp
         from triage.desklog import DeskLog
@@ -584,7 +592,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     from triage.demo import DemoHistory
     from triage.present import local_now
-    from triage.store import UNAVAILABLE
 
     lang = args.lang
     flow = _usable_flow(args)
@@ -604,6 +611,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(t("demo_too_early", lang, first=end - timedelta(days=args.days), earliest=EARLIEST),
               file=sys.stderr)
         return 1
+    from triage.store import UNAVAILABLE  # the database code loads only now
+
     store = _open_store(args)
     if store is None:
         return 1

@@ -334,6 +334,7 @@ DA: dict[str, str] = {
     "crash": "Uventet fejl i triage ({error}). Hele rapporten er gemt i {path}; send den til den, der passer triage.",
     "crash_unsaved": "Uventet fejl i triage ({error}). Rapporten kunne ikke gemmes ({reason}).",
     "sup_failed": "Tallene kunne ikke hentes: {reason}. Der prøves igen om lidt; R prøver nu.",
+    "number_between": "{option} skal ligge mellem {low} og {high} (ikke {value}).",
 }
 
 EN: dict[str, str] = {
@@ -654,6 +655,7 @@ EN: dict[str, str] = {
     "crash": "Unexpected error in triage ({error}). The full report is saved in {path}; send it to whoever looks after triage.",
     "crash_unsaved": "Unexpected error in triage ({error}). The report could not be saved ({reason}).",
     "sup_failed": "The figures could not be fetched: {reason}. It tries again shortly; R tries now.",
+    "number_between": "{option} must lie between {low} and {high} (not {value}).",
 }
 
 CATALOG = {"da": DA, "en": EN}
