@@ -162,6 +162,10 @@ CASES: list[tuple[str, list[str], int, str]] = [
     ("export-json-header-overwritten", ["export", "--db", "{no_header}", "--visits", "--format", "json",
                                         "--out", "{new}.json"], B, "beskadiget"),
     ("summary-not-a-database-english", ["summary", "--db", "{hello}", "--lang", "en"], B, "damaged"),
+    # opens, but a page the figures need is damaged: the failure comes while counting
+    ("summary-damaged-page", ["summary", "--db", "{bad_page}"], B, "beskadiget"),
+    ("export-damaged-page", ["export", "--db", "{bad_page}", "--out", "{new}.xlsx"], B, "beskadiget"),
+    ("rebalance-damaged-page", ["rebalance", "--db", "{bad_page}", "--out", "{new}"], B, "beskadiget"),
     # --- --db URLs that cannot be used
     ("check-mysql-without-driver", ["check", "--db", "mysql://u@localhost/triage"], B, "kan ikke bruges"),
     ("summary-unknown-scheme", ["summary", "--db", "bogus://x"], B, "kan ikke bruges"),
@@ -254,6 +258,14 @@ def workspace(tmp_path_factory) -> dict[str, str]:
     (root / "noise.db").write_bytes(random.Random(12).randbytes(8192))
     (root / "truncated.db").write_bytes(raw[: len(raw) // 3])
     (root / "no_header.db").write_bytes(b"\0" * 100 + raw[100:])
+    with sqlite3.connect(good) as conn:  # the rollups' first pages: every figure reads one
+        size = conn.execute("PRAGMA page_size").fetchone()[0]
+        pages = [p for (p,) in conn.execute("SELECT rootpage FROM sqlite_master WHERE type = 'table' "
+                                            "AND name LIKE 'visit_%'")]
+    damaged = bytearray(raw)
+    for page in pages:
+        damaged[(page - 1) * size:page * size] = b"\xff" * size
+    (root / "bad_page.db").write_bytes(bytes(damaged))
     read_only = root / "read_only.db"
     shutil.copy(good, read_only)
     (root / "folder").mkdir()
@@ -326,3 +338,169 @@ def test_bad_invocation(case_id, args, code, says, results, workspace):
     assert not left, "a failed command left a file or folder behind"
     if "{good}" in args:
         assert Path(workspace["good"]).read_bytes()  # still there, still a file
+
+
+# --- the last resort, a locked or read-only database, a full disk --------------------------------
+
+def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "TRIAGE_DATA"}
+    env.update(HOME=str(tmp_path / "home"), XDG_DATA_HOME=str(tmp_path / "home" / "data"),
+               XDG_STATE_HOME=str(tmp_path / "state"), PYTHONPATH=str(ROOT), **extra)
+    return env
+
+
+def _python(code: str, *args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", code, *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=TIMEOUT, stdin=subprocess.DEVNULL)
+
+
+def _triage(*args: str, tmp_path: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "triage.cli", *args], cwd=tmp_path, env=_env(tmp_path),
+                          capture_output=True, text=True, timeout=TIMEOUT, stdin=subprocess.DEVNULL)
+
+
+# A fault no one foresaw, forced from outside: the code under test has no hook for it.
+CRASHING = """
+import sys
+from triage.spool import Spool
+from triage.store import Store
+
+def broken(*_args, **_kwargs):
+    raise RuntimeError("a fault no one foresaw")
+
+Store.check = broken
+Spool.waiting = broken
+from triage.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("lang,says", [("da", "Uventet fejl i triage"), ("en", "Unexpected error in triage")])
+def test_last_resort_says_one_line_and_writes_the_report(tmp_path, workspace, lang, says):
+    done = _python(CRASHING, "check", "--db", workspace["good"], "--lang", lang, env=_env(tmp_path),
+                   cwd=tmp_path)
+    assert done.returncode == 70
+    assert "Traceback" not in done.stdout + done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert says in line and "RuntimeError: a fault no one foresaw" in line
+    (report,) = (tmp_path / "state" / "triage").glob("crash-*.txt")
+    assert str(report) in line
+    text = report.read_text(encoding="utf-8")
+    assert "Traceback (most recent call last)" in text and "in broken" in text
+    assert text.rstrip().endswith("RuntimeError: a fault no one foresaw")
+    assert f"command: triage check --db {workspace['good']} --lang {lang}" in text
+
+
+def test_last_resort_report_keeps_no_password(tmp_path):
+    url = f"postgresql+psycopg://clerk:{PASSWORD}@db.example/triage"
+    done = _python(CRASHING, "spool", "status", "--db", url, "--spool-dir", str(tmp_path / "spool"),
+                   env=_env(tmp_path), cwd=tmp_path)
+    assert done.returncode == 70, done.stderr
+    (report,) = (tmp_path / "state" / "triage").glob("crash-*.txt")
+    text = report.read_text(encoding="utf-8")
+    assert "clerk:***@db.example" in text and PASSWORD not in text + done.stderr
+
+
+def test_last_resort_without_a_state_folder_uses_the_temporary_folder(tmp_path, workspace):
+    (tmp_path / "state").write_text("a file where the state folder should be")
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    done = _python(CRASHING, "check", "--db", workspace["good"], env=_env(tmp_path, TMPDIR=str(scratch)),
+                   cwd=tmp_path)
+    assert done.returncode == 70
+    (report,) = scratch.glob("crash-*.txt")
+    assert done.stderr.strip().splitlines() == [done.stderr.strip()] and str(report) in done.stderr
+
+
+def _visits(db: Path) -> int:
+    with sqlite3.connect(db) as conn:
+        return conn.execute("SELECT COUNT(*) FROM visit").fetchone()[0]
+
+
+HOLD_LOCK = """
+import sqlite3, sys, time
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("BEGIN EXCLUSIVE")
+print("locked", flush=True)
+time.sleep(60)
+"""
+
+
+def test_purge_on_a_locked_database_says_so_and_deletes_nothing(tmp_path, workspace):
+    db = tmp_path / "locked.db"
+    shutil.copy(workspace["good"], db)
+    before = _visits(db)
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(db)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        done = _triage("purge", "--before", "2026-11-20", "--db", str(db), tmp_path=tmp_path)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert done.returncode == 1
+    assert "Traceback" not in done.stdout + done.stderr
+    assert "database is locked" in done.stderr and "Intet er ændret" in done.stderr
+    assert _visits(db) == before > 0
+
+
+def test_purge_on_a_read_only_file_says_so_and_deletes_nothing(tmp_path, workspace):
+    db = tmp_path / "read-only.db"
+    shutil.copy(workspace["good"], db)
+    before = _visits(db)
+    db.chmod(0o444)
+    immutable = os.access(db, os.W_OK)  # root may write anyway: then make the file immutable
+    if immutable and subprocess.run(["chattr", "+i", str(db)], capture_output=True).returncode != 0:
+        pytest.skip("running as root where chattr +i is not possible: no way to make a file read-only")
+    try:
+        done = _triage("purge", "--before", "2026-11-20", "--db", str(db), tmp_path=tmp_path)
+    finally:
+        if immutable:
+            subprocess.run(["chattr", "-i", str(db)], check=True)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stdout + done.stderr
+    assert "readonly" in done.stderr or "read-only" in done.stderr, done.stderr
+    assert _visits(db) == before > 0
+
+
+# The file size limit stands in for a full disk: a write past it fails with EFBIG.
+FULL_DISK = """
+import resource, sys
+limit = int(sys.argv[1])
+resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+from triage.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+@pytest.mark.parametrize("what", [["--visits"], []], ids=["visits", "tables"])
+def test_xlsx_on_a_full_disk_one_message_nothing_left(tmp_path, workspace, what):
+    scratch = tmp_path / "scratch"  # where XlsxWriter's scratch files would go
+    scratch.mkdir()
+    out = tmp_path / "out" / "full.xlsx"
+    done = _python(FULL_DISK, "40000", "export", "--db", workspace["good"], "--out", str(out), *what,
+                   env=_env(tmp_path, TMPDIR=str(scratch)), cwd=tmp_path)
+    assert done.returncode == 1, done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith("Kunne ikke skrive") and "File too large" in line
+    assert list(out.parent.iterdir()) == [] and list(scratch.iterdir()) == []
+
+
+def test_xlsx_on_a_really_full_filesystem(tmp_path, workspace):
+    """A tiny filesystem of its own that fills up: XlsxWriter's zip file fails as it is written
+    (where the file size limit stops its scratch files first), and is closed quietly."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", str(disk)],
+                                           capture_output=True).returncode != 0:
+        pytest.skip("needs to mount a small tmpfs (root)")
+    try:
+        done = _triage("export", "--visits", "--db", workspace["good"], "--out", str(disk / "full.xlsx"),
+                       tmp_path=tmp_path)
+        left = list(disk.iterdir())
+    finally:
+        subprocess.run(["umount", str(disk)], check=True)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr, done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert "No space left on device" in line
+    assert left == []
