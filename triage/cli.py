@@ -209,7 +209,8 @@ def _opened(args: argparse.Namespace):
     except StoreError as error:
         print(t(error.code, lang, **error.params), file=sys.stderr)
     except UNAVAILABLE as error:
-        print(t("db_unreachable", lang, db=store.describe(), reason=_reason(error)), file=sys.stderr)
+        print(t("db_unreachable", lang, db=store.describe(), reason=_reason(error)),
+              file=sys.stderr)
     except DatabaseError as error:  # not a database at all, or a damaged one
         print(t("db_damaged", lang, db=store.describe(), reason=_reason(error)), file=sys.stderr)
     else:
@@ -391,7 +392,8 @@ def _period(args: argparse.Namespace, days: int = 30):
 
     try:
         last = parse_day(args.end) if args.end else local_now().date()
-        first = parse_day(args.start) if args.start else max(last - timedelta(days=days - 1), EARLIEST)
+        first = (parse_day(args.start) if args.start
+                 else max(last - timedelta(days=days - 1), EARLIEST))
     except DayError as error:
         print(t(error.code, args.lang, **error.params), file=sys.stderr)
         return None
@@ -437,7 +439,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         if not ok:
             print(t("exp_bad_number", lang, option=option, value=value), file=sys.stderr)
             return 1
-    if args.wait_minutes > 24 * 60:  # inf too: a wait of a whole day is the most that means anything
+    if args.wait_minutes > 24 * 60:  # inf too: a wait of a whole day is the most that means much
         print(t("number_between", lang, option="--wait-minutes", low=0, high=24 * 60,
                 value=args.wait_minutes), file=sys.stderr)
         return 1
@@ -604,8 +606,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return 1
     if not (1 <= args.days <= DEMO_MAX_DAYS and 1 <= args.per_day <= DEMO_MAX_PER_DAY
             and args.days * args.per_day <= DEMO_MAX_TOTAL):
-        print(t("demo_limits", lang, days=count(DEMO_MAX_DAYS, lang), per_day=count(DEMO_MAX_PER_DAY, lang),
-                total=count(DEMO_MAX_TOTAL, lang)), file=sys.stderr)
+        print(t("demo_limits", lang, days=count(DEMO_MAX_DAYS, lang),
+                per_day=count(DEMO_MAX_PER_DAY, lang), total=count(DEMO_MAX_TOTAL, lang)),
+              file=sys.stderr)
         return 1
     if end - timedelta(days=args.days) < EARLIEST:
         print(t("demo_too_early", lang, first=end - timedelta(days=args.days), earliest=EARLIEST),
@@ -690,7 +693,8 @@ def _database_trouble(error: BaseException) -> str | None:
         return "db_failed"
     if isinstance(error, sqlite3.OperationalError):
         return "db_failed"
-    if (found is not None and type(error) is found.DatabaseError) or type(error) is sqlite3.DatabaseError:
+    damaged = (sqlite3.DatabaseError,) + ((found.DatabaseError,) if found is not None else ())
+    if type(error) in damaged:  # the base class itself: "file is not a database", "malformed"
         return "db_damaged"
     return None
 
@@ -711,7 +715,8 @@ def _failed(error: Exception, args: argparse.Namespace | None, argv: list[str]) 
         print(t(trouble, lang, db=_db_label(args), reason=_reason(error)), file=sys.stderr)
         return 1
     if isinstance(error, OSError) and error.filename is not None:
-        print(t("file_failed", lang, path=error.filename, reason=error.strerror or error), file=sys.stderr)
+        print(t("file_failed", lang, path=error.filename, reason=error.strerror or error),
+              file=sys.stderr)
         return 1
     return _last_resort(error, argv, lang)
 
