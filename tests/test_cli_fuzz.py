@@ -489,7 +489,8 @@ def test_xlsx_on_a_full_disk_one_message_nothing_left(tmp_path, workspace, what)
     assert list(out.parent.iterdir()) == [] and list(scratch.iterdir()) == []
 
 
-def test_xlsx_on_a_really_full_filesystem(tmp_path, workspace):
+@pytest.mark.parametrize("what", [["--visits"], []], ids=["visits", "tables"])
+def test_xlsx_on_a_really_full_filesystem(tmp_path, workspace, what):
     """A tiny filesystem of its own that fills up: XlsxWriter's zip file fails as it is written
     (where the file size limit stops its scratch files first), and is closed quietly."""
     disk = tmp_path / "disk"
@@ -498,8 +499,8 @@ def test_xlsx_on_a_really_full_filesystem(tmp_path, workspace):
     if os.geteuid() != 0 or subprocess.run(mount, capture_output=True).returncode != 0:
         pytest.skip("needs to mount a small tmpfs (root)")
     try:
-        done = _triage("export", "--visits", "--db", workspace["good"],
-                       "--out", str(disk / "full.xlsx"), tmp_path=tmp_path)
+        done = _triage("export", *what, "--db", workspace["good"], "--out", str(disk / "full.xlsx"),
+                       tmp_path=tmp_path)
         left = list(disk.iterdir())
     finally:
         subprocess.run(["umount", str(disk)], check=True)
