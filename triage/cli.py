@@ -663,11 +663,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_desk(args: argparse.Namespace) -> int:
     lang = args.lang
-    if refuse_memory_db(args):
-        return 1
     flow = _usable_flow(args, check_cases=True)  # the same checks as triage validate
     site = args.site or (flow.sites.default_site if flow else "")
     if flow is None or not _site_known(flow, site, lang):
+        return 1
+    if refuse_memory_db(args):
         return 1
     from triage.app import TriageApp  # Textual loads only now
     from triage.desklog import DeskLog
