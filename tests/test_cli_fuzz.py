@@ -364,16 +364,13 @@ def _triage(*args: str, tmp_path: Path) -> subprocess.CompletedProcess:
 # A fault no one foresaw, forced from outside: the code under test has no hook for it.
 CRASHING = """
 import sys
-from triage.spool import Spool
-from triage.store import Store
+from triage import cli
 
 def broken(*_args, **_kwargs):
     raise RuntimeError("a fault no one foresaw")
 
-Store.check = broken
-Spool.waiting = broken
-from triage.cli import main
-sys.exit(main(sys.argv[1:]))
+cli._open_store = broken  # every command that uses the database opens it here
+sys.exit(cli.main(sys.argv[1:]))
 """
 
 
@@ -396,8 +393,7 @@ def test_last_resort_says_one_line_and_writes_the_report(tmp_path, workspace, la
 
 def test_last_resort_report_keeps_no_password(tmp_path):
     url = f"postgresql+psycopg://clerk:{PASSWORD}@db.example/triage"
-    done = _python(CRASHING, "spool", "status", "--db", url, "--spool-dir", str(tmp_path / "spool"),
-                   env=_env(tmp_path), cwd=tmp_path)
+    done = _python(CRASHING, "summary", "--db", url, env=_env(tmp_path), cwd=tmp_path)
     assert done.returncode == 70, done.stderr
     (report,) = (tmp_path / "state" / "triage").glob("crash-*.txt")
     text = report.read_text(encoding="utf-8")
