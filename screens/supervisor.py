@@ -7,7 +7,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 from textual import work
-from textual.worker import Worker, WorkerState
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -15,6 +14,7 @@ from textual.content import Content
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Sparkline, Static
+from textual.worker import Worker, WorkerState
 
 from screens.keys import key_bar, translate_bindings
 from triage import present
