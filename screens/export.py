@@ -83,6 +83,8 @@ class ExportScreen(ModalScreen[None]):
         try:
             built = export.build(self.store_getter(), self.sites, options, progress)
             written = export.write(built, fmt, target, excel_da)
+        except export.ExportError as error:  # e.g. the name is a folder or a device
+            text = t(error.code, self.lang, **error.params)
         except OSError as error:
             text = t("exp_disk", self.lang, path=error.filename or target, reason=error.strerror or error)
         except Exception as error:  # the database went away: say so, keep the dialog open

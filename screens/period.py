@@ -1,4 +1,6 @@
-"""Choose a custom period for the overview: two dates, checked before the dialog closes."""
+"""Choose a custom period for the overview: two dates, checked before the dialog closes (a
+date that cannot be read, or lies outside the years triage counts with, is named and the
+dialog stays open)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
+from triage.dates import DayError, parse_day
 from triage.i18n import t
 
 
@@ -41,9 +44,10 @@ class PeriodScreen(ModalScreen[tuple[date, date] | None]):
         message = self.query_one("#period-message", Static)
         texts = [self.query_one(f"#period-{w}", Input).value.strip() for w in ("from", "to")]
         try:
-            first, last = (date.fromisoformat(x) for x in texts)
-        except ValueError:
-            message.update(t("period_bad_date", self.lang))
+            first, last = (parse_day(x) for x in texts)
+        except DayError as error:
+            key = "period_bad_date" if error.code == "bad_date" else error.code
+            message.update(t(key, self.lang, **error.params))
             return
         if first > last:
             message.update(t("bad_period", self.lang, start=first, end=last))

@@ -14,6 +14,7 @@ from textual.content import Content
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Sparkline, Static
+from textual.worker import Worker, WorkerState
 
 from screens.keys import key_bar, translate_bindings
 from triage import present
@@ -143,6 +144,19 @@ class SupervisorScreen(Screen):
         self.result = message.result
         self.query_one("#sup-sites", DataTable).loading = False
         self.redraw()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A count that failed (the database locked, gone or damaged) stops the loading
+        indicator and says why; the figures shown stay, and the next refresh tries again."""
+        if event.worker.group != "overview" or event.state != WorkerState.ERROR:
+            return
+        error = event.worker.error
+        said = str(getattr(error, "orig", None) or error or "").strip().splitlines()
+        text = t("sup_failed", self.lang, reason=said[0][:200] if said else type(error).__name__)
+        self.query_one("#sup-sites", DataTable).loading = False
+        if self.result is None:  # nothing to show yet: the title says why, not "fetching"
+            self.query_one("#sup-title", Static).update(text)
+        self.notify(text, severity="error", timeout=10)
 
     # --- drawing -------------------------------------------------------------------------
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -186,4 +188,70 @@ def test_store_commands_on_a_real_database(tmp_path, capsys, flow):
 def test_check_on_a_database_that_cannot_be_opened(tmp_path, capsys):
     assert main(["check", "--db", str(tmp_path / "no" / "dir" / "x.db")]) == 1
     err = capsys.readouterr().err
+    assert "findes ikke" in err and "Traceback" not in err  # check never creates a database
+    (tmp_path / "folder.db").mkdir()
+    assert main(["check", "--db", str(tmp_path / "folder.db")]) == 1
+    err = capsys.readouterr().err
     assert "kan ikke bruges" in err and "Traceback" not in err
+
+
+@pytest.fixture
+def small_db(tmp_path) -> Path:
+    db = tmp_path / "small.db"
+    assert main(["demo", "--db", str(db), "--days", "5", "--per-day", "40",
+                 "--end", "2026-11-23"]) == 0
+    return db
+
+
+def test_export_replaces_an_earlier_export_and_nothing_else(small_db, tmp_path, capsys):
+    export = ["export", "--db", str(small_db), "--from", "2026-11-17", "--to", "2026-11-22",
+              "--format", "json"]
+    earlier = tmp_path / "earlier.json"
+    earlier.write_text("an earlier export")
+    assert main([*export, "--out", str(earlier)]) == 0
+    assert json.loads(earlier.read_text(encoding="utf-8"))["format"] == "triage-export"
+
+    notes = tmp_path / "notes.txt"
+    notes.write_text("the planner's own notes")
+    assert main([*export, "--out", str(notes)]) == 1
+    assert "ikke en .json-fil" in capsys.readouterr().err
+    assert notes.read_text() == "the planner's own notes"
+
+    # Through a link, the file it points at is replaced; the link stays a link.
+    link = tmp_path / "latest.json"
+    link.symlink_to(earlier)
+    earlier.write_text("older still")
+    assert main([*export, "--out", str(link)]) == 0
+    assert link.is_symlink() and json.loads(earlier.read_text(encoding="utf-8"))["version"] == 1
+
+    pipe = tmp_path / "pipe.json"
+    os.mkfifo(pipe)
+    assert main([*export, "--out", str(pipe)]) == 1
+    assert "ikke en almindelig fil" in capsys.readouterr().err
+    assert stat.S_ISFIFO(pipe.stat().st_mode)
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no .part left
+
+
+def test_read_only_commands_never_create_a_database(tmp_path, capsys):
+    missing = tmp_path / "typo.db"
+    for command in (["summary"], ["check"], ["export", "--out", str(tmp_path / "x.xlsx")],
+                    ["rebalance", "--out", str(tmp_path / "p")],
+                    ["purge", "--before", "2020-01-01"]):
+        assert main([*command, "--db", str(missing)]) == 1
+        assert f"Databasen {missing} findes ikke" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_is_memory_database():
+    from argparse import Namespace
+
+    from triage.cli import refuse_memory_db
+
+    memory = ("sqlite://", "sqlite:///:memory:", "sqlite+pysqlite://",
+              "sqlite:///file::memory:?uri=true", "sqlite:///file:x?mode=memory&uri=true")
+    files = (None, "triage.db", ":memory:", "sqlite:///triage.db", "sqlite:////tmp/x.db",
+             "postgresql+psycopg://u@h/triage")
+    for db in memory:
+        assert refuse_memory_db(Namespace(db=db, lang="en")), db
+    for db in files:
+        assert not refuse_memory_db(Namespace(db=db, lang="en")), db

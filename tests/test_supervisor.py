@@ -187,3 +187,46 @@ async def test_export_dialog_writes_the_period_with_progress(overview_app, tmp_p
         await pilot.press("escape")
         await pilot.pause()
         assert overview_app.screen.__class__.__name__ == "SupervisorScreen"
+
+
+async def test_a_count_that_fails_says_so_and_stops_the_spinner(overview_app, db):
+    """The database file is damaged after the overview opened: the refresh fails for real in
+    the worker; the overview says why in a notice and stops loading, never spins for ever."""
+    async with overview_app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
+        assert table_rows(overview_app)[0][1] == "12"
+        overview_app.visit_log.store.dispose()  # no connection keeps the old pages cached
+        size = db.stat().st_size
+        db.write_bytes(b"this is no longer a database " * (size // 29 + 1))
+        for leftover in (db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
+            leftover.unlink(missing_ok=True)
+        await pilot.press("3")  # a new period: the loading indicator shows while it counts
+        await ready(pilot)
+        table = overview_app.screen.query_one("#sup-sites", DataTable)
+        assert table.loading is False
+        notices = [n.message for n in overview_app._notifications]
+        assert any("Tallene kunne ikke hentes" in n and "not a database" in n for n in notices), notices
+        assert type(overview_app.screen).__name__ == "SupervisorScreen"
+        assert table_rows(overview_app)[0][1] == "12"  # the figures shown stay
+
+
+async def test_custom_period_out_of_range_stays_open(overview_app):
+    from textual.widgets import Input
+
+    async with overview_app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
+        await pilot.press("5")
+        await pilot.pause()
+        start, last = (overview_app.screen.query_one(f"#period-{w}", Input) for w in ("from", "to"))
+        for first, final in (("2026-11-01", "9999-12-31"), ("0001-01-01", "2026-11-01")):
+            start.value, last.value = first, final
+            last.focus()
+            await pilot.press("enter")
+            await ready(pilot)
+            assert type(overview_app.screen).__name__ == "PeriodScreen"
+            message = str(overview_app.screen.query_one("#period-message").render())
+            assert "ligger uden for" in message and "2999-12-31" in message
+        start.value, last.value = "2026-10-01", "2026-11-22"
+        await pilot.press("enter")
+        await ready(pilot)
+        assert "Periode (2026-10-01 – 2026-11-22)" in text(overview_app, "#sup-title")

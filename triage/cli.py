@@ -1,7 +1,8 @@
 """The `triage` command: the desk app by default, plus validate and route for flow editors.
 
-Exit codes: 0 ok, 1 bad input or failed validation, 2 usage. The UI (Textual) is imported only
-when the desk starts, so the other commands stay quick.
+Exit codes: 0 ok, 1 bad input or failed validation, 2 usage, 70 an unforeseen failure (its
+full report goes to a file in the user's state folder; the person sees one line). The UI
+(Textual) is imported only when the desk starts, so the other commands stay quick.
 """
 
 from __future__ import annotations
@@ -9,16 +10,26 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
-from datetime import datetime
 from pathlib import Path
 
 from triage import paths
+from triage.dates import EARLIEST, DayError, parse_day, parse_moment
 from triage.i18n import count, problem_text, t
 from triage.load import Loaded, load
 from triage.model import Problem
 
 COMMANDS = ("desk", "validate", "route", "spool", "check", "purge", "summary", "export", "rebalance", "demo")
+VERSION = "0.1.0"
+# Commands that only read (or delete) what a database holds: they never create one.
+READS_EXISTING = ("check", "purge", "summary", "export", "rebalance")
+# `triage demo` at most: a century of days, a large country's footfall, and some 10 minutes.
+DEMO_MAX_DAYS = 36_500
+DEMO_MAX_PER_DAY = 100_000
+DEMO_MAX_TOTAL = 50_000_000
+CRASH_EXIT = 70  # EX_SOFTWARE: a fault in triage itself, not in what it was given
+MEMORY = "memory"
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -32,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="triage",
         description="Reception desk triage for a jobcentre. Without a command: start the desk app.",
     )
-    parser.add_argument("--version", action="version", version="triage 0.1.0")
+    parser.add_argument("--version", action="version", version=f"triage {VERSION}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     desk = sub.add_parser("desk", help="start the desk app (the default)")
@@ -84,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--to", dest="end", help="last day, included (default: today)")
     export.add_argument("--site", action="append", help="only this site (repeat for more)")
     export.add_argument("--format", choices=("csv", "xlsx", "json"), default="xlsx", help="default: xlsx")
-    export.add_argument("--out", type=Path, required=True,
+    export.add_argument("--out", required=True,
                         help="the file to write (a folder for the tables as CSV: one file per table)")
     export.add_argument("--visits", action="store_true", help="one row per visit instead of the tables")
     export.add_argument("--excel-da", action="store_true", help="CSV for Danish Excel: semicolons, decimal commas")
@@ -100,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     rebalance = sub.add_parser("rebalance", help="propose moving postcodes between jobcentres to even out their load")
     rebalance.add_argument("--from", dest="start", help="first day, e.g. 2026-01-01 (default: a year ago)")
     rebalance.add_argument("--to", dest="end", help="last day, included (default: today)")
-    rebalance.add_argument("--out", type=Path, required=True,
+    rebalance.add_argument("--out", required=True,
                            help="folder for the changed copy of the data files (check it with triage validate --data)")
     rebalance.add_argument("--max-moves", type=int, default=10, help="at most this many postcodes (default 10)")
     rebalance.add_argument("--no-demo", action="store_true", help="leave demo visits out")
@@ -134,20 +145,85 @@ def _reason(error: Exception) -> str:
     return said.splitlines()[0] if said else type(error).__name__
 
 
+def _hide_password(text: str) -> str:
+    """A --db URL (or anything holding one) for messages and reports, without its password."""
+    return re.sub(r"(://[^:/@\s]*:)[^@\s]*@", r"\1***@", text)
+
+
+def _sqlite_file(db: str | None) -> Path | str | None:
+    """What --db names if it is SQLite: its file, or MEMORY; None for a database server.
+    Read from the text alone, so the desk can ask before any database code loads."""
+    if db is None:
+        return paths.default_db_path()
+    if "://" not in db:
+        return Path(db).expanduser()
+    scheme, rest = db.split("://", 1)
+    if not scheme.startswith("sqlite"):
+        return None
+    name, _, query = rest.partition("?")
+    name = name[1:] if name.startswith("/") else name  # sqlite:///relative, sqlite:////absolute
+    if "uri=true" in query.lower():
+        name = name.removeprefix("file:")
+    if name in ("", ":memory:") or "mode=memory" in query:
+        return MEMORY
+    return Path(name)
+
+
+def refuse_memory_db(args: argparse.Namespace) -> bool:
+    """True (after saying why) when --db is a database in memory: everything written there
+    (a visit the desk confirmed, a flushed spool, a demo) would vanish when triage exits."""
+    if _sqlite_file(args.db) != MEMORY:
+        return False
+    print(t("db_in_memory", args.lang, db=args.db), file=sys.stderr)
+    return True
+
+
+def _db_label(args: argparse.Namespace) -> str:
+    """The database a command works on, for messages (no password)."""
+    label = getattr(args, "store_label", None) or getattr(args, "db", None)
+    return _hide_password(str(label or paths.default_db_path()))
+
+
 def _open_store(args: argparse.Namespace):
     """The store named by --db, opened; None (after saying why) when it cannot be used."""
+    if refuse_memory_db(args):
+        return None
+    target = _sqlite_file(args.db)
+    if args.command in READS_EXISTING and isinstance(target, Path) and not target.exists():
+        # Opening it would create an empty database and report 0 visits: say what is wrong.
+        print(t("db_missing", args.lang, path=target), file=sys.stderr)
+        return None
+    return _opened(args)
+
+
+def _opened(args: argparse.Namespace):
+    from sqlalchemy.exc import ArgumentError, DatabaseError
+
     from triage.store import UNAVAILABLE, Store, StoreError
 
-    store = Store(args.db, spool_dir=args.spool_dir)
+    lang = args.lang
+    try:
+        store = Store(args.db, spool_dir=args.spool_dir)
+    except (ArgumentError, ImportError, ValueError) as error:  # not a URL, or no such driver
+        print(t("db_bad_url", lang, db=_db_label(args), reason=_reason(error)), file=sys.stderr)
+        return None
+    except OSError as error:  # the default folder cannot be made
+        print(t("db_unreachable", lang, db=_db_label(args), reason=_reason(error)), file=sys.stderr)
+        return None
+    args.store_label = store.describe()
     try:
         store.open()
     except StoreError as error:
-        print(t(error.code, args.lang, **error.params), file=sys.stderr)
-        return None
+        print(t(error.code, lang, **error.params), file=sys.stderr)
     except UNAVAILABLE as error:
-        print(t("db_unreachable", args.lang, db=store.describe(), reason=_reason(error)), file=sys.stderr)
-        return None
-    return store
+        print(t("db_unreachable", lang, db=store.describe(), reason=_reason(error)),
+              file=sys.stderr)
+    except DatabaseError as error:  # not a database at all, or a damaged one
+        print(t("db_damaged", lang, db=store.describe(), reason=_reason(error)), file=sys.stderr)
+    else:
+        return store
+    store.dispose()
+    return None
 
 
 def _print_problems(
@@ -191,9 +267,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
     loaded = load(data)
     lang = args.lang
     _print_problems(loaded.problems, lang, with_warnings=args.warnings)
-    if not loaded.ok:
+    if not loaded.ok:  # the problems above are the report; what it means goes to stderr
         print(t("validate_failed", lang, errors=len(loaded.errors),
-                warnings=len(loaded.warnings), data=data))
+                warnings=len(loaded.warnings), data=data), file=sys.stderr)
         return 1
     flow = loaded.flow
     assert flow is not None
@@ -227,9 +303,9 @@ def cmd_route(args: argparse.Namespace) -> int:
     moment = None
     if args.at:
         try:
-            moment = datetime.fromisoformat(args.at)
-        except ValueError:
-            print(t("bad_moment", lang, value=args.at), file=sys.stderr)
+            moment = parse_moment(args.at)
+        except DayError as error:
+            print(t(error.code, lang, **error.params), file=sys.stderr)
             return 1
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=LOCAL_ZONE)
@@ -404,15 +480,13 @@ def _repair_lines(changes: dict, lang: str) -> list[str]:
 
 
 def cmd_purge(args: argparse.Namespace) -> int:
-    from datetime import date
-
     from triage.present import local_now
 
     lang = args.lang
     try:
-        before = date.fromisoformat(args.before)
-    except ValueError:
-        print(t("bad_date", lang, value=args.before), file=sys.stderr)
+        before = parse_day(args.before)
+    except DayError as error:
+        print(t(error.code, lang, **error.params), file=sys.stderr)
         return 1
     if before > local_now().date():
         # A typo such as 2062 would otherwise wipe every detail row.
@@ -429,15 +503,16 @@ def cmd_purge(args: argparse.Namespace) -> int:
 
 def _period(args: argparse.Namespace, days: int = 30):
     """(first, last) day from --from/--to, both included: the last `days` days unless given."""
-    from datetime import date, timedelta
+    from datetime import timedelta
 
     from triage.present import local_now
 
     try:
-        last = date.fromisoformat(args.end) if args.end else local_now().date()
-        first = date.fromisoformat(args.start) if args.start else last - timedelta(days=days - 1)
-    except ValueError:
-        print(t("bad_date", args.lang, value=args.start or args.end), file=sys.stderr)
+        last = parse_day(args.end) if args.end else local_now().date()
+        first = (parse_day(args.start) if args.start
+                 else max(last - timedelta(days=days - 1), EARLIEST))
+    except DayError as error:
+        print(t(error.code, args.lang, **error.params), file=sys.stderr)
         return None
     if first > last:
         print(t("bad_period", args.lang, start=first, end=last), file=sys.stderr)
@@ -454,6 +529,14 @@ def _flow_and_period(args: argparse.Namespace, days: int = 30):
     return None if period is None else (flow, *period)
 
 
+def _out_path(args: argparse.Namespace) -> Path | None:
+    """--out as a path; None (after saying so) when it is empty: "" would mean this folder."""
+    if not args.out.strip():
+        print(t("out_empty", args.lang, option="--out"), file=sys.stderr)
+        return None
+    return Path(args.out).expanduser()
+
+
 def _say_unwritable(error: OSError, path, lang: str) -> int:
     print(t("exp_disk", lang, path=error.filename or path, reason=error.strerror or error), file=sys.stderr)
     return 1
@@ -461,9 +544,6 @@ def _say_unwritable(error: OSError, path, lang: str) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from datetime import timedelta
-
-    from triage import export
-    from triage.stats import Filters
 
     lang = args.lang
     chosen = _flow_and_period(args)
@@ -476,8 +556,23 @@ def cmd_export(args: argparse.Namespace) -> int:
         if not ok:
             print(t("exp_bad_number", lang, option=option, value=value), file=sys.stderr)
             return 1
+    if args.wait_minutes > 24 * 60:  # inf too: a wait of a whole day is the most that means much
+        print(t("number_between", lang, option="--wait-minutes", low=0, high=24 * 60,
+                value=args.wait_minutes), file=sys.stderr)
+        return 1
     if args.visits and args.min_count > 1:
         print(t("exp_min_count_visits", lang), file=sys.stderr)
+        return 1
+    out = _out_path(args)
+    if out is None:
+        return 1
+    from triage import export  # the database code loads only now, when the input is usable
+    from triage.stats import Filters
+
+    try:
+        export.check_target(out, args.format, folder=args.format == "csv" and not args.visits)
+    except export.ExportError as error:
+        print(t(error.code, lang, **error.params), file=sys.stderr)
         return 1
     store = _open_store(args)
     if store is None:
@@ -486,7 +581,6 @@ def cmd_export(args: argparse.Namespace) -> int:
         start=period[0], end=period[1] + timedelta(days=1), lang=lang,
         filters=Filters(sites=tuple(args.site) if args.site else None, include_demo=not args.no_demo),
         min_count=args.min_count, wait_minutes=args.wait_minutes, wait_share=args.wait_share)
-    out = args.out.expanduser()
     try:
         if args.visits:
             rows = export.write_visits(store, options, args.format, out, args.excel_da)
@@ -511,7 +605,6 @@ def cmd_rebalance(args: argparse.Namespace) -> int:
     from triage.load import load
     from triage.present import local_now
     from triage.rebalance import RebalanceError, jobcentre_group, propose, write_proposal
-    from triage.stats import Filters, postcode_counts, visit_counts
 
     lang = args.lang
     chosen = _flow_and_period(args, days=365)
@@ -526,6 +619,11 @@ def cmd_rebalance(args: argparse.Namespace) -> int:
     if args.max_moves < 1:
         print(t("exp_bad_number", lang, option="--max-moves", value=args.max_moves), file=sys.stderr)
         return 1
+    out = _out_path(args)
+    if out is None or not _proposal_folder_usable(out, args.data or paths.default_data_dir(), lang):
+        return 1
+    from triage.stats import Filters, postcode_counts, visit_counts  # database code: only now
+
     store = _open_store(args)
     if store is None:
         return 1
@@ -555,29 +653,37 @@ def cmd_rebalance(args: argparse.Namespace) -> int:
     print(t("reb_max", lang, before=f"{proposal.max_before:.0f}", after=f"{proposal.max_after:.0f}"))
     data = args.data or paths.default_data_dir()
     try:
-        cases = write_proposal(data, args.out, flow.sites, proposal.moves, local_now().date(),
+        cases = write_proposal(data, out, flow.sites, proposal.moves, local_now().date(),
                                proposal.group)
     except RebalanceError as error:
         print(t(error.code, lang, **error.params), file=sys.stderr)
         return 1
     except OSError as error:
-        return _say_unwritable(error, args.out, lang)
+        return _say_unwritable(error, out, lang)
     if cases:
         print(t("reb_cases", lang, cases=", ".join(cases)))
-    checked = load(args.out)
+    checked = load(out)
     if not checked.ok:
         _print_problems(checked.problems, lang, sys.stderr, with_warnings=False)
-        print(t("reb_invalid", lang, out=args.out), file=sys.stderr)
+        print(t("reb_invalid", lang, out=out), file=sys.stderr)
         return 1
-    print(t("reb_written", lang, out=args.out))
+    print(t("reb_written", lang, out=out))
     return 0
+
+
+def _proposal_folder_usable(out: Path, data: Path, lang: str) -> bool:
+    """The proposal is a folder of data files beside the real ones, never over them."""
+    if out.exists() and not out.is_dir():
+        print(t("out_file_for_folder", lang, path=out), file=sys.stderr)
+        return False
+    if out.exists() and data.exists() and out.samefile(data):
+        print(t("out_is_data", lang, path=out), file=sys.stderr)
+        return False
+    return True
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
     from datetime import timedelta
-
-    from triage.report import summary_csv, summary_json, summary_table
-    from triage.stats import Filters, summarize
 
     lang = args.lang
     chosen = _flow_and_period(args)
@@ -587,6 +693,9 @@ def cmd_summary(args: argparse.Namespace) -> int:
     store = _open_store(args)
     if store is None:
         return 1
+    from triage.report import summary_csv, summary_json, summary_table
+    from triage.stats import Filters, summarize
+
     if args.tui:
         from triage.app import TriageApp
         from triage.desklog import DeskLog
@@ -605,26 +714,34 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     import time
-    from datetime import date
+    from datetime import timedelta
 
     import sqlite3
 
     from triage.demo import DemoHistory
     from triage.present import local_now
-    from triage.store import UNAVAILABLE
 
     lang = args.lang
     flow = _usable_flow(args)
     if flow is None:
         return 1
     try:
-        end = date.fromisoformat(args.end) if args.end else local_now().date()
-    except ValueError:
-        print(t("bad_date", lang, value=args.end), file=sys.stderr)
+        end = parse_day(args.end) if args.end else local_now().date()
+    except DayError as error:
+        print(t(error.code, lang, **error.params), file=sys.stderr)
         return 1
-    if args.days < 1 or args.per_day < 1:
-        print(t("demo_bad_numbers", lang), file=sys.stderr)
+    if not (1 <= args.days <= DEMO_MAX_DAYS and 1 <= args.per_day <= DEMO_MAX_PER_DAY
+            and args.days * args.per_day <= DEMO_MAX_TOTAL):
+        print(t("demo_limits", lang, days=count(DEMO_MAX_DAYS, lang),
+                per_day=count(DEMO_MAX_PER_DAY, lang), total=count(DEMO_MAX_TOTAL, lang)),
+              file=sys.stderr)
         return 1
+    if end - timedelta(days=args.days) < EARLIEST:
+        print(t("demo_too_early", lang, first=end - timedelta(days=args.days), earliest=EARLIEST),
+              file=sys.stderr)
+        return 1
+    from triage.store import UNAVAILABLE  # the database code loads only now
+
     store = _open_store(args)
     if store is None:
         return 1
@@ -682,6 +799,8 @@ def cmd_desk(args: argparse.Namespace) -> int:
     site = args.site or (flow.sites.default_site if flow else "")
     if flow is None or not _site_known(flow, site, lang):
         return 1
+    if refuse_memory_db(args):
+        return 1
     from triage.app import TriageApp  # Textual loads only now
     from triage.desklog import DeskLog
 
@@ -695,16 +814,87 @@ def cmd_desk(args: argparse.Namespace) -> int:
     return 0
 
 
+def _database_trouble(error: BaseException) -> str | None:
+    """The message for a database that failed while a command used it, or None: locked, made
+    read-only, gone away (db_failed), or damaged under it (db_damaged). Bugs in the SQL
+    itself (ProgrammingError, IntegrityError) are not among these."""
+    import sqlite3  # the export reads visit rows with the driver's own cursor
+
+    found = sys.modules.get("sqlalchemy.exc")  # imported only if a command used the database
+    if found is not None and isinstance(error, (found.OperationalError, found.InterfaceError)):
+        return "db_failed"
+    if isinstance(error, sqlite3.OperationalError):
+        return "db_failed"
+    damaged = (sqlite3.DatabaseError,) + ((found.DatabaseError,) if found is not None else ())
+    if type(error) in damaged:  # the base class itself: "file is not a database", "malformed"
+        return "db_damaged"
+    return None
+
+
+def _lang_of(argv: list[str]) -> str:
+    """--lang read from the words themselves, for a failure before the parser had read them."""
+    pairs = zip(argv, argv[1:])
+    return "en" if "--lang=en" in argv or ("--lang", "en") in pairs else "da"
+
+
+def _failed(error: Exception, args: argparse.Namespace | None, argv: list[str]) -> int:
+    """What a command raised and did not handle. A database that broke down under it, and a
+    file that could not be used, get their message and exit 1; anything else is a fault in
+    triage: exit 70 after one line saying where its full report is."""
+    lang = getattr(args, "lang", None) or _lang_of(argv)
+    trouble = _database_trouble(error)
+    if trouble and args is not None:
+        print(t(trouble, lang, db=_db_label(args), reason=_reason(error)), file=sys.stderr)
+        return 1
+    if isinstance(error, OSError) and error.filename is not None:
+        print(t("file_failed", lang, path=error.filename, reason=error.strerror or error),
+              file=sys.stderr)
+        return 1
+    return _last_resort(error, argv, lang)
+
+
+def _last_resort(error: BaseException, argv: list[str], lang: str) -> int:
+    """Write the full report (the traceback) to a file in the user's state folder, say in one
+    line where it is, and exit 70."""
+    import tempfile
+    import traceback
+    from datetime import datetime
+
+    said = " ".join(str(error).split())[:200]
+    what = f"{type(error).__name__}: {said}" if said else type(error).__name__
+    now = datetime.now().astimezone()
+    report = (f"triage {VERSION}, {now:%Y-%m-%d %H:%M:%S %z}, Python {sys.version.split()[0]}, "
+              f"{sys.platform}\ncommand: triage {_hide_password(' '.join(argv))}\n\n"
+              + "".join(traceback.format_exception(error)))
+    name = f"crash-{now:%Y%m%d-%H%M%S}-{os.getpid()}.txt"
+    problem: OSError | None = None
+    for folder in (paths.user_state_dir, lambda: Path(tempfile.gettempdir())):
+        try:
+            place = folder()
+            place.mkdir(parents=True, exist_ok=True)
+            path = place / name
+            path.write_text(report, encoding="utf-8")
+        except OSError as failure:
+            problem = problem or failure
+            continue
+        print(t("crash", lang, error=what, path=path), file=sys.stderr)
+        return CRASH_EXIT
+    assert problem is not None
+    print(t("crash_unsaved", lang, error=what, reason=problem.strerror or problem), file=sys.stderr)
+    return CRASH_EXIT
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     # `triage` and `triage --site x` mean the desk: the command most people type.
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
         argv.insert(0, "desk")
-    args = build_parser().parse_args(argv)
     handlers = {"desk": cmd_desk, "validate": cmd_validate, "route": cmd_route,
                 "spool": cmd_spool, "check": cmd_check, "purge": cmd_purge, "summary": cmd_summary,
                 "export": cmd_export, "rebalance": cmd_rebalance, "demo": cmd_demo}
+    args = None
     try:
+        args = build_parser().parse_args(argv)
         return handlers[args.command](args)
     except KeyboardInterrupt:
         return 1
@@ -712,6 +902,8 @@ def main(argv: list[str] | None = None) -> int:
         # Output piped into e.g. `head`, which stopped reading: not an error worth a traceback.
         sys.stdout = open(os.devnull, "w")
         return 0
+    except Exception as error:  # noqa: BLE001 - the last resort: a person never sees a traceback
+        return _failed(error, args, argv)
 
 
 if __name__ == "__main__":

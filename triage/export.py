@@ -10,7 +10,10 @@ Rules that hold for every format:
 - with `min_count`, counts below it are left empty, with whatever could give them away, and the
   "about" table says so;
 - a file is written under a temporary name and renamed when complete, so a full disk or a
-  broken connection never leaves half a file under the real name.
+  broken connection never leaves half a file under the real name;
+- only a regular file is ever replaced, and only one the person meant to replace: an earlier
+  export of the same kind (its name ends in .xlsx, .json or .csv). A device, a pipe, a folder
+  or any other file is refused with a message (as root, /dev/null would otherwise be replaced).
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ from __future__ import annotations
 import csv
 import json
 import os
-from contextlib import contextmanager
+import stat
+import tempfile
+from contextlib import contextmanager, suppress
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -33,6 +38,7 @@ from triage.stats import Filters, is_misdirected, postcode_counts, summarize, vi
 from triage.store import Store
 
 FORMATS = ("csv", "xlsx", "json")
+SUFFIXES = {"csv": ".csv", "xlsx": ".xlsx", "json": ".json"}
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 XLSX_MAX_ROWS = 1_048_576  # Excel's limit per sheet, the header row included
 EXPORT_VERSION = 1
@@ -504,10 +510,39 @@ def _number_text(value, kind: str, decimal_comma: bool) -> str:
     return str(value)
 
 
+def check_target(out: Path, fmt: str, folder: bool = False) -> None:
+    """Refuse, before any work, an `out` the export must not write (ExportError says why):
+    for a folder of CSV files, an existing file; for one file, see _check_replaceable."""
+    if folder:
+        if out.exists() and not out.is_dir():
+            raise ExportError("out_file_for_folder", path=out)
+        return
+    _check_replaceable(out, SUFFIXES[fmt])
+
+
+def _check_replaceable(path: Path, suffix: str) -> None:
+    """A new name is fine; an existing one only when it is a regular file (a link is followed:
+    a link to a device is a device) whose name ends in `suffix`, i.e. an earlier export."""
+    try:
+        found = path.stat()
+    except OSError:
+        return  # nothing there (or not reachable: the write itself then says why)
+    if stat.S_ISDIR(found.st_mode):
+        raise ExportError("out_folder", path=path, example=path / f"triage{suffix}")
+    if not stat.S_ISREG(found.st_mode):
+        raise ExportError("out_special", path=path)
+    if path.suffix.lower() != suffix:
+        raise ExportError("out_not_export", path=path, suffix=suffix)
+
+
 @contextmanager
-def _replacing(path: Path) -> Iterator[Path]:
+def _replacing(path: Path, suffix: str) -> Iterator[Path]:
     """Yield the temporary name to write `path` under; rename it into place only when the
-    block completes, and remove it when it does not (the folder is made if missing)."""
+    block completes, and remove it when it does not (the folder is made if missing). Through
+    a link, the file it points at is replaced, not the link."""
+    _check_replaceable(path, suffix)
+    if path.is_symlink():
+        path = Path(os.path.realpath(path))
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.part")
     try:
@@ -519,9 +554,10 @@ def _replacing(path: Path) -> Iterator[Path]:
 
 
 @contextmanager
-def _text_file(path: Path, encoding: str, newline: str | None = None):
+def _text_file(path: Path, suffix: str, encoding: str, newline: str | None = None):
     """A text file that appears whole (flushed to disk) or not at all."""
-    with _replacing(path) as temporary, open(temporary, "w", encoding=encoding, newline=newline) as out:
+    with (_replacing(path, suffix) as temporary,
+          open(temporary, "w", encoding=encoding, newline=newline) as out):
         yield out
         out.flush()
         os.fsync(out.fileno())
@@ -530,18 +566,49 @@ def _text_file(path: Path, encoding: str, newline: str | None = None):
 @contextmanager
 def _workbook(path: Path):
     """An XlsxWriter workbook (streamed: constant memory) and its formats, appearing whole or
-    not at all. XlsxWriter writes the file on close and wraps OS errors in its own: unwrapped."""
+    not at all. XlsxWriter writes the file on close and wraps OS errors in its own: unwrapped.
+    Its scratch files go to a folder of our own, removed however the writing ends."""
     import xlsxwriter
     from xlsxwriter.exceptions import FileCreateError
 
-    with _replacing(path) as temporary:
-        book = xlsxwriter.Workbook(str(temporary), {"constant_memory": True})
-        yield book, _xlsx_formats(book)
+    with (_replacing(path, SUFFIXES["xlsx"]) as temporary,
+          tempfile.TemporaryDirectory(prefix="triage-xlsx-") as scratch):
+        book = xlsxwriter.Workbook(str(temporary), {"constant_memory": True, "tmpdir": scratch})
         try:
-            book.close()
-        except FileCreateError as error:
-            cause = error.__context__ if isinstance(error.__context__, OSError) else None
-            raise cause or OSError(str(error)) from error
+            yield book, _xlsx_formats(book)
+            try:
+                book.close()
+            except FileCreateError as error:
+                cause = error.__context__ if isinstance(error.__context__, OSError) else None
+                raise cause or OSError(str(error)) from error
+        except BaseException as error:
+            _abandon(book, error)
+            raise
+
+
+def _abandon(book, error: BaseException) -> None:
+    """Close what XlsxWriter left open when writing failed (a full disk): its sheets' scratch
+    files and its zip file. Left to the garbage collector, they would try to write once more
+    and print "Exception ignored … Traceback" after the message."""
+    from zipfile import ZipFile
+
+    for sheet in book.worksheets():
+        handle = getattr(sheet, "row_data_fh", None)
+        if handle is not None:
+            with suppress(OSError, ValueError):
+                handle.close()  # a failed flush still closes the file
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:  # the zip file is a local of the failed call
+        seen.add(id(error))
+        trace = error.__traceback__
+        while trace is not None:
+            for value in list(trace.tb_frame.f_locals.values()):
+                if isinstance(value, ZipFile) and value.fp is not None:
+                    handle, value.fp = value.fp, None
+                    with suppress(OSError, ValueError):
+                        handle.close()
+            trace = trace.tb_next
+        error = error.__cause__ or error.__context__
 
 
 def csv_dialect(excel_da: bool) -> dict:
@@ -555,7 +622,7 @@ def write_csv(export: Export, folder: Path, excel_da: bool = False) -> list[Path
     written = []
     for table in export.tables:
         path = folder / f"{t(f'exp_file_{table.key}', export.lang)}.csv"
-        with _text_file(path, "utf-8-sig", newline="") as out:
+        with _text_file(path, ".csv", "utf-8-sig", newline="") as out:
             writer = csv.writer(out, **csv_dialect(excel_da))
             writer.writerow([safe_text(h) for h in table.headers(export.lang)])
             kinds = [c.kind for c in table.columns]
@@ -593,7 +660,7 @@ def write_json(export: Export, path: Path) -> Path:
             for table in export.tables
         },
     }
-    with _text_file(path, "utf-8") as out:
+    with _text_file(path, ".json", "utf-8") as out:
         json.dump(document, out, ensure_ascii=False, indent=1)
     return path
 
@@ -769,7 +836,7 @@ def write_visits(store: Store, options: Options, fmt: str, path: Path, excel_da:
     headers = [t(f"exp_col_{c.key}", options.lang) for c in VISIT_COLUMNS]
     written = 0
     if fmt == "csv":
-        with _text_file(path, "utf-8-sig", newline="") as out:
+        with _text_file(path, ".csv", "utf-8-sig", newline="") as out:
             writer = csv.writer(out, **csv_dialect(excel_da))
             writer.writerow(headers)
             for part in _visit_rows(store, options, excel_da, "text"):
@@ -778,7 +845,7 @@ def write_visits(store: Store, options: Options, fmt: str, path: Path, excel_da:
                 tick(written)
         _write_visits_about_csv(path, options, written, excel_da)
     elif fmt == "json":
-        with _text_file(path, "utf-8") as out:
+        with _text_file(path, ".json", "utf-8") as out:
             out.write('{"format": "triage-visits", "version": %d, "lang": %s, "columns": %s, "rows": [\n'
                       % (EXPORT_VERSION, json.dumps(options.lang),
                          json.dumps([{"key": c.key, "title": h, "type": c.kind}

@@ -109,7 +109,6 @@ DA: dict[str, str] = {
     "tree_see_above": "se ovenfor",
     "tree_from_answer": "⟨postnummer/valg⟩",
     "tree_here": "⟨her⟩",
-    "demo_bad_numbers": "--days og --per-day skal være 1 eller mere.",
     "demo_real_visits": "Databasen {db} har rigtige besøg. Læg demodata i en database for sig, fx --db demo.db.",
     "demo_not_empty": "Databasen {db} har allerede demobesøg. Slet filen, eller vælg en ny med --db.",
     "demo_done": "{visits} demobesøg over {days} dage skrevet på {seconds} s ({rate} pr. sekund) i {db}.",
@@ -401,6 +400,26 @@ DA: dict[str, str] = {
                              "prøv igen. Intet er skrevet.",
     "reb_out_is_data": "--out må ikke være selve datamappen ({out}): forslaget skrives som en "
                        "kopi. Vælg en ny mappe.",
+    # --- cli: bad input, damaged databases, bad --out targets, the last resort
+    "date_out_of_range": "Datoen '{value}' ligger uden for de år, triage regner med ({first} til {last}). Skriv en dato inden for dem.",
+    "demo_limits": "--days skal være fra 1 til {days}, --per-day fra 1 til {per_day}, og --days gange --per-day højst {total}. Vælg mindre tal.",
+    "demo_too_early": "Demoen ville begynde {first}, før {earliest}. Vælg færre dage med --days eller en senere dag med --end.",
+    "db_missing": "Databasen {path} findes ikke. Tjek stien i --db; triage opretter ikke en tom database bare for at læse i den.",
+    "db_in_memory": "--db {db} er en database i hukommelsen: den begynder tom, og alt i den forsvinder, når triage lukker. Angiv en databasefil (fx --db triage.db) eller en PostgreSQL-adresse.",
+    "db_bad_url": "--db {db} kan ikke bruges: {reason}. Skriv en filsti (fx triage.db) eller en adresse som postgresql+psycopg://bruger@server/triage.",
+    "db_damaged": "Databasen {db} er beskadiget eller er ikke en triage-database ({reason}). Tjek at --db peger på den rigtige fil; er filen beskadiget, så læg den seneste sikkerhedskopi tilbage.",
+    "db_failed": "Databasen {db} kunne ikke gøre kommandoen færdig: {reason}. Intet er ændret. Er den låst af et andet program, så vent lidt; er den skrivebeskyttet, så ret rettighederne. Prøv så igen.",
+    "file_failed": "Kunne ikke bruge {path}: {reason}. Tjek stien og rettighederne, og prøv igen.",
+    "out_empty": "{option} er tom. Skriv navnet på den fil eller mappe, der skal skrives.",
+    "out_special": "{path} er ikke en almindelig fil (men fx en enhed eller en pipe). Der skrives kun almindelige filer; vælg et andet navn.",
+    "out_folder": "{path} er en mappe. Skriv et filnavn, fx {example}.",
+    "out_file_for_folder": "{path} er en fil, men her skrives en mappe med flere filer. Vælg en mappe, der ikke findes endnu, eller en, der må skrives i.",
+    "out_not_export": "{path} findes allerede og er ikke en {suffix}-fil. Eksporten erstatter kun en tidligere eksport af samme slags; vælg et andet navn.",
+    "out_is_data": "{path} er selve datamappen. Skriv forslaget i en anden mappe, fx --out forslag.",
+    "crash": "Uventet fejl i triage ({error}). Hele rapporten er gemt i {path}; send den til den, der passer triage.",
+    "crash_unsaved": "Uventet fejl i triage ({error}). Rapporten kunne ikke gemmes ({reason}).",
+    "sup_failed": "Tallene kunne ikke hentes: {reason}. Der prøves igen om lidt; R prøver nu.",
+    "number_between": "{option} skal ligge mellem {low} og {high} (ikke {value}).",
 }
 
 EN: dict[str, str] = {
@@ -498,7 +517,6 @@ EN: dict[str, str] = {
     "tree_see_above": "see above",
     "tree_from_answer": "⟨postcode/choice⟩",
     "tree_here": "⟨here⟩",
-    "demo_bad_numbers": "--days and --per-day must be 1 or more.",
     "demo_real_visits": "The database {db} has real visits. Put demo data in a database of its own, e.g. --db demo.db.",
     "demo_not_empty": "The database {db} already has demo visits. Delete the file, or choose a new one with --db.",
     "demo_done": "{visits} demo visits over {days} days written in {seconds} s ({rate} per second) to {db}.",
@@ -788,6 +806,26 @@ EN: dict[str, str] = {
                              "try again. Nothing was written.",
     "reb_out_is_data": "--out must not be the data folder itself ({out}): the proposal is "
                        "written as a copy. Choose a new folder.",
+    # --- cli: bad input, damaged databases, bad --out targets, the last resort
+    "date_out_of_range": "The date '{value}' lies outside the years triage counts with ({first} to {last}). Write a date within them.",
+    "demo_limits": "--days must be 1 to {days}, --per-day 1 to {per_day}, and --days times --per-day at most {total}. Choose smaller numbers.",
+    "demo_too_early": "The demo would begin on {first}, before {earliest}. Choose fewer days with --days or a later day with --end.",
+    "db_missing": "The database {path} does not exist. Check the path in --db; triage does not create an empty database just to read it.",
+    "db_in_memory": "--db {db} is an in-memory database: it starts empty, and everything in it vanishes when triage closes. Name a database file (e.g. --db triage.db) or a PostgreSQL address.",
+    "db_bad_url": "--db {db} cannot be used: {reason}. Write a file path (e.g. triage.db) or an address such as postgresql+psycopg://user@server/triage.",
+    "db_damaged": "The database {db} is damaged or is not a triage database ({reason}). Check that --db names the right file; if the file is damaged, restore the latest backup.",
+    "db_failed": "The database {db} could not finish the command: {reason}. Nothing was changed. If another program has it locked, wait a moment; if it is read-only, fix the permissions. Then try again.",
+    "file_failed": "Could not use {path}: {reason}. Check the path and the permissions, and try again.",
+    "out_empty": "{option} is empty. Write the name of the file or folder to write.",
+    "out_special": "{path} is not a regular file (but e.g. a device or a pipe). Only regular files are written; choose another name.",
+    "out_folder": "{path} is a folder. Write a file name, e.g. {example}.",
+    "out_file_for_folder": "{path} is a file, but this writes a folder of several files. Choose a folder that does not exist yet, or one that may be written in.",
+    "out_not_export": "{path} already exists and is not a {suffix} file. The export replaces only an earlier export of the same kind; choose another name.",
+    "out_is_data": "{path} is the data folder itself. Write the proposal to another folder, e.g. --out proposal.",
+    "crash": "Unexpected error in triage ({error}). The full report is saved in {path}; send it to whoever looks after triage.",
+    "crash_unsaved": "Unexpected error in triage ({error}). The report could not be saved ({reason}).",
+    "sup_failed": "The figures could not be fetched: {reason}. It tries again shortly; R tries now.",
+    "number_between": "{option} must lie between {low} and {high} (not {value}).",
 }
 
 CATALOG = {"da": DA, "en": EN}

@@ -35,3 +35,10 @@ def user_data_dir() -> Path:
 
 def default_db_path() -> Path:
     return user_data_dir() / "triage.db"
+
+
+def user_state_dir() -> Path:
+    """Where reports of unforeseen failures go (~/.local/state/triage on Linux)."""
+    from platformdirs import user_state_path
+
+    return user_state_path("triage", appauthor=False)

@@ -1,0 +1,507 @@
+"""Bad input on the command line, run as a person runs it: each invocation a real process.
+
+Every bad invocation ends in exit 1 (bad input) or 2 (usage) with a message on stderr that says
+what is wrong, and never a traceback. The processes run a few at a time, once, when the first
+case is checked; each case is still its own test. A case that would need the desk's screen
+fails before Textual starts (a started app would wait for keys until the timeout).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shlex
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import SHIPPED, edit
+
+ROOT = Path(__file__).resolve().parent.parent
+PASSWORD = "hemmeligt-kodeord"  # in some --db URLs: never shown in a message
+U, B = 2, 1  # exit codes: usage, bad input
+TIMEOUT = 60  # seconds; every case here ends in well under one
+
+# (id, the words after `triage`, exit code, a piece of the message). The words are split as a
+# shell splits them; then {name} becomes a path or URL of the workspace, {new} a name of the
+# case's own that does not exist yet, {password} a password that must never be shown.
+CASES: list[tuple[str, str, int, str]] = [
+    # --- usage: argparse says what is wrong and how the command is written
+    ("unknown-command", "frobnicate", U, "usage:"),
+    ("desk-unknown-option", "--frobnicate", U, "usage:"),
+    ("validate-unknown-option", "validate --frobnicate", U, "usage:"),
+    ("validate-lang-fr", "validate --lang fr", U, "usage:"),
+    ("route-at-without-value", "route --at", U, "usage:"),
+    ("spool-without-action", "spool", U, "usage:"),
+    ("spool-unknown-action", "spool send", U, "usage:"),
+    ("check-unknown-option", "check --nope", U, "usage:"),
+    ("purge-without-before", "purge", U, "usage:"),
+    ("purge-before-without-value", "purge --before", U, "usage:"),
+    ("summary-format-xml", "summary --format xml", U, "usage:"),
+    ("summary-from-without-value", "summary --from", U, "usage:"),
+    ("summary-site-without-value", "summary --site", U, "usage:"),
+    ("export-without-out", "export", U, "usage:"),
+    ("export-format-pdf", "export --out x.xlsx --format pdf", U, "usage:"),
+    ("export-min-count-abc", "export --out x.xlsx --min-count abc", U, "usage:"),
+    ("export-wait-minutes-ten", "export --out x.xlsx --wait-minutes ten", U, "usage:"),
+    ("rebalance-without-out", "rebalance", U, "usage:"),
+    ("rebalance-max-moves-many", "rebalance --out p --max-moves many", U, "usage:"),
+    ("demo-days-ten", "demo --days ten", U, "usage:"),
+    ("demo-per-day-float", "demo --per-day 1e3", U, "usage:"),
+    ("demo-seed-x", "demo --seed x", U, "usage:"),
+    ("desk-lang-de", "desk --lang de", U, "usage:"),
+    ("site-without-value", "--site", U, "usage:"),
+    ("validate-mermaid-without-file", "validate --mermaid", U, "usage:"),
+    ("check-extra-argument", "check extra", U, "usage:"),
+    ("demo-days-without-value", "demo --days", U, "usage:"),
+    ("route-lang-without-value", "route --lang", U, "usage:"),
+    ("desk-unknown-long-option", "desk --bogus 1", U, "usage:"),
+    ("summary-flag-with-value", "summary --no-demo=yes", U, "usage:"),
+    # --- numbers out of range
+    ("export-min-count-negative", "export --db {good} --out {new}.xlsx --min-count -1",
+     B, "--min-count"),
+    ("export-wait-minutes-0", "export --db {good} --out {new}.xlsx --wait-minutes 0",
+     B, "--wait-minutes"),
+    ("export-wait-minutes-negative", "export --db {good} --out {new}.xlsx --wait-minutes -5",
+     B, "--wait-minutes"),
+    ("export-wait-minutes-inf", "export --db {good} --out {new}.xlsx --wait-minutes inf",
+     B, "mellem 0 og 1440"),
+    ("export-wait-minutes-nan", "export --db {good} --out {new}.xlsx --wait-minutes nan",
+     B, "--wait-minutes"),
+    ("export-wait-minutes-huge", "export --db {good} --out {new}.xlsx --wait-minutes 1e300",
+     B, "mellem 0 og 1440"),
+    ("export-wait-share-1", "export --db {good} --out {new}.xlsx --wait-share 1",
+     B, "--wait-share"),
+    ("export-wait-share-0", "export --db {good} --out {new}.xlsx --wait-share 0",
+     B, "--wait-share"),
+    ("export-wait-share-nan", "export --db {good} --out {new}.xlsx --wait-share nan",
+     B, "--wait-share"),
+    ("export-visits-min-count", "export --db {good} --out {new}.csv --visits --format csv "
+     "--min-count 5", B, "--min-count"),
+    ("rebalance-max-moves-0", "rebalance --db {good} --out {new} --max-moves 0", B, "--max-moves"),
+    ("rebalance-max-moves-negative", "rebalance --db {good} --out {new} --max-moves -3",
+     B, "--max-moves"),
+    ("demo-days-0", "demo --db {new}.db --days 0", B, "--days skal være fra 1 til 36.500"),
+    ("demo-days-negative", "demo --db {new}.db --days -1", B, "--days skal være"),
+    ("demo-per-day-0", "demo --db {new}.db --per-day 0", B, "--per-day fra 1 til 100.000"),
+    ("demo-days-huge", "demo --db {new}.db --days 99999999", B, "--days skal være"),
+    ("demo-per-day-huge", "demo --db {new}.db --per-day 999999999999", B, "--per-day fra 1"),
+    ("demo-too-many-visits", "demo --db {new}.db --days 36500 --per-day 10000",
+     B, "højst 50.000.000"),
+    ("demo-days-beyond-int64", "demo --db {new}.db --days 1000000000000000000000000",
+     B, "--days skal være"),
+    ("demo-limits-english", "demo --db {new}.db --days 0 --lang en",
+     B, "--days must be 1 to 36,500"),
+    # --- dates that cannot be read, or lie outside 1900-01-01 … 2999-12-31
+    ("summary-month-13", "summary --db {good} --from 2026-13-01", B, "kan ikke læses"),
+    ("summary-danish-date", "summary --db {good} --to 31/12/2026", B, "kan ikke læses"),
+    ("summary-year-1", "summary --db {good} --from 0001-01-01", B, "uden for"),
+    ("summary-year-9999", "summary --db {good} --to 9999-12-31", B, "uden for"),
+    ("summary-backwards", "summary --db {good} --from 2026-11-30 --to 2026-11-01", B, "begynder"),
+    ("summary-year-10000", "summary --db {good} --to 10000-01-01", B, "kan ikke læses"),
+    ("summary-year-9999-english", "summary --db {good} --from 9999-12-31 --lang en",
+     B, "outside the years"),
+    ("export-last-day-9999", "export --db {good} --out {new}.xlsx --from 9999-12-31 "
+     "--to 9999-12-31", B, "uden for"),
+    ("export-to-year-1", "export --db {good} --out {new}.xlsx --to 0001-01-01", B, "uden for"),
+    ("export-backwards", "export --db {good} --out {new}.xlsx --from 2026-11-30 --to 2026-11-01",
+     B, "begynder"),
+    ("rebalance-from-1899", "rebalance --db {good} --out {new} --from 1899-12-31", B, "uden for"),
+    ("rebalance-to-9999", "rebalance --db {good} --out {new} --to 9999-12-31", B, "uden for"),
+    ("purge-before-9999", "purge --db {good} --before 9999-12-31", B, "uden for"),
+    ("purge-before-year-1", "purge --db {good} --before 0001-01-01", B, "uden for"),
+    ("purge-february-30", "purge --db {good} --before 2026-02-30", B, "kan ikke læses"),
+    ("purge-in-the-future", "purge --db {good} --before 2999-01-01", B, "efter i dag"),
+    ("purge-before-empty", 'purge --db {good} --before ""', B, "kan ikke læses"),
+    ("demo-end-9999", "demo --db {new}.db --end 9999-12-31", B, "uden for"),
+    ("demo-end-year-1", "demo --db {new}.db --end 0001-01-02", B, "uden for"),
+    ("demo-starts-before-1900", "demo --db {new}.db --end 1900-06-01 --days 365",
+     B, "før 1900-01-01"),
+    ("demo-end-banana", "demo --db {new}.db --end banana", B, "kan ikke læses"),
+    ("route-at-9999", "route 1 1 --at 9999-12-31T23:59", B, "uden for"),
+    ("route-at-year-1", "route 1 1 --at 0001-01-01T00:00", B, "uden for"),
+    ("route-at-tomorrow", "route 1 1 --at tomorrow", B, "kan ikke læses"),
+    ("route-at-hour-25", "route 1 1 --at 2026-11-23T25:00", B, "kan ikke læses"),
+    # --- a database that does not exist: read-only commands never create an empty one
+    ("summary-missing-db", "summary --db {new}.db", B, "findes ikke"),
+    ("check-missing-db", "check --db {new}.db", B, "findes ikke"),
+    ("export-missing-db", "export --db {new}.db --out {new}.xlsx", B, "findes ikke"),
+    ("rebalance-missing-db", "rebalance --db {new}.db --out {new}", B, "findes ikke"),
+    ("purge-missing-db", "purge --db {new}.db --before 2020-01-01", B, "findes ikke"),
+    ("summary-missing-db-url", "summary --db sqlite:///{new}.db", B, "findes ikke"),
+    ("check-missing-folder", "check --db {new}/x.db", B, "findes ikke"),
+    ("summary-missing-db-english", "summary --db {new}.db --lang en", B, "does not exist"),
+    ("flush-into-missing-folder", "spool flush --db {new}/x.db --spool-dir {spool}",
+     B, "kan ikke bruges"),
+    ("demo-into-missing-folder", "demo --db {new}/x.db --days 2", B, "kan ikke bruges"),
+    ("check-db-is-a-folder", "check --db {folder}", B, "kan ikke bruges"),
+    # --- a file that is not a database, or a damaged one
+    ("check-not-a-database", "check --db {hello}", B, "beskadiget"),
+    ("summary-not-a-database", "summary --db {hello}", B, "beskadiget"),
+    ("export-not-a-database", "export --db {hello} --out {new}.xlsx", B, "beskadiget"),
+    ("purge-not-a-database", "purge --db {hello} --before 2020-01-01", B, "beskadiget"),
+    ("flush-not-a-database", "spool flush --db {hello} --spool-dir {spool}", B, "beskadiget"),
+    ("rebalance-not-a-database", "rebalance --db {hello} --out {new}", B, "beskadiget"),
+    ("demo-not-a-database", "demo --db {hello} --days 2", B, "beskadiget"),
+    ("check-random-bytes", "check --db {noise}", B, "beskadiget"),
+    ("summary-random-bytes", "summary --db {noise}", B, "beskadiget"),
+    ("check-truncated", "check --db {truncated}", B, "beskadiget"),
+    ("summary-truncated", "summary --db {truncated}", B, "beskadiget"),
+    ("export-visits-truncated", "export --db {truncated} --visits --format csv --out {new}.csv",
+     B, "beskadiget"),
+    ("export-tables-truncated", "export --db {truncated} --out {new}.xlsx", B, "beskadiget"),
+    ("rebalance-truncated", "rebalance --db {truncated} --out {new}", B, "beskadiget"),
+    ("check-header-overwritten", "check --db {no_header}", B, "beskadiget"),
+    ("export-json-header-overwritten", "export --db {no_header} --visits --format json "
+     "--out {new}.json", B, "beskadiget"),
+    ("summary-not-a-database-english", "summary --db {hello} --lang en", B, "damaged"),
+    # opens, but a page the figures need is damaged: the failure comes while counting
+    ("summary-damaged-page", "summary --db {bad_page}", B, "beskadiget"),
+    ("export-damaged-page", "export --db {bad_page} --out {new}.xlsx", B, "beskadiget"),
+    ("rebalance-damaged-page", "rebalance --db {bad_page} --out {new}", B, "beskadiget"),
+    # --- --db URLs that cannot be used
+    ("check-mysql-without-driver", "check --db mysql://u@localhost/triage", B, "kan ikke bruges"),
+    ("summary-unknown-scheme", "summary --db bogus://x", B, "kan ikke bruges"),
+    ("export-port-not-a-number", "export --db postgresql+psycopg://u@localhost:abc/db "
+     "--out {new}.xlsx", B, "kan ikke bruges"),
+    ("check-only-separator", "check --db ://", B, "kan ikke bruges"),
+    ("purge-closed-port", "purge --before 2020-01-01 --db postgresql+psycopg://u@127.0.0.1:1/db",
+     B, "kan ikke bruges"),
+    ("flush-unknown-driver", "spool flush --spool-dir {spool} --db sqlite+nodriver:///x.db",
+     B, "kan ikke bruges"),
+    ("demo-http-url", "demo --db http://example.invalid/x --days 2", B, "kan ikke bruges"),
+    ("rebalance-password-not-shown", "rebalance --out {new} "
+     "--db mysql+nosuchdriver://u:{password}@h/db", B, "kan ikke bruges"),
+    ("check-closed-port-password-not-shown", "check "
+     "--db postgresql+psycopg://u:{password}@127.0.0.1:1/db", B, "kan ikke bruges"),
+    ("check-in-memory", "check --db sqlite://", B, "i hukommelsen"),
+    ("summary-in-memory", "summary --db sqlite:///:memory:", B, "i hukommelsen"),
+    ("flush-in-memory", "spool flush --db sqlite:// --spool-dir {spool}", B, "i hukommelsen"),
+    ("demo-in-memory", "demo --db sqlite:///:memory: --days 2", B, "i hukommelsen"),
+    ("export-in-memory-uri", "export --db sqlite:///file::memory:?cache=shared&uri=true "
+     "--out {new}.xlsx", B, "i hukommelsen"),
+    ("desk-in-memory", "desk --db sqlite://", B, "i hukommelsen"),
+    ("desk-in-memory-implicit", "--db sqlite:///:memory:", B, "i hukommelsen"),
+    ("desk-in-memory-english", "--db sqlite:// --lang en", B, "in-memory database"),
+    ("purge-read-only", "purge --before 2020-01-01 --db {read_only}", B, "Intet er ændret"),
+    # --- data folders that cannot be used
+    ("validate-missing-data", "validate --data {new}", B, "Ret fejlene"),
+    ("validate-data-is-a-file", "validate --data {notes}", B, "Ret fejlene"),
+    ("validate-broken-data", "validate --data {broken_data}", B, "Ret fejlene"),
+    ("route-missing-data", "route 1 1 --data {new}", B, "kan ikke bruges"),
+    ("summary-empty-data", "summary --db {good} --data {folder}", B, "kan ikke bruges"),
+    ("export-broken-data", "export --db {good} --data {broken_data} --out {new}.xlsx",
+     B, "kan ikke bruges"),
+    ("rebalance-broken-data", "rebalance --db {good} --data {broken_data} --out {new}",
+     B, "kan ikke bruges"),
+    ("demo-missing-data", "demo --db {new}.db --data {new}", B, "kan ikke bruges"),
+    ("desk-missing-data", "desk --data {new}", B, "kan ikke bruges"),
+    ("desk-broken-data", "--data {broken_data}", B, "sites.toml:"),
+    ("desk-unknown-site", "desk --site jc-nowhere", B, "findes ikke"),
+    ("desk-unknown-site-implicit", "--site jc-nowhere", B, "findes ikke"),
+    ("desk-unknown-theme", "desk --theme nope", B, "findes ikke"),
+    ("route-unknown-site", "route 1 1 --site nowhere", B, "findes ikke"),
+    ("summary-unknown-site", "summary --db {good} --site jc-nowhere", B, "findes ikke"),
+    ("export-unknown-site", "export --db {good} --site jc-nowhere --out {new}.xlsx",
+     B, "findes ikke"),
+    ("route-not-a-postcode", "route 4 24", B, "ikke et postnummer"),
+    ("route-no-such-key", "route 9 8", B, "findes ikke her"),
+    ("route-unfinished", "route 4", B, "postnummer"),
+    ("validate-mermaid-into-folder", "validate --mermaid {folder}", B, "Kan ikke skrive"),
+    # --- --out targets that must not be written
+    ("export-out-empty", 'export --db {good} --out ""', B, "--out er tom"),
+    ("export-out-folder", "export --db {good} --out {folder}", B, "er en mappe"),
+    ("export-json-out-folder", "export --db {good} --format json --out {folder}", B, "er en mappe"),
+    ("export-out-pipe", "export --db {good} --out {pipe}", B, "ikke en almindelig fil"),
+    ("export-out-link-to-device", "export --db {good} --out {to_device}",
+     B, "ikke en almindelig fil"),
+    ("export-out-other-file", "export --db {good} --out {notes}", B, "ikke en .xlsx-fil"),
+    ("export-csv-tables-out-file", "export --db {good} --format csv --out {notes}", B, "er en fil"),
+    ("export-out-the-database", "export --db {good} --out {good}", B, "ikke en .xlsx-fil"),
+    ("export-out-below-a-file", "export --db {good} --out {notes}/sub.xlsx",
+     B, "Kunne ikke skrive"),
+    ("export-visits-csv-out-folder", "export --db {good} --visits --format csv --out {folder}",
+     B, "er en mappe"),
+    ("export-visits-json-out-pipe", "export --db {good} --visits --format json --out {pipe}",
+     B, "ikke en almindelig fil"),
+    ("export-out-device-english", "export --db {good} --out {to_device} --lang en",
+     B, "not a regular file"),
+    ("rebalance-out-empty", 'rebalance --db {good} --out ""', B, "--out er tom"),
+    ("rebalance-out-file", "rebalance --db {good} --out {notes}", B, "er en fil"),
+    ("rebalance-out-data-folder", "rebalance --db {good} --data {data} --out {data}",
+     B, "selve datamappen"),
+]
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory) -> dict[str, str]:
+    """Real files to go wrong with: a small good database, files that are not databases or
+    are damaged ones, a read-only one, a folder, a pipe, a link to a device, data folders."""
+    from triage.cli import main
+
+    root = tmp_path_factory.mktemp("fuzz")
+    good = root / "good.db"
+    assert main(["demo", "--db", str(good), "--days", "20", "--per-day", "60",
+                 "--end", "2026-11-23"]) == 0
+    with sqlite3.connect(good) as conn:  # everything into the main file, to copy and damage
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    raw = good.read_bytes()
+    (root / "hello.db").write_text("hello\n")
+    (root / "noise.db").write_bytes(random.Random(12).randbytes(8192))
+    (root / "truncated.db").write_bytes(raw[: len(raw) // 3])
+    (root / "no_header.db").write_bytes(b"\0" * 100 + raw[100:])
+    with sqlite3.connect(good) as conn:  # the rollups' first pages: every figure reads one
+        size = conn.execute("PRAGMA page_size").fetchone()[0]
+        pages = [p for (p,) in conn.execute(
+            "SELECT rootpage FROM sqlite_master WHERE type = 'table' AND name LIKE 'visit_%'")]
+    damaged = bytearray(raw)
+    for page in pages:
+        damaged[(page - 1) * size:page * size] = b"\xff" * size
+    (root / "bad_page.db").write_bytes(bytes(damaged))
+    read_only = root / "read_only.db"
+    shutil.copy(good, read_only)
+    (root / "folder").mkdir()
+    (root / "notes.txt").write_text("notes that are not an export\n")
+    os.mkfifo(root / "pipe")
+    (root / "to_device.xlsx").symlink_to(os.devnull)
+    shutil.copytree(SHIPPED, root / "data")
+    shutil.copytree(SHIPPED, root / "broken_data")
+    edit(root / "broken_data" / "sites.toml", 'kind = "sygedagpenge"', "kind = sygedagpenge")
+    (root / "spool").mkdir()
+    (root / "made").mkdir()
+    places = {p.stem: str(p) for p in root.iterdir()}
+    places["read_only"] = f"sqlite:///file:{read_only}?mode=ro&uri=true"
+    places["root"] = str(root)
+    return places
+
+
+def _run(case_id: str, words: str,
+         places: dict[str, str]) -> tuple[subprocess.CompletedProcess, float]:
+    fresh = Path(places["root"]) / "made" / case_id
+    argv = [a.format(new=fresh, password=PASSWORD, **places) for a in shlex.split(words)]
+    home = Path(places["root"]) / "home" / case_id
+    env = {k: v for k, v in os.environ.items() if k != "TRIAGE_DATA"}
+    env.update(HOME=str(home), XDG_DATA_HOME=str(home / "data"), XDG_STATE_HOME=str(home / "state"),
+               PYTHONPATH=str(ROOT))
+    started = time.perf_counter()
+    command = [sys.executable, "-m", "triage.cli", *argv]
+    try:
+        done = subprocess.run(command, cwd=places["root"], env=env, capture_output=True, text=True,
+                              timeout=TIMEOUT, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired as stopped:  # e.g. a demo of a billion visits a day
+        done = subprocess.CompletedProcess(command, None, _text(stopped.stdout),
+                                           _text(stopped.stderr))
+    return done, time.perf_counter() - started
+
+
+def _text(output: bytes | str | None) -> str:
+    return output.decode(errors="replace") if isinstance(output, bytes) else output or ""
+
+
+@pytest.fixture(scope="module")
+def results(workspace, request) -> dict[str, tuple[subprocess.CompletedProcess, float]]:
+    """Every selected case run once, a few processes at a time (the machine may be busy)."""
+    chosen = {item.callspec.id for item in request.session.items
+              if item.originalname == "test_bad_invocation" and hasattr(item, "callspec")}
+    todo = [(case_id, args) for case_id, args, _, _ in CASES if case_id in chosen]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        finished = pool.map(lambda case: _run(*case, workspace), todo)
+        return {case_id: result for (case_id, _), result in zip(todo, finished)}
+
+
+def test_the_table_covers_every_command():
+    from triage.cli import COMMANDS
+
+    assert len(CASES) >= 100 and len({c[0] for c in CASES}) == len(CASES)
+    first = [shlex.split(words)[0] for _, words, _, _ in CASES]
+    named = {word if not word.startswith("-") else "desk" for word in first}
+    assert set(COMMANDS) <= named
+
+
+@pytest.mark.parametrize("case_id,words,code,says", CASES, ids=[c[0] for c in CASES])
+def test_bad_invocation(case_id, words, code, says, results, workspace):
+    done, seconds = results[case_id]
+    output = done.stdout + done.stderr
+    assert done.returncode is not None, f"still running after {seconds:.0f} s"
+    assert "Traceback" not in output and "Exception ignored" not in output, output
+    assert done.returncode == code, output
+    assert done.stderr.strip(), "no message on stderr"
+    assert says in done.stderr, done.stderr
+    assert PASSWORD not in output
+    assert "\x1b[" not in done.stdout  # the desk's screen never started
+    left = [p.name for p in (Path(workspace["root"]) / "made").iterdir() if case_id in p.name]
+    assert not left, "a failed command left a file or folder behind"
+    if "{good}" in words:
+        assert Path(workspace["good"]).read_bytes()  # still there, still a file
+
+
+# --- the last resort, a locked or read-only database, a full disk --------------------------------
+
+def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "TRIAGE_DATA"}
+    env.update(HOME=str(tmp_path / "home"), XDG_DATA_HOME=str(tmp_path / "home" / "data"),
+               XDG_STATE_HOME=str(tmp_path / "state"), PYTHONPATH=str(ROOT), **extra)
+    return env
+
+
+def _python(code: str, *args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", code, *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=TIMEOUT, stdin=subprocess.DEVNULL)
+
+
+def _triage(*args: str, tmp_path: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "triage.cli", *args], cwd=tmp_path,
+                          env=_env(tmp_path), capture_output=True, text=True, timeout=TIMEOUT,
+                          stdin=subprocess.DEVNULL)
+
+
+# A fault no one foresaw, forced from outside: the code under test has no hook for it.
+CRASHING = """
+import sys
+from triage import cli
+
+def broken(*_args, **_kwargs):
+    raise RuntimeError("a fault no one foresaw")
+
+cli._open_store = broken  # every command that uses the database opens it here
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("lang,says", [("da", "Uventet fejl i triage"),
+                                       ("en", "Unexpected error in triage")])
+def test_last_resort_says_one_line_and_writes_the_report(tmp_path, workspace, lang, says):
+    done = _python(CRASHING, "check", "--db", workspace["good"], "--lang", lang, env=_env(tmp_path),
+                   cwd=tmp_path)
+    assert done.returncode == 70
+    assert "Traceback" not in done.stdout + done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert says in line and "RuntimeError: a fault no one foresaw" in line
+    (report,) = (tmp_path / "state" / "triage").glob("crash-*.txt")
+    assert str(report) in line
+    text = report.read_text(encoding="utf-8")
+    assert "Traceback (most recent call last)" in text and "in broken" in text
+    assert text.rstrip().endswith("RuntimeError: a fault no one foresaw")
+    assert f"command: triage check --db {workspace['good']} --lang {lang}" in text
+
+
+def test_last_resort_report_keeps_no_password(tmp_path):
+    url = f"postgresql+psycopg://clerk:{PASSWORD}@db.example/triage"
+    done = _python(CRASHING, "summary", "--db", url, env=_env(tmp_path), cwd=tmp_path)
+    assert done.returncode == 70, done.stderr
+    (report,) = (tmp_path / "state" / "triage").glob("crash-*.txt")
+    text = report.read_text(encoding="utf-8")
+    assert "clerk:***@db.example" in text and PASSWORD not in text + done.stderr
+
+
+def test_last_resort_without_a_state_folder_uses_the_temporary_folder(tmp_path, workspace):
+    (tmp_path / "state").write_text("a file where the state folder should be")
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    done = _python(CRASHING, "check", "--db", workspace["good"],
+                   env=_env(tmp_path, TMPDIR=str(scratch)), cwd=tmp_path)
+    assert done.returncode == 70
+    (report,) = scratch.glob("crash-*.txt")
+    assert done.stderr.strip().splitlines() == [done.stderr.strip()] and str(report) in done.stderr
+
+
+def _visits(db: Path) -> int:
+    with sqlite3.connect(db) as conn:
+        return conn.execute("SELECT COUNT(*) FROM visit").fetchone()[0]
+
+
+HOLD_LOCK = """
+import sqlite3, sys, time
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("BEGIN EXCLUSIVE")
+print("locked", flush=True)
+time.sleep(60)
+"""
+
+
+def test_purge_on_a_locked_database_says_so_and_deletes_nothing(tmp_path, workspace):
+    db = tmp_path / "locked.db"
+    shutil.copy(workspace["good"], db)
+    before = _visits(db)
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(db)], stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        done = _triage("purge", "--before", "2026-11-20", "--db", str(db), tmp_path=tmp_path)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert done.returncode == 1
+    assert "Traceback" not in done.stdout + done.stderr
+    assert "database is locked" in done.stderr and "Intet er ændret" in done.stderr
+    assert _visits(db) == before > 0
+
+
+def test_purge_on_a_read_only_file_says_so_and_deletes_nothing(tmp_path, workspace):
+    db = tmp_path / "read-only.db"
+    shutil.copy(workspace["good"], db)
+    before = _visits(db)
+    db.chmod(0o444)
+    immutable = os.access(db, os.W_OK)  # root may write anyway: then make the file immutable
+    if immutable and subprocess.run(["chattr", "+i", str(db)], capture_output=True).returncode != 0:
+        pytest.skip("root, and chattr +i is not possible here: no way to make a file read-only")
+    try:
+        done = _triage("purge", "--before", "2026-11-20", "--db", str(db), tmp_path=tmp_path)
+    finally:
+        if immutable:
+            subprocess.run(["chattr", "-i", str(db)], check=True)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stdout + done.stderr
+    assert "readonly" in done.stderr or "read-only" in done.stderr, done.stderr
+    assert _visits(db) == before > 0
+
+
+# The file size limit stands in for a full disk: a write past it fails with EFBIG.
+FULL_DISK = """
+import resource, sys
+limit = int(sys.argv[1])
+resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+from triage.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+@pytest.mark.parametrize("what", [["--visits"], []], ids=["visits", "tables"])
+def test_xlsx_on_a_full_disk_one_message_nothing_left(tmp_path, workspace, what):
+    scratch = tmp_path / "scratch"  # where XlsxWriter's scratch files would go
+    scratch.mkdir()
+    out = tmp_path / "out" / "full.xlsx"
+    done = _python(FULL_DISK, "40000", "export", "--db", workspace["good"], "--out", str(out),
+                   *what, env=_env(tmp_path, TMPDIR=str(scratch)), cwd=tmp_path)
+    assert done.returncode == 1, done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith("Kunne ikke skrive") and "File too large" in line
+    assert list(out.parent.iterdir()) == [] and list(scratch.iterdir()) == []
+
+
+@pytest.mark.parametrize("what", [["--visits"], []], ids=["visits", "tables"])
+def test_xlsx_on_a_really_full_filesystem(tmp_path, workspace, what):
+    """A tiny filesystem of its own that fills up: XlsxWriter's zip file fails as it is written
+    (where the file size limit stops its scratch files first), and is closed quietly."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mount = ["mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", str(disk)]
+    if os.geteuid() != 0 or subprocess.run(mount, capture_output=True).returncode != 0:
+        pytest.skip("needs to mount a small tmpfs (root)")
+    try:
+        done = _triage("export", *what, "--db", workspace["good"], "--out", str(disk / "full.xlsx"),
+                       tmp_path=tmp_path)
+        left = list(disk.iterdir())
+    finally:
+        subprocess.run(["umount", str(disk)], check=True)
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr, done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert "No space left on device" in line
+    assert left == []
