@@ -229,7 +229,7 @@ def test_rebalance_never_writes_over_the_data_folder(tmp_path, visits_db):
     data = _copy(tmp_path)
     before = {p.name: p.read_bytes() for p in data.iterdir()}
     done = _rebalance(visits_db, data, data / ".." / "data", "--lang", "en")
-    assert done.returncode == 1 and "must not be the data folder" in done.stderr
+    assert done.returncode == 1 and "is the data folder itself" in done.stderr
     assert {p.name: p.read_bytes() for p in data.iterdir()} == before
 
 

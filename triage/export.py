@@ -902,7 +902,7 @@ def _xlsx_about(sheet, lines: list[list[str]], lang: str, formats: dict) -> None
 def _write_visits_about_csv(path: Path, options: Options, rows: int, excel_da: bool) -> Path:
     """Beside a CSV of visit rows, its "about" table: <name>_om_udtraekket.csv."""
     about = path.with_name(f"{path.stem}_{t('exp_file_about', options.lang)}.csv")
-    with _text_file(about, "utf-8-sig", newline="") as out:
+    with _text_file(about, ".csv", "utf-8-sig", newline="") as out:
         writer = csv.writer(out, **csv_dialect(excel_da))
         writer.writerow([t("exp_col_item", options.lang), t("exp_col_value", options.lang)])
         writer.writerows([safe_text(v) for v in line] for line in visits_about(options, rows))
