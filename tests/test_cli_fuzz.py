@@ -189,6 +189,10 @@ CASES: list[tuple[str, str, int, str]] = [
     ("desk-in-memory", "desk --db sqlite://", B, "i hukommelsen"),
     ("desk-in-memory-implicit", "--db sqlite:///:memory:", B, "i hukommelsen"),
     ("desk-in-memory-english", "--db sqlite:// --lang en", B, "in-memory database"),
+    ("desk-url-no-driver", "desk --db mysql://x/y", B, "kan ikke bruges"),
+    ("desk-url-unknown-kind", "desk --db bogus://x", B, "kan ikke bruges"),
+    ("desk-url-port-no-number", "desk --db postgresql://h:abc/db", B, "kan ikke bruges"),
+    ("desk-url-no-scheme", "--db ://x", B, "kan ikke bruges"),
     ("purge-read-only", "purge --before 2020-01-01 --db {read_only}", B, "Intet er ændret"),
     # --- data folders that cannot be used
     ("validate-missing-data", "validate --data {new}", B, "Ret fejlene"),

@@ -178,6 +178,26 @@ def refuse_memory_db(args: argparse.Namespace) -> bool:
     return True
 
 
+def _server_url_usable(args: argparse.Namespace) -> bool:
+    """False (after saying why) when --db is a URL that can never work: not a URL, an unknown
+    kind of database, a port that is no number, or a driver that is not installed. The desk
+    would otherwise start and keep every visit in the spool for ever. Only URLs pay for the
+    check (it loads SQLAlchemy); a plain file path is checked when the desk opens it."""
+    if not args.db or "://" not in args.db or args.db.startswith("sqlite"):
+        return True
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        url = make_url(args.db)
+        url.port  # noqa: B018 - a port that is no number raises here
+        url.get_dialect().import_dbapi()
+    except (ArgumentError, ImportError, ValueError) as error:
+        print(t("db_bad_url", args.lang, db=_db_label(args), reason=_reason(error)), file=sys.stderr)
+        return False
+    return True
+
+
 def _db_label(args: argparse.Namespace) -> str:
     """The database a command works on, for messages (no password)."""
     label = getattr(args, "store_label", None) or getattr(args, "db", None)
@@ -799,7 +819,7 @@ def cmd_desk(args: argparse.Namespace) -> int:
     site = args.site or (flow.sites.default_site if flow else "")
     if flow is None or not _site_known(flow, site, lang):
         return 1
-    if refuse_memory_db(args):
+    if refuse_memory_db(args) or not _server_url_usable(args):
         return 1
     from triage.app import TriageApp  # Textual loads only now
     from triage.desklog import DeskLog
