@@ -159,6 +159,17 @@ def test_unconfirmed_details_are_warnings_not_errors():
     assert any(p.node == "site jc-nord" and "name" in p.params["fields"] for p in unconfirmed)
 
 
+def test_warnings_name_every_unconfirmed_detail_in_words():
+    """No catalogue key (field_service_minutes) leaks into a warning, in either language."""
+    from triage.i18n import problem_text
+
+    unconfirmed = [p for p in load(SHIPPED).problems if p.code == "unconfirmed"]
+    assert any("service_minutes" in p.params["fields"] for p in unconfirmed)
+    for problem in unconfirmed:
+        for lang in ("da", "en"):
+            assert "field_" not in problem_text(problem, lang)
+
+
 def test_every_problem_is_reported_at_once(data_copy):
     edit(data_copy / F, 'next = "sick_followup" }', 'next = "nowhere" }')
     edit(data_copy / S, 'kind = "sygedagpenge"', 'kind = "sick"')
