@@ -407,10 +407,15 @@ def test_a_real_full_disk_loses_no_acknowledged_visit(db, tmp_path):
 
 
 @pytest.mark.parametrize("name, allowed", [
-    ("skranke-1", True), ("A", True), ("desk-12-b", True), ("x" * 32, True), ("jc-nord-0101", True),
+    ("skranke-1", True), ("a", True), ("desk-12-b", True), ("x" * 32, True), ("jc-nord-0101", True),
     ("x" * 33, False), ("", False), ("Anna Hansen 010190-1234", False), ("anna_hansen", False),
     ("skranke-010190", False), ("0101901234", False), ("skranke/1", False), ("skranke.1", False),
     ("skrænke-1", False), ("skranke-1\n", False), (None, False), (7, False),
+    # A CPR number split by hyphens, any way: at most 4 digits in all.
+    ("d-0101-90-1234", False), ("x-01-01-90-12-34", False), ("skranke-12345", False),
+    ("0101-90-1234", False), ("01-01-90-12-34", False),
+    # A letter first, lower case only (README says a-z).
+    ("A", False), ("SKRANKE-2", False), ("Skranke-2", False), ("1-skranke", False), ("-x", False),
 ])
 def test_desk_names_are_short_ids(name, allowed):
     assert valid_desk_name(name) is allowed
@@ -424,6 +429,14 @@ def test_the_desk_refuses_a_name_that_is_not_a_short_id(tmp_path):
     assert not (tmp_path / "v.db").exists()
     english = triage("desk", "--desk", "x" * 33, "--lang", "en")
     assert english.returncode == 1 and "short id" in english.stderr
+
+
+@pytest.mark.parametrize("name", ["0101-90-1234", "01-01-90-12-34", "SKRANKE-2"])
+def test_the_desk_refuses_a_cpr_number_split_by_hyphens_and_upper_case(tmp_path, name):
+    started = triage("--desk", name, "--db", str(tmp_path / "v.db"))
+    assert started.returncode == 1 and "højst 4 tal i alt" in started.stderr
+    assert name not in started.stderr  # not repeated back
+    assert not (tmp_path / "v.db").exists()
 
 
 def test_the_core_refuses_a_desk_name_too(tmp_path):

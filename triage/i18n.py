@@ -344,7 +344,7 @@ DA: dict[str, str] = {
     "repair_nothing": "Intet skulle rettes.",
     "repair_damaged": "Databasen {db} er beskadiget ({integrity}), så --repair ændrer intet: tal bygget ud fra en beskadiget fil kan man ikke stole på. Stop skrankerne (de gemmer lokalt imens), tag en kopi af databasen, og hent en sikkerhedskopi.",
     # --- spool: the local spool, what it sets aside, desk names
-    "bad_desk_name": "Skrankens navn (--desk) skal være et kort id: bogstaverne a-z, tal og bindestreger, højst 32 tegn og aldrig seks tal i træk – fx --desk skranke-3. Navnet skrives i hvert besøg, så det må aldrig være en persons navn eller CPR-nummer.",
+    "bad_desk_name": "Skrankens navn (--desk) skal være et kort id, der navngiver skranken: det begynder med et bogstav og har kun små bogstaver a-z, tal og bindestreger, højst 32 tegn og højst 4 tal i alt – fx --desk skranke-3. Navnet skrives i hvert besøg, så det må aldrig være en persons navn eller CPR-nummer.",
     "spool_unfit": "{count} registreringer i spoolen kan aldrig gemmes; de lægges til side ved næste afsendelse:",
     "spool_set_aside": "{count} registreringer kunne aldrig gemmes og er lagt til side i {path}:",
     "spool_quarantine": "{count} registreringer er lagt til side i {path}. Hver linje siger hvorfor. Giv filen til IT; slet den først, når hver linje er gennemgået.",
@@ -750,7 +750,7 @@ EN: dict[str, str] = {
     "repair_nothing": "Nothing needed fixing.",
     "repair_damaged": "The database {db} is damaged ({integrity}), so --repair changes nothing: figures rebuilt from a damaged file cannot be trusted. Stop the desks (they save locally meanwhile), copy the database, and restore a backup.",
     # --- spool: the local spool, what it sets aside, desk names
-    "bad_desk_name": "The desk's name (--desk) must be a short id: the letters a-z, digits and hyphens, at most 32 characters and never six digits in a row – e.g. --desk skranke-3. It is written into every visit, so it must never be a person's name or CPR number.",
+    "bad_desk_name": "The desk's name (--desk) must be a short id that names the desk: it starts with a letter and has only the lower-case letters a-z, digits and hyphens, at most 32 characters and at most 4 digits in all – e.g. --desk skranke-3. It is written into every visit, so it must never be a person's name or CPR number.",
     "spool_unfit": "{count} entries in the spool can never be stored; they are set aside at the next flush:",
     "spool_set_aside": "{count} entries could never be stored and were set aside in {path}:",
     "spool_quarantine": "{count} entries are set aside in {path}. Each line says why. Give the file to IT; delete it only once every line has been looked at.",
