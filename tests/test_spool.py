@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -18,7 +19,7 @@ import pytest
 from sqlalchemy import text
 
 from triage.desklog import DeskLog
-from triage.spool import QUARANTINE, Spool, entry_problem
+from triage.spool import QUARANTINE, Spool, database_identity, entry_problem
 from triage.store import Store
 from triage.visits import valid_desk_name, visit_from_result
 from triage.walk import route
@@ -38,6 +39,22 @@ def db(request, tmp_path):
     if request.param == "sqlite":
         return str(tmp_path / "visits.db")
     return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def later(request, tmp_path):
+    """A database that does not answer yet, so a desk on it spools, and how to bring it up."""
+    if request.param == "sqlite":
+        folder = tmp_path / "later"
+        return str(folder / "visits.db"), folder.mkdir
+    postgres = request.getfixturevalue("postgres")
+    name = f"later_{uuid.uuid4().hex[:12]}"
+    return postgres.url(name), lambda: postgres.create_database(name)
+
+
+def spool_of(spool_dir: Path, db: str) -> Spool:
+    """The spool a desk (or store) on `db` keeps in `spool_dir`."""
+    return Spool(spool_dir, database=database_identity(db))
 
 
 def unreachable(tmp_path) -> str:
@@ -69,11 +86,12 @@ def sent_count(output: str) -> int:
 # --- torn tails ------------------------------------------------------------------------------
 
 
-def test_a_torn_tail_never_swallows_the_next_visit(db, tmp_path, flow):
+def test_a_torn_tail_never_swallows_the_next_visit(later, tmp_path, flow):
     """A write cut off mid-line (a crash, a full disk) is set aside, and the visits written
     after it through the desk's own API arrive, each exactly once."""
     spool_dir = tmp_path / "spool"
-    desk = DeskLog(unreachable(tmp_path), "jc-skelbaek", "skranke-1", spool_dir=spool_dir)
+    db, bring_up = later
+    desk = DeskLog(db, "jc-skelbaek", "skranke-1", spool_dir=spool_dir)
     before = [make_visit(flow) for _ in range(3)]
     assert [desk.record(v) for v in before] == ["spooled"] * 3
     size = desk.spool.path.stat().st_size
@@ -86,6 +104,7 @@ def test_a_torn_tail_never_swallows_the_next_visit(db, tmp_path, flow):
     status = triage("spool", "status", "--spool-dir", str(spool_dir))
     assert "4 besøg og 1 annulleringer venter" in status.stdout
     assert "1 registreringer er lagt til side" in status.stdout  # the torn one, set aside at once
+    bring_up()
     flushed = triage("spool", "flush", "--db", db, "--spool-dir", str(spool_dir))
     assert flushed.returncode == 0, flushed.stderr  # everything that waited went in
     assert sent_count(flushed.stdout) == 5 and "Venter stadig: 0." in flushed.stdout
@@ -93,10 +112,10 @@ def test_a_torn_tail_never_swallows_the_next_visit(db, tmp_path, flow):
     ids = stored_ids(db, spool_dir)
     expected = [v["visit_id"] for v in before[:2] + after]
     assert sorted(ids) == sorted(expected)  # present, exactly once
-    (torn,) = Spool(spool_dir).set_aside()
+    (torn,) = spool_of(spool_dir, db).set_aside()
     assert torn["reason"] == "torn"
     assert torn["line"].startswith('{"visit_id": "' + before[2]["visit_id"])
-    assert "never confirmed" in torn["why"]
+    assert "never confirmed" in torn["why_en"] and "aldrig bekræftet" in torn["why_da"]
     status = triage("spool", "status", "--spool-dir", str(spool_dir))
     assert "0 besøg og 0 annulleringer venter" in status.stdout
     assert "1 registreringer er lagt til side" in status.stdout and QUARANTINE in status.stdout
@@ -180,10 +199,10 @@ def test_each_bad_entry_is_set_aside_and_the_rest_are_sent(db, tmp_path, flow):
     assert "den annullerer et besøg, som ikke findes i databasen" in flushed.stdout
     assert sorted(stored_ids(db, spool_dir)) == sorted(v["visit_id"] for v in first + later)
 
-    records = Spool(spool_dir).set_aside()
+    records = spool_of(spool_dir, db).set_aside()  # with the database they were sent to
     assert sorted(r["reason"] for r in records) == sorted(bad.values())
-    assert all(r["from"] == "skranke-1.jsonl" and r["why"] for r in records)
-    quarantine = (spool_dir / QUARANTINE).read_text(encoding="utf-8")
+    assert all(r["from"] == "skranke-1.jsonl" and r["why_da"] and r["why_en"] for r in records)
+    quarantine = spool_of(spool_dir, db).quarantine.read_text(encoding="utf-8")
     assert "010190" not in quarantine and "Anna" not in quarantine  # never copied on
     by_reason = {r["reason"]: r for r in records}
     assert by_reason["unreadable"]["line"] == '{"visit_id": "abc", "at_utc": '
@@ -203,7 +222,7 @@ def test_an_entry_the_database_refuses_is_found_and_set_aside(pg_url, tmp_path, 
     visits = [make_visit(flow) for _ in range(5)]
     visits[2]["path"] = "errand:sick\u0000"
     assert entry_problem(visits[2]) is None
-    spool = Spool(spool_dir, "skranke-1")
+    spool = Spool(spool_dir, "skranke-1", database=database_identity(pg_url))
     for visit in visits:
         spool.append(visit)
     store = Store(pg_url, spool_dir=spool_dir)
@@ -241,10 +260,10 @@ def test_a_folder_named_like_a_spool_file_is_reported_and_the_rest_sent(tmp_path
     db = str(tmp_path / "v.db")
 
     status = triage("spool", "status", "--spool-dir", str(spool_dir))
-    assert status.returncode == 1 and "a.jsonl kan ikke læses (Is a directory" in status.stderr
+    assert status.returncode == 1 and "a.jsonl er ikke en spoolfil" in status.stderr
     assert "1 besøg og 0 annulleringer venter" in status.stdout
     flushed = triage("spool", "flush", "--db", db, "--spool-dir", str(spool_dir))
-    assert flushed.returncode == 1 and "a.jsonl kan ikke læses" in flushed.stderr
+    assert flushed.returncode == 1 and "a.jsonl er ikke en spoolfil" in flushed.stderr
     assert sent_count(flushed.stdout) == 1
     assert stored_ids(db, spool_dir) == [visit["visit_id"]]
 
@@ -380,9 +399,10 @@ for _ in range(5):
 """
 
 
-def test_a_real_full_disk_loses_no_acknowledged_visit(db, tmp_path):
+def test_a_real_full_disk_loses_no_acknowledged_visit(later, tmp_path):
     spool_dir = tmp_path / "spool"
-    desk = subprocess.run([sys.executable, "-c", FULL_DISK_DESK, unreachable(tmp_path),
+    db, bring_up = later
+    desk = subprocess.run([sys.executable, "-c", FULL_DISK_DESK, db,
                            str(spool_dir)], capture_output=True, text=True, cwd=ROOT, timeout=120,
                           env=ENV)
     assert desk.returncode == 0, desk.stderr
@@ -392,15 +412,16 @@ def test_a_real_full_disk_loses_no_acknowledged_visit(db, tmp_path):
     assert len(refused) >= 3 and all("File too large" in r for r in refused)  # told, card kept
     assert len(kept) + len(refused) == 16 and len(kept) >= 11
     assert said[-1].get("status") == "spooled"  # appends work again once there is room
-    assert Spool(spool_dir).path.parent == spool_dir
-    assert (spool_dir / "skranke-1.jsonl").read_bytes().endswith(b"\n")  # no half line left
+    own = spool_of(spool_dir, db)
+    assert (own.directory / "skranke-1.jsonl").read_bytes().endswith(b"\n")  # no half line left
 
+    bring_up()
     flushed = triage("spool", "flush", "--db", db, "--spool-dir", str(spool_dir))
     assert flushed.returncode == 0, flushed.stderr
     assert sent_count(flushed.stdout) == len(kept)
     ids = stored_ids(db, spool_dir)
     assert sorted(ids) == sorted(kept)  # every acknowledged visit, exactly once
-    assert Spool(spool_dir).set_aside() == []
+    assert own.set_aside() == []
 
 
 # --- desk names ----------------------------------------------------------------------------------

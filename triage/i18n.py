@@ -420,6 +420,13 @@ DA: dict[str, str] = {
     "crash_unsaved": "Uventet fejl i triage ({error}). Rapporten kunne ikke gemmes ({reason}).",
     "sup_failed": "Tallene kunne ikke hentes: {reason}. Der prøves igen om lidt; R prøver nu.",
     "number_between": "{option} skal ligge mellem {low} og {high} (ikke {value}).",
+    # --- spool2: a spool per database, files that are not spool files, short reports
+    "spool2_status_db": "  Til {db}: {visits} besøg og {voids} annulleringer.",
+    "spool2_status_legacy": "  Fra en tidligere version, uden database angivet: {visits} besøg og {voids} annulleringer. De sendes til den database, som triage spool flush --db … nævner.",
+    "spool2_reason_count": "  {count} × {reason}",
+    "spool2_more": "  … og {count} flere. Alle står med deres grund i {path}.",
+    "spool2_left_alone": "{path} er ikke en spoolfil (men fx en genvej eller en mappe) og er ladt urørt: den er hverken læst, tømt eller kopieret. Find ud af, hvem der har lagt den der, og flyt den væk.",
+    "spool2_more_files": "… og {count} filer mere af samme slags.",
 }
 
 EN: dict[str, str] = {
@@ -826,6 +833,13 @@ EN: dict[str, str] = {
     "crash_unsaved": "Unexpected error in triage ({error}). The report could not be saved ({reason}).",
     "sup_failed": "The figures could not be fetched: {reason}. It tries again shortly; R tries now.",
     "number_between": "{option} must lie between {low} and {high} (not {value}).",
+    # --- spool2: a spool per database, files that are not spool files, short reports
+    "spool2_status_db": "  For {db}: {visits} visits and {voids} cancellations.",
+    "spool2_status_legacy": "  From an earlier version, no database recorded: {visits} visits and {voids} cancellations. They are sent to the database that triage spool flush --db … names.",
+    "spool2_reason_count": "  {count} × {reason}",
+    "spool2_more": "  … and {count} more. All of them, with their reason, are in {path}.",
+    "spool2_left_alone": "{path} is not a spool file (but e.g. a symbolic link or a folder) and was left alone: it was not read, emptied or copied. Find out who put it there, and move it away.",
+    "spool2_more_files": "… and {count} more files of the same kind.",
 }
 
 CATALOG = {"da": DA, "en": EN}
