@@ -472,3 +472,198 @@ def test_a_spool_status_waits_for_nothing_when_there_is_no_spool(tmp_path):
     done = triage("spool", "status", "--spool-dir", str(tmp_path / "none"))
     assert done.returncode == 0 and "0 besøg og 0 annulleringer venter" in done.stdout
 
+
+
+# --- what is not a spool file: links, pipes, folders -------------------------------------------
+
+
+def test_a_link_named_like_a_spool_file_is_left_alone(tmp_path):
+    """A symbolic link to someone's file is never followed: the file is neither emptied nor
+    copied into the quarantine file, and the output stays short."""
+    spool_dir = tmp_path / "spy"
+    spool_dir.mkdir()
+    victim = tmp_path / "v.txt"
+    victim.write_text("".join(f"{n}\n" for n in range(1, 3001)))
+    victim.chmod(0o600)
+    (spool_dir / "evil.jsonl").symlink_to(victim)
+    db = str(tmp_path / "demo2.db")
+
+    for action in ("status", "flush"):
+        done = triage("spool", action, "--db", db, "--spool-dir", str(spool_dir))
+        assert done.returncode == 1
+        assert "evil.jsonl er ikke en spoolfil" in done.stderr and "urørt" in done.stderr
+        assert len((done.stdout + done.stderr).splitlines()) <= 5
+    assert victim.read_text() == "".join(f"{n}\n" for n in range(1, 3001))  # untouched
+    assert oct(victim.stat().st_mode & 0o777) == oct(0o600)
+    assert not list(spool_dir.rglob(QUARANTINE))  # nothing copied out
+    assert (spool_dir / "evil.jsonl").is_symlink()
+
+
+def test_a_pipe_or_a_linked_quarantine_is_never_opened(tmp_path, flow):
+    """A pipe with a spool file's name would hang a reader; a link put where the quarantine
+    file goes would be written through. Neither is opened."""
+    db = str(tmp_path / "v.db")
+    spool = Spool(tmp_path / "spool", "skranke-1", database=database_identity(db))
+    spool.append(make_visit(flow))
+    os.mkfifo(spool.directory / "pipe.jsonl")
+    elsewhere = tmp_path / "elsewhere.txt"
+    elsewhere.write_text("keep\n")
+    spool.quarantine.symlink_to(elsewhere)
+    with open(spool.path, "a", encoding="utf-8") as handle:
+        handle.write("torn")  # makes the next append want to write to the quarantine file
+    with pytest.raises(OSError):
+        spool.append(make_visit(flow))
+    assert elsewhere.read_text() == "keep\n"
+    flushed = triage("spool", "flush", "--db", db, "--spool-dir", str(tmp_path / "spool"),
+                     timeout=60)
+    assert flushed.returncode == 1 and "pipe.jsonl er ikke en spoolfil" in flushed.stderr
+    assert elsewhere.read_text() == "keep\n"
+
+
+def test_the_desk_never_appends_through_a_link(tmp_path, flow):
+    from triage.store import StoreError
+
+    store = Store(unreachable(tmp_path), desk="skranke-1", spool_dir=tmp_path / "spool")
+    target = tmp_path / "target.txt"
+    target.write_text("")
+    store.spool.directory.mkdir(parents=True)
+    store.spool.path.symlink_to(target)
+    with pytest.raises(StoreError):  # the desk says it could not keep the visit, keeps the card
+        store.record(make_visit(flow))
+    assert target.read_text() == ""
+
+
+def test_spool_and_quarantine_files_are_only_for_their_owner(tmp_path, flow):
+    spool = Spool(tmp_path / "spool", "skranke-1", database=database_identity(tmp_path / "x.db"))
+    spool.append(make_visit(flow))
+    with open(spool.path, "a", encoding="utf-8") as handle:
+        handle.write("torn")
+    old_umask = os.umask(0o022)
+    try:
+        spool.append(make_visit(flow))  # sets the torn line aside
+    finally:
+        os.umask(old_umask)
+    for path in (spool.path, spool.quarantine, spool.directory / "database.txt"):
+        assert path.stat().st_mode & 0o777 == 0o600, path
+
+
+def test_many_reasons_are_told_briefly(tmp_path, flow):
+    """Status and flush name at most 10 reasons, with counts; the quarantine file has all."""
+    spool_dir = tmp_path / "spool"
+    spool_dir.mkdir()
+    lines = []
+    for name in ("visit_id", "at_utc", "local_date", "local_hour", "local_weekday", "site_id",
+                 "channel", "outcome_id", "destination_id", "destinations", "handled_here",
+                 "path", "flow_version", "duration_s", "demo"):
+        for _ in range(3):
+            visit = make_visit(flow)
+            del visit[name]
+            lines.append(json.dumps(visit))
+    lines += ["42"] * 50
+    (spool_dir / "skranke-1.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    db = str(tmp_path / "v.db")
+    status = triage("spool", "status", "--spool-dir", str(spool_dir))
+    flushed = triage("spool", "flush", "--db", db, "--spool-dir", str(spool_dir))
+    for done in (status, flushed):
+        said = done.stdout.splitlines()
+        assert len(said) <= 15, done.stdout
+        assert "  50 × er hverken et besøg eller en annullering" in said
+        assert any(line.startswith("  … og 18 flere") for line in said), done.stdout  # 95-50-27
+    assert len(spool_of(spool_dir, db).set_aside()) == 95
+
+
+# --- a spool per database ------------------------------------------------------------------------
+
+
+def test_a_spooled_visit_goes_to_its_own_database_only(later, tmp_path, flow):
+    """A desk on one database spools; a flush to another database sends none of it; status
+    says which database it waits for; the flush to its own database sends it, once."""
+    spool_dir = tmp_path / "spool"
+    db, bring_up = later
+    desk = DeskLog(db, "jc-skelbaek", "skranke-1", spool_dir=spool_dir)
+    visit = make_visit(flow)
+    assert desk.record(visit) == "spooled"
+    demo = str(tmp_path / "demo.db")
+
+    other = triage("spool", "flush", "--db", demo, "--spool-dir", str(spool_dir))
+    assert other.returncode == 0 and sent_count(other.stdout) == 0
+    assert stored_ids(demo, spool_dir) == []
+    status = triage("spool", "status", "--spool-dir", str(spool_dir))
+    assert "1 besøg og 0 annulleringer venter" in status.stdout
+    assert f"Til {database_identity(db)}: 1 besøg" in status.stdout
+    only_demo = triage("spool", "status", "--db", demo, "--spool-dir", str(spool_dir))
+    assert "0 besøg og 0 annulleringer venter" in only_demo.stdout
+
+    demo_desk = DeskLog(demo, "jc-skelbaek", "skranke-2", spool_dir=spool_dir)
+    assert demo_desk.open()  # its own replay at start leaves the other database's visit alone
+    assert len(spool_of(spool_dir, db).waiting()) == 1
+    demo_desk.store.dispose()
+
+    bring_up()
+    flushed = triage("spool", "flush", "--db", db, "--spool-dir", str(spool_dir))
+    assert flushed.returncode == 0 and sent_count(flushed.stdout) == 1
+    assert stored_ids(db, spool_dir) == [visit["visit_id"]]
+    assert stored_ids(demo, spool_dir) == []
+
+
+def test_the_spool_folder_names_its_database_without_the_password(tmp_path, flow):
+    url = "postgresql+psycopg://clerk:s3cret@Db.example:5432/triage?password=s3cret"
+    spool = Spool(tmp_path / "spool", "skranke-1", database=database_identity(url))
+    spool.append(make_visit(flow))
+    said = (spool.directory / "database.txt").read_text(encoding="utf-8")
+    assert said == "postgresql://clerk@db.example:5432/triage\n"
+    assert "s3cret" not in spool.directory.name
+    # The same database, however --db is written, has the same folder.
+    assert database_identity("postgresql://clerk:other@db.example:5432/triage") == said.strip()
+    relative = database_identity("x.db")
+    assert relative == database_identity(f"sqlite:///{Path('x.db').resolve()}")
+    assert relative == database_identity(f"sqlite:///file:{Path('x.db').resolve()}?mode=ro")
+
+
+def test_entries_of_an_earlier_version_wait_for_a_flush_that_names_the_database(tmp_path, flow):
+    """Spooled by an earlier version (in the spool folder itself, no database recorded): the
+    desk's own replay leaves them; `triage spool flush --db` sends them there."""
+    spool_dir = tmp_path / "spool"
+    visit = make_visit(flow)
+    Spool(spool_dir, "skranke-1").append(visit)
+    db = str(tmp_path / "v.db")
+    desk = DeskLog(db, "jc-skelbaek", "skranke-2", spool_dir=spool_dir)
+    assert desk.open() and desk.replayed.sent == 0
+    desk.store.dispose()
+    status = triage("spool", "status", "--spool-dir", str(spool_dir))
+    assert "Fra en tidligere version, uden database angivet: 1 besøg" in status.stdout
+    flushed = triage("spool", "flush", "--db", db, "--spool-dir", str(spool_dir))
+    assert flushed.returncode == 0 and sent_count(flushed.stdout) == 1
+    assert stored_ids(db, spool_dir) == [visit["visit_id"]]
+
+
+# --- a line fixed by hand ------------------------------------------------------------------------
+
+
+def test_lines_starting_with_a_byte_order_mark_are_sent(db, tmp_path, flow):
+    """A line fixed in Notepad and put back starts with a BOM (and may end in CRLF)."""
+    spool_dir = tmp_path / "spool"
+    spool = spool_of(spool_dir, db)
+    spool.directory.mkdir(parents=True)
+    visits = [make_visit(flow) for _ in range(3)]
+    (spool.directory / "manual.jsonl").write_bytes(
+        b"\xef\xbb\xbf" + json.dumps(visits[0]).encode() + b"\r\n"
+        + json.dumps(visits[1]).encode() + b"\n"
+        + b"\xef\xbb\xbf" + json.dumps(visits[2]).encode() + b"\n")
+    flushed = triage("spool", "flush", "--db", db, "--spool-dir", str(spool_dir))
+    assert flushed.returncode == 0, flushed.stdout + flushed.stderr
+    assert sent_count(flushed.stdout) == 3
+    assert sorted(stored_ids(db, spool_dir)) == sorted(v["visit_id"] for v in visits)
+    assert spool.set_aside() == []
+
+
+def test_the_flush_says_why_in_the_language_it_was_given(tmp_path):
+    spool_dir = tmp_path / "spool"
+    spool_dir.mkdir()
+    (spool_dir / "skranke-1.jsonl").write_text("42\n", encoding="utf-8")
+    db = str(tmp_path / "v.db")
+    flushed = triage("spool", "flush", "--db", db, "--spool-dir", str(spool_dir), "--lang", "en")
+    assert "1 × neither a visit nor a cancellation" in flushed.stdout
+    (record,) = spool_of(spool_dir, db).set_aside()
+    assert record["why_en"] == "neither a visit nor a cancellation"
+    assert record["why_da"] == "er hverken et besøg eller en annullering"

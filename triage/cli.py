@@ -361,8 +361,9 @@ def cmd_route(args: argparse.Namespace) -> int:
 SAY_AT_MOST = 10
 
 
-def _say_set_aside(records: list[dict], lang: str, path: Path) -> None:
-    """Entries that can never be stored, grouped by reason with counts, the commonest first."""
+def _say_set_aside(records: list[dict], lang: str, path: Path | None = None) -> None:
+    """Entries that can never be stored, grouped by reason with counts, the commonest first;
+    `path`: the quarantine file they were set aside in (None: not yet)."""
     from collections import Counter
 
     reasons = Counter(t(f"spool_why_{record.get('reason')}", lang, detail=record.get("detail", ""))
@@ -372,7 +373,8 @@ def _say_set_aside(records: list[dict], lang: str, path: Path) -> None:
         print(t("spool2_reason_count", lang, count=count, reason=reason))
     more = len(records) - sum(count for _, count in shown)
     if more:
-        print(t("spool2_more", lang, count=more, path=path))
+        print(t("spool2_more", lang, count=more, path=path) if path
+              else t("spool2_more_waiting", lang, count=more))
 
 
 def _say_files(files, lang: str) -> None:
@@ -419,7 +421,7 @@ def _spool_status(args: argparse.Namespace, root: Path) -> int:
         unfit = [record for f in files for record in f.unfit]
         if unfit:
             print(t("spool_unfit", lang, count=len(unfit)))
-            _say_set_aside(unfit, lang, spool.quarantine)
+            _say_set_aside(unfit, lang)
     for spool, _ in surveys:
         set_aside = spool.set_aside()
         if set_aside:

@@ -427,6 +427,7 @@ DA: dict[str, str] = {
     "spool2_more": "  … og {count} flere. Alle står med deres grund i {path}.",
     "spool2_left_alone": "{path} er ikke en spoolfil (men fx en genvej eller en mappe) og er ladt urørt: den er hverken læst, tømt eller kopieret. Find ud af, hvem der har lagt den der, og flyt den væk.",
     "spool2_more_files": "… og {count} filer mere af samme slags.",
+    "spool2_more_waiting": "  … og {count} flere.",
 }
 
 EN: dict[str, str] = {
@@ -840,6 +841,7 @@ EN: dict[str, str] = {
     "spool2_more": "  … and {count} more. All of them, with their reason, are in {path}.",
     "spool2_left_alone": "{path} is not a spool file (but e.g. a symbolic link or a folder) and was left alone: it was not read, emptied or copied. Find out who put it there, and move it away.",
     "spool2_more_files": "… and {count} more files of the same kind.",
+    "spool2_more_waiting": "  … and {count} more.",
 }
 
 CATALOG = {"da": DA, "en": EN}
