@@ -401,7 +401,7 @@ class Spool:
         regular: list[Path] = []
         others: list[Path] = []
         for folder in folders:
-            if not folder.is_dir() or folder.is_symlink():
+            if not folder.is_dir():  # a folder may be a link (a spool kept on another disk)
                 continue
             for path in sorted(folder.glob("*.jsonl")):
                 if path.name == QUARANTINE:
@@ -510,11 +510,11 @@ class Spool:
 def database_spools(root: Path) -> list[Spool]:
     """The spool of every database that has a folder in `root`, named by its database file
     (or by the folder, when that file is missing or unreadable)."""
-    if not root.is_dir() or root.is_symlink():
+    if not root.is_dir():
         return []
     found = []
     for folder in sorted(root.glob("db-*")):
-        if folder.is_symlink() or not folder.is_dir():
+        if not folder.is_dir():
             continue
         try:
             with _open_regular(folder / DATABASE_FILE, "rb") as handle:
