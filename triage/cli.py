@@ -400,7 +400,10 @@ def _spool_status(args: argparse.Namespace, root: Path) -> int:
     from triage.spool import Spool, database_identity, database_spools
 
     lang = args.lang
-    spools = [Spool(root, database=database_identity(args.db))] if args.db else database_spools(root)
+    if args.db:
+        spools = [Spool(root, database=database_identity(args.db))]
+    else:
+        spools = database_spools(root)
     legacy = Spool(root)
     surveys = [(spool, spool.survey()) for spool in [*spools, legacy]]
     every_file = [f for _, files in surveys for f in files]
