@@ -598,7 +598,7 @@ from triage.desklog import DeskLog
 from triage.load import load_or_raise
 
 db, spool = sys.argv[1], Path(sys.argv[2])
-waiting = lambda: sum(len(p.read_text().splitlines()) for p in spool.glob("*.jsonl")
+waiting = lambda: sum(len(p.read_text().splitlines()) for p in spool.rglob("*.jsonl")
                       if "quarantin" not in p.name) if spool.is_dir() else 0
 
 async def main():

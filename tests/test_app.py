@@ -356,6 +356,7 @@ async def test_a_newer_database_spools_and_says_which_versions(flow, tmp_path, e
 
     from sqlalchemy import text
 
+    from triage.spool import database_identity
     from triage.store import SCHEMA_VERSION
 
     db = str(tmp_path / "newer.db") if engine == "sqlite" else request.getfixturevalue("pg_url")
@@ -385,7 +386,7 @@ async def test_a_newer_database_spools_and_says_which_versions(flow, tmp_path, e
         [sys.executable, "-m", "triage", "spool", "status", "--spool-dir", str(tmp_path / "spool")],
         capture_output=True, text=True, cwd=Path(__file__).resolve().parent.parent)
     assert status.returncode == 0 and "1 besøg og 0 annulleringer venter" in status.stdout
-    assert "skranke-4.jsonl: 1" in status.stdout
+    assert "skranke-4.jsonl: 1" in status.stdout and database_identity(db) in status.stdout
 
 
 def rows_in(db: str, tmp_path) -> int:
@@ -400,9 +401,12 @@ def rows_in(db: str, tmp_path) -> int:
 
 
 async def test_entries_set_aside_at_start_are_shown_at_the_desk(make_app, tmp_path, flow):
-    spool_dir = tmp_path / "spool"
-    spool_dir.mkdir()
-    (spool_dir / "skranke-1.jsonl").write_text('42\n{"void": "x"}\n', encoding="utf-8")
+    from triage.spool import Spool, database_identity
+
+    # In the spool of the desk's own database (make_app's): only that one is replayed there.
+    own = Spool(tmp_path / "spool", database=database_identity(str(tmp_path / "triage.db")))
+    own.directory.mkdir(parents=True)
+    (own.directory / "skranke-1.jsonl").write_text('42\n{"void": "x"}\n', encoding="utf-8")
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot, app)

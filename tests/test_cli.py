@@ -161,15 +161,16 @@ def test_store_commands_on_a_real_database(tmp_path, capsys, flow):
     from triage.visits import visit_from_result
     from triage.walk import route
 
-    db = str(tmp_path / "cli.db")
+    db = str(tmp_path / "later" / "cli.db")  # its folder is made once a visit has spooled
     spool = str(tmp_path / "spool")
-    down = Store(str(tmp_path / "gone" / "x.db"), desk="d1", spool_dir=tmp_path / "spool")
+    down = Store(db, desk="d1", spool_dir=tmp_path / "spool")
     old = visit_from_result(route(flow, ["1", "1"]), "jc-skelbaek", "d1", "in_person", 3.0,
                             datetime(2025, 6, 2, 9, 0, tzinfo=timezone.utc))
     assert down.record(old) == "spooled"
 
     assert main(["spool", "status", "--spool-dir", spool]) == 0
     assert "1 besøg og 0 annulleringer venter" in capsys.readouterr().out
+    (tmp_path / "later").mkdir()
     assert main(["spool", "flush", "--db", db, "--spool-dir", spool]) == 0
     assert "Sendt: 1. Venter stadig: 0." in capsys.readouterr().out
     assert main(["check", "--db", db, "--spool-dir", spool]) == 0

@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -18,7 +19,7 @@ import pytest
 from sqlalchemy import text
 
 from triage.desklog import DeskLog
-from triage.spool import QUARANTINE, Spool, entry_problem
+from triage.spool import QUARANTINE, Spool, database_identity, entry_problem
 from triage.store import Store
 from triage.visits import valid_desk_name, visit_from_result
 from triage.walk import route
@@ -38,6 +39,22 @@ def db(request, tmp_path):
     if request.param == "sqlite":
         return str(tmp_path / "visits.db")
     return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def later(request, tmp_path):
+    """A database that does not answer yet, so a desk on it spools, and how to bring it up."""
+    if request.param == "sqlite":
+        folder = tmp_path / "later"
+        return str(folder / "visits.db"), folder.mkdir
+    postgres = request.getfixturevalue("postgres")
+    name = f"later_{uuid.uuid4().hex[:12]}"
+    return postgres.url(name), lambda: postgres.create_database(name)
+
+
+def spool_of(spool_dir: Path, db: str) -> Spool:
+    """The spool a desk (or store) on `db` keeps in `spool_dir`."""
+    return Spool(spool_dir, database=database_identity(db))
 
 
 def unreachable(tmp_path) -> str:
@@ -69,11 +86,12 @@ def sent_count(output: str) -> int:
 # --- torn tails ------------------------------------------------------------------------------
 
 
-def test_a_torn_tail_never_swallows_the_next_visit(db, tmp_path, flow):
+def test_a_torn_tail_never_swallows_the_next_visit(later, tmp_path, flow):
     """A write cut off mid-line (a crash, a full disk) is set aside, and the visits written
     after it through the desk's own API arrive, each exactly once."""
     spool_dir = tmp_path / "spool"
-    desk = DeskLog(unreachable(tmp_path), "jc-skelbaek", "skranke-1", spool_dir=spool_dir)
+    db, bring_up = later
+    desk = DeskLog(db, "jc-skelbaek", "skranke-1", spool_dir=spool_dir)
     before = [make_visit(flow) for _ in range(3)]
     assert [desk.record(v) for v in before] == ["spooled"] * 3
     size = desk.spool.path.stat().st_size
@@ -86,6 +104,7 @@ def test_a_torn_tail_never_swallows_the_next_visit(db, tmp_path, flow):
     status = triage("spool", "status", "--spool-dir", str(spool_dir))
     assert "4 besøg og 1 annulleringer venter" in status.stdout
     assert "1 registreringer er lagt til side" in status.stdout  # the torn one, set aside at once
+    bring_up()
     flushed = triage("spool", "flush", "--db", db, "--spool-dir", str(spool_dir))
     assert flushed.returncode == 0, flushed.stderr  # everything that waited went in
     assert sent_count(flushed.stdout) == 5 and "Venter stadig: 0." in flushed.stdout
@@ -93,10 +112,10 @@ def test_a_torn_tail_never_swallows_the_next_visit(db, tmp_path, flow):
     ids = stored_ids(db, spool_dir)
     expected = [v["visit_id"] for v in before[:2] + after]
     assert sorted(ids) == sorted(expected)  # present, exactly once
-    (torn,) = Spool(spool_dir).set_aside()
+    (torn,) = spool_of(spool_dir, db).set_aside()
     assert torn["reason"] == "torn"
     assert torn["line"].startswith('{"visit_id": "' + before[2]["visit_id"])
-    assert "never confirmed" in torn["why"]
+    assert "never confirmed" in torn["why_en"] and "aldrig bekræftet" in torn["why_da"]
     status = triage("spool", "status", "--spool-dir", str(spool_dir))
     assert "0 besøg og 0 annulleringer venter" in status.stdout
     assert "1 registreringer er lagt til side" in status.stdout and QUARANTINE in status.stdout
@@ -180,10 +199,10 @@ def test_each_bad_entry_is_set_aside_and_the_rest_are_sent(db, tmp_path, flow):
     assert "den annullerer et besøg, som ikke findes i databasen" in flushed.stdout
     assert sorted(stored_ids(db, spool_dir)) == sorted(v["visit_id"] for v in first + later)
 
-    records = Spool(spool_dir).set_aside()
+    records = spool_of(spool_dir, db).set_aside()  # with the database they were sent to
     assert sorted(r["reason"] for r in records) == sorted(bad.values())
-    assert all(r["from"] == "skranke-1.jsonl" and r["why"] for r in records)
-    quarantine = (spool_dir / QUARANTINE).read_text(encoding="utf-8")
+    assert all(r["from"] == "skranke-1.jsonl" and r["why_da"] and r["why_en"] for r in records)
+    quarantine = spool_of(spool_dir, db).quarantine.read_text(encoding="utf-8")
     assert "010190" not in quarantine and "Anna" not in quarantine  # never copied on
     by_reason = {r["reason"]: r for r in records}
     assert by_reason["unreadable"]["line"] == '{"visit_id": "abc", "at_utc": '
@@ -203,7 +222,7 @@ def test_an_entry_the_database_refuses_is_found_and_set_aside(pg_url, tmp_path, 
     visits = [make_visit(flow) for _ in range(5)]
     visits[2]["path"] = "errand:sick\u0000"
     assert entry_problem(visits[2]) is None
-    spool = Spool(spool_dir, "skranke-1")
+    spool = Spool(spool_dir, "skranke-1", database=database_identity(pg_url))
     for visit in visits:
         spool.append(visit)
     store = Store(pg_url, spool_dir=spool_dir)
@@ -241,10 +260,10 @@ def test_a_folder_named_like_a_spool_file_is_reported_and_the_rest_sent(tmp_path
     db = str(tmp_path / "v.db")
 
     status = triage("spool", "status", "--spool-dir", str(spool_dir))
-    assert status.returncode == 1 and "a.jsonl kan ikke læses (Is a directory" in status.stderr
+    assert status.returncode == 1 and "a.jsonl er ikke en spoolfil" in status.stderr
     assert "1 besøg og 0 annulleringer venter" in status.stdout
     flushed = triage("spool", "flush", "--db", db, "--spool-dir", str(spool_dir))
-    assert flushed.returncode == 1 and "a.jsonl kan ikke læses" in flushed.stderr
+    assert flushed.returncode == 1 and "a.jsonl er ikke en spoolfil" in flushed.stderr
     assert sent_count(flushed.stdout) == 1
     assert stored_ids(db, spool_dir) == [visit["visit_id"]]
 
@@ -380,9 +399,10 @@ for _ in range(5):
 """
 
 
-def test_a_real_full_disk_loses_no_acknowledged_visit(db, tmp_path):
+def test_a_real_full_disk_loses_no_acknowledged_visit(later, tmp_path):
     spool_dir = tmp_path / "spool"
-    desk = subprocess.run([sys.executable, "-c", FULL_DISK_DESK, unreachable(tmp_path),
+    db, bring_up = later
+    desk = subprocess.run([sys.executable, "-c", FULL_DISK_DESK, db,
                            str(spool_dir)], capture_output=True, text=True, cwd=ROOT, timeout=120,
                           env=ENV)
     assert desk.returncode == 0, desk.stderr
@@ -392,25 +412,31 @@ def test_a_real_full_disk_loses_no_acknowledged_visit(db, tmp_path):
     assert len(refused) >= 3 and all("File too large" in r for r in refused)  # told, card kept
     assert len(kept) + len(refused) == 16 and len(kept) >= 11
     assert said[-1].get("status") == "spooled"  # appends work again once there is room
-    assert Spool(spool_dir).path.parent == spool_dir
-    assert (spool_dir / "skranke-1.jsonl").read_bytes().endswith(b"\n")  # no half line left
+    own = spool_of(spool_dir, db)
+    assert (own.directory / "skranke-1.jsonl").read_bytes().endswith(b"\n")  # no half line left
 
+    bring_up()
     flushed = triage("spool", "flush", "--db", db, "--spool-dir", str(spool_dir))
     assert flushed.returncode == 0, flushed.stderr
     assert sent_count(flushed.stdout) == len(kept)
     ids = stored_ids(db, spool_dir)
     assert sorted(ids) == sorted(kept)  # every acknowledged visit, exactly once
-    assert Spool(spool_dir).set_aside() == []
+    assert own.set_aside() == []
 
 
 # --- desk names ----------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("name, allowed", [
-    ("skranke-1", True), ("A", True), ("desk-12-b", True), ("x" * 32, True), ("jc-nord-0101", True),
+    ("skranke-1", True), ("a", True), ("desk-12-b", True), ("x" * 32, True), ("jc-nord-0101", True),
     ("x" * 33, False), ("", False), ("Anna Hansen 010190-1234", False), ("anna_hansen", False),
     ("skranke-010190", False), ("0101901234", False), ("skranke/1", False), ("skranke.1", False),
     ("skrænke-1", False), ("skranke-1\n", False), (None, False), (7, False),
+    # A CPR number split by hyphens, any way: at most 4 digits in all.
+    ("d-0101-90-1234", False), ("x-01-01-90-12-34", False), ("skranke-12345", False),
+    ("0101-90-1234", False), ("01-01-90-12-34", False),
+    # A letter first, lower case only (README says a-z).
+    ("A", False), ("SKRANKE-2", False), ("Skranke-2", False), ("1-skranke", False), ("-x", False),
 ])
 def test_desk_names_are_short_ids(name, allowed):
     assert valid_desk_name(name) is allowed
@@ -426,6 +452,14 @@ def test_the_desk_refuses_a_name_that_is_not_a_short_id(tmp_path):
     assert english.returncode == 1 and "short id" in english.stderr
 
 
+@pytest.mark.parametrize("name", ["0101-90-1234", "01-01-90-12-34", "SKRANKE-2"])
+def test_the_desk_refuses_a_cpr_number_split_by_hyphens_and_upper_case(tmp_path, name):
+    started = triage("--desk", name, "--db", str(tmp_path / "v.db"))
+    assert started.returncode == 1 and "højst 4 tal i alt" in started.stderr
+    assert name not in started.stderr  # not repeated back
+    assert not (tmp_path / "v.db").exists()
+
+
 def test_the_core_refuses_a_desk_name_too(tmp_path):
     with pytest.raises(ValueError):
         DeskLog(None, "jc-skelbaek", "Anna Hansen 010190-1234", spool_dir=tmp_path)
@@ -438,3 +472,198 @@ def test_a_spool_status_waits_for_nothing_when_there_is_no_spool(tmp_path):
     done = triage("spool", "status", "--spool-dir", str(tmp_path / "none"))
     assert done.returncode == 0 and "0 besøg og 0 annulleringer venter" in done.stdout
 
+
+
+# --- what is not a spool file: links, pipes, folders -------------------------------------------
+
+
+def test_a_link_named_like_a_spool_file_is_left_alone(tmp_path):
+    """A symbolic link to someone's file is never followed: the file is neither emptied nor
+    copied into the quarantine file, and the output stays short."""
+    spool_dir = tmp_path / "spy"
+    spool_dir.mkdir()
+    victim = tmp_path / "v.txt"
+    victim.write_text("".join(f"{n}\n" for n in range(1, 3001)))
+    victim.chmod(0o600)
+    (spool_dir / "evil.jsonl").symlink_to(victim)
+    db = str(tmp_path / "demo2.db")
+
+    for action in ("status", "flush"):
+        done = triage("spool", action, "--db", db, "--spool-dir", str(spool_dir))
+        assert done.returncode == 1
+        assert "evil.jsonl er ikke en spoolfil" in done.stderr and "urørt" in done.stderr
+        assert len((done.stdout + done.stderr).splitlines()) <= 5
+    assert victim.read_text() == "".join(f"{n}\n" for n in range(1, 3001))  # untouched
+    assert oct(victim.stat().st_mode & 0o777) == oct(0o600)
+    assert not list(spool_dir.rglob(QUARANTINE))  # nothing copied out
+    assert (spool_dir / "evil.jsonl").is_symlink()
+
+
+def test_a_pipe_or_a_linked_quarantine_is_never_opened(tmp_path, flow):
+    """A pipe with a spool file's name would hang a reader; a link put where the quarantine
+    file goes would be written through. Neither is opened."""
+    db = str(tmp_path / "v.db")
+    spool = Spool(tmp_path / "spool", "skranke-1", database=database_identity(db))
+    spool.append(make_visit(flow))
+    os.mkfifo(spool.directory / "pipe.jsonl")
+    elsewhere = tmp_path / "elsewhere.txt"
+    elsewhere.write_text("keep\n")
+    spool.quarantine.symlink_to(elsewhere)
+    with open(spool.path, "a", encoding="utf-8") as handle:
+        handle.write("torn")  # makes the next append want to write to the quarantine file
+    with pytest.raises(OSError):
+        spool.append(make_visit(flow))
+    assert elsewhere.read_text() == "keep\n"
+    flushed = triage("spool", "flush", "--db", db, "--spool-dir", str(tmp_path / "spool"),
+                     timeout=60)
+    assert flushed.returncode == 1 and "pipe.jsonl er ikke en spoolfil" in flushed.stderr
+    assert elsewhere.read_text() == "keep\n"
+
+
+def test_the_desk_never_appends_through_a_link(tmp_path, flow):
+    from triage.store import StoreError
+
+    store = Store(unreachable(tmp_path), desk="skranke-1", spool_dir=tmp_path / "spool")
+    target = tmp_path / "target.txt"
+    target.write_text("")
+    store.spool.directory.mkdir(parents=True)
+    store.spool.path.symlink_to(target)
+    with pytest.raises(StoreError):  # the desk says it could not keep the visit, keeps the card
+        store.record(make_visit(flow))
+    assert target.read_text() == ""
+
+
+def test_spool_and_quarantine_files_are_only_for_their_owner(tmp_path, flow):
+    spool = Spool(tmp_path / "spool", "skranke-1", database=database_identity(tmp_path / "x.db"))
+    spool.append(make_visit(flow))
+    with open(spool.path, "a", encoding="utf-8") as handle:
+        handle.write("torn")
+    old_umask = os.umask(0o022)
+    try:
+        spool.append(make_visit(flow))  # sets the torn line aside
+    finally:
+        os.umask(old_umask)
+    for path in (spool.path, spool.quarantine, spool.directory / "database.txt"):
+        assert path.stat().st_mode & 0o777 == 0o600, path
+
+
+def test_many_reasons_are_told_briefly(tmp_path, flow):
+    """Status and flush name at most 10 reasons, with counts; the quarantine file has all."""
+    spool_dir = tmp_path / "spool"
+    spool_dir.mkdir()
+    lines = []
+    for name in ("visit_id", "at_utc", "local_date", "local_hour", "local_weekday", "site_id",
+                 "channel", "outcome_id", "destination_id", "destinations", "handled_here",
+                 "path", "flow_version", "duration_s", "demo"):
+        for _ in range(3):
+            visit = make_visit(flow)
+            del visit[name]
+            lines.append(json.dumps(visit))
+    lines += ["42"] * 50
+    (spool_dir / "skranke-1.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    db = str(tmp_path / "v.db")
+    status = triage("spool", "status", "--spool-dir", str(spool_dir))
+    flushed = triage("spool", "flush", "--db", db, "--spool-dir", str(spool_dir))
+    for done in (status, flushed):
+        said = done.stdout.splitlines()
+        assert len(said) <= 15, done.stdout
+        assert "  50 × er hverken et besøg eller en annullering" in said
+        assert any(line.startswith("  … og 18 flere") for line in said), done.stdout  # 95-50-27
+    assert len(spool_of(spool_dir, db).set_aside()) == 95
+
+
+# --- a spool per database ------------------------------------------------------------------------
+
+
+def test_a_spooled_visit_goes_to_its_own_database_only(later, tmp_path, flow):
+    """A desk on one database spools; a flush to another database sends none of it; status
+    says which database it waits for; the flush to its own database sends it, once."""
+    spool_dir = tmp_path / "spool"
+    db, bring_up = later
+    desk = DeskLog(db, "jc-skelbaek", "skranke-1", spool_dir=spool_dir)
+    visit = make_visit(flow)
+    assert desk.record(visit) == "spooled"
+    demo = str(tmp_path / "demo.db")
+
+    other = triage("spool", "flush", "--db", demo, "--spool-dir", str(spool_dir))
+    assert other.returncode == 0 and sent_count(other.stdout) == 0
+    assert stored_ids(demo, spool_dir) == []
+    status = triage("spool", "status", "--spool-dir", str(spool_dir))
+    assert "1 besøg og 0 annulleringer venter" in status.stdout
+    assert f"Til {database_identity(db)}: 1 besøg" in status.stdout
+    only_demo = triage("spool", "status", "--db", demo, "--spool-dir", str(spool_dir))
+    assert "0 besøg og 0 annulleringer venter" in only_demo.stdout
+
+    demo_desk = DeskLog(demo, "jc-skelbaek", "skranke-2", spool_dir=spool_dir)
+    assert demo_desk.open()  # its own replay at start leaves the other database's visit alone
+    assert len(spool_of(spool_dir, db).waiting()) == 1
+    demo_desk.store.dispose()
+
+    bring_up()
+    flushed = triage("spool", "flush", "--db", db, "--spool-dir", str(spool_dir))
+    assert flushed.returncode == 0 and sent_count(flushed.stdout) == 1
+    assert stored_ids(db, spool_dir) == [visit["visit_id"]]
+    assert stored_ids(demo, spool_dir) == []
+
+
+def test_the_spool_folder_names_its_database_without_the_password(tmp_path, flow):
+    url = "postgresql+psycopg://clerk:s3cret@Db.example:5432/triage?password=s3cret"
+    spool = Spool(tmp_path / "spool", "skranke-1", database=database_identity(url))
+    spool.append(make_visit(flow))
+    said = (spool.directory / "database.txt").read_text(encoding="utf-8")
+    assert said == "postgresql://clerk@db.example:5432/triage\n"
+    assert "s3cret" not in spool.directory.name
+    # The same database, however --db is written, has the same folder.
+    assert database_identity("postgresql://clerk:other@db.example:5432/triage") == said.strip()
+    relative = database_identity("x.db")
+    assert relative == database_identity(f"sqlite:///{Path('x.db').resolve()}")
+    assert relative == database_identity(f"sqlite:///file:{Path('x.db').resolve()}?mode=ro")
+
+
+def test_entries_of_an_earlier_version_wait_for_a_flush_that_names_the_database(tmp_path, flow):
+    """Spooled by an earlier version (in the spool folder itself, no database recorded): the
+    desk's own replay leaves them; `triage spool flush --db` sends them there."""
+    spool_dir = tmp_path / "spool"
+    visit = make_visit(flow)
+    Spool(spool_dir, "skranke-1").append(visit)
+    db = str(tmp_path / "v.db")
+    desk = DeskLog(db, "jc-skelbaek", "skranke-2", spool_dir=spool_dir)
+    assert desk.open() and desk.replayed.sent == 0
+    desk.store.dispose()
+    status = triage("spool", "status", "--spool-dir", str(spool_dir))
+    assert "Fra en tidligere version, uden database angivet: 1 besøg" in status.stdout
+    flushed = triage("spool", "flush", "--db", db, "--spool-dir", str(spool_dir))
+    assert flushed.returncode == 0 and sent_count(flushed.stdout) == 1
+    assert stored_ids(db, spool_dir) == [visit["visit_id"]]
+
+
+# --- a line fixed by hand ------------------------------------------------------------------------
+
+
+def test_lines_starting_with_a_byte_order_mark_are_sent(db, tmp_path, flow):
+    """A line fixed in Notepad and put back starts with a BOM (and may end in CRLF)."""
+    spool_dir = tmp_path / "spool"
+    spool = spool_of(spool_dir, db)
+    spool.directory.mkdir(parents=True)
+    visits = [make_visit(flow) for _ in range(3)]
+    (spool.directory / "manual.jsonl").write_bytes(
+        b"\xef\xbb\xbf" + json.dumps(visits[0]).encode() + b"\r\n"
+        + json.dumps(visits[1]).encode() + b"\n"
+        + b"\xef\xbb\xbf" + json.dumps(visits[2]).encode() + b"\n")
+    flushed = triage("spool", "flush", "--db", db, "--spool-dir", str(spool_dir))
+    assert flushed.returncode == 0, flushed.stdout + flushed.stderr
+    assert sent_count(flushed.stdout) == 3
+    assert sorted(stored_ids(db, spool_dir)) == sorted(v["visit_id"] for v in visits)
+    assert spool.set_aside() == []
+
+
+def test_the_flush_says_why_in_the_language_it_was_given(tmp_path):
+    spool_dir = tmp_path / "spool"
+    spool_dir.mkdir()
+    (spool_dir / "skranke-1.jsonl").write_text("42\n", encoding="utf-8")
+    db = str(tmp_path / "v.db")
+    flushed = triage("spool", "flush", "--db", db, "--spool-dir", str(spool_dir), "--lang", "en")
+    assert "1 × neither a visit nor a cancellation" in flushed.stdout
+    (record,) = spool_of(spool_dir, db).set_aside()
+    assert record["why_en"] == "neither a visit nor a cancellation"
+    assert record["why_da"] == "er hverken et besøg eller en annullering"

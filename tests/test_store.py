@@ -121,8 +121,11 @@ def test_check_reports_integrity_and_counts(store, flow):
 
 def test_spooled_visits_are_replayed_once(db, tmp_path, flow):
     """A visit that could not be written waits in the spool; replay sends it exactly once."""
+    from triage.store import make_engine
+
     spool_dir = tmp_path / "spool"
-    down = Store(str(tmp_path / "no" / "such" / "dir.db"), desk="d1", spool_dir=spool_dir)
+    down = Store(db, desk="d1", spool_dir=spool_dir)
+    down.engine = make_engine(f"sqlite:///{tmp_path / 'no' / 'such' / 'dir.db'}")  # not answering
     visits = [make_visit(flow, desk="d1") for _ in range(3)]
     assert [down.record(v) for v in visits] == ["spooled"] * 3
     assert down.void(visits[1]["visit_id"], "d1") == "spooled"

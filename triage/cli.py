@@ -356,63 +356,114 @@ def cmd_route(args: argparse.Namespace) -> int:
     return 0
 
 
-def _say_set_aside(records: list[dict], lang: str) -> None:
-    """One line per entry that can never be stored: its spool file and why."""
-    for record in records:
-        reason = t(f"spool_why_{record.get('reason')}", lang, detail=record.get("detail", ""))
-        print(f"  {record.get('from', '?')}: {reason}")
+# Flush and status stay short: at most this many lines of reasons or files; the quarantine file
+# holds every entry with its reason.
+SAY_AT_MOST = 10
 
 
-def _say_unreadable(files, lang: str) -> None:
-    for spool_file in files:
-        print(t("spool_file_unreadable", lang, path=spool_file.path, reason=spool_file.unreadable),
-              file=sys.stderr)
+def _say_set_aside(records: list[dict], lang: str, path: Path | None = None) -> None:
+    """Entries that can never be stored, grouped by reason with counts, the commonest first;
+    `path`: the quarantine file they were set aside in (None: not yet)."""
+    from collections import Counter
+
+    reasons = Counter(t(f"spool_why_{record.get('reason')}", lang, detail=record.get("detail", ""))
+                      for record in records)
+    shown = reasons.most_common(SAY_AT_MOST)
+    for reason, count in shown:
+        print(t("spool2_reason_count", lang, count=count, reason=reason))
+    more = len(records) - sum(count for _, count in shown)
+    if more:
+        print(t("spool2_more", lang, count=more, path=path) if path
+              else t("spool2_more_waiting", lang, count=more))
 
 
-def cmd_spool(args: argparse.Namespace) -> int:
-    """status: what waits, what can never be stored, what was set aside; flush: send it now.
-    Flush exits 0 only when everything that waited is in the database."""
-    from triage.spool import Spool
+def _say_files(files, lang: str) -> None:
+    """Spool files that cannot be read, and things with a spool file's name that are not one."""
+    for spool_file in files[:SAY_AT_MOST]:
+        if spool_file.left_alone:
+            print(t("spool2_left_alone", lang, path=spool_file.path), file=sys.stderr)
+        else:
+            print(t("spool_file_unreadable", lang, path=spool_file.path,
+                    reason=spool_file.unreadable), file=sys.stderr)
+    if len(files) > SAY_AT_MOST:
+        print(t("spool2_more_files", lang, count=len(files) - SAY_AT_MOST), file=sys.stderr)
+
+
+def _counts(entries: list[dict]) -> dict[str, int]:
+    visits = sum(1 for entry in entries if "void" not in entry)
+    return {"visits": visits, "voids": len(entries) - visits}
+
+
+def _spool_status(args: argparse.Namespace, root: Path) -> int:
+    """What waits, per database (only --db's when given), and what earlier versions left with
+    no database recorded; what can never be stored; what was set aside."""
+    from triage.spool import Spool, database_identity, database_spools
 
     lang = args.lang
-    spool = Spool(args.spool_dir or paths.user_data_dir() / "spool")
-    if args.action == "status":
-        files = spool.survey()
-        waiting = [e for f in files for e in f.entries]
-        visits = [e for e in waiting if "void" not in e]
-        print(t("spool_status", lang, visits=len(visits), voids=len(waiting) - len(visits),
-                folder=spool.directory))
+    if args.db:
+        spools = [Spool(root, database=database_identity(args.db))]
+    else:
+        spools = database_spools(root)
+    legacy = Spool(root)
+    surveys = [(spool, spool.survey()) for spool in [*spools, legacy]]
+    every_file = [f for _, files in surveys for f in files]
+    waiting = [e for f in every_file for e in f.entries]
+    print(t("spool_status", lang, folder=root, **_counts(waiting)))
+    for spool, files in surveys:
+        entries = [e for f in files for e in f.entries]
+        if not entries:
+            continue
+        if spool is legacy:
+            print(t("spool2_status_legacy", lang, **_counts(entries)))
+        else:
+            print(t("spool2_status_db", lang, db=spool.database, **_counts(entries)))
         for spool_file in files:
             if spool_file.entries:
-                print(f"  {spool_file.path.name}: {len(spool_file.entries)}")
+                print(f"    {spool_file.path.name}: {len(spool_file.entries)}")
+    for spool, files in surveys:
         unfit = [record for f in files for record in f.unfit]
         if unfit:
             print(t("spool_unfit", lang, count=len(unfit)))
             _say_set_aside(unfit, lang)
+    for spool, _ in surveys:
         set_aside = spool.set_aside()
         if set_aside:
             print(t("spool_quarantine", lang, count=len(set_aside), path=spool.quarantine))
-        unreadable = [f for f in files if f.unreadable]
-        _say_unreadable(unreadable, lang)
-        return 1 if unreadable else 0
+    troubled = [f for f in every_file if f.unreadable or f.left_alone]
+    _say_files(troubled, lang)
+    return 1 if troubled else 0
+
+
+def cmd_spool(args: argparse.Namespace) -> int:
+    """status: what waits, what can never be stored, what was set aside; flush: send what waits
+    for --db's database (and what earlier versions spooled with no database recorded) to it.
+    Flush exits 0 only when everything that waited for it is in the database."""
+    from triage.spool import Spool, SpoolFile, database_identity
+
+    lang = args.lang
+    root = args.spool_dir or paths.user_data_dir() / "spool"
+    if args.action == "status":
+        return _spool_status(args, root)
     store = _open_store(args)
     if store is None:
-        left = sum(len(f.entries) + len(f.unfit) for f in spool.survey())
+        spool = Spool(root, database=database_identity(args.db))
+        left = sum(len(f.entries) + len(f.unfit) for f in spool.survey(legacy=True))
         print(t("spool_nothing_sent", lang, left=left, folder=spool.directory), file=sys.stderr)
         return 1
-    store.replay_spool()
-    done = store.spool.last
-    files = spool.survey()
-    left = sum(len(f.entries) + len(f.unfit) for f in files)
+    store.replay_spool(legacy=True)
+    spool = store.spool
+    done = spool.last
+    left = sum(len(f.entries) + len(f.unfit) for f in spool.survey(legacy=True))
     print(t("spool_flushed", lang, sent=done.sent, left=left, db=store.describe()))
     if done.set_aside:
         print(t("spool_set_aside", lang, count=len(done.set_aside), path=spool.quarantine))
-        _say_set_aside(done.set_aside, lang)
+        _say_set_aside(done.set_aside, lang, spool.quarantine)
     if done.cause:
         print(t("spool_cut_off", lang, cause=done.cause), file=sys.stderr)
-    _say_unreadable(done.unreadable, lang)
+    troubled = done.unreadable + [SpoolFile(path, left_alone=True) for path in done.left_alone]
+    _say_files(troubled, lang)
     store.dispose()
-    return 0 if not (left or done.set_aside or done.unreadable or done.cause) else 1
+    return 0 if not (left or done.set_aside or troubled or done.cause) else 1
 
 
 def cmd_check(args: argparse.Namespace) -> int:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from triage import paths
-from triage.spool import Drained, Spool, entry_problem, why
+from triage.spool import Drained, Spool, database_identity, entry_problem, why
 from triage.visits import valid_desk_name
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ class DeskLog:
         self.site = site
         self.desk = desk
         self.spool_dir = spool_dir or paths.user_data_dir() / "spool"
-        self.spool = Spool(self.spool_dir, desk)
+        self.spool = Spool(self.spool_dir, desk, database=database_identity(db))
         self._store: Store | None = None
         self._lock = threading.Lock()
         self.last_visit: dict | None = None  # the one visit this desk may still undo

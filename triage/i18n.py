@@ -345,7 +345,7 @@ DA: dict[str, str] = {
     "repair_nothing": "Intet skulle rettes.",
     "repair_damaged": "Databasen {db} er beskadiget ({integrity}), så --repair ændrer intet: tal bygget ud fra en beskadiget fil kan man ikke stole på. Stop skrankerne (de gemmer lokalt imens), tag en kopi af databasen, og hent en sikkerhedskopi.",
     # --- spool: the local spool, what it sets aside, desk names
-    "bad_desk_name": "Skrankens navn (--desk) skal være et kort id: bogstaverne a-z, tal og bindestreger, højst 32 tegn og aldrig seks tal i træk – fx --desk skranke-3. Navnet skrives i hvert besøg, så det må aldrig være en persons navn eller CPR-nummer.",
+    "bad_desk_name": "Skrankens navn (--desk) skal være et kort id, der navngiver skranken: det begynder med et bogstav og har kun små bogstaver a-z, tal og bindestreger, højst 32 tegn og højst 4 tal i alt – fx --desk skranke-3. Navnet skrives i hvert besøg, så det må aldrig være en persons navn eller CPR-nummer.",
     "spool_unfit": "{count} registreringer i spoolen kan aldrig gemmes; de lægges til side ved næste afsendelse:",
     "spool_set_aside": "{count} registreringer kunne aldrig gemmes og er lagt til side i {path}:",
     "spool_quarantine": "{count} registreringer er lagt til side i {path}. Hver linje siger hvorfor. Giv filen til IT; slet den først, når hver linje er gennemgået.",
@@ -421,6 +421,14 @@ DA: dict[str, str] = {
     "crash_unsaved": "Uventet fejl i triage ({error}). Rapporten kunne ikke gemmes ({reason}).",
     "sup_failed": "Tallene kunne ikke hentes: {reason}. Der prøves igen om lidt; R prøver nu.",
     "number_between": "{option} skal ligge mellem {low} og {high} (ikke {value}).",
+    # --- spool2: a spool per database, files that are not spool files, short reports
+    "spool2_status_db": "  Til {db}: {visits} besøg og {voids} annulleringer.",
+    "spool2_status_legacy": "  Fra en tidligere version, uden database angivet: {visits} besøg og {voids} annulleringer. De sendes til den database, som triage spool flush --db … nævner.",
+    "spool2_reason_count": "  {count} × {reason}",
+    "spool2_more": "  … og {count} flere. Alle står med deres grund i {path}.",
+    "spool2_left_alone": "{path} er ikke en spoolfil (men fx en genvej eller en mappe) og er ladt urørt: den er hverken læst, tømt eller kopieret. Find ud af, hvem der har lagt den der, og flyt den væk.",
+    "spool2_more_files": "… og {count} filer mere af samme slags.",
+    "spool2_more_waiting": "  … og {count} flere.",
 }
 
 EN: dict[str, str] = {
@@ -752,7 +760,7 @@ EN: dict[str, str] = {
     "repair_nothing": "Nothing needed fixing.",
     "repair_damaged": "The database {db} is damaged ({integrity}), so --repair changes nothing: figures rebuilt from a damaged file cannot be trusted. Stop the desks (they save locally meanwhile), copy the database, and restore a backup.",
     # --- spool: the local spool, what it sets aside, desk names
-    "bad_desk_name": "The desk's name (--desk) must be a short id: the letters a-z, digits and hyphens, at most 32 characters and never six digits in a row – e.g. --desk skranke-3. It is written into every visit, so it must never be a person's name or CPR number.",
+    "bad_desk_name": "The desk's name (--desk) must be a short id that names the desk: it starts with a letter and has only the lower-case letters a-z, digits and hyphens, at most 32 characters and at most 4 digits in all – e.g. --desk skranke-3. It is written into every visit, so it must never be a person's name or CPR number.",
     "spool_unfit": "{count} entries in the spool can never be stored; they are set aside at the next flush:",
     "spool_set_aside": "{count} entries could never be stored and were set aside in {path}:",
     "spool_quarantine": "{count} entries are set aside in {path}. Each line says why. Give the file to IT; delete it only once every line has been looked at.",
@@ -828,6 +836,14 @@ EN: dict[str, str] = {
     "crash_unsaved": "Unexpected error in triage ({error}). The report could not be saved ({reason}).",
     "sup_failed": "The figures could not be fetched: {reason}. It tries again shortly; R tries now.",
     "number_between": "{option} must lie between {low} and {high} (not {value}).",
+    # --- spool2: a spool per database, files that are not spool files, short reports
+    "spool2_status_db": "  For {db}: {visits} visits and {voids} cancellations.",
+    "spool2_status_legacy": "  From an earlier version, no database recorded: {visits} visits and {voids} cancellations. They are sent to the database that triage spool flush --db … names.",
+    "spool2_reason_count": "  {count} × {reason}",
+    "spool2_more": "  … and {count} more. All of them, with their reason, are in {path}.",
+    "spool2_left_alone": "{path} is not a spool file (but e.g. a symbolic link or a folder) and was left alone: it was not read, emptied or copied. Find out who put it there, and move it away.",
+    "spool2_more_files": "… and {count} more files of the same kind.",
+    "spool2_more_waiting": "  … and {count} more.",
 }
 
 CATALOG = {"da": DA, "en": EN}

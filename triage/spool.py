@@ -7,19 +7,32 @@ Each entry stands alone. A line that cannot be read, or an entry that can never 
 field missing or of the wrong kind, a desk name that is not allowed, one the database refuses),
 is set aside in the quarantine file beside the spool files, with its reason, when its spool file
 is sent; the good entries around it are sent as usual. Nothing is dropped without a trace.
+
+The spool is kept per database: a folder for each (see database_identity), with a file in it
+saying which database it is for, so a visit waits for, and goes to, its own database only.
+Entries spooled by earlier versions, directly in the spool folder with no database recorded,
+are sent by `triage spool flush --db …` to the database it names (legacy=True).
+
+Only regular files are ever opened (never through a symbolic link): anything else with a spool
+file's name is left alone and named, never emptied or copied. The spool's files are made 0600.
 """
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import json
 import math
 import os
+import stat
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Callable, Iterator
 
+from triage import paths
+from triage.i18n import t
 from triage.visits import CHANNELS, FIELDS, valid_desk_name
 
 try:  # POSIX: several desk processes and `triage spool flush` share spool files safely
@@ -36,24 +49,93 @@ TEXT_FIELDS = {"visit_id": 32, "site_id": 64, "outcome_id": 64, "destination_id"
 MAY_BE_EMPTY = ("destinations", "path")
 NULLABLE = ("postcode", "postcode_site_id")
 
-# Why an entry cannot be stored, in English for the quarantine file (the CLI says it in Danish).
-WHY = {
-    "torn": "written only in part (the program stopped mid-write); it was never confirmed",
-    "unreadable": "not readable as an entry (not JSON text)",
-    "not_an_entry": "neither a visit nor a cancellation",
-    "missing_field": "the field {detail!r} is missing",
-    "bad_field": "the field {detail!r} has a value it cannot have",
-    "bad_desk": "the desk name is not allowed (a short id such as skranke-3); it was removed here",
-    "refused": "the database refused it: {detail}",
-    "void_unknown": "it cancels a visit that is not in the database",
-}
-
 Unfit = tuple[str, str]  # (reason, detail): why an entry can never be stored
 
 
-def why(unfit: Unfit) -> str:
+# The file in a database's spool folder that says which database it is for (no password).
+DATABASE_FILE = "database.txt"
+BOM = b"\xef\xbb\xbf"  # a UTF-8 byte-order mark, as Notepad puts at the start of a file
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)  # a pipe with a spool file's name must not hang us
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_BINARY = getattr(os, "O_BINARY", 0)
+_FLAGS = {"rb": os.O_RDONLY, "rb+": os.O_RDWR, "ab": os.O_WRONLY | os.O_APPEND | os.O_CREAT,
+          "ab+": os.O_RDWR | os.O_APPEND | os.O_CREAT}
+
+
+def why(unfit: Unfit, lang: str = "en") -> str:
+    """Why an entry cannot be stored, in words (Danish or English)."""
     reason, detail = unfit
-    return WHY.get(reason, reason).format(detail=detail)
+    return t(f"spool_why_{reason}", lang, detail=detail)
+
+
+class NotASpoolFile(OSError):
+    """A symbolic link, folder, pipe or device where a spool file was expected: left alone."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(errno.EINVAL, "not a spool file, left alone", str(path))
+
+
+def _open_regular(path: Path, mode: str):
+    """Open a regular file, never through a symbolic link (checked with lstat, and O_NOFOLLOW
+    where there is one); a file made here is 0600. Anything else raises NotASpoolFile."""
+    flags = _FLAGS[mode]
+    try:
+        if not stat.S_ISREG(os.lstat(path).st_mode):
+            raise NotASpoolFile(path)
+    except FileNotFoundError:
+        if not flags & os.O_CREAT:
+            raise
+    try:
+        fd = os.open(path, flags | _NOFOLLOW | _NONBLOCK | _CLOEXEC | _BINARY, 0o600)
+    except OSError as error:
+        if error.errno == errno.ELOOP:  # a symbolic link put there after the lstat
+            raise NotASpoolFile(path) from None
+        raise
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise NotASpoolFile(path)
+        return os.fdopen(fd, mode)
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _sqlite_identity(path: str) -> str:
+    if path in ("", ":memory:"):
+        return "sqlite://"
+    try:
+        resolved = Path(path).expanduser().resolve()
+    except (OSError, RuntimeError):  # a loop of links: as written, made absolute
+        resolved = Path(path).expanduser().absolute()
+    return f"sqlite:///{resolved}"
+
+
+def database_identity(db: str | os.PathLike | None) -> str:
+    """Which database `--db` means, as stable text without a password: SQLite by its absolute,
+    resolved path; a server by kind, user, host, port and database name (no driver, password or
+    options, which may hold a password too). Never raises, however malformed `db` is."""
+    if db is None:
+        return _sqlite_identity(str(paths.default_db_path()))
+    text = str(db)
+    if "://" not in text:
+        return _sqlite_identity(text)
+    scheme, _, rest = text.partition("://")
+    kind = scheme.split("+")[0].lower()
+    if kind == "sqlite":
+        path = rest[1:] if rest.startswith("/") else rest
+        path = path.split("?")[0]
+        return _sqlite_identity(path[5:] if path.startswith("file:") else path)
+    netloc, _, name = rest.partition("/")
+    userinfo, at, host = netloc.rpartition("@")
+    user = userinfo.split(":")[0] + "@" if at else ""
+    return f"{kind}://{user}{host.lower()}/{name.split('?')[0]}"
+
+
+def database_folder(identity: str) -> str:
+    """The spool folder's name for a database: a short key, stable across runs and machines."""
+    return "db-" + hashlib.sha256(identity.encode("utf-8")).hexdigest()[:12]
 
 
 def _is_text(value: object, longest: int, may_be_empty: bool = False) -> bool:
@@ -136,6 +218,7 @@ class SpoolFile:
     entries: list[dict] = field(default_factory=list)
     unfit: list[dict] = field(default_factory=list)  # quarantine records, see _set_aside
     unreadable: str = ""  # why the file itself cannot be read ("" when it can)
+    left_alone: bool = False  # not a regular file (a link, a folder, …): never opened
 
 
 @dataclass
@@ -145,6 +228,7 @@ class Drained:
     sent: int = 0
     set_aside: list[dict] = field(default_factory=list)  # quarantine records written now
     unreadable: list[SpoolFile] = field(default_factory=list)
+    left_alone: list[Path] = field(default_factory=list)  # not spool files: never opened
     cause: str = ""
 
 
@@ -161,7 +245,8 @@ class Sent:
 def _set_aside(source: str, unfit: Unfit, entry: object = None, line: str | None = None) -> dict:
     """A quarantine record: the entry (or the line that could not be read) and why."""
     record: dict = {"set_aside_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                    "from": source, "reason": unfit[0], "detail": unfit[1], "why": why(unfit)}
+                    "from": source, "reason": unfit[0], "detail": unfit[1],
+                    "why_da": why(unfit, "da"), "why_en": why(unfit, "en")}
     if line is not None:
         record["line"] = line
     else:
@@ -180,6 +265,7 @@ def _parse(raw: bytes, source: str) -> tuple[list[dict], list[dict]]:
     good: list[dict] = []
     bad: list[dict] = []
     for line in lines:
+        line = line.removeprefix(BOM)  # a line fixed in Notepad and put back
         if not line.strip():
             continue
         try:
@@ -192,7 +278,7 @@ def _parse(raw: bytes, source: str) -> tuple[list[dict], list[dict]]:
             bad.append(_set_aside(source, problem, entry))
         else:
             good.append(entry)
-    if tail.strip():
+    if tail.removeprefix(BOM).strip():
         bad.append(_set_aside(source, ("torn", ""), line=tail.decode("utf-8", "replace")))
     return good, bad
 
@@ -206,20 +292,28 @@ def one_line(error: BaseException) -> str:
 
 
 class Spool:
-    """Append-only JSON lines, fsync'd: visits (and voids) waiting for the database. `desk`
-    names this desk's own file; without it the spool can be read and sent, not appended to."""
+    """Append-only JSON lines, fsync'd: visits (and voids) waiting for the database. `root` is
+    the spool folder; `database` (see database_identity) picks that database's own folder in it
+    (without it: the spool folder itself, where earlier versions kept every database's entries).
+    `desk` names this desk's own file; without it the spool can be read and sent, not appended
+    to."""
 
-    def __init__(self, directory: Path, desk: str | None = None) -> None:
-        self.directory = directory
+    def __init__(self, root: Path, desk: str | None = None, database: str | None = None,
+                 folder: str | None = None) -> None:
         if desk is not None and not valid_desk_name(desk):
             raise ValueError("a desk name is a short id: letters a-z, digits, hyphens, at most 32")
-        self.path = directory / f"{desk or '-'}.jsonl"
-        self.quarantine = directory / QUARANTINE
+        self.root = root
+        self.database = database
+        if folder is None and database is not None:
+            folder = database_folder(database)
+        self.directory = root / folder if folder else root
+        self.path = self.directory / f"{desk or '-'}.jsonl"
+        self.quarantine = self.directory / QUARANTINE
         self.last = Drained()  # what the latest drain did
 
     @contextmanager
     def _locked(self, path: Path, mode: str) -> Iterator:
-        with open(path, mode) as handle:
+        with _open_regular(path, mode) as handle:
             if fcntl:
                 fcntl.flock(handle, fcntl.LOCK_EX)
             try:
@@ -228,11 +322,26 @@ class Spool:
                 if fcntl:
                     fcntl.flock(handle, fcntl.LOCK_UN)
 
+    def _make_folder(self) -> None:
+        """The folder, and in a database's folder the file that says which database it is for."""
+        self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if self.database is None or self.directory == self.root:
+            return
+        marker = self.directory / DATABASE_FILE
+        if os.path.lexists(marker):
+            return
+        try:
+            fd = os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW, 0o600)
+        except FileExistsError:
+            return  # another desk made it meanwhile
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(self.database + "\n")
+
     def append(self, entry: dict) -> None:
         """Add one entry, on disk when this returns. A torn line left by an earlier crash is
         set aside first, so it can never swallow this one; if this write fails part way (a
         full disk), the file is cut back to where it was."""
-        self.directory.mkdir(parents=True, exist_ok=True)
+        self._make_folder()
         data = (json.dumps(entry, ensure_ascii=False) + "\n").encode("utf-8")
         with self._locked(self.path, "ab+") as handle:
             handle.seek(0, os.SEEK_END)
@@ -267,37 +376,63 @@ class Spool:
             start -= step
         handle.seek(start)
         torn = handle.read().decode("utf-8", "replace")
-        self._quarantine([_set_aside(self.path.name, ("torn", ""), line=torn)])
+        self._quarantine([_set_aside(self._source(self.path), ("torn", ""), line=torn)])
         os.ftruncate(handle.fileno(), start)
         return start
 
+    def _source(self, path: Path) -> str:
+        """A spool file's name for the quarantine file (its folder too when not this one's)."""
+        return path.name if path.parent == self.directory else str(path.relative_to(self.root))
+
     def _quarantine(self, records: list[dict]) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
+        self._make_folder()
         data = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode("utf-8")
         with self._locked(self.quarantine, "ab") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
 
-    def files(self) -> list[Path]:
-        if not self.directory.is_dir():
-            return []
-        return sorted(p for p in self.directory.glob("*.jsonl") if p.name != QUARANTINE)
+    def _listing(self, legacy: bool = False) -> tuple[list[Path], list[Path]]:
+        """(regular spool files, other things with a spool file's name). `legacy` adds those
+        an earlier version left directly in the spool folder, with no database recorded."""
+        folders = [self.directory]
+        if legacy and self.directory != self.root:
+            folders.append(self.root)
+        regular: list[Path] = []
+        others: list[Path] = []
+        for folder in folders:
+            if not folder.is_dir():  # a folder may be a link (a spool kept on another disk)
+                continue
+            for path in sorted(folder.glob("*.jsonl")):
+                if path.name == QUARANTINE:
+                    continue
+                try:
+                    is_file = stat.S_ISREG(os.lstat(path).st_mode)
+                except OSError:
+                    continue  # gone meanwhile
+                (regular if is_file else others).append(path)
+        return regular, others
 
-    def survey(self) -> list[SpoolFile]:
+    def files(self, legacy: bool = False) -> list[Path]:
+        return self._listing(legacy)[0]
+
+    def survey(self, legacy: bool = False) -> list[SpoolFile]:
         """Every spool file and what it holds, read without changing anything."""
+        regular, others = self._listing(legacy)
         found = []
-        for path in self.files():
+        for path in regular:
             try:
                 with self._locked(path, "rb") as handle:
-                    found.append(SpoolFile(path, *_parse(handle.read(), path.name)))
+                    found.append(SpoolFile(path, *_parse(handle.read(), self._source(path))))
+            except NotASpoolFile:
+                found.append(SpoolFile(path, left_alone=True))
             except OSError as error:
                 found.append(SpoolFile(path, unreadable=error.strerror or one_line(error)))
-        return found
+        return found + [SpoolFile(path, left_alone=True) for path in others]
 
-    def waiting(self) -> list[dict]:
+    def waiting(self, legacy: bool = False) -> list[dict]:
         """The entries that wait to be sent (not those that never can be)."""
-        return [entry for spool_file in self.survey() for entry in spool_file.entries]
+        return [entry for spool_file in self.survey(legacy) for entry in spool_file.entries]
 
     def set_aside(self) -> list[dict]:
         """The quarantine file's records (a line that is not one is shown as it is)."""
@@ -309,7 +444,7 @@ class Spool:
         records = []
         for line in raw.splitlines():
             try:
-                record = json.loads(line.decode("utf-8"))
+                record = json.loads(line.removeprefix(BOM).decode("utf-8"))
             except (ValueError, RecursionError):
                 record = None
             if not isinstance(record, dict):
@@ -318,16 +453,22 @@ class Spool:
             records.append(record)
         return records
 
-    def drain(self, send: Callable[[list[dict]], Sent]) -> Drained:
+    def drain(self, send: Callable[[list[dict]], Sent], legacy: bool = False) -> Drained:
         """Send every spool file's entries with send(entries). A file is emptied only once all
         its entries are stored or set aside; when the database stops taking them, the rest
-        wait (a replay never counts a visit twice) and `cause` says why."""
+        wait (a replay never counts a visit twice) and `cause` says why. `legacy`: also the
+        files an earlier version left with no database recorded (see _listing)."""
         report = Drained()
         self.last = report
-        for path in self.files():
+        regular, others = self._listing(legacy)
+        report.left_alone += others
+        for path in regular:
             try:
                 with self._locked(path, "rb+") as handle:
                     going_on = self._drain_file(path, handle, send, report)
+            except NotASpoolFile:  # swapped for a link or the like since it was listed
+                report.left_alone.append(path)
+                continue
             except OSError as error:  # the file cannot be opened or read: say so, send the rest
                 why_not = error.strerror or one_line(error)
                 report.unreadable.append(SpoolFile(path, unreadable=why_not))
@@ -338,7 +479,8 @@ class Spool:
 
     def _drain_file(self, path: Path, handle, send, report: Drained) -> bool:
         """Send one locked spool file; False when the rest must wait (see report.cause)."""
-        good, bad = _parse(handle.read(), path.name)
+        source = self._source(path)
+        good, bad = _parse(handle.read(), source)
         if not good and not bad:
             return True
         try:
@@ -349,7 +491,7 @@ class Spool:
         if sent.cause:
             report.cause = sent.cause
             return False
-        bad += [_set_aside(path.name, unfit, good[i]) for i, unfit in sorted(sent.refused.items())]
+        bad += [_set_aside(source, unfit, good[i]) for i, unfit in sorted(sent.refused.items())]
         try:
             if bad:
                 self._quarantine(bad)
@@ -363,3 +505,21 @@ class Spool:
             return False
         report.set_aside += bad
         return True
+
+
+def database_spools(root: Path) -> list[Spool]:
+    """The spool of every database that has a folder in `root`, named by its database file
+    (or by the folder, when that file is missing or unreadable)."""
+    if not root.is_dir():
+        return []
+    found = []
+    for folder in sorted(root.glob("db-*")):
+        if not folder.is_dir():
+            continue
+        try:
+            with _open_regular(folder / DATABASE_FILE, "rb") as handle:
+                said = handle.read(4096).removeprefix(BOM).decode("utf-8", "replace").strip()
+        except OSError:
+            said = ""
+        found.append(Spool(root, database=said or f"? ({folder.name})", folder=folder.name))
+    return found

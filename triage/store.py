@@ -26,7 +26,7 @@ from sqlalchemy.exc import (DatabaseError, DataError, DBAPIError, IntegrityError
 from sqlmodel import Field, SQLModel, create_engine, select
 
 from triage import paths
-from triage.spool import Drained, Sent, Spool, entry_problem, one_line, why
+from triage.spool import Drained, Sent, Spool, database_identity, entry_problem, one_line, why
 from triage.visits import FIELDS, to_minute
 
 SCHEMA_VERSION = 4  # 2: rollups kept by triggers; 3: visits per postcode; 4: per day, per month
@@ -489,7 +489,9 @@ class Store:
         self.url = database_url(db)
         self.engine = make_engine(self.url, busy_timeout_ms)
         self.desk = desk
-        self.spool = Spool(spool_dir or paths.user_data_dir() / "spool", desk)
+        # Its own spool: what waits for this database goes to this one only.
+        self.spool = Spool(spool_dir or paths.user_data_dir() / "spool", desk,
+                           database=database_identity(db))
         self._lock = threading.Lock()  # one write at a time from this process
         self.opened = False
 
@@ -723,10 +725,12 @@ class Store:
             # the desk keeps it and tries again.
             raise StoreError("not_saved", reason=error.strerror or str(error)) from error
 
-    def replay_spool(self) -> int:
-        """Send what waits in the spool; returns how many entries went. Safe to call any time.
-        Entries that can never be stored are set aside with their reason; what the flush did,
-        and why anything still waits, is in self.spool.last."""
+    def replay_spool(self, legacy: bool = False) -> int:
+        """Send what waits in this database's spool; returns how many entries went. Safe to
+        call any time. Entries that can never be stored are set aside with their reason; what
+        the flush did, and why anything still waits, is in self.spool.last. `legacy` (only
+        `triage spool flush`, which names the database): also what earlier versions spooled
+        with no database recorded."""
         with self._lock:
             try:
                 if not self.opened:
@@ -758,7 +762,7 @@ class Store:
                         sent.refused[position] = ("refused", one_line(error))
                 return sent
 
-            return self.spool.drain(send).sent
+            return self.spool.drain(send, legacy).sent
 
     def insert_many(self, visits, batch: int = 20000) -> int:
         """Bulk load (demo history, imports): streamed in batches, all in one transaction, so

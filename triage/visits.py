@@ -73,14 +73,16 @@ def visit_from_result(
 
 
 # A desk's name is written into every visit row, spool line and export, and names the spool
-# file: a short id such as skranke-3, never a person's name or CPR number.
+# file: a short id such as skranke-3 that names the desk, never a person's name or CPR number.
+# At most 4 digits in all, so no CPR number (10 digits) or birth date (6) fits, however split.
 DESK_NAME_MAX = 32
-_DESK_NAME = re.compile(r"[A-Za-z0-9-]+")
-_BIRTH_DATE = re.compile(r"[0-9]{6}")  # six digits in a row: a birth date, a CPR number
+DESK_NAME_MAX_DIGITS = 4
+_DESK_NAME = re.compile(r"[a-z][a-z0-9-]*")
 
 
 def valid_desk_name(name: object) -> bool:
-    """True for a short desk id: letters a-z, digits and hyphens, at most 32 characters, and no
-    six digits in a row."""
+    """True for a short desk id: starts with a letter a-z, then only a-z, digits and hyphens,
+    at most 32 characters and at most 4 digits in all. Upper case is refused, not lowered."""
     return (isinstance(name, str) and len(name) <= DESK_NAME_MAX
-            and _DESK_NAME.fullmatch(name) is not None and _BIRTH_DATE.search(name) is None)
+            and _DESK_NAME.fullmatch(name) is not None
+            and sum(c.isdigit() for c in name) <= DESK_NAME_MAX_DIGITS)
