@@ -433,6 +433,7 @@ DA: dict[str, str] = {
     "url_no_postgres_driver": "driveren til PostgreSQL er ikke installeret: kør pip install '.[postgres]' i mappen med triage",
     "url_no_driver": "driveren '{driver}' til databasetypen '{kind}' er ikke installeret",
     "exp_bad_share": "{option} skal være et tal mellem 0 og 1 (fx 0,8), ikke {value}.",
+    "check_tables_missing": "I databasen {db} mangler tabellerne {tables}, så tallene kan ikke kontrolleres. Kør triage check --repair med samme --db for at lave dem igen; tallene bygges igen ud fra besøgene.",
 }
 
 EN: dict[str, str] = {
@@ -852,6 +853,7 @@ EN: dict[str, str] = {
     "url_no_postgres_driver": "the PostgreSQL driver is not installed: run pip install '.[postgres]' in triage's folder",
     "url_no_driver": "the driver '{driver}' for the database kind '{kind}' is not installed",
     "exp_bad_share": "{option} must be a number between 0 and 1 (e.g. 0.8), not {value}.",
+    "check_tables_missing": "The database {db} lacks the tables {tables}, so its figures cannot be checked. Run triage check --repair with the same --db to make them again; the figures are rebuilt from the visits.",
 }
 
 CATALOG = {"da": DA, "en": EN}
