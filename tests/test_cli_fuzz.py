@@ -80,6 +80,8 @@ CASES: list[tuple[str, str, int, str]] = [
      B, "--wait-share"),
     ("export-wait-share-0", "export --db {good} --out {new}.xlsx --wait-share 0",
      B, "--wait-share"),
+    ("export-wait-share-1.5", "export --db {good} --out {new}.xlsx --wait-share 1.5",
+     B, "mellem 0 og 1 (fx 0,8)"),
     ("export-wait-share-nan", "export --db {good} --out {new}.xlsx --wait-share nan",
      B, "--wait-share"),
     ("export-visits-min-count", "export --db {good} --out {new}.csv --visits --format csv "
@@ -161,6 +163,20 @@ CASES: list[tuple[str, str, int, str]] = [
     ("export-json-header-overwritten", "export --db {no_header} --visits --format json "
      "--out {new}.json", B, "beskadiget"),
     ("summary-not-a-database-english", "summary --db {hello} --lang en", B, "damaged"),
+    ("desk-text-file", "--db {hello} --desk a", B, "ikke en SQLite-database"),
+    ("check-repair-truncated", "check --repair --db {truncated_too}", B, "sikkerhedskopi"),
+    # an empty file: opening it would make it an empty triage database
+    ("summary-empty-file", "summary --db {empty_summary}", B, "ikke en triage-database"),
+    ("check-empty-file", "check --db {empty_check}", B, "ikke en triage-database"),
+    ("export-empty-file", "export --db {empty_export} --out {new}.xlsx",
+     B, "ikke en triage-database"),
+    ("rebalance-empty-file", "rebalance --db {empty_rebalance} --out {new}",
+     B, "ikke en triage-database"),
+    # a newer schema: the command's own message, not the desk's
+    ("summary-newer-schema", "summary --db {newer}", B, "Opdatér triage på denne maskine"),
+    ("check-newer-schema", "check --db {newer}", B, "Opdatér triage på denne maskine"),
+    ("purge-newer-schema", "purge --db {newer} --before 2020-01-01",
+     B, "Opdatér triage på denne maskine"),
     # opens, but a page the figures need is damaged: the failure comes while counting
     ("summary-damaged-page", "summary --db {bad_page}", B, "beskadiget"),
     ("export-damaged-page", "export --db {bad_page} --out {new}.xlsx", B, "beskadiget"),
@@ -193,6 +209,13 @@ CASES: list[tuple[str, str, int, str]] = [
     ("desk-url-unknown-kind", "desk --db bogus://x", B, "kan ikke bruges"),
     ("desk-url-port-no-number", "desk --db postgresql://h:abc/db", B, "kan ikke bruges"),
     ("desk-url-no-scheme", "--db ://x", B, "kan ikke bruges"),
+    ("summary-url-kind-said", "summary --db foo://x", B,
+     "ukendt databasetype 'foo' (brug sqlite eller postgresql+psycopg)"),
+    ("desk-url-kind-said", "desk --db foo://x", B, "ukendt databasetype 'foo'"),
+    ("export-url-port-said", "export --db postgresql+psycopg://u@h:abc/db --out {new}.xlsx",
+     B, "portnummeret 'abc' er ikke et tal"),
+    ("desk-url-port-said", "--db postgresql+psycopg://u@h:abc/db", B,
+     "portnummeret 'abc' er ikke et tal"),
     ("purge-read-only", "purge --before 2020-01-01 --db {read_only}", B, "Intet er ændret"),
     # --- data folders that cannot be used
     ("validate-missing-data", "validate --data {new}", B, "Ret fejlene"),
@@ -224,10 +247,16 @@ CASES: list[tuple[str, str, int, str]] = [
     ("export-json-out-folder", "export --db {good} --format json --out {folder}", B, "er en mappe"),
     ("export-out-pipe", "export --db {good} --out {pipe}", B, "ikke en almindelig fil"),
     ("export-out-link-to-device", "export --db {good} --out {to_device}",
-     B, "ikke en almindelig fil"),
-    ("export-out-other-file", "export --db {good} --out {notes}", B, "ikke en .xlsx-fil"),
+     B, "--out er et link; skriv stien til selve filen"),
+    ("export-json-out-link-to-a-file", "export --db {good} --format json --out {to_notes}",
+     B, "--out er et link; skriv stien til selve filen"),
+    ("export-out-other-file", "export --db {good} --out {notes}", B, "slet filen først"),
+    ("export-out-plain-xlsx", "export --db {good} --out {plain_xlsx}", B, "slet filen først"),
+    ("export-visits-out-plain-csv", "export --db {good} --visits --format csv --out {plain_csv}",
+     B, "slet filen først"),
+    ("export-out-missing-folders", "export --db {good} --out {new}/a/b/c.xlsx", B, "findes ikke"),
     ("export-csv-tables-out-file", "export --db {good} --format csv --out {notes}", B, "er en fil"),
-    ("export-out-the-database", "export --db {good} --out {good}", B, "ikke en .xlsx-fil"),
+    ("export-out-the-database", "export --db {good} --out {good}", B, "slet filen først"),
     ("export-out-below-a-file", "export --db {good} --out {notes}/sub.xlsx",
      B, "Kunne ikke skrive"),
     ("export-visits-csv-out-folder", "export --db {good} --visits --format csv --out {folder}",
@@ -235,6 +264,8 @@ CASES: list[tuple[str, str, int, str]] = [
     ("export-visits-json-out-pipe", "export --db {good} --visits --format json --out {pipe}",
      B, "ikke en almindelig fil"),
     ("export-out-device-english", "export --db {good} --out {to_device} --lang en",
+     B, "--out is a link"),
+    ("export-out-pipe-english", "export --db {good} --out {pipe} --lang en",
      B, "not a regular file"),
     ("rebalance-out-empty", 'rebalance --db {good} --out ""', B, "--out er tom"),
     ("rebalance-out-file", "rebalance --db {good} --out {notes}", B, "er en fil"),
@@ -270,8 +301,21 @@ def workspace(tmp_path_factory) -> dict[str, str]:
     (root / "bad_page.db").write_bytes(bytes(damaged))
     read_only = root / "read_only.db"
     shutil.copy(good, read_only)
+    (root / "truncated_too.db").write_bytes(raw[: len(raw) // 3])  # for --repair alone
+    for command in ("summary", "check", "export", "rebalance"):
+        (root / f"empty_{command}.db").write_bytes(b"")
+    newer = root / "newer.db"
+    shutil.copy(good, newer)
+    conn = sqlite3.connect(newer)
+    conn.execute("UPDATE triage_meta SET value = '99' "
+                 "WHERE key IN ('schema_version', 'writable_from')")
+    conn.commit()
+    conn.close()  # the last connection: its -wal file goes too
     (root / "folder").mkdir()
     (root / "notes.txt").write_text("notes that are not an export\n")
+    (root / "plain_xlsx.xlsx").write_text("the planner's own notes\n")
+    (root / "plain_csv.csv").write_text("the planner's own notes\n")
+    (root / "to_notes.json").symlink_to(root / "notes.txt")
     os.mkfifo(root / "pipe")
     (root / "to_device.xlsx").symlink_to(os.devnull)
     shutil.copytree(SHIPPED, root / "data")
@@ -343,6 +387,12 @@ def test_bad_invocation(case_id, words, code, says, results, workspace):
     assert not left, "a failed command left a file or folder behind"
     if "{good}" in words:
         assert Path(workspace["good"]).read_bytes()  # still there, still a file
+    for name in ("notes", "plain_xlsx", "plain_csv"):  # never written over, nor through a link
+        for found in [Path(workspace[name])]:
+            assert found.read_text() in ("notes that are not an export\n",
+                                         "the planner's own notes\n")
+    for command in ("summary", "check", "export", "rebalance"):
+        assert Path(workspace[f"empty_{command}"]).stat().st_size == 0  # not made a database
 
 
 # --- the last resort, a locked or read-only database, a full disk --------------------------------
@@ -481,6 +531,7 @@ def test_xlsx_on_a_full_disk_one_message_nothing_left(tmp_path, workspace, what)
     scratch = tmp_path / "scratch"  # where XlsxWriter's scratch files would go
     scratch.mkdir()
     out = tmp_path / "out" / "full.xlsx"
+    out.parent.mkdir()  # the export makes no folder
     done = _python(FULL_DISK, "40000", "export", "--db", workspace["good"], "--out", str(out),
                    *what, env=_env(tmp_path, TMPDIR=str(scratch)), cwd=tmp_path)
     assert done.returncode == 1, done.stderr

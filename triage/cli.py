@@ -241,13 +241,25 @@ def _not_a_database(args: argparse.Namespace, must_hold_one: bool) -> bool:
     return True
 
 
-def _disk_full(error: BaseException) -> bool:
-    """A database write that failed because the disk (or the file size limit) is full."""
+def _disk_full(error: BaseException, args: argparse.Namespace) -> bool:
+    """A database write that failed because the disk (or the file size limit) is full. SQLite
+    often reports that as a plain I/O error: then the free space of the file's folder tells."""
     import errno
+    import shutil
 
-    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+    cause = getattr(error, "orig", None) or error
+    if isinstance(cause, OSError) and cause.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
         return True
-    return "database or disk is full" in str(getattr(error, "orig", None) or error)
+    name = getattr(cause, "sqlite_errorname", "")
+    if name == "SQLITE_FULL":
+        return True
+    target = _sqlite_file(args.db)
+    if not name.startswith("SQLITE_IOERR") or not isinstance(target, Path):
+        return False
+    try:
+        return shutil.disk_usage(target.absolute().parent).free < 1024 * 1024
+    except OSError:
+        return False
 
 
 def _remove_database_files(path: Path) -> None:
@@ -303,7 +315,7 @@ def _opened(args: argparse.Namespace):
         code = "db_newer_command" if error.code == "db_newer" else error.code  # not the desk's
         print(t(code, lang, **{"db": store.describe(), **error.params}), file=sys.stderr)
     except UNAVAILABLE as error:
-        if _disk_full(error):
+        if _disk_full(error, args):
             print(t("db_disk_full", lang, db=store.describe(), reason=_reason(error)),
                   file=sys.stderr)
         else:
@@ -736,6 +748,11 @@ def cmd_rebalance(args: argparse.Namespace) -> int:
         return 1
     except OSError as error:
         return _say_unwritable(error, out, lang)
+    checked = load(out)
+    if not checked.ok:
+        _print_problems(checked.problems, lang, sys.stderr, with_warnings=False)
+        print(t("reb_invalid", lang, out=out), file=sys.stderr)
+        return 1
     name = lambda s: flow.sites.name_of(s, lang)  # noqa: E731
     print(t("reb_period", lang, start=period[0], end=period[1]))
     if not proposal.moves:
@@ -754,11 +771,6 @@ def cmd_rebalance(args: argparse.Namespace) -> int:
     print(t("reb_max", lang, before=f"{proposal.max_before:.0f}", after=f"{proposal.max_after:.0f}"))
     if cases:
         print(t("reb_cases", lang, cases=", ".join(cases)))
-    checked = load(out)
-    if not checked.ok:
-        _print_problems(checked.problems, lang, sys.stderr, with_warnings=False)
-        print(t("reb_invalid", lang, out=out), file=sys.stderr)
-        return 1
     print(t("reb_written", lang, out=out))
     return 0
 
@@ -834,8 +846,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return 1
     from triage.store import UNAVAILABLE  # the database code loads only now
 
+    target = _sqlite_file(args.db)
+    made = target if isinstance(target, Path) and not target.exists() else None
     store = _open_store(args)
     if store is None:
+        if made is not None:  # e.g. a full disk: no empty database file left behind
+            _remove_database_files(made)
         return 1
     if store.has_real_visits():
         # Demo rows beside real ones would be too easy to mistake for each other in a report.
@@ -870,6 +886,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         # Both loads are all or nothing: what was written so far has been taken out again.
         clear_progress()
         print(t("demo_failed", lang, db=store.describe(), reason=_reason(error)), file=sys.stderr)
+        if made is not None:
+            store.dispose()
+            _remove_database_files(made)
         return 1
     seconds = time.perf_counter() - started
     clear_progress()
