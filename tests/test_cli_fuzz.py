@@ -560,3 +560,107 @@ def test_xlsx_on_a_really_full_filesystem(tmp_path, workspace, what):
     (line,) = done.stderr.strip().splitlines()
     assert "No space left on device" in line
     assert left == []
+
+
+# --- check changes nothing; damaged files, full disks, closed pipes, a missing driver ------------
+
+def _triggers_and_meta(db: Path) -> tuple[list, list]:
+    with sqlite3.connect(db) as conn:
+        triggers = sorted(conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'"))
+        return triggers, sorted(conn.execute("SELECT key, value FROM triage_meta"))
+
+
+def test_check_reports_a_dropped_trigger_and_puts_nothing_back(tmp_path, workspace):
+    db = tmp_path / "dropped.db"
+    shutil.copy(workspace["good"], db)
+    with sqlite3.connect(db) as conn:
+        conn.execute("DROP TRIGGER visit_rollup_insert")
+    before = _triggers_and_meta(db)
+    done = _triage("check", "--db", str(db), tmp_path=tmp_path)
+    assert done.returncode == 1, done.stderr
+    assert "visit_rollup_insert mangler" in done.stdout and "lagt på igen" not in done.stdout
+    assert _triggers_and_meta(db) == before  # only --repair changes anything
+    done = _triage("check", "--db", str(db), "--repair", tmp_path=tmp_path)
+    assert done.returncode == 0 and _triggers_and_meta(db) != before
+
+
+def test_check_and_repair_say_the_same_of_a_truncated_file(tmp_path, workspace):
+    db = tmp_path / "truncated.db"
+    raw = Path(workspace["good"]).read_bytes()
+    db.write_bytes(raw[: len(raw) // 3])
+    plain = _triage("check", "--db", str(db), tmp_path=tmp_path)
+    repair = _triage("check", "--repair", "--db", str(db), tmp_path=tmp_path)
+    assert plain.returncode == repair.returncode == 1
+    assert "beskadiget" in plain.stderr and "sikkerhedskopi" in plain.stderr
+    assert repair.stderr == plain.stderr
+    assert db.read_bytes() == raw[: len(raw) // 3]
+
+
+def _small_disk(tmp_path: Path) -> Path:
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mount = ["mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", str(disk)]
+    if os.geteuid() != 0 or subprocess.run(mount, capture_output=True).returncode != 0:
+        pytest.skip("needs to mount a small tmpfs (root)")
+    return disk
+
+
+def test_demo_on_a_full_disk_says_so_and_leaves_no_file(tmp_path):
+    disk = _small_disk(tmp_path)
+    try:
+        done = _triage("demo", "--db", str(disk / "demo.db"), "--days", "2", tmp_path=tmp_path)
+        left = list(disk.iterdir())
+    finally:
+        subprocess.run(["umount", str(disk)], check=True)
+    assert done.returncode == 1
+    assert "disken er fuld" in done.stderr and "Tjek stien" not in done.stderr, done.stderr
+    assert left == []
+
+
+def test_rebalance_on_a_full_disk_names_its_file_and_leaves_nothing(tmp_path, workspace):
+    disk = _small_disk(tmp_path)
+    out = disk / "forslag"
+    try:
+        done = _triage("rebalance", "--db", workspace["good"], "--out", str(out),
+                       tmp_path=tmp_path)
+        left = list(disk.iterdir())
+    finally:
+        subprocess.run(["umount", str(disk)], check=True)
+    assert done.returncode == 1
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith(f"Kunne ikke skrive {out}/") and "site-packages" not in line, line
+    assert left == []  # no half-written file, and not the folder it made
+
+
+def test_rebalance_into_a_closed_pipe_still_writes_the_proposal(tmp_path, workspace):
+    """`triage rebalance … | head -1`: the reader may be gone before the first line."""
+    read, write = os.pipe()
+    os.close(read)
+    out = tmp_path / "forslag"
+    try:
+        done = subprocess.run([sys.executable, "-m", "triage.cli", "rebalance", "--db",
+                               workspace["good"], "--out", str(out)], cwd=tmp_path,
+                              env=_env(tmp_path, PYTHONUNBUFFERED="1"), stdout=write,
+                              stderr=subprocess.PIPE, text=True, timeout=TIMEOUT)
+    finally:
+        os.close(write)
+    assert "Traceback" not in done.stderr
+    assert done.returncode == 0
+    assert {p.name for p in out.iterdir()} >= {"flow.toml", "sites.toml"}
+
+
+def test_a_missing_postgres_driver_is_named_with_the_way_to_install_it(tmp_path):
+    blocked = tmp_path / "blocked"  # a Python where the driver is not installed
+    blocked.mkdir()
+    (blocked / "psycopg.py").write_text(
+        "raise ModuleNotFoundError(\"No module named 'psycopg'\", name='psycopg')\n")
+    env = {**_env(tmp_path), "PYTHONPATH": f"{blocked}{os.pathsep}{ROOT}"}
+    url = "postgresql+psycopg://u@localhost/triage"
+    for command in (["summary"], ["desk"]):
+        done = subprocess.run([sys.executable, "-m", "triage.cli", *command, "--db", url],
+                              cwd=tmp_path, env=env, capture_output=True, text=True,
+                              timeout=TIMEOUT, stdin=subprocess.DEVNULL)
+        assert done.returncode == 1, done.stderr
+        assert ("driveren til PostgreSQL er ikke installeret: kør pip install '.[postgres]'"
+                in done.stderr), done.stderr
+        assert "No module named" not in done.stderr
