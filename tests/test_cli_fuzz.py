@@ -387,12 +387,13 @@ def test_bad_invocation(case_id, words, code, says, results, workspace):
     assert not left, "a failed command left a file or folder behind"
     if "{good}" in words:
         assert Path(workspace["good"]).read_bytes()  # still there, still a file
-    for name in ("notes", "plain_xlsx", "plain_csv"):  # never written over, nor through a link
-        for found in [Path(workspace[name])]:
-            assert found.read_text() in ("notes that are not an export\n",
-                                         "the planner's own notes\n")
+    for name in ("notes", "plain_xlsx", "plain_csv", "to_notes"):  # not written, nor through
+        if f"{{{name}}}" in words:                                    # a link to them
+            assert Path(workspace[name]).read_text() in ("notes that are not an export\n",
+                                                         "the planner's own notes\n")
     for command in ("summary", "check", "export", "rebalance"):
-        assert Path(workspace[f"empty_{command}"]).stat().st_size == 0  # not made a database
+        if f"{{empty_{command}}}" in words:
+            assert Path(workspace[f"empty_{command}"]).stat().st_size == 0  # not made a database
 
 
 # --- the last resort, a locked or read-only database, a full disk --------------------------------
