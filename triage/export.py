@@ -878,6 +878,7 @@ def _ticker(progress: Progress | None, total: int) -> Callable[[int], None]:
 def write_visits(store: Store, options: Options, fmt: str, path: Path, excel_da: bool = False,
                  progress: Progress | None = None) -> int:
     """Every visit of the period (never void ones), one row each; returns how many."""
+    check_target(path, fmt)
     total = count_visits(store, options) if progress or fmt == "xlsx" else 0
     if fmt == "xlsx" and total >= XLSX_MAX_ROWS:
         raise ExportError("exp_too_many_rows", rows=total, most=XLSX_MAX_ROWS - 1)
@@ -968,6 +969,7 @@ class ExportError(Exception):
 
 
 def write(export: Export, fmt: str, out: Path, excel_da: bool = False) -> list[Path]:
+    check_target(out, fmt, folder=fmt == "csv")  # again here: the overview's dialog comes here
     if fmt == "csv":
         return write_csv(export, out, excel_da)
     if fmt == "json":
