@@ -204,33 +204,68 @@ def small_db(tmp_path) -> Path:
     return db
 
 
-def test_export_replaces_an_earlier_export_and_nothing_else(small_db, tmp_path, capsys):
+@pytest.mark.parametrize("fmt,visits", [("json", False), ("xlsx", False), ("json", True),
+                                        ("xlsx", True), ("csv", True)])
+def test_export_replaces_an_earlier_export_and_nothing_else(small_db, tmp_path, capsys, fmt,
+                                                            visits):
     export = ["export", "--db", str(small_db), "--from", "2026-11-17", "--to", "2026-11-22",
-              "--format", "json"]
-    earlier = tmp_path / "earlier.json"
-    earlier.write_text("an earlier export")
+              "--format", fmt, *(["--visits"] if visits else [])]
+    earlier = tmp_path / f"earlier.{fmt}"
     assert main([*export, "--out", str(earlier)]) == 0
-    assert json.loads(earlier.read_text(encoding="utf-8"))["format"] == "triage-export"
+    first = earlier.read_bytes()
+    assert main([*export, "--out", str(earlier), "--lang", "en"]) == 0  # its own earlier export
+    assert earlier.read_bytes() != first
+    capsys.readouterr()
 
-    notes = tmp_path / "notes.txt"
+    # A file of the same name ending that triage did not write is the person's own: kept.
+    notes = tmp_path / f"notes.{fmt}"
     notes.write_text("the planner's own notes")
     assert main([*export, "--out", str(notes)]) == 1
-    assert "ikke en .json-fil" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert str(notes) in err and "slet filen først" in err
     assert notes.read_text() == "the planner's own notes"
 
-    # Through a link, the file it points at is replaced; the link stays a link.
-    link = tmp_path / "latest.json"
-    link.symlink_to(earlier)
-    earlier.write_text("older still")
-    assert main([*export, "--out", str(link)]) == 0
-    assert link.is_symlink() and json.loads(earlier.read_text(encoding="utf-8"))["version"] == 1
+    # A link is refused, whatever it points at: nothing is written through it.
+    for target in (earlier, notes):
+        before = target.read_bytes()
+        link = tmp_path / f"link-to-{target.stem}.{fmt}"
+        link.symlink_to(target)
+        assert main([*export, "--out", str(link)]) == 1
+        assert "--out er et link; skriv stien til selve filen" in capsys.readouterr().err
+        assert link.is_symlink() and target.read_bytes() == before
 
-    pipe = tmp_path / "pipe.json"
+    pipe = tmp_path / f"pipe.{fmt}"
     os.mkfifo(pipe)
     assert main([*export, "--out", str(pipe)]) == 1
     assert "ikke en almindelig fil" in capsys.readouterr().err
     assert stat.S_ISFIFO(pipe.stat().st_mode)
+
+    # A folder that does not exist is named, and not made.
+    deep = tmp_path / "deep" / "a" / f"c.{fmt}"
+    assert main([*export, "--out", str(deep)]) == 1
+    assert f"Mappen {deep.parent} findes ikke" in capsys.readouterr().err
+    assert not (tmp_path / "deep").exists()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no .part left
+
+
+def test_export_csv_tables_replace_only_their_own_files(small_db, tmp_path, capsys):
+    export = ["export", "--db", str(small_db), "--format", "csv", "--from", "2026-11-17",
+              "--to", "2026-11-22"]
+    folder = tmp_path / "tables"
+    assert main([*export, "--out", str(folder)]) == 0
+    files = sorted(folder.iterdir())
+    assert main([*export, "--out", str(folder)]) == 0  # again: its own files are replaced
+    assert sorted(folder.iterdir()) == files
+    own = files[0]
+    own.write_text("Ikke triages tal\n")
+    assert main([*export, "--out", str(folder)]) == 1
+    assert str(own) in capsys.readouterr().err and own.read_text() == "Ikke triages tal\n"
+    link = tmp_path / "link-to-tables"
+    link.symlink_to(folder)
+    assert main([*export, "--out", str(link)]) == 1
+    assert "--out er et link" in capsys.readouterr().err
+    assert main([*export, "--out", str(tmp_path / "missing" / "tables")]) == 1
+    assert "findes ikke" in capsys.readouterr().err and not (tmp_path / "missing").exists()
 
 
 def test_read_only_commands_never_create_a_database(tmp_path, capsys):

@@ -80,6 +80,8 @@ CASES: list[tuple[str, str, int, str]] = [
      B, "--wait-share"),
     ("export-wait-share-0", "export --db {good} --out {new}.xlsx --wait-share 0",
      B, "--wait-share"),
+    ("export-wait-share-1.5", "export --db {good} --out {new}.xlsx --wait-share 1.5",
+     B, "mellem 0 og 1 (fx 0,8)"),
     ("export-wait-share-nan", "export --db {good} --out {new}.xlsx --wait-share nan",
      B, "--wait-share"),
     ("export-visits-min-count", "export --db {good} --out {new}.csv --visits --format csv "
@@ -161,15 +163,26 @@ CASES: list[tuple[str, str, int, str]] = [
     ("export-json-header-overwritten", "export --db {no_header} --visits --format json "
      "--out {new}.json", B, "beskadiget"),
     ("summary-not-a-database-english", "summary --db {hello} --lang en", B, "damaged"),
+    ("desk-text-file", "--db {hello} --desk a", B, "ikke en SQLite-database"),
+    ("check-repair-truncated", "check --repair --db {truncated_too}", B, "sikkerhedskopi"),
+    # an empty file: opening it would make it an empty triage database
+    ("summary-empty-file", "summary --db {empty_summary}", B, "ikke en triage-database"),
+    ("check-empty-file", "check --db {empty_check}", B, "ikke en triage-database"),
+    # a newer schema: the command's own message, not the desk's
+    ("summary-newer-schema", "summary --db {newer}", B, "Opdatér triage på denne maskine"),
+    ("check-newer-schema", "check --db {newer}", B, "Opdatér triage på denne maskine"),
+    ("purge-newer-schema", "purge --db {newer} --before 2020-01-01",
+     B, "Opdatér triage på denne maskine"),
     # opens, but a page the figures need is damaged: the failure comes while counting
     ("summary-damaged-page", "summary --db {bad_page}", B, "beskadiget"),
     ("export-damaged-page", "export --db {bad_page} --out {new}.xlsx", B, "beskadiget"),
     ("rebalance-damaged-page", "rebalance --db {bad_page} --out {new}", B, "beskadiget"),
     # --- --db URLs that cannot be used
     ("check-mysql-without-driver", "check --db mysql://u@localhost/triage", B, "kan ikke bruges"),
-    ("summary-unknown-scheme", "summary --db bogus://x", B, "kan ikke bruges"),
+    ("summary-unknown-scheme", "summary --db bogus://x", B,
+     "ukendt databasetype 'bogus' (brug sqlite eller postgresql+psycopg)"),
     ("export-port-not-a-number", "export --db postgresql+psycopg://u@localhost:abc/db "
-     "--out {new}.xlsx", B, "kan ikke bruges"),
+     "--out {new}.xlsx", B, "portnummeret 'abc' er ikke et tal"),
     ("check-only-separator", "check --db ://", B, "kan ikke bruges"),
     ("purge-closed-port", "purge --before 2020-01-01 --db postgresql+psycopg://u@127.0.0.1:1/db",
      B, "kan ikke bruges"),
@@ -190,8 +203,9 @@ CASES: list[tuple[str, str, int, str]] = [
     ("desk-in-memory-implicit", "--db sqlite:///:memory:", B, "i hukommelsen"),
     ("desk-in-memory-english", "--db sqlite:// --lang en", B, "in-memory database"),
     ("desk-url-no-driver", "desk --db mysql://x/y", B, "kan ikke bruges"),
-    ("desk-url-unknown-kind", "desk --db bogus://x", B, "kan ikke bruges"),
-    ("desk-url-port-no-number", "desk --db postgresql://h:abc/db", B, "kan ikke bruges"),
+    ("desk-url-unknown-kind", "desk --db bogus://x", B, "ukendt databasetype 'bogus'"),
+    ("desk-url-port-no-number", "desk --db postgresql://h:abc/db", B,
+     "portnummeret 'abc' er ikke et tal"),
     ("desk-url-no-scheme", "--db ://x", B, "kan ikke bruges"),
     ("purge-read-only", "purge --before 2020-01-01 --db {read_only}", B, "Intet er ændret"),
     # --- data folders that cannot be used
@@ -224,10 +238,16 @@ CASES: list[tuple[str, str, int, str]] = [
     ("export-json-out-folder", "export --db {good} --format json --out {folder}", B, "er en mappe"),
     ("export-out-pipe", "export --db {good} --out {pipe}", B, "ikke en almindelig fil"),
     ("export-out-link-to-device", "export --db {good} --out {to_device}",
-     B, "ikke en almindelig fil"),
-    ("export-out-other-file", "export --db {good} --out {notes}", B, "ikke en .xlsx-fil"),
+     B, "--out er et link; skriv stien til selve filen"),
+    ("export-json-out-link-to-a-file", "export --db {good} --format json --out {to_notes}",
+     B, "--out er et link; skriv stien til selve filen"),
+    ("export-out-other-file", "export --db {good} --out {notes}", B, "slet filen først"),
+    ("export-out-plain-xlsx", "export --db {good} --out {plain_xlsx}", B, "slet filen først"),
+    ("export-visits-out-plain-csv", "export --db {good} --visits --format csv --out {plain_csv}",
+     B, "slet filen først"),
+    ("export-out-missing-folders", "export --db {good} --out {new}/a/b/c.xlsx", B, "findes ikke"),
     ("export-csv-tables-out-file", "export --db {good} --format csv --out {notes}", B, "er en fil"),
-    ("export-out-the-database", "export --db {good} --out {good}", B, "ikke en .xlsx-fil"),
+    ("export-out-the-database", "export --db {good} --out {good}", B, "slet filen først"),
     ("export-out-below-a-file", "export --db {good} --out {notes}/sub.xlsx",
      B, "Kunne ikke skrive"),
     ("export-visits-csv-out-folder", "export --db {good} --visits --format csv --out {folder}",
@@ -235,7 +255,7 @@ CASES: list[tuple[str, str, int, str]] = [
     ("export-visits-json-out-pipe", "export --db {good} --visits --format json --out {pipe}",
      B, "ikke en almindelig fil"),
     ("export-out-device-english", "export --db {good} --out {to_device} --lang en",
-     B, "not a regular file"),
+     B, "--out is a link"),
     ("rebalance-out-empty", 'rebalance --db {good} --out ""', B, "--out er tom"),
     ("rebalance-out-file", "rebalance --db {good} --out {notes}", B, "er en fil"),
     ("rebalance-out-data-folder", "rebalance --db {good} --data {data} --out {data}",
@@ -270,8 +290,21 @@ def workspace(tmp_path_factory) -> dict[str, str]:
     (root / "bad_page.db").write_bytes(bytes(damaged))
     read_only = root / "read_only.db"
     shutil.copy(good, read_only)
+    (root / "truncated_too.db").write_bytes(raw[: len(raw) // 3])  # for --repair alone
+    for command in ("summary", "check"):
+        (root / f"empty_{command}.db").write_bytes(b"")
+    newer = root / "newer.db"
+    shutil.copy(good, newer)
+    conn = sqlite3.connect(newer)
+    conn.execute("UPDATE triage_meta SET value = '99' "
+                 "WHERE key IN ('schema_version', 'writable_from')")
+    conn.commit()
+    conn.close()  # the last connection: its -wal file goes too
     (root / "folder").mkdir()
     (root / "notes.txt").write_text("notes that are not an export\n")
+    (root / "plain_xlsx.xlsx").write_text("the planner's own notes\n")
+    (root / "plain_csv.csv").write_text("the planner's own notes\n")
+    (root / "to_notes.json").symlink_to(root / "notes.txt")
     os.mkfifo(root / "pipe")
     (root / "to_device.xlsx").symlink_to(os.devnull)
     shutil.copytree(SHIPPED, root / "data")
@@ -343,6 +376,13 @@ def test_bad_invocation(case_id, words, code, says, results, workspace):
     assert not left, "a failed command left a file or folder behind"
     if "{good}" in words:
         assert Path(workspace["good"]).read_bytes()  # still there, still a file
+    for name in ("notes", "plain_xlsx", "plain_csv", "to_notes"):  # not written, nor through
+        if f"{{{name}}}" in words:                                    # a link to them
+            assert Path(workspace[name]).read_text() in ("notes that are not an export\n",
+                                                         "the planner's own notes\n")
+    for command in ("summary", "check"):
+        if f"{{empty_{command}}}" in words:
+            assert Path(workspace[f"empty_{command}"]).stat().st_size == 0  # not made a database
 
 
 # --- the last resort, a locked or read-only database, a full disk --------------------------------
@@ -481,6 +521,7 @@ def test_xlsx_on_a_full_disk_one_message_nothing_left(tmp_path, workspace, what)
     scratch = tmp_path / "scratch"  # where XlsxWriter's scratch files would go
     scratch.mkdir()
     out = tmp_path / "out" / "full.xlsx"
+    out.parent.mkdir()  # the export makes no folder
     done = _python(FULL_DISK, "40000", "export", "--db", workspace["good"], "--out", str(out),
                    *what, env=_env(tmp_path, TMPDIR=str(scratch)), cwd=tmp_path)
     assert done.returncode == 1, done.stderr
@@ -509,3 +550,111 @@ def test_xlsx_on_a_really_full_filesystem(tmp_path, workspace, what):
     (line,) = done.stderr.strip().splitlines()
     assert "No space left on device" in line
     assert left == []
+
+
+# --- check changes nothing; damaged files, full disks, closed pipes, a missing driver ------------
+
+def _triggers_and_meta(db: Path) -> tuple[list, list]:
+    with sqlite3.connect(db) as conn:
+        triggers = sorted(conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'"))
+        return triggers, sorted(conn.execute("SELECT key, value FROM triage_meta"))
+
+
+def test_check_reports_a_dropped_trigger_and_puts_nothing_back(tmp_path, workspace):
+    db = tmp_path / "dropped.db"
+    shutil.copy(workspace["good"], db)
+    with sqlite3.connect(db) as conn:
+        conn.execute("DROP TRIGGER visit_rollup_insert")
+    before = _triggers_and_meta(db)
+    done = _triage("check", "--db", str(db), tmp_path=tmp_path)
+    assert done.returncode == 1, done.stderr
+    assert "visit_rollup_insert mangler" in done.stdout and "lagt på igen" not in done.stdout
+    assert _triggers_and_meta(db) == before  # only --repair changes anything (test_schema)
+
+
+def test_check_and_repair_say_the_same_of_a_truncated_file(tmp_path, workspace):
+    db = tmp_path / "truncated.db"
+    raw = Path(workspace["good"]).read_bytes()
+    db.write_bytes(raw[: len(raw) // 3])
+    with ThreadPoolExecutor(max_workers=2) as pool:  # side by side: the suite stays quick
+        plain, repair = pool.map(lambda more: _triage("check", *more, "--db", str(db),
+                                                      tmp_path=tmp_path), ([], ["--repair"]))
+    assert plain.returncode == repair.returncode == 1
+    assert "beskadiget" in plain.stderr and "sikkerhedskopi" in plain.stderr
+    assert repair.stderr == plain.stderr
+    assert db.read_bytes() == raw[: len(raw) // 3]
+
+
+def _small_disk(tmp_path: Path) -> Path:
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mount = ["mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", str(disk)]
+    if os.geteuid() != 0 or subprocess.run(mount, capture_output=True).returncode != 0:
+        pytest.skip("needs to mount a small tmpfs (root)")
+    return disk
+
+
+def test_demo_on_a_full_disk_says_so_and_leaves_no_file(tmp_path):
+    disk = _small_disk(tmp_path)
+    try:
+        done = _triage("demo", "--db", str(disk / "demo.db"), "--days", "2", tmp_path=tmp_path)
+        left = list(disk.iterdir())
+    finally:
+        subprocess.run(["umount", str(disk)], check=True)
+    assert done.returncode == 1
+    assert "disken er fuld" in done.stderr and "Tjek stien" not in done.stderr, done.stderr
+    assert left == []
+
+
+def test_rebalance_on_a_full_disk_names_its_file_and_leaves_nothing(tmp_path, workspace):
+    disk = _small_disk(tmp_path)
+    out = disk / "forslag"
+    try:
+        done = _triage("rebalance", "--db", workspace["good"], "--out", str(out),
+                       tmp_path=tmp_path)
+        left = list(disk.iterdir())
+    finally:
+        subprocess.run(["umount", str(disk)], check=True)
+    assert done.returncode == 1
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith(f"Kunne ikke skrive {out}/") and "site-packages" not in line, line
+    assert left == []  # no half-written file, and not the folder it made
+
+
+def test_rebalance_into_a_closed_pipe_still_writes_the_proposal(tmp_path, workspace):
+    """`triage rebalance … | head -1`: the reader may be gone before the first line."""
+    read, write = os.pipe()
+    os.close(read)
+    out = tmp_path / "forslag"
+    try:
+        done = subprocess.run([sys.executable, "-m", "triage.cli", "rebalance", "--db",
+                               workspace["good"], "--out", str(out)], cwd=tmp_path,
+                              env=_env(tmp_path, PYTHONUNBUFFERED="1"), stdout=write,
+                              stderr=subprocess.PIPE, text=True, timeout=TIMEOUT)
+    finally:
+        os.close(write)
+    assert "Traceback" not in done.stderr
+    assert done.returncode == 0
+    assert {p.name for p in out.iterdir()} >= {"flow.toml", "sites.toml"}
+
+
+def test_a_missing_postgres_driver_is_named_with_the_way_to_install_it(tmp_path):
+    blocked = tmp_path / "blocked"  # a Python where the driver is not installed
+    blocked.mkdir()
+    (blocked / "psycopg.py").write_text(
+        "raise ModuleNotFoundError(\"No module named 'psycopg'\", name='psycopg')\n")
+    env = {**_env(tmp_path), "PYTHONPATH": f"{blocked}{os.pathsep}{ROOT}"}
+    url = "postgresql+psycopg://u@localhost/triage"
+
+    def run(command: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "triage.cli", command, "--db", url],
+                              cwd=tmp_path, env=env, capture_output=True, text=True,
+                              timeout=TIMEOUT, stdin=subprocess.DEVNULL)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        runs = list(pool.map(run, ("summary", "desk")))
+    for done in runs:
+        assert done.returncode == 1, done.stderr
+        assert ("driveren til PostgreSQL er ikke installeret: kør pip install '.[postgres]'"
+                in done.stderr), done.stderr
+        assert "No module named" not in done.stderr

@@ -87,6 +87,7 @@ def test_staffing_uses_in_person_arrivals_and_erlang_c(november, flow):
 
 def test_each_format_read_back(november, flow, tmp_path):
     built = build(november, flow.sites, NOVEMBER)
+    (tmp_path / "ud").mkdir()  # the folder must exist: the export makes none
     xlsx = export.write(built, "xlsx", tmp_path / "ud" / "footfall.xlsx")[0]
     book = openpyxl.load_workbook(xlsx)
     assert book.sheetnames == ["Om udtrækket", "Besøg pr. dag", "Besøg pr. time", "Henvisninger pr. sted",
@@ -262,12 +263,14 @@ def test_a_full_disk_leaves_the_old_file_and_says_so(tmp_path):
     db = tmp_path / "full.db"
     assert main(["demo", "--db", str(db), "--days", "30", "--per-day", "400", "--end", "2026-11-23"]) == 0
     out = tmp_path / "visits.csv"
-    out.write_text("the export from last week\n", encoding="utf-8")
+    assert main(["export", "--db", str(db), "--visits", "--format", "csv", "--from", "2026-11-22",
+                 "--to", "2026-11-22", "--out", str(out)]) == 0  # last week's, a small one
+    last_week = out.read_bytes()
     done = subprocess.run(
         [sys.executable, "-m", "triage", "export", "--db", str(db), "--visits", "--format", "csv",
          "--from", "2026-10-20", "--to", "2026-11-22", "--out", str(out)],
         capture_output=True, text=True, preexec_fn=_limit_file_size, cwd=Path(__file__).parent.parent)
     assert done.returncode == 1, done.stderr
     assert "Kunne ikke skrive" in done.stderr and "Intet er ændret" in done.stderr
-    assert out.read_text(encoding="utf-8") == "the export from last week\n"
+    assert out.read_bytes() == last_week
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".part")] == []

@@ -169,6 +169,11 @@ async def test_export_dialog_writes_the_period_with_progress(overview_app, tmp_p
         target = tmp_path / "ud" / "overblik.xlsx"
         path.value = str(target)
         await pilot.press("enter")
+        await ready(pilot)  # the folder does not exist: said, and not made
+        assert "Mappen" in str(dialog.query_one("#export-message", Static).render())
+        assert not target.parent.exists()
+        target.parent.mkdir()
+        await pilot.press("enter")
         await ready(pilot)
         assert dialog.query_one("#export-progress", ProgressBar).percentage == 1.0
         assert f"Skrev {target}." in str(dialog.query_one("#export-message", Static).render())

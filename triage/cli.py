@@ -30,6 +30,7 @@ DEMO_MAX_PER_DAY = 100_000
 DEMO_MAX_TOTAL = 50_000_000
 CRASH_EXIT = 70  # EX_SOFTWARE: a fault in triage itself, not in what it was given
 MEMORY = "memory"
+SQLITE_HEADER = b"SQLite format 3\0"  # the first 16 bytes of every SQLite database file
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -193,9 +194,81 @@ def _server_url_usable(args: argparse.Namespace) -> bool:
         url.port  # noqa: B018 - a port that is no number raises here
         url.get_dialect().import_dbapi()
     except (ArgumentError, ImportError, ValueError) as error:
-        print(t("db_bad_url", args.lang, db=_db_label(args), reason=_reason(error)), file=sys.stderr)
+        print(t("db_bad_url", args.lang, db=_db_label(args), reason=_url_reason(error, args)),
+              file=sys.stderr)
         return False
     return True
+
+
+def _url_reason(error: Exception, args: argparse.Namespace) -> str:
+    """Why a --db URL can never work, in the person's language (not the driver's English)."""
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    lang, db = args.lang, str(args.db or "")
+    scheme = db.split("://", 1)[0] if "://" in db else ""
+    if isinstance(error, NoSuchModuleError):
+        return t("url_unknown_kind", lang, kind=scheme or db)
+    if isinstance(error, ImportError):
+        kind = scheme.split("+")[0]
+        if kind.startswith("postgres") and (error.name or "").startswith("psycopg"):
+            return t("url_no_postgres_driver", lang)
+        return t("url_no_driver", lang, driver=error.name or scheme, kind=kind)
+    if isinstance(error, ArgumentError):
+        return t("url_not_a_url", lang)
+    port = re.search(r"invalid literal for int\(\) with base 10: '(.*)'", str(error))
+    if port:
+        return t("url_port", lang, port=port.group(1))
+    return _reason(error)
+
+
+def _not_a_database(args: argparse.Namespace, must_hold_one: bool) -> bool:
+    """True (after saying why) when --db is an existing file that is no SQLite database, read
+    from its first 16 bytes before any database code loads; with `must_hold_one` (commands
+    that only read) an empty file too, which opening would turn into an empty database."""
+    target = _sqlite_file(args.db)
+    if not isinstance(target, Path) or not target.is_file():
+        return False
+    try:
+        with open(target, "rb") as file:
+            head = file.read(len(SQLITE_HEADER))
+    except OSError:
+        return False  # opening it says why
+    if head == SQLITE_HEADER or (not head and not must_hold_one):
+        return False
+    reason = t("db_empty_file" if not head else "db_not_sqlite", args.lang)
+    print(t("db_damaged", args.lang, db=_hide_password(str(args.db or target)), reason=reason),
+          file=sys.stderr)
+    return True
+
+
+def _disk_full(error: BaseException, args: argparse.Namespace) -> bool:
+    """A database write that failed because the disk (or the file size limit) is full. SQLite
+    often reports that as a plain I/O error: then the free space of the file's folder tells."""
+    import errno
+    import shutil
+
+    cause = getattr(error, "orig", None) or error
+    if isinstance(cause, OSError) and cause.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+        return True
+    name = getattr(cause, "sqlite_errorname", "")
+    if name == "SQLITE_FULL":
+        return True
+    target = _sqlite_file(args.db)
+    if not name.startswith("SQLITE_IOERR") or not isinstance(target, Path):
+        return False
+    try:
+        return shutil.disk_usage(target.absolute().parent).free < 1024 * 1024
+    except OSError:
+        return False
+
+
+def _remove_database_files(path: Path) -> None:
+    """Remove a database file this command made (and SQLite's files beside it)."""
+    for name in (path, *(path.with_name(path.name + end) for end in ("-wal", "-shm", "-journal"))):
+        try:
+            name.unlink(missing_ok=True)
+        except OSError:
+            pass
 
 
 def _db_label(args: argparse.Namespace) -> str:
@@ -213,6 +286,8 @@ def _open_store(args: argparse.Namespace):
         # Opening it would create an empty database and report 0 visits: say what is wrong.
         print(t("db_missing", args.lang, path=target), file=sys.stderr)
         return None
+    if _not_a_database(args, must_hold_one=args.command in READS_EXISTING):
+        return None
     return _opened(args)
 
 
@@ -225,19 +300,27 @@ def _opened(args: argparse.Namespace):
     try:
         store = Store(args.db, spool_dir=args.spool_dir)
     except (ArgumentError, ImportError, ValueError) as error:  # not a URL, or no such driver
-        print(t("db_bad_url", lang, db=_db_label(args), reason=_reason(error)), file=sys.stderr)
+        print(t("db_bad_url", lang, db=_db_label(args), reason=_url_reason(error, args)),
+              file=sys.stderr)
         return None
     except OSError as error:  # the default folder cannot be made
         print(t("db_unreachable", lang, db=_db_label(args), reason=_reason(error)), file=sys.stderr)
         return None
     args.store_label = store.describe()
+    if args.command == "check":
+        return store  # check reads what is there, as it is: opening could put triggers back
     try:
         store.open()
     except StoreError as error:
-        print(t(error.code, lang, **error.params), file=sys.stderr)
+        code = "db_newer_command" if error.code == "db_newer" else error.code  # not the desk's
+        print(t(code, lang, **{"db": store.describe(), **error.params}), file=sys.stderr)
     except UNAVAILABLE as error:
-        print(t("db_unreachable", lang, db=store.describe(), reason=_reason(error)),
-              file=sys.stderr)
+        if _disk_full(error, args):
+            print(t("db_disk_full", lang, db=store.describe(), reason=_reason(error)),
+                  file=sys.stderr)
+        else:
+            print(t("db_unreachable", lang, db=store.describe(), reason=_reason(error)),
+                  file=sys.stderr)
     except DatabaseError as error:  # not a database at all, or a damaged one
         print(t("db_damaged", lang, db=store.describe(), reason=_reason(error)), file=sys.stderr)
     else:
@@ -469,15 +552,12 @@ def cmd_spool(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     from sqlalchemy.exc import DatabaseError
 
-    from triage.store import UNAVAILABLE, Store, StoreError
+    from triage.store import UNAVAILABLE, StoreError
 
     lang = args.lang
-    if args.repair:  # opens the store itself: it is also the way out of a lost schema version
-        store = Store(args.db, spool_dir=args.spool_dir)
-    else:
-        store = _open_store(args)
-        if store is None:
-            return 1
+    store = _open_store(args)  # not opened: only --repair changes anything
+    if store is None:
+        return 1
     try:
         if args.repair:
             for line in _repair_lines(store.repair(), lang):
@@ -487,9 +567,12 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(t(error.code, lang, **error.params), file=sys.stderr)
         return 1
     except (*UNAVAILABLE, DatabaseError) as error:  # DatabaseError: a damaged file, read half-way
-        print(t("db_unreachable", lang, db=store.describe(), reason=_reason(error)),
-              file=sys.stderr)
+        trouble = _database_trouble(error)
+        code = "db_damaged" if trouble == "db_damaged" else "db_unreachable"
+        print(t(code, lang, db=store.describe(), reason=_reason(error)), file=sys.stderr)
         return 1
+    finally:
+        store.dispose()
     for line in _check_lines(report, store.describe(), store.dialect, lang):
         print(line)
     return 0 if report["ok"] else 1
@@ -625,7 +708,8 @@ def cmd_export(args: argparse.Namespace) -> int:
                               ("--wait-share", args.wait_share, 0 < args.wait_share < 1),
                               ("--min-count", args.min_count, args.min_count >= 0)):
         if not ok:
-            print(t("exp_bad_number", lang, option=option, value=value), file=sys.stderr)
+            key = "exp_bad_share" if option == "--wait-share" else "exp_bad_number"
+            print(t(key, lang, option=option, value=value), file=sys.stderr)
             return 1
     if args.wait_minutes > 24 * 60:  # inf too: a wait of a whole day is the most that means much
         print(t("number_between", lang, option="--wait-minutes", low=0, high=24 * 60,
@@ -706,6 +790,20 @@ def cmd_rebalance(args: argparse.Namespace) -> int:
     finally:
         store.dispose()
     proposal = propose(flow.sites, per_postcode, per_site, max_moves=args.max_moves)
+    data = args.data or paths.default_data_dir()
+    try:  # written before anything is printed: a closed pipe (| head) cannot stop the writing
+        cases = write_proposal(data, out, flow.sites, proposal.moves, local_now().date(),
+                               proposal.group)
+    except RebalanceError as error:
+        print(t(error.code, lang, **error.params), file=sys.stderr)
+        return 1
+    except OSError as error:
+        return _say_unwritable(error, out, lang)
+    checked = load(out)
+    if not checked.ok:
+        _print_problems(checked.problems, lang, sys.stderr, with_warnings=False)
+        print(t("reb_invalid", lang, out=out), file=sys.stderr)
+        return 1
     name = lambda s: flow.sites.name_of(s, lang)  # noqa: E731
     print(t("reb_period", lang, start=period[0], end=period[1]))
     if not proposal.moves:
@@ -722,22 +820,8 @@ def cmd_rebalance(args: argparse.Namespace) -> int:
     for site in proposal.capacity:
         print(f"{name(site):<34}{proposal.capacity[site]:>10}{before[site]:>18.0f}{after[site]:>18.0f}")
     print(t("reb_max", lang, before=f"{proposal.max_before:.0f}", after=f"{proposal.max_after:.0f}"))
-    data = args.data or paths.default_data_dir()
-    try:
-        cases = write_proposal(data, out, flow.sites, proposal.moves, local_now().date(),
-                               proposal.group)
-    except RebalanceError as error:
-        print(t(error.code, lang, **error.params), file=sys.stderr)
-        return 1
-    except OSError as error:
-        return _say_unwritable(error, out, lang)
     if cases:
         print(t("reb_cases", lang, cases=", ".join(cases)))
-    checked = load(out)
-    if not checked.ok:
-        _print_problems(checked.problems, lang, sys.stderr, with_warnings=False)
-        print(t("reb_invalid", lang, out=out), file=sys.stderr)
-        return 1
     print(t("reb_written", lang, out=out))
     return 0
 
@@ -813,8 +897,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return 1
     from triage.store import UNAVAILABLE  # the database code loads only now
 
+    target = _sqlite_file(args.db)
+    made = target if isinstance(target, Path) and not target.exists() else None
     store = _open_store(args)
     if store is None:
+        if made is not None:  # e.g. a full disk: no empty database file left behind
+            _remove_database_files(made)
         return 1
     if store.has_real_visits():
         # Demo rows beside real ones would be too easy to mistake for each other in a report.
@@ -849,6 +937,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         # Both loads are all or nothing: what was written so far has been taken out again.
         clear_progress()
         print(t("demo_failed", lang, db=store.describe(), reason=_reason(error)), file=sys.stderr)
+        if made is not None:
+            store.dispose()
+            _remove_database_files(made)
         return 1
     seconds = time.perf_counter() - started
     clear_progress()
@@ -870,7 +961,8 @@ def cmd_desk(args: argparse.Namespace) -> int:
     site = args.site or (flow.sites.default_site if flow else "")
     if flow is None or not _site_known(flow, site, lang):
         return 1
-    if refuse_memory_db(args) or not _server_url_usable(args):
+    if (refuse_memory_db(args) or not _server_url_usable(args)
+            or _not_a_database(args, must_hold_one=False)):
         return 1
     from triage.app import TriageApp  # Textual loads only now
     from triage.desklog import DeskLog

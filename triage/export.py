@@ -12,8 +12,8 @@ Rules that hold for every format:
 - a file is written under a temporary name and renamed when complete, so a full disk or a
   broken connection never leaves half a file under the real name;
 - only a regular file is ever replaced, and only one the person meant to replace: an earlier
-  export of the same kind (its name ends in .xlsx, .json or .csv). A device, a pipe, a folder
-  or any other file is refused with a message (as root, /dev/null would otherwise be replaced).
+  export of the same format, read from its content. A link (whatever it points at), a device,
+  a pipe, a folder or any other file is refused with a message; no missing folder is made.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import stat
 import tempfile
 from contextlib import contextmanager, suppress
@@ -28,6 +29,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 from sqlalchemy import text
 
@@ -512,7 +514,12 @@ def _number_text(value, kind: str, decimal_comma: bool) -> str:
 
 def check_target(out: Path, fmt: str, folder: bool = False) -> None:
     """Refuse, before any work, an `out` the export must not write (ExportError says why):
-    for a folder of CSV files, an existing file; for one file, see _check_replaceable."""
+    a link (whatever it points at), a place in a folder that does not exist (none is made),
+    for a folder of CSV files an existing file, and for one file see _check_replaceable."""
+    if out.is_symlink():
+        raise ExportError("out_link", path=out)
+    if not _folder_of(out).is_dir() and not _folder_of(out).exists():
+        raise ExportError("out_no_folder", path=out, folder=_folder_of(out))
     if folder:
         if out.exists() and not out.is_dir():
             raise ExportError("out_file_for_folder", path=out)
@@ -520,9 +527,16 @@ def check_target(out: Path, fmt: str, folder: bool = False) -> None:
     _check_replaceable(out, SUFFIXES[fmt])
 
 
+def _folder_of(path: Path) -> Path:
+    return path.parent if str(path.parent) else Path(".")
+
+
 def _check_replaceable(path: Path, suffix: str) -> None:
-    """A new name is fine; an existing one only when it is a regular file (a link is followed:
-    a link to a device is a device) whose name ends in `suffix`, i.e. an earlier export."""
+    """A new name is fine; an existing one only when it is a regular file that is an earlier
+    export of the same format (read from its content, not its name). A link is never followed:
+    through a link, even a root's export could replace /etc/passwd."""
+    if path.is_symlink():
+        raise ExportError("out_link", path=path)
     try:
         found = path.stat()
     except OSError:
@@ -531,19 +545,53 @@ def _check_replaceable(path: Path, suffix: str) -> None:
         raise ExportError("out_folder", path=path, example=path / f"triage{suffix}")
     if not stat.S_ISREG(found.st_mode):
         raise ExportError("out_special", path=path)
-    if path.suffix.lower() != suffix:
-        raise ExportError("out_not_export", path=path, suffix=suffix)
+    if path.suffix.lower() != suffix or not _earlier_export(path, suffix):
+        raise ExportError("out_not_export", path=path, kind=suffix.lstrip(".").upper())
+
+
+def _earlier_export(path: Path, suffix: str) -> bool:
+    """True when the file is one triage wrote: a workbook with triage's about sheet, a JSON
+    document that begins with triage's format key, a CSV whose first line is triage's headers."""
+    try:
+        if suffix == ".xlsx":
+            return _xlsx_has_about(path)
+        with open(path, "rb") as file:
+            head = file.read(4096)
+    except (OSError, ValueError):
+        return False
+    text_head = head.decode("utf-8", errors="replace").removeprefix("\ufeff")
+    if suffix == ".json":
+        return re.match(r'\s*\{\s*"format":\s*"triage-(export|visits)"', text_head) is not None
+    first = text_head.split("\r\n", 1)[0].split("\n", 1)[0]
+    titles = {t(key, lang) for lang in ("da", "en") for key in _column_keys()}
+    return any(first and all(cell.strip('"') in titles for cell in first.split(separator))
+               for separator in (",", ";"))
+
+
+def _column_keys() -> list[str]:
+    from triage.i18n import DA
+
+    return [key for key in DA if key.startswith("exp_col_")]
+
+
+def _xlsx_has_about(path: Path) -> bool:
+    from zipfile import BadZipFile, ZipFile
+
+    names = {_sheet_name(t("exp_table_about", lang)) for lang in ("da", "en")}
+    try:
+        with ZipFile(path) as book:
+            workbook = book.read("xl/workbook.xml").decode("utf-8", errors="replace")
+    except (BadZipFile, KeyError, OSError, ValueError):
+        return False
+    sheets = set(re.findall(r'<sheet [^>]*name="([^"]*)"', workbook))
+    return any(escape(name, {'"': "&quot;"}) in sheets for name in names)
 
 
 @contextmanager
 def _replacing(path: Path, suffix: str) -> Iterator[Path]:
     """Yield the temporary name to write `path` under; rename it into place only when the
-    block completes, and remove it when it does not (the folder is made if missing). Through
-    a link, the file it points at is replaced, not the link."""
+    block completes, and remove it when it does not. No folder is made; a link is refused."""
     _check_replaceable(path, suffix)
-    if path.is_symlink():
-        path = Path(os.path.realpath(path))
-    path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.part")
     try:
         yield temporary
@@ -617,8 +665,9 @@ def csv_dialect(excel_da: bool) -> dict:
 
 
 def write_csv(export: Export, folder: Path, excel_da: bool = False) -> list[Path]:
-    """One UTF-8 file (with the byte-order mark Excel looks for) per table, in `folder`."""
-    folder.mkdir(parents=True, exist_ok=True)
+    """One UTF-8 file (with the byte-order mark Excel looks for) per table, in `folder` (made
+    if missing; the folder it is in must exist)."""
+    folder.mkdir(exist_ok=True)
     written = []
     for table in export.tables:
         path = folder / f"{t(f'exp_file_{table.key}', export.lang)}.csv"
@@ -829,6 +878,7 @@ def _ticker(progress: Progress | None, total: int) -> Callable[[int], None]:
 def write_visits(store: Store, options: Options, fmt: str, path: Path, excel_da: bool = False,
                  progress: Progress | None = None) -> int:
     """Every visit of the period (never void ones), one row each; returns how many."""
+    check_target(path, fmt)
     total = count_visits(store, options) if progress or fmt == "xlsx" else 0
     if fmt == "xlsx" and total >= XLSX_MAX_ROWS:
         raise ExportError("exp_too_many_rows", rows=total, most=XLSX_MAX_ROWS - 1)
@@ -919,6 +969,7 @@ class ExportError(Exception):
 
 
 def write(export: Export, fmt: str, out: Path, excel_da: bool = False) -> list[Path]:
+    check_target(out, fmt, folder=fmt == "csv")  # again here: the overview's dialog comes here
     if fmt == "csv":
         return write_csv(export, out, excel_da)
     if fmt == "json":

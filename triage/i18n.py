@@ -415,7 +415,7 @@ DA: dict[str, str] = {
     "out_special": "{path} er ikke en almindelig fil (men fx en enhed eller en pipe). Der skrives kun almindelige filer; vælg et andet navn.",
     "out_folder": "{path} er en mappe. Skriv et filnavn, fx {example}.",
     "out_file_for_folder": "{path} er en fil, men her skrives en mappe med flere filer. Vælg en mappe, der ikke findes endnu, eller en, der må skrives i.",
-    "out_not_export": "{path} findes allerede og er ikke en {suffix}-fil. Eksporten erstatter kun en tidligere eksport af samme slags; vælg et andet navn.",
+    "out_not_export": "{path} findes allerede og er ikke en tidligere {kind}-eksport fra triage, så den overskrives ikke. Vælg et andet navn, eller slet filen først.",
     "out_is_data": "{path} er selve datamappen. Skriv forslaget i en anden mappe, fx --out forslag.",
     "crash": "Uventet fejl i triage ({error}). Hele rapporten er gemt i {path}; send den til den, der passer triage.",
     "crash_unsaved": "Uventet fejl i triage ({error}). Rapporten kunne ikke gemmes ({reason}).",
@@ -429,6 +429,20 @@ DA: dict[str, str] = {
     "spool2_left_alone": "{path} er ikke en spoolfil (men fx en genvej eller en mappe) og er ladt urørt: den er hverken læst, tømt eller kopieret. Find ud af, hvem der har lagt den der, og flyt den væk.",
     "spool2_more_files": "… og {count} filer mere af samme slags.",
     "spool2_more_waiting": "  … og {count} flere.",
+    # --- cli2: links and missing folders for --out, databases that are not one, --db reasons
+    "out_link": "--out er et link; skriv stien til selve filen. {path} peger videre til en anden fil, og der skrives aldrig gennem et link.",
+    "out_no_folder": "Mappen {folder} findes ikke, så {path} kan ikke skrives. Opret mappen først, eller vælg en mappe, der findes.",
+    "db_not_sqlite": "filen er ikke en SQLite-database",
+    "db_empty_file": "filen er tom",
+    "db_newer_command": "Databasen {db} er fra en nyere udgave af triage (skema {found}; denne udgave kender {supported}). Opdatér triage på denne maskine, og prøv igen.",
+    "db_disk_full": "Databasen {db} kunne ikke skrives, fordi disken er fuld ({reason}). Intet er gemt. Frigør plads på disken, og prøv igen.",
+    "url_not_a_url": "det er ikke en databaseadresse",
+    "url_unknown_kind": "ukendt databasetype '{kind}' (brug sqlite eller postgresql+psycopg)",
+    "url_port": "portnummeret '{port}' er ikke et tal",
+    "url_no_postgres_driver": "driveren til PostgreSQL er ikke installeret: kør pip install '.[postgres]' i mappen med triage",
+    "url_no_driver": "driveren '{driver}' til databasetypen '{kind}' er ikke installeret",
+    "exp_bad_share": "{option} skal være et tal mellem 0 og 1 (fx 0,8), ikke {value}.",
+    "check_tables_missing": "I databasen {db} mangler tabellerne {tables}, så tallene kan ikke kontrolleres. Kør triage check --repair med samme --db for at lave dem igen; tallene bygges igen ud fra besøgene.",
 }
 
 EN: dict[str, str] = {
@@ -830,7 +844,7 @@ EN: dict[str, str] = {
     "out_special": "{path} is not a regular file (but e.g. a device or a pipe). Only regular files are written; choose another name.",
     "out_folder": "{path} is a folder. Write a file name, e.g. {example}.",
     "out_file_for_folder": "{path} is a file, but this writes a folder of several files. Choose a folder that does not exist yet, or one that may be written in.",
-    "out_not_export": "{path} already exists and is not a {suffix} file. The export replaces only an earlier export of the same kind; choose another name.",
+    "out_not_export": "{path} already exists and is not an earlier {kind} export from triage, so it is not overwritten. Choose another name, or delete the file first.",
     "out_is_data": "{path} is the data folder itself. Write the proposal to another folder, e.g. --out proposal.",
     "crash": "Unexpected error in triage ({error}). The full report is saved in {path}; send it to whoever looks after triage.",
     "crash_unsaved": "Unexpected error in triage ({error}). The report could not be saved ({reason}).",
@@ -844,6 +858,20 @@ EN: dict[str, str] = {
     "spool2_left_alone": "{path} is not a spool file (but e.g. a symbolic link or a folder) and was left alone: it was not read, emptied or copied. Find out who put it there, and move it away.",
     "spool2_more_files": "… and {count} more files of the same kind.",
     "spool2_more_waiting": "  … and {count} more.",
+    # --- cli2: links and missing folders for --out, databases that are not one, --db reasons
+    "out_link": "--out is a link; write the path of the file itself. {path} points on to another file, and nothing is ever written through a link.",
+    "out_no_folder": "The folder {folder} does not exist, so {path} cannot be written. Create the folder first, or choose a folder that exists.",
+    "db_not_sqlite": "the file is not an SQLite database",
+    "db_empty_file": "the file is empty",
+    "db_newer_command": "The database {db} is from a newer version of triage (schema {found}; this version knows {supported}). Update triage on this machine and try again.",
+    "db_disk_full": "The database {db} could not be written because the disk is full ({reason}). Nothing was kept. Free some disk space and try again.",
+    "url_not_a_url": "it is not a database address",
+    "url_unknown_kind": "unknown kind of database '{kind}' (use sqlite or postgresql+psycopg)",
+    "url_port": "the port number '{port}' is not a number",
+    "url_no_postgres_driver": "the PostgreSQL driver is not installed: run pip install '.[postgres]' in triage's folder",
+    "url_no_driver": "the driver '{driver}' for the database kind '{kind}' is not installed",
+    "exp_bad_share": "{option} must be a number between 0 and 1 (e.g. 0.8), not {value}.",
+    "check_tables_missing": "The database {db} lacks the tables {tables}, so its figures cannot be checked. Run triage check --repair with the same --db to make them again; the figures are rebuilt from the visits.",
 }
 
 CATALOG = {"da": DA, "en": EN}

@@ -28,9 +28,10 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import os
 import re
-import shutil
 import tomllib
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -211,14 +212,41 @@ def write_proposal(data_dir: Path, out_dir: Path, sites: Sites, moves: list[Move
     if cases_path.exists() and moves:
         new_cases, changed = _edit_cases(cases_path.read_text(encoding="utf-8-sig"), moves)
     # Everything is known to be right: only now is anything written.
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for path in data_dir.iterdir():
-        if path.is_file() and path.suffix in (".toml", ".json"):
-            shutil.copy2(path, out_dir / path.name)
-    (out_dir / "sites.toml").write_text(new_sites, encoding="utf-8")
+    files = {path.name: path.read_bytes() for path in sorted(data_dir.iterdir())
+             if path.is_file() and path.suffix in (".toml", ".json")}
+    files["sites.toml"] = new_sites.encode("utf-8")
     if new_cases is not None:
-        (out_dir / "cases.toml").write_text(new_cases, encoding="utf-8")
+        files["cases.toml"] = new_cases.encode("utf-8")
+    _write_all(out_dir, files)
     return changed
+
+
+def _write_all(out_dir: Path, files: dict[str, bytes]) -> None:
+    """Write every file under a temporary name first and rename them only when all are
+    written, so a full disk leaves no half-written file (and no folder this made). An
+    OSError names the file in `out_dir` it was writing."""
+    made = [folder for folder in (out_dir, *out_dir.parents) if not folder.exists()]
+    written: list[Path] = []
+    name = ""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        for name, content in files.items():
+            temporary = out_dir / f".{name}.part"
+            written.append(temporary)
+            with open(temporary, "wb") as file:
+                file.write(content)
+                file.flush()
+                os.fsync(file.fileno())
+        for name in files:
+            os.replace(out_dir / f".{name}.part", out_dir / name)
+    except OSError as error:
+        for temporary in written:
+            temporary.unlink(missing_ok=True)
+        for folder in made:  # the innermost first
+            with suppress(OSError):
+                folder.rmdir()
+        target = out_dir / name if name else out_dir
+        raise OSError(error.errno, error.strerror, str(target)) from error
 
 
 def _key(name: str) -> str:

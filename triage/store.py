@@ -931,6 +931,9 @@ class Store:
         with self._snapshot() as conn:
             state = self._schema_state(conn)
             self._not_newer(self._readable_version(state))
+            if TABLE_NAMES - state.tables:  # check reads only: --repair makes them again
+                raise StoreError("check_tables_missing", db=self.describe(),
+                                 tables=", ".join(sorted(TABLE_NAMES - state.tables)))
             integrity, amcheck = self._integrity(conn)
             report = {"integrity": integrity, "amcheck": amcheck, "schema_version": state.version,
                       "triggers_missing": state.triggers_missing,
