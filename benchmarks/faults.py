@@ -755,10 +755,14 @@ def fault_11(run: Run) -> None:
 def fault_12(run: Run) -> None:
     """A spool line that can never be stored (a desk name of 70 characters), on PostgreSQL: good
     visits arrive, the bad one is quarantined with its reason and not retried forever."""
-    url = run.postgres_database("f12")
-    if url is None:
+    if run.postgres_database("f12_first") is None:  # starts the server
         return
-    spool_some(run, desks=2)
+    server = run.args.postgres_server
+    url = server.url("f12")  # not made yet: the desks spool for it
+    kinds = run.desks_write(url, desks=2)
+    run.out.require(kinds.get("spooled", 0) == len(run.out.acknowledged) > 0,
+                    f"desks without their database did not spool: {kinds}")
+    new_database(server.create_database("f12"))
     marker = "f12" + a_good_entry(run)["visit_id"][3:]
     insert_line(run, json.dumps({**a_good_entry(run), "visit_id": marker, "desk": "d" * 70}))
     run.arrived(url)
