@@ -3,7 +3,7 @@
 Each run is a fresh process (headless, 80×24). When its first screen has been painted (for the
 desk: the first question is on screen) it reports to this script, which notes the time since it
 started the process; the child also reports its peak RSS at that moment, then exits. Runs of the
-two alternate so machine noise hits both alike. Goal: desk ≤ 1.5× minimal in time and memory.
+two alternate so machine noise hits both alike. Goal: desk ≤ 1.3× minimal in time, ≤ 1.5× in memory.
 The desk's database (and the ORM) load after this moment, off the start path; the script also
 reports the desk's peak RSS once it has opened its database, for the record.
 
