@@ -7,6 +7,7 @@ from textual import work
 from textual.app import App
 from textual.binding import Binding
 from textual.message import Message
+from textual.screen import Screen
 from textual.theme import BUILTIN_THEMES, Theme
 
 from screens.messages import LogReady, VisitLogged, VisitVoided
@@ -67,12 +68,18 @@ class TriageApp(App):
         self.lang = lang
         self.visit_log = log or DeskLog(None, site, desk)
 
+    def get_default_screen(self) -> Screen:
+        # The desk is the app's first screen itself, not pushed over an empty default one:
+        # the first question is painted a frame or two sooner.
+        if self.start == "overview":
+            return super().get_default_screen()
+        return DeskScreen(self.flow, self.site, self.desk)
+
     def on_mount(self) -> None:
         translate_bindings(self, self.lang)
         if self.start == "overview":
             self.show_overview(can_leave=False)
             return
-        self.push_screen(DeskScreen(self.flow, self.site, self.desk))
         # The database (and the ORM) load just after the first question is on screen, not
         # before, and not while the receptionist's first keys are being handled.
         if self.open_log_after > 0:
