@@ -29,7 +29,6 @@ DEMO_MAX_DAYS = 36_500
 DEMO_MAX_PER_DAY = 100_000
 DEMO_MAX_TOTAL = 50_000_000
 CRASH_EXIT = 70  # EX_SOFTWARE: a fault in triage itself, not in what it was given
-MEMORY = "memory"
 SQLITE_HEADER = b"SQLite format 3\0"  # the first 16 bytes of every SQLite database file
 
 
@@ -141,9 +140,10 @@ def _store_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _reason(error: Exception) -> str:
-    """What the database driver said went wrong, in one line."""
-    said = str(getattr(error, "orig", None) or error).strip()
-    return said.splitlines()[0] if said else type(error).__name__
+    """What the database driver (or the OS) said went wrong, in one line."""
+    from triage.spool import one_line
+
+    return one_line(error)
 
 
 def _hide_password(text: str) -> str:
@@ -151,29 +151,10 @@ def _hide_password(text: str) -> str:
     return re.sub(r"(://[^:/@\s]*:)[^@\s]*@", r"\1***@", text)
 
 
-def _sqlite_file(db: str | None) -> Path | str | None:
-    """What --db names if it is SQLite: its file, or MEMORY; None for a database server.
-    Read from the text alone, so the desk can ask before any database code loads."""
-    if db is None:
-        return paths.default_db_path()
-    if "://" not in db:
-        return Path(db).expanduser()
-    scheme, rest = db.split("://", 1)
-    if not scheme.startswith("sqlite"):
-        return None
-    name, _, query = rest.partition("?")
-    name = name[1:] if name.startswith("/") else name  # sqlite:///relative, sqlite:////absolute
-    if "uri=true" in query.lower():
-        name = name.removeprefix("file:")
-    if name in ("", ":memory:") or "mode=memory" in query:
-        return MEMORY
-    return Path(name)
-
-
 def refuse_memory_db(args: argparse.Namespace) -> bool:
     """True (after saying why) when --db is a database in memory: everything written there
     (a visit the desk confirmed, a flushed spool, a demo) would vanish when triage exits."""
-    if _sqlite_file(args.db) != MEMORY:
+    if paths.sqlite_file(args.db) != paths.MEMORY:
         return False
     print(t("db_in_memory", args.lang, db=args.db), file=sys.stderr)
     return True
@@ -225,7 +206,7 @@ def _not_a_database(args: argparse.Namespace, must_hold_one: bool) -> bool:
     """True (after saying why) when --db is an existing file that is no SQLite database, read
     from its first 16 bytes before any database code loads; with `must_hold_one` (commands
     that only read) an empty file too, which opening would turn into an empty database."""
-    target = _sqlite_file(args.db)
+    target = paths.sqlite_file(args.db)
     if not isinstance(target, Path) or not target.is_file():
         return False
     try:
@@ -253,7 +234,7 @@ def _disk_full(error: BaseException, args: argparse.Namespace) -> bool:
     name = getattr(cause, "sqlite_errorname", "")
     if name == "SQLITE_FULL":
         return True
-    target = _sqlite_file(args.db)
+    target = paths.sqlite_file(args.db)
     if not name.startswith("SQLITE_IOERR") or not isinstance(target, Path):
         return False
     try:
@@ -281,7 +262,7 @@ def _open_store(args: argparse.Namespace):
     """The store named by --db, opened; None (after saying why) when it cannot be used."""
     if refuse_memory_db(args):
         return None
-    target = _sqlite_file(args.db)
+    target = paths.sqlite_file(args.db)
     if args.command in READS_EXISTING and isinstance(target, Path) and not target.exists():
         # Opening it would create an empty database and report 0 visits: say what is wrong.
         print(t("db_missing", args.lang, path=target), file=sys.stderr)
@@ -897,7 +878,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return 1
     from triage.store import UNAVAILABLE  # the database code loads only now
 
-    target = _sqlite_file(args.db)
+    target = paths.sqlite_file(args.db)
     made = target if isinstance(target, Path) and not target.exists() else None
     store = _open_store(args)
     if store is None:

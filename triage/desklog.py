@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from triage import paths
-from triage.spool import Drained, Spool, database_identity, entry_problem, why
+from triage.spool import Drained, Spool, database_identity, entry_problem, one_line, why
 from triage.visits import valid_desk_name
 
 if TYPE_CHECKING:
@@ -56,8 +56,18 @@ class DeskLog:
             return self._store
 
     def _unusable(self, error: Exception) -> None:
-        reason = str(getattr(error, "orig", None) or error).strip()
-        self.problem = reason.splitlines()[0] if reason else type(error).__name__
+        self.problem = one_line(error)
+
+    def _keep_in_spool(self, entry: dict) -> str:
+        """The store itself cannot be used: the entry waits in the spool. StoreError when the
+        spool cannot be written either, so the desk says so and the entry is not lost silently."""
+        from triage.store import StoreError
+
+        try:
+            self.spool.append(entry)
+        except OSError as error:
+            raise StoreError("not_saved", reason=error.strerror or str(error)) from error
+        return "spooled"
 
     def open(self) -> bool:
         """True when the database answers; False means visits will wait in the spool (see
@@ -92,11 +102,7 @@ class DeskLog:
             raise
         except Exception as error:  # noqa: BLE001 - the store itself is unusable: keep the visit
             self._unusable(error)
-            try:
-                self.spool.append(visit)
-            except OSError as spool_error:
-                raise StoreError("not_saved", reason=spool_error.strerror or str(spool_error)) from spool_error
-            return "spooled"
+            return self._keep_in_spool(visit)
 
     def undo_last(self, now: datetime | None = None) -> tuple[str, dict | None]:
         """Void this desk's last visit if it is recent enough: ('saved'|'spooled'|'nothing', visit)."""
@@ -112,12 +118,8 @@ class DeskLog:
             raise  # neither database nor spool took it: the visit still counts, say so
         except Exception as error:  # noqa: BLE001 - as for record: the void waits in the spool
             self._unusable(error)
-            try:
-                self.spool.append({"void": visit["visit_id"], "voided_desk": self.desk,
-                                   "voided_utc": now.isoformat()})
-            except OSError as spool_error:
-                raise StoreError("not_saved", reason=spool_error.strerror or str(spool_error)) from spool_error
-            status = "spooled"
+            status = self._keep_in_spool({"void": visit["visit_id"], "voided_desk": self.desk,
+                                          "voided_utc": now.isoformat()})
         if status == "unknown":
             return "nothing", None
         self.last_visit = None

@@ -518,7 +518,7 @@ def check_target(out: Path, fmt: str, folder: bool = False) -> None:
     for a folder of CSV files an existing file, and for one file see _check_replaceable."""
     if out.is_symlink():
         raise ExportError("out_link", path=out)
-    if not _folder_of(out).is_dir() and not _folder_of(out).exists():
+    if not _folder_of(out).exists():
         raise ExportError("out_no_folder", path=out, folder=_folder_of(out))
     if folder:
         if out.exists() and not out.is_dir():

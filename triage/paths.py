@@ -42,3 +42,25 @@ def user_state_dir() -> Path:
     from platformdirs import user_state_path
 
     return user_state_path("triage", appauthor=False)
+
+
+MEMORY = "memory"  # what sqlite_file says of a database that lives in memory only
+
+
+def sqlite_file(db: str | os.PathLike | None) -> Path | str | None:
+    """What --db names if it is SQLite: its file, or MEMORY; None for a database server.
+    Read from the text alone, so the desk can ask before any database code loads."""
+    if db is None:
+        return default_db_path()
+    db = str(db)
+    if "://" not in db:
+        return Path(db).expanduser()
+    scheme, rest = db.split("://", 1)
+    if not scheme.startswith("sqlite"):
+        return None
+    name, _, query = rest.partition("?")
+    name = name[1:] if name.startswith("/") else name  # sqlite:///relative, sqlite:////absolute
+    name = name.removeprefix("file:")  # a URI filename (uri=true); no one names a file "file:…"
+    if name in ("", ":memory:") or "mode=memory" in query:
+        return MEMORY
+    return Path(name)

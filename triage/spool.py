@@ -102,13 +102,11 @@ def _open_regular(path: Path, mode: str):
         raise
 
 
-def _sqlite_identity(path: str) -> str:
-    if path in ("", ":memory:"):
-        return "sqlite://"
+def _sqlite_identity(path: Path) -> str:
     try:
-        resolved = Path(path).expanduser().resolve()
+        resolved = path.expanduser().resolve()
     except (OSError, RuntimeError):  # a loop of links: as written, made absolute
-        resolved = Path(path).expanduser().absolute()
+        resolved = path.expanduser().absolute()
     return f"sqlite:///{resolved}"
 
 
@@ -116,17 +114,13 @@ def database_identity(db: str | os.PathLike | None) -> str:
     """Which database `--db` means, as stable text without a password: SQLite by its absolute,
     resolved path; a server by kind, user, host, port and database name (no driver, password or
     options, which may hold a password too). Never raises, however malformed `db` is."""
-    if db is None:
-        return _sqlite_identity(str(paths.default_db_path()))
-    text = str(db)
-    if "://" not in text:
-        return _sqlite_identity(text)
-    scheme, _, rest = text.partition("://")
+    found = paths.sqlite_file(db)
+    if found == paths.MEMORY:
+        return "sqlite://"
+    if isinstance(found, Path):
+        return _sqlite_identity(found)
+    scheme, _, rest = str(db).partition("://")
     kind = scheme.split("+")[0].lower()
-    if kind == "sqlite":
-        path = rest[1:] if rest.startswith("/") else rest
-        path = path.split("?")[0]
-        return _sqlite_identity(path[5:] if path.startswith("file:") else path)
     netloc, _, name = rest.partition("/")
     userinfo, at, host = netloc.rpartition("@")
     user = userinfo.split(":")[0] + "@" if at else ""
