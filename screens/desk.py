@@ -16,7 +16,7 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Static
 
-from screens.keys import key_bar, translate_bindings
+from screens.keys import follow_language, key_bar
 from screens.messages import LogReady, VisitLogged, VisitVoided
 from screens.search import SearchScreen
 from triage.flow import Flow
@@ -42,10 +42,12 @@ class DeskScreen(Screen):
         Binding("f3", "toggle_channel", "key_channel", id="key_channel"),
         Binding("ctrl+z", "undo", "key_undo", id="key_undo"),
         Binding("slash", "search", "key_search", key_display="/", id="key_search"),
-        Binding("f5", "overview", "key_overview", show=False, id="key_overview"),
+        Binding("f5", "overview", "key_overview", id="key_overview"),
     ]
+    # Keys typed while a visit is being saved wait and are applied in order once it is saved.
+    HELD_KEYS = frozenset(b.key for b in BINDINGS)
 
-    def __init__(self, flow: Flow, site: str, desk: str) -> None:
+    def __init__(self, flow: Flow, site: str, desk: str, channel: str = "in_person") -> None:
         super().__init__()
         self.flow = flow
         self.site = site
@@ -54,21 +56,31 @@ class DeskScreen(Screen):
         self.typed = ""  # postcode digits typed so far
         self.pending: tuple[str, ...] = ()  # keys a search jump will press once the desk has asked
         self.index = ErrandIndex(flow)
-        self.channel = "in_person"
+        self.default_channel = channel  # each citizen starts here; F3 changes it for one citizen
+        self.channel = channel
         self.started: float | None = None  # monotonic time of this citizen's first key
         self.saving = False  # a confirmed visit is being written
         self.counts: tuple[int, int] | None = None
         self.demo = False  # the log is a demo database
-        self.notice = ""  # the last thing logged, shown until the next citizen's first key
+        # The last thing logged, shown until the next citizen's first key: catalog keys and
+        # their params, so the line follows the language (see notice_text).
+        self.notice: list[tuple[str, dict]] = []
+        self.message: tuple[str, dict] | str = ""  # what is wrong with the last answer
+        self.held: list[tuple[str, str | None]] = []  # keys typed while saving: (key, character)
 
     @property
     def lang(self) -> str:
         return self.app.lang  # type: ignore[attr-defined]
 
     def compose(self) -> ComposeResult:
-        with Horizontal(id="top"):
-            yield Static(id="where")
-            yield Static(id="today")
+        # Two lines, so site, desk, channel, counts and clock all fit 80 columns.
+        with Vertical(id="top"):
+            with Horizontal(classes="top-line"):
+                yield Static(id="where")
+                yield Static(id="channel")
+            with Horizontal(classes="top-line"):
+                yield Static(id="today")
+                yield Static(id="clock")
         yield Static(id="trail")
         with VerticalScroll(id="body"):
             yield Static(id="question")
@@ -82,7 +94,9 @@ class DeskScreen(Screen):
         yield Static(id="keys")
 
     def on_mount(self) -> None:
-        translate_bindings(self, self.lang)
+        follow_language(self, lambda: self.redraw(keep_message=True))
+        if getattr(self.app, "training", False):
+            self.notice = [("training_notice", {})]
         self.redraw()
         self.set_interval(15, self.show_today)
 
@@ -100,14 +114,14 @@ class DeskScreen(Screen):
             return bool(self.walk.steps)
         return True
 
-    def step(self, walk: Walk, keep_pending: bool = False) -> None:
+    def step(self, walk: Walk, keep_pending: bool = False, typed: str = "") -> None:
         if self.started is None and walk.steps:
             self.started = time.monotonic()
-            self.notice = ""
+            self.notice = []
         if not keep_pending:
             self.pending = ()
         self.walk = walk
-        self.typed = ""
+        self.typed = typed
         self.redraw()
 
     def press_keys(self, keys: tuple[str, ...]) -> None:
@@ -139,13 +153,17 @@ class DeskScreen(Screen):
             else:
                 self.step(walk)
         except AnswerError as error:
-            self.redraw(t(error.code, self.lang, **error.params))
+            self.redraw((error.code, error.params))
 
     def action_back(self) -> None:
-        self.step(self.walk.back())
+        # Back onto a postcode question: the postcode given stays typed, Enter re-uses it.
+        last = self.walk.steps[-1] if self.walk.steps else None
+        typed = f"{last.postcode:04d}" if last is not None and last.postcode is not None else ""
+        self.step(self.walk.back(), typed=typed)
 
     def action_restart(self) -> None:
         self.started = None
+        self.channel = self.default_channel  # F3 was for the citizen just served
         self.step(Walk.start(self.flow))
 
     def action_confirm(self) -> None:
@@ -185,54 +203,87 @@ class DeskScreen(Screen):
         if message.counts is not None:
             self.counts = message.counts
         if message.error:
-            self.notice = t(message.error, self.lang, **message.params)
+            self.notice = [(message.error, message.params)]
         elif not message.available:
-            self.notice = t("db_unavailable", self.lang, reason=message.reason)
+            self.notice = [("db_unavailable", {"reason": message.reason})]
+        elif message.first_start and self.started is None:
+            self.notice = [("first_start_training", {})]
         self.redraw()
 
-    def on_visit_logged(self, message: VisitLogged) -> None:
+    async def on_visit_logged(self, message: VisitLogged) -> None:
         self.saving = False
-        lang = self.lang
         if message.counts is not None:
             self.counts = message.counts
         if message.status == "failed":
-            # Not in the database and not on disk: stay on the card so nothing is lost.
-            self.redraw(t("not_saved", lang, reason=message.error))
+            # Not in the database and not on disk: stay on the card so nothing is lost. Keys
+            # typed meanwhile were meant for the next citizen: they are not applied to this one.
+            self.held = []
+            self.redraw(("not_saved", {"reason": message.error}))
             return
-        outcome = self.flow.outcomes[message.visit["outcome_id"]]
-        place = self.flow.sites[message.visit["destination_id"]].name(lang)
+        visit = {"outcome": message.visit["outcome_id"], "place": message.visit["destination_id"]}
         key = "visit_saved" if message.status == "saved" else "visit_spooled"
-        self.notice = t(key, lang, title=outcome.title(lang), place=place)
+        self.notice = [(key, visit)]
         if message.status == "spooled" and message.reason:
-            self.notice += " " + t("db_reason", lang, reason=message.reason)
+            self.notice.append(("db_reason", {"reason": message.reason}))
         self.action_restart()
+        await self.apply_held_keys()
 
     def on_visit_voided(self, message: VisitVoided) -> None:
-        lang = self.lang
         if message.counts is not None:
             self.counts = message.counts
         if message.status == "failed":
-            self.notice = t("undo_failed", lang, reason=message.reason)
+            self.notice = [("undo_failed", {"reason": message.reason})]
         elif message.visit is None:
-            self.notice = t("undo_nothing", lang, minutes=UNDO_MINUTES)
+            self.notice = [("undo_nothing", {"minutes": UNDO_MINUTES})]
         else:
-            title = self.flow.outcomes[message.visit["outcome_id"]].title(lang)
-            self.notice = t("undo_done", lang, title=title)
+            self.notice = [("undo_done", {"outcome": message.visit["outcome_id"]})]
         self.redraw()
+
+    def notice_text(self) -> str:
+        """The notice in the current language; outcome and place ids become their names."""
+        lang = self.lang
+        texts = []
+        for key, params in self.notice:
+            params = dict(params)
+            if "outcome" in params:
+                params["title"] = self.flow.outcomes[params.pop("outcome")].title(lang)
+            if "place" in params:
+                params["place"] = self.flow.sites[params["place"]].name(lang)
+            texts.append(t(key, lang, **params))
+        return " ".join(texts)
 
     def submit_postcode(self) -> None:
         try:
             self.after_asking(self.walk.give_postcode(self.typed))
         except AnswerError as error:
             # Keep what was typed so it can be corrected, and say what to do.
-            self.redraw(t(error.code, self.lang, **error.params))
+            self.redraw((error.code, error.params))
 
     async def on_key(self, event: events.Key) -> None:
         """Every desk key is handled here, in the order typed. Textual would run bindings later,
         from the app's queue, so a fast burst like `4 2400⏎1` could lose keys in between."""
-        if self.type_postcode(event) or await self.run_own_binding(event.key):
+        if self.saving and (event.key in self.HELD_KEYS or event.character in tuple("0123456789")):
+            self.held.append((event.key, event.character))  # for the next citizen: kept
+            handled = True
+        else:
+            handled = await self.handle_key(event)
+        if handled:
             event.stop()
             event.prevent_default()
+
+    async def handle_key(self, event: events.Key) -> bool:
+        return self.type_postcode(event) or await self.run_own_binding(event.key)
+
+    async def apply_held_keys(self) -> None:
+        """The keys typed while the visit was being saved, in order, now that it is saved."""
+        while self.held and not self.saving:
+            if self.app.screen is not self:  # a held key opened the search or the overview
+                for key, character in self.held:
+                    self.app.post_message(events.Key(key, character))
+                self.held = []
+                return
+            key, character = self.held.pop(0)
+            await self.handle_key(events.Key(key, character))
 
     def type_postcode(self, event: events.Key) -> bool:
         question = self.walk.question
@@ -261,14 +312,22 @@ class DeskScreen(Screen):
 
     # --- what the receptionist sees -----------------------------------------------
 
-    def redraw(self, message: str = "") -> None:
-        """Redraw everything from the walk: the trail, then the question or the card."""
+    def redraw(self, message: tuple[str, dict] | str = "", keep_message: bool = False) -> None:
+        """Redraw everything from the walk: the trail, then the question or the card. A message
+        (catalog key and params) says what is wrong with the last answer until the next redraw;
+        keep_message keeps it (a change of language)."""
         lang = self.lang
+        if not keep_message:
+            self.message = message
+        if isinstance(self.message, tuple):
+            message = t(self.message[0], lang, **self.message[1])
+        else:
+            message = self.message
         site = self.flow.sites[self.site]
         self.query_one("#where", Static).update(f"{site.name(lang)} · {self.desk}")
         self.show_today()
         notice = self.query_one("#notice", Static)
-        notice.update(t("saving", lang) if self.saving else self.notice)
+        notice.update(t("saving", lang) if self.saving else self.notice_text())
         notice.display = self.saving or bool(self.notice)
         self.query_one("#trail", Static).update(self.trail_text())
         question = self.walk.question
@@ -299,16 +358,23 @@ class DeskScreen(Screen):
         self.query_one("#keys", Static).update(key_bar(self, lang))
 
     def show_today(self) -> None:
-        """Channel, today's count at this desk and site, and the clock, at the top right."""
+        """The channel at the top right; below, today's visits at this desk and at the site,
+        whether the log is demo or practice, and the clock."""
         lang = self.lang
-        clock = present.local_now().strftime("%H:%M")
-        parts = [t(f"channel_{self.channel}", lang)]
+        channel = f" {t(f'channel_{self.channel}', lang).upper()} "
+        style = "bold reverse" if self.channel == self.default_channel else "bold reverse $warning"
+        self.query_one("#channel", Static).update(Content.styled(channel, style))
+        counts = ""
         if self.counts is not None:
-            parts.append(t("counts", lang, desk=self.counts[0], site=self.counts[1]))
-        line = Content(" · ".join([*parts, clock]))
+            counts = t("desk_counts", lang, desk=self.counts[0], site=self.counts[1])
+        self.query_one("#today", Static).update(counts)
+        marks: list[str | tuple[str, str]] = []
+        if getattr(self.app, "training", False):
+            marks += [(t("desk_training", lang), "bold reverse $warning"), " "]
         if self.demo:
-            line = Content.assemble((t("desk_demo", lang), "bold reverse"), " ", line)
-        self.query_one("#today", Static).update(line)
+            marks += [(t("desk_demo", lang), "bold reverse"), " "]
+        clock = present.local_now().strftime("%H:%M")
+        self.query_one("#clock", Static).update(Content.assemble(*marks, clock))
 
     def trail_text(self) -> Content:
         lang = self.lang

@@ -13,6 +13,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Checkbox, Input, ProgressBar, RadioButton, RadioSet, Static
 
+from screens.keys import follow_language
 from triage import export
 from triage.i18n import t
 from triage.stats import Filters
@@ -25,34 +26,53 @@ SMALL_COUNT = 5  # the usual limit for figures that leave the municipality
 class ExportScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape", "close", "key_close", id="key_close")]
 
-    def __init__(self, lang: str, store_getter, sites, start: date, end: date) -> None:
+    def __init__(self, store_getter, sites, start: date, end: date) -> None:
         super().__init__()
-        self.lang = lang
         self.store_getter = store_getter
         self.sites = sites
         self.start, self.end = start, end  # end excluded
         self.choice = 0
         self.running = False
+        self.message: tuple[str, dict] = ("expd_hint", {})  # catalog key and params
+
+    @property
+    def lang(self) -> str:
+        return self.app.lang  # type: ignore[attr-defined]
 
     def default_path(self, choice: int) -> str:
         last = self.end - timedelta(days=1)
         return str(Path.home() / f"triage-{self.start.isoformat()}-{last.isoformat()}{CHOICES[choice][2]}")
 
     def compose(self) -> ComposeResult:
-        last = self.end - timedelta(days=1)
         with Vertical(id="export-box"):
-            yield Static(t("expd_title", self.lang, start=self.start.isoformat(), end=last.isoformat()),
-                         id="export-title")
+            yield Static(id="export-title")
             with RadioSet(id="export-format"):
                 for i in range(len(CHOICES)):
-                    yield RadioButton(t(f"expd_format_{i}", self.lang), value=i == 0)
-            yield Checkbox(t("expd_small", self.lang, k=SMALL_COUNT), id="export-small")
+                    yield RadioButton(value=i == 0)
+            yield Checkbox(id="export-small")
             yield Input(self.default_path(0), id="export-path")
             yield ProgressBar(total=1.0, show_eta=False, id="export-progress")
-            yield Static(t("expd_hint", self.lang), id="export-message")
+            yield Static(id="export-message")
 
     def on_mount(self) -> None:
+        follow_language(self, self.redraw)
+        self.redraw()
         self.query_one("#export-path", Input).focus()
+
+    def redraw(self) -> None:
+        """Every text of the dialog in the app's language (F2 switches it while open)."""
+        lang = self.lang
+        last = self.end - timedelta(days=1)
+        self.query_one("#export-title", Static).update(
+            t("expd_title", lang, start=self.start.isoformat(), end=last.isoformat()))
+        for i, button in enumerate(self.query(RadioButton)):
+            button.label = t(f"expd_format_{i}", lang)
+        self.query_one("#export-small", Checkbox).label = t("expd_small", lang, k=SMALL_COUNT)
+        self.query_one("#export-message", Static).update(t(self.message[0], lang, **self.message[1]))
+
+    def say(self, key: str, **params: object) -> None:
+        self.message = (key, params)
+        self.redraw()
 
     def on_radio_set_changed(self, event: RadioSet.Changed) -> None:
         path = self.query_one("#export-path", Input)
@@ -65,16 +85,17 @@ class ExportScreen(ModalScreen[None]):
             return
         target = Path(event.value.strip()).expanduser()
         if not event.value.strip():
-            self.query_one("#export-message", Static).update(t("expd_no_path", self.lang))
+            self.say("expd_no_path")
             return
         self.running = True
-        self.query_one("#export-message", Static).update(t("expd_working", self.lang))
-        self.run_export(target, self.query_one("#export-small", Checkbox).value)
+        self.say("expd_working")
+        # The file is written in the language of the moment Enter was pressed.
+        self.run_export(target, self.query_one("#export-small", Checkbox).value, self.lang)
 
     @work(thread=True, exclusive=True, group="export", exit_on_error=False)
-    def run_export(self, target: Path, small: bool) -> None:
+    def run_export(self, target: Path, small: bool, lang: str) -> None:
         fmt, excel_da, _ = CHOICES[self.choice]
-        options = export.Options(self.start, self.end, self.lang, Filters(),
+        options = export.Options(self.start, self.end, lang, Filters(),
                                  min_count=SMALL_COUNT if small else 0)
 
         def progress(done: float) -> None:
@@ -84,25 +105,26 @@ class ExportScreen(ModalScreen[None]):
             built = export.build(self.store_getter(), self.sites, options, progress)
             written = export.write(built, fmt, target, excel_da)
         except export.ExportError as error:  # e.g. the name is a folder or a device
-            text = t(error.code, self.lang, **error.params)
+            said = (error.code, dict(error.params))
         except OSError as error:
-            text = t("exp_disk", self.lang, path=error.filename or target, reason=error.strerror or error)
+            said = ("exp_disk", {"path": error.filename or target, "reason": error.strerror or error})
         except Exception as error:  # the database went away: say so, keep the dialog open
-            text = t("expd_failed", self.lang, reason=str(error).splitlines()[0] if str(error) else type(error).__name__)
+            said = ("expd_failed", {"reason": str(error).splitlines()[0] if str(error) else type(error).__name__})
         else:
             self.app.call_from_thread(self.show_progress, 1.0)
-            text = t("exp_done", self.lang, files=written[0].parent if fmt == "csv" else written[0])
-        self.app.call_from_thread(self.finished, text)
+            said = ("exp_done", {"files": written[0].parent if fmt == "csv" else written[0]})
+        self.app.call_from_thread(self.finished, said)
 
     # The export goes on if the dialog is closed meanwhile; then there is nothing to update.
     def show_progress(self, done: float) -> None:
         if self.is_attached:
             self.query_one("#export-progress", ProgressBar).update(progress=done)
 
-    def finished(self, text: str) -> None:
+    def finished(self, said: tuple[str, dict]) -> None:
         self.running = False
+        self.message = said
         if self.is_attached:
-            self.query_one("#export-message", Static).update(text)
+            self.redraw()
 
     def action_close(self) -> None:
         self.dismiss(None)

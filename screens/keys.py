@@ -1,4 +1,4 @@
-"""Keys for the receptionist: a one-line key bar, and labels that follow the UI language.
+"""Keys for the receptionist: a two-line key bar, and labels that follow the UI language.
 
 Each binding's id is its catalog key, so its label is looked up when shown. A plain key bar
 rather than Textual's Footer: the footer rebuilds its widgets on every binding refresh, which
@@ -7,6 +7,7 @@ cost a third of the desk's start-up, and this bar is one line of text.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 from textual.binding import Binding
@@ -38,16 +39,37 @@ def translate_bindings(node: DOMNode, lang: str) -> None:
         ]
 
 
+# Keys that work on every step go on the key bar's second line with the app's own keys, so the
+# step's keys keep the first line to themselves and the bar fits 80 columns in both languages.
+SECOND_LINE = {"key_overview"}
+
+
 def key_bar(screen: Screen, lang: str) -> Content:
-    """The keys that work right now, screen's first, then the app's: ` Esc  Tilbage  F2  English `."""
-    parts: list[Content] = []
+    """The keys that work right now: the step's keys on the first line (` Esc Tilbage  Enter
+    Registrér …`), then the keys that always work (` F5 Overblik  F2 English  ^Q Afslut`)."""
+    lines: list[list[Content]] = [[], []]
     for node in (screen, screen.app):
         for b in node.BINDINGS:
             if not isinstance(b, Binding) or not b.show or not b.id:
                 continue
             if node.check_action(b.action.split("(")[0], ()) is not True:
                 continue
-            parts.append(Content.assemble((b.key_display or key_name(b.key), "bold $accent"),
-                                          f" {t(b.id, lang)}"))
+            line = lines[1 if node is screen.app or b.id in SECOND_LINE else 0]
+            line.append(Content.assemble((b.key_display or key_name(b.key), "bold $accent"),
+                                         f" {t(b.id, lang)}"))
     # One space between entries: all keys of the busiest step fit in 80 columns, in both languages.
-    return Content(" ").join(parts)
+    return Content("\n").join(Content(" ").join(line) for line in lines)
+
+
+def follow_language(screen: Screen, redraw: Callable[[], None]) -> None:
+    """Translate screen's key labels and call redraw whenever the app's language changes (the
+    app holds the one language; a screen below the top one follows too, so going back finds
+    it in the new language)."""
+
+    def changed(lang: str) -> None:
+        translate_bindings(screen, lang)
+        if screen.is_attached:
+            redraw()
+
+    translate_bindings(screen, screen.app.lang)  # type: ignore[attr-defined]
+    screen.watch(screen.app, "lang", changed, init=False)

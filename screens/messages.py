@@ -9,7 +9,8 @@ class LogReady(Message):
     """The database answered (or not) after start-up; counts are today's (desk, site)."""
 
     def __init__(self, available: bool, counts: tuple[int, int] | None, error: str = "",
-                 reason: str = "", demo: bool = False, params: dict | None = None) -> None:
+                 reason: str = "", demo: bool = False, params: dict | None = None,
+                 first_start: bool = False) -> None:
         super().__init__()
         self.params = params or {}  # the numbers and names in the error's text
         self.available = available
@@ -17,6 +18,7 @@ class LogReady(Message):
         self.error = error  # an i18n key (e.g. db_newer)
         self.reason = reason  # why the database does not answer, as the driver said it
         self.demo = demo  # a demo database: the desk says so
+        self.first_start = first_start  # a real database with no visit yet: say how to practise
 
 
 class VisitLogged(Message):

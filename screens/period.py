@@ -12,6 +12,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
+from screens.keys import follow_language
 from triage.dates import DayError, parse_day
 from triage.i18n import t
 
@@ -21,36 +22,51 @@ class PeriodScreen(ModalScreen[tuple[date, date] | None]):
 
     BINDINGS = [Binding("escape", "cancel", "key_close", id="key_close")]
 
-    def __init__(self, lang: str, start: date, last: date) -> None:
+    def __init__(self, start: date, last: date) -> None:
         super().__init__()
-        self.lang = lang
         self.start = start
         self.last = last
+        self.message: tuple[str, dict] = ("period_hint", {})  # catalog key and params
+
+    @property
+    def lang(self) -> str:
+        return self.app.lang  # type: ignore[attr-defined]
 
     def compose(self) -> ComposeResult:
         with Vertical(id="period-box"):
-            yield Static(t("period_title", self.lang), id="period-title")
+            yield Static(id="period-title")
             yield Input(self.start.isoformat(), placeholder="2026-01-01", id="period-from")
             yield Input(self.last.isoformat(), placeholder="2026-03-31", id="period-to")
-            yield Static(t("period_hint", self.lang), id="period-message")
+            yield Static(id="period-message")
 
     def on_mount(self) -> None:
+        follow_language(self, self.redraw)
+        self.redraw()
         self.query_one("#period-from", Input).focus()
+
+    def redraw(self) -> None:
+        """The dialog's texts in the app's language (F2 switches it while open)."""
+        self.query_one("#period-title", Static).update(t("period_title", self.lang))
+        self.query_one("#period-message", Static).update(
+            t(self.message[0], self.lang, **self.message[1]))
+
+    def say(self, key: str, **params: object) -> None:
+        self.message = (key, params)
+        self.redraw()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         if event.input.id == "period-from":
             self.query_one("#period-to", Input).focus()
             return
-        message = self.query_one("#period-message", Static)
         texts = [self.query_one(f"#period-{w}", Input).value.strip() for w in ("from", "to")]
         try:
             first, last = (parse_day(x) for x in texts)
         except DayError as error:
             key = "period_bad_date" if error.code == "bad_date" else error.code
-            message.update(t(key, self.lang, **error.params))
+            self.say(key, **error.params)
             return
         if first > last:
-            message.update(t("bad_period", self.lang, start=first, end=last))
+            self.say("bad_period", start=first, end=last)
             return
         self.dismiss((first, last + timedelta(days=1)))
 

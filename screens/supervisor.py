@@ -16,7 +16,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Sparkline, Static
 from textual.worker import Worker, WorkerState
 
-from screens.keys import key_bar, translate_bindings
+from screens.keys import follow_language, key_bar
 from triage import present
 from triage.i18n import change, count, t
 from triage.overview import Overview, overview, period_dates
@@ -76,7 +76,7 @@ class SupervisorScreen(Screen):
         yield Static(id="keys")
 
     def on_mount(self) -> None:
-        translate_bindings(self, self.lang)
+        follow_language(self, self.redraw)
         self.query_one("#sup-sites", DataTable).loading = True
         self.redraw()
         self.action_refresh()
@@ -104,7 +104,7 @@ class SupervisorScreen(Screen):
 
         today = present.local_now().date()
         start, last = self.custom or (today - timedelta(days=29), today + timedelta(days=1))
-        self.app.push_screen(PeriodScreen(self.lang, start, last - timedelta(days=1)), chosen)
+        self.app.push_screen(PeriodScreen(start, last - timedelta(days=1)), chosen)
 
     def period_bounds(self) -> tuple:
         """(first day, day after the last) of the period on screen."""
@@ -113,7 +113,7 @@ class SupervisorScreen(Screen):
     def action_export(self) -> None:
         from screens.export import ExportScreen
 
-        self.app.push_screen(ExportScreen(self.lang, self.store_getter, self.sites, *self.period_bounds()))
+        self.app.push_screen(ExportScreen(self.store_getter, self.sites, *self.period_bounds()))
 
     def action_next_site(self) -> None:
         if self.result and self.result.heat:

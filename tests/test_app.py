@@ -50,7 +50,7 @@ async def test_first_question_is_shown(make_app):
         options = visible_text(app, "#options")
         assert "1  Sygdom og sygedagpenge" in options and "9  Andet" in options
         assert visible_text(app, "#where") == "Jobcenter Skelbækgade · skranke-1"
-        assert visible_text(app, "#today").startswith("Fremmøde · ")
+        assert visible_text(app, "#channel") == " FREMMØDE "
 
 
 async def test_keys_lead_to_the_outcome_card(make_app):
@@ -147,7 +147,7 @@ async def test_key_bar_follows_the_step(make_app):
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         keys = visible_text(app, "#keys")
-        assert "Tilbage" not in keys and "F2 English" in keys and "Afslut" not in keys
+        assert "Tilbage" not in keys and "F2 English" in keys and "^Q Afslut" in keys
         await pilot.press("4")
         keys = visible_text(app, "#keys")
         assert "Esc Tilbage" in keys and "- Vil ikke oplyse" in keys
@@ -166,7 +166,7 @@ async def test_confirm_writes_exactly_one_row(make_app, tmp_path):
         await pilot.press("enter")
         await settle(pilot, app)
         assert "Registreret: Søge kontanthjælp → Jobcenter København Nord." in visible_text(app, "#notice")
-        assert visible_text(app, "#today").startswith("Fremmøde · I dag 1 her, 1 på stedet · ")
+        assert visible_text(app, "#today") == "I dag: 1 ved denne skranke, 1 på stedet"
     (row,) = rows(tmp_path)
     assert row["outcome_id"] == "apply_benefits" and row["destination_id"] == "jc-nord"
     assert row["destinations"] == "jc-nord,ys" and row["handled_here"] is False
@@ -196,7 +196,7 @@ async def test_undo_voids_the_last_visit(make_app, tmp_path):
         await pilot.press("ctrl+z")
         await settle(pilot, app)
         assert "Sidste besøg er annulleret: Sundhedskort." in visible_text(app, "#notice")
-        assert visible_text(app, "#today").startswith("Fremmøde · I dag 1 her, 1 på stedet · ")
+        assert visible_text(app, "#today") == "I dag: 1 ved denne skranke, 1 på stedet"
         await pilot.press("ctrl+z")  # only the latest visit can be undone
         await settle(pilot, app)
         assert "intet besøg at fortryde" in visible_text(app, "#notice")
@@ -210,7 +210,7 @@ async def test_channel_key_switches_to_phone(make_app, tmp_path):
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("f3")
-        assert visible_text(app, "#today").startswith("Telefon · ")
+        assert visible_text(app, "#channel") == " TELEFON "
         await pilot.press("2", "2", "enter")
         await settle(pilot, app)
     (row,) = rows(tmp_path)
@@ -336,7 +336,7 @@ async def test_a_demo_database_is_shown_and_its_visits_stay_demo(make_app, tmp_p
     app = make_app(site="jc-skelbaek", desk="skranke-2")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot, app)
-        assert visible_text(app, "#today").startswith(" DEMODATA  Fremmøde · I dag ")
+        assert visible_text(app, "#clock").startswith(" DEMODATA  ")
         await pilot.press("2", "1", "2", "1", "0", "0", "enter", "enter")
         await settle(pilot, app)
         assert "Registreret" in visible_text(app, "#notice")

@@ -3,10 +3,15 @@ writing in thread workers so the screen never waits on the database."""
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterable
+
 from textual import work
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.command import CommandPalette
 from textual.message import Message
+from textual.reactive import var
 from textual.screen import Screen
 from textual.theme import BUILTIN_THEMES, Theme
 
@@ -17,6 +22,7 @@ from screens.keys import translate_bindings
 from triage import paths
 from triage.desklog import DeskLog
 from triage.flow import Flow
+from triage.i18n import t
 from triage import present
 
 REPLAY_SECONDS = 30
@@ -44,19 +50,34 @@ def theme_names() -> list[str]:
     return sorted([*BUILTIN_THEMES, HIGH_CONTRAST.name])
 
 
+class NoTerminal(Exception):
+    """The app was started without a terminal to draw on and read keys from."""
+
+
+def has_terminal() -> bool:
+    return sys.stdin is not None and sys.stdout is not None and \
+        sys.stdin.isatty() and sys.stdout.isatty()
+
+
 class TriageApp(App):
     CSS_PATH = str(paths.stylesheet())
     COMMANDS = App.COMMANDS | {DeskCommands}
     BINDINGS = [
-        # Quit stays off the key bar (room is short at 80 columns); README and palette list it.
-        Binding("ctrl+q", "quit", "key_quit", priority=True, show=False, id="key_quit"),
+        # The app's keys sit on the key bar's second line, on every screen (see screens.keys).
+        Binding("ctrl+p", "command_palette", "key_palette", id="key_palette"),
         Binding("f2", "toggle_language", "key_language", id="key_language"),
+        Binding("ctrl+q", "quit", "key_quit", priority=True, id="key_quit"),
     ]
+    # The one source of truth for the UI language: every screen watches it and redraws.
+    lang = var("da", init=False)
 
     def __init__(self, flow: Flow, site: str, desk: str = "skranke-1", lang: str = "da",
                  log: DeskLog | None = None, theme: str | None = None,
-                 open_log_after: float = OPEN_LOG_AFTER, start: str = "desk") -> None:
+                 open_log_after: float = OPEN_LOG_AFTER, start: str = "desk",
+                 channel: str = "in_person", training: bool = False) -> None:
         super().__init__()
+        self.default_channel = channel  # "phone" for a phone desk; each citizen starts here
+        self.training = training  # a practice database of its own: the desk says so
         self.start = start  # "desk", or "overview" for `triage summary --tui`
         self.open_log_after = open_log_after
         self.register_theme(HIGH_CONTRAST)
@@ -73,7 +94,14 @@ class TriageApp(App):
         # the first question is painted a frame or two sooner.
         if self.start == "overview":
             return super().get_default_screen()
-        return DeskScreen(self.flow, self.site, self.desk)
+        return DeskScreen(self.flow, self.site, self.desk, self.default_channel)
+
+    async def run_async(self, *, headless: bool = False, **kwargs) -> object:
+        # Without a terminal Textual's driver reads an endless end-of-file and keeps a core
+        # busy; refuse instead (the CLI says so). Tests and benchmarks run it headless.
+        if not headless and not has_terminal():
+            raise NoTerminal()
+        return await super().run_async(headless=headless, **kwargs)
 
     def on_mount(self) -> None:
         translate_bindings(self, self.lang)
@@ -102,10 +130,34 @@ class TriageApp(App):
 
     def action_toggle_language(self) -> None:
         self.lang = "en" if self.lang == "da" else "da"
-        translate_bindings(self, self.lang)
-        translate_bindings(self.screen, self.lang)
-        if hasattr(self.screen, "redraw"):  # the desk and the overview redraw in the new language
-            self.screen.redraw()
+
+    def watch_lang(self, lang: str) -> None:
+        translate_bindings(self, lang)  # screens watch lang themselves (see screens.keys)
+
+    def action_command_palette(self) -> None:
+        if self.use_command_palette and not CommandPalette.is_open(self):
+            self.push_screen(CommandPalette(placeholder=t("palette_placeholder", self.lang),
+                                            id="--command-palette"))
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """Textual's own palette entries, in the UI language."""
+        lang = self.lang
+        yield SystemCommand(t("sys_theme", lang), t("sys_theme_help", lang), self.action_change_theme)
+        yield SystemCommand(t("key_quit", lang), t("sys_quit_help", lang), self.action_quit)
+        if screen.query("HelpPanel"):
+            yield SystemCommand(t("sys_keys", lang), t("sys_keys_hide_help", lang),
+                                self.action_hide_help_panel)
+        else:
+            yield SystemCommand(t("sys_keys", lang), t("sys_keys_help", lang),
+                                self.action_show_help_panel)
+        if screen.maximized is not None:
+            yield SystemCommand(t("sys_minimize", lang), t("sys_minimize_help", lang),
+                                screen.action_minimize)
+        elif screen.focused is not None and screen.focused.allow_maximize:
+            yield SystemCommand(t("sys_maximize", lang), t("sys_maximize_help", lang),
+                                screen.action_maximize)
+        yield SystemCommand(t("sys_screenshot", lang), t("sys_screenshot_help", lang),
+                            lambda: self.set_timer(0.1, self.deliver_screenshot))
 
     def today(self):
         return present.local_now().date()
@@ -128,8 +180,11 @@ class TriageApp(App):
             self._tell_screen(LogReady(False, None, error.code, params=error.params))
             return
         counts = self.visit_log.counts_today(self.today()) if available else None
+        # A fresh install logs real visits from the first key: say how to practise instead.
+        first_start = available and not self.visit_log.demo and self.visit_log.holds_nothing()
         self._tell_screen(LogReady(available, counts, reason=self.visit_log.problem,
-                                   demo=self.visit_log.demo, **self._set_aside_notice()))
+                                   demo=self.visit_log.demo, first_start=first_start,
+                                   **self._set_aside_notice()))
 
     def _set_aside_notice(self) -> dict:
         """A notice for entries the latest replay set aside (they can never be stored)."""

@@ -28,7 +28,8 @@ UNDO_MINUTES = 5
 
 
 class DeskLog:
-    def __init__(self, db: str | None, site: str, desk: str, spool_dir: Path | None = None) -> None:
+    def __init__(self, db: str | None, site: str, desk: str, spool_dir: Path | None = None,
+                 training: bool = False) -> None:
         if not valid_desk_name(desk):
             # Written into every visit and the spool's file name: never a person's name or CPR.
             raise ValueError("a desk name is a short id: letters a-z, digits, hyphens, at most 32")
@@ -43,8 +44,10 @@ class DeskLog:
         self.problem = ""  # why the database cannot be used, for the desk to show
         self.replayed = Drained()  # what the latest replay of the spool did
         # A demo database (see `triage demo`) is for trying things out: what a desk registers
-        # there is marked demo too, so it never counts as a real visit.
-        self.demo = False
+        # there is marked demo too, so it never counts as a real visit. A training desk
+        # (`triage --training`) marks every visit demo from the first, so its database is one.
+        self.training = training
+        self.demo = training
 
     @property
     def store(self) -> Store:
@@ -82,7 +85,7 @@ class DeskLog:
             self._unusable(error)
             return False
         self.problem = ""
-        self.demo = self.store.holds_demo()
+        self.demo = self.training or self.store.holds_demo()
         self.replay()
         return True
 
@@ -124,6 +127,13 @@ class DeskLog:
             return "nothing", None
         self.last_visit = None
         return status, visit
+
+    def holds_nothing(self) -> bool:
+        """True when the database holds no visit at all (a fresh install)."""
+        try:
+            return self.store.is_empty()
+        except Exception:  # noqa: BLE001 - only decides whether to show a hint
+            return False
 
     def counts_today(self, today: date) -> tuple[int, int] | None:
         """(at this desk, at this site), or None while the database does not answer."""

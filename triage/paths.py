@@ -37,6 +37,15 @@ def default_db_path() -> Path:
     return user_data_dir() / "triage.db"
 
 
+def training_db_path() -> Path:
+    """The practice database of `triage --training`: its own file, never the real one."""
+    return user_data_dir() / "training" / "triage-training.db"
+
+
+def training_spool_dir() -> Path:
+    return user_data_dir() / "training" / "spool"
+
+
 def user_state_dir() -> Path:
     """Where reports of unforeseen failures go (~/.local/state/triage on Linux)."""
     from platformdirs import user_state_path
