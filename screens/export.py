@@ -24,7 +24,10 @@ SMALL_COUNT = 5  # the usual limit for figures that leave the municipality
 
 
 class ExportScreen(ModalScreen[None]):
-    BINDINGS = [Binding("escape", "close", "key_close", id="key_close")]
+    # A modal dialog hides the app's keys: F2 is offered here too, so the language switches
+    # while the dialog is open.
+    BINDINGS = [Binding("escape", "close", "key_close", id="key_close"),
+                Binding("f2", "app.toggle_language", "key_language", id="key_language")]
 
     def __init__(self, store_getter, sites, start: date, end: date) -> None:
         super().__init__()

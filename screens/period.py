@@ -20,7 +20,10 @@ from triage.i18n import t
 class PeriodScreen(ModalScreen[tuple[date, date] | None]):
     """Returns (first day, day after the last), or None on Esc."""
 
-    BINDINGS = [Binding("escape", "cancel", "key_close", id="key_close")]
+    # A modal dialog hides the app's keys: F2 is offered here too, so the language switches
+    # while the dialog is open.
+    BINDINGS = [Binding("escape", "cancel", "key_close", id="key_close"),
+                Binding("f2", "app.toggle_language", "key_language", id="key_language")]
 
     def __init__(self, start: date, last: date) -> None:
         super().__init__()

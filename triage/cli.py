@@ -54,6 +54,12 @@ def build_parser() -> argparse.ArgumentParser:
                            "(default: skranke-1)")
     desk.add_argument("--db", help="SQLite file or database URL (default: triage.db in the user's data folder)")
     desk.add_argument("--theme", help="colour theme, e.g. triage-hoj-kontrast (high contrast), textual-light")
+    desk.add_argument("--channel", choices=("in_person", "phone"), default="in_person",
+                      help="each citizen's channel unless F3 changes it (default: in_person; "
+                           "phone for a phone desk)")
+    desk.add_argument("--training", action="store_true",
+                      help="practise on a demo database of its own in the user's data folder "
+                           "(never the real one); its visits are marked demo")
 
     validate = sub.add_parser("validate", help="check the flow, sites and cases; exit 1 on errors")
     _common(validate)
@@ -838,9 +844,9 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
         store.dispose()
         site = flow.sites.default_site
-        TriageApp(flow, site=site, lang=lang, start="overview",
-                  log=DeskLog(args.db, site, "overblik", spool_dir=args.spool_dir)).run()
-        return 0
+        return _run_app(TriageApp(flow, site=site, lang=lang, start="overview",
+                                  log=DeskLog(args.db, site, "overblik", spool_dir=args.spool_dir)),
+                        lang)
     filters = Filters(sites=tuple(args.site) if args.site else None, include_demo=not args.no_demo)
     summary = summarize(store, flow.sites, first, last + timedelta(days=1), filters)
     render = {"table": summary_table, "json": summary_json, "csv": summary_csv}[args.format]
@@ -938,6 +944,14 @@ def cmd_desk(args: argparse.Namespace) -> int:
         # Not repeated back: it may be a person's name or CPR number.
         print(t("bad_desk_name", lang), file=sys.stderr)
         return 1
+    if args.training and args.db:
+        print(t("training_db_given", lang), file=sys.stderr)
+        return 2
+    spool_dir = None
+    if args.training:  # a practice database and spool of their own, never the real ones
+        args.db = str(paths.training_db_path())
+        spool_dir = paths.training_spool_dir()
+        paths.training_db_path().parent.mkdir(parents=True, exist_ok=True)
     flow = _usable_flow(args, check_cases=True)  # the same checks as triage validate
     site = args.site or (flow.sites.default_site if flow else "")
     if flow is None or not _site_known(flow, site, lang):
@@ -953,8 +967,21 @@ def cmd_desk(args: argparse.Namespace) -> int:
     if args.theme and args.theme not in theme_names():
         print(t("unknown_theme", lang, theme=args.theme, themes=", ".join(theme_names())), file=sys.stderr)
         return 1
-    TriageApp(flow, site=site, desk=args.desk, lang=lang, log=DeskLog(args.db, site, args.desk),
-              theme=args.theme).run()
+    app = TriageApp(flow, site=site, desk=args.desk, lang=lang, theme=args.theme,
+                    log=DeskLog(args.db, site, args.desk, spool_dir, training=args.training),
+                    channel=args.channel, training=args.training)
+    return _run_app(app, lang)
+
+
+def _run_app(app, lang: str) -> int:
+    """Run a Textual app; without a terminal, say so and exit 1 instead of spinning."""
+    from triage.app import NoTerminal
+
+    try:
+        app.run()
+    except NoTerminal:
+        print(t("no_terminal", lang), file=sys.stderr)
+        return 1
     return 0
 
 

@@ -482,7 +482,7 @@ DA: dict[str, str] = {
     "desk_training": " ØVELSE ",
     "training_notice": "Øvelse: besøg gemmes i en øvedatabase for sig og tæller aldrig som rigtige besøg.",
     "first_start_training": "Databasen er tom, og hvert besøg, der registreres her, tæller som et rigtigt besøg. Vil du øve dig først, så start med triage --training.",
-    "no_terminal": "triage skal startes i et terminalvindue: der er ingen terminal at vise skranken i. Start triage fra en terminal (ikke med omdirigeret ind- eller uddata).",
+    "no_terminal": "triage skal startes i et terminalvindue: der er ingen terminal at vise triage i. Start triage fra en terminal (ikke med omdirigeret ind- eller uddata).",
     "training_db_given": "--training bruger sin egen øvedatabase; udelad --db.",
 }
 
@@ -952,7 +952,7 @@ EN: dict[str, str] = {
     "desk_training": " TRAINING ",
     "training_notice": "Training: visits go to a practice database of their own and never count as real visits.",
     "first_start_training": "The database is empty, and every visit registered here counts as a real visit. To practise first, start triage --training.",
-    "no_terminal": "triage must run in a terminal window: there is no terminal to show the desk in. Start triage from a terminal (without redirected input or output).",
+    "no_terminal": "triage must run in a terminal window: there is no terminal to show triage in. Start triage from a terminal (without redirected input or output).",
     "training_db_given": "--training uses its own practice database; leave out --db.",
 }
 
