@@ -13,7 +13,7 @@ from textual.command import CommandPalette
 from textual.message import Message
 from textual.reactive import var
 from textual.screen import Screen
-from textual.theme import BUILTIN_THEMES, Theme
+from textual.theme import BUILTIN_THEMES, Theme, ThemeProvider
 
 from screens.messages import LogReady, VisitLogged, VisitVoided
 from screens.commands import DeskCommands
@@ -138,6 +138,10 @@ class TriageApp(App):
         if self.use_command_palette and not CommandPalette.is_open(self):
             self.push_screen(CommandPalette(placeholder=t("palette_placeholder", self.lang),
                                             id="--command-palette"))
+
+    def search_themes(self) -> None:
+        self.push_screen(CommandPalette(providers=[ThemeProvider],
+                                        placeholder=t("palette_themes", self.lang)))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """Textual's own palette entries, in the UI language."""
