@@ -71,7 +71,8 @@ class ExportScreen(ModalScreen[None]):
         for i, button in enumerate(self.query(RadioButton)):
             button.label = t(f"expd_format_{i}", lang)
         self.query_one("#export-small", Checkbox).label = t("expd_small", lang, k=SMALL_COUNT)
-        self.query_one("#export-message", Static).update(t(self.message[0], lang, **self.message[1]))
+        key, params = self.message
+        self.query_one("#export-message", Static).update(t(key, lang, **params))
 
     def say(self, key: str, **params: object) -> None:
         self.message = (key, params)
@@ -110,9 +111,11 @@ class ExportScreen(ModalScreen[None]):
         except export.ExportError as error:  # e.g. the name is a folder or a device
             said = (error.code, dict(error.params))
         except OSError as error:
-            said = ("exp_disk", {"path": error.filename or target, "reason": error.strerror or error})
+            said = ("exp_disk", {"path": error.filename or target,
+                                 "reason": error.strerror or error})
         except Exception as error:  # the database went away: say so, keep the dialog open
-            said = ("expd_failed", {"reason": str(error).splitlines()[0] if str(error) else type(error).__name__})
+            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+            said = ("expd_failed", {"reason": reason})
         else:
             self.app.call_from_thread(self.show_progress, 1.0)
             said = ("exp_done", {"files": written[0].parent if fmt == "csv" else written[0]})

@@ -146,7 +146,8 @@ class TriageApp(App):
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """Textual's own palette entries, in the UI language."""
         lang = self.lang
-        yield SystemCommand(t("sys_theme", lang), t("sys_theme_help", lang), self.action_change_theme)
+        yield SystemCommand(t("sys_theme", lang), t("sys_theme_help", lang),
+                            self.action_change_theme)
         yield SystemCommand(t("key_quit", lang), t("sys_quit_help", lang), self.action_quit)
         if screen.query("HelpPanel"):
             yield SystemCommand(t("sys_keys", lang), t("sys_keys_hide_help", lang),
