@@ -24,7 +24,7 @@ from triage.i18n import t
 from triage.desklog import UNDO_MINUTES
 from triage import present
 from triage.present import Card, address_line, card_for, hours_now_line, stop_label
-from triage.search import ASK, ErrandIndex, Hit
+from triage.search import ErrandIndex, Hit, Route, follow
 from triage.visits import visit_from_result
 from triage.walk import AnswerError, Walk
 
@@ -52,7 +52,7 @@ class DeskScreen(Screen):
         self.desk = desk
         self.walk = Walk.start(flow)
         self.typed = ""  # postcode digits typed so far
-        self.pending: tuple[str, ...] = ()  # keys a search jump will press once the desk has asked
+        self.pending: Route = ()  # the route of the errand a search found, kept while asking
         self.index = ErrandIndex(flow)
         self.channel = "in_person"
         self.started: float | None = None  # monotonic time of this citizen's first key
@@ -110,34 +110,19 @@ class DeskScreen(Screen):
         self.typed = ""
         self.redraw()
 
-    def press_keys(self, keys: tuple[str, ...]) -> None:
-        """Walk the given keys until the desk must ask (ASK); keep the rest for after."""
-        walk = self.walk
-        for number, key in enumerate(keys):
-            if key == ASK:
-                self.pending = keys[number + 1:]
-                break
-            walk = walk.choose(int(key))
-        else:
-            self.pending = ()
-        self.step(walk, keep_pending=True)
-
     def action_search(self) -> None:
         def jump(hit: Hit | None) -> None:
             if hit is not None:
-                self.walk = Walk.start(self.flow)  # a jump starts the errand from the top
-                self.press_keys(hit.answers)
+                self.pending = hit.route  # a jump starts the errand from the top
+                self.after_asking(Walk.start(self.flow))
 
         self.app.push_screen(SearchScreen(self.index, self.lang), jump)
 
     def action_choose(self, key: int) -> None:
-        question = self.walk.question
         try:
-            walk = self.walk.choose(key)
-            if question and question.picks_site:
-                self.after_asking(walk)  # a chosen site may let a search jump go on
-            else:
-                self.step(walk)
+            # After a question the search could not answer (a site, a district), the search's
+            # errand goes on by itself; the search never presses a key where it was not asked.
+            self.after_asking(self.walk.choose(key))
         except AnswerError as error:
             self.redraw(t(error.code, self.lang, **error.params))
 
@@ -171,12 +156,8 @@ class DeskScreen(Screen):
         self.after_asking(self.walk.give_postcode(None))
 
     def after_asking(self, walk: Walk) -> None:
-        """A postcode or site was given: go on with the keys a search jump left pending."""
-        pending, self.walk = self.pending, walk
-        if pending:
-            self.press_keys(pending)
-        else:
-            self.step(walk)
+        """An answer was given: go on along the route of the errand a search found, if any."""
+        self.step(follow(walk, self.pending), keep_pending=True)
 
     # --- what the log says back (from the app's workers) -----------------------------
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from triage.search import ASK, ErrandIndex, distance, fold
+from triage.search import ASK, ErrandIndex, distance, fold, follow
+from triage.walk import Walk
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +50,7 @@ def test_misspellings_are_forgiven(index, typed, expected):
 
 def test_several_words_must_all_match(index):
     (hit,) = index.search("klage afgørelse")
-    assert hit.node_id == "benefit_complaint" and hit.answers == ("2", "4")
+    assert hit.node_id == "benefit_complaint" and hit.route == (("errand", "2"), ("money", "4"))
 
 
 def test_best_hit_first_and_nothing_for_nonsense(index):
@@ -58,11 +59,76 @@ def test_best_hit_first_and_nothing_for_nonsense(index):
     assert index.search("   ") == []
 
 
-def test_answers_stop_where_the_desk_must_ask(index, flow):
+def test_route_says_which_question_each_key_answers(index, flow):
     (hit,) = [h for h in index.search("cv") if h.node_id == "job_search"]
-    assert hit.answers == ("4", ASK, "1")
+    assert hit.route == (("errand", "4"), ("job_postcode", ASK), ("job", "1"))
     (meeting,) = [h for h in index.search("møde") if h.node_id == "meeting"]
-    assert meeting.answers == ("3", ASK)
+    assert meeting.route == (("errand", "3"), ("meeting_site", ASK))
+
+
+# --- following a hit: only the questions the hit determined are answered -------------------
+
+def test_follow_stops_at_the_district_question_after_a_declined_postcode(index, flow):
+    (hit,) = [h for h in index.search("krisecenter") if h.node_id == "violence"]
+    walk = follow(Walk.start(flow), hit.route)
+    assert walk.node_id == "social_postcode"
+    walk = follow(walk.give_postcode(None), hit.route)
+    assert walk.node_id == "social_district"  # nothing chosen for the receptionist
+    walk = follow(walk.choose(2), hit.route)  # the receptionist picks Vesterbro
+    assert walk.node_id == "violence"
+    assert walk.result().destination.id == "sc-vesterbro"
+
+
+def postcode_answers(flow, question) -> list[str | None]:
+    """One postcode of every place in the question's catchment (this municipality's sites and
+    Frederiksberg's, 2000), one outside the area (8000), and declined (None)."""
+    ranges = flow.sites.catchments[question.postcode.catchment].ranges
+    return [f"{low:04d}" for low, _, _ in ranges] + ["2000", "8000", None]
+
+
+def receptionist_answers(flow, walk: Walk) -> list[Walk]:
+    """Every answer a receptionist can give where the desk stopped to ask."""
+    question = walk.question
+    if question.asks_postcode:
+        return [walk.give_postcode(answer) for answer in postcode_answers(flow, question)]
+    return [walk.choose(option.key) for option in question.options]
+
+
+def reachable(flow, node_id: str) -> set[str]:
+    seen, todo = {node_id}, [node_id]
+    while todo:
+        for target in flow.successors(todo.pop()):
+            if target not in seen:
+                seen.add(target)
+                todo.append(target)
+    return seen
+
+
+def test_a_search_never_answers_a_question_its_hit_did_not_determine(index, flow):
+    """Every errand the search can find × every answer at every question the desk stops at
+    (postcodes of each place, Frederiksberg, another municipality, declined; every site and
+    district): the search presses only the keys its hit stands for, each at its own question,
+    and ends at the hit wherever the answers still lead there."""
+    walks_checked = 0
+    for entry in index.entries:
+        determined = {question: key for question, key in entry.route if key != ASK}
+        # (walk before the search pressed keys, whether the hit is still reachable)
+        todo: list[tuple[Walk, bool]] = [(Walk.start(flow), True)]
+        while todo:
+            before, on_course = todo.pop()
+            walk = follow(before, entry.route)
+            for step in walk.steps[len(before.steps):]:
+                assert determined.get(step.question) == str(step.key), (entry.node_id, walk.steps)
+            walks_checked += 1
+            if walk.finished or walk.node_id == entry.node_id:
+                if on_course:
+                    assert walk.node_id == entry.node_id, (entry.node_id, walk.steps)
+                continue
+            assert walk.node_id not in determined  # stopped only where the desk must ask
+            for answered in receptionist_answers(flow, walk):
+                still = on_course and entry.node_id in reachable(flow, answered.node_id)
+                todo.append((answered, still))
+    assert walks_checked > len(index.entries) * 3
 
 
 def test_english_titles(index):

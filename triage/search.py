@@ -2,7 +2,8 @@
 
 The receptionist's "Jobcenter ABC", built from the flow itself: titles, option labels and the
 `keywords` each node may list. Danish letters may be typed as ae/oe/aa, and a slip of one letter
-is forgiven. Best hit first; each hit carries the answers that lead to it.
+is forgiven. Best hit first; each hit carries its route: which key answers which question on
+the way to it. `follow` presses those keys at the desk, and only those.
 """
 
 from __future__ import annotations
@@ -12,10 +13,14 @@ from collections import deque
 from dataclasses import dataclass
 
 from triage.flow import Flow
+from triage.walk import Walk
 
 FOLD = str.maketrans({"æ": "ae", "ø": "oe", "å": "aa", "é": "e", "ü": "u", "ö": "oe", "ä": "ae"})
 WORD = re.compile(r"[a-z0-9]+")
-ASK = "?"  # in a hit's answers: the desk must ask here (a postcode or a site) before going on
+ASK = "?"  # in a hit's route: the desk must ask here (a postcode or a site) before going on
+
+# (question id, key or ASK) for each question from the start to a node, in order.
+Route = tuple[tuple[str, str], ...]
 
 
 def fold(text: str) -> str:
@@ -64,7 +69,7 @@ class Hit:
     node_id: str
     kind: str  # "outcome" or "question"
     title: str
-    answers: tuple[str, ...]  # keys from the start; ASK where a postcode or site must be asked
+    route: Route  # which key answers which question; ASK where a postcode or site must be asked
     score: float
 
 
@@ -76,13 +81,13 @@ class Entry:
     title_en: str
     words: tuple[str, ...]
     title_words: tuple[str, ...]
-    answers: tuple[str, ...]
+    route: Route
 
 
-def routes_from_start(flow: Flow) -> dict[str, tuple[str, ...]]:
+def routes_from_start(flow: Flow) -> dict[str, Route]:
     """The fewest keys from the start to every node. A search cannot guess a postcode or which
     site the letter names, so those steps are ASK: the desk asks, then goes on by itself."""
-    best: dict[str, tuple[str, ...]] = {flow.start: ()}
+    best: dict[str, Route] = {flow.start: ()}
     queue = deque([flow.start])
     while queue:
         node_id = queue.popleft()
@@ -90,9 +95,9 @@ def routes_from_start(flow: Flow) -> dict[str, tuple[str, ...]]:
         if question is None:
             continue
         if question.postcode or question.picks_site:
-            targets = {t: best[node_id] + (ASK,) for t in question.targets()}
+            targets = {t: best[node_id] + ((node_id, ASK),) for t in question.targets()}
         else:
-            targets = {o.next: best[node_id] + (str(o.key),) for o in question.options}
+            targets = {o.next: best[node_id] + ((node_id, str(o.key)),) for o in question.options}
         for target, route in targets.items():
             if target not in best:
                 best[target] = route
@@ -146,6 +151,17 @@ class ErrandIndex:
                 # Outcomes before questions at equal score: they are where the citizen goes.
                 total += 5 if entry.kind == "outcome" else 0
                 title = entry.title_en if lang == "en" else entry.title_da
-                hits.append(Hit(entry.node_id, entry.kind, title, entry.answers, total))
-        hits.sort(key=lambda h: (-h.score, len(h.answers), h.title))
+                hits.append(Hit(entry.node_id, entry.kind, title, entry.route, total))
+        hits.sort(key=lambda h: (-h.score, len(h.route), h.title))
         return hits[:limit]
+
+
+def follow(walk: Walk, route: Route) -> Walk:
+    """Press a hit's keys while the walk stands at a question the hit answers; stop at any other
+    question: a postcode or site the desk must ask, or a turn the hit did not foresee (a declined
+    postcode leads to the district question). Called again after each answer the receptionist
+    gives, it goes on by itself once the walk is back on the hit's route."""
+    keys = {question_id: key for question_id, key in route if key != ASK}
+    while walk.question is not None and walk.node_id in keys:
+        walk = walk.choose(int(keys[walk.node_id]))
+    return walk
