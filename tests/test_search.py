@@ -48,9 +48,49 @@ def test_misspellings_are_forgiven(index, typed, expected):
     assert expected in hits, hits
 
 
-def test_several_words_must_all_match(index):
+def test_several_words_find_what_any_of_them_finds(index):
     (hit,) = index.search("klage afgørelse")
     assert hit.node_id == "benefit_complaint" and hit.route == (("errand", "2"), ("money", "4"))
+    hits = index.search("sygedagpenge stopper")  # "stopper" alone is no errand's word
+    assert {"sick_followup", "sick_payment"} <= {h.node_id for h in hits}
+
+
+def test_more_matching_words_rank_first(index):
+    hits = index.search("udbetaling kontanthjælp")
+    assert hits[0].node_id == "benefit_payment" and hits[0].matched == 2
+    assert all(h.matched == 1 for h in hits[1:])
+    assert "sick_payment" in [h.node_id for h in hits]  # "udbetaling" alone still finds it
+
+
+def test_the_general_errand_before_a_narrower_one(index):
+    """"Syg under kontanthjælp" has the word in its title too, but lies under illness."""
+    hits = [h.node_id for h in index.search("kontanthjælp")]
+    assert hits[0] == "apply_benefits"
+    assert hits.index("sick_on_benefits") > hits.index("apply_benefits")
+
+
+def test_title_over_synonym_and_rare_word_over_common(index):
+    assert index.search("sygdom")[0].node_id == "sick"  # "Sygdom og sygedagpenge"
+    assert index.search("psykisk syg")[0].node_id == "mental_health"
+
+
+def test_little_words_are_left_out(index):
+    said = index.search("jeg skal søge om kontanthjælp")
+    assert [h.node_id for h in said] == [h.node_id for h in index.search("søge kontanthjælp")]
+    assert index.search("og") == []  # only little words: searched as typed, nothing has "og"
+
+
+def test_endings_and_compounds(index):
+    assert index.search("danskkursus")[0].node_id == "danish_lessons"
+    assert index.search("sygedagpengene er stoppet")[0].node_id == "sick_followup"
+    assert index.search("kontanthjælpsmodtager syg")[0].node_id == "sick_on_benefits"
+
+
+def test_questions_that_only_ask_where_are_not_errands(index, flow):
+    ids = {entry.node_id for entry in index.entries}
+    assert not ids & {"meeting_site", "social_district", "job_postcode", "social_postcode"}
+    # Their answers name the errand after them: the meeting is found by its option's words.
+    assert index.search("appointment")[0].node_id == "meeting"
 
 
 def test_best_hit_first_and_nothing_for_nonsense(index):
