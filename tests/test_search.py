@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from tests.conftest import SHIPPED, append
+from tests.test_cli import run
+from triage.i18n import problem_text
+from triage.load import load
 from triage.search import ASK, ErrandIndex, distance, fold, follow
 from triage.walk import Walk
 
@@ -181,3 +185,99 @@ def test_fold_and_distance():
     assert distance("ab", "ba") == 1
     assert distance("kitten", "sittin") == 2
     assert distance("kitten", "sitting") > 2  # past the limit it stops counting
+
+
+# --- the corpus of searches in data/search.toml, checked by `triage validate` ------------------
+
+def test_shipped_corpus_finds_the_right_errand_first_often_enough():
+    loaded = load(SHIPPED, check_searches=True)
+    assert loaded.ok, [problem_text(p) for p in loaded.errors]
+    check = loaded.search
+    assert check is not None and check.total >= 40
+    assert check.met and check.right >= 0.9 * check.total
+
+
+def test_validate_prints_the_share_and_every_miss(tmp_path):
+    check = load(SHIPPED, check_searches=True).search
+    done = run("validate", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    percent = check.right * 100 // check.total
+    assert f"Søgning: {check.right} af {check.total} rigtige først ({percent} %)" in done.stdout
+    for miss in check.misses:
+        assert f'search.toml:{miss.case.line} "{miss.case.query}": skulle finde' in done.stdout
+    english = run("validate", "--lang", "en", cwd=tmp_path)
+    assert f"Search: {check.right} of {check.total} right first" in english.stdout
+
+
+def corpus(*entries: tuple[str, str]) -> str:
+    return "".join(f'[[search]]\nquery = "{q}"\nexpect = "{e}"\n\n' for q, e in entries)
+
+
+def test_too_many_misses_fail_validation(tmp_path, data_copy):
+    right = [("krisecenter", "violence"), ("fleksjob", "flexjob"), ("pas", "passport"),
+             ("hjemløs", "homeless"), ("boligstøtte", "housing_benefit"), ("cv", "job_search"),
+             ("kontoudtog", "benefit_documents"), ("depression", "mental_health")]
+    wrong = [("vold", "passport"), ("alkohol", "flexjob")]  # 8 of 10: below 90 %
+    (data_copy / "search.toml").write_text(corpus(*right, *wrong), encoding="utf-8")
+    loaded = load(data_copy, check_searches=True)
+    (problem,) = loaded.errors
+    assert problem.code == "search_below_goal" and problem.file == "search.toml"
+    assert [m.case.query for m in loaded.search.misses] == ["vold", "alkohol"]
+    done = run("validate", "--data", str(data_copy), cwd=tmp_path)
+    assert done.returncode == 1 and "Traceback" not in done.stdout + done.stderr
+    assert "Kun 8 af 10 søgninger finder det rigtige først (80 %)" in done.stdout
+    assert "Søgning: 8 af 10 rigtige først (80 %)" in done.stdout
+    line = 4 * len(right) + 1  # each entry above takes four lines
+    assert f'search.toml:{line} "vold": skulle finde passport (Pas og kørekort) først, men ' \
+           'fandt violence (Vold og krisecenter).' in done.stdout
+    # One more right search reaches 90 %: validation passes.
+    (data_copy / "search.toml").write_text(corpus(*right, ("vold", "violence"), wrong[1]),
+                                           encoding="utf-8")
+    assert load(data_copy, check_searches=True).ok
+
+
+def test_unknown_or_unsearchable_ids_are_named_with_their_lines(data_copy):
+    append(data_copy / "search.toml", corpus(("pas", "pasport"), ("møde", "meeting_site"),
+                                             ("hvad", "errand")))
+    loaded = load(data_copy, check_searches=True)
+    found = [(p.code, p.node, p.params["expect"]) for p in loaded.errors]
+    assert found == [("search_unknown_node", 'search "pas"', "pasport"),
+                     ("search_not_searchable", 'search "møde"', "meeting_site"),
+                     ("search_not_searchable", 'search "hvad"', "errand")]
+    lines = (data_copy / "search.toml").read_text(encoding="utf-8").split("\n")
+    for problem in loaded.errors:
+        assert lines[problem.line - 1] == "[[search]]"
+        assert lines[problem.line] == f'query = "{problem.node.split(chr(34))[1]}"'
+        assert problem_text(problem).startswith(f"search.toml:{problem.line} [{problem.node}]: ")
+
+
+@pytest.mark.parametrize("entry,code,node", [
+    ('[[search]]\nquery = "pas"\n', "missing_field", 'search "pas"'),
+    ('[[search]]\nexpect = "passport"\n', "missing_field", "search #{n}"),
+    ('[[search]]\nquery = "pas"\nexpect = 5\n', "wrong_type", 'search "pas"'),
+    ('[[search]]\nquery = "pas"\nexpect = "passport"\nsite = "x"\n', "unknown_field",
+     'search "pas"'),
+    ('[[search]]\nquery = "? !"\nexpect = "passport"\n', "search_no_words", 'search "? !"'),
+    ('[[search]]\nquery = "pas\\u001b[31m"\nexpect = "passport"\n', "control_character",
+     "search #{n}"),
+    ('search = 5\n', "wrong_type", "search"),
+])
+def test_malformed_entries_are_named(tmp_path, data_copy, entry, code, node):
+    shipped = (data_copy / "search.toml").read_text(encoding="utf-8")
+    n = shipped.count("[[search]]") + 1
+    # Added after the shipped searches; a bare `search = 5` instead of [[search]] tables alone.
+    text = entry if entry.startswith("search =") else shipped + "\n" + entry
+    (data_copy / "search.toml").write_text(text, encoding="utf-8")
+    loaded = load(data_copy, check_searches=True)
+    problems = [p for p in loaded.errors if p.code == code]
+    assert problems and problems[0].node == node.format(n=n), loaded.errors
+    assert problems[0].file == "search.toml" and problems[0].line is not None
+    for lang in ("da", "en"):
+        assert "{" not in problem_text(problems[0], lang)
+
+
+def test_the_desk_does_not_check_the_searches(data_copy):
+    """Searches measure the search; they never stop the desk from starting."""
+    append(data_copy / "search.toml", corpus(("pas", "pasport")))
+    assert load(data_copy).ok and load(data_copy).search is None
+    assert not load(data_copy, check_searches=True).ok

@@ -443,6 +443,15 @@ DA: dict[str, str] = {
     "url_no_driver": "driveren '{driver}' til databasetypen '{kind}' er ikke installeret",
     "exp_bad_share": "{option} skal være et tal mellem 0 og 1 (fx 0,8), ikke {value}.",
     "check_tables_missing": "I databasen {db} mangler tabellerne {tables}, så tallene kan ikke kontrolleres. Kør triage check --repair med samme --db for at lave dem igen; tallene bygges igen ud fra besøgene.",
+    # --- search: the corpus of searches in search.toml
+    "type_searches": "en række [[search]]-tabeller",
+    "search_no_words": "Søgningen har ingen ord at søge på. Skriv det, borgeren siger, fx \"sygedagpenge stopper\".",
+    "search_unknown_node": "'{expect}' er hverken et spørgsmål eller et udfald i flow.toml. Skriv id'et på det, søgningen skal finde først.",
+    "search_not_searchable": "'{expect}' kan ikke findes ved søgning: det første spørgsmål og spørgsmål om postnummer eller sted er ikke henvendelser. Skriv id'et på det, der kommer efter.",
+    "search_below_goal": "Kun {right} af {total} søgninger finder det rigtige først ({percent} %); der skal mindst {goal} % til. Føj borgernes ord til keywords i flow.toml, og kør triage validate igen.",
+    "search_share": "Søgning: {right} af {total} rigtige først ({percent} %)",
+    "search_miss": "  {where} {query}: skulle finde {expect} først, men fandt {got}.",
+    "search_nothing": "ingenting",
 }
 
 EN: dict[str, str] = {
@@ -872,6 +881,15 @@ EN: dict[str, str] = {
     "url_no_driver": "the driver '{driver}' for the database kind '{kind}' is not installed",
     "exp_bad_share": "{option} must be a number between 0 and 1 (e.g. 0.8), not {value}.",
     "check_tables_missing": "The database {db} lacks the tables {tables}, so its figures cannot be checked. Run triage check --repair with the same --db to make them again; the figures are rebuilt from the visits.",
+    # --- search: the corpus of searches in search.toml
+    "type_searches": "a series of [[search]] tables",
+    "search_no_words": "The search has no words to search for. Write what the citizen says, e.g. \"sygedagpenge stopper\".",
+    "search_unknown_node": "'{expect}' is neither a question nor an outcome in flow.toml. Write the id of what the search should find first.",
+    "search_not_searchable": "'{expect}' cannot be found by searching: the first question and questions about a postcode or a site are not errands. Write the id of what comes after it.",
+    "search_below_goal": "Only {right} of {total} searches find the right errand first ({percent} %); at least {goal} % must. Add the citizens' words to keywords in flow.toml, and run triage validate again.",
+    "search_share": "Search: {right} of {total} right first ({percent} %)",
+    "search_miss": "  {where} {query}: should find {expect} first, but found {got}.",
+    "search_nothing": "nothing",
 }
 
 CATALOG = {"da": DA, "en": EN}

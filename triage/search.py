@@ -217,6 +217,18 @@ def title_covered(typed: list[str], title: tuple[str, ...]) -> float:
     return sum(1 for w in title if any(word_score(q, w) for q in typed)) / len(title)
 
 
+def node_title(flow: Flow, node_id: str, lang: str = "da") -> str:
+    """What the search shows for a node: an outcome's title, or the answer that leads to a
+    question ("Kontanthjælp og andre ydelser")."""
+    if node_id in flow.outcomes:
+        return flow.outcomes[node_id].title(lang)
+    labels = option_labels(flow).get(node_id)
+    if labels:
+        return labels[1] if lang == "en" and len(labels) > 1 else labels[0]
+    question = flow.questions.get(node_id)
+    return question.text(lang) if question else node_id
+
+
 def option_labels(flow: Flow) -> dict[str, list[str]]:
     """The option labels (both languages) that lead to each node. A postcode or site question
     only asks where: the answer that led to it names the errand after it, so its labels are
@@ -250,3 +262,52 @@ def follow(walk: Walk, route: Route) -> Walk:
     while walk.question is not None and walk.node_id in keys:
         walk = walk.choose(int(keys[walk.node_id]))
     return walk
+
+
+# --- the corpus of searches in data/search.toml -------------------------------------------
+
+SEARCH_GOAL = 0.9  # share of the corpus whose first hit must be right
+
+
+@dataclass(frozen=True)
+class SearchCase:
+    """One line of the corpus: what is typed, and the node it must find first."""
+
+    query: str
+    expect: str
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class Miss:
+    case: SearchCase
+    got: Hit | None  # the first hit instead, or None when nothing was found
+
+
+@dataclass(frozen=True)
+class SearchCheck:
+    total: int
+    misses: tuple[Miss, ...]
+
+    @property
+    def right(self) -> int:
+        return self.total - len(self.misses)
+
+    @property
+    def percent(self) -> int:
+        """Whole per cent, rounded down: never more than was reached."""
+        return self.right * 100 // self.total if self.total else 100
+
+    @property
+    def met(self) -> bool:
+        return self.right >= SEARCH_GOAL * self.total
+
+
+def check_searches(index: ErrandIndex, cases: list[SearchCase]) -> SearchCheck:
+    """Search every case as typed at the desk; a miss is a case whose first hit is not its node."""
+    misses = []
+    for case in cases:
+        hits = index.search(case.query)
+        if not hits or hits[0].node_id != case.expect:
+            misses.append(Miss(case, hits[0] if hits else None))
+    return SearchCheck(len(cases), tuple(misses))
