@@ -236,6 +236,19 @@ def test_too_many_misses_fail_validation(tmp_path, data_copy):
     assert load(data_copy, check_searches=True).ok
 
 
+def test_exactly_ninety_percent_passes_and_a_search_finding_nothing_says_so(tmp_path, data_copy):
+    right = [("krisecenter", "violence"), ("fleksjob", "flexjob"), ("pas", "passport"),
+             ("hjemløs", "homeless"), ("boligstøtte", "housing_benefit"), ("cv", "job_search"),
+             ("kontoudtog", "benefit_documents"), ("depression", "mental_health"),
+             ("alkohol", "addiction")]
+    (data_copy / "search.toml").write_text(corpus(*right, ("qwxz", "passport")), encoding="utf-8")
+    done = run("validate", "--data", str(data_copy), "--lang", "en", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Search: 9 of 10 right first (90 %)" in done.stdout
+    assert '"qwxz": should find passport (Passport and driving licence) first, but found nothing.' \
+        in done.stdout
+
+
 def test_unknown_or_unsearchable_ids_are_named_with_their_lines(data_copy):
     append(data_copy / "search.toml", corpus(("pas", "pasport"), ("møde", "meeting_site"),
                                              ("hvad", "errand")))

@@ -393,7 +393,7 @@ def _print_search_check(loaded: Loaded, lang: str) -> None:
     print(t("search_share", lang, right=check.right, total=check.total, percent=check.percent))
     for miss in check.misses:
         where = f"{SEARCH_FILE}:{miss.case.line}" if miss.case.line else SEARCH_FILE
-        got = named(miss.got.node_id) if miss.got else t("search_nothing", lang)
+        got = named(miss.got.node_id) if miss.got else t("search_missed_all", lang)
         print(t("search_miss", lang, where=where, query=shown(miss.case.query),
                 expect=named(miss.case.expect), got=got))
 

@@ -451,7 +451,7 @@ DA: dict[str, str] = {
     "search_below_goal": "Kun {right} af {total} søgninger finder det rigtige først ({percent} %); der skal mindst {goal} % til. Føj borgernes ord til keywords i flow.toml, og kør triage validate igen.",
     "search_share": "Søgning: {right} af {total} rigtige først ({percent} %)",
     "search_miss": "  {where} {query}: skulle finde {expect} først, men fandt {got}.",
-    "search_nothing": "ingenting",
+    "search_missed_all": "ingenting",
 }
 
 EN: dict[str, str] = {
@@ -889,7 +889,7 @@ EN: dict[str, str] = {
     "search_below_goal": "Only {right} of {total} searches find the right errand first ({percent} %); at least {goal} % must. Add the citizens' words to keywords in flow.toml, and run triage validate again.",
     "search_share": "Search: {right} of {total} right first ({percent} %)",
     "search_miss": "  {where} {query}: should find {expect} first, but found {got}.",
-    "search_nothing": "nothing",
+    "search_missed_all": "nothing",
 }
 
 CATALOG = {"da": DA, "en": EN}
