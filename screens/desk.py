@@ -24,7 +24,7 @@ from triage.i18n import t
 from triage.desklog import UNDO_MINUTES
 from triage import present
 from triage.present import Card, address_line, card_for, hours_now_line, stop_label
-from triage.search import ErrandIndex, Hit, Route, follow
+from triage.search import ErrandIndex, Hit, follow, node_title
 from triage.visits import visit_from_result
 from triage.walk import AnswerError, Walk
 
@@ -52,7 +52,7 @@ class DeskScreen(Screen):
         self.desk = desk
         self.walk = Walk.start(flow)
         self.typed = ""  # postcode digits typed so far
-        self.pending: Route = ()  # the route of the errand a search found, kept while asking
+        self.pending: Hit | None = None  # the errand a search found, kept while the desk asks
         self.index = ErrandIndex(flow)
         self.channel = "in_person"
         self.started: float | None = None  # monotonic time of this citizen's first key
@@ -105,7 +105,7 @@ class DeskScreen(Screen):
             self.started = time.monotonic()
             self.notice = ""
         if not keep_pending:
-            self.pending = ()
+            self.pending = None
         self.walk = walk
         self.typed = ""
         self.redraw()
@@ -113,7 +113,7 @@ class DeskScreen(Screen):
     def action_search(self) -> None:
         def jump(hit: Hit | None) -> None:
             if hit is not None:
-                self.pending = hit.route  # a jump starts the errand from the top
+                self.pending = hit  # a jump starts the errand from the top
                 self.after_asking(Walk.start(self.flow))
 
         self.app.push_screen(SearchScreen(self.index, self.lang), jump)
@@ -157,7 +157,12 @@ class DeskScreen(Screen):
 
     def after_asking(self, walk: Walk) -> None:
         """An answer was given: go on along the route of the errand a search found, if any."""
-        self.step(follow(walk, self.pending), keep_pending=True)
+        hit = self.pending
+        self.step(follow(walk, hit.route) if hit else walk, keep_pending=True)
+        if hit and self.walk.question is not None and self.walk.node_id != hit.node_id:
+            # The desk must ask here: say which errand it goes on to once this is answered.
+            title = node_title(self.flow, hit.node_id, self.lang)
+            self.redraw(t("search_goes_on", self.lang, title=title))
 
     # --- what the log says back (from the app's workers) -----------------------------
 

@@ -260,6 +260,7 @@ async def test_search_then_declined_postcode_asks_the_district(make_app, word, o
         assert visible_text(app, "#question") == "Hvilken bydel bor borgeren i?"
         assert "Socialcenter" not in visible_text(app, "#trail")  # no district chosen
         assert visible_text(app, "#card") == ""
+        assert f"Søgningen fandt '{title}'" in visible_text(app, "#message")
         await pilot.press("3")  # the receptionist chooses Østerbro
         await pilot.pause()
         assert app.screen.walk.node_id == outcome
@@ -267,6 +268,7 @@ async def test_search_then_declined_postcode_asks_the_district(make_app, word, o
         assert title in card and "Socialcenter Østerbro" in card
         assert [s.question for s in app.screen.walk.steps] == [
             "errand", "social_postcode", "social_district", "social"]
+        assert visible_text(app, "#message") == ""
 
 
 async def test_search_arrow_keys_and_escape(make_app):

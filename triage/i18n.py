@@ -452,6 +452,7 @@ DA: dict[str, str] = {
     "search_share": "Søgning: {right} af {total} rigtige først ({percent} %)",
     "search_miss": "  {where} {query}: skulle finde {expect} først, men fandt {got}.",
     "search_missed_all": "ingenting",
+    "search_goes_on": "Søgningen fandt '{title}'. Svar her, så går skranken videre.",
 }
 
 EN: dict[str, str] = {
@@ -890,6 +891,7 @@ EN: dict[str, str] = {
     "search_share": "Search: {right} of {total} right first ({percent} %)",
     "search_miss": "  {where} {query}: should find {expect} first, but found {got}.",
     "search_missed_all": "nothing",
+    "search_goes_on": "The search found '{title}'. Answer here, and the desk goes on.",
 }
 
 CATALOG = {"da": DA, "en": EN}
