@@ -24,7 +24,7 @@ from triage.i18n import t
 from triage.desklog import UNDO_MINUTES
 from triage import present
 from triage.present import Card, address_line, card_for, hours_now_line, stop_label
-from triage.search import ASK, ErrandIndex, Hit
+from triage.search import ErrandIndex, Hit, follow, node_title
 from triage.visits import visit_from_result
 from triage.walk import AnswerError, Walk
 
@@ -54,7 +54,7 @@ class DeskScreen(Screen):
         self.desk = desk
         self.walk = Walk.start(flow)
         self.typed = ""  # postcode digits typed so far
-        self.pending: tuple[str, ...] = ()  # keys a search jump will press once the desk has asked
+        self.pending: Hit | None = None  # the errand a search found, kept while the desk asks
         self.index = ErrandIndex(flow)
         self.default_channel = channel  # each citizen starts here; F3 changes it for one citizen
         self.channel = channel
@@ -119,39 +119,24 @@ class DeskScreen(Screen):
             self.started = time.monotonic()
             self.notice = []
         if not keep_pending:
-            self.pending = ()
+            self.pending = None
         self.walk = walk
         self.typed = typed
         self.redraw()
 
-    def press_keys(self, keys: tuple[str, ...]) -> None:
-        """Walk the given keys until the desk must ask (ASK); keep the rest for after."""
-        walk = self.walk
-        for number, key in enumerate(keys):
-            if key == ASK:
-                self.pending = keys[number + 1:]
-                break
-            walk = walk.choose(int(key))
-        else:
-            self.pending = ()
-        self.step(walk, keep_pending=True)
-
     def action_search(self) -> None:
         def jump(hit: Hit | None) -> None:
             if hit is not None:
-                self.walk = Walk.start(self.flow)  # a jump starts the errand from the top
-                self.press_keys(hit.answers)
+                self.pending = hit  # a jump starts the errand from the top
+                self.after_asking(Walk.start(self.flow))
 
-        self.app.push_screen(SearchScreen(self.index, self.lang), jump)
+        self.app.push_screen(SearchScreen(self.index), jump)
 
     def action_choose(self, key: int) -> None:
-        question = self.walk.question
         try:
-            walk = self.walk.choose(key)
-            if question and question.picks_site:
-                self.after_asking(walk)  # a chosen site may let a search jump go on
-            else:
-                self.step(walk)
+            # After a question the search could not answer (a site, a district), the search's
+            # errand goes on by itself; the search never presses a key where it was not asked.
+            self.after_asking(self.walk.choose(key))
         except AnswerError as error:
             self.redraw((error.code, error.params))
 
@@ -189,12 +174,9 @@ class DeskScreen(Screen):
         self.after_asking(self.walk.give_postcode(None))
 
     def after_asking(self, walk: Walk) -> None:
-        """A postcode or site was given: go on with the keys a search jump left pending."""
-        pending, self.walk = self.pending, walk
-        if pending:
-            self.press_keys(pending)
-        else:
-            self.step(walk)
+        """An answer was given: go on along the route of the errand a search found, if any."""
+        hit = self.pending
+        self.step(follow(walk, hit.route) if hit else walk, keep_pending=True)
 
     # --- what the log says back (from the app's workers) -----------------------------
 
@@ -323,6 +305,10 @@ class DeskScreen(Screen):
             message = t(self.message[0], lang, **self.message[1])
         else:
             message = self.message
+        hit = self.pending
+        if not message and hit and self.walk.question is not None and self.walk.node_id != hit.node_id:
+            # The desk must ask here: say which errand it goes on to once this is answered.
+            message = t("search_goes_on", lang, title=node_title(self.flow, hit.node_id, lang))
         site = self.flow.sites[self.site]
         self.query_one("#where", Static).update(f"{site.name(lang)} · {self.desk}")
         self.show_today()

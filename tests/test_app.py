@@ -243,6 +243,34 @@ async def test_search_then_postcode_goes_on_by_itself(make_app):
         assert "Jobcenter København Nord" in visible_text(app, "#card")
 
 
+@pytest.mark.parametrize("word,outcome,title", [
+    ("krisecenter", "violence", "Vold og krisecenter"),
+    ("alkohol", "addiction", "Alkohol og stoffer"),
+])
+async def test_search_then_declined_postcode_asks_the_district(make_app, word, outcome, title):
+    """The declined postcode leads to the district question: the desk asks it and chooses
+    nothing; once a district is chosen, the errand the search found goes on by itself."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await search(pilot, word, "enter")
+        assert app.screen.walk.node_id == "social_postcode"
+        await pilot.press("minus")
+        await pilot.pause()
+        assert app.screen.walk.node_id == "social_district"
+        assert visible_text(app, "#question") == "Hvilken bydel bor borgeren i?"
+        assert "Socialcenter" not in visible_text(app, "#trail")  # no district chosen
+        assert visible_text(app, "#card") == ""
+        assert f"Søgningen fandt '{title}'" in visible_text(app, "#message")
+        await pilot.press("3")  # the receptionist chooses Østerbro
+        await pilot.pause()
+        assert app.screen.walk.node_id == outcome
+        card = visible_text(app, "#card")
+        assert title in card and "Socialcenter Østerbro" in card
+        assert [s.question for s in app.screen.walk.steps] == [
+            "errand", "social_postcode", "social_district", "social"]
+        assert visible_text(app, "#message") == ""
+
+
 async def test_search_arrow_keys_and_escape(make_app):
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:

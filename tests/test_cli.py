@@ -33,8 +33,9 @@ def test_installed_triage_finds_its_data_from_anywhere(tmp_path):
     """Packaging: the wheel carries data/ and the stylesheet, whatever the working directory."""
     done = run("validate", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    (line,) = done.stdout.strip().splitlines()  # one line on success
+    line, searched = done.stdout.splitlines()[:2]  # OK, then the searches in search.toml
     assert line.startswith("OK: 16 spørgsmål, 30 udfald, 36 cases, 15 advarsler")
+    assert searched.startswith("Søgning: ")
     probe = subprocess.run(
         [sys.executable, "-c", "from triage import paths; print(paths.stylesheet().is_file(), "
          "(paths.default_data_dir() / 'flow.toml').is_file())"],

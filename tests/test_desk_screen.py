@@ -164,6 +164,28 @@ async def test_the_export_dialog_follows_f2_while_open(make_app):
         assert "Danish Excel" in str(app.screen.query("RadioButton")[1].label)
 
 
+async def test_the_search_dialog_and_its_note_follow_f2(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await pilot.press("slash")
+        await pilot.pause()
+        await pilot.press(*"krisecenter")
+        await pilot.pause()
+        assert "Søg" in text(app, "#search-title")
+        await pilot.press("f2")
+        await pilot.pause()
+        assert text(app, "#search-title").startswith("Search")
+        await pilot.press("enter")
+        await settle(pilot, app)
+        await pilot.press("minus")  # declined: the district is asked, the errand kept
+        await settle(pilot, app)
+        assert "search found" in text(app, "#message")
+        await pilot.press("f2")
+        await pilot.pause()
+        assert "Søgningen fandt" in text(app, "#message")
+
+
 # --- 2. Channel per citizen -----------------------------------------------------------------
 
 async def test_f3_is_for_the_citizen_at_hand(make_app, tmp_path):

@@ -354,10 +354,11 @@ def _site_known(flow, site: str, lang: str) -> bool:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     data = args.data or paths.default_data_dir()
-    loaded = load(data)
+    loaded = load(data, check_searches=True)
     lang = args.lang
     _print_problems(loaded.problems, lang, with_warnings=args.warnings)
     if not loaded.ok:  # the problems above are the report; what it means goes to stderr
+        _print_search_check(loaded, lang)
         print(t("validate_failed", lang, errors=len(loaded.errors),
                 warnings=len(loaded.warnings), data=data), file=sys.stderr)
         return 1
@@ -379,7 +380,28 @@ def cmd_validate(args: argparse.Namespace) -> int:
         print(t("mermaid_written", lang, path=args.mermaid))
     print(t("validate_ok", lang, questions=len(flow.questions), outcomes=len(flow.outcomes),
             cases=len(loaded.cases), warnings=len(loaded.warnings), version=flow.short_version))
+    _print_search_check(loaded, lang)
     return 0
+
+
+def _print_search_check(loaded: Loaded, lang: str) -> None:
+    """The share of searches in search.toml that find the right node first, and the misses."""
+    check, flow = loaded.search, loaded.flow
+    if check is None or flow is None:
+        return
+    from triage.load import SEARCH_FILE
+    from triage.model import shown
+    from triage.search import node_title
+
+    def named(node_id: str) -> str:
+        return f"{node_id} ({node_title(flow, node_id, lang)})"
+
+    print(t("search_share", lang, right=check.right, total=check.total, percent=check.percent))
+    for miss in check.misses:
+        where = f"{SEARCH_FILE}:{miss.case.line}" if miss.case.line else SEARCH_FILE
+        got = named(miss.got.node_id) if miss.got else t("search_missed_all", lang)
+        print(t("search_miss", lang, where=where, query=shown(miss.case.query),
+                expect=named(miss.case.expect), got=got))
 
 
 def cmd_route(args: argparse.Namespace) -> int:

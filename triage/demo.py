@@ -136,7 +136,7 @@ class DemoHistory:
         for errand_ix, errand in enumerate(self.errands):
             for site_ix, site in enumerate(SITE_ORDER):
                 for postcode_ix, (postcode, _) in enumerate(POSTCODES):
-                    answers = [postcode if key == ASK else key for key in routes[errand]]
+                    answers = [postcode if key == ASK else key for _, key in routes[errand]]
                     try:
                         result = route(self.flow, answers, site)
                     except AnswerError:  # a site question after ASK: pick the first site

@@ -485,6 +485,16 @@ DA: dict[str, str] = {
     "first_start_training": "Besøg, der registreres her, er rigtige. Øv dig først med triage --training.",
     "no_terminal": "triage skal startes i et terminalvindue: der er ingen terminal at vise triage i. Start triage fra en terminal (ikke med omdirigeret ind- eller uddata).",
     "training_db_given": "--training bruger sin egen øvedatabase; udelad --db.",
+    # --- search: the corpus of searches in search.toml
+    "type_searches": "en række [[search]]-tabeller",
+    "search_no_words": "Søgningen har ingen ord at søge på. Skriv det, borgeren siger, fx \"sygedagpenge stopper\".",
+    "search_unknown_node": "'{expect}' er hverken et spørgsmål eller et udfald i flow.toml. Skriv id'et på det, søgningen skal finde først.",
+    "search_not_searchable": "'{expect}' kan ikke findes ved søgning: det første spørgsmål og spørgsmål om postnummer eller sted er ikke henvendelser. Skriv id'et på det, der kommer efter.",
+    "search_below_goal": "Kun {right} af {total} søgninger finder det rigtige først ({percent} %); der skal mindst {goal} % til. Føj borgernes ord til keywords i flow.toml, og kør triage validate igen.",
+    "search_share": "Søgning: {right} af {total} rigtige først ({percent} %)",
+    "search_miss": "  {where} {query}: skulle finde {expect} først, men fandt {got}.",
+    "search_missed_all": "ingenting",
+    "search_goes_on": "Søgningen fandt '{title}'. Svar her, så går skranken videre.",
 }
 
 EN: dict[str, str] = {
@@ -956,6 +966,16 @@ EN: dict[str, str] = {
     "first_start_training": "Visits registered here are real. To practise first: triage --training.",
     "no_terminal": "triage must run in a terminal window: there is no terminal to show triage in. Start triage from a terminal (without redirected input or output).",
     "training_db_given": "--training uses its own practice database; leave out --db.",
+    # --- search: the corpus of searches in search.toml
+    "type_searches": "a series of [[search]] tables",
+    "search_no_words": "The search has no words to search for. Write what the citizen says, e.g. \"sygedagpenge stopper\".",
+    "search_unknown_node": "'{expect}' is neither a question nor an outcome in flow.toml. Write the id of what the search should find first.",
+    "search_not_searchable": "'{expect}' cannot be found by searching: the first question and questions about a postcode or a site are not errands. Write the id of what comes after it.",
+    "search_below_goal": "Only {right} of {total} searches find the right errand first ({percent} %); at least {goal} % must. Add the citizens' words to keywords in flow.toml, and run triage validate again.",
+    "search_share": "Search: {right} of {total} right first ({percent} %)",
+    "search_miss": "  {where} {query}: should find {expect} first, but found {got}.",
+    "search_missed_all": "nothing",
+    "search_goes_on": "The search found '{title}'. Answer here, and the desk goes on.",
 }
 
 CATALOG = {"da": DA, "en": EN}

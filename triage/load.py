@@ -1,4 +1,5 @@
-"""Reading data/ (flow, sites, cases) into a validated Flow, with every problem reported at once."""
+"""Reading data/ (flow, sites, cases, searches) into a validated Flow, with every problem reported
+at once."""
 
 from __future__ import annotations
 
@@ -13,10 +14,14 @@ from triage.model import (
     CONTROL, MAX_NESTING, Flaw, Problem, Report, check_fields, is_kind, scan, shown, typed,
     visible,
 )
+from triage.search import (
+    SEARCH_GOAL, ErrandIndex, SearchCase, SearchCheck, check_searches, query_words,
+)
 from triage.sites import SITES_FILE, parse_sites
 from triage.walk import AnswerError, route
 
 CASES_FILE = "cases.toml"
+SEARCH_FILE = "search.toml"
 
 # A table header as written: `[site.ys]`, `[[case]]`, `[ catchment . "jobcenter" ]`.
 _HEADER = re.compile(r"^\s*(\[\[?)\s*([^\[\]#]+?)\s*\]\]?\s*(#.*)?$")
@@ -51,6 +56,7 @@ class Loaded:
     flow: Flow | None
     cases: list[Case] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    search: SearchCheck | None = None  # how the corpus of searches fared, when it was checked
 
     @property
     def errors(self) -> list[Problem]:
@@ -128,9 +134,9 @@ def _where(flaw: Flaw, file: str, source: str) -> tuple[str, str, int | None]:
     """(node, field, line) for a flaw found at a path in the parsed file."""
     path = [visible(p) if isinstance(p, str) else p for p in flaw.path]
     lines = header_lines(source)
-    if len(path) >= 2 and path[0] == "case" and isinstance(path[1], int):
-        cases = [n for n, name, array in headers(source) if array and name == "case"]
-        node, rest = f"case #{path[1] + 1}", path[2:]
+    if len(path) >= 2 and path[0] in ("case", "search") and isinstance(path[1], int):
+        cases = [n for n, name, array in headers(source) if array and name == path[0]]
+        node, rest = f"{path[0]} #{path[1] + 1}", path[2:]
         line = cases[path[1]] if path[1] < len(cases) else None
     elif len(path) >= 2 and path[0] in _KEYED:
         node, rest = f"{path[0]} {path[1]}", path[2:]
@@ -189,8 +195,9 @@ def read_toml(path: Path, report: Report) -> tuple[dict | None, str]:
     return data, source
 
 
-def load(data_dir: Path, check_cases: bool = True) -> Loaded:
-    """Read and check everything in data_dir. Never raises for bad content: see Loaded.problems."""
+def load(data_dir: Path, check_cases: bool = True, check_searches: bool = False) -> Loaded:
+    """Read and check everything in data_dir. Never raises for bad content: see Loaded.problems.
+    The searches (search.toml) only `triage validate` checks: the desk does not need them."""
     report = Report()
     raw_sites, sites_source = read_toml(data_dir / SITES_FILE, report)
     raw_flow, flow_source = read_toml(data_dir / FLOW_FILE, report)
@@ -207,7 +214,16 @@ def load(data_dir: Path, check_cases: bool = True) -> Loaded:
             cases = parse_cases(raw_cases, report, cases_source)
     if check_cases and not report.errors:
         run_cases(flow, cases, report)
-    return Loaded(flow, cases, report.problems)
+    searches: list[SearchCase] = []
+    search_path = data_dir / SEARCH_FILE
+    if check_searches and search_path.exists():
+        raw_searches, searches_source = read_toml(search_path, report)
+        if raw_searches is not None:
+            searches = parse_searches(raw_searches, report, searches_source)
+    search = None
+    if check_searches and searches and not report.errors:
+        search = run_searches(flow, searches, report)
+    return Loaded(flow, cases, report.problems, search)
 
 
 def load_or_raise(data_dir: Path) -> Flow:
@@ -282,3 +298,58 @@ def run_cases(flow: Flow, cases: list[Case], report: Report) -> None:
         elif case.site is not None and result.destination.id != case.site:
             report.error(CASES_FILE, node, "case_wrong_site", case.line,
                          expected=case.site, got=result.destination.id)
+
+
+SEARCH_FIELDS = {"query", "expect"}
+
+
+def parse_searches(raw: dict, report: Report, source: str) -> list[SearchCase]:
+    """The [[search]] entries of search.toml; one not written right is named and left out."""
+    lines = header_lines(source)
+    check_fields(raw, {"search"}, report, SEARCH_FILE, "search.toml", None, lines)
+    entry_lines = [n for n, name, array in headers(source) if array and name == "search"]
+    raw_searches = raw.get("search", [])
+    if not isinstance(raw_searches, list):
+        report.error(SEARCH_FILE, "search", "wrong_type", lines.get("search"),
+                     field="search", expected="searches", value=shown(raw_searches))
+        return []
+    searches: list[SearchCase] = []
+    for i, body in enumerate(raw_searches):
+        line = entry_lines[i] if i < len(entry_lines) else None
+        if not isinstance(body, dict):
+            report.error(SEARCH_FILE, f"search #{i + 1}", "wrong_type", line, field="search",
+                         expected="table", value=shown(body))
+            continue
+        query = body.get("query")
+        node = f"search {shown(query)}" if is_kind(query, "id") else f"search #{i + 1}"
+        check_fields(body, SEARCH_FIELDS, report, SEARCH_FILE, node, line)
+        before = len(report.errors)
+        typed(body, "query", "id", report, SEARCH_FILE, node, line, required=True)
+        expect = typed(body, "expect", "id", report, SEARCH_FILE, node, line, required=True)
+        if isinstance(query, str) and query.strip() and not query_words(query):
+            report.error(SEARCH_FILE, node, "search_no_words", line)
+        if len(report.errors) > before:
+            continue  # a search that is not written right is not run
+        searches.append(SearchCase(query, expect, line))
+    return searches
+
+
+def run_searches(flow: Flow, searches: list[SearchCase], report: Report) -> SearchCheck:
+    """Search each entry as the desk does; name the ones whose node the search cannot give, and
+    fail the check when fewer than SEARCH_GOAL of the rest find their node first."""
+    index = ErrandIndex(flow)
+    searchable = {entry.node_id for entry in index.entries}
+    runnable = []
+    for case in searches:
+        node = f"search {shown(case.query)}"
+        if case.expect not in flow.questions and case.expect not in flow.outcomes:
+            report.error(SEARCH_FILE, node, "search_unknown_node", case.line, expect=case.expect)
+        elif case.expect not in searchable:
+            report.error(SEARCH_FILE, node, "search_not_searchable", case.line, expect=case.expect)
+        else:
+            runnable.append(case)
+    check = check_searches(index, runnable)
+    if not check.met:
+        report.error(SEARCH_FILE, "search.toml", "search_below_goal", None, right=check.right,
+                     total=check.total, percent=check.percent, goal=round(SEARCH_GOAL * 100))
+    return check
