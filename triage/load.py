@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from triage.flow import FLOW_FILE, Flow, content_version, parse_flow
+from triage.flow import FLOW_FILE, Flow, check_sites_against_flow, content_version, parse_flow
 from triage.model import (
     CONTROL, MAX_NESTING, Flaw, Problem, Report, check_fields, is_kind, scan, shown, typed,
     visible,
@@ -121,7 +121,7 @@ def _escaped_control(match: re.Match) -> bool:
     return code < 0x110000 and CONTROL.match(chr(code)) is not None
 
 
-_KEYED = ("question", "outcome", "site", "catchment")  # tables of tables, named by their ids
+_KEYED = ("question", "outcome", "site", "catchment", "after_hours")  # tables of tables, named by their ids
 
 
 def _where(flaw: Flaw, file: str, source: str) -> tuple[str, str, int | None]:
@@ -199,6 +199,7 @@ def load(data_dir: Path, check_cases: bool = True) -> Loaded:
     sites = parse_sites(raw_sites, report, header_lines(sites_source))
     flow = parse_flow(raw_flow, sites, report, header_lines(flow_source),
                       content_version(raw_flow, raw_sites))
+    check_sites_against_flow(flow, report, header_lines(sites_source))
     cases: list[Case] = []
     cases_path = data_dir / CASES_FILE
     if check_cases and cases_path.exists():
