@@ -34,7 +34,7 @@ def test_installed_triage_finds_its_data_from_anywhere(tmp_path):
     done = run("validate", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     (line,) = done.stdout.strip().splitlines()  # one line on success
-    assert line.startswith("OK: 16 spørgsmål, 30 udfald, 36 cases, 15 advarsler")
+    assert line.startswith("OK: 16 spørgsmål, 30 udfald, 39 cases, 23 advarsler")
     probe = subprocess.run(
         [sys.executable, "-c", "from triage import paths; print(paths.stylesheet().is_file(), "
          "(paths.default_data_dir() / 'flow.toml').is_file())"],
@@ -63,7 +63,7 @@ def test_validate_toml_error_never_a_traceback(tmp_path, data_copy):
 def test_warnings_listed_on_request(capsys):
     assert main(["validate", "--warnings"]) == 0
     out = capsys.readouterr().out
-    assert "Advarsler:" in out and "[site jc-nord]" in out and "navn, adresse, åbningstider" in out
+    assert "Advarsler:" in out and "[site jc-nord]" in out and "navn, adresse, telefonnummer, åbningstider" in out
 
 
 def test_desk_refuses_a_failing_case(tmp_path, data_copy):

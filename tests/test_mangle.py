@@ -308,8 +308,8 @@ VARIANTS = [
             edit(YS_NAME, 'name = "Ydelsesservice"'),
             "missing_translation", "site ys"),
     Variant("address = 5", S,
-            edit(YS + YS_NAME + '\n# Kun postadressen er kendt: Postboks 210, '
-                                   '1502 København V.\naddress = "København V"',
+            edit(YS + YS_NAME + '\n# Kun postadressen er kendt; ring for at aftale et møde.'
+                                   '\naddress = "Postboks 210, 1502 København V (postadresse)"',
                  YS + YS_NAME + "\naddress = 5"),
             "wrong_type", "site ys"),
     Variant("phone a number", S,

@@ -400,14 +400,14 @@ def check_no_address(flow: Flow, report: Report, where: Any) -> None:
 
 
 def check_sites_against_flow(flow: Flow, report: Report, site_lines: dict[str, int]) -> None:
-    """What sites.toml says about the flow: notes meant for outcomes that exist, and a street
-    or a phone for every site a citizen can be sent to (a warning)."""
+    """Warnings on what sites.toml says about the flow: a note meant for outcomes the flow does
+    not have (it would never show), and a site a citizen is sent to without street or phone."""
     from triage.sites import SITES_FILE
 
     for site in flow.sites:
         unknown = [o for o in site.note_for if o not in flow.outcomes]
         if unknown:
-            report.error(SITES_FILE, f"site {site.id}", "note_for_unknown",
+            report.warning(SITES_FILE, f"site {site.id}", "note_for_unknown",
                          site_lines.get(f"site.{site.id}"), outcomes=", ".join(unknown))
     for site_id in referral_sites(flow):
         site = flow.sites[site_id]

@@ -196,10 +196,11 @@ def load(data_dir: Path, check_cases: bool = True) -> Loaded:
     raw_flow, flow_source = read_toml(data_dir / FLOW_FILE, report)
     if raw_sites is None or raw_flow is None:
         return Loaded(None, problems=report.problems)
-    sites = parse_sites(raw_sites, report, header_lines(sites_source))
+    site_lines = header_lines(sites_source)
+    sites = parse_sites(raw_sites, report, site_lines)
     flow = parse_flow(raw_flow, sites, report, header_lines(flow_source),
                       content_version(raw_flow, raw_sites))
-    check_sites_against_flow(flow, report, header_lines(sites_source))
+    check_sites_against_flow(flow, report, site_lines)
     cases: list[Case] = []
     cases_path = data_dir / CASES_FILE
     if check_cases and cases_path.exists():

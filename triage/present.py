@@ -199,12 +199,16 @@ def stop_lines(stop: Stop, lang: str) -> list[str]:
 
 
 def help_line(entry: Help, lang: str) -> str:
-    """'Den Sociale Døgnvagt: tlf. 33 17 33 33, Åboulevard 38 — hele døgnet (ikke bekræftet)'."""
-    contact = ", ".join(part for part in (
-        f"{t('phone_short', lang)} {entry.phone}" if entry.phone else "", entry.address) if part)
+    """'Den Sociale Døgnvagt: tlf. 33 17 33 33 (ikke bekræftet), Åboulevard 38 — hele døgnet'."""
+    parts = []
+    if entry.phone:
+        parts.append(f"{t('phone_short', lang)} {entry.phone}"
+                     + (f" {t('unconfirmed_note', lang)}" if "phone" in entry.unconfirmed else ""))
+    if entry.address:
+        parts.append(entry.address
+                     + (f" {t('unconfirmed_note', lang)}" if "address" in entry.unconfirmed else ""))
     note = f" — {entry.note}" if entry.note else ""
-    unconfirmed = f" {t('unconfirmed_note', lang)}" if entry.unconfirmed else ""
-    return f"{entry.name}: {contact}{note}{unconfirmed}"
+    return f"{entry.name}: {', '.join(parts)}{note}"
 
 
 def card_text(card: Card, lang: str = "da") -> str:
