@@ -183,6 +183,8 @@ def _parse_question(
     else:
         text = read_text(raw.get("text"), report, FLOW_FILE, node, "text", line)
     help_text = read_text(raw["help"], report, FLOW_FILE, node, "help", line) if "help" in raw else None
+    if NO_ADDRESS in raw and kind != "site":
+        report.error(FLOW_FILE, node, "no_address_only_site", line)
     if kind in ("postcode", "site"):
         target = typed(raw, "next", "id", report, FLOW_FILE, node, line, required=True) or ""
         if "options" in raw:
@@ -215,8 +217,6 @@ def _parse_question(
         return Question(qid, text, help_text, options=tuple(options), picks_site=True,
                         keywords=_keywords(raw.get("keywords"), report, node, line),
                         no_address=no_address)
-    if NO_ADDRESS in raw:
-        report.error(FLOW_FILE, node, "no_address_only_site", line)
     if kind != "choice":
         report.error(FLOW_FILE, node, "bad_question_type", line, type=kind)
     raw_options = raw.get("options", [])
