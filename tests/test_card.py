@@ -84,8 +84,8 @@ def test_go_today_never_stands_beside_closed_now(flow):
         for moment in (MONDAY_MORNING, MONDAY_EVENING, SATURDAY):
             for lang, go, closed in (("da", "Gå derhen i dag", "Lukket nu"),
                                      ("en", "Go there today", "Closed now")):
-                text = card_text(card_for(result, lang, moment), lang)
-                assert not (go in text and closed in text), (walk.node_id, moment, text)
+                text = card_text(card_for(result, lang, moment), lang).lower()
+                assert not (go.lower() in text and closed.lower() in text), (walk.node_id, text)
 
 
 def test_urgent_outcome_open_says_go_today_and_names_help(flow):
