@@ -259,3 +259,28 @@ def test_cases_cover_no_fixed_address(data_copy):
            'answers = [7, "-", 0, 1]\nexpect = "homeless"\nsite = "sc-valby"\n')
     (problem,) = load(data_copy).errors
     assert problem.code == "case_wrong_site" and problem.params["got"] == "sc-vesterbro"
+
+
+def test_holidays_are_skipped_when_saying_when_it_opens(flow):
+    before_christmas = datetime(2026, 12, 23, 16, 0, tzinfo=LOCAL_ZONE)  # a Wednesday
+    card = card_for(route(flow, ["7", "2450", "1"]), "da", before_christmas)
+    assert card.stops[0].closed_line == "Lukket nu — åbner mandag kl. 9.00"
+    christmas_eve = datetime(2026, 12, 24, 10, 0, tzinfo=LOCAL_ZONE)  # a Thursday, shut
+    card = card_for(route(flow, ["7", "2450", "1"]), "da", christmas_eve)
+    assert card.stops[0].hours_today == "Lukket i dag (torsdag)"
+    assert card.stops[0].open_now is False and card.go_today == ""
+    assert card.after_hours  # urgent: the help for a closed day is on the card
+
+
+def test_a_closed_day_far_ahead_is_written_as_a_date(data_copy):
+    edit(data_copy / S, "closed = [\n", "closed = [\n  2026-12-28, 2026-12-29, 2026-12-30,\n")
+    flow = load(data_copy).flow
+    card = card_for(route(flow, ["1", "1"]), "da", datetime(2026, 12, 23, 16, 0, tzinfo=LOCAL_ZONE))
+    assert card.stops[0].closed_line == "Lukket nu — åbner mandag d. 4/1 kl. 9.00"
+
+
+def test_a_closed_day_must_be_a_date(data_copy):
+    edit(data_copy / S, "closed = [\n", 'closed = [\n  "24. december",\n')
+    (problem,) = load(data_copy).errors
+    assert (problem.node, problem.code) == ("area", "bad_closed_day")
+    assert problem.params == {"value": "24. december"}

@@ -68,7 +68,7 @@ def hours_line(site: Site, moment: datetime, lang: str) -> tuple[str, bool | Non
     weekday = t(f"weekday_{moment.weekday()}", lang)
     if not site.has_hours:
         return t("no_counter", lang), None
-    windows = site.windows_on(moment.date())
+    windows = site.hours_on(moment.date())
     if not windows:
         return t("closed_today", lang, weekday=weekday), False
     spans = ", ".join(f"{a:%H:%M}–{b:%H:%M}" for a, b in windows)
@@ -97,7 +97,7 @@ def closed_now_line(site: Site, moment: datetime, lang: str) -> tuple[str, datet
 
 def open_until(site: Site, moment: datetime) -> time | None:
     now = moment.time()
-    return next((end for start, end in site.windows_on(moment.date()) if start <= now < end), None)
+    return next((end for start, end in site.hours_on(moment.date()) if start <= now < end), None)
 
 
 def stop_for(site: Site, here: Site, moment: datetime, lang: str, outcome_id: str = "") -> Stop:

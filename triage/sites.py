@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import bisect
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -52,6 +52,7 @@ class Site:
     unconfirmed: frozenset[str] = frozenset()
     postcode: int | None = None  # the site's own postcode: its district for no fixed address
     note_for: tuple[str, ...] = ()  # outcome ids the note is shown on; empty: every outcome
+    closed: frozenset[date] = frozenset()  # holidays and other days shut despite the weekday
 
     @property
     def has_hours(self) -> bool:
@@ -71,7 +72,7 @@ class Site:
             return None
         for offset in range(NEXT_OPENING_DAYS + 1):
             day = moment.date() + timedelta(days=offset)
-            for start, _ in self.windows_on(day):
+            for start, _ in self.hours_on(day):
                 opening = datetime.combine(day, start, tzinfo=moment.tzinfo)
                 if opening > moment:
                     return opening
@@ -80,9 +81,13 @@ class Site:
     def windows_on(self, day: date) -> tuple[tuple[time, time], ...]:
         return self.hours.get(WEEKDAYS[day.weekday()], ())
 
+    def hours_on(self, day: date) -> tuple[tuple[time, time], ...]:
+        """The windows the site is open on that date: none on a closed day (a holiday)."""
+        return () if day in self.closed else self.windows_on(day)
+
     def is_open(self, moment: datetime) -> bool:
         now = moment.time()
-        return any(start <= now < end for start, end in self.windows_on(moment.date()))
+        return any(start <= now < end for start, end in self.hours_on(moment.date()))
 
 
 @dataclass(frozen=True)
@@ -193,6 +198,23 @@ def _as_written(value: Any) -> str:
     return value if isinstance(value, str) else shown(value)
 
 
+def parse_closed(raw: Any, report: Report, node: str, line: int | None) -> frozenset[date]:
+    """`closed = [2026-12-24, "2026-12-31"]`: dates (TOML dates or texts) the site is shut."""
+    if raw is None:
+        return frozenset()
+    days: set[date] = set()
+    for value in raw if isinstance(raw, list) else [raw]:
+        if isinstance(value, date) and not isinstance(value, datetime):
+            days.add(value)
+            continue
+        try:
+            days.add(date.fromisoformat(value) if isinstance(value, str) else None)  # type: ignore
+        except (TypeError, ValueError):
+            report.error(SITES_FILE, node, "bad_closed_day", line, value=_as_written(value))
+    days.discard(None)  # type: ignore[arg-type]
+    return frozenset(days)
+
+
 def parse_hours(raw: Any, report: Report, node: str, line: int | None) -> dict:
     if raw is None:
         return {}
@@ -226,7 +248,7 @@ def parse_hours(raw: Any, report: Report, node: str, line: int | None) -> dict:
 
 SITE_FIELDS = {
     "kind", "name", "address", "phone", "note", "hours", "target_share", "capacity", "unconfirmed",
-    "service_minutes", "postcode", "note_for",
+    "service_minutes", "postcode", "note_for", "closed",
 }
 AFTER_HOURS_FIELDS = {"name", "phone", "address", "note", "unconfirmed"}
 
@@ -299,6 +321,7 @@ def parse_site(site_id: str, raw: Any, report: Report, line: int | None) -> Site
         unconfirmed=frozenset(unconfirmed),
         postcode=own[0] if own else None,
         note_for=tuple(n.strip() for n in note_for),
+        closed=parse_closed(raw.get("closed"), report, node, line),
     )
 
 
@@ -383,7 +406,7 @@ def _fmt_range(low: int, high: int) -> str:
     return f"{low:04d}" if low == high else f"{low:04d}-{high:04d}"
 
 
-AREA_FIELDS = {"postcodes", "outside", "default_site"}
+AREA_FIELDS = {"postcodes", "outside", "default_site", "closed"}
 
 
 def parse_sites(raw: dict, report: Report, lines: dict[str, int]) -> Sites:
@@ -422,6 +445,11 @@ def parse_sites(raw: dict, report: Report, lines: dict[str, int]) -> Sites:
         )
     if default_site not in sites:
         default_site = next(iter(sites), "")
+
+    # Days every site is shut (public holidays): added to each site's own closed days.
+    shut = parse_closed(area_raw.get("closed"), report, "area", area_line)
+    if shut:
+        sites = {sid: replace(site, closed=site.closed | shut) for sid, site in sites.items()}
 
     catchments: dict[str, Catchment] = {}
     raw_catchments = typed(raw, "catchment", "table", report, SITES_FILE, "sites.toml",
