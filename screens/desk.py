@@ -331,7 +331,10 @@ class DeskScreen(Screen):
             pieces.append(Content.assemble((f" {stop_label(number, stop, lang).upper()} ", "bold reverse"),
                                            " ", (stop.name, "bold")))
             pieces.extend(Content(f"   {line}") for line in stop_lines(stop, lang))
-        pieces.extend(Content.styled(line, "bold") for line in (card.basis, card.go_today) if line)
+            if card.basis and number == card.basis_stop:
+                pieces.append(Content(f"   {card.basis}"))
+        if card.go_today:
+            pieces.append(Content.styled(card.go_today, "bold"))
         if card.after_hours:
             pieces.append(Content.styled(t("after_hours_heading", lang), "bold"))
             pieces.extend(Content(f" • {help_line(entry, lang)}") for entry in card.after_hours)

@@ -144,7 +144,7 @@ def test_no_fixed_address_goes_to_the_desk_district(flow):
     result = route(flow, HOMELESS_NO_ADDRESS)
     assert result.path[-2] == "social_district:no_fixed_address"
     card = card_for(result, "da", MONDAY_MORNING)
-    assert card.basis == "Uden fast bopæl hører du til Socialcenter Vesterbro/Kongens Enghave."
+    assert card.basis == "Valgt, fordi du ikke har fast bopæl."
     district = flow.questions["social_district"]
     assert (district.options[-1].key, district.options[-1].label("da")) == (0, "Uden fast bopæl")
 

@@ -38,7 +38,7 @@ async def test_homeless_without_fixed_address_in_the_evening(make_app, at):
         assert "Hjælp, når der er lukket:" in card and "Den Sociale Døgnvagt" in card
         assert "Alarm 112: tlf. 112" in card
         assert "Gå derhen i dag" not in card
-        assert "Uden fast bopæl hører du til" in card
+        assert "Valgt, fordi du ikke har fast bopæl." in card
 
 
 async def test_homeless_in_the_morning_goes_today(make_app, at):

@@ -57,6 +57,7 @@ class Card:
     flow_version: str
     urgent: bool = False
     basis: str = ""  # why this place, from the answers: "Valgt ud fra postnummer 2400."
+    basis_stop: int = 0  # the stop the answers chose: the basis is written under it
     go_today: str = ""  # urgent and open now: "Gå derhen i dag: der er åbent til kl. 15.00."
     after_hours: list[Help] = field(default_factory=list)  # shown: urgent, or closed now
 
@@ -131,10 +132,16 @@ def basis_line(result: Result, lang: str) -> str:
     if result.basis == "postcode" and result.postcode is not None:
         return t("basis_postcode", lang, postcode=f"{result.postcode:04d}")
     if result.basis == "no_address" and result.answered_site is not None:
-        return t("basis_no_address", lang, site=result.answered_site.name(lang))
+        return t("basis_no_address", lang)
     if result.basis in ("declined", "no_address") and result.destination.id == result.here.id:
         return t("basis_declined", lang)
     return ""
+
+
+def _answered_stop(result: Result) -> int:
+    chosen = result.answered_site or result.here
+    ids = [site.id for site in result.destinations]
+    return ids.index(chosen.id) if chosen.id in ids else 0
 
 
 def card_for(result: Result, lang: str = "da", moment: datetime | None = None) -> Card:
@@ -157,6 +164,7 @@ def card_for(result: Result, lang: str = "da", moment: datetime | None = None) -
         flow_version=result.flow_version,
         urgent=outcome.urgent,
         basis=basis_line(result, lang),
+        basis_stop=_answered_stop(result),
         go_today=t("go_today", lang, time=clock(closing, lang)) if closing else "",
         after_hours=[help_for(entry, lang) for entry in result.after_hours] if show_help else [],
     )
@@ -217,7 +225,10 @@ def card_text(card: Card, lang: str = "da") -> str:
     for number, stop in enumerate(card.stops):
         lines.append(f"{stop_label(number, stop, lang)}: {stop.name}")
         lines.extend(f"  {line}" for line in stop_lines(stop, lang))
-    lines.extend(line for line in (card.basis, card.go_today) if line)
+        if card.basis and number == card.basis_stop:
+            lines.append(f"  {card.basis}")
+    if card.go_today:
+        lines.append(card.go_today)
     if card.after_hours:
         lines.append(t("after_hours_heading", lang))
         lines.extend(f"  - {help_line(entry, lang)}" for entry in card.after_hours)
