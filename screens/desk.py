@@ -33,7 +33,7 @@ class DeskScreen(Screen):
     """Where the receptionist spends the day."""
 
     BINDINGS = [
-        *(Binding(str(n), f"choose({n})", str(n), show=False, id=f"choose-{n}") for n in range(0, 10)),
+        *(Binding(str(n), f"choose({n})", str(n), show=False, id=f"choose-{n}") for n in range(10)),
         Binding("escape", "back", "key_back", id="key_back"),
         Binding("backspace", "back", "key_back", show=False, id="key_back_alt"),
         Binding("enter", "confirm", "key_confirm", id="key_confirm"),

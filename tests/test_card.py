@@ -119,7 +119,8 @@ def test_urgent_outcome_without_after_hours_help_fails_validation(data_copy):
     edit(data_copy / F, 'urgent = true\nafter_hours = ["doegnvagten", "alarm-112"]\n',
          "urgent = true\n")
     errors = load(data_copy).errors
-    assert [(p.node, p.code) for p in errors] == [("outcome homeless", "urgent_without_after_hours")]
+    assert [(p.node, p.code) for p in errors] == [
+        ("outcome homeless", "urgent_without_after_hours")]
     done = subprocess.run([sys.executable, "-m", "triage", "validate", "--data", str(data_copy)],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 1 and "Traceback" not in done.stdout + done.stderr
@@ -174,7 +175,8 @@ def test_no_fixed_address_answer_is_checked(data_copy, old, new, code):
 
 def test_no_fixed_address_only_on_a_site_question(data_copy):
     edit(data_copy / F, 'next = "sick_on_benefits"\n',
-         'next = "sick_on_benefits"\nno_fixed_address = { da = "U", en = "N", catchment = "social" }\n')
+         'next = "sick_on_benefits"\n'
+         'no_fixed_address = { da = "U", en = "N", catchment = "social" }\n')
     assert "no_address_only_site" in [p.code for p in load(data_copy).errors]
 
 

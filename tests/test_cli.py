@@ -63,7 +63,8 @@ def test_validate_toml_error_never_a_traceback(tmp_path, data_copy):
 def test_warnings_listed_on_request(capsys):
     assert main(["validate", "--warnings"]) == 0
     out = capsys.readouterr().out
-    assert "Advarsler:" in out and "[site jc-nord]" in out and "navn, adresse, telefonnummer, åbningstider" in out
+    assert "Advarsler:" in out and "[site jc-nord]" in out
+    assert "navn, adresse, telefonnummer, åbningstider" in out
 
 
 def test_desk_refuses_a_failing_case(tmp_path, data_copy):

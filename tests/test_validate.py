@@ -228,5 +228,6 @@ def test_a_value_of_the_wrong_kind_is_shown_as_written(data_copy):
     edit(data_copy / S, 'outside = "anden-kommune"', 'outside = ["anden-kommune", 2]')
     (problem,) = load(data_copy).errors
     assert problem_text(problem, "en") == (
-        f"sites.toml:{line_of(data_copy / S, '[area]')} [area]: The field 'outside' must be a text in quotes, e.g. \"jc-nord\", "
+        f"sites.toml:{line_of(data_copy / S, '[area]')} [area]: "
+        "The field 'outside' must be a text in quotes, e.g. \"jc-nord\", "
         "but it says [\"anden-kommune\", 2].")

@@ -114,8 +114,8 @@ def content_version(*parts: Any) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-QUESTION_FIELDS = {"text", "help", "options", "type", "catchment", "next", "declined", "sites", "keywords",
-                   "no_fixed_address"}
+QUESTION_FIELDS = {"text", "help", "options", "type", "catchment", "next", "declined", "sites",
+                   "keywords", "no_fixed_address"}
 OPTION_FIELDS = {"key", "id", "da", "en", "next"}
 OUTCOME_FIELDS = {"title", "destination", "reason", "bring", "keywords", "urgent", "after_hours"}
 NO_ADDRESS_FIELDS = {"da", "en", "site", "catchment"}

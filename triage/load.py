@@ -121,7 +121,8 @@ def _escaped_control(match: re.Match) -> bool:
     return code < 0x110000 and CONTROL.match(chr(code)) is not None
 
 
-_KEYED = ("question", "outcome", "site", "catchment", "after_hours")  # tables of tables, named by their ids
+# Tables of tables, named by their ids.
+_KEYED = ("question", "outcome", "site", "catchment", "after_hours")
 
 
 def _where(flaw: Flaw, file: str, source: str) -> tuple[str, str, int | None]:

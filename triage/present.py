@@ -89,7 +89,8 @@ def closed_now_line(site: Site, moment: datetime, lang: str) -> tuple[str, datet
     if opening is None:
         return t("closed_now_line", lang), None
     days = (opening.date() - moment.date()).days
-    params = {"time": clock(opening.time(), lang), "weekday": t(f"weekday_{opening.weekday()}", lang),
+    params = {"time": clock(opening.time(), lang),
+              "weekday": t(f"weekday_{opening.weekday()}", lang),
               "date": f"{opening.day}/{opening.month}"}
     key = ("closed_opens_today", "closed_opens_tomorrow")[days] if days < 2 else (
         "closed_opens_weekday" if days < 7 else "closed_opens_date")
@@ -208,13 +209,14 @@ def stop_lines(stop: Stop, lang: str) -> list[str]:
 
 def help_line(entry: Help, lang: str) -> str:
     """'Den Sociale Døgnvagt: tlf. 33 17 33 33 (ikke bekræftet), Åboulevard 38 — hele døgnet'."""
+    def marked(text: str, field_name: str) -> str:
+        return f"{text} {t('unconfirmed_note', lang)}" if field_name in entry.unconfirmed else text
+
     parts = []
     if entry.phone:
-        parts.append(f"{t('phone_short', lang)} {entry.phone}"
-                     + (f" {t('unconfirmed_note', lang)}" if "phone" in entry.unconfirmed else ""))
+        parts.append(marked(f"{t('phone_short', lang)} {entry.phone}", "phone"))
     if entry.address:
-        parts.append(entry.address
-                     + (f" {t('unconfirmed_note', lang)}" if "address" in entry.unconfirmed else ""))
+        parts.append(marked(entry.address, "address"))
     note = f" — {entry.note}" if entry.note else ""
     return f"{entry.name}: {', '.join(parts)}{note}"
 

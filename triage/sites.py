@@ -204,15 +204,23 @@ def parse_closed(raw: Any, report: Report, node: str, line: int | None) -> froze
         return frozenset()
     days: set[date] = set()
     for value in raw if isinstance(raw, list) else [raw]:
-        if isinstance(value, date) and not isinstance(value, datetime):
-            days.add(value)
-            continue
-        try:
-            days.add(date.fromisoformat(value) if isinstance(value, str) else None)  # type: ignore
-        except (TypeError, ValueError):
+        day = _as_date(value)
+        if day is None:
             report.error(SITES_FILE, node, "bad_closed_day", line, value=_as_written(value))
-    days.discard(None)  # type: ignore[arg-type]
+        else:
+            days.add(day)
     return frozenset(days)
+
+
+def _as_date(value: Any) -> date | None:
+    if isinstance(value, datetime):
+        return None  # a moment, not a day
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
 
 
 def parse_hours(raw: Any, report: Report, node: str, line: int | None) -> dict:
@@ -325,7 +333,9 @@ def parse_site(site_id: str, raw: Any, report: Report, line: int | None) -> Site
     )
 
 
-def parse_after_hours(help_id: str, raw: Any, report: Report, line: int | None) -> AfterHours | None:
+def parse_after_hours(
+    help_id: str, raw: Any, report: Report, line: int | None
+) -> AfterHours | None:
     node = f"after_hours {help_id}"
     if not isinstance(raw, dict):
         report.error(SITES_FILE, node, "not_table", line)
