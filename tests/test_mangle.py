@@ -346,8 +346,7 @@ VARIANTS = [
             edit("service_minutes = 5", 'service_minutes = "5"'),
             "bad_service_minutes", "site ys"),
     Variant("unconfirmed a text", S,
-            edit('service_minutes = 5\nunconfirmed = ["address", "hours", '
-                                          '"service_minutes"]',
+            edit('service_minutes = 5\nunconfirmed = ["hours", "service_minutes"]',
                  'service_minutes = 5\nunconfirmed = "hours"'),
             "bad_unconfirmed", "site ys"),
     Variant("catchment = 5", S, catchment_a_number, "wrong_type", S),
