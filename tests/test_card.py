@@ -286,3 +286,18 @@ def test_a_closed_day_must_be_a_date(data_copy):
     (problem,) = load(data_copy).errors
     assert (problem.node, problem.code) == ("area", "bad_closed_day")
     assert problem.params == {"value": "24. december"}
+
+
+def test_declined_postcode_at_a_desk_of_another_kind_goes_to_the_default_jobcentre(flow):
+    """A desk at Ydelsesservice cannot help with job search: no postcode → the default
+    jobcentre, and the card does not say "helped here"."""
+    result = route(flow, ["4", "-", "1"], "ys")
+    assert result.destination.id == "jc-skelbaek" and not result.handled_here
+    card = card_for(result, "da", MONDAY_MORNING)
+    assert card.basis == "Postnummeret er ikke oplyst." and card.basis_stop == 0
+    both = route(flow, ["2", "1", "-"], "ys")
+    assert [s.id for s in both.destinations] == ["jc-skelbaek", "ys"]
+    text = card_text(card_for(both, "en", MONDAY_MORNING), "en")
+    assert "No postcode was given.\nThen here: Ydelsesservice" in text
+    # At a jobcentre desk the citizen is still helped at that desk.
+    assert route(flow, ["4", "-", "1"], "jc-nord").destination.id == "jc-nord"

@@ -134,15 +134,16 @@ def basis_line(result: Result, lang: str) -> str:
         return t("basis_postcode", lang, postcode=f"{result.postcode:04d}")
     if result.basis == "no_address" and result.answered_site is not None:
         return t("basis_no_address", lang)
-    if result.basis in ("declined", "no_address") and result.destination.id == result.here.id:
-        return t("basis_declined", lang)
+    if result.basis in ("declined", "no_address"):
+        here = result.from_answer is not None and result.from_answer.id == result.here.id
+        return t("basis_declined" if here else "basis_declined_elsewhere", lang)
     return ""
 
 
 def _answered_stop(result: Result) -> int:
-    chosen = result.answered_site or result.here
     ids = [site.id for site in result.destinations]
-    return ids.index(chosen.id) if chosen.id in ids else 0
+    chosen = result.from_answer
+    return ids.index(chosen.id) if chosen is not None and chosen.id in ids else 0
 
 
 def card_for(result: Result, lang: str = "da", moment: datetime | None = None) -> Card:

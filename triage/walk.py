@@ -55,6 +55,7 @@ class Result:
     # "no_address" (no fixed address), "declined" (no postcode: helped here); None if not asked.
     basis: str | None = None
     after_hours: tuple[AfterHours, ...] = ()  # the outcome's help when closed, from sites.toml
+    from_answer: Site | None = None  # where "from_answer" led (None: no such destination)
 
     @property
     def destination(self) -> Site:
@@ -148,18 +149,21 @@ class Walk:
         answered_site, basis = self._answered(here_site)
         outcome = self.flow.outcomes[self.node_id]
         resolved: list[Site] = []
+        from_answer: Site | None = None
         for destination in outcome.destinations:
             if destination == "here":
                 site = here_site
             elif destination == "from_answer":
                 # A declined postcode leaves no site: the citizen is then helped here.
-                site = answered_site or here_site
+                site = answered_site or self._declined_fallback(here_site)
             else:
                 site = sites[destination]
             if answered_site and answered_site.kind == "external" and site.kind in MUNICIPAL:
                 # The postcode says the citizen lives in another municipality: every municipal
                 # errand (jobcentre, benefits, social) then belongs there, not here.
                 site = answered_site
+            if destination == "from_answer":
+                from_answer = site
             if site not in resolved:
                 resolved.append(site)
         return Result(
@@ -171,9 +175,26 @@ class Walk:
             path=tuple(s.path_entry for s in self.steps),
             flow_version=self.flow.version,
             basis=basis,
+            from_answer=from_answer,
             after_hours=tuple(sites.after_hours[h] for h in outcome.after_hours
                               if h in sites.after_hours),
         )
+
+    def _declined_fallback(self, here_site: Site) -> Site:
+        """Here, unless this desk is not the kind of place the declined postcode would have
+        found (a desk at Ydelsesservice asked about job search): then the default site."""
+        sites = self.flow.sites
+        for step in reversed(self.steps):
+            question = self.flow.questions[step.question]
+            if question.postcode is None or step.postcode is not None:
+                continue
+            group = sites.catchments.get(question.postcode.catchment)
+            kinds = {sites[s].kind for _, _, s in group.ranges} - {"external"} if group else set()
+            default = sites[sites.default_site]
+            if kinds and here_site.kind not in kinds and default.kind in kinds:
+                return default
+            break
+        return here_site
 
     def _answered(self, here_site: Site) -> tuple[Site | None, str | None]:
         """The site the last postcode or site answer pointed to, and how it was found."""
