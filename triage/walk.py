@@ -52,7 +52,7 @@ class Result:
     path: tuple[str, ...]
     flow_version: str
     # How "from_answer" was settled: "postcode", "chosen" (a site picked from a list),
-    # "no_address" (no fixed address), "declined" (no postcode: helped here); None if not asked.
+    # "no_address" (no fixed address), "declined" (no postcode given); None if not asked.
     basis: str | None = None
     after_hours: tuple[AfterHours, ...] = ()  # the outcome's help when closed, from sites.toml
     from_answer: Site | None = None  # where "from_answer" led (None: no such destination)
@@ -154,7 +154,8 @@ class Walk:
             if destination == "here":
                 site = here_site
             elif destination == "from_answer":
-                # A declined postcode leaves no site: the citizen is then helped here.
+                # A declined postcode leaves no site: the citizen is then helped here (or at
+                # the default site when this desk is not that kind of place).
                 site = answered_site or self._declined_fallback(here_site)
             else:
                 site = sites[destination]
