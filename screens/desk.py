@@ -23,7 +23,7 @@ from triage.flow import Flow
 from triage.i18n import t
 from triage.desklog import UNDO_MINUTES
 from triage import present
-from triage.present import Card, address_line, card_for, hours_now_line, stop_label
+from triage.present import Card, card_for, help_line, stop_label, stop_lines
 from triage.search import ErrandIndex, Hit, follow, node_title
 from triage.visits import visit_from_result
 from triage.walk import AnswerError, Walk
@@ -33,7 +33,7 @@ class DeskScreen(Screen):
     """Where the receptionist spends the day."""
 
     BINDINGS = [
-        *(Binding(str(n), f"choose({n})", str(n), show=False, id=f"choose-{n}") for n in range(1, 10)),
+        *(Binding(str(n), f"choose({n})", str(n), show=False, id=f"choose-{n}") for n in range(10)),
         Binding("escape", "back", "key_back", id="key_back"),
         Binding("backspace", "back", "key_back", show=False, id="key_back_alt"),
         Binding("enter", "confirm", "key_confirm", id="key_confirm"),
@@ -382,12 +382,14 @@ class DeskScreen(Screen):
         for number, stop in enumerate(card.stops):
             pieces.append(Content.assemble((f" {stop_label(number, stop, lang).upper()} ", "bold reverse"),
                                            " ", (stop.name, "bold")))
-            pieces.append(Content(f"   {address_line(stop, lang)}"))
-            if stop.phone:
-                pieces.append(Content(f"   {t('phone', lang)}: {stop.phone}"))
-            pieces.append(Content(f"   {hours_now_line(stop, lang)}"))
-            if stop.note:
-                pieces.append(Content(f"   {stop.note}"))
+            pieces.extend(Content(f"   {line}") for line in stop_lines(stop, lang))
+            if card.basis and number == card.basis_stop:
+                pieces.append(Content(f"   {card.basis}"))
+        if card.go_today:
+            pieces.append(Content.styled(card.go_today, "bold"))
+        if card.after_hours:
+            pieces.append(Content.styled(t("after_hours_heading", lang), "bold"))
+            pieces.extend(Content(f" • {help_line(entry, lang)}") for entry in card.after_hours)
         pieces.append(Content.styled(card.reason, "italic"))
         pieces.append(Content.styled(f"{t('bring', lang)}:", "bold"))
         for item in card.bring or [t("nothing_to_bring", lang)]:

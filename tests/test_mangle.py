@@ -308,8 +308,8 @@ VARIANTS = [
             edit(YS_NAME, 'name = "Ydelsesservice"'),
             "missing_translation", "site ys"),
     Variant("address = 5", S,
-            edit(YS + YS_NAME + '\n# Kun postadressen er kendt: Postboks 210, '
-                                   '1502 København V.\naddress = "København V"',
+            edit(YS + YS_NAME + '\n# Kun postadressen er kendt; ring for at aftale et møde.'
+                                   '\naddress = "Postboks 210, 1502 København V (postadresse)"',
                  YS + YS_NAME + "\naddress = 5"),
             "wrong_type", "site ys"),
     Variant("phone a number", S,
@@ -346,8 +346,7 @@ VARIANTS = [
             edit("service_minutes = 5", 'service_minutes = "5"'),
             "bad_service_minutes", "site ys"),
     Variant("unconfirmed a text", S,
-            edit('service_minutes = 5\nunconfirmed = ["address", "hours", '
-                                          '"service_minutes"]',
+            edit('service_minutes = 5\nunconfirmed = ["hours", "service_minutes"]',
                  'service_minutes = 5\nunconfirmed = "hours"'),
             "bad_unconfirmed", "site ys"),
     Variant("catchment = 5", S, catchment_a_number, "wrong_type", S),

@@ -98,3 +98,13 @@ def test_supervisor_overview(snap_compare, overview_desk, size):
 def test_export_dialog(snap_compare, overview_desk, monkeypatch):
     monkeypatch.setenv("HOME", "/home/skranke")  # the suggested file name shows the home folder
     assert snap_compare(overview_desk, terminal_size=(80, 24), run_before=steps("e"))
+
+
+def test_urgent_outcome_closed_now(snap_compare, flow, tmp_path, monkeypatch):
+    """Monday evening, no fixed address: when it opens, and who helps tonight."""
+    evening = datetime(2026, 11, 23, 16, 30, tzinfo=LOCAL_ZONE)
+    monkeypatch.setattr(present, "local_now", lambda: evening)
+    log = DeskLog(str(tmp_path / "snap.db"), "jc-skelbaek", "skranke-1",
+                  spool_dir=tmp_path / "spool")
+    app = TriageApp(flow, site="jc-skelbaek", desk="skranke-1", log=log, open_log_after=0)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=steps("7", "minus", "0", "1"))

@@ -17,6 +17,8 @@ from triage.sites import SPECIAL_DESTINATIONS, Sites
 
 FLOW_FILE = "flow.toml"
 MAX_KEY = 9
+NO_ADDRESS_KEY = 0  # the key of a site question's answer for a citizen without a fixed address
+NO_ADDRESS = "no_fixed_address"  # that answer's option id (in the visit's path)
 MAX_WALK = 50  # questions on the longest walk from start to an outcome
 
 
@@ -35,6 +37,16 @@ class PostcodeStep:
     declined: str  # where to go when the citizen will not give it
 
 
+@dataclass(frozen=True)
+class NoAddress:
+    """A site question's answer for a citizen without a fixed address: a fixed site, or the
+    site of a catchment group that covers the desk's own postcode (its district)."""
+
+    label: Text
+    site: str | None = None
+    catchment: str | None = None
+
+
 # Asked when a postcode question has no text of its own.
 DEFAULT_POSTCODE_TEXT = Text("Hvilket postnummer bor borgeren i?", "What is the citizen's postcode?")
 
@@ -48,6 +60,7 @@ class Question:
     postcode: PostcodeStep | None = None
     picks_site: bool = False  # options are sites; the chosen one becomes "from_answer"
     keywords: tuple[str, ...] = ()  # extra words the errand search knows it by
+    no_address: NoAddress | None = None  # site questions: key 0, no fixed address
 
     @property
     def asks_postcode(self) -> bool:
@@ -70,6 +83,8 @@ class Outcome:
     reason: Text
     bring: tuple[Text, ...]
     keywords: tuple[str, ...] = ()
+    urgent: bool = False  # cannot wait: the card always names the after-hours help
+    after_hours: tuple[str, ...] = ()  # ids of [after_hours.*] in sites.toml
 
 
 @dataclass(frozen=True)
@@ -99,9 +114,11 @@ def content_version(*parts: Any) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-QUESTION_FIELDS = {"text", "help", "options", "type", "catchment", "next", "declined", "sites", "keywords"}
+QUESTION_FIELDS = {"text", "help", "options", "type", "catchment", "next", "declined", "sites",
+                   "keywords", "no_fixed_address"}
 OPTION_FIELDS = {"key", "id", "da", "en", "next"}
-OUTCOME_FIELDS = {"title", "destination", "reason", "bring", "keywords"}
+OUTCOME_FIELDS = {"title", "destination", "reason", "bring", "keywords", "urgent", "after_hours"}
+NO_ADDRESS_FIELDS = {"da", "en", "site", "catchment"}
 
 
 def _keywords(raw: Any, report: Report, node: str, line: int | None) -> tuple[str, ...]:
@@ -136,6 +153,22 @@ def _parse_option(raw: Any, report: Report, node: str, line: int | None) -> Opti
     return Option(key=key, id=option_id or target, label=label, next=target)
 
 
+def _parse_no_address(raw: Any, report: Report, node: str, line: int | None) -> NoAddress | None:
+    if not isinstance(raw, dict):
+        report.error(FLOW_FILE, node, "wrong_type", line, field=NO_ADDRESS, expected="table",
+                     value=shown(raw))
+        return None
+    check_fields(raw, NO_ADDRESS_FIELDS, report, FLOW_FILE, node, line)
+    label = read_text({k: v for k, v in raw.items() if k in ("da", "en")}, report, FLOW_FILE,
+                      node, NO_ADDRESS, line)
+    site = typed(raw, "site", "id", report, FLOW_FILE, node, line)
+    group = typed(raw, "catchment", "id", report, FLOW_FILE, node, line)
+    if (site is None) == (group is None):
+        report.error(FLOW_FILE, node, "no_address_site_or_catchment", line)
+        return None
+    return NoAddress(label, site, group)
+
+
 def _parse_question(
     qid: str, raw: Any, sites: Sites, report: Report, line: int | None
 ) -> Question | None:
@@ -150,6 +183,8 @@ def _parse_question(
     else:
         text = read_text(raw.get("text"), report, FLOW_FILE, node, "text", line)
     help_text = read_text(raw["help"], report, FLOW_FILE, node, "help", line) if "help" in raw else None
+    if NO_ADDRESS in raw and kind != "site":
+        report.error(FLOW_FILE, node, "no_address_only_site", line)
     if kind in ("postcode", "site"):
         target = typed(raw, "next", "id", report, FLOW_FILE, node, line, required=True) or ""
         if "options" in raw:
@@ -174,8 +209,14 @@ def _parse_question(
             options.append(Option(key, site_id, sites[site_id].name, target))
         if not options:
             report.error(FLOW_FILE, node, "dead_end", line)
+        no_address = None
+        if NO_ADDRESS in raw:
+            no_address = _parse_no_address(raw[NO_ADDRESS], report, node, line)
+        if no_address is not None:  # listed last, under the districts, on key 0
+            options.append(Option(NO_ADDRESS_KEY, NO_ADDRESS, no_address.label, target))
         return Question(qid, text, help_text, options=tuple(options), picks_site=True,
-                        keywords=_keywords(raw.get("keywords"), report, node, line))
+                        keywords=_keywords(raw.get("keywords"), report, node, line),
+                        no_address=no_address)
     if kind != "choice":
         report.error(FLOW_FILE, node, "bad_question_type", line, type=kind)
     raw_options = raw.get("options", [])
@@ -218,6 +259,8 @@ def _parse_outcome(oid: str, raw: Any, report: Report, line: int | None) -> Outc
         report.error(FLOW_FILE, node, "wrong_type", line, field="destination",
                      expected="destination", value=shown(destination))
         destinations = ()
+    urgent = typed(raw, "urgent", "bool", report, FLOW_FILE, node, line) or False
+    after_hours = typed(raw, "after_hours", "id_list", report, FLOW_FILE, node, line) or []
     bring_raw = raw.get("bring", [])
     if not isinstance(bring_raw, list):
         report.error(FLOW_FILE, node, "bring_not_list", line)
@@ -232,6 +275,8 @@ def _parse_outcome(oid: str, raw: Any, report: Report, line: int | None) -> Outc
             for i, item in enumerate(bring_raw, 1)
         ),
         keywords=_keywords(raw.get("keywords"), report, node, line),
+        urgent=urgent,
+        after_hours=tuple(a.strip() for a in after_hours),
     )
 
 
@@ -301,6 +346,13 @@ def check_graph(flow: Flow, report: Report, lines: dict[str, int]) -> None:
         for destination in o.destinations:
             if destination not in flow.sites and destination not in SPECIAL_DESTINATIONS:
                 report.error(FLOW_FILE, node, "unknown_destination", line, site=destination)
+        for help_id in o.after_hours:
+            if help_id not in flow.sites.after_hours:
+                report.error(FLOW_FILE, node, "unknown_after_hours", line, id=help_id,
+                             known=", ".join(flow.sites.after_hours) or "-")
+        if o.urgent and not o.after_hours:
+            report.error(FLOW_FILE, node, "urgent_without_after_hours", line)
+    check_no_address(flow, report, where)
 
     if not flow.start:
         return
@@ -325,6 +377,61 @@ def check_graph(flow: Flow, report: Report, lines: dict[str, int]) -> None:
         if "from_answer" in o.destinations and o.id in unanswered:
             node, line = where(o.id)
             report.error(FLOW_FILE, node, "from_answer_unanswered", line)
+
+
+def check_no_address(flow: Flow, report: Report, where: Any) -> None:
+    """A no-fixed-address answer must lead to a site, at least from the default desk."""
+    sites = flow.sites
+    for q in flow.questions.values():
+        answer = q.no_address
+        if answer is None:
+            continue
+        node, line = where(q.id)
+        if answer.site is not None and answer.site not in sites:
+            report.error(FLOW_FILE, node, "unknown_destination", line, site=answer.site)
+        elif answer.catchment is not None and answer.catchment not in sites.catchments:
+            report.error(FLOW_FILE, node, "unknown_catchment", line, group=answer.catchment,
+                         groups=", ".join(sites.catchments) or "-")
+        elif answer.catchment is not None and sites.default_site in sites:
+            district = sites.district_of(sites[sites.default_site], answer.catchment)
+            if district is None:
+                report.error(FLOW_FILE, node, "no_address_no_district", line,
+                             site=sites.default_site, group=answer.catchment)
+
+
+def check_sites_against_flow(flow: Flow, report: Report, site_lines: dict[str, int]) -> None:
+    """Warnings on what sites.toml says about the flow: a note meant for outcomes the flow does
+    not have (it would never show), and a site a citizen is sent to without street or phone."""
+    from triage.sites import SITES_FILE
+
+    for site in flow.sites:
+        unknown = [o for o in site.note_for if o not in flow.outcomes]
+        if unknown:
+            report.warning(SITES_FILE, f"site {site.id}", "note_for_unknown",
+                         site_lines.get(f"site.{site.id}"), outcomes=", ".join(unknown))
+    for site_id in referral_sites(flow):
+        site = flow.sites[site_id]
+        if not site.has_street and not site.phone.strip():
+            report.warning(SITES_FILE, f"site {site_id}", "no_street_or_phone",
+                           site_lines.get(f"site.{site_id}"))
+
+
+def referral_sites(flow: Flow) -> list[str]:
+    """Every site a card can send a citizen to: named destinations, sites to choose from, and
+    the sites of the catchments that postcode questions look up."""
+    sites = flow.sites
+    found: list[str] = []
+    for o in flow.outcomes.values():
+        found += [d for d in o.destinations if d not in SPECIAL_DESTINATIONS]
+    for q in flow.questions.values():
+        if q.picks_site:
+            found += [o.id for o in q.options if o.id in sites]
+        if q.no_address is not None and q.no_address.site:
+            found.append(q.no_address.site)
+        if q.postcode and q.postcode.catchment in sites.catchments:
+            found += [site for _, _, site in sites.catchments[q.postcode.catchment].ranges]
+            found += [sites.outside] if sites.outside else []
+    return [site for site in dict.fromkeys(found) if site in sites]
 
 
 def _reachable(

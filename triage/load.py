@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from triage.flow import FLOW_FILE, Flow, content_version, parse_flow
+from triage.flow import FLOW_FILE, Flow, check_sites_against_flow, content_version, parse_flow
 from triage.model import (
     CONTROL, MAX_NESTING, Flaw, Problem, Report, check_fields, is_kind, scan, shown, typed,
     visible,
@@ -127,7 +127,8 @@ def _escaped_control(match: re.Match) -> bool:
     return code < 0x110000 and CONTROL.match(chr(code)) is not None
 
 
-_KEYED = ("question", "outcome", "site", "catchment")  # tables of tables, named by their ids
+# Tables of tables, named by their ids.
+_KEYED = ("question", "outcome", "site", "catchment", "after_hours")
 
 
 def _where(flaw: Flaw, file: str, source: str) -> tuple[str, str, int | None]:
@@ -203,9 +204,11 @@ def load(data_dir: Path, check_cases: bool = True, check_searches: bool = False)
     raw_flow, flow_source = read_toml(data_dir / FLOW_FILE, report)
     if raw_sites is None or raw_flow is None:
         return Loaded(None, problems=report.problems)
-    sites = parse_sites(raw_sites, report, header_lines(sites_source))
+    site_lines = header_lines(sites_source)
+    sites = parse_sites(raw_sites, report, site_lines)
     flow = parse_flow(raw_flow, sites, report, header_lines(flow_source),
                       content_version(raw_flow, raw_sites))
+    check_sites_against_flow(flow, report, site_lines)
     cases: list[Case] = []
     cases_path = data_dir / CASES_FILE
     if check_cases and cases_path.exists():

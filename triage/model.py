@@ -118,6 +118,7 @@ _KINDS = {
     "list": lambda v: isinstance(v, list),
     "table": lambda v: isinstance(v, dict),
     "id_list": lambda v: isinstance(v, list) and all(isinstance(x, str) and x.strip() for x in v),
+    "bool": lambda v: isinstance(v, bool),
 }
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import bisect
 import re
-from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from triage.model import Report, Text, check_fields, is_kind, read_text, shown, typed
@@ -18,6 +18,10 @@ UNCONFIRMABLE = ("address", "hours", "phone", "name", "service_minutes")
 # Destinations that are not sites: resolved on the way through the flow.
 SPECIAL_DESTINATIONS = ("from_answer", "here")
 POSTCODE_MIN, POSTCODE_MAX = 1000, 9999  # Danish residential postcodes are four digits from 1000
+
+NEXT_OPENING_DAYS = 14  # how far ahead the card looks for the next opening
+# A street and house number in an address ("Matthæusgade 1", "Linde Allé 40-44"), not a postbox.
+_STREET = re.compile(r"(?<!postboks)(?<!boks) \d{1,3}[A-Za-z]?(?:-\d{1,3})?(?:,|$| )", re.I)
 
 # ASCII digits only: \d would also take "２１００" and "٢١٠٠", which are not postcodes.
 _WINDOW = re.compile(r"^\s*(\d{1,2})[:.](\d{2})\s*-\s*(\d{1,2})[:.](\d{2})\s*$", re.ASCII)
@@ -46,17 +50,56 @@ class Site:
     capacity: int | None = None
     service_minutes: float | None = None  # mean time a counter spends on one citizen
     unconfirmed: frozenset[str] = frozenset()
+    postcode: int | None = None  # the site's own postcode: its district for no fixed address
+    note_for: tuple[str, ...] = ()  # outcome ids the note is shown on; empty: every outcome
+    closed: frozenset[date] = frozenset()  # holidays and other days shut despite the weekday
 
     @property
     def has_hours(self) -> bool:
         return bool(self.hours)
 
+    @property
+    def has_street(self) -> bool:
+        """The address names a street and house number a citizen can walk to."""
+        return bool(_STREET.search(self.address))
+
+    def note_applies(self, outcome_id: str) -> bool:
+        return self.note is not None and (not self.note_for or outcome_id in self.note_for)
+
+    def next_opening(self, moment: datetime) -> datetime | None:
+        """When the site next opens after moment (None when open now or not within two weeks)."""
+        if not self.has_hours or self.is_open(moment):
+            return None
+        for offset in range(NEXT_OPENING_DAYS + 1):
+            day = moment.date() + timedelta(days=offset)
+            for start, _ in self.hours_on(day):
+                opening = datetime.combine(day, start, tzinfo=moment.tzinfo)
+                if opening > moment:
+                    return opening
+        return None
+
     def windows_on(self, day: date) -> tuple[tuple[time, time], ...]:
         return self.hours.get(WEEKDAYS[day.weekday()], ())
 
+    def hours_on(self, day: date) -> tuple[tuple[time, time], ...]:
+        """The windows the site is open on that date: none on a closed day (a holiday)."""
+        return () if day in self.closed else self.windows_on(day)
+
     def is_open(self, moment: datetime) -> bool:
         now = moment.time()
-        return any(start <= now < end for start, end in self.windows_on(moment.date()))
+        return any(start <= now < end for start, end in self.hours_on(moment.date()))
+
+
+@dataclass(frozen=True)
+class AfterHours:
+    """Help for an errand that cannot wait, when the place the citizen is sent to is closed."""
+
+    id: str
+    name: Text
+    phone: str = ""
+    address: str = ""
+    note: Text | None = None  # e.g. "open day and night"
+    unconfirmed: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -81,6 +124,7 @@ class Sites:
     outside: str | None
     default_site: str
     catchments: dict[str, Catchment]
+    after_hours: dict[str, AfterHours] = field(default_factory=dict)
 
     def __getitem__(self, site_id: str) -> Site:
         return self.sites[site_id]
@@ -94,6 +138,16 @@ class Sites:
     def name_of(self, site_id: str, lang: str) -> str:
         """A site's name for people; an id the file does not know (old visits) as it is."""
         return self.sites[site_id].name(lang) if site_id in self.sites else site_id
+
+    def district_of(self, desk_site: Site, group: str) -> Site | None:
+        """The site of catchment `group` that covers a desk's own postcode (the default site's
+        when the desk's site has none): where a citizen without a fixed address belongs."""
+        for site in (desk_site, self.sites.get(self.default_site)):
+            if site is not None and site.postcode is not None and group in self.catchments:
+                site_id = self.catchments[group].site_for(site.postcode)
+                if site_id is not None:
+                    return self.sites[site_id]
+        return None
 
     def resolve_postcode(self, group: str, answer: str) -> tuple[int, Site]:
         """The site serving a postcode, or PostcodeError saying why there is none."""
@@ -144,6 +198,31 @@ def _as_written(value: Any) -> str:
     return value if isinstance(value, str) else shown(value)
 
 
+def parse_closed(raw: Any, report: Report, node: str, line: int | None) -> frozenset[date]:
+    """`closed = [2026-12-24, "2026-12-31"]`: dates (TOML dates or texts) the site is shut."""
+    if raw is None:
+        return frozenset()
+    days: set[date] = set()
+    for value in raw if isinstance(raw, list) else [raw]:
+        day = _as_date(value)
+        if day is None:
+            report.error(SITES_FILE, node, "bad_closed_day", line, value=_as_written(value))
+        else:
+            days.add(day)
+    return frozenset(days)
+
+
+def _as_date(value: Any) -> date | None:
+    if isinstance(value, datetime):
+        return None  # a moment, not a day
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
 def parse_hours(raw: Any, report: Report, node: str, line: int | None) -> dict:
     if raw is None:
         return {}
@@ -177,8 +256,9 @@ def parse_hours(raw: Any, report: Report, node: str, line: int | None) -> dict:
 
 SITE_FIELDS = {
     "kind", "name", "address", "phone", "note", "hours", "target_share", "capacity", "unconfirmed",
-    "service_minutes",
+    "service_minutes", "postcode", "note_for", "closed",
 }
+AFTER_HOURS_FIELDS = {"name", "phone", "address", "note", "unconfirmed"}
 
 
 def parse_site(site_id: str, raw: Any, report: Report, line: int | None) -> Site | None:
@@ -224,6 +304,14 @@ def parse_site(site_id: str, raw: Any, report: Report, line: int | None) -> Site
                                 or not 0 < service <= 240):
         report.error(SITES_FILE, node, "bad_service_minutes", line, value=shown(service))
         service = None
+    postcode = raw.get("postcode")
+    own = parse_range(postcode)
+    if postcode is not None and (own is None or own[0] != own[1]):
+        report.error(SITES_FILE, node, "bad_site_postcode", line, value=_as_written(postcode))
+        own = None
+    note_for = typed(raw, "note_for", "id_list", report, SITES_FILE, node, line) or []
+    if note_for and note is None:
+        report.error(SITES_FILE, node, "note_for_without_note", line)
     hours = parse_hours(raw.get("hours"), report, node, line)
     if kind in ("jobcenter", "ydelsesservice", "sygedagpenge", "social") and not hours:
         report.warning(SITES_FILE, node, "no_hours", line)
@@ -238,6 +326,38 @@ def parse_site(site_id: str, raw: Any, report: Report, line: int | None) -> Site
         target_share=float(share) if share is not None else None,
         capacity=capacity,
         service_minutes=float(service) if service is not None else None,
+        unconfirmed=frozenset(unconfirmed),
+        postcode=own[0] if own else None,
+        note_for=tuple(n.strip() for n in note_for),
+        closed=parse_closed(raw.get("closed"), report, node, line),
+    )
+
+
+def parse_after_hours(
+    help_id: str, raw: Any, report: Report, line: int | None
+) -> AfterHours | None:
+    node = f"after_hours {help_id}"
+    if not isinstance(raw, dict):
+        report.error(SITES_FILE, node, "not_table", line)
+        return None
+    check_fields(raw, AFTER_HOURS_FIELDS, report, SITES_FILE, node, line)
+    phone = typed(raw, "phone", "text", report, SITES_FILE, node, line) or ""
+    address = typed(raw, "address", "text", report, SITES_FILE, node, line) or ""
+    if not phone.strip() and not address.strip():
+        report.error(SITES_FILE, node, "after_hours_no_contact", line)
+    unconfirmed = raw.get("unconfirmed", [])
+    if not is_kind(unconfirmed, "id_list") or any(u not in UNCONFIRMABLE for u in unconfirmed):
+        report.error(SITES_FILE, node, "bad_unconfirmed", line, allowed=", ".join(UNCONFIRMABLE))
+        unconfirmed = []
+    if unconfirmed:
+        report.warning(SITES_FILE, node, "unconfirmed", line, fields=list(unconfirmed))
+    note = raw.get("note")
+    return AfterHours(
+        id=help_id,
+        name=read_text(raw.get("name"), report, SITES_FILE, node, "name", line),
+        phone=phone.strip(),
+        address=address.strip(),
+        note=read_text(note, report, SITES_FILE, node, "note", line) if note is not None else None,
         unconfirmed=frozenset(unconfirmed),
     )
 
@@ -296,12 +416,13 @@ def _fmt_range(low: int, high: int) -> str:
     return f"{low:04d}" if low == high else f"{low:04d}-{high:04d}"
 
 
-AREA_FIELDS = {"postcodes", "outside", "default_site"}
+AREA_FIELDS = {"postcodes", "outside", "default_site", "closed"}
 
 
 def parse_sites(raw: dict, report: Report, lines: dict[str, int]) -> Sites:
     """Read sites.toml (already parsed TOML) into Sites, reporting every problem found."""
-    check_fields(raw, {"area", "site", "catchment"}, report, SITES_FILE, "sites.toml", None, lines)
+    check_fields(raw, {"area", "site", "catchment", "after_hours"}, report, SITES_FILE,
+                 "sites.toml", None, lines)
     sites: dict[str, Site] = {}
     raw_sites = typed(raw, "site", "table", report, SITES_FILE, "sites.toml", lines.get("site"))
     if not raw_sites:
@@ -335,6 +456,11 @@ def parse_sites(raw: dict, report: Report, lines: dict[str, int]) -> Sites:
     if default_site not in sites:
         default_site = next(iter(sites), "")
 
+    # Days every site is shut (public holidays): added to each site's own closed days.
+    shut = parse_closed(area_raw.get("closed"), report, "area", area_line)
+    if shut:
+        sites = {sid: replace(site, closed=site.closed | shut) for sid, site in sites.items()}
+
     catchments: dict[str, Catchment] = {}
     raw_catchments = typed(raw, "catchment", "table", report, SITES_FILE, "sites.toml",
                            lines.get("catchment")) or {}
@@ -343,8 +469,16 @@ def parse_sites(raw: dict, report: Report, lines: dict[str, int]) -> Sites:
             group, body, sites, area, report, lines.get(f"catchment.{group}")
         )
 
+    after_hours: dict[str, AfterHours] = {}
+    raw_help = typed(raw, "after_hours", "table", report, SITES_FILE, "sites.toml",
+                     lines.get("after_hours")) or {}
+    for help_id, body in raw_help.items():
+        entry = parse_after_hours(help_id, body, report, lines.get(f"after_hours.{help_id}"))
+        if entry is not None:
+            after_hours[help_id] = entry
+
     jobcentres = [s for s in sites.values() if s.kind == "jobcenter" and s.target_share is not None]
     total = sum(s.target_share or 0 for s in jobcentres)
     if jobcentres and abs(total - 1) > 0.005:
         report.warning(SITES_FILE, "site", "shares_sum", None, total=f"{total:.2f}")
-    return Sites(sites, area, outside, default_site, catchments)
+    return Sites(sites, area, outside, default_site, catchments, after_hours)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from triage.flow import Flow, Outcome, Question
-from triage.sites import PostcodeError, Site
+from triage.flow import NO_ADDRESS, Flow, Outcome, Question
+from triage.sites import AfterHours, PostcodeError, Site
 
 DECLINE = "-"
 MUNICIPAL = ("jobcenter", "ydelsesservice", "sygedagpenge", "social")  # how a declined postcode is written in cases and on the command line
@@ -51,6 +51,11 @@ class Result:
     answered_site: Site | None  # the site the postcode (or a choice of site) pointed to
     path: tuple[str, ...]
     flow_version: str
+    # How "from_answer" was settled: "postcode", "chosen" (a site picked from a list),
+    # "no_address" (no fixed address), "declined" (no postcode given); None if not asked.
+    basis: str | None = None
+    after_hours: tuple[AfterHours, ...] = ()  # the outcome's help when closed, from sites.toml
+    from_answer: Site | None = None  # where "from_answer" led (None: no such destination)
 
     @property
     def destination(self) -> Site:
@@ -100,7 +105,7 @@ class Walk:
         option = question.option(key)
         if option is None:
             raise AnswerError("no_such_key", key=key, keys=", ".join(str(o.key) for o in question.options))
-        site = option.id if question.picks_site else None
+        site = option.id if question.picks_site and option.id != NO_ADDRESS else None
         step = Step(question.id, key=key, option=option.id, site=site)
         return Walk(self.flow, self.steps + (step,), option.next)
 
@@ -141,22 +146,25 @@ class Walk:
         sites = self.flow.sites
         here_site = sites[here or sites.default_site]
         postcode = next((s.postcode for s in reversed(self.steps) if s.postcode is not None), None)
-        answered = next((s.site for s in reversed(self.steps) if s.site is not None), None)
-        answered_site = sites[answered] if answered else None
+        answered_site, basis = self._answered(here_site)
         outcome = self.flow.outcomes[self.node_id]
         resolved: list[Site] = []
+        from_answer: Site | None = None
         for destination in outcome.destinations:
             if destination == "here":
                 site = here_site
             elif destination == "from_answer":
-                # A declined postcode leaves no site: the citizen is then helped here.
-                site = answered_site or here_site
+                # A declined postcode leaves no site: the citizen is then helped here (or at
+                # the default site when this desk is not that kind of place).
+                site = answered_site or self._declined_fallback(here_site)
             else:
                 site = sites[destination]
             if answered_site and answered_site.kind == "external" and site.kind in MUNICIPAL:
                 # The postcode says the citizen lives in another municipality: every municipal
                 # errand (jobcentre, benefits, social) then belongs there, not here.
                 site = answered_site
+            if destination == "from_answer":
+                from_answer = site
             if site not in resolved:
                 resolved.append(site)
         return Result(
@@ -167,7 +175,44 @@ class Walk:
             answered_site=answered_site,
             path=tuple(s.path_entry for s in self.steps),
             flow_version=self.flow.version,
+            basis=basis,
+            from_answer=from_answer,
+            after_hours=tuple(sites.after_hours[h] for h in outcome.after_hours
+                              if h in sites.after_hours),
         )
+
+    def _declined_fallback(self, here_site: Site) -> Site:
+        """Here, unless this desk is not the kind of place the declined postcode would have
+        found (a desk at Ydelsesservice asked about job search): then the default site."""
+        sites = self.flow.sites
+        for step in reversed(self.steps):
+            question = self.flow.questions[step.question]
+            if question.postcode is None or step.postcode is not None:
+                continue
+            group = sites.catchments.get(question.postcode.catchment)
+            kinds = {sites[s].kind for _, _, s in group.ranges} - {"external"} if group else set()
+            default = sites[sites.default_site]
+            if kinds and here_site.kind not in kinds and default.kind in kinds:
+                return default
+            break
+        return here_site
+
+    def _answered(self, here_site: Site) -> tuple[Site | None, str | None]:
+        """The site the last postcode or site answer pointed to, and how it was found."""
+        sites = self.flow.sites
+        for step in reversed(self.steps):
+            question = self.flow.questions[step.question]
+            if step.site is not None:
+                return sites[step.site], "postcode" if step.postcode is not None else "chosen"
+            if step.option == NO_ADDRESS and question.no_address is not None:
+                answer = question.no_address
+                if answer.site is not None:
+                    return sites[answer.site], "no_address"
+                district = sites.district_of(here_site, answer.catchment or "")
+                return district, "no_address"
+            if question.asks_postcode:  # declined (a given postcode always has a site)
+                return None, "declined"
+        return None, None
 
 
 def route(flow: Flow, answers: list[str], here: str | None = None) -> Result:
