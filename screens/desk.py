@@ -67,6 +67,9 @@ class DeskScreen(Screen):
         self.notice: list[tuple[str, dict]] = []
         self.message: tuple[str, dict] | str = ""  # what is wrong with the last answer
         self.held: list[tuple[str, str | None]] = []  # keys typed while saving: (key, character)
+        # The search dialog while it opens and closes: keys typed in a burst right after `/`
+        # still reach this screen and belong in the search, not in the question behind it.
+        self.searching: SearchScreen | None = None
 
     @property
     def lang(self) -> str:
@@ -125,12 +128,19 @@ class DeskScreen(Screen):
         self.redraw()
 
     def action_search(self) -> None:
-        def jump(hit: Hit | None) -> None:
+        search = SearchScreen(self.index)
+
+        async def jump(hit: Hit | None) -> None:
+            self.searching = None
             if hit is not None:
                 self.pending = hit  # a jump starts the errand from the top
                 self.after_asking(Walk.start(self.flow))
+            # Keys typed after the choice, before the dialog closed, are this desk's.
+            self.held.extend(search.after)
+            await self.apply_held_keys()
 
-        self.app.push_screen(SearchScreen(self.index), jump)
+        self.searching = search
+        self.app.push_screen(search, jump)
 
     def action_choose(self, key: int) -> None:
         try:
@@ -244,7 +254,10 @@ class DeskScreen(Screen):
     async def on_key(self, event: events.Key) -> None:
         """Every desk key is handled here, in the order typed. Textual would run bindings later,
         from the app's queue, so a fast burst like `4 2400⏎1` could lose keys in between."""
-        if self.saving and (event.key in self.HELD_KEYS or event.character in tuple("0123456789")):
+        if self.searching is not None:
+            self.searching.type_ahead(event.key, event.character)
+            handled = True
+        elif self.saving and (event.key in self.HELD_KEYS or event.character in tuple("0123456789")):
             self.held.append((event.key, event.character))  # for the next citizen: kept
             handled = True
         else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -30,6 +31,10 @@ class SearchScreen(ModalScreen[Hit | None]):
         super().__init__()
         self.index = index
         self.hits: list[Hit] = []
+        self.early: list[tuple[str, str | None]] = []  # keys typed before the field was there
+        self.ready = False  # mounted: the field takes the keys
+        self.chosen = False  # a hit was chosen (or the search left): later keys are the desk's
+        self.after: list[tuple[str, str | None]] = []  # those keys, for the desk: (key, character)
 
     @property
     def lang(self) -> str:
@@ -46,6 +51,45 @@ class SearchScreen(ModalScreen[Hit | None]):
         follow_language(self, self.redraw)
         self.redraw()
         self.query_one("#search-input", Input).focus()
+        self.ready = True
+        for key, character in self.early:
+            self.type_ahead(key, character)
+        self.early = []
+
+    def type_ahead(self, key: str, character: str | None) -> None:
+        """A key typed before this dialog had the keyboard (the desk passes it on)."""
+        if self.chosen:
+            self.after.append((key, character))
+        elif not self.ready:
+            self.early.append((key, character))  # played once the field is there
+        elif key == "escape":
+            self.action_dismiss_search()
+        elif key == "enter":
+            self.choose(self.query_one("#search-hits", OptionList).highlighted or 0)
+        elif key == "backspace" or (character is not None and character.isprintable()):
+            field = self.query_one("#search-input", Input)
+            if key == "backspace":
+                field.action_delete_left()
+            else:
+                field.insert_text_at_cursor(character or "")
+            self.show_hits(field.value)  # now, so that an Enter right after finds the hits
+
+    def on_key(self, event: events.Key) -> None:
+        # After the choice the field has no focus, so keys come here: they are the desk's.
+        if self.chosen:
+            self.after.append((event.key, event.character))
+            event.stop()
+            event.prevent_default()
+
+    def choose(self, index: int | None) -> None:
+        """Close with the hit at index (None: no hit); only once, whatever is typed after."""
+        if self.chosen:
+            return
+        if index is not None and not 0 <= index < len(self.hits):
+            return
+        self.chosen = True
+        self.set_focus(None)
+        self.dismiss(None if index is None else self.hits[index])
 
     def redraw(self) -> None:
         """Every text of the dialog in the app's language (F2 switches it while open)."""
@@ -76,13 +120,10 @@ class SearchScreen(ModalScreen[Hit | None]):
             hits.highlighted = max(0, min(len(self.hits) - 1, current + step))
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        highlighted = self.query_one("#search-hits", OptionList).highlighted
-        if self.hits:
-            self.dismiss(self.hits[highlighted or 0])
+        self.choose(self.query_one("#search-hits", OptionList).highlighted or 0)
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        if event.option_index < len(self.hits):
-            self.dismiss(self.hits[event.option_index])
+        self.choose(event.option_index)
 
     def action_dismiss_search(self) -> None:
-        self.dismiss(None)
+        self.choose(None)

@@ -10,6 +10,7 @@ import subprocess
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from textual import events
 from textual.widgets import OptionList, Static
 
 from tests.test_cli import installed_triage
@@ -414,3 +415,86 @@ def test_without_a_terminal_triage_refuses_instead_of_spinning(tmp_path, flow, c
     assert done.returncode == 1, done.stderr
     assert "triage must run in a terminal window" in done.stderr
     assert "Traceback" not in done.stderr + done.stdout
+
+
+# --- Bursts around the search: every key reaches what it was typed for ----------------------
+
+def burst(app, *keys: str) -> None:
+    """Keys as a fast typist's burst arrives from the terminal: all queued before any is handled."""
+    for key in keys:
+        character = {"enter": "\r", "minus": "-", "slash": "/", "escape": "\x1b"}.get(key, key)
+        app.post_message(events.Key(key, character if len(character) == 1 else None))
+
+
+async def test_letters_typed_right_after_slash_go_into_the_search(make_app):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        burst(app, "slash", "1", "2")  # "12" must not answer the question behind the dialog
+        await settle(pilot, app)
+        assert app.screen.query_one("#search-input").value == "12"
+        burst(app, "escape")
+        await settle(pilot, app)
+        assert app.screen.walk.steps == ()
+
+
+async def test_a_whole_search_route_in_one_burst_loses_nothing(make_app, tmp_path):
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        burst(app, "slash", *"alkohol", "enter", "enter", "minus", "0", "enter")
+        await settle(pilot, app)
+        await settle(pilot, app)
+    (row,) = rows(tmp_path)  # the second Enter neither crashed nor went astray
+    assert row["outcome_id"] == "addiction"
+    assert row["destination_id"] == "sc-vesterbro"  # no fixed address: this desk's district
+
+
+def test_an_unexpected_error_in_the_desk_shows_one_line_and_a_report_not_a_traceback(tmp_path):
+    """A defect in a key's handler (made here on purpose) stops the desk: the terminal shows one
+    line saying where the full report is, the report holds the traceback, and the exit is 70."""
+    import pty
+    import select
+    import sys
+    import time
+
+    script = ("import sys, triage.cli as cli; from screens.desk import DeskScreen; "
+              "DeskScreen.action_toggle_channel = lambda self: 1 / 0; "
+              "sys.exit(cli.main(['--training']))")
+    leader, follower = pty.openpty()
+    env = {**os.environ, "HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path / "data"),
+           "XDG_STATE_HOME": str(tmp_path / "state"), "TERM": "xterm"}
+    proc = subprocess.Popen([sys.executable, "-c", script], stdin=follower, stdout=follower,
+                            stderr=follower, env=env, cwd=os.getcwd(), close_fds=True)
+    os.close(follower)
+    seen = bytearray()
+
+    def read_for(seconds: float) -> None:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            if select.select([leader], [], [], 0.05)[0]:
+                try:
+                    seen.extend(os.read(leader, 65536))
+                except OSError:
+                    return
+    try:
+        for _ in range(200):
+            read_for(0.1)
+            if "drejer".encode() in seen:
+                break
+        os.write(leader, b"\x1bOR")  # F3
+        for _ in range(100):
+            read_for(0.1)
+            if proc.poll() is not None:
+                break
+        read_for(0.3)
+        assert proc.wait(timeout=30) == 70
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(leader)
+    shown = seen.decode(errors="replace")
+    assert "Traceback" not in shown and "ZeroDivisionError" in shown
+    (report,) = (tmp_path / "state" / "triage").glob("crash-*.txt")
+    assert "Traceback" in report.read_text(encoding="utf-8")

@@ -149,12 +149,8 @@ class TriageApp(App):
         yield SystemCommand(t("sys_theme", lang), t("sys_theme_help", lang),
                             self.action_change_theme)
         yield SystemCommand(t("key_quit", lang), t("sys_quit_help", lang), self.action_quit)
-        if screen.query("HelpPanel"):
-            yield SystemCommand(t("sys_keys", lang), t("sys_keys_hide_help", lang),
-                                self.action_hide_help_panel)
-        else:
-            yield SystemCommand(t("sys_keys", lang), t("sys_keys_help", lang),
-                                self.action_show_help_panel)
+        # No "Keys" entry: Textual's key panel is English only and lists its own widgets' keys;
+        # the key bar at the bottom shows the keys that work, in the UI language.
         if screen.maximized is not None:
             yield SystemCommand(t("sys_minimize", lang), t("sys_minimize_help", lang),
                                 screen.action_minimize)
@@ -163,6 +159,13 @@ class TriageApp(App):
                                 screen.action_maximize)
         yield SystemCommand(t("sys_screenshot", lang), t("sys_screenshot_help", lang),
                             lambda: self.set_timer(0.1, self.deliver_screenshot))
+
+    def _fatal_error(self) -> None:
+        # Textual would print a traceback on the terminal when the app stops after an
+        # unexpected error. A receptionist never sees one: the app just stops here, and the
+        # command writes the report to a file and says in one line where it is (exit 70).
+        self.bell()
+        self._close_messages_no_wait()
 
     def today(self):
         return present.local_now().date()

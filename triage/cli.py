@@ -1004,6 +1004,8 @@ def _run_app(app, lang: str) -> int:
     except NoTerminal:
         print(t("no_terminal", lang), file=sys.stderr)
         return 1
+    if app._exception is not None:  # the app stopped on an unexpected error: the last resort
+        raise app._exception
     return 0
 
 
