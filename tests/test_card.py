@@ -301,3 +301,15 @@ def test_declined_postcode_at_a_desk_of_another_kind_goes_to_the_default_jobcent
     assert "No postcode was given.\nThen here: Ydelsesservice" in text
     # At a jobcentre desk the citizen is still helped at that desk.
     assert route(flow, ["4", "-", "1"], "jc-nord").destination.id == "jc-nord"
+
+
+def test_an_address_in_words_follows_the_language(flow):
+    """'Borgerens egen a-kasse' is words, not a street: the English card says it in English."""
+    from triage.present import card_for
+    from triage.walk import route
+
+    result = route(flow, ["2", "6"], "jc-skelbaek")
+    stops = {lang: card_for(result, lang).stops for lang in ("da", "en")}
+    assert [s.site_id for s in stops["da"]] == ["a-kasse"]
+    assert stops["da"][0].address == "Borgerens egen a-kasse"
+    assert "unemployment insurance fund" in stops["en"][0].address

@@ -309,7 +309,8 @@ VARIANTS = [
             "missing_translation", "site ys"),
     Variant("address = 5", S,
             edit(YS + YS_NAME + '\n# Kun postadressen er kendt; ring for at aftale et møde.'
-                                   '\naddress = "Postboks 210, 1502 København V (postadresse)"',
+                                   '\naddress = { da = "Postboks 210, 1502 København V (postadresse)", '
+                                   'en = "PO Box 210, 1502 København V (postal address)" }',
                  YS + YS_NAME + "\naddress = 5"),
             "wrong_type", "site ys"),
     Variant("phone a number", S,

@@ -110,7 +110,7 @@ def stop_for(site: Site, here: Site, moment: datetime, lang: str, outcome_id: st
         name=site.name(lang),
         kind=site.kind,
         here=site.id == here.id,
-        address=site.address,
+        address=site.address_in(lang),
         phone=site.phone,
         note=site.note(lang) if site.note and site.note_applies(outcome_id) else "",
         hours_today=line,

@@ -42,9 +42,10 @@ class Site:
     id: str
     kind: str
     name: Text
-    address: str
+    address: str  # as written, or its Danish when the address is words in two languages
     phone: str = ""
     note: Text | None = None
+    address_en: str = ""  # the address in English where it is words, not a street
     hours: dict[str, tuple[tuple[time, time], ...]] = field(default_factory=dict)
     target_share: float | None = None
     capacity: int | None = None
@@ -57,6 +58,9 @@ class Site:
     @property
     def has_hours(self) -> bool:
         return bool(self.hours)
+
+    def address_in(self, lang: str) -> str:
+        return self.address_en if lang == "en" and self.address_en else self.address
 
     @property
     def has_street(self) -> bool:
@@ -276,6 +280,11 @@ def parse_site(site_id: str, raw: Any, report: Report, line: int | None) -> Site
         report.error(SITES_FILE, node, "bad_kind", line, kind=_as_written(kind),
                      kinds=", ".join(KINDS))
     address = raw.get("address")
+    address_en = ""
+    if isinstance(address, dict):
+        # Words rather than a street ("Borgerens egen a-kasse") need both languages.
+        both = read_text(address, report, SITES_FILE, node, "address", line)
+        address, address_en = both.da, both.en
     if address is not None and not isinstance(address, str):
         report.error(SITES_FILE, node, "wrong_type", line, field="address", expected="text",
                      value=shown(address))
@@ -320,6 +329,7 @@ def parse_site(site_id: str, raw: Any, report: Report, line: int | None) -> Site
         kind=kind if kind in KINDS else "external",
         name=read_text(raw.get("name"), report, SITES_FILE, node, "name", line),
         address=address.strip(),
+        address_en=address_en,
         phone=phone,
         note=read_text(note, report, SITES_FILE, node, "note", line) if note is not None else None,
         hours=hours,
