@@ -42,6 +42,9 @@ class DeskScreen(Screen):
         Binding("f3", "toggle_channel", "key_channel", id="key_channel"),
         Binding("ctrl+z", "undo", "key_undo", id="key_undo"),
         Binding("slash", "search", "key_search", key_display="/", id="key_search"),
+        # Shown only while the card runs below the screen (two stops at 80x24).
+        Binding("pagedown", "more", "key_more", key_display="PgDn", id="key_more"),
+        Binding("pageup", "less", "key_more", show=False, id="key_less"),
         Binding("f5", "overview", "key_overview", id="key_overview"),
     ]
     # Keys typed while a visit is being saved wait and are applied in order once it is saved.
@@ -97,6 +100,10 @@ class DeskScreen(Screen):
         yield Static(id="keys")
 
     def on_mount(self) -> None:
+        # PgDn is offered only while the card runs below the screen: known once laid out.
+        body = self.query_one("#body")
+        self.watch(body, "virtual_size", lambda _: self.show_keys(), init=False)
+        self.watch(body, "scroll_y", lambda _: self.show_keys(), init=False)
         follow_language(self, lambda: self.redraw(keep_message=True))
         if getattr(self.app, "training", False):
             self.notice = [("training_notice", {})]
@@ -115,7 +122,23 @@ class DeskScreen(Screen):
             return self.walk.finished and not self.saving
         if action == "back":
             return bool(self.walk.steps)
+        if action == "more":
+            body = self.query_one("#body")
+            return body.scroll_y < body.max_scroll_y
         return True
+
+    def action_more(self) -> None:
+        self.query_one("#body", VerticalScroll).scroll_page_down(animate=False)
+
+    def action_less(self) -> None:
+        self.query_one("#body", VerticalScroll).scroll_page_up(animate=False)
+
+    def show_keys(self) -> None:
+        keys = key_bar(self, self.lang)
+        shown = self.query_one("#keys", Static)
+        if keys != shown.content:
+            shown.update(keys)
+
 
     def step(self, walk: Walk, keep_pending: bool = False, typed: str = "") -> None:
         if self.started is None and walk.steps:

@@ -499,3 +499,21 @@ def test_an_unexpected_error_in_the_desk_shows_one_line_and_a_report_not_a_trace
     assert "Traceback" not in shown and "ZeroDivisionError" in shown
     (report,) = (tmp_path / "state" / "triage").glob("crash-*.txt")
     assert "Traceback" in report.read_text(encoding="utf-8")
+
+
+async def test_a_card_taller_than_the_screen_offers_pgdn(make_app):
+    """Two stops at 80x24 run below the screen: the key bar says PgDn shows the rest."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await pilot.press("2", "1", "2", "4", "0", "0", "enter")
+        await settle(pilot, app)
+        assert "PgDn Mere" in text(app, "#keys")
+        assert not any("Lønsedler" in line for line in screen_lines(app))
+        await pilot.press("pagedown")
+        await settle(pilot, app)
+        assert any("Lønsedler" in line for line in screen_lines(app))
+        assert "PgDn" not in text(app, "#keys")  # nothing more below
+        await pilot.press("escape", "escape")  # a short question: nothing to scroll
+        await settle(pilot, app)
+        assert "PgDn" not in text(app, "#keys")

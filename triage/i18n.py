@@ -520,6 +520,8 @@ DA: dict[str, str] = {
     "no_address_no_district": "Skrankens standardsted {site} har intet postnummer (postcode i sites.toml), som [catchment.{group}] dækker, så en borger uden fast bopæl kan ikke sendes videre. Skriv stedets postnummer.",
     "bad_closed_day": "closed skal være en liste af datoer, fx [2026-12-24, 2026-12-25], ikke {value}.",
     "no_street_or_phone": "Borgere kan sendes hertil, men stedet har hverken gade og husnummer i address eller et telefonnummer. Skriv adressen eller et telefonnummer (og marker det i unconfirmed, hvis det ikke er bekræftet).",
+    # --- main: after the tryout
+    "key_more": "Mere",
 }
 
 EN: dict[str, str] = {
@@ -1026,6 +1028,8 @@ EN: dict[str, str] = {
     "no_address_no_district": "The desk's default site {site} has no postcode (postcode in sites.toml) that [catchment.{group}] covers, so a citizen without a fixed address cannot be sent on. Write the site's postcode.",
     "bad_closed_day": "closed must be a list of dates, e.g. [2026-12-24, 2026-12-25], not {value}.",
     "no_street_or_phone": "Citizens can be sent here, but the site has neither a street and house number in address nor a phone number. Write the address or a phone number (and mark it in unconfirmed if it is not confirmed).",
+    # --- main: after the tryout
+    "key_more": "More",
 }
 
 CATALOG = {"da": DA, "en": EN}
