@@ -1,0 +1,358 @@
+"""The text catalogs (triage/locale/*.toml): both languages alike, every key the code uses
+present, and the word for a count chosen right."""
+
+from __future__ import annotations
+
+import ast
+import re
+import string
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from triage import i18n
+from triage.i18n import CATALOG, DA, EN, LANGUAGES, t
+from triage.overview import PERIODS
+from triage.sites import KINDS, SPECIAL_DESTINATIONS, UNCONFIRMABLE
+from triage.visits import CHANNELS
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCES = sorted([*(ROOT / "triage").rglob("*.py"), *(ROOT / "screens").rglob("*.py")])
+KEY = re.compile(r"[a-z][a-z0-9]*(_[a-z0-9]+)*")
+FIELDS = string.Formatter()
+
+
+def fields(text: str) -> list[tuple[str, str]]:
+    """(name, format spec) of each placeholder in text."""
+    return [(name, spec or "") for _, name, spec, _ in FIELDS.parse(text) if name is not None]
+
+
+# --- both languages alike ----------------------------------------------------------------------
+
+
+def test_catalogs_are_flat_tables_of_texts():
+    for lang in LANGUAGES:
+        raw = tomllib.loads((i18n.LOCALE_DIR / f"{lang}.toml").read_text(encoding="utf-8"))
+        not_text = {key: value for key, value in raw.items() if not isinstance(value, str)}
+        assert not not_text, f"{lang}.toml: every value must be a text in quotes: {not_text}"
+        assert all(KEY.fullmatch(key) for key in raw), f"{lang}.toml: keys are a-z, 0-9 and _"
+
+
+def test_both_languages_have_the_same_keys_in_the_same_order():
+    assert set(DA) - set(EN) == set(), "in da.toml, missing in en.toml"
+    assert set(EN) - set(DA) == set(), "in en.toml, missing in da.toml"
+    # The same order keeps the two files side by side, line for line.
+    assert list(DA) == list(EN)
+
+
+def test_each_key_has_the_same_placeholders_in_both_languages():
+    for key in DA:
+        da = {name for name, _ in fields(DA[key])}
+        en = {name for name, _ in fields(EN[key])}
+        assert da == en, f"{key}: da has {sorted(da)}, en has {sorted(en)}"
+
+
+def test_counted_words_have_two_forms_and_a_number_beside_them():
+    for lang, texts in CATALOG.items():
+        for key, text in texts.items():
+            plain = {name for name, spec in fields(text) if not spec}
+            for name, spec in fields(text):
+                if "|" not in spec:
+                    continue
+                forms = spec.split("|")
+                assert len(forms) == 2 and all(forms), f"{lang} {key}: {{{name}:{spec}}}"
+                assert name in plain, f"{lang} {key}: the count {{{name}}} itself is not shown"
+
+
+# --- every key the code uses is there -----------------------------------------------------------
+
+# Keys put together at run time, and the values the code puts in. A new f"prefix_{x}" key in
+# the code fails test_every_key_built_at_run_time_is_listed until it is listed here.
+BUILT_AT_RUN_TIME: dict[str, tuple[str, ...]] = {
+    "weekday_*": tuple(str(day) for day in range(7)),
+    "kind_*": KINDS,
+    "channel_*": CHANNELS,
+    "period_*": (*PERIODS, "custom"),
+    "sup_alert_*": ("today", "hour"),
+    "search_*": ("outcome", "question"),  # a search hit's kind
+    "expd_format_*": ("0", "1", "2", "3"),  # the export dialog's radio buttons
+    "tree_*": SPECIAL_DESTINATIONS,
+    "field_*": UNCONFIRMABLE,
+    "type_*": ("id", "text", "int", "number", "list", "table", "id_list", "bool", "texts",
+               "destination", "cases", "answers", "searches"),
+    "spool_why_*": ("torn", "unreadable", "not_an_entry", "missing_field", "bad_field",
+                    "bad_desk", "refused", "void_unknown"),
+    # Tables and columns of the exports: their keys are read from Table("…") and Column("…").
+    "exp_table_*": (), "exp_file_*": (), "exp_col_*": (),
+    # A command's help in the palette is optional: the palette asks the catalog first.
+    "help_*": (),
+}
+
+
+def _trees() -> list[tuple[Path, ast.Module]]:
+    return [(path, ast.parse(path.read_text(encoding="utf-8"))) for path in SOURCES]
+
+
+def _name(func: ast.expr) -> str:
+    return func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
+
+
+def _pattern(node: ast.expr) -> str | None:
+    """f"weekday_{n}" or "kind_" + k as weekday_* / kind_*; None for anything else."""
+    if isinstance(node, ast.JoinedStr):
+        return "".join(v.value if isinstance(v, ast.Constant) else "*" for v in node.values)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        left, right = _pattern(node.left), _pattern(node.right)
+        return None if left is None or right is None else left + right
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    return "*"
+
+
+class Keys:
+    """The keys a module uses, as far as its source shows them: t("key"), t(a if c else b),
+    t(name) where name was given a literal key in the same function (or loops over pairs
+    whose first part is one), error codes (SomeError("code"), report.error(file, node,
+    "code"), Problem(..., "code")), a screen's (key, {params}) messages and binding ids."""
+
+    def __init__(self, tree: ast.Module) -> None:
+        self.tree = tree
+        self.functions = {f.name: f for f in ast.walk(tree) if isinstance(f, ast.FunctionDef)}
+        self.literal: set[str] = set()
+        self.patterns: set[str] = set()
+        for scope in [tree, *self.functions.values()]:
+            for node in ast.walk(scope):
+                self._visit(node, scope)
+
+    def _visit(self, node: ast.AST, scope: ast.AST) -> None:
+        if isinstance(node, ast.Tuple) and len(node.elts) == 2 and (
+                isinstance(node.elts[1], ast.Dict)):
+            self.literal |= self.values(node.elts[0], scope)  # ("undo_done", {...})
+        if not isinstance(node, ast.Call):
+            return
+        name, args = _name(node.func), node.args
+        if name == "t" and args:
+            self.literal |= self.values(args[0], scope)
+            built = [args[0]]
+            if isinstance(args[0], ast.Name):  # help_key = f"help_{binding.id}"; t(help_key)
+                built = [a.value for a in ast.walk(scope) if isinstance(a, ast.Assign)
+                         and any(isinstance(x, ast.Name) and x.id == args[0].id
+                                 for x in a.targets)]
+            for value in built:
+                pattern = _pattern(value)
+                if pattern and pattern != "*" and "*" in pattern:
+                    self.patterns.add(pattern)
+        code_at = {"error": 2, "warning": 2, "Problem": 3}.get(name, 0)
+        if name.endswith("Error") or code_at:
+            if len(args) > code_at:
+                self.literal |= self._constant(args[code_at])
+            for keyword in node.keywords:
+                if keyword.arg == "code":
+                    self.literal |= self._constant(keyword.value)
+        keywords = {keyword.arg: keyword.value for keyword in node.keywords}
+        hidden = isinstance(keywords.get("show"), ast.Constant) and not keywords["show"].value
+        if name == "Binding" and "id" in keywords and not hidden:  # a hidden key has no label
+            self.literal |= self._constant(keywords["id"])
+        if name in ("Table", "Column") and args:
+            for value in self._constant(args[0]):
+                prefixes = ("exp_table_", "exp_file_") if name == "Table" else ("exp_col_",)
+                self.literal |= {prefix + value for prefix in prefixes}
+
+    @staticmethod
+    def _constant(node: ast.expr) -> set[str]:
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            return {node.value} if KEY.fullmatch(node.value) else set()
+        return set()
+
+    def values(self, node: ast.expr, scope: ast.AST, depth: int = 0) -> set[str]:
+        """The literal keys node can be."""
+        if depth > 5:
+            return set()
+        if isinstance(node, ast.IfExp):
+            return self.values(node.body, scope, depth + 1) | self.values(
+                node.orelse, scope, depth + 1)
+        if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Tuple):
+            return set().union(*(self.values(e, scope, depth + 1) for e in node.value.elts))
+        if isinstance(node, ast.Name):
+            return self._assigned(node.id, scope, depth + 1)
+        if isinstance(node, ast.Call) and _name(node.func) in self.functions:
+            returns = self.functions[_name(node.func)]
+            return set().union(*(self.values(r.value, returns, depth + 1)
+                                 for r in ast.walk(returns)
+                                 if isinstance(r, ast.Return) and r.value is not None))
+        return self._constant(node)
+
+    def _assigned(self, name: str, scope: ast.AST, depth: int) -> set[str]:
+        found: set[str] = set()
+        for node in ast.walk(scope):
+            if isinstance(node, ast.Assign) and any(
+                    isinstance(target, ast.Name) and target.id == name for target in node.targets):
+                found |= self.values(node.value, scope, depth)
+            if isinstance(node, ast.For | ast.comprehension) and isinstance(node.target, ast.Tuple):
+                names = [e.id if isinstance(e, ast.Name) else "" for e in node.target.elts]
+                if name in names:
+                    found |= self._members(node.iter, names.index(name), scope, depth)
+        return found
+
+    def _members(self, node: ast.expr, index: int, scope: ast.AST, depth: int) -> set[str]:
+        """The literal keys at index of the pairs node (a list of pairs) holds."""
+        if depth > 5:
+            return set()
+        if isinstance(node, ast.Name):
+            return set().union(*(self._members(a.value, index, scope, depth + 1)
+                                 for a in ast.walk(scope) if isinstance(a, ast.Assign)
+                                 and any(isinstance(x, ast.Name) and x.id == node.id
+                                         for x in a.targets)))
+        if isinstance(node, ast.Call) and _name(node.func) in self.functions:
+            function = self.functions[_name(node.func)]
+            return set().union(*(self._members(r.value, index, function, depth + 1)
+                                 for r in ast.walk(function)
+                                 if isinstance(r, ast.Return) and r.value is not None))
+        found: set[str] = set()
+        if isinstance(node, ast.List | ast.Tuple):
+            for element in node.elts:
+                if isinstance(element, ast.Starred):
+                    found |= self._members(element.value, index, scope, depth + 1)
+                elif isinstance(element, ast.Tuple) and len(element.elts) > index:
+                    found |= self.values(element.elts[index], scope, depth + 1)
+        return found
+
+
+@pytest.fixture(scope="module")
+def used() -> dict[Path, Keys]:
+    return {path: Keys(tree) for path, tree in _trees()}
+
+
+def test_every_key_the_code_uses_exists(used):
+    missing = {f"{path.relative_to(ROOT)}: {key}" for path, keys in used.items()
+               for key in keys.literal if key not in DA}
+    assert not missing, "keys the code uses that da.toml lacks:\n" + "\n".join(sorted(missing))
+
+
+def test_the_scan_finds_keys_in_each_way_the_code_names_them(used):
+    """The scan is only as good as what it finds: one key from each way of naming a key."""
+    every = set().union(*(keys.literal for keys in used.values()))
+    assert {
+        "key_quit",  # t("key_quit", …)
+        "db_empty_file", "db_not_sqlite",  # t(a if c else b, …)
+        "purge_dry_run", "purge_done",  # key = … ; t(key, …)
+        "heading_errors",  # for heading, group in (("heading_errors", …), …)
+        "exp_about_period",  # lines = [*_about_period(…), …]; t(k) for k, v in lines
+        "db_failed",  # trouble = _database_trouble(error); t(trouble, …)
+        "db_newer",  # StoreError("db_newer", …)
+        "postcode_unknown",  # PostcodeError("postcode_unknown", …)
+        "dead_end",  # report.error(file, node, "dead_end")
+        "toml_syntax",  # Problem("error", name, name, "toml_syntax", …)
+        "undo_nothing",  # self.notice = [("undo_nothing", {…})]
+        "key_back",  # Binding(…, id="key_back")
+        "exp_col_arrivals_per_hour", "exp_table_staffing",  # Column("…"), Table("…")
+    } <= every
+
+
+def test_every_key_built_at_run_time_is_listed(used):
+    found = {pattern for keys in used.values() for pattern in keys.patterns}
+    unlisted = found - set(BUILT_AT_RUN_TIME)
+    assert not unlisted, f"list these in BUILT_AT_RUN_TIME with the values they take: {unlisted}"
+    assert set(BUILT_AT_RUN_TIME) <= found, "listed, but no longer in the code"
+
+
+@pytest.mark.parametrize("pattern", sorted(p for p, v in BUILT_AT_RUN_TIME.items() if v))
+def test_keys_built_at_run_time_exist(pattern):
+    missing = [pattern.replace("*", value) for value in BUILT_AT_RUN_TIME[pattern]
+               if pattern.replace("*", value) not in DA]
+    assert not missing
+
+
+# --- the word for a count --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("key", "lang", "params", "texts"), [
+    ("spool_status", "da", {"visits": 1, "folder": "spool"},
+     ["1 besøg og 0 annulleringer venter i spool.", "1 besøg og 1 annullering venter i spool.",
+      "1 besøg og 2 annulleringer venter i spool."]),
+    ("repair_rollup", "da", {"table": "visit_daily", "source": "besøgene"},
+     ["Rettet: visit_daily: 0 rækker bygget igen ud fra besøgene.",
+      "Rettet: visit_daily: 1 række bygget igen ud fra besøgene.",
+      "Rettet: visit_daily: 2 rækker bygget igen ud fra besøgene."]),
+    ("exp_done_visits", "en", {"path": "v.csv"},
+     ["Wrote 0 visits to v.csv.", "Wrote 1 visit to v.csv.", "Wrote 2 visits to v.csv."]),
+    ("spool_set_aside", "en", {"path": "q"},
+     ["0 entries could never be stored and were set aside in q:",
+      "1 entry could never be stored and was set aside in q:",
+      "2 entries could never be stored and were set aside in q:"]),
+    ("check_figures_only", "da", {},
+     ["0 dage har kun tal og ingen besøgsdetaljer; tallene står, som de er.",
+      "1 dag har kun tal og ingen besøgsdetaljer; tallene står, som de er.",
+      "2 dage har kun tal og ingen besøgsdetaljer; tallene står, som de er."]),
+])
+def test_the_word_follows_the_count_for_0_1_and_2(key, lang, params, texts):
+    counted = next(name for name, spec in fields(CATALOG[lang][key]) if "|" in spec)
+    assert [t(key, lang, **params, **{counted: n}) for n in (0, 1, 2)] == texts
+
+
+def test_a_count_already_written_for_people_picks_its_word_too():
+    """Counts often come as count(n, lang): "1", "2", "1.000"."""
+    assert t("sup_demo", "en", n="1") == "DEMO DATA: 1 demo visit"
+    assert t("sup_demo", "en", n="1.000") == "DEMO DATA: 1.000 demo visits"
+    assert t("sum_period", "en", start="a", end="b", total="1", previous="0", change="–") == (
+        "Period a to b inclusive: 1 visit; previous period of the same length: 0 (–).")
+
+
+def _by_hand(text: str, params: dict[str, object]) -> str:
+    """What t() should give, worked out another way: the forms replaced first, then format."""
+    def form(match: re.Match[str]) -> str:
+        return match[2] if params[match[1]] == 1 else match[3]
+    return re.sub(r"\{(\w+):([^{}|]*)\|([^{}]*)\}", form, text).format(**params)
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_every_counted_text_reads_right_for_0_1_and_2(lang):
+    for key, text in CATALOG[lang].items():
+        counted = {name for name, spec in fields(text) if "|" in spec}
+        if not counted:
+            continue
+        for n in (0, 1, 2):
+            params: dict[str, object] = {name: f"<{name}>" for name, _ in fields(text)}
+            params.update({name: n for name in counted})
+            shown = t(key, lang, **params)
+            assert shown == _by_hand(text, params), key
+            assert "|" not in shown and "{" not in shown, key
+
+
+def test_no_number_next_to_a_plural_word_without_a_form():
+    """English texts say "{rows} rows" only through {rows:row|rows}: never a bare plural after a
+    count that can be 1 (the maxima and limits below are never 1)."""
+    never_one = {"max", "most", "length", "goal", "k", "count_max", "percent"}
+    bare = re.compile(r"\{(\w+)\} (visits|rows|days|entries|cancellations|errors|warnings|"
+                      r"cells|files|searches|minutes|questions|outcomes|cases)\b")
+    found = [(key, m[0]) for key, text in EN.items() for m in bare.finditer(text)
+             if m[1] not in never_one]
+    assert not found
+
+
+# --- reading the catalogs ------------------------------------------------------------------------
+
+
+def test_unknown_keys_and_languages_never_crash():
+    assert t("no_such_key_anywhere", "en") == "no_such_key_anywhere"
+    assert t("key_quit", "fr") == DA["key_quit"]
+    assert t("file_missing", "da") == DA["file_missing"]  # a placeholder missing: the template
+
+
+def test_a_catalog_is_read_only_when_its_language_is_needed():
+    """Start-up: importing reads no catalog, and a Danish desk never reads the English one."""
+    probe = ("import triage.i18n as i; import triage.cli, triage.app; "
+             "before = i._load.cache_info().currsize; i.t('key_quit', 'da'); "
+             "print(before, i._load.cache_info().currsize)")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          timeout=60, cwd=ROOT)
+    assert done.stdout.split() == ["0", "1"], done.stderr
+
+
+def test_the_catalogs_ship_inside_the_package():
+    """The wheel carries the package folder whole, so the catalogs must live inside it."""
+    assert i18n.LOCALE_DIR.parent == Path(i18n.__file__).resolve().parent
+    assert sorted(p.name for p in i18n.LOCALE_DIR.glob("*.toml")) == ["da.toml", "en.toml"]
