@@ -356,3 +356,38 @@ def test_the_catalogs_ship_inside_the_package():
     """The wheel carries the package folder whole, so the catalogs must live inside it."""
     assert i18n.LOCALE_DIR.parent == Path(i18n.__file__).resolve().parent
     assert sorted(p.name for p in i18n.LOCALE_DIR.glob("*.toml")) == ["da.toml", "en.toml"]
+
+
+# --- as a person sees it: the installed command ---------------------------------------------------
+
+
+def test_the_command_line_says_1_visit_and_1_cancellation(tmp_path, flow):
+    """One visit and its cancellation wait in the spool, then reach a real SQLite file."""
+    from datetime import UTC, datetime
+
+    from tests.test_cli import run
+    from triage.store import Store
+    from triage.visits import visit_from_result
+    from triage.walk import route
+
+    db, spool = tmp_path / "later" / "one.db", tmp_path / "spool"
+    down = Store(str(db), desk="d1", spool_dir=spool)  # its folder does not exist yet
+    visit = visit_from_result(route(flow, ["1", "1"]), "jc-skelbaek", "d1", "in_person", 3.0,
+                              datetime(2025, 6, 2, 9, 0, tzinfo=UTC))
+    assert down.record(visit) == "spooled"
+    assert down.void(visit["visit_id"], "d1", datetime(2025, 6, 2, 9, 1, tzinfo=UTC)) == "spooled"
+
+    said = {lang: run("spool", "status", "--spool-dir", str(spool), "--lang", lang,
+                      cwd=tmp_path).stdout for lang in ("da", "en")}
+    assert "1 besøg og 1 annullering venter" in said["da"]
+    assert "1 visit and 1 cancellation wait" in said["en"]
+
+    db.parent.mkdir()
+    assert run("spool", "flush", "--db", str(db), "--spool-dir", str(spool),
+               cwd=tmp_path).returncode == 0
+    checked = run("check", "--db", str(db), "--spool-dir", str(spool), "--lang", "en",
+                  cwd=tmp_path)
+    assert "; 1 visit, 1 of them cancelled" in checked.stdout, checked.stdout + checked.stderr
+    purged = run("purge", "--before", "2026-01-01", "--dry-run", "--db", str(db), "--lang", "en",
+                 cwd=tmp_path)
+    assert "the detail of 0 visits and 1 cancelled visit before" in purged.stdout, purged.stderr
