@@ -81,12 +81,35 @@ BUILT_AT_RUN_TIME: dict[str, tuple[str, ...]] = {
     "expd_format_*": ("0", "1", "2", "3"),  # the export dialog's radio buttons
     "tree_*": SPECIAL_DESTINATIONS,
     "field_*": UNCONFIRMABLE,
-    "type_*": ("id", "text", "int", "number", "list", "table", "id_list", "bool", "texts",
-               "destination", "cases", "answers", "searches"),
-    "spool_why_*": ("torn", "unreadable", "not_an_entry", "missing_field", "bad_field",
-                    "bad_desk", "refused", "void_unknown"),
+    "type_*": (
+        "id",
+        "text",
+        "int",
+        "number",
+        "list",
+        "table",
+        "id_list",
+        "bool",
+        "texts",
+        "destination",
+        "cases",
+        "answers",
+        "searches",
+    ),
+    "spool_why_*": (
+        "torn",
+        "unreadable",
+        "not_an_entry",
+        "missing_field",
+        "bad_field",
+        "bad_desk",
+        "refused",
+        "void_unknown",
+    ),
     # Tables and columns of the exports: their keys are read from Table("…") and Column("…").
-    "exp_table_*": (), "exp_file_*": (), "exp_col_*": (),
+    "exp_table_*": (),
+    "exp_file_*": (),
+    "exp_col_*": (),
     # A command's help in the palette is optional: the palette asks the catalog first.
     "help_*": (),
 }
@@ -116,10 +139,10 @@ class Keys:
     """The keys a module uses, as far as its source shows them: t("key"), t(a if c else b),
     t(name) where name was given a literal key in the same function (or loops over pairs
     whose first part is one), error codes (SomeError("code"), report.error(file, node,
-    "code"), Problem(..., "code")), a screen's (key, {params}) messages and binding ids."""
+    "code"), Problem(..., "code")), a screen's (key, {params}) messages, the ids of shown
+    bindings, and the export's Table("…") and Column("…")."""
 
     def __init__(self, tree: ast.Module) -> None:
-        self.tree = tree
         self.functions = {f.name: f for f in ast.walk(tree) if isinstance(f, ast.FunctionDef)}
         self.literal: set[str] = set()
         self.patterns: set[str] = set()
@@ -128,19 +151,21 @@ class Keys:
                 self._visit(node, scope)
 
     def _visit(self, node: ast.AST, scope: ast.AST) -> None:
-        if isinstance(node, ast.Tuple) and len(node.elts) == 2 and (
-                isinstance(node.elts[1], ast.Dict)):
+        if (
+            isinstance(node, ast.Tuple)
+            and len(node.elts) == 2
+            and isinstance(node.elts[1], ast.Dict)
+        ):
             self.literal |= self.values(node.elts[0], scope)  # ("undo_done", {...})
         if not isinstance(node, ast.Call):
             return
         name, args = _name(node.func), node.args
+        keywords = {keyword.arg: keyword.value for keyword in node.keywords}
         if name == "t" and args:
             self.literal |= self.values(args[0], scope)
             built = [args[0]]
             if isinstance(args[0], ast.Name):  # help_key = f"help_{binding.id}"; t(help_key)
-                built = [a.value for a in ast.walk(scope) if isinstance(a, ast.Assign)
-                         and any(isinstance(x, ast.Name) and x.id == args[0].id
-                                 for x in a.targets)]
+                built = self._assignments(args[0].id, scope)
             for value in built:
                 pattern = _pattern(value)
                 if pattern and pattern != "*" and "*" in pattern:
@@ -149,16 +174,14 @@ class Keys:
         if name.endswith("Error") or code_at:
             if len(args) > code_at:
                 self.literal |= self._constant(args[code_at])
-            for keyword in node.keywords:
-                if keyword.arg == "code":
-                    self.literal |= self._constant(keyword.value)
-        keywords = {keyword.arg: keyword.value for keyword in node.keywords}
+            if "code" in keywords:
+                self.literal |= self._constant(keywords["code"])
         hidden = isinstance(keywords.get("show"), ast.Constant) and not keywords["show"].value
         if name == "Binding" and "id" in keywords and not hidden:  # a hidden key has no label
             self.literal |= self._constant(keywords["id"])
         if name in ("Table", "Column") and args:
+            prefixes = ("exp_table_", "exp_file_") if name == "Table" else ("exp_col_",)
             for value in self._constant(args[0]):
-                prefixes = ("exp_table_", "exp_file_") if name == "Table" else ("exp_col_",)
                 self.literal |= {prefix + value for prefix in prefixes}
 
     @staticmethod
@@ -167,52 +190,64 @@ class Keys:
             return {node.value} if KEY.fullmatch(node.value) else set()
         return set()
 
+    @staticmethod
+    def _assignments(name: str, scope: ast.AST) -> list[ast.expr]:
+        """What `name = …` gives name anywhere in scope."""
+        return [
+            node.value
+            for node in ast.walk(scope)
+            if isinstance(node, ast.Assign)
+            and any(isinstance(target, ast.Name) and target.id == name for target in node.targets)
+        ]
+
+    def _returns(self, call: ast.expr) -> tuple[list[ast.expr], ast.AST] | None:
+        """What a call of a function of this module can return, and that function."""
+        if not isinstance(call, ast.Call) or _name(call.func) not in self.functions:
+            return None
+        function = self.functions[_name(call.func)]
+        found = [r.value for r in ast.walk(function) if isinstance(r, ast.Return) and r.value]
+        return found, function
+
     def values(self, node: ast.expr, scope: ast.AST, depth: int = 0) -> set[str]:
         """The literal keys node can be."""
-        if depth > 5:
-            return set()
-        if isinstance(node, ast.IfExp):
-            return self.values(node.body, scope, depth + 1) | self.values(
-                node.orelse, scope, depth + 1)
-        if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Tuple):
-            return set().union(*(self.values(e, scope, depth + 1) for e in node.value.elts))
-        if isinstance(node, ast.Name):
-            return self._assigned(node.id, scope, depth + 1)
-        if isinstance(node, ast.Call) and _name(node.func) in self.functions:
-            returns = self.functions[_name(node.func)]
-            return set().union(*(self.values(r.value, returns, depth + 1)
-                                 for r in ast.walk(returns)
-                                 if isinstance(r, ast.Return) and r.value is not None))
-        return self._constant(node)
-
-    def _assigned(self, name: str, scope: ast.AST, depth: int) -> set[str]:
         found: set[str] = set()
-        for node in ast.walk(scope):
-            if isinstance(node, ast.Assign) and any(
-                    isinstance(target, ast.Name) and target.id == name for target in node.targets):
-                found |= self.values(node.value, scope, depth)
-            if isinstance(node, ast.For | ast.comprehension) and isinstance(node.target, ast.Tuple):
-                names = [e.id if isinstance(e, ast.Name) else "" for e in node.target.elts]
-                if name in names:
-                    found |= self._members(node.iter, names.index(name), scope, depth)
+        if depth > 5:
+            return found
+        if isinstance(node, ast.IfExp):
+            for branch in (node.body, node.orelse):
+                found |= self.values(branch, scope, depth + 1)
+        elif isinstance(node, ast.Subscript) and isinstance(node.value, ast.Tuple):
+            for element in node.value.elts:  # ("closed_opens_today", "…")[days]
+                found |= self.values(element, scope, depth + 1)
+        elif isinstance(node, ast.Name):
+            for value in self._assignments(node.id, scope):
+                found |= self.values(value, scope, depth + 1)
+            for loop in ast.walk(scope):  # for heading, group in (("heading_errors", …), …)
+                if isinstance(loop, ast.For | ast.comprehension) and isinstance(
+                    loop.target, ast.Tuple
+                ):
+                    names = [e.id if isinstance(e, ast.Name) else "" for e in loop.target.elts]
+                    if node.id in names:
+                        found |= self._members(loop.iter, names.index(node.id), scope, depth + 1)
+        elif returned := self._returns(node):
+            for value in returned[0]:
+                found |= self.values(value, returned[1], depth + 1)
+        else:
+            found = self._constant(node)
         return found
 
     def _members(self, node: ast.expr, index: int, scope: ast.AST, depth: int) -> set[str]:
-        """The literal keys at index of the pairs node (a list of pairs) holds."""
-        if depth > 5:
-            return set()
-        if isinstance(node, ast.Name):
-            return set().union(*(self._members(a.value, index, scope, depth + 1)
-                                 for a in ast.walk(scope) if isinstance(a, ast.Assign)
-                                 and any(isinstance(x, ast.Name) and x.id == node.id
-                                         for x in a.targets)))
-        if isinstance(node, ast.Call) and _name(node.func) in self.functions:
-            function = self.functions[_name(node.func)]
-            return set().union(*(self._members(r.value, index, function, depth + 1)
-                                 for r in ast.walk(function)
-                                 if isinstance(r, ast.Return) and r.value is not None))
+        """The literal keys at index in the pairs that node, a list of pairs, holds."""
         found: set[str] = set()
-        if isinstance(node, ast.List | ast.Tuple):
+        if depth > 5:
+            return found
+        if isinstance(node, ast.Name):
+            for value in self._assignments(node.id, scope):
+                found |= self._members(value, index, scope, depth + 1)
+        elif returned := self._returns(node):
+            for value in returned[0]:
+                found |= self._members(value, index, returned[1], depth + 1)
+        elif isinstance(node, ast.List | ast.Tuple):
             for element in node.elts:
                 if isinstance(element, ast.Starred):
                     found |= self._members(element.value, index, scope, depth + 1)
@@ -227,8 +262,12 @@ def used() -> dict[Path, Keys]:
 
 
 def test_every_key_the_code_uses_exists(used):
-    missing = {f"{path.relative_to(ROOT)}: {key}" for path, keys in used.items()
-               for key in keys.literal if key not in DA}
+    missing = {
+        f"{path.relative_to(ROOT)}: {key}"
+        for path, keys in used.items()
+        for key in keys.literal
+        if key not in DA
+    }
     assert not missing, "keys the code uses that da.toml lacks:\n" + "\n".join(sorted(missing))
 
 
@@ -237,8 +276,10 @@ def test_the_scan_finds_keys_in_each_way_the_code_names_them(used):
     every = set().union(*(keys.literal for keys in used.values()))
     assert {
         "key_quit",  # t("key_quit", …)
-        "db_empty_file", "db_not_sqlite",  # t(a if c else b, …)
-        "purge_dry_run", "purge_done",  # key = … ; t(key, …)
+        "db_empty_file",
+        "db_not_sqlite",  # t(a if c else b, …)
+        "purge_dry_run",
+        "purge_done",  # key = … ; t(key, …)
         "heading_errors",  # for heading, group in (("heading_errors", …), …)
         "exp_about_period",  # lines = [*_about_period(…), …]; t(k) for k, v in lines
         "db_failed",  # trouble = _database_trouble(error); t(trouble, …)
@@ -248,7 +289,8 @@ def test_the_scan_finds_keys_in_each_way_the_code_names_them(used):
         "toml_syntax",  # Problem("error", name, name, "toml_syntax", …)
         "undo_nothing",  # self.notice = [("undo_nothing", {…})]
         "key_back",  # Binding(…, id="key_back")
-        "exp_col_arrivals_per_hour", "exp_table_staffing",  # Column("…"), Table("…")
+        "exp_col_arrivals_per_hour",
+        "exp_table_staffing",  # Column("…"), Table("…")
     } <= every
 
 
@@ -261,33 +303,68 @@ def test_every_key_built_at_run_time_is_listed(used):
 
 @pytest.mark.parametrize("pattern", sorted(p for p, v in BUILT_AT_RUN_TIME.items() if v))
 def test_keys_built_at_run_time_exist(pattern):
-    missing = [pattern.replace("*", value) for value in BUILT_AT_RUN_TIME[pattern]
-               if pattern.replace("*", value) not in DA]
+    missing = [
+        pattern.replace("*", value)
+        for value in BUILT_AT_RUN_TIME[pattern]
+        if pattern.replace("*", value) not in DA
+    ]
     assert not missing
 
 
 # --- the word for a count --------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("key", "lang", "params", "texts"), [
-    ("spool_status", "da", {"visits": 1, "folder": "spool"},
-     ["1 besøg og 0 annulleringer venter i spool.", "1 besøg og 1 annullering venter i spool.",
-      "1 besøg og 2 annulleringer venter i spool."]),
-    ("repair_rollup", "da", {"table": "visit_daily", "source": "besøgene"},
-     ["Rettet: visit_daily: 0 rækker bygget igen ud fra besøgene.",
-      "Rettet: visit_daily: 1 række bygget igen ud fra besøgene.",
-      "Rettet: visit_daily: 2 rækker bygget igen ud fra besøgene."]),
-    ("exp_done_visits", "en", {"path": "v.csv"},
-     ["Wrote 0 visits to v.csv.", "Wrote 1 visit to v.csv.", "Wrote 2 visits to v.csv."]),
-    ("spool_set_aside", "en", {"path": "q"},
-     ["0 entries could never be stored and were set aside in q:",
-      "1 entry could never be stored and was set aside in q:",
-      "2 entries could never be stored and were set aside in q:"]),
-    ("check_figures_only", "da", {},
-     ["0 dage har kun tal og ingen besøgsdetaljer; tallene står, som de er.",
-      "1 dag har kun tal og ingen besøgsdetaljer; tallene står, som de er.",
-      "2 dage har kun tal og ingen besøgsdetaljer; tallene står, som de er."]),
-])
+@pytest.mark.parametrize(
+    ("key", "lang", "params", "texts"),
+    [
+        (
+            "spool_status",
+            "da",
+            {"visits": 1, "folder": "spool"},
+            [
+                "1 besøg og 0 annulleringer venter i spool.",
+                "1 besøg og 1 annullering venter i spool.",
+                "1 besøg og 2 annulleringer venter i spool.",
+            ],
+        ),
+        (
+            "repair_rollup",
+            "da",
+            {"table": "visit_daily", "source": "besøgene"},
+            [
+                "Rettet: visit_daily: 0 rækker bygget igen ud fra besøgene.",
+                "Rettet: visit_daily: 1 række bygget igen ud fra besøgene.",
+                "Rettet: visit_daily: 2 rækker bygget igen ud fra besøgene.",
+            ],
+        ),
+        (
+            "exp_done_visits",
+            "en",
+            {"path": "v.csv"},
+            ["Wrote 0 visits to v.csv.", "Wrote 1 visit to v.csv.", "Wrote 2 visits to v.csv."],
+        ),
+        (
+            "spool_set_aside",
+            "en",
+            {"path": "q"},
+            [
+                "0 entries could never be stored and were set aside in q:",
+                "1 entry could never be stored and was set aside in q:",
+                "2 entries could never be stored and were set aside in q:",
+            ],
+        ),
+        (
+            "check_figures_only",
+            "da",
+            {},
+            [
+                "0 dage har kun tal og ingen besøgsdetaljer; tallene står, som de er.",
+                "1 dag har kun tal og ingen besøgsdetaljer; tallene står, som de er.",
+                "2 dage har kun tal og ingen besøgsdetaljer; tallene står, som de er.",
+            ],
+        ),
+    ],
+)
 def test_the_word_follows_the_count_for_0_1_and_2(key, lang, params, texts):
     counted = next(name for name, spec in fields(CATALOG[lang][key]) if "|" in spec)
     assert [t(key, lang, **params, **{counted: n}) for n in (0, 1, 2)] == texts
@@ -298,13 +375,16 @@ def test_a_count_already_written_for_people_picks_its_word_too():
     assert t("sup_demo", "en", n="1") == "DEMO DATA: 1 demo visit"
     assert t("sup_demo", "en", n="1.000") == "DEMO DATA: 1.000 demo visits"
     assert t("sum_period", "en", start="a", end="b", total="1", previous="0", change="–") == (
-        "Period a to b inclusive: 1 visit; previous period of the same length: 0 (–).")
+        "Period a to b inclusive: 1 visit; previous period of the same length: 0 (–)."
+    )
 
 
 def _by_hand(text: str, params: dict[str, object]) -> str:
     """What t() should give, worked out another way: the forms replaced first, then format."""
+
     def form(match: re.Match[str]) -> str:
         return match[2] if params[match[1]] == 1 else match[3]
+
     return re.sub(r"\{(\w+):([^{}|]*)\|([^{}]*)\}", form, text).format(**params)
 
 
@@ -326,10 +406,16 @@ def test_no_number_next_to_a_plural_word_without_a_form():
     """English texts say "{rows} rows" only through {rows:row|rows}: never a bare plural after a
     count that can be 1 (the maxima and limits below are never 1)."""
     never_one = {"max", "most", "length", "goal", "k", "count_max", "percent"}
-    bare = re.compile(r"\{(\w+)\} (visits|rows|days|entries|cancellations|errors|warnings|"
-                      r"cells|files|searches|minutes|questions|outcomes|cases)\b")
-    found = [(key, m[0]) for key, text in EN.items() for m in bare.finditer(text)
-             if m[1] not in never_one]
+    bare = re.compile(
+        r"\{(\w+)\} (visits|rows|days|entries|cancellations|errors|warnings|"
+        r"cells|files|searches|minutes|questions|outcomes|cases)\b"
+    )
+    found = [
+        (key, m[0])
+        for key, text in EN.items()
+        for m in bare.finditer(text)
+        if m[1] not in never_one
+    ]
     assert not found
 
 
@@ -344,11 +430,14 @@ def test_unknown_keys_and_languages_never_crash():
 
 def test_a_catalog_is_read_only_when_its_language_is_needed():
     """Start-up: importing reads no catalog, and a Danish desk never reads the English one."""
-    probe = ("import triage.i18n as i; import triage.cli, triage.app; "
-             "before = i._load.cache_info().currsize; i.t('key_quit', 'da'); "
-             "print(before, i._load.cache_info().currsize)")
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                          timeout=60, cwd=ROOT)
+    probe = (
+        "import triage.i18n as i; import triage.cli, triage.app; "
+        "before = i._load.cache_info().currsize; i.t('key_quit', 'da'); "
+        "print(before, i._load.cache_info().currsize)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, cwd=ROOT
+    )
     assert done.stdout.split() == ["0", "1"], done.stderr
 
 
@@ -372,22 +461,40 @@ def test_the_command_line_says_1_visit_and_1_cancellation(tmp_path, flow):
 
     db, spool = tmp_path / "later" / "one.db", tmp_path / "spool"
     down = Store(str(db), desk="d1", spool_dir=spool)  # its folder does not exist yet
-    visit = visit_from_result(route(flow, ["1", "1"]), "jc-skelbaek", "d1", "in_person", 3.0,
-                              datetime(2025, 6, 2, 9, 0, tzinfo=UTC))
+    visit = visit_from_result(
+        route(flow, ["1", "1"]),
+        "jc-skelbaek",
+        "d1",
+        "in_person",
+        3.0,
+        datetime(2025, 6, 2, 9, 0, tzinfo=UTC),
+    )
     assert down.record(visit) == "spooled"
     assert down.void(visit["visit_id"], "d1", datetime(2025, 6, 2, 9, 1, tzinfo=UTC)) == "spooled"
 
-    said = {lang: run("spool", "status", "--spool-dir", str(spool), "--lang", lang,
-                      cwd=tmp_path).stdout for lang in ("da", "en")}
+    said = {
+        lang: run("spool", "status", "--spool-dir", str(spool), "--lang", lang, cwd=tmp_path).stdout
+        for lang in ("da", "en")
+    }
     assert "1 besøg og 1 annullering venter" in said["da"]
     assert "1 visit and 1 cancellation wait" in said["en"]
 
     db.parent.mkdir()
-    assert run("spool", "flush", "--db", str(db), "--spool-dir", str(spool),
-               cwd=tmp_path).returncode == 0
-    checked = run("check", "--db", str(db), "--spool-dir", str(spool), "--lang", "en",
-                  cwd=tmp_path)
+    assert (
+        run("spool", "flush", "--db", str(db), "--spool-dir", str(spool), cwd=tmp_path).returncode
+        == 0
+    )
+    checked = run("check", "--db", str(db), "--spool-dir", str(spool), "--lang", "en", cwd=tmp_path)
     assert "; 1 visit, 1 of them cancelled" in checked.stdout, checked.stdout + checked.stderr
-    purged = run("purge", "--before", "2026-01-01", "--dry-run", "--db", str(db), "--lang", "en",
-                 cwd=tmp_path)
+    purged = run(
+        "purge",
+        "--before",
+        "2026-01-01",
+        "--dry-run",
+        "--db",
+        str(db),
+        "--lang",
+        "en",
+        cwd=tmp_path,
+    )
     assert "the detail of 0 visits and 1 cancelled visit before" in purged.stdout, purged.stderr

@@ -60,7 +60,8 @@ class _CountedWords(string.Formatter):
 
     def format_field(self, value: object, format_spec: str) -> str:
         if "|" not in format_spec:
-            return super().format_field(value, format_spec)
+            formatted: str = super().format_field(value, format_spec)
+            return formatted
         one, other = format_spec.split("|", 1)
         is_one = value.strip() == "1" if isinstance(value, str) else value == 1
         return one if is_one else other
