@@ -405,19 +405,27 @@ def test_every_counted_text_reads_right_for_0_1_and_2(lang):
             assert "|" not in shown and "{" not in shown, key
 
 
-def test_no_number_next_to_a_plural_word_without_a_form():
-    """English texts say "{rows} rows" only through {rows:row|rows}: never a bare plural after a
-    count that can be 1 (the maxima and limits below are never 1)."""
-    never_one = {"max", "most", "length"}
-    bare = re.compile(
-        r"\{(\w+)\} (visits|rows|days|entries|cancellations|errors|warnings|"
-        r"cells|files|searches|minutes|questions|outcomes|cases)\b"
-    )
+# Plural words that must not follow a bare count: "{rows} rækker" must be written with a form.
+PLURALS = {
+    "da": "rækker|dage|registreringer|annulleringer|annullerede|filer|celler|advarsler|minutter|"
+    "søgninger|flere",
+    "en": "visits|rows|days|entries|cancellations|errors|warnings|cells|files|searches|minutes|"
+    "questions|outcomes|cases",
+}
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_no_count_that_can_be_1_is_followed_by_a_bare_plural(lang):
+    """ "{rows} rækker" reads "1 rækker"; it must be "{rows} {rows:række|rækker}". The limits
+    named below are never 1 (at most {max}, Excel's {most} rows, a walk {length} long), and a
+    {date} or {db} is no count."""
+    never_one = {"max", "most", "length", "date", "db"}
+    bare = re.compile(rf"\{{(\w+)\}} (?:\S+ )?({PLURALS[lang]})\b")
     found = [
-        (key, m[0])
-        for key, text in EN.items()
-        for m in bare.finditer(text)
-        if m[1] not in never_one
+        (key, match[0])
+        for key, text in CATALOG[lang].items()
+        for match in bare.finditer(text)
+        if match[1] not in never_one
     ]
     assert not found
 
