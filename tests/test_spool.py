@@ -102,8 +102,8 @@ def test_a_torn_tail_never_swallows_the_next_visit(later, tmp_path, flow):
     assert undone[0] == "spooled"
 
     status = triage("spool", "status", "--spool-dir", str(spool_dir))
-    assert "4 besøg og 1 annulleringer venter" in status.stdout
-    assert "1 registreringer er lagt til side" in status.stdout  # the torn one, set aside at once
+    assert "4 besøg og 1 annullering venter" in status.stdout
+    assert "1 registrering er lagt til side" in status.stdout  # the torn one, set aside at once
     bring_up()
     flushed = triage("spool", "flush", "--db", db, "--spool-dir", str(spool_dir))
     assert flushed.returncode == 0, flushed.stderr  # everything that waited went in
@@ -118,7 +118,7 @@ def test_a_torn_tail_never_swallows_the_next_visit(later, tmp_path, flow):
     assert "never confirmed" in torn["why_en"] and "aldrig bekræftet" in torn["why_da"]
     status = triage("spool", "status", "--spool-dir", str(spool_dir))
     assert "0 besøg og 0 annulleringer venter" in status.stdout
-    assert "1 registreringer er lagt til side" in status.stdout and QUARANTINE in status.stdout
+    assert "1 registrering er lagt til side" in status.stdout and QUARANTINE in status.stdout
 
 
 def test_a_torn_tail_found_by_a_flush_is_set_aside(tmp_path, flow):
@@ -186,7 +186,7 @@ def test_each_bad_entry_is_set_aside_and_the_rest_are_sent(db, tmp_path, flow):
 
     status = triage("spool", "status", "--spool-dir", str(spool_dir))
     assert status.returncode == 0
-    assert "7 besøg og 1 annulleringer venter" in status.stdout  # the void of no visit waits too
+    assert "7 besøg og 1 annullering venter" in status.stdout  # the void of no visit waits too
     assert "7 registreringer i spoolen kan aldrig gemmes" in status.stdout
     assert "feltet 'site_id' mangler" in status.stdout
     assert "feltet 'outcome_id' mangler" in status.stdout
