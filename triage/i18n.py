@@ -520,6 +520,10 @@ DA: dict[str, str] = {
     "no_address_no_district": "Skrankens standardsted {site} har intet postnummer (postcode i sites.toml), som [catchment.{group}] dækker, så en borger uden fast bopæl kan ikke sendes videre. Skriv stedets postnummer.",
     "bad_closed_day": "closed skal være en liste af datoer, fx [2026-12-24, 2026-12-25], ikke {value}.",
     "no_street_or_phone": "Borgere kan sendes hertil, men stedet har hverken gade og husnummer i address eller et telefonnummer. Skriv adressen eller et telefonnummer (og marker det i unconfirmed, hvis det ikke er bekræftet).",
+    # --- cli17: a date option that cannot be used names the option
+    "bad_date_option": "Datoen '{value}' efter {option} kan ikke læses. Skriv den som 2025-01-01.",
+    "date_out_of_range_option": "Datoen '{value}' efter {option} ligger uden for de år, triage regner med ({first} til {last}). Skriv en dato inden for dem.",
+    "bad_moment_option": "Tidspunktet '{value}' efter {option} kan ikke læses. Skriv fx 2026-11-23T10:30.",
 }
 
 EN: dict[str, str] = {
@@ -1026,6 +1030,10 @@ EN: dict[str, str] = {
     "no_address_no_district": "The desk's default site {site} has no postcode (postcode in sites.toml) that [catchment.{group}] covers, so a citizen without a fixed address cannot be sent on. Write the site's postcode.",
     "bad_closed_day": "closed must be a list of dates, e.g. [2026-12-24, 2026-12-25], not {value}.",
     "no_street_or_phone": "Citizens can be sent here, but the site has neither a street and house number in address nor a phone number. Write the address or a phone number (and mark it in unconfirmed if it is not confirmed).",
+    # --- cli17: a date option that cannot be used names the option
+    "bad_date_option": "The date '{value}' after {option} cannot be read. Write it as 2025-01-01.",
+    "date_out_of_range_option": "The date '{value}' after {option} lies outside the years triage counts with ({first} to {last}). Write a date within them.",
+    "bad_moment_option": "The time '{value}' after {option} cannot be read. Write e.g. 2026-11-23T10:30.",
 }
 
 CATALOG = {"da": DA, "en": EN}
