@@ -45,7 +45,7 @@ DESK = """
 import json, sys, threading
 from textual.app import App
 
-ORM = %r
+ORM = ORM_NAMES
 asked = []
 
 class Noter:
@@ -82,7 +82,7 @@ from triage.cli import main
 code = main(["desk", "--db", "desk.db"])
 report["exit"] = code
 open(REPORT, "w").write(json.dumps(report))
-""" % (ORM,)
+""".replace("ORM_NAMES", repr(ORM))
 
 
 def test_the_desk_reaches_its_first_screen_without_the_orm(tmp_path):
@@ -99,7 +99,7 @@ COMMAND = """
 import contextlib, io, json, sys
 from triage.cli import main
 with contextlib.redirect_stdout(io.StringIO()):
-    code = main(%r)
+    code = main(ARGV)
 loaded = sorted(m for m in sys.modules if m.split(".")[0] == "textual")
 open(REPORT, "w").write(json.dumps({"exit": code, "textual": loaded}))
 """
@@ -108,5 +108,5 @@ open(REPORT, "w").write(json.dumps({"exit": code, "textual": loaded}))
 @pytest.mark.parametrize("argv", [["validate"], ["validate", "--tree"], ["route", "1", "1"]],
                          ids=" ".join)
 def test_flow_commands_never_load_textual(tmp_path, argv):
-    report = _python(COMMAND % (argv,), tmp_path)
+    report = _python(COMMAND.replace("ARGV", repr(argv)), tmp_path)
     assert report == {"exit": 0, "textual": []}

@@ -8,6 +8,7 @@ call is played by flock, which fails like msvcrt.locking(LK_NBLCK) when the lock
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import json
@@ -113,10 +114,8 @@ class Holder:
         self.process.stdin.flush()
 
     def end(self) -> int:
-        try:
+        with contextlib.suppress(OSError):  # it may have ended already
             self.let_go()
-        except OSError:
-            pass  # it has ended already
         return self.process.wait(timeout=30)
 
 
@@ -159,21 +158,20 @@ def test_windows_lock_waits_while_another_handle_holds_it(tmp_path, windows, mon
     path = tmp_path / "skranke-1.jsonl"
     tries: list[float] = []
     monkeypatch.setattr(spool_module, "LOCK_RETRY_SECONDS", 0.001)
-    with open(path, "ab") as holder, open(path, "rb") as waiter:
-        with exclusive_lock(holder):
-            real_sleep = time.sleep
+    real_sleep = time.sleep
+    with open(path, "ab") as holder, open(path, "rb") as waiter, exclusive_lock(holder):
 
-            def sleep(seconds: float) -> None:  # the holder lets go after the third try
-                tries.append(seconds)
-                if len(tries) == 3:
-                    windows.locking(holder.fileno(), FakeMsvcrt.LK_UNLCK, LOCKED_BYTES)
-                real_sleep(seconds)
+        def sleep(seconds: float) -> None:  # the holder lets go after the third try
+            tries.append(seconds)
+            if len(tries) == 3:
+                windows.locking(holder.fileno(), FakeMsvcrt.LK_UNLCK, LOCKED_BYTES)
+            real_sleep(seconds)
 
-            monkeypatch.setattr(spool_module.time, "sleep", sleep)
-            with exclusive_lock(waiter):
-                assert windows.held == {waiter.fileno(): (0, LOCKED_BYTES)}
-            monkeypatch.setattr(spool_module.time, "sleep", real_sleep)
-            windows.locking(holder.fileno(), FakeMsvcrt.LK_NBLCK, LOCKED_BYTES)  # as it was
+        monkeypatch.setattr(spool_module.time, "sleep", sleep)
+        with exclusive_lock(waiter):
+            assert windows.held == {waiter.fileno(): (0, LOCKED_BYTES)}
+        monkeypatch.setattr(spool_module.time, "sleep", real_sleep)
+        windows.locking(holder.fileno(), FakeMsvcrt.LK_NBLCK, LOCKED_BYTES)  # as it was
     assert tries == [0.001] * 3
 
 
@@ -182,9 +180,9 @@ def test_windows_lock_failure_that_is_no_held_lock_is_raised(tmp_path, windows, 
         raise OSError(errno.EBADF, "Bad file descriptor")
 
     monkeypatch.setattr(windows, "locking", locking)
-    with open(tmp_path / "x.jsonl", "ab") as handle, pytest.raises(OSError) as raised:
-        with exclusive_lock(handle):
-            pass
+    with (open(tmp_path / "x.jsonl", "ab") as handle, pytest.raises(OSError) as raised,
+          exclusive_lock(handle)):
+        pass
     assert raised.value.errno == errno.EBADF
 
 

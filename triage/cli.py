@@ -13,7 +13,7 @@ import os
 import re
 import sys
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +41,7 @@ class DateOption(argparse.Action):
     command runs: bad input (exit 1), not a usage error, so argparse's own error is not used."""
 
     def __init__(self, option_strings: list[str], dest: str,
-                 read: Callable[[str], date | datetime] = parse_day, **kwargs: Any) -> None:
+                 read: Callable[[str], date] = parse_day, **kwargs: Any) -> None:
         super().__init__(option_strings, dest, **kwargs)
         self.read = read
 
@@ -69,8 +69,7 @@ def _dates_readable(args: argparse.Namespace) -> bool:
 class _Version(argparse.Action):
     """--version, from the installed package's metadata (looked up only when asked for)."""
 
-    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS,
-                 **kwargs: Any) -> None:
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
         super().__init__(option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS,
                          nargs=0, help="print triage's version and exit")
 
@@ -90,10 +89,6 @@ def package_version() -> str:
         return "unknown"
 
 
-# The option blocks several commands share, as argparse parent parsers (see build_parser).
-DB_HELP = "SQLite file or database URL (default: triage.db in the user's data folder)"
-
-
 def _parent(name: str, **keywords: Any) -> argparse.ArgumentParser:
     """A parser holding one option, for other parsers' `parents`."""
     parent = argparse.ArgumentParser(add_help=False)
@@ -101,9 +96,9 @@ def _parent(name: str, **keywords: Any) -> argparse.ArgumentParser:
     return parent
 
 
-def _data(help: str) -> argparse.ArgumentParser:
+def _data(help_text: str) -> argparse.ArgumentParser:
     """--data: the folder of data files (flow, sites, cases)."""
-    return _parent("--data", type=Path, default=None, help=help)
+    return _parent("--data", type=Path, default=None, help=help_text)
 
 
 def _period_options(example: str, default: str) -> argparse.ArgumentParser:
@@ -123,10 +118,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action=_Version)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
+    # The option blocks several commands share, as parent parsers.
     lang = _parent("--lang", choices=("da", "en"), default="da", help="language (default: da)")
     flow = [_data("folder with flow.toml, sites.toml and cases.toml (default: the shipped "
                   "Copenhagen flow)"), lang]
-    db = _parent("--db", help=DB_HELP)
+    db = _parent("--db", help="SQLite file or database URL (default: triage.db in the user's "
+                              "data folder)")
     # Every command that works on the visit log: the database, its spool, the language.
     store = [db, _parent("--spool-dir", type=Path,
                          help="spool folder (default: spool/ in the user's data folder)"), lang]
@@ -218,7 +215,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--days", type=int, default=365, help="how many days back from --end (default 365)")
     demo.add_argument("--per-day", type=int, default=1500, help="visits on an ordinary Tuesday, all sites (default 1500)")
     demo.add_argument("--seed", type=int, default=2006, help="the same seed gives the same visits")
-    demo.add_argument("--end", action=DateOption, help="day after the last demo day (default: today)")
+    demo.add_argument("--end", action=DateOption,
+                      help="day after the last demo day (default: today)")
 
     purge = sub.add_parser("purge", parents=store,
                            help="delete visit detail before a date; its counts stay in the rollups")
@@ -1121,7 +1119,8 @@ def _last_resort(error: BaseException, argv: list[str], lang: str) -> int:
     said = " ".join(str(error).split())[:200]
     what = f"{type(error).__name__}: {said}" if said else type(error).__name__
     now = datetime.now().astimezone()
-    report = (f"triage {package_version()}, {now:%Y-%m-%d %H:%M:%S %z}, Python {sys.version.split()[0]}, "
+    report = (f"triage {package_version()}, {now:%Y-%m-%d %H:%M:%S %z}, "
+              f"Python {sys.version.split()[0]}, "
               f"{sys.platform}\ncommand: triage {_hide_password(' '.join(argv))}\n\n"
               + "".join(traceback.format_exception(error)))
     name = f"crash-{now:%Y%m%d-%H%M%S}-{os.getpid()}.txt"
