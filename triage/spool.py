@@ -141,7 +141,8 @@ def _windows_lock(handle: Any) -> None:
             msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, LOCKED_BYTES)
             break
         except OSError as error:
-            if error.errno not in (errno.EACCES, errno.EDEADLOCK):  # not "held by another"
+            # EACCES (EDEADLOCK from LK_LOCK): another holds it. Anything else is a failure.
+            if error.errno not in (errno.EACCES, errno.EDEADLOCK):
                 raise
             time.sleep(LOCK_RETRY_SECONDS)
     handle.seek(position)
