@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -293,3 +295,109 @@ def test_is_memory_database():
         assert refuse_memory_db(Namespace(db=db, lang="en")), db
     for db in files:
         assert not refuse_memory_db(Namespace(db=db, lang="en")), db
+
+
+# --- README's command synopsis and the parser ---------------------------------------------------
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def readme_synopsis() -> dict[str, str]:
+    """README's synopsis (the first code block under "## Command line"), one entry per command
+    ("" for options of `triage` itself), continuation lines joined to their command."""
+    section = README.read_text(encoding="utf-8").split("\n## Command line\n", 1)[1]
+    block = section.split("```\n", 2)[1]
+    lines: list[str] = []
+    for line in block.splitlines():
+        if line.startswith(" "):
+            lines[-1] += " " + line.strip()
+        else:
+            lines.append(line)
+    synopsis = {}
+    for line in lines:
+        words = line.split()
+        assert words[0] == "triage", line
+        second = words[1] if len(words) > 1 else ""
+        command = "desk" if second == "[desk]" else "" if second.startswith("-") else second
+        assert command not in synopsis, f"{command or 'triage'} is listed twice"
+        synopsis[command] = line
+    return synopsis
+
+
+def parser_commands() -> dict[str, argparse.ArgumentParser]:
+    """The parser's commands ("" for `triage` itself)."""
+    from triage.cli import build_parser
+
+    parser = build_parser()
+    found = {"": parser}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            found.update(action.choices)
+    return found
+
+
+def test_readme_synopsis_lists_every_command_and_option_the_parser_has_and_no_other():
+    from triage.cli import COMMANDS
+
+    synopsis, commands = readme_synopsis(), parser_commands()
+    assert set(synopsis) == set(commands) == {"", *COMMANDS}
+    for name, parser in commands.items():
+        line = synopsis[name]
+        # "[--site ID]": optional; "--out PATH": required ("triage --version": a form of its own);
+        # "--lang da|en": its choices.
+        listed = {m[1]: m for m in re.findall(r"(\[?)(--[a-z][a-z-]*)(?: ([\w-]+(?:\|[\w-]+)+))?",
+                                              line)}
+        options = {o: a for a in parser._actions for o in a.option_strings if o.startswith("--")}
+        options.pop("--help")
+        assert set(listed) == set(options), f"triage {name}: README and parser differ"
+        for option, (bracket, _, choices) in listed.items():
+            action = options[option]
+            if name:
+                assert action.required == (bracket == ""), f"triage {name} {option}: required?"
+            if action.choices:
+                assert set(choices.split("|")) == set(action.choices), f"triage {name} {option}"
+        for action in parser._actions:
+            if not action.option_strings and action.choices and not isinstance(
+                    action, argparse._SubParsersAction):
+                assert f" {'|'.join(action.choices)} " in line, f"triage {name} {action.dest}"
+
+
+def test_version_is_the_installed_package_metadata(tmp_path, monkeypatch, capsys):
+    import importlib.metadata
+    import tomllib
+
+    declared = tomllib.loads((README.parent / "pyproject.toml").read_text())["project"]["version"]
+    done = run("--version", cwd=tmp_path)
+    assert (done.returncode, done.stdout) == (0, f"triage {declared}\n")
+    # Read from the metadata when asked, not written into the code a second time.
+    monkeypatch.setattr(importlib.metadata, "version", lambda name: f"{name}-7.7.7")
+    with pytest.raises(SystemExit) as stopped:
+        main(["--version"])
+    assert stopped.value.code == 0 and capsys.readouterr().out == "triage triage-7.7.7\n"
+
+
+@pytest.mark.parametrize("lang,words,said", [
+    ("da", ["--from", "2026-11-01", "--to", "2026-13-01"],
+     "Datoen '2026-13-01' efter --to kan ikke læses"),
+    ("en", ["--from", "2026-13-01", "--to", "2026-11-30"],
+     "The date '2026-13-01' after --from cannot be read"),
+    ("en", ["--to", "9999-12-31"], "The date '9999-12-31' after --to lies outside the years"),
+])
+def test_a_wrong_date_is_named_with_its_option(tmp_path, lang, words, said):
+    done = run("summary", *words, "--lang", lang, "--db", str(tmp_path / "none.db"), cwd=tmp_path)
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.startswith(said) and len(done.stderr.splitlines()) == 1, done.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_every_wrong_date_option_is_named_once(tmp_path):
+    done = run("export", "--from", "2026-02-30", "--to", "31/12/2026", "--out",
+               str(tmp_path / "x.xlsx"), "--lang", "en", cwd=tmp_path)
+    assert done.returncode == 1
+    assert [line.split("'")[1:3] for line in done.stderr.splitlines()] == [
+        ["2026-02-30", " after --from cannot be read. Write it as 2025-01-01."],
+        ["31/12/2026", " after --to cannot be read. Write it as 2025-01-01."]]
+    # The last of a repeated option counts, as for any option.
+    done = run("purge", "--before", "2026-13-01", "--before", "2020-01-01", "--db",
+               str(tmp_path / "none.db"), cwd=tmp_path)
+    assert done.returncode == 1 and "findes ikke" in done.stderr and "Datoen" not in done.stderr

@@ -130,6 +130,12 @@ CASES: list[tuple[str, str, int, str]] = [
     ("route-at-year-1", "route 1 1 --at 0001-01-01T00:00", B, "uden for"),
     ("route-at-tomorrow", "route 1 1 --at tomorrow", B, "kan ikke læses"),
     ("route-at-hour-25", "route 1 1 --at 2026-11-23T25:00", B, "kan ikke læses"),
+    # --- a wrong date is named with its option, whichever option it is
+    ("purge-before-named", "purge --db {good} --before 1/1/2025", B, "'1/1/2025' efter --before"),
+    ("demo-end-named", "demo --db {new}.db --end 2026-13-01 --lang en", B, "after --end cannot"),
+    ("route-at-named", "route 1 1 --at 2026-11-23T25:00 --lang en", B, "after --at cannot"),
+    ("rebalance-to-named", "rebalance --db {good} --out {new} --to 3000-01-01", B,
+     "'3000-01-01' efter --to ligger uden for"),
     # --- a database that does not exist: read-only commands never create an empty one
     ("summary-missing-db", "summary --db {new}.db", B, "findes ikke"),
     ("check-missing-db", "check --db {new}.db", B, "findes ikke"),

@@ -12,7 +12,10 @@ import json
 import os
 import re
 import sys
+from collections.abc import Callable
+from datetime import date
 from pathlib import Path
+from typing import Any
 
 from triage import paths
 from triage.dates import EARLIEST, DayError, parse_day, parse_moment
@@ -21,7 +24,6 @@ from triage.load import Loaded, load
 from triage.model import Problem
 
 COMMANDS = ("desk", "validate", "route", "spool", "check", "purge", "summary", "export", "rebalance", "demo")
-VERSION = "0.1.0"
 # Commands that only read (or delete) what a database holds: they never create one.
 READS_EXISTING = ("check", "purge", "summary", "export", "rebalance")
 # `triage demo` at most: a century of days, a large country's footfall, and some 10 minutes.
@@ -32,10 +34,80 @@ CRASH_EXIT = 70  # EX_SOFTWARE: a fault in triage itself, not in what it was giv
 SQLITE_HEADER = b"SQLite format 3\0"  # the first 16 bytes of every SQLite database file
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", type=Path, default=None,
-                        help="folder with flow.toml, sites.toml and cases.toml (default: the shipped Copenhagen flow)")
-    parser.add_argument("--lang", choices=("da", "en"), default="da", help="language (default: da)")
+class DateOption(argparse.Action):
+    """The one type of every date option: --from, --to, --before, --end (a day) and --at (a
+    time, `read=parse_moment`). Read as the option is read, so a command gets a date. One that
+    cannot be read is kept with the option's name and said, in --lang's language, before the
+    command runs: bad input (exit 1), not a usage error, so argparse's own error is not used."""
+
+    def __init__(self, option_strings: list[str], dest: str,
+                 read: Callable[[str], date] = parse_day, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, **kwargs)
+        self.read = read
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        wrong = dict(getattr(namespace, "wrong_dates", None) or {})  # by option: the last counts
+        wrong.pop(self.dest, None)
+        try:
+            setattr(namespace, self.dest, self.read(values))
+        except DayError as error:
+            setattr(namespace, self.dest, None)
+            wrong[self.dest] = DayError(f"{error.code}_option", option=option_string,
+                                        **error.params)
+        namespace.wrong_dates = wrong
+
+
+def _dates_readable(args: argparse.Namespace) -> bool:
+    """False (after saying which option holds what) when a date option could not be read."""
+    wrong = (getattr(args, "wrong_dates", None) or {}).values()
+    for error in wrong:
+        print(t(error.code, args.lang, **error.params), file=sys.stderr)
+    return not wrong
+
+
+class _Version(argparse.Action):
+    """--version, from the installed package's metadata (looked up only when asked for)."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS,
+                         nargs=0, help="print triage's version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        print(f"triage {package_version()}")
+        parser.exit()
+
+
+def package_version() -> str:
+    """The installed package's version (pyproject.toml's, as pip installed it)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("triage")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown"
+
+
+def _parent(name: str, **keywords: Any) -> argparse.ArgumentParser:
+    """A parser holding one option, for other parsers' `parents`."""
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument(name, **keywords)
+    return parent
+
+
+def _data(help_text: str) -> argparse.ArgumentParser:
+    """--data: the folder of data files (flow, sites, cases)."""
+    return _parent("--data", type=Path, default=None, help=help_text)
+
+
+def _period_options(example: str, default: str) -> argparse.ArgumentParser:
+    """--from and --to: the first and last day of a period, both included."""
+    period = _parent("--from", dest="start", action=DateOption,
+                     help=f"first day, e.g. {example} (default: {default})")
+    period.add_argument("--to", dest="end", action=DateOption,
+                        help="last day, included (default: today)")
+    return period
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,16 +115,28 @@ def build_parser() -> argparse.ArgumentParser:
         prog="triage",
         description="Reception desk triage for a jobcentre. Without a command: start the desk app.",
     )
-    parser.add_argument("--version", action="version", version=f"triage {VERSION}")
+    parser.add_argument("--version", action=_Version)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    desk = sub.add_parser("desk", help="start the desk app (the default)")
-    _common(desk)
+    # The option blocks several commands share, as parent parsers.
+    lang = _parent("--lang", choices=("da", "en"), default="da", help="language (default: da)")
+    flow = [_data("folder with flow.toml, sites.toml and cases.toml (default: the shipped "
+                  "Copenhagen flow)"), lang]
+    db = _parent("--db", help="SQLite file or database URL (default: triage.db in the user's "
+                              "data folder)")
+    # Every command that works on the visit log: the database, its spool, the language.
+    store = [db, _parent("--spool-dir", type=Path,
+                         help="spool folder (default: spool/ in the user's data folder)"), lang]
+    sites = _parent("--site", action="append", help="only this site (repeat for more)")
+    no_demo = _parent("--no-demo", action="store_true", help="leave demo visits out")
+    last_30_days = _period_options("2026-11-01", "30 days ago")
+
+    desk = sub.add_parser("desk", parents=[*flow, db], help="start the desk app (the default)")
+    desk.set_defaults(func=cmd_desk)
     desk.add_argument("--site", help="the site this desk is at (an id from sites.toml)")
     desk.add_argument("--desk", default="skranke-1",
                       help="this desk's short id: letters a-z, digits, hyphens, at most 32 "
                            "(default: skranke-1)")
-    desk.add_argument("--db", help="SQLite file or database URL (default: triage.db in the user's data folder)")
     desk.add_argument("--theme", help="colour theme, e.g. triage-hoj-kontrast (high contrast), textual-light")
     desk.add_argument("--channel", choices=("in_person", "phone"), default="in_person",
                       help="each citizen's channel unless F3 changes it (default: in_person; "
@@ -61,45 +145,49 @@ def build_parser() -> argparse.ArgumentParser:
                       help="practise on a demo database of its own in the user's data folder "
                            "(never the real one); its visits are marked demo")
 
-    validate = sub.add_parser("validate", help="check the flow, sites and cases; exit 1 on errors")
-    _common(validate)
+    validate = sub.add_parser("validate", parents=flow,
+                              help="check the flow, sites and cases; exit 1 on errors")
+    validate.set_defaults(func=cmd_validate)
     validate.add_argument("--warnings", action="store_true", help="list the warnings too (always counted)")
     validate.add_argument("--tree", action="store_true", help="print the whole flow as a tree")
     validate.add_argument("--mermaid", type=Path, metavar="FILE", help="write the flow as a Mermaid flowchart")
 
-    route = sub.add_parser("route", help="print the outcome for answers given on the command line")
-    _common(route)
+    route = sub.add_parser("route", parents=flow,
+                           help="print the outcome for answers given on the command line")
+    route.set_defaults(func=cmd_route)
     route.add_argument("answers", nargs="*", help="keys (1-9), postcodes (2400) or - for a declined postcode")
     route.add_argument("--site", help="the desk's own site, for 'here' (default: from sites.toml)")
-    route.add_argument("--at", help="pretend it is this local time, e.g. 2026-11-23T10:30 (for hours)")
+    route.add_argument("--at", action=DateOption, read=parse_moment,
+                       help="pretend it is this local time, e.g. 2026-11-23T10:30 (for hours)")
     route.add_argument("--json", action="store_true", help="print JSON for machines")
 
-    spool = sub.add_parser("spool", help="visits saved locally because the database did not answer")
+    spool = sub.add_parser("spool", parents=store,
+                           help="visits saved locally because the database did not answer")
+    spool.set_defaults(func=cmd_spool)
     spool.add_argument("action", choices=("status", "flush"), help="status: what waits; flush: send it now")
-    _store_options(spool)
 
-    check = sub.add_parser("check", help="check the database, its triggers and every rollup "
-                                         "against the visits; exit 1 on a problem")
+    check = sub.add_parser("check", parents=store,
+                           help="check the database, its triggers and every rollup "
+                                "against the visits; exit 1 on a problem")
+    check.set_defaults(func=cmd_check)
     check.add_argument("--repair", action="store_true",
                        help="rebuild wrong rollups from the visit detail (purged days keep their "
                             "figures), put back missing triggers and a lost schema version, and "
                             "say what changed")
-    _store_options(check)
 
-    summary = sub.add_parser("summary", help="footfall figures for a period: table, JSON or CSV")
-    summary.add_argument("--from", dest="start", help="first day, e.g. 2026-11-01 (default: 30 days ago)")
-    summary.add_argument("--to", dest="end", help="last day, included (default: today)")
-    summary.add_argument("--site", action="append", help="only this site (repeat for more)")
+    summary = sub.add_parser(
+        "summary", parents=[last_30_days, sites, no_demo,
+                            _data("data folder (for site names and targets)"), *store],
+        help="footfall figures for a period: table, JSON or CSV")
+    summary.set_defaults(func=cmd_summary)
     summary.add_argument("--format", choices=("table", "json", "csv"), default="table")
-    summary.add_argument("--no-demo", action="store_true", help="leave demo visits out")
     summary.add_argument("--tui", action="store_true", help="open the supervisor's overview in the terminal")
-    summary.add_argument("--data", type=Path, default=None, help="data folder (for site names and targets)")
-    _store_options(summary)
 
-    export = sub.add_parser("export", help="files for planners: footfall tables or visit rows as CSV, Excel or JSON")
-    export.add_argument("--from", dest="start", help="first day, e.g. 2026-11-01 (default: 30 days ago)")
-    export.add_argument("--to", dest="end", help="last day, included (default: today)")
-    export.add_argument("--site", action="append", help="only this site (repeat for more)")
+    export = sub.add_parser(
+        "export", parents=[last_30_days, sites, no_demo,
+                           _data("data folder (for site names, targets, service times)"), *store],
+        help="files for planners: footfall tables or visit rows as CSV, Excel or JSON")
+    export.set_defaults(func=cmd_export)
     export.add_argument("--format", choices=("csv", "xlsx", "json"), default="xlsx", help="default: xlsx")
     export.add_argument("--out", required=True,
                         help="the file to write (a folder for the tables as CSV: one file per table)")
@@ -110,39 +198,33 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--wait-minutes", type=float, default=10.0, help="staffing: target wait (default 10)")
     export.add_argument("--wait-share", type=float, default=0.8,
                         help="staffing: share of citizens who must wait less than that (default 0.8)")
-    export.add_argument("--no-demo", action="store_true", help="leave demo visits out")
-    export.add_argument("--data", type=Path, default=None, help="data folder (for site names, targets, service times)")
-    _store_options(export)
 
-    rebalance = sub.add_parser("rebalance", help="propose moving postcodes between jobcentres to even out their load")
-    rebalance.add_argument("--from", dest="start", help="first day, e.g. 2026-01-01 (default: a year ago)")
-    rebalance.add_argument("--to", dest="end", help="last day, included (default: today)")
+    rebalance = sub.add_parser(
+        "rebalance", parents=[_period_options("2026-01-01", "a year ago"), no_demo,
+                              _data("data folder to start from"), *store],
+        help="propose moving postcodes between jobcentres to even out their load")
+    rebalance.set_defaults(func=cmd_rebalance)
     rebalance.add_argument("--out", required=True,
                            help="folder for the changed copy of the data files (check it with triage validate --data)")
     rebalance.add_argument("--max-moves", type=int, default=10, help="at most this many postcodes (default 10)")
-    rebalance.add_argument("--no-demo", action="store_true", help="leave demo visits out")
-    rebalance.add_argument("--data", type=Path, default=None, help="data folder to start from")
-    _store_options(rebalance)
 
-    demo = sub.add_parser("demo", help="fill a database with synthetic demo visits (marked demo)")
+    demo = sub.add_parser("demo", parents=[_data("data folder (default: the shipped flow)"),
+                                           *store],
+                          help="fill a database with synthetic demo visits (marked demo)")
+    demo.set_defaults(func=cmd_demo)
     demo.add_argument("--days", type=int, default=365, help="how many days back from --end (default 365)")
     demo.add_argument("--per-day", type=int, default=1500, help="visits on an ordinary Tuesday, all sites (default 1500)")
     demo.add_argument("--seed", type=int, default=2006, help="the same seed gives the same visits")
-    demo.add_argument("--end", help="day after the last demo day (default: today)")
-    demo.add_argument("--data", type=Path, default=None)
-    _store_options(demo)
+    demo.add_argument("--end", action=DateOption,
+                      help="day after the last demo day (default: today)")
 
-    purge = sub.add_parser("purge", help="delete visit detail before a date; its counts stay in the rollups")
-    purge.add_argument("--before", required=True, help="first day to keep, e.g. 2025-01-01")
+    purge = sub.add_parser("purge", parents=store,
+                           help="delete visit detail before a date; its counts stay in the rollups")
+    purge.set_defaults(func=cmd_purge)
+    purge.add_argument("--before", required=True, action=DateOption,
+                       help="first day to keep, e.g. 2025-01-01")
     purge.add_argument("--dry-run", action="store_true", help="only say what would happen")
-    _store_options(purge)
     return parser
-
-
-def _store_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", help="SQLite file or database URL (default: triage.db in the user's data folder)")
-    parser.add_argument("--spool-dir", type=Path, help="spool folder (default: spool/ in the user's data folder)")
-    parser.add_argument("--lang", choices=("da", "en"), default="da", help="language (default: da)")
 
 
 def _reason(error: Exception) -> str:
@@ -412,15 +494,9 @@ def cmd_route(args: argparse.Namespace) -> int:
     flow = _usable_flow(args)
     if flow is None or (args.site and not _site_known(flow, args.site, lang)):
         return 1
-    moment = None
-    if args.at:
-        try:
-            moment = parse_moment(args.at)
-        except DayError as error:
-            print(t(error.code, lang, **error.params), file=sys.stderr)
-            return 1
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=LOCAL_ZONE)
+    moment = args.at
+    if moment is not None and moment.tzinfo is None:
+        moment = moment.replace(tzinfo=LOCAL_ZONE)
     walk = Walk.start(flow)
     for answer in args.answers:
         try:
@@ -646,11 +722,7 @@ def cmd_purge(args: argparse.Namespace) -> int:
     from triage.present import local_now
 
     lang = args.lang
-    try:
-        before = parse_day(args.before)
-    except DayError as error:
-        print(t(error.code, lang, **error.params), file=sys.stderr)
-        return 1
+    before = args.before
     if before > local_now().date():
         # A typo such as 2062 would otherwise wipe every detail row.
         print(t("purge_future", lang, date=before), file=sys.stderr)
@@ -670,13 +742,8 @@ def _period(args: argparse.Namespace, days: int = 30):
 
     from triage.present import local_now
 
-    try:
-        last = parse_day(args.end) if args.end else local_now().date()
-        first = (parse_day(args.start) if args.start
-                 else max(last - timedelta(days=days - 1), EARLIEST))
-    except DayError as error:
-        print(t(error.code, args.lang, **error.params), file=sys.stderr)
-        return None
+    last = args.end or local_now().date()
+    first = args.start or max(last - timedelta(days=days - 1), EARLIEST)
     if first > last:
         print(t("bad_period", args.lang, start=first, end=last), file=sys.stderr)
         return None
@@ -889,11 +956,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     flow = _usable_flow(args)
     if flow is None:
         return 1
-    try:
-        end = parse_day(args.end) if args.end else local_now().date()
-    except DayError as error:
-        print(t(error.code, lang, **error.params), file=sys.stderr)
-        return 1
+    end = args.end or local_now().date()
     if not (1 <= args.days <= DEMO_MAX_DAYS and 1 <= args.per_day <= DEMO_MAX_PER_DAY
             and args.days * args.per_day <= DEMO_MAX_TOTAL):
         print(t("demo_limits", lang, days=count(DEMO_MAX_DAYS, lang),
@@ -1058,7 +1121,8 @@ def _last_resort(error: BaseException, argv: list[str], lang: str) -> int:
     said = " ".join(str(error).split())[:200]
     what = f"{type(error).__name__}: {said}" if said else type(error).__name__
     now = datetime.now().astimezone()
-    report = (f"triage {VERSION}, {now:%Y-%m-%d %H:%M:%S %z}, Python {sys.version.split()[0]}, "
+    report = (f"triage {package_version()}, {now:%Y-%m-%d %H:%M:%S %z}, "
+              f"Python {sys.version.split()[0]}, "
               f"{sys.platform}\ncommand: triage {_hide_password(' '.join(argv))}\n\n"
               + "".join(traceback.format_exception(error)))
     name = f"crash-{now:%Y%m%d-%H%M%S}-{os.getpid()}.txt"
@@ -1084,13 +1148,12 @@ def main(argv: list[str] | None = None) -> int:
     # `triage` and `triage --site x` mean the desk: the command most people type.
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
         argv.insert(0, "desk")
-    handlers = {"desk": cmd_desk, "validate": cmd_validate, "route": cmd_route,
-                "spool": cmd_spool, "check": cmd_check, "purge": cmd_purge, "summary": cmd_summary,
-                "export": cmd_export, "rebalance": cmd_rebalance, "demo": cmd_demo}
     args = None
     try:
         args = build_parser().parse_args(argv)
-        return handlers[args.command](args)
+        if not _dates_readable(args):
+            return 1
+        return args.func(args)
     except KeyboardInterrupt:
         return 1
     except BrokenPipeError:

@@ -21,15 +21,17 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import importlib
 import json
 import math
 import os
 import stat
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 from triage import paths
 from triage.i18n import t
@@ -37,8 +39,17 @@ from triage.visits import CHANNELS, FIELDS, valid_desk_name
 
 try:  # POSIX: several desk processes and `triage spool flush` share spool files safely
     import fcntl
-except ImportError:  # pragma: no cover - Windows desks: one process per spool file
+except ImportError:  # Windows: msvcrt below
     fcntl = None  # type: ignore[assignment]
+try:  # Windows desks (by name: elsewhere a type checker knows none of its names)
+    msvcrt: Any = importlib.import_module("msvcrt")
+except ImportError:
+    msvcrt = None
+
+# Windows locks a range of bytes from the file's position, not a file: every holder locks the
+# same range, the first byte (it may lie past the end of an empty file), so it locks the file.
+LOCKED_BYTES = 1
+LOCK_RETRY_SECONDS = 0.01  # while another process holds a Windows lock, try again this often
 
 # Entries set aside for a person to look at. Not a desk's spool file: desk names have no "_".
 QUARANTINE = "_quarantine.jsonl"
@@ -100,6 +111,41 @@ def _open_regular(path: Path, mode: str):
     except BaseException:
         os.close(fd)
         raise
+
+
+@contextmanager
+def exclusive_lock(handle: Any) -> Iterator[None]:
+    """Hold an exclusive lock on an open file, waiting as long as anyone else holds it: another
+    process, or another handle on the file. fcntl.flock on POSIX; on Windows msvcrt.locking,
+    tried again every LOCK_RETRY_SECONDS (its own waiting gives up after 10 seconds)."""
+    if fcntl is not None:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+    elif msvcrt is not None:
+        _windows_lock(handle)
+    try:
+        yield
+    finally:
+        if fcntl is not None:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+        elif msvcrt is not None:
+            handle.seek(0)  # the same range as locked (a buffered write is flushed first)
+            msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, LOCKED_BYTES)
+
+
+def _windows_lock(handle: Any) -> None:
+    """Lock the first LOCKED_BYTES bytes, leaving the file's position as it was."""
+    position = handle.tell()
+    handle.seek(0)
+    while True:
+        try:
+            msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, LOCKED_BYTES)
+            break
+        except OSError as error:
+            # EACCES (EDEADLOCK from LK_LOCK): another holds it. Anything else is a failure.
+            if error.errno not in (errno.EACCES, errno.EDEADLOCK):
+                raise
+            time.sleep(LOCK_RETRY_SECONDS)
+    handle.seek(position)
 
 
 def _sqlite_identity(path: Path) -> str:
@@ -307,14 +353,8 @@ class Spool:
 
     @contextmanager
     def _locked(self, path: Path, mode: str) -> Iterator:
-        with _open_regular(path, mode) as handle:
-            if fcntl:
-                fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield handle
-            finally:
-                if fcntl:
-                    fcntl.flock(handle, fcntl.LOCK_UN)
+        with _open_regular(path, mode) as handle, exclusive_lock(handle):
+            yield handle
 
     def _make_folder(self) -> None:
         """The folder, and in a database's folder the file that says which database it is for."""

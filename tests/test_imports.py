@@ -1,0 +1,112 @@
+"""Import hygiene: what a command loads decides how fast it starts, so it is checked.
+
+The desk starts without the ORM (SQLAlchemy, SQLModel): the database opens in a worker thread
+once the first question is on screen. The commands for flow editors never load Textual. Each
+check runs the real command in a fresh Python process and reads its sys.modules.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+ORM = ("sqlalchemy", "sqlmodel")
+
+
+def _env(tmp_path: Path) -> dict[str, str]:
+    home = tmp_path / "home"
+    env = {k: v for k, v in os.environ.items() if k != "TRIAGE_DATA"}
+    env.update(HOME=str(home), XDG_DATA_HOME=str(home / "data"),
+               XDG_STATE_HOME=str(home / "state"), PYTHONPATH=str(ROOT))
+    return env
+
+
+def _python(code: str, tmp_path: Path) -> dict:
+    """Run `code` in a fresh process; it writes its findings as JSON to the file REPORT."""
+    report = tmp_path / "report.json"
+    done = subprocess.run([sys.executable, "-c", code.replace("REPORT", repr(str(report)))],
+                          cwd=tmp_path, env=_env(tmp_path), capture_output=True, text=True,
+                          timeout=120, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0 and report.exists(), done.stdout + done.stderr
+    return json.loads(report.read_text())
+
+
+# The desk run as `triage desk` runs it, headless, until its first screen has been painted.
+# A finder at the front of sys.meta_path notes which thread asked for each ORM module: the
+# desk's own thread (the start path) must ask for none; the worker that opens the database
+# afterwards does, which shows the finder sees them.
+DESK = """
+import json, sys, threading
+from textual.app import App
+
+ORM = ORM_NAMES
+asked = []
+
+class Noter:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ORM:
+            asked.append((name, threading.current_thread() is threading.main_thread()))
+        return None  # the usual finders load it
+
+sys.meta_path.insert(0, Noter())
+loaded = lambda: sorted(m for m in sys.modules if m.split(".")[0] in ORM)
+report = {}
+_run = App.run
+
+def run(self, *args, **kwargs):
+    report["loaded_at_run"] = loaded()  # everything `triage desk` did before its first screen
+
+    async def auto_pilot(pilot):
+        await pilot.pause()
+        report["screen"] = type(pilot.app.screen).__name__
+        report["main_thread_asked"] = sorted({name for name, main in asked if main})
+        for _ in range(600):  # the database opens just after the first screen: wait for it
+            if any(not main for _, main in asked):
+                break
+            await pilot.pause(0.05)
+        await pilot.app.workers.wait_for_complete()
+        report["worker_asked"] = sorted({name for name, main in asked if not main})
+        pilot.app.exit()
+
+    return _run(self, *args, **{**kwargs, "headless": True, "size": (80, 24),
+                                "auto_pilot": auto_pilot})
+
+App.run = run
+from triage.cli import main
+code = main(["desk", "--db", "desk.db"])
+report["exit"] = code
+open(REPORT, "w").write(json.dumps(report))
+""".replace("ORM_NAMES", repr(ORM))
+
+
+def test_the_desk_reaches_its_first_screen_without_the_orm(tmp_path):
+    report = _python(DESK, tmp_path)
+    assert report["exit"] == 0 and report["screen"] == "DeskScreen"
+    assert report["loaded_at_run"] == [], "`triage desk` loads the ORM before the app runs"
+    assert report["main_thread_asked"] == [], "the desk loads the ORM before its first screen"
+    assert "sqlalchemy" in report["worker_asked"]  # the database opened after the first screen
+    assert (tmp_path / "desk.db").is_file()
+
+
+# A command for flow editors, run through main() as `triage` runs it.
+COMMAND = """
+import contextlib, io, json, sys
+from triage.cli import main
+with contextlib.redirect_stdout(io.StringIO()):
+    code = main(ARGV)
+loaded = sorted(m for m in sys.modules if m.split(".")[0] == "textual")
+open(REPORT, "w").write(json.dumps({"exit": code, "textual": loaded}))
+"""
+
+
+@pytest.mark.parametrize("argv", [["validate"], ["validate", "--tree"], ["route", "1", "1"]],
+                         ids=" ".join)
+def test_flow_commands_never_load_textual(tmp_path, argv):
+    report = _python(COMMAND.replace("ARGV", repr(argv)), tmp_path)
+    assert report == {"exit": 0, "textual": []}
