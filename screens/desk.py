@@ -19,10 +19,10 @@ from textual.widgets import Static
 from screens.keys import follow_language, key_bar
 from screens.messages import LogReady, VisitLogged, VisitVoided
 from screens.search import SearchScreen
+from triage import present
+from triage.desklog import UNDO_MINUTES
 from triage.flow import Flow
 from triage.i18n import t
-from triage.desklog import UNDO_MINUTES
-from triage import present
 from triage.present import Card, card_for, help_line, stop_label, stop_lines
 from triage.search import ErrandIndex, Hit, follow, node_title
 from triage.visits import visit_from_result

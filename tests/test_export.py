@@ -8,7 +8,7 @@ import resource
 import signal
 import subprocess
 import sys
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import jsonschema
@@ -23,7 +23,7 @@ from triage.stats import Filters
 from triage.visits import visit_from_result
 from triage.walk import route
 
-UTC = timezone.utc
+UTC = UTC
 NOVEMBER = Options(start=date(2026, 11, 1), end=date(2026, 12, 1))
 SCHEMA = json.loads((paths.default_data_dir() / "export.schema.json").read_text(encoding="utf-8"))
 

@@ -15,7 +15,13 @@ from tests.test_cli import installed_triage
 from triage.cli import main
 from triage.load import load
 from triage.rebalance import (
-    RebalanceError, _edit_catchment, _ranges, _score, changed_catchment, jobcentre_group, propose,
+    RebalanceError,
+    _edit_catchment,
+    _ranges,
+    _score,
+    changed_catchment,
+    jobcentre_group,
+    propose,
 )
 from triage.sites import parse_range
 

@@ -12,7 +12,7 @@ import os
 import subprocess
 import sys
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -25,7 +25,7 @@ from triage.visits import valid_desk_name, visit_from_result
 from triage.walk import route
 
 ROOT = Path(__file__).resolve().parent.parent
-NOON_UTC = datetime(2026, 11, 23, 11, 0, tzinfo=timezone.utc)
+NOON_UTC = datetime(2026, 11, 23, 11, 0, tzinfo=UTC)
 ENV = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
 
 

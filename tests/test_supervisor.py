@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -27,7 +27,7 @@ def db(tmp_path, flow):
     path = tmp_path / "overview.db"
     store = Store(path, spool_dir=tmp_path / "spool")
     store.open()
-    at = NOW.astimezone(timezone.utc) - timedelta(minutes=20)
+    at = NOW.astimezone(UTC) - timedelta(minutes=20)
     for site, n in (("jc-skelbaek", 12), ("jc-musvaage", 4), ("jc-nord", 4)):
         for _ in range(n):
             store.record(visit_from_result(route(flow, ["2", "2"], site), site, "d", "in_person", 5.0, at))

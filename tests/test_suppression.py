@@ -17,7 +17,7 @@ import math
 import random
 import tempfile
 from collections import Counter
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
 
@@ -33,7 +33,7 @@ from triage.store import Store
 from triage.visits import visit_from_result
 from triage.walk import route
 
-UTC = timezone.utc
+UTC = UTC
 FLOW = load_or_raise(paths.default_data_dir())  # loaded once: hypothesis calls the test often
 START, END = date(2026, 11, 2), date(2026, 11, 16)  # two whole weeks, no daylight-saving change
 SITES = ("jc-skelbaek", "jc-musvaage", "jc-nord")

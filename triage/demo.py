@@ -16,7 +16,7 @@ import random
 import sqlite3
 import threading
 from collections.abc import Iterator
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 from triage.flow import Flow
@@ -117,7 +117,7 @@ class DemoHistory:
                 if n == 0:
                     continue
                 # Copenhagen is a whole number of hours from UTC: minutes carry over unchanged.
-                utc = datetime.combine(day, time(hour), LOCAL_ZONE).astimezone(timezone.utc)
+                utc = datetime.combine(day, time(hour), LOCAL_ZONE).astimezone(UTC)
                 yield (offset, day.isoformat(), hour, day.weekday(), utc.strftime("%Y-%m-%d %H:"), n, first,
                        first_cut, second_cut, round(progress * BUCKETS))
                 first += n

@@ -13,7 +13,7 @@ either, and then the desk says so and keeps the card.
 from __future__ import annotations
 
 import threading
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -109,7 +109,7 @@ class DeskLog:
 
     def undo_last(self, now: datetime | None = None) -> tuple[str, dict | None]:
         """Void this desk's last visit if it is recent enough: ('saved'|'spooled'|'nothing', visit)."""
-        now = now or datetime.now(timezone.utc)
+        now = now or datetime.now(UTC)
         visit = self.last_visit
         if visit is None or now - datetime.fromisoformat(visit["at_utc"]) > timedelta(minutes=UNDO_MINUTES):
             return "nothing", None

@@ -24,8 +24,8 @@ import os
 import re
 import stat
 import tempfile
-from contextlib import contextmanager, suppress
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path

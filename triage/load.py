@@ -11,11 +11,25 @@ from typing import Any
 
 from triage.flow import FLOW_FILE, Flow, check_sites_against_flow, content_version, parse_flow
 from triage.model import (
-    CONTROL, MAX_NESTING, Flaw, Problem, Report, check_fields, is_kind, scan, shown, typed,
+    CONTROL,
+    MAX_NESTING,
+    Flaw,
+    Problem,
+    Report,
+    check_fields,
+    is_kind,
+    scan,
+    shown,
+    typed,
     visible,
 )
 from triage.search import (
-    SEARCH_GOAL, ErrandIndex, SearchCase, SearchCheck, check_searches, query_words,
+    SEARCH_GOAL,
+    ErrandIndex,
+    SearchCase,
+    SearchCheck,
+    check_searches,
+    query_words,
 )
 from triage.sites import SITES_FILE, parse_sites
 from triage.walk import AnswerError, route

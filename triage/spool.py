@@ -25,11 +25,11 @@ import json
 import math
 import os
 import stat
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Callable, Iterator
 
 from triage import paths
 from triage.i18n import t
@@ -146,7 +146,7 @@ def _is_moment(value: object) -> bool:
         return False
     try:
         moment = datetime.fromisoformat(value)
-        moment.astimezone(timezone.utc)
+        moment.astimezone(UTC)
     except (ValueError, OverflowError):
         return False
     return moment.tzinfo is not None
@@ -238,7 +238,7 @@ class Sent:
 
 def _set_aside(source: str, unfit: Unfit, entry: object = None, line: str | None = None) -> dict:
     """A quarantine record: the entry (or the line that could not be read) and why."""
-    record: dict = {"set_aside_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    record: dict = {"set_aside_utc": datetime.now(UTC).isoformat(timespec="seconds"),
                     "from": source, "reason": unfit[0], "detail": unfit[1],
                     "why_da": why(unfit, "da"), "why_en": why(unfit, "en")}
     if line is not None:

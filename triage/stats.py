@@ -24,8 +24,15 @@ from datetime import date, timedelta
 
 from triage.sites import Sites
 from triage.store import (
-    ROLLUP_KEYS, Store, VisitDaily, VisitDay, VisitHourly, VisitMonthHourly, VisitMonthRoute,
-    VisitPostcode, VisitRoute,
+    ROLLUP_KEYS,
+    Store,
+    VisitDaily,
+    VisitDay,
+    VisitHourly,
+    VisitMonthHourly,
+    VisitMonthRoute,
+    VisitPostcode,
+    VisitRoute,
 )
 
 GROUPABLE = ROLLUP_KEYS + ("local_weekday",)

@@ -15,14 +15,21 @@ import tempfile
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Index, event, func, text, update
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import (DatabaseError, DataError, DBAPIError, IntegrityError, InterfaceError,
-                            OperationalError, StatementError)
+from sqlalchemy.exc import (
+    DatabaseError,
+    DataError,
+    DBAPIError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    StatementError,
+)
 from sqlmodel import Field, SQLModel, create_engine, select
 
 from triage import paths
@@ -538,7 +545,7 @@ class Store:
             if state.writable_from is None or state.writable_from > SCHEMA_VERSION:
                 raise StoreError("db_newer", found=version, supported=SCHEMA_VERSION)
             return False  # newer and open to our writes: its tables and triggers are its own
-        return (version < SCHEMA_VERSION or not TABLE_NAMES <= state.tables
+        return (version < SCHEMA_VERSION or not state.tables >= TABLE_NAMES
                 or bool(state.triggers_missing))
 
     def _bring_up(self, conn, state: SchemaState) -> None:
@@ -552,7 +559,7 @@ class Store:
         elif state.triggers_missing:
             # Visits written without them are missing from the rollups: `check` says so until
             # `check --repair` has counted them again.
-            now = to_minute(datetime.now(timezone.utc))
+            now = to_minute(datetime.now(UTC))
             self._set_meta(conn, "triggers_restored", now.isoformat())
         for statement in _rollup_triggers(self.dialect):
             conn.exec_driver_sql(statement)
@@ -698,7 +705,7 @@ class Store:
 
     def void(self, visit_id: str, desk: str, when: datetime | None = None) -> str:
         """Mark a visit void (kept, left out of statistics): 'saved', 'spooled' or 'unknown'."""
-        when = when or datetime.now(timezone.utc)
+        when = when or datetime.now(UTC)
         entry = {"void": visit_id, "voided_desk": desk, "voided_utc": when.isoformat()}
         problem = entry_problem(entry)
         if problem:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from triage.model import LOCAL_ZONE
 from triage.walk import Result
@@ -33,7 +33,7 @@ def to_minute(at: datetime) -> datetime:
     """A moment in UTC to the whole minute: a visit row beside a postcode and an errand must not
     pin down the citizen to the second. Copenhagen is whole hours from UTC, so the local date,
     hour and weekday of the minute are those of the moment itself."""
-    return at.astimezone(timezone.utc).replace(second=0, microsecond=0)
+    return at.astimezone(UTC).replace(second=0, microsecond=0)
 
 
 def local_parts(at_utc: datetime) -> dict:
@@ -51,7 +51,7 @@ def visit_from_result(
     the time to the minute, the duration in whole seconds."""
     if channel not in CHANNELS:
         raise ValueError(f"unknown channel {channel!r}")
-    at_utc = to_minute(at_utc or datetime.now(timezone.utc))
+    at_utc = to_minute(at_utc or datetime.now(UTC))
     return {
         "visit_id": new_visit_id(),
         "at_utc": at_utc.isoformat(),
