@@ -176,7 +176,7 @@ def test_formula_like_text_never_becomes_a_formula(store, flow, tmp_path):
     _hostile_visits(store, flow)
     assert safe_text("=1+1") == "'=1+1" and safe_text("plain") == "plain" and safe_text("") == ""
     built = build(store, flow.sites, NOVEMBER)
-    texts = [v for t in built.tables for row in t.rows for v, c in zip(row, t.columns) if c.kind == "text"]
+    texts = [v for t in built.tables for row in t.rows for v, c in zip(row, t.columns, strict=True) if c.kind == "text"]
     assert any(str(v).startswith("=") for v in texts)  # the hostile values are really there
 
     for path in export.write(built, "csv", tmp_path / "csv") + [tmp_path / "visits.csv"]:

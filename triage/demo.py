@@ -56,7 +56,7 @@ ROUTE_TEXT = ("site_id", "desk", "outcome_id", "destination_id", "destinations",
 ROUTE_COLUMNS = ("destination_id", "outcome_id", "handled_here", "postcode_site_id", "postcode")
 _SIZES = {"noise_a": NOISE_A, "noise_b": NOISE_B, "scale": SCALE, "bins": BINS, "sites": len(SITE_ORDER),
           "postcodes": len(POSTCODES), **{f"{nth}_site": SITE_ORDER.index(site) for nth, site in
-                                          zip(("first", "second", "third"), DESK_SITES)}}
+                                          zip(("first", "second", "third"), DESK_SITES, strict=True)}}
 
 
 def season(day: date) -> float:
@@ -325,7 +325,7 @@ class DemoHistory:
     def visits(self) -> Iterator[dict]:
         """The same visits as dicts (for the store's bulk insert on any engine)."""
         for row in self.rows():
-            visit = dict(zip(FIELDS, row))
+            visit = dict(zip(FIELDS, row, strict=True))
             visit["at_utc"] = visit["at_utc"].replace(" ", "T") + "+00:00"
             yield visit
 

@@ -675,7 +675,7 @@ def write_csv(export: Export, folder: Path, excel_da: bool = False) -> list[Path
             writer = csv.writer(out, **csv_dialect(excel_da))
             writer.writerow([safe_text(h) for h in table.headers(export.lang)])
             kinds = [c.kind for c in table.columns]
-            writer.writerows([_number_text(v, k, excel_da) for v, k in zip(row, kinds)] for row in table.rows)
+            writer.writerows([_number_text(v, k, excel_da) for v, k in zip(row, kinds, strict=True)] for row in table.rows)
         written.append(path)
     return written
 
@@ -703,8 +703,8 @@ def write_json(export: Export, path: Path) -> Path:
             table.key: {
                 "title": table.title(export.lang),
                 "columns": [{"key": c.key, "title": h, "type": c.kind}
-                            for c, h in zip(table.columns, table.headers(export.lang))],
-                "rows": [[_json_value(v, c.kind) for v, c in zip(row, table.columns)] for row in table.rows],
+                            for c, h in zip(table.columns, table.headers(export.lang), strict=True)],
+                "rows": [[_json_value(v, c.kind) for v, c in zip(row, table.columns, strict=True)] for row in table.rows],
             }
             for table in export.tables
         },
@@ -746,7 +746,7 @@ def _xlsx_formats(book) -> dict:
 
 
 def _xlsx_widths(sheet, columns: list[Column], headers: list[str], sample: list[list]) -> None:
-    for col, (column, header) in enumerate(zip(columns, headers)):
+    for col, (column, header) in enumerate(zip(columns, headers, strict=True)):
         widest = len(header)
         for row in sample:
             value = row[col]
@@ -755,7 +755,7 @@ def _xlsx_widths(sheet, columns: list[Column], headers: list[str], sample: list[
 
 
 def _xlsx_row(sheet, number: int, row: list, columns: list[Column], formats: dict) -> None:
-    for col, (value, column) in enumerate(zip(row, columns)):
+    for col, (value, column) in enumerate(zip(row, columns, strict=True)):
         if value is None:
             continue
         if column.kind == "text":
@@ -896,10 +896,11 @@ def write_visits(store: Store, options: Options, fmt: str, path: Path, excel_da:
         _write_visits_about_csv(path, options, written, excel_da)
     elif fmt == "json":
         with _text_file(path, ".json", "utf-8") as out:
-            out.write('{"format": "triage-visits", "version": %d, "lang": %s, "columns": %s, "rows": [\n'
-                      % (EXPORT_VERSION, json.dumps(options.lang),
-                         json.dumps([{"key": c.key, "title": h, "type": c.kind}
-                                     for c, h in zip(VISIT_COLUMNS, headers)], ensure_ascii=False)))
+            columns = json.dumps([{"key": c.key, "title": h, "type": c.kind}
+                                  for c, h in zip(VISIT_COLUMNS, headers, strict=True)],
+                                 ensure_ascii=False)
+            out.write(f'{{"format": "triage-visits", "version": {EXPORT_VERSION}, '
+                      f'"lang": {json.dumps(options.lang)}, "columns": {columns}, "rows": [\n')
             for part in _visit_rows(store, options, False, "typed"):
                 for row in part:
                     out.write((",\n" if written else "") + json.dumps(
@@ -907,7 +908,7 @@ def write_visits(store: Store, options: Options, fmt: str, path: Path, excel_da:
                     written += 1
                 tick(written)
             about = json.dumps(visits_about(options, written), ensure_ascii=False)
-            out.write('\n], "about": %s}\n' % about)
+            out.write(f'\n], "about": {about}}}\n')
     else:
         written = _write_visits_xlsx(store, options, path, headers, tick)
     return written
@@ -926,7 +927,7 @@ def _write_visits_xlsx(store: Store, options: Options, path: Path, headers: list
         about = book.add_worksheet(_sheet_name(t("exp_table_about", options.lang)))  # read first
         sheet = book.add_worksheet(_sheet_name(t("exp_table_visits", options.lang)))
         widths = {"visit_id": 34, "at_utc": 20, "flow_version": 16, "destinations": 24}
-        for col, (column, header) in enumerate(zip(VISIT_COLUMNS, headers)):
+        for col, (column, header) in enumerate(zip(VISIT_COLUMNS, headers, strict=True)):
             sheet.set_column(col, col, max(widths.get(column.key, 12), len(header) + 2))
         sheet.freeze_panes(1, 0)
         for col, header in enumerate(headers):

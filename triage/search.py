@@ -84,7 +84,7 @@ def word_score(query: str, word: str) -> float:
 def same_stem(a: str, b: str) -> bool:
     """The two words share a start of six letters or more, three quarters of the shorter one."""
     common = 0
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=False):  # words of any two lengths
         if x != y:
             break
         common += 1
@@ -190,11 +190,11 @@ class ErrandIndex:
             rarity.append(1 + math.log(total / found) / math.log(total) if found and total > 1
                           else 1)
         ranked = []
-        for entry, row in zip(self.entries, quality):
+        for entry, row in zip(self.entries, quality, strict=True):
             matched = sum(1 for q in row if q > 0)
             if not matched:
                 continue
-            score = sum(q * r for q, r in zip(row, rarity))
+            score = sum(q * r for q, r in zip(row, rarity, strict=True))
             # The errand's own name over a synonym: the more of its title typed, the better.
             score += 15 * max(title_covered(typed, title) for title in entry.titles)
             # A word that also names the errand's area ("kontanthjælp" under "Kontanthjælp og

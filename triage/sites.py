@@ -6,6 +6,7 @@ import bisect
 import re
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
+from itertools import pairwise
 from typing import Any
 
 from triage.model import Report, Text, check_fields, is_kind, read_text, shown, typed
@@ -248,7 +249,7 @@ def parse_hours(raw: Any, report: Report, node: str, line: int | None) -> dict:
             else:
                 windows.append(window)
         windows.sort()
-        if any(a[1] > b[0] for a, b in zip(windows, windows[1:])):
+        if any(a[1] > b[0] for a, b in pairwise(windows)):
             report.error(SITES_FILE, node, "hours_overlap", line, day=day, value=value)
         hours[day] = tuple(windows)
     return hours
@@ -386,7 +387,7 @@ def parse_catchment(
             ranges.append((*parsed, site_id))
     ranges.sort()
     # Overlaps: two sites (or one site twice) claim the same postcodes.
-    for (lo1, hi1, s1), (lo2, hi2, s2) in zip(ranges, ranges[1:]):
+    for (_, hi1, s1), (lo2, hi2, s2) in pairwise(ranges):
         if lo2 <= hi1:
             report.error(
                 SITES_FILE, node, "catchment_overlap", line,

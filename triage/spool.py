@@ -26,7 +26,7 @@ import math
 import os
 import stat
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -349,10 +349,10 @@ class Spool:
                     written += os.write(fd, data[written:])
                 os.fsync(fd)
             except OSError:
-                try:
-                    os.ftruncate(fd, size)  # never leave half an entry behind
-                except OSError:
-                    pass  # then the next append (or flush) sets the torn line aside
+                # Never leave half an entry behind; if even that fails, the next append (or
+                # flush) sets the torn line aside.
+                with suppress(OSError):
+                    os.ftruncate(fd, size)
                 raise
 
     def _repair_tail(self, handle, size: int) -> int:

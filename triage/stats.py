@@ -109,7 +109,7 @@ def visit_counts(store: Store, start: date, end: date, by: tuple[str, ...] = ("s
         query = f"SELECT {keys}, SUM(visits) FROM ({' UNION ALL '.join(parts)}) AS parts GROUP BY {keys}"
     with store.engine.connect() as conn:
         rows = conn.exec_driver_sql(query, sql.params).fetchall()
-    return {tuple(_typed(b, v) for b, v in zip(by, row[:-1])): int(row[-1]) for row in rows if row[-1]}
+    return {tuple(_typed(b, v) for b, v in zip(by, row[:-1], strict=True)): int(row[-1]) for row in rows if row[-1]}
 
 
 class _Sql:

@@ -13,7 +13,7 @@ import queue
 import sqlite3
 import tempfile
 import threading
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -343,7 +343,7 @@ def _detail_select(table: str, keys: tuple[str, ...], kept_from: date | None) ->
     grouped = ["COALESCE(postcode_site_id, '')" if k == "postcode_site_id" else k for k in keys]
     since = f" AND local_date >= '{kept_from.isoformat()}'" if kept_from else ""
     postcode = " AND postcode IS NOT NULL" if table == "visit_postcode" else ""
-    columns = ", ".join(f"{g} AS {k}" for g, k in zip(grouped, keys))
+    columns = ", ".join(f"{g} AS {k}" for g, k in zip(grouped, keys, strict=True))
     return (f"SELECT {columns}, MIN(local_weekday) AS local_weekday, COUNT(*) AS visits FROM visit "
             f"WHERE voided_utc IS NULL{since}{postcode} GROUP BY {', '.join(grouped)}")
 
@@ -352,7 +352,7 @@ def _summed_select(keys: tuple[str, ...], source: str, dialect: str) -> str:
     """What a summed rollup must hold: its source rollup summed over its key."""
     grouped = [month_of("local_date", dialect) if k == "month" else k for k in keys]
     weekday = "" if "month" in keys else ", MIN(local_weekday) AS local_weekday"
-    columns = ", ".join(f"{g} AS {k}" for g, k in zip(grouped, keys))
+    columns = ", ".join(f"{g} AS {k}" for g, k in zip(grouped, keys, strict=True))
     return (f"SELECT {columns}{weekday}, SUM(visits) AS visits FROM {source} "
             f"GROUP BY {', '.join(grouped)} HAVING SUM(visits) <> 0")
 
@@ -457,10 +457,9 @@ def make_engine(url: str, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> Engine:
         def _pragmas(dbapi_connection, _record) -> None:
             cursor = dbapi_connection.cursor()
             cursor.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
-            try:
+            # A read-only file cannot switch mode: writes will spool.
+            with suppress(Exception):
                 cursor.execute("PRAGMA journal_mode = WAL")
-            except Exception:  # a read-only file cannot switch mode: writes will spool
-                pass
             cursor.execute(f"PRAGMA synchronous = {SQLITE_SYNCHRONOUS}")
             cursor.close()
 
@@ -822,10 +821,9 @@ class Store:
             history.prepare(cursor)  # the plan, to spell out the codes
             raw.commit()
             select_visits, params = history.visit_select("batch.demo_code")
-            try:
+            # If someone else has it open (a desk, a supervisor), load in WAL, beside them.
+            with suppress(sqlite3.OperationalError):
                 journal = cursor.execute("PRAGMA main.journal_mode = TRUNCATE").fetchone()[0]
-            except sqlite3.OperationalError:
-                pass  # someone else has it open (a desk, a supervisor): load in WAL, beside them
             with tempfile.TemporaryDirectory(prefix="triage-demo-") as scratch:
                 for path, made in _made_alongside(history.write_batches, Path(scratch), groupings):
                     cursor.execute("ATTACH ? AS batch", (str(path),))
@@ -1134,7 +1132,7 @@ class Store:
             .where(condition).group_by(*keys)
         ).all()
         self._add_to_rollup(conn, [
-            {**dict(zip(ROLLUP_KEYS, row[:-2])), "local_weekday": row[-2], "visits": row[-1]}
+            {**dict(zip(ROLLUP_KEYS, row[:-2], strict=True)), "local_weekday": row[-2], "visits": row[-1]}
             for row in grouped
         ])
 
@@ -1182,8 +1180,6 @@ def _made_alongside(make, *args):
     finally:
         stop.set()
         while worker.is_alive():  # let it finish the item it is making
-            try:
+            with suppress(queue.Empty):
                 items.get(timeout=0.1)
-            except queue.Empty:
-                pass
         worker.join()
