@@ -104,7 +104,8 @@ def main() -> None:
         peaks = [m for _, m in runs]
         summary[name] = (statistics.median(walls), statistics.median(peaks))
         print(f"{name:8} wall median {summary[name][0]:.3f} s "
-              f"(min {min(walls):.3f}, max {max(walls):.3f})   peak RSS median {summary[name][1]:.1f} MiB")
+              f"(min {min(walls):.3f}, max {max(walls):.3f})   "
+              f"peak RSS median {summary[name][1]:.1f} MiB")
     ratios = [d[0] / m[0] for m, d in zip(results["minimal"], results["desk"], strict=True)]
     print(f"desk / minimal: time {summary['desk'][0] / summary['minimal'][0]:.2f}× "
           f"(paired runs {min(ratios):.2f}–{max(ratios):.2f}), "

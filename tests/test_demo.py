@@ -1,4 +1,4 @@
-"""Demo history: deterministic, realistic in the ways it promises, marked, and exact in the rollups."""
+"""Demo history: deterministic, realistic in the ways it promises, marked, exact in the rollups."""
 
 from __future__ import annotations
 
@@ -58,8 +58,11 @@ def test_the_story_it_tells(flow, year, tmp_path):
     assert share(first) > 0.5 > share(last) > 0.38  # Skelbækgade: far over its 40 % at first
     months = footfall(store, date(2025, 12, 1), END, "month")["jc-musvaage"]
     assert months["2026-07"] < 0.7 * months["2026-05"]  # the summer low
-    sick = lambda a, b: sum(n for (o,), n in visit_counts(store, a, b, ("outcome_id",)).items()  # noqa: E731
-                            if o.startswith("sick")) / sum(visit_counts(store, a, b).values())
+
+    def sick(a: date, b: date) -> float:
+        return sum(n for (o,), n in visit_counts(store, a, b, ("outcome_id",)).items()
+                   if o.startswith("sick")) / sum(visit_counts(store, a, b).values())
+
     assert sick(date(2026, 9, 1), END) > sick(date(2025, 11, 23), date(2026, 2, 1))  # growing
     assert sum(visit_counts(store, date(2020, 1, 1), date(2030, 1, 1)).values()) == len(year)
 

@@ -1,4 +1,4 @@
-"""Footfall statistics on hand-built visits with exact expected numbers, on SQLite and PostgreSQL."""
+"""Footfall statistics on hand-built visits with exact expected numbers, SQLite and PostgreSQL."""
 
 from __future__ import annotations
 

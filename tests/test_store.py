@@ -332,7 +332,8 @@ def test_version_1_database_is_upgraded_with_exact_rollups(db, tmp_path, flow):
         conn.exec_driver_sql(
             "INSERT INTO visit_daily (local_date, local_hour, site_id, destination_id, outcome_id, "
             "channel, handled_here, postcode_site_id, demo, local_weekday, visits) VALUES "
-            "('2025-01-06', 10, 'jc-nord', 'ys', 'benefit_payment', 'in_person', false, '', false, 0, 7)"
+            "('2025-01-06', 10, 'jc-nord', 'ys', 'benefit_payment', 'in_person', "
+            "false, '', false, 0, 7)"
         )
         conn.exec_driver_sql("UPDATE triage_meta SET value = '1' WHERE key = 'schema_version'")
     store.dispose()

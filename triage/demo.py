@@ -171,8 +171,9 @@ class DemoHistory:
         self._classes = {subset: number for number, subset in enumerate(subsets)}
         noise = "(r INTEGER PRIMARY KEY, site INT, minute INT, errand INT, phone INT, postcode INT)"
         tables = {
-            "demo_slot": "(slot INTEGER PRIMARY KEY, day INT, local_date TEXT, hour INT, weekday INT, "
-                         "utc_prefix TEXT, n INT, first INT, first_cut INT, second_cut INT, bucket INT, month TEXT)",
+            "demo_slot": "(slot INTEGER PRIMARY KEY, day INT, local_date TEXT, hour INT, "
+                         "weekday INT, utc_prefix TEXT, n INT, first INT, first_cut INT, "
+                         "second_cut INT, bucket INT, month TEXT)",
             "demo_day": "(day INTEGER PRIMARY KEY, local_date TEXT, weekday INT, month TEXT)",
             "demo_site": "(site INTEGER PRIMARY KEY, site_id TEXT)",
             "demo_count": "(k INTEGER PRIMARY KEY)",
@@ -180,7 +181,8 @@ class DemoHistory:
             "demo_noise_b": noise,
             "demo_errand": "(key INTEGER PRIMARY KEY, errand INT)",
             "demo_postcode": "(bin INTEGER PRIMARY KEY, postcode INT)",
-            "demo_route": f"(key INTEGER PRIMARY KEY, {', '.join(ROUTE_TEXT)}{self._class_columns()})",
+            "demo_route": f"(key INTEGER PRIMARY KEY, {', '.join(ROUTE_TEXT)}"
+                          f"{self._class_columns()})",
             "demo_open": "(key INTEGER PRIMARY KEY)",
             "demo_code": CODE_COLUMNS.format(classes=self._class_columns()),
         }
@@ -295,7 +297,8 @@ class DemoHistory:
                 # A scratch file read once: no journal, no waiting for the disk.
                 cursor.execute("PRAGMA batch.journal_mode = OFF")
                 cursor.execute("PRAGMA batch.synchronous = OFF")
-                cursor.execute(f"CREATE TABLE batch.demo_code {CODE_COLUMNS.format(classes=self._class_columns())}")
+                columns = CODE_COLUMNS.format(classes=self._class_columns())
+                cursor.execute(f"CREATE TABLE batch.demo_code {columns}")
                 made = self.make_codes(cursor, chunk, "batch.demo_code")
                 for index, keys in enumerate(groupings):
                     _, counted = self.counts_sql(keys, "batch.demo_code")
@@ -347,15 +350,18 @@ def _bins(weights: list[float]) -> list[int]:
 # factor, added modulo their range, so the pattern repeats only after NOISE_A × NOISE_B visits.
 # Every lookup is by whole-number key. k orders the codes by day, site and time: the order of
 # the visit table's (date, site) index; the visit id is made from it.
-CODE_COLUMNS = "(k INTEGER PRIMARY KEY, slot INT, day INT, site INT, minute INT, route INT, phone INT{classes})"
+CODE_COLUMNS = ("(k INTEGER PRIMARY KEY, slot INT, day INT, site INT, minute INT, route INT, "
+                "phone INT{classes})")
 CODES = """
 INSERT INTO {table}
-SELECT ((v.day * {sites} + v.site) << 32) | v.gi, v.slot, v.day, v.site, v.minute, r.key, v.phone < :phone
+SELECT ((v.day * {sites} + v.site) << 32) | v.gi, v.slot, v.day, v.site, v.minute, r.key,
+       v.phone < :phone
        {classes}
 FROM (
     SELECT s.slot, s.day, s.hour, s.weekday, s.bucket, s.first + c.k AS gi,
            CASE WHEN (a.site + b.site) % {scale} < s.first_cut THEN {first_site}
-                WHEN (a.site + b.site) % {scale} < s.second_cut THEN {second_site} ELSE {third_site} END AS site,
+                WHEN (a.site + b.site) % {scale} < s.second_cut THEN {second_site}
+                ELSE {third_site} END AS site,
            (a.minute + b.minute) % 60 AS minute,
            (a.errand + b.errand) % {bins} AS errand_bin,
            (a.phone + b.phone) % 100 AS phone,

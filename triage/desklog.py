@@ -108,7 +108,7 @@ class DeskLog:
             return self._keep_in_spool(visit)
 
     def undo_last(self, now: datetime | None = None) -> tuple[str, dict | None]:
-        """Void this desk's last visit if it is recent enough: ('saved'|'spooled'|'nothing', visit)."""
+        """Void this desk's last visit if recent enough: ('saved'|'spooled'|'nothing', visit)."""
         now = now or datetime.now(UTC)
         visit = self.last_visit
         if visit is None or now - datetime.fromisoformat(visit["at_utc"]) > timedelta(minutes=UNDO_MINUTES):

@@ -806,7 +806,8 @@ def visits_sql(options: Options, excel_da: bool, mode: str,
     def safe(column: str) -> str:
         if typed:
             return column
-        return f"CASE WHEN substr({column}, 1, 1) IN ({starts}) THEN '''' || {column} ELSE {column} END"
+        return (f"CASE WHEN substr({column}, 1, 1) IN ({starts}) THEN '''' || {column} "
+                f"ELSE {column} END")
 
     selected = []
     for column in VISIT_COLUMNS:

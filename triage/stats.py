@@ -106,7 +106,8 @@ def visit_counts(store: Store, start: date, end: date, by: tuple[str, ...] = ("s
             if a < b:
                 parts.append(sql.grouped(table.__tablename__, by, "local_date", a, b))
         keys = ", ".join(by)
-        query = f"SELECT {keys}, SUM(visits) FROM ({' UNION ALL '.join(parts)}) AS parts GROUP BY {keys}"
+        union = " UNION ALL ".join(parts)
+        query = f"SELECT {keys}, SUM(visits) FROM ({union}) AS parts GROUP BY {keys}"
     with store.engine.connect() as conn:
         rows = conn.exec_driver_sql(query, sql.params).fetchall()
     return {tuple(_typed(b, v) for b, v in zip(by, row[:-1], strict=True)): int(row[-1]) for row in rows if row[-1]}
@@ -137,7 +138,8 @@ class _Sql:
         if not self.filters.include_demo:
             conditions.append("NOT demo")
         keys = ", ".join(by)
-        return f"SELECT {keys}, SUM(visits) AS visits FROM {table} WHERE {' AND '.join(conditions)} GROUP BY {keys}"
+        where = " AND ".join(conditions)
+        return f"SELECT {keys}, SUM(visits) AS visits FROM {table} WHERE {where} GROUP BY {keys}"
 
 
 def _typed(column: str, value):

@@ -597,7 +597,8 @@ class Store:
         """The rollup triggers the visit table has (enabled), as _expected_triggers gives them."""
         if self.dialect == "postgresql":
             rows = conn.execute(text(
-                "SELECT t.tgname, p.prosrc FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid "
+                "SELECT t.tgname, p.prosrc FROM pg_trigger t "
+                "JOIN pg_proc p ON p.oid = t.tgfoid "
                 "WHERE t.tgrelid = to_regclass('visit') AND NOT t.tgisinternal "
                 "AND t.tgenabled <> 'D'"))
         else:
@@ -624,7 +625,8 @@ class Store:
                 conn.exec_driver_sql(f"DELETE FROM {table}")
                 conn.exec_driver_sql(
                     f"INSERT INTO {table} ({columns}, local_weekday, visits) "
-                    f"SELECT {columns}, MIN(local_weekday), SUM(visits) FROM visit_daily GROUP BY {columns}"
+                    f"SELECT {columns}, MIN(local_weekday), SUM(visits) FROM visit_daily "
+                    f"GROUP BY {columns}"
                 )
         if found < 3:
             # Per postcode from the detail still kept; days purged before the upgrade have

@@ -25,7 +25,7 @@ FIELDS = (
 
 
 def new_visit_id() -> str:
-    """Made by the desk, so a visit replayed from the spool is recognised and never counted twice."""
+    """Made by the desk, so a visit replayed from the spool is recognised, never counted twice."""
     return uuid.uuid4().hex
 
 
