@@ -45,7 +45,7 @@ class DeskScreen(Screen):
         Binding("f5", "overview", "key_overview", id="key_overview"),
     ]
     # Keys typed while a visit is being saved wait and are applied in order once it is saved.
-    HELD_KEYS = frozenset(b.key for b in BINDINGS)
+    HELD_KEYS = frozenset(b.key for b in BINDINGS if isinstance(b, Binding))
 
     def __init__(self, flow: Flow, site: str, desk: str, channel: str = "in_person") -> None:
         super().__init__()
@@ -287,6 +287,8 @@ class DeskScreen(Screen):
 
     async def run_own_binding(self, key: str) -> bool:
         for binding in self.BINDINGS:
+            if not isinstance(binding, Binding):  # all of ours are; Textual also allows tuples
+                continue
             if binding.key == key and self.check_action(binding.action.split("(")[0], ()):
                 await self.run_action(binding.action)
                 return True

@@ -188,9 +188,9 @@ class DemoHistory:
         }
         for subset, number in self._classes.items():
             tables[f"demo_class{number}"] = f"(class INTEGER PRIMARY KEY, {', '.join(subset)})"
-        for name, columns in tables.items():
+        for name, definition in tables.items():
             cursor.execute(f"DROP TABLE IF EXISTS temp.{name}")
-            cursor.execute(f"CREATE TEMP TABLE {name} {columns}")
+            cursor.execute(f"CREATE TEMP TABLE {name} {definition}")
         slots = [(*slot, slot[1][:8] + "01") for slot in self._slots()]
         cursor.executemany("INSERT INTO demo_slot VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", slots)
         cursor.execute("INSERT INTO demo_day SELECT DISTINCT day, local_date, weekday, month FROM demo_slot")

@@ -24,11 +24,12 @@ import os
 import re
 import stat
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from xml.sax.saxutils import escape
 
 from sqlalchemy import text
@@ -178,6 +179,8 @@ def _staffing(store: Store, sites: Sites, options: Options) -> Table:
         service = sites[site].service_minutes if site in sites else None
         capacity = sites[site].capacity if site in sites else None
         arrivals = visits / days if days else 0.0
+        counters: int | None
+        served: float | None
         if service:
             need = counters_needed(arrivals, service, options.wait_minutes, options.wait_share)
             counters, served = need.counters, need.served_within
@@ -342,7 +345,9 @@ def _protect(values: dict[Var, int], free: set[Var], relations: list[dict[Var, i
             for relation in relations:
                 unknown = [v for v in relation if v in hidden or v in free]
                 if len(unknown) == 1 and unknown[0] in hidden:
-                    hidden.add(smallest_shown(relation))
+                    shown = smallest_shown(relation)
+                    assert shown is not None  # the shown rest adds up to the hidden count, >= 1
+                    hidden.add(shown)
                     changed = True
         pinned = sorted(_determined(relations, hidden | free) & hidden)
         # Every hidden count is at least 1 (its row is there): two hidden parts of a shown 2
@@ -371,7 +376,8 @@ def _squeezed(values: dict[Var, int], hidden: set[Var], free: set[Var],
     relations, and that a hidden count is at least 1 and an unprinted figure at least 0
     (bounds carried from relation to relation until they settle)."""
     infinity = float("inf")
-    low = {v: 1 if v in hidden else 0 if v in free else n for v, n in values.items()}
+    low: dict[Var, float] = {v: 1 if v in hidden else 0 if v in free else n
+                             for v, n in values.items()}
     high = {v: infinity if v in hidden or v in free else n for v, n in values.items()}
     for _ in range(rounds):
         changed = False
@@ -634,7 +640,7 @@ def _workbook(path: Path):
             raise
 
 
-def _abandon(book, error: BaseException) -> None:
+def _abandon(book, error: BaseException | None) -> None:
     """Close what XlsxWriter left open when writing failed (a full disk): its sheets' scratch
     files and its zip file. Left to the garbage collector, they would try to write once more
     and print "Exception ignored … Traceback" after the message."""
@@ -754,7 +760,8 @@ def _xlsx_widths(sheet, columns: list[Column], headers: list[str], sample: list[
         sheet.set_column(col, col, min(max(widest + 2, 6), 60))
 
 
-def _xlsx_row(sheet, number: int, row: list, columns: list[Column], formats: dict) -> None:
+def _xlsx_row(sheet, number: int, row: Sequence[Any], columns: Sequence[Column],
+              formats: dict) -> None:
     for col, (value, column) in enumerate(zip(row, columns, strict=True)):
         if value is None:
             continue
@@ -842,7 +849,7 @@ def visits_sql(options: Options, excel_da: bool, mode: str,
 
 
 def _visit_rows(store: Store, options: Options, excel_da: bool, mode: str,
-                batch: int = 5000) -> Iterator[list[tuple]]:
+                batch: int = 5000) -> Iterator[Sequence[Sequence[Any]]]:
     """Visit rows in batches, streamed from the database (memory stays flat)."""
     sql, params = visits_sql(options, excel_da, mode, store.dialect)
     if store.dialect == "sqlite":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from itertools import pairwise
@@ -133,7 +134,7 @@ class Sites:
     def __contains__(self, site_id: object) -> bool:
         return site_id in self.sites
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Site]:
         return iter(self.sites.values())
 
     def name_of(self, site_id: str, lang: str) -> str:
@@ -224,7 +225,9 @@ def _as_date(value: Any) -> date | None:
         return None
 
 
-def parse_hours(raw: Any, report: Report, node: str, line: int | None) -> dict:
+def parse_hours(
+    raw: Any, report: Report, node: str, line: int | None
+) -> dict[str, tuple[tuple[time, time], ...]]:
     if raw is None:
         return {}
     if not isinstance(raw, dict):
@@ -420,7 +423,7 @@ def _fmt_range(low: int, high: int) -> str:
 AREA_FIELDS = {"postcodes", "outside", "default_site", "closed"}
 
 
-def parse_sites(raw: dict, report: Report, lines: dict[str, int]) -> Sites:
+def parse_sites(raw: dict[str, Any], report: Report, lines: dict[str, int]) -> Sites:
     """Read sites.toml (already parsed TOML) into Sites, reporting every problem found."""
     check_fields(raw, {"area", "site", "catchment", "after_hours"}, report, SITES_FILE,
                  "sites.toml", None, lines)

@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Index, event, func, text, update
+from sqlalchemy import Index, Table, event, func, text, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import (
     DatabaseError,
@@ -30,7 +30,7 @@ from sqlalchemy.exc import (
     OperationalError,
     StatementError,
 )
-from sqlmodel import Field, SQLModel, create_engine, select
+from sqlmodel import Field, SQLModel, col, create_engine, select
 
 from triage import paths
 from triage.spool import Drained, Sent, Spool, database_identity, entry_problem, one_line, why
@@ -198,12 +198,14 @@ class VisitMonthRoute(SQLModel, table=True):
     visits: int
 
 
+Keys = tuple[str, ...]  # a rollup's key columns
 # What a rollup row keeps of a visit (besides the count).
-ROLLUP_KEYS = ("local_date", "local_hour", "site_id", "destination_id", "outcome_id", "channel",
-               "handled_here", "postcode_site_id", "demo")
-HOURLY_KEYS = ("local_date", "site_id", "local_hour", "demo")
-ROUTE_KEYS = ("local_date", "site_id", "postcode_site_id", "destination_id", "handled_here", "demo")
-DAY_KEYS = ("local_date", "site_id", "demo")
+ROLLUP_KEYS: Keys = ("local_date", "local_hour", "site_id", "destination_id", "outcome_id",
+                     "channel", "handled_here", "postcode_site_id", "demo")
+HOURLY_KEYS: Keys = ("local_date", "site_id", "local_hour", "demo")
+ROUTE_KEYS: Keys = ("local_date", "site_id", "postcode_site_id", "destination_id", "handled_here",
+                    "demo")
+DAY_KEYS: Keys = ("local_date", "site_id", "demo")
 # Every rollup with its key, kept by the triggers (and by the bulk load) in the same way.
 ROLLUPS = (("visit_daily", ROLLUP_KEYS), ("visit_hourly", HOURLY_KEYS), ("visit_route", ROUTE_KEYS),
            ("visit_day", DAY_KEYS))
@@ -211,7 +213,7 @@ ROLLUPS = (("visit_daily", ROLLUP_KEYS), ("visit_hourly", HOURLY_KEYS), ("visit_
 MONTHLY = (("visit_month_hourly", ("month", "site_id", "local_weekday", "local_hour", "demo"), "visit_hourly"),
            ("visit_month_route", ("month", *ROUTE_KEYS[1:]), "visit_route"))
 # Only visits with a postcode go here.
-POSTCODE_KEYS = ("local_date", "site_id", "postcode", "postcode_site_id", "demo")
+POSTCODE_KEYS: Keys = ("local_date", "site_id", "postcode", "postcode_site_id", "demo")
 # Rollups that are sums of another one, with the one they sum: what an upgrade or a bulk load
 # builds from that one rather than from the visits.
 SUMMED = (("visit_day", DAY_KEYS, "visit_hourly"), *MONTHLY)
@@ -408,6 +410,12 @@ TABLES = (Visit, VisitDaily, VisitHourly, VisitRoute, VisitPostcode, VisitDay, V
 TABLE_NAMES = frozenset(model.__tablename__ for model in TABLES)
 
 
+def table_of(model: type[SQLModel]) -> Table:
+    """The table behind a table model: SQLModel makes `__table__` but declares no type for it."""
+    table: Table = model.__table__  # type: ignore[attr-defined]
+    return table
+
+
 @dataclass
 class SchemaState:
     """What a database holds, read before deciding what opening (or repairing) it takes."""
@@ -469,7 +477,7 @@ def make_engine(url: str, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> Engine:
 
 def _row(visit: dict) -> dict:
     """A spool/desk visit (JSON values) as column values."""
-    row = {name: visit.get(name) for name in FIELDS}
+    row: dict[str, Any] = {name: visit.get(name) for name in FIELDS}
     at = datetime.fromisoformat(row["at_utc"]) if isinstance(row["at_utc"], str) else row["at_utc"]
     row["at_utc"] = to_minute(at)  # also for entries spooled before times were kept to the minute
     if isinstance(row["duration_s"], float):
@@ -549,12 +557,12 @@ class Store:
 
     def _bring_up(self, conn, state: SchemaState) -> None:
         """Create, upgrade or restore, inside the schema transaction."""
-        SQLModel.metadata.create_all(conn, tables=[model.__table__ for model in TABLES])
+        SQLModel.metadata.create_all(conn, tables=[table_of(model) for model in TABLES])
         if state.stored_version is None:
             self._set_meta(conn, "schema_version", str(SCHEMA_VERSION))
             self._set_meta(conn, "writable_from", str(WRITABLE_FROM))
-        elif state.version < SCHEMA_VERSION:
-            self._upgrade(conn, state.version)
+        elif (version := self._readable_version(state)) < SCHEMA_VERSION:
+            self._upgrade(conn, version)
         elif state.triggers_missing:
             # Visits written without them are missing from the rollups: `check` says so until
             # `check --repair` has counted them again.
@@ -609,9 +617,9 @@ class Store:
     @staticmethod
     def _set_meta(conn, key: str, value: str | None) -> None:
         """Write (or, with None, remove) one triage_meta row."""
-        conn.execute(Meta.__table__.delete().where(Meta.key == key))
+        conn.execute(table_of(Meta).delete().where(col(Meta.key) == key))
         if value is not None:
-            conn.execute(Meta.__table__.insert().values(key=key, value=value))
+            conn.execute(table_of(Meta).insert().values(key=key, value=value))
 
     def _upgrade(self, conn, found: int) -> None:
         """Bring an older database up to SCHEMA_VERSION, step by step, in the transaction that
@@ -619,7 +627,7 @@ class Store:
         if found < 2:
             # Version 1 kept visit_daily for purged days only: add today's detail to it, and
             # build visit_hourly from both, so the new triggers start from exact figures.
-            self._fold_detail(conn, Visit.voided_utc.is_(None))
+            self._fold_detail(conn, col(Visit.voided_utc).is_(None))
             for table, keys in ROLLUPS[1:]:  # the narrow ones, from the wide one
                 columns = ", ".join(keys)
                 conn.exec_driver_sql(f"DELETE FROM {table}")
@@ -657,14 +665,14 @@ class Store:
         if self.dialect == "postgresql":
             from sqlalchemy.dialects.postgresql import insert
         else:
-            from sqlalchemy.dialects.sqlite import insert
-        statement = insert(Visit.__table__).on_conflict_do_nothing(index_elements=["visit_id"])
+            from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]  # same API
+        statement = insert(table_of(Visit)).on_conflict_do_nothing(index_elements=["visit_id"])
         conn.execute(statement, rows)
 
     def _void_in(self, conn, visit_id: str, desk: str, when: datetime) -> int:
         result = conn.execute(
             update(Visit)
-            .where(Visit.visit_id == visit_id, Visit.voided_utc.is_(None))
+            .where(col(Visit.visit_id) == visit_id, col(Visit.voided_utc).is_(None))
             .values(voided_utc=to_minute(when), voided_desk=desk)
         )
         return result.rowcount
@@ -875,11 +883,11 @@ class Store:
         """True for a demo database (one `triage demo` filled). Read from the small day rollup,
         which keeps counting purged days, so it answers at once however big the visit table."""
         with self.engine.connect() as conn:
-            return conn.execute(select(VisitDay.demo).where(VisitDay.demo.is_(True)).limit(1)).first() is not None
+            return conn.execute(select(VisitDay.demo).where(col(VisitDay.demo).is_(True)).limit(1)).first() is not None
 
     def has_real_visits(self) -> bool:
         with self.engine.connect() as conn:
-            return conn.execute(select(func.count()).select_from(Visit).where(Visit.demo.is_(False))).scalar_one() > 0
+            return conn.execute(select(func.count()).select_from(Visit).where(col(Visit.demo).is_(False))).scalar_one() > 0
 
     def is_empty(self) -> bool:
         with self.engine.connect() as conn:
@@ -889,7 +897,7 @@ class Store:
 
     def counts_today(self, site: str, desk: str, today: date) -> tuple[int, int]:
         """Visits today (not void) at this desk and at the whole site."""
-        counted = (Visit.site_id == site, Visit.local_date == today, Visit.voided_utc.is_(None))
+        counted = (Visit.site_id == site, Visit.local_date == today, col(Visit.voided_utc).is_(None))
         with self.engine.connect() as conn:
             at_site = conn.execute(select(func.count()).where(*counted)).scalar_one()
             at_desk = conn.execute(select(func.count()).where(*counted, Visit.desk == desk)).scalar_one()
@@ -898,7 +906,7 @@ class Store:
     def visits(self) -> list[dict]:
         """Every row as a dict (tests and small exports; statistics use aggregates)."""
         with self.engine.connect() as conn:
-            return [dict(r._mapping) for r in conn.execute(select(Visit.__table__).order_by(Visit.id))]
+            return [dict(r._mapping) for r in conn.execute(table_of(Visit).select().order_by(col(Visit.id)))]
 
     # --- checking and repair -------------------------------------------------------
 
@@ -942,7 +950,7 @@ class Store:
                 raise StoreError("check_tables_missing", db=self.describe(),
                                  tables=", ".join(sorted(TABLE_NAMES - state.tables)))
             integrity, amcheck = self._integrity(conn)
-            report = {"integrity": integrity, "amcheck": amcheck, "schema_version": state.version,
+            report: dict[str, Any] = {"integrity": integrity, "amcheck": amcheck, "schema_version": state.version,
                       "triggers_missing": state.triggers_missing,
                       "triggers_changed": state.triggers_changed,
                       "triggers_restored": state.meta.get("triggers_restored"),
@@ -952,8 +960,8 @@ class Store:
                 differences = self._rollup_differences(conn, state)
                 report["rollups"] = {table: found for table, found in differences if found["rows"]}
                 report.update(self._day_counts(conn, state.purged_before))
-                counted = conn.execute(select(func.count(), func.count(Visit.voided_utc),
-                                              func.count().filter(Visit.demo.is_(True)))).one()
+                counted = conn.execute(select(func.count(), func.count(col(Visit.voided_utc)),
+                                              func.count().filter(col(Visit.demo).is_(True)))).one()
                 report.update(visits=counted[0], void=counted[1], demo=counted[2])
         report["spooled"] = len(self.spool.waiting())
         report["ok"] = (integrity == "ok" and not report["rollups"] and not state.triggers_missing
@@ -1111,13 +1119,13 @@ class Store:
         """Delete visit detail dated before `before`. Its counts are already in the rollups (the
         triggers put them there when each visit was written), so no figure changes. The date is
         recorded (purged_before): `check` counts the detail of the days from it on only."""
-        older = Visit.local_date < before
+        older = col(Visit.local_date) < before
         with self.engine.begin() as conn:
-            kept = conn.execute(select(func.count()).where(older, Visit.voided_utc.is_(None))).scalar_one()
-            void = conn.execute(select(func.count()).where(older, Visit.voided_utc.is_not(None))).scalar_one()
+            kept = conn.execute(select(func.count()).where(older, col(Visit.voided_utc).is_(None))).scalar_one()
+            void = conn.execute(select(func.count()).where(older, col(Visit.voided_utc).is_not(None))).scalar_one()
             days = conn.execute(select(func.count(func.distinct(Visit.local_date))).where(older)).scalar_one()
             if not dry_run:
-                conn.execute(Visit.__table__.delete().where(older))
+                conn.execute(table_of(Visit).delete().where(older))
                 # What `check` needs to know: the days before this one keep figures only.
                 stored = conn.execute(select(Meta.value).where(Meta.key == "purged_before"))
                 recorded = _recorded_date(stored.scalar())
@@ -1128,11 +1136,9 @@ class Store:
     def _fold_detail(self, conn, condition) -> None:
         """Add the visits matching `condition` to visit_daily (used when upgrading version 1)."""
         keys = [getattr(Visit, k) for k in ROLLUP_KEYS]
-        grouped = conn.execute(
-            select(*[func.coalesce(k, "") if k.key == "postcode_site_id" else k for k in keys],
-                   func.min(Visit.local_weekday), func.count())
-            .where(condition).group_by(*keys)
-        ).all()
+        columns = [func.coalesce(k, "") if k.key == "postcode_site_id" else k for k in keys]
+        columns += [func.min(Visit.local_weekday), func.count()]
+        grouped = conn.execute(select(*columns).where(condition).group_by(*keys)).all()
         self._add_to_rollup(conn, [
             {**dict(zip(ROLLUP_KEYS, row[:-2], strict=True)), "local_weekday": row[-2], "visits": row[-1]}
             for row in grouped
@@ -1144,11 +1150,11 @@ class Store:
         if self.dialect == "postgresql":
             from sqlalchemy.dialects.postgresql import insert
         else:
-            from sqlalchemy.dialects.sqlite import insert
-        statement = insert(VisitDaily.__table__)
+            from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]  # same API
+        statement = insert(table_of(VisitDaily))
         statement = statement.on_conflict_do_update(
             index_elements=list(ROLLUP_KEYS),
-            set_={"visits": VisitDaily.__table__.c.visits + statement.excluded.visits},
+            set_={"visits": table_of(VisitDaily).c.visits + statement.excluded.visits},
         )
         conn.execute(statement, rows)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 from triage.model import LOCAL_ZONE
 from triage.walk import Result
@@ -36,7 +37,7 @@ def to_minute(at: datetime) -> datetime:
     return at.astimezone(UTC).replace(second=0, microsecond=0)
 
 
-def local_parts(at_utc: datetime) -> dict:
+def local_parts(at_utc: datetime) -> dict[str, Any]:
     """Local date, hour and weekday, fixed at write time so statistics survive DST changes."""
     local = at_utc.astimezone(LOCAL_ZONE)
     return {"local_date": local.date().isoformat(), "local_hour": local.hour,
@@ -46,7 +47,7 @@ def local_parts(at_utc: datetime) -> dict:
 def visit_from_result(
     result: Result, site: str, desk: str, channel: str, duration_s: float,
     at_utc: datetime | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """The row for one confirmed outcome, as JSON-safe values (it may go to the spool as is):
     the time to the minute, the duration in whole seconds."""
     if channel not in CHANNELS:
