@@ -106,8 +106,8 @@ def main() -> None:
     for name, (seconds, rss) in results.items():
         print(f"{name:24} {seconds:6.1f} s  {rows['triage.csv'] / seconds:>9,.0f} rows/s  "
               f"{seconds / base:4.2f}× sqlite3 plain (goal ≤ 1.5×)  peak RSS {rss:.0f} MiB")
-    print(f"triage export of one year ({lines(work / 'tenth.csv') - 1:,} rows): peak RSS {tenth_rss:.0f} MiB "
-          f"(all rows: {results['triage export'][1]:.0f} MiB)")
+    print(f"triage export of one year ({lines(work / 'tenth.csv') - 1:,} rows): "
+          f"peak RSS {tenth_rss:.0f} MiB (all rows: {results['triage export'][1]:.0f} MiB)")
     shutil.rmtree(work, ignore_errors=True)
 
 

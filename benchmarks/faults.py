@@ -38,7 +38,7 @@ import tempfile
 import time
 import traceback
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -82,7 +82,7 @@ def desk_process(spec: dict) -> None:
         time.sleep(0.005)
     failures = 0
     rng = random.Random(spec["desk"])
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     for number in range(spec["count"]):
         if spec.get("fsize") is not None and number == spec.get("limit_after", 0):
             _limit_file_size(spec)

@@ -23,7 +23,8 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import date, datetime, time as clock
+from datetime import date, datetime
+from datetime import time as clock
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -77,7 +77,7 @@ def one_run(code: str) -> tuple[float, float]:
 
 def running_rss() -> float:
     proc = subprocess.run([sys.executable, "-c", DESK_RUNNING], capture_output=True, text=True, timeout=60)
-    line = next(l for l in proc.stdout.splitlines() if l.startswith("running"))
+    line = next(s for s in proc.stdout.splitlines() if s.startswith("running"))
     return int(line.split()[1]) / 1024
 
 
@@ -104,8 +104,9 @@ def main() -> None:
         peaks = [m for _, m in runs]
         summary[name] = (statistics.median(walls), statistics.median(peaks))
         print(f"{name:8} wall median {summary[name][0]:.3f} s "
-              f"(min {min(walls):.3f}, max {max(walls):.3f})   peak RSS median {summary[name][1]:.1f} MiB")
-    ratios = [d[0] / m[0] for m, d in zip(results["minimal"], results["desk"])]
+              f"(min {min(walls):.3f}, max {max(walls):.3f})   "
+              f"peak RSS median {summary[name][1]:.1f} MiB")
+    ratios = [d[0] / m[0] for m, d in zip(results["minimal"], results["desk"], strict=True)]
     print(f"desk / minimal: time {summary['desk'][0] / summary['minimal'][0]:.2f}× "
           f"(paired runs {min(ratios):.2f}–{max(ratios):.2f}), "
           f"memory {summary['desk'][1] / summary['minimal'][1]:.2f}×   [{args.runs} runs each]")

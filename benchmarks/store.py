@@ -80,7 +80,8 @@ def time_raw_sqlite(path: Path, n: int) -> list[float]:
     conn.execute(f"PRAGMA synchronous={SQLITE_SYNCHRONOUS}")
     conn.execute("PRAGMA busy_timeout=5000")
     make_raw_table(conn)
-    sql = f"INSERT INTO {RAW_TABLE} ({COLUMNS}) VALUES ({PLACEHOLDERS}) ON CONFLICT(visit_id) DO NOTHING"
+    sql = (f"INSERT INTO {RAW_TABLE} ({COLUMNS}) VALUES ({PLACEHOLDERS}) "
+           "ON CONFLICT(visit_id) DO NOTHING")
     times = []
     for _ in range(n):
         row = raw_sqlite_row(visit())
@@ -113,7 +114,8 @@ def time_raw_postgres(dsn: str, n: int) -> list[float]:
 
 def report(label: str, store_times: list[float], raw_times: list[float]) -> None:
     ms = 1000
-    print(f"{label}: store p50 {pct(store_times, .5) * ms:.3f} ms, p99 {pct(store_times, .99) * ms:.3f} ms"
+    print(f"{label}: store p50 {pct(store_times, .5) * ms:.3f} ms, "
+          f"p99 {pct(store_times, .99) * ms:.3f} ms"
           f" | raw p50 {pct(raw_times, .5) * ms:.3f} ms, p99 {pct(raw_times, .99) * ms:.3f} ms"
           f" | p99 ratio {pct(store_times, .99) / pct(raw_times, .99):.2f}× (goal ≤ 2×)")
 
@@ -231,7 +233,8 @@ def main() -> None:
     print(f"8 desk processes × 500 visits, SQLite: store {ours['per_s']:.0f} visits/s, "
           f"{ours['errors']} errors, {ours['lost']} lost, {ours['spooled']} spooled, worst wait "
           f"{ours['worst'] * 1000:.0f} ms | raw {raw['per_s']:.0f}/s, {raw['errors']} errors, "
-          f"worst {raw['worst'] * 1000:.0f} ms | worst ratio {ours['worst'] / raw['worst']:.2f}× (goal ≤ 1.5×)")
+          f"worst {raw['worst'] * 1000:.0f} ms | "
+          f"worst ratio {ours['worst'] / raw['worst']:.2f}× (goal ≤ 1.5×)")
 
     store_rate, raw_rate = bulk(workdir, args.bulk)
     print(f"bulk load {args.bulk} visits, SQLite: store {store_rate:,.0f}/s | raw executemany "

@@ -19,10 +19,10 @@ from textual.widgets import Static
 from screens.keys import follow_language, key_bar
 from screens.messages import LogReady, VisitLogged, VisitVoided
 from screens.search import SearchScreen
+from triage import present
+from triage.desklog import UNDO_MINUTES
 from triage.flow import Flow
 from triage.i18n import t
-from triage.desklog import UNDO_MINUTES
-from triage import present
 from triage.present import Card, card_for, help_line, stop_label, stop_lines
 from triage.search import ErrandIndex, Hit, follow, node_title
 from triage.visits import visit_from_result
@@ -48,7 +48,7 @@ class DeskScreen(Screen):
         Binding("f5", "overview", "key_overview", id="key_overview"),
     ]
     # Keys typed while a visit is being saved wait and are applied in order once it is saved.
-    HELD_KEYS = frozenset(b.key for b in BINDINGS)
+    HELD_KEYS = frozenset(b.key for b in BINDINGS if isinstance(b, Binding))
 
     def __init__(self, flow: Flow, site: str, desk: str, channel: str = "in_person") -> None:
         super().__init__()
@@ -323,6 +323,8 @@ class DeskScreen(Screen):
 
     async def run_own_binding(self, key: str) -> bool:
         for binding in self.BINDINGS:
+            if not isinstance(binding, Binding):  # all of ours are; Textual also allows tuples
+                continue
             if binding.key == key and self.check_action(binding.action.split("(")[0], ()):
                 await self.run_action(binding.action)
                 return True

@@ -22,7 +22,7 @@ class LogReady(Message):
 
 
 class VisitLogged(Message):
-    """A confirmed visit was written ('saved'), put in the spool ('spooled') or not kept ('failed')."""
+    """A confirmed visit was written ('saved'), spooled ('spooled') or not kept ('failed')."""
 
     def __init__(self, visit: dict, status: str, counts: tuple[int, int] | None, error: str = "",
                  reason: str = "") -> None:

@@ -10,6 +10,7 @@ import shutil
 import stat
 import subprocess
 import sys
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -159,7 +160,7 @@ def test_route_unknown_site(capsys):
 
 
 def test_store_commands_on_a_real_database(tmp_path, capsys, flow):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from triage.store import Store
     from triage.visits import visit_from_result
@@ -169,7 +170,7 @@ def test_store_commands_on_a_real_database(tmp_path, capsys, flow):
     spool = str(tmp_path / "spool")
     down = Store(db, desk="d1", spool_dir=tmp_path / "spool")
     old = visit_from_result(route(flow, ["1", "1"]), "jc-skelbaek", "d1", "in_person", 3.0,
-                            datetime(2025, 6, 2, 9, 0, tzinfo=timezone.utc))
+                            datetime(2025, 6, 2, 9, 0, tzinfo=UTC))
     assert down.record(old) == "spooled"
 
     assert main(["spool", "status", "--spool-dir", spool]) == 0

@@ -355,7 +355,7 @@ def results(workspace, request) -> dict[str, tuple[subprocess.CompletedProcess, 
     todo = [(case_id, args) for case_id, args, _, _ in CASES if case_id in chosen]
     with ThreadPoolExecutor(max_workers=4) as pool:
         finished = pool.map(lambda case: _run(*case, workspace), todo)
-        return {case_id: result for (case_id, _), result in zip(todo, finished)}
+        return {case_id: result for (case_id, _), result in zip(todo, finished, strict=True)}
 
 
 def test_the_table_covers_every_command():

@@ -1,4 +1,4 @@
-"""Demo history: deterministic, realistic in the ways it promises, marked, and exact in the rollups."""
+"""Demo history: deterministic, realistic in the ways it promises, marked, exact in the rollups."""
 
 from __future__ import annotations
 
@@ -30,10 +30,10 @@ def test_same_seed_same_visits(flow, year):
 
 
 def test_rows_are_demo_and_inside_opening_hours(flow, year):
-    row = dict(zip(FIELDS, year[0]))
+    row = dict(zip(FIELDS, year[0], strict=True))
     assert row["demo"] is True and len(row["visit_id"]) == 32
     for values in year[::50]:
-        visit = dict(zip(FIELDS, values))
+        visit = dict(zip(FIELDS, values, strict=True))
         day = date.fromisoformat(visit["local_date"])
         minute = int(visit["at_utc"][14:16])
         moment = datetime(2000, 1, 1, visit["local_hour"], minute).time()
@@ -50,7 +50,7 @@ def test_the_story_it_tells(flow, year, tmp_path):
     # The bulk path writes exactly the visits the portable path yields.
     stored = [tuple(str(r[f]) for f in ("visit_id", "local_date", "site_id", "outcome_id", "channel"))
               for r in store.visits()]
-    assert stored == [tuple(dict(zip(FIELDS, v))[f] for f in ("visit_id", "local_date", "site_id",
+    assert stored == [tuple(dict(zip(FIELDS, v, strict=True))[f] for f in ("visit_id", "local_date", "site_id",
                                                               "outcome_id", "channel")) for v in year]
     first = summarize(store, flow.sites, date(2025, 11, 23), date(2026, 2, 1))
     last = summarize(store, flow.sites, date(2026, 9, 1), END)
@@ -58,8 +58,11 @@ def test_the_story_it_tells(flow, year, tmp_path):
     assert share(first) > 0.5 > share(last) > 0.38  # Skelbækgade: far over its 40 % at first
     months = footfall(store, date(2025, 12, 1), END, "month")["jc-musvaage"]
     assert months["2026-07"] < 0.7 * months["2026-05"]  # the summer low
-    sick = lambda a, b: sum(n for (o,), n in visit_counts(store, a, b, ("outcome_id",)).items()  # noqa: E731
-                            if o.startswith("sick")) / sum(visit_counts(store, a, b).values())
+
+    def sick(a: date, b: date) -> float:
+        return sum(n for (o,), n in visit_counts(store, a, b, ("outcome_id",)).items()
+                   if o.startswith("sick")) / sum(visit_counts(store, a, b).values())
+
     assert sick(date(2026, 9, 1), END) > sick(date(2025, 11, 23), date(2026, 2, 1))  # growing
     assert sum(visit_counts(store, date(2020, 1, 1), date(2030, 1, 1)).values()) == len(year)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import subprocess
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from textual import events
@@ -48,7 +48,7 @@ def preload(tmp_path, flow, desk: str, n: int) -> None:
     """n visits registered at this desk a few minutes ago (today, whatever the hour)."""
     store = Store(tmp_path / "triage.db", spool_dir=tmp_path / "spool")
     store.open()
-    at = datetime.now(timezone.utc) - timedelta(seconds=30)
+    at = datetime.now(UTC) - timedelta(seconds=30)
     for _ in range(n):
         store.record(visit_from_result(route(flow, ["2", "2"], "jc-skelbaek"), "jc-skelbaek", desk,
                                        "in_person", 5.0, at))
@@ -348,7 +348,7 @@ def _in_a_terminal(args: list[str], keys: list[bytes], home, done) -> None:
     try:
         for _ in range(200):  # the first question on screen
             read_for(0.1)
-            if "drejer".encode() in seen:
+            if b"drejer" in seen:
                 break
         for key in keys:
             os.write(leader, key)
@@ -481,7 +481,7 @@ def test_an_unexpected_error_in_the_desk_shows_one_line_and_a_report_not_a_trace
     try:
         for _ in range(200):
             read_for(0.1)
-            if "drejer".encode() in seen:
+            if b"drejer" in seen:
                 break
         os.write(leader, b"\x1bOR")  # F3
         for _ in range(100):

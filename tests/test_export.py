@@ -8,7 +8,7 @@ import resource
 import signal
 import subprocess
 import sys
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import jsonschema
@@ -23,7 +23,7 @@ from triage.stats import Filters
 from triage.visits import visit_from_result
 from triage.walk import route
 
-UTC = timezone.utc
+UTC = UTC
 NOVEMBER = Options(start=date(2026, 11, 1), end=date(2026, 12, 1))
 SCHEMA = json.loads((paths.default_data_dir() / "export.schema.json").read_text(encoding="utf-8"))
 
@@ -176,7 +176,7 @@ def test_formula_like_text_never_becomes_a_formula(store, flow, tmp_path):
     _hostile_visits(store, flow)
     assert safe_text("=1+1") == "'=1+1" and safe_text("plain") == "plain" and safe_text("") == ""
     built = build(store, flow.sites, NOVEMBER)
-    texts = [v for t in built.tables for row in t.rows for v, c in zip(row, t.columns) if c.kind == "text"]
+    texts = [v for t in built.tables for row in t.rows for v, c in zip(row, t.columns, strict=True) if c.kind == "text"]
     assert any(str(v).startswith("=") for v in texts)  # the hostile values are really there
 
     for path in export.write(built, "csv", tmp_path / "csv") + [tmp_path / "visits.csv"]:

@@ -15,7 +15,13 @@ from tests.test_cli import installed_triage
 from triage.cli import main
 from triage.load import load
 from triage.rebalance import (
-    RebalanceError, _edit_catchment, _ranges, _score, changed_catchment, jobcentre_group, propose,
+    RebalanceError,
+    _edit_catchment,
+    _ranges,
+    _score,
+    changed_catchment,
+    jobcentre_group,
+    propose,
 )
 from triage.sites import parse_range
 
@@ -56,7 +62,7 @@ def test_hand_made_case_finds_the_known_best_answer(flow):
     best: dict[int, float] = {}
     for choice in itertools.product(*options.values()):
         loads = {"jc-skelbaek": 840.0 - 580, "jc-musvaage": 180.0, "jc-nord": 180.0}
-        for postcode, site in zip(options, choice):
+        for postcode, site in zip(options, choice, strict=True):
             loads[site] += demand[postcode]
         moves = sum(site != "jc-skelbaek" for site in choice)
         best[moves] = min(best.get(moves, 1e9), _score(loads, proposal.capacity)[0])

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import text
@@ -363,7 +363,7 @@ def test_a_late_visit_for_a_purged_day_is_not_a_problem(db, tmp_path, flow):
     check knows that day's detail is not whole (purge recorded its date)."""
     store = filled(db, tmp_path, flow)
     store.purge(FIRST_KEPT)
-    late = make_visit(flow, at=datetime(2026, 3, 26, 9, 30, tzinfo=timezone.utc))
+    late = make_visit(flow, at=datetime(2026, 3, 26, 9, 30, tzinfo=UTC))
     before = day_total(store, PURGED_DAY)
     store.record(late)
     assert day_total(store, PURGED_DAY) == before + 1
@@ -493,7 +493,7 @@ def test_check_on_a_damaged_sqlite_file(tmp_path, flow):
 
 
 def test_visit_times_are_kept_to_the_minute_and_durations_in_whole_seconds(db, tmp_path, flow):
-    at = datetime(2026, 11, 23, 11, 34, 56, 789123, tzinfo=timezone.utc)
+    at = datetime(2026, 11, 23, 11, 34, 56, 789123, tzinfo=UTC)
     visit = visit_from_result(route(flow, ["2", "1", "2100"]), "jc-skelbaek", "d1", "in_person",
                               42.6, at)
     assert visit["at_utc"] == "2026-11-23T11:34:00+00:00" and visit["duration_s"] == 43
@@ -509,20 +509,20 @@ def test_visit_times_are_kept_to_the_minute_and_durations_in_whole_seconds(db, t
     for row in rows.values():
         assert row["at_utc"].second == 0 and row["at_utc"].microsecond == 0
         assert row["duration_s"] == int(row["duration_s"])
-    assert rows[old_entry["visit_id"]]["at_utc"].replace(tzinfo=timezone.utc) == \
-        datetime(2026, 11, 23, 10, 5, tzinfo=timezone.utc)
-    voided = rows[visit["visit_id"]]["voided_utc"].replace(tzinfo=timezone.utc)
-    assert voided == datetime(2026, 11, 23, 11, 37, tzinfo=timezone.utc)
+    assert rows[old_entry["visit_id"]]["at_utc"].replace(tzinfo=UTC) == \
+        datetime(2026, 11, 23, 10, 5, tzinfo=UTC)
+    voided = rows[visit["visit_id"]]["voided_utc"].replace(tzinfo=UTC)
+    assert voided == datetime(2026, 11, 23, 11, 37, tzinfo=UTC)
     store.dispose()
 
 
 @pytest.mark.parametrize("moment", [
-    datetime(2026, 11, 23, 22, 59, 59, 999999, tzinfo=timezone.utc),  # 23:59 local, a Monday
-    datetime(2026, 3, 29, 0, 59, 59, 500000, tzinfo=timezone.utc),    # 01:59 CET, then summer time
-    datetime(2026, 3, 29, 1, 0, 30, tzinfo=timezone.utc),             # 03:00 CEST
-    datetime(2026, 10, 25, 0, 59, 59, tzinfo=timezone.utc),           # 02:59 CEST, first pass
-    datetime(2026, 10, 25, 1, 59, 59, tzinfo=timezone.utc),           # 02:59 CET, second pass
-    datetime(2026, 12, 31, 22, 59, 30, tzinfo=timezone.utc),          # the year's last local minute
+    datetime(2026, 11, 23, 22, 59, 59, 999999, tzinfo=UTC),  # 23:59 local, a Monday
+    datetime(2026, 3, 29, 0, 59, 59, 500000, tzinfo=UTC),    # 01:59 CET, then summer time
+    datetime(2026, 3, 29, 1, 0, 30, tzinfo=UTC),             # 03:00 CEST
+    datetime(2026, 10, 25, 0, 59, 59, tzinfo=UTC),           # 02:59 CEST, first pass
+    datetime(2026, 10, 25, 1, 59, 59, tzinfo=UTC),           # 02:59 CET, second pass
+    datetime(2026, 12, 31, 22, 59, 30, tzinfo=UTC),          # the year's last local minute
 ])
 def test_the_minute_keeps_local_date_hour_and_weekday(moment):
     assert local_parts(to_minute(moment)) == local_parts(moment)

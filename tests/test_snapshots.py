@@ -7,7 +7,7 @@ before running `pytest --snapshot-update`.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pytest
 
@@ -70,7 +70,7 @@ def test_outcome_in_high_contrast(snap_compare, flow, tmp_path, monkeypatch):
 
 @pytest.fixture
 def overview_desk(flow, tmp_path, monkeypatch):
-    from datetime import timedelta, timezone
+    from datetime import timedelta
 
     from triage.store import Store
     from triage.visits import visit_from_result
@@ -79,7 +79,7 @@ def overview_desk(flow, tmp_path, monkeypatch):
     monkeypatch.setattr(present, "local_now", lambda: MONDAY_MORNING)
     store = Store(tmp_path / "over.db", spool_dir=tmp_path / "spool")
     store.open()
-    at = MONDAY_MORNING.astimezone(timezone.utc) - timedelta(minutes=20)
+    at = MONDAY_MORNING.astimezone(UTC) - timedelta(minutes=20)
     for site, n, answers in (("jc-skelbaek", 12, ["2", "2"]), ("jc-musvaage", 4, ["4", "2400", "1"]),
                              ("jc-nord", 4, ["4", "2400", "1"])):
         for i in range(n):

@@ -12,7 +12,7 @@ import os
 import subprocess
 import sys
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -25,7 +25,7 @@ from triage.visits import valid_desk_name, visit_from_result
 from triage.walk import route
 
 ROOT = Path(__file__).resolve().parent.parent
-NOON_UTC = datetime(2026, 11, 23, 11, 0, tzinfo=timezone.utc)
+NOON_UTC = datetime(2026, 11, 23, 11, 0, tzinfo=UTC)
 ENV = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
 
 
@@ -342,7 +342,7 @@ def test_two_flushes_at_once_send_each_visit_once(db, tmp_path, flow):
     flushes = [subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 text=True) for _ in range(2)]
     outputs = [f.communicate(timeout=300) for f in flushes]
-    for flush, (out, err) in zip(flushes, outputs):
+    for flush, (_out, err) in zip(flushes, outputs, strict=True):
         assert flush.returncode == 0, err
         assert "Traceback" not in err
     assert sum(sent_count(out) for out, _ in outputs) == 1204  # each entry sent by one of them

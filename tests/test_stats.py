@@ -1,8 +1,8 @@
-"""Footfall statistics on hand-built visits with exact expected numbers, on SQLite and PostgreSQL."""
+"""Footfall statistics on hand-built visits with exact expected numbers, SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -11,7 +11,7 @@ from triage.store import Store
 from triage.visits import visit_from_result
 from triage.walk import route
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def add(store, flow, answers, site, at, channel="in_person", demo=False) -> dict:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import text
@@ -12,7 +12,7 @@ from triage.store import SCHEMA_VERSION, Store, StoreError
 from triage.visits import FIELDS, visit_from_result
 from triage.walk import route
 
-NOON_UTC = datetime(2026, 11, 23, 11, 0, tzinfo=timezone.utc)  # 12:00 in Copenhagen
+NOON_UTC = datetime(2026, 11, 23, 11, 0, tzinfo=UTC)  # 12:00 in Copenhagen
 
 
 def make_visit(flow, answers=("2", "1", "2100"), site="jc-skelbaek", desk="skranke-1",
@@ -42,7 +42,7 @@ def test_a_visit_is_stored_as_given(store, flow):
     (row,) = store.visits()
     for name in FIELDS:
         if name == "at_utc":
-            assert row[name].astimezone(timezone.utc) == NOON_UTC
+            assert row[name].astimezone(UTC) == NOON_UTC
         elif name == "local_date":
             assert row[name] == date(2026, 11, 23)
         else:
@@ -71,7 +71,7 @@ def test_void_keeps_the_row_and_says_when_and_where(store, flow):
     assert store.void(visit["visit_id"], "skranke-9", NOON_UTC + timedelta(minutes=2)) == "saved"
     (row,) = store.visits()
     assert row["voided_desk"] == "skranke-9"
-    assert row["voided_utc"].astimezone(timezone.utc) == NOON_UTC + timedelta(minutes=2)
+    assert row["voided_utc"].astimezone(UTC) == NOON_UTC + timedelta(minutes=2)
     assert store.void(visit["visit_id"], "skranke-9") == "unknown"  # already void
     assert store.void("0" * 32, "skranke-9") == "unknown"
 
@@ -242,7 +242,7 @@ def _history(flow) -> list[dict]:
     for day in range(5):
         for hour in (8, 9, 13):
             for n, answer in enumerate(answers):
-                at = datetime(2026, 3, 26 + day, hour, 15 * (n % 4), tzinfo=timezone.utc)
+                at = datetime(2026, 3, 26 + day, hour, 15 * (n % 4), tzinfo=UTC)
                 site = ("jc-skelbaek", "jc-musvaage", "jc-nord")[(day + n) % 3]
                 visit = make_visit(flow, answer, site=site, at=at, channel=("in_person", "phone")[n % 2])
                 visit["demo"] = n == 4
@@ -332,7 +332,8 @@ def test_version_1_database_is_upgraded_with_exact_rollups(db, tmp_path, flow):
         conn.exec_driver_sql(
             "INSERT INTO visit_daily (local_date, local_hour, site_id, destination_id, outcome_id, "
             "channel, handled_here, postcode_site_id, demo, local_weekday, visits) VALUES "
-            "('2025-01-06', 10, 'jc-nord', 'ys', 'benefit_payment', 'in_person', false, '', false, 0, 7)"
+            "('2025-01-06', 10, 'jc-nord', 'ys', 'benefit_payment', 'in_person', "
+            "false, '', false, 0, 7)"
         )
         conn.exec_driver_sql("UPDATE triage_meta SET value = '1' WHERE key = 'schema_version'")
     store.dispose()

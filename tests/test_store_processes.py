@@ -23,7 +23,8 @@ from triage.store import Store
 from triage.visits import visit_from_result
 from triage.walk import route
 
-db, desk, count, start_file, spool = sys.argv[1], sys.argv[2], int(sys.argv[3]), Path(sys.argv[4]), sys.argv[5]
+db, desk, spool = sys.argv[1], sys.argv[2], sys.argv[5]
+count, start_file = int(sys.argv[3]), Path(sys.argv[4])
 flow = load_or_raise(paths.default_data_dir())
 result = route(flow, ["2", "1", "2100"])
 store = Store(db, desk=desk, spool_dir=Path(spool))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -27,7 +27,7 @@ def db(tmp_path, flow):
     path = tmp_path / "overview.db"
     store = Store(path, spool_dir=tmp_path / "spool")
     store.open()
-    at = NOW.astimezone(timezone.utc) - timedelta(minutes=20)
+    at = NOW.astimezone(UTC) - timedelta(minutes=20)
     for site, n in (("jc-skelbaek", 12), ("jc-musvaage", 4), ("jc-nord", 4)):
         for _ in range(n):
             store.record(visit_from_result(route(flow, ["2", "2"], site), site, "d", "in_person", 5.0, at))
@@ -85,10 +85,13 @@ async def test_refresh_picks_up_a_visit_written_by_another_process(overview_app,
             "from triage.store import Store; from triage.visits import visit_from_result\n"
             "from triage.walk import route\n"
             "flow = load_or_raise(paths.default_data_dir())\n"
-            f"store = Store({str(db)!r}, spool_dir=__import__('pathlib').Path({str(tmp_path / 'sp2')!r}))\n"
+            f"store = Store({str(db)!r}, "
+            f"spool_dir=__import__('pathlib').Path({str(tmp_path / 'sp2')!r}))\n"
             "store.open()\n"
             "at = datetime(2026, 11, 23, 9, 15, tzinfo=timezone.utc)\n"
-            "print(store.record(visit_from_result(route(flow, ['6', '1'], 'jc-musvaage'), 'jc-musvaage', 'x', 'in_person', 1.0, at)))\n"
+            "answers = route(flow, ['6', '1'], 'jc-musvaage')\n"
+            "visit = visit_from_result(answers, 'jc-musvaage', 'x', 'in_person', 1.0, at)\n"
+            "print(store.record(visit))\n"
         )
         done = subprocess.run([sys.executable, "-c", writer], capture_output=True, text=True,
                               cwd=Path(__file__).resolve().parent.parent, timeout=60)

@@ -17,7 +17,7 @@ import math
 import random
 import tempfile
 from collections import Counter
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
 
@@ -33,7 +33,7 @@ from triage.store import Store
 from triage.visits import visit_from_result
 from triage.walk import route
 
-UTC = timezone.utc
+UTC = UTC
 FLOW = load_or_raise(paths.default_data_dir())  # loaded once: hypothesis calls the test often
 START, END = date(2026, 11, 2), date(2026, 11, 16)  # two whole weeks, no daylight-saving change
 SITES = ("jc-skelbaek", "jc-musvaage", "jc-nord")
@@ -83,7 +83,7 @@ def read_json(path: Path) -> dict[str, list[list]]:
     tables = {}
     for key, table in document["tables"].items():
         kinds = [c["type"] for c in table["columns"]]
-        tables[key] = [[_normal(v, k) for v, k in zip(row, kinds)] for row in table["rows"]]
+        tables[key] = [[_normal(v, k) for v, k in zip(row, kinds, strict=True)] for row in table["rows"]]
     return tables
 
 
@@ -94,7 +94,7 @@ def read_csv(folder: Path, columns: dict) -> dict[str, list[list]]:
         path = folder / f"{t(f'exp_file_{key}')}.csv"
         lines = path.read_text(encoding="utf-8-sig").splitlines()
         rows = list(csv.reader(lines))[1:]
-        tables[key] = [[_normal(v, k) for v, k in zip(row, kinds)] for row in rows]
+        tables[key] = [[_normal(v, k) for v, k in zip(row, kinds, strict=True)] for row in rows]
     return tables
 
 
@@ -105,7 +105,7 @@ def read_xlsx(path: Path, columns: dict) -> dict[str, list[list]]:
         kinds = [c.kind for c in columns[key]]
         sheet = book[t(f"exp_table_{key}")[:31]]
         rows = list(sheet.iter_rows(min_row=2, values_only=True))
-        tables[key] = [[_normal(v, k) for v, k in zip(row, kinds)] for row in rows]
+        tables[key] = [[_normal(v, k) for v, k in zip(row, kinds, strict=True)] for row in rows]
     return tables
 
 
@@ -271,10 +271,10 @@ def export_and_attack(store: Store, flow, visits: list[dict], k: int,
         assert other.keys() == read[0].keys()
         for key, rows in other.items():
             assert len(rows) == len(read[0][key])
-            for row, first in zip(rows, read[0][key]):
+            for row, first in zip(rows, read[0][key], strict=True):
                 assert [v is None for v in row] == [v is None for v in first]
                 assert all(a == b or isinstance(a, float) and abs(a - b) < 2e-4
-                           for a, b in zip(row, first)), (key, row, first)
+                           for a, b in zip(row, first, strict=True)), (key, row, first)
     tables = read[0]
 
     truth = Counter((v["site_id"], v["local_date"], v["local_hour"]) for v in visits)
@@ -284,7 +284,7 @@ def export_and_attack(store: Store, flow, visits: list[dict], k: int,
         assert shown is None or shown == truth[key]
     for key in TABLES:  # no count under k is ever printed
         for row in tables[key]:
-            assert all(not (isinstance(v, int) and 0 < v < k) for v, c in zip(row, columns[key])
+            assert all(not (isinstance(v, int) and 0 < v < k) for v, c in zip(row, columns[key], strict=True)
                        if c.count), (key, row)
     phone = {(v["site_id"], date.fromisoformat(v["local_date"]).weekday(), v["local_hour"])
              for v in visits if v["channel"] != "in_person"}

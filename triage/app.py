@@ -15,15 +15,14 @@ from textual.reactive import var
 from textual.screen import Screen
 from textual.theme import BUILTIN_THEMES, Theme, ThemeProvider
 
-from screens.messages import LogReady, VisitLogged, VisitVoided
 from screens.commands import DeskCommands
 from screens.desk import DeskScreen
 from screens.keys import translate_bindings
-from triage import paths
+from screens.messages import LogReady, VisitLogged, VisitVoided
+from triage import paths, present
 from triage.desklog import DeskLog
 from triage.flow import Flow
 from triage.i18n import t
-from triage import present
 
 REPLAY_SECONDS = 30
 OPEN_LOG_AFTER = 0.5  # seconds after start-up

@@ -16,7 +16,7 @@ import random
 import sqlite3
 import threading
 from collections.abc import Iterator
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 from triage.flow import Flow
@@ -56,7 +56,7 @@ ROUTE_TEXT = ("site_id", "desk", "outcome_id", "destination_id", "destinations",
 ROUTE_COLUMNS = ("destination_id", "outcome_id", "handled_here", "postcode_site_id", "postcode")
 _SIZES = {"noise_a": NOISE_A, "noise_b": NOISE_B, "scale": SCALE, "bins": BINS, "sites": len(SITE_ORDER),
           "postcodes": len(POSTCODES), **{f"{nth}_site": SITE_ORDER.index(site) for nth, site in
-                                          zip(("first", "second", "third"), DESK_SITES)}}
+                                          zip(("first", "second", "third"), DESK_SITES, strict=True)}}
 
 
 def season(day: date) -> float:
@@ -117,7 +117,7 @@ class DemoHistory:
                 if n == 0:
                     continue
                 # Copenhagen is a whole number of hours from UTC: minutes carry over unchanged.
-                utc = datetime.combine(day, time(hour), LOCAL_ZONE).astimezone(timezone.utc)
+                utc = datetime.combine(day, time(hour), LOCAL_ZONE).astimezone(UTC)
                 yield (offset, day.isoformat(), hour, day.weekday(), utc.strftime("%Y-%m-%d %H:"), n, first,
                        first_cut, second_cut, round(progress * BUCKETS))
                 first += n
@@ -171,8 +171,9 @@ class DemoHistory:
         self._classes = {subset: number for number, subset in enumerate(subsets)}
         noise = "(r INTEGER PRIMARY KEY, site INT, minute INT, errand INT, phone INT, postcode INT)"
         tables = {
-            "demo_slot": "(slot INTEGER PRIMARY KEY, day INT, local_date TEXT, hour INT, weekday INT, "
-                         "utc_prefix TEXT, n INT, first INT, first_cut INT, second_cut INT, bucket INT, month TEXT)",
+            "demo_slot": "(slot INTEGER PRIMARY KEY, day INT, local_date TEXT, hour INT, "
+                         "weekday INT, utc_prefix TEXT, n INT, first INT, first_cut INT, "
+                         "second_cut INT, bucket INT, month TEXT)",
             "demo_day": "(day INTEGER PRIMARY KEY, local_date TEXT, weekday INT, month TEXT)",
             "demo_site": "(site INTEGER PRIMARY KEY, site_id TEXT)",
             "demo_count": "(k INTEGER PRIMARY KEY)",
@@ -180,15 +181,16 @@ class DemoHistory:
             "demo_noise_b": noise,
             "demo_errand": "(key INTEGER PRIMARY KEY, errand INT)",
             "demo_postcode": "(bin INTEGER PRIMARY KEY, postcode INT)",
-            "demo_route": f"(key INTEGER PRIMARY KEY, {', '.join(ROUTE_TEXT)}{self._class_columns()})",
+            "demo_route": f"(key INTEGER PRIMARY KEY, {', '.join(ROUTE_TEXT)}"
+                          f"{self._class_columns()})",
             "demo_open": "(key INTEGER PRIMARY KEY)",
             "demo_code": CODE_COLUMNS.format(classes=self._class_columns()),
         }
         for subset, number in self._classes.items():
             tables[f"demo_class{number}"] = f"(class INTEGER PRIMARY KEY, {', '.join(subset)})"
-        for name, columns in tables.items():
+        for name, definition in tables.items():
             cursor.execute(f"DROP TABLE IF EXISTS temp.{name}")
-            cursor.execute(f"CREATE TEMP TABLE {name} {columns}")
+            cursor.execute(f"CREATE TEMP TABLE {name} {definition}")
         slots = [(*slot, slot[1][:8] + "01") for slot in self._slots()]
         cursor.executemany("INSERT INTO demo_slot VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", slots)
         cursor.execute("INSERT INTO demo_day SELECT DISTINCT day, local_date, weekday, month FROM demo_slot")
@@ -295,7 +297,8 @@ class DemoHistory:
                 # A scratch file read once: no journal, no waiting for the disk.
                 cursor.execute("PRAGMA batch.journal_mode = OFF")
                 cursor.execute("PRAGMA batch.synchronous = OFF")
-                cursor.execute(f"CREATE TABLE batch.demo_code {CODE_COLUMNS.format(classes=self._class_columns())}")
+                columns = CODE_COLUMNS.format(classes=self._class_columns())
+                cursor.execute(f"CREATE TABLE batch.demo_code {columns}")
                 made = self.make_codes(cursor, chunk, "batch.demo_code")
                 for index, keys in enumerate(groupings):
                     _, counted = self.counts_sql(keys, "batch.demo_code")
@@ -325,7 +328,7 @@ class DemoHistory:
     def visits(self) -> Iterator[dict]:
         """The same visits as dicts (for the store's bulk insert on any engine)."""
         for row in self.rows():
-            visit = dict(zip(FIELDS, row))
+            visit = dict(zip(FIELDS, row, strict=True))
             visit["at_utc"] = visit["at_utc"].replace(" ", "T") + "+00:00"
             yield visit
 
@@ -347,15 +350,18 @@ def _bins(weights: list[float]) -> list[int]:
 # factor, added modulo their range, so the pattern repeats only after NOISE_A × NOISE_B visits.
 # Every lookup is by whole-number key. k orders the codes by day, site and time: the order of
 # the visit table's (date, site) index; the visit id is made from it.
-CODE_COLUMNS = "(k INTEGER PRIMARY KEY, slot INT, day INT, site INT, minute INT, route INT, phone INT{classes})"
+CODE_COLUMNS = ("(k INTEGER PRIMARY KEY, slot INT, day INT, site INT, minute INT, route INT, "
+                "phone INT{classes})")
 CODES = """
 INSERT INTO {table}
-SELECT ((v.day * {sites} + v.site) << 32) | v.gi, v.slot, v.day, v.site, v.minute, r.key, v.phone < :phone
+SELECT ((v.day * {sites} + v.site) << 32) | v.gi, v.slot, v.day, v.site, v.minute, r.key,
+       v.phone < :phone
        {classes}
 FROM (
     SELECT s.slot, s.day, s.hour, s.weekday, s.bucket, s.first + c.k AS gi,
            CASE WHEN (a.site + b.site) % {scale} < s.first_cut THEN {first_site}
-                WHEN (a.site + b.site) % {scale} < s.second_cut THEN {second_site} ELSE {third_site} END AS site,
+                WHEN (a.site + b.site) % {scale} < s.second_cut THEN {second_site}
+                ELSE {third_site} END AS site,
            (a.minute + b.minute) % 60 AS minute,
            (a.errand + b.errand) % {bins} AS errand_bin,
            (a.phone + b.phone) % 100 AS phone,

@@ -13,9 +13,9 @@ either, and then the desk says so and keeps the card.
 from __future__ import annotations
 
 import threading
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from triage import paths
 from triage.spool import Drained, Spool, database_identity, entry_problem, one_line, why
@@ -40,7 +40,7 @@ class DeskLog:
         self.spool = Spool(self.spool_dir, desk, database=database_identity(db))
         self._store: Store | None = None
         self._lock = threading.Lock()
-        self.last_visit: dict | None = None  # the one visit this desk may still undo
+        self.last_visit: dict[str, Any] | None = None  # the one visit this desk may still undo
         self.problem = ""  # why the database cannot be used, for the desk to show
         self.replayed = Drained()  # what the latest replay of the spool did
         # A demo database (see `triage demo`) is for trying things out: what a desk registers
@@ -61,7 +61,7 @@ class DeskLog:
     def _unusable(self, error: Exception) -> None:
         self.problem = one_line(error)
 
-    def _keep_in_spool(self, entry: dict) -> str:
+    def _keep_in_spool(self, entry: dict[str, Any]) -> str:
         """The store itself cannot be used: the entry waits in the spool. StoreError when the
         spool cannot be written either, so the desk says so and the entry is not lost silently."""
         from triage.store import StoreError
@@ -89,7 +89,7 @@ class DeskLog:
         self.replay()
         return True
 
-    def record(self, visit: dict) -> str:
+    def record(self, visit: dict[str, Any]) -> str:
         """'saved' or 'spooled'; StoreError('not_saved') only when the spool fails too."""
         from triage.store import StoreError
 
@@ -107,9 +107,9 @@ class DeskLog:
             self._unusable(error)
             return self._keep_in_spool(visit)
 
-    def undo_last(self, now: datetime | None = None) -> tuple[str, dict | None]:
-        """Void this desk's last visit if it is recent enough: ('saved'|'spooled'|'nothing', visit)."""
-        now = now or datetime.now(timezone.utc)
+    def undo_last(self, now: datetime | None = None) -> tuple[str, dict[str, Any] | None]:
+        """Void this desk's last visit if recent enough: ('saved'|'spooled'|'nothing', visit)."""
+        now = now or datetime.now(UTC)
         visit = self.last_visit
         if visit is None or now - datetime.fromisoformat(visit["at_utc"]) > timedelta(minutes=UNDO_MINUTES):
             return "nothing", None

@@ -80,6 +80,7 @@ def mermaid(flow: Flow, lang: str = "da") -> str:
             if q.postcode.declined != q.postcode.next:
                 out.append(f"    {ref(q.id)} -- {_label(t('tree_declined', lang))} --> "
                            f"{ref(q.postcode.declined)}")
-        for o in q.options:
-            out.append(f"    {ref(q.id)} -- {_label(f'{o.key} {o.label(lang)}')} --> {ref(o.next)}")
+        for option in q.options:
+            label = _label(f"{option.key} {option.label(lang)}")
+            out.append(f"    {ref(q.id)} -- {label} --> {ref(option.next)}")
     return "\n".join(out) + "\n"

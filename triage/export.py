@@ -24,11 +24,12 @@ import os
 import re
 import stat
 import tempfile
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from xml.sax.saxutils import escape
 
 from sqlalchemy import text
@@ -178,6 +179,8 @@ def _staffing(store: Store, sites: Sites, options: Options) -> Table:
         service = sites[site].service_minutes if site in sites else None
         capacity = sites[site].capacity if site in sites else None
         arrivals = visits / days if days else 0.0
+        counters: int | None
+        served: float | None
         if service:
             need = counters_needed(arrivals, service, options.wait_minutes, options.wait_share)
             counters, served = need.counters, need.served_within
@@ -342,7 +345,9 @@ def _protect(values: dict[Var, int], free: set[Var], relations: list[dict[Var, i
             for relation in relations:
                 unknown = [v for v in relation if v in hidden or v in free]
                 if len(unknown) == 1 and unknown[0] in hidden:
-                    hidden.add(smallest_shown(relation))
+                    shown = smallest_shown(relation)
+                    assert shown is not None  # the shown rest adds up to the hidden count, >= 1
+                    hidden.add(shown)
                     changed = True
         pinned = sorted(_determined(relations, hidden | free) & hidden)
         # Every hidden count is at least 1 (its row is there): two hidden parts of a shown 2
@@ -371,7 +376,8 @@ def _squeezed(values: dict[Var, int], hidden: set[Var], free: set[Var],
     relations, and that a hidden count is at least 1 and an unprinted figure at least 0
     (bounds carried from relation to relation until they settle)."""
     infinity = float("inf")
-    low = {v: 1 if v in hidden else 0 if v in free else n for v, n in values.items()}
+    low: dict[Var, float] = {v: 1 if v in hidden else 0 if v in free else n
+                             for v, n in values.items()}
     high = {v: infinity if v in hidden or v in free else n for v, n in values.items()}
     for _ in range(rounds):
         changed = False
@@ -634,7 +640,7 @@ def _workbook(path: Path):
             raise
 
 
-def _abandon(book, error: BaseException) -> None:
+def _abandon(book, error: BaseException | None) -> None:
     """Close what XlsxWriter left open when writing failed (a full disk): its sheets' scratch
     files and its zip file. Left to the garbage collector, they would try to write once more
     and print "Exception ignored … Traceback" after the message."""
@@ -675,7 +681,7 @@ def write_csv(export: Export, folder: Path, excel_da: bool = False) -> list[Path
             writer = csv.writer(out, **csv_dialect(excel_da))
             writer.writerow([safe_text(h) for h in table.headers(export.lang)])
             kinds = [c.kind for c in table.columns]
-            writer.writerows([_number_text(v, k, excel_da) for v, k in zip(row, kinds)] for row in table.rows)
+            writer.writerows([_number_text(v, k, excel_da) for v, k in zip(row, kinds, strict=True)] for row in table.rows)
         written.append(path)
     return written
 
@@ -703,8 +709,8 @@ def write_json(export: Export, path: Path) -> Path:
             table.key: {
                 "title": table.title(export.lang),
                 "columns": [{"key": c.key, "title": h, "type": c.kind}
-                            for c, h in zip(table.columns, table.headers(export.lang))],
-                "rows": [[_json_value(v, c.kind) for v, c in zip(row, table.columns)] for row in table.rows],
+                            for c, h in zip(table.columns, table.headers(export.lang), strict=True)],
+                "rows": [[_json_value(v, c.kind) for v, c in zip(row, table.columns, strict=True)] for row in table.rows],
             }
             for table in export.tables
         },
@@ -746,7 +752,7 @@ def _xlsx_formats(book) -> dict:
 
 
 def _xlsx_widths(sheet, columns: list[Column], headers: list[str], sample: list[list]) -> None:
-    for col, (column, header) in enumerate(zip(columns, headers)):
+    for col, (column, header) in enumerate(zip(columns, headers, strict=True)):
         widest = len(header)
         for row in sample:
             value = row[col]
@@ -754,8 +760,9 @@ def _xlsx_widths(sheet, columns: list[Column], headers: list[str], sample: list[
         sheet.set_column(col, col, min(max(widest + 2, 6), 60))
 
 
-def _xlsx_row(sheet, number: int, row: list, columns: list[Column], formats: dict) -> None:
-    for col, (value, column) in enumerate(zip(row, columns)):
+def _xlsx_row(sheet, number: int, row: Sequence[Any], columns: Sequence[Column],
+              formats: dict) -> None:
+    for col, (value, column) in enumerate(zip(row, columns, strict=True)):
         if value is None:
             continue
         if column.kind == "text":
@@ -806,7 +813,8 @@ def visits_sql(options: Options, excel_da: bool, mode: str,
     def safe(column: str) -> str:
         if typed:
             return column
-        return f"CASE WHEN substr({column}, 1, 1) IN ({starts}) THEN '''' || {column} ELSE {column} END"
+        return (f"CASE WHEN substr({column}, 1, 1) IN ({starts}) THEN '''' || {column} "
+                f"ELSE {column} END")
 
     selected = []
     for column in VISIT_COLUMNS:
@@ -841,7 +849,7 @@ def visits_sql(options: Options, excel_da: bool, mode: str,
 
 
 def _visit_rows(store: Store, options: Options, excel_da: bool, mode: str,
-                batch: int = 5000) -> Iterator[list[tuple]]:
+                batch: int = 5000) -> Iterator[Sequence[Sequence[Any]]]:
     """Visit rows in batches, streamed from the database (memory stays flat)."""
     sql, params = visits_sql(options, excel_da, mode, store.dialect)
     if store.dialect == "sqlite":
@@ -896,10 +904,11 @@ def write_visits(store: Store, options: Options, fmt: str, path: Path, excel_da:
         _write_visits_about_csv(path, options, written, excel_da)
     elif fmt == "json":
         with _text_file(path, ".json", "utf-8") as out:
-            out.write('{"format": "triage-visits", "version": %d, "lang": %s, "columns": %s, "rows": [\n'
-                      % (EXPORT_VERSION, json.dumps(options.lang),
-                         json.dumps([{"key": c.key, "title": h, "type": c.kind}
-                                     for c, h in zip(VISIT_COLUMNS, headers)], ensure_ascii=False)))
+            columns = json.dumps([{"key": c.key, "title": h, "type": c.kind}
+                                  for c, h in zip(VISIT_COLUMNS, headers, strict=True)],
+                                 ensure_ascii=False)
+            out.write(f'{{"format": "triage-visits", "version": {EXPORT_VERSION}, '
+                      f'"lang": {json.dumps(options.lang)}, "columns": {columns}, "rows": [\n')
             for part in _visit_rows(store, options, False, "typed"):
                 for row in part:
                     out.write((",\n" if written else "") + json.dumps(
@@ -907,7 +916,7 @@ def write_visits(store: Store, options: Options, fmt: str, path: Path, excel_da:
                     written += 1
                 tick(written)
             about = json.dumps(visits_about(options, written), ensure_ascii=False)
-            out.write('\n], "about": %s}\n' % about)
+            out.write(f'\n], "about": {about}}}\n')
     else:
         written = _write_visits_xlsx(store, options, path, headers, tick)
     return written
@@ -926,7 +935,7 @@ def _write_visits_xlsx(store: Store, options: Options, path: Path, headers: list
         about = book.add_worksheet(_sheet_name(t("exp_table_about", options.lang)))  # read first
         sheet = book.add_worksheet(_sheet_name(t("exp_table_visits", options.lang)))
         widths = {"visit_id": 34, "at_utc": 20, "flow_version": 16, "destinations": 24}
-        for col, (column, header) in enumerate(zip(VISIT_COLUMNS, headers)):
+        for col, (column, header) in enumerate(zip(VISIT_COLUMNS, headers, strict=True)):
             sheet.set_column(col, col, max(widths.get(column.key, 12), len(header) + 2))
         sheet.freeze_panes(1, 0)
         for col, header in enumerate(headers):

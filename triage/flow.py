@@ -280,7 +280,9 @@ def _parse_outcome(oid: str, raw: Any, report: Report, line: int | None) -> Outc
     )
 
 
-def parse_flow(raw: dict, sites: Sites, report: Report, lines: dict[str, int], version: str) -> Flow:
+def parse_flow(
+    raw: dict[str, Any], sites: Sites, report: Report, lines: dict[str, int], version: str
+) -> Flow:
     """Read flow.toml (already parsed TOML) into a Flow and check how its nodes connect."""
     check_fields(raw, {"flow", "question", "outcome"}, report, FLOW_FILE, "flow.toml", None, lines)
     head = typed(raw, "flow", "table", report, FLOW_FILE, "flow.toml", lines.get("flow")) or {}

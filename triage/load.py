@@ -11,11 +11,25 @@ from typing import Any
 
 from triage.flow import FLOW_FILE, Flow, check_sites_against_flow, content_version, parse_flow
 from triage.model import (
-    CONTROL, MAX_NESTING, Flaw, Problem, Report, check_fields, is_kind, scan, shown, typed,
+    CONTROL,
+    MAX_NESTING,
+    Flaw,
+    Problem,
+    Report,
+    check_fields,
+    is_kind,
+    scan,
+    shown,
+    typed,
     visible,
 )
 from triage.search import (
-    SEARCH_GOAL, ErrandIndex, SearchCase, SearchCheck, check_searches, query_words,
+    SEARCH_GOAL,
+    ErrandIndex,
+    SearchCase,
+    SearchCheck,
+    check_searches,
+    query_words,
 )
 from triage.sites import SITES_FILE, parse_sites
 from triage.walk import AnswerError, route
@@ -120,7 +134,7 @@ def _control_lines(source: str) -> list[int]:
     return found
 
 
-def _escaped_control(match: re.Match) -> bool:
+def _escaped_control(match: re.Match[str]) -> bool:
     if match.group(1):
         return True  # \b, \f, \r
     code = int(match.group(2) or match.group(3), 16)
@@ -155,7 +169,7 @@ def _where(flaw: Flaw, file: str, source: str) -> tuple[str, str, int | None]:
     return node, field_name or node, line
 
 
-def read_toml(path: Path, report: Report) -> tuple[dict | None, str]:
+def read_toml(path: Path, report: Report) -> tuple[dict[str, Any] | None, str]:
     """The parsed file and its text (for line numbers), or (None, "") after reporting why not."""
     name = path.name
     try:
@@ -241,7 +255,7 @@ def load_or_raise(data_dir: Path) -> Flow:
 CASE_FIELDS = {"name", "answers", "expect", "site", "here"}
 
 
-def parse_cases(raw: dict, report: Report, source: str) -> list[Case]:
+def parse_cases(raw: dict[str, Any], report: Report, source: str) -> list[Case]:
     lines = header_lines(source)
     check_fields(raw, {"case"}, report, CASES_FILE, "cases.toml", None, lines)
     # Cases are [[case]] entries: find each one's line by counting the headers.
@@ -306,7 +320,7 @@ def run_cases(flow: Flow, cases: list[Case], report: Report) -> None:
 SEARCH_FIELDS = {"query", "expect"}
 
 
-def parse_searches(raw: dict, report: Report, source: str) -> list[SearchCase]:
+def parse_searches(raw: dict[str, Any], report: Report, source: str) -> list[SearchCase]:
     """The [[search]] entries of search.toml; one not written right is named and left out."""
     lines = header_lines(source)
     check_fields(raw, {"search"}, report, SEARCH_FILE, "search.toml", None, lines)
@@ -327,7 +341,7 @@ def parse_searches(raw: dict, report: Report, source: str) -> list[SearchCase]:
         node = f"search {shown(query)}" if is_kind(query, "id") else f"search #{i + 1}"
         check_fields(body, SEARCH_FIELDS, report, SEARCH_FILE, node, line)
         before = len(report.errors)
-        typed(body, "query", "id", report, SEARCH_FILE, node, line, required=True)
+        query = typed(body, "query", "id", report, SEARCH_FILE, node, line, required=True)
         expect = typed(body, "expect", "id", report, SEARCH_FILE, node, line, required=True)
         if isinstance(query, str) and query.strip() and not query_words(query):
             report.error(SEARCH_FILE, node, "search_no_words", line)

@@ -96,7 +96,7 @@ def read_text(raw: Any, report: Report, file: str, node: str, what: str, line: i
 
 
 def check_fields(
-    raw: dict, allowed: set[str], report: Report, file: str, node: str, line: int | None,
+    raw: dict[str, Any], allowed: set[str], report: Report, file: str, node: str, line: int | None,
     lines: dict[str, int] | None = None,
 ) -> None:
     """A misspelt field name is silently ignored by TOML; say so instead. `lines`: where each
@@ -127,7 +127,7 @@ def is_kind(value: Any, kind: str) -> bool:
 
 
 def typed(
-    raw: dict, name: str, kind: str, report: Report, file: str, node: str, line: int | None,
+    raw: dict[str, Any], name: str, kind: str, report: Report, file: str, node: str, line: int | None,
     required: bool = False,
 ) -> Any:
     """raw[name] when it holds the right kind of value; otherwise None, after naming the problem
@@ -184,7 +184,7 @@ class Flaw(NamedTuple):  # a NamedTuple: cheaper to define than a dataclass, on 
     char: str | None  # the control character; None when the problem is the nesting
 
 
-def scan(data: dict, source: str) -> list[Flaw]:
+def scan(data: dict[str, Any], source: str) -> list[Flaw]:
     """Control characters in every key and string, and nesting deeper than MAX_NESTING, in
     the order written. Iterative, so no file can exhaust the stack."""
     # A control character gets into a value only as itself or as an escape (\u001b, \b):

@@ -56,7 +56,7 @@ def user_state_dir() -> Path:
 MEMORY = "memory"  # what sqlite_file says of a database that lives in memory only
 
 
-def sqlite_file(db: str | os.PathLike | None) -> Path | str | None:
+def sqlite_file(db: str | os.PathLike[str] | None) -> Path | str | None:
     """What --db names if it is SQLite: its file, or MEMORY; None for a database server.
     Read from the text alone, so the desk can ask before any database code loads."""
     if db is None:

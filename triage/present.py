@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, time
+from typing import Any
 
 from triage.i18n import t
-from triage.model import LOCAL_ZONE
+from triage.model import LOCAL_ZONE as LOCAL_ZONE  # re-exported: callers take the zone from here
 from triage.sites import AfterHours, Site
 from triage.walk import Result
 
@@ -61,7 +62,7 @@ class Card:
     go_today: str = ""  # urgent and open now: "Gå derhen i dag: der er åbent til kl. 15.00."
     after_hours: list[Help] = field(default_factory=list)  # shown: urgent, or closed now
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 

@@ -131,7 +131,7 @@ def propose(sites: Sites, per_postcode: dict[tuple[int, str, str], int], per_sit
         return proposal
 
     candidates = [Move(p, source, target, demand[p]) for p, source in sorted(assignment.items())
-                  if source in capacity for target in sorted(seen_at[p])
+                  if source is not None and source in capacity for target in sorted(seen_at[p])
                   if target != source and target in capacity]
 
     def after(moves: tuple[Move, ...]) -> dict[str, float]:
@@ -169,7 +169,7 @@ def propose(sites: Sites, per_postcode: dict[tuple[int, str, str], int], per_sit
 
 def _ranges(postcodes: list[int]) -> list[str]:
     """Sorted postcodes as the sites file writes them: "1000-1499", "2300"."""
-    out: list[str] = []
+    out: list[tuple[int, int]] = []
     for p in sorted(postcodes):
         if out and out[-1][1] == p - 1:
             out[-1] = (out[-1][0], p)
@@ -208,7 +208,8 @@ def write_proposal(data_dir: Path, out_dir: Path, sites: Sites, moves: list[Move
                    f"til {m.target} ({m.visits} besøg i perioden)\n" for m in moves)
     new_sites = _edit_catchment(text, group, changed_catchment(sites, moves, group), note)
     cases_path = data_dir / "cases.toml"
-    new_cases, changed = None, []
+    new_cases: str | None = None
+    changed: list[str] = []
     if cases_path.exists() and moves:
         new_cases, changed = _edit_cases(cases_path.read_text(encoding="utf-8-sig"), moves)
     # Everything is known to be right: only now is anything written.
@@ -254,7 +255,7 @@ def _key(name: str) -> str:
     return name if _BARE_KEY.fullmatch(name) else json.dumps(name, ensure_ascii=False)
 
 
-def _key_line(name: str) -> re.Pattern:
+def _key_line(name: str) -> re.Pattern[str]:
     """The line where `name = ...` starts, however the key is quoted."""
     spellings = {name, json.dumps(name, ensure_ascii=False), f"'{name}'"}
     spelled = "|".join(re.escape(k) for k in spellings)

@@ -19,8 +19,8 @@ def summary_table(s: Summary, sites: Sites, lang: str = "da") -> str:
     out.append(f"{t('sum_site', lang):<34}{t('sum_visits', lang):>10}{t('sum_share', lang):>8}"
                f"{t('sum_target', lang):>7}{t('sum_imbalance', lang):>10}")
     for x in s.sites:
-        out.append(f"{sites.name_of(x.site_id, lang):<34}{count(x.visits, lang):>10}{f'{x.share * 100:.0f} %':>8}"
-                   f"{f'{x.target * 100:.0f} %':>7}{change(x.imbalance):>10}")
+        out.append(f"{sites.name_of(x.site_id, lang):<34}{count(x.visits, lang):>10}"
+                   f"{f'{x.share * 100:.0f} %':>8}{f'{x.target * 100:.0f} %':>7}{change(x.imbalance):>10}")
     out.append(t("sum_overall", lang, value=f"{s.overall_imbalance * 100:.0f} %"))
     out.append("")
     out.append(t("sum_misdirected", lang, misdirected=count(s.misdirected, lang),

@@ -27,13 +27,14 @@ ASK = "?"  # in a hit's route: the desk must ask here (a postcode or a site) bef
 Route = tuple[tuple[str, str], ...]
 
 # Words that say nothing about the errand: "jeg skal søge kontanthjælp", "help with my CV".
-STOP_WORDS = frozenset("""
+_STOP_TEXT = """
 og i paa af til for fra med om en et den det de der er var har have jeg mig min mit mine du dig
 din dit han hun hans hendes vi os vores vil skal kan maa at som saa hvad hvor hvordan hvornaar
 ikke ved under efter over eller men ogsaa nu gerne bare lidt kl
 the a an of to for from with about and or on in at my me i is am are was have has do does
 can not it this that be s
-""".split())
+"""
+STOP_WORDS = frozenset(_STOP_TEXT.split())  # a word list reads best as plain words
 def fold(text: str) -> str:
     return text.casefold().translate(FOLD)
 
@@ -84,7 +85,7 @@ def word_score(query: str, word: str) -> float:
 def same_stem(a: str, b: str) -> bool:
     """The two words share a start of six letters or more, three quarters of the shorter one."""
     common = 0
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=False):  # words of any two lengths
         if x != y:
             break
         common += 1
@@ -190,11 +191,11 @@ class ErrandIndex:
             rarity.append(1 + math.log(total / found) / math.log(total) if found and total > 1
                           else 1)
         ranked = []
-        for entry, row in zip(self.entries, quality):
+        for entry, row in zip(self.entries, quality, strict=True):
             matched = sum(1 for q in row if q > 0)
             if not matched:
                 continue
-            score = sum(q * r for q, r in zip(row, rarity))
+            score = sum(q * r for q, r in zip(row, rarity, strict=True))
             # The errand's own name over a synonym: the more of its title typed, the better.
             score += 15 * max(title_covered(typed, title) for title in entry.titles)
             # A word that also names the errand's area ("kontanthjælp" under "Kontanthjælp og

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import bisect
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
+from itertools import pairwise
 from typing import Any
 
 from triage.model import Report, Text, check_fields, is_kind, read_text, shown, typed
@@ -136,7 +138,7 @@ class Sites:
     def __contains__(self, site_id: object) -> bool:
         return site_id in self.sites
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Site]:
         return iter(self.sites.values())
 
     def name_of(self, site_id: str, lang: str) -> str:
@@ -227,7 +229,9 @@ def _as_date(value: Any) -> date | None:
         return None
 
 
-def parse_hours(raw: Any, report: Report, node: str, line: int | None) -> dict:
+def parse_hours(
+    raw: Any, report: Report, node: str, line: int | None
+) -> dict[str, tuple[tuple[time, time], ...]]:
     if raw is None:
         return {}
     if not isinstance(raw, dict):
@@ -252,7 +256,7 @@ def parse_hours(raw: Any, report: Report, node: str, line: int | None) -> dict:
             else:
                 windows.append(window)
         windows.sort()
-        if any(a[1] > b[0] for a, b in zip(windows, windows[1:])):
+        if any(a[1] > b[0] for a, b in pairwise(windows)):
             report.error(SITES_FILE, node, "hours_overlap", line, day=day, value=value)
         hours[day] = tuple(windows)
     return hours
@@ -396,7 +400,7 @@ def parse_catchment(
             ranges.append((*parsed, site_id))
     ranges.sort()
     # Overlaps: two sites (or one site twice) claim the same postcodes.
-    for (lo1, hi1, s1), (lo2, hi2, s2) in zip(ranges, ranges[1:]):
+    for (_, hi1, s1), (lo2, hi2, s2) in pairwise(ranges):
         if lo2 <= hi1:
             report.error(
                 SITES_FILE, node, "catchment_overlap", line,
@@ -429,7 +433,7 @@ def _fmt_range(low: int, high: int) -> str:
 AREA_FIELDS = {"postcodes", "outside", "default_site", "closed"}
 
 
-def parse_sites(raw: dict, report: Report, lines: dict[str, int]) -> Sites:
+def parse_sites(raw: dict[str, Any], report: Report, lines: dict[str, int]) -> Sites:
     """Read sites.toml (already parsed TOML) into Sites, reporting every problem found."""
     check_fields(raw, {"area", "site", "catchment", "after_hours"}, report, SITES_FILE,
                  "sites.toml", None, lines)

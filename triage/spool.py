@@ -27,11 +27,12 @@ import math
 import os
 import stat
 import time
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import IO, Any
 
 from triage import paths
 from triage.i18n import t
@@ -50,6 +51,8 @@ except ImportError:
 # same range, the first byte (it may lie past the end of an empty file), so it locks the file.
 LOCKED_BYTES = 1
 LOCK_RETRY_SECONDS = 0.01  # while another process holds a Windows lock, try again this often
+
+JsonObject = dict[str, Any]  # one line of a spool file (a visit or a void), or a quarantine record
 
 # Entries set aside for a person to look at. Not a desk's spool file: desk names have no "_".
 QUARANTINE = "_quarantine.jsonl"
@@ -88,7 +91,7 @@ class NotASpoolFile(OSError):
         super().__init__(errno.EINVAL, "not a spool file, left alone", str(path))
 
 
-def _open_regular(path: Path, mode: str):
+def _open_regular(path: Path, mode: str) -> IO[bytes]:
     """Open a regular file, never through a symbolic link (checked with lstat, and O_NOFOLLOW
     where there is one); a file made here is 0600. Anything else raises NotASpoolFile."""
     flags = _FLAGS[mode]
@@ -156,7 +159,7 @@ def _sqlite_identity(path: Path) -> str:
     return f"sqlite:///{resolved}"
 
 
-def database_identity(db: str | os.PathLike | None) -> str:
+def database_identity(db: str | os.PathLike[str] | None) -> str:
     """Which database `--db` means, as stable text without a password: SQLite by its absolute,
     resolved path; a server by kind, user, host, port and database name (no driver, password or
     options, which may hold a password too). Never raises, however malformed `db` is."""
@@ -192,7 +195,7 @@ def _is_moment(value: object) -> bool:
         return False
     try:
         moment = datetime.fromisoformat(value)
-        moment.astimezone(timezone.utc)
+        moment.astimezone(UTC)
     except (ValueError, OverflowError):
         return False
     return moment.tzinfo is not None
@@ -255,8 +258,8 @@ class SpoolFile:
     """What one spool file holds: entries that can be sent, and those that never can."""
 
     path: Path
-    entries: list[dict] = field(default_factory=list)
-    unfit: list[dict] = field(default_factory=list)  # quarantine records, see _set_aside
+    entries: list[JsonObject] = field(default_factory=list)
+    unfit: list[JsonObject] = field(default_factory=list)  # quarantine records, see _set_aside
     unreadable: str = ""  # why the file itself cannot be read ("" when it can)
     left_alone: bool = False  # not a regular file (a link, a folder, …): never opened
 
@@ -266,7 +269,7 @@ class Drained:
     """What one flush did. `cause` says why something still waits ("" when nothing had to)."""
 
     sent: int = 0
-    set_aside: list[dict] = field(default_factory=list)  # quarantine records written now
+    set_aside: list[JsonObject] = field(default_factory=list)  # quarantine records written now
     unreadable: list[SpoolFile] = field(default_factory=list)
     left_alone: list[Path] = field(default_factory=list)  # not spool files: never opened
     cause: str = ""
@@ -282,9 +285,11 @@ class Sent:
     cause: str = ""
 
 
-def _set_aside(source: str, unfit: Unfit, entry: object = None, line: str | None = None) -> dict:
+def _set_aside(
+    source: str, unfit: Unfit, entry: object = None, line: str | None = None
+) -> JsonObject:
     """A quarantine record: the entry (or the line that could not be read) and why."""
-    record: dict = {"set_aside_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    record: JsonObject = {"set_aside_utc": datetime.now(UTC).isoformat(timespec="seconds"),
                     "from": source, "reason": unfit[0], "detail": unfit[1],
                     "why_da": why(unfit, "da"), "why_en": why(unfit, "en")}
     if line is not None:
@@ -297,13 +302,13 @@ def _set_aside(source: str, unfit: Unfit, entry: object = None, line: str | None
     return record
 
 
-def _parse(raw: bytes, source: str) -> tuple[list[dict], list[dict]]:
+def _parse(raw: bytes, source: str) -> tuple[list[JsonObject], list[JsonObject]]:
     """(entries that can be sent, quarantine records for the rest) of a spool file's bytes. A
     last line without its newline was torn by a crash or a full disk mid-write: the desk was
     never told it was kept, so it is set aside, never sent."""
     *lines, tail = raw.split(b"\n")
-    good: list[dict] = []
-    bad: list[dict] = []
+    good: list[JsonObject] = []
+    bad: list[JsonObject] = []
     for line in lines:
         line = line.removeprefix(BOM)  # a line fixed in Notepad and put back
         if not line.strip():
@@ -352,7 +357,7 @@ class Spool:
         self.last = Drained()  # what the latest drain did
 
     @contextmanager
-    def _locked(self, path: Path, mode: str) -> Iterator:
+    def _locked(self, path: Path, mode: str) -> Iterator[IO[bytes]]:
         with _open_regular(path, mode) as handle, exclusive_lock(handle):
             yield handle
 
@@ -371,7 +376,7 @@ class Spool:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(self.database + "\n")
 
-    def append(self, entry: dict) -> None:
+    def append(self, entry: JsonObject) -> None:
         """Add one entry, on disk when this returns. A torn line left by an earlier crash is
         set aside first, so it can never swallow this one; if this write fails part way (a
         full disk), the file is cut back to where it was."""
@@ -389,13 +394,13 @@ class Spool:
                     written += os.write(fd, data[written:])
                 os.fsync(fd)
             except OSError:
-                try:
-                    os.ftruncate(fd, size)  # never leave half an entry behind
-                except OSError:
-                    pass  # then the next append (or flush) sets the torn line aside
+                # Never leave half an entry behind; if even that fails, the next append (or
+                # flush) sets the torn line aside.
+                with suppress(OSError):
+                    os.ftruncate(fd, size)
                 raise
 
-    def _repair_tail(self, handle, size: int) -> int:
+    def _repair_tail(self, handle: IO[bytes], size: int) -> int:
         """Set aside a last line without its newline and cut it off; returns the file's size."""
         start = size
         while start > 0:  # back to just after the last newline (or to the start)
@@ -418,7 +423,7 @@ class Spool:
         """A spool file's name for the quarantine file (its folder too when not this one's)."""
         return path.name if path.parent == self.directory else str(path.relative_to(self.root))
 
-    def _quarantine(self, records: list[dict]) -> None:
+    def _quarantine(self, records: list[JsonObject]) -> None:
         self._make_folder()
         data = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode("utf-8")
         with self._locked(self.quarantine, "ab") as handle:
@@ -464,11 +469,11 @@ class Spool:
                 found.append(SpoolFile(path, unreadable=error.strerror or one_line(error)))
         return found + [SpoolFile(path, left_alone=True) for path in others]
 
-    def waiting(self, legacy: bool = False) -> list[dict]:
+    def waiting(self, legacy: bool = False) -> list[JsonObject]:
         """The entries that wait to be sent (not those that never can be)."""
         return [entry for spool_file in self.survey(legacy) for entry in spool_file.entries]
 
-    def set_aside(self) -> list[dict]:
+    def set_aside(self) -> list[JsonObject]:
         """The quarantine file's records (a line that is not one is shown as it is)."""
         try:
             with self._locked(self.quarantine, "rb") as handle:
@@ -487,7 +492,7 @@ class Spool:
             records.append(record)
         return records
 
-    def drain(self, send: Callable[[list[dict]], Sent], legacy: bool = False) -> Drained:
+    def drain(self, send: Callable[[list[JsonObject]], Sent], legacy: bool = False) -> Drained:
         """Send every spool file's entries with send(entries). A file is emptied only once all
         its entries are stored or set aside; when the database stops taking them, the rest
         wait (a replay never counts a visit twice) and `cause` says why. `legacy`: also the
@@ -511,7 +516,8 @@ class Spool:
                 break
         return report
 
-    def _drain_file(self, path: Path, handle, send, report: Drained) -> bool:
+    def _drain_file(self, path: Path, handle: IO[bytes],
+                    send: Callable[[list[JsonObject]], Sent], report: Drained) -> bool:
         """Send one locked spool file; False when the rest must wait (see report.cause)."""
         source = self._source(path)
         good, bad = _parse(handle.read(), source)

@@ -22,22 +22,34 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 
+from sqlmodel import SQLModel
+
 from triage.sites import Sites
 from triage.store import (
-    ROLLUP_KEYS, Store, VisitDaily, VisitDay, VisitHourly, VisitMonthHourly, VisitMonthRoute,
-    VisitPostcode, VisitRoute,
+    ROLLUP_KEYS,
+    Store,
+    VisitDaily,
+    VisitDay,
+    VisitHourly,
+    VisitMonthHourly,
+    VisitMonthRoute,
+    VisitPostcode,
+    VisitRoute,
+    table_of,
 )
 
 GROUPABLE = ROLLUP_KEYS + ("local_weekday",)
 # Narrowest first: each query reads the smallest rollup that has every column it needs.
 TABLES = (VisitDay, VisitHourly, VisitRoute, VisitDaily)
 # Whole months of a long period come from these, the days at either end from the day rollup.
-MONTHS = {VisitHourly: VisitMonthHourly, VisitRoute: VisitMonthRoute}
+MONTHS: dict[type[SQLModel], type[SQLModel]] = {
+    VisitHourly: VisitMonthHourly, VisitRoute: VisitMonthRoute,
+}
 
 
-def _narrowest(needed: set[str]):
+def _narrowest(needed: set[str]) -> type[SQLModel]:
     for table in TABLES:
-        if needed <= set(table.__table__.columns.keys()):
+        if needed <= set(table_of(table).columns.keys()):
             return table
     raise ValueError(f"no rollup has {sorted(needed)}")
 BUCKETS = ("hour", "weekday", "day", "week", "month")
@@ -90,19 +102,20 @@ def visit_counts(store: Store, start: date, end: date, by: tuple[str, ...] = ("s
     monthly = MONTHS.get(table)
     sql = _Sql(store.dialect, filters)
     if monthly is None or months is None or not (
-            needed - {"local_date"} <= set(monthly.__table__.columns.keys())):
-        query = sql.grouped(table.__tablename__, by, "local_date", start, end)
+            needed - {"local_date"} <= set(table_of(monthly).columns.keys())):
+        query = sql.grouped(table_of(table).name, by, "local_date", start, end)
     else:
         first, last = months
-        parts = [sql.grouped(monthly.__tablename__, by, "month", first, last)]
+        parts = [sql.grouped(table_of(monthly).name, by, "month", first, last)]
         for a, b in ((start, first), (last, end)):  # each end its own range: an OR scans all
             if a < b:
-                parts.append(sql.grouped(table.__tablename__, by, "local_date", a, b))
+                parts.append(sql.grouped(table_of(table).name, by, "local_date", a, b))
         keys = ", ".join(by)
-        query = f"SELECT {keys}, SUM(visits) FROM ({' UNION ALL '.join(parts)}) AS parts GROUP BY {keys}"
+        union = " UNION ALL ".join(parts)
+        query = f"SELECT {keys}, SUM(visits) FROM ({union}) AS parts GROUP BY {keys}"
     with store.engine.connect() as conn:
         rows = conn.exec_driver_sql(query, sql.params).fetchall()
-    return {tuple(_typed(b, v) for b, v in zip(by, row[:-1])): int(row[-1]) for row in rows if row[-1]}
+    return {tuple(_typed(b, v) for b, v in zip(by, row[:-1], strict=True)): int(row[-1]) for row in rows if row[-1]}
 
 
 class _Sql:
@@ -130,7 +143,8 @@ class _Sql:
         if not self.filters.include_demo:
             conditions.append("NOT demo")
         keys = ", ".join(by)
-        return f"SELECT {keys}, SUM(visits) AS visits FROM {table} WHERE {' AND '.join(conditions)} GROUP BY {keys}"
+        where = " AND ".join(conditions)
+        return f"SELECT {keys}, SUM(visits) AS visits FROM {table} WHERE {where} GROUP BY {keys}"
 
 
 def _typed(column: str, value):

@@ -13,17 +13,24 @@ import queue
 import sqlite3
 import tempfile
 import threading
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Index, event, func, text, update
+from sqlalchemy import Index, Table, event, func, text, update
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import (DatabaseError, DataError, DBAPIError, IntegrityError, InterfaceError,
-                            OperationalError, StatementError)
-from sqlmodel import Field, SQLModel, create_engine, select
+from sqlalchemy.exc import (
+    DatabaseError,
+    DataError,
+    DBAPIError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    StatementError,
+)
+from sqlmodel import Field, SQLModel, col, create_engine, select
 
 from triage import paths
 from triage.spool import Drained, Sent, Spool, database_identity, entry_problem, one_line, why
@@ -191,12 +198,14 @@ class VisitMonthRoute(SQLModel, table=True):
     visits: int
 
 
+Keys = tuple[str, ...]  # a rollup's key columns
 # What a rollup row keeps of a visit (besides the count).
-ROLLUP_KEYS = ("local_date", "local_hour", "site_id", "destination_id", "outcome_id", "channel",
-               "handled_here", "postcode_site_id", "demo")
-HOURLY_KEYS = ("local_date", "site_id", "local_hour", "demo")
-ROUTE_KEYS = ("local_date", "site_id", "postcode_site_id", "destination_id", "handled_here", "demo")
-DAY_KEYS = ("local_date", "site_id", "demo")
+ROLLUP_KEYS: Keys = ("local_date", "local_hour", "site_id", "destination_id", "outcome_id",
+                     "channel", "handled_here", "postcode_site_id", "demo")
+HOURLY_KEYS: Keys = ("local_date", "site_id", "local_hour", "demo")
+ROUTE_KEYS: Keys = ("local_date", "site_id", "postcode_site_id", "destination_id", "handled_here",
+                    "demo")
+DAY_KEYS: Keys = ("local_date", "site_id", "demo")
 # Every rollup with its key, kept by the triggers (and by the bulk load) in the same way.
 ROLLUPS = (("visit_daily", ROLLUP_KEYS), ("visit_hourly", HOURLY_KEYS), ("visit_route", ROUTE_KEYS),
            ("visit_day", DAY_KEYS))
@@ -204,7 +213,7 @@ ROLLUPS = (("visit_daily", ROLLUP_KEYS), ("visit_hourly", HOURLY_KEYS), ("visit_
 MONTHLY = (("visit_month_hourly", ("month", "site_id", "local_weekday", "local_hour", "demo"), "visit_hourly"),
            ("visit_month_route", ("month", *ROUTE_KEYS[1:]), "visit_route"))
 # Only visits with a postcode go here.
-POSTCODE_KEYS = ("local_date", "site_id", "postcode", "postcode_site_id", "demo")
+POSTCODE_KEYS: Keys = ("local_date", "site_id", "postcode", "postcode_site_id", "demo")
 # Rollups that are sums of another one, with the one they sum: what an upgrade or a bulk load
 # builds from that one rather than from the visits.
 SUMMED = (("visit_day", DAY_KEYS, "visit_hourly"), *MONTHLY)
@@ -336,7 +345,7 @@ def _detail_select(table: str, keys: tuple[str, ...], kept_from: date | None) ->
     grouped = ["COALESCE(postcode_site_id, '')" if k == "postcode_site_id" else k for k in keys]
     since = f" AND local_date >= '{kept_from.isoformat()}'" if kept_from else ""
     postcode = " AND postcode IS NOT NULL" if table == "visit_postcode" else ""
-    columns = ", ".join(f"{g} AS {k}" for g, k in zip(grouped, keys))
+    columns = ", ".join(f"{g} AS {k}" for g, k in zip(grouped, keys, strict=True))
     return (f"SELECT {columns}, MIN(local_weekday) AS local_weekday, COUNT(*) AS visits FROM visit "
             f"WHERE voided_utc IS NULL{since}{postcode} GROUP BY {', '.join(grouped)}")
 
@@ -345,7 +354,7 @@ def _summed_select(keys: tuple[str, ...], source: str, dialect: str) -> str:
     """What a summed rollup must hold: its source rollup summed over its key."""
     grouped = [month_of("local_date", dialect) if k == "month" else k for k in keys]
     weekday = "" if "month" in keys else ", MIN(local_weekday) AS local_weekday"
-    columns = ", ".join(f"{g} AS {k}" for g, k in zip(grouped, keys))
+    columns = ", ".join(f"{g} AS {k}" for g, k in zip(grouped, keys, strict=True))
     return (f"SELECT {columns}{weekday}, SUM(visits) AS visits FROM {source} "
             f"GROUP BY {', '.join(grouped)} HAVING SUM(visits) <> 0")
 
@@ -401,6 +410,12 @@ TABLES = (Visit, VisitDaily, VisitHourly, VisitRoute, VisitPostcode, VisitDay, V
 TABLE_NAMES = frozenset(model.__tablename__ for model in TABLES)
 
 
+def table_of(model: type[SQLModel]) -> Table:
+    """The table behind a table model: SQLModel makes `__table__` but declares no type for it."""
+    table: Table = model.__table__  # type: ignore[attr-defined]
+    return table
+
+
 @dataclass
 class SchemaState:
     """What a database holds, read before deciding what opening (or repairing) it takes."""
@@ -450,10 +465,9 @@ def make_engine(url: str, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> Engine:
         def _pragmas(dbapi_connection, _record) -> None:
             cursor = dbapi_connection.cursor()
             cursor.execute(f"PRAGMA busy_timeout = {busy_timeout_ms}")
-            try:
+            # A read-only file cannot switch mode: writes will spool.
+            with suppress(Exception):
                 cursor.execute("PRAGMA journal_mode = WAL")
-            except Exception:  # a read-only file cannot switch mode: writes will spool
-                pass
             cursor.execute(f"PRAGMA synchronous = {SQLITE_SYNCHRONOUS}")
             cursor.close()
 
@@ -463,7 +477,7 @@ def make_engine(url: str, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> Engine:
 
 def _row(visit: dict) -> dict:
     """A spool/desk visit (JSON values) as column values."""
-    row = {name: visit.get(name) for name in FIELDS}
+    row: dict[str, Any] = {name: visit.get(name) for name in FIELDS}
     at = datetime.fromisoformat(row["at_utc"]) if isinstance(row["at_utc"], str) else row["at_utc"]
     row["at_utc"] = to_minute(at)  # also for entries spooled before times were kept to the minute
     if isinstance(row["duration_s"], float):
@@ -538,21 +552,21 @@ class Store:
             if state.writable_from is None or state.writable_from > SCHEMA_VERSION:
                 raise StoreError("db_newer", found=version, supported=SCHEMA_VERSION)
             return False  # newer and open to our writes: its tables and triggers are its own
-        return (version < SCHEMA_VERSION or not TABLE_NAMES <= state.tables
+        return (version < SCHEMA_VERSION or not state.tables >= TABLE_NAMES
                 or bool(state.triggers_missing))
 
     def _bring_up(self, conn, state: SchemaState) -> None:
         """Create, upgrade or restore, inside the schema transaction."""
-        SQLModel.metadata.create_all(conn, tables=[model.__table__ for model in TABLES])
+        SQLModel.metadata.create_all(conn, tables=[table_of(model) for model in TABLES])
         if state.stored_version is None:
             self._set_meta(conn, "schema_version", str(SCHEMA_VERSION))
             self._set_meta(conn, "writable_from", str(WRITABLE_FROM))
-        elif state.version < SCHEMA_VERSION:
-            self._upgrade(conn, state.version)
+        elif (version := self._readable_version(state)) < SCHEMA_VERSION:
+            self._upgrade(conn, version)
         elif state.triggers_missing:
             # Visits written without them are missing from the rollups: `check` says so until
             # `check --repair` has counted them again.
-            now = to_minute(datetime.now(timezone.utc))
+            now = to_minute(datetime.now(UTC))
             self._set_meta(conn, "triggers_restored", now.isoformat())
         for statement in _rollup_triggers(self.dialect):
             conn.exec_driver_sql(statement)
@@ -591,7 +605,8 @@ class Store:
         """The rollup triggers the visit table has (enabled), as _expected_triggers gives them."""
         if self.dialect == "postgresql":
             rows = conn.execute(text(
-                "SELECT t.tgname, p.prosrc FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid "
+                "SELECT t.tgname, p.prosrc FROM pg_trigger t "
+                "JOIN pg_proc p ON p.oid = t.tgfoid "
                 "WHERE t.tgrelid = to_regclass('visit') AND NOT t.tgisinternal "
                 "AND t.tgenabled <> 'D'"))
         else:
@@ -602,9 +617,9 @@ class Store:
     @staticmethod
     def _set_meta(conn, key: str, value: str | None) -> None:
         """Write (or, with None, remove) one triage_meta row."""
-        conn.execute(Meta.__table__.delete().where(Meta.key == key))
+        conn.execute(table_of(Meta).delete().where(col(Meta.key) == key))
         if value is not None:
-            conn.execute(Meta.__table__.insert().values(key=key, value=value))
+            conn.execute(table_of(Meta).insert().values(key=key, value=value))
 
     def _upgrade(self, conn, found: int) -> None:
         """Bring an older database up to SCHEMA_VERSION, step by step, in the transaction that
@@ -612,13 +627,14 @@ class Store:
         if found < 2:
             # Version 1 kept visit_daily for purged days only: add today's detail to it, and
             # build visit_hourly from both, so the new triggers start from exact figures.
-            self._fold_detail(conn, Visit.voided_utc.is_(None))
+            self._fold_detail(conn, col(Visit.voided_utc).is_(None))
             for table, keys in ROLLUPS[1:]:  # the narrow ones, from the wide one
                 columns = ", ".join(keys)
                 conn.exec_driver_sql(f"DELETE FROM {table}")
                 conn.exec_driver_sql(
                     f"INSERT INTO {table} ({columns}, local_weekday, visits) "
-                    f"SELECT {columns}, MIN(local_weekday), SUM(visits) FROM visit_daily GROUP BY {columns}"
+                    f"SELECT {columns}, MIN(local_weekday), SUM(visits) FROM visit_daily "
+                    f"GROUP BY {columns}"
                 )
         if found < 3:
             # Per postcode from the detail still kept; days purged before the upgrade have
@@ -649,14 +665,14 @@ class Store:
         if self.dialect == "postgresql":
             from sqlalchemy.dialects.postgresql import insert
         else:
-            from sqlalchemy.dialects.sqlite import insert
-        statement = insert(Visit.__table__).on_conflict_do_nothing(index_elements=["visit_id"])
+            from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]  # same API
+        statement = insert(table_of(Visit)).on_conflict_do_nothing(index_elements=["visit_id"])
         conn.execute(statement, rows)
 
     def _void_in(self, conn, visit_id: str, desk: str, when: datetime) -> int:
         result = conn.execute(
             update(Visit)
-            .where(Visit.visit_id == visit_id, Visit.voided_utc.is_(None))
+            .where(col(Visit.visit_id) == visit_id, col(Visit.voided_utc).is_(None))
             .values(voided_utc=to_minute(when), voided_desk=desk)
         )
         return result.rowcount
@@ -698,7 +714,7 @@ class Store:
 
     def void(self, visit_id: str, desk: str, when: datetime | None = None) -> str:
         """Mark a visit void (kept, left out of statistics): 'saved', 'spooled' or 'unknown'."""
-        when = when or datetime.now(timezone.utc)
+        when = when or datetime.now(UTC)
         entry = {"void": visit_id, "voided_desk": desk, "voided_utc": when.isoformat()}
         problem = entry_problem(entry)
         if problem:
@@ -815,10 +831,9 @@ class Store:
             history.prepare(cursor)  # the plan, to spell out the codes
             raw.commit()
             select_visits, params = history.visit_select("batch.demo_code")
-            try:
+            # If someone else has it open (a desk, a supervisor), load in WAL, beside them.
+            with suppress(sqlite3.OperationalError):
                 journal = cursor.execute("PRAGMA main.journal_mode = TRUNCATE").fetchone()[0]
-            except sqlite3.OperationalError:
-                pass  # someone else has it open (a desk, a supervisor): load in WAL, beside them
             with tempfile.TemporaryDirectory(prefix="triage-demo-") as scratch:
                 for path, made in _made_alongside(history.write_batches, Path(scratch), groupings):
                     cursor.execute("ATTACH ? AS batch", (str(path),))
@@ -868,11 +883,11 @@ class Store:
         """True for a demo database (one `triage demo` filled). Read from the small day rollup,
         which keeps counting purged days, so it answers at once however big the visit table."""
         with self.engine.connect() as conn:
-            return conn.execute(select(VisitDay.demo).where(VisitDay.demo.is_(True)).limit(1)).first() is not None
+            return conn.execute(select(VisitDay.demo).where(col(VisitDay.demo).is_(True)).limit(1)).first() is not None
 
     def has_real_visits(self) -> bool:
         with self.engine.connect() as conn:
-            return conn.execute(select(func.count()).select_from(Visit).where(Visit.demo.is_(False))).scalar_one() > 0
+            return conn.execute(select(func.count()).select_from(Visit).where(col(Visit.demo).is_(False))).scalar_one() > 0
 
     def is_empty(self) -> bool:
         with self.engine.connect() as conn:
@@ -882,7 +897,7 @@ class Store:
 
     def counts_today(self, site: str, desk: str, today: date) -> tuple[int, int]:
         """Visits today (not void) at this desk and at the whole site."""
-        counted = (Visit.site_id == site, Visit.local_date == today, Visit.voided_utc.is_(None))
+        counted = (Visit.site_id == site, Visit.local_date == today, col(Visit.voided_utc).is_(None))
         with self.engine.connect() as conn:
             at_site = conn.execute(select(func.count()).where(*counted)).scalar_one()
             at_desk = conn.execute(select(func.count()).where(*counted, Visit.desk == desk)).scalar_one()
@@ -891,7 +906,7 @@ class Store:
     def visits(self) -> list[dict]:
         """Every row as a dict (tests and small exports; statistics use aggregates)."""
         with self.engine.connect() as conn:
-            return [dict(r._mapping) for r in conn.execute(select(Visit.__table__).order_by(Visit.id))]
+            return [dict(r._mapping) for r in conn.execute(table_of(Visit).select().order_by(col(Visit.id)))]
 
     # --- checking and repair -------------------------------------------------------
 
@@ -935,7 +950,7 @@ class Store:
                 raise StoreError("check_tables_missing", db=self.describe(),
                                  tables=", ".join(sorted(TABLE_NAMES - state.tables)))
             integrity, amcheck = self._integrity(conn)
-            report = {"integrity": integrity, "amcheck": amcheck, "schema_version": state.version,
+            report: dict[str, Any] = {"integrity": integrity, "amcheck": amcheck, "schema_version": state.version,
                       "triggers_missing": state.triggers_missing,
                       "triggers_changed": state.triggers_changed,
                       "triggers_restored": state.meta.get("triggers_restored"),
@@ -945,8 +960,8 @@ class Store:
                 differences = self._rollup_differences(conn, state)
                 report["rollups"] = {table: found for table, found in differences if found["rows"]}
                 report.update(self._day_counts(conn, state.purged_before))
-                counted = conn.execute(select(func.count(), func.count(Visit.voided_utc),
-                                              func.count().filter(Visit.demo.is_(True)))).one()
+                counted = conn.execute(select(func.count(), func.count(col(Visit.voided_utc)),
+                                              func.count().filter(col(Visit.demo).is_(True)))).one()
                 report.update(visits=counted[0], void=counted[1], demo=counted[2])
         report["spooled"] = len(self.spool.waiting())
         report["ok"] = (integrity == "ok" and not report["rollups"] and not state.triggers_missing
@@ -1104,13 +1119,13 @@ class Store:
         """Delete visit detail dated before `before`. Its counts are already in the rollups (the
         triggers put them there when each visit was written), so no figure changes. The date is
         recorded (purged_before): `check` counts the detail of the days from it on only."""
-        older = Visit.local_date < before
+        older = col(Visit.local_date) < before
         with self.engine.begin() as conn:
-            kept = conn.execute(select(func.count()).where(older, Visit.voided_utc.is_(None))).scalar_one()
-            void = conn.execute(select(func.count()).where(older, Visit.voided_utc.is_not(None))).scalar_one()
+            kept = conn.execute(select(func.count()).where(older, col(Visit.voided_utc).is_(None))).scalar_one()
+            void = conn.execute(select(func.count()).where(older, col(Visit.voided_utc).is_not(None))).scalar_one()
             days = conn.execute(select(func.count(func.distinct(Visit.local_date))).where(older)).scalar_one()
             if not dry_run:
-                conn.execute(Visit.__table__.delete().where(older))
+                conn.execute(table_of(Visit).delete().where(older))
                 # What `check` needs to know: the days before this one keep figures only.
                 stored = conn.execute(select(Meta.value).where(Meta.key == "purged_before"))
                 recorded = _recorded_date(stored.scalar())
@@ -1121,13 +1136,11 @@ class Store:
     def _fold_detail(self, conn, condition) -> None:
         """Add the visits matching `condition` to visit_daily (used when upgrading version 1)."""
         keys = [getattr(Visit, k) for k in ROLLUP_KEYS]
-        grouped = conn.execute(
-            select(*[func.coalesce(k, "") if k.key == "postcode_site_id" else k for k in keys],
-                   func.min(Visit.local_weekday), func.count())
-            .where(condition).group_by(*keys)
-        ).all()
+        columns = [func.coalesce(k, "") if k.key == "postcode_site_id" else k for k in keys]
+        columns += [func.min(Visit.local_weekday), func.count()]
+        grouped = conn.execute(select(*columns).where(condition).group_by(*keys)).all()
         self._add_to_rollup(conn, [
-            {**dict(zip(ROLLUP_KEYS, row[:-2])), "local_weekday": row[-2], "visits": row[-1]}
+            {**dict(zip(ROLLUP_KEYS, row[:-2], strict=True)), "local_weekday": row[-2], "visits": row[-1]}
             for row in grouped
         ])
 
@@ -1137,11 +1150,11 @@ class Store:
         if self.dialect == "postgresql":
             from sqlalchemy.dialects.postgresql import insert
         else:
-            from sqlalchemy.dialects.sqlite import insert
-        statement = insert(VisitDaily.__table__)
+            from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]  # same API
+        statement = insert(table_of(VisitDaily))
         statement = statement.on_conflict_do_update(
             index_elements=list(ROLLUP_KEYS),
-            set_={"visits": VisitDaily.__table__.c.visits + statement.excluded.visits},
+            set_={"visits": table_of(VisitDaily).c.visits + statement.excluded.visits},
         )
         conn.execute(statement, rows)
 
@@ -1175,8 +1188,6 @@ def _made_alongside(make, *args):
     finally:
         stop.set()
         while worker.is_alive():  # let it finish the item it is making
-            try:
+            with suppress(queue.Empty):
                 items.get(timeout=0.1)
-            except queue.Empty:
-                pass
         worker.join()

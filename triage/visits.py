@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from typing import Any
 
 from triage.model import LOCAL_ZONE
 from triage.walk import Result
@@ -25,7 +26,7 @@ FIELDS = (
 
 
 def new_visit_id() -> str:
-    """Made by the desk, so a visit replayed from the spool is recognised and never counted twice."""
+    """Made by the desk, so a visit replayed from the spool is recognised, never counted twice."""
     return uuid.uuid4().hex
 
 
@@ -33,10 +34,10 @@ def to_minute(at: datetime) -> datetime:
     """A moment in UTC to the whole minute: a visit row beside a postcode and an errand must not
     pin down the citizen to the second. Copenhagen is whole hours from UTC, so the local date,
     hour and weekday of the minute are those of the moment itself."""
-    return at.astimezone(timezone.utc).replace(second=0, microsecond=0)
+    return at.astimezone(UTC).replace(second=0, microsecond=0)
 
 
-def local_parts(at_utc: datetime) -> dict:
+def local_parts(at_utc: datetime) -> dict[str, Any]:
     """Local date, hour and weekday, fixed at write time so statistics survive DST changes."""
     local = at_utc.astimezone(LOCAL_ZONE)
     return {"local_date": local.date().isoformat(), "local_hour": local.hour,
@@ -46,12 +47,12 @@ def local_parts(at_utc: datetime) -> dict:
 def visit_from_result(
     result: Result, site: str, desk: str, channel: str, duration_s: float,
     at_utc: datetime | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """The row for one confirmed outcome, as JSON-safe values (it may go to the spool as is):
     the time to the minute, the duration in whole seconds."""
     if channel not in CHANNELS:
         raise ValueError(f"unknown channel {channel!r}")
-    at_utc = to_minute(at_utc or datetime.now(timezone.utc))
+    at_utc = to_minute(at_utc or datetime.now(UTC))
     return {
         "visit_id": new_visit_id(),
         "at_utc": at_utc.isoformat(),
