@@ -8,6 +8,7 @@ full report goes to a file in the user's state folder; the person sees one line)
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -334,10 +335,8 @@ def _disk_full(error: BaseException, args: argparse.Namespace) -> bool:
 def _remove_database_files(path: Path) -> None:
     """Remove a database file this command made (and SQLite's files beside it)."""
     for name in (path, *(path.with_name(path.name + end) for end in ("-wal", "-shm", "-journal"))):
-        try:
+        with contextlib.suppress(OSError):
             name.unlink(missing_ok=True)
-        except OSError:
-            pass
 
 
 def _db_label(args: argparse.Namespace) -> str:
@@ -537,9 +536,9 @@ def _say_set_aside(records: list[dict], lang: str, path: Path | None = None) -> 
     reasons = Counter(t(f"spool_why_{record.get('reason')}", lang, detail=record.get("detail", ""))
                       for record in records)
     shown = reasons.most_common(SAY_AT_MOST)
-    for reason, count in shown:
-        print(t("spool2_reason_count", lang, count=count, reason=reason))
-    more = len(records) - sum(count for _, count in shown)
+    for reason, times in shown:
+        print(t("spool2_reason_count", lang, count=times, reason=reason))
+    more = len(records) - sum(times for _, times in shown)
     if more:
         print(t("spool2_more", lang, count=more, path=path) if path
               else t("spool2_more_waiting", lang, count=more))
@@ -588,7 +587,7 @@ def _spool_status(args: argparse.Namespace, root: Path) -> int:
         for spool_file in files:
             if spool_file.entries:
                 print(f"    {spool_file.path.name}: {len(spool_file.entries)}")
-    for spool, files in surveys:
+    for _spool, files in surveys:
         unfit = [record for f in files for record in f.unfit]
         if unfit:
             print(t("spool_unfit", lang, count=len(unfit)))
@@ -944,10 +943,9 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    import sqlite3
     import time
     from datetime import timedelta
-
-    import sqlite3
 
     from triage.demo import DemoHistory
     from triage.present import local_now
@@ -1044,10 +1042,11 @@ def cmd_desk(args: argparse.Namespace) -> int:
     if (refuse_memory_db(args) or not _server_url_usable(args)
             or _not_a_database(args, must_hold_one=False)):
         return 1
-    from triage.app import TriageApp  # Textual loads only now
+    from triage.app import (
+        TriageApp,  # Textual loads only now
+        theme_names,
+    )
     from triage.desklog import DeskLog
-
-    from triage.app import theme_names
 
     if args.theme and args.theme not in theme_names():
         print(t("unknown_theme", lang, theme=args.theme, themes=", ".join(theme_names())), file=sys.stderr)
@@ -1091,7 +1090,7 @@ def _database_trouble(error: BaseException) -> str | None:
 
 def _lang_of(argv: list[str]) -> str:
     """--lang read from the words themselves, for a failure before the parser had read them."""
-    pairs = zip(argv, argv[1:])
+    pairs = zip(argv, argv[1:], strict=False)
     return "en" if "--lang=en" in argv or ("--lang", "en") in pairs else "da"
 
 
@@ -1158,7 +1157,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except BrokenPipeError:
         # Output piped into e.g. `head`, which stopped reading: not an error worth a traceback.
-        sys.stdout = open(os.devnull, "w")
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - replaces stdout until exit
         return 0
     except Exception as error:  # noqa: BLE001 - the last resort: a person never sees a traceback
         return _failed(error, args, argv)
