@@ -35,9 +35,11 @@ from triage.store import Store  # noqa: E402
 
 END = date(2026, 11, 23)
 DAYS = 3650
-PLAIN = ("SELECT visit_id, at_utc, local_date, local_hour, local_weekday, site_id, desk, channel, "
-         "outcome_id, destination_id, destinations, handled_here, postcode, postcode_site_id, "
-         "flow_version, duration_s, demo FROM visit WHERE voided_utc IS NULL")
+PLAIN = (
+    "SELECT visit_id, at_utc, local_date, local_hour, local_weekday, site_id, desk, channel, "
+    "outcome_id, destination_id, destinations, handled_here, postcode, postcode_site_id, "
+    "flow_version, duration_s, demo FROM visit WHERE voided_utc IS NULL"
+)
 
 
 def run(command: list[str], out: Path | None = None) -> tuple[float, float]:
@@ -46,8 +48,12 @@ def run(command: list[str], out: Path | None = None) -> tuple[float, float]:
     start = time.perf_counter()
     report = Path(tempfile.mktemp(suffix=".rss"))
     with open(out, "wb") if out else open(os.devnull, "wb") as sink:
-        done = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", str(report), *command],
-                              stdout=sink, stderr=subprocess.PIPE, cwd=ROOT)
+        done = subprocess.run(
+            ["/usr/bin/time", "-f", "%M", "-o", str(report), *command],
+            stdout=sink,
+            stderr=subprocess.PIPE,
+            cwd=ROOT,
+        )
     seconds = time.perf_counter() - start
     if done.returncode != 0:
         raise SystemExit(f"{command[:3]} failed: {done.stderr.decode()}")
@@ -64,11 +70,15 @@ def lines(path: Path) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--visits", type=int, default=5_000_000)
-    parser.add_argument("--db", type=Path, default=None, help="reuse this demo database if it exists")
+    parser.add_argument(
+        "--db", type=Path, default=None, help="reuse this demo database if it exists"
+    )
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     if shutil.which("sqlite3") is None or not Path("/usr/bin/time").exists():
-        raise SystemExit("needs the sqlite3 command-line tool and GNU time (apt-get install sqlite3 time)")
+        raise SystemExit(
+            "needs the sqlite3 command-line tool and GNU time (apt-get install sqlite3 time)"
+        )
     work = Path(tempfile.mkdtemp(prefix="triage-export-"))
     db = args.db or work / "demo.db"
     store = Store(db, spool_dir=work / "spool")
@@ -86,28 +96,65 @@ def main() -> None:
         literal = "'" + str(value).replace("'", "''") + "'"
         ours_sql = ours_sql.replace(f":{name}", literal)
 
-    triage = [sys.executable, "-m", "triage", "export", "--db", str(db), "--visits", "--format", "csv",
-              "--from", "1900-01-01", "--to", "2099-12-31", "--out", str(work / "triage.csv")]
+    triage = [
+        sys.executable,
+        "-m",
+        "triage",
+        "export",
+        "--db",
+        str(db),
+        "--visits",
+        "--format",
+        "csv",
+        "--from",
+        "1900-01-01",
+        "--to",
+        "2099-12-31",
+        "--out",
+        str(work / "triage.csv"),
+    ]
     results = {}
     for name, command, out in (
         ("triage export", triage, None),
-        ("sqlite3 plain SELECT", ["sqlite3", "-csv", "-header", str(db), PLAIN], work / "plain.csv"),
-        ("sqlite3 triage's query", ["sqlite3", "-csv", "-header", str(db), ours_sql], work / "same.csv"),
+        (
+            "sqlite3 plain SELECT",
+            ["sqlite3", "-csv", "-header", str(db), PLAIN],
+            work / "plain.csv",
+        ),
+        (
+            "sqlite3 triage's query",
+            ["sqlite3", "-csv", "-header", str(db), ours_sql],
+            work / "same.csv",
+        ),
     ):
         timings = [run(command, out) for _ in range(args.runs)]
         results[name] = (statistics.median(t for t, _ in timings), max(m for _, m in timings))
-    rows = {p.name: lines(p) - 1 for p in (work / "triage.csv", work / "plain.csv", work / "same.csv")}
+    rows = {
+        p.name: lines(p) - 1 for p in (work / "triage.csv", work / "plain.csv", work / "same.csv")
+    }
     assert len(set(rows.values())) == 1, rows
 
-    tenth = [*triage[:-6], "--from", "2025-11-23", "--to", "2026-11-22", "--out", str(work / "tenth.csv")]
+    tenth = [
+        *triage[:-6],
+        "--from",
+        "2025-11-23",
+        "--to",
+        "2026-11-22",
+        "--out",
+        str(work / "tenth.csv"),
+    ]
     _, tenth_rss = run(tenth)
     print(f"{total:,} visits in the database, {rows['triage.csv']:,} rows exported by each")
     base = results["sqlite3 plain SELECT"][0]
     for name, (seconds, rss) in results.items():
-        print(f"{name:24} {seconds:6.1f} s  {rows['triage.csv'] / seconds:>9,.0f} rows/s  "
-              f"{seconds / base:4.2f}× sqlite3 plain (goal ≤ 1.5×)  peak RSS {rss:.0f} MiB")
-    print(f"triage export of one year ({lines(work / 'tenth.csv') - 1:,} rows): "
-          f"peak RSS {tenth_rss:.0f} MiB (all rows: {results['triage export'][1]:.0f} MiB)")
+        print(
+            f"{name:24} {seconds:6.1f} s  {rows['triage.csv'] / seconds:>9,.0f} rows/s  "
+            f"{seconds / base:4.2f}× sqlite3 plain (goal ≤ 1.5×)  peak RSS {rss:.0f} MiB"
+        )
+    print(
+        f"triage export of one year ({lines(work / 'tenth.csv') - 1:,} rows): "
+        f"peak RSS {tenth_rss:.0f} MiB (all rows: {results['triage export'][1]:.0f} MiB)"
+    )
     shutil.rmtree(work, ignore_errors=True)
 
 

@@ -48,11 +48,15 @@ SITE = "jc-skelbaek"
 ROUTES = (["2", "1", "2100"], ["1", "1"], ["2", "1", "-"], ["2", "1", "2400"])
 PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
 # `spool status` counting entries set aside: a number above 0 and the word, on one line.
-REPORTED = re.compile(r"(quarantin|set aside)[^\n]*?\b[1-9]\d*\b"
-                      r"|\b[1-9]\d*\b[^\n]*?(quarantin|set aside)", re.IGNORECASE)
+REPORTED = re.compile(
+    r"(quarantin|set aside)[^\n]*?\b[1-9]\d*\b"
+    r"|\b[1-9]\d*\b[^\n]*?(quarantin|set aside)",
+    re.IGNORECASE,
+)
 
 
 # --- one desk process ---------------------------------------------------------------------------
+
 
 def desk_process(spec: dict) -> None:
     """Run as `faults.py --desk-process JSON`: record visits through DeskLog, one line each.
@@ -88,10 +92,12 @@ def desk_process(spec: dict) -> None:
             _limit_file_size(spec)
         at = None
         if spec.get("days_back"):  # spread over past days
-            at = now - timedelta(days=rng.randrange(spec["days_back"] + 1),
-                                 minutes=rng.randrange(600))
-        visit = visit_from_result(rng.choice(results), SITE, spec["desk"], "in_person", 12.0,
-                                  at_utc=at)
+            at = now - timedelta(
+                days=rng.randrange(spec["days_back"] + 1), minutes=rng.randrange(600)
+            )
+        visit = visit_from_result(
+            rng.choice(results), SITE, spec["desk"], "in_person", 12.0, at_utc=at
+        )
         try:
             status = log.record(visit)
             print(f"{status} {visit['visit_id']}", flush=True)
@@ -122,6 +128,7 @@ def _limit_file_size(spec: dict) -> None:
 
 # --- what each fault records ---------------------------------------------------------------------
 
+
 @dataclass
 class Outcome:
     acknowledged: set[str] = field(default_factory=set)
@@ -142,20 +149,27 @@ class Outcome:
 
     @property
     def held(self) -> bool:
-        return (not self.problems and self.lost == 0 and self.duplicates == 0
-                and self.tracebacks == 0 and self.rollups_exact is not False)
+        return (
+            not self.problems
+            and self.lost == 0
+            and self.duplicates == 0
+            and self.tracebacks == 0
+            and self.rollups_exact is not False
+        )
 
 
 @dataclass
 class Desks:
     """Desk processes started together; their output goes to files (no pipe ever fills up)."""
+
     procs: list[subprocess.Popen]
     outputs: list[Path]
     errors: list[Path]
 
     def lines(self) -> list[str]:
-        return [line for path in self.outputs if path.exists()
-                for line in path.read_text().splitlines()]
+        return [
+            line for path in self.outputs if path.exists() for line in path.read_text().splitlines()
+        ]
 
     def acknowledged(self) -> int:
         return sum(line.startswith(("saved ", "spooled ")) for line in self.lines())
@@ -179,8 +193,14 @@ class Run:
 
     # the `triage` command, as a person runs it
     def cli(self, *argv: str) -> subprocess.CompletedProcess:
-        done = subprocess.run([sys.executable, "-m", "triage", *argv], capture_output=True,
-                              text=True, cwd=ROOT, env=self.env(), timeout=300)
+        done = subprocess.run(
+            [sys.executable, "-m", "triage", *argv],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            env=self.env(),
+            timeout=300,
+        )
         self.saw(done.stdout + done.stderr, f"`triage {' '.join(argv[:2])}`")
         return done
 
@@ -198,8 +218,14 @@ class Run:
         return self.out.require(bool(ok), f"{what}: exit {done.returncode}, {said}")
 
     # desks
-    def start_desks(self, db: str, desks: int | None = None, per_desk: int | None = None,
-                    names: list[str] | None = None, **spec) -> Desks:
+    def start_desks(
+        self,
+        db: str,
+        desks: int | None = None,
+        per_desk: int | None = None,
+        names: list[str] | None = None,
+        **spec,
+    ) -> Desks:
         per_desk = per_desk or self.args.visits
         if names is None:
             names = [f"desk-{self.counter + i + 1}" for i in range(desks or self.args.desks)]
@@ -210,16 +236,22 @@ class Run:
             outputs.append(self.folder / f"{name_out}.out")
             errors.append(self.folder / f"{name_out}.err")
             full = {"db": db, "spool": str(self.spool), "desk": name, "count": per_desk, **spec}
-            argv = [sys.executable, str(Path(__file__).resolve()), "--desk-process",
-                    json.dumps(full)]
+            argv = [
+                sys.executable,
+                str(Path(__file__).resolve()),
+                "--desk-process",
+                json.dumps(full),
+            ]
             with open(outputs[-1], "w") as stdout, open(errors[-1], "w") as stderr:
-                procs.append(subprocess.Popen(argv, stdout=stdout, stderr=stderr, cwd=ROOT,
-                                              env=self.env()))
+                procs.append(
+                    subprocess.Popen(argv, stdout=stdout, stderr=stderr, cwd=ROOT, env=self.env())
+                )
         self.started.extend(procs)
         return Desks(procs, outputs, errors)
 
-    def finish_desks(self, desks: Desks, timeout: float = 300,
-                     acknowledge: bool = True) -> dict[str, int]:
+    def finish_desks(
+        self, desks: Desks, timeout: float = 300, acknowledge: bool = True
+    ) -> dict[str, int]:
         """Wait for the desks; take in what they acknowledged (unless the fault is about to
         destroy it); count their answers by kind."""
         for proc in desks.procs:
@@ -290,8 +322,9 @@ class Run:
         set_aside, waiting_lines = quarantine_text(self.spool), waiting_text(self.spool)
         quarantined = {i for i in missing if i in set_aside}
         if quarantined and not self.status_reports_quarantine():
-            out.notes.append(f"{len(quarantined)} in a quarantine file, "
-                             "not counted by `spool status`")
+            out.notes.append(
+                f"{len(quarantined)} in a quarantine file, not counted by `spool status`"
+            )
             quarantined = set()
         out.quarantined += len(quarantined)
         out.lost += len(acknowledged - present - quarantined)
@@ -314,22 +347,30 @@ class Run:
     def bad_entry_kept(self, marker: str, what: str) -> None:
         """An entry that cannot be stored is in a quarantine file and `spool status` counts it.
         (`42` must stand alone there, not inside a visit id.)"""
-        found = re.search(rf"(^|[^0-9a-f]){re.escape(marker)}($|[^0-9a-f])",
-                          quarantine_text(self.spool), re.MULTILINE)
+        found = re.search(
+            rf"(^|[^0-9a-f]){re.escape(marker)}($|[^0-9a-f])",
+            quarantine_text(self.spool),
+            re.MULTILINE,
+        )
         self.out.require(bool(found), f"{what}: not found in any quarantine file")
-        self.out.require(self.status_reports_quarantine(),
-                         f"{what}: `spool status` reports no quarantined entry")
+        self.out.require(
+            self.status_reports_quarantine(), f"{what}: `spool status` reports no quarantined entry"
+        )
 
 
 def last_line(text: str) -> str:
     """What a traceback ended in (the exception's own line), else the last line said."""
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    raised = [line for line in lines
-              if re.match(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Warning)\b", line)]
+    raised = [
+        line
+        for line in lines
+        if re.match(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Warning)\b", line)
+    ]
     return (raised or lines or [""])[-1][:140]
 
 
 # --- reading the end state --------------------------------------------------------------------
+
 
 def sqlite_url(path: Path) -> str:
     return f"sqlite:///{path}"
@@ -455,8 +496,11 @@ def rollups_exact(url: str, since: date | None = None) -> tuple[bool, str]:
     whole months from then on, when older detail has been purged)."""
     from sqlalchemy import inspect
 
-    month = ("CAST(date_trunc('month', local_date) AS date)" if url.startswith("postgres")
-             else "date(local_date, 'start of month')")
+    month = (
+        "CAST(date_trunc('month', local_date) AS date)"
+        if url.startswith("postgres")
+        else "date(local_date, 'start of month')"
+    )
     engine = engine_for(url)
     try:
         visit_columns = {c["name"] for c in inspect(engine).get_columns("visit")}
@@ -474,8 +518,14 @@ def rollups_exact(url: str, since: date | None = None) -> tuple[bool, str]:
         if unknown:
             unchecked.append(f"{table} ({', '.join(unknown)} not in the visit table)")
             continue
-        expressions = {c: month if c == "month" else "COALESCE(postcode_site_id, '')"
-                       if c == "postcode_site_id" else c for c in grouped}
+        expressions = {
+            c: month
+            if c == "month"
+            else "COALESCE(postcode_site_id, '')"
+            if c == "postcode_site_id"
+            else c
+            for c in grouped
+        }
         where = ["voided_utc IS NULL"] + (["postcode IS NOT NULL"] if "postcode" in grouped else [])
         rolled_where = ["1 = 1"]
         key = "local_date" if "local_date" in grouped else "month" if "month" in grouped else None
@@ -484,23 +534,32 @@ def rollups_exact(url: str, since: date | None = None) -> tuple[bool, str]:
             where.append(f"{expressions[key]} >= '{start}'")
             rolled_where.append(f"{key} >= '{start}'")
         chosen = ", ".join(expressions[c] for c in grouped)
-        detail = query(url, f"SELECT {chosen}, COUNT(*) FROM visit "
-                            f"WHERE {' AND '.join(where)} GROUP BY {chosen}")
-        rolled = query(url, f"SELECT {', '.join(grouped)}, SUM(visits) FROM {table} "
-                            f"WHERE {' AND '.join(rolled_where)} GROUP BY {', '.join(grouped)}")
+        detail = query(
+            url,
+            f"SELECT {chosen}, COUNT(*) FROM visit WHERE {' AND '.join(where)} GROUP BY {chosen}",
+        )
+        rolled = query(
+            url,
+            f"SELECT {', '.join(grouped)}, SUM(visits) FROM {table} "
+            f"WHERE {' AND '.join(rolled_where)} GROUP BY {', '.join(grouped)}",
+        )
         counted = {tuple(_norm(v) for v in row[:-1]): int(row[-1]) for row in detail}
         summed = {tuple(_norm(v) for v in row[:-1]): int(row[-1]) for row in rolled if row[-1]}
         if counted != summed:
-            differ = sum(1 for k in counted.keys() | summed.keys()
-                         if counted.get(k) != summed.get(k))
-            wrong.append(f"{table} {sum(summed.values()):,} vs {sum(counted.values()):,} counted "
-                         f"({differ} rows differ)")
-    said = ("rollups wrong: " + "; ".join(wrong) if wrong else "")
+            differ = sum(
+                1 for k in counted.keys() | summed.keys() if counted.get(k) != summed.get(k)
+            )
+            wrong.append(
+                f"{table} {sum(summed.values()):,} vs {sum(counted.values()):,} counted "
+                f"({differ} rows differ)"
+            )
+    said = "rollups wrong: " + "; ".join(wrong) if wrong else ""
     said += ("; not checked: " + ", ".join(unchecked)) if unchecked else ""
     return not wrong, said
 
 
 # --- the faults -----------------------------------------------------------------------------------
+
 
 def unreachable_db(run: Run) -> Path:
     """A database in a folder that does not exist yet: every write spools until it is made."""
@@ -511,8 +570,10 @@ def spool_some(run: Run, **spec) -> Path:
     """Desks write while the database is missing: every visit they confirm is spooled."""
     db = unreachable_db(run)
     kinds = run.desks_write(str(db), **spec)
-    run.out.require(kinds.get("spooled", 0) == len(run.out.acknowledged) > 0,
-                    f"desks without a database did not spool: {kinds}")
+    run.out.require(
+        kinds.get("spooled", 0) == len(run.out.acknowledged) > 0,
+        f"desks without a database did not spool: {kinds}",
+    )
     return db
 
 
@@ -526,14 +587,19 @@ def fault_01(run: Run) -> None:
     for attempt in range(1, 6):
         done = run.cli("summary", "--db", str(db), "--spool-dir", str(run.spool))
         refused = done.returncode == 1 and done.stderr.strip()  # refusing, with a message, is fine
-        run.out.require(done.returncode == 0 or bool(refused),
-                        f"open {attempt}: exit {done.returncode}, {last_line(done.stderr)}")
-        if not run.out.require(rollup_snapshot(url) == before,
-                               f"figures changed at open {attempt}"):
+        run.out.require(
+            done.returncode == 0 or bool(refused),
+            f"open {attempt}: exit {done.returncode}, {last_line(done.stderr)}",
+        )
+        if not run.out.require(
+            rollup_snapshot(url) == before, f"figures changed at open {attempt}"
+        ):
             break
     done = run.cli("check", "--db", str(db), "--spool-dir", str(run.spool))
-    run.out.require(done.returncode in (0, 1) and "Traceback" not in done.stderr,
-                    f"check afterwards: exit {done.returncode}")
+    run.out.require(
+        done.returncode in (0, 1) and "Traceback" not in done.stderr,
+        f"check afterwards: exit {done.returncode}",
+    )
     run.arrived(url)
 
 
@@ -547,10 +613,13 @@ def fault_02(run: Run) -> None:
         set_schema_version(url, value)
         before = rollup_snapshot(url)
         kinds = run.desks_write(str(db), desks=2)
-        run.out.require(kinds.get("saved", 0) == 0 and kinds.get("spooled", 0) > 0,
-                        f"version {value!r}: desks did not spool: {kinds}")
-        run.says_no(f"version {value!r}: check", "check", "--db", str(db),
-                    "--spool-dir", str(run.spool))
+        run.out.require(
+            kinds.get("saved", 0) == 0 and kinds.get("spooled", 0) > 0,
+            f"version {value!r}: desks did not spool: {kinds}",
+        )
+        run.says_no(
+            f"version {value!r}: check", "check", "--db", str(db), "--spool-dir", str(run.spool)
+        )
         run.out.require(schema_version(url) == value, f"version {value!r} was changed (guessed)")
         run.out.require(rollup_snapshot(url) == before, f"version {value!r}: figures changed")
     set_schema_version(url, right)  # someone puts the right version back
@@ -567,22 +636,27 @@ def fault_03(run: Run) -> None:
     # additive change leaves it, and older desks go on writing: fault 4).
     execute(url, "UPDATE triage_meta SET value = '99' WHERE key = 'writable_from'")
     kinds = run.desks_write(str(db))
-    run.out.require(kinds.get("spooled", 0) > 0 and kinds.get("saved", 0) == 0,
-                    f"desks did not spool: {kinds}")
+    run.out.require(
+        kinds.get("spooled", 0) > 0 and kinds.get("saved", 0) == 0, f"desks did not spool: {kinds}"
+    )
     run.out.require(schema_version(url) == "99", "the newer version was changed")
     shown = desk_app_notice(run, str(db))
     if shown is not None:
         text = shown["opened"]
         raw = PLACEHOLDER.search(text)
         if raw:
-            run.out.problems.append("the desk's notice shows a raw placeholder: "
-                                    f"{text[max(0, raw.start() - 40):raw.end() + 20]!r}")
+            run.out.problems.append(
+                "the desk's notice shows a raw placeholder: "
+                f"{text[max(0, raw.start() - 40) : raw.end() + 20]!r}"
+            )
         else:
             run.out.require("99" in text, "the desk shows no notice naming schema 99")
         said = [part for part in shown["entered"].split(" | ") if "gem" in part.lower()]
-        run.out.require(shown["spooled_after_enter"] == 1,
-                        f"Enter at the desk: {shown['spooled_after_enter']} visits spooled"
-                        + (f", it said {said[0][:80]!r}" if said else ""))
+        run.out.require(
+            shown["spooled_after_enter"] == 1,
+            f"Enter at the desk: {shown['spooled_after_enter']} visits spooled"
+            + (f", it said {said[0][:80]!r}" if said else ""),
+        )
     set_schema_version(url, right)  # as if the desks were updated: what waits must now arrive
     execute(url, f"UPDATE triage_meta SET value = '{right}' WHERE key = 'writable_from'")
     run.arrived(url)
@@ -624,8 +698,14 @@ asyncio.run(main())
 
 def desk_app_notice(run: Run, db: str) -> dict | None:
     """The real desk app (headless): what it shows once the log is open, and after one visit."""
-    done = subprocess.run([sys.executable, "-c", DESK_APP, db, str(run.spool)],
-                          capture_output=True, text=True, cwd=ROOT, env=run.env(), timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", DESK_APP, db, str(run.spool)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=run.env(),
+        timeout=120,
+    )
     run.saw(done.stderr, "the desk app")
     if done.returncode:
         run.out.problems.append(f"the desk app failed: {last_line(done.stderr)}")
@@ -639,12 +719,17 @@ def fault_04(run: Run) -> None:
     db = run.folder / "visits.db"
     url = new_database(db)
     newer = str(int(schema_version(url)) + 1)
-    execute(url, "ALTER TABLE visit ADD COLUMN wait_s INTEGER",
-            "CREATE TABLE ticket (id INTEGER PRIMARY KEY, issued_utc TEXT)")
+    execute(
+        url,
+        "ALTER TABLE visit ADD COLUMN wait_s INTEGER",
+        "CREATE TABLE ticket (id INTEGER PRIMARY KEY, issued_utc TEXT)",
+    )
     set_schema_version(url, newer)
     kinds = run.desks_write(str(db))
-    run.out.require(kinds.get("saved", 0) == len(run.out.acknowledged) > 0,
-                    f"the older desks did not write: {kinds}")
+    run.out.require(
+        kinds.get("saved", 0) == len(run.out.acknowledged) > 0,
+        f"the older desks did not write: {kinds}",
+    )
     run.out.require(schema_version(url) == newer, "the older desk changed the schema version")
     run.arrived(url)
 
@@ -656,7 +741,7 @@ def fault_05(run: Run) -> None:
     data = target.read_bytes()
     start = data.rstrip(b"\n").rfind(b"\n") + 1
     torn = json.loads(data[start:])["visit_id"]
-    target.write_bytes(data[:start + (len(data) - start) // 2])
+    target.write_bytes(data[: start + (len(data) - start) // 2])
     run.out.acknowledged.discard(torn)  # a write cut off like this was never confirmed
     run.pending.discard(torn)
     run.out.notes.append("1 visit torn by the fault itself, not counted")
@@ -698,33 +783,41 @@ def fault_06(run: Run) -> None:
 
 def fault_07(run: Run) -> None:
     """A spooled visit missing a field (its outcome)."""
+
     def make(entry: dict) -> tuple[str, str]:
         entry = {**entry, "visit_id": "f07" + entry["visit_id"][3:]}
         del entry["outcome_id"]
         return json.dumps(entry), entry["visit_id"]
+
     entry_fault(run, "a visit without outcome_id", make)
 
 
 def fault_08(run: Run) -> None:
     """A spooled visit with "site_id": null."""
+
     def make(entry: dict) -> tuple[str, str]:
         entry = {**entry, "visit_id": "f08" + entry["visit_id"][3:], "site_id": None}
         return json.dumps(entry), entry["visit_id"]
+
     entry_fault(run, "a visit with site_id null", make)
 
 
 def fault_09(run: Run) -> None:
     """A void without its time (voided_utc missing), for a visit that is itself spooled."""
+
     def make(entry: dict) -> tuple[str, str]:
         return json.dumps({"void": entry["visit_id"], "voided_desk": "desk-x"}), entry["visit_id"]
+
     entry_fault(run, "a void without its time", make)
 
 
 def fault_10(run: Run) -> None:
     """A line that is not JSON at all."""
+
     def make(entry: dict) -> tuple[str, str]:
         marker = "f10" + entry["visit_id"][3:]
         return '{"visit_id": "' + marker + '", oops}', marker
+
     entry_fault(run, "a line that is not JSON", make)
 
 
@@ -745,8 +838,10 @@ def fault_11(run: Run) -> None:
         if action == "flush":
             new_database(db)
         done = run.cli("spool", action, *extra, "--spool-dir", str(run.spool))
-        run.out.require(done.returncode in (0, 1) and (done.stdout + done.stderr).strip() != "",
-                        f"spool {action}: exit {done.returncode}")
+        run.out.require(
+            done.returncode in (0, 1) and (done.stdout + done.stderr).strip() != "",
+            f"spool {action}: exit {done.returncode}",
+        )
     run.arrived(sqlite_url(db))
     if os.geteuid() != 0:
         (run.spool / "locked.jsonl").chmod(0o644)
@@ -760,15 +855,19 @@ def fault_12(run: Run) -> None:
     server = run.args.postgres_server
     url = server.url("f12")  # not made yet: the desks spool for it
     kinds = run.desks_write(url, desks=2)
-    run.out.require(kinds.get("spooled", 0) == len(run.out.acknowledged) > 0,
-                    f"desks without their database did not spool: {kinds}")
+    run.out.require(
+        kinds.get("spooled", 0) == len(run.out.acknowledged) > 0,
+        f"desks without their database did not spool: {kinds}",
+    )
     new_database(server.create_database("f12"))
     marker = "f12" + a_good_entry(run)["visit_id"][3:]
     insert_line(run, json.dumps({**a_good_entry(run), "visit_id": marker, "desk": "d" * 70}))
     run.arrived(url)
     run.cli("spool", "flush", "--db", url, "--spool-dir", str(run.spool))  # a second try
-    run.out.require(marker not in waiting_text(run.spool),
-                    "the entry that cannot be stored still waits (retried forever)")
+    run.out.require(
+        marker not in waiting_text(run.spool),
+        "the entry that cannot be stored still waits (retried forever)",
+    )
     run.bad_entry_kept(marker, "a desk name of 70 characters")
 
 
@@ -776,10 +875,23 @@ def fault_13(run: Run) -> None:
     """Two `triage spool flush` at once."""
     db = spool_some(run)
     new_database(db)
-    argv = [sys.executable, "-m", "triage", "spool", "flush", "--db", str(db),
-            "--spool-dir", str(run.spool)]
-    flushes = [subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                cwd=ROOT, env=run.env()) for _ in range(2)]
+    argv = [
+        sys.executable,
+        "-m",
+        "triage",
+        "spool",
+        "flush",
+        "--db",
+        str(db),
+        "--spool-dir",
+        str(run.spool),
+    ]
+    flushes = [
+        subprocess.Popen(
+            argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=run.env()
+        )
+        for _ in range(2)
+    ]
     for flush in flushes:
         run.saw("".join(flush.communicate(timeout=300)), "a concurrent flush")
     run.arrived(sqlite_url(db), flush=False)  # the two flushes alone
@@ -789,8 +901,14 @@ def fault_14(run: Run) -> None:
     """A real full disk while spooling: the spool file may not grow (RLIMIT_FSIZE) until three
     visits failed, then the disk has room again and desks go on."""
     db = unreachable_db(run)
-    kinds = run.desks_write(str(db), desks=2, fsize=3000, fsize_dir=str(run.spool), lift_after=3,
-                            limit_after=run.args.visits // 4)
+    kinds = run.desks_write(
+        str(db),
+        desks=2,
+        fsize=3000,
+        fsize_dir=str(run.spool),
+        lift_after=3,
+        limit_after=run.args.visits // 4,
+    )
     refused = kinds.get("refused not_saved", 0)
     run.out.require(refused > 0, f"the full disk did not bite: {kinds}")
     run.out.notes.append(f"{refused} visits the desk said it could not keep (not acknowledged)")
@@ -844,8 +962,10 @@ def fault_17(run: Run) -> None:
         db.chmod(0o444)
         readonly = str(db)
     kinds = run.desks_write(readonly)
-    run.out.require(kinds.get("spooled", 0) > 0 and kinds.get("saved", 0) == 0,
-                    f"desks on a read-only file: {kinds}")
+    run.out.require(
+        kinds.get("spooled", 0) > 0 and kinds.get("saved", 0) == 0,
+        f"desks on a read-only file: {kinds}",
+    )
     db.chmod(0o644)
     run.arrived(url)
 
@@ -865,8 +985,10 @@ def fault_18(run: Run) -> None:
     time.sleep(2)
     server.start()
     kinds = run.finish_desks(desks)
-    run.out.require(kinds.get("spooled", 0) > 0,
-                    f"the server's death did not bite ({down_at} acknowledged before): {kinds}")
+    run.out.require(
+        kinds.get("spooled", 0) > 0,
+        f"the server's death did not bite ({down_at} acknowledged before): {kinds}",
+    )
     run.arrived(url)
 
 
@@ -878,8 +1000,9 @@ def fault_19(run: Run) -> None:
     url = new_database(db)
     hold = getattr(store, "BUSY_TIMEOUT_MS", 5000) / 1000 + 2
     go = run.folder / "go-lock"
-    desks = run.start_desks(str(db), desks=3, per_desk=min(run.args.visits, 100), pace=0.01,
-                            go=str(go))
+    desks = run.start_desks(
+        str(db), desks=3, per_desk=min(run.args.visits, 100), pace=0.01, go=str(go)
+    )
     time.sleep(0.5)
     locker = sqlite3.connect(db, isolation_level=None, timeout=30)
     try:
@@ -898,8 +1021,10 @@ def fault_19(run: Run) -> None:
 def fault_20(run: Run) -> None:
     """A corrupt database file ('hello' written over it; cut to half its size) under every
     command that reads it: exit 1 and a message, no traceback. Desks on it spool."""
-    variants = (("hello", lambda p: p.write_bytes(b"hello\n")),
-                ("cut in half", lambda p: os.truncate(p, p.stat().st_size // 2)))
+    variants = (
+        ("hello", lambda p: p.write_bytes(b"hello\n")),
+        ("cut in half", lambda p: os.truncate(p, p.stat().st_size // 2)),
+    )
     today = date.today()
     for name, corrupt in variants[:1] if run.args.quick else variants:
         db = run.folder / name.replace(" ", "-") / "visits.db"
@@ -911,16 +1036,20 @@ def fault_20(run: Run) -> None:
         corrupt(db)
         common = ["--db", str(db), "--spool-dir", str(run.spool)]
         commands = {
-            "check": ["check"], "summary": ["summary"],
+            "check": ["check"],
+            "summary": ["summary"],
             "export": ["export", "--format", "json", "--out", str(db.parent / "out.json")],
             "purge": ["purge", "--before", (today - timedelta(days=400)).isoformat()],
             "rebalance": ["rebalance", "--out", str(db.parent / "proposal")],
-            "spool flush": ["spool", "flush"], "demo": ["demo", "--days", "2", "--per-day", "20"]}
+            "spool flush": ["spool", "flush"],
+            "demo": ["demo", "--days", "2", "--per-day", "20"],
+        }
         for command, argv in commands.items():
             run.says_no(f"{name}: {command}", *argv, *common)
         kinds = run.desks_write(str(db), desks=2)
-        run.out.require(kinds.get("saved", 0) == 0,
-                        f"{name}: desks 'saved' into a corrupt file: {kinds}")
+        run.out.require(
+            kinds.get("saved", 0) == 0, f"{name}: desks 'saved' into a corrupt file: {kinds}"
+        )
         for part in db.parent.glob("visits.db*"):  # someone sets the broken file aside
             part.rename(part.with_name("corrupt-" + part.name))
         new_database(db)
@@ -942,18 +1071,27 @@ def fault_21(run: Run) -> None:
     run.out.notes.append(f"{len(purged)} visits purged on purpose, not counted")
     common = ["--db", str(db), "--spool-dir", str(run.spool)]
     done = run.cli("purge", "--before", cutoff.isoformat(), *common)
-    run.out.require(done.returncode == 0,
-                    f"purge: exit {done.returncode}, {last_line(done.stderr)}")
-    day, site, hour = query(url, "SELECT local_date, site_id, local_hour FROM visit_hourly "
-                                 f"WHERE local_date >= '{cutoff}' AND visits > 0")[0]
-    execute(url, f"UPDATE visit_hourly SET visits = visits + 3 WHERE local_date = '{_norm(day)}' "
-                 f"AND site_id = '{site}' AND local_hour = {hour}")
+    run.out.require(
+        done.returncode == 0, f"purge: exit {done.returncode}, {last_line(done.stderr)}"
+    )
+    day, site, hour = query(
+        url,
+        "SELECT local_date, site_id, local_hour FROM visit_hourly "
+        f"WHERE local_date >= '{cutoff}' AND visits > 0",
+    )[0]
+    execute(
+        url,
+        f"UPDATE visit_hourly SET visits = visits + 3 WHERE local_date = '{_norm(day)}' "
+        f"AND site_id = '{site}' AND local_hour = {hour}",
+    )
     done = run.cli("check", *common)
-    run.out.require(done.returncode == 1,
-                    f"check did not find a rollup off by 3 (exit {done.returncode})")
+    run.out.require(
+        done.returncode == 1, f"check did not find a rollup off by 3 (exit {done.returncode})"
+    )
     done = run.cli("check", "--repair", *common)
-    run.out.require(done.returncode == 0,
-                    f"check --repair: exit {done.returncode}, {last_line(done.stderr)}")
+    run.out.require(
+        done.returncode == 0, f"check --repair: exit {done.returncode}, {last_line(done.stderr)}"
+    )
     done = run.cli("check", *common)
     run.out.require(done.returncode == 0, f"check after the repair: exit {done.returncode}")
     after = rollup_snapshot(url)
@@ -989,6 +1127,7 @@ FAULTS = {
 
 # --- running and printing -----------------------------------------------------------------------
 
+
 def run_fault(number: int, args: argparse.Namespace, base: Path) -> Outcome:
     _, fault = FAULTS[number]
     run = Run(base / f"fault-{number:02d}", args)
@@ -997,8 +1136,10 @@ def run_fault(number: int, args: argparse.Namespace, base: Path) -> Outcome:
         fault(run)
     except Exception as error:  # noqa: BLE001 - a fault that breaks the script is a failed fault
         where = traceback.extract_tb(error.__traceback__)[-1]
-        run.out.problems.append(f"stopped by {type(error).__name__}: {str(error)[:100]} "
-                                f"({Path(where.filename).name}:{where.lineno})")
+        run.out.problems.append(
+            f"stopped by {type(error).__name__}: {str(error)[:100]} "
+            f"({Path(where.filename).name}:{where.lineno})"
+        )
     finally:
         for proc in run.started:  # no desk outlives its fault
             if proc.poll() is None:
@@ -1011,21 +1152,28 @@ def line_for(number: int, out: Outcome, seconds: float) -> str:
     name = FAULTS[number][0]
     verdict = "skipped" if out.skipped else ("ok" if out.held else "FAILED")
     rollups = {None: "-", True: "exact", False: "WRONG"}[out.rollups_exact]
-    return (f"{number:>2} {name:<40} {verdict:<7} ack {len(out.acknowledged):>5}  "
-            f"present {out.present:>5}  dup {out.duplicates}  quar {out.quarantined}  "
-            f"lost {out.lost:>4}  tb {out.tracebacks}  rollups {rollups:<5} {seconds:5.1f} s")
+    return (
+        f"{number:>2} {name:<40} {verdict:<7} ack {len(out.acknowledged):>5}  "
+        f"present {out.present:>5}  dup {out.duplicates}  quar {out.quarantined}  "
+        f"lost {out.lost:>4}  tb {out.tracebacks}  rollups {rollups:<5} {seconds:5.1f} s"
+    )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="2 desks, 40 visits each, fewer variants: about a minute")
-    parser.add_argument("--desks", type=int, default=None,
-                        help="desk processes per fault (default 4)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="2 desks, 40 visits each, fewer variants: about a minute",
+    )
+    parser.add_argument(
+        "--desks", type=int, default=None, help="desk processes per fault (default 4)"
+    )
     parser.add_argument("--visits", type=int, default=None, help="visits per desk (default 250)")
     parser.add_argument("--only", default="", help="fault numbers, e.g. 5,14")
-    parser.add_argument("--no-postgres", action="store_true",
-                        help="skip the PostgreSQL faults (12, 18)")
+    parser.add_argument(
+        "--no-postgres", action="store_true", help="skip the PostgreSQL faults (12, 18)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary folders")
     parser.add_argument("--desk-process", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -1037,8 +1185,10 @@ def main() -> int:
     args.postgres_server = None
     chosen = [int(n) for n in args.only.split(",") if n.strip()] or list(FAULTS)
     base = Path(tempfile.mkdtemp(prefix="triage-faults-"))
-    print(f"{len(chosen)} faults, {args.desks} desk processes × {args.visits} visits where desks "
-          f"write; folders in {base}")
+    print(
+        f"{len(chosen)} faults, {args.desks} desk processes × {args.visits} visits where desks "
+        f"write; folders in {base}"
+    )
     outcomes: dict[int, Outcome] = {}
     started = time.perf_counter()
     try:
@@ -1046,7 +1196,7 @@ def main() -> int:
             t0 = time.perf_counter()
             out = outcomes[number] = run_fault(number, args, base)
             print(line_for(number, out, time.perf_counter() - t0), flush=True)
-            for reason in ([out.skipped] if out.skipped else out.problems + out.notes):
+            for reason in [out.skipped] if out.skipped else out.problems + out.notes:
                 print(f"     {'-' if reason in out.notes else '!'} {reason}", flush=True)
     finally:
         if args.postgres_server is not None:
@@ -1060,14 +1210,20 @@ def main() -> int:
     acknowledged = sum(len(o.acknowledged) for o in ran.values())
     print()
     failed = [str(n) for n in ran if n not in held]
-    print(f"faults survived: {len(held)} of {len(ran)}"
-          + (f" ({len(outcomes) - len(ran)} skipped)" if len(ran) < len(outcomes) else "")
-          + (f"; failed: {', '.join(failed)}" if failed else ""))
-    print(f"visits acknowledged {acknowledged:,}; present exactly once {total('present'):,}; "
-          f"duplicates {total('duplicates')}; quarantined and reported {total('quarantined')}; "
-          f"lost {total('lost'):,}")
-    print(f"rollups exact: {sum(1 for o in checked if o.rollups_exact)} of {len(checked)} "
-          "faults checked")
+    print(
+        f"faults survived: {len(held)} of {len(ran)}"
+        + (f" ({len(outcomes) - len(ran)} skipped)" if len(ran) < len(outcomes) else "")
+        + (f"; failed: {', '.join(failed)}" if failed else "")
+    )
+    print(
+        f"visits acknowledged {acknowledged:,}; present exactly once {total('present'):,}; "
+        f"duplicates {total('duplicates')}; quarantined and reported {total('quarantined')}; "
+        f"lost {total('lost'):,}"
+    )
+    print(
+        f"rollups exact: {sum(1 for o in checked if o.rollups_exact)} of {len(checked)} "
+        "faults checked"
+    )
     print(f"tracebacks seen: {total('tracebacks')}")
     print(f"time: {time.perf_counter() - started:.0f} s")
     return 0

@@ -66,11 +66,17 @@ def floor(loaded: Path) -> tuple[int, float]:
         conn.execute("PRAGMA journal_mode = TRUNCATE")
         conn.execute("DROP TRIGGER visit_rollup_insert")
         conn.execute("ATTACH ? AS loaded", (str(loaded),))
-        columns = ", ".join(r[1] for r in conn.execute("PRAGMA main.table_info(visit)") if r[1] != "id")
-        conn.execute("SELECT MAX(LENGTH(path)) FROM loaded.visit").fetchone()  # warms the disk cache
+        columns = ", ".join(
+            r[1] for r in conn.execute("PRAGMA main.table_info(visit)") if r[1] != "id"
+        )
+        conn.execute(
+            "SELECT MAX(LENGTH(path)) FROM loaded.visit"
+        ).fetchone()  # warms the disk cache
         start = time.perf_counter()
         conn.execute("BEGIN IMMEDIATE")
-        copied = conn.execute(f"INSERT INTO visit ({columns}) SELECT {columns} FROM loaded.visit ORDER BY id").rowcount
+        copied = conn.execute(
+            f"INSERT INTO visit ({columns}) SELECT {columns} FROM loaded.visit ORDER BY id"
+        ).rowcount
         conn.execute("COMMIT")
         return copied, time.perf_counter() - start
     finally:
@@ -101,21 +107,31 @@ def main() -> None:
     loaded = store.load_demo(history)
     seconds = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"demo load: {loaded:,} visits in {seconds:.1f} s = {loaded / seconds:,.0f} visits/s "
-          f"(goal ≥ 200,000/s); peak RSS {peak:.0f} MiB; file {db.stat().st_size / 2**20:.0f} MiB")
+    print(
+        f"demo load: {loaded:,} visits in {seconds:.1f} s = {loaded / seconds:,.0f} visits/s "
+        f"(goal ≥ 200,000/s); peak RSS {peak:.0f} MiB; file {db.stat().st_size / 2**20:.0f} MiB"
+    )
 
     copied, copy_seconds = floor(db)
-    print(f"floor: the same {copied:,} visit rows, already made, copied into an empty visit table: "
-          f"{copy_seconds:.1f} s = {copied / copy_seconds:,.0f} visits/s")
+    print(
+        f"floor: the same {copied:,} visit rows, already made, copied into an empty visit table: "
+        f"{copy_seconds:.1f} s = {copied / copy_seconds:,.0f} visits/s"
+    )
 
     year = (date(END.year, 1, 1), END)
     raw = sqlite3.connect(db)
-    plain_sql = ("SELECT site_id, local_hour, COUNT(*) FROM visit WHERE local_date >= ? AND local_date < ? "
-                 "AND voided_utc IS NULL GROUP BY site_id, local_hour")
-    rollup_sql = ("SELECT site_id, local_hour, SUM(visits) FROM visit_hourly WHERE local_date >= ? "
-                  "AND local_date < ? GROUP BY site_id, local_hour")
+    plain_sql = (
+        "SELECT site_id, local_hour, COUNT(*) FROM visit WHERE local_date >= ? AND local_date < ? "
+        "AND voided_utc IS NULL GROUP BY site_id, local_hour"
+    )
+    rollup_sql = (
+        "SELECT site_id, local_hour, SUM(visits) FROM visit_hourly WHERE local_date >= ? "
+        "AND local_date < ? GROUP BY site_id, local_hour"
+    )
     bounds = (year[0].isoformat(), year[1].isoformat())
-    assert sorted(raw.execute(plain_sql, bounds).fetchall()) == sorted(raw.execute(rollup_sql, bounds).fetchall())
+    assert sorted(raw.execute(plain_sql, bounds).fetchall()) == sorted(
+        raw.execute(rollup_sql, bounds).fetchall()
+    )
     plain = timed(lambda: raw.execute(plain_sql, bounds).fetchall(), args.runs)
     rolled = timed(lambda: raw.execute(rollup_sql, bounds).fetchall(), args.runs)
     year_view = timed(lambda: overview(store, flow.sites, *year, NOW), args.runs)
@@ -124,8 +140,10 @@ def main() -> None:
     print(f"(a) plain GROUP BY over visit, one year: {plain * 1000:.1f} ms")
     print(f"(b) raw query over the hourly rollup, one year: {rolled * 1000:.1f} ms")
     for name, value in (("one-year overview", year_view), ("today's overview", today_view)):
-        print(f"{name}: {value * 1000:.1f} ms = {value / rolled:.1f}× (b) (goal ≤ 2×), "
-              f"{plain / value:.0f}× faster than (a) (goal ≥ 20×)")
+        print(
+            f"{name}: {value * 1000:.1f} ms = {value / rolled:.1f}× (b) (goal ≤ 2×), "
+            f"{plain / value:.0f}× faster than (a) (goal ≥ 20×)"
+        )
 
 
 if __name__ == "__main__":

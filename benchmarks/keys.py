@@ -50,10 +50,14 @@ def main() -> None:
     best = fewest_keys(flow)
     keys = [k for k, _ in best.values()]
     strokes = [s for _, s in best.values()]
-    print(f"{len(best)} outcomes: option keys median {statistics.median(keys):g}, worst {max(keys)} "
-          f"(goal: median ≤ 3, worst ≤ 4)")
-    print(f"all keystrokes to a confirmed visit (postcode = 4 digits + Enter, then Enter): "
-          f"median {statistics.median(strokes):g}, worst {max(strokes)}")
+    print(
+        f"{len(best)} outcomes: option keys median {statistics.median(keys):g}, worst {max(keys)} "
+        f"(goal: median ≤ 3, worst ≤ 4)"
+    )
+    print(
+        f"all keystrokes to a confirmed visit (postcode = 4 digits + Enter, then Enter): "
+        f"median {statistics.median(strokes):g}, worst {max(strokes)}"
+    )
     worst = sorted(best.items(), key=lambda item: -item[1][0])[:3]
     print("most option keys: " + ", ".join(f"{oid} {k}" for oid, (k, _) in worst))
 

@@ -36,36 +36,46 @@ def run(self, *a, **k):
 App.run = run
 """
 
-MINIMAL = HEADLESS.format(check="pass", after="pass") + """
+MINIMAL = (
+    HEADLESS.format(check="pass", after="pass")
+    + """
 from textual.widgets import Static
 class Minimal(App):
     def compose(self):
         yield Static("hello")
 Minimal().run()
 """
+)
 
 QUESTION_SHOWN = "assert str(pilot.app.screen.query_one('#question').render()), 'no question shown'"
-DESK = HEADLESS.format(check=QUESTION_SHOWN, after="pass") + """
+DESK = (
+    HEADLESS.format(check=QUESTION_SHOWN, after="pass")
+    + """
 import sys
 from triage.cli import main
 sys.exit(main(["desk"]))
 """
+)
 
 
 # The desk once running: wait until its database is open, then report peak RSS.
-DESK_RUNNING = HEADLESS.format(
-    check=QUESTION_SHOWN,
-    after="await pilot.app.workers.wait_for_complete(); await pilot.pause(1.0); "
-          "await pilot.app.workers.wait_for_complete(); "
-          "print('running', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, flush=True)",
-) + DESK.split("App.run = run", 1)[1]
+DESK_RUNNING = (
+    HEADLESS.format(
+        check=QUESTION_SHOWN,
+        after="await pilot.app.workers.wait_for_complete(); await pilot.pause(1.0); "
+        "await pilot.app.workers.wait_for_complete(); "
+        "print('running', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, flush=True)",
+    )
+    + DESK.split("App.run = run", 1)[1]
+)
 
 
 def one_run(code: str) -> tuple[float, float]:
     """Seconds from process start to its first screen, and its peak RSS (MiB) at that moment."""
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     assert proc.stdout is not None
     line = proc.stdout.readline()
     wall = time.perf_counter() - start
@@ -76,7 +86,9 @@ def one_run(code: str) -> tuple[float, float]:
 
 
 def running_rss() -> float:
-    proc = subprocess.run([sys.executable, "-c", DESK_RUNNING], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-c", DESK_RUNNING], capture_output=True, text=True, timeout=60
+    )
     line = next(s for s in proc.stdout.splitlines() if s.startswith("running"))
     return int(line.split()[1]) / 1024
 
@@ -103,13 +115,17 @@ def main() -> None:
         walls = [w for w, _ in runs]
         peaks = [m for _, m in runs]
         summary[name] = (statistics.median(walls), statistics.median(peaks))
-        print(f"{name:8} wall median {summary[name][0]:.3f} s "
-              f"(min {min(walls):.3f}, max {max(walls):.3f})   "
-              f"peak RSS median {summary[name][1]:.1f} MiB")
+        print(
+            f"{name:8} wall median {summary[name][0]:.3f} s "
+            f"(min {min(walls):.3f}, max {max(walls):.3f})   "
+            f"peak RSS median {summary[name][1]:.1f} MiB"
+        )
     ratios = [d[0] / m[0] for m, d in zip(results["minimal"], results["desk"], strict=True)]
-    print(f"desk / minimal: time {summary['desk'][0] / summary['minimal'][0]:.2f}× "
-          f"(paired runs {min(ratios):.2f}–{max(ratios):.2f}), "
-          f"memory {summary['desk'][1] / summary['minimal'][1]:.2f}×   [{args.runs} runs each]")
+    print(
+        f"desk / minimal: time {summary['desk'][0] / summary['minimal'][0]:.2f}× "
+        f"(paired runs {min(ratios):.2f}–{max(ratios):.2f}), "
+        f"memory {summary['desk'][1] / summary['minimal'][1]:.2f}×   [{args.runs} runs each]"
+    )
     print(f"desk once its database is open (ORM loaded): peak RSS {running_rss():.1f} MiB")
 
 

@@ -80,8 +80,10 @@ def time_raw_sqlite(path: Path, n: int) -> list[float]:
     conn.execute(f"PRAGMA synchronous={SQLITE_SYNCHRONOUS}")
     conn.execute("PRAGMA busy_timeout=5000")
     make_raw_table(conn)
-    sql = (f"INSERT INTO {RAW_TABLE} ({COLUMNS}) VALUES ({PLACEHOLDERS}) "
-           "ON CONFLICT(visit_id) DO NOTHING")
+    sql = (
+        f"INSERT INTO {RAW_TABLE} ({COLUMNS}) VALUES ({PLACEHOLDERS}) "
+        "ON CONFLICT(visit_id) DO NOTHING"
+    )
     times = []
     for _ in range(n):
         row = raw_sqlite_row(visit())
@@ -96,8 +98,10 @@ def time_raw_sqlite(path: Path, n: int) -> list[float]:
 def time_raw_postgres(dsn: str, n: int) -> list[float]:
     import psycopg
 
-    sql = (f"INSERT INTO {RAW_TABLE} ({COLUMNS}) VALUES ({', '.join('%s' for _ in FIELDS)}) "
-           "ON CONFLICT (visit_id) DO NOTHING")
+    sql = (
+        f"INSERT INTO {RAW_TABLE} ({COLUMNS}) VALUES ({', '.join('%s' for _ in FIELDS)}) "
+        "ON CONFLICT (visit_id) DO NOTHING"
+    )
     times = []
     with psycopg.connect(dsn) as conn:
         make_raw_table(conn, "postgresql")
@@ -114,10 +118,12 @@ def time_raw_postgres(dsn: str, n: int) -> list[float]:
 
 def report(label: str, store_times: list[float], raw_times: list[float]) -> None:
     ms = 1000
-    print(f"{label}: store p50 {pct(store_times, .5) * ms:.3f} ms, "
-          f"p99 {pct(store_times, .99) * ms:.3f} ms"
-          f" | raw p50 {pct(raw_times, .5) * ms:.3f} ms, p99 {pct(raw_times, .99) * ms:.3f} ms"
-          f" | p99 ratio {pct(store_times, .99) / pct(raw_times, .99):.2f}× (goal ≤ 2×)")
+    print(
+        f"{label}: store p50 {pct(store_times, 0.5) * ms:.3f} ms, "
+        f"p99 {pct(store_times, 0.99) * ms:.3f} ms"
+        f" | raw p50 {pct(raw_times, 0.5) * ms:.3f} ms, p99 {pct(raw_times, 0.99) * ms:.3f} ms"
+        f" | p99 ratio {pct(store_times, 0.99) / pct(raw_times, 0.99):.2f}× (goal ≤ 2×)"
+    )
 
 
 CONCURRENT = r"""
@@ -159,8 +165,14 @@ def concurrent(kind: str, workdir: Path, desks: int = 8, count: int = 500) -> di
     with sqlite3.connect(db) as setup:
         make_raw_table(setup)
     go = workdir / f"{kind}-go"
-    procs = [subprocess.Popen([sys.executable, "-c", CONCURRENT, kind, str(db), str(count), str(go), str(ROOT)],
-                              stdout=subprocess.PIPE, text=True) for _ in range(desks)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", CONCURRENT, kind, str(db), str(count), str(go), str(ROOT)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(desks)
+    ]
     time.sleep(1.5)
     start = time.perf_counter()
     go.touch()
@@ -169,9 +181,13 @@ def concurrent(kind: str, workdir: Path, desks: int = 8, count: int = 500) -> di
     with sqlite3.connect(db) as conn:
         table = "visit" if kind == "store" else RAW_TABLE
         present = conn.execute(f"SELECT count(DISTINCT visit_id) FROM {table}").fetchone()[0]
-    return {"per_s": desks * count / elapsed, "worst": max(r["worst"] for r in results),
-            "errors": sum(r["errors"] for r in results), "spooled": sum(r["spooled"] for r in results),
-            "lost": desks * count - present}
+    return {
+        "per_s": desks * count / elapsed,
+        "worst": max(r["worst"] for r in results),
+        "errors": sum(r["errors"] for r in results),
+        "spooled": sum(r["spooled"] for r in results),
+        "lost": desks * count - present,
+    }
 
 
 def bulk(workdir: Path, n: int) -> tuple[float, float]:
@@ -186,8 +202,10 @@ def bulk(workdir: Path, n: int) -> tuple[float, float]:
     conn = sqlite3.connect(workdir / "bulk-raw.db")
     make_raw_table(conn)
     start = time.perf_counter()
-    conn.executemany(f"INSERT INTO {RAW_TABLE} ({COLUMNS}) VALUES ({PLACEHOLDERS})",
-                     (raw_sqlite_row(visit()) for _ in range(n)))
+    conn.executemany(
+        f"INSERT INTO {RAW_TABLE} ({COLUMNS}) VALUES ({PLACEHOLDERS})",
+        (raw_sqlite_row(visit()) for _ in range(n)),
+    )
     conn.commit()
     raw_rate = n / (time.perf_counter() - start)
     return store_rate, raw_rate
@@ -204,8 +222,11 @@ def main() -> None:
     store = Store(workdir / "single.db", desk="bench", spool_dir=workdir / "spool")
     store.open()
     time_store(store, 50)  # warm up
-    report(f"SQLite WAL synchronous={SQLITE_SYNCHRONOUS}, {args.commits} commits",
-           time_store(store, args.commits), time_raw_sqlite(workdir / "single.db", args.commits))
+    report(
+        f"SQLite WAL synchronous={SQLITE_SYNCHRONOUS}, {args.commits} commits",
+        time_store(store, args.commits),
+        time_raw_sqlite(workdir / "single.db", args.commits),
+    )
 
     if not args.no_postgres:
         from tests.postgres import ThrowawayPostgres, server_bin
@@ -223,22 +244,29 @@ def main() -> None:
                 pg.open()
                 time_store(pg, 50)
                 dsn = f"host=127.0.0.1 port={server.port} user=postgres dbname=bench"
-                report(f"PostgreSQL (local, fsync on), {args.commits} commits",
-                       time_store(pg, args.commits), time_raw_postgres(dsn, args.commits))
+                report(
+                    f"PostgreSQL (local, fsync on), {args.commits} commits",
+                    time_store(pg, args.commits),
+                    time_raw_postgres(dsn, args.commits),
+                )
                 pg.dispose()
             finally:
                 server.cleanup()
 
     ours, raw = concurrent("store", workdir), concurrent("raw", workdir)
-    print(f"8 desk processes × 500 visits, SQLite: store {ours['per_s']:.0f} visits/s, "
-          f"{ours['errors']} errors, {ours['lost']} lost, {ours['spooled']} spooled, worst wait "
-          f"{ours['worst'] * 1000:.0f} ms | raw {raw['per_s']:.0f}/s, {raw['errors']} errors, "
-          f"worst {raw['worst'] * 1000:.0f} ms | "
-          f"worst ratio {ours['worst'] / raw['worst']:.2f}× (goal ≤ 1.5×)")
+    print(
+        f"8 desk processes × 500 visits, SQLite: store {ours['per_s']:.0f} visits/s, "
+        f"{ours['errors']} errors, {ours['lost']} lost, {ours['spooled']} spooled, worst wait "
+        f"{ours['worst'] * 1000:.0f} ms | raw {raw['per_s']:.0f}/s, {raw['errors']} errors, "
+        f"worst {raw['worst'] * 1000:.0f} ms | "
+        f"worst ratio {ours['worst'] / raw['worst']:.2f}× (goal ≤ 1.5×)"
+    )
 
     store_rate, raw_rate = bulk(workdir, args.bulk)
-    print(f"bulk load {args.bulk} visits, SQLite: store {store_rate:,.0f}/s | raw executemany "
-          f"{raw_rate:,.0f}/s | {store_rate / raw_rate:.2f}×")
+    print(
+        f"bulk load {args.bulk} visits, SQLite: store {store_rate:,.0f}/s | raw executemany "
+        f"{raw_rate:,.0f}/s | {store_rate / raw_rate:.2f}×"
+    )
 
 
 if __name__ == "__main__":

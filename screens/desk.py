@@ -139,7 +139,6 @@ class DeskScreen(Screen):
         if keys != shown.content:
             shown.update(keys)
 
-
     def step(self, walk: Walk, keep_pending: bool = False, typed: str = "") -> None:
         if self.started is None and walk.steps:
             self.started = time.monotonic()
@@ -280,7 +279,9 @@ class DeskScreen(Screen):
         if self.searching is not None:
             self.searching.type_ahead(event.key, event.character)
             handled = True
-        elif self.saving and (event.key in self.HELD_KEYS or event.character in tuple("0123456789")):
+        elif self.saving and (
+            event.key in self.HELD_KEYS or event.character in tuple("0123456789")
+        ):
             self.held.append((event.key, event.character))  # for the next citizen: kept
             handled = True
         else:
@@ -344,7 +345,12 @@ class DeskScreen(Screen):
         else:
             message = self.message
         hit = self.pending
-        if not message and hit and self.walk.question is not None and self.walk.node_id != hit.node_id:
+        if (
+            not message
+            and hit
+            and self.walk.question is not None
+            and self.walk.node_id != hit.node_id
+        ):
             # The desk must ask here: say which errand it goes on to once this is answered.
             message = t("search_goes_on", lang, title=node_title(self.flow, hit.node_id, lang))
         site = self.flow.sites[self.site]
@@ -378,7 +384,9 @@ class DeskScreen(Screen):
             )
             self.query_one("#postcode-hint", Static).update(t("postcode_decline_hint", lang))
         if question is None:
-            self.query_one("#card", Static).update(self.card_content(card_for(self.walk.result(self.site), lang)))
+            self.query_one("#card", Static).update(
+                self.card_content(card_for(self.walk.result(self.site), lang))
+            )
         self.query_one("#keys", Static).update(key_bar(self, lang))
 
     def show_today(self) -> None:
@@ -418,8 +426,13 @@ class DeskScreen(Screen):
         lang = self.lang
         pieces: list[Content] = [Content.styled(card.title, "bold")]
         for number, stop in enumerate(card.stops):
-            pieces.append(Content.assemble((f" {stop_label(number, stop, lang).upper()} ", "bold reverse"),
-                                           " ", (stop.name, "bold")))
+            pieces.append(
+                Content.assemble(
+                    (f" {stop_label(number, stop, lang).upper()} ", "bold reverse"),
+                    " ",
+                    (stop.name, "bold"),
+                )
+            )
             pieces.extend(Content(f"   {line}") for line in stop_lines(stop, lang))
             if card.basis and number == card.basis_stop:
                 pieces.append(Content(f"   {card.basis}"))

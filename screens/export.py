@@ -19,15 +19,22 @@ from triage.i18n import t
 from triage.stats import Filters
 
 # (format, Danish Excel CSV?, file suffix); CSV writes a folder of files, one per table.
-CHOICES = (("xlsx", False, ".xlsx"), ("csv", True, ""), ("csv", False, ""), ("json", False, ".json"))
+CHOICES = (
+    ("xlsx", False, ".xlsx"),
+    ("csv", True, ""),
+    ("csv", False, ""),
+    ("json", False, ".json"),
+)
 SMALL_COUNT = 5  # the usual limit for figures that leave the municipality
 
 
 class ExportScreen(ModalScreen[None]):
     # A modal dialog hides the app's keys: F2 is offered here too, so the language switches
     # while the dialog is open.
-    BINDINGS = [Binding("escape", "close", "key_close", id="key_close"),
-                Binding("f2", "app.toggle_language", "key_language", id="key_language")]
+    BINDINGS = [
+        Binding("escape", "close", "key_close", id="key_close"),
+        Binding("f2", "app.toggle_language", "key_language", id="key_language"),
+    ]
 
     def __init__(self, store_getter, sites, start: date, end: date) -> None:
         super().__init__()
@@ -44,7 +51,9 @@ class ExportScreen(ModalScreen[None]):
 
     def default_path(self, choice: int) -> str:
         last = self.end - timedelta(days=1)
-        return str(Path.home() / f"triage-{self.start.isoformat()}-{last.isoformat()}{CHOICES[choice][2]}")
+        return str(
+            Path.home() / f"triage-{self.start.isoformat()}-{last.isoformat()}{CHOICES[choice][2]}"
+        )
 
     def compose(self) -> ComposeResult:
         with Vertical(id="export-box"):
@@ -67,7 +76,8 @@ class ExportScreen(ModalScreen[None]):
         lang = self.lang
         last = self.end - timedelta(days=1)
         self.query_one("#export-title", Static).update(
-            t("expd_title", lang, start=self.start.isoformat(), end=last.isoformat()))
+            t("expd_title", lang, start=self.start.isoformat(), end=last.isoformat())
+        )
         for i, button in enumerate(self.query(RadioButton)):
             button.label = t(f"expd_format_{i}", lang)
         self.query_one("#export-small", Checkbox).label = t("expd_small", lang, k=SMALL_COUNT)
@@ -99,8 +109,9 @@ class ExportScreen(ModalScreen[None]):
     @work(thread=True, exclusive=True, group="export", exit_on_error=False)
     def run_export(self, target: Path, small: bool, lang: str) -> None:
         fmt, excel_da, _ = CHOICES[self.choice]
-        options = export.Options(self.start, self.end, lang, Filters(),
-                                 min_count=SMALL_COUNT if small else 0)
+        options = export.Options(
+            self.start, self.end, lang, Filters(), min_count=SMALL_COUNT if small else 0
+        )
 
         def progress(done: float) -> None:
             self.app.call_from_thread(self.show_progress, done * 0.9)
@@ -111,8 +122,10 @@ class ExportScreen(ModalScreen[None]):
         except export.ExportError as error:  # e.g. the name is a folder or a device
             said = (error.code, dict(error.params))
         except OSError as error:
-            said = ("exp_disk", {"path": error.filename or target,
-                                 "reason": error.strerror or error})
+            said = (
+                "exp_disk",
+                {"path": error.filename or target, "reason": error.strerror or error},
+            )
         except Exception as error:  # the database went away: say so, keep the dialog open
             reason = str(error).splitlines()[0] if str(error) else type(error).__name__
             said = ("expd_failed", {"reason": reason})

@@ -34,8 +34,7 @@ def translate_bindings(node: DOMNode, lang: str) -> None:
     # binding's description; the palette must change language at runtime.
     for key, bindings in node._bindings.key_to_bindings.items():
         node._bindings.key_to_bindings[key] = [
-            replace(b, description=t(b.id, lang)) if b.id in CATALOG["da"] else b
-            for b in bindings
+            replace(b, description=t(b.id, lang)) if b.id in CATALOG["da"] else b for b in bindings
         ]
 
 
@@ -55,8 +54,11 @@ def key_bar(screen: Screen, lang: str) -> Content:
             if node.check_action(b.action.split("(")[0], ()) is not True:
                 continue
             line = lines[1 if node is screen.app or b.id in SECOND_LINE else 0]
-            line.append(Content.assemble((b.key_display or key_name(b.key), "bold $accent"),
-                                         f" {t(b.id, lang)}"))
+            line.append(
+                Content.assemble(
+                    (b.key_display or key_name(b.key), "bold $accent"), f" {t(b.id, lang)}"
+                )
+            )
     # One space between entries: all keys of the busiest step fit in 80 columns, in both languages.
     return Content("\n").join(Content(" ").join(line) for line in lines)
 

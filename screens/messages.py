@@ -8,9 +8,16 @@ from textual.message import Message
 class LogReady(Message):
     """The database answered (or not) after start-up; counts are today's (desk, site)."""
 
-    def __init__(self, available: bool, counts: tuple[int, int] | None, error: str = "",
-                 reason: str = "", demo: bool = False, params: dict | None = None,
-                 first_start: bool = False) -> None:
+    def __init__(
+        self,
+        available: bool,
+        counts: tuple[int, int] | None,
+        error: str = "",
+        reason: str = "",
+        demo: bool = False,
+        params: dict | None = None,
+        first_start: bool = False,
+    ) -> None:
         super().__init__()
         self.params = params or {}  # the numbers and names in the error's text
         self.available = available
@@ -24,8 +31,14 @@ class LogReady(Message):
 class VisitLogged(Message):
     """A confirmed visit was written ('saved'), spooled ('spooled') or not kept ('failed')."""
 
-    def __init__(self, visit: dict, status: str, counts: tuple[int, int] | None, error: str = "",
-                 reason: str = "") -> None:
+    def __init__(
+        self,
+        visit: dict,
+        status: str,
+        counts: tuple[int, int] | None,
+        error: str = "",
+        reason: str = "",
+    ) -> None:
         super().__init__()
         self.visit = visit
         self.status = status
@@ -37,8 +50,9 @@ class VisitLogged(Message):
 class VisitVoided(Message):
     """The last visit was voided ('saved'/'spooled'), there was none to undo, or 'failed'."""
 
-    def __init__(self, visit: dict | None, status: str, counts: tuple[int, int] | None,
-                 reason: str = "") -> None:
+    def __init__(
+        self, visit: dict | None, status: str, counts: tuple[int, int] | None, reason: str = ""
+    ) -> None:
         super().__init__()
         self.visit = visit
         self.status = status

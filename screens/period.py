@@ -22,8 +22,10 @@ class PeriodScreen(ModalScreen[tuple[date, date] | None]):
 
     # A modal dialog hides the app's keys: F2 is offered here too, so the language switches
     # while the dialog is open.
-    BINDINGS = [Binding("escape", "cancel", "key_close", id="key_close"),
-                Binding("f2", "app.toggle_language", "key_language", id="key_language")]
+    BINDINGS = [
+        Binding("escape", "cancel", "key_close", id="key_close"),
+        Binding("f2", "app.toggle_language", "key_language", id="key_language"),
+    ]
 
     def __init__(self, start: date, last: date) -> None:
         super().__init__()
@@ -51,7 +53,8 @@ class PeriodScreen(ModalScreen[tuple[date, date] | None]):
         """The dialog's texts in the app's language (F2 switches it while open)."""
         self.query_one("#period-title", Static).update(t("period_title", self.lang))
         self.query_one("#period-message", Static).update(
-            t(self.message[0], self.lang, **self.message[1]))
+            t(self.message[0], self.lang, **self.message[1])
+        )
 
     def say(self, key: str, **params: object) -> None:
         self.message = (key, params)

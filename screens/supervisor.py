@@ -108,7 +108,11 @@ class SupervisorScreen(Screen):
 
     def period_bounds(self) -> tuple:
         """(first day, day after the last) of the period on screen."""
-        return self.custom if self.period == "custom" else period_dates(self.period, present.local_now().date())
+        return (
+            self.custom
+            if self.period == "custom"
+            else period_dates(self.period, present.local_now().date())
+        )
 
     def action_export(self) -> None:
         from screens.export import ExportScreen
@@ -174,31 +178,65 @@ class SupervisorScreen(Screen):
         last = result.end.toordinal() - 1
         from datetime import date
 
-        demo = f"  {t('sup_demo', lang, n=count(result.demo_visits, lang))}" if result.demo_visits else ""
-        title.update(Content.assemble(
-            (t("sup_title", lang), "bold"), "  ",
-            t(f"period_{self.period}", lang), f" ({result.start} – {date.fromordinal(last)})",
-            "  ", (t("sup_refreshed", lang, time=f"{result.refreshed:%H:%M:%S}"), "dim"),
-            (demo, "bold"),
-        ))
+        demo = (
+            f"  {t('sup_demo', lang, n=count(result.demo_visits, lang))}"
+            if result.demo_visits
+            else ""
+        )
+        title.update(
+            Content.assemble(
+                (t("sup_title", lang), "bold"),
+                "  ",
+                t(f"period_{self.period}", lang),
+                f" ({result.start} – {date.fromordinal(last)})",
+                "  ",
+                (t("sup_refreshed", lang, time=f"{result.refreshed:%H:%M:%S}"), "dim"),
+                (demo, "bold"),
+            )
+        )
         alert = self.query_one("#sup-alert", Static)
         alert.display = bool(result.alerts)
-        alert.update("\n".join(
-            t(f"sup_alert_{a.window}", lang, site=self.site_name(a.site_id), share=f"{a.share * 100:.0f}",
-              target=f"{a.target * 100:.0f}", visits=count(a.visits, lang))
-            for a in result.alerts))
+        alert.update(
+            "\n".join(
+                t(
+                    f"sup_alert_{a.window}",
+                    lang,
+                    site=self.site_name(a.site_id),
+                    share=f"{a.share * 100:.0f}",
+                    target=f"{a.target * 100:.0f}",
+                    visits=count(a.visits, lang),
+                )
+                for a in result.alerts
+            )
+        )
         self.draw_sites(result)
         s = result.summary
-        referred = ", ".join(f"{t('kind_' + k, lang)} {count(n, lang)}" for k, n in
-                             sorted(s.referred_by_kind.items(), key=lambda i: -i[1])) or "–"
+        referred = (
+            ", ".join(
+                f"{t('kind_' + k, lang)} {count(n, lang)}"
+                for k, n in sorted(s.referred_by_kind.items(), key=lambda i: -i[1])
+            )
+            or "–"
+        )
         self.query_one("#sup-summary", Static).update(
-            t("sup_totals", lang, total=count(s.total, lang), previous=count(s.previous_total, lang),
-              change=change(s.change),
-              overall=f"{s.overall_imbalance * 100:.0f}", referred=count(s.referred, lang), kinds=referred))
+            t(
+                "sup_totals",
+                lang,
+                total=count(s.total, lang),
+                previous=count(s.previous_total, lang),
+                change=change(s.change),
+                overall=f"{s.overall_imbalance * 100:.0f}",
+                referred=count(s.referred, lang),
+                kinds=referred,
+            )
+        )
         self.draw_heat(result)
         trend = [n for _, n in result.trend]
         # A trend needs two days or more; one bar (or none) would only be a solid block.
-        label, chart = self.query_one("#sup-trend-label", Static), self.query_one("#sup-trend", Sparkline)
+        label, chart = (
+            self.query_one("#sup-trend-label", Static),
+            self.query_one("#sup-trend", Sparkline),
+        )
         label.display = chart.display = len(trend) >= 2
         label.update(t("sup_trend", lang))
         chart.data = trend if len(trend) >= 2 else [0]
@@ -208,15 +246,27 @@ class SupervisorScreen(Screen):
         lang = self.lang
         table = self.query_one("#sup-sites", DataTable)
         table.clear(columns=True)
-        table.add_columns(t("sum_site", lang), t("sum_visits", lang), t("sum_share", lang),
-                          t("sum_target", lang), t("sum_imbalance", lang), "")
+        table.add_columns(
+            t("sum_site", lang),
+            t("sum_visits", lang),
+            t("sum_share", lang),
+            t("sum_target", lang),
+            t("sum_imbalance", lang),
+            "",
+        )
         for x in result.summary.sites:
             width = 12  # the whole table fits in 80 columns
             filled = round(x.share * width)
             mark = min(width - 1, round(x.target * width))
             bar = "".join("│" if i == mark else ("█" if i < filled else "·") for i in range(width))
-            table.add_row(self.site_name(x.site_id), count(x.visits, lang), f"{x.share * 100:.0f} %",
-                          f"{x.target * 100:.0f} %", change(x.imbalance), bar)
+            table.add_row(
+                self.site_name(x.site_id),
+                count(x.visits, lang),
+                f"{x.share * 100:.0f} %",
+                f"{x.target * 100:.0f} %",
+                change(x.imbalance),
+                bar,
+            )
 
     def draw_heat(self, result: Overview) -> None:
         lang = self.lang
@@ -225,7 +275,9 @@ class SupervisorScreen(Screen):
             heat.update(t("sup_no_visits", lang))
             return
         listed = [x.site_id for x in result.summary.sites]
-        order = sorted(result.heat, key=lambda s: (listed.index(s) if s in listed else len(listed), s))
+        order = sorted(
+            result.heat, key=lambda s: (listed.index(s) if s in listed else len(listed), s)
+        )
         site = order[self.heat_site % len(order)]
         cells = result.heat[site]
         hours = range(min(h for _, h in cells), max(h for _, h in cells) + 1)
@@ -246,10 +298,20 @@ class SupervisorScreen(Screen):
     def draw_matrix(self, result: Overview) -> None:
         lang = self.lang
         s = result.summary
-        lines = [t("sum_misdirected", lang, misdirected=count(s.misdirected, lang),
-                   with_postcode=count(s.with_postcode, lang))]
-        pairs = [(n, home, site) for home, visited in s.misdirection.items()
-                 for site, n in visited.items() if is_misdirected(self.sites, home, site)]
+        lines = [
+            t(
+                "sum_misdirected",
+                lang,
+                misdirected=count(s.misdirected, lang),
+                with_postcode=count(s.with_postcode, lang),
+            )
+        ]
+        pairs = [
+            (n, home, site)
+            for home, visited in s.misdirection.items()
+            for site, n in visited.items()
+            if is_misdirected(self.sites, home, site)
+        ]
         for n, home, site in sorted(pairs, key=lambda p: (-p[0], p[1], p[2]))[:8]:  # biggest first
             lines.append(f"  {self.site_name(home)} → {self.site_name(site)}: {count(n, lang)}")
         self.query_one("#sup-matrix", Static).update("\n".join(lines))

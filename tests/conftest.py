@@ -77,7 +77,11 @@ def store(request, tmp_path):
     """An opened store on each engine (statistics and exports; test_store has its own)."""
     from triage.store import Store
 
-    db = str(tmp_path / "visits.db") if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    db = (
+        str(tmp_path / "visits.db")
+        if request.param == "sqlite"
+        else request.getfixturevalue("pg_url")
+    )
     opened = Store(db, spool_dir=tmp_path / "spool")
     opened.open()
     yield opened

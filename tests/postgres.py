@@ -50,14 +50,35 @@ class ThrowawayPostgres:
         return subprocess.run(command, capture_output=True, text=True, check=check, timeout=120)
 
     def init(self) -> None:
-        self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
-                  "--no-sync", "--locale=C")
+        self._run(
+            "initdb",
+            "-D",
+            str(self.data),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+            "--locale=C",
+        )
 
     def start(self) -> None:
-        options = (f"-k {self.base} -p {self.port} -c listen_addresses=127.0.0.1 "
-                   f"-c fsync={'on' if self.fsync else 'off'}")
-        self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.base / "log"),
-                  "-w", "start")
+        options = (
+            f"-k {self.base} -p {self.port} -c listen_addresses=127.0.0.1 "
+            f"-c fsync={'on' if self.fsync else 'off'}"
+        )
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.data),
+            "-o",
+            options,
+            "-l",
+            str(self.base / "log"),
+            "-w",
+            "start",
+        )
 
     def stop(self) -> None:
         self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop", check=False)
@@ -68,8 +89,9 @@ class ThrowawayPostgres:
     def create_database(self, name: str) -> str:
         import psycopg
 
-        with psycopg.connect(f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres",
-                             autocommit=True) as conn:
+        with psycopg.connect(
+            f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres", autocommit=True
+        ) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
 

@@ -15,9 +15,11 @@ SIZE = (80, 24)
 @pytest.fixture
 def make_app(flow, tmp_path):
     """The real app on its own SQLite file in tmp_path."""
+
     def make(site: str = "jc-skelbaek", desk: str = "skranke-1", lang: str = "da") -> TriageApp:
         log = DeskLog(str(tmp_path / "triage.db"), site, desk, spool_dir=tmp_path / "spool")
         return TriageApp(flow, site=site, desk=desk, lang=lang, log=log, open_log_after=0)
+
     return make
 
 
@@ -165,7 +167,9 @@ async def test_confirm_writes_exactly_one_row(make_app, tmp_path):
         await pilot.press("2", "1", "2", "1", "0", "0", "enter")
         await pilot.press("enter")
         await settle(pilot, app)
-        assert "Registreret: Søge kontanthjælp → Jobcenter København Nord." in visible_text(app, "#notice")
+        assert "Registreret: Søge kontanthjælp → Jobcenter København Nord." in visible_text(
+            app, "#notice"
+        )
         assert visible_text(app, "#today") == "I dag: 1 ved denne skranke, 1 på stedet"
     (row,) = rows(tmp_path)
     assert row["outcome_id"] == "apply_benefits" and row["destination_id"] == "jc-nord"
@@ -243,10 +247,13 @@ async def test_search_then_postcode_goes_on_by_itself(make_app):
         assert "Jobcenter København Nord" in visible_text(app, "#card")
 
 
-@pytest.mark.parametrize("word,outcome,title", [
-    ("krisecenter", "violence", "Vold og krisecenter"),
-    ("alkohol", "addiction", "Alkohol og stoffer"),
-])
+@pytest.mark.parametrize(
+    "word,outcome,title",
+    [
+        ("krisecenter", "violence", "Vold og krisecenter"),
+        ("alkohol", "addiction", "Alkohol og stoffer"),
+    ],
+)
 async def test_search_then_declined_postcode_asks_the_district(make_app, word, outcome, title):
     """The declined postcode leads to the district question: the desk asks it and chooses
     nothing; once a district is chosen, the errand the search found goes on by itself."""
@@ -267,7 +274,11 @@ async def test_search_then_declined_postcode_asks_the_district(make_app, word, o
         card = visible_text(app, "#card")
         assert title in card and "Socialcenter Østerbro" in card
         assert [s.question for s in app.screen.walk.steps] == [
-            "errand", "social_postcode", "social_district", "social"]
+            "errand",
+            "social_postcode",
+            "social_district",
+            "social",
+        ]
         assert visible_text(app, "#message") == ""
 
 
@@ -281,7 +292,9 @@ async def test_search_arrow_keys_and_escape(make_app):
         assert app.screen.walk.node_id == hits[1]
         await pilot.press("ctrl+n")
         await search(pilot, "qwxz")
-        assert "Ingen henvendelse passer" in str(app.screen.query_one("#search-hits").get_option_at_index(0).prompt)
+        assert "Ingen henvendelse passer" in str(
+            app.screen.query_one("#search-hits").get_option_at_index(0).prompt
+        )
         await pilot.press("escape")
         await pilot.pause()
         assert app.screen.walk.steps == ()
@@ -301,8 +314,12 @@ ERRANDS = [
 ]
 
 
-@pytest.mark.parametrize("keys,outcome,destination,here,postcode", ERRANDS, ids=[e[1] for e in ERRANDS])
-async def test_each_top_level_errand_is_logged(make_app, tmp_path, keys, outcome, destination, here, postcode):
+@pytest.mark.parametrize(
+    "keys,outcome,destination,here,postcode", ERRANDS, ids=[e[1] for e in ERRANDS]
+)
+async def test_each_top_level_errand_is_logged(
+    make_app, tmp_path, keys, outcome, destination, here, postcode
+):
     app = make_app(site="jc-skelbaek")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot, app)
@@ -313,7 +330,11 @@ async def test_each_top_level_errand_is_logged(make_app, tmp_path, keys, outcome
         assert visible_text(app, "#notice").startswith("Registreret: ")
     (row,) = rows(tmp_path)
     assert (row["outcome_id"], row["destination_id"], row["handled_here"], row["postcode"]) == (
-        outcome, destination, here, postcode)
+        outcome,
+        destination,
+        here,
+        postcode,
+    )
     assert row["site_id"] == "jc-skelbaek" and row["voided_utc"] is None
 
 
@@ -336,7 +357,10 @@ async def test_command_palette_offers_the_desk_actions(make_app):
         assert app.screen.channel == "phone"
 
 
-@pytest.mark.parametrize("db", ["postgresql+nosuchdriver://x@127.0.0.1/y", "not a url://at all", "/proc/no/such/dir/x.db"])
+@pytest.mark.parametrize(
+    "db",
+    ["postgresql+nosuchdriver://x@127.0.0.1/y", "not a url://at all", "/proc/no/such/dir/x.db"],
+)
 async def test_an_unusable_database_spools_and_says_why(flow, tmp_path, db):
     log = DeskLog(db, "jc-skelbaek", "skranke-1", spool_dir=tmp_path / "spool")
     app = TriageApp(flow, site="jc-skelbaek", log=log, open_log_after=0)
@@ -369,7 +393,9 @@ async def test_a_demo_database_is_shown_and_its_visits_stay_demo(make_app, tmp_p
         await settle(pilot, app)
         assert "Registreret" in visible_text(app, "#notice")
     visits = rows(tmp_path)
-    assert len(visits) == demo_visits + 1 and all(v["demo"] for v in visits)  # a try-out, never a real visit
+    assert len(visits) == demo_visits + 1 and all(
+        v["demo"] for v in visits
+    )  # a try-out, never a real visit
     (mine,) = [v for v in visits if v["desk"] == "skranke-2"]
     assert mine["local_date"] == local_now().date()
 
@@ -392,8 +418,12 @@ async def test_a_newer_database_spools_and_says_which_versions(flow, tmp_path, e
     store.open()
     with store.engine.begin() as conn:
         # A newer schema that older code may not write into (its writable_from says so).
-        conn.execute(text("UPDATE triage_meta SET value = '99' "
-                          "WHERE key IN ('schema_version', 'writable_from')"))
+        conn.execute(
+            text(
+                "UPDATE triage_meta SET value = '99' "
+                "WHERE key IN ('schema_version', 'writable_from')"
+            )
+        )
     store.dispose()
     log = DeskLog(db, "jc-skelbaek", "skranke-4", spool_dir=tmp_path / "spool")
     app = TriageApp(flow, site="jc-skelbaek", desk="skranke-4", log=log, open_log_after=0)
@@ -412,7 +442,10 @@ async def test_a_newer_database_spools_and_says_which_versions(flow, tmp_path, e
     assert rows_in(db, tmp_path) == 0
     status = subprocess.run(
         [sys.executable, "-m", "triage", "spool", "status", "--spool-dir", str(tmp_path / "spool")],
-        capture_output=True, text=True, cwd=Path(__file__).resolve().parent.parent)
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
     assert status.returncode == 0 and "1 besøg og 0 annulleringer venter" in status.stdout
     assert "skranke-4.jsonl: 1" in status.stdout and database_identity(db) in status.stdout
 
@@ -443,7 +476,9 @@ async def test_entries_set_aside_at_start_are_shown_at_the_desk(make_app, tmp_pa
         assert "_quarantine.jsonl" in notice
 
 
-async def test_an_undo_neither_database_nor_spool_can_take_says_so_and_can_be_retried(flow, tmp_path):
+async def test_an_undo_neither_database_nor_spool_can_take_says_so_and_can_be_retried(
+    flow, tmp_path
+):
     """Database gone and the spool folder unwritable: Ctrl+Z says the visit still counts, and a
     second Ctrl+Z once they are back voids it."""
     import shutil

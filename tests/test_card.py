@@ -42,9 +42,11 @@ def test_closed_now_says_when_it_opens(flow):
 
 
 def test_closed_over_lunch_opens_later_today(data_copy):
-    edit(data_copy / S, 'address = "Matthæusgade 1, København V"\n'
-         'hours = { mon = "09:00-15:00"',
-         'address = "Matthæusgade 1, København V"\nhours = { mon = "09:00-12:00, 12:30-15:00"')
+    edit(
+        data_copy / S,
+        'address = "Matthæusgade 1, København V"\nhours = { mon = "09:00-15:00"',
+        'address = "Matthæusgade 1, København V"\nhours = { mon = "09:00-12:00, 12:30-15:00"',
+    )
     flow = load(data_copy).flow
     lunch = datetime(2026, 11, 30, 12, 10, tzinfo=LOCAL_ZONE)
     card = card_for(route(flow, ["7", "2450", "2"]), "da", lunch)
@@ -82,8 +84,10 @@ def test_go_today_never_stands_beside_closed_now(flow):
     for walk in every_walk(flow):
         result = walk.result()
         for moment in (MONDAY_MORNING, MONDAY_EVENING, SATURDAY):
-            for lang, go, closed in (("da", "Gå derhen i dag", "Lukket nu"),
-                                     ("en", "Go there today", "Closed now")):
+            for lang, go, closed in (
+                ("da", "Gå derhen i dag", "Lukket nu"),
+                ("en", "Go there today", "Closed now"),
+            ):
                 text = card_text(card_for(result, lang, moment), lang).lower()
                 assert not (go.lower() in text and closed.lower() in text), (walk.node_id, text)
 
@@ -116,24 +120,37 @@ def test_help_of_an_errand_that_can_wait_shows_only_when_closed(flow):
 
 
 def test_urgent_outcome_without_after_hours_help_fails_validation(data_copy):
-    edit(data_copy / F, 'urgent = true\nafter_hours = ["doegnvagten", "alarm-112"]\n',
-         "urgent = true\n")
+    edit(
+        data_copy / F,
+        'urgent = true\nafter_hours = ["doegnvagten", "alarm-112"]\n',
+        "urgent = true\n",
+    )
     errors = load(data_copy).errors
     assert [(p.node, p.code) for p in errors] == [
-        ("outcome homeless", "urgent_without_after_hours")]
-    done = subprocess.run([sys.executable, "-m", "triage", "validate", "--data", str(data_copy)],
-                          capture_output=True, text=True, timeout=60)
+        ("outcome homeless", "urgent_without_after_hours")
+    ]
+    done = subprocess.run(
+        [sys.executable, "-m", "triage", "validate", "--data", str(data_copy)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 1 and "Traceback" not in done.stdout + done.stderr
     assert "[outcome homeless]: Udfaldet er markeret urgent = true" in done.stdout
 
 
 def test_after_hours_must_exist_and_have_a_contact(data_copy):
-    edit(data_copy / F, 'after_hours = ["doegnvagten", "alarm-112"]',
-         'after_hours = ["doegnvagten", "socialvagt"]')
+    edit(
+        data_copy / F,
+        'after_hours = ["doegnvagten", "alarm-112"]',
+        'after_hours = ["doegnvagten", "socialvagt"]',
+    )
     edit(data_copy / S, 'phone = "1888"\n', "")
     codes = {(p.node, p.code) for p in load(data_copy).errors}
-    assert codes == {("outcome homeless", "unknown_after_hours"),
-                     ("after_hours lev-uden-vold", "after_hours_no_contact")}
+    assert codes == {
+        ("outcome homeless", "unknown_after_hours"),
+        ("after_hours lev-uden-vold", "after_hours_no_contact"),
+    }
 
 
 def test_no_fixed_address_goes_to_the_desk_district(flow):
@@ -151,22 +168,36 @@ def test_no_fixed_address_goes_to_the_desk_district(flow):
 
 
 def test_no_fixed_address_can_name_one_site(data_copy):
-    edit(data_copy / F, 'en = "No fixed address", catchment = "social" }',
-         'en = "No fixed address", site = "sc-indre-by" }')
+    edit(
+        data_copy / F,
+        'en = "No fixed address", catchment = "social" }',
+        'en = "No fixed address", site = "sc-indre-by" }',
+    )
     flow = load(data_copy).flow
     assert route(flow, HOMELESS_NO_ADDRESS, "jc-musvaage").destination.id == "sc-indre-by"
 
 
-@pytest.mark.parametrize("old,new,code", [
-    ('en = "No fixed address", catchment = "social" }',
-     'en = "No fixed address", catchment = "social", site = "sc-valby" }',
-     "no_address_site_or_catchment"),
-    ('en = "No fixed address", catchment = "social" }',
-     'en = "No fixed address", catchment = "sociale" }', "unknown_catchment"),
-    ('address = "Skelbækgade, 1717 København V"\npostcode = "1717"\n',
-     'address = "Skelbækgade, 1717 København V"\n', "no_address_no_district"),
-    ('postcode = "2400"\n', 'postcode = "24000"\n', "bad_site_postcode"),
-])
+@pytest.mark.parametrize(
+    "old,new,code",
+    [
+        (
+            'en = "No fixed address", catchment = "social" }',
+            'en = "No fixed address", catchment = "social", site = "sc-valby" }',
+            "no_address_site_or_catchment",
+        ),
+        (
+            'en = "No fixed address", catchment = "social" }',
+            'en = "No fixed address", catchment = "sociale" }',
+            "unknown_catchment",
+        ),
+        (
+            'address = "Skelbækgade, 1717 København V"\npostcode = "1717"\n',
+            'address = "Skelbækgade, 1717 København V"\n',
+            "no_address_no_district",
+        ),
+        ('postcode = "2400"\n', 'postcode = "24000"\n', "bad_site_postcode"),
+    ],
+)
 def test_no_fixed_address_answer_is_checked(data_copy, old, new, code):
     edit(data_copy / (S if "postcode =" in old else F), old, new)
     (data_copy / C).unlink()  # the cases would fail too; the data error is what is tested
@@ -174,9 +205,12 @@ def test_no_fixed_address_answer_is_checked(data_copy, old, new, code):
 
 
 def test_no_fixed_address_only_on_a_site_question(data_copy):
-    edit(data_copy / F, 'next = "sick_on_benefits"\n',
-         'next = "sick_on_benefits"\n'
-         'no_fixed_address = { da = "U", en = "N", catchment = "social" }\n')
+    edit(
+        data_copy / F,
+        'next = "sick_on_benefits"\n',
+        'next = "sick_on_benefits"\n'
+        'no_fixed_address = { da = "U", en = "N", catchment = "social" }\n',
+    )
     assert "no_address_only_site" in [p.code for p in load(data_copy).errors]
 
 
@@ -188,8 +222,14 @@ def test_reasons_fit_a_declined_postcode(flow):
         result = walk.result()
         for lang in ("da", "en"):
             text = card_text(card_for(result, lang, MONDAY_MORNING), lang)
-            for words in ("dækker din bopæl", "i din bydel", "covers your address",
-                          "in your district", "company's address", "virksomhedens adresse"):
+            for words in (
+                "dækker din bopæl",
+                "i din bydel",
+                "covers your address",
+                "in your district",
+                "company's address",
+                "virksomhedens adresse",
+            ):
                 assert words not in text, (walk.node_id, text)
     declined = card_for(route(flow, ["4", "-", "1"]), "da", MONDAY_MORNING)
     assert declined.basis == "Postnummeret er ikke oplyst, så du får hjælp her."
@@ -212,8 +252,11 @@ def test_site_note_only_on_the_errands_it_names(flow):
 
 
 def test_note_for_an_unknown_outcome_is_a_warning(data_copy):
-    edit(data_copy / S, 'note_for = ["integration_programme", "danish_lessons"]',
-         'note_for = ["integration", "danish_lessons"]')
+    edit(
+        data_copy / S,
+        'note_for = ["integration_programme", "danish_lessons"]',
+        'note_for = ["integration", "danish_lessons"]',
+    )
     loaded = load(data_copy)
     assert loaded.ok
     (problem,) = [p for p in loaded.warnings if p.code == "note_for_unknown"]
@@ -221,8 +264,14 @@ def test_note_for_an_unknown_outcome_is_a_warning(data_copy):
 
 
 def test_named_places_have_a_street_or_a_phone(flow):
-    for site_id in ("ys", "jc-sdp", "jc-nord", "borgerservice", "udbetaling-danmark",
-                    "frederiksberg"):
+    for site_id in (
+        "ys",
+        "jc-sdp",
+        "jc-nord",
+        "borgerservice",
+        "udbetaling-danmark",
+        "frederiksberg",
+    ):
         site = flow.sites[site_id]
         assert site.has_street or site.phone, site_id
     assert flow.sites["sc-valby"].has_street  # "Gammel Køge Landevej 3, Valby"
@@ -234,10 +283,16 @@ def test_validate_warnings_list_places_without_street_or_phone(data_copy):
     def without_contact(data) -> set[str]:
         done = subprocess.run(
             [sys.executable, "-m", "triage", "validate", "--warnings", "--data", str(data)],
-            capture_output=True, text=True, timeout=60)
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert done.returncode == 0, done.stderr
-        return {line.split("[site ")[1].split("]")[0] for line in done.stdout.splitlines()
-                if "hverken gade og husnummer" in line}
+        return {
+            line.split("[site ")[1].split("]")[0]
+            for line in done.stdout.splitlines()
+            if "hverken gade og husnummer" in line
+        }
 
     assert without_contact(data_copy) == {"jc-skelbaek", "jc-musvaage", "a-kasse", "anden-kommune"}
     edit(data_copy / S, 'phone = "82 56 40 00"\n', "")
@@ -246,19 +301,39 @@ def test_validate_warnings_list_places_without_street_or_phone(data_copy):
 
 def test_route_json_has_the_new_fields(tmp_path):
     done = subprocess.run(
-        [sys.executable, "-m", "triage", "route", *HOMELESS_NO_ADDRESS, "--json",
-         "--at", "2026-11-30T16:30"], capture_output=True, text=True, timeout=60)
+        [
+            sys.executable,
+            "-m",
+            "triage",
+            "route",
+            *HOMELESS_NO_ADDRESS,
+            "--json",
+            "--at",
+            "2026-11-30T16:30",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     card = json.loads(done.stdout)
     assert card["urgent"] is True and card["go_today"] == ""
     assert card["stops"][0]["next_opening"] == "2026-12-01T09:00:00+01:00"
-    assert card["after_hours"][1] == {"name": "Alarm 112", "phone": "112", "address": "",
-                                      "note": "ved fare for liv eller helbred", "unconfirmed": []}
+    assert card["after_hours"][1] == {
+        "name": "Alarm 112",
+        "phone": "112",
+        "address": "",
+        "note": "ved fare for liv eller helbred",
+        "unconfirmed": [],
+    }
 
 
 def test_cases_cover_no_fixed_address(data_copy):
-    append(data_copy / C, '[[case]]\nname = "Uden fast bopæl, forkert sted"\n'
-           'answers = [7, "-", 0, 1]\nexpect = "homeless"\nsite = "sc-valby"\n')
+    append(
+        data_copy / C,
+        '[[case]]\nname = "Uden fast bopæl, forkert sted"\n'
+        'answers = [7, "-", 0, 1]\nexpect = "homeless"\nsite = "sc-valby"\n',
+    )
     (problem,) = load(data_copy).errors
     assert problem.code == "case_wrong_site" and problem.params["got"] == "sc-vesterbro"
 

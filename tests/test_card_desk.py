@@ -18,8 +18,10 @@ MONDAY_MORNING = datetime(2026, 11, 30, 10, 0, tzinfo=LOCAL_ZONE)
 @pytest.fixture
 def at(monkeypatch):
     """Set the desk's clock (the card reads the hour from present.local_now)."""
+
     def set_clock(moment: datetime) -> None:
         monkeypatch.setattr(present, "local_now", lambda: moment)
+
     return set_clock
 
 
@@ -93,5 +95,6 @@ async def test_zero_on_a_question_without_it_says_which_keys(make_app, at):
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("2", "0")
         assert "Tasten 0 findes ikke her. Vælg mellem 1, 2, 3, 4, 5, 6." in visible_text(
-            app, "#message")
+            app, "#message"
+        )
         assert app.screen.walk.node_id == "money"

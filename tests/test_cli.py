@@ -28,8 +28,9 @@ def installed_triage() -> str:
 
 
 def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([installed_triage(), *args], cwd=cwd, capture_output=True, text=True,
-                          timeout=60)
+    return subprocess.run(
+        [installed_triage(), *args], cwd=cwd, capture_output=True, text=True, timeout=60
+    )
 
 
 def test_installed_triage_finds_its_data_from_anywhere(tmp_path):
@@ -40,9 +41,16 @@ def test_installed_triage_finds_its_data_from_anywhere(tmp_path):
     assert line.startswith("OK: 16 spørgsmål, 30 udfald, 39 cases, 23 advarsler")
     assert searched.startswith("Søgning: ")
     probe = subprocess.run(
-        [sys.executable, "-c", "from triage import paths; print(paths.stylesheet().is_file(), "
-         "(paths.default_data_dir() / 'flow.toml').is_file())"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=60,
+        [
+            sys.executable,
+            "-c",
+            "from triage import paths; print(paths.stylesheet().is_file(), "
+            "(paths.default_data_dir() / 'flow.toml').is_file())",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert probe.stdout.split() == ["True", "True"]
 
@@ -57,7 +65,7 @@ def test_validate_broken_copy_exits_1_with_named_problems(tmp_path, data_copy):
 
 
 def test_validate_toml_error_never_a_traceback(tmp_path, data_copy):
-    edit(data_copy / "sites.toml", 'kind = "sygedagpenge"', 'kind = sygedagpenge')
+    edit(data_copy / "sites.toml", 'kind = "sygedagpenge"', "kind = sygedagpenge")
     done = run("validate", "--data", str(data_copy), "--lang", "en", cwd=tmp_path)
     assert done.returncode == 1
     assert "Traceback" not in done.stdout + done.stderr
@@ -142,13 +150,16 @@ def test_route_json(capsys):
     assert len(card["flow_version"]) == 64
 
 
-@pytest.mark.parametrize("answers,expected", [
-    (["4"], "Hvilket postnummer bor borgeren i?"),
-    (["1"], "Næste svar kan være: 1 Opfølgning"),
-    (["4", "24"], "'24' er ikke et postnummer"),
-    (["9", "8"], "Tasten 8 findes ikke her"),
-    (["1", "1", "1"], "Der er ikke flere spørgsmål"),
-])
+@pytest.mark.parametrize(
+    "answers,expected",
+    [
+        (["4"], "Hvilket postnummer bor borgeren i?"),
+        (["1"], "Næste svar kan være: 1 Opfølgning"),
+        (["4", "24"], "'24' er ikke et postnummer"),
+        (["9", "8"], "Tasten 8 findes ikke her"),
+        (["1", "1", "1"], "Der er ikke flere spørgsmål"),
+    ],
+)
 def test_route_explains_unfinished_or_wrong_answers(answers, expected, capsys):
     assert main(["route", *answers]) == 1
     assert expected in capsys.readouterr().err
@@ -169,8 +180,14 @@ def test_store_commands_on_a_real_database(tmp_path, capsys, flow):
     db = str(tmp_path / "later" / "cli.db")  # its folder is made once a visit has spooled
     spool = str(tmp_path / "spool")
     down = Store(db, desk="d1", spool_dir=tmp_path / "spool")
-    old = visit_from_result(route(flow, ["1", "1"]), "jc-skelbaek", "d1", "in_person", 3.0,
-                            datetime(2025, 6, 2, 9, 0, tzinfo=UTC))
+    old = visit_from_result(
+        route(flow, ["1", "1"]),
+        "jc-skelbaek",
+        "d1",
+        "in_person",
+        3.0,
+        datetime(2025, 6, 2, 9, 0, tzinfo=UTC),
+    )
     assert down.record(old) == "spooled"
 
     assert main(["spool", "status", "--spool-dir", spool]) == 0
@@ -181,8 +198,14 @@ def test_store_commands_on_a_real_database(tmp_path, capsys, flow):
     assert main(["check", "--db", db, "--spool-dir", spool]) == 0
     assert "integritet ok; 1 besøg, heraf 0 annulleret" in capsys.readouterr().out
 
-    assert main(["purge", "--before", "2026-01-01", "--dry-run", "--db", db, "--spool-dir", spool]) == 0
-    assert "Prøvekørsel: detaljerne om 1 besøg og 0 annullerede besøg før 2026-01-01 (antal dage: 1)" in capsys.readouterr().out
+    assert (
+        main(["purge", "--before", "2026-01-01", "--dry-run", "--db", db, "--spool-dir", spool])
+        == 0
+    )
+    assert (
+        "Prøvekørsel: detaljerne om 1 besøg og 0 annullerede besøg før 2026-01-01 (antal dage: 1)"
+        in capsys.readouterr().out
+    )
     assert main(["purge", "--before", "2026-01-01", "--db", db, "--spool-dir", spool]) == 0
     assert "statistikken er uændret" in capsys.readouterr().out
     assert main(["purge", "--before", "2999-01-01", "--db", db]) == 1
@@ -204,17 +227,31 @@ def test_check_on_a_database_that_cannot_be_opened(tmp_path, capsys):
 @pytest.fixture
 def small_db(tmp_path) -> Path:
     db = tmp_path / "small.db"
-    assert main(["demo", "--db", str(db), "--days", "5", "--per-day", "40",
-                 "--end", "2026-11-23"]) == 0
+    assert (
+        main(["demo", "--db", str(db), "--days", "5", "--per-day", "40", "--end", "2026-11-23"])
+        == 0
+    )
     return db
 
 
-@pytest.mark.parametrize("fmt,visits", [("json", False), ("xlsx", False), ("json", True),
-                                        ("xlsx", True), ("csv", True)])
-def test_export_replaces_an_earlier_export_and_nothing_else(small_db, tmp_path, capsys, fmt,
-                                                            visits):
-    export = ["export", "--db", str(small_db), "--from", "2026-11-17", "--to", "2026-11-22",
-              "--format", fmt, *(["--visits"] if visits else [])]
+@pytest.mark.parametrize(
+    "fmt,visits", [("json", False), ("xlsx", False), ("json", True), ("xlsx", True), ("csv", True)]
+)
+def test_export_replaces_an_earlier_export_and_nothing_else(
+    small_db, tmp_path, capsys, fmt, visits
+):
+    export = [
+        "export",
+        "--db",
+        str(small_db),
+        "--from",
+        "2026-11-17",
+        "--to",
+        "2026-11-22",
+        "--format",
+        fmt,
+        *(["--visits"] if visits else []),
+    ]
     earlier = tmp_path / f"earlier.{fmt}"
     assert main([*export, "--out", str(earlier)]) == 0
     first = earlier.read_bytes()
@@ -254,8 +291,17 @@ def test_export_replaces_an_earlier_export_and_nothing_else(small_db, tmp_path, 
 
 
 def test_export_csv_tables_replace_only_their_own_files(small_db, tmp_path, capsys):
-    export = ["export", "--db", str(small_db), "--format", "csv", "--from", "2026-11-17",
-              "--to", "2026-11-22"]
+    export = [
+        "export",
+        "--db",
+        str(small_db),
+        "--format",
+        "csv",
+        "--from",
+        "2026-11-17",
+        "--to",
+        "2026-11-22",
+    ]
     folder = tmp_path / "tables"
     assert main([*export, "--out", str(folder)]) == 0
     files = sorted(folder.iterdir())
@@ -275,9 +321,13 @@ def test_export_csv_tables_replace_only_their_own_files(small_db, tmp_path, caps
 
 def test_read_only_commands_never_create_a_database(tmp_path, capsys):
     missing = tmp_path / "typo.db"
-    for command in (["summary"], ["check"], ["export", "--out", str(tmp_path / "x.xlsx")],
-                    ["rebalance", "--out", str(tmp_path / "p")],
-                    ["purge", "--before", "2020-01-01"]):
+    for command in (
+        ["summary"],
+        ["check"],
+        ["export", "--out", str(tmp_path / "x.xlsx")],
+        ["rebalance", "--out", str(tmp_path / "p")],
+        ["purge", "--before", "2020-01-01"],
+    ):
         assert main([*command, "--db", str(missing)]) == 1
         assert f"Databasen {missing} findes ikke" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
@@ -288,10 +338,21 @@ def test_is_memory_database():
 
     from triage.cli import refuse_memory_db
 
-    memory = ("sqlite://", "sqlite:///:memory:", "sqlite+pysqlite://",
-              "sqlite:///file::memory:?uri=true", "sqlite:///file:x?mode=memory&uri=true")
-    files = (None, "triage.db", ":memory:", "sqlite:///triage.db", "sqlite:////tmp/x.db",
-             "postgresql+psycopg://u@h/triage")
+    memory = (
+        "sqlite://",
+        "sqlite:///:memory:",
+        "sqlite+pysqlite://",
+        "sqlite:///file::memory:?uri=true",
+        "sqlite:///file:x?mode=memory&uri=true",
+    )
+    files = (
+        None,
+        "triage.db",
+        ":memory:",
+        "sqlite:///triage.db",
+        "sqlite:////tmp/x.db",
+        "postgresql+psycopg://u@h/triage",
+    )
     for db in memory:
         assert refuse_memory_db(Namespace(db=db, lang="en")), db
     for db in files:
@@ -346,8 +407,9 @@ def test_readme_synopsis_lists_every_command_and_option_the_parser_has_and_no_ot
         line = synopsis[name]
         # "[--site ID]": optional; "--out PATH": required ("triage --version": a form of its own);
         # "--lang da|en": its choices.
-        listed = {m[1]: m for m in re.findall(r"(\[?)(--[a-z][a-z-]*)(?: ([\w-]+(?:\|[\w-]+)+))?",
-                                              line)}
+        listed = {
+            m[1]: m for m in re.findall(r"(\[?)(--[a-z][a-z-]*)(?: ([\w-]+(?:\|[\w-]+)+))?", line)
+        }
         options = {o: a for a in parser._actions for o in a.option_strings if o.startswith("--")}
         options.pop("--help")
         assert set(listed) == set(options), f"triage {name}: README and parser differ"
@@ -358,8 +420,11 @@ def test_readme_synopsis_lists_every_command_and_option_the_parser_has_and_no_ot
             if action.choices:
                 assert set(choices.split("|")) == set(action.choices), f"triage {name} {option}"
         for action in parser._actions:
-            if not action.option_strings and action.choices and not isinstance(
-                    action, argparse._SubParsersAction):
+            if (
+                not action.option_strings
+                and action.choices
+                and not isinstance(action, argparse._SubParsersAction)
+            ):
                 assert f" {'|'.join(action.choices)} " in line, f"triage {name} {action.dest}"
 
 
@@ -377,13 +442,22 @@ def test_version_is_the_installed_package_metadata(tmp_path, monkeypatch, capsys
     assert stopped.value.code == 0 and capsys.readouterr().out == "triage triage-7.7.7\n"
 
 
-@pytest.mark.parametrize("lang,words,said", [
-    ("da", ["--from", "2026-11-01", "--to", "2026-13-01"],
-     "Datoen '2026-13-01' efter --to kan ikke læses"),
-    ("en", ["--from", "2026-13-01", "--to", "2026-11-30"],
-     "The date '2026-13-01' after --from cannot be read"),
-    ("en", ["--to", "9999-12-31"], "The date '9999-12-31' after --to lies outside the years"),
-])
+@pytest.mark.parametrize(
+    "lang,words,said",
+    [
+        (
+            "da",
+            ["--from", "2026-11-01", "--to", "2026-13-01"],
+            "Datoen '2026-13-01' efter --to kan ikke læses",
+        ),
+        (
+            "en",
+            ["--from", "2026-13-01", "--to", "2026-11-30"],
+            "The date '2026-13-01' after --from cannot be read",
+        ),
+        ("en", ["--to", "9999-12-31"], "The date '9999-12-31' after --to lies outside the years"),
+    ],
+)
 def test_a_wrong_date_is_named_with_its_option(tmp_path, lang, words, said):
     done = run("summary", *words, "--lang", lang, "--db", str(tmp_path / "none.db"), cwd=tmp_path)
     assert done.returncode == 1 and done.stdout == ""
@@ -392,13 +466,32 @@ def test_a_wrong_date_is_named_with_its_option(tmp_path, lang, words, said):
 
 
 def test_every_wrong_date_option_is_named_once(tmp_path):
-    done = run("export", "--from", "2026-02-30", "--to", "31/12/2026", "--out",
-               str(tmp_path / "x.xlsx"), "--lang", "en", cwd=tmp_path)
+    done = run(
+        "export",
+        "--from",
+        "2026-02-30",
+        "--to",
+        "31/12/2026",
+        "--out",
+        str(tmp_path / "x.xlsx"),
+        "--lang",
+        "en",
+        cwd=tmp_path,
+    )
     assert done.returncode == 1
     assert [line.split("'")[1:3] for line in done.stderr.splitlines()] == [
         ["2026-02-30", " after --from cannot be read. Write it as 2025-01-01."],
-        ["31/12/2026", " after --to cannot be read. Write it as 2025-01-01."]]
+        ["31/12/2026", " after --to cannot be read. Write it as 2025-01-01."],
+    ]
     # The last of a repeated option counts, as for any option.
-    done = run("purge", "--before", "2026-13-01", "--before", "2020-01-01", "--db",
-               str(tmp_path / "none.db"), cwd=tmp_path)
+    done = run(
+        "purge",
+        "--before",
+        "2026-13-01",
+        "--before",
+        "2020-01-01",
+        "--db",
+        str(tmp_path / "none.db"),
+        cwd=tmp_path,
+    )
     assert done.returncode == 1 and "findes ikke" in done.stderr and "Datoen" not in done.stderr

@@ -64,42 +64,102 @@ CASES: list[tuple[str, str, int, str]] = [
     ("desk-unknown-long-option", "desk --bogus 1", U, "usage:"),
     ("summary-flag-with-value", "summary --no-demo=yes", U, "usage:"),
     # --- numbers out of range
-    ("export-min-count-negative", "export --db {good} --out {new}.xlsx --min-count -1",
-     B, "--min-count"),
-    ("export-wait-minutes-0", "export --db {good} --out {new}.xlsx --wait-minutes 0",
-     B, "--wait-minutes"),
-    ("export-wait-minutes-negative", "export --db {good} --out {new}.xlsx --wait-minutes -5",
-     B, "--wait-minutes"),
-    ("export-wait-minutes-inf", "export --db {good} --out {new}.xlsx --wait-minutes inf",
-     B, "mellem 0 og 1440"),
-    ("export-wait-minutes-nan", "export --db {good} --out {new}.xlsx --wait-minutes nan",
-     B, "--wait-minutes"),
-    ("export-wait-minutes-huge", "export --db {good} --out {new}.xlsx --wait-minutes 1e300",
-     B, "mellem 0 og 1440"),
-    ("export-wait-share-1", "export --db {good} --out {new}.xlsx --wait-share 1",
-     B, "--wait-share"),
-    ("export-wait-share-0", "export --db {good} --out {new}.xlsx --wait-share 0",
-     B, "--wait-share"),
-    ("export-wait-share-1.5", "export --db {good} --out {new}.xlsx --wait-share 1.5",
-     B, "mellem 0 og 1 (fx 0,8)"),
-    ("export-wait-share-nan", "export --db {good} --out {new}.xlsx --wait-share nan",
-     B, "--wait-share"),
-    ("export-visits-min-count", "export --db {good} --out {new}.csv --visits --format csv "
-     "--min-count 5", B, "--min-count"),
+    (
+        "export-min-count-negative",
+        "export --db {good} --out {new}.xlsx --min-count -1",
+        B,
+        "--min-count",
+    ),
+    (
+        "export-wait-minutes-0",
+        "export --db {good} --out {new}.xlsx --wait-minutes 0",
+        B,
+        "--wait-minutes",
+    ),
+    (
+        "export-wait-minutes-negative",
+        "export --db {good} --out {new}.xlsx --wait-minutes -5",
+        B,
+        "--wait-minutes",
+    ),
+    (
+        "export-wait-minutes-inf",
+        "export --db {good} --out {new}.xlsx --wait-minutes inf",
+        B,
+        "mellem 0 og 1440",
+    ),
+    (
+        "export-wait-minutes-nan",
+        "export --db {good} --out {new}.xlsx --wait-minutes nan",
+        B,
+        "--wait-minutes",
+    ),
+    (
+        "export-wait-minutes-huge",
+        "export --db {good} --out {new}.xlsx --wait-minutes 1e300",
+        B,
+        "mellem 0 og 1440",
+    ),
+    (
+        "export-wait-share-1",
+        "export --db {good} --out {new}.xlsx --wait-share 1",
+        B,
+        "--wait-share",
+    ),
+    (
+        "export-wait-share-0",
+        "export --db {good} --out {new}.xlsx --wait-share 0",
+        B,
+        "--wait-share",
+    ),
+    (
+        "export-wait-share-1.5",
+        "export --db {good} --out {new}.xlsx --wait-share 1.5",
+        B,
+        "mellem 0 og 1 (fx 0,8)",
+    ),
+    (
+        "export-wait-share-nan",
+        "export --db {good} --out {new}.xlsx --wait-share nan",
+        B,
+        "--wait-share",
+    ),
+    (
+        "export-visits-min-count",
+        "export --db {good} --out {new}.csv --visits --format csv --min-count 5",
+        B,
+        "--min-count",
+    ),
     ("rebalance-max-moves-0", "rebalance --db {good} --out {new} --max-moves 0", B, "--max-moves"),
-    ("rebalance-max-moves-negative", "rebalance --db {good} --out {new} --max-moves -3",
-     B, "--max-moves"),
+    (
+        "rebalance-max-moves-negative",
+        "rebalance --db {good} --out {new} --max-moves -3",
+        B,
+        "--max-moves",
+    ),
     ("demo-days-0", "demo --db {new}.db --days 0", B, "--days skal være fra 1 til 36.500"),
     ("demo-days-negative", "demo --db {new}.db --days -1", B, "--days skal være"),
     ("demo-per-day-0", "demo --db {new}.db --per-day 0", B, "--per-day fra 1 til 100.000"),
     ("demo-days-huge", "demo --db {new}.db --days 99999999", B, "--days skal være"),
     ("demo-per-day-huge", "demo --db {new}.db --per-day 999999999999", B, "--per-day fra 1"),
-    ("demo-too-many-visits", "demo --db {new}.db --days 36500 --per-day 10000",
-     B, "højst 50.000.000"),
-    ("demo-days-beyond-int64", "demo --db {new}.db --days 1000000000000000000000000",
-     B, "--days skal være"),
-    ("demo-limits-english", "demo --db {new}.db --days 0 --lang en",
-     B, "--days must be 1 to 36,500"),
+    (
+        "demo-too-many-visits",
+        "demo --db {new}.db --days 36500 --per-day 10000",
+        B,
+        "højst 50.000.000",
+    ),
+    (
+        "demo-days-beyond-int64",
+        "demo --db {new}.db --days 1000000000000000000000000",
+        B,
+        "--days skal være",
+    ),
+    (
+        "demo-limits-english",
+        "demo --db {new}.db --days 0 --lang en",
+        B,
+        "--days must be 1 to 36,500",
+    ),
     # --- dates that cannot be read, or lie outside 1900-01-01 … 2999-12-31
     ("summary-month-13", "summary --db {good} --from 2026-13-01", B, "kan ikke læses"),
     ("summary-danish-date", "summary --db {good} --to 31/12/2026", B, "kan ikke læses"),
@@ -107,13 +167,25 @@ CASES: list[tuple[str, str, int, str]] = [
     ("summary-year-9999", "summary --db {good} --to 9999-12-31", B, "uden for"),
     ("summary-backwards", "summary --db {good} --from 2026-11-30 --to 2026-11-01", B, "begynder"),
     ("summary-year-10000", "summary --db {good} --to 10000-01-01", B, "kan ikke læses"),
-    ("summary-year-9999-english", "summary --db {good} --from 9999-12-31 --lang en",
-     B, "outside the years"),
-    ("export-last-day-9999", "export --db {good} --out {new}.xlsx --from 9999-12-31 "
-     "--to 9999-12-31", B, "uden for"),
+    (
+        "summary-year-9999-english",
+        "summary --db {good} --from 9999-12-31 --lang en",
+        B,
+        "outside the years",
+    ),
+    (
+        "export-last-day-9999",
+        "export --db {good} --out {new}.xlsx --from 9999-12-31 --to 9999-12-31",
+        B,
+        "uden for",
+    ),
     ("export-to-year-1", "export --db {good} --out {new}.xlsx --to 0001-01-01", B, "uden for"),
-    ("export-backwards", "export --db {good} --out {new}.xlsx --from 2026-11-30 --to 2026-11-01",
-     B, "begynder"),
+    (
+        "export-backwards",
+        "export --db {good} --out {new}.xlsx --from 2026-11-30 --to 2026-11-01",
+        B,
+        "begynder",
+    ),
     ("rebalance-from-1899", "rebalance --db {good} --out {new} --from 1899-12-31", B, "uden for"),
     ("rebalance-to-9999", "rebalance --db {good} --out {new} --to 9999-12-31", B, "uden for"),
     ("purge-before-9999", "purge --db {good} --before 9999-12-31", B, "uden for"),
@@ -123,8 +195,12 @@ CASES: list[tuple[str, str, int, str]] = [
     ("purge-before-empty", 'purge --db {good} --before ""', B, "kan ikke læses"),
     ("demo-end-9999", "demo --db {new}.db --end 9999-12-31", B, "uden for"),
     ("demo-end-year-1", "demo --db {new}.db --end 0001-01-02", B, "uden for"),
-    ("demo-starts-before-1900", "demo --db {new}.db --end 1900-06-01 --days 365",
-     B, "før 1900-01-01"),
+    (
+        "demo-starts-before-1900",
+        "demo --db {new}.db --end 1900-06-01 --days 365",
+        B,
+        "før 1900-01-01",
+    ),
     ("demo-end-banana", "demo --db {new}.db --end banana", B, "kan ikke læses"),
     ("route-at-9999", "route 1 1 --at 9999-12-31T23:59", B, "uden for"),
     ("route-at-year-1", "route 1 1 --at 0001-01-01T00:00", B, "uden for"),
@@ -134,8 +210,12 @@ CASES: list[tuple[str, str, int, str]] = [
     ("purge-before-named", "purge --db {good} --before 1/1/2025", B, "'1/1/2025' efter --before"),
     ("demo-end-named", "demo --db {new}.db --end 2026-13-01 --lang en", B, "after --end cannot"),
     ("route-at-named", "route 1 1 --at 2026-11-23T25:00 --lang en", B, "after --at cannot"),
-    ("rebalance-to-named", "rebalance --db {good} --out {new} --to 3000-01-01", B,
-     "'3000-01-01' efter --to ligger uden for"),
+    (
+        "rebalance-to-named",
+        "rebalance --db {good} --out {new} --to 3000-01-01",
+        B,
+        "'3000-01-01' efter --to ligger uden for",
+    ),
     # --- a database that does not exist: read-only commands never create an empty one
     ("summary-missing-db", "summary --db {new}.db", B, "findes ikke"),
     ("check-missing-db", "check --db {new}.db", B, "findes ikke"),
@@ -145,8 +225,12 @@ CASES: list[tuple[str, str, int, str]] = [
     ("summary-missing-db-url", "summary --db sqlite:///{new}.db", B, "findes ikke"),
     ("check-missing-folder", "check --db {new}/x.db", B, "findes ikke"),
     ("summary-missing-db-english", "summary --db {new}.db --lang en", B, "does not exist"),
-    ("flush-into-missing-folder", "spool flush --db {new}/x.db --spool-dir {spool}",
-     B, "kan ikke bruges"),
+    (
+        "flush-into-missing-folder",
+        "spool flush --db {new}/x.db --spool-dir {spool}",
+        B,
+        "kan ikke bruges",
+    ),
     ("demo-into-missing-folder", "demo --db {new}/x.db --days 2", B, "kan ikke bruges"),
     ("check-db-is-a-folder", "check --db {folder}", B, "kan ikke bruges"),
     # --- a file that is not a database, or a damaged one
@@ -161,13 +245,21 @@ CASES: list[tuple[str, str, int, str]] = [
     ("summary-random-bytes", "summary --db {noise}", B, "beskadiget"),
     ("check-truncated", "check --db {truncated}", B, "beskadiget"),
     ("summary-truncated", "summary --db {truncated}", B, "beskadiget"),
-    ("export-visits-truncated", "export --db {truncated} --visits --format csv --out {new}.csv",
-     B, "beskadiget"),
+    (
+        "export-visits-truncated",
+        "export --db {truncated} --visits --format csv --out {new}.csv",
+        B,
+        "beskadiget",
+    ),
     ("export-tables-truncated", "export --db {truncated} --out {new}.xlsx", B, "beskadiget"),
     ("rebalance-truncated", "rebalance --db {truncated} --out {new}", B, "beskadiget"),
     ("check-header-overwritten", "check --db {no_header}", B, "beskadiget"),
-    ("export-json-header-overwritten", "export --db {no_header} --visits --format json "
-     "--out {new}.json", B, "beskadiget"),
+    (
+        "export-json-header-overwritten",
+        "export --db {no_header} --visits --format json --out {new}.json",
+        B,
+        "beskadiget",
+    ),
     ("summary-not-a-database-english", "summary --db {hello} --lang en", B, "damaged"),
     ("desk-text-file", "--db {hello} --desk a", B, "ikke en SQLite-database"),
     ("check-repair-truncated", "check --repair --db {truncated_too}", B, "sikkerhedskopi"),
@@ -177,41 +269,77 @@ CASES: list[tuple[str, str, int, str]] = [
     # a newer schema: the command's own message, not the desk's
     ("summary-newer-schema", "summary --db {newer}", B, "Opdatér triage på denne maskine"),
     ("check-newer-schema", "check --db {newer}", B, "Opdatér triage på denne maskine"),
-    ("purge-newer-schema", "purge --db {newer} --before 2020-01-01",
-     B, "Opdatér triage på denne maskine"),
+    (
+        "purge-newer-schema",
+        "purge --db {newer} --before 2020-01-01",
+        B,
+        "Opdatér triage på denne maskine",
+    ),
     # opens, but a page the figures need is damaged: the failure comes while counting
     ("summary-damaged-page", "summary --db {bad_page}", B, "beskadiget"),
     ("export-damaged-page", "export --db {bad_page} --out {new}.xlsx", B, "beskadiget"),
     ("rebalance-damaged-page", "rebalance --db {bad_page} --out {new}", B, "beskadiget"),
     # --- --db URLs that cannot be used
     ("check-mysql-without-driver", "check --db mysql://u@localhost/triage", B, "kan ikke bruges"),
-    ("summary-unknown-scheme", "summary --db bogus://x", B,
-     "ukendt databasetype 'bogus' (brug sqlite eller postgresql+psycopg)"),
-    ("export-port-not-a-number", "export --db postgresql+psycopg://u@localhost:abc/db "
-     "--out {new}.xlsx", B, "portnummeret 'abc' er ikke et tal"),
+    (
+        "summary-unknown-scheme",
+        "summary --db bogus://x",
+        B,
+        "ukendt databasetype 'bogus' (brug sqlite eller postgresql+psycopg)",
+    ),
+    (
+        "export-port-not-a-number",
+        "export --db postgresql+psycopg://u@localhost:abc/db --out {new}.xlsx",
+        B,
+        "portnummeret 'abc' er ikke et tal",
+    ),
     ("check-only-separator", "check --db ://", B, "kan ikke bruges"),
-    ("purge-closed-port", "purge --before 2020-01-01 --db postgresql+psycopg://u@127.0.0.1:1/db",
-     B, "kan ikke bruges"),
-    ("flush-unknown-driver", "spool flush --spool-dir {spool} --db sqlite+nodriver:///x.db",
-     B, "kan ikke bruges"),
+    (
+        "purge-closed-port",
+        "purge --before 2020-01-01 --db postgresql+psycopg://u@127.0.0.1:1/db",
+        B,
+        "kan ikke bruges",
+    ),
+    (
+        "flush-unknown-driver",
+        "spool flush --spool-dir {spool} --db sqlite+nodriver:///x.db",
+        B,
+        "kan ikke bruges",
+    ),
     ("demo-http-url", "demo --db http://example.invalid/x --days 2", B, "kan ikke bruges"),
-    ("rebalance-password-not-shown", "rebalance --out {new} "
-     "--db mysql+nosuchdriver://u:{password}@h/db", B, "kan ikke bruges"),
-    ("check-closed-port-password-not-shown", "check "
-     "--db postgresql+psycopg://u:{password}@127.0.0.1:1/db", B, "kan ikke bruges"),
+    (
+        "rebalance-password-not-shown",
+        "rebalance --out {new} --db mysql+nosuchdriver://u:{password}@h/db",
+        B,
+        "kan ikke bruges",
+    ),
+    (
+        "check-closed-port-password-not-shown",
+        "check --db postgresql+psycopg://u:{password}@127.0.0.1:1/db",
+        B,
+        "kan ikke bruges",
+    ),
     ("check-in-memory", "check --db sqlite://", B, "i hukommelsen"),
     ("summary-in-memory", "summary --db sqlite:///:memory:", B, "i hukommelsen"),
     ("flush-in-memory", "spool flush --db sqlite:// --spool-dir {spool}", B, "i hukommelsen"),
     ("demo-in-memory", "demo --db sqlite:///:memory: --days 2", B, "i hukommelsen"),
-    ("export-in-memory-uri", "export --db sqlite:///file::memory:?cache=shared&uri=true "
-     "--out {new}.xlsx", B, "i hukommelsen"),
+    (
+        "export-in-memory-uri",
+        "export --db sqlite:///file::memory:?cache=shared&uri=true --out {new}.xlsx",
+        B,
+        "i hukommelsen",
+    ),
     ("desk-in-memory", "desk --db sqlite://", B, "i hukommelsen"),
     ("desk-in-memory-implicit", "--db sqlite:///:memory:", B, "i hukommelsen"),
     ("desk-in-memory-english", "--db sqlite:// --lang en", B, "in-memory database"),
     ("desk-url-no-driver", "desk --db mysql://x/y", B, "kan ikke bruges"),
     ("desk-url-unknown-kind", "desk --db bogus://x", B, "ukendt databasetype 'bogus'"),
-    ("desk-url-port-no-number", "desk --db postgresql://h:abc/db", B,
-     "portnummeret 'abc' er ikke et tal"),
+    (
+        "desk-url-port-no-number",
+        "desk --db postgresql://h:abc/db",
+        B,
+        "portnummeret 'abc' er ikke et tal",
+    ),
     ("desk-url-no-scheme", "--db ://x", B, "kan ikke bruges"),
     ("purge-read-only", "purge --before 2020-01-01 --db {read_only}", B, "Intet er ændret"),
     # --- data folders that cannot be used
@@ -220,10 +348,18 @@ CASES: list[tuple[str, str, int, str]] = [
     ("validate-broken-data", "validate --data {broken_data}", B, "Ret fejlene"),
     ("route-missing-data", "route 1 1 --data {new}", B, "kan ikke bruges"),
     ("summary-empty-data", "summary --db {good} --data {folder}", B, "kan ikke bruges"),
-    ("export-broken-data", "export --db {good} --data {broken_data} --out {new}.xlsx",
-     B, "kan ikke bruges"),
-    ("rebalance-broken-data", "rebalance --db {good} --data {broken_data} --out {new}",
-     B, "kan ikke bruges"),
+    (
+        "export-broken-data",
+        "export --db {good} --data {broken_data} --out {new}.xlsx",
+        B,
+        "kan ikke bruges",
+    ),
+    (
+        "rebalance-broken-data",
+        "rebalance --db {good} --data {broken_data} --out {new}",
+        B,
+        "kan ikke bruges",
+    ),
     ("demo-missing-data", "demo --db {new}.db --data {new}", B, "kan ikke bruges"),
     ("desk-missing-data", "desk --data {new}", B, "kan ikke bruges"),
     ("desk-broken-data", "--data {broken_data}", B, "sites.toml:"),
@@ -232,8 +368,12 @@ CASES: list[tuple[str, str, int, str]] = [
     ("desk-unknown-theme", "desk --theme nope", B, "findes ikke"),
     ("route-unknown-site", "route 1 1 --site nowhere", B, "findes ikke"),
     ("summary-unknown-site", "summary --db {good} --site jc-nowhere", B, "findes ikke"),
-    ("export-unknown-site", "export --db {good} --site jc-nowhere --out {new}.xlsx",
-     B, "findes ikke"),
+    (
+        "export-unknown-site",
+        "export --db {good} --site jc-nowhere --out {new}.xlsx",
+        B,
+        "findes ikke",
+    ),
     ("route-not-a-postcode", "route 4 24", B, "ikke et postnummer"),
     ("route-no-such-key", "route 9 8", B, "findes ikke her"),
     ("route-unfinished", "route 4", B, "postnummer"),
@@ -243,29 +383,61 @@ CASES: list[tuple[str, str, int, str]] = [
     ("export-out-folder", "export --db {good} --out {folder}", B, "er en mappe"),
     ("export-json-out-folder", "export --db {good} --format json --out {folder}", B, "er en mappe"),
     ("export-out-pipe", "export --db {good} --out {pipe}", B, "ikke en almindelig fil"),
-    ("export-out-link-to-device", "export --db {good} --out {to_device}",
-     B, "--out er et link; skriv stien til selve filen"),
-    ("export-json-out-link-to-a-file", "export --db {good} --format json --out {to_notes}",
-     B, "--out er et link; skriv stien til selve filen"),
+    (
+        "export-out-link-to-device",
+        "export --db {good} --out {to_device}",
+        B,
+        "--out er et link; skriv stien til selve filen",
+    ),
+    (
+        "export-json-out-link-to-a-file",
+        "export --db {good} --format json --out {to_notes}",
+        B,
+        "--out er et link; skriv stien til selve filen",
+    ),
     ("export-out-other-file", "export --db {good} --out {notes}", B, "slet filen først"),
     ("export-out-plain-xlsx", "export --db {good} --out {plain_xlsx}", B, "slet filen først"),
-    ("export-visits-out-plain-csv", "export --db {good} --visits --format csv --out {plain_csv}",
-     B, "slet filen først"),
+    (
+        "export-visits-out-plain-csv",
+        "export --db {good} --visits --format csv --out {plain_csv}",
+        B,
+        "slet filen først",
+    ),
     ("export-out-missing-folders", "export --db {good} --out {new}/a/b/c.xlsx", B, "findes ikke"),
     ("export-csv-tables-out-file", "export --db {good} --format csv --out {notes}", B, "er en fil"),
     ("export-out-the-database", "export --db {good} --out {good}", B, "slet filen først"),
-    ("export-out-below-a-file", "export --db {good} --out {notes}/sub.xlsx",
-     B, "Kunne ikke skrive"),
-    ("export-visits-csv-out-folder", "export --db {good} --visits --format csv --out {folder}",
-     B, "er en mappe"),
-    ("export-visits-json-out-pipe", "export --db {good} --visits --format json --out {pipe}",
-     B, "ikke en almindelig fil"),
-    ("export-out-device-english", "export --db {good} --out {to_device} --lang en",
-     B, "--out is a link"),
+    (
+        "export-out-below-a-file",
+        "export --db {good} --out {notes}/sub.xlsx",
+        B,
+        "Kunne ikke skrive",
+    ),
+    (
+        "export-visits-csv-out-folder",
+        "export --db {good} --visits --format csv --out {folder}",
+        B,
+        "er en mappe",
+    ),
+    (
+        "export-visits-json-out-pipe",
+        "export --db {good} --visits --format json --out {pipe}",
+        B,
+        "ikke en almindelig fil",
+    ),
+    (
+        "export-out-device-english",
+        "export --db {good} --out {to_device} --lang en",
+        B,
+        "--out is a link",
+    ),
     ("rebalance-out-empty", 'rebalance --db {good} --out ""', B, "--out er tom"),
     ("rebalance-out-file", "rebalance --db {good} --out {notes}", B, "er en fil"),
-    ("rebalance-out-data-folder", "rebalance --db {good} --data {data} --out {data}",
-     B, "selve datamappen"),
+    (
+        "rebalance-out-data-folder",
+        "rebalance --db {good} --data {data} --out {data}",
+        B,
+        "selve datamappen",
+    ),
 ]
 
 
@@ -277,8 +449,10 @@ def workspace(tmp_path_factory) -> dict[str, str]:
 
     root = tmp_path_factory.mktemp("fuzz")
     good = root / "good.db"
-    assert main(["demo", "--db", str(good), "--days", "20", "--per-day", "60",
-                 "--end", "2026-11-23"]) == 0
+    assert (
+        main(["demo", "--db", str(good), "--days", "20", "--per-day", "60", "--end", "2026-11-23"])
+        == 0
+    )
     with sqlite3.connect(good) as conn:  # everything into the main file, to copy and damage
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     raw = good.read_bytes()
@@ -288,11 +462,15 @@ def workspace(tmp_path_factory) -> dict[str, str]:
     (root / "no_header.db").write_bytes(b"\0" * 100 + raw[100:])
     with sqlite3.connect(good) as conn:  # the rollups' first pages: every figure reads one
         size = conn.execute("PRAGMA page_size").fetchone()[0]
-        pages = [p for (p,) in conn.execute(
-            "SELECT rootpage FROM sqlite_master WHERE type = 'table' AND name LIKE 'visit_%'")]
+        pages = [
+            p
+            for (p,) in conn.execute(
+                "SELECT rootpage FROM sqlite_master WHERE type = 'table' AND name LIKE 'visit_%'"
+            )
+        ]
     damaged = bytearray(raw)
     for page in pages:
-        damaged[(page - 1) * size:page * size] = b"\xff" * size
+        damaged[(page - 1) * size : page * size] = b"\xff" * size
     (root / "bad_page.db").write_bytes(bytes(damaged))
     read_only = root / "read_only.db"
     shutil.copy(good, read_only)
@@ -302,8 +480,9 @@ def workspace(tmp_path_factory) -> dict[str, str]:
     newer = root / "newer.db"
     shutil.copy(good, newer)
     conn = sqlite3.connect(newer)
-    conn.execute("UPDATE triage_meta SET value = '99' "
-                 "WHERE key IN ('schema_version', 'writable_from')")
+    conn.execute(
+        "UPDATE triage_meta SET value = '99' WHERE key IN ('schema_version', 'writable_from')"
+    )
     conn.commit()
     conn.close()  # the last connection: its -wal file goes too
     (root / "folder").mkdir()
@@ -324,22 +503,35 @@ def workspace(tmp_path_factory) -> dict[str, str]:
     return places
 
 
-def _run(case_id: str, words: str,
-         places: dict[str, str]) -> tuple[subprocess.CompletedProcess, float]:
+def _run(
+    case_id: str, words: str, places: dict[str, str]
+) -> tuple[subprocess.CompletedProcess, float]:
     fresh = Path(places["root"]) / "made" / case_id
     argv = [a.format(new=fresh, password=PASSWORD, **places) for a in shlex.split(words)]
     home = Path(places["root"]) / "home" / case_id
     env = {k: v for k, v in os.environ.items() if k != "TRIAGE_DATA"}
-    env.update(HOME=str(home), XDG_DATA_HOME=str(home / "data"), XDG_STATE_HOME=str(home / "state"),
-               PYTHONPATH=str(ROOT))
+    env.update(
+        HOME=str(home),
+        XDG_DATA_HOME=str(home / "data"),
+        XDG_STATE_HOME=str(home / "state"),
+        PYTHONPATH=str(ROOT),
+    )
     started = time.perf_counter()
     command = [sys.executable, "-m", "triage.cli", *argv]
     try:
-        done = subprocess.run(command, cwd=places["root"], env=env, capture_output=True, text=True,
-                              timeout=TIMEOUT, stdin=subprocess.DEVNULL)
+        done = subprocess.run(
+            command,
+            cwd=places["root"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+            stdin=subprocess.DEVNULL,
+        )
     except subprocess.TimeoutExpired as stopped:  # e.g. a demo of a billion visits a day
-        done = subprocess.CompletedProcess(command, None, _text(stopped.stdout),
-                                           _text(stopped.stderr))
+        done = subprocess.CompletedProcess(
+            command, None, _text(stopped.stdout), _text(stopped.stderr)
+        )
     return done, time.perf_counter() - started
 
 
@@ -350,8 +542,11 @@ def _text(output: bytes | str | None) -> str:
 @pytest.fixture(scope="module")
 def results(workspace, request) -> dict[str, tuple[subprocess.CompletedProcess, float]]:
     """Every selected case run once, a few processes at a time (the machine may be busy)."""
-    chosen = {item.callspec.id for item in request.session.items
-              if item.originalname == "test_bad_invocation" and hasattr(item, "callspec")}
+    chosen = {
+        item.callspec.id
+        for item in request.session.items
+        if item.originalname == "test_bad_invocation" and hasattr(item, "callspec")
+    }
     todo = [(case_id, args) for case_id, args, _, _ in CASES if case_id in chosen]
     with ThreadPoolExecutor(max_workers=4) as pool:
         finished = pool.map(lambda case: _run(*case, workspace), todo)
@@ -383,9 +578,11 @@ def test_bad_invocation(case_id, words, code, says, results, workspace):
     if "{good}" in words:
         assert Path(workspace["good"]).read_bytes()  # still there, still a file
     for name in ("notes", "plain_xlsx", "plain_csv", "to_notes"):  # not written, nor through
-        if f"{{{name}}}" in words:                                    # a link to them
-            assert Path(workspace[name]).read_text() in ("notes that are not an export\n",
-                                                         "the planner's own notes\n")
+        if f"{{{name}}}" in words:  # a link to them
+            assert Path(workspace[name]).read_text() in (
+                "notes that are not an export\n",
+                "the planner's own notes\n",
+            )
     for command in ("summary", "check"):
         if f"{{empty_{command}}}" in words:
             assert Path(workspace[f"empty_{command}"]).stat().st_size == 0  # not made a database
@@ -393,22 +590,41 @@ def test_bad_invocation(case_id, words, code, says, results, workspace):
 
 # --- the last resort, a locked or read-only database, a full disk --------------------------------
 
+
 def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "TRIAGE_DATA"}
-    env.update(HOME=str(tmp_path / "home"), XDG_DATA_HOME=str(tmp_path / "home" / "data"),
-               XDG_STATE_HOME=str(tmp_path / "state"), PYTHONPATH=str(ROOT), **extra)
+    env.update(
+        HOME=str(tmp_path / "home"),
+        XDG_DATA_HOME=str(tmp_path / "home" / "data"),
+        XDG_STATE_HOME=str(tmp_path / "state"),
+        PYTHONPATH=str(ROOT),
+        **extra,
+    )
     return env
 
 
 def _python(code: str, *args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", code, *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=TIMEOUT, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def _triage(*args: str, tmp_path: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "triage.cli", *args], cwd=tmp_path,
-                          env=_env(tmp_path), capture_output=True, text=True, timeout=TIMEOUT,
-                          stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", "triage.cli", *args],
+        cwd=tmp_path,
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 # A fault no one foresaw, forced from outside: the code under test has no hook for it.
@@ -424,11 +640,20 @@ sys.exit(cli.main(sys.argv[1:]))
 """
 
 
-@pytest.mark.parametrize("lang,says", [("da", "Uventet fejl i triage"),
-                                       ("en", "Unexpected error in triage")])
+@pytest.mark.parametrize(
+    "lang,says", [("da", "Uventet fejl i triage"), ("en", "Unexpected error in triage")]
+)
 def test_last_resort_says_one_line_and_writes_the_report(tmp_path, workspace, lang, says):
-    done = _python(CRASHING, "check", "--db", workspace["good"], "--lang", lang, env=_env(tmp_path),
-                   cwd=tmp_path)
+    done = _python(
+        CRASHING,
+        "check",
+        "--db",
+        workspace["good"],
+        "--lang",
+        lang,
+        env=_env(tmp_path),
+        cwd=tmp_path,
+    )
     assert done.returncode == 70
     assert "Traceback" not in done.stdout + done.stderr
     (line,) = done.stderr.strip().splitlines()
@@ -454,8 +679,14 @@ def test_last_resort_without_a_state_folder_uses_the_temporary_folder(tmp_path, 
     (tmp_path / "state").write_text("a file where the state folder should be")
     scratch = tmp_path / "tmp"
     scratch.mkdir()
-    done = _python(CRASHING, "check", "--db", workspace["good"],
-                   env=_env(tmp_path, TMPDIR=str(scratch)), cwd=tmp_path)
+    done = _python(
+        CRASHING,
+        "check",
+        "--db",
+        workspace["good"],
+        env=_env(tmp_path, TMPDIR=str(scratch)),
+        cwd=tmp_path,
+    )
     assert done.returncode == 70
     (report,) = scratch.glob("crash-*.txt")
     assert done.stderr.strip().splitlines() == [done.stderr.strip()] and str(report) in done.stderr
@@ -479,8 +710,9 @@ def test_purge_on_a_locked_database_says_so_and_deletes_nothing(tmp_path, worksp
     db = tmp_path / "locked.db"
     shutil.copy(workspace["good"], db)
     before = _visits(db)
-    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(db)], stdout=subprocess.PIPE,
-                              text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(db)], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert holder.stdout.readline().strip() == "locked"
         done = _triage("purge", "--before", "2026-11-20", "--db", str(db), tmp_path=tmp_path)
@@ -528,8 +760,18 @@ def test_xlsx_on_a_full_disk_one_message_nothing_left(tmp_path, workspace, what)
     scratch.mkdir()
     out = tmp_path / "out" / "full.xlsx"
     out.parent.mkdir()  # the export makes no folder
-    done = _python(FULL_DISK, "40000", "export", "--db", workspace["good"], "--out", str(out),
-                   *what, env=_env(tmp_path, TMPDIR=str(scratch)), cwd=tmp_path)
+    done = _python(
+        FULL_DISK,
+        "40000",
+        "export",
+        "--db",
+        workspace["good"],
+        "--out",
+        str(out),
+        *what,
+        env=_env(tmp_path, TMPDIR=str(scratch)),
+        cwd=tmp_path,
+    )
     assert done.returncode == 1, done.stderr
     (line,) = done.stderr.strip().splitlines()
     assert line.startswith("Kunne ikke skrive") and "File too large" in line
@@ -546,8 +788,15 @@ def test_xlsx_on_a_really_full_filesystem(tmp_path, workspace, what):
     if os.geteuid() != 0 or subprocess.run(mount, capture_output=True).returncode != 0:
         pytest.skip("needs to mount a small tmpfs (root)")
     try:
-        done = _triage("export", *what, "--db", workspace["good"], "--out", str(disk / "full.xlsx"),
-                       tmp_path=tmp_path)
+        done = _triage(
+            "export",
+            *what,
+            "--db",
+            workspace["good"],
+            "--out",
+            str(disk / "full.xlsx"),
+            tmp_path=tmp_path,
+        )
         left = list(disk.iterdir())
     finally:
         subprocess.run(["umount", str(disk)], check=True)
@@ -559,6 +808,7 @@ def test_xlsx_on_a_really_full_filesystem(tmp_path, workspace, what):
 
 
 # --- check changes nothing; damaged files, full disks, closed pipes, a missing driver ------------
+
 
 def _triggers_and_meta(db: Path) -> tuple[list, list]:
     with sqlite3.connect(db) as conn:
@@ -583,8 +833,10 @@ def test_check_and_repair_say_the_same_of_a_truncated_file(tmp_path, workspace):
     raw = Path(workspace["good"]).read_bytes()
     db.write_bytes(raw[: len(raw) // 3])
     with ThreadPoolExecutor(max_workers=2) as pool:  # side by side: the suite stays quick
-        plain, repair = pool.map(lambda more: _triage("check", *more, "--db", str(db),
-                                                      tmp_path=tmp_path), ([], ["--repair"]))
+        plain, repair = pool.map(
+            lambda more: _triage("check", *more, "--db", str(db), tmp_path=tmp_path),
+            ([], ["--repair"]),
+        )
     assert plain.returncode == repair.returncode == 1
     assert "beskadiget" in plain.stderr and "sikkerhedskopi" in plain.stderr
     assert repair.stderr == plain.stderr
@@ -616,8 +868,7 @@ def test_rebalance_on_a_full_disk_names_its_file_and_leaves_nothing(tmp_path, wo
     disk = _small_disk(tmp_path)
     out = disk / "forslag"
     try:
-        done = _triage("rebalance", "--db", workspace["good"], "--out", str(out),
-                       tmp_path=tmp_path)
+        done = _triage("rebalance", "--db", workspace["good"], "--out", str(out), tmp_path=tmp_path)
         left = list(disk.iterdir())
     finally:
         subprocess.run(["umount", str(disk)], check=True)
@@ -633,10 +884,24 @@ def test_rebalance_into_a_closed_pipe_still_writes_the_proposal(tmp_path, worksp
     os.close(read)
     out = tmp_path / "forslag"
     try:
-        done = subprocess.run([sys.executable, "-m", "triage.cli", "rebalance", "--db",
-                               workspace["good"], "--out", str(out)], cwd=tmp_path,
-                              env=_env(tmp_path, PYTHONUNBUFFERED="1"), stdout=write,
-                              stderr=subprocess.PIPE, text=True, timeout=TIMEOUT)
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "triage.cli",
+                "rebalance",
+                "--db",
+                workspace["good"],
+                "--out",
+                str(out),
+            ],
+            cwd=tmp_path,
+            env=_env(tmp_path, PYTHONUNBUFFERED="1"),
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=TIMEOUT,
+        )
     finally:
         os.close(write)
     assert "Traceback" not in done.stderr
@@ -648,19 +913,28 @@ def test_a_missing_postgres_driver_is_named_with_the_way_to_install_it(tmp_path)
     blocked = tmp_path / "blocked"  # a Python where the driver is not installed
     blocked.mkdir()
     (blocked / "psycopg.py").write_text(
-        "raise ModuleNotFoundError(\"No module named 'psycopg'\", name='psycopg')\n")
+        "raise ModuleNotFoundError(\"No module named 'psycopg'\", name='psycopg')\n"
+    )
     env = {**_env(tmp_path), "PYTHONPATH": f"{blocked}{os.pathsep}{ROOT}"}
     url = "postgresql+psycopg://u@localhost/triage"
 
     def run(command: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "triage.cli", command, "--db", url],
-                              cwd=tmp_path, env=env, capture_output=True, text=True,
-                              timeout=TIMEOUT, stdin=subprocess.DEVNULL)
+        return subprocess.run(
+            [sys.executable, "-m", "triage.cli", command, "--db", url],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=TIMEOUT,
+            stdin=subprocess.DEVNULL,
+        )
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         runs = list(pool.map(run, ("summary", "desk")))
     for done in runs:
         assert done.returncode == 1, done.stderr
-        assert ("driveren til PostgreSQL er ikke installeret: kør pip install '.[postgres]'"
-                in done.stderr), done.stderr
+        assert (
+            "driveren til PostgreSQL er ikke installeret: kør pip install '.[postgres]'"
+            in done.stderr
+        ), done.stderr
         assert "No module named" not in done.stderr

@@ -48,10 +48,17 @@ def test_the_story_it_tells(flow, year, tmp_path):
     store.open()
     assert store.load_demo(DemoHistory(flow, 365, 7, 300, END)) == len(year)
     # The bulk path writes exactly the visits the portable path yields.
-    stored = [tuple(str(r[f]) for f in ("visit_id", "local_date", "site_id", "outcome_id", "channel"))
-              for r in store.visits()]
-    assert stored == [tuple(dict(zip(FIELDS, v, strict=True))[f] for f in ("visit_id", "local_date", "site_id",
-                                                              "outcome_id", "channel")) for v in year]
+    stored = [
+        tuple(str(r[f]) for f in ("visit_id", "local_date", "site_id", "outcome_id", "channel"))
+        for r in store.visits()
+    ]
+    assert stored == [
+        tuple(
+            dict(zip(FIELDS, v, strict=True))[f]
+            for f in ("visit_id", "local_date", "site_id", "outcome_id", "channel")
+        )
+        for v in year
+    ]
     first = summarize(store, flow.sites, date(2025, 11, 23), date(2026, 2, 1))
     last = summarize(store, flow.sites, date(2026, 9, 1), END)
     share = lambda s: next(x.share for x in s.sites if x.site_id == "jc-skelbaek")  # noqa: E731
@@ -60,8 +67,11 @@ def test_the_story_it_tells(flow, year, tmp_path):
     assert months["2026-07"] < 0.7 * months["2026-05"]  # the summer low
 
     def sick(a: date, b: date) -> float:
-        return sum(n for (o,), n in visit_counts(store, a, b, ("outcome_id",)).items()
-                   if o.startswith("sick")) / sum(visit_counts(store, a, b).values())
+        return sum(
+            n
+            for (o,), n in visit_counts(store, a, b, ("outcome_id",)).items()
+            if o.startswith("sick")
+        ) / sum(visit_counts(store, a, b).values())
 
     assert sick(date(2026, 9, 1), END) > sick(date(2025, 11, 23), date(2026, 2, 1))  # growing
     assert sum(visit_counts(store, date(2020, 1, 1), date(2030, 1, 1)).values()) == len(year)
@@ -78,14 +88,22 @@ def test_demo_command_refuses_a_database_with_real_visits(tmp_path, capsys, flow
     store.dispose()
     assert main(["demo", "--db", str(db), "--days", "5"]) == 1
     assert "har rigtige besøg" in capsys.readouterr().err
-    assert main(["demo", "--db", str(tmp_path / "demo.db"), "--days", "14", "--end", "2026-11-23"]) == 0
+    assert (
+        main(["demo", "--db", str(tmp_path / "demo.db"), "--days", "14", "--end", "2026-11-23"])
+        == 0
+    )
     assert "demobesøg over 14 dage" in capsys.readouterr().out
-    assert main(["demo", "--db", str(tmp_path / "demo.db"), "--days", "14", "--end", "2026-11-23"]) == 1
+    assert (
+        main(["demo", "--db", str(tmp_path / "demo.db"), "--days", "14", "--end", "2026-11-23"])
+        == 1
+    )
     assert "har allerede demobesøg" in capsys.readouterr().err
 
 
 def test_demo_on_postgres_goes_through_the_portable_path(pg_url, tmp_path, flow, capsys):
-    assert main(["demo", "--db", pg_url, "--days", "7", "--per-day", "50", "--end", "2026-11-23"]) == 0
+    assert (
+        main(["demo", "--db", pg_url, "--days", "7", "--per-day", "50", "--end", "2026-11-23"]) == 0
+    )
     store = Store(pg_url, spool_dir=tmp_path / "spool")
     store.open()
     rows = store.visits()
@@ -94,8 +112,15 @@ def test_demo_on_postgres_goes_through_the_portable_path(pg_url, tmp_path, flow,
     store.dispose()
 
 
-ROLLUP_TABLES = ("visit_daily", "visit_hourly", "visit_route", "visit_day", "visit_month_hourly",
-                 "visit_month_route", "visit_postcode")
+ROLLUP_TABLES = (
+    "visit_daily",
+    "visit_hourly",
+    "visit_route",
+    "visit_day",
+    "visit_month_hourly",
+    "visit_month_route",
+    "visit_postcode",
+)
 
 
 def _contents(db, table: str) -> list[tuple]:
@@ -111,7 +136,9 @@ def test_bulk_load_counts_exactly_what_the_triggers_count(flow, tmp_path, monkey
     bulk.open()
     seen: list[int] = []
     loaded = bulk.load_demo(history, seen.append)
-    assert len(seen) > 1 and seen == sorted(seen) and seen[-1] == loaded  # progress after each batch
+    assert (
+        len(seen) > 1 and seen == sorted(seen) and seen[-1] == loaded
+    )  # progress after each batch
     one_by_one = Store(tmp_path / "triggers.db", spool_dir=tmp_path / "spool2")
     one_by_one.open()
     assert one_by_one.insert_many(history.visits()) == loaded > 10_000
@@ -126,11 +153,14 @@ def test_bulk_load_counts_exactly_what_the_triggers_count(flow, tmp_path, monkey
     before = sum(visit_counts(bulk, date(2026, 11, 1), date(2026, 12, 1)).values())
     from triage.visits import visit_from_result
     from triage.walk import route
+
     visit = visit_from_result(route(flow, ["1", "1"]), "jc-skelbaek", "d", "in_person", 1.0)
     bulk.record(visit)
     today = date.fromisoformat(str(bulk.visits()[-1]["local_date"]))
     assert sum(visit_counts(bulk, today, today + timedelta(days=1)).values()) >= 1
-    assert sum(visit_counts(bulk, date(2026, 11, 1), date(2026, 12, 1)).values()) == before + (today.month == 11)
+    assert sum(visit_counts(bulk, date(2026, 11, 1), date(2026, 12, 1)).values()) == before + (
+        today.month == 11
+    )
 
 
 def test_a_failed_load_leaves_the_database_as_it_was(flow, tmp_path, monkeypatch):

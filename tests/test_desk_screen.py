@@ -27,12 +27,31 @@ SIZE = (80, 24)
 @pytest.fixture
 def make_app(flow, tmp_path):
     """The real app on its own SQLite file in tmp_path."""
-    def make(desk: str = "skranke-1", lang: str = "da", channel: str = "in_person",
-             training: bool = False) -> TriageApp:
-        log = DeskLog(str(tmp_path / "triage.db"), "jc-skelbaek", desk,
-                      spool_dir=tmp_path / "spool", training=training)
-        return TriageApp(flow, site="jc-skelbaek", desk=desk, lang=lang, log=log, open_log_after=0,
-                         channel=channel, training=training)
+
+    def make(
+        desk: str = "skranke-1",
+        lang: str = "da",
+        channel: str = "in_person",
+        training: bool = False,
+    ) -> TriageApp:
+        log = DeskLog(
+            str(tmp_path / "triage.db"),
+            "jc-skelbaek",
+            desk,
+            spool_dir=tmp_path / "spool",
+            training=training,
+        )
+        return TriageApp(
+            flow,
+            site="jc-skelbaek",
+            desk=desk,
+            lang=lang,
+            log=log,
+            open_log_after=0,
+            channel=channel,
+            training=training,
+        )
+
     return make
 
 
@@ -50,8 +69,11 @@ def preload(tmp_path, flow, desk: str, n: int) -> None:
     store.open()
     at = datetime.now(UTC) - timedelta(seconds=30)
     for _ in range(n):
-        store.record(visit_from_result(route(flow, ["2", "2"], "jc-skelbaek"), "jc-skelbaek", desk,
-                                       "in_person", 5.0, at))
+        store.record(
+            visit_from_result(
+                route(flow, ["2", "2"], "jc-skelbaek"), "jc-skelbaek", desk, "in_person", 5.0, at
+            )
+        )
     store.dispose()
 
 
@@ -73,6 +95,7 @@ def screen_lines(app) -> list[str]:
 
 
 # --- 1. F2 switches everything, everywhere ------------------------------------------------
+
 
 async def test_f2_in_the_overview_switches_the_desk_below(make_app):
     app = make_app()
@@ -135,8 +158,13 @@ async def test_the_palette_speaks_the_ui_language_and_says_what_each_entry_does(
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         entries = "\n".join(await palette_entries(pilot, app))
-        for danish in ("Farvetema", "Afslut", "Skærmbillede", "Søg efter henvendelsen",
-                       "Skift mellem fremmøde og telefon for denne borger"):
+        for danish in (
+            "Farvetema",
+            "Afslut",
+            "Skærmbillede",
+            "Søg efter henvendelsen",
+            "Skift mellem fremmøde og telefon for denne borger",
+        ):
             assert danish in entries, entries
         for english in ("Theme", "Quit", "Screenshot", "Change the current theme"):
             assert english not in entries, entries
@@ -190,6 +218,7 @@ async def test_the_search_dialog_and_its_note_follow_f2(make_app):
 
 # --- 2. Channel per citizen -----------------------------------------------------------------
 
+
 async def test_f3_is_for_the_citizen_at_hand(make_app, tmp_path):
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
@@ -204,7 +233,9 @@ async def test_f3_is_for_the_citizen_at_hand(make_app, tmp_path):
         await pilot.press("f3", "1", "ctrl+n")
         assert text(app, "#channel") == " FREMMØDE "  # a new citizen: the default again
     assert [r["channel"] for r in sorted(rows(tmp_path), key=lambda r: r["at_utc"])] == [
-        "phone", "in_person"]
+        "phone",
+        "in_person",
+    ]
 
 
 async def test_a_phone_desk_returns_to_phone(make_app, tmp_path):
@@ -222,6 +253,7 @@ async def test_a_phone_desk_returns_to_phone(make_app, tmp_path):
 
 # --- 3. 80 columns ---------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("width", [80, 120])
 @pytest.mark.parametrize("lang", ["da", "en"])
 async def test_top_bar_and_key_bar_fit(make_app, tmp_path, flow, width, lang):
@@ -235,8 +267,11 @@ async def test_top_bar_and_key_bar_fit(make_app, tmp_path, flow, width, lang):
             top = "\n".join(lines[:2])
             assert "Skelbækgade · skranke-12" in top and "…" not in top
             assert ("FREMMØDE" if lang == "da" else "IN PERSON") in top
-            counts = ("I dag: 27 ved denne skranke, 27 på stedet" if lang == "da"
-                      else "Today: 27 at this desk, 27 at this site")
+            counts = (
+                "I dag: 27 ved denne skranke, 27 på stedet"
+                if lang == "da"
+                else "Today: 27 at this desk, 27 at this site"
+            )
             assert counts in top
             assert present.local_now().strftime("%H:") in top
             bar = "\n".join(lines[-2:])
@@ -246,6 +281,7 @@ async def test_top_bar_and_key_bar_fit(make_app, tmp_path, flow, width, lang):
 
 
 # --- 4. Going back ------------------------------------------------------------------------
+
 
 async def test_back_from_the_question_after_a_postcode_keeps_it(make_app):
     app = make_app()
@@ -262,6 +298,7 @@ async def test_back_from_the_question_after_a_postcode_keeps_it(make_app):
 
 
 # --- 5. No lost keys while saving ------------------------------------------------------------
+
 
 async def test_keys_typed_while_saving_go_to_the_next_citizen(make_app, tmp_path):
     app = make_app()
@@ -285,6 +322,7 @@ async def test_keys_typed_while_saving_go_to_the_next_citizen(make_app, tmp_path
 
 
 # --- 6. Training mode -------------------------------------------------------------------------
+
 
 async def test_training_desk_says_so_and_marks_visits_demo(make_app, tmp_path):
     app = make_app(training=True)
@@ -317,6 +355,7 @@ async def test_first_start_on_an_empty_database_says_how_to_practise(make_app, t
 
 # --- CLI: --channel and --training in a real terminal; no terminal at all -----------------------
 
+
 def _in_a_terminal(args: list[str], keys: list[bytes], home, done) -> None:
     """Run the installed triage in a pseudo-terminal of 80x24, type keys, wait until done()
     holds, then quit with Ctrl+Q."""
@@ -329,8 +368,15 @@ def _in_a_terminal(args: list[str], keys: list[bytes], home, done) -> None:
     leader, follower = pty.openpty()
     fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
     env = {**os.environ, "HOME": str(home), "XDG_DATA_HOME": str(home / "data"), "TERM": "xterm"}
-    proc = subprocess.Popen([installed_triage(), *args], stdin=follower, stdout=follower,
-                            stderr=follower, env=env, cwd=home, close_fds=True)
+    proc = subprocess.Popen(
+        [installed_triage(), *args],
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+        env=env,
+        cwd=home,
+        close_fds=True,
+    )
     os.close(follower)
     seen = bytearray()
 
@@ -345,6 +391,7 @@ def _in_a_terminal(args: list[str], keys: list[bytes], home, done) -> None:
                     seen.extend(os.read(leader, 65536))
                 except OSError:
                     return
+
     try:
         for _ in range(200):  # the first question on screen
             read_for(0.1)
@@ -381,8 +428,12 @@ def _rows_at(path) -> list[dict]:
 
 def test_triage_channel_phone_logs_phone_calls(tmp_path):
     db = tmp_path / "desk.db"
-    _in_a_terminal(["--channel", "phone", "--db", str(db), "--site", "jc-skelbaek"],
-                   [b"2", b"2", b"\r"], tmp_path, lambda: len(_rows_at(db)) == 1)
+    _in_a_terminal(
+        ["--channel", "phone", "--db", str(db), "--site", "jc-skelbaek"],
+        [b"2", b"2", b"\r"],
+        tmp_path,
+        lambda: len(_rows_at(db)) == 1,
+    )
     (row,) = _rows_at(db)
     assert row["channel"] == "phone" and row["demo"] is False
 
@@ -391,17 +442,23 @@ def test_triage_training_uses_a_practice_database_of_its_own(tmp_path, monkeypat
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     training, real = paths.training_db_path(), paths.default_db_path()
     assert training.is_relative_to(tmp_path) and training != real
-    _in_a_terminal(["--training"], [b"2", b"2", b"\r"], tmp_path,
-                   lambda: len(_rows_at(training)) == 1)
+    _in_a_terminal(
+        ["--training"], [b"2", b"2", b"\r"], tmp_path, lambda: len(_rows_at(training)) == 1
+    )
     (row,) = _rows_at(training)
     assert row["demo"] is True
     assert not real.exists()  # the real database is never touched
 
 
 def test_training_refuses_a_db(tmp_path):
-    done = subprocess.run([installed_triage(), "--training", "--db", str(tmp_path / "x.db")],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=60,
-                          stdin=subprocess.DEVNULL)
+    done = subprocess.run(
+        [installed_triage(), "--training", "--db", str(tmp_path / "x.db")],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
     assert done.returncode == 2 and "udelad --db" in done.stderr
     assert not (tmp_path / "x.db").exists()
 
@@ -410,15 +467,21 @@ def test_training_refuses_a_db(tmp_path):
 def test_without_a_terminal_triage_refuses_instead_of_spinning(tmp_path, flow, command):
     db = tmp_path / "desk.db"
     Store(db, spool_dir=tmp_path / "spool").open()  # summary reads an existing database
-    done = subprocess.run([installed_triage(), *command, "--db", str(db), "--lang", "en"],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=30,
-                          stdin=subprocess.DEVNULL)
+    done = subprocess.run(
+        [installed_triage(), *command, "--db", str(db), "--lang", "en"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        stdin=subprocess.DEVNULL,
+    )
     assert done.returncode == 1, done.stderr
     assert "triage must run in a terminal window" in done.stderr
     assert "Traceback" not in done.stderr + done.stdout
 
 
 # --- Bursts around the search: every key reaches what it was typed for ----------------------
+
 
 def burst(app, *keys: str) -> None:
     """Keys as a fast typist's burst arrives from the terminal: all queued before any is handled."""
@@ -459,14 +522,28 @@ def test_an_unexpected_error_in_the_desk_shows_one_line_and_a_report_not_a_trace
     import sys
     import time
 
-    script = ("import sys, triage.cli as cli; from screens.desk import DeskScreen; "
-              "DeskScreen.action_toggle_channel = lambda self: 1 / 0; "
-              "sys.exit(cli.main(['--training']))")
+    script = (
+        "import sys, triage.cli as cli; from screens.desk import DeskScreen; "
+        "DeskScreen.action_toggle_channel = lambda self: 1 / 0; "
+        "sys.exit(cli.main(['--training']))"
+    )
     leader, follower = pty.openpty()
-    env = {**os.environ, "HOME": str(tmp_path), "XDG_DATA_HOME": str(tmp_path / "data"),
-           "XDG_STATE_HOME": str(tmp_path / "state"), "TERM": "xterm"}
-    proc = subprocess.Popen([sys.executable, "-c", script], stdin=follower, stdout=follower,
-                            stderr=follower, env=env, cwd=os.getcwd(), close_fds=True)
+    env = {
+        **os.environ,
+        "HOME": str(tmp_path),
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+        "XDG_STATE_HOME": str(tmp_path / "state"),
+        "TERM": "xterm",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+        env=env,
+        cwd=os.getcwd(),
+        close_fds=True,
+    )
     os.close(follower)
     seen = bytearray()
 
@@ -478,6 +555,7 @@ def test_an_unexpected_error_in_the_desk_shows_one_line_and_a_report_not_a_trace
                     seen.extend(os.read(leader, 65536))
                 except OSError:
                     return
+
     try:
         for _ in range(200):
             read_for(0.1)

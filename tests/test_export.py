@@ -43,32 +43,62 @@ def table(built, key):
 
 def test_tables_have_exact_numbers(november, flow):
     built = build(november, flow.sites, NOVEMBER)
-    assert [t.key for t in built.tables] == ["about", "per_day", "per_hour", "destinations", "misdirection",
-                                             "misdirection_postcode", "shares", "staffing"]
+    assert [t.key for t in built.tables] == [
+        "about",
+        "per_day",
+        "per_hour",
+        "destinations",
+        "misdirection",
+        "misdirection_postcode",
+        "shares",
+        "staffing",
+    ]
     per_day = {(r[0], r[2]): r[4] for r in table(built, "per_day").rows}
-    assert per_day == {("jc-skelbaek", date(2026, 11, 2)): 2, ("jc-skelbaek", date(2026, 11, 3)): 2,
-                       ("jc-skelbaek", date(2026, 11, 4)): 1, ("jc-musvaage", date(2026, 11, 4)): 1,
-                       ("jc-musvaage", date(2026, 11, 5)): 1, ("jc-nord", date(2026, 11, 5)): 1,
-                       ("jc-nord", date(2026, 11, 6)): 2, ("jc-nord", date(2026, 11, 9)): 2}
+    assert per_day == {
+        ("jc-skelbaek", date(2026, 11, 2)): 2,
+        ("jc-skelbaek", date(2026, 11, 3)): 2,
+        ("jc-skelbaek", date(2026, 11, 4)): 1,
+        ("jc-musvaage", date(2026, 11, 4)): 1,
+        ("jc-musvaage", date(2026, 11, 5)): 1,
+        ("jc-nord", date(2026, 11, 5)): 1,
+        ("jc-nord", date(2026, 11, 6)): 2,
+        ("jc-nord", date(2026, 11, 9)): 2,
+    }
     assert sum(r[4] for r in table(built, "per_hour").rows) == 12  # the void visit never counts
     # 09:00 UTC in November is 10 o'clock in Copenhagen.
-    assert ["jc-skelbaek", "Jobcenter Skelbækgade", date(2026, 11, 2), 10, 1] in table(built, "per_hour").rows
+    assert ["jc-skelbaek", "Jobcenter Skelbækgade", date(2026, 11, 2), 10, 1] in table(
+        built, "per_hour"
+    ).rows
 
     misdirection = {(r[0], r[2]): (r[4], r[5]) for r in table(built, "misdirection").rows}
     assert misdirection == {
-        ("jc-skelbaek", "jc-skelbaek"): ("nej", 1), ("jc-musvaage", "jc-skelbaek"): ("ja", 1),
-        ("jc-musvaage", "jc-musvaage"): ("nej", 1), ("jc-nord", "jc-skelbaek"): ("ja", 1),
+        ("jc-skelbaek", "jc-skelbaek"): ("nej", 1),
+        ("jc-musvaage", "jc-skelbaek"): ("ja", 1),
+        ("jc-musvaage", "jc-musvaage"): ("nej", 1),
+        ("jc-nord", "jc-skelbaek"): ("ja", 1),
         ("jc-nord", "jc-nord"): ("nej", 1),
-        ("sc-bispebjerg", "jc-nord"): ("nej", 1),  # a social centre's postcode is not a wrong jobcentre
+        ("sc-bispebjerg", "jc-nord"): (
+            "nej",
+            1,
+        ),  # a social centre's postcode is not a wrong jobcentre
         ("anden-kommune", "jc-nord"): ("ja", 1),  # another municipality's citizen is
     }
     by_postcode = {(r[0], r[1], r[2]): r[5] for r in table(built, "misdirection_postcode").rows}
-    assert by_postcode == {(1050, "jc-skelbaek", "jc-skelbaek"): 1, (2400, "jc-musvaage", "jc-skelbaek"): 1,
-                           (2100, "jc-nord", "jc-skelbaek"): 1, (2400, "jc-musvaage", "jc-musvaage"): 1,
-                           (2100, "jc-nord", "jc-nord"): 1, (2400, "sc-bispebjerg", "jc-nord"): 1,
-                           (3000, "anden-kommune", "jc-nord"): 1}
+    assert by_postcode == {
+        (1050, "jc-skelbaek", "jc-skelbaek"): 1,
+        (2400, "jc-musvaage", "jc-skelbaek"): 1,
+        (2100, "jc-nord", "jc-skelbaek"): 1,
+        (2400, "jc-musvaage", "jc-musvaage"): 1,
+        (2100, "jc-nord", "jc-nord"): 1,
+        (2400, "sc-bispebjerg", "jc-nord"): 1,
+        (3000, "anden-kommune", "jc-nord"): 1,
+    }
     shares = {r[0]: (r[2], round(r[3], 4), r[4]) for r in table(built, "shares").rows}
-    assert shares == {"jc-skelbaek": (5, 0.4167, 0.4), "jc-musvaage": (2, 0.1667, 0.3), "jc-nord": (5, 0.4167, 0.3)}
+    assert shares == {
+        "jc-skelbaek": (5, 0.4167, 0.4),
+        "jc-musvaage": (2, 0.1667, 0.3),
+        "jc-nord": (5, 0.4167, 0.3),
+    }
     destinations = {(r[0], r[2]): r[5] for r in table(built, "destinations").rows}
     assert destinations[("jc-skelbaek", "jc-sdp")] == 1 and destinations[("jc-skelbaek", "ys")] == 1
     assert sum(destinations.values()) == 12
@@ -90,12 +120,26 @@ def test_each_format_read_back(november, flow, tmp_path):
     (tmp_path / "ud").mkdir()  # the folder must exist: the export makes none
     xlsx = export.write(built, "xlsx", tmp_path / "ud" / "footfall.xlsx")[0]
     book = openpyxl.load_workbook(xlsx)
-    assert book.sheetnames == ["Om udtrækket", "Besøg pr. dag", "Besøg pr. time", "Henvisninger pr. sted",
-                               "Bopæl og besøgt sted", "Postnummer og besøgt sted", "Andel og mål", "Bemanding"]
+    assert book.sheetnames == [
+        "Om udtrækket",
+        "Besøg pr. dag",
+        "Besøg pr. time",
+        "Henvisninger pr. sted",
+        "Bopæl og besøgt sted",
+        "Postnummer og besøgt sted",
+        "Andel og mål",
+        "Bemanding",
+    ]
     days = book["Besøg pr. dag"]
     assert days.freeze_panes == "A2" and days["A1"].font.bold
     assert [c.value for c in days[1]] == ["Sted-id", "Sted", "Dato", "Ugedag", "Besøg"]
-    assert [c.value for c in days[2]] == ["jc-skelbaek", "Jobcenter Skelbækgade", datetime(2026, 11, 2), "mandag", 2]
+    assert [c.value for c in days[2]] == [
+        "jc-skelbaek",
+        "Jobcenter Skelbækgade",
+        datetime(2026, 11, 2),
+        "mandag",
+        2,
+    ]
     assert days["C2"].is_date and days["E2"].data_type == "n"
     assert days.column_dimensions["B"].width >= len("Jobcenter Skelbækgade")
     shares = book["Andel og mål"]
@@ -109,9 +153,17 @@ def test_each_format_read_back(november, flow, tmp_path):
         assert raw.startswith(b"\xef\xbb\xbf")  # the BOM that makes Excel read UTF-8
         rows = list(csv.reader(raw.decode("utf-8-sig").splitlines(), delimiter=delimiter))
         assert rows[0] == ["Sted-id", "Sted", "Besøg", "Andel", "Mål", "Afvigelse fra mål"]
-        assert rows[1][:5] == ["jc-skelbaek", "Jobcenter Skelbækgade", "5", f"0{decimal}4167", f"0{decimal}4000"]
+        assert rows[1][:5] == [
+            "jc-skelbaek",
+            "Jobcenter Skelbækgade",
+            "5",
+            f"0{decimal}4167",
+            f"0{decimal}4000",
+        ]
 
-    document = json.loads(export.write(built, "json", tmp_path / "footfall.json")[0].read_text(encoding="utf-8"))
+    document = json.loads(
+        export.write(built, "json", tmp_path / "footfall.json")[0].read_text(encoding="utf-8")
+    )
     jsonschema.validate(document, SCHEMA)
     per_day = document["tables"]["per_day"]
     assert per_day["columns"][2] == {"key": "date", "title": "Dato", "type": "date"}
@@ -122,7 +174,13 @@ def test_each_format_read_back(november, flow, tmp_path):
 def test_english_headers(november, flow, tmp_path):
     built = build(november, flow.sites, Options(start=NOVEMBER.start, end=NOVEMBER.end, lang="en"))
     book = openpyxl.load_workbook(export.write(built, "xlsx", tmp_path / "en.xlsx")[0])
-    assert [c.value for c in book["Visits per day"][1]] == ["Site id", "Site", "Date", "Weekday", "Visits"]
+    assert [c.value for c in book["Visits per day"][1]] == [
+        "Site id",
+        "Site",
+        "Date",
+        "Weekday",
+        "Visits",
+    ]
     assert book["Visits per day"]["D2"].value == "Monday"
 
 
@@ -133,14 +191,21 @@ def test_small_counts_are_left_out_and_said(november, flow, tmp_path):
     # count is at least 1), so the days go too, then the sites, the total and the shares.
     assert {r[4] for r in table(built, "per_hour").rows} == {None}
     assert {r[4] for r in table(built, "per_day").rows} == {None}
-    assert all(r[5] is None for r in table(built, "misdirection").rows)  # every pair is a single visit
+    assert all(
+        r[5] is None for r in table(built, "misdirection").rows
+    )  # every pair is a single visit
     for row in table(built, "shares").rows:  # visits, share and off target gone; the target stays
         assert row[2] is None and row[3] is None and row[5] is None and row[4]
     about = dict(table(built, "about").rows)
-    assert "Tal under 2 er udeladt" in about["Små tal"] and f"{built.suppressed} celler" in about["Små tal"]
+    assert (
+        "Tal under 2 er udeladt" in about["Små tal"]
+        and f"{built.suppressed} celler" in about["Små tal"]
+    )
     assert "Andele og afvigelser er udeladt" in about["Små tal"]
     assert about["Besøg i alt"].startswith("Udeladt")
-    document = json.loads(export.write(built, "json", tmp_path / "small.json")[0].read_text(encoding="utf-8"))
+    document = json.loads(
+        export.write(built, "json", tmp_path / "small.json")[0].read_text(encoding="utf-8")
+    )
     jsonschema.validate(document, SCHEMA)
     assert document["min_count"] == 2 and document["suppressed_cells"] == built.suppressed > 0
     book = openpyxl.load_workbook(export.write(built, "xlsx", tmp_path / "small.xlsx")[0])
@@ -148,17 +213,32 @@ def test_small_counts_are_left_out_and_said(november, flow, tmp_path):
     assert book["Besøg pr. dag"]["C4"].value == datetime(2026, 11, 4)
 
 
-HOSTILE = ["=1+1", "+SUM(A1)", "-2+3", "@cmd", "\tTAB", "\rCR", "=HYPERLINK(\"http://x\")"]
+HOSTILE = ["=1+1", "+SUM(A1)", "-2+3", "@cmd", "\tTAB", "\rCR", '=HYPERLINK("http://x")']
 
 
 def _hostile_visits(store, flow):
     """Visits whose every text column starts like a formula (as a broken data file could)."""
     for i, bad in enumerate(HOSTILE):
-        visit = visit_from_result(route(flow, ["4", "2400", "1"]), "jc-skelbaek", "d", "in_person", 5.0,
-                                  datetime(2026, 11, 2, 9, i, tzinfo=UTC))
-        visit.update(visit_id=f"{bad}{i}", site_id=f"{bad}site", desk=f"{bad}desk", channel=f"{bad}c"[:16],
-                     outcome_id=f"{bad}out", destination_id=f"{bad}dest", destinations=f"{bad}all",
-                     postcode_site_id=f"{bad}home", flow_version=f"{bad}v", path=f"{bad}path")
+        visit = visit_from_result(
+            route(flow, ["4", "2400", "1"]),
+            "jc-skelbaek",
+            "d",
+            "in_person",
+            5.0,
+            datetime(2026, 11, 2, 9, i, tzinfo=UTC),
+        )
+        visit.update(
+            visit_id=f"{bad}{i}",
+            site_id=f"{bad}site",
+            desk=f"{bad}desk",
+            channel=f"{bad}c"[:16],
+            outcome_id=f"{bad}out",
+            destination_id=f"{bad}dest",
+            destinations=f"{bad}all",
+            postcode_site_id=f"{bad}home",
+            flow_version=f"{bad}v",
+            path=f"{bad}path",
+        )
         assert store.insert_many([visit]) == 1  # as an older version or another program could
 
 
@@ -176,7 +256,13 @@ def test_formula_like_text_never_becomes_a_formula(store, flow, tmp_path):
     _hostile_visits(store, flow)
     assert safe_text("=1+1") == "'=1+1" and safe_text("plain") == "plain" and safe_text("") == ""
     built = build(store, flow.sites, NOVEMBER)
-    texts = [v for t in built.tables for row in t.rows for v, c in zip(row, t.columns, strict=True) if c.kind == "text"]
+    texts = [
+        v
+        for t in built.tables
+        for row in t.rows
+        for v, c in zip(row, t.columns, strict=True)
+        if c.kind == "text"
+    ]
     assert any(str(v).startswith("=") for v in texts)  # the hostile values are really there
 
     for path in export.write(built, "csv", tmp_path / "csv") + [tmp_path / "visits.csv"]:
@@ -185,7 +271,9 @@ def test_formula_like_text_never_becomes_a_formula(store, flow, tmp_path):
         for row in csv.reader(path.read_text(encoding="utf-8-sig").splitlines()):
             for cell in row:
                 _assert_safe(cell)
-    visit_rows = list(csv.reader((tmp_path / "visits.csv").read_text(encoding="utf-8-sig").splitlines()))
+    visit_rows = list(
+        csv.reader((tmp_path / "visits.csv").read_text(encoding="utf-8-sig").splitlines())
+    )
     first = next(r for r in visit_rows if r[0] == "'=1+10")
     assert first[5] == "'=1+1site" and first[6] == "'=1+1desk"
 
@@ -242,12 +330,47 @@ def test_too_many_rows_for_excel_is_refused_before_writing(november, tmp_path, m
 
 def test_cli_export_and_its_refusals(tmp_path, flow, capsys):
     db = tmp_path / "cli.db"
-    assert main(["demo", "--db", str(db), "--days", "10", "--per-day", "40", "--end", "2026-11-23"]) == 0
+    assert (
+        main(["demo", "--db", str(db), "--days", "10", "--per-day", "40", "--end", "2026-11-23"])
+        == 0
+    )
     capsys.readouterr()
     out = tmp_path / "ud.xlsx"
-    assert main(["export", "--db", str(db), "--from", "2026-11-13", "--to", "2026-11-22", "--out", str(out)]) == 0
-    assert "Skrev" in capsys.readouterr().out and openpyxl.load_workbook(out)["Besøg pr. dag"].max_row > 1
-    assert main(["export", "--db", str(db), "--visits", "--min-count", "5", "--out", str(tmp_path / "v.csv")]) == 1
+    assert (
+        main(
+            [
+                "export",
+                "--db",
+                str(db),
+                "--from",
+                "2026-11-13",
+                "--to",
+                "2026-11-22",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    assert (
+        "Skrev" in capsys.readouterr().out
+        and openpyxl.load_workbook(out)["Besøg pr. dag"].max_row > 1
+    )
+    assert (
+        main(
+            [
+                "export",
+                "--db",
+                str(db),
+                "--visits",
+                "--min-count",
+                "5",
+                "--out",
+                str(tmp_path / "v.csv"),
+            ]
+        )
+        == 1
+    )
     assert "--min-count kan ikke bruges sammen med --visits" in capsys.readouterr().err
     assert main(["export", "--db", str(db), "--wait-share", "1.5", "--out", str(out)]) == 1
     assert "--wait-share skal være et tal" in capsys.readouterr().err
@@ -255,21 +378,62 @@ def test_cli_export_and_its_refusals(tmp_path, flow, capsys):
 
 
 def _limit_file_size():
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a too-big write fails (EFBIG) instead of killing
+    signal.signal(
+        signal.SIGXFSZ, signal.SIG_IGN
+    )  # a too-big write fails (EFBIG) instead of killing
     resource.setrlimit(resource.RLIMIT_FSIZE, (300_000, 300_000))
 
 
 def test_a_full_disk_leaves_the_old_file_and_says_so(tmp_path):
     db = tmp_path / "full.db"
-    assert main(["demo", "--db", str(db), "--days", "30", "--per-day", "400", "--end", "2026-11-23"]) == 0
+    assert (
+        main(["demo", "--db", str(db), "--days", "30", "--per-day", "400", "--end", "2026-11-23"])
+        == 0
+    )
     out = tmp_path / "visits.csv"
-    assert main(["export", "--db", str(db), "--visits", "--format", "csv", "--from", "2026-11-22",
-                 "--to", "2026-11-22", "--out", str(out)]) == 0  # last week's, a small one
+    assert (
+        main(
+            [
+                "export",
+                "--db",
+                str(db),
+                "--visits",
+                "--format",
+                "csv",
+                "--from",
+                "2026-11-22",
+                "--to",
+                "2026-11-22",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )  # last week's, a small one
     last_week = out.read_bytes()
     done = subprocess.run(
-        [sys.executable, "-m", "triage", "export", "--db", str(db), "--visits", "--format", "csv",
-         "--from", "2026-10-20", "--to", "2026-11-22", "--out", str(out)],
-        capture_output=True, text=True, preexec_fn=_limit_file_size, cwd=Path(__file__).parent.parent)
+        [
+            sys.executable,
+            "-m",
+            "triage",
+            "export",
+            "--db",
+            str(db),
+            "--visits",
+            "--format",
+            "csv",
+            "--from",
+            "2026-10-20",
+            "--to",
+            "2026-11-22",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        preexec_fn=_limit_file_size,
+        cwd=Path(__file__).parent.parent,
+    )
     assert done.returncode == 1, done.stderr
     assert "Kunne ikke skrive" in done.stderr and "Intet er ændret" in done.stderr
     assert out.read_bytes() == last_week

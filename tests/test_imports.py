@@ -22,17 +22,27 @@ ORM = ("sqlalchemy", "sqlmodel")
 def _env(tmp_path: Path) -> dict[str, str]:
     home = tmp_path / "home"
     env = {k: v for k, v in os.environ.items() if k != "TRIAGE_DATA"}
-    env.update(HOME=str(home), XDG_DATA_HOME=str(home / "data"),
-               XDG_STATE_HOME=str(home / "state"), PYTHONPATH=str(ROOT))
+    env.update(
+        HOME=str(home),
+        XDG_DATA_HOME=str(home / "data"),
+        XDG_STATE_HOME=str(home / "state"),
+        PYTHONPATH=str(ROOT),
+    )
     return env
 
 
 def _python(code: str, tmp_path: Path) -> dict:
     """Run `code` in a fresh process; it writes its findings as JSON to the file REPORT."""
     report = tmp_path / "report.json"
-    done = subprocess.run([sys.executable, "-c", code.replace("REPORT", repr(str(report)))],
-                          cwd=tmp_path, env=_env(tmp_path), capture_output=True, text=True,
-                          timeout=120, stdin=subprocess.DEVNULL)
+    done = subprocess.run(
+        [sys.executable, "-c", code.replace("REPORT", repr(str(report)))],
+        cwd=tmp_path,
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
     assert done.returncode == 0 and report.exists(), done.stdout + done.stderr
     return json.loads(report.read_text())
 
@@ -105,8 +115,9 @@ open(REPORT, "w").write(json.dumps({"exit": code, "textual": loaded}))
 """
 
 
-@pytest.mark.parametrize("argv", [["validate"], ["validate", "--tree"], ["route", "1", "1"]],
-                         ids=" ".join)
+@pytest.mark.parametrize(
+    "argv", [["validate"], ["validate", "--tree"], ["route", "1", "1"]], ids=" ".join
+)
 def test_flow_commands_never_load_textual(tmp_path, argv):
     report = _python(COMMAND.replace("ARGV", repr(argv)), tmp_path)
     assert report == {"exit": 0, "textual": []}

@@ -25,8 +25,15 @@ WHOLE = (date(2025, 1, 1), date(2027, 12, 31))  # long enough to read whole mont
 NEWER = f"UPDATE triage_meta SET value = '{SCHEMA_VERSION + 1}' WHERE key = 'schema_version'"
 PURGED_DAY = date(2026, 3, 26)  # _history runs 26-30 March 2026
 FIRST_KEPT = date(2026, 3, 28)
-ROLLUP_TABLES = ("visit_daily", "visit_hourly", "visit_route", "visit_postcode", "visit_day",
-                 "visit_month_hourly", "visit_month_route")
+ROLLUP_TABLES = (
+    "visit_daily",
+    "visit_hourly",
+    "visit_route",
+    "visit_postcode",
+    "visit_day",
+    "visit_month_hourly",
+    "visit_month_route",
+)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -71,8 +78,10 @@ def rollup_sums(store: Store) -> dict[str, int]:
     """Every rollup's total, read straight from its table."""
     with store.engine.connect() as conn:
         total_of = "SELECT COALESCE(SUM(visits), 0) FROM {}"
-        return {table: int(conn.execute(text(total_of.format(table))).scalar())
-                for table in ROLLUP_TABLES}
+        return {
+            table: int(conn.execute(text(total_of.format(table))).scalar())
+            for table in ROLLUP_TABLES
+        }
 
 
 def sql(store: Store, *statements: str) -> None:
@@ -152,8 +161,9 @@ def test_an_unreadable_version_is_refused_never_guessed(db, tmp_path, flow, stor
     store = filled(db, tmp_path, flow)
     sums = rollup_sums(store)
     with store.engine.begin() as conn:
-        conn.execute(text("UPDATE triage_meta SET value = :v WHERE key = 'schema_version'"),
-                     {"v": stored})
+        conn.execute(
+            text("UPDATE triage_meta SET value = :v WHERE key = 'schema_version'"), {"v": stored}
+        )
     store.dispose()
     for _ in range(3):
         refused = Store(db, spool_dir=tmp_path / "spool")
@@ -173,8 +183,11 @@ def test_an_unreadable_version_is_refused_never_guessed(db, tmp_path, flow, stor
 def test_repair_refuses_tables_of_an_unknown_version(tmp_path, flow):
     """A lost row beside tables this version does not have: no guess, a backup is the way."""
     store = filled(str(tmp_path / "v.db"), tmp_path, flow)
-    sql(store, "DELETE FROM triage_meta WHERE key = 'schema_version'",
-        "DROP TABLE visit_month_route")
+    sql(
+        store,
+        "DELETE FROM triage_meta WHERE key = 'schema_version'",
+        "DROP TABLE visit_month_route",
+    )
     with pytest.raises(StoreError) as caught:
         store.repair()
     assert caught.value.code == "db_schema_unknown"
@@ -187,8 +200,10 @@ def test_a_newer_database_closed_to_this_version_is_refused(db, tmp_path, writab
     store = opened(db, tmp_path)
     sql(store, NEWER, "DELETE FROM triage_meta WHERE key = 'writable_from'")
     if writable_from is not None:
-        sql(store, "INSERT INTO triage_meta (key, value) "
-                   f"VALUES ('writable_from', '{writable_from}')")
+        sql(
+            store,
+            f"INSERT INTO triage_meta (key, value) VALUES ('writable_from', '{writable_from}')",
+        )
     store.dispose()
     newer = Store(db, spool_dir=tmp_path / "spool")
     with pytest.raises(StoreError) as caught:
@@ -204,17 +219,22 @@ def _newer_schema_with_its_own_trigger(store: Store) -> None:
     """What a later, additive version could look like: one more table, kept by a trigger of its
     own; writable_from left at this version."""
     counting = "UPDATE visit_future SET inserted = inserted + 1"
-    statements = ["CREATE TABLE visit_future (inserted INTEGER NOT NULL)",
-                  "INSERT INTO visit_future VALUES (0)",
-                  NEWER]
+    statements = [
+        "CREATE TABLE visit_future (inserted INTEGER NOT NULL)",
+        "INSERT INTO visit_future VALUES (0)",
+        NEWER,
+    ]
     if store.dialect == "postgresql":
-        statements += ["CREATE FUNCTION visit_future_count() RETURNS trigger AS "
-                       f"$$ BEGIN {counting}; RETURN NULL; END $$ LANGUAGE plpgsql",
-                       "CREATE TRIGGER visit_future_count AFTER INSERT ON visit FOR EACH ROW "
-                       "EXECUTE FUNCTION visit_future_count()"]
+        statements += [
+            "CREATE FUNCTION visit_future_count() RETURNS trigger AS "
+            f"$$ BEGIN {counting}; RETURN NULL; END $$ LANGUAGE plpgsql",
+            "CREATE TRIGGER visit_future_count AFTER INSERT ON visit FOR EACH ROW "
+            "EXECUTE FUNCTION visit_future_count()",
+        ]
     else:
-        statements.append("CREATE TRIGGER visit_future_count AFTER INSERT ON visit "
-                          f"BEGIN {counting}; END")
+        statements.append(
+            f"CREATE TRIGGER visit_future_count AFTER INSERT ON visit BEGIN {counting}; END"
+        )
     sql(store, *statements)
 
 
@@ -247,12 +267,15 @@ def _as_version_1(store: Store) -> None:
     """Make a database look like version 1: no triggers, no narrow rollups, and visit_daily
     holding only a day purged long ago (7 visits)."""
     drop_triggers(store)
-    sql(store, *[f"DELETE FROM {table}" for table in ROLLUP_TABLES],
+    sql(
+        store,
+        *[f"DELETE FROM {table}" for table in ROLLUP_TABLES],
         "INSERT INTO visit_daily (local_date, local_hour, site_id, destination_id, outcome_id, "
         "channel, handled_here, postcode_site_id, demo, local_weekday, visits) VALUES "
         "('2025-01-06', 10, 'jc-nord', 'ys', 'benefit_payment', 'in_person', false, '', false, "
         "0, 7)",
-        "UPDATE triage_meta SET value = '1' WHERE key = 'schema_version'")
+        "UPDATE triage_meta SET value = '1' WHERE key = 'schema_version'",
+    )
 
 
 def test_desks_starting_together_upgrade_once(db, tmp_path, flow):
@@ -278,9 +301,15 @@ def test_desks_starting_together_upgrade_once(db, tmp_path, flow):
     for thread in threads:
         thread.join()
     assert failures == []
-    assert rollup_sums(desks[0]) == {"visit_daily": 10, "visit_hourly": 10, "visit_route": 10,
-                                     "visit_postcode": 3, "visit_day": 10, "visit_month_hourly": 10,
-                                     "visit_month_route": 10}
+    assert rollup_sums(desks[0]) == {
+        "visit_daily": 10,
+        "visit_hourly": 10,
+        "visit_route": 10,
+        "visit_postcode": 3,
+        "visit_day": 10,
+        "visit_month_hourly": 10,
+        "visit_month_route": 10,
+    }
     assert desks[0].check()["ok"]
     for desk in desks:
         desk.dispose()
@@ -294,12 +323,14 @@ def test_check_finds_broken_rollups_and_repair_keeps_purged_days(db, tmp_path, f
     before, early = figures(store), figures(store, PURGED_DAY, FIRST_KEPT)  # end not included
     store.purge(FIRST_KEPT)
     assert store.check()["ok"]
-    sql(store,
+    sql(
+        store,
         "UPDATE visit_hourly SET visits = visits + 3 WHERE local_date = '2026-03-29'",
         "DELETE FROM visit_daily WHERE local_date = '2026-03-30' AND local_hour = 11",
         "UPDATE visit_postcode SET visits = visits + 1 WHERE local_date = '2026-03-28'",
         "UPDATE visit_day SET visits = visits + 1 WHERE local_date = '2026-03-26'",  # a purged day
-        "UPDATE visit_month_route SET visits = visits + 2")
+        "UPDATE visit_month_route SET visits = visits + 2",
+    )
     assert figures(store) != before
     report = store.check()
     assert not report["ok"] and report["integrity"] == "ok"
@@ -328,8 +359,12 @@ def test_a_deleted_trigger_is_found_and_repair_counts_what_it_missed(db, tmp_pat
         store.record(make_visit(flow, at=NOON_UTC + timedelta(minutes=m)))
     report = store.check()
     # visit_day sums visit_hourly, which missed the same visits: it is found through that.
-    assert set(report["rollups"]) == {"visit_daily", "visit_hourly", "visit_route",
-                                      "visit_postcode"}
+    assert set(report["rollups"]) == {
+        "visit_daily",
+        "visit_hourly",
+        "visit_route",
+        "visit_postcode",
+    }
     daily = report["rollups"]["visit_daily"]
     assert daily["expected"] == daily["found"] + 4
     changes = store.repair()
@@ -343,11 +378,17 @@ def test_a_deleted_trigger_is_found_and_repair_counts_what_it_missed(db, tmp_pat
 def test_a_changed_trigger_is_found_and_replaced(db, tmp_path, flow):
     store = filled(db, tmp_path, flow)
     if store.dialect == "postgresql":
-        sql(store, "CREATE OR REPLACE FUNCTION triage_visit_rollup() RETURNS trigger AS $$ "
-                   "BEGIN RETURN NULL; END $$ LANGUAGE plpgsql")
+        sql(
+            store,
+            "CREATE OR REPLACE FUNCTION triage_visit_rollup() RETURNS trigger AS $$ "
+            "BEGIN RETURN NULL; END $$ LANGUAGE plpgsql",
+        )
     else:
-        sql(store, "DROP TRIGGER visit_rollup_insert",
-            "CREATE TRIGGER visit_rollup_insert AFTER INSERT ON visit BEGIN SELECT 1; END")
+        sql(
+            store,
+            "DROP TRIGGER visit_rollup_insert",
+            "CREATE TRIGGER visit_rollup_insert AFTER INSERT ON visit BEGIN SELECT 1; END",
+        )
     store.dispose()
     store = opened(db, tmp_path)  # opening puts back missing triggers only, not changed ones
     report = store.check()
@@ -402,8 +443,11 @@ def test_check_on_postgres_says_what_it_could_check(postgres, pg_url, tmp_path, 
     report = store.check()
     assert report["ok"] and report["amcheck"] is True
     reader = f"reader_{pg_url.rsplit('/', 1)[1]}"
-    sql(store, f"CREATE ROLE {reader} LOGIN",
-        f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {reader}")
+    sql(
+        store,
+        f"CREATE ROLE {reader} LOGIN",
+        f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {reader}",
+    )
     as_reader = Store(pg_url.replace("postgres@", f"{reader}@"), spool_dir=tmp_path / "spool")
     report = as_reader.check()
     assert report["ok"] and report["amcheck"] is False and report["visits"] == len(_history(flow))
@@ -474,8 +518,9 @@ def test_check_on_a_damaged_sqlite_file(tmp_path, flow):
     store = filled(str(path), tmp_path, flow)
     store.dispose()
     raw = sqlite3.connect(path)
-    index_page = raw.execute("SELECT rootpage FROM sqlite_master "
-                             "WHERE name = 'ix_visit_date_site'").fetchone()[0]
+    index_page = raw.execute(
+        "SELECT rootpage FROM sqlite_master WHERE name = 'ix_visit_date_site'"
+    ).fetchone()[0]
     page_size = raw.execute("PRAGMA page_size").fetchone()[0]
     raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     raw.close()
@@ -494,14 +539,18 @@ def test_check_on_a_damaged_sqlite_file(tmp_path, flow):
 
 def test_visit_times_are_kept_to_the_minute_and_durations_in_whole_seconds(db, tmp_path, flow):
     at = datetime(2026, 11, 23, 11, 34, 56, 789123, tzinfo=UTC)
-    visit = visit_from_result(route(flow, ["2", "1", "2100"]), "jc-skelbaek", "d1", "in_person",
-                              42.6, at)
+    visit = visit_from_result(
+        route(flow, ["2", "1", "2100"]), "jc-skelbaek", "d1", "in_person", 42.6, at
+    )
     assert visit["at_utc"] == "2026-11-23T11:34:00+00:00" and visit["duration_s"] == 43
     store = opened(db, tmp_path, desk="d1")
     store.record(visit)
     # An entry spooled by an older desk, to the microsecond, is stored to the minute too.
-    old_entry = {**make_visit(flow, desk="d1"), "at_utc": "2026-11-23T10:05:07.654321+00:00",
-                 "duration_s": 7.4}
+    old_entry = {
+        **make_visit(flow, desk="d1"),
+        "at_utc": "2026-11-23T10:05:07.654321+00:00",
+        "duration_s": 7.4,
+    }
     store.spool.append(old_entry)
     assert store.replay_spool() == 1
     store.void(visit["visit_id"], "d1", at + timedelta(minutes=2, seconds=13, microseconds=5))
@@ -509,21 +558,25 @@ def test_visit_times_are_kept_to_the_minute_and_durations_in_whole_seconds(db, t
     for row in rows.values():
         assert row["at_utc"].second == 0 and row["at_utc"].microsecond == 0
         assert row["duration_s"] == int(row["duration_s"])
-    assert rows[old_entry["visit_id"]]["at_utc"].replace(tzinfo=UTC) == \
-        datetime(2026, 11, 23, 10, 5, tzinfo=UTC)
+    assert rows[old_entry["visit_id"]]["at_utc"].replace(tzinfo=UTC) == datetime(
+        2026, 11, 23, 10, 5, tzinfo=UTC
+    )
     voided = rows[visit["visit_id"]]["voided_utc"].replace(tzinfo=UTC)
     assert voided == datetime(2026, 11, 23, 11, 37, tzinfo=UTC)
     store.dispose()
 
 
-@pytest.mark.parametrize("moment", [
-    datetime(2026, 11, 23, 22, 59, 59, 999999, tzinfo=UTC),  # 23:59 local, a Monday
-    datetime(2026, 3, 29, 0, 59, 59, 500000, tzinfo=UTC),    # 01:59 CET, then summer time
-    datetime(2026, 3, 29, 1, 0, 30, tzinfo=UTC),             # 03:00 CEST
-    datetime(2026, 10, 25, 0, 59, 59, tzinfo=UTC),           # 02:59 CEST, first pass
-    datetime(2026, 10, 25, 1, 59, 59, tzinfo=UTC),           # 02:59 CET, second pass
-    datetime(2026, 12, 31, 22, 59, 30, tzinfo=UTC),          # the year's last local minute
-])
+@pytest.mark.parametrize(
+    "moment",
+    [
+        datetime(2026, 11, 23, 22, 59, 59, 999999, tzinfo=UTC),  # 23:59 local, a Monday
+        datetime(2026, 3, 29, 0, 59, 59, 500000, tzinfo=UTC),  # 01:59 CET, then summer time
+        datetime(2026, 3, 29, 1, 0, 30, tzinfo=UTC),  # 03:00 CEST
+        datetime(2026, 10, 25, 0, 59, 59, tzinfo=UTC),  # 02:59 CEST, first pass
+        datetime(2026, 10, 25, 1, 59, 59, tzinfo=UTC),  # 02:59 CET, second pass
+        datetime(2026, 12, 31, 22, 59, 30, tzinfo=UTC),  # the year's last local minute
+    ],
+)
 def test_the_minute_keeps_local_date_hour_and_weekday(moment):
     assert local_parts(to_minute(moment)) == local_parts(moment)
     assert to_minute(moment) == moment.replace(second=0, microsecond=0)

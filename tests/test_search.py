@@ -17,36 +17,42 @@ def index(flow):
     return ErrandIndex(flow)
 
 
-@pytest.mark.parametrize("typed,expected", [
-    ("syg", "sick_followup"),
-    ("kontant", "apply_benefits"),
-    ("bolig", "housing_benefit"),
-    ("cv", "job_search"),
-    ("pension", "disability_pension"),
-    ("lægeerklæring", "sick_documents"),
-    ("klage", "benefit_complaint"),
-    ("fleksjob", "flexjob"),
-    ("krisecenter", "violence"),
-    ("sundhedskort", "health_card"),
-    ("arbejdsgiver", "employer"),
-    ("dansk", "danish_lessons"),
-    ("møde", "meeting"),
-])
+@pytest.mark.parametrize(
+    "typed,expected",
+    [
+        ("syg", "sick_followup"),
+        ("kontant", "apply_benefits"),
+        ("bolig", "housing_benefit"),
+        ("cv", "job_search"),
+        ("pension", "disability_pension"),
+        ("lægeerklæring", "sick_documents"),
+        ("klage", "benefit_complaint"),
+        ("fleksjob", "flexjob"),
+        ("krisecenter", "violence"),
+        ("sundhedskort", "health_card"),
+        ("arbejdsgiver", "employer"),
+        ("dansk", "danish_lessons"),
+        ("møde", "meeting"),
+    ],
+)
 def test_common_words_find_the_errand_in_the_top_three(index, typed, expected):
     hits = [h.node_id for h in index.search(typed)[:3]]
     assert expected in hits, hits
 
 
-@pytest.mark.parametrize("typed,expected", [
-    ("kontanthjelp", "apply_benefits"),   # a wrong vowel
-    ("boligstotte", "housing_benefit"),   # ø typed as o
-    ("boligstoette", "housing_benefit"),  # ø typed as oe
-    ("hjemlos", "homeless"),
-    ("laegeerklaering", "sick_documents"),
-    ("sygedagpeng", "sick_followup"),     # not finished typing
-    ("førtidspensoin", "disability_pension"),  # two letters swapped
-    ("alkohl", "addiction"),
-])
+@pytest.mark.parametrize(
+    "typed,expected",
+    [
+        ("kontanthjelp", "apply_benefits"),  # a wrong vowel
+        ("boligstotte", "housing_benefit"),  # ø typed as o
+        ("boligstoette", "housing_benefit"),  # ø typed as oe
+        ("hjemlos", "homeless"),
+        ("laegeerklaering", "sick_documents"),
+        ("sygedagpeng", "sick_followup"),  # not finished typing
+        ("førtidspensoin", "disability_pension"),  # two letters swapped
+        ("alkohl", "addiction"),
+    ],
+)
 def test_misspellings_are_forgiven(index, typed, expected):
     hits = [h.node_id for h in index.search(typed)[:3]]
     assert expected in hits, hits
@@ -67,7 +73,7 @@ def test_more_matching_words_rank_first(index):
 
 
 def test_the_general_errand_before_a_narrower_one(index):
-    """"Syg under kontanthjælp" has the word in its title too, but lies under illness."""
+    """ "Syg under kontanthjælp" has the word in its title too, but lies under illness."""
     hits = [h.node_id for h in index.search("kontanthjælp")]
     assert hits[0] == "apply_benefits"
     assert hits.index("sick_on_benefits") > hits.index("apply_benefits")
@@ -111,6 +117,7 @@ def test_route_says_which_question_each_key_answers(index, flow):
 
 
 # --- following a hit: only the questions the hit determined are answered -------------------
+
 
 def test_follow_stops_at_the_district_question_after_a_declined_postcode(index, flow):
     (hit,) = [h for h in index.search("krisecenter") if h.node_id == "violence"]
@@ -161,7 +168,7 @@ def test_a_search_never_answers_a_question_its_hit_did_not_determine(index, flow
         while todo:
             before, on_course = todo.pop()
             walk = follow(before, entry.route)
-            for step in walk.steps[len(before.steps):]:
+            for step in walk.steps[len(before.steps) :]:
                 assert determined.get(step.question) == str(step.key), (entry.node_id, walk.steps)
             walks_checked += 1
             if walk.finished or walk.node_id == entry.node_id:
@@ -189,6 +196,7 @@ def test_fold_and_distance():
 
 # --- the corpus of searches in data/search.toml, checked by `triage validate` ------------------
 
+
 def test_shipped_corpus_finds_the_right_errand_first_often_enough():
     loaded = load(SHIPPED, check_searches=True)
     assert loaded.ok, [problem_text(p) for p in loaded.errors]
@@ -214,9 +222,16 @@ def corpus(*entries: tuple[str, str]) -> str:
 
 
 def test_too_many_misses_fail_validation(tmp_path, data_copy):
-    right = [("krisecenter", "violence"), ("fleksjob", "flexjob"), ("pas", "passport"),
-             ("hjemløs", "homeless"), ("boligstøtte", "housing_benefit"), ("cv", "job_search"),
-             ("kontoudtog", "benefit_documents"), ("depression", "mental_health")]
+    right = [
+        ("krisecenter", "violence"),
+        ("fleksjob", "flexjob"),
+        ("pas", "passport"),
+        ("hjemløs", "homeless"),
+        ("boligstøtte", "housing_benefit"),
+        ("cv", "job_search"),
+        ("kontoudtog", "benefit_documents"),
+        ("depression", "mental_health"),
+    ]
     wrong = [("vold", "passport"), ("alkohol", "flexjob")]  # 8 of 10: below 90 %
     (data_copy / "search.toml").write_text(corpus(*right, *wrong), encoding="utf-8")
     loaded = load(data_copy, check_searches=True)
@@ -228,35 +243,51 @@ def test_too_many_misses_fail_validation(tmp_path, data_copy):
     assert "Kun 8 af 10 søgninger finder det rigtige først (80 %)" in done.stdout
     assert "Søgning: 8 af 10 rigtige først (80 %)" in done.stdout
     line = 4 * len(right) + 1  # each entry above takes four lines
-    assert f'search.toml:{line} "vold": skulle finde passport (Pas og kørekort) først, men ' \
-           'fandt violence (Vold og krisecenter).' in done.stdout
+    assert (
+        f'search.toml:{line} "vold": skulle finde passport (Pas og kørekort) først, men '
+        "fandt violence (Vold og krisecenter)." in done.stdout
+    )
     # One more right search reaches 90 %: validation passes.
-    (data_copy / "search.toml").write_text(corpus(*right, ("vold", "violence"), wrong[1]),
-                                           encoding="utf-8")
+    (data_copy / "search.toml").write_text(
+        corpus(*right, ("vold", "violence"), wrong[1]), encoding="utf-8"
+    )
     assert load(data_copy, check_searches=True).ok
 
 
 def test_exactly_ninety_percent_passes_and_a_search_finding_nothing_says_so(tmp_path, data_copy):
-    right = [("krisecenter", "violence"), ("fleksjob", "flexjob"), ("pas", "passport"),
-             ("hjemløs", "homeless"), ("boligstøtte", "housing_benefit"), ("cv", "job_search"),
-             ("kontoudtog", "benefit_documents"), ("depression", "mental_health"),
-             ("alkohol", "addiction")]
+    right = [
+        ("krisecenter", "violence"),
+        ("fleksjob", "flexjob"),
+        ("pas", "passport"),
+        ("hjemløs", "homeless"),
+        ("boligstøtte", "housing_benefit"),
+        ("cv", "job_search"),
+        ("kontoudtog", "benefit_documents"),
+        ("depression", "mental_health"),
+        ("alkohol", "addiction"),
+    ]
     (data_copy / "search.toml").write_text(corpus(*right, ("qwxz", "passport")), encoding="utf-8")
     done = run("validate", "--data", str(data_copy), "--lang", "en", cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Search: 9 of 10 right first (90 %)" in done.stdout
-    assert '"qwxz": should find passport (Passport and driving licence) first, but found nothing.' \
+    assert (
+        '"qwxz": should find passport (Passport and driving licence) first, but found nothing.'
         in done.stdout
+    )
 
 
 def test_unknown_or_unsearchable_ids_are_named_with_their_lines(data_copy):
-    append(data_copy / "search.toml", corpus(("pas", "pasport"), ("møde", "meeting_site"),
-                                             ("hvad", "errand")))
+    append(
+        data_copy / "search.toml",
+        corpus(("pas", "pasport"), ("møde", "meeting_site"), ("hvad", "errand")),
+    )
     loaded = load(data_copy, check_searches=True)
     found = [(p.code, p.node, p.params["expect"]) for p in loaded.errors]
-    assert found == [("search_unknown_node", 'search "pas"', "pasport"),
-                     ("search_not_searchable", 'search "møde"', "meeting_site"),
-                     ("search_not_searchable", 'search "hvad"', "errand")]
+    assert found == [
+        ("search_unknown_node", 'search "pas"', "pasport"),
+        ("search_not_searchable", 'search "møde"', "meeting_site"),
+        ("search_not_searchable", 'search "hvad"', "errand"),
+    ]
     lines = (data_copy / "search.toml").read_text(encoding="utf-8").split("\n")
     for problem in loaded.errors:
         assert lines[problem.line - 1] == "[[search]]"
@@ -264,17 +295,26 @@ def test_unknown_or_unsearchable_ids_are_named_with_their_lines(data_copy):
         assert problem_text(problem).startswith(f"search.toml:{problem.line} [{problem.node}]: ")
 
 
-@pytest.mark.parametrize("entry,code,node", [
-    ('[[search]]\nquery = "pas"\n', "missing_field", 'search "pas"'),
-    ('[[search]]\nexpect = "passport"\n', "missing_field", "search #{n}"),
-    ('[[search]]\nquery = "pas"\nexpect = 5\n', "wrong_type", 'search "pas"'),
-    ('[[search]]\nquery = "pas"\nexpect = "passport"\nsite = "x"\n', "unknown_field",
-     'search "pas"'),
-    ('[[search]]\nquery = "? !"\nexpect = "passport"\n', "search_no_words", 'search "? !"'),
-    ('[[search]]\nquery = "pas\\u001b[31m"\nexpect = "passport"\n', "control_character",
-     "search #{n}"),
-    ('search = 5\n', "wrong_type", "search"),
-])
+@pytest.mark.parametrize(
+    "entry,code,node",
+    [
+        ('[[search]]\nquery = "pas"\n', "missing_field", 'search "pas"'),
+        ('[[search]]\nexpect = "passport"\n', "missing_field", "search #{n}"),
+        ('[[search]]\nquery = "pas"\nexpect = 5\n', "wrong_type", 'search "pas"'),
+        (
+            '[[search]]\nquery = "pas"\nexpect = "passport"\nsite = "x"\n',
+            "unknown_field",
+            'search "pas"',
+        ),
+        ('[[search]]\nquery = "? !"\nexpect = "passport"\n', "search_no_words", 'search "? !"'),
+        (
+            '[[search]]\nquery = "pas\\u001b[31m"\nexpect = "passport"\n',
+            "control_character",
+            "search #{n}",
+        ),
+        ("search = 5\n", "wrong_type", "search"),
+    ],
+)
 def test_malformed_entries_are_named(tmp_path, data_copy, entry, code, node):
     shipped = (data_copy / "search.toml").read_text(encoding="utf-8")
     n = shipped.count("[[search]]") + 1

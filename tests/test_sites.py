@@ -9,44 +9,71 @@ from triage.sites import PostcodeError, parse_range, parse_window
 from triage.walk import route
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("09:00-15:00", (time(9), time(15))),
-    ("9.30 - 17.00", (time(9, 30), time(17))),
-    ("00:00-24:00", (time(0), time(23, 59, 59))),
-    ("15:00-09:00", None),
-    ("9-15", None),
-    ("25:00-26:00", None),
-    ("09:60-10:00", None),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("09:00-15:00", (time(9), time(15))),
+        ("9.30 - 17.00", (time(9, 30), time(17))),
+        ("00:00-24:00", (time(0), time(23, 59, 59))),
+        ("15:00-09:00", None),
+        ("9-15", None),
+        ("25:00-26:00", None),
+        ("09:60-10:00", None),
+    ],
+)
 def test_parse_window(text, expected):
     assert parse_window(text) == expected
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("2100", (2100, 2100)), ("1050-1473", (1050, 1473)), (2400, (2400, 2400)),
-    ("1473-1050", None), ("21OO", None), ("210", None), (None, None),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("2100", (2100, 2100)),
+        ("1050-1473", (1050, 1473)),
+        (2400, (2400, 2400)),
+        ("1473-1050", None),
+        ("21OO", None),
+        ("210", None),
+        (None, None),
+    ],
+)
 def test_parse_range(text, expected):
     assert parse_range(text) == expected
 
 
-@pytest.mark.parametrize("postcode,group,site", [
-    ("1050", "jobcenter", "jc-skelbaek"), ("1799", "jobcenter", "jc-skelbaek"),
-    ("1800", "jobcenter", "frederiksberg"), ("2000", "jobcenter", "frederiksberg"),
-    ("2150", "jobcenter", "jc-nord"), ("2720", "jobcenter", "jc-musvaage"),
-    ("2610", "jobcenter", "anden-kommune"), ("2990", "jobcenter", "anden-kommune"),
-    ("5000", "jobcenter", "anden-kommune"), ("1360", "social", "sc-indre-by"),
-    ("1620", "social", "sc-vesterbro"), ("2450", "social", "sc-vesterbro"),
-])
+@pytest.mark.parametrize(
+    "postcode,group,site",
+    [
+        ("1050", "jobcenter", "jc-skelbaek"),
+        ("1799", "jobcenter", "jc-skelbaek"),
+        ("1800", "jobcenter", "frederiksberg"),
+        ("2000", "jobcenter", "frederiksberg"),
+        ("2150", "jobcenter", "jc-nord"),
+        ("2720", "jobcenter", "jc-musvaage"),
+        ("2610", "jobcenter", "anden-kommune"),
+        ("2990", "jobcenter", "anden-kommune"),
+        ("5000", "jobcenter", "anden-kommune"),
+        ("1360", "social", "sc-indre-by"),
+        ("1620", "social", "sc-vesterbro"),
+        ("2450", "social", "sc-vesterbro"),
+    ],
+)
 def test_postcode_resolves_to_serving_site(flow, postcode, group, site):
     number, found = flow.sites.resolve_postcode(group, postcode)
     assert number == int(postcode) and found.id == site
 
 
-@pytest.mark.parametrize("typed,code", [
-    ("", "postcode_malformed"), ("240", "postcode_malformed"), ("24000", "postcode_malformed"),
-    ("ab12", "postcode_malformed"), ("0800", "postcode_unknown"), ("0999", "postcode_unknown"),
-])
+@pytest.mark.parametrize(
+    "typed,code",
+    [
+        ("", "postcode_malformed"),
+        ("240", "postcode_malformed"),
+        ("24000", "postcode_malformed"),
+        ("ab12", "postcode_malformed"),
+        ("0800", "postcode_unknown"),
+        ("0999", "postcode_unknown"),
+    ],
+)
 def test_bad_postcodes(flow, typed, code):
     with pytest.raises(PostcodeError) as caught:
         flow.sites.resolve_postcode("jobcenter", typed)

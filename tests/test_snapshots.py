@@ -23,7 +23,9 @@ SIZES = [(80, 24), (120, 40)]
 @pytest.fixture
 def desk(flow, tmp_path, monkeypatch):
     monkeypatch.setattr(present, "local_now", lambda: MONDAY_MORNING)
-    log = DeskLog(str(tmp_path / "snap.db"), "jc-skelbaek", "skranke-1", spool_dir=tmp_path / "spool")
+    log = DeskLog(
+        str(tmp_path / "snap.db"), "jc-skelbaek", "skranke-1", spool_dir=tmp_path / "spool"
+    )
     return TriageApp(flow, site="jc-skelbaek", desk="skranke-1", log=log, open_log_after=0)
 
 
@@ -51,8 +53,9 @@ def test_postcode_with_error(snap_compare, desk, size):
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 def test_outcome_with_two_stops(snap_compare, desk, size):
-    assert snap_compare(desk, terminal_size=size,
-                        run_before=steps("2", "1", "2", "4", "0", "0", "enter"))
+    assert snap_compare(
+        desk, terminal_size=size, run_before=steps("2", "1", "2", "4", "0", "0", "enter")
+    )
 
 
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
@@ -62,10 +65,20 @@ def test_search(snap_compare, desk, size):
 
 def test_outcome_in_high_contrast(snap_compare, flow, tmp_path, monkeypatch):
     monkeypatch.setattr(present, "local_now", lambda: MONDAY_MORNING)
-    log = DeskLog(str(tmp_path / "snap.db"), "jc-skelbaek", "skranke-1", spool_dir=tmp_path / "spool")
-    app = TriageApp(flow, site="jc-skelbaek", desk="skranke-1", log=log, theme="triage-hoj-kontrast",
-                    open_log_after=0)
-    assert snap_compare(app, terminal_size=(80, 24), run_before=steps("7", "2", "2", "0", "0", "enter", "3"))
+    log = DeskLog(
+        str(tmp_path / "snap.db"), "jc-skelbaek", "skranke-1", spool_dir=tmp_path / "spool"
+    )
+    app = TriageApp(
+        flow,
+        site="jc-skelbaek",
+        desk="skranke-1",
+        log=log,
+        theme="triage-hoj-kontrast",
+        open_log_after=0,
+    )
+    assert snap_compare(
+        app, terminal_size=(80, 24), run_before=steps("7", "2", "2", "0", "0", "enter", "3")
+    )
 
 
 @pytest.fixture
@@ -80,11 +93,22 @@ def overview_desk(flow, tmp_path, monkeypatch):
     store = Store(tmp_path / "over.db", spool_dir=tmp_path / "spool")
     store.open()
     at = MONDAY_MORNING.astimezone(UTC) - timedelta(minutes=20)
-    for site, n, answers in (("jc-skelbaek", 12, ["2", "2"]), ("jc-musvaage", 4, ["4", "2400", "1"]),
-                             ("jc-nord", 4, ["4", "2400", "1"])):
+    for site, n, answers in (
+        ("jc-skelbaek", 12, ["2", "2"]),
+        ("jc-musvaage", 4, ["4", "2400", "1"]),
+        ("jc-nord", 4, ["4", "2400", "1"]),
+    ):
         for i in range(n):
-            store.record(visit_from_result(route(flow, answers, site), site, "d", "in_person", 5.0,
-                                           at - timedelta(hours=i % 2)))
+            store.record(
+                visit_from_result(
+                    route(flow, answers, site),
+                    site,
+                    "d",
+                    "in_person",
+                    5.0,
+                    at - timedelta(hours=i % 2),
+                )
+            )
     store.dispose()
     log = DeskLog(str(tmp_path / "over.db"), "jc-skelbaek", "o", spool_dir=tmp_path / "spool")
     return TriageApp(flow, site="jc-skelbaek", log=log, start="overview", open_log_after=0)
@@ -104,7 +128,8 @@ def test_urgent_outcome_closed_now(snap_compare, flow, tmp_path, monkeypatch):
     """Monday evening, no fixed address: when it opens, and who helps tonight."""
     evening = datetime(2026, 11, 23, 16, 30, tzinfo=LOCAL_ZONE)
     monkeypatch.setattr(present, "local_now", lambda: evening)
-    log = DeskLog(str(tmp_path / "snap.db"), "jc-skelbaek", "skranke-1",
-                  spool_dir=tmp_path / "spool")
+    log = DeskLog(
+        str(tmp_path / "snap.db"), "jc-skelbaek", "skranke-1", spool_dir=tmp_path / "spool"
+    )
     app = TriageApp(flow, site="jc-skelbaek", desk="skranke-1", log=log, open_log_after=0)
     assert snap_compare(app, terminal_size=(80, 24), run_before=steps("7", "minus", "0", "1"))

@@ -64,8 +64,14 @@ def unreachable(tmp_path) -> str:
 
 def triage(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     """The real command line, in a process of its own."""
-    done = subprocess.run([sys.executable, "-m", "triage", *args], capture_output=True, text=True,
-                          cwd=ROOT, timeout=timeout, env=ENV)
+    done = subprocess.run(
+        [sys.executable, "-m", "triage", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=timeout,
+        env=ENV,
+    )
     assert "Traceback" not in done.stdout + done.stderr, done.stderr
     return done
 
@@ -167,8 +173,9 @@ def _bad_lines(flow) -> dict[str, str]:
         '{"visit_id": "abc", "at_utc": ': "unreadable",
         json.dumps(long_desk): "bad_desk",
         json.dumps(wrong_kind): "bad_field",
-        json.dumps({"void": "f" * 32, "voided_desk": "skranke-1",
-                    "voided_utc": NOON_UTC.isoformat()}): "void_unknown",
+        json.dumps(
+            {"void": "f" * 32, "voided_desk": "skranke-1", "voided_utc": NOON_UTC.isoformat()}
+        ): "void_unknown",
     }
 
 
@@ -178,8 +185,14 @@ def test_each_bad_entry_is_set_aside_and_the_rest_are_sent(db, tmp_path, flow):
     bad = _bad_lines(flow)
     first = [make_visit(flow) for _ in range(4)]
     later = [make_visit(flow, desk="skranke-9") for _ in range(3)]  # a file that sorts after
-    lines = [json.dumps(first[0]), *list(bad)[:4], json.dumps(first[1]), *list(bad)[4:],
-             json.dumps(first[2]), json.dumps(first[3])]
+    lines = [
+        json.dumps(first[0]),
+        *list(bad)[:4],
+        json.dumps(first[1]),
+        *list(bad)[4:],
+        json.dumps(first[2]),
+        json.dumps(first[3]),
+    ]
     (spool_dir / "skranke-1.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
     later_lines = "".join(json.dumps(v) + "\n" for v in later)
     (spool_dir / "skranke-9.jsonl").write_text(later_lines, encoding="utf-8")
@@ -232,7 +245,8 @@ def test_an_entry_the_database_refuses_is_found_and_set_aside(pg_url, tmp_path, 
     assert refused["reason"] == "refused" and "NUL" in refused["detail"]
     assert refused["entry"]["visit_id"] == visits[2]["visit_id"]
     assert sorted(r["visit_id"] for r in store.visits()) == sorted(
-        v["visit_id"] for i, v in enumerate(visits) if i != 2)
+        v["visit_id"] for i, v in enumerate(visits) if i != 2
+    )
     assert store.spool.waiting() == []
     store.dispose()
 
@@ -268,16 +282,20 @@ def test_a_folder_named_like_a_spool_file_is_reported_and_the_rest_sent(tmp_path
     assert stored_ids(db, spool_dir) == [visit["visit_id"]]
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads a file whatever its mode; the folder "
-                    "variant above covers an unreadable spool file there")
+@pytest.mark.skipif(
+    os.geteuid() == 0,
+    reason="root reads a file whatever its mode; the folder "
+    "variant above covers an unreadable spool file there",
+)
 def test_an_unreadable_spool_file_is_reported(tmp_path, flow):
     spool_dir = tmp_path / "spool"
     spool = Spool(spool_dir, "skranke-1")
     spool.append(make_visit(flow))
     spool.path.chmod(0)
     try:
-        flushed = triage("spool", "flush", "--db", str(tmp_path / "v.db"),
-                         "--spool-dir", str(spool_dir))
+        flushed = triage(
+            "spool", "flush", "--db", str(tmp_path / "v.db"), "--spool-dir", str(spool_dir)
+        )
         assert flushed.returncode == 1 and "kan ikke læses (Permission denied" in flushed.stderr
     finally:
         spool.path.chmod(0o600)
@@ -289,8 +307,14 @@ def test_a_read_only_database_says_why_nothing_was_sent(tmp_path, flow):
     spool_dir = tmp_path / "spool"
     for _ in range(3):
         Spool(spool_dir, "skranke-1").append(make_visit(flow))
-    flushed = triage("spool", "flush", "--db", f"sqlite:///file:{path}?mode=ro&uri=true",
-                     "--spool-dir", str(spool_dir))
+    flushed = triage(
+        "spool",
+        "flush",
+        "--db",
+        f"sqlite:///file:{path}?mode=ro&uri=true",
+        "--spool-dir",
+        str(spool_dir),
+    )
     assert flushed.returncode == 1
     assert "readonly database" in flushed.stderr  # the cause, in the driver's words
     assert len(Spool(spool_dir).waiting()) == 3  # all still waiting, nothing set aside
@@ -303,13 +327,19 @@ def test_a_flush_cut_off_midway_reports_true_counts(pg_url, tmp_path, flow):
     store = Store(pg_url, spool_dir=tmp_path / "spool")
     store.open()
     with store.engine.begin() as conn:
-        conn.execute(text("""CREATE FUNCTION full_disk() RETURNS trigger AS $$ BEGIN
+        conn.execute(
+            text("""CREATE FUNCTION full_disk() RETURNS trigger AS $$ BEGIN
             IF NEW.desk = 'skranke-2' THEN
                 RAISE EXCEPTION 'could not extend file: No space left on device'
                 USING ERRCODE = '53100';
-            END IF; RETURN NEW; END $$ LANGUAGE plpgsql"""))
-        conn.execute(text("CREATE TRIGGER full_disk BEFORE INSERT ON visit "
-                          "FOR EACH ROW EXECUTE FUNCTION full_disk()"))
+            END IF; RETURN NEW; END $$ LANGUAGE plpgsql""")
+        )
+        conn.execute(
+            text(
+                "CREATE TRIGGER full_disk BEFORE INSERT ON visit "
+                "FOR EACH ROW EXECUTE FUNCTION full_disk()"
+            )
+        )
     store.dispose()
     spool_dir = tmp_path / "spool"
     for desk, count in (("skranke-1", 4), ("skranke-2", 3), ("skranke-3", 2)):
@@ -334,13 +364,31 @@ def test_two_flushes_at_once_send_each_visit_once(db, tmp_path, flow):
             visit = make_visit(flow, desk=f"skranke-{n}")
             spool.append(visit)
             expected.append(visit["visit_id"])
-        spool.append({"void": expected[-1], "voided_desk": f"skranke-{n}",
-                      "voided_utc": NOON_UTC.isoformat()})
+        spool.append(
+            {
+                "void": expected[-1],
+                "voided_desk": f"skranke-{n}",
+                "voided_utc": NOON_UTC.isoformat(),
+            }
+        )
     Store(db, spool_dir=spool_dir).open()  # created beforehand, as a desk would have
-    command = [sys.executable, "-m", "triage", "spool", "flush", "--db", db,
-               "--spool-dir", str(spool_dir)]
-    flushes = [subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True) for _ in range(2)]
+    command = [
+        sys.executable,
+        "-m",
+        "triage",
+        "spool",
+        "flush",
+        "--db",
+        db,
+        "--spool-dir",
+        str(spool_dir),
+    ]
+    flushes = [
+        subprocess.Popen(
+            command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
     outputs = [f.communicate(timeout=300) for f in flushes]
     for flush, (_out, err) in zip(flushes, outputs, strict=True):
         assert flush.returncode == 0, err
@@ -402,9 +450,14 @@ for _ in range(5):
 def test_a_real_full_disk_loses_no_acknowledged_visit(later, tmp_path):
     spool_dir = tmp_path / "spool"
     db, bring_up = later
-    desk = subprocess.run([sys.executable, "-c", FULL_DISK_DESK, db,
-                           str(spool_dir)], capture_output=True, text=True, cwd=ROOT, timeout=120,
-                          env=ENV)
+    desk = subprocess.run(
+        [sys.executable, "-c", FULL_DISK_DESK, db, str(spool_dir)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+        env=ENV,
+    )
     assert desk.returncode == 0, desk.stderr
     said = [json.loads(line) for line in desk.stdout.splitlines()]
     kept = [s["kept"] for s in said if "kept" in s]
@@ -427,17 +480,40 @@ def test_a_real_full_disk_loses_no_acknowledged_visit(later, tmp_path):
 # --- desk names ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name, allowed", [
-    ("skranke-1", True), ("a", True), ("desk-12-b", True), ("x" * 32, True), ("jc-nord-0101", True),
-    ("x" * 33, False), ("", False), ("Anna Hansen 010190-1234", False), ("anna_hansen", False),
-    ("skranke-010190", False), ("0101901234", False), ("skranke/1", False), ("skranke.1", False),
-    ("skrænke-1", False), ("skranke-1\n", False), (None, False), (7, False),
-    # A CPR number split by hyphens, any way: at most 4 digits in all.
-    ("d-0101-90-1234", False), ("x-01-01-90-12-34", False), ("skranke-12345", False),
-    ("0101-90-1234", False), ("01-01-90-12-34", False),
-    # A letter first, lower case only (README says a-z).
-    ("A", False), ("SKRANKE-2", False), ("Skranke-2", False), ("1-skranke", False), ("-x", False),
-])
+@pytest.mark.parametrize(
+    "name, allowed",
+    [
+        ("skranke-1", True),
+        ("a", True),
+        ("desk-12-b", True),
+        ("x" * 32, True),
+        ("jc-nord-0101", True),
+        ("x" * 33, False),
+        ("", False),
+        ("Anna Hansen 010190-1234", False),
+        ("anna_hansen", False),
+        ("skranke-010190", False),
+        ("0101901234", False),
+        ("skranke/1", False),
+        ("skranke.1", False),
+        ("skrænke-1", False),
+        ("skranke-1\n", False),
+        (None, False),
+        (7, False),
+        # A CPR number split by hyphens, any way: at most 4 digits in all.
+        ("d-0101-90-1234", False),
+        ("x-01-01-90-12-34", False),
+        ("skranke-12345", False),
+        ("0101-90-1234", False),
+        ("01-01-90-12-34", False),
+        # A letter first, lower case only (README says a-z).
+        ("A", False),
+        ("SKRANKE-2", False),
+        ("Skranke-2", False),
+        ("1-skranke", False),
+        ("-x", False),
+    ],
+)
 def test_desk_names_are_short_ids(name, allowed):
     assert valid_desk_name(name) is allowed
 
@@ -471,7 +547,6 @@ def test_the_core_refuses_a_desk_name_too(tmp_path):
 def test_a_spool_status_waits_for_nothing_when_there_is_no_spool(tmp_path):
     done = triage("spool", "status", "--spool-dir", str(tmp_path / "none"))
     assert done.returncode == 0 and "0 besøg og 0 annulleringer venter" in done.stdout
-
 
 
 # --- what is not a spool file: links, pipes, folders -------------------------------------------
@@ -514,8 +589,9 @@ def test_a_pipe_or_a_linked_quarantine_is_never_opened(tmp_path, flow):
     with pytest.raises(OSError):
         spool.append(make_visit(flow))
     assert elsewhere.read_text() == "keep\n"
-    flushed = triage("spool", "flush", "--db", db, "--spool-dir", str(tmp_path / "spool"),
-                     timeout=60)
+    flushed = triage(
+        "spool", "flush", "--db", db, "--spool-dir", str(tmp_path / "spool"), timeout=60
+    )
     assert flushed.returncode == 1 and "pipe.jsonl er ikke en spoolfil" in flushed.stderr
     assert elsewhere.read_text() == "keep\n"
 
@@ -552,9 +628,23 @@ def test_many_reasons_are_told_briefly(tmp_path, flow):
     spool_dir = tmp_path / "spool"
     spool_dir.mkdir()
     lines = []
-    for name in ("visit_id", "at_utc", "local_date", "local_hour", "local_weekday", "site_id",
-                 "channel", "outcome_id", "destination_id", "destinations", "handled_here",
-                 "path", "flow_version", "duration_s", "demo"):
+    for name in (
+        "visit_id",
+        "at_utc",
+        "local_date",
+        "local_hour",
+        "local_weekday",
+        "site_id",
+        "channel",
+        "outcome_id",
+        "destination_id",
+        "destinations",
+        "handled_here",
+        "path",
+        "flow_version",
+        "duration_s",
+        "demo",
+    ):
         for _ in range(3):
             visit = make_visit(flow)
             del visit[name]
@@ -647,9 +737,15 @@ def test_lines_starting_with_a_byte_order_mark_are_sent(db, tmp_path, flow):
     spool.directory.mkdir(parents=True)
     visits = [make_visit(flow) for _ in range(3)]
     (spool.directory / "manual.jsonl").write_bytes(
-        b"\xef\xbb\xbf" + json.dumps(visits[0]).encode() + b"\r\n"
-        + json.dumps(visits[1]).encode() + b"\n"
-        + b"\xef\xbb\xbf" + json.dumps(visits[2]).encode() + b"\n")
+        b"\xef\xbb\xbf"
+        + json.dumps(visits[0]).encode()
+        + b"\r\n"
+        + json.dumps(visits[1]).encode()
+        + b"\n"
+        + b"\xef\xbb\xbf"
+        + json.dumps(visits[2]).encode()
+        + b"\n"
+    )
     flushed = triage("spool", "flush", "--db", db, "--spool-dir", str(spool_dir))
     assert flushed.returncode == 0, flushed.stdout + flushed.stderr
     assert sent_count(flushed.stdout) == 3

@@ -90,9 +90,14 @@ class Holder:
 
     def __init__(self, path: Path, windows: bool) -> None:
         code = HOLDER.replace("PATH", repr(str(path))).replace("WINDOWS", repr(windows))
-        self.process = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, text=True, cwd=ROOT,
-                                        env={**os.environ, "PYTHONPATH": str(ROOT)})
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", code],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
         self.lines: queue.Queue[str] = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
 
@@ -149,8 +154,10 @@ def test_windows_locks_and_unlocks_the_first_byte_and_keeps_the_position(tmp_pat
         with exclusive_lock(handle):
             assert handle.tell() == end  # an append goes on where it would have
             handle.write(b'{"b": 2}\n')
-    assert windows.calls == [(FakeMsvcrt.LK_NBLCK, 0, LOCKED_BYTES),
-                             (FakeMsvcrt.LK_UNLCK, 0, LOCKED_BYTES)]
+    assert windows.calls == [
+        (FakeMsvcrt.LK_NBLCK, 0, LOCKED_BYTES),
+        (FakeMsvcrt.LK_UNLCK, 0, LOCKED_BYTES),
+    ]
     assert path.read_bytes() == b'{"a": 1}\n{"b": 2}\n'
 
 
@@ -180,8 +187,11 @@ def test_windows_lock_failure_that_is_no_held_lock_is_raised(tmp_path, windows, 
         raise OSError(errno.EBADF, "Bad file descriptor")
 
     monkeypatch.setattr(windows, "locking", locking)
-    with (open(tmp_path / "x.jsonl", "ab") as handle, pytest.raises(OSError) as raised,
-          exclusive_lock(handle)):
+    with (
+        open(tmp_path / "x.jsonl", "ab") as handle,
+        pytest.raises(OSError) as raised,
+        exclusive_lock(handle),
+    ):
         pass
     assert raised.value.errno == errno.EBADF
 
@@ -189,8 +199,10 @@ def test_windows_lock_failure_that_is_no_held_lock_is_raised(tmp_path, windows, 
 def test_a_windows_desk_spools_and_flushes_through_the_lock(tmp_path, windows):
     """The spool's own work (append, survey, drain, quarantine) with Windows' lock."""
     spool = Spool(tmp_path / "spool", desk="skranke-1", database="sqlite:///x.db")
-    entries = [{"void": f"v{n}", "voided_desk": "skranke-1",
-                "voided_utc": "2026-11-23T11:00:00+00:00"} for n in range(3)]
+    entries = [
+        {"void": f"v{n}", "voided_desk": "skranke-1", "voided_utc": "2026-11-23T11:00:00+00:00"}
+        for n in range(3)
+    ]
     for entry in entries:
         spool.append(entry)
     with spool.path.open("ab") as handle:

@@ -9,13 +9,20 @@ import pytest
 from triage.staffing import counters_needed, erlang_b, erlang_c, served_within
 
 
-@pytest.mark.parametrize("counters, load, waits", [
-    # Erlang C tables (probability of waiting) for 10 erlangs, as printed in call-centre
-    # planning tables: 11 → 68.2 %, 12 → 44.9 %, 13 → 28.5 %, 14 → 17.4 %.
-    (11, 10.0, 0.6821), (12, 10.0, 0.4494), (13, 10.0, 0.2853), (14, 10.0, 0.1741),
-    # Small systems with exact values: M/M/2 at 1 erlang waits 1/3, M/M/3 at 2 erlangs 4/9.
-    (2, 1.0, 1 / 3), (3, 2.0, 4 / 9),
-])
+@pytest.mark.parametrize(
+    "counters, load, waits",
+    [
+        # Erlang C tables (probability of waiting) for 10 erlangs, as printed in call-centre
+        # planning tables: 11 → 68.2 %, 12 → 44.9 %, 13 → 28.5 %, 14 → 17.4 %.
+        (11, 10.0, 0.6821),
+        (12, 10.0, 0.4494),
+        (13, 10.0, 0.2853),
+        (14, 10.0, 0.1741),
+        # Small systems with exact values: M/M/2 at 1 erlang waits 1/3, M/M/3 at 2 erlangs 4/9.
+        (2, 1.0, 1 / 3),
+        (3, 2.0, 4 / 9),
+    ],
+)
 def test_erlang_c_matches_published_tables(counters, load, waits):
     assert erlang_c(counters, load) == pytest.approx(waits, abs=5e-5)
 
@@ -31,7 +38,9 @@ def test_erlang_b_and_the_edges():
 def test_service_level_formula():
     # 10 erlangs, 14 counters, 3-minute service, target 20 seconds:
     # 1 - C · e^(-(N-A)·t/s) = 1 - 0.1741 · e^(-4/9) = 0.888.
-    assert served_within(14, 10.0, 20 / 60, 3.0) == pytest.approx(1 - 0.17413 * math.exp(-4 / 9), abs=1e-4)
+    assert served_within(14, 10.0, 20 / 60, 3.0) == pytest.approx(
+        1 - 0.17413 * math.exp(-4 / 9), abs=1e-4
+    )
     assert served_within(10, 10.0, 1.0, 3.0) == 0.0
 
 

@@ -24,8 +24,11 @@ def add(store, flow, answers, site, at, channel="in_person", demo=False) -> dict
 def test_daylight_saving_days_count_local_hours(store, flow):
     # 29 March 2026: 02:00 local never happens. 25 October 2026: 02:00-03:00 happens twice.
     spring = [datetime(2026, 3, 29, 0, 30, tzinfo=UTC), datetime(2026, 3, 29, 1, 30, tzinfo=UTC)]
-    autumn = [datetime(2026, 10, 25, 0, 30, tzinfo=UTC), datetime(2026, 10, 25, 1, 30, tzinfo=UTC),
-              datetime(2026, 10, 25, 2, 30, tzinfo=UTC)]
+    autumn = [
+        datetime(2026, 10, 25, 0, 30, tzinfo=UTC),
+        datetime(2026, 10, 25, 1, 30, tzinfo=UTC),
+        datetime(2026, 10, 25, 2, 30, tzinfo=UTC),
+    ]
     for at in spring + autumn:
         add(store, flow, ("1", "1"), "jc-skelbaek", at)
     march = footfall(store, date(2026, 3, 29), date(2026, 3, 30), "hour")
@@ -42,8 +45,17 @@ def test_buckets_day_week_month(store, flow):
     add(store, flow, ("2", "2"), "jc-nord", datetime(2026, 9, 1, 9, 0, tzinfo=UTC))
     window = (date(2026, 8, 1), date(2026, 9, 2))
     assert footfall(store, *window, "day")["jc-nord"] == {
-        "2026-08-01": 1, "2026-08-02": 1, "2026-08-08": 1, "2026-08-31": 1, "2026-09-01": 1}
-    assert footfall(store, *window, "week")["jc-nord"] == {"2026-W31": 2, "2026-W32": 1, "2026-W36": 2}
+        "2026-08-01": 1,
+        "2026-08-02": 1,
+        "2026-08-08": 1,
+        "2026-08-31": 1,
+        "2026-09-01": 1,
+    }
+    assert footfall(store, *window, "week")["jc-nord"] == {
+        "2026-W31": 2,
+        "2026-W32": 1,
+        "2026-W36": 2,
+    }
     assert footfall(store, *window, "month")["jc-nord"] == {"2026-08": 4, "2026-09": 1}
 
 
@@ -51,20 +63,24 @@ def _month(store, flow):
     """Ten visits in November 2026 at three sites, with postcodes, referrals, a void and demo."""
     nov = lambda d, h=9: datetime(2026, 11, d, h, 0, tzinfo=UTC)  # noqa: E731
     made = [
-        add(store, flow, ("4", "1050", "1"), "jc-skelbaek", nov(2)),      # home Skelbæk, here
-        add(store, flow, ("4", "2400", "1"), "jc-skelbaek", nov(2, 10)),  # home Musvåge: misdirected
-        add(store, flow, ("4", "2100", "1"), "jc-skelbaek", nov(3)),      # home Nord: misdirected
-        add(store, flow, ("1", "1"), "jc-skelbaek", nov(3, 10)),          # referred: sygedagpenge
+        add(store, flow, ("4", "1050", "1"), "jc-skelbaek", nov(2)),  # home Skelbæk, here
+        add(
+            store, flow, ("4", "2400", "1"), "jc-skelbaek", nov(2, 10)
+        ),  # home Musvåge: misdirected
+        add(store, flow, ("4", "2100", "1"), "jc-skelbaek", nov(3)),  # home Nord: misdirected
+        add(store, flow, ("1", "1"), "jc-skelbaek", nov(3, 10)),  # referred: sygedagpenge
         add(store, flow, ("2", "2"), "jc-skelbaek", nov(4), channel="phone"),  # referred: ys
-        add(store, flow, ("4", "2400", "1"), "jc-musvaage", nov(4)),      # home Musvåge, here
-        add(store, flow, ("9", "1"), "jc-musvaage", nov(5)),              # referred: external
-        add(store, flow, ("4", "2100", "2"), "jc-nord", nov(5)),          # home Nord, here
-        add(store, flow, ("6", "1"), "jc-nord", nov(6)),                  # referred: Musvåge (jobcenter)
-        add(store, flow, ("1", "2"), "jc-nord", nov(6, 10), demo=True),   # demo
+        add(store, flow, ("4", "2400", "1"), "jc-musvaage", nov(4)),  # home Musvåge, here
+        add(store, flow, ("9", "1"), "jc-musvaage", nov(5)),  # referred: external
+        add(store, flow, ("4", "2100", "2"), "jc-nord", nov(5)),  # home Nord, here
+        add(store, flow, ("6", "1"), "jc-nord", nov(6)),  # referred: Musvåge (jobcenter)
+        add(store, flow, ("1", "2"), "jc-nord", nov(6, 10), demo=True),  # demo
     ]
     voided = add(store, flow, ("9", "2"), "jc-skelbaek", nov(6))
     store.void(voided["visit_id"], "d")
-    add(store, flow, ("1", "1"), "jc-skelbaek", datetime(2026, 10, 20, 9, tzinfo=UTC))  # previous period
+    add(
+        store, flow, ("1", "1"), "jc-skelbaek", datetime(2026, 10, 20, 9, tzinfo=UTC)
+    )  # previous period
     add(store, flow, ("1", "1"), "jc-nord", datetime(2026, 10, 21, 9, tzinfo=UTC))
     return made
 
@@ -73,16 +89,29 @@ def test_summary_has_exact_figures(store, flow):
     _month(store, flow)
     s = summarize(store, flow.sites, date(2026, 11, 1), date(2026, 12, 1))
     assert s.total == 10  # the void visit never counts
-    shares = {x.site_id: (x.visits, round(x.share, 4), x.target, round(x.imbalance, 4)) for x in s.sites}
-    assert shares == {"jc-skelbaek": (5, 0.5, 0.4, 0.25), "jc-musvaage": (2, 0.2, 0.3, -0.3333),
-                      "jc-nord": (3, 0.3, 0.3, 0.0)}
+    shares = {
+        x.site_id: (x.visits, round(x.share, 4), x.target, round(x.imbalance, 4)) for x in s.sites
+    }
+    assert shares == {
+        "jc-skelbaek": (5, 0.5, 0.4, 0.25),
+        "jc-musvaage": (2, 0.2, 0.3, -0.3333),
+        "jc-nord": (3, 0.3, 0.3, 0.0),
+    }
     assert round(s.overall_imbalance, 4) == 0.1  # (0.1 + 0.1 + 0) / 2
     assert s.with_postcode == 5 and s.misdirected == 2
-    assert s.misdirection == {"jc-skelbaek": {"jc-skelbaek": 1}, "jc-musvaage": {"jc-skelbaek": 1, "jc-musvaage": 1},
-                              "jc-nord": {"jc-skelbaek": 1, "jc-nord": 1}}
+    assert s.misdirection == {
+        "jc-skelbaek": {"jc-skelbaek": 1},
+        "jc-musvaage": {"jc-skelbaek": 1, "jc-musvaage": 1},
+        "jc-nord": {"jc-skelbaek": 1, "jc-nord": 1},
+    }
     # Sent on from where they came: the two misdirected ones and 6-1 (integration) to another
     # jobcentre, two to sick pay (one demo), one to Ydelsesservice, one outside.
-    assert s.referred_by_kind == {"jobcenter": 3, "sygedagpenge": 2, "ydelsesservice": 1, "external": 1}
+    assert s.referred_by_kind == {
+        "jobcenter": 3,
+        "sygedagpenge": 2,
+        "ydelsesservice": 1,
+        "external": 1,
+    }
     assert s.referred == 7
     assert s.previous_total == 2 and s.change == 4.0  # the 30 days before: 2 visits
     assert s.change_by_site == {"jc-musvaage": None, "jc-nord": 2.0, "jc-skelbaek": 4.0}
@@ -94,7 +123,9 @@ def test_summary_has_exact_figures(store, flow):
 def test_a_period_without_visits_has_no_imbalance(store, flow):
     _month(store, flow)
     s = summarize(store, flow.sites, date(2026, 6, 1), date(2026, 6, 8))  # nobody came that week
-    assert s.total == 0 and [(x.visits, x.share, x.imbalance) for x in s.sites] == [(0, 0.0, None)] * 3
+    assert (
+        s.total == 0 and [(x.visits, x.share, x.imbalance) for x in s.sites] == [(0, 0.0, None)] * 3
+    )
     assert s.overall_imbalance == 0.0
     from triage.report import summary_csv, summary_table
 
@@ -102,7 +133,12 @@ def test_a_period_without_visits_has_no_imbalance(store, flow):
     assert "imbalance,jc-skelbaek,,\r\n" in summary_csv(s, flow.sites)
     from triage.i18n import change
 
-    assert (change(-0.004), change(0.25), change(-1 / 3), change(None)) == ("0 %", "+25 %", "-33 %", "–")
+    assert (change(-0.004), change(0.25), change(-1 / 3), change(None)) == (
+        "0 %",
+        "+25 %",
+        "-33 %",
+        "–",
+    )
 
 
 def test_filters(store, flow):
@@ -158,7 +194,10 @@ def test_summary_command_in_three_formats(tmp_path, flow, capsys):
     data = json.loads(capsys.readouterr().out)
     assert data["total"] == 9 and data["site_names"]["jc-nord"] == "Jobcenter København Nord"
     assert {x["site_id"]: x["visits"] for x in data["sites"]} == {
-        "jc-skelbaek": 5, "jc-musvaage": 2, "jc-nord": 2}
+        "jc-skelbaek": 5,
+        "jc-musvaage": 2,
+        "jc-nord": 2,
+    }
 
     assert main(["summary", *period, "--format", "csv", "--site", "jc-nord"]) == 0
     rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))
@@ -174,10 +213,16 @@ def test_summary_command_in_three_formats(tmp_path, flow, capsys):
 def test_whole_months():
     from triage.stats import whole_months
 
-    assert whole_months(date(2026, 1, 15), date(2026, 4, 10)) == (date(2026, 2, 1), date(2026, 4, 1))
+    assert whole_months(date(2026, 1, 15), date(2026, 4, 10)) == (
+        date(2026, 2, 1),
+        date(2026, 4, 1),
+    )
     assert whole_months(date(2026, 1, 1), date(2026, 2, 1)) == (date(2026, 1, 1), date(2026, 2, 1))
     assert whole_months(date(2026, 1, 2), date(2026, 2, 28)) is None
-    assert whole_months(date(2025, 12, 31), date(2026, 2, 1)) == (date(2026, 1, 1), date(2026, 2, 1))
+    assert whole_months(date(2025, 12, 31), date(2026, 2, 1)) == (
+        date(2026, 1, 1),
+        date(2026, 2, 1),
+    )
 
 
 def test_long_periods_from_month_rollups_match_the_visits(store, flow):
@@ -191,14 +236,29 @@ def test_long_periods_from_month_rollups_match_the_visits(store, flow):
     made = []
     for _ in range(120):
         day = date(2026, 1, 1) + timedelta(days=rnd.randrange(130))
-        at = datetime(day.year, day.month, day.day, rnd.randrange(7, 15), rnd.randrange(60), tzinfo=UTC)
+        at = datetime(
+            day.year, day.month, day.day, rnd.randrange(7, 15), rnd.randrange(60), tzinfo=UTC
+        )
         site = rnd.choice(["jc-skelbaek", "jc-musvaage", "jc-nord"])
-        made.append(add(store, flow, rnd.choice(answers), site, at, channel=rnd.choice(["in_person", "phone"])))
+        made.append(
+            add(
+                store,
+                flow,
+                rnd.choice(answers),
+                site,
+                at,
+                channel=rnd.choice(["in_person", "phone"]),
+            )
+        )
     store.void(made[3]["visit_id"], "d")
     rows = [r for r in store.visits() if r["voided_utc"] is None]
-    groupings = [("site_id",), ("site_id", "local_weekday", "local_hour"),
-                 ("postcode_site_id", "site_id", "destination_id", "handled_here"), ("channel",),
-                 ("local_weekday",)]
+    groupings = [
+        ("site_id",),
+        ("site_id", "local_weekday", "local_hour"),
+        ("postcode_site_id", "site_id", "destination_id", "handled_here"),
+        ("channel",),
+        ("local_weekday",),
+    ]
 
     def expected(start, end, by):
         counts: dict = {}
@@ -208,8 +268,11 @@ def test_long_periods_from_month_rollups_match_the_visits(store, flow):
                 counts[key] = counts.get(key, 0) + 1
         return counts
 
-    periods = [(date(2026, 1, 15), date(2026, 4, 10)), (date(2026, 1, 1), date(2026, 5, 1)),
-               (date(2026, 2, 3), date(2026, 2, 20))]
+    periods = [
+        (date(2026, 1, 15), date(2026, 4, 10)),
+        (date(2026, 1, 1), date(2026, 5, 1)),
+        (date(2026, 2, 3), date(2026, 2, 20)),
+    ]
     for start, end in periods:
         for by in groupings:
             assert visit_counts(store, start, end, by) == expected(start, end, by), (start, end, by)

@@ -15,8 +15,14 @@ from triage.walk import route
 NOON_UTC = datetime(2026, 11, 23, 11, 0, tzinfo=UTC)  # 12:00 in Copenhagen
 
 
-def make_visit(flow, answers=("2", "1", "2100"), site="jc-skelbaek", desk="skranke-1",
-               at=NOON_UTC, channel="in_person") -> dict:
+def make_visit(
+    flow,
+    answers=("2", "1", "2100"),
+    site="jc-skelbaek",
+    desk="skranke-1",
+    at=NOON_UTC,
+    channel="in_person",
+) -> dict:
     return visit_from_result(route(flow, list(answers)), site, desk, channel, 42.0, at)
 
 
@@ -102,8 +108,12 @@ def test_older_schema_is_upgraded_and_newer_refused(db, tmp_path):
     first.open()
     assert first.schema_version() == SCHEMA_VERSION
     with first.engine.begin() as conn:
-        conn.execute(text("UPDATE triage_meta SET value = '99' "
-                          "WHERE key IN ('schema_version', 'writable_from')"))
+        conn.execute(
+            text(
+                "UPDATE triage_meta SET value = '99' "
+                "WHERE key IN ('schema_version', 'writable_from')"
+            )
+        )
     first.dispose()
     newer = Store(db, spool_dir=tmp_path / "spool")
     with pytest.raises(StoreError) as caught:
@@ -244,15 +254,22 @@ def _history(flow) -> list[dict]:
             for n, answer in enumerate(answers):
                 at = datetime(2026, 3, 26 + day, hour, 15 * (n % 4), tzinfo=UTC)
                 site = ("jc-skelbaek", "jc-musvaage", "jc-nord")[(day + n) % 3]
-                visit = make_visit(flow, answer, site=site, at=at, channel=("in_person", "phone")[n % 2])
+                visit = make_visit(
+                    flow, answer, site=site, at=at, channel=("in_person", "phone")[n % 2]
+                )
                 visit["demo"] = n == 4
                 visits.append(visit)
     return visits
 
 
-GROUPINGS = [("site_id",), ("site_id", "local_hour"), ("local_date", "destination_id"),
-             ("outcome_id", "channel", "handled_here"), ("postcode_site_id", "site_id"),
-             ("local_weekday",)]
+GROUPINGS = [
+    ("site_id",),
+    ("site_id", "local_hour"),
+    ("local_date", "destination_id"),
+    ("outcome_id", "channel", "handled_here"),
+    ("postcode_site_id", "site_id"),
+    ("local_weekday",),
+]
 
 
 def test_purge_keeps_every_figure(store, flow):
@@ -291,9 +308,12 @@ def _rollup_totals(store) -> tuple[int, int]:
         daily = conn.execute(text("SELECT COALESCE(SUM(visits), 0) FROM visit_daily")).scalar()
         hourly = conn.execute(text("SELECT COALESCE(SUM(visits), 0) FROM visit_hourly")).scalar()
         route_ = conn.execute(text("SELECT COALESCE(SUM(visits), 0) FROM visit_route")).scalar()
-        by_postcode = conn.execute(text("SELECT COALESCE(SUM(visits), 0) FROM visit_postcode")).scalar()
-        with_postcode = conn.execute(text(
-            "SELECT COUNT(*) FROM visit WHERE postcode IS NOT NULL AND voided_utc IS NULL")).scalar()
+        by_postcode = conn.execute(
+            text("SELECT COALESCE(SUM(visits), 0) FROM visit_postcode")
+        ).scalar()
+        with_postcode = conn.execute(
+            text("SELECT COUNT(*) FROM visit WHERE postcode IS NOT NULL AND voided_utc IS NULL")
+        ).scalar()
     assert int(route_) == int(daily)  # every rollup counts every visit
     assert int(by_postcode) == int(with_postcode)  # and the postcode rollup those with one
     return int(daily), int(hourly)

@@ -46,10 +46,14 @@ print(json.dumps({"statuses": statuses, "errors": errors}), flush=True)
 """
 
 
-def start_writer(db: Path, desk: str, count: int, start_file: Path, spool: Path) -> subprocess.Popen:
+def start_writer(
+    db: Path, desk: str, count: int, start_file: Path, spool: Path
+) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-c", WRITER, str(db), desk, str(count), str(start_file), str(spool)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         cwd=Path(__file__).resolve().parent.parent,
     )
 
@@ -82,8 +86,10 @@ def test_eight_desks_at_once_lose_and_double_nothing(tmp_path):
         assert conn.execute("SELECT SUM(visits) FROM visit_daily").fetchone()[0] == 4000
         assert conn.execute("SELECT SUM(visits) FROM visit_hourly").fetchone()[0] == 4000
         assert conn.execute("SELECT SUM(visits) FROM visit_route").fetchone()[0] == 4000
-        assert (conn.execute("SELECT SUM(visits) FROM visit_postcode").fetchone()[0]
-                == conn.execute("SELECT COUNT(*) FROM visit WHERE postcode IS NOT NULL").fetchone()[0])
+        assert (
+            conn.execute("SELECT SUM(visits) FROM visit_postcode").fetchone()[0]
+            == conn.execute("SELECT COUNT(*) FROM visit WHERE postcode IS NOT NULL").fetchone()[0]
+        )
 
 
 def test_writer_killed_mid_run_loses_no_acknowledged_visit(tmp_path):

@@ -30,9 +30,15 @@ def db(tmp_path, flow):
     at = NOW.astimezone(UTC) - timedelta(minutes=20)
     for site, n in (("jc-skelbaek", 12), ("jc-musvaage", 4), ("jc-nord", 4)):
         for _ in range(n):
-            store.record(visit_from_result(route(flow, ["2", "2"], site), site, "d", "in_person", 5.0, at))
+            store.record(
+                visit_from_result(route(flow, ["2", "2"], site), site, "d", "in_person", 5.0, at)
+            )
     last_month = at - timedelta(days=20)
-    store.record(visit_from_result(route(flow, ["1", "1"], "jc-nord"), "jc-nord", "d", "in_person", 5.0, last_month))
+    store.record(
+        visit_from_result(
+            route(flow, ["1", "1"], "jc-nord"), "jc-nord", "d", "in_person", 5.0, last_month
+        )
+    )
     store.dispose()
     return path
 
@@ -65,8 +71,10 @@ async def test_today_with_alert_and_period_switch(overview_app):
         await ready(pilot)
         rows = table_rows(overview_app)
         assert rows[0][:5] == ["Jobcenter Skelbækgade", "12", "60 %", "40 %", "+50 %"]
-        assert "⚠ Jobcenter Skelbækgade: 60 % af dagens besøg på jobcentrene (12); målet er 40 %." in text(
-            overview_app, "#sup-alert")
+        assert (
+            "⚠ Jobcenter Skelbækgade: 60 % af dagens besøg på jobcentrene (12); målet er 40 %."
+            in text(overview_app, "#sup-alert")
+        )
         assert "I dag (2026-11-23 – 2026-11-23)" in text(overview_app, "#sup-title")
         await pilot.press("3")
         await ready(pilot)
@@ -93,8 +101,13 @@ async def test_refresh_picks_up_a_visit_written_by_another_process(overview_app,
             "visit = visit_from_result(answers, 'jc-musvaage', 'x', 'in_person', 1.0, at)\n"
             "print(store.record(visit))\n"
         )
-        done = subprocess.run([sys.executable, "-c", writer], capture_output=True, text=True,
-                              cwd=Path(__file__).resolve().parent.parent, timeout=60)
+        done = subprocess.run(
+            [sys.executable, "-c", writer],
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).resolve().parent.parent,
+            timeout=60,
+        )
         assert done.stdout.strip() == "saved", done.stderr
         await pilot.press("r")  # the same as the 30-second timer
         await ready(pilot)
@@ -157,7 +170,9 @@ async def test_export_dialog_writes_the_period_with_progress(overview_app, tmp_p
         await pilot.press("e")
         await pilot.pause()
         dialog = overview_app.screen
-        assert "Eksportér 2026-10-25 til og med 2026-11-23" in str(dialog.query_one("#export-title", Static).render())
+        assert "Eksportér 2026-10-25 til og med 2026-11-23" in str(
+            dialog.query_one("#export-title", Static).render()
+        )
         path = dialog.query_one("#export-path", Input)
         assert path.value.endswith("triage-2026-10-25-2026-11-23.xlsx")
         formats = dialog.query_one(RadioSet)
@@ -191,7 +206,11 @@ async def test_export_dialog_writes_the_period_with_progress(overview_app, tmp_p
         path.focus()
         await pilot.press("enter")
         await ready(pilot)
-        assert (tmp_path / "csv" / "andel_og_maal.csv").read_text(encoding="utf-8-sig").startswith("Sted-id;Sted;")
+        assert (
+            (tmp_path / "csv" / "andel_og_maal.csv")
+            .read_text(encoding="utf-8-sig")
+            .startswith("Sted-id;Sted;")
+        )
         await pilot.press("escape")
         await pilot.pause()
         assert overview_app.screen.__class__.__name__ == "SupervisorScreen"
@@ -213,7 +232,9 @@ async def test_a_count_that_fails_says_so_and_stops_the_spinner(overview_app, db
         table = overview_app.screen.query_one("#sup-sites", DataTable)
         assert table.loading is False
         notices = [n.message for n in overview_app._notifications]
-        assert any("Tallene kunne ikke hentes" in n and "not a database" in n for n in notices), notices
+        assert any("Tallene kunne ikke hentes" in n and "not a database" in n for n in notices), (
+            notices
+        )
         assert type(overview_app.screen).__name__ == "SupervisorScreen"
         assert table_rows(overview_app)[0][1] == "12"  # the figures shown stay
 

@@ -37,14 +37,35 @@ UTC = UTC
 FLOW = load_or_raise(paths.default_data_dir())  # loaded once: hypothesis calls the test often
 START, END = date(2026, 11, 2), date(2026, 11, 16)  # two whole weeks, no daylight-saving change
 SITES = ("jc-skelbaek", "jc-musvaage", "jc-nord")
-ANSWERS = (("4", "1050", "1"), ("4", "2400", "1"), ("4", "2100", "1"), ("1", "1"), ("2", "2"),
-           ("9", "1"), ("7", "2400", "1"), ("4", "3000", "1"))
-TABLES = ("per_day", "per_hour", "destinations", "misdirection", "misdirection_postcode", "shares",
-          "staffing")
+ANSWERS = (
+    ("4", "1050", "1"),
+    ("4", "2400", "1"),
+    ("4", "2100", "1"),
+    ("1", "1"),
+    ("2", "2"),
+    ("9", "1"),
+    ("7", "2400", "1"),
+    ("4", "3000", "1"),
+)
+TABLES = (
+    "per_day",
+    "per_hour",
+    "destinations",
+    "misdirection",
+    "misdirection_postcode",
+    "shares",
+    "staffing",
+)
 
 # One group of identical visits: site, day, UTC hour, answers, in person or not, how many.
-group = st.tuples(st.sampled_from(SITES), st.integers(0, 13), st.integers(7, 13),
-                  st.integers(0, len(ANSWERS) - 1), st.booleans(), st.integers(1, 7))
+group = st.tuples(
+    st.sampled_from(SITES),
+    st.integers(0, 13),
+    st.integers(7, 13),
+    st.integers(0, len(ANSWERS) - 1),
+    st.booleans(),
+    st.integers(1, 7),
+)
 
 
 def _visits(flow, groups) -> list[dict]:
@@ -83,7 +104,9 @@ def read_json(path: Path) -> dict[str, list[list]]:
     tables = {}
     for key, table in document["tables"].items():
         kinds = [c["type"] for c in table["columns"]]
-        tables[key] = [[_normal(v, k) for v, k in zip(row, kinds, strict=True)] for row in table["rows"]]
+        tables[key] = [
+            [_normal(v, k) for v, k in zip(row, kinds, strict=True)] for row in table["rows"]
+        ]
     return tables
 
 
@@ -144,8 +167,15 @@ def attack(tables: dict[str, list[list]], in_person_only: set[tuple]) -> tuple[s
     hidden: set = set()
     shown: dict = {}
     relations: list[dict] = []
-    count_at = {"per_day": 4, "per_hour": 4, "destinations": 5, "misdirection": 5,
-                "misdirection_postcode": 5, "shares": 2, "staffing": 5}
+    count_at = {
+        "per_day": 4,
+        "per_hour": 4,
+        "destinations": 5,
+        "misdirection": 5,
+        "misdirection_postcode": 5,
+        "shares": 2,
+        "staffing": 5,
+    }
 
     def cell(key: str, i: int):
         value = tables[key][i][count_at[key]]
@@ -257,24 +287,29 @@ def squeezed(relations: list[dict], shown: dict, counts: set, rounds: int = 300)
 # --- the property --------------------------------------------------------------------------------
 
 
-def export_and_attack(store: Store, flow, visits: list[dict], k: int,
-                      folder: Path) -> tuple[set, set]:
+def export_and_attack(
+    store: Store, flow, visits: list[dict], k: int, folder: Path
+) -> tuple[set, set]:
     """Write the export with --min-count k in every format, read each back, and attack it."""
     options = Options(start=START, end=END, min_count=k)
     built = build(store, flow.sites, options)
     columns = {table.key: table.columns for table in built.tables}
     export.write(built, "csv", folder / "csv")
-    read = [read_json(export.write(built, "json", folder / "x.json")[0]),
-            read_csv(folder / "csv", columns),
-            read_xlsx(export.write(built, "xlsx", folder / "x.xlsx")[0], columns)]
+    read = [
+        read_json(export.write(built, "json", folder / "x.json")[0]),
+        read_csv(folder / "csv", columns),
+        read_xlsx(export.write(built, "xlsx", folder / "x.xlsx")[0], columns),
+    ]
     for other in read[1:]:  # every format carries the same cells (figures to their decimals)
         assert other.keys() == read[0].keys()
         for key, rows in other.items():
             assert len(rows) == len(read[0][key])
             for row, first in zip(rows, read[0][key], strict=True):
                 assert [v is None for v in row] == [v is None for v in first]
-                assert all(a == b or isinstance(a, float) and abs(a - b) < 2e-4
-                           for a, b in zip(row, first, strict=True)), (key, row, first)
+                assert all(
+                    a == b or isinstance(a, float) and abs(a - b) < 2e-4
+                    for a, b in zip(row, first, strict=True)
+                ), (key, row, first)
     tables = read[0]
 
     truth = Counter((v["site_id"], v["local_date"], v["local_hour"]) for v in visits)
@@ -284,12 +319,20 @@ def export_and_attack(store: Store, flow, visits: list[dict], k: int,
         assert shown is None or shown == truth[key]
     for key in TABLES:  # no count under k is ever printed
         for row in tables[key]:
-            assert all(not (isinstance(v, int) and 0 < v < k) for v, c in zip(row, columns[key], strict=True)
-                       if c.count), (key, row)
-    phone = {(v["site_id"], date.fromisoformat(v["local_date"]).weekday(), v["local_hour"])
-             for v in visits if v["channel"] != "in_person"}
-    everything = {(v["site_id"], date.fromisoformat(v["local_date"]).weekday(), v["local_hour"])
-                  for v in visits}
+            assert all(
+                not (isinstance(v, int) and 0 < v < k)
+                for v, c in zip(row, columns[key], strict=True)
+                if c.count
+            ), (key, row)
+    phone = {
+        (v["site_id"], date.fromisoformat(v["local_date"]).weekday(), v["local_hour"])
+        for v in visits
+        if v["channel"] != "in_person"
+    }
+    everything = {
+        (v["site_id"], date.fromisoformat(v["local_date"]).weekday(), v["local_hour"])
+        for v in visits
+    }
     return attack(tables, everything - phone)
 
 
@@ -312,9 +355,17 @@ def test_no_hidden_count_can_be_worked_out(groups, k):
 def test_no_hidden_count_can_be_worked_out_on_both_engines(store, flow, tmp_path):
     """One fixed random month on each engine: the same property, the same suppression."""
     rng = random.Random(12)
-    groups = [(rng.choice(SITES), rng.randrange(14), rng.randrange(7, 14),
-               rng.randrange(len(ANSWERS)), rng.random() < 0.8, rng.choice((1, 1, 2, 3, 6, 9)))
-              for _ in range(60)]
+    groups = [
+        (
+            rng.choice(SITES),
+            rng.randrange(14),
+            rng.randrange(7, 14),
+            rng.randrange(len(ANSWERS)),
+            rng.random() < 0.8,
+            rng.choice((1, 1, 2, 3, 6, 9)),
+        )
+        for _ in range(60)
+    ]
     visits = _visits(flow, groups)
     store.insert_many(visits)
     hidden, pinned = export_and_attack(store, flow, visits, 4, tmp_path)

@@ -12,8 +12,21 @@ from triage.flow import Flow, longest_path
 from triage.walk import AnswerError, Walk, route
 
 # One postcode per kind of place a postcode can lead to, plus a declined one.
-POSTCODES = ["1050", "1620", "2000", "2100", "2200", "2300", "2400", "2450", "2500", "2720",
-             "2820", "8000", None]
+POSTCODES = [
+    "1050",
+    "1620",
+    "2000",
+    "2100",
+    "2200",
+    "2300",
+    "2400",
+    "2450",
+    "2500",
+    "2720",
+    "2820",
+    "8000",
+    None,
+]
 
 
 def all_walks(flow: Flow) -> list[Walk]:
@@ -69,10 +82,12 @@ def test_any_valid_answers_end_in_an_outcome_within_bound(flow, data):
             break
         question = walk.question
         if question.asks_postcode:
-            answer = data.draw(st.one_of(
-                st.none(),
-                st.integers(1000, 9999).map(lambda n: f"{n:04d}"),
-            ))
+            answer = data.draw(
+                st.one_of(
+                    st.none(),
+                    st.integers(1000, 9999).map(lambda n: f"{n:04d}"),
+                )
+            )
             walk = walk.give_postcode(answer)
         else:
             walk = walk.choose(data.draw(st.sampled_from([o.key for o in question.options])))
@@ -81,8 +96,11 @@ def test_any_valid_answers_end_in_an_outcome_within_bound(flow, data):
 
 
 @settings(max_examples=200, deadline=None)
-@given(answers=st.lists(st.sampled_from(["1", "2", "3", "4", "5", "6", "7", "8", "9", "2400", "-", "x"]),
-                        max_size=8))
+@given(
+    answers=st.lists(
+        st.sampled_from(["1", "2", "3", "4", "5", "6", "7", "8", "9", "2400", "-", "x"]), max_size=8
+    )
+)
 def test_arbitrary_answers_either_route_or_say_why(flow, answers):
     """Nothing a person types makes the engine crash: an outcome, or an AnswerError with a code."""
     try:
@@ -111,8 +129,11 @@ def test_back_undoes_one_step(flow):
 
 def test_postcode_errors_leave_the_walk_where_it_was(flow):
     walk = Walk.start(flow).choose(4)
-    for typed, code in [("24", "postcode_malformed"), ("24a0", "postcode_malformed"),
-                        ("0999", "postcode_unknown")]:
+    for typed, code in [
+        ("24", "postcode_malformed"),
+        ("24a0", "postcode_malformed"),
+        ("0999", "postcode_unknown"),
+    ]:
         with pytest.raises(AnswerError) as caught:
             walk.give_postcode(typed)
         assert caught.value.code == code
@@ -154,5 +175,9 @@ def test_another_municipality_takes_every_municipal_stop(flow):
 
 def test_path_holds_ids_never_labels(flow):
     result = route(flow, ["7", "-", "7", "5"])
-    assert result.path == ("errand:social_postcode", "social_postcode:declined",
-                           "social_district:sc-amager-vest", "social:violence")
+    assert result.path == (
+        "errand:social_postcode",
+        "social_postcode:declined",
+        "social_district:sc-amager-vest",
+        "social:violence",
+    )

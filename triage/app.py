@@ -54,8 +54,12 @@ class NoTerminal(Exception):
 
 
 def has_terminal() -> bool:
-    return sys.stdin is not None and sys.stdout is not None and \
-        sys.stdin.isatty() and sys.stdout.isatty()
+    return (
+        sys.stdin is not None
+        and sys.stdout is not None
+        and sys.stdin.isatty()
+        and sys.stdout.isatty()
+    )
 
 
 class TriageApp(App):
@@ -70,10 +74,19 @@ class TriageApp(App):
     # The one source of truth for the UI language: every screen watches it and redraws.
     lang = var("da", init=False)
 
-    def __init__(self, flow: Flow, site: str, desk: str = "skranke-1", lang: str = "da",
-                 log: DeskLog | None = None, theme: str | None = None,
-                 open_log_after: float = OPEN_LOG_AFTER, start: str = "desk",
-                 channel: str = "in_person", training: bool = False) -> None:
+    def __init__(
+        self,
+        flow: Flow,
+        site: str,
+        desk: str = "skranke-1",
+        lang: str = "da",
+        log: DeskLog | None = None,
+        theme: str | None = None,
+        open_log_after: float = OPEN_LOG_AFTER,
+        start: str = "desk",
+        channel: str = "in_person",
+        training: bool = False,
+    ) -> None:
         super().__init__()
         self.default_channel = channel  # "phone" for a phone desk; each citizen starts here
         self.training = training  # a practice database of its own: the desk says so
@@ -118,7 +131,9 @@ class TriageApp(App):
     def show_overview(self, can_leave: bool = True) -> None:
         from screens.supervisor import SupervisorScreen  # not on the desk's start path
 
-        self.push_screen(SupervisorScreen(self.overview_store, self.flow.sites, can_leave=can_leave))
+        self.push_screen(
+            SupervisorScreen(self.overview_store, self.flow.sites, can_leave=can_leave)
+        )
 
     def overview_store(self):
         """The desk's store, opened; called from the overview's worker thread."""
@@ -135,29 +150,39 @@ class TriageApp(App):
 
     def action_command_palette(self) -> None:
         if self.use_command_palette and not CommandPalette.is_open(self):
-            self.push_screen(CommandPalette(placeholder=t("palette_placeholder", self.lang),
-                                            id="--command-palette"))
+            self.push_screen(
+                CommandPalette(
+                    placeholder=t("palette_placeholder", self.lang), id="--command-palette"
+                )
+            )
 
     def search_themes(self) -> None:
-        self.push_screen(CommandPalette(providers=[ThemeProvider],
-                                        placeholder=t("palette_themes", self.lang)))
+        self.push_screen(
+            CommandPalette(providers=[ThemeProvider], placeholder=t("palette_themes", self.lang))
+        )
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """Textual's own palette entries, in the UI language."""
         lang = self.lang
-        yield SystemCommand(t("sys_theme", lang), t("sys_theme_help", lang),
-                            self.action_change_theme)
+        yield SystemCommand(
+            t("sys_theme", lang), t("sys_theme_help", lang), self.action_change_theme
+        )
         yield SystemCommand(t("key_quit", lang), t("sys_quit_help", lang), self.action_quit)
         # No "Keys" entry: Textual's key panel is English only and lists its own widgets' keys;
         # the key bar at the bottom shows the keys that work, in the UI language.
         if screen.maximized is not None:
-            yield SystemCommand(t("sys_minimize", lang), t("sys_minimize_help", lang),
-                                screen.action_minimize)
+            yield SystemCommand(
+                t("sys_minimize", lang), t("sys_minimize_help", lang), screen.action_minimize
+            )
         elif screen.focused is not None and screen.focused.allow_maximize:
-            yield SystemCommand(t("sys_maximize", lang), t("sys_maximize_help", lang),
-                                screen.action_maximize)
-        yield SystemCommand(t("sys_screenshot", lang), t("sys_screenshot_help", lang),
-                            lambda: self.set_timer(0.1, self.deliver_screenshot))
+            yield SystemCommand(
+                t("sys_maximize", lang), t("sys_maximize_help", lang), screen.action_maximize
+            )
+        yield SystemCommand(
+            t("sys_screenshot", lang),
+            t("sys_screenshot_help", lang),
+            lambda: self.set_timer(0.1, self.deliver_screenshot),
+        )
 
     def _fatal_error(self) -> None:
         # Textual would print a traceback on the terminal when the app stops after an
@@ -189,17 +214,26 @@ class TriageApp(App):
         counts = self.visit_log.counts_today(self.today()) if available else None
         # A fresh install logs real visits from the first key: say how to practise instead.
         first_start = available and not self.visit_log.demo and self.visit_log.holds_nothing()
-        self._tell_screen(LogReady(available, counts, reason=self.visit_log.problem,
-                                   demo=self.visit_log.demo, first_start=first_start,
-                                   **self._set_aside_notice()))
+        self._tell_screen(
+            LogReady(
+                available,
+                counts,
+                reason=self.visit_log.problem,
+                demo=self.visit_log.demo,
+                first_start=first_start,
+                **self._set_aside_notice(),
+            )
+        )
 
     def _set_aside_notice(self) -> dict:
         """A notice for entries the latest replay set aside (they can never be stored)."""
         set_aside = self.visit_log.replayed.set_aside
         if not set_aside:
             return {}
-        return {"error": "spool_desk_set_aside",
-                "params": {"count": len(set_aside), "path": self.visit_log.spool.quarantine}}
+        return {
+            "error": "spool_desk_set_aside",
+            "params": {"count": len(set_aside), "path": self.visit_log.spool.quarantine},
+        }
 
     @work(thread=True, group="log-write", exit_on_error=False)
     def write_visit(self, visit: dict) -> None:
@@ -210,8 +244,14 @@ class TriageApp(App):
         except StoreError as error:
             self._tell_screen(VisitLogged(visit, "failed", None, error.params.get("reason", "")))
             return
-        self._tell_screen(VisitLogged(visit, status, self.visit_log.counts_today(self.today()),
-                                      reason=self.visit_log.problem))
+        self._tell_screen(
+            VisitLogged(
+                visit,
+                status,
+                self.visit_log.counts_today(self.today()),
+                reason=self.visit_log.problem,
+            )
+        )
 
     @work(thread=True, group="log-write", exit_on_error=False)
     def void_last(self) -> None:
@@ -229,5 +269,6 @@ class TriageApp(App):
         replayed = self.visit_log.replay()
         if replayed.sent or replayed.set_aside:
             counts = self.visit_log.counts_today(self.today())
-            self._tell_screen(LogReady(True, counts, demo=self.visit_log.demo,
-                                       **self._set_aside_notice()))
+            self._tell_screen(
+                LogReady(True, counts, demo=self.visit_log.demo, **self._set_aside_notice())
+            )

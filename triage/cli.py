@@ -24,7 +24,18 @@ from triage.i18n import count, problem_text, t
 from triage.load import Loaded, load
 from triage.model import Problem
 
-COMMANDS = ("desk", "validate", "route", "spool", "check", "purge", "summary", "export", "rebalance", "demo")
+COMMANDS = (
+    "desk",
+    "validate",
+    "route",
+    "spool",
+    "check",
+    "purge",
+    "summary",
+    "export",
+    "rebalance",
+    "demo",
+)
 # Commands that only read (or delete) what a database holds: they never create one.
 READS_EXISTING = ("check", "purge", "summary", "export", "rebalance")
 # `triage demo` at most: a century of days, a large country's footfall, and some 10 minutes.
@@ -41,21 +52,32 @@ class DateOption(argparse.Action):
     cannot be read is kept with the option's name and said, in --lang's language, before the
     command runs: bad input (exit 1), not a usage error, so argparse's own error is not used."""
 
-    def __init__(self, option_strings: list[str], dest: str,
-                 read: Callable[[str], date] = parse_day, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        option_strings: list[str],
+        dest: str,
+        read: Callable[[str], date] = parse_day,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(option_strings, dest, **kwargs)
         self.read = read
 
-    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
-                 values: Any, option_string: str | None = None) -> None:
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
         wrong = dict(getattr(namespace, "wrong_dates", None) or {})  # by option: the last counts
         wrong.pop(self.dest, None)
         try:
             setattr(namespace, self.dest, self.read(values))
         except DayError as error:
             setattr(namespace, self.dest, None)
-            wrong[self.dest] = DayError(f"{error.code}_option", option=option_string,
-                                        **error.params)
+            wrong[self.dest] = DayError(
+                f"{error.code}_option", option=option_string, **error.params
+            )
         namespace.wrong_dates = wrong
 
 
@@ -71,11 +93,21 @@ class _Version(argparse.Action):
     """--version, from the installed package's metadata (looked up only when asked for)."""
 
     def __init__(self, option_strings: list[str], dest: str, **kwargs: Any) -> None:
-        super().__init__(option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS,
-                         nargs=0, help="print triage's version and exit")
+        super().__init__(
+            option_strings,
+            dest=argparse.SUPPRESS,
+            default=argparse.SUPPRESS,
+            nargs=0,
+            help="print triage's version and exit",
+        )
 
-    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
-                 values: Any, option_string: str | None = None) -> None:
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
         print(f"triage {package_version()}")
         parser.exit()
 
@@ -104,10 +136,15 @@ def _data(help_text: str) -> argparse.ArgumentParser:
 
 def _period_options(example: str, default: str) -> argparse.ArgumentParser:
     """--from and --to: the first and last day of a period, both included."""
-    period = _parent("--from", dest="start", action=DateOption,
-                     help=f"first day, e.g. {example} (default: {default})")
-    period.add_argument("--to", dest="end", action=DateOption,
-                        help="last day, included (default: today)")
+    period = _parent(
+        "--from",
+        dest="start",
+        action=DateOption,
+        help=f"first day, e.g. {example} (default: {default})",
+    )
+    period.add_argument(
+        "--to", dest="end", action=DateOption, help="last day, included (default: today)"
+    )
     return period
 
 
@@ -121,13 +158,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     # The option blocks several commands share, as parent parsers.
     lang = _parent("--lang", choices=("da", "en"), default="da", help="language (default: da)")
-    flow = [_data("folder with flow.toml, sites.toml and cases.toml (default: the shipped "
-                  "Copenhagen flow)"), lang]
-    db = _parent("--db", help="SQLite file or database URL (default: triage.db in the user's "
-                              "data folder)")
+    flow = [
+        _data(
+            "folder with flow.toml, sites.toml and cases.toml (default: the shipped "
+            "Copenhagen flow)"
+        ),
+        lang,
+    ]
+    db = _parent(
+        "--db", help="SQLite file or database URL (default: triage.db in the user's data folder)"
+    )
     # Every command that works on the visit log: the database, its spool, the language.
-    store = [db, _parent("--spool-dir", type=Path,
-                         help="spool folder (default: spool/ in the user's data folder)"), lang]
+    store = [
+        db,
+        _parent(
+            "--spool-dir",
+            type=Path,
+            help="spool folder (default: spool/ in the user's data folder)",
+        ),
+        lang,
+    ]
     sites = _parent("--site", action="append", help="only this site (repeat for more)")
     no_demo = _parent("--no-demo", action="store_true", help="leave demo visits out")
     last_30_days = _period_options("2026-11-01", "30 days ago")
@@ -135,95 +185,188 @@ def build_parser() -> argparse.ArgumentParser:
     desk = sub.add_parser("desk", parents=[*flow, db], help="start the desk app (the default)")
     desk.set_defaults(func=cmd_desk)
     desk.add_argument("--site", help="the site this desk is at (an id from sites.toml)")
-    desk.add_argument("--desk", default="skranke-1",
-                      help="this desk's short id: letters a-z, digits, hyphens, at most 32 "
-                           "(default: skranke-1)")
-    desk.add_argument("--theme", help="colour theme, e.g. triage-hoj-kontrast (high contrast), textual-light")
-    desk.add_argument("--channel", choices=("in_person", "phone"), default="in_person",
-                      help="each citizen's channel unless F3 changes it (default: in_person; "
-                           "phone for a phone desk)")
-    desk.add_argument("--training", action="store_true",
-                      help="practise on a demo database of its own in the user's data folder "
-                           "(never the real one); its visits are marked demo")
+    desk.add_argument(
+        "--desk",
+        default="skranke-1",
+        help="this desk's short id: letters a-z, digits, hyphens, at most 32 (default: skranke-1)",
+    )
+    desk.add_argument(
+        "--theme", help="colour theme, e.g. triage-hoj-kontrast (high contrast), textual-light"
+    )
+    desk.add_argument(
+        "--channel",
+        choices=("in_person", "phone"),
+        default="in_person",
+        help="each citizen's channel unless F3 changes it (default: in_person; "
+        "phone for a phone desk)",
+    )
+    desk.add_argument(
+        "--training",
+        action="store_true",
+        help="practise on a demo database of its own in the user's data folder "
+        "(never the real one); its visits are marked demo",
+    )
 
-    validate = sub.add_parser("validate", parents=flow,
-                              help="check the flow, sites and cases; exit 1 on errors")
+    validate = sub.add_parser(
+        "validate", parents=flow, help="check the flow, sites and cases; exit 1 on errors"
+    )
     validate.set_defaults(func=cmd_validate)
-    validate.add_argument("--warnings", action="store_true", help="list the warnings too (always counted)")
+    validate.add_argument(
+        "--warnings", action="store_true", help="list the warnings too (always counted)"
+    )
     validate.add_argument("--tree", action="store_true", help="print the whole flow as a tree")
-    validate.add_argument("--mermaid", type=Path, metavar="FILE", help="write the flow as a Mermaid flowchart")
+    validate.add_argument(
+        "--mermaid", type=Path, metavar="FILE", help="write the flow as a Mermaid flowchart"
+    )
 
-    route = sub.add_parser("route", parents=flow,
-                           help="print the outcome for answers given on the command line")
+    route = sub.add_parser(
+        "route", parents=flow, help="print the outcome for answers given on the command line"
+    )
     route.set_defaults(func=cmd_route)
-    route.add_argument("answers", nargs="*", help="keys (1-9), postcodes (2400) or - for a declined postcode")
+    route.add_argument(
+        "answers", nargs="*", help="keys (1-9), postcodes (2400) or - for a declined postcode"
+    )
     route.add_argument("--site", help="the desk's own site, for 'here' (default: from sites.toml)")
-    route.add_argument("--at", action=DateOption, read=parse_moment,
-                       help="pretend it is this local time, e.g. 2026-11-23T10:30 (for hours)")
+    route.add_argument(
+        "--at",
+        action=DateOption,
+        read=parse_moment,
+        help="pretend it is this local time, e.g. 2026-11-23T10:30 (for hours)",
+    )
     route.add_argument("--json", action="store_true", help="print JSON for machines")
 
-    spool = sub.add_parser("spool", parents=store,
-                           help="visits saved locally because the database did not answer")
+    spool = sub.add_parser(
+        "spool", parents=store, help="visits saved locally because the database did not answer"
+    )
     spool.set_defaults(func=cmd_spool)
-    spool.add_argument("action", choices=("status", "flush"), help="status: what waits; flush: send it now")
+    spool.add_argument(
+        "action", choices=("status", "flush"), help="status: what waits; flush: send it now"
+    )
 
-    check = sub.add_parser("check", parents=store,
-                           help="check the database, its triggers and every rollup "
-                                "against the visits; exit 1 on a problem")
+    check = sub.add_parser(
+        "check",
+        parents=store,
+        help="check the database, its triggers and every rollup "
+        "against the visits; exit 1 on a problem",
+    )
     check.set_defaults(func=cmd_check)
-    check.add_argument("--repair", action="store_true",
-                       help="rebuild wrong rollups from the visit detail (purged days keep their "
-                            "figures), put back missing triggers and a lost schema version, and "
-                            "say what changed")
+    check.add_argument(
+        "--repair",
+        action="store_true",
+        help="rebuild wrong rollups from the visit detail (purged days keep their "
+        "figures), put back missing triggers and a lost schema version, and "
+        "say what changed",
+    )
 
     summary = sub.add_parser(
-        "summary", parents=[last_30_days, sites, no_demo,
-                            _data("data folder (for site names and targets)"), *store],
-        help="footfall figures for a period: table, JSON or CSV")
+        "summary",
+        parents=[
+            last_30_days,
+            sites,
+            no_demo,
+            _data("data folder (for site names and targets)"),
+            *store,
+        ],
+        help="footfall figures for a period: table, JSON or CSV",
+    )
     summary.set_defaults(func=cmd_summary)
     summary.add_argument("--format", choices=("table", "json", "csv"), default="table")
-    summary.add_argument("--tui", action="store_true", help="open the supervisor's overview in the terminal")
+    summary.add_argument(
+        "--tui", action="store_true", help="open the supervisor's overview in the terminal"
+    )
 
     export = sub.add_parser(
-        "export", parents=[last_30_days, sites, no_demo,
-                           _data("data folder (for site names, targets, service times)"), *store],
-        help="files for planners: footfall tables or visit rows as CSV, Excel or JSON")
+        "export",
+        parents=[
+            last_30_days,
+            sites,
+            no_demo,
+            _data("data folder (for site names, targets, service times)"),
+            *store,
+        ],
+        help="files for planners: footfall tables or visit rows as CSV, Excel or JSON",
+    )
     export.set_defaults(func=cmd_export)
-    export.add_argument("--format", choices=("csv", "xlsx", "json"), default="xlsx", help="default: xlsx")
-    export.add_argument("--out", required=True,
-                        help="the file to write (a folder for the tables as CSV: one file per table)")
-    export.add_argument("--visits", action="store_true", help="one row per visit instead of the tables")
-    export.add_argument("--excel-da", action="store_true", help="CSV for Danish Excel: semicolons, decimal commas")
-    export.add_argument("--min-count", type=int, default=0, metavar="K",
-                        help="leave counts below K empty (for files leaving the organisation)")
-    export.add_argument("--wait-minutes", type=float, default=10.0, help="staffing: target wait (default 10)")
-    export.add_argument("--wait-share", type=float, default=0.8,
-                        help="staffing: share of citizens who must wait less than that (default 0.8)")
+    export.add_argument(
+        "--format", choices=("csv", "xlsx", "json"), default="xlsx", help="default: xlsx"
+    )
+    export.add_argument(
+        "--out",
+        required=True,
+        help="the file to write (a folder for the tables as CSV: one file per table)",
+    )
+    export.add_argument(
+        "--visits", action="store_true", help="one row per visit instead of the tables"
+    )
+    export.add_argument(
+        "--excel-da", action="store_true", help="CSV for Danish Excel: semicolons, decimal commas"
+    )
+    export.add_argument(
+        "--min-count",
+        type=int,
+        default=0,
+        metavar="K",
+        help="leave counts below K empty (for files leaving the organisation)",
+    )
+    export.add_argument(
+        "--wait-minutes", type=float, default=10.0, help="staffing: target wait (default 10)"
+    )
+    export.add_argument(
+        "--wait-share",
+        type=float,
+        default=0.8,
+        help="staffing: share of citizens who must wait less than that (default 0.8)",
+    )
 
     rebalance = sub.add_parser(
-        "rebalance", parents=[_period_options("2026-01-01", "a year ago"), no_demo,
-                              _data("data folder to start from"), *store],
-        help="propose moving postcodes between jobcentres to even out their load")
+        "rebalance",
+        parents=[
+            _period_options("2026-01-01", "a year ago"),
+            no_demo,
+            _data("data folder to start from"),
+            *store,
+        ],
+        help="propose moving postcodes between jobcentres to even out their load",
+    )
     rebalance.set_defaults(func=cmd_rebalance)
-    rebalance.add_argument("--out", required=True,
-                           help="folder for the changed copy of the data files (check it with triage validate --data)")
-    rebalance.add_argument("--max-moves", type=int, default=10, help="at most this many postcodes (default 10)")
+    rebalance.add_argument(
+        "--out",
+        required=True,
+        help="folder for the changed copy of the data files (check it with triage validate --data)",
+    )
+    rebalance.add_argument(
+        "--max-moves", type=int, default=10, help="at most this many postcodes (default 10)"
+    )
 
-    demo = sub.add_parser("demo", parents=[_data("data folder (default: the shipped flow)"),
-                                           *store],
-                          help="fill a database with synthetic demo visits (marked demo)")
+    demo = sub.add_parser(
+        "demo",
+        parents=[_data("data folder (default: the shipped flow)"), *store],
+        help="fill a database with synthetic demo visits (marked demo)",
+    )
     demo.set_defaults(func=cmd_demo)
-    demo.add_argument("--days", type=int, default=365, help="how many days back from --end (default 365)")
-    demo.add_argument("--per-day", type=int, default=1500, help="visits on an ordinary Tuesday, all sites (default 1500)")
+    demo.add_argument(
+        "--days", type=int, default=365, help="how many days back from --end (default 365)"
+    )
+    demo.add_argument(
+        "--per-day",
+        type=int,
+        default=1500,
+        help="visits on an ordinary Tuesday, all sites (default 1500)",
+    )
     demo.add_argument("--seed", type=int, default=2006, help="the same seed gives the same visits")
-    demo.add_argument("--end", action=DateOption,
-                      help="day after the last demo day (default: today)")
+    demo.add_argument(
+        "--end", action=DateOption, help="day after the last demo day (default: today)"
+    )
 
-    purge = sub.add_parser("purge", parents=store,
-                           help="delete visit detail before a date; its counts stay in the rollups")
+    purge = sub.add_parser(
+        "purge",
+        parents=store,
+        help="delete visit detail before a date; its counts stay in the rollups",
+    )
     purge.set_defaults(func=cmd_purge)
-    purge.add_argument("--before", required=True, action=DateOption,
-                       help="first day to keep, e.g. 2025-01-01")
+    purge.add_argument(
+        "--before", required=True, action=DateOption, help="first day to keep, e.g. 2025-01-01"
+    )
     purge.add_argument("--dry-run", action="store_true", help="only say what would happen")
     return parser
 
@@ -264,8 +407,10 @@ def _server_url_usable(args: argparse.Namespace) -> bool:
         url.port  # noqa: B018 - a port that is no number raises here
         url.get_dialect().import_dbapi()
     except (ArgumentError, ImportError, ValueError) as error:
-        print(t("db_bad_url", args.lang, db=_db_label(args), reason=_url_reason(error, args)),
-              file=sys.stderr)
+        print(
+            t("db_bad_url", args.lang, db=_db_label(args), reason=_url_reason(error, args)),
+            file=sys.stderr,
+        )
         return False
     return True
 
@@ -306,8 +451,10 @@ def _not_a_database(args: argparse.Namespace, must_hold_one: bool) -> bool:
     if head == SQLITE_HEADER or (not head and not must_hold_one):
         return False
     reason = t("db_empty_file" if not head else "db_not_sqlite", args.lang)
-    print(t("db_damaged", args.lang, db=_hide_password(str(args.db or target)), reason=reason),
-          file=sys.stderr)
+    print(
+        t("db_damaged", args.lang, db=_hide_password(str(args.db or target)), reason=reason),
+        file=sys.stderr,
+    )
     return True
 
 
@@ -368,8 +515,10 @@ def _opened(args: argparse.Namespace):
     try:
         store = Store(args.db, spool_dir=args.spool_dir)
     except (ArgumentError, ImportError, ValueError) as error:  # not a URL, or no such driver
-        print(t("db_bad_url", lang, db=_db_label(args), reason=_url_reason(error, args)),
-              file=sys.stderr)
+        print(
+            t("db_bad_url", lang, db=_db_label(args), reason=_url_reason(error, args)),
+            file=sys.stderr,
+        )
         return None
     except OSError as error:  # the default folder cannot be made
         print(t("db_unreachable", lang, db=_db_label(args), reason=_reason(error)), file=sys.stderr)
@@ -384,11 +533,14 @@ def _opened(args: argparse.Namespace):
         print(t(code, lang, **{"db": store.describe(), **error.params}), file=sys.stderr)
     except UNAVAILABLE as error:
         if _disk_full(error, args):
-            print(t("db_disk_full", lang, db=store.describe(), reason=_reason(error)),
-                  file=sys.stderr)
+            print(
+                t("db_disk_full", lang, db=store.describe(), reason=_reason(error)), file=sys.stderr
+            )
         else:
-            print(t("db_unreachable", lang, db=store.describe(), reason=_reason(error)),
-                  file=sys.stderr)
+            print(
+                t("db_unreachable", lang, db=store.describe(), reason=_reason(error)),
+                file=sys.stderr,
+            )
     except DatabaseError as error:  # not a database at all, or a damaged one
         print(t("db_damaged", lang, db=store.describe(), reason=_reason(error)), file=sys.stderr)
     else:
@@ -440,8 +592,16 @@ def cmd_validate(args: argparse.Namespace) -> int:
     _print_problems(loaded.problems, lang, with_warnings=args.warnings)
     if not loaded.ok:  # the problems above are the report; what it means goes to stderr
         _print_search_check(loaded, lang)
-        print(t("validate_failed", lang, errors=len(loaded.errors),
-                warnings=len(loaded.warnings), data=data), file=sys.stderr)
+        print(
+            t(
+                "validate_failed",
+                lang,
+                errors=len(loaded.errors),
+                warnings=len(loaded.warnings),
+                data=data,
+            ),
+            file=sys.stderr,
+        )
         return 1
     flow = loaded.flow
     assert flow is not None
@@ -455,12 +615,23 @@ def cmd_validate(args: argparse.Namespace) -> int:
         try:
             args.mermaid.write_text(mermaid(flow, lang), encoding="utf-8")
         except OSError as error:
-            print(t("mermaid_unwritable", lang, path=args.mermaid, reason=error.strerror or error),
-                  file=sys.stderr)
+            print(
+                t("mermaid_unwritable", lang, path=args.mermaid, reason=error.strerror or error),
+                file=sys.stderr,
+            )
             return 1
         print(t("mermaid_written", lang, path=args.mermaid))
-    print(t("validate_ok", lang, questions=len(flow.questions), outcomes=len(flow.outcomes),
-            cases=len(loaded.cases), warnings=len(loaded.warnings), version=flow.short_version))
+    print(
+        t(
+            "validate_ok",
+            lang,
+            questions=len(flow.questions),
+            outcomes=len(flow.outcomes),
+            cases=len(loaded.cases),
+            warnings=len(loaded.warnings),
+            version=flow.short_version,
+        )
+    )
     _print_search_check(loaded, lang)
     return 0
 
@@ -481,8 +652,16 @@ def _print_search_check(loaded: Loaded, lang: str) -> None:
     for miss in check.misses:
         where = f"{SEARCH_FILE}:{miss.case.line}" if miss.case.line else SEARCH_FILE
         got = named(miss.got.node_id) if miss.got else t("search_missed_all", lang)
-        print(t("search_miss", lang, where=where, query=shown(miss.case.query),
-                expect=named(miss.case.expect), got=got))
+        print(
+            t(
+                "search_miss",
+                lang,
+                where=where,
+                query=shown(miss.case.query),
+                expect=named(miss.case.expect),
+                got=got,
+            )
+        )
 
 
 def cmd_route(args: argparse.Namespace) -> int:
@@ -533,15 +712,20 @@ def _say_set_aside(records: list[dict], lang: str, path: Path | None = None) -> 
     `path`: the quarantine file they were set aside in (None: not yet)."""
     from collections import Counter
 
-    reasons = Counter(t(f"spool_why_{record.get('reason')}", lang, detail=record.get("detail", ""))
-                      for record in records)
+    reasons = Counter(
+        t(f"spool_why_{record.get('reason')}", lang, detail=record.get("detail", ""))
+        for record in records
+    )
     shown = reasons.most_common(SAY_AT_MOST)
     for reason, times in shown:
         print(t("spool2_reason_count", lang, count=times, reason=reason))
     more = len(records) - sum(times for _, times in shown)
     if more:
-        print(t("spool2_more", lang, count=more, path=path) if path
-              else t("spool2_more_waiting", lang, count=more))
+        print(
+            t("spool2_more", lang, count=more, path=path)
+            if path
+            else t("spool2_more_waiting", lang, count=more)
+        )
 
 
 def _say_files(files, lang: str) -> None:
@@ -550,8 +734,15 @@ def _say_files(files, lang: str) -> None:
         if spool_file.left_alone:
             print(t("spool2_left_alone", lang, path=spool_file.path), file=sys.stderr)
         else:
-            print(t("spool_file_unreadable", lang, path=spool_file.path,
-                    reason=spool_file.unreadable), file=sys.stderr)
+            print(
+                t(
+                    "spool_file_unreadable",
+                    lang,
+                    path=spool_file.path,
+                    reason=spool_file.unreadable,
+                ),
+                file=sys.stderr,
+            )
     if len(files) > SAY_AT_MOST:
         print(t("spool2_more_files", lang, count=len(files) - SAY_AT_MOST), file=sys.stderr)
 
@@ -673,19 +864,39 @@ def _check_lines(report: dict, db: str, dialect: str, lang: str) -> list[str]:
     if report["integrity"] != "ok":  # nothing else was read: a damaged file's counts prove nothing
         return [integrity, t("check_integrity_bad", lang)]
     figures = {k: count(report[k], lang) for k in ("visits", "void", "demo", "spooled")}
-    lines = [t("check_report", lang, db=db, integrity=report["integrity"],
-               schema_version=report["schema_version"], **figures), integrity]
+    lines = [
+        t(
+            "check_report",
+            lang,
+            db=db,
+            integrity=report["integrity"],
+            schema_version=report["schema_version"],
+            **figures,
+        ),
+        integrity,
+    ]
     lines.append(t("check_counted", lang, days=count(report["days_checked"], lang)))
     if report["days_without_detail"]:
         days = count(report["days_without_detail"], lang)
         purged_before = report["purged_before"]
-        lines.append(t("check_purged", lang, days=days, date=purged_before) if purged_before
-                     else t("check_figures_only", lang, days=days))
+        lines.append(
+            t("check_purged", lang, days=days, date=purged_before)
+            if purged_before
+            else t("check_figures_only", lang, days=days)
+        )
     for table, wrong in report["rollups"].items():
         source = _source_name(wrong["source"], lang)
-        lines.append(t("check_rollup_wrong", lang, table=table, source=source,
-                       rows=count(wrong["rows"], lang), found=count(wrong["found"], lang),
-                       expected=count(wrong["expected"], lang)))
+        lines.append(
+            t(
+                "check_rollup_wrong",
+                lang,
+                table=table,
+                source=source,
+                rows=count(wrong["rows"], lang),
+                found=count(wrong["found"], lang),
+                expected=count(wrong["expected"], lang),
+            )
+        )
     lines += [t("check_trigger_missing", lang, name=name) for name in report["triggers_missing"]]
     lines += [t("check_trigger_changed", lang, name=name) for name in report["triggers_changed"]]
     if report["triggers_restored"]:
@@ -710,8 +921,15 @@ def _repair_lines(changes: dict, lang: str) -> list[str]:
     lines += [t("repair_table", lang, table=table) for table in changes["tables"]]
     lines += [t("repair_trigger", lang, name=name) for name in changes["triggers"]]
     for table, wrong in changes["rollups"].items():
-        lines.append(t("repair_rollup", lang, table=table, rows=count(wrong["rows"], lang),
-                       source=_source_name(wrong["source"], lang)))
+        lines.append(
+            t(
+                "repair_rollup",
+                lang,
+                table=table,
+                rows=count(wrong["rows"], lang),
+                source=_source_name(wrong["source"], lang),
+            )
+        )
     if changes["restored_note"]:
         lines.append(t("repair_restored_note", lang, when=_minute(changes["restored_note"])))
     return lines or [t("repair_nothing", lang)]
@@ -752,7 +970,9 @@ def _period(args: argparse.Namespace, days: int = 30):
 def _flow_and_period(args: argparse.Namespace, days: int = 30):
     """The usable flow (checking any --site) and the period, or None after saying what is wrong."""
     flow = _usable_flow(args)
-    if flow is None or not all(_site_known(flow, site, args.lang) for site in getattr(args, "site", None) or []):
+    if flow is None or not all(
+        _site_known(flow, site, args.lang) for site in getattr(args, "site", None) or []
+    ):
         return None
     period = _period(args, days)
     return None if period is None else (flow, *period)
@@ -767,7 +987,10 @@ def _out_path(args: argparse.Namespace) -> Path | None:
 
 
 def _say_unwritable(error: OSError, path, lang: str) -> int:
-    print(t("exp_disk", lang, path=error.filename or path, reason=error.strerror or error), file=sys.stderr)
+    print(
+        t("exp_disk", lang, path=error.filename or path, reason=error.strerror or error),
+        file=sys.stderr,
+    )
     return 1
 
 
@@ -779,16 +1002,27 @@ def cmd_export(args: argparse.Namespace) -> int:
     if chosen is None:
         return 1
     flow, *period = chosen
-    for option, value, ok in (("--wait-minutes", args.wait_minutes, args.wait_minutes > 0),
-                              ("--wait-share", args.wait_share, 0 < args.wait_share < 1),
-                              ("--min-count", args.min_count, args.min_count >= 0)):
+    for option, value, ok in (
+        ("--wait-minutes", args.wait_minutes, args.wait_minutes > 0),
+        ("--wait-share", args.wait_share, 0 < args.wait_share < 1),
+        ("--min-count", args.min_count, args.min_count >= 0),
+    ):
         if not ok:
             key = "exp_bad_share" if option == "--wait-share" else "exp_bad_number"
             print(t(key, lang, option=option, value=value), file=sys.stderr)
             return 1
     if args.wait_minutes > 24 * 60:  # inf too: a wait of a whole day is the most that means much
-        print(t("number_between", lang, option="--wait-minutes", low=0, high=24 * 60,
-                value=args.wait_minutes), file=sys.stderr)
+        print(
+            t(
+                "number_between",
+                lang,
+                option="--wait-minutes",
+                low=0,
+                high=24 * 60,
+                value=args.wait_minutes,
+            ),
+            file=sys.stderr,
+        )
         return 1
     if args.visits and args.min_count > 1:
         print(t("exp_min_count_visits", lang), file=sys.stderr)
@@ -808,9 +1042,16 @@ def cmd_export(args: argparse.Namespace) -> int:
     if store is None:
         return 1
     options = export.Options(
-        start=period[0], end=period[1] + timedelta(days=1), lang=lang,
-        filters=Filters(sites=tuple(args.site) if args.site else None, include_demo=not args.no_demo),
-        min_count=args.min_count, wait_minutes=args.wait_minutes, wait_share=args.wait_share)
+        start=period[0],
+        end=period[1] + timedelta(days=1),
+        lang=lang,
+        filters=Filters(
+            sites=tuple(args.site) if args.site else None, include_demo=not args.no_demo
+        ),
+        min_count=args.min_count,
+        wait_minutes=args.wait_minutes,
+        wait_share=args.wait_share,
+    )
     try:
         if args.visits:
             rows = export.write_visits(store, options, args.format, out, args.excel_da)
@@ -847,7 +1088,9 @@ def cmd_rebalance(args: argparse.Namespace) -> int:
         print(t(error.code, lang, **error.params), file=sys.stderr)
         return 1
     if args.max_moves < 1:
-        print(t("exp_bad_number", lang, option="--max-moves", value=args.max_moves), file=sys.stderr)
+        print(
+            t("exp_bad_number", lang, option="--max-moves", value=args.max_moves), file=sys.stderr
+        )
         return 1
     out = _out_path(args)
     if out is None or not _proposal_folder_usable(out, args.data or paths.default_data_dir(), lang):
@@ -867,8 +1110,9 @@ def cmd_rebalance(args: argparse.Namespace) -> int:
     proposal = propose(flow.sites, per_postcode, per_site, max_moves=args.max_moves)
     data = args.data or paths.default_data_dir()
     try:  # written before anything is printed: a closed pipe (| head) cannot stop the writing
-        cases = write_proposal(data, out, flow.sites, proposal.moves, local_now().date(),
-                               proposal.group)
+        cases = write_proposal(
+            data, out, flow.sites, proposal.moves, local_now().date(), proposal.group
+        )
     except RebalanceError as error:
         print(t(error.code, lang, **error.params), file=sys.stderr)
         return 1
@@ -884,17 +1128,25 @@ def cmd_rebalance(args: argparse.Namespace) -> int:
     if not proposal.moves:
         print(t("reb_no_moves", lang))
     else:
-        print(f"{t('exp_col_postcode', lang):<12}{t('reb_from', lang):<34}{t('reb_to', lang):<34}"
-              f"{t('reb_visits', lang):>10}")
+        print(
+            f"{t('exp_col_postcode', lang):<12}{t('reb_from', lang):<34}{t('reb_to', lang):<34}"
+            f"{t('reb_visits', lang):>10}"
+        )
         for m in proposal.moves:
             print(f"{m.postcode:<12}{name(m.source):<34}{name(m.target):<34}{m.visits:>10}")
     print()
-    print(f"{t('exp_col_site_name', lang):<34}{t('reb_capacity', lang):>10}{t('reb_before', lang):>18}"
-          f"{t('reb_after', lang):>18}")
+    print(
+        f"{t('exp_col_site_name', lang):<34}{t('reb_capacity', lang):>10}"
+        f"{t('reb_before', lang):>18}{t('reb_after', lang):>18}"
+    )
     before, after = proposal.ratio(proposal.before), proposal.ratio(proposal.after)
     for site in proposal.capacity:
-        print(f"{name(site):<34}{proposal.capacity[site]:>10}{before[site]:>18.0f}{after[site]:>18.0f}")
-    print(t("reb_max", lang, before=f"{proposal.max_before:.0f}", after=f"{proposal.max_after:.0f}"))
+        print(
+            f"{name(site):<34}{proposal.capacity[site]:>10}{before[site]:>18.0f}{after[site]:>18.0f}"
+        )
+    print(
+        t("reb_max", lang, before=f"{proposal.max_before:.0f}", after=f"{proposal.max_after:.0f}")
+    )
     if cases:
         print(t("reb_cases", lang, cases=", ".join(cases)))
     print(t("reb_written", lang, out=out))
@@ -932,9 +1184,16 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
         store.dispose()
         site = flow.sites.default_site
-        return _run_app(TriageApp(flow, site=site, lang=lang, start="overview",
-                                  log=DeskLog(args.db, site, "overblik", spool_dir=args.spool_dir)),
-                        lang)
+        return _run_app(
+            TriageApp(
+                flow,
+                site=site,
+                lang=lang,
+                start="overview",
+                log=DeskLog(args.db, site, "overblik", spool_dir=args.spool_dir),
+            ),
+            lang,
+        )
     filters = Filters(sites=tuple(args.site) if args.site else None, include_demo=not args.no_demo)
     summary = summarize(store, flow.sites, first, last + timedelta(days=1), filters)
     render = {"table": summary_table, "json": summary_json, "csv": summary_csv}[args.format]
@@ -955,15 +1214,27 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if flow is None:
         return 1
     end = args.end or local_now().date()
-    if not (1 <= args.days <= DEMO_MAX_DAYS and 1 <= args.per_day <= DEMO_MAX_PER_DAY
-            and args.days * args.per_day <= DEMO_MAX_TOTAL):
-        print(t("demo_limits", lang, days=count(DEMO_MAX_DAYS, lang),
-                per_day=count(DEMO_MAX_PER_DAY, lang), total=count(DEMO_MAX_TOTAL, lang)),
-              file=sys.stderr)
+    if not (
+        1 <= args.days <= DEMO_MAX_DAYS
+        and 1 <= args.per_day <= DEMO_MAX_PER_DAY
+        and args.days * args.per_day <= DEMO_MAX_TOTAL
+    ):
+        print(
+            t(
+                "demo_limits",
+                lang,
+                days=count(DEMO_MAX_DAYS, lang),
+                per_day=count(DEMO_MAX_PER_DAY, lang),
+                total=count(DEMO_MAX_TOTAL, lang),
+            ),
+            file=sys.stderr,
+        )
         return 1
     if end - timedelta(days=args.days) < EARLIEST:
-        print(t("demo_too_early", lang, first=end - timedelta(days=args.days), earliest=EARLIEST),
-              file=sys.stderr)
+        print(
+            t("demo_too_early", lang, first=end - timedelta(days=args.days), earliest=EARLIEST),
+            file=sys.stderr,
+        )
         return 1
     from triage.store import UNAVAILABLE  # the database code loads only now
 
@@ -988,7 +1259,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     shown = sys.stderr.isatty()
 
     def progress(visits: int) -> None:
-        print("\r" + t("demo_progress", lang, visits=count(visits, lang)), end="", file=sys.stderr, flush=True)
+        print(
+            "\r" + t("demo_progress", lang, visits=count(visits, lang)),
+            end="",
+            file=sys.stderr,
+            flush=True,
+        )
 
     def clear_progress() -> None:
         if shown:
@@ -1013,9 +1289,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return 1
     seconds = time.perf_counter() - started
     clear_progress()
-    print(t("demo_done", lang, visits=count(written, lang), days=args.days,
+    print(
+        t(
+            "demo_done",
+            lang,
+            visits=count(written, lang),
+            days=args.days,
             seconds=f"{seconds:.1f}".replace(".", "," if lang == "da" else "."),
-            rate=count(round(written / seconds), lang) if seconds else "-", db=store.describe()))
+            rate=count(round(written / seconds), lang) if seconds else "-",
+            db=store.describe(),
+        )
+    )
     return 0
 
 
@@ -1039,8 +1323,11 @@ def cmd_desk(args: argparse.Namespace) -> int:
     site = args.site or (flow.sites.default_site if flow else "")
     if flow is None or not _site_known(flow, site, lang):
         return 1
-    if (refuse_memory_db(args) or not _server_url_usable(args)
-            or _not_a_database(args, must_hold_one=False)):
+    if (
+        refuse_memory_db(args)
+        or not _server_url_usable(args)
+        or _not_a_database(args, must_hold_one=False)
+    ):
         return 1
     from triage.app import (
         TriageApp,  # Textual loads only now
@@ -1049,11 +1336,21 @@ def cmd_desk(args: argparse.Namespace) -> int:
     from triage.desklog import DeskLog
 
     if args.theme and args.theme not in theme_names():
-        print(t("unknown_theme", lang, theme=args.theme, themes=", ".join(theme_names())), file=sys.stderr)
+        print(
+            t("unknown_theme", lang, theme=args.theme, themes=", ".join(theme_names())),
+            file=sys.stderr,
+        )
         return 1
-    app = TriageApp(flow, site=site, desk=args.desk, lang=lang, theme=args.theme,
-                    log=DeskLog(args.db, site, args.desk, spool_dir, training=args.training),
-                    channel=args.channel, training=args.training)
+    app = TriageApp(
+        flow,
+        site=site,
+        desk=args.desk,
+        lang=lang,
+        theme=args.theme,
+        log=DeskLog(args.db, site, args.desk, spool_dir, training=args.training),
+        channel=args.channel,
+        training=args.training,
+    )
     return _run_app(app, lang)
 
 
@@ -1104,8 +1401,10 @@ def _failed(error: Exception, args: argparse.Namespace | None, argv: list[str]) 
         print(t(trouble, lang, db=_db_label(args), reason=_reason(error)), file=sys.stderr)
         return 1
     if isinstance(error, OSError) and error.filename is not None:
-        print(t("file_failed", lang, path=error.filename, reason=error.strerror or error),
-              file=sys.stderr)
+        print(
+            t("file_failed", lang, path=error.filename, reason=error.strerror or error),
+            file=sys.stderr,
+        )
         return 1
     return _last_resort(error, argv, lang)
 
@@ -1120,10 +1419,12 @@ def _last_resort(error: BaseException, argv: list[str], lang: str) -> int:
     said = " ".join(str(error).split())[:200]
     what = f"{type(error).__name__}: {said}" if said else type(error).__name__
     now = datetime.now().astimezone()
-    report = (f"triage {package_version()}, {now:%Y-%m-%d %H:%M:%S %z}, "
-              f"Python {sys.version.split()[0]}, "
-              f"{sys.platform}\ncommand: triage {_hide_password(' '.join(argv))}\n\n"
-              + "".join(traceback.format_exception(error)))
+    report = (
+        f"triage {package_version()}, {now:%Y-%m-%d %H:%M:%S %z}, "
+        f"Python {sys.version.split()[0]}, "
+        f"{sys.platform}\ncommand: triage {_hide_password(' '.join(argv))}\n\n"
+        + "".join(traceback.format_exception(error))
+    )
     name = f"crash-{now:%Y%m%d-%H%M%S}-{os.getpid()}.txt"
     problem: OSError | None = None
     for folder in (paths.user_state_dir, lambda: Path(tempfile.gettempdir())):

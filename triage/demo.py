@@ -30,17 +30,53 @@ SITE_ORDER = tuple(sorted(DESK_SITES))  # site numbers in the codes follow the i
 HOUR_WEIGHT = {8: 0.6, 9: 1.4, 10: 1.6, 11: 1.4, 12: 1.0, 13: 1.0, 14: 0.8, 15: 0.6, 16: 0.5}
 WEEKDAY_WEIGHT = (1.35, 1.05, 0.95, 1.0, 0.7, 0.0, 0.0)
 # Where citizens live (postcodes by rough population), for errands that ask for a postcode.
-POSTCODES = (("2200", 8), ("2300", 8), ("2400", 7), ("2450", 3), ("2500", 5), ("2100", 7),
-             ("2150", 1), ("2700", 3), ("2720", 3), ("1050", 1), ("1360", 2), ("1620", 4),
-             ("2000", 1), ("2610", 1))
+POSTCODES = (
+    ("2200", 8),
+    ("2300", 8),
+    ("2400", 7),
+    ("2450", 3),
+    ("2500", 5),
+    ("2100", 7),
+    ("2150", 1),
+    ("2700", 3),
+    ("2720", 3),
+    ("1050", 1),
+    ("1360", 2),
+    ("1620", 4),
+    ("2000", 1),
+    ("2610", 1),
+)
 ERRAND_WEIGHT = {  # outcome id → share of errands at the start of the period
-    "sick_followup": 8, "sick_documents": 6, "sick_payment": 4, "sick_on_benefits": 2,
-    "apply_benefits": 9, "benefit_payment": 8, "benefit_documents": 6, "benefit_complaint": 2,
-    "special_support": 3, "dagpenge_payment": 2, "meeting": 14, "job_search": 7,
-    "register_unemployed": 6, "dagpenge_meeting": 3, "flexjob": 2, "disability_pension": 2,
-    "rehabilitation": 2, "integration_programme": 3, "danish_lessons": 2, "homeless": 1,
-    "addiction": 1, "mental_health": 1, "family": 1, "violence": 1, "employer": 1,
-    "health_card": 1, "passport": 1, "housing_benefit": 1, "udk_benefits": 1, "not_listed": 1,
+    "sick_followup": 8,
+    "sick_documents": 6,
+    "sick_payment": 4,
+    "sick_on_benefits": 2,
+    "apply_benefits": 9,
+    "benefit_payment": 8,
+    "benefit_documents": 6,
+    "benefit_complaint": 2,
+    "special_support": 3,
+    "dagpenge_payment": 2,
+    "meeting": 14,
+    "job_search": 7,
+    "register_unemployed": 6,
+    "dagpenge_meeting": 3,
+    "flexjob": 2,
+    "disability_pension": 2,
+    "rehabilitation": 2,
+    "integration_programme": 3,
+    "danish_lessons": 2,
+    "homeless": 1,
+    "addiction": 1,
+    "mental_health": 1,
+    "family": 1,
+    "violence": 1,
+    "employer": 1,
+    "health_card": 1,
+    "passport": 1,
+    "housing_benefit": 1,
+    "udk_benefits": 1,
+    "not_listed": 1,
 }
 SICK = {"sick_followup", "sick_documents", "sick_payment", "sick_on_benefits"}
 PHONE_SHARE = 0.12
@@ -51,12 +87,30 @@ NOISE_A, NOISE_B = 4093, 4091  # primes: the noise repeats only after 16.7 milli
 CHUNK = 50_000  # candidate visits made per statement
 # What a route (errand × site × postcode) fixes about a visit: the text a row spells out, and
 # the columns a rollup may be counted by.
-ROUTE_TEXT = ("site_id", "desk", "outcome_id", "destination_id", "destinations", "handled_here", "path",
-              "postcode", "postcode_site_id")
+ROUTE_TEXT = (
+    "site_id",
+    "desk",
+    "outcome_id",
+    "destination_id",
+    "destinations",
+    "handled_here",
+    "path",
+    "postcode",
+    "postcode_site_id",
+)
 ROUTE_COLUMNS = ("destination_id", "outcome_id", "handled_here", "postcode_site_id", "postcode")
-_SIZES = {"noise_a": NOISE_A, "noise_b": NOISE_B, "scale": SCALE, "bins": BINS, "sites": len(SITE_ORDER),
-          "postcodes": len(POSTCODES), **{f"{nth}_site": SITE_ORDER.index(site) for nth, site in
-                                          zip(("first", "second", "third"), DESK_SITES, strict=True)}}
+_SIZES = {
+    "noise_a": NOISE_A,
+    "noise_b": NOISE_B,
+    "scale": SCALE,
+    "bins": BINS,
+    "sites": len(SITE_ORDER),
+    "postcodes": len(POSTCODES),
+    **{
+        f"{nth}_site": SITE_ORDER.index(site)
+        for nth, site in zip(("first", "second", "third"), DESK_SITES, strict=True)
+    },
+}
 
 
 def season(day: date) -> float:
@@ -118,8 +172,18 @@ class DemoHistory:
                     continue
                 # Copenhagen is a whole number of hours from UTC: minutes carry over unchanged.
                 utc = datetime.combine(day, time(hour), LOCAL_ZONE).astimezone(UTC)
-                yield (offset, day.isoformat(), hour, day.weekday(), utc.strftime("%Y-%m-%d %H:"), n, first,
-                       first_cut, second_cut, round(progress * BUCKETS))
+                yield (
+                    offset,
+                    day.isoformat(),
+                    hour,
+                    day.weekday(),
+                    utc.strftime("%Y-%m-%d %H:"),
+                    n,
+                    first,
+                    first_cut,
+                    second_cut,
+                    round(progress * BUCKETS),
+                )
                 first += n
 
     def _errand_bins(self) -> Iterator[tuple]:
@@ -140,15 +204,26 @@ class DemoHistory:
                     try:
                         result = route(self.flow, answers, site)
                     except AnswerError:  # a site question after ASK: pick the first site
-                        result = route(self.flow, ["1" if a == postcode else a for a in answers], site)
-                    home = result.answered_site.id if result.postcode and result.answered_site else None
+                        result = route(
+                            self.flow, ["1" if a == postcode else a for a in answers], site
+                        )
+                    home = (
+                        result.answered_site.id
+                        if result.postcode and result.answered_site
+                        else None
+                    )
                     yield {
-                        "key": (errand_ix * len(SITE_ORDER) + site_ix) * len(POSTCODES) + postcode_ix,
-                        "site_id": site, "desk": f"{site}-1", "outcome_id": result.outcome.id,
+                        "key": (errand_ix * len(SITE_ORDER) + site_ix) * len(POSTCODES)
+                        + postcode_ix,
+                        "site_id": site,
+                        "desk": f"{site}-1",
+                        "outcome_id": result.outcome.id,
                         "destination_id": result.destination.id,
                         "destinations": ",".join(s.id for s in result.destinations),
-                        "handled_here": int(result.handled_here), "path": " ".join(result.path),
-                        "postcode": result.postcode, "postcode_site_id": home,
+                        "handled_here": int(result.handled_here),
+                        "path": " ".join(result.path),
+                        "postcode": result.postcode,
+                        "postcode_site_id": home,
                     }
 
     def _open_minutes(self) -> Iterator[tuple]:
@@ -156,8 +231,12 @@ class DemoHistory:
         monday = date(2024, 1, 1)
         for weekday in range(7):
             for site_ix, site in enumerate(SITE_ORDER):
-                for opens, closes in self.flow.sites[site].windows_on(monday + timedelta(days=weekday)):
-                    for minute in range(opens.hour * 60 + opens.minute, closes.hour * 60 + closes.minute):
+                for opens, closes in self.flow.sites[site].windows_on(
+                    monday + timedelta(days=weekday)
+                ):
+                    for minute in range(
+                        opens.hour * 60 + opens.minute, closes.hour * 60 + closes.minute
+                    ):
                         yield ((weekday * len(SITE_ORDER) + site_ix) * 1440 + minute,)
 
     def prepare(self, cursor, groupings: tuple[tuple[str, ...], ...] = ()) -> list[tuple[int, int]]:
@@ -167,13 +246,15 @@ class DemoHistory:
         class per route, stored with every code."""
         rnd = random.Random(self.seed ^ 0x5EED)
         routes = list(self._routes())
-        subsets = sorted({tuple(c for c in ROUTE_COLUMNS if c in keys) for keys in groupings} - {()})
+        subsets = sorted(
+            {tuple(c for c in ROUTE_COLUMNS if c in keys) for keys in groupings} - {()}
+        )
         self._classes = {subset: number for number, subset in enumerate(subsets)}
         noise = "(r INTEGER PRIMARY KEY, site INT, minute INT, errand INT, phone INT, postcode INT)"
         tables = {
             "demo_slot": "(slot INTEGER PRIMARY KEY, day INT, local_date TEXT, hour INT, "
-                         "weekday INT, utc_prefix TEXT, n INT, first INT, first_cut INT, "
-                         "second_cut INT, bucket INT, month TEXT)",
+            "weekday INT, utc_prefix TEXT, n INT, first INT, first_cut INT, "
+            "second_cut INT, bucket INT, month TEXT)",
             "demo_day": "(day INTEGER PRIMARY KEY, local_date TEXT, weekday INT, month TEXT)",
             "demo_site": "(site INTEGER PRIMARY KEY, site_id TEXT)",
             "demo_count": "(k INTEGER PRIMARY KEY)",
@@ -182,7 +263,7 @@ class DemoHistory:
             "demo_errand": "(key INTEGER PRIMARY KEY, errand INT)",
             "demo_postcode": "(bin INTEGER PRIMARY KEY, postcode INT)",
             "demo_route": f"(key INTEGER PRIMARY KEY, {', '.join(ROUTE_TEXT)}"
-                          f"{self._class_columns()})",
+            f"{self._class_columns()})",
             "demo_open": "(key INTEGER PRIMARY KEY)",
             "demo_code": CODE_COLUMNS.format(classes=self._class_columns()),
         }
@@ -192,33 +273,58 @@ class DemoHistory:
             cursor.execute(f"DROP TABLE IF EXISTS temp.{name}")
             cursor.execute(f"CREATE TEMP TABLE {name} {definition}")
         slots = [(*slot, slot[1][:8] + "01") for slot in self._slots()]
-        cursor.executemany("INSERT INTO demo_slot VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", slots)
-        cursor.execute("INSERT INTO demo_day SELECT DISTINCT day, local_date, weekday, month FROM demo_slot")
+        cursor.executemany(
+            "INSERT INTO demo_slot VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", slots
+        )
+        cursor.execute(
+            "INSERT INTO demo_day SELECT DISTINCT day, local_date, weekday, month FROM demo_slot"
+        )
         cursor.executemany("INSERT INTO demo_site VALUES (?, ?)", enumerate(SITE_ORDER))
         most = max((s[5] for s in slots), default=0)
         cursor.executemany("INSERT INTO demo_count VALUES (?)", ((k,) for k in range(most)))
         for name, size in (("demo_noise_a", NOISE_A), ("demo_noise_b", NOISE_B)):
-            cursor.executemany(f"INSERT INTO {name} VALUES (?, ?, ?, ?, ?, ?)", (
-                (r, rnd.randrange(SCALE), rnd.randrange(60), rnd.randrange(BINS), rnd.randrange(100),
-                 rnd.randrange(BINS)) for r in range(size)))
+            cursor.executemany(
+                f"INSERT INTO {name} VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    (
+                        r,
+                        rnd.randrange(SCALE),
+                        rnd.randrange(60),
+                        rnd.randrange(BINS),
+                        rnd.randrange(100),
+                        rnd.randrange(BINS),
+                    )
+                    for r in range(size)
+                ),
+            )
         cursor.executemany("INSERT INTO demo_errand VALUES (?, ?)", self._errand_bins())
-        cursor.executemany("INSERT INTO demo_postcode VALUES (?, ?)",
-                           enumerate(_bins([w for _, w in POSTCODES])))
+        cursor.executemany(
+            "INSERT INTO demo_postcode VALUES (?, ?)", enumerate(_bins([w for _, w in POSTCODES]))
+        )
         for subset, number in self._classes.items():
             # Numbered in key order, so grouped counts come out nearly in the rollup's order.
             # Rollups keep "no home site" as '' (it takes part in their key); a class that
             # needs a postcode has none for routes without one.
-            values = {tuple("" if c == "postcode_site_id" and r[c] is None else r[c] for c in subset)
-                      for r in routes if "postcode" not in subset or r["postcode"] is not None}
+            values = {
+                tuple("" if c == "postcode_site_id" and r[c] is None else r[c] for c in subset)
+                for r in routes
+                if "postcode" not in subset or r["postcode"] is not None
+            }
             numbered = {v: n for n, v in enumerate(sorted(values))}
-            cursor.executemany(f"INSERT INTO demo_class{number} VALUES ({', '.join('?' * (len(subset) + 1))})",
-                               ((n, *v) for v, n in numbered.items()))
+            cursor.executemany(
+                f"INSERT INTO demo_class{number} VALUES ({', '.join('?' * (len(subset) + 1))})",
+                ((n, *v) for v, n in numbered.items()),
+            )
             for r in routes:
-                value = tuple("" if c == "postcode_site_id" and r[c] is None else r[c] for c in subset)
+                value = tuple(
+                    "" if c == "postcode_site_id" and r[c] is None else r[c] for c in subset
+                )
                 r[f"class{number}"] = numbered.get(value)
         columns = ["key", *ROUTE_TEXT, *(f"class{n}" for n in self._classes.values())]
-        cursor.executemany(f"INSERT INTO demo_route VALUES ({', '.join('?' * len(columns))})",
-                           ([r[c] for c in columns] for r in routes))
+        cursor.executemany(
+            f"INSERT INTO demo_route VALUES ({', '.join('?' * len(columns))})",
+            ([r[c] for c in columns] for r in routes),
+        )
         cursor.executemany("INSERT INTO demo_open VALUES (?)", self._open_minutes())
         # Slot ranges of about CHUNK candidates: memory stays flat however long the history.
         chunks, low, candidates = [], 1, 0
@@ -236,8 +342,10 @@ class DemoHistory:
         codes; returns how many."""
         cursor.execute(f"DELETE FROM {table}")
         classes = "".join(f", r.class{n}" for n in self._classes.values())
-        cursor.execute(CODES.format(table=table, classes=classes, **_SIZES), {
-            "low": chunk[0], "high": chunk[1], "phone": round(PHONE_SHARE * 100)})
+        cursor.execute(
+            CODES.format(table=table, classes=classes, **_SIZES),
+            {"low": chunk[0], "high": chunk[1], "phone": round(PHONE_SHARE * 100)},
+        )
         return cursor.rowcount
 
     def visit_select(self, codes: str = "temp.demo_code") -> tuple[str, dict]:
@@ -245,16 +353,25 @@ class DemoHistory:
         parameters."""
         return VISITS.format(codes=codes), {"prefix": self.prefix, "version": self.flow.version}
 
-    def counts_sql(self, keys: tuple[str, ...], codes: str = "temp.demo_code") -> tuple[list[str], str]:
+    def counts_sql(
+        self, keys: tuple[str, ...], codes: str = "temp.demo_code"
+    ) -> tuple[list[str], str]:
         """The codes in `codes` counted per `keys` (rollup key columns, or "month" for the first
         of the month): the columns it gives (the keys, local_weekday unless by month, then the
         count) and its SELECT. Grouped by whole numbers first, spelt out as text after."""
         subset = tuple(c for c in ROUTE_COLUMNS if c in keys)
         by_hour = "local_hour" in keys
         inner = ["c.slot" if by_hour else "c.day"]
-        outer = {"local_date": "t.local_date", "local_hour": "t.hour", "local_weekday": "t.weekday",
-                 "month": "t.month", "demo": "1"}
-        joins = ["JOIN demo_slot t ON t.slot = g.slot" if by_hour else "JOIN demo_day t ON t.day = g.day"]
+        outer = {
+            "local_date": "t.local_date",
+            "local_hour": "t.hour",
+            "local_weekday": "t.weekday",
+            "month": "t.month",
+            "demo": "1",
+        }
+        joins = [
+            "JOIN demo_slot t ON t.slot = g.slot" if by_hour else "JOIN demo_day t ON t.day = g.day"
+        ]
         if "site_id" in keys:
             inner.append("c.site")
             joins.append("JOIN demo_site s ON s.site = g.site")
@@ -271,16 +388,24 @@ class DemoHistory:
             if "postcode" in subset:  # only visits that gave one
                 where = f"c.class{number} IS NOT NULL"
         columns = list(keys) if "month" in keys else [*keys, "local_weekday"]
-        grouped = (f"SELECT {', '.join(inner)}, COUNT(*) AS n FROM {codes} c WHERE {where} "
-                   f"GROUP BY {', '.join(inner)}")
+        grouped = (
+            f"SELECT {', '.join(inner)}, COUNT(*) AS n FROM {codes} c WHERE {where} "
+            f"GROUP BY {', '.join(inner)}"
+        )
         spelt = ", ".join(f"{outer[c]} AS {c}" for c in columns)
         if "month" in keys:  # days or hours first, then their months
-            return columns, (f"SELECT {spelt}, SUM(g.n) AS visits FROM ({grouped}) g {' '.join(joins)} "
-                             f"GROUP BY {', '.join(outer[c] for c in columns)}")
+            return columns, (
+                f"SELECT {spelt}, SUM(g.n) AS visits FROM ({grouped}) g {' '.join(joins)} "
+                f"GROUP BY {', '.join(outer[c] for c in columns)}"
+            )
         return columns, f"SELECT {spelt}, g.n AS visits FROM ({grouped}) g {' '.join(joins)}"
 
-    def write_batches(self, directory: Path, groupings: tuple[tuple[str, ...], ...],
-                      stop: threading.Event | None = None) -> Iterator[tuple[Path, int]]:
+    def write_batches(
+        self,
+        directory: Path,
+        groupings: tuple[tuple[str, ...], ...],
+        stop: threading.Event | None = None,
+    ) -> Iterator[tuple[Path, int]]:
         """Make the history as batch files in `directory`, one SQLite file per chunk, and yield
         each (path, visits) when it is complete. A file holds the chunk's codes (demo_code) and,
         for each of `groupings`, its counts (table count<i>: the columns of `counts_sql`).
@@ -350,8 +475,10 @@ def _bins(weights: list[float]) -> list[int]:
 # factor, added modulo their range, so the pattern repeats only after NOISE_A × NOISE_B visits.
 # Every lookup is by whole-number key. k orders the codes by day, site and time: the order of
 # the visit table's (date, site) index; the visit id is made from it.
-CODE_COLUMNS = ("(k INTEGER PRIMARY KEY, slot INT, day INT, site INT, minute INT, route INT, "
-                "phone INT{classes})")
+CODE_COLUMNS = (
+    "(k INTEGER PRIMARY KEY, slot INT, day INT, site INT, minute INT, route INT, "
+    "phone INT{classes})"
+)
 CODES = """
 INSERT INTO {table}
 SELECT ((v.day * {sites} + v.site) << 32) | v.gi, v.slot, v.day, v.site, v.minute, r.key,

@@ -28,8 +28,14 @@ UNDO_MINUTES = 5
 
 
 class DeskLog:
-    def __init__(self, db: str | None, site: str, desk: str, spool_dir: Path | None = None,
-                 training: bool = False) -> None:
+    def __init__(
+        self,
+        db: str | None,
+        site: str,
+        desk: str,
+        spool_dir: Path | None = None,
+        training: bool = False,
+    ) -> None:
         if not valid_desk_name(desk):
             # Written into every visit and the spool's file name: never a person's name or CPR.
             raise ValueError("a desk name is a short id: letters a-z, digits, hyphens, at most 32")
@@ -111,7 +117,9 @@ class DeskLog:
         """Void this desk's last visit if recent enough: ('saved'|'spooled'|'nothing', visit)."""
         now = now or datetime.now(UTC)
         visit = self.last_visit
-        if visit is None or now - datetime.fromisoformat(visit["at_utc"]) > timedelta(minutes=UNDO_MINUTES):
+        if visit is None or now - datetime.fromisoformat(visit["at_utc"]) > timedelta(
+            minutes=UNDO_MINUTES
+        ):
             return "nothing", None
         from triage.store import StoreError
 
@@ -121,8 +129,9 @@ class DeskLog:
             raise  # neither database nor spool took it: the visit still counts, say so
         except Exception as error:  # noqa: BLE001 - as for record: the void waits in the spool
             self._unusable(error)
-            status = self._keep_in_spool({"void": visit["visit_id"], "voided_desk": self.desk,
-                                          "voided_utc": now.isoformat()})
+            status = self._keep_in_spool(
+                {"void": visit["visit_id"], "voided_desk": self.desk, "voided_utc": now.isoformat()}
+            )
         if status == "unknown":
             return "nothing", None
         self.last_visit = None

@@ -42,10 +42,14 @@ def tree(flow: Flow, lang: str = "da") -> str:
             if target in flow.outcomes:
                 lines.append(f"{prefix}{connector}{label} → {outcome_line(flow.outcomes[target])}")
             elif target in shown:
-                lines.append(f"{prefix}{connector}{label} → ? [{target}] ({t('tree_see_above', lang)})")
+                lines.append(
+                    f"{prefix}{connector}{label} → ? [{target}] ({t('tree_see_above', lang)})"
+                )
             else:
                 shown.add(target)
-                lines.append(f"{prefix}{connector}{label} → ? {flow.questions[target].text(lang)} [{target}]")
+                lines.append(
+                    f"{prefix}{connector}{label} → ? {flow.questions[target].text(lang)} [{target}]"
+                )
                 walk(target, prefix + extend)
 
     shown.add(flow.start)
@@ -76,10 +80,14 @@ def mermaid(flow: Flow, lang: str = "da") -> str:
 
     for q in flow.questions.values():
         if q.postcode:
-            out.append(f"    {ref(q.id)} -- {_label(t('tree_postcode', lang))} --> {ref(q.postcode.next)}")
+            out.append(
+                f"    {ref(q.id)} -- {_label(t('tree_postcode', lang))} --> {ref(q.postcode.next)}"
+            )
             if q.postcode.declined != q.postcode.next:
-                out.append(f"    {ref(q.id)} -- {_label(t('tree_declined', lang))} --> "
-                           f"{ref(q.postcode.declined)}")
+                out.append(
+                    f"    {ref(q.id)} -- {_label(t('tree_declined', lang))} --> "
+                    f"{ref(q.postcode.declined)}"
+                )
         for option in q.options:
             label = _label(f"{option.key} {option.label(lang)}")
             out.append(f"    {ref(q.id)} -- {label} --> {ref(option.next)}")

@@ -105,53 +105,151 @@ def build(store: Store, sites: Sites, options: Options, progress: Progress | Non
     step = _stepper(progress, 7)
     tables: list[Table] = []
 
-    hourly = visit_counts(store, start, end, ("site_id", "local_date", "local_hour"), filters=filters)
+    hourly = visit_counts(
+        store, start, end, ("site_id", "local_date", "local_hour"), filters=filters
+    )
     step()
     per_day: dict[tuple, int] = {}
     for (site, day, _hour), visits in hourly.items():
         per_day[(site, day)] = per_day.get((site, day), 0) + visits
-    tables.append(Table("per_day", [Column("site_id"), Column("site_name"), Column("date", "date"),
-                                    Column("weekday"), Column("visits", "int", count=True)],
-                        [[s, sites.name_of(s, lang), _day(d), t(f"weekday_{_day(d).weekday()}", lang), n]
-                         for (s, d), n in sorted(per_day.items(), key=lambda i: (str(i[0][1]), i[0][0]))]))
-    tables.append(Table("per_hour", [Column("site_id"), Column("site_name"), Column("date", "date"),
-                                     Column("hour", "int"), Column("visits", "int", count=True)],
-                        [[s, sites.name_of(s, lang), _day(d), h, n]
-                         for (s, d, h), n in sorted(hourly.items(), key=lambda i: (str(i[0][1]), i[0][2], i[0][0]))]))
+    tables.append(
+        Table(
+            "per_day",
+            [
+                Column("site_id"),
+                Column("site_name"),
+                Column("date", "date"),
+                Column("weekday"),
+                Column("visits", "int", count=True),
+            ],
+            [
+                [s, sites.name_of(s, lang), _day(d), t(f"weekday_{_day(d).weekday()}", lang), n]
+                for (s, d), n in sorted(per_day.items(), key=lambda i: (str(i[0][1]), i[0][0]))
+            ],
+        )
+    )
+    tables.append(
+        Table(
+            "per_hour",
+            [
+                Column("site_id"),
+                Column("site_name"),
+                Column("date", "date"),
+                Column("hour", "int"),
+                Column("visits", "int", count=True),
+            ],
+            [
+                [s, sites.name_of(s, lang), _day(d), h, n]
+                for (s, d, h), n in sorted(
+                    hourly.items(), key=lambda i: (str(i[0][1]), i[0][2], i[0][0])
+                )
+            ],
+        )
+    )
 
     destinations = visit_counts(store, start, end, ("site_id", "destination_id"), filters=filters)
     step()
-    tables.append(Table("destinations", [
-        Column("site_id"), Column("site_name"), Column("destination_id"), Column("destination_name"),
-        Column("destination_kind"), Column("visits", "int", count=True)],
-        [[s, sites.name_of(s, lang), d, sites.name_of(d, lang),
-          t(f"kind_{sites[d].kind if d in sites else 'external'}", lang), n]
-         for (s, d), n in sorted(destinations.items(), key=lambda i: (i[0][0], -i[1], i[0][1]))]))
+    tables.append(
+        Table(
+            "destinations",
+            [
+                Column("site_id"),
+                Column("site_name"),
+                Column("destination_id"),
+                Column("destination_name"),
+                Column("destination_kind"),
+                Column("visits", "int", count=True),
+            ],
+            [
+                [
+                    s,
+                    sites.name_of(s, lang),
+                    d,
+                    sites.name_of(d, lang),
+                    t(f"kind_{sites[d].kind if d in sites else 'external'}", lang),
+                    n,
+                ]
+                for (s, d), n in sorted(
+                    destinations.items(), key=lambda i: (i[0][0], -i[1], i[0][1])
+                )
+            ],
+        )
+    )
 
     homes = visit_counts(store, start, end, ("postcode_site_id", "site_id"), filters=filters)
     step()
-    tables.append(Table("misdirection", [
-        Column("home_site_id"), Column("home_site_name"), Column("site_id"), Column("site_name"),
-        Column("misdirected"), Column("visits", "int", count=True)],
-        [[h, sites.name_of(h, lang), s, sites.name_of(s, lang), _yes(is_misdirected(sites, h, s), lang), n]
-         for (h, s), n in sorted(homes.items()) if h]))
+    tables.append(
+        Table(
+            "misdirection",
+            [
+                Column("home_site_id"),
+                Column("home_site_name"),
+                Column("site_id"),
+                Column("site_name"),
+                Column("misdirected"),
+                Column("visits", "int", count=True),
+            ],
+            [
+                [
+                    h,
+                    sites.name_of(h, lang),
+                    s,
+                    sites.name_of(s, lang),
+                    _yes(is_misdirected(sites, h, s), lang),
+                    n,
+                ]
+                for (h, s), n in sorted(homes.items())
+                if h
+            ],
+        )
+    )
 
     postcodes = postcode_counts(store, start, end, filters)
     step()
-    tables.append(Table("misdirection_postcode", [
-        Column("postcode", "int"), Column("home_site_id"), Column("site_id"), Column("site_name"),
-        Column("misdirected"), Column("visits", "int", count=True)],
-        [[p, h, s, sites.name_of(s, lang), _yes(is_misdirected(sites, h, s), lang), n]
-         for (p, h, s), n in sorted(postcodes.items())]))
+    tables.append(
+        Table(
+            "misdirection_postcode",
+            [
+                Column("postcode", "int"),
+                Column("home_site_id"),
+                Column("site_id"),
+                Column("site_name"),
+                Column("misdirected"),
+                Column("visits", "int", count=True),
+            ],
+            [
+                [p, h, s, sites.name_of(s, lang), _yes(is_misdirected(sites, h, s), lang), n]
+                for (p, h, s), n in sorted(postcodes.items())
+            ],
+        )
+    )
 
     summary = summarize(store, sites, start, end, filters)
     step()
-    tables.append(Table("shares", [
-        Column("site_id"), Column("site_name"), Column("visits", "int", count=True),
-        Column("share", "share", derived=True), Column("target", "share"),
-        Column("imbalance", "share", derived=True)],
-        [[x.site_id, sites.name_of(x.site_id, lang), x.visits, x.share, x.target, x.imbalance]
-         for x in summary.sites]))
+    tables.append(
+        Table(
+            "shares",
+            [
+                Column("site_id"),
+                Column("site_name"),
+                Column("visits", "int", count=True),
+                Column("share", "share", derived=True),
+                Column("target", "share"),
+                Column("imbalance", "share", derived=True),
+            ],
+            [
+                [
+                    x.site_id,
+                    sites.name_of(x.site_id, lang),
+                    x.visits,
+                    x.share,
+                    x.target,
+                    x.imbalance,
+                ]
+                for x in summary.sites
+            ],
+        )
+    )
 
     tables.append(_staffing(store, sites, options))
     step()
@@ -166,11 +264,19 @@ def _staffing(store: Store, sites: Sites, options: Options) -> Table:
     """Counters needed per site, weekday and hour, from the period's average arrivals in person
     (phone calls take no counter) on the days the site had visits."""
     start, end, lang = options.start, options.end, options.lang
-    in_person = Filters(sites=options.filters.sites, destinations=options.filters.destinations,
-                        channels=("in_person",), include_demo=options.filters.include_demo)
-    counts = visit_counts(store, start, end, ("site_id", "local_weekday", "local_hour"), filters=in_person)
+    in_person = Filters(
+        sites=options.filters.sites,
+        destinations=options.filters.destinations,
+        channels=("in_person",),
+        include_demo=options.filters.include_demo,
+    )
+    counts = visit_counts(
+        store, start, end, ("site_id", "local_weekday", "local_hour"), filters=in_person
+    )
     open_days: dict[tuple[str, int], int] = {}
-    for (site, day), _ in visit_counts(store, start, end, ("site_id", "local_date"), filters=in_person).items():
+    for (site, day), _ in visit_counts(
+        store, start, end, ("site_id", "local_date"), filters=in_person
+    ).items():
         key = (site, _day(day).weekday())
         open_days[key] = open_days.get(key, 0) + 1
     rows = []
@@ -186,14 +292,38 @@ def _staffing(store: Store, sites: Sites, options: Options) -> Table:
             counters, served = need.counters, need.served_within
         else:
             counters = served = None
-        rows.append([site, sites.name_of(site, lang), t(f"weekday_{weekday}", lang), hour, days, visits,
-                     round(arrivals, 2), service, counters, served, capacity])
-    return Table("staffing", [
-        Column("site_id"), Column("site_name"), Column("weekday"), Column("hour", "int"),
-        Column("days", "int"), Column("visits", "int", count=True),
-        Column("arrivals_per_hour", "number", derived=True), Column("service_minutes", "number"),
-        Column("counters_needed", "int", derived=True), Column("served_within", "share", derived=True),
-        Column("counters_today", "int")], rows)
+        rows.append(
+            [
+                site,
+                sites.name_of(site, lang),
+                t(f"weekday_{weekday}", lang),
+                hour,
+                days,
+                visits,
+                round(arrivals, 2),
+                service,
+                counters,
+                served,
+                capacity,
+            ]
+        )
+    return Table(
+        "staffing",
+        [
+            Column("site_id"),
+            Column("site_name"),
+            Column("weekday"),
+            Column("hour", "int"),
+            Column("days", "int"),
+            Column("visits", "int", count=True),
+            Column("arrivals_per_hour", "number", derived=True),
+            Column("service_minutes", "number"),
+            Column("counters_needed", "int", derived=True),
+            Column("served_within", "share", derived=True),
+            Column("counters_today", "int"),
+        ],
+        rows,
+    )
 
 
 def _about(export: Export, options: Options, total: int | None) -> Table:
@@ -209,8 +339,15 @@ def _about(export: Export, options: Options, total: int | None) -> Table:
         ("exp_about_visits", t("exp_about_hidden", lang) if total is None else str(total)),
         *_about_selection(options),
         ("exp_about_small", small),
-        ("exp_about_staffing", t("exp_about_staffing_value", lang, share=f"{options.wait_share * 100:.0f}",
-                                 minutes=f"{options.wait_minutes:g}")),
+        (
+            "exp_about_staffing",
+            t(
+                "exp_about_staffing_value",
+                lang,
+                share=f"{options.wait_share * 100:.0f}",
+                minutes=f"{options.wait_minutes:g}",
+            ),
+        ),
         ("exp_about_misdirected", t("exp_about_misdirected_value", lang)),
         ("exp_about_personal", t("exp_about_personal_value", lang)),
     ]
@@ -219,24 +356,36 @@ def _about(export: Export, options: Options, total: int | None) -> Table:
 
 def _about_period(options: Options) -> list[tuple[str, str]]:
     last = options.end - timedelta(days=1)
-    period = t("exp_about_period_value", options.lang, start=options.start.isoformat(),
-               end=last.isoformat())
-    return [("exp_about_period", period),
-            ("exp_about_made", datetime.now().astimezone().strftime("%Y-%m-%d %H:%M"))]
+    period = t(
+        "exp_about_period_value",
+        options.lang,
+        start=options.start.isoformat(),
+        end=last.isoformat(),
+    )
+    return [
+        ("exp_about_period", period),
+        ("exp_about_made", datetime.now().astimezone().strftime("%Y-%m-%d %H:%M")),
+    ]
 
 
 def _about_selection(options: Options) -> list[tuple[str, str]]:
     lang, filters = options.lang, options.filters
-    return [("exp_about_sites", ", ".join(filters.sites) if filters.sites else t("exp_all", lang)),
-            ("exp_about_demo", t("exp_yes" if filters.include_demo else "exp_no", lang))]
+    return [
+        ("exp_about_sites", ", ".join(filters.sites) if filters.sites else t("exp_all", lang)),
+        ("exp_about_demo", t("exp_yes" if filters.include_demo else "exp_no", lang)),
+    ]
 
 
 def visits_about(options: Options, rows: int) -> list[list[str]]:
     """What a file of visit rows holds and how to treat it: item, value (its "about" table)."""
-    lines = [*_about_period(options), ("exp_about_rows", str(rows)), *_about_selection(options),
-             ("exp_about_content", t("exp_about_content_value", options.lang)),
-             ("exp_about_risk", t("exp_about_risk_value", options.lang)),
-             ("exp_about_handling", t("exp_about_handling_value", options.lang))]
+    lines = [
+        *_about_period(options),
+        ("exp_about_rows", str(rows)),
+        *_about_selection(options),
+        ("exp_about_content", t("exp_about_content_value", options.lang)),
+        ("exp_about_risk", t("exp_about_risk_value", options.lang)),
+        ("exp_about_handling", t("exp_about_handling_value", options.lang)),
+    ]
     return [[t(k, options.lang), v] for k, v in lines]
 
 
@@ -322,8 +471,9 @@ def _determined(relations: list[dict[Var, int]], unknown: set[Var]) -> set[Var]:
     return {pivot for pivot, row in rows.items() if len(row) == 1}
 
 
-def _protect(values: dict[Var, int], free: set[Var], relations: list[dict[Var, int]],
-             k: int) -> set[Var]:
+def _protect(
+    values: dict[Var, int], free: set[Var], relations: list[dict[Var, int]], k: int
+) -> set[Var]:
     """The counts to hide: every count under k (but above 0), and enough others that none of
     them can be worked out from what is shown. `free` are figures the export never prints."""
     hidden = {v for v, n in values.items() if v not in free and 0 < n < k}
@@ -361,8 +511,11 @@ def _protect(values: dict[Var, int], free: set[Var], relations: list[dict[Var, i
             near = [u for relation in touching.get(v, []) for u in relation]
             if widened.intersection(near):
                 continue  # this round's widening may free it already: look again first
-            extra = (smallest_shown(near, above) or smallest_shown(near)
-                     or smallest_shown(_reachable(v, touching)))
+            extra = (
+                smallest_shown(near, above)
+                or smallest_shown(near)
+                or smallest_shown(_reachable(v, touching))
+            )
             if extra is not None:  # None: this round hid all around it already
                 hidden.add(extra)
                 widened.add(extra)
@@ -370,14 +523,20 @@ def _protect(values: dict[Var, int], free: set[Var], relations: list[dict[Var, i
             raise AssertionError(f"{pinned[0]} is fixed by the relations with nothing shown")
 
 
-def _squeezed(values: dict[Var, int], hidden: set[Var], free: set[Var],
-              relations: list[dict[Var, int]], rounds: int = 200) -> set[Var]:
+def _squeezed(
+    values: dict[Var, int],
+    hidden: set[Var],
+    free: set[Var],
+    relations: list[dict[Var, int]],
+    rounds: int = 200,
+) -> set[Var]:
     """Hidden counts whose lowest and highest possible values meet, from what is shown, the
     relations, and that a hidden count is at least 1 and an unprinted figure at least 0
     (bounds carried from relation to relation until they settle)."""
     infinity = float("inf")
-    low: dict[Var, float] = {v: 1 if v in hidden else 0 if v in free else n
-                             for v, n in values.items()}
+    low: dict[Var, float] = {
+        v: 1 if v in hidden else 0 if v in free else n for v, n in values.items()
+    }
     high = {v: infinity if v in hidden or v in free else n for v, n in values.items()}
     for _ in range(rounds):
         changed = False
@@ -423,8 +582,9 @@ def _reachable(start: Var, touching: dict[Var, list[dict[Var, int]]]) -> list[Va
     return sorted(seen)
 
 
-def _relations(tables: dict[str, Table], total: int,
-               lang: str) -> tuple[dict[Var, int], set[Var], list[dict[Var, int]]]:
+def _relations(
+    tables: dict[str, Table], total: int, lang: str
+) -> tuple[dict[Var, int], set[Var], list[dict[Var, int]]]:
     """Every count the tables print (and the export's total, `("about", 0)`), the figures they
     depend on but never print, and the linear relations between them (each sums to zero)."""
     values: dict[Var, int] = {("about", 0): total}
@@ -499,6 +659,7 @@ def _stepper(progress: Progress | None, steps: int) -> Callable[[], None]:
         done += 1
         if progress:
             progress(min(done / steps, 1.0))
+
     return step
 
 
@@ -570,8 +731,10 @@ def _earlier_export(path: Path, suffix: str) -> bool:
         return re.match(r'\s*\{\s*"format":\s*"triage-(export|visits)"', text_head) is not None
     first = text_head.split("\r\n", 1)[0].split("\n", 1)[0]
     titles = {t(key, lang) for lang in ("da", "en") for key in _column_keys()}
-    return any(first and all(cell.strip('"') in titles for cell in first.split(separator))
-               for separator in (",", ";"))
+    return any(
+        first and all(cell.strip('"') in titles for cell in first.split(separator))
+        for separator in (",", ";")
+    )
 
 
 def _column_keys() -> list[str]:
@@ -610,8 +773,10 @@ def _replacing(path: Path, suffix: str) -> Iterator[Path]:
 @contextmanager
 def _text_file(path: Path, suffix: str, encoding: str, newline: str | None = None):
     """A text file that appears whole (flushed to disk) or not at all."""
-    with (_replacing(path, suffix) as temporary,
-          open(temporary, "w", encoding=encoding, newline=newline) as out):
+    with (
+        _replacing(path, suffix) as temporary,
+        open(temporary, "w", encoding=encoding, newline=newline) as out,
+    ):
         yield out
         out.flush()
         os.fsync(out.fileno())
@@ -625,8 +790,10 @@ def _workbook(path: Path):
     import xlsxwriter
     from xlsxwriter.exceptions import FileCreateError
 
-    with (_replacing(path, SUFFIXES["xlsx"]) as temporary,
-          tempfile.TemporaryDirectory(prefix="triage-xlsx-") as scratch):
+    with (
+        _replacing(path, SUFFIXES["xlsx"]) as temporary,
+        tempfile.TemporaryDirectory(prefix="triage-xlsx-") as scratch,
+    ):
         book = xlsxwriter.Workbook(str(temporary), {"constant_memory": True, "tmpdir": scratch})
         try:
             yield book, _xlsx_formats(book)
@@ -681,7 +848,10 @@ def write_csv(export: Export, folder: Path, excel_da: bool = False) -> list[Path
             writer = csv.writer(out, **csv_dialect(excel_da))
             writer.writerow([safe_text(h) for h in table.headers(export.lang)])
             kinds = [c.kind for c in table.columns]
-            writer.writerows([_number_text(v, k, excel_da) for v, k in zip(row, kinds, strict=True)] for row in table.rows)
+            writer.writerows(
+                [_number_text(v, k, excel_da) for v, k in zip(row, kinds, strict=True)]
+                for row in table.rows
+            )
         written.append(path)
     return written
 
@@ -708,9 +878,14 @@ def write_json(export: Export, path: Path) -> Path:
         "tables": {
             table.key: {
                 "title": table.title(export.lang),
-                "columns": [{"key": c.key, "title": h, "type": c.kind}
-                            for c, h in zip(table.columns, table.headers(export.lang), strict=True)],
-                "rows": [[_json_value(v, c.kind) for v, c in zip(row, table.columns, strict=True)] for row in table.rows],
+                "columns": [
+                    {"key": c.key, "title": h, "type": c.kind}
+                    for c, h in zip(table.columns, table.headers(export.lang), strict=True)
+                ],
+                "rows": [
+                    [_json_value(v, c.kind) for v, c in zip(row, table.columns, strict=True)]
+                    for row in table.rows
+                ],
             }
             for table in export.tables
         },
@@ -756,19 +931,24 @@ def _xlsx_widths(sheet, columns: list[Column], headers: list[str], sample: list[
         widest = len(header)
         for row in sample:
             value = row[col]
-            widest = max(widest, 10 if column.kind == "date" else len(str(value)) if value is not None else 0)
+            widest = max(
+                widest, 10 if column.kind == "date" else len(str(value)) if value is not None else 0
+            )
         sheet.set_column(col, col, min(max(widest + 2, 6), 60))
 
 
-def _xlsx_row(sheet, number: int, row: Sequence[Any], columns: Sequence[Column],
-              formats: dict) -> None:
+def _xlsx_row(
+    sheet, number: int, row: Sequence[Any], columns: Sequence[Column], formats: dict
+) -> None:
     for col, (value, column) in enumerate(zip(row, columns, strict=True)):
         if value is None:
             continue
         if column.kind == "text":
             sheet.write_string(number, col, safe_text(str(value)))
         elif column.kind == "date":
-            sheet.write_datetime(number, col, datetime.combine(_day(value), datetime.min.time()), formats["date"])
+            sheet.write_datetime(
+                number, col, datetime.combine(_day(value), datetime.min.time()), formats["date"]
+            )
         elif column.kind == "datetime":
             moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
             sheet.write_datetime(number, col, moment.replace(tzinfo=None), formats["datetime"])
@@ -783,29 +963,58 @@ def _xlsx_row(sheet, number: int, row: Sequence[Any], columns: Sequence[Column],
 # --- visit-level rows --------------------------------------------------------------------
 
 VISIT_COLUMNS = (
-    Column("visit_id"), Column("at_utc", "datetime"), Column("date", "date"), Column("hour", "int"),
-    Column("weekday", "int"), Column("site_id"), Column("desk"), Column("channel"),
-    Column("outcome_id"), Column("destination_id"), Column("destinations"), Column("handled_here"),
-    Column("postcode", "int"), Column("home_site_id"), Column("flow_version"),
-    Column("duration_s", "int"), Column("demo"),
+    Column("visit_id"),
+    Column("at_utc", "datetime"),
+    Column("date", "date"),
+    Column("hour", "int"),
+    Column("weekday", "int"),
+    Column("site_id"),
+    Column("desk"),
+    Column("channel"),
+    Column("outcome_id"),
+    Column("destination_id"),
+    Column("destinations"),
+    Column("handled_here"),
+    Column("postcode", "int"),
+    Column("home_site_id"),
+    Column("flow_version"),
+    Column("duration_s", "int"),
+    Column("demo"),
 )
-_TEXT_SOURCES = {"visit_id": "visit_id", "site_id": "site_id", "desk": "desk", "channel": "channel",
-                 "outcome_id": "outcome_id", "destination_id": "destination_id",
-                 "destinations": "destinations", "home_site_id": "postcode_site_id",
-                 "flow_version": "flow_version"}
-_PLAIN_SOURCES = {"at_utc": "at_utc", "date": "local_date", "hour": "local_hour", "weekday": "local_weekday",
-                  "postcode": "postcode"}
+_TEXT_SOURCES = {
+    "visit_id": "visit_id",
+    "site_id": "site_id",
+    "desk": "desk",
+    "channel": "channel",
+    "outcome_id": "outcome_id",
+    "destination_id": "destination_id",
+    "destinations": "destinations",
+    "home_site_id": "postcode_site_id",
+    "flow_version": "flow_version",
+}
+_PLAIN_SOURCES = {
+    "at_utc": "at_utc",
+    "date": "local_date",
+    "hour": "local_hour",
+    "weekday": "local_weekday",
+    "postcode": "postcode",
+}
 
 
-def visits_sql(options: Options, excel_da: bool, mode: str,
-               dialect: str = "sqlite") -> tuple[str, dict]:
+def visits_sql(
+    options: Options, excel_da: bool, mode: str, dialect: str = "sqlite"
+) -> tuple[str, dict]:
     """The visit-level query, the same on SQLite and PostgreSQL. Mode "typed": the stored values
     (JSON, Excel); "text": every value as the text the CSV needs, made formula-safe by the
     database itself. (Building whole CSV lines in SQL was tried: SQLite's string functions
     made it slower than Python's csv module.)"""
     typed = mode == "typed"
-    params: dict = {"start": options.start, "end": options.end,
-                    "yes": t("exp_yes", options.lang), "no": t("exp_no", options.lang)}
+    params: dict = {
+        "start": options.start,
+        "end": options.end,
+        "yes": t("exp_yes", options.lang),
+        "no": t("exp_no", options.lang),
+    }
     for i, start in enumerate(FORMULA_STARTS):
         params[f"f{i}"] = start
     starts = ", ".join(f":f{i}" for i in range(len(FORMULA_STARTS)))
@@ -813,8 +1022,10 @@ def visits_sql(options: Options, excel_da: bool, mode: str,
     def safe(column: str) -> str:
         if typed:
             return column
-        return (f"CASE WHEN substr({column}, 1, 1) IN ({starts}) THEN '''' || {column} "
-                f"ELSE {column} END")
+        return (
+            f"CASE WHEN substr({column}, 1, 1) IN ({starts}) THEN '''' || {column} "
+            f"ELSE {column} END"
+        )
 
     selected = []
     for column in VISIT_COLUMNS:
@@ -843,13 +1054,16 @@ def visits_sql(options: Options, excel_da: bool, mode: str,
     if not options.filters.include_demo:
         where.append("NOT demo")
     # In the order of the (date, site) index: no sort, whatever the period.
-    sql = (f"SELECT {', '.join(selected)} FROM visit WHERE {' AND '.join(where)} "
-           "ORDER BY local_date, site_id, id")
+    sql = (
+        f"SELECT {', '.join(selected)} FROM visit WHERE {' AND '.join(where)} "
+        "ORDER BY local_date, site_id, id"
+    )
     return sql, params
 
 
-def _visit_rows(store: Store, options: Options, excel_da: bool, mode: str,
-                batch: int = 5000) -> Iterator[Sequence[Sequence[Any]]]:
+def _visit_rows(
+    store: Store, options: Options, excel_da: bool, mode: str, batch: int = 5000
+) -> Iterator[Sequence[Sequence[Any]]]:
     """Visit rows in batches, streamed from the database (memory stays flat)."""
     sql, params = visits_sql(options, excel_da, mode, store.dialect)
     if store.dialect == "sqlite":
@@ -857,14 +1071,18 @@ def _visit_rows(store: Store, options: Options, excel_da: bool, mode: str,
         raw = store.engine.raw_connection()
         try:
             cursor = raw.cursor()
-            cursor.execute(sql, {k: v.isoformat() if isinstance(v, date) else v for k, v in params.items()})
+            cursor.execute(
+                sql, {k: v.isoformat() if isinstance(v, date) else v for k, v in params.items()}
+            )
             while part := cursor.fetchmany(batch):
                 yield part
         finally:
             raw.close()
         return
     with store.engine.connect() as conn:
-        result = conn.execution_options(stream_results=True, yield_per=batch).execute(text(sql), params)
+        result = conn.execution_options(stream_results=True, yield_per=batch).execute(
+            text(sql), params
+        )
         for part in result.partitions(batch):
             yield part
 
@@ -880,11 +1098,18 @@ def _ticker(progress: Progress | None, total: int) -> Callable[[int], None]:
     def tick(done: int) -> None:
         if progress and total:
             progress(min(done / total, 1.0))
+
     return tick
 
 
-def write_visits(store: Store, options: Options, fmt: str, path: Path, excel_da: bool = False,
-                 progress: Progress | None = None) -> int:
+def write_visits(
+    store: Store,
+    options: Options,
+    fmt: str,
+    path: Path,
+    excel_da: bool = False,
+    progress: Progress | None = None,
+) -> int:
     """Every visit of the period (never void ones), one row each; returns how many."""
     check_target(path, fmt)
     total = count_visits(store, options) if progress or fmt == "xlsx" else 0
@@ -904,15 +1129,23 @@ def write_visits(store: Store, options: Options, fmt: str, path: Path, excel_da:
         _write_visits_about_csv(path, options, written, excel_da)
     elif fmt == "json":
         with _text_file(path, ".json", "utf-8") as out:
-            columns = json.dumps([{"key": c.key, "title": h, "type": c.kind}
-                                  for c, h in zip(VISIT_COLUMNS, headers, strict=True)],
-                                 ensure_ascii=False)
-            out.write(f'{{"format": "triage-visits", "version": {EXPORT_VERSION}, '
-                      f'"lang": {json.dumps(options.lang)}, "columns": {columns}, "rows": [\n')
+            columns = json.dumps(
+                [
+                    {"key": c.key, "title": h, "type": c.kind}
+                    for c, h in zip(VISIT_COLUMNS, headers, strict=True)
+                ],
+                ensure_ascii=False,
+            )
+            out.write(
+                f'{{"format": "triage-visits", "version": {EXPORT_VERSION}, '
+                f'"lang": {json.dumps(options.lang)}, "columns": {columns}, "rows": [\n'
+            )
             for part in _visit_rows(store, options, False, "typed"):
                 for row in part:
-                    out.write((",\n" if written else "") + json.dumps(
-                        [_plain(v) for v in row], ensure_ascii=False))
+                    out.write(
+                        (",\n" if written else "")
+                        + json.dumps([_plain(v) for v in row], ensure_ascii=False)
+                    )
                     written += 1
                 tick(written)
             about = json.dumps(visits_about(options, written), ensure_ascii=False)
@@ -928,8 +1161,9 @@ def _plain(value):
     return value
 
 
-def _write_visits_xlsx(store: Store, options: Options, path: Path, headers: list[str],
-                       tick: Callable[[int], None]) -> int:
+def _write_visits_xlsx(
+    store: Store, options: Options, path: Path, headers: list[str], tick: Callable[[int], None]
+) -> int:
     written = 0
     with _workbook(path) as (book, formats):
         about = book.add_worksheet(_sheet_name(t("exp_table_about", options.lang)))  # read first
@@ -984,4 +1218,3 @@ def write(export: Export, fmt: str, out: Path, excel_da: bool = False) -> list[P
     if fmt == "json":
         return [write_json(export, out)]
     return [write_xlsx(export, out)]
-

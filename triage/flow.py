@@ -48,7 +48,9 @@ class NoAddress:
 
 
 # Asked when a postcode question has no text of its own.
-DEFAULT_POSTCODE_TEXT = Text("Hvilket postnummer bor borgeren i?", "What is the citizen's postcode?")
+DEFAULT_POSTCODE_TEXT = Text(
+    "Hvilket postnummer bor borgeren i?", "What is the citizen's postcode?"
+)
 
 
 @dataclass(frozen=True)
@@ -114,8 +116,18 @@ def content_version(*parts: Any) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-QUESTION_FIELDS = {"text", "help", "options", "type", "catchment", "next", "declined", "sites",
-                   "keywords", "no_fixed_address"}
+QUESTION_FIELDS = {
+    "text",
+    "help",
+    "options",
+    "type",
+    "catchment",
+    "next",
+    "declined",
+    "sites",
+    "keywords",
+    "no_fixed_address",
+}
 OPTION_FIELDS = {"key", "id", "da", "en", "next"}
 OUTCOME_FIELDS = {"title", "destination", "reason", "bring", "keywords", "urgent", "after_hours"}
 NO_ADDRESS_FIELDS = {"da", "en", "site", "catchment"}
@@ -148,19 +160,38 @@ def _parse_option(raw: Any, report: Report, node: str, line: int | None) -> Opti
     option_id = typed(raw, "id", "id", report, FLOW_FILE, node, line)
     if target is None or (option_id is None and "id" in raw):
         return None
-    label = read_text({k: v for k, v in raw.items() if k in ("da", "en")}, report, FLOW_FILE,
-                      node, f"option {key}", line)
+    label = read_text(
+        {k: v for k, v in raw.items() if k in ("da", "en")},
+        report,
+        FLOW_FILE,
+        node,
+        f"option {key}",
+        line,
+    )
     return Option(key=key, id=option_id or target, label=label, next=target)
 
 
 def _parse_no_address(raw: Any, report: Report, node: str, line: int | None) -> NoAddress | None:
     if not isinstance(raw, dict):
-        report.error(FLOW_FILE, node, "wrong_type", line, field=NO_ADDRESS, expected="table",
-                     value=shown(raw))
+        report.error(
+            FLOW_FILE,
+            node,
+            "wrong_type",
+            line,
+            field=NO_ADDRESS,
+            expected="table",
+            value=shown(raw),
+        )
         return None
     check_fields(raw, NO_ADDRESS_FIELDS, report, FLOW_FILE, node, line)
-    label = read_text({k: v for k, v in raw.items() if k in ("da", "en")}, report, FLOW_FILE,
-                      node, NO_ADDRESS, line)
+    label = read_text(
+        {k: v for k, v in raw.items() if k in ("da", "en")},
+        report,
+        FLOW_FILE,
+        node,
+        NO_ADDRESS,
+        line,
+    )
     site = typed(raw, "site", "id", report, FLOW_FILE, node, line)
     group = typed(raw, "catchment", "id", report, FLOW_FILE, node, line)
     if (site is None) == (group is None):
@@ -182,7 +213,9 @@ def _parse_question(
         text = DEFAULT_POSTCODE_TEXT
     else:
         text = read_text(raw.get("text"), report, FLOW_FILE, node, "text", line)
-    help_text = read_text(raw["help"], report, FLOW_FILE, node, "help", line) if "help" in raw else None
+    help_text = (
+        read_text(raw["help"], report, FLOW_FILE, node, "help", line) if "help" in raw else None
+    )
     if NO_ADDRESS in raw and kind != "site":
         report.error(FLOW_FILE, node, "no_address_only_site", line)
     if kind in ("postcode", "site"):
@@ -192,8 +225,13 @@ def _parse_question(
     if kind == "postcode":
         group = typed(raw, "catchment", "id", report, FLOW_FILE, node, line, required=True) or ""
         declined = typed(raw, "declined", "id", report, FLOW_FILE, node, line) or target
-        return Question(qid, text, help_text, postcode=PostcodeStep(group, target, declined),
-                        keywords=_keywords(raw.get("keywords"), report, node, line))
+        return Question(
+            qid,
+            text,
+            help_text,
+            postcode=PostcodeStep(group, target, declined),
+            keywords=_keywords(raw.get("keywords"), report, node, line),
+        )
     if kind == "site":
         site_ids = typed(raw, "sites", "id_list", report, FLOW_FILE, node, line, required=True)
         if site_ids == []:
@@ -214,9 +252,15 @@ def _parse_question(
             no_address = _parse_no_address(raw[NO_ADDRESS], report, node, line)
         if no_address is not None:  # listed last, under the districts, on key 0
             options.append(Option(NO_ADDRESS_KEY, NO_ADDRESS, no_address.label, target))
-        return Question(qid, text, help_text, options=tuple(options), picks_site=True,
-                        keywords=_keywords(raw.get("keywords"), report, node, line),
-                        no_address=no_address)
+        return Question(
+            qid,
+            text,
+            help_text,
+            options=tuple(options),
+            picks_site=True,
+            keywords=_keywords(raw.get("keywords"), report, node, line),
+            no_address=no_address,
+        )
     if kind != "choice":
         report.error(FLOW_FILE, node, "bad_question_type", line, type=kind)
     raw_options = raw.get("options", [])
@@ -237,8 +281,13 @@ def _parse_question(
         options.append(option)
     if not options:
         report.error(FLOW_FILE, node, "dead_end", line)
-    return Question(qid, text, help_text, options=tuple(sorted(options, key=lambda o: o.key)),
-                    keywords=_keywords(raw.get("keywords"), report, node, line))
+    return Question(
+        qid,
+        text,
+        help_text,
+        options=tuple(sorted(options, key=lambda o: o.key)),
+        keywords=_keywords(raw.get("keywords"), report, node, line),
+    )
 
 
 def _parse_outcome(oid: str, raw: Any, report: Report, line: int | None) -> Outcome | None:
@@ -250,14 +299,25 @@ def _parse_outcome(oid: str, raw: Any, report: Report, line: int | None) -> Outc
     destination = raw.get("destination")
     if isinstance(destination, str):
         destinations: tuple[str, ...] = (destination,)
-    elif isinstance(destination, list) and destination and all(isinstance(d, str) for d in destination):
+    elif (
+        isinstance(destination, list)
+        and destination
+        and all(isinstance(d, str) for d in destination)
+    ):
         destinations = tuple(destination)
     elif destination is None or destination == []:
         report.error(FLOW_FILE, node, "no_destination", line)
         destinations = ()
     else:
-        report.error(FLOW_FILE, node, "wrong_type", line, field="destination",
-                     expected="destination", value=shown(destination))
+        report.error(
+            FLOW_FILE,
+            node,
+            "wrong_type",
+            line,
+            field="destination",
+            expected="destination",
+            value=shown(destination),
+        )
         destinations = ()
     urgent = typed(raw, "urgent", "bool", report, FLOW_FILE, node, line) or False
     after_hours = typed(raw, "after_hours", "id_list", report, FLOW_FILE, node, line) or []
@@ -290,10 +350,12 @@ def parse_flow(
     title = read_text(head.get("title"), report, FLOW_FILE, "flow", "title", lines.get("flow"))
 
     questions: dict[str, Question] = {}
-    raw_questions = typed(raw, "question", "table", report, FLOW_FILE, "flow.toml",
-                          lines.get("question")) or {}
-    raw_outcomes = typed(raw, "outcome", "table", report, FLOW_FILE, "flow.toml",
-                         lines.get("outcome")) or {}
+    raw_questions = (
+        typed(raw, "question", "table", report, FLOW_FILE, "flow.toml", lines.get("question")) or {}
+    )
+    raw_outcomes = (
+        typed(raw, "outcome", "table", report, FLOW_FILE, "flow.toml", lines.get("outcome")) or {}
+    )
     for qid, body in raw_questions.items():
         question = _parse_question(qid, body, sites, report, lines.get(f"question.{qid}"))
         if question:
@@ -301,7 +363,9 @@ def parse_flow(
     outcomes: dict[str, Outcome] = {}
     for oid, body in raw_outcomes.items():
         if oid in questions:
-            report.error(FLOW_FILE, f"outcome {oid}", "duplicate_id", lines.get(f"outcome.{oid}"), id=oid)
+            report.error(
+                FLOW_FILE, f"outcome {oid}", "duplicate_id", lines.get(f"outcome.{oid}"), id=oid
+            )
             continue
         outcome = _parse_outcome(oid, body, report, lines.get(f"outcome.{oid}"))
         if outcome:
@@ -331,10 +395,16 @@ def check_graph(flow: Flow, report: Report, lines: dict[str, int]) -> None:
             for field_name in ("next", "declined"):
                 target = getattr(q.postcode, field_name)
                 if target and target not in known:
-                    report.error(FLOW_FILE, node, "unknown_target", line, target=target, via=field_name)
+                    report.error(
+                        FLOW_FILE, node, "unknown_target", line, target=target, via=field_name
+                    )
             if q.postcode.catchment and q.postcode.catchment not in flow.sites.catchments:
                 report.error(
-                    FLOW_FILE, node, "unknown_catchment", line, group=q.postcode.catchment,
+                    FLOW_FILE,
+                    node,
+                    "unknown_catchment",
+                    line,
+                    group=q.postcode.catchment,
                     groups=", ".join(flow.sites.catchments) or "-",
                 )
         for option in q.options:
@@ -350,8 +420,14 @@ def check_graph(flow: Flow, report: Report, lines: dict[str, int]) -> None:
                 report.error(FLOW_FILE, node, "unknown_destination", line, site=destination)
         for help_id in o.after_hours:
             if help_id not in flow.sites.after_hours:
-                report.error(FLOW_FILE, node, "unknown_after_hours", line, id=help_id,
-                             known=", ".join(flow.sites.after_hours) or "-")
+                report.error(
+                    FLOW_FILE,
+                    node,
+                    "unknown_after_hours",
+                    line,
+                    id=help_id,
+                    known=", ".join(flow.sites.after_hours) or "-",
+                )
         if o.urgent and not o.after_hours:
             report.error(FLOW_FILE, node, "urgent_without_after_hours", line)
     check_no_address(flow, report, where)
@@ -370,8 +446,9 @@ def check_graph(flow: Flow, report: Report, lines: dict[str, int]) -> None:
         report.error(FLOW_FILE, node, "cycle", line, path=" → ".join(cycle))
     # A walk longer than anyone answers at a desk is a mistake (and too long to draw).
     if not cycles and (length := longest_path(flow)) > MAX_WALK:
-        report.error(FLOW_FILE, "flow", "walk_too_long", lines.get("flow"), length=length,
-                     max=MAX_WALK)
+        report.error(
+            FLOW_FILE, "flow", "walk_too_long", lines.get("flow"), length=length, max=MAX_WALK
+        )
 
     # "from_answer" needs a postcode or site question on every path before it.
     unanswered = _reachable(flow, flow.start, known, stop_at_site_answers=True)
@@ -392,13 +469,25 @@ def check_no_address(flow: Flow, report: Report, where: Any) -> None:
         if answer.site is not None and answer.site not in sites:
             report.error(FLOW_FILE, node, "unknown_destination", line, site=answer.site)
         elif answer.catchment is not None and answer.catchment not in sites.catchments:
-            report.error(FLOW_FILE, node, "unknown_catchment", line, group=answer.catchment,
-                         groups=", ".join(sites.catchments) or "-")
+            report.error(
+                FLOW_FILE,
+                node,
+                "unknown_catchment",
+                line,
+                group=answer.catchment,
+                groups=", ".join(sites.catchments) or "-",
+            )
         elif answer.catchment is not None and sites.default_site in sites:
             district = sites.district_of(sites[sites.default_site], answer.catchment)
             if district is None:
-                report.error(FLOW_FILE, node, "no_address_no_district", line,
-                             site=sites.default_site, group=answer.catchment)
+                report.error(
+                    FLOW_FILE,
+                    node,
+                    "no_address_no_district",
+                    line,
+                    site=sites.default_site,
+                    group=answer.catchment,
+                )
 
 
 def check_sites_against_flow(flow: Flow, report: Report, site_lines: dict[str, int]) -> None:
@@ -409,13 +498,22 @@ def check_sites_against_flow(flow: Flow, report: Report, site_lines: dict[str, i
     for site in flow.sites:
         unknown = [o for o in site.note_for if o not in flow.outcomes]
         if unknown:
-            report.warning(SITES_FILE, f"site {site.id}", "note_for_unknown",
-                         site_lines.get(f"site.{site.id}"), outcomes=", ".join(unknown))
+            report.warning(
+                SITES_FILE,
+                f"site {site.id}",
+                "note_for_unknown",
+                site_lines.get(f"site.{site.id}"),
+                outcomes=", ".join(unknown),
+            )
     for site_id in referral_sites(flow):
         site = flow.sites[site_id]
         if not site.has_street and not site.phone.strip():
-            report.warning(SITES_FILE, f"site {site_id}", "no_street_or_phone",
-                           site_lines.get(f"site.{site_id}"))
+            report.warning(
+                SITES_FILE,
+                f"site {site_id}",
+                "no_street_or_phone",
+                site_lines.get(f"site.{site_id}"),
+            )
 
 
 def referral_sites(flow: Flow) -> list[str]:
@@ -477,7 +575,7 @@ def find_cycles(flow: Flow, known: set[str]) -> list[list[str]]:
             elif target not in known:
                 continue
             elif state.get(target) == 1:
-                cycle = path[path.index(target):] + [target]
+                cycle = path[path.index(target) :] + [target]
                 key = frozenset(cycle)
                 if key not in seen_sets:
                     seen_sets.add(key)

@@ -181,7 +181,9 @@ def read_toml(path: Path, report: Report) -> tuple[dict[str, Any] | None, str]:
         report.error(name, name, "file_not_utf8", position=error.start)
         return None, ""
     except OSError as error:
-        report.error(name, name, "file_unreadable", path=str(path), reason=error.strerror or str(error))
+        report.error(
+            name, name, "file_unreadable", path=str(path), reason=error.strerror or str(error)
+        )
         return None, ""
     source = source.removeprefix(_BOM)  # some Windows editors start a UTF-8 file with one
     try:
@@ -203,8 +205,14 @@ def read_toml(path: Path, report: Report) -> tuple[dict[str, Any] | None, str]:
         if flaw.char is None:
             report.error(name, node, "too_deep", line, max=MAX_NESTING)
         else:
-            report.error(name, node, "control_character", line, field=field_name,
-                         char=f"U+{ord(flaw.char):04X}")
+            report.error(
+                name,
+                node,
+                "control_character",
+                line,
+                field=field_name,
+                char=f"U+{ord(flaw.char):04X}",
+            )
     if flaws:
         return None, ""
     return data, source
@@ -220,8 +228,9 @@ def load(data_dir: Path, check_cases: bool = True, check_searches: bool = False)
         return Loaded(None, problems=report.problems)
     site_lines = header_lines(sites_source)
     sites = parse_sites(raw_sites, report, site_lines)
-    flow = parse_flow(raw_flow, sites, report, header_lines(flow_source),
-                      content_version(raw_flow, raw_sites))
+    flow = parse_flow(
+        raw_flow, sites, report, header_lines(flow_source), content_version(raw_flow, raw_sites)
+    )
     check_sites_against_flow(flow, report, site_lines)
     cases: list[Case] = []
     cases_path = data_dir / CASES_FILE
@@ -262,15 +271,29 @@ def parse_cases(raw: dict[str, Any], report: Report, source: str) -> list[Case]:
     case_lines = [n for n, name, array in headers(source) if array and name == "case"]
     raw_cases = raw.get("case", [])
     if not isinstance(raw_cases, list):
-        report.error(CASES_FILE, "case", "wrong_type", lines.get("case"),
-                     field="case", expected="cases", value=shown(raw_cases))
+        report.error(
+            CASES_FILE,
+            "case",
+            "wrong_type",
+            lines.get("case"),
+            field="case",
+            expected="cases",
+            value=shown(raw_cases),
+        )
         return []
     cases: list[Case] = []
     for i, body in enumerate(raw_cases):
         line = case_lines[i] if i < len(case_lines) else None
         if not isinstance(body, dict):
-            report.error(CASES_FILE, f"case #{i + 1}", "wrong_type", line, field="case",
-                         expected="table", value=shown(body))
+            report.error(
+                CASES_FILE,
+                f"case #{i + 1}",
+                "wrong_type",
+                line,
+                field="case",
+                expected="table",
+                value=shown(body),
+            )
             continue
         name = body.get("name")
         node = f"case {name}" if is_kind(name, "id") else f"case #{i + 1}"
@@ -282,12 +305,27 @@ def parse_cases(raw: dict[str, Any], report: Report, source: str) -> list[Case]:
         site = typed(body, "site", "id", report, CASES_FILE, node, line)
         here = typed(body, "here", "id", report, CASES_FILE, node, line)
         if answers is not None and not all(_is_answer(a) for a in answers):
-            report.error(CASES_FILE, node, "wrong_type", line, field="answers", expected="answers",
-                         value=shown(answers))
+            report.error(
+                CASES_FILE,
+                node,
+                "wrong_type",
+                line,
+                field="answers",
+                expected="answers",
+                value=shown(answers),
+            )
         if len(report.errors) > before:
             continue  # a case that is not written right is not run
-        cases.append(Case(name if isinstance(name, str) else f"#{i + 1}",
-                          tuple(str(a) for a in answers), expect, site, here, line))
+        cases.append(
+            Case(
+                name if isinstance(name, str) else f"#{i + 1}",
+                tuple(str(a) for a in answers),
+                expect,
+                site,
+                here,
+                line,
+            )
+        )
     return cases
 
 
@@ -301,20 +339,41 @@ def run_cases(flow: Flow, cases: list[Case], report: Report) -> None:
     for case in cases:
         node = f"case {case.name}"
         if case.here is not None and case.here not in flow.sites:
-            report.error(CASES_FILE, node, "unknown_site_ref", case.line, field="here", site=case.here)
+            report.error(
+                CASES_FILE, node, "unknown_site_ref", case.line, field="here", site=case.here
+            )
             continue
         try:
             result = route(flow, list(case.answers), case.here)
         except AnswerError as error:
-            report.error(CASES_FILE, node, "case_failed_answer", case.line,
-                         answers=" ".join(case.answers), error=error.code, params=error.params)
+            report.error(
+                CASES_FILE,
+                node,
+                "case_failed_answer",
+                case.line,
+                answers=" ".join(case.answers),
+                error=error.code,
+                params=error.params,
+            )
             continue
         if result.outcome.id != case.expect:
-            report.error(CASES_FILE, node, "case_wrong_outcome", case.line,
-                         expected=case.expect, got=result.outcome.id)
+            report.error(
+                CASES_FILE,
+                node,
+                "case_wrong_outcome",
+                case.line,
+                expected=case.expect,
+                got=result.outcome.id,
+            )
         elif case.site is not None and result.destination.id != case.site:
-            report.error(CASES_FILE, node, "case_wrong_site", case.line,
-                         expected=case.site, got=result.destination.id)
+            report.error(
+                CASES_FILE,
+                node,
+                "case_wrong_site",
+                case.line,
+                expected=case.site,
+                got=result.destination.id,
+            )
 
 
 SEARCH_FIELDS = {"query", "expect"}
@@ -327,15 +386,29 @@ def parse_searches(raw: dict[str, Any], report: Report, source: str) -> list[Sea
     entry_lines = [n for n, name, array in headers(source) if array and name == "search"]
     raw_searches = raw.get("search", [])
     if not isinstance(raw_searches, list):
-        report.error(SEARCH_FILE, "search", "wrong_type", lines.get("search"),
-                     field="search", expected="searches", value=shown(raw_searches))
+        report.error(
+            SEARCH_FILE,
+            "search",
+            "wrong_type",
+            lines.get("search"),
+            field="search",
+            expected="searches",
+            value=shown(raw_searches),
+        )
         return []
     searches: list[SearchCase] = []
     for i, body in enumerate(raw_searches):
         line = entry_lines[i] if i < len(entry_lines) else None
         if not isinstance(body, dict):
-            report.error(SEARCH_FILE, f"search #{i + 1}", "wrong_type", line, field="search",
-                         expected="table", value=shown(body))
+            report.error(
+                SEARCH_FILE,
+                f"search #{i + 1}",
+                "wrong_type",
+                line,
+                field="search",
+                expected="table",
+                value=shown(body),
+            )
             continue
         query = body.get("query")
         node = f"search {shown(query)}" if is_kind(query, "id") else f"search #{i + 1}"
@@ -367,6 +440,14 @@ def run_searches(flow: Flow, searches: list[SearchCase], report: Report) -> Sear
             runnable.append(case)
     check = check_searches(index, runnable)
     if not check.met:
-        report.error(SEARCH_FILE, "search.toml", "search_below_goal", None, right=check.right,
-                     total=check.total, percent=check.percent, goal=round(SEARCH_GOAL * 100))
+        report.error(
+            SEARCH_FILE,
+            "search.toml",
+            "search_below_goal",
+            None,
+            right=check.right,
+            total=check.total,
+            percent=check.percent,
+            goal=round(SEARCH_GOAL * 100),
+        )
     return check

@@ -10,7 +10,9 @@ from typing import Any, Literal, NamedTuple
 from zoneinfo import ZoneInfo
 
 LANGUAGES = ("da", "en")
-LOCAL_ZONE = ZoneInfo("Europe/Copenhagen")  # the municipality's clock: hours, weekdays, opening times
+LOCAL_ZONE = ZoneInfo(
+    "Europe/Copenhagen"
+)  # the municipality's clock: hours, weekdays, opening times
 
 Severity = Literal["error", "warning"]
 
@@ -48,10 +50,14 @@ class Report:
     def __init__(self) -> None:
         self.problems: list[Problem] = []
 
-    def error(self, file: str, node: str, code: str, line: int | None = None, **params: Any) -> None:
+    def error(
+        self, file: str, node: str, code: str, line: int | None = None, **params: Any
+    ) -> None:
         self.problems.append(Problem("error", file, node, code, params, line))
 
-    def warning(self, file: str, node: str, code: str, line: int | None = None, **params: Any) -> None:
+    def warning(
+        self, file: str, node: str, code: str, line: int | None = None, **params: Any
+    ) -> None:
         self.problems.append(Problem("warning", file, node, code, params, line))
 
     def add(self, problem: Problem) -> None:
@@ -66,7 +72,9 @@ class Report:
         return [p for p in self.problems if p.severity == "warning"]
 
 
-def read_text(raw: Any, report: Report, file: str, node: str, what: str, line: int | None = None) -> Text:
+def read_text(
+    raw: Any, report: Report, file: str, node: str, what: str, line: int | None = None
+) -> Text:
     """Read a `{ da = "...", en = "..." }` table; a missing or empty language is a problem."""
     if isinstance(raw, str):
         # A bare string has only one language: say which one is missing rather than guess.
@@ -82,8 +90,15 @@ def read_text(raw: Any, report: Report, file: str, node: str, what: str, line: i
     for lang in LANGUAGES:
         value = raw.get(lang)
         if value is not None and not isinstance(value, str):
-            report.error(file, node, "wrong_type", line, field=f"{what}.{lang}", expected="text",
-                         value=shown(value))
+            report.error(
+                file,
+                node,
+                "wrong_type",
+                line,
+                field=f"{what}.{lang}",
+                expected="text",
+                value=shown(value),
+            )
             value = ""
         elif not isinstance(value, str) or not value.strip():
             report.error(file, node, "missing_translation", line, field=what, lang=lang)
@@ -96,14 +111,25 @@ def read_text(raw: Any, report: Report, file: str, node: str, what: str, line: i
 
 
 def check_fields(
-    raw: dict[str, Any], allowed: set[str], report: Report, file: str, node: str, line: int | None,
+    raw: dict[str, Any],
+    allowed: set[str],
+    report: Report,
+    file: str,
+    node: str,
+    line: int | None,
     lines: dict[str, int] | None = None,
 ) -> None:
     """A misspelt field name is silently ignored by TOML; say so instead. `lines`: where each
     top-level name is written, for the fields of a whole file."""
     for name in sorted(set(raw) - allowed):
-        report.error(file, node, "unknown_field", (lines or {}).get(name, line), field=name,
-                     allowed=", ".join(sorted(allowed)))
+        report.error(
+            file,
+            node,
+            "unknown_field",
+            (lines or {}).get(name, line),
+            field=name,
+            allowed=", ".join(sorted(allowed)),
+        )
 
 
 # --- the type of each field ----------------------------------------------------------------
@@ -113,8 +139,9 @@ _KINDS = {
     "id": lambda v: isinstance(v, str) and bool(v.strip()),
     "text": lambda v: isinstance(v, str),
     "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
-    "number": lambda v: (isinstance(v, (int, float)) and not isinstance(v, bool)
-                         and math.isfinite(v)),
+    "number": lambda v: (
+        isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    ),
     "list": lambda v: isinstance(v, list),
     "table": lambda v: isinstance(v, dict),
     "id_list": lambda v: isinstance(v, list) and all(isinstance(x, str) and x.strip() for x in v),
@@ -127,7 +154,13 @@ def is_kind(value: Any, kind: str) -> bool:
 
 
 def typed(
-    raw: dict[str, Any], name: str, kind: str, report: Report, file: str, node: str, line: int | None,
+    raw: dict[str, Any],
+    name: str,
+    kind: str,
+    report: Report,
+    file: str,
+    node: str,
+    line: int | None,
     required: bool = False,
 ) -> Any:
     """raw[name] when it holds the right kind of value; otherwise None, after naming the problem

@@ -54,7 +54,9 @@ class Overview:
 
 def _alerts(store: Store, sites: Sites, now: datetime) -> list[Alert]:
     today = now.date()
-    targets = {s.id: float(s.target_share) for s in sites if s.kind == "jobcenter" and s.target_share}
+    targets = {
+        s.id: float(s.target_share) for s in sites if s.kind == "jobcenter" and s.target_share
+    }
     by_hour = visit_counts(store, today, today + timedelta(days=1), ("site_id", "local_hour"))
     windows: dict[str, dict[str, int]] = {"today": {}, "hour": {}}
     for (site, hour), visits in by_hour.items():
@@ -74,8 +76,14 @@ def _alerts(store: Store, sites: Sites, now: datetime) -> list[Alert]:
     return alerts
 
 
-def overview(store: Store, sites: Sites, start: date, end: date, now: datetime,
-             filters: Filters | None = None) -> Overview:
+def overview(
+    store: Store,
+    sites: Sites,
+    start: date,
+    end: date,
+    now: datetime,
+    filters: Filters | None = None,
+) -> Overview:
     """Everything the supervisor's screen shows. The (site, weekday, hour) counts serve both the
     heat map and the busiest hours; the (date, demo) counts both the trend and the demo mark."""
     filters = filters or Filters()
@@ -85,9 +93,18 @@ def overview(store: Store, sites: Sites, start: date, end: date, now: datetime,
         heat.setdefault(site, {})[(weekday, hour)] = visits
     per_day: dict[str, int] = {}
     demo = 0
-    for (day, is_demo), visits in visit_counts(store, start, end, ("local_date", "demo"),
-                                                filters=filters).items():
+    for (day, is_demo), visits in visit_counts(
+        store, start, end, ("local_date", "demo"), filters=filters
+    ).items():
         per_day[str(day)] = per_day.get(str(day), 0) + visits
         demo += visits if is_demo else 0
-    return Overview(start, end, summarize(store, sites, start, end, filters, hours=hours), heat,
-                    sorted(per_day.items()), _alerts(store, sites, now), demo, now)
+    return Overview(
+        start,
+        end,
+        summarize(store, sites, start, end, filters, hours=hours),
+        heat,
+        sorted(per_day.items()),
+        _alerts(store, sites, now),
+        demo,
+        now,
+    )

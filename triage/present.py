@@ -90,11 +90,16 @@ def closed_now_line(site: Site, moment: datetime, lang: str) -> tuple[str, datet
     if opening is None:
         return t("closed_now_line", lang), None
     days = (opening.date() - moment.date()).days
-    params = {"time": clock(opening.time(), lang),
-              "weekday": t(f"weekday_{opening.weekday()}", lang),
-              "date": f"{opening.day}/{opening.month}"}
-    key = ("closed_opens_today", "closed_opens_tomorrow")[days] if days < 2 else (
-        "closed_opens_weekday" if days < 7 else "closed_opens_date")
+    params = {
+        "time": clock(opening.time(), lang),
+        "weekday": t(f"weekday_{opening.weekday()}", lang),
+        "date": f"{opening.day}/{opening.month}",
+    }
+    key = (
+        ("closed_opens_today", "closed_opens_tomorrow")[days]
+        if days < 2
+        else ("closed_opens_weekday" if days < 7 else "closed_opens_date")
+    )
     return t(key, lang, **params), opening
 
 
@@ -123,8 +128,13 @@ def stop_for(site: Site, here: Site, moment: datetime, lang: str, outcome_id: st
 
 
 def help_for(entry: AfterHours, lang: str) -> Help:
-    return Help(name=entry.name(lang), phone=entry.phone, address=entry.address,
-                note=entry.note(lang) if entry.note else "", unconfirmed=sorted(entry.unconfirmed))
+    return Help(
+        name=entry.name(lang),
+        phone=entry.phone,
+        address=entry.address,
+        note=entry.note(lang) if entry.note else "",
+        unconfirmed=sorted(entry.unconfirmed),
+    )
 
 
 def basis_line(result: Result, lang: str) -> str:
@@ -211,6 +221,7 @@ def stop_lines(stop: Stop, lang: str) -> list[str]:
 
 def help_line(entry: Help, lang: str) -> str:
     """'Den Sociale Døgnvagt: tlf. 33 17 33 33 (ikke bekræftet), Åboulevard 38 — hele døgnet'."""
+
     def marked(text: str, field_name: str) -> str:
         return f"{text} {t('unconfirmed_note', lang)}" if field_name in entry.unconfirmed else text
 

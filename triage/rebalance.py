@@ -101,16 +101,24 @@ def _score(loads: dict[str, float], capacity: dict[str, int]) -> tuple[float, fl
     return max(ratios), sum((r - mean) ** 2 for r in ratios)
 
 
-def propose(sites: Sites, per_postcode: dict[tuple[int, str, str], int], per_site: dict[str, int],
-            max_moves: int = 10, min_gain: float = 0.005) -> Proposal:
+def propose(
+    sites: Sites,
+    per_postcode: dict[tuple[int, str, str], int],
+    per_site: dict[str, int],
+    max_moves: int = 10,
+    min_gain: float = 0.005,
+) -> Proposal:
     """per_postcode: visits per (postcode, recorded home site, visited site), as
     triage.stats.postcode_counts gives; per_site: all visits per visited site.
     RebalanceError when no catchment group sends postcodes to jobcentres."""
     group = jobcentre_group(sites)
     catchment = sites.catchments[group]
     group_sites = {s for _, _, s in catchment.ranges}
-    capacity = {s.id: s.capacity for s in sites
-                if s.kind == "jobcenter" and s.id in group_sites and s.capacity}
+    capacity = {
+        s.id: s.capacity
+        for s in sites
+        if s.kind == "jobcenter" and s.id in group_sites and s.capacity
+    }
     demand: dict[int, int] = {}
     seen_at: dict[int, dict[str, int]] = {}
     tied: dict[str, int] = {}
@@ -130,9 +138,13 @@ def propose(sites: Sites, per_postcode: dict[tuple[int, str, str], int], per_sit
     if len(capacity) < 2:
         return proposal
 
-    candidates = [Move(p, source, target, demand[p]) for p, source in sorted(assignment.items())
-                  if source is not None and source in capacity for target in sorted(seen_at[p])
-                  if target != source and target in capacity]
+    candidates = [
+        Move(p, source, target, demand[p])
+        for p, source in sorted(assignment.items())
+        if source is not None and source in capacity
+        for target in sorted(seen_at[p])
+        if target != source and target in capacity
+    ]
 
     def after(moves: tuple[Move, ...]) -> dict[str, float]:
         trial = dict(loads)
@@ -187,15 +199,26 @@ def changed_catchment(
     moved = {m.postcode: m.target for m in moves}
     result = {}
     for site in sorted(changed):
-        mine = [p for lo, hi, s in catchment.ranges if s == site for p in range(lo, hi + 1)
-                if p not in moved]
+        mine = [
+            p
+            for lo, hi, s in catchment.ranges
+            if s == site
+            for p in range(lo, hi + 1)
+            if p not in moved
+        ]
         mine += [p for p, target in moved.items() if target == site]
         result[site] = _ranges(mine)
     return result
 
 
-def write_proposal(data_dir: Path, out_dir: Path, sites: Sites, moves: list[Move],
-                   made: date, group: str | None = None) -> list[str]:
+def write_proposal(
+    data_dir: Path,
+    out_dir: Path,
+    sites: Sites,
+    moves: list[Move],
+    made: date,
+    group: str | None = None,
+) -> list[str]:
     """Copy the data folder to `out_dir` with the moves applied to sites.toml; cases whose
     expected site was a moved postcode's old jobcentre expect the new one. Returns the names
     of the cases changed. RebalanceError, with nothing written, when the files cannot be
@@ -204,8 +227,11 @@ def write_proposal(data_dir: Path, out_dir: Path, sites: Sites, moves: list[Move
     if out_dir.resolve() == data_dir.resolve():
         raise RebalanceError("reb_out_is_data", out=out_dir)
     text = (data_dir / "sites.toml").read_text(encoding="utf-8-sig")
-    note = "".join(f"# triage rebalance {made.isoformat()}: {m.postcode} flyttet fra {m.source} "
-                   f"til {m.target} ({m.visits} besøg i perioden)\n" for m in moves)
+    note = "".join(
+        f"# triage rebalance {made.isoformat()}: {m.postcode} flyttet fra {m.source} "
+        f"til {m.target} ({m.visits} besøg i perioden)\n"
+        for m in moves
+    )
     new_sites = _edit_catchment(text, group, changed_catchment(sites, moves, group), note)
     cases_path = data_dir / "cases.toml"
     new_cases: str | None = None
@@ -213,8 +239,11 @@ def write_proposal(data_dir: Path, out_dir: Path, sites: Sites, moves: list[Move
     if cases_path.exists() and moves:
         new_cases, changed = _edit_cases(cases_path.read_text(encoding="utf-8-sig"), moves)
     # Everything is known to be right: only now is anything written.
-    files = {path.name: path.read_bytes() for path in sorted(data_dir.iterdir())
-             if path.is_file() and path.suffix in (".toml", ".json")}
+    files = {
+        path.name: path.read_bytes()
+        for path in sorted(data_dir.iterdir())
+        if path.is_file() and path.suffix in (".toml", ".json")
+    }
     files["sites.toml"] = new_sites.encode("utf-8")
     if new_cases is not None:
         files["cases.toml"] = new_cases.encode("utf-8")
@@ -299,8 +328,11 @@ def _edit_catchment(text: str, group: str, new_ranges: dict[str, list[str]], not
         start = next((i for i in range(first, end) if pattern.match(lines[i])), None)
         if start is None:
             # A site new to the group: after the group's last line that holds a value.
-            filled = [i for i in range(first, end) if lines[i].strip()
-                      and not lines[i].lstrip().startswith("#")]
+            filled = [
+                i
+                for i in range(first, end)
+                if lines[i].strip() and not lines[i].lstrip().startswith("#")
+            ]
             at = (filled[-1] + 1) if filled else first
             lines[at:at] = [line]
             end += 1

@@ -14,27 +14,54 @@ from triage.stats import Summary, is_misdirected
 
 def summary_table(s: Summary, sites: Sites, lang: str = "da") -> str:
     last = date.fromisoformat(s.end) - timedelta(days=1)  # the summary's end is exclusive
-    out = [t("sum_period", lang, start=s.start, end=last.isoformat(), total=count(s.total, lang),
-             previous=count(s.previous_total, lang), change=change(s.change)), ""]
-    out.append(f"{t('sum_site', lang):<34}{t('sum_visits', lang):>10}{t('sum_share', lang):>8}"
-               f"{t('sum_target', lang):>7}{t('sum_imbalance', lang):>10}")
+    out = [
+        t(
+            "sum_period",
+            lang,
+            start=s.start,
+            end=last.isoformat(),
+            total=count(s.total, lang),
+            previous=count(s.previous_total, lang),
+            change=change(s.change),
+        ),
+        "",
+    ]
+    out.append(
+        f"{t('sum_site', lang):<34}{t('sum_visits', lang):>10}{t('sum_share', lang):>8}"
+        f"{t('sum_target', lang):>7}{t('sum_imbalance', lang):>10}"
+    )
     for x in s.sites:
-        out.append(f"{sites.name_of(x.site_id, lang):<34}{count(x.visits, lang):>10}"
-                   f"{f'{x.share * 100:.0f} %':>8}{f'{x.target * 100:.0f} %':>7}{change(x.imbalance):>10}")
+        out.append(
+            f"{sites.name_of(x.site_id, lang):<34}{count(x.visits, lang):>10}"
+            f"{f'{x.share * 100:.0f} %':>8}{f'{x.target * 100:.0f} %':>7}{change(x.imbalance):>10}"
+        )
     out.append(t("sum_overall", lang, value=f"{s.overall_imbalance * 100:.0f} %"))
     out.append("")
-    out.append(t("sum_misdirected", lang, misdirected=count(s.misdirected, lang),
-                 with_postcode=count(s.with_postcode, lang)))
+    out.append(
+        t(
+            "sum_misdirected",
+            lang,
+            misdirected=count(s.misdirected, lang),
+            with_postcode=count(s.with_postcode, lang),
+        )
+    )
     for home, visited in sorted(s.misdirection.items()):
         for site, n in sorted(visited.items()):
             if is_misdirected(sites, home, site):
-                out.append(f"  {sites.name_of(home, lang)} → {sites.name_of(site, lang)}: {count(n, lang)}")
-    kinds = ", ".join(f"{t('kind_' + k, lang)} {count(n, lang)}" for k, n in sorted(s.referred_by_kind.items(), key=lambda i: -i[1]))
+                out.append(
+                    f"  {sites.name_of(home, lang)} → {sites.name_of(site, lang)}: {count(n, lang)}"
+                )
+    kinds = ", ".join(
+        f"{t('kind_' + k, lang)} {count(n, lang)}"
+        for k, n in sorted(s.referred_by_kind.items(), key=lambda i: -i[1])
+    )
     out.append(t("sum_referred", lang, referred=count(s.referred, lang), kinds=kinds or "–"))
     out.append(t("sum_busiest", lang))
     for h in s.busiest_hours:
-        out.append(f"  {sites.name_of(h['site_id'], lang)}, {t('weekday_' + str(h['weekday']), lang)} "
-                   f"{h['hour']:02d}-{h['hour'] + 1:02d}: {count(h['visits'], lang)}")
+        out.append(
+            f"  {sites.name_of(h['site_id'], lang)}, {t('weekday_' + str(h['weekday']), lang)} "
+            f"{h['hour']:02d}-{h['hour'] + 1:02d}: {count(h['visits'], lang)}"
+        )
     return "\n".join(out) + "\n"
 
 
@@ -55,7 +82,9 @@ def summary_csv(s: Summary, sites: Sites, lang: str = "da") -> str:
         writer.writerow(["visits", x.site_id, "", x.visits])
         writer.writerow(["share", x.site_id, "", round(x.share, 4)])
         writer.writerow(["target", x.site_id, "", x.target])
-        writer.writerow(["imbalance", x.site_id, "", "" if x.imbalance is None else round(x.imbalance, 4)])
+        writer.writerow(
+            ["imbalance", x.site_id, "", "" if x.imbalance is None else round(x.imbalance, 4)]
+        )
     writer.writerow(["overall_imbalance", "", "", round(s.overall_imbalance, 4)])
     for home, visited in sorted(s.misdirection.items()):
         for site, n in sorted(visited.items()):

@@ -35,6 +35,8 @@ the a an of to for from with about and or on in at my me i is am are was have ha
 can not it this that be s
 """
 STOP_WORDS = frozenset(_STOP_TEXT.split())  # a word list reads best as plain words
+
+
 def fold(text: str) -> str:
     return text.casefold().translate(FOLD)
 
@@ -154,42 +156,66 @@ class ErrandIndex:
         entries = []
         for outcome in flow.outcomes.values():
             title = [outcome.title.da, outcome.title.en]
-            entries.append(self._entry(outcome.id, "outcome", title,
-                                       [*title, *labels.get(outcome.id, []), *outcome.keywords],
-                                       routes.get(outcome.id, ())))
+            entries.append(
+                self._entry(
+                    outcome.id,
+                    "outcome",
+                    title,
+                    [*title, *labels.get(outcome.id, []), *outcome.keywords],
+                    routes.get(outcome.id, ()),
+                )
+            )
         for question in flow.questions.values():
             if question.id == flow.start or question.asks_postcode or question.picks_site:
                 continue  # a postcode or site question only asks where; its errand comes after
             title = labels.get(question.id, [question.text.da, question.text.en])[:2]
-            entries.append(self._entry(question.id, "question", title,
-                                       [*labels.get(question.id, []), *question.keywords],
-                                       routes.get(question.id, ())))
+            entries.append(
+                self._entry(
+                    question.id,
+                    "question",
+                    title,
+                    [*labels.get(question.id, []), *question.keywords],
+                    routes.get(question.id, ()),
+                )
+            )
         self.entries = entries
 
-    def _entry(self, node_id: str, kind: str, title: list[str], text: list[str],
-               route: Route) -> Entry:
+    def _entry(
+        self, node_id: str, kind: str, title: list[str], text: list[str], route: Route
+    ) -> Entry:
         area: tuple[str, ...] = ()
         start = self.flow.questions.get(self.flow.start)
         if route and route[0][1] != ASK and start is not None:
             option = start.option(int(route[0][1]))
             area = content_words(option.label.da, option.label.en) if option else ()
-        return Entry(node_id, kind, title[0], title[-1], content_words(*text),
-                     tuple(content_words(t) for t in title), area, route)
+        return Entry(
+            node_id,
+            kind,
+            title[0],
+            title[-1],
+            content_words(*text),
+            tuple(content_words(t) for t in title),
+            area,
+            route,
+        )
 
     def search(self, query: str, lang: str = "da", limit: int = 8) -> list[Hit]:
         typed = query_words(query)
         if not typed:
             return []
         # How well each typed word matches each entry (0: not at all).
-        quality = [[max((word_score(q, w) for w in entry.words), default=0) for q in typed]
-                   for entry in self.entries]
+        quality = [
+            [max((word_score(q, w) for w in entry.words), default=0) for q in typed]
+            for entry in self.entries
+        ]
         # A word found in few errands says more than one found in many ("psykisk" over "syg").
         total = len(self.entries)
         rarity = []
         for i in range(len(typed)):
             found = sum(1 for row in quality if row[i] > 0)
-            rarity.append(1 + math.log(total / found) / math.log(total) if found and total > 1
-                          else 1)
+            rarity.append(
+                1 + math.log(total / found) / math.log(total) if found and total > 1 else 1
+            )
         ranked = []
         for entry, row in zip(self.entries, quality, strict=True):
             matched = sum(1 for q in row if q > 0)
@@ -205,8 +231,9 @@ class ErrandIndex:
             title = entry.title_en if lang == "en" else entry.title_da
             hit = Hit(entry.node_id, entry.kind, title, entry.route, score, matched)
             # At equal score an outcome first: it is where the citizen goes.
-            ranked.append(((-matched, -score, entry.kind != "outcome", len(entry.route), title),
-                           hit))
+            ranked.append(
+                ((-matched, -score, entry.kind != "outcome", len(entry.route), title), hit)
+            )
         ranked.sort(key=lambda pair: pair[0])
         return [hit for _, hit in ranked[:limit]]
 
@@ -239,8 +266,9 @@ def option_labels(flow: Flow) -> dict[str, list[str]]:
         if question.picks_site:
             continue  # site names say where, not what the errand is
         for option in question.options:
-            labels.setdefault(option.next, {}).update(dict.fromkeys(
-                [option.label.da, option.label.en]))
+            labels.setdefault(option.next, {}).update(
+                dict.fromkeys([option.label.da, option.label.en])
+            )
     asks_where = [q for q in flow.questions.values() if q.postcode or q.picks_site]
     changed = True
     while changed:  # until every chain of postcode and site questions is passed through

@@ -245,14 +245,17 @@ def parse_hours(
         if isinstance(value, str) and value.strip().lower() in ("closed", "lukket", ""):
             continue
         if not isinstance(value, str):
-            report.error(SITES_FILE, node, "hours_bad_window", line, day=day,
-                         value=_as_written(value))
+            report.error(
+                SITES_FILE, node, "hours_bad_window", line, day=day, value=_as_written(value)
+            )
             continue
         windows = []
         for part in value.split(","):
             window = parse_window(part)
             if window is None:
-                report.error(SITES_FILE, node, "hours_bad_window", line, day=day, value=part.strip())
+                report.error(
+                    SITES_FILE, node, "hours_bad_window", line, day=day, value=part.strip()
+                )
             else:
                 windows.append(window)
         windows.sort()
@@ -263,8 +266,19 @@ def parse_hours(
 
 
 SITE_FIELDS = {
-    "kind", "name", "address", "phone", "note", "hours", "target_share", "capacity", "unconfirmed",
-    "service_minutes", "postcode", "note_for", "closed",
+    "kind",
+    "name",
+    "address",
+    "phone",
+    "note",
+    "hours",
+    "target_share",
+    "capacity",
+    "unconfirmed",
+    "service_minutes",
+    "postcode",
+    "note_for",
+    "closed",
 }
 AFTER_HOURS_FIELDS = {"name", "phone", "address", "note", "unconfirmed"}
 
@@ -281,8 +295,9 @@ def parse_site(site_id: str, raw: Any, report: Report, line: int | None) -> Site
     if kind is None:
         report.error(SITES_FILE, node, "missing_field", line, field="kind")
     elif not isinstance(kind, str) or kind not in KINDS:
-        report.error(SITES_FILE, node, "bad_kind", line, kind=_as_written(kind),
-                     kinds=", ".join(KINDS))
+        report.error(
+            SITES_FILE, node, "bad_kind", line, kind=_as_written(kind), kinds=", ".join(KINDS)
+        )
     address = raw.get("address")
     address_en = ""
     if isinstance(address, dict):
@@ -290,8 +305,15 @@ def parse_site(site_id: str, raw: Any, report: Report, line: int | None) -> Site
         both = read_text(address, report, SITES_FILE, node, "address", line)
         address, address_en = both.da, both.en
     if address is not None and not isinstance(address, str):
-        report.error(SITES_FILE, node, "wrong_type", line, field="address", expected="text",
-                     value=shown(address))
+        report.error(
+            SITES_FILE,
+            node,
+            "wrong_type",
+            line,
+            field="address",
+            expected="text",
+            value=shown(address),
+        )
         address = ""
     elif not isinstance(address, str) or not address.strip():
         report.error(SITES_FILE, node, "missing_address", line)
@@ -313,8 +335,9 @@ def parse_site(site_id: str, raw: Any, report: Report, line: int | None) -> Site
         report.error(SITES_FILE, node, "bad_capacity", line, value=shown(capacity))
         capacity = None
     service = raw.get("service_minutes")
-    if service is not None and (isinstance(service, bool) or not isinstance(service, (int, float))
-                                or not 0 < service <= 240):
+    if service is not None and (
+        isinstance(service, bool) or not isinstance(service, (int, float)) or not 0 < service <= 240
+    ):
         report.error(SITES_FILE, node, "bad_service_minutes", line, value=shown(service))
         service = None
     postcode = raw.get("postcode")
@@ -377,7 +400,11 @@ def parse_after_hours(
 
 
 def parse_catchment(
-    group: str, raw: Any, sites: dict[str, Site], area: tuple[int, int], report: Report,
+    group: str,
+    raw: Any,
+    sites: dict[str, Site],
+    area: tuple[int, int],
+    report: Report,
     line: int | None,
 ) -> Catchment:
     node = f"catchment {group}"
@@ -394,8 +421,14 @@ def parse_catchment(
         for value in values:
             parsed = parse_range(value)
             if parsed is None:
-                report.error(SITES_FILE, node, "catchment_bad_range", line, site=site_id,
-                             value=_as_written(value))
+                report.error(
+                    SITES_FILE,
+                    node,
+                    "catchment_bad_range",
+                    line,
+                    site=site_id,
+                    value=_as_written(value),
+                )
                 continue
             ranges.append((*parsed, site_id))
     ranges.sort()
@@ -403,8 +436,13 @@ def parse_catchment(
     for (_, hi1, s1), (lo2, hi2, s2) in pairwise(ranges):
         if lo2 <= hi1:
             report.error(
-                SITES_FILE, node, "catchment_overlap", line,
-                a=s1, b=s2, range=_fmt_range(lo2, min(hi1, hi2)),
+                SITES_FILE,
+                node,
+                "catchment_overlap",
+                line,
+                a=s1,
+                b=s2,
+                range=_fmt_range(lo2, min(hi1, hi2)),
             )
     # Gaps: postcodes of the area that no site serves.
     low, high = area
@@ -413,15 +451,22 @@ def parse_catchment(
         if hi < low or lo > high:
             continue
         if lo > expected:
-            report.error(SITES_FILE, node, "catchment_gap", line, range=_fmt_range(expected, lo - 1))
+            report.error(
+                SITES_FILE, node, "catchment_gap", line, range=_fmt_range(expected, lo - 1)
+            )
         expected = max(expected, hi + 1)
     if expected <= high:
         report.error(SITES_FILE, node, "catchment_gap", line, range=_fmt_range(expected, high))
     for lo, hi, site_id in ranges:
         if lo < low or hi > high:
             report.error(
-                SITES_FILE, node, "catchment_outside_area", line,
-                site=site_id, range=_fmt_range(lo, hi), area=_fmt_range(*area),
+                SITES_FILE,
+                node,
+                "catchment_outside_area",
+                line,
+                site=site_id,
+                range=_fmt_range(lo, hi),
+                area=_fmt_range(*area),
             )
     return Catchment(group, tuple(ranges))
 
@@ -435,8 +480,15 @@ AREA_FIELDS = {"postcodes", "outside", "default_site", "closed"}
 
 def parse_sites(raw: dict[str, Any], report: Report, lines: dict[str, int]) -> Sites:
     """Read sites.toml (already parsed TOML) into Sites, reporting every problem found."""
-    check_fields(raw, {"area", "site", "catchment", "after_hours"}, report, SITES_FILE,
-                 "sites.toml", None, lines)
+    check_fields(
+        raw,
+        {"area", "site", "catchment", "after_hours"},
+        report,
+        SITES_FILE,
+        "sites.toml",
+        None,
+        lines,
+    )
     sites: dict[str, Site] = {}
     raw_sites = typed(raw, "site", "table", report, SITES_FILE, "sites.toml", lines.get("site"))
     if not raw_sites:
@@ -459,13 +511,21 @@ def parse_sites(raw: dict[str, Any], report: Report, lines: dict[str, int]) -> S
     area = area or (1000, 2990)
     outside = typed(area_raw, "outside", "id", report, SITES_FILE, "area", area_line)
     if outside is not None and outside not in sites:
-        report.error(SITES_FILE, "area", "unknown_site_ref", area_line, field="outside", site=outside)
+        report.error(
+            SITES_FILE, "area", "unknown_site_ref", area_line, field="outside", site=outside
+        )
         outside = None
-    default_site = typed(area_raw, "default_site", "id", report, SITES_FILE, "area", area_line,
-                         required=True)
+    default_site = typed(
+        area_raw, "default_site", "id", report, SITES_FILE, "area", area_line, required=True
+    )
     if default_site is not None and default_site not in sites:
         report.error(
-            SITES_FILE, "area", "unknown_site_ref", area_line, field="default_site", site=default_site
+            SITES_FILE,
+            "area",
+            "unknown_site_ref",
+            area_line,
+            field="default_site",
+            site=default_site,
         )
     if default_site not in sites:
         default_site = next(iter(sites), "")
@@ -476,16 +536,22 @@ def parse_sites(raw: dict[str, Any], report: Report, lines: dict[str, int]) -> S
         sites = {sid: replace(site, closed=site.closed | shut) for sid, site in sites.items()}
 
     catchments: dict[str, Catchment] = {}
-    raw_catchments = typed(raw, "catchment", "table", report, SITES_FILE, "sites.toml",
-                           lines.get("catchment")) or {}
+    raw_catchments = (
+        typed(raw, "catchment", "table", report, SITES_FILE, "sites.toml", lines.get("catchment"))
+        or {}
+    )
     for group, body in raw_catchments.items():
         catchments[group] = parse_catchment(
             group, body, sites, area, report, lines.get(f"catchment.{group}")
         )
 
     after_hours: dict[str, AfterHours] = {}
-    raw_help = typed(raw, "after_hours", "table", report, SITES_FILE, "sites.toml",
-                     lines.get("after_hours")) or {}
+    raw_help = (
+        typed(
+            raw, "after_hours", "table", report, SITES_FILE, "sites.toml", lines.get("after_hours")
+        )
+        or {}
+    )
     for help_id, body in raw_help.items():
         entry = parse_after_hours(help_id, body, report, lines.get(f"after_hours.{help_id}"))
         if entry is not None:

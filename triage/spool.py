@@ -58,8 +58,15 @@ JsonObject = dict[str, Any]  # one line of a spool file (a visit or a void), or 
 QUARANTINE = "_quarantine.jsonl"
 
 # The text fields of a visit and their longest value (the visit table's column sizes).
-TEXT_FIELDS = {"visit_id": 32, "site_id": 64, "outcome_id": 64, "destination_id": 64,
-               "destinations": 400, "path": 2000, "flow_version": 64}
+TEXT_FIELDS = {
+    "visit_id": 32,
+    "site_id": 64,
+    "outcome_id": 64,
+    "destination_id": 64,
+    "destinations": 400,
+    "path": 2000,
+    "flow_version": 64,
+}
 MAY_BE_EMPTY = ("destinations", "path")
 NULLABLE = ("postcode", "postcode_site_id")
 
@@ -74,8 +81,12 @@ _NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 _NONBLOCK = getattr(os, "O_NONBLOCK", 0)  # a pipe with a spool file's name must not hang us
 _CLOEXEC = getattr(os, "O_CLOEXEC", 0)
 _BINARY = getattr(os, "O_BINARY", 0)
-_FLAGS = {"rb": os.O_RDONLY, "rb+": os.O_RDWR, "ab": os.O_WRONLY | os.O_APPEND | os.O_CREAT,
-          "ab+": os.O_RDWR | os.O_APPEND | os.O_CREAT}
+_FLAGS = {
+    "rb": os.O_RDONLY,
+    "rb+": os.O_RDWR,
+    "ab": os.O_WRONLY | os.O_APPEND | os.O_CREAT,
+    "ab+": os.O_RDWR | os.O_APPEND | os.O_CREAT,
+}
 
 
 def why(unfit: Unfit, lang: str = "en") -> str:
@@ -241,10 +252,15 @@ def entry_problem(entry: object) -> Unfit | None:
         "channel": entry["channel"] in CHANNELS,
         "handled_here": isinstance(entry["handled_here"], bool),
         "postcode": entry["postcode"] is None or _is_int(entry["postcode"], 0, 9999),
-        "postcode_site_id": (entry["postcode_site_id"] is None
-                             or _is_text(entry["postcode_site_id"], 64)),
-        "duration_s": (isinstance(duration, (int, float)) and not isinstance(duration, bool)
-                       and math.isfinite(duration) and 0 <= duration < 10**9),
+        "postcode_site_id": (
+            entry["postcode_site_id"] is None or _is_text(entry["postcode_site_id"], 64)
+        ),
+        "duration_s": (
+            isinstance(duration, (int, float))
+            and not isinstance(duration, bool)
+            and math.isfinite(duration)
+            and 0 <= duration < 10**9
+        ),
         "demo": isinstance(entry["demo"], bool),
     }
     for name, fine in checks.items():
@@ -289,9 +305,14 @@ def _set_aside(
     source: str, unfit: Unfit, entry: object = None, line: str | None = None
 ) -> JsonObject:
     """A quarantine record: the entry (or the line that could not be read) and why."""
-    record: JsonObject = {"set_aside_utc": datetime.now(UTC).isoformat(timespec="seconds"),
-                    "from": source, "reason": unfit[0], "detail": unfit[1],
-                    "why_da": why(unfit, "da"), "why_en": why(unfit, "en")}
+    record: JsonObject = {
+        "set_aside_utc": datetime.now(UTC).isoformat(timespec="seconds"),
+        "from": source,
+        "reason": unfit[0],
+        "detail": unfit[1],
+        "why_da": why(unfit, "da"),
+        "why_en": why(unfit, "en"),
+    }
     if line is not None:
         record["line"] = line
     else:
@@ -343,8 +364,13 @@ class Spool:
     `desk` names this desk's own file; without it the spool can be read and sent, not appended
     to."""
 
-    def __init__(self, root: Path, desk: str | None = None, database: str | None = None,
-                 folder: str | None = None) -> None:
+    def __init__(
+        self,
+        root: Path,
+        desk: str | None = None,
+        database: str | None = None,
+        folder: str | None = None,
+    ) -> None:
         if desk is not None and not valid_desk_name(desk):
             raise ValueError("a desk name is a short id: letters a-z, digits, hyphens, at most 32")
         self.root = root
@@ -516,8 +542,13 @@ class Spool:
                 break
         return report
 
-    def _drain_file(self, path: Path, handle: IO[bytes],
-                    send: Callable[[list[JsonObject]], Sent], report: Drained) -> bool:
+    def _drain_file(
+        self,
+        path: Path,
+        handle: IO[bytes],
+        send: Callable[[list[JsonObject]], Sent],
+        report: Drained,
+    ) -> bool:
         """Send one locked spool file; False when the rest must wait (see report.cause)."""
         source = self._source(path)
         good, bad = _parse(handle.read(), source)

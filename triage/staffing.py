@@ -56,9 +56,12 @@ class Need:
     mean_wait_minutes: float
 
 
-def counters_needed(arrivals_per_hour: float, service_minutes: float,
-                    wait_minutes: float = DEFAULT_WAIT_MINUTES,
-                    wait_share: float = DEFAULT_WAIT_SHARE) -> Need:
+def counters_needed(
+    arrivals_per_hour: float,
+    service_minutes: float,
+    wait_minutes: float = DEFAULT_WAIT_MINUTES,
+    wait_share: float = DEFAULT_WAIT_SHARE,
+) -> Need:
     """The fewest counters at which at least `wait_share` of citizens wait less than
     `wait_minutes`. No arrivals need no counters."""
     if arrivals_per_hour <= 0:

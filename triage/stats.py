@@ -43,7 +43,8 @@ GROUPABLE = ROLLUP_KEYS + ("local_weekday",)
 TABLES = (VisitDay, VisitHourly, VisitRoute, VisitDaily)
 # Whole months of a long period come from these, the days at either end from the day rollup.
 MONTHS: dict[type[SQLModel], type[SQLModel]] = {
-    VisitHourly: VisitMonthHourly, VisitRoute: VisitMonthRoute,
+    VisitHourly: VisitMonthHourly,
+    VisitRoute: VisitMonthRoute,
 }
 
 
@@ -52,6 +53,8 @@ def _narrowest(needed: set[str]) -> type[SQLModel]:
         if needed <= set(table_of(table).columns.keys()):
             return table
     raise ValueError(f"no rollup has {sorted(needed)}")
+
+
 BUCKETS = ("hour", "weekday", "day", "week", "month")
 
 
@@ -85,8 +88,14 @@ def whole_months(start: date, end: date) -> tuple[date, date] | None:
     return (first, last) if first < last else None
 
 
-def visit_counts(store: Store, start: date, end: date, by: tuple[str, ...] = ("site_id",),
-                 include_demo: bool = True, filters: Filters | None = None) -> dict[tuple, int]:
+def visit_counts(
+    store: Store,
+    start: date,
+    end: date,
+    by: tuple[str, ...] = ("site_id",),
+    include_demo: bool = True,
+    filters: Filters | None = None,
+) -> dict[tuple, int]:
     """Visits in the period, counted per combination of the `by` columns, from the narrowest
     rollup that has them; whole months from its month rollup where it has one.
 
@@ -101,8 +110,11 @@ def visit_counts(store: Store, start: date, end: date, by: tuple[str, ...] = ("s
     months = whole_months(start, end) if "local_date" not in by else None
     monthly = MONTHS.get(table)
     sql = _Sql(store.dialect, filters)
-    if monthly is None or months is None or not (
-            needed - {"local_date"} <= set(table_of(monthly).columns.keys())):
+    if (
+        monthly is None
+        or months is None
+        or not (needed - {"local_date"} <= set(table_of(monthly).columns.keys()))
+    ):
         query = sql.grouped(table_of(table).name, by, "local_date", start, end)
     else:
         first, last = months
@@ -115,7 +127,11 @@ def visit_counts(store: Store, start: date, end: date, by: tuple[str, ...] = ("s
         query = f"SELECT {keys}, SUM(visits) FROM ({union}) AS parts GROUP BY {keys}"
     with store.engine.connect() as conn:
         rows = conn.exec_driver_sql(query, sql.params).fetchall()
-    return {tuple(_typed(b, v) for b, v in zip(by, row[:-1], strict=True)): int(row[-1]) for row in rows if row[-1]}
+    return {
+        tuple(_typed(b, v) for b, v in zip(by, row[:-1], strict=True)): int(row[-1])
+        for row in rows
+        if row[-1]
+    }
 
 
 class _Sql:
@@ -133,10 +149,15 @@ class _Sql:
         self.params[name] = value
         return f"%({name})s" if self.dialect == "postgresql" else f":{name}"
 
-    def grouped(self, table: str, by: tuple[str, ...], date_column: str, start: date, end: date) -> str:
+    def grouped(
+        self, table: str, by: tuple[str, ...], date_column: str, start: date, end: date
+    ) -> str:
         conditions = [f"{date_column} >= {self.param(start)}", f"{date_column} < {self.param(end)}"]
-        for column, values in (("site_id", self.filters.sites), ("destination_id", self.filters.destinations),
-                               ("channel", self.filters.channels)):
+        for column, values in (
+            ("site_id", self.filters.sites),
+            ("destination_id", self.filters.destinations),
+            ("channel", self.filters.channels),
+        ):
             if values is not None:
                 listed = ", ".join(self.param(v) for v in values) or "NULL"
                 conditions.append(f"{column} IN ({listed})")
@@ -156,15 +177,21 @@ def _typed(column: str, value):
     return value
 
 
-def postcode_counts(store: Store, start: date, end: date,
-                    filters: Filters | None = None) -> dict[tuple[int, str, str], int]:
+def postcode_counts(
+    store: Store, start: date, end: date, filters: Filters | None = None
+) -> dict[tuple[int, str, str], int]:
     """Visits that gave a postcode, per (postcode, home site, visited site)."""
     filters = filters or Filters()
     if filters.destinations is not None or filters.channels is not None:
         raise ValueError("postcode counts cannot be filtered by destination or channel")
     sql = _Sql(store.dialect, filters)
-    query = sql.grouped(VisitPostcode.__tablename__, ("postcode", "postcode_site_id", "site_id"),
-                        "local_date", start, end)
+    query = sql.grouped(
+        VisitPostcode.__tablename__,
+        ("postcode", "postcode_site_id", "site_id"),
+        "local_date",
+        start,
+        end,
+    )
     with store.engine.connect() as conn:
         rows = conn.exec_driver_sql(query, sql.params).fetchall()
     return {(int(p), home, site): int(n) for p, home, site, n in rows if n}
@@ -183,13 +210,15 @@ def _bucket(day: date, hour: int, weekday: int, kind: str) -> str | int:
     return f"{day.year}-{day.month:02d}"
 
 
-def footfall(store: Store, start: date, end: date, bucket: str = "hour",
-             filters: Filters | None = None) -> dict[str, dict[str | int, int]]:
+def footfall(
+    store: Store, start: date, end: date, bucket: str = "hour", filters: Filters | None = None
+) -> dict[str, dict[str | int, int]]:
     """Visits per site per bucket (hour of day, weekday 0=Monday, day, ISO week or month)."""
     if bucket not in BUCKETS:
         raise ValueError(f"bucket must be one of {BUCKETS}")
-    cells = visit_counts(store, start, end, ("site_id", "local_date", "local_hour", "local_weekday"),
-                         filters=filters)
+    cells = visit_counts(
+        store, start, end, ("site_id", "local_date", "local_hour", "local_weekday"), filters=filters
+    )
     result: dict[str, dict[str | int, int]] = {}
     for (site, day, hour, weekday), visits in cells.items():
         per_site = result.setdefault(site, {})
@@ -242,17 +271,27 @@ def _change(now: int, before: int) -> float | None:
 HOURS = ("site_id", "local_weekday", "local_hour")
 
 
-def summarize(store: Store, sites: Sites, start: date, end: date,
-              filters: Filters | None = None, busiest: int = 5,
-              hours: dict[tuple, int] | None = None) -> Summary:
+def summarize(
+    store: Store,
+    sites: Sites,
+    start: date,
+    end: date,
+    filters: Filters | None = None,
+    busiest: int = 5,
+    hours: dict[tuple, int] | None = None,
+) -> Summary:
     """The supervisor's figures for one period, with the previous period of the same length.
     Each query lets the database aggregate and returns a few rows (shipping every hourly cell
     to Python was slower). `hours` — visits per (site, weekday, hour) — may be passed in by a
     caller that has them already."""
     filters = filters or Filters()
     length = end - start
-    before = {k[0]: v for k, v in visit_counts(store, start - length, start, ("site_id",),
-                                                filters=filters).items()}
+    before = {
+        k[0]: v
+        for k, v in visit_counts(
+            store, start - length, start, ("site_id",), filters=filters
+        ).items()
+    }
     if hours is None:
         hours = visit_counts(store, start, end, HOURS, filters=filters)
     per_site: dict[str, int] = {}
@@ -269,15 +308,21 @@ def summarize(store: Store, sites: Sites, start: date, end: date,
         visits = per_site.get(site.id, 0)
         share = visits / at_jobcentres if at_jobcentres else 0.0
         target = float(site.target_share or 0)
-        shares.append(SiteShare(site.id, visits, share, target, share / target - 1 if at_jobcentres else None))
+        shares.append(
+            SiteShare(site.id, visits, share, target, share / target - 1 if at_jobcentres else None)
+        )
     overall = sum(abs(s.share - s.target) for s in shares) / 2 if at_jobcentres else 0.0
 
     matrix: dict[str, dict[str, int]] = {}
     referred_by_kind: dict[str, int] = {}
     misdirected = with_postcode = 0
     for (home, visited, destination, here), visits in visit_counts(
-            store, start, end, ("postcode_site_id", "site_id", "destination_id", "handled_here"),
-            filters=filters).items():
+        store,
+        start,
+        end,
+        ("postcode_site_id", "site_id", "destination_id", "handled_here"),
+        filters=filters,
+    ).items():
         if home:
             row = matrix.setdefault(home, {})
             row[visited] = row.get(visited, 0) + visits
@@ -290,12 +335,23 @@ def summarize(store: Store, sites: Sites, start: date, end: date,
 
     top = sorted(hours.items(), key=lambda item: (-item[1], item[0]))[:busiest]
     return Summary(
-        start=start.isoformat(), end=end.isoformat(), total=total, sites=shares,
-        overall_imbalance=overall, previous_total=sum(before.values()),
+        start=start.isoformat(),
+        end=end.isoformat(),
+        total=total,
+        sites=shares,
+        overall_imbalance=overall,
+        previous_total=sum(before.values()),
         change=_change(total, sum(before.values())),
-        change_by_site={site: _change(per_site.get(site, 0), before.get(site, 0))
-                        for site in sorted(set(per_site) | set(before))},
-        misdirected=misdirected, with_postcode=with_postcode, misdirection=matrix,
-        referred=sum(referred_by_kind.values()), referred_by_kind=referred_by_kind,
-        busiest_hours=[{"site_id": s, "weekday": w, "hour": h, "visits": n} for (s, w, h), n in top],
+        change_by_site={
+            site: _change(per_site.get(site, 0), before.get(site, 0))
+            for site in sorted(set(per_site) | set(before))
+        },
+        misdirected=misdirected,
+        with_postcode=with_postcode,
+        misdirection=matrix,
+        referred=sum(referred_by_kind.values()),
+        referred_by_kind=referred_by_kind,
+        busiest_hours=[
+            {"site_id": s, "weekday": w, "hour": h, "visits": n} for (s, w, h), n in top
+        ],
     )

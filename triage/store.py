@@ -200,25 +200,54 @@ class VisitMonthRoute(SQLModel, table=True):
 
 Keys = tuple[str, ...]  # a rollup's key columns
 # What a rollup row keeps of a visit (besides the count).
-ROLLUP_KEYS: Keys = ("local_date", "local_hour", "site_id", "destination_id", "outcome_id",
-                     "channel", "handled_here", "postcode_site_id", "demo")
+ROLLUP_KEYS: Keys = (
+    "local_date",
+    "local_hour",
+    "site_id",
+    "destination_id",
+    "outcome_id",
+    "channel",
+    "handled_here",
+    "postcode_site_id",
+    "demo",
+)
 HOURLY_KEYS: Keys = ("local_date", "site_id", "local_hour", "demo")
-ROUTE_KEYS: Keys = ("local_date", "site_id", "postcode_site_id", "destination_id", "handled_here",
-                    "demo")
+ROUTE_KEYS: Keys = (
+    "local_date",
+    "site_id",
+    "postcode_site_id",
+    "destination_id",
+    "handled_here",
+    "demo",
+)
 DAY_KEYS: Keys = ("local_date", "site_id", "demo")
 # Every rollup with its key, kept by the triggers (and by the bulk load) in the same way.
-ROLLUPS = (("visit_daily", ROLLUP_KEYS), ("visit_hourly", HOURLY_KEYS), ("visit_route", ROUTE_KEYS),
-           ("visit_day", DAY_KEYS))
+ROLLUPS = (
+    ("visit_daily", ROLLUP_KEYS),
+    ("visit_hourly", HOURLY_KEYS),
+    ("visit_route", ROUTE_KEYS),
+    ("visit_day", DAY_KEYS),
+)
 # The month rollups, and the day rollup each one sums.
-MONTHLY = (("visit_month_hourly", ("month", "site_id", "local_weekday", "local_hour", "demo"), "visit_hourly"),
-           ("visit_month_route", ("month", *ROUTE_KEYS[1:]), "visit_route"))
+MONTHLY = (
+    (
+        "visit_month_hourly",
+        ("month", "site_id", "local_weekday", "local_hour", "demo"),
+        "visit_hourly",
+    ),
+    ("visit_month_route", ("month", *ROUTE_KEYS[1:]), "visit_route"),
+)
 # Only visits with a postcode go here.
 POSTCODE_KEYS: Keys = ("local_date", "site_id", "postcode", "postcode_site_id", "demo")
 # Rollups that are sums of another one, with the one they sum: what an upgrade or a bulk load
 # builds from that one rather than from the visits.
 SUMMED = (("visit_day", DAY_KEYS, "visit_hourly"), *MONTHLY)
 # Every rollup the triggers keep, with its key.
-EVERY_ROLLUP = (*ROLLUPS, *((table, keys) for table, keys, _ in MONTHLY), ("visit_postcode", POSTCODE_KEYS))
+EVERY_ROLLUP = (
+    *ROLLUPS,
+    *((table, keys) for table, keys, _ in MONTHLY),
+    ("visit_postcode", POSTCODE_KEYS),
+)
 
 
 def month_of(day: str, dialect: str) -> str:
@@ -237,12 +266,15 @@ def _add_sql(table: str, keys: tuple[str, ...], select: str, added: str = "exclu
     """Add the rows of `select` (the key, local_weekday unless by month, then visits) to the
     rollup `table`: new keys inserted, known ones counted up by `added`. SQLite needs the
     SELECT to end in WHERE or GROUP BY here, or it reads ON CONFLICT as part of a join."""
-    return (f"INSERT INTO {table} ({', '.join(_counted_columns(keys))}, visits) {select} "
-            f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET visits = {table}.visits + {added}")
+    return (
+        f"INSERT INTO {table} ({', '.join(_counted_columns(keys))}, visits) {select} "
+        f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET visits = {table}.visits + {added}"
+    )
 
 
-def _upsert_sql(table: str, keys: tuple[str, ...], row: str, delta: str, when: str = "",
-                dialect: str = "sqlite") -> str:
+def _upsert_sql(
+    table: str, keys: tuple[str, ...], row: str, delta: str, when: str = "", dialect: str = "sqlite"
+) -> str:
     """INSERT … ON CONFLICT DO UPDATE adding `delta` visits for the visit in `row` (NEW), if
     the visit meets `when`."""
     columns = _counted_columns(keys)
@@ -255,16 +287,27 @@ def _upsert_sql(table: str, keys: tuple[str, ...], row: str, delta: str, when: s
         return f"{row}.{column}"
 
     values = [value(c) for c in columns]
-    return _add_sql(table, keys, f"SELECT {', '.join(values)}, {delta} WHERE {when or 'true'}", delta)
+    return _add_sql(
+        table, keys, f"SELECT {', '.join(values)}, {delta} WHERE {when or 'true'}", delta
+    )
 
 
 def _rollup_triggers(dialect: str) -> list[str]:
     """The triggers that keep visit_daily and visit_hourly exact: +1 on insert, -1 on void."""
+
     def upserts(delta: str) -> str:
-        return "; ".join([*(_upsert_sql(table, keys, "NEW", delta) for table, keys in ROLLUPS),
-                          *(_upsert_sql(table, keys, "NEW", delta, dialect=dialect) for table, keys, _ in MONTHLY),
-                          _upsert_sql("visit_postcode", POSTCODE_KEYS, "NEW", delta,
-                                      "NEW.postcode IS NOT NULL")])
+        return "; ".join(
+            [
+                *(_upsert_sql(table, keys, "NEW", delta) for table, keys in ROLLUPS),
+                *(
+                    _upsert_sql(table, keys, "NEW", delta, dialect=dialect)
+                    for table, keys, _ in MONTHLY
+                ),
+                _upsert_sql(
+                    "visit_postcode", POSTCODE_KEYS, "NEW", delta, "NEW.postcode IS NOT NULL"
+                ),
+            ]
+        )
 
     if dialect == "postgresql":
         return [
@@ -300,15 +343,23 @@ def _sum_sql(table: str, keys: tuple[str, ...], source: str, dialect: str) -> st
     to `table`, summed over its key; "month" in the key sums whole months."""
     grouped = [month_of("local_date", dialect) if k == "month" else k for k in keys]
     weekday = [] if "month" in keys else ["MIN(local_weekday)"]
-    return _add_sql(table, keys, f"SELECT {', '.join([*grouped, *weekday])}, SUM(visits) FROM {source} "
-                                 f"GROUP BY {', '.join(grouped)}")
+    return _add_sql(
+        table,
+        keys,
+        f"SELECT {', '.join([*grouped, *weekday])}, SUM(visits) FROM {source} "
+        f"GROUP BY {', '.join(grouped)}",
+    )
 
 
 def _group_postcodes_sql(source: str, condition: str) -> str:
     """Add the visits of `source` that gave a postcode to visit_postcode, grouped."""
     grouped = ", ".join(POSTCODE_KEYS).replace("postcode_site_id", "COALESCE(postcode_site_id, '')")
-    return _add_sql("visit_postcode", POSTCODE_KEYS, f"SELECT {grouped}, MIN(local_weekday), COUNT(*) FROM {source} "
-                                                     f"WHERE postcode IS NOT NULL AND {condition} GROUP BY {grouped}")
+    return _add_sql(
+        "visit_postcode",
+        POSTCODE_KEYS,
+        f"SELECT {grouped}, MIN(local_weekday), COUNT(*) FROM {source} "
+        f"WHERE postcode IS NOT NULL AND {condition} GROUP BY {grouped}",
+    )
 
 
 def _expected_triggers(dialect: str) -> dict[str, str]:
@@ -317,13 +368,17 @@ def _expected_triggers(dialect: str) -> dict[str, str]:
     statements = _rollup_triggers(dialect)
     if dialect == "postgresql":
         return {"visit_rollup": statements[0].split("$$")[1]}
-    return {statement.split()[5]: statement.replace("IF NOT EXISTS ", "", 1)
-            for statement in statements}
+    return {
+        statement.split()[5]: statement.replace("IF NOT EXISTS ", "", 1) for statement in statements
+    }
 
 
 # Rollups counted from the visits, and those summed from another rollup (with their source).
-COUNTED = tuple((table, keys) for table, keys in EVERY_ROLLUP
-                if table not in {summed for summed, _, _ in SUMMED})
+COUNTED = tuple(
+    (table, keys)
+    for table, keys in EVERY_ROLLUP
+    if table not in {summed for summed, _, _ in SUMMED}
+)
 
 
 def _kept_days(kept_from: date | None) -> str:
@@ -346,8 +401,10 @@ def _detail_select(table: str, keys: tuple[str, ...], kept_from: date | None) ->
     since = f" AND local_date >= '{kept_from.isoformat()}'" if kept_from else ""
     postcode = " AND postcode IS NOT NULL" if table == "visit_postcode" else ""
     columns = ", ".join(f"{g} AS {k}" for g, k in zip(grouped, keys, strict=True))
-    return (f"SELECT {columns}, MIN(local_weekday) AS local_weekday, COUNT(*) AS visits FROM visit "
-            f"WHERE voided_utc IS NULL{since}{postcode} GROUP BY {', '.join(grouped)}")
+    return (
+        f"SELECT {columns}, MIN(local_weekday) AS local_weekday, COUNT(*) AS visits FROM visit "
+        f"WHERE voided_utc IS NULL{since}{postcode} GROUP BY {', '.join(grouped)}"
+    )
 
 
 def _summed_select(keys: tuple[str, ...], source: str, dialect: str) -> str:
@@ -355,15 +412,19 @@ def _summed_select(keys: tuple[str, ...], source: str, dialect: str) -> str:
     grouped = [month_of("local_date", dialect) if k == "month" else k for k in keys]
     weekday = "" if "month" in keys else ", MIN(local_weekday) AS local_weekday"
     columns = ", ".join(f"{g} AS {k}" for g, k in zip(grouped, keys, strict=True))
-    return (f"SELECT {columns}{weekday}, SUM(visits) AS visits FROM {source} "
-            f"GROUP BY {', '.join(grouped)} HAVING SUM(visits) <> 0")
+    return (
+        f"SELECT {columns}{weekday}, SUM(visits) AS visits FROM {source} "
+        f"GROUP BY {', '.join(grouped)} HAVING SUM(visits) <> 0"
+    )
 
 
 def _differing_sql(keys: tuple[str, ...], found: str, expected: str) -> str:
     """SQL counting the keys whose row differs between two selects (or is in one only)."""
     key = ", ".join(keys)
-    return (f"SELECT COUNT(*) FROM (SELECT {key} FROM ({found} EXCEPT {expected}) AS extra "
-            f"UNION SELECT {key} FROM ({expected} EXCEPT {found}) AS missing) AS differing")
+    return (
+        f"SELECT COUNT(*) FROM (SELECT {key} FROM ({found} EXCEPT {expected}) AS extra "
+        f"UNION SELECT {key} FROM ({expected} EXCEPT {found}) AS missing) AS differing"
+    )
 
 
 def _version_number(stored: object) -> int | None:
@@ -405,8 +466,17 @@ class Meta(SQLModel, table=True):
 
 
 # Every table of SCHEMA_VERSION: what a database of this version holds.
-TABLES = (Visit, VisitDaily, VisitHourly, VisitRoute, VisitPostcode, VisitDay, VisitMonthHourly,
-          VisitMonthRoute, Meta)
+TABLES = (
+    Visit,
+    VisitDaily,
+    VisitHourly,
+    VisitRoute,
+    VisitPostcode,
+    VisitDay,
+    VisitMonthHourly,
+    VisitMonthRoute,
+    Meta,
+)
 TABLE_NAMES = frozenset(model.__tablename__ for model in TABLES)
 
 
@@ -498,14 +568,20 @@ def _refused_for_good(error: Exception) -> bool:
 class Store:
     """Record, void and count visits; anything that cannot reach the database waits in the spool."""
 
-    def __init__(self, db: str | Path | None = None, desk: str = "skranke-1",
-                 spool_dir: Path | None = None, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> None:
+    def __init__(
+        self,
+        db: str | Path | None = None,
+        desk: str = "skranke-1",
+        spool_dir: Path | None = None,
+        busy_timeout_ms: int = BUSY_TIMEOUT_MS,
+    ) -> None:
         self.url = database_url(db)
         self.engine = make_engine(self.url, busy_timeout_ms)
         self.desk = desk
         # Its own spool: what waits for this database goes to this one only.
-        self.spool = Spool(spool_dir or paths.user_data_dir() / "spool", desk,
-                           database=database_identity(db))
+        self.spool = Spool(
+            spool_dir or paths.user_data_dir() / "spool", desk, database=database_identity(db)
+        )
         self._lock = threading.Lock()  # one write at a time from this process
         self.opened = False
 
@@ -552,8 +628,11 @@ class Store:
             if state.writable_from is None or state.writable_from > SCHEMA_VERSION:
                 raise StoreError("db_newer", found=version, supported=SCHEMA_VERSION)
             return False  # newer and open to our writes: its tables and triggers are its own
-        return (version < SCHEMA_VERSION or not state.tables >= TABLE_NAMES
-                or bool(state.triggers_missing))
+        return (
+            version < SCHEMA_VERSION
+            or not state.tables >= TABLE_NAMES
+            or bool(state.triggers_missing)
+        )
 
     def _bring_up(self, conn, state: SchemaState) -> None:
         """Create, upgrade or restore, inside the schema transaction."""
@@ -589,8 +668,10 @@ class Store:
         meta = {}
         if "triage_meta" in tables:
             meta = {key: value for key, value in conn.execute(select(Meta.key, Meta.value))}
-        holds_rows = any(conn.execute(text(f"SELECT 1 FROM {name} LIMIT 1")).first() is not None
-                         for name in sorted(TABLE_NAMES & tables - {"triage_meta"}))
+        holds_rows = any(
+            conn.execute(text(f"SELECT 1 FROM {name} LIMIT 1")).first() is not None
+            for name in sorted(TABLE_NAMES & tables - {"triage_meta"})
+        )
         state = SchemaState(tables, meta, holds_rows)
         if "visit" in tables:
             found = self._triggers_found(conn)
@@ -604,14 +685,21 @@ class Store:
     def _triggers_found(self, conn) -> dict[str, str]:
         """The rollup triggers the visit table has (enabled), as _expected_triggers gives them."""
         if self.dialect == "postgresql":
-            rows = conn.execute(text(
-                "SELECT t.tgname, p.prosrc FROM pg_trigger t "
-                "JOIN pg_proc p ON p.oid = t.tgfoid "
-                "WHERE t.tgrelid = to_regclass('visit') AND NOT t.tgisinternal "
-                "AND t.tgenabled <> 'D'"))
+            rows = conn.execute(
+                text(
+                    "SELECT t.tgname, p.prosrc FROM pg_trigger t "
+                    "JOIN pg_proc p ON p.oid = t.tgfoid "
+                    "WHERE t.tgrelid = to_regclass('visit') AND NOT t.tgisinternal "
+                    "AND t.tgenabled <> 'D'"
+                )
+            )
         else:
-            rows = conn.execute(text("SELECT name, sql FROM sqlite_master "
-                                     "WHERE type = 'trigger' AND tbl_name = 'visit'"))
+            rows = conn.execute(
+                text(
+                    "SELECT name, sql FROM sqlite_master "
+                    "WHERE type = 'trigger' AND tbl_name = 'visit'"
+                )
+            )
         return {name: body or "" for name, body in rows}
 
     @staticmethod
@@ -819,9 +907,12 @@ class Store:
         groupings = tuple(keys for _, keys in counted)
         add_counts = [  # the batch's counts; then the rollups that sum those, from them
             _add_sql(table, keys, f"SELECT * FROM batch.count{index} WHERE true")
-            for index, (table, keys) in enumerate(counted)]
-        add_counts += [_sum_sql(table, keys, f"batch.count{[t for t, _ in counted].index(source)}", "sqlite")
-                       for table, keys, source in SUMMED]
+            for index, (table, keys) in enumerate(counted)
+        ]
+        add_counts += [
+            _sum_sql(table, keys, f"batch.count{[t for t, _ in counted].index(source)}", "sqlite")
+            for table, keys, source in SUMMED
+        ]
         self.engine.dispose()  # our own idle connections would keep the database in WAL
         raw = self.engine.raw_connection()
         total, journal = 0, "wal"
@@ -840,7 +931,9 @@ class Store:
                     try:
                         cursor.execute("BEGIN IMMEDIATE")
                         cursor.execute("DROP TRIGGER IF EXISTS visit_rollup_insert")
-                        cursor.execute(f"INSERT INTO visit ({', '.join(FIELDS)}) {select_visits}", params)
+                        cursor.execute(
+                            f"INSERT INTO visit ({', '.join(FIELDS)}) {select_visits}", params
+                        )
                         for statement in add_counts:
                             cursor.execute(statement)
                         for statement in _rollup_triggers("sqlite"):
@@ -883,11 +976,21 @@ class Store:
         """True for a demo database (one `triage demo` filled). Read from the small day rollup,
         which keeps counting purged days, so it answers at once however big the visit table."""
         with self.engine.connect() as conn:
-            return conn.execute(select(VisitDay.demo).where(col(VisitDay.demo).is_(True)).limit(1)).first() is not None
+            return (
+                conn.execute(
+                    select(VisitDay.demo).where(col(VisitDay.demo).is_(True)).limit(1)
+                ).first()
+                is not None
+            )
 
     def has_real_visits(self) -> bool:
         with self.engine.connect() as conn:
-            return conn.execute(select(func.count()).select_from(Visit).where(col(Visit.demo).is_(False))).scalar_one() > 0
+            return (
+                conn.execute(
+                    select(func.count()).select_from(Visit).where(col(Visit.demo).is_(False))
+                ).scalar_one()
+                > 0
+            )
 
     def is_empty(self) -> bool:
         with self.engine.connect() as conn:
@@ -897,16 +1000,25 @@ class Store:
 
     def counts_today(self, site: str, desk: str, today: date) -> tuple[int, int]:
         """Visits today (not void) at this desk and at the whole site."""
-        counted = (Visit.site_id == site, Visit.local_date == today, col(Visit.voided_utc).is_(None))
+        counted = (
+            Visit.site_id == site,
+            Visit.local_date == today,
+            col(Visit.voided_utc).is_(None),
+        )
         with self.engine.connect() as conn:
             at_site = conn.execute(select(func.count()).where(*counted)).scalar_one()
-            at_desk = conn.execute(select(func.count()).where(*counted, Visit.desk == desk)).scalar_one()
+            at_desk = conn.execute(
+                select(func.count()).where(*counted, Visit.desk == desk)
+            ).scalar_one()
         return at_desk, at_site
 
     def visits(self) -> list[dict]:
         """Every row as a dict (tests and small exports; statistics use aggregates)."""
         with self.engine.connect() as conn:
-            return [dict(r._mapping) for r in conn.execute(table_of(Visit).select().order_by(col(Visit.id)))]
+            return [
+                dict(r._mapping)
+                for r in conn.execute(table_of(Visit).select().order_by(col(Visit.id)))
+            ]
 
     # --- checking and repair -------------------------------------------------------
 
@@ -928,15 +1040,17 @@ class Store:
         if state.stored_version is None:
             raise StoreError("db_version_missing", db=self.describe())
         if state.version is None:
-            raise StoreError("db_version_unreadable", db=self.describe(),
-                             found=state.stored_version)
+            raise StoreError(
+                "db_version_unreadable", db=self.describe(), found=state.stored_version
+            )
         return state.version
 
     def _not_newer(self, version: int) -> None:
         """Checking or repairing a newer schema is for the newer code."""
         if version > SCHEMA_VERSION:
-            raise StoreError("check_db_newer", db=self.describe(), found=version,
-                             supported=SCHEMA_VERSION)
+            raise StoreError(
+                "check_db_newer", db=self.describe(), found=version, supported=SCHEMA_VERSION
+            )
 
     def check(self) -> dict:
         """The database's own integrity check; that the rollup triggers are there and are this
@@ -947,25 +1061,47 @@ class Store:
             state = self._schema_state(conn)
             self._not_newer(self._readable_version(state))
             if TABLE_NAMES - state.tables:  # check reads only: --repair makes them again
-                raise StoreError("check_tables_missing", db=self.describe(),
-                                 tables=", ".join(sorted(TABLE_NAMES - state.tables)))
+                raise StoreError(
+                    "check_tables_missing",
+                    db=self.describe(),
+                    tables=", ".join(sorted(TABLE_NAMES - state.tables)),
+                )
             integrity, amcheck = self._integrity(conn)
-            report: dict[str, Any] = {"integrity": integrity, "amcheck": amcheck, "schema_version": state.version,
-                      "triggers_missing": state.triggers_missing,
-                      "triggers_changed": state.triggers_changed,
-                      "triggers_restored": state.meta.get("triggers_restored"),
-                      "purged_before": state.purged_before, "rollups": {}, "days_checked": 0,
-                      "days_without_detail": 0, "visits": 0, "void": 0, "demo": 0}
+            report: dict[str, Any] = {
+                "integrity": integrity,
+                "amcheck": amcheck,
+                "schema_version": state.version,
+                "triggers_missing": state.triggers_missing,
+                "triggers_changed": state.triggers_changed,
+                "triggers_restored": state.meta.get("triggers_restored"),
+                "purged_before": state.purged_before,
+                "rollups": {},
+                "days_checked": 0,
+                "days_without_detail": 0,
+                "visits": 0,
+                "void": 0,
+                "demo": 0,
+            }
             if integrity == "ok":  # figures read from a damaged file prove nothing
                 differences = self._rollup_differences(conn, state)
                 report["rollups"] = {table: found for table, found in differences if found["rows"]}
                 report.update(self._day_counts(conn, state.purged_before))
-                counted = conn.execute(select(func.count(), func.count(col(Visit.voided_utc)),
-                                              func.count().filter(col(Visit.demo).is_(True)))).one()
+                counted = conn.execute(
+                    select(
+                        func.count(),
+                        func.count(col(Visit.voided_utc)),
+                        func.count().filter(col(Visit.demo).is_(True)),
+                    )
+                ).one()
                 report.update(visits=counted[0], void=counted[1], demo=counted[2])
         report["spooled"] = len(self.spool.waiting())
-        report["ok"] = (integrity == "ok" and not report["rollups"] and not state.triggers_missing
-                        and not state.triggers_changed and not report["triggers_restored"])
+        report["ok"] = (
+            integrity == "ok"
+            and not report["rollups"]
+            and not state.triggers_missing
+            and not state.triggers_changed
+            and not report["triggers_restored"]
+        )
         return report
 
     def _integrity(self, conn) -> tuple[str, bool | None]:
@@ -996,7 +1132,8 @@ class Store:
                 conn.exec_driver_sql(f"SET LOCAL {setting} = on")
             twice = conn.exec_driver_sql(
                 "SELECT COUNT(*) FROM (SELECT visit_id FROM visit GROUP BY visit_id "
-                "HAVING COUNT(*) > 1) AS twice").scalar_one()
+                "HAVING COUNT(*) > 1) AS twice"
+            ).scalar_one()
         except DBAPIError as error:
             if _corrupt(error):
                 return _said(error), False
@@ -1008,11 +1145,14 @@ class Store:
             return "ok", False
         savepoint = conn.begin_nested()
         try:
-            conn.execute(text(
-                "SELECT bt_index_check(i.indexrelid) FROM pg_index i "
-                "JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam "
-                "WHERE i.indrelid = ANY(CAST(:tables AS regclass[])) AND a.amname = 'btree'"),
-                {"tables": tables})
+            conn.execute(
+                text(
+                    "SELECT bt_index_check(i.indexrelid) FROM pg_index i "
+                    "JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am a ON a.oid = c.relam "
+                    "WHERE i.indrelid = ANY(CAST(:tables AS regclass[])) AND a.amname = 'btree'"
+                ),
+                {"tables": tables},
+            )
         except DBAPIError as error:
             savepoint.rollback()
             if _corrupt(error):
@@ -1026,17 +1166,37 @@ class Store:
         must rebuild them: those counted from the visits, then those summed from them."""
         days = _kept_days(state.purged_before)
         for table, keys in COUNTED:
-            yield table, self._difference(conn, keys, _rollup_select(table, keys, days),
-                                          _detail_select(table, keys, state.purged_before), "visit")
+            yield (
+                table,
+                self._difference(
+                    conn,
+                    keys,
+                    _rollup_select(table, keys, days),
+                    _detail_select(table, keys, state.purged_before),
+                    "visit",
+                ),
+            )
         for table, keys, source in SUMMED:
-            yield table, self._difference(conn, keys, _rollup_select(table, keys),
-                                          _summed_select(keys, source, self.dialect), source)
+            yield (
+                table,
+                self._difference(
+                    conn,
+                    keys,
+                    _rollup_select(table, keys),
+                    _summed_select(keys, source, self.dialect),
+                    source,
+                ),
+            )
 
     @staticmethod
     def _difference(conn, keys: tuple[str, ...], found: str, expected: str, source: str) -> dict:
         rows = conn.exec_driver_sql(_differing_sql(keys, found, expected)).scalar_one()
-        totals = [conn.exec_driver_sql(f"SELECT COALESCE(SUM(visits), 0) FROM ({sql}) AS rows_")
-                  .scalar_one() for sql in (found, expected)]
+        totals = [
+            conn.exec_driver_sql(
+                f"SELECT COALESCE(SUM(visits), 0) FROM ({sql}) AS rows_"
+            ).scalar_one()
+            for sql in (found, expected)
+        ]
         return {"rows": rows, "found": int(totals[0]), "expected": int(totals[1]), "source": source}
 
     @staticmethod
@@ -1044,8 +1204,10 @@ class Store:
         """How many days were checked against the detail, and how many have figures only."""
         kept = _kept_days(purged_before)
         days = "SELECT COUNT(DISTINCT local_date) FROM visit_day WHERE visits <> 0 AND "
-        return {"days_checked": conn.exec_driver_sql(f"{days}{kept}").scalar_one(),
-                "days_without_detail": conn.exec_driver_sql(f"{days}NOT ({kept})").scalar_one()}
+        return {
+            "days_checked": conn.exec_driver_sql(f"{days}{kept}").scalar_one(),
+            "days_without_detail": conn.exec_driver_sql(f"{days}NOT ({kept})").scalar_one(),
+        }
 
     def repair(self) -> dict:
         """Put the rollups and triggers right, in one transaction that desks wait for (a few
@@ -1055,8 +1217,13 @@ class Store:
         gets it written when its tables are exactly this version's. Returns what changed:
         {"version": written or None, "tables": created, "triggers": put back, "rollups": {table:
         what differed, as in check}, "restored_note": when an opening had put triggers back}."""
-        changes: dict = {"version": None, "tables": [], "triggers": [], "rollups": {},
-                         "restored_note": None}
+        changes: dict = {
+            "version": None,
+            "tables": [],
+            "triggers": [],
+            "rollups": {},
+            "restored_note": None,
+        }
         with self._schema_transaction(block_writers=True) as conn:
             integrity, _ = self._integrity(conn)
             if integrity != "ok":  # figures rebuilt from a damaged file could not be trusted
@@ -1069,8 +1236,12 @@ class Store:
                 changes["version"] = SCHEMA_VERSION
                 state = self._schema_state(conn)
             if state.version is None and state.holds_rows:
-                raise StoreError("db_schema_unknown", db=self.describe(), supported=SCHEMA_VERSION,
-                                 tables=", ".join(sorted(_triage_tables(state.tables))))
+                raise StoreError(
+                    "db_schema_unknown",
+                    db=self.describe(),
+                    supported=SCHEMA_VERSION,
+                    tables=", ".join(sorted(_triage_tables(state.tables))),
+                )
             if state.version is not None:
                 self._not_newer(state.version)
             changes["restored_note"] = state.meta.get("triggers_restored")  # by an opening, before
@@ -1110,8 +1281,10 @@ class Store:
             return
         keys = dict(COUNTED)[table]
         conn.exec_driver_sql(f"DELETE FROM {table} WHERE {_kept_days(purged_before)}")
-        conn.exec_driver_sql(f"INSERT INTO {table} ({', '.join(_counted_columns(keys))}, visits) "
-                             f"{_detail_select(table, keys, purged_before)}")
+        conn.exec_driver_sql(
+            f"INSERT INTO {table} ({', '.join(_counted_columns(keys))}, visits) "
+            f"{_detail_select(table, keys, purged_before)}"
+        )
 
     # --- retention -------------------------------------------------------------------
 
@@ -1121,9 +1294,15 @@ class Store:
         recorded (purged_before): `check` counts the detail of the days from it on only."""
         older = col(Visit.local_date) < before
         with self.engine.begin() as conn:
-            kept = conn.execute(select(func.count()).where(older, col(Visit.voided_utc).is_(None))).scalar_one()
-            void = conn.execute(select(func.count()).where(older, col(Visit.voided_utc).is_not(None))).scalar_one()
-            days = conn.execute(select(func.count(func.distinct(Visit.local_date))).where(older)).scalar_one()
+            kept = conn.execute(
+                select(func.count()).where(older, col(Visit.voided_utc).is_(None))
+            ).scalar_one()
+            void = conn.execute(
+                select(func.count()).where(older, col(Visit.voided_utc).is_not(None))
+            ).scalar_one()
+            days = conn.execute(
+                select(func.count(func.distinct(Visit.local_date))).where(older)
+            ).scalar_one()
             if not dry_run:
                 conn.execute(table_of(Visit).delete().where(older))
                 # What `check` needs to know: the days before this one keep figures only.
@@ -1139,10 +1318,17 @@ class Store:
         columns = [func.coalesce(k, "") if k.key == "postcode_site_id" else k for k in keys]
         columns += [func.min(Visit.local_weekday), func.count()]
         grouped = conn.execute(select(*columns).where(condition).group_by(*keys)).all()
-        self._add_to_rollup(conn, [
-            {**dict(zip(ROLLUP_KEYS, row[:-2], strict=True)), "local_weekday": row[-2], "visits": row[-1]}
-            for row in grouped
-        ])
+        self._add_to_rollup(
+            conn,
+            [
+                {
+                    **dict(zip(ROLLUP_KEYS, row[:-2], strict=True)),
+                    "local_weekday": row[-2],
+                    "visits": row[-1],
+                }
+                for row in grouped
+            ],
+        )
 
     def _add_to_rollup(self, conn, rows: list[dict]) -> None:
         if not rows:

@@ -19,9 +19,24 @@ CHANNELS = ("in_person", "phone")
 
 # Every field of a visit row, in order; the store's table and the spool use exactly these.
 FIELDS = (
-    "visit_id", "at_utc", "local_date", "local_hour", "local_weekday", "site_id", "desk",
-    "channel", "outcome_id", "destination_id", "destinations", "handled_here", "path",
-    "postcode", "postcode_site_id", "flow_version", "duration_s", "demo",
+    "visit_id",
+    "at_utc",
+    "local_date",
+    "local_hour",
+    "local_weekday",
+    "site_id",
+    "desk",
+    "channel",
+    "outcome_id",
+    "destination_id",
+    "destinations",
+    "handled_here",
+    "path",
+    "postcode",
+    "postcode_site_id",
+    "flow_version",
+    "duration_s",
+    "demo",
 )
 
 
@@ -40,12 +55,19 @@ def to_minute(at: datetime) -> datetime:
 def local_parts(at_utc: datetime) -> dict[str, Any]:
     """Local date, hour and weekday, fixed at write time so statistics survive DST changes."""
     local = at_utc.astimezone(LOCAL_ZONE)
-    return {"local_date": local.date().isoformat(), "local_hour": local.hour,
-            "local_weekday": local.weekday()}
+    return {
+        "local_date": local.date().isoformat(),
+        "local_hour": local.hour,
+        "local_weekday": local.weekday(),
+    }
 
 
 def visit_from_result(
-    result: Result, site: str, desk: str, channel: str, duration_s: float,
+    result: Result,
+    site: str,
+    desk: str,
+    channel: str,
+    duration_s: float,
     at_utc: datetime | None = None,
 ) -> dict[str, Any]:
     """The row for one confirmed outcome, as JSON-safe values (it may go to the spool as is):
@@ -66,7 +88,9 @@ def visit_from_result(
         "handled_here": result.handled_here,
         "path": " ".join(result.path),
         "postcode": result.postcode,
-        "postcode_site_id": result.answered_site.id if result.postcode and result.answered_site else None,
+        "postcode_site_id": result.answered_site.id
+        if result.postcode and result.answered_site
+        else None,
         "flow_version": result.flow_version,
         "duration_s": round(max(duration_s, 0.0)),
         "demo": False,
@@ -84,6 +108,9 @@ _DESK_NAME = re.compile(r"[a-z][a-z0-9-]*")
 def valid_desk_name(name: object) -> bool:
     """True for a short desk id: starts with a letter a-z, then only a-z, digits and hyphens,
     at most 32 characters and at most 4 digits in all. Upper case is refused, not lowered."""
-    return (isinstance(name, str) and len(name) <= DESK_NAME_MAX
-            and _DESK_NAME.fullmatch(name) is not None
-            and sum(c.isdigit() for c in name) <= DESK_NAME_MAX_DIGITS)
+    return (
+        isinstance(name, str)
+        and len(name) <= DESK_NAME_MAX
+        and _DESK_NAME.fullmatch(name) is not None
+        and sum(c.isdigit() for c in name) <= DESK_NAME_MAX_DIGITS
+    )

@@ -12,7 +12,12 @@ from triage.flow import NO_ADDRESS, Flow, Outcome, Question
 from triage.sites import AfterHours, PostcodeError, Site
 
 DECLINE = "-"
-MUNICIPAL = ("jobcenter", "ydelsesservice", "sygedagpenge", "social")  # how a declined postcode is written in cases and on the command line
+MUNICIPAL = (
+    "jobcenter",
+    "ydelsesservice",
+    "sygedagpenge",
+    "social",
+)  # how a declined postcode is written in cases and on the command line
 
 
 class AnswerError(ValueError):
@@ -104,7 +109,9 @@ class Walk:
             raise AnswerError("expects_postcode")
         option = question.option(key)
         if option is None:
-            raise AnswerError("no_such_key", key=key, keys=", ".join(str(o.key) for o in question.options))
+            raise AnswerError(
+                "no_such_key", key=key, keys=", ".join(str(o.key) for o in question.options)
+            )
         site = option.id if question.picks_site and option.id != NO_ADDRESS else None
         step = Step(question.id, key=key, option=option.id, site=site)
         return Walk(self.flow, self.steps + (step,), option.next)
@@ -177,8 +184,9 @@ class Walk:
             flow_version=self.flow.version,
             basis=basis,
             from_answer=from_answer,
-            after_hours=tuple(sites.after_hours[h] for h in outcome.after_hours
-                              if h in sites.after_hours),
+            after_hours=tuple(
+                sites.after_hours[h] for h in outcome.after_hours if h in sites.after_hours
+            ),
         )
 
     def _declined_fallback(self, here_site: Site) -> Site:
