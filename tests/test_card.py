@@ -246,9 +246,11 @@ def test_site_note_only_on_the_errands_it_names(flow):
     assert "sprog og integration" not in card_text(flexjob, "da")
     integration = card_for(route(flow, ["6", "1"]), "da", MONDAY_MORNING)
     assert "sprog og integration" in integration.stops[0].note
-    # A note without note_for shows on every errand that sends the citizen there.
+    # A note without note_for shows on every errand that sends the citizen there (for a place
+    # in another municipality, as the card's reason).
     outside = card_for(route(flow, ["4", "2000", "1"]), "da", MONDAY_MORNING)
-    assert "Frederiksbergs eget jobcenter" in outside.stops[0].note
+    assert "Frederiksbergs eget jobcenter" in outside.reason
+    assert "Frederiksbergs eget jobcenter" not in outside.stops[0].note
 
 
 def test_note_for_an_unknown_outcome_is_a_warning(data_copy):
@@ -388,3 +390,31 @@ def test_an_address_in_words_follows_the_language(flow):
     assert [s.site_id for s in stops["da"]] == ["a-kasse"]
     assert stops["da"][0].address == "Borgerens egen a-kasse"
     assert "unemployment insurance fund" in stops["en"][0].address
+
+
+def test_a_postcode_of_another_municipality_gets_its_reason_not_the_errands(flow):
+    """Kontanthjælp for 4000 Roskilde: the card must not tell the citizen to apply at this
+    municipality's Ydelsesservice; the reason is why their own municipality helps."""
+    from triage.present import card_for
+    from triage.walk import route
+
+    card = card_for(route(flow, ["2", "1", "4000"], "jc-skelbaek"), "da")
+    assert [s.site_id for s in card.stops] == ["anden-kommune"]
+    assert "Ydelsesservice" not in card.reason
+    assert "egen kommune" in card.reason
+    assert card.stops[0].note == ""  # said once, as the reason
+
+
+def test_hours_line_says_what_is_true_for_a_place_without_hours(flow):
+    """A town hall with a street is not 'no counter'; a place with neither street nor phone
+    gets no hours line at all."""
+    from triage.present import card_for, stop_lines
+    from triage.walk import route
+
+    town_hall = card_for(route(flow, ["4", "2000", "1"], "jc-skelbaek"), "da").stops[0]
+    assert town_hall.site_id == "frederiksberg"
+    assert "Ingen skranke" not in "\n".join(stop_lines(town_hall, "da"))
+    assert "Åbningstiderne er ikke oplyst" in town_hall.hours_today
+    a_kasse = card_for(route(flow, ["2", "6"], "jc-skelbaek"), "da").stops[0]
+    assert a_kasse.site_id == "a-kasse" and a_kasse.hours_today == ""
+    assert all(line.strip() for line in stop_lines(a_kasse, "da"))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, time
 from typing import Any
 
@@ -69,7 +69,9 @@ class Card:
 def hours_line(site: Site, moment: datetime, lang: str) -> tuple[str, bool | None]:
     weekday = t(f"weekday_{moment.weekday()}", lang)
     if not site.has_hours:
-        return t("no_counter", lang), None
+        if site.has_street:  # a place to go whose hours the data does not know
+            return t("hours_not_given", lang), None
+        return (t("no_counter", lang) if site.phone else ""), None
     windows = site.hours_on(moment.date())
     if not windows:
         return t("closed_today", lang, weekday=weekday), False
@@ -161,6 +163,18 @@ def card_for(result: Result, lang: str = "da", moment: datetime | None = None) -
     moment = (moment or local_now()).astimezone(LOCAL_ZONE)
     outcome = result.outcome
     stops = [stop_for(site, result.here, moment, lang, outcome.id) for site in result.destinations]
+    reason = outcome.reason(lang)
+    destination = result.destination
+    if (
+        destination.kind == "external"
+        and destination.note is not None
+        and result.answered_site is not None
+        and result.answered_site.id == destination.id
+    ):
+        # The postcode belongs to another municipality: the errand's reason, written for this
+        # municipality's own places, would send the citizen wrong. The place's note says why.
+        reason = destination.note(lang)
+        stops[0] = replace(stops[0], note="")
     closing = open_until(result.destination, moment) if outcome.urgent else None
     # Urgent errands name the help for tonight even while the place is open: the citizen may
     # not get there before it closes. Other errands name it only when the place is closed.
@@ -170,7 +184,7 @@ def card_for(result: Result, lang: str = "da", moment: datetime | None = None) -
         title=outcome.title(lang),
         handled_here=result.handled_here,
         stops=stops,
-        reason=outcome.reason(lang),
+        reason=reason,
         bring=[item(lang) for item in outcome.bring],
         postcode=result.postcode,
         path=list(result.path),
@@ -211,7 +225,8 @@ def stop_lines(stop: Stop, lang: str) -> list[str]:
     lines = [address_line(stop, lang)]
     if stop.phone:
         lines.append(phone_line(stop.phone, stop.unconfirmed, lang))
-    lines.append(hours_now_line(stop, lang))
+    if stop.hours_today:
+        lines.append(hours_now_line(stop, lang))
     if stop.closed_line:
         lines.append(stop.closed_line)
     if stop.note:
