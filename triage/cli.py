@@ -558,7 +558,9 @@ def _print_problems(
     for heading, group in (("heading_errors", errors), ("heading_warnings", warnings)):
         if group:
             print(f"{t(heading, lang)}:", file=stream)
-            for problem in group:
+            # In file order, so an editor can work down the file (checks run in passes).
+            in_order = sorted(group, key=lambda p: (p.file, p.line is None, p.line or 0))
+            for problem in in_order:
                 print(f"  {problem_text(problem, lang)}", file=stream)
 
 
