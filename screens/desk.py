@@ -7,6 +7,7 @@ the core (triage.walk, triage.present).
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from textual import events
 from textual.app import ComposeResult
@@ -18,15 +19,17 @@ from textual.widgets import Static
 
 from screens.keys import follow_language, key_bar
 from screens.messages import LogReady, VisitLogged, VisitVoided
-from screens.search import SearchScreen
 from triage import present
 from triage.desklog import UNDO_MINUTES
 from triage.flow import Flow
 from triage.i18n import t
 from triage.present import Card, card_for, help_line, stop_label, stop_lines
-from triage.search import ErrandIndex, Hit, follow, node_title
 from triage.visits import visit_from_result
 from triage.walk import AnswerError, Walk
+
+if TYPE_CHECKING:  # the search loads when `/` is first pressed: not on the start path
+    from screens.search import SearchScreen
+    from triage.search import ErrandIndex, Hit
 
 
 class DeskScreen(Screen):
@@ -58,7 +61,7 @@ class DeskScreen(Screen):
         self.walk = Walk.start(flow)
         self.typed = ""  # postcode digits typed so far
         self.pending: Hit | None = None  # the errand a search found, kept while the desk asks
-        self.index = ErrandIndex(flow)
+        self.index: ErrandIndex | None = None  # built when the search is first used
         self.default_channel = channel  # each citizen starts here; F3 changes it for one citizen
         self.channel = channel
         self.started: float | None = None  # monotonic time of this citizen's first key
@@ -150,6 +153,11 @@ class DeskScreen(Screen):
         self.redraw()
 
     def action_search(self) -> None:
+        from screens.search import SearchScreen
+        from triage.search import ErrandIndex
+
+        if self.index is None:
+            self.index = ErrandIndex(self.flow)
         search = SearchScreen(self.index)
 
         async def jump(hit: Hit | None) -> None:
@@ -208,7 +216,11 @@ class DeskScreen(Screen):
     def after_asking(self, walk: Walk) -> None:
         """An answer was given: go on along the route of the errand a search found, if any."""
         hit = self.pending
-        self.step(follow(walk, hit.route) if hit else walk, keep_pending=True)
+        if hit:
+            from triage.search import follow  # loaded already: a search found the hit
+
+            walk = follow(walk, hit.route)
+        self.step(walk, keep_pending=True)
 
     # --- what the log says back (from the app's workers) -----------------------------
 
@@ -352,6 +364,8 @@ class DeskScreen(Screen):
             and self.walk.node_id != hit.node_id
         ):
             # The desk must ask here: say which errand it goes on to once this is answered.
+            from triage.search import node_title
+
             message = t("search_goes_on", lang, title=node_title(self.flow, hit.node_id, lang))
         site = self.flow.sites[self.site]
         self.query_one("#where", Static).update(f"{site.name(lang)} · {self.desk}")
