@@ -76,6 +76,7 @@ def run(self, *args, **kwargs):
         await pilot.pause()
         report["screen"] = type(pilot.app.screen).__name__
         report["main_thread_asked"] = sorted({name for name, main in asked if main})
+        report["search_loaded"] = sorted(m for m in sys.modules if m.endswith(".search"))
         for _ in range(600):  # the database opens just after the first screen: wait for it
             if any(not main for _, main in asked):
                 break
@@ -102,6 +103,8 @@ def test_the_desk_reaches_its_first_screen_without_the_orm(tmp_path):
     assert report["main_thread_asked"] == [], "the desk loads the ORM before its first screen"
     assert "sqlalchemy" in report["worker_asked"]  # the database opened after the first screen
     assert (tmp_path / "desk.db").is_file()
+    # The errand search (module, dialog, index) loads when `/` is first pressed.
+    assert report["search_loaded"] == [], "the desk loads the search before its first screen"
 
 
 # A command for flow editors, run through main() as `triage` runs it.

@@ -7,7 +7,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from triage.flow import FLOW_FILE, Flow, check_sites_against_flow, content_version, parse_flow
 from triage.model import (
@@ -23,16 +23,11 @@ from triage.model import (
     typed,
     visible,
 )
-from triage.search import (
-    SEARCH_GOAL,
-    ErrandIndex,
-    SearchCase,
-    SearchCheck,
-    check_searches,
-    query_words,
-)
 from triage.sites import SITES_FILE, parse_sites
 from triage.walk import AnswerError, route
+
+if TYPE_CHECKING:  # the search loads only for `triage validate`: not on the desk's start path
+    from triage.search import SearchCase, SearchCheck
 
 CASES_FILE = "cases.toml"
 SEARCH_FILE = "search.toml"
@@ -381,6 +376,8 @@ SEARCH_FIELDS = {"query", "expect"}
 
 def parse_searches(raw: dict[str, Any], report: Report, source: str) -> list[SearchCase]:
     """The [[search]] entries of search.toml; one not written right is named and left out."""
+    from triage.search import SearchCase, query_words
+
     lines = header_lines(source)
     check_fields(raw, {"search"}, report, SEARCH_FILE, "search.toml", None, lines)
     entry_lines = [n for n, name, array in headers(source) if array and name == "search"]
@@ -427,6 +424,8 @@ def parse_searches(raw: dict[str, Any], report: Report, source: str) -> list[Sea
 def run_searches(flow: Flow, searches: list[SearchCase], report: Report) -> SearchCheck:
     """Search each entry as the desk does; name the ones whose node the search cannot give, and
     fail the check when fewer than SEARCH_GOAL of the rest find their node first."""
+    from triage.search import SEARCH_GOAL, ErrandIndex, check_searches
+
     index = ErrandIndex(flow)
     searchable = {entry.node_id for entry in index.entries}
     runnable = []
