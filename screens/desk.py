@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Container
 from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Static
@@ -83,20 +83,18 @@ class DeskScreen(Screen):
 
     def compose(self) -> ComposeResult:
         # Two lines, so site, desk, channel, counts and clock all fit 80 columns.
-        with Vertical(id="top"):
-            with Horizontal(classes="top-line"):
-                yield Static(id="where")
-                yield Static(id="channel")
-            with Horizontal(classes="top-line"):
-                yield Static(id="today")
-                yield Static(id="clock")
+        # One grid and one scrolling column: every container costs start-up time.
+        with Container(id="top"):
+            yield Static(id="where")
+            yield Static(id="channel")
+            yield Static(id="today")
+            yield Static(id="clock")
         yield Static(id="trail")
-        with VerticalScroll(id="body"):
+        with Container(id="body"):
             yield Static(id="question")
             yield Static(id="options")
-            with Vertical(id="postcode-box"):
-                yield Static(id="postcode")
-                yield Static(id="postcode-hint")
+            yield Static(id="postcode")
+            yield Static(id="postcode-hint")
             yield Static(id="message")
             yield Static(id="card")
         yield Static(id="notice")
@@ -131,10 +129,10 @@ class DeskScreen(Screen):
         return True
 
     def action_more(self) -> None:
-        self.query_one("#body", VerticalScroll).scroll_page_down(animate=False)
+        self.query_one("#body", Container).scroll_page_down(animate=False)
 
     def action_less(self) -> None:
-        self.query_one("#body", VerticalScroll).scroll_page_up(animate=False)
+        self.query_one("#body", Container).scroll_page_up(animate=False)
 
     def show_keys(self) -> None:
         keys = key_bar(self, self.lang)
@@ -378,7 +376,8 @@ class DeskScreen(Screen):
         asks_postcode = question is not None and question.asks_postcode
         self.query_one("#question").display = question is not None
         self.query_one("#options").display = question is not None and not asks_postcode
-        self.query_one("#postcode-box").display = asks_postcode
+        self.query_one("#postcode").display = asks_postcode
+        self.query_one("#postcode-hint").display = asks_postcode
         self.query_one("#card").display = question is None
         message_box = self.query_one("#message", Static)
         message_box.update(message)
