@@ -401,6 +401,7 @@ class DeskScreen(Screen):
                 self.card_content(card_for(self.walk.result(self.site), lang))
             )
         self.query_one("#keys", Static).update(key_bar(self, lang))
+        self.call_after_refresh(self.show_keys)  # PgDn: right once this redraw is laid out
 
     def show_today(self) -> None:
         """The channel at the top right; below, today's visits at this desk and at the site,

@@ -595,3 +595,15 @@ async def test_a_card_taller_than_the_screen_offers_pgdn(make_app):
         await pilot.press("escape", "escape")  # a short question: nothing to scroll
         await settle(pilot, app)
         assert "PgDn" not in text(app, "#keys")
+
+
+async def test_no_pgdn_on_the_next_citizens_question(make_app):
+    """After a visit is registered, the first question fits: the key bar must not offer PgDn
+    from the layout before it (the notice line appeared as the card went)."""
+    app = make_app(lang="en")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await pilot.press("4", "2", "2", "0", "0", "enter", "1", "enter")
+        await settle(pilot, app)
+        assert "Registered" in text(app, "#notice")
+        assert "PgDn" not in text(app, "#keys")
