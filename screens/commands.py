@@ -6,7 +6,7 @@ from functools import partial
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-from screens.keys import key_name
+from screens.keys import key_name, ui_lang
 from triage.i18n import CATALOG, t
 
 # The palette itself, and quit (Textual's own entry says it in the UI language).
@@ -18,7 +18,7 @@ class DeskCommands(Provider):
 
     def _actions(self):
         screen = self.screen
-        lang = getattr(self.app, "lang", "da")
+        lang = ui_lang(screen)
         for node in (screen, self.app):
             for binding in getattr(node, "BINDINGS", []):
                 if not getattr(binding, "id", None) or not binding.show:

@@ -17,8 +17,15 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Static
 
-from screens.keys import follow_language, key_bar
-from screens.messages import LogReady, VisitLogged, VisitVoided
+from screens.keys import follow_language, key_bar, ui_lang
+from screens.messages import (
+    LogReady,
+    OverviewRequested,
+    UndoRequested,
+    VisitConfirmed,
+    VisitLogged,
+    VisitVoided,
+)
 from triage import present
 from triage.desklog import UNDO_MINUTES
 from triage.flow import Flow
@@ -53,7 +60,14 @@ class DeskScreen(Screen):
     # Keys typed while a visit is being saved wait and are applied in order once it is saved.
     HELD_KEYS = frozenset(b.key for b in BINDINGS if isinstance(b, Binding))
 
-    def __init__(self, flow: Flow, site: str, desk: str, channel: str = "in_person") -> None:
+    def __init__(
+        self,
+        flow: Flow,
+        site: str,
+        desk: str,
+        channel: str = "in_person",
+        training: bool = False,
+    ) -> None:
         super().__init__()
         self.flow = flow
         self.site = site
@@ -64,6 +78,7 @@ class DeskScreen(Screen):
         self.index: ErrandIndex | None = None  # built when the search is first used
         self.default_channel = channel  # each citizen starts here; F3 changes it for one citizen
         self.channel = channel
+        self.training = training  # a practice database: the desk says so
         self.started: float | None = None  # monotonic time of this citizen's first key
         self.saving = False  # a confirmed visit is being written
         self.counts: tuple[int, int] | None = None
@@ -76,10 +91,13 @@ class DeskScreen(Screen):
         # The search dialog while it opens and closes: keys typed in a burst right after `/`
         # still reach this screen and belong in the search, not in the question behind it.
         self.searching: SearchScreen | None = None
+        # F5 asked the app for the overview, which it has not pushed yet: keys held meanwhile
+        # go to the app after that request, so they reach the overview, as typed.
+        self.overview_asked = False
 
     @property
     def lang(self) -> str:
-        return self.app.lang  # type: ignore[attr-defined]
+        return ui_lang(self)
 
     def compose(self) -> ComposeResult:
         # Two lines, so site, desk, channel, counts and clock all fit 80 columns.
@@ -106,7 +124,7 @@ class DeskScreen(Screen):
         self.watch(body, "virtual_size", lambda _: self.show_keys(), init=False)
         self.watch(body, "scroll_y", lambda _: self.show_keys(), init=False)
         follow_language(self, lambda: self.redraw(keep_message=True))
-        if getattr(self.app, "training", False):
+        if self.training:
             self.notice = [("training_notice", {})]
         self.redraw()
         self.set_interval(15, self.show_today)
@@ -195,18 +213,24 @@ class DeskScreen(Screen):
         seconds = time.monotonic() - self.started if self.started is not None else 0.0
         visit = visit_from_result(result, self.site, self.desk, self.channel, seconds)
         self.saving = True
-        self.app.write_visit(visit)  # type: ignore[attr-defined]
+        self.app.post_message(VisitConfirmed(visit))
         self.redraw()
 
     def action_toggle_channel(self) -> None:
         self.channel = "phone" if self.channel == "in_person" else "in_person"
         self.redraw()
 
+    # Requests go to the app's own queue, not up from this screen: the app sees them in the
+    # order the keys were typed, before any key re-posted to it after them (apply_held_keys).
     def action_undo(self) -> None:
-        self.app.void_last()  # type: ignore[attr-defined]
+        self.app.post_message(UndoRequested())
 
     def action_overview(self) -> None:
-        self.app.show_overview()  # type: ignore[attr-defined]
+        self.overview_asked = True
+        self.app.post_message(OverviewRequested())
+
+    def on_screen_resume(self) -> None:
+        self.overview_asked = False
 
     def action_decline_postcode(self) -> None:
         self.after_asking(self.walk.give_postcode(None))
@@ -306,7 +330,8 @@ class DeskScreen(Screen):
     async def apply_held_keys(self) -> None:
         """The keys typed while the visit was being saved, in order, now that it is saved."""
         while self.held and not self.saving:
-            if self.app.screen is not self:  # a held key opened the search or the overview
+            # A held key opened the search, or asked for the overview: the rest are not ours.
+            if self.app.screen is not self or self.overview_asked:
                 for key, character in self.held:
                     self.app.post_message(events.Key(key, character))
                 self.held = []
@@ -415,7 +440,7 @@ class DeskScreen(Screen):
             counts = t("desk_counts", lang, desk=self.counts[0], site=self.counts[1])
         self.query_one("#today", Static).update(counts)
         marks: list[str | tuple[str, str]] = []
-        if getattr(self.app, "training", False):
+        if self.training:
             marks += [(t("desk_training", lang), "bold reverse $warning"), " "]
         if self.demo:
             marks += [(t("desk_demo", lang), "bold reverse"), " "]

@@ -13,7 +13,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Checkbox, Input, ProgressBar, RadioButton, RadioSet, Static
 
-from screens.keys import follow_language
+from screens.keys import follow_language, ui_lang
 from triage import export
 from triage.i18n import t
 from triage.stats import Filters
@@ -47,7 +47,7 @@ class ExportScreen(ModalScreen[None]):
 
     @property
     def lang(self) -> str:
-        return self.app.lang  # type: ignore[attr-defined]
+        return ui_lang(self)
 
     def default_path(self, choice: int) -> str:
         last = self.end - timedelta(days=1)

@@ -10,12 +10,30 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
+from textual.app import App
 from textual.binding import Binding
 from textual.content import Content
 from textual.dom import DOMNode
+from textual.reactive import var
 from textual.screen import Screen
 
 from triage.i18n import CATALOG, t
+
+DEFAULT_LANG = "da"
+
+
+class MultilingualApp(App[object]):
+    """An app with one UI language, which every screen reads (ui_lang) and follows
+    (follow_language). The triage app is one; a screen in another app shows Danish."""
+
+    lang = var(DEFAULT_LANG, init=False)
+
+
+def ui_lang(node: DOMNode) -> str:
+    """The app's UI language, for any screen or widget of it."""
+    app = node.app
+    return app.lang if isinstance(app, MultilingualApp) else DEFAULT_LANG
+
 
 KEY_NAMES = {"escape": "Esc", "enter": "Enter", "minus": "-", "backspace": "⌫", "tab": "Tab"}
 
@@ -73,5 +91,6 @@ def follow_language(screen: Screen, redraw: Callable[[], None]) -> None:
         if screen.is_attached:
             redraw()
 
-    translate_bindings(screen, screen.app.lang)  # type: ignore[attr-defined]
-    screen.watch(screen.app, "lang", changed, init=False)
+    translate_bindings(screen, ui_lang(screen))
+    if isinstance(screen.app, MultilingualApp):
+        screen.watch(screen.app, "lang", changed, init=False)

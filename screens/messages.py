@@ -1,60 +1,78 @@
-"""Messages from the app's workers to the desk screen: what the visit log did."""
+"""Messages between the screens and the app. Screens ask (VisitConfirmed, UndoRequested,
+OverviewRequested, posted to the app, which does the work); the app's workers answer the desk
+(LogReady, VisitLogged, VisitVoided: what the visit log did)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from typing import Any
+
 from textual.message import Message
 
+from triage.i18n import CATALOG, t
+from triage.spool import one_line
 
+# --- the desk asks the app ------------------------------------------------------------------
+
+
+@dataclass
+class VisitConfirmed(Message):
+    """The receptionist confirmed the card: the app writes the visit off the UI thread."""
+
+    visit: dict[str, Any]
+
+
+@dataclass
+class UndoRequested(Message):
+    """Ctrl+Z: the app voids this desk's last visit, if it is recent enough."""
+
+
+@dataclass
+class OverviewRequested(Message):
+    """F5: the app opens the supervisor's overview over the desk."""
+
+
+# --- the app's workers answer the desk ------------------------------------------------------
+
+
+@dataclass
 class LogReady(Message):
     """The database answered (or not) after start-up; counts are today's (desk, site)."""
 
-    def __init__(
-        self,
-        available: bool,
-        counts: tuple[int, int] | None,
-        error: str = "",
-        reason: str = "",
-        demo: bool = False,
-        params: dict | None = None,
-        first_start: bool = False,
-    ) -> None:
-        super().__init__()
-        self.params = params or {}  # the numbers and names in the error's text
-        self.available = available
-        self.counts = counts
-        self.error = error  # an i18n key (e.g. db_newer)
-        self.reason = reason  # why the database does not answer, as the driver said it
-        self.demo = demo  # a demo database: the desk says so
-        self.first_start = first_start  # a real database with no visit yet: say how to practise
+    available: bool
+    counts: tuple[int, int] | None
+    error: str = ""  # an i18n key (e.g. db_newer)
+    reason: str = ""  # why the database does not answer, as the driver said it
+    demo: bool = False  # a demo database: the desk says so
+    params: dict[str, Any] = field(default_factory=dict)  # the numbers and names in error's text
+    first_start: bool = False  # a real database with no visit yet: say how to practise
 
 
+@dataclass
 class VisitLogged(Message):
     """A confirmed visit was written ('saved'), spooled ('spooled') or not kept ('failed')."""
 
-    def __init__(
-        self,
-        visit: dict,
-        status: str,
-        counts: tuple[int, int] | None,
-        error: str = "",
-        reason: str = "",
-    ) -> None:
-        super().__init__()
-        self.visit = visit
-        self.status = status
-        self.counts = counts
-        self.error = error
-        self.reason = reason
+    visit: dict[str, Any]
+    status: str
+    counts: tuple[int, int] | None
+    error: str = ""  # why a failed visit was not kept
+    reason: str = ""  # why a spooled visit did not reach the database
 
 
+@dataclass
 class VisitVoided(Message):
     """The last visit was voided ('saved'/'spooled'), there was none to undo, or 'failed'."""
 
-    def __init__(
-        self, visit: dict | None, status: str, counts: tuple[int, int] | None, reason: str = ""
-    ) -> None:
-        super().__init__()
-        self.visit = visit
-        self.status = status
-        self.counts = counts
-        self.reason = reason  # why a failed undo was not kept
+    visit: dict[str, Any] | None
+    status: str
+    counts: tuple[int, int] | None
+    reason: str = ""  # why a failed undo was not kept
+
+
+def failure_text(error: BaseException | None, lang: str) -> str:
+    """What a failed worker ran into, in one line for a notice: the catalog's sentence when
+    the error names one (a store error's code and params), else the driver's own words."""
+    code, params = getattr(error, "code", None), getattr(error, "params", None)
+    if isinstance(code, str) and code in CATALOG["da"] and isinstance(params, dict):
+        return t(code, lang, **params)
+    return one_line(error)[:200] if error is not None else ""  # a driver may say a lot

@@ -12,7 +12,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
-from screens.keys import follow_language
+from screens.keys import follow_language, ui_lang
 from triage.dates import DayError, parse_day
 from triage.i18n import t
 
@@ -35,7 +35,7 @@ class PeriodScreen(ModalScreen[tuple[date, date] | None]):
 
     @property
     def lang(self) -> str:
-        return self.app.lang  # type: ignore[attr-defined]
+        return ui_lang(self)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="period-box"):

@@ -11,7 +11,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from screens.keys import follow_language
+from screens.keys import follow_language, ui_lang
 from triage.i18n import t
 from triage.search import ErrandIndex, Hit
 
@@ -38,7 +38,7 @@ class SearchScreen(ModalScreen[Hit | None]):
 
     @property
     def lang(self) -> str:
-        return self.app.lang  # type: ignore[attr-defined]
+        return ui_lang(self)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="search-box"):

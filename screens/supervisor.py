@@ -16,7 +16,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Sparkline, Static
 from textual.worker import Worker, WorkerState
 
-from screens.keys import follow_language, key_bar
+from screens.keys import follow_language, key_bar, ui_lang
+from screens.messages import failure_text
 from triage import present
 from triage.i18n import change, count, t
 from triage.overview import Overview, overview, period_dates
@@ -61,7 +62,7 @@ class SupervisorScreen(Screen):
 
     @property
     def lang(self) -> str:
-        return self.app.lang  # type: ignore[attr-defined]
+        return ui_lang(self)
 
     def compose(self) -> ComposeResult:
         yield Static(id="sup-title")
@@ -154,9 +155,8 @@ class SupervisorScreen(Screen):
         indicator and says why; the figures shown stay, and the next refresh tries again."""
         if event.worker.group != "overview" or event.state != WorkerState.ERROR:
             return
-        error = event.worker.error
-        said = str(getattr(error, "orig", None) or error or "").strip().splitlines()
-        text = t("sup_failed", self.lang, reason=said[0][:200] if said else type(error).__name__)
+        reason = failure_text(event.worker.error, self.lang)
+        text = t("sup_failed", self.lang, reason=reason)
         self.query_one("#sup-sites", DataTable).loading = False
         if self.result is None:  # nothing to show yet: the title says why, not "fetching"
             self.query_one("#sup-title", Static).update(text)

@@ -11,14 +11,22 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.command import CommandPalette
 from textual.message import Message
-from textual.reactive import var
 from textual.screen import Screen
 from textual.theme import BUILTIN_THEMES, Theme, ThemeProvider
+from textual.worker import Worker, WorkerState
 
 from screens.commands import DeskCommands
 from screens.desk import DeskScreen
-from screens.keys import translate_bindings
-from screens.messages import LogReady, VisitLogged, VisitVoided
+from screens.keys import MultilingualApp, translate_bindings
+from screens.messages import (
+    LogReady,
+    OverviewRequested,
+    UndoRequested,
+    VisitConfirmed,
+    VisitLogged,
+    VisitVoided,
+    failure_text,
+)
 from triage import paths, present
 from triage.desklog import DeskLog
 from triage.flow import Flow
@@ -62,7 +70,7 @@ def has_terminal() -> bool:
     )
 
 
-class TriageApp(App):
+class TriageApp(MultilingualApp):
     CSS_PATH = str(paths.stylesheet())
     COMMANDS = App.COMMANDS | {DeskCommands}
     BINDINGS = [
@@ -71,8 +79,8 @@ class TriageApp(App):
         Binding("f2", "toggle_language", "key_language", id="key_language"),
         Binding("ctrl+q", "quit", "key_quit", priority=True, id="key_quit"),
     ]
-    # The one source of truth for the UI language: every screen watches it and redraws.
-    lang = var("da", init=False)
+    # `lang` (from MultilingualApp) is the one source of truth for the UI language: every
+    # screen reads it through screens.keys.ui_lang and watches it to redraw.
 
     def __init__(
         self,
@@ -106,7 +114,9 @@ class TriageApp(App):
         # the first question is painted a frame or two sooner.
         if self.start == "overview":
             return super().get_default_screen()
-        return DeskScreen(self.flow, self.site, self.desk, self.default_channel)
+        return DeskScreen(
+            self.flow, self.site, self.desk, self.default_channel, training=self.training
+        )
 
     async def run_async(self, *, headless: bool = False, **kwargs) -> object:
         # Without a terminal Textual's driver reads an endless end-of-file and keeps a core
@@ -127,6 +137,17 @@ class TriageApp(App):
         else:
             self.call_after_refresh(self.open_log)
         self.set_interval(REPLAY_SECONDS, self.replay_spool)
+
+    # --- what the desk asks for ---------------------------------------------------------------
+
+    def on_visit_confirmed(self, message: VisitConfirmed) -> None:
+        self.write_visit(message.visit)
+
+    def on_undo_requested(self, message: UndoRequested) -> None:
+        self.void_last()
+
+    def on_overview_requested(self, message: OverviewRequested) -> None:
+        self.show_overview()
 
     def show_overview(self, can_leave: bool = True) -> None:
         from screens.supervisor import SupervisorScreen  # not on the desk's start path
@@ -202,7 +223,24 @@ class TriageApp(App):
             if isinstance(screen, DeskScreen):
                 screen.post_message(message)
 
-    @work(thread=True, exclusive=True, group="log-open", exit_on_error=False)
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """A log worker that raised (a fault nobody foresaw) says so at the desk, in the UI
+        language, rather than leaving it silent or saving for ever. The overview's own workers
+        are its business (screens.supervisor)."""
+        worker = event.worker
+        if event.state != WorkerState.ERROR or worker.node is not self:
+            return
+        reason = failure_text(worker.error, self.lang)
+        if worker.name == "write_visit":  # the desk stays on the card, nothing lost
+            self._tell_screen(VisitLogged({}, "failed", None, reason))
+        elif worker.name == "void_last":  # the visit still counts; Ctrl+Z may try again
+            self._tell_screen(VisitVoided(None, "failed", None, reason))
+        elif worker.name == "open_log":  # visits go to the spool when the database fails
+            self._tell_screen(LogReady(False, None, reason=reason))
+        elif worker.name == "replay_spool":  # what waits stays in the spool for the next try
+            self.notify(t("desk_replay_failed", self.lang, reason=reason), severity="error")
+
+    @work(thread=True, exclusive=True, group="log-open", name="open_log", exit_on_error=False)
     def open_log(self) -> None:
         from triage.store import StoreError
 
@@ -235,7 +273,7 @@ class TriageApp(App):
             "params": {"count": len(set_aside), "path": self.visit_log.spool.quarantine},
         }
 
-    @work(thread=True, group="log-write", exit_on_error=False)
+    @work(thread=True, group="log-write", name="write_visit", exit_on_error=False)
     def write_visit(self, visit: dict) -> None:
         from triage.store import StoreError
 
@@ -253,7 +291,7 @@ class TriageApp(App):
             )
         )
 
-    @work(thread=True, group="log-write", exit_on_error=False)
+    @work(thread=True, group="log-write", name="void_last", exit_on_error=False)
     def void_last(self) -> None:
         from triage.store import StoreError
 
@@ -264,7 +302,7 @@ class TriageApp(App):
             return
         self._tell_screen(VisitVoided(visit, status, self.visit_log.counts_today(self.today())))
 
-    @work(thread=True, exclusive=True, group="log-replay", exit_on_error=False)
+    @work(thread=True, exclusive=True, group="log-replay", name="replay_spool", exit_on_error=False)
     def replay_spool(self) -> None:
         replayed = self.visit_log.replay()
         if replayed.sent or replayed.set_aside:
