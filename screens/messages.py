@@ -74,5 +74,5 @@ def failure_text(error: BaseException | None, lang: str) -> str:
     the error names one (a store error's code and params), else the driver's own words."""
     code, params = getattr(error, "code", None), getattr(error, "params", None)
     if isinstance(code, str) and code in CATALOG["da"] and isinstance(params, dict):
-        return t(code, lang, **params)
+        return t(code, lang, **params).rstrip(".")  # the notice around it ends the sentence
     return one_line(error)[:200] if error is not None else ""  # a driver may say a lot

@@ -59,6 +59,7 @@ class SupervisorScreen(Screen):
         self.custom: tuple = ()  # (first day, day after the last) when period is "custom"
         self.heat_site = 0
         self.result: Overview | None = None
+        self.failure: BaseException | None = None  # why the latest count failed, if it did
 
     @property
     def lang(self) -> str:
@@ -147,6 +148,7 @@ class SupervisorScreen(Screen):
 
     def on_overview_ready(self, message: OverviewReady) -> None:
         self.result = message.result
+        self.failure = None
         self.query_one("#sup-sites", DataTable).loading = False
         self.redraw()
 
@@ -155,12 +157,14 @@ class SupervisorScreen(Screen):
         indicator and says why; the figures shown stay, and the next refresh tries again."""
         if event.worker.group != "overview" or event.state != WorkerState.ERROR:
             return
-        reason = failure_text(event.worker.error, self.lang)
-        text = t("sup_failed", self.lang, reason=reason)
+        self.failure = event.worker.error
         self.query_one("#sup-sites", DataTable).loading = False
         if self.result is None:  # nothing to show yet: the title says why, not "fetching"
-            self.query_one("#sup-title", Static).update(text)
-        self.notify(text, severity="error", timeout=10)
+            self.redraw()
+        self.notify(self.failure_said(), severity="error", timeout=10)
+
+    def failure_said(self) -> str:
+        return t("sup_failed", self.lang, reason=failure_text(self.failure, self.lang))
 
     # --- drawing -------------------------------------------------------------------------
 
@@ -172,8 +176,8 @@ class SupervisorScreen(Screen):
         self.query_one("#keys", Static).update(key_bar(self, lang))
         title = self.query_one("#sup-title", Static)
         result = self.result
-        if result is None:
-            title.update(t("sup_loading", lang))
+        if result is None:  # still counting, or the count failed (in the language of now)
+            title.update(self.failure_said() if self.failure else t("sup_loading", lang))
             return
         last = result.end.toordinal() - 1
         from datetime import date

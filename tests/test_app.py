@@ -510,3 +510,34 @@ async def test_an_undo_neither_database_nor_spool_can_take_says_so_and_can_be_re
     finally:
         store.dispose()
     assert row["voided_utc"] is not None
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
+async def test_a_worker_that_fails_at_start_says_so_and_visits_wait(
+    flow, tmp_path, engine, request
+):
+    """The day rollup was replaced by a table without its columns: opening the log raises in
+    its worker, an error nobody foresaw. The desk says the database does not answer and why,
+    in the UI language, and the next visit waits in the spool; never a silent desk."""
+    from sqlalchemy import text
+
+    db = str(tmp_path / "damaged.db") if engine == "sqlite" else request.getfixturevalue("pg_url")
+    store = Store(db, spool_dir=tmp_path / "spool")
+    store.open()
+    with store.engine.begin() as conn:
+        conn.execute(text("DROP TABLE visit_day"))
+        conn.execute(text("CREATE TABLE visit_day (x INTEGER)"))
+    store.dispose()
+    log = DeskLog(db, "jc-skelbaek", "skranke-1", spool_dir=tmp_path / "spool")
+    app = TriageApp(flow, site="jc-skelbaek", log=log, open_log_after=0)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        notice = visible_text(app, "#notice")
+        assert notice.startswith("Databasen svarer ikke (") and "demo" in notice, notice
+        await pilot.press("f2")
+        assert visible_text(app, "#notice").startswith("The database does not answer (")
+        await pilot.press("1", "1", "enter")
+        await settle(pilot, app)
+        assert visible_text(app, "#notice").startswith("Saved locally")
+    (waiting,) = log.spool.waiting()
+    assert waiting["outcome_id"] == "sick_followup"

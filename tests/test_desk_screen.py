@@ -607,3 +607,28 @@ async def test_no_pgdn_on_the_next_citizens_question(make_app):
         await settle(pilot, app)
         assert "Registered" in text(app, "#notice")
         assert "PgDn" not in text(app, "#keys")
+
+
+async def test_f5_typed_while_saving_opens_the_overview_and_the_keys_after_it_go_there(
+    make_app, tmp_path
+):
+    """F5 asks the app for the overview (a message, not a call): keys typed after it while the
+    visit is being saved reach the overview, in order, not the next citizen's question."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        blocker = sqlite3.connect(tmp_path / "triage.db", isolation_level=None)
+        blocker.execute("BEGIN EXCLUSIVE")
+        try:
+            await pilot.press("2", "1", "minus", "enter", "f5", "3")
+            assert app.screen.saving
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()
+        await settle(pilot, app)
+        assert type(app.screen).__name__ == "SupervisorScreen"
+        assert app.screen.period == "30days"  # the 3 chose the overview's period
+        desk = app.screen_stack[0]
+        assert desk.walk.steps == () and not desk.saving
+    (row,) = rows(tmp_path)
+    assert row["outcome_id"] == "apply_benefits"

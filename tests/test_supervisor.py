@@ -259,3 +259,35 @@ async def test_custom_period_out_of_range_stays_open(overview_app):
         await pilot.press("enter")
         await ready(pilot)
         assert "Periode (2026-10-01 – 2026-11-22)" in text(overview_app, "#sup-title")
+
+
+async def test_an_overview_on_a_newer_database_says_so_in_words(flow, db, tmp_path, monkeypatch):
+    """Opening the store in the overview's worker raises the store's own error (a database
+    from a newer triage): the notice and the title say it as a sentence, in the UI language,
+    never as an error code with its parameters."""
+    import sqlite3
+
+    from triage.store import SCHEMA_VERSION
+
+    with sqlite3.connect(db) as conn:
+        conn.execute(
+            "UPDATE triage_meta SET value = '99' WHERE key IN ('schema_version', 'writable_from')"
+        )
+    conn.close()
+    monkeypatch.setattr(present, "local_now", lambda: NOW)
+    log = DeskLog(str(db), "jc-skelbaek", "overblik", spool_dir=tmp_path / "spool")
+    app = TriageApp(flow, site="jc-skelbaek", log=log, start="overview", open_log_after=0)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
+        said = f"skema 99; denne udgave kender {SCHEMA_VERSION}"
+        title = text(app, "#sup-title")
+        assert (
+            title.startswith("Tallene kunne ikke hentes: Databasen er fra en nyere")
+            and said in title
+        )
+        assert "db_newer" not in title and "{" not in title
+        assert app.screen.query_one("#sup-sites", DataTable).loading is False
+        (notice,) = [n.message for n in app._notifications]
+        assert notice == title
+        await pilot.press("f2")  # the title follows the language, still saying why
+        assert text(app, "#sup-title").startswith("The figures could not be fetched: The database")
