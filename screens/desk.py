@@ -369,27 +369,12 @@ class DeskScreen(Screen):
     # --- what the receptionist sees -----------------------------------------------
 
     def redraw(self, message: tuple[str, dict] | str = "", keep_message: bool = False) -> None:
-        """Redraw everything from the walk: the trail, then the question or the card. A message
-        (catalog key and params) says what is wrong with the last answer until the next redraw;
-        keep_message keeps it (a change of language)."""
-        lang = self.lang
+        """Redraw everything from the walk: the top bar, the trail, then the question or the
+        card. A message (catalog key and params) says what is wrong with the last answer until
+        the next redraw; keep_message keeps it (a change of language)."""
         if not keep_message:
             self.message = message
-        if isinstance(self.message, tuple):
-            message = t(self.message[0], lang, **self.message[1])
-        else:
-            message = self.message
-        hit = self.pending
-        if (
-            not message
-            and hit
-            and self.walk.question is not None
-            and self.walk.node_id != hit.node_id
-        ):
-            # The desk must ask here: say which errand it goes on to once this is answered.
-            from triage.search import node_title
-
-            message = t("search_goes_on", lang, title=node_title(self.flow, hit.node_id, lang))
+        lang = self.lang
         site = self.flow.sites[self.site]
         self.query_one("#where", Static).update(f"{site.name(lang)} · {self.desk}")
         self.show_today()
@@ -397,6 +382,31 @@ class DeskScreen(Screen):
         notice.update(t("saving", lang) if self.saving else self.notice_text())
         notice.display = self.saving or bool(self.notice)
         self.query_one("#trail", Static).update(self.trail_text())
+        self.show_step()
+        self.query_one("#keys", Static).update(key_bar(self, lang))
+        self.call_after_refresh(self.show_keys)  # PgDn: right once this redraw is laid out
+
+    def message_text(self) -> str:
+        """What is wrong with the last answer; else, while a search's errand waits for an
+        answer here, which errand it goes on to."""
+        lang = self.lang
+        if isinstance(self.message, tuple):
+            return t(self.message[0], lang, **self.message[1])
+        hit = self.pending
+        if (
+            not self.message
+            and hit
+            and self.walk.question is not None
+            and self.walk.node_id != hit.node_id
+        ):
+            from triage.search import node_title
+
+            return t("search_goes_on", lang, title=node_title(self.flow, hit.node_id, lang))
+        return self.message
+
+    def show_step(self) -> None:
+        """The body: the question with its options or the postcode field, or the card."""
+        lang = self.lang
         question = self.walk.question
         asks_postcode = question is not None and question.asks_postcode
         self.query_one("#question").display = question is not None
@@ -404,6 +414,7 @@ class DeskScreen(Screen):
         self.query_one("#postcode").display = asks_postcode
         self.query_one("#postcode-hint").display = asks_postcode
         self.query_one("#card").display = question is None
+        message = self.message_text()
         message_box = self.query_one("#message", Static)
         message_box.update(message)
         message_box.display = bool(message)
@@ -425,8 +436,6 @@ class DeskScreen(Screen):
             self.query_one("#card", Static).update(
                 self.card_content(card_for(self.walk.result(self.site), lang))
             )
-        self.query_one("#keys", Static).update(key_bar(self, lang))
-        self.call_after_refresh(self.show_keys)  # PgDn: right once this redraw is laid out
 
     def show_today(self) -> None:
         """The channel at the top right; below, today's visits at this desk and at the site,
