@@ -4,6 +4,7 @@ writing and nothing freezes. The figures come from triage.overview; no SQL here.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 from textual import work
@@ -27,10 +28,11 @@ REFRESH_SECONDS = 30
 SHADES = " ░▒▓█"
 
 
+@dataclass
 class OverviewReady(Message):
-    def __init__(self, result: Overview) -> None:
-        super().__init__()
-        self.result = result
+    """The overview's worker counted: the figures for the period on screen."""
+
+    result: Overview
 
 
 class SupervisorScreen(Screen):

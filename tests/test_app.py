@@ -541,3 +541,15 @@ async def test_a_worker_that_fails_at_start_says_so_and_visits_wait(
         assert visible_text(app, "#notice").startswith("Saved locally")
     (waiting,) = log.spool.waiting()
     assert waiting["outcome_id"] == "sick_followup"
+
+
+def test_screens_reach_the_app_through_typed_messages_and_ui_lang():
+    """No screen silences the type checker to call the app: requests are messages the app
+    handles, and the language is read through screens.keys.ui_lang."""
+    from pathlib import Path
+
+    screens = Path(__file__).resolve().parent.parent / "screens"
+    for source in sorted(screens.glob("*.py")):
+        code = source.read_text(encoding="utf-8")
+        assert "type: ignore" not in code, source.name
+        assert "self.app.lang" not in code and 'getattr(self.app, "lang"' not in code, source.name
