@@ -332,14 +332,17 @@ def test_toml_syntax_error_gives_line_and_column(data_copy):
     (problem,) = loaded.errors
     assert problem.code == "toml_syntax"
     assert problem.file == F
-    assert problem.line == line and problem.column is not None
+    assert problem.line == line and problem.column == len('start = "errand') + 1  # at the end
     assert problem_text(problem).startswith(f"{F}:{line}:")
 
 
 def test_duplicate_table_is_a_syntax_error_with_line(data_copy):
     append(data_copy / S, '[site.ys]\nkind = "ydelsesservice"\n')
+    lines = (data_copy / S).read_text(encoding="utf-8").split("\n")
+    second = len(lines) - lines[::-1].index("[site.ys]")  # the line of the table given again
     (problem,) = load(data_copy).errors
-    assert problem.code == "toml_syntax" and problem.file == S and problem.line
+    assert problem.code == "toml_syntax" and problem.file == S
+    assert (problem.line, problem.column) == (second, len("[site.ys]"))
 
 
 def test_missing_file_is_named(data_copy):
