@@ -372,15 +372,22 @@ def test_warnings_name_every_unconfirmed_detail_in_words():
 def test_every_problem_is_reported_at_once(data_copy):
     edit(data_copy / F, 'next = "sick_followup" }', 'next = "nowhere" }')
     edit(data_copy / S, 'kind = "sygedagpenge"', 'kind = "sick"')
-    codes = {p.code for p in load(data_copy).errors}
-    assert {"unknown_target", "bad_kind"} <= codes
+    # Both faults, and what the first one causes (sick_followup no longer reached), all at once.
+    assert sorted((p.code, p.node) for p in load(data_copy).errors) == [
+        ("bad_kind", "site jc-sdp"),
+        ("unknown_target", "question sick"),
+        ("unreachable", "outcome sick_followup"),
+    ]
 
 
 def test_load_or_raise_refuses_an_invalid_flow(data_copy):
     edit(data_copy / F, 'next = "sick_followup" }', 'next = "nowhere" }')
     with pytest.raises(FlowInvalid) as caught:
         load_or_raise(data_copy)
-    assert any(p.code == "unknown_target" for p in caught.value.problems)
+    assert sorted((p.code, p.node) for p in caught.value.problems) == [
+        ("unknown_target", "question sick"),
+        ("unreachable", "outcome sick_followup"),
+    ]
 
 
 def test_translator_cannot_break_routing(data_copy, flow):
