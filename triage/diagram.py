@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
-
-from rich.text import Text
-from rich.tree import Tree
+from typing import TYPE_CHECKING
 
 from triage.flow import Flow, Outcome
 from triage.i18n import t
+
+if TYPE_CHECKING:
+    from rich.tree import Tree
 
 
 def _destinations(flow: Flow, outcome: Outcome, lang: str) -> str:
@@ -25,6 +26,9 @@ def tree(flow: Flow, lang: str = "da") -> Tree:
     """Every question with its keys down to the outcomes; a question reached twice is shown once.
 
     Questions are bold and outcomes green on a terminal (see triage.terminal for plain text)."""
+    from rich.text import Text  # rich loads for the tree only, not for --mermaid
+    from rich.tree import Tree
+
     shown: set[str] = set()
 
     def outcome_label(outcome: Outcome) -> Text:
