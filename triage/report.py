@@ -13,12 +13,10 @@ from rich.table import Table
 from rich.text import Text
 
 from triage.i18n import change, count, t
+from triage.overview import ALERT_OVER
 from triage.sites import Sites
 from triage.stats import Summary, is_misdirected
 from triage.terminal import plain
-
-# Above this imbalance a site is marked on a terminal: the overview's alert line starts there.
-ALERT_IMBALANCE = 0.25
 
 
 def summary_view(s: Summary, sites: Sites, lang: str = "da") -> Group:
@@ -38,7 +36,8 @@ def summary_view(s: Summary, sites: Sites, lang: str = "da") -> Group:
     for key in ("sum_visits", "sum_share", "sum_target", "sum_imbalance"):
         table.add_column(t(key, lang), justify="right")
     for x in s.sites:
-        high = x.imbalance is not None and x.imbalance > ALERT_IMBALANCE
+        # Marked on a terminal where the overview's alert line would name the site.
+        high = x.imbalance is not None and x.imbalance > ALERT_OVER
         table.add_row(
             Text(sites.name_of(x.site_id, lang)),
             Text(count(x.visits, lang)),
