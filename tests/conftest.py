@@ -1,9 +1,13 @@
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import shutil
+from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
+from urllib.parse import urlparse
+from urllib.request import url2pathname
 
 import pytest
 
@@ -13,6 +17,57 @@ from triage.flow import Flow
 from triage.load import load_or_raise
 
 SHIPPED = paths.default_data_dir()
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _installed_differs() -> str | None:
+    """Why the installed `triage` (the console script, `python -m triage` outside this folder)
+    would run other code than the tests import in-process; None when both run this tree.
+
+    An editable install (README: pip install -e '.[test]') always runs this tree; a plain
+    install (CI: pip install '.[test]') does until a file is edited, so its copy is compared."""
+    try:
+        dist = distribution("triage")
+    except PackageNotFoundError:
+        return None  # nothing installed: the tests that run the script say so themselves
+    origin = json.loads(dist.read_text("direct_url.json") or "{}")
+    if origin.get("dir_info", {}).get("editable"):
+        source = Path(url2pathname(urlparse(origin["url"]).path)).resolve()
+        return None if source == ROOT else f"it is an editable install of {source}"
+    installed = {
+        str(f): f for f in dist.files or () if f.parts[0] in ("triage", "screens") and f.suffix
+    }
+
+    # The wheel carries data/ and the stylesheet inside the package (pyproject.toml).
+    def source_of(name: str) -> Path:
+        if name.startswith("triage/data/"):
+            return ROOT / name.removeprefix("triage/")
+        return ROOT / ("triage.tcss" if name == "triage/triage.tcss" else name)
+
+    for name, file in installed.items():
+        if file.suffix == ".pyc":
+            continue
+        if not source_of(name).is_file():
+            return f"this tree has no {name}"
+        if source_of(name).read_bytes() != Path(str(dist.locate_file(file))).read_bytes():
+            return f"its {name} differs from this tree's"
+    for folder in ("triage", "screens"):
+        for path in (ROOT / folder).rglob("*"):
+            name = path.relative_to(ROOT).as_posix()
+            if path.suffix in (".py", ".toml") and name not in installed:
+                return f"it has no {name}"
+    return None
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """In-process tests and the installed script must test the same code, or stop here."""
+    why = _installed_differs()
+    if why is not None:
+        pytest.exit(
+            f"The installed triage is not this tree's code ({why}). Install it editable, "
+            "once: pip install -e '.[test]' (README, Developing); then run the tests again.",
+            returncode=4,
+        )
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from textual.widgets import Static
 
@@ -501,15 +503,19 @@ async def test_an_undo_neither_database_nor_spool_can_take_says_so_and_can_be_re
         db_dir.unlink()
         spool_dir.unlink()
         (tmp_path / "db-away").rename(db_dir)
+        pressed = datetime.now(UTC).replace(second=0, microsecond=0, tzinfo=None)
         await pilot.press("ctrl+z")
         await settle(pilot, app)
         assert "Sidste besøg er annulleret: Integrationsprogram." in visible_text(app, "#notice")
+        done = datetime.now(UTC).replace(tzinfo=None)
     store = Store(db_dir / "triage.db", spool_dir=spool_dir)
     try:
         (row,) = store.visits()
     finally:
         store.dispose()
-    assert row["voided_utc"] is not None
+    # Void at the second Ctrl+Z (the one that was saved), to the minute, by this desk.
+    assert pressed <= row["voided_utc"].replace(tzinfo=None) <= done
+    assert row["voided_utc"].second == 0 and row["voided_desk"] == "skranke-1"
 
 
 @pytest.mark.parametrize("engine", ["sqlite", "postgresql"])

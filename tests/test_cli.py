@@ -105,7 +105,20 @@ def test_tree_shows_every_outcome(flow, capsys):
     out = capsys.readouterr().out
     for outcome_id in flow.outcomes:
         assert f"[{outcome_id}]" in out
-    assert "├─ 1 Sygdom og sygedagpenge" in out
+    tree = out.split("\nOK: ")[0].splitlines()
+    assert tree[:3] == [
+        "? Hvad drejer henvendelsen sig om? [errand]",
+        "├── 1 Sygdom og sygedagpenge → ? Hvad har borgeren brug for? [sick]",
+        "│   ├── 1 Opfølgning eller spørgsmål om sygemeldingen → ◆ Opfølgning på sygedagpenge "
+        "[sick_followup] → Jobcenter Sygedagpenge",
+    ]
+    # One line per branch however long (never wrapped in a pipe), and no colour codes.
+    assert all(line[:1] in "│├└ " for line in tree[1:]) and "\x1b" not in out
+    branches = [
+        len(q.options) if q.postcode is None else 1 + (q.postcode.declined != q.postcode.next)
+        for q in flow.questions.values()
+    ]
+    assert len(tree) == 1 + sum(branches)  # each question's branches once, under the root
 
 
 def test_mermaid_file_connects_every_node(flow, tmp_path, capsys):

@@ -187,7 +187,15 @@ def test_summary_command_in_three_formats(tmp_path, flow, capsys):
     assert main(["summary", *period]) == 0
     table = capsys.readouterr().out
     assert table.startswith("Periode 2026-11-01 til og med 2026-11-30: 10 besøg")
-    assert "Jobcenter Skelbækgade                      5    50 %   40 %     +25 %" in table
+    assert table.splitlines()[2:8] == [
+        "Sted                             Besøg   Andel    Mål   Ubalance",
+        "─" * 64,
+        "Jobcenter Skelbækgade                5    50 %   40 %      +25 %",
+        "Jobcenter København Musvågevej       2    20 %   30 %      -33 %",
+        "Jobcenter København Nord             3    30 %   30 %        0 %",
+        "",
+    ]
+    assert "\x1b" not in table  # no colour codes when the output is not a terminal
     assert "Samlet ubalance: 10 %" in table and "2 af 5 med postnummer" in table
 
     assert main(["summary", *period, "--format", "json", "--no-demo"]) == 0

@@ -138,7 +138,8 @@ def test_spooled_visits_are_replayed_once(db, tmp_path, flow):
     down.engine = make_engine(f"sqlite:///{tmp_path / 'no' / 'such' / 'dir.db'}")  # not answering
     visits = [make_visit(flow, desk="d1") for _ in range(3)]
     assert [down.record(v) for v in visits] == ["spooled"] * 3
-    assert down.void(visits[1]["visit_id"], "d1") == "spooled"
+    voided_at = datetime(2026, 11, 23, 10, 31, 42, tzinfo=UTC)
+    assert down.void(visits[1]["visit_id"], "d1", voided_at) == "spooled"
     assert len(down.spool.waiting()) == 4
     up = Store(db, desk="d1", spool_dir=spool_dir)
     up.open()
@@ -147,7 +148,12 @@ def test_spooled_visits_are_replayed_once(db, tmp_path, flow):
     assert up.replay_spool() == 0
     rows = {r["visit_id"]: r for r in up.visits()}
     assert set(rows) == {v["visit_id"] for v in visits}
-    assert rows[visits[1]["visit_id"]]["voided_utc"] is not None
+    voided = rows[visits[1]["visit_id"]]
+    # The void's own moment, to the minute (not the replay's), and the desk that made it.
+    assert (voided["voided_utc"].replace(tzinfo=None), voided["voided_desk"]) == (
+        datetime(2026, 11, 23, 10, 31),
+        "d1",
+    )
     assert up.spool.waiting() == []
     up.dispose()
 

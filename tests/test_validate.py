@@ -332,14 +332,17 @@ def test_toml_syntax_error_gives_line_and_column(data_copy):
     (problem,) = loaded.errors
     assert problem.code == "toml_syntax"
     assert problem.file == F
-    assert problem.line == line and problem.column is not None
+    assert problem.line == line and problem.column == len('start = "errand') + 1  # at the end
     assert problem_text(problem).startswith(f"{F}:{line}:")
 
 
 def test_duplicate_table_is_a_syntax_error_with_line(data_copy):
     append(data_copy / S, '[site.ys]\nkind = "ydelsesservice"\n')
+    lines = (data_copy / S).read_text(encoding="utf-8").split("\n")
+    second = len(lines) - lines[::-1].index("[site.ys]")  # the line of the table given again
     (problem,) = load(data_copy).errors
-    assert problem.code == "toml_syntax" and problem.file == S and problem.line
+    assert problem.code == "toml_syntax" and problem.file == S
+    assert (problem.line, problem.column) == (second, len("[site.ys]"))
 
 
 def test_missing_file_is_named(data_copy):
@@ -369,15 +372,22 @@ def test_warnings_name_every_unconfirmed_detail_in_words():
 def test_every_problem_is_reported_at_once(data_copy):
     edit(data_copy / F, 'next = "sick_followup" }', 'next = "nowhere" }')
     edit(data_copy / S, 'kind = "sygedagpenge"', 'kind = "sick"')
-    codes = {p.code for p in load(data_copy).errors}
-    assert {"unknown_target", "bad_kind"} <= codes
+    # Both faults, and what the first one causes (sick_followup no longer reached), all at once.
+    assert sorted((p.code, p.node) for p in load(data_copy).errors) == [
+        ("bad_kind", "site jc-sdp"),
+        ("unknown_target", "question sick"),
+        ("unreachable", "outcome sick_followup"),
+    ]
 
 
 def test_load_or_raise_refuses_an_invalid_flow(data_copy):
     edit(data_copy / F, 'next = "sick_followup" }', 'next = "nowhere" }')
     with pytest.raises(FlowInvalid) as caught:
         load_or_raise(data_copy)
-    assert any(p.code == "unknown_target" for p in caught.value.problems)
+    assert sorted((p.code, p.node) for p in caught.value.problems) == [
+        ("unknown_target", "question sick"),
+        ("unreachable", "outcome sick_followup"),
+    ]
 
 
 def test_translator_cannot_break_routing(data_copy, flow):

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from triage.flow import Flow, longest_path
+from triage.i18n import t
 from triage.walk import AnswerError, Walk, route
 
 # One postcode per kind of place a postcode can lead to, plus a declined one.
@@ -95,6 +96,19 @@ def test_any_valid_answers_end_in_an_outcome_within_bound(flow, data):
     assert walk.result().outcome.id == walk.node_id
 
 
+# Every reason a list of answers can be refused (triage/walk.py and the postcode lookup).
+ANSWER_ERRORS = {
+    "walk_finished",
+    "walk_not_finished",
+    "expects_postcode",
+    "expects_choice",
+    "expects_choice_key",
+    "no_such_key",
+    "postcode_malformed",
+    "postcode_unknown",
+}
+
+
 @settings(max_examples=200, deadline=None)
 @given(
     answers=st.lists(
@@ -106,7 +120,9 @@ def test_arbitrary_answers_either_route_or_say_why(flow, answers):
     try:
         result = route(flow, answers)
     except AnswerError as error:
-        assert error.code
+        assert error.code in ANSWER_ERRORS, error.code
+        for lang in ("da", "en"):  # a sentence for the person, every placeholder filled in
+            assert "{" not in t(error.code, lang, **error.params)
     else:
         assert result.outcome.id in flow.outcomes
 

@@ -609,8 +609,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
     assert flow is not None
     if args.tree:
         from triage.diagram import tree
+        from triage.terminal import show
 
-        print(tree(flow, lang))
+        show(tree(flow, lang), sys.stdout)
     if args.mermaid:
         from triage.diagram import mermaid
 
@@ -1054,13 +1055,20 @@ def cmd_export(args: argparse.Namespace) -> int:
         wait_minutes=args.wait_minutes,
         wait_share=args.wait_share,
     )
+    from triage.terminal import progress_bar
+
     try:
+        # A bar on a terminal only; without one nothing is counted ahead just to show it.
+        with progress_bar(t("expd_working", lang), sys.stderr) as bar:
+            shown = bar if bar.shown else None
+            if args.visits:
+                rows = export.write_visits(store, options, args.format, out, args.excel_da, shown)
+            else:
+                built = export.build(store, flow.sites, options, shown)
+                written = export.write(built, args.format, out, args.excel_da)
         if args.visits:
-            rows = export.write_visits(store, options, args.format, out, args.excel_da)
             print(t("exp_done_visits", lang, rows=rows, path=out))
         else:
-            built = export.build(store, flow.sites, options)
-            written = export.write(built, args.format, out, args.excel_da)
             print(t("exp_done", lang, files=", ".join(str(p) for p in written)))
     except export.ExportError as error:
         print(t(error.code, lang, **error.params), file=sys.stderr)
@@ -1177,8 +1185,9 @@ def cmd_summary(args: argparse.Namespace) -> int:
     store = _open_store(args)
     if store is None:
         return 1
-    from triage.report import summary_csv, summary_json, summary_table
+    from triage.report import summary_csv, summary_json, summary_view
     from triage.stats import Filters, summarize
+    from triage.terminal import show
 
     if args.tui:
         from triage.app import TriageApp
@@ -1198,8 +1207,11 @@ def cmd_summary(args: argparse.Namespace) -> int:
         )
     filters = Filters(sites=tuple(args.site) if args.site else None, include_demo=not args.no_demo)
     summary = summarize(store, flow.sites, first, last + timedelta(days=1), filters)
-    render = {"table": summary_table, "json": summary_json, "csv": summary_csv}[args.format]
-    sys.stdout.write(render(summary, flow.sites, lang))
+    if args.format == "table":  # in colour on a terminal, plain text for a script
+        show(summary_view(summary, flow.sites, lang), sys.stdout)
+    else:
+        render = {"json": summary_json, "csv": summary_csv}[args.format]
+        sys.stdout.write(render(summary, flow.sites, lang))
     return 0
 
 
@@ -1257,40 +1269,30 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return 1
     history = DemoHistory(flow, args.days, args.seed, args.per_day, end)
     started = time.perf_counter()
-    # A long load shows how far it has come, on a terminal only (not in a cron job's mail).
-    shown = sys.stderr.isatty()
+    from triage.terminal import progress_bar
 
-    def progress(visits: int) -> None:
-        print(
-            "\r" + t("demo_progress", lang, visits=count(visits, lang)),
-            end="",
-            file=sys.stderr,
-            flush=True,
-        )
-
-    def clear_progress() -> None:
-        if shown:
-            print("\r\033[K", end="", file=sys.stderr)
+    def say(visits: int) -> str:
+        return t("demo_progress", lang, visits=count(visits, lang))
 
     try:
-        if store.dialect == "sqlite":
-            written = store.load_demo(history, progress if shown else None)
-        else:
-            written = store.insert_many(history.visits())
+        # A long load shows how far it has come, on a terminal only (not in a cron job's mail).
+        with progress_bar(say(0), sys.stderr, measured=False) as bar:
+            if store.dialect == "sqlite":
+                shown = (lambda visits: bar(text=say(visits))) if bar.shown else None
+                written = store.load_demo(history, shown)
+            else:
+                written = store.insert_many(history.visits())
     except KeyboardInterrupt:
-        clear_progress()
         print(t("demo_interrupted", lang, db=store.describe()), file=sys.stderr)
         return 1
     except (*UNAVAILABLE, sqlite3.Error) as error:
         # Both loads are all or nothing: what was written so far has been taken out again.
-        clear_progress()
         print(t("demo_failed", lang, db=store.describe(), reason=_reason(error)), file=sys.stderr)
         if made is not None:
             store.dispose()
             _remove_database_files(made)
         return 1
     seconds = time.perf_counter() - started
-    clear_progress()
     print(
         t(
             "demo_done",

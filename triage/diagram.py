@@ -1,11 +1,15 @@
-"""The whole flow as a picture: an indented tree for the terminal, a Mermaid flowchart for docs."""
+"""The whole flow as a picture: a tree for the terminal (rich), a Mermaid flowchart for docs."""
 
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from triage.flow import Flow, Outcome
 from triage.i18n import t
+
+if TYPE_CHECKING:
+    from rich.tree import Tree
 
 
 def _destinations(flow: Flow, outcome: Outcome, lang: str) -> str:
@@ -18,15 +22,25 @@ def _destinations(flow: Flow, outcome: Outcome, lang: str) -> str:
     return " → ".join(names)
 
 
-def tree(flow: Flow, lang: str = "da") -> str:
-    """Every question with its keys down to the outcomes; a question reached twice is shown once."""
-    lines: list[str] = []
+def tree(flow: Flow, lang: str = "da") -> Tree:
+    """Every question with its keys down to the outcomes; a question reached twice is shown once.
+
+    Questions are bold and outcomes green on a terminal (see triage.terminal for plain text)."""
+    from rich.text import Text  # rich loads for the tree only, not for --mermaid
+    from rich.tree import Tree
+
     shown: set[str] = set()
 
-    def outcome_line(outcome: Outcome) -> str:
-        return f"◆ {outcome.title(lang)} [{outcome.id}] → {_destinations(flow, outcome, lang)}"
+    def outcome_label(outcome: Outcome) -> Text:
+        return Text(
+            f"◆ {outcome.title(lang)} [{outcome.id}] → {_destinations(flow, outcome, lang)}",
+            style="green",
+        )
 
-    def walk(node_id: str, prefix: str) -> None:
+    def question_label(node_id: str) -> Text:
+        return Text(f"? {flow.questions[node_id].text(lang)} [{node_id}]", style="bold")
+
+    def walk(node_id: str, branch: Tree) -> None:
         question = flow.questions[node_id]
         branches: list[tuple[str, str]] = []
         if question.postcode:
@@ -36,26 +50,21 @@ def tree(flow: Flow, lang: str = "da") -> str:
                 branches.append((f"⟨{t('tree_declined', lang)}⟩", p.declined))
         else:
             branches = [(f"{o.key} {o.label(lang)}", o.next) for o in question.options]
-        for i, (label, target) in enumerate(branches):
-            last = i == len(branches) - 1
-            connector, extend = ("└─ ", "   ") if last else ("├─ ", "│  ")
+        for label, target in branches:
+            line = Text(f"{label} → ")
             if target in flow.outcomes:
-                lines.append(f"{prefix}{connector}{label} → {outcome_line(flow.outcomes[target])}")
+                branch.add(line + outcome_label(flow.outcomes[target]))
             elif target in shown:
-                lines.append(
-                    f"{prefix}{connector}{label} → ? [{target}] ({t('tree_see_above', lang)})"
-                )
+                see_above = f"? [{target}] ({t('tree_see_above', lang)})"
+                branch.add(line + Text(see_above, style="dim"))
             else:
                 shown.add(target)
-                lines.append(
-                    f"{prefix}{connector}{label} → ? {flow.questions[target].text(lang)} [{target}]"
-                )
-                walk(target, prefix + extend)
+                walk(target, branch.add(line + question_label(target)))
 
     shown.add(flow.start)
-    lines.append(f"? {flow.questions[flow.start].text(lang)} [{flow.start}]")
-    walk(flow.start, "")
-    return "\n".join(lines)
+    root = Tree(question_label(flow.start), guide_style="dim")
+    walk(flow.start, root)
+    return root
 
 
 def _label(text: str) -> str:

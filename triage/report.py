@@ -7,36 +7,45 @@ import io
 import json
 from datetime import date, timedelta
 
+from rich import box
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
 from triage.i18n import change, count, t
+from triage.overview import ALERT_OVER
 from triage.sites import Sites
 from triage.stats import Summary, is_misdirected
+from triage.terminal import plain
 
 
-def summary_table(s: Summary, sites: Sites, lang: str = "da") -> str:
+def summary_view(s: Summary, sites: Sites, lang: str = "da") -> Group:
+    """The summary for people: a few lines of text around a rich table of the sites."""
     last = date.fromisoformat(s.end) - timedelta(days=1)  # the summary's end is exclusive
-    out = [
-        t(
-            "sum_period",
-            lang,
-            start=s.start,
-            end=last.isoformat(),
-            total=count(s.total, lang),
-            previous=count(s.previous_total, lang),
-            change=change(s.change),
-        ),
-        "",
-    ]
-    out.append(
-        f"{t('sum_site', lang):<34}{t('sum_visits', lang):>10}{t('sum_share', lang):>8}"
-        f"{t('sum_target', lang):>7}{t('sum_imbalance', lang):>10}"
+    period = t(
+        "sum_period",
+        lang,
+        start=s.start,
+        end=last.isoformat(),
+        total=count(s.total, lang),
+        previous=count(s.previous_total, lang),
+        change=change(s.change),
     )
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold")
+    table.add_column(t("sum_site", lang))
+    for key in ("sum_visits", "sum_share", "sum_target", "sum_imbalance"):
+        table.add_column(t(key, lang), justify="right")
     for x in s.sites:
-        out.append(
-            f"{sites.name_of(x.site_id, lang):<34}{count(x.visits, lang):>10}"
-            f"{f'{x.share * 100:.0f} %':>8}{f'{x.target * 100:.0f} %':>7}{change(x.imbalance):>10}"
+        # Marked on a terminal where the overview's alert line would name the site.
+        high = x.imbalance is not None and x.imbalance > ALERT_OVER
+        table.add_row(
+            Text(sites.name_of(x.site_id, lang)),
+            Text(count(x.visits, lang)),
+            Text(f"{x.share * 100:.0f} %"),
+            Text(f"{x.target * 100:.0f} %"),
+            Text(change(x.imbalance), style="bold red" if high else ""),
         )
-    out.append(t("sum_overall", lang, value=f"{s.overall_imbalance * 100:.0f} %"))
-    out.append("")
+    out = [t("sum_overall", lang, value=f"{s.overall_imbalance * 100:.0f} %"), ""]
     out.append(
         t(
             "sum_misdirected",
@@ -62,7 +71,12 @@ def summary_table(s: Summary, sites: Sites, lang: str = "da") -> str:
             f"  {sites.name_of(h['site_id'], lang)}, {t('weekday_' + str(h['weekday']), lang)} "
             f"{h['hour']:02d}-{h['hour'] + 1:02d}: {count(h['visits'], lang)}"
         )
-    return "\n".join(out) + "\n"
+    return Group(Text(period), Text(""), table, Text(""), Text("\n".join(out)))
+
+
+def summary_table(s: Summary, sites: Sites, lang: str = "da") -> str:
+    """The summary for people as plain text (for a file or a pipe)."""
+    return plain(summary_view(s, sites, lang))
 
 
 def summary_json(s: Summary, sites: Sites, lang: str = "da") -> str:
