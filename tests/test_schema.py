@@ -16,8 +16,10 @@ from sqlalchemy import text
 
 from tests.test_cli import run
 from tests.test_store import GROUPINGS, NOON_UTC, _history, make_visit
+from triage.db.errors import DbError
+from triage.db.migrations import SCHEMA_VERSION, WRITABLE_FROM
+from triage.db.store import Store
 from triage.i18n import t
-from triage.store import SCHEMA_VERSION, WRITABLE_FROM, Store, StoreError
 from triage.visits import local_parts, to_minute, visit_from_result
 from triage.walk import route
 
@@ -127,7 +129,7 @@ def test_missing_version_row_is_refused_at_every_open_and_repair_writes_it(db, t
     store.dispose()
     for _ in range(5):  # the old code added the whole visit table to every rollup at each open
         refused = Store(db, spool_dir=tmp_path / "spool")
-        with pytest.raises(StoreError) as caught:
+        with pytest.raises(DbError) as caught:
             refused.open()
         assert caught.value.code == "db_version_missing"
         message = t(caught.value.code, "da", **caught.value.params)
@@ -167,7 +169,7 @@ def test_an_unreadable_version_is_refused_never_guessed(db, tmp_path, flow, stor
     store.dispose()
     for _ in range(3):
         refused = Store(db, spool_dir=tmp_path / "spool")
-        with pytest.raises(StoreError) as caught:
+        with pytest.raises(DbError) as caught:
             refused.open()
         assert caught.value.code == "db_version_unreadable"
         assert caught.value.params["found"] == stored
@@ -188,7 +190,7 @@ def test_repair_refuses_tables_of_an_unknown_version(tmp_path, flow):
         "DELETE FROM triage_meta WHERE key = 'schema_version'",
         "DROP TABLE visit_month_route",
     )
-    with pytest.raises(StoreError) as caught:
+    with pytest.raises(DbError) as caught:
         store.repair()
     assert caught.value.code == "db_schema_unknown"
     assert "visit_month_hourly" in caught.value.params["tables"]
@@ -206,7 +208,7 @@ def test_a_newer_database_closed_to_this_version_is_refused(db, tmp_path, writab
         )
     store.dispose()
     newer = Store(db, spool_dir=tmp_path / "spool")
-    with pytest.raises(StoreError) as caught:
+    with pytest.raises(DbError) as caught:
         newer.open()
     assert caught.value.code == "db_newer"
     assert caught.value.params == {"found": SCHEMA_VERSION + 1, "supported": SCHEMA_VERSION}
@@ -257,7 +259,7 @@ def test_an_older_desk_writes_into_a_newer_database_and_figures_stay_exact(db, t
         assert conn.execute(text(version)).scalar() == str(SCHEMA_VERSION + 1)
         assert conn.execute(text("SELECT inserted FROM visit_future")).scalar() == 6
     for refused in (older.check, older.repair):  # not this version's to check or repair
-        with pytest.raises(StoreError) as caught:
+        with pytest.raises(DbError) as caught:
             refused()
         assert caught.value.code == "check_db_newer"
     older.dispose()
