@@ -317,6 +317,42 @@ def test_desks_starting_together_upgrade_once(db, tmp_path, flow):
         desk.dispose()
 
 
+def test_the_upgrade_steps_are_named_and_numbered_in_order():
+    from triage.db.migrations import STEPS
+
+    assert [step.version for step in STEPS] == list(range(2, SCHEMA_VERSION + 1))
+    names = [step.name for step in STEPS]
+    assert all(names) and len(set(names)) == len(names)
+
+
+# The tables each version added, dropped to make a database of the version before.
+ADDED_AFTER = {
+    2: ("visit_postcode", "visit_day", "visit_month_hourly", "visit_month_route"),
+    3: ("visit_day", "visit_month_hourly", "visit_month_route"),
+}
+
+
+@pytest.mark.parametrize("found", sorted(ADDED_AFTER))
+def test_an_older_database_gets_the_steps_after_its_version(db, tmp_path, flow, found):
+    """A version 2 database gets its postcode rollup from the detail, a version 3 one its day
+    and month rollups summed from the other rollups, so its purged days keep those figures."""
+    store = filled(db, tmp_path, flow)
+    if found == 3:
+        store.purge(FIRST_KEPT)
+    before = figures(store)
+    sql(
+        store,
+        *[f"DROP TABLE {table}" for table in ADDED_AFTER[found]],
+        f"UPDATE triage_meta SET value = '{found}' WHERE key = 'schema_version'",
+    )
+    store.dispose()
+    upgraded = opened(db, tmp_path)
+    assert upgraded.schema_version() == SCHEMA_VERSION
+    assert figures(upgraded) == before
+    assert upgraded.check()["ok"]
+    upgraded.dispose()
+
+
 # --- check and repair ----------------------------------------------------------------
 
 

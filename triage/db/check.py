@@ -253,11 +253,11 @@ def repair(store: Store) -> dict:
             not_newer(state.version, store.describe())
         changes["restored_note"] = state.meta.get("triggers_restored")  # by an opening, before
         changes["triggers"] = [*state.triggers_missing, *state.triggers_changed]
-        if store._needs_work(state):
+        if store.needs_work(state):
             changes["tables"] = sorted(TABLE_NAMES - state.tables)
             if state.version is not None and state.version < SCHEMA_VERSION:
                 changes["version"] = SCHEMA_VERSION
-            store._bring_up(conn, state)
+            store.bring_up(conn, state)
             state = read_state(conn)
         _put_back_triggers(conn, state)
         for table, difference in _rollup_differences(conn, state):  # in order, as rebuilt

@@ -101,16 +101,16 @@ class Store:
         with self.engine.connect() as conn:
             state = read_state(conn)
             conn.rollback()
-        if not self._needs_work(state):
+        if not self.needs_work(state):
             self.opened = True
             return
         with schema_transaction(self.engine) as conn:
             state = read_state(conn)  # again: another desk may have done it meanwhile
-            if self._needs_work(state):
-                self._bring_up(conn, state)
+            if self.needs_work(state):
+                self.bring_up(conn, state)
         self.opened = True
 
-    def _needs_work(self, state: SchemaState) -> bool:
+    def needs_work(self, state: SchemaState) -> bool:
         """True when opening must create, upgrade or restore something; raises when the database
         cannot be used by this code."""
         if state.stored_version is None:
@@ -128,7 +128,7 @@ class Store:
             or bool(state.triggers_missing)
         )
 
-    def _bring_up(self, conn, state: SchemaState) -> None:
+    def bring_up(self, conn, state: SchemaState) -> None:
         """Create, upgrade or restore, inside the schema transaction."""
         SQLModel.metadata.create_all(conn, tables=[table_of(model) for model in TABLES])
         if state.stored_version is None:
