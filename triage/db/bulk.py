@@ -11,7 +11,7 @@ from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from triage.db.rollups import EVERY_ROLLUP, SUMMED, add_sql, rollup_triggers, sum_sql
+from triage.db.rollups import COUNTED, EVERY_ROLLUP, SUMMED, add_sql, rollup_triggers, sum_sql
 from triage.visits import FIELDS
 
 if TYPE_CHECKING:
@@ -38,15 +38,13 @@ def load_demo(
         raise ValueError("load_demo is the SQLite bulk path; use insert_many elsewhere")
     if not store.is_empty():
         raise ValueError("load_demo fills an empty database only")
-    summed = {table for table, _, _ in SUMMED}
-    counted = [(table, keys) for table, keys in EVERY_ROLLUP if table not in summed]
-    groupings = tuple(keys for _, keys in counted)
+    groupings = tuple(keys for _, keys in COUNTED)
     add_counts = [  # the batch's counts; then the rollups that sum those, from them
         add_sql(table, keys, f"SELECT * FROM batch.count{index} WHERE true")
-        for index, (table, keys) in enumerate(counted)
+        for index, (table, keys) in enumerate(COUNTED)
     ]
     add_counts += [
-        sum_sql(table, keys, f"batch.count{[t for t, _ in counted].index(source)}", "sqlite")
+        sum_sql(table, keys, f"batch.count{[t for t, _ in COUNTED].index(source)}", "sqlite")
         for table, keys, source in SUMMED
     ]
     store.engine.dispose()  # our own idle connections would keep the database in WAL
