@@ -35,6 +35,7 @@ from xml.sax.saxutils import escape
 from triage.db import queries
 from triage.db.queries import VisitQuery
 from triage.db.store import Store
+from triage.errors import CodedError
 from triage.i18n import t
 from triage.sites import Sites
 from triage.staffing import DEFAULT_WAIT_MINUTES, DEFAULT_WAIT_SHARE, counters_needed
@@ -1122,13 +1123,8 @@ def _write_visits_about_csv(path: Path, options: Options, rows: int, excel_da: b
     return about
 
 
-class ExportError(Exception):
+class ExportError(CodedError):
     """A problem the person exporting must act on; `code` names the i18n message."""
-
-    def __init__(self, code: str, **params) -> None:
-        super().__init__(f"{code} {params}")
-        self.code = code
-        self.params = params
 
 
 def write(export: Export, fmt: str, out: Path, excel_da: bool = False) -> list[Path]:

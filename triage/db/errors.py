@@ -3,14 +3,9 @@ loads no ORM."""
 
 from __future__ import annotations
 
-from typing import Any
+from triage.errors import CodedError
 
 
-class DbError(Exception):
-    """A problem a person must act on: `code` names the i18n message, `params` fill it in.
-    Callers tell the problems apart by `code` (e.g. "db_newer", "not_saved")."""
-
-    def __init__(self, code: str, **params: Any) -> None:
-        super().__init__(f"{code} {params}")
-        self.code = code
-        self.params = params
+class DbError(CodedError):
+    """A database problem a person must act on: `code` names the i18n message, `params` fill
+    it in. Callers tell the problems apart by `code` (e.g. "db_newer", "not_saved")."""
