@@ -28,10 +28,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from triage import paths  # noqa: E402
+from triage.db.store import Store  # noqa: E402
 from triage.demo import DemoHistory  # noqa: E402
 from triage.export import Options, visits_sql  # noqa: E402
 from triage.load import load_or_raise  # noqa: E402
-from triage.store import Store  # noqa: E402
 
 END = date(2026, 11, 23)
 DAYS = 3650

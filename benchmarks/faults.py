@@ -64,9 +64,9 @@ def desk_process(spec: dict) -> None:
     Prints `saved ID` / `spooled ID` (acknowledged), `refused CODE` (the desk said it could not
     keep the visit) or `error TYPE` (with its traceback on stderr: the desk would have crashed)."""
     from triage import paths
+    from triage.db.errors import DbError
     from triage.desklog import DeskLog
     from triage.load import load_or_raise
-    from triage.store import StoreError
     from triage.visits import visit_from_result
     from triage.walk import route
 
@@ -76,7 +76,7 @@ def desk_process(spec: dict) -> None:
     if spec.get("open", True):
         try:
             print(f"opened {log.open()}", flush=True)
-        except StoreError as error:
+        except DbError as error:
             print(f"opened refused:{error.code}", flush=True)
         except Exception as error:  # noqa: BLE001 - the desk would have crashed: counted
             traceback.print_exc()
@@ -101,7 +101,7 @@ def desk_process(spec: dict) -> None:
         try:
             status = log.record(visit)
             print(f"{status} {visit['visit_id']}", flush=True)
-        except StoreError as error:
+        except DbError as error:
             print(f"refused {error.code}", flush=True)
             failures += 1
         except Exception as error:  # noqa: BLE001 - the desk would have crashed: counted
@@ -442,7 +442,7 @@ def waiting_text(spool: Path) -> str:
 
 def new_database(target: Path | str) -> str:
     """A database (a SQLite path or a URL) made ready the way the desk makes it; its URL."""
-    from triage.store import Store
+    from triage.db.store import Store
 
     if isinstance(target, Path):
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -994,7 +994,7 @@ def fault_18(run: Run) -> None:
 
 def fault_19(run: Run) -> None:
     """The database locked by another writer (BEGIN EXCLUSIVE) for longer than the busy timeout."""
-    from triage import store
+    from triage.db import connect as store
 
     db = run.folder / "visits.db"
     url = new_database(db)

@@ -31,11 +31,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from triage import paths  # noqa: E402
+from triage.db.store import Store  # noqa: E402
 from triage.demo import DemoHistory  # noqa: E402
 from triage.load import load_or_raise  # noqa: E402
 from triage.model import LOCAL_ZONE  # noqa: E402
 from triage.overview import overview, period_dates  # noqa: E402
-from triage.store import Store  # noqa: E402
 
 END = date(2026, 11, 23)
 NOW = datetime.combine(END, clock(11, 30), LOCAL_ZONE)

@@ -24,8 +24,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from triage import paths  # noqa: E402
+from triage.db.connect import SQLITE_SYNCHRONOUS  # noqa: E402
+from triage.db.store import Store, _row  # noqa: E402
 from triage.load import load_or_raise  # noqa: E402
-from triage.store import SQLITE_SYNCHRONOUS, Store, _row  # noqa: E402
 from triage.visits import FIELDS, visit_from_result  # noqa: E402
 from triage.walk import route  # noqa: E402
 
@@ -132,7 +133,8 @@ from pathlib import Path
 sys.path.insert(0, sys.argv[5])
 kind, db, count, go = sys.argv[1], sys.argv[2], int(sys.argv[3]), Path(sys.argv[4])
 from benchmarks.store import raw_sqlite_row, visit, COLUMNS, PLACEHOLDERS
-from triage.store import Store, SQLITE_SYNCHRONOUS
+from triage.db.connect import SQLITE_SYNCHRONOUS
+from triage.db.store import Store
 if kind == "store":
     store = Store(db, desk="bench", spool_dir=Path(db).parent / "spool"); store.open()
 else:

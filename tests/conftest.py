@@ -130,7 +130,7 @@ def pg_url(postgres) -> str:
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store(request, tmp_path):
     """An opened store on each engine (statistics and exports; test_store has its own)."""
-    from triage.store import Store
+    from triage.db.store import Store
 
     db = (
         str(tmp_path / "visits.db")

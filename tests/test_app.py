@@ -8,8 +8,8 @@ import pytest
 from textual.widgets import Static
 
 from triage.app import TriageApp
+from triage.db.store import Store
 from triage.desklog import DeskLog
-from triage.store import Store
 
 SIZE = (80, 24)
 
@@ -412,8 +412,8 @@ async def test_a_newer_database_spools_and_says_which_versions(flow, tmp_path, e
 
     from sqlalchemy import text
 
+    from triage.db.migrations import SCHEMA_VERSION
     from triage.spool import database_identity
-    from triage.store import SCHEMA_VERSION
 
     db = str(tmp_path / "newer.db") if engine == "sqlite" else request.getfixturevalue("pg_url")
     store = Store(db, spool_dir=tmp_path / "spool")

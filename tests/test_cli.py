@@ -186,7 +186,7 @@ def test_route_unknown_site(capsys):
 def test_store_commands_on_a_real_database(tmp_path, capsys, flow):
     from datetime import datetime
 
-    from triage.store import Store
+    from triage.db.store import Store
     from triage.visits import visit_from_result
     from triage.walk import route
 

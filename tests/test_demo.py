@@ -9,9 +9,9 @@ import pytest
 
 from triage import demo
 from triage.cli import main
+from triage.db.store import Store
 from triage.demo import DESK_SITES, DemoHistory
 from triage.stats import footfall, summarize, visit_counts
-from triage.store import Store
 from triage.visits import FIELDS
 
 END = date(2026, 11, 23)

@@ -16,8 +16,8 @@ from textual.widgets import OptionList, Static
 from tests.test_cli import installed_triage
 from triage import paths, present
 from triage.app import TriageApp
+from triage.db.store import Store
 from triage.desklog import DeskLog
-from triage.store import Store
 from triage.visits import visit_from_result
 from triage.walk import route
 

@@ -281,7 +281,7 @@ def test_the_scan_finds_keys_in_each_way_the_code_names_them(used):
         'for heading, group in (("heading_errors", …), …)': {"heading_errors"},
         "lines = [*_about_period(…), …]; t(k) for k, v in lines": {"exp_about_period"},
         "trouble = _database_trouble(error); t(trouble, …)": {"db_failed"},
-        'StoreError("db_newer", …)': {"db_newer"},
+        'DbError("db_newer", …)': {"db_newer"},
         'PostcodeError("postcode_unknown", …)': {"postcode_unknown"},
         'report.error(file, node, "dead_end")': {"dead_end"},
         'Problem("error", name, name, "toml_syntax", …)': {"toml_syntax"},
@@ -466,7 +466,7 @@ def test_the_command_line_says_1_visit_and_1_cancellation(tmp_path, flow):
     from datetime import UTC, datetime
 
     from tests.test_cli import run
-    from triage.store import Store
+    from triage.db.store import Store
     from triage.visits import visit_from_result
     from triage.walk import route
 

@@ -124,3 +124,17 @@ open(REPORT, "w").write(json.dumps({"exit": code, "textual": loaded}))
 def test_flow_commands_never_load_textual(tmp_path, argv):
     report = _python(COMMAND.replace("ARGV", repr(argv)), tmp_path)
     assert report == {"exit": 0, "textual": []}
+
+
+def test_the_database_error_loads_without_the_orm(tmp_path):
+    """The desk names DbError where the database could not be used; that costs no ORM."""
+    found = _python(
+        "import json, sys\n"
+        "from triage.db.errors import DbError\n"
+        "error = DbError('db_newer', found=5, supported=4)\n"
+        "json.dump({'modules': sorted(sys.modules), 'code': error.code,"
+        " 'params': error.params}, open(REPORT, 'w'))\n",
+        tmp_path,
+    )
+    assert found["code"] == "db_newer" and found["params"] == {"found": 5, "supported": 4}
+    assert not [m for m in found["modules"] if m.split(".")[0] in ORM]

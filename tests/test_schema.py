@@ -16,8 +16,10 @@ from sqlalchemy import text
 
 from tests.test_cli import run
 from tests.test_store import GROUPINGS, NOON_UTC, _history, make_visit
+from triage.db.errors import DbError
+from triage.db.migrations import SCHEMA_VERSION, WRITABLE_FROM
+from triage.db.store import Store
 from triage.i18n import t
-from triage.store import SCHEMA_VERSION, WRITABLE_FROM, Store, StoreError
 from triage.visits import local_parts, to_minute, visit_from_result
 from triage.walk import route
 
@@ -127,7 +129,7 @@ def test_missing_version_row_is_refused_at_every_open_and_repair_writes_it(db, t
     store.dispose()
     for _ in range(5):  # the old code added the whole visit table to every rollup at each open
         refused = Store(db, spool_dir=tmp_path / "spool")
-        with pytest.raises(StoreError) as caught:
+        with pytest.raises(DbError) as caught:
             refused.open()
         assert caught.value.code == "db_version_missing"
         message = t(caught.value.code, "da", **caught.value.params)
@@ -167,7 +169,7 @@ def test_an_unreadable_version_is_refused_never_guessed(db, tmp_path, flow, stor
     store.dispose()
     for _ in range(3):
         refused = Store(db, spool_dir=tmp_path / "spool")
-        with pytest.raises(StoreError) as caught:
+        with pytest.raises(DbError) as caught:
             refused.open()
         assert caught.value.code == "db_version_unreadable"
         assert caught.value.params["found"] == stored
@@ -188,7 +190,7 @@ def test_repair_refuses_tables_of_an_unknown_version(tmp_path, flow):
         "DELETE FROM triage_meta WHERE key = 'schema_version'",
         "DROP TABLE visit_month_route",
     )
-    with pytest.raises(StoreError) as caught:
+    with pytest.raises(DbError) as caught:
         store.repair()
     assert caught.value.code == "db_schema_unknown"
     assert "visit_month_hourly" in caught.value.params["tables"]
@@ -206,7 +208,7 @@ def test_a_newer_database_closed_to_this_version_is_refused(db, tmp_path, writab
         )
     store.dispose()
     newer = Store(db, spool_dir=tmp_path / "spool")
-    with pytest.raises(StoreError) as caught:
+    with pytest.raises(DbError) as caught:
         newer.open()
     assert caught.value.code == "db_newer"
     assert caught.value.params == {"found": SCHEMA_VERSION + 1, "supported": SCHEMA_VERSION}
@@ -257,7 +259,7 @@ def test_an_older_desk_writes_into_a_newer_database_and_figures_stay_exact(db, t
         assert conn.execute(text(version)).scalar() == str(SCHEMA_VERSION + 1)
         assert conn.execute(text("SELECT inserted FROM visit_future")).scalar() == 6
     for refused in (older.check, older.repair):  # not this version's to check or repair
-        with pytest.raises(StoreError) as caught:
+        with pytest.raises(DbError) as caught:
             refused()
         assert caught.value.code == "check_db_newer"
     older.dispose()
@@ -313,6 +315,42 @@ def test_desks_starting_together_upgrade_once(db, tmp_path, flow):
     assert desks[0].check()["ok"]
     for desk in desks:
         desk.dispose()
+
+
+def test_the_upgrade_steps_are_named_and_numbered_in_order():
+    from triage.db.migrations import STEPS
+
+    assert [step.version for step in STEPS] == list(range(2, SCHEMA_VERSION + 1))
+    names = [step.name for step in STEPS]
+    assert all(names) and len(set(names)) == len(names)
+
+
+# The tables each version added, dropped to make a database of the version before.
+ADDED_AFTER = {
+    2: ("visit_postcode", "visit_day", "visit_month_hourly", "visit_month_route"),
+    3: ("visit_day", "visit_month_hourly", "visit_month_route"),
+}
+
+
+@pytest.mark.parametrize("found", sorted(ADDED_AFTER))
+def test_an_older_database_gets_the_steps_after_its_version(db, tmp_path, flow, found):
+    """A version 2 database gets its postcode rollup from the detail, a version 3 one its day
+    and month rollups summed from the other rollups, so its purged days keep those figures."""
+    store = filled(db, tmp_path, flow)
+    if found == 3:
+        store.purge(FIRST_KEPT)
+    before = figures(store)
+    sql(
+        store,
+        *[f"DROP TABLE {table}" for table in ADDED_AFTER[found]],
+        f"UPDATE triage_meta SET value = '{found}' WHERE key = 'schema_version'",
+    )
+    store.dispose()
+    upgraded = opened(db, tmp_path)
+    assert upgraded.schema_version() == SCHEMA_VERSION
+    assert figures(upgraded) == before
+    assert upgraded.check()["ok"]
+    upgraded.dispose()
 
 
 # --- check and repair ----------------------------------------------------------------

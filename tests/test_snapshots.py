@@ -85,7 +85,7 @@ def test_outcome_in_high_contrast(snap_compare, flow, tmp_path, monkeypatch):
 def overview_desk(flow, tmp_path, monkeypatch):
     from datetime import timedelta
 
-    from triage.store import Store
+    from triage.db.store import Store
     from triage.visits import visit_from_result
     from triage.walk import route
 

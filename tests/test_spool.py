@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from triage.db.store import Store
 from triage.desklog import DeskLog
 from triage.spool import QUARANTINE, Spool, database_identity, entry_problem
-from triage.store import Store
 from triage.visits import valid_desk_name, visit_from_result
 from triage.walk import route
 
@@ -253,11 +253,11 @@ def test_an_entry_the_database_refuses_is_found_and_set_aside(pg_url, tmp_path, 
 
 def test_a_visit_that_could_never_be_stored_is_not_accepted(tmp_path, flow):
     """The desk is told at once (and keeps the card) rather than spooling what never goes in."""
-    from triage.store import StoreError
+    from triage.db.errors import DbError
 
     store = Store(unreachable(tmp_path), spool_dir=tmp_path / "spool")
     visit = {**make_visit(flow), "local_hour": 24}
-    with pytest.raises(StoreError) as caught:
+    with pytest.raises(DbError) as caught:
         store.record(visit)
     assert caught.value.code == "not_saved" and "local_hour" in caught.value.params["reason"]
     assert not (tmp_path / "spool").exists()
@@ -413,7 +413,8 @@ import json, resource, signal, sys
 from pathlib import Path
 from triage import paths
 from triage.load import load_or_raise
-from triage.store import Store, StoreError
+from triage.db.errors import DbError
+from triage.db.store import Store
 from triage.visits import visit_from_result
 from triage.walk import route
 
@@ -429,7 +430,7 @@ def visit():
 def record(v):
     try:
         status = store.record(v)
-    except StoreError as error:
+    except DbError as error:
         print(json.dumps({"refused": error.params["reason"]}), flush=True)
         return
     print(json.dumps({"kept": v["visit_id"], "status": status}), flush=True)
@@ -597,14 +598,14 @@ def test_a_pipe_or_a_linked_quarantine_is_never_opened(tmp_path, flow):
 
 
 def test_the_desk_never_appends_through_a_link(tmp_path, flow):
-    from triage.store import StoreError
+    from triage.db.errors import DbError
 
     store = Store(unreachable(tmp_path), desk="skranke-1", spool_dir=tmp_path / "spool")
     target = tmp_path / "target.txt"
     target.write_text("")
     store.spool.directory.mkdir(parents=True)
     store.spool.path.symlink_to(target)
-    with pytest.raises(StoreError):  # the desk says it could not keep the visit, keeps the card
+    with pytest.raises(DbError):  # the desk says it could not keep the visit, keeps the card
         store.record(make_visit(flow))
     assert target.read_text() == ""
 

@@ -6,8 +6,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from triage.db.store import Store
 from triage.stats import Filters, footfall, summarize, visit_counts
-from triage.store import Store
 from triage.visits import visit_from_result
 from triage.walk import route
 
@@ -219,7 +219,7 @@ def test_summary_command_in_three_formats(tmp_path, flow, capsys):
 
 
 def test_whole_months():
-    from triage.stats import whole_months
+    from triage.db.queries import whole_months
 
     assert whole_months(date(2026, 1, 15), date(2026, 4, 10)) == (
         date(2026, 2, 1),

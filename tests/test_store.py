@@ -8,7 +8,9 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import text
 
-from triage.store import SCHEMA_VERSION, Store, StoreError
+from triage.db.errors import DbError
+from triage.db.migrations import SCHEMA_VERSION
+from triage.db.store import Store
 from triage.visits import FIELDS, visit_from_result
 from triage.walk import route
 
@@ -116,7 +118,7 @@ def test_older_schema_is_upgraded_and_newer_refused(db, tmp_path):
         )
     first.dispose()
     newer = Store(db, spool_dir=tmp_path / "spool")
-    with pytest.raises(StoreError) as caught:
+    with pytest.raises(DbError) as caught:
         newer.open()
     assert caught.value.code == "db_newer" and caught.value.params["found"] == 99
     newer.dispose()
@@ -131,7 +133,7 @@ def test_check_reports_integrity_and_counts(store, flow):
 
 def test_spooled_visits_are_replayed_once(db, tmp_path, flow):
     """A visit that could not be written waits in the spool; replay sends it exactly once."""
-    from triage.store import make_engine
+    from triage.db.connect import make_engine
 
     spool_dir = tmp_path / "spool"
     down = Store(db, desk="d1", spool_dir=spool_dir)
@@ -222,7 +224,7 @@ def test_full_disk_and_no_database_is_said_plainly(tmp_path, flow, monkeypatch):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(store.spool, "append", disk_full)
-    with pytest.raises(StoreError) as caught:
+    with pytest.raises(DbError) as caught:
         store.record(make_visit(flow))
     assert caught.value.code == "not_saved" and "No space left" in caught.value.params["reason"]
 

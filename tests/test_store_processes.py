@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from triage.store import Store
+from triage.db.store import Store
 
 # One desk process: wait for the start signal, record N visits, report what happened.
 WRITER = r"""
@@ -19,7 +19,7 @@ import json, sys, time
 from pathlib import Path
 from triage import paths
 from triage.load import load_or_raise
-from triage.store import Store
+from triage.db.store import Store
 from triage.visits import visit_from_result
 from triage.walk import route
 

@@ -12,9 +12,9 @@ from textual.widgets import DataTable, Static
 
 from triage import present
 from triage.app import TriageApp
+from triage.db.store import Store
 from triage.desklog import DeskLog
 from triage.model import LOCAL_ZONE
-from triage.store import Store
 from triage.visits import visit_from_result
 from triage.walk import route
 
@@ -90,7 +90,7 @@ async def test_refresh_picks_up_a_visit_written_by_another_process(overview_app,
         writer = (
             "import sys; from datetime import datetime, timezone\n"
             "from triage import paths; from triage.load import load_or_raise\n"
-            "from triage.store import Store; from triage.visits import visit_from_result\n"
+            "from triage.db.store import Store; from triage.visits import visit_from_result\n"
             "from triage.walk import route\n"
             "flow = load_or_raise(paths.default_data_dir())\n"
             f"store = Store({str(db)!r}, "
@@ -267,7 +267,7 @@ async def test_an_overview_on_a_newer_database_says_so_in_words(flow, db, tmp_pa
     never as an error code with its parameters."""
     import sqlite3
 
-    from triage.store import SCHEMA_VERSION
+    from triage.db.migrations import SCHEMA_VERSION
 
     with sqlite3.connect(db) as conn:
         conn.execute(

@@ -26,10 +26,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from triage import export, paths
+from triage.db.store import Store
 from triage.export import Options, build
 from triage.i18n import t
 from triage.load import load_or_raise
-from triage.store import Store
 from triage.visits import visit_from_result
 from triage.walk import route
 

@@ -242,11 +242,11 @@ class TriageApp(MultilingualApp):
 
     @work(thread=True, exclusive=True, group="log-open", name="open_log", exit_on_error=False)
     def open_log(self) -> None:
-        from triage.store import StoreError
+        from triage.db.errors import DbError
 
         try:
             available = self.visit_log.open()
-        except StoreError as error:  # e.g. a newer schema: visits wait in the spool
+        except DbError as error:  # e.g. a newer schema: visits wait in the spool
             self._tell_screen(LogReady(False, None, error.code, params=error.params))
             return
         counts = self.visit_log.counts_today(self.today()) if available else None
@@ -275,11 +275,11 @@ class TriageApp(MultilingualApp):
 
     @work(thread=True, group="log-write", name="write_visit", exit_on_error=False)
     def write_visit(self, visit: dict) -> None:
-        from triage.store import StoreError
+        from triage.db.errors import DbError
 
         try:
             status = self.visit_log.record(visit)
-        except StoreError as error:
+        except DbError as error:
             self._tell_screen(VisitLogged(visit, "failed", None, error.params.get("reason", "")))
             return
         self._tell_screen(
@@ -293,11 +293,11 @@ class TriageApp(MultilingualApp):
 
     @work(thread=True, group="log-write", name="void_last", exit_on_error=False)
     def void_last(self) -> None:
-        from triage.store import StoreError
+        from triage.db.errors import DbError
 
         try:
             status, visit = self.visit_log.undo_last()
-        except StoreError as error:  # the visit still counts; the desk may try again
+        except DbError as error:  # the visit still counts; the desk may try again
             self._tell_screen(VisitVoided(None, "failed", None, error.params.get("reason", "")))
             return
         self._tell_screen(VisitVoided(visit, status, self.visit_log.counts_today(self.today())))

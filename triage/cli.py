@@ -509,7 +509,9 @@ def _open_store(args: argparse.Namespace):
 def _opened(args: argparse.Namespace):
     from sqlalchemy.exc import ArgumentError, DatabaseError
 
-    from triage.store import UNAVAILABLE, Store, StoreError
+    from triage.db.connect import UNAVAILABLE
+    from triage.db.errors import DbError
+    from triage.db.store import Store
 
     lang = args.lang
     try:
@@ -528,7 +530,7 @@ def _opened(args: argparse.Namespace):
         return store  # check reads what is there, as it is: opening could put triggers back
     try:
         store.open()
-    except StoreError as error:
+    except DbError as error:
         code = "db_newer_command" if error.code == "db_newer" else error.code  # not the desk's
         print(t(code, lang, **{"db": store.describe(), **error.params}), file=sys.stderr)
     except UNAVAILABLE as error:
@@ -830,7 +832,8 @@ def cmd_spool(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     from sqlalchemy.exc import DatabaseError
 
-    from triage.store import UNAVAILABLE, StoreError
+    from triage.db.connect import UNAVAILABLE
+    from triage.db.errors import DbError
 
     lang = args.lang
     store = _open_store(args)  # not opened: only --repair changes anything
@@ -841,7 +844,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             for line in _repair_lines(store.repair(), lang):
                 print(line)
         report = store.check()
-    except StoreError as error:
+    except DbError as error:
         print(t(error.code, lang, **error.params), file=sys.stderr)
         return 1
     except (*UNAVAILABLE, DatabaseError) as error:  # DatabaseError: a damaged file, read half-way
@@ -1250,7 +1253,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
-    from triage.store import UNAVAILABLE  # the database code loads only now
+    from triage.db.connect import UNAVAILABLE  # the database code loads only now
 
     target = paths.sqlite_file(args.db)
     made = target if isinstance(target, Path) and not target.exists() else None

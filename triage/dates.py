@@ -9,19 +9,15 @@ OverflowError on input such as 9999-12-31 or 0001-01-01.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+
+from triage.errors import CodedError
 
 EARLIEST = date(1900, 1, 1)
 LATEST = date(2999, 12, 31)
 
 
-class DayError(ValueError):
+class DayError(CodedError, ValueError):
     """A day that cannot be used; `code` names the i18n message."""
-
-    def __init__(self, code: str, **params: Any) -> None:
-        super().__init__(f"{code} {params}")
-        self.code = code
-        self.params = params
 
 
 def within(day: date, typed: str) -> date:

@@ -22,7 +22,7 @@ from triage.spool import Drained, Spool, database_identity, entry_problem, one_l
 from triage.visits import valid_desk_name
 
 if TYPE_CHECKING:
-    from triage.store import Store
+    from triage.db.store import Store
 
 UNDO_MINUTES = 5
 
@@ -59,7 +59,7 @@ class DeskLog:
     def store(self) -> Store:
         with self._lock:
             if self._store is None:
-                from triage.store import Store  # the ORM loads here, never at start-up
+                from triage.db.store import Store  # the ORM loads here, never at start-up
 
                 self._store = Store(self.db, desk=self.desk, spool_dir=self.spool_dir)
             return self._store
@@ -68,24 +68,24 @@ class DeskLog:
         self.problem = one_line(error)
 
     def _keep_in_spool(self, entry: dict[str, Any]) -> str:
-        """The store itself cannot be used: the entry waits in the spool. StoreError when the
+        """The store itself cannot be used: the entry waits in the spool. DbError when the
         spool cannot be written either, so the desk says so and the entry is not lost silently."""
-        from triage.store import StoreError
+        from triage.db.errors import DbError
 
         try:
             self.spool.append(entry)
         except OSError as error:
-            raise StoreError("not_saved", reason=error.strerror or str(error)) from error
+            raise DbError("not_saved", reason=error.strerror or str(error)) from error
         return "spooled"
 
     def open(self) -> bool:
         """True when the database answers; False means visits will wait in the spool (see
-        `problem`). A database newer than this code raises StoreError for the desk to show."""
-        from triage.store import StoreError
+        `problem`). A database newer than this code raises DbError for the desk to show."""
+        from triage.db.errors import DbError
 
         try:
             self.store.open()
-        except StoreError:
+        except DbError:
             raise
         except Exception as error:  # noqa: BLE001 - any failure here means: spool, and say why
             self._unusable(error)
@@ -96,18 +96,18 @@ class DeskLog:
         return True
 
     def record(self, visit: dict[str, Any]) -> str:
-        """'saved' or 'spooled'; StoreError('not_saved') only when the spool fails too."""
-        from triage.store import StoreError
+        """'saved' or 'spooled'; DbError('not_saved') only when the spool fails too."""
+        from triage.db.errors import DbError
 
         if self.demo:
             visit["demo"] = True
         problem = entry_problem(visit)
         if problem:  # it could never be stored: say so now, rather than spool it
-            raise StoreError("not_saved", reason=why(problem))
+            raise DbError("not_saved", reason=why(problem))
         self.last_visit = visit  # set first: an undo pressed meanwhile waits for this write
         try:
             return self.store.record(visit)
-        except StoreError:
+        except DbError:
             raise
         except Exception as error:  # noqa: BLE001 - the store itself is unusable: keep the visit
             self._unusable(error)
@@ -121,11 +121,11 @@ class DeskLog:
             minutes=UNDO_MINUTES
         ):
             return "nothing", None
-        from triage.store import StoreError
+        from triage.db.errors import DbError
 
         try:
             status = self.store.void(visit["visit_id"], self.desk, now)
-        except StoreError:
+        except DbError:
             raise  # neither database nor spool took it: the visit still counts, say so
         except Exception as error:  # noqa: BLE001 - as for record: the void waits in the spool
             self._unusable(error)

@@ -32,13 +32,14 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
-from sqlalchemy import text
-
+from triage.db import queries
+from triage.db.queries import VisitQuery
+from triage.db.store import Store
+from triage.errors import CodedError
 from triage.i18n import t
 from triage.sites import Sites
 from triage.staffing import DEFAULT_WAIT_MINUTES, DEFAULT_WAIT_SHARE, counters_needed
 from triage.stats import Filters, is_misdirected, postcode_counts, summarize, visit_counts
-from triage.store import Store
 
 FORMATS = ("csv", "xlsx", "json")
 SUFFIXES = {"csv": ".csv", "xlsx": ".xlsx", "json": ".json"}
@@ -981,117 +982,37 @@ VISIT_COLUMNS = (
     Column("duration_s", "int"),
     Column("demo"),
 )
-_TEXT_SOURCES = {
-    "visit_id": "visit_id",
-    "site_id": "site_id",
-    "desk": "desk",
-    "channel": "channel",
-    "outcome_id": "outcome_id",
-    "destination_id": "destination_id",
-    "destinations": "destinations",
-    "home_site_id": "postcode_site_id",
-    "flow_version": "flow_version",
-}
-_PLAIN_SOURCES = {
-    "at_utc": "at_utc",
-    "date": "local_date",
-    "hour": "local_hour",
-    "weekday": "local_weekday",
-    "postcode": "postcode",
-}
+
+
+def _visit_query(options: Options) -> VisitQuery:
+    return VisitQuery(
+        columns=[column.key for column in VISIT_COLUMNS],
+        start=options.start,
+        end=options.end,
+        filters=options.filters,
+        yes=t("exp_yes", options.lang),
+        no=t("exp_no", options.lang),
+        formula_starts=FORMULA_STARTS,
+    )
 
 
 def visits_sql(
     options: Options, excel_da: bool, mode: str, dialect: str = "sqlite"
 ) -> tuple[str, dict]:
-    """The visit-level query, the same on SQLite and PostgreSQL. Mode "typed": the stored values
-    (JSON, Excel); "text": every value as the text the CSV needs, made formula-safe by the
-    database itself. (Building whole CSV lines in SQL was tried: SQLite's string functions
-    made it slower than Python's csv module.)"""
-    typed = mode == "typed"
-    params: dict = {
-        "start": options.start,
-        "end": options.end,
-        "yes": t("exp_yes", options.lang),
-        "no": t("exp_no", options.lang),
-    }
-    for i, start in enumerate(FORMULA_STARTS):
-        params[f"f{i}"] = start
-    starts = ", ".join(f":f{i}" for i in range(len(FORMULA_STARTS)))
-
-    def safe(column: str) -> str:
-        if typed:
-            return column
-        return (
-            f"CASE WHEN substr({column}, 1, 1) IN ({starts}) THEN '''' || {column} "
-            f"ELSE {column} END"
-        )
-
-    selected = []
-    for column in VISIT_COLUMNS:
-        if column.key in _TEXT_SOURCES:
-            selected.append(safe(_TEXT_SOURCES[column.key]))
-        elif column.key in ("handled_here", "demo"):
-            selected.append(f"CASE WHEN {column.key} THEN :yes ELSE :no END")
-        elif column.key == "duration_s":
-            selected.append("CAST(ROUND(duration_s) AS INTEGER)")  # whole seconds, as promised
-        elif column.key == "at_utc":  # to the minute, whatever older rows hold
-            if dialect != "postgresql":
-                selected.append("substr(at_utc, 1, 16)")  # SQLite keeps ISO text: cut it
-            elif typed:
-                selected.append("date_trunc('minute', at_utc)")
-            else:  # the same text as from SQLite (\\: keeps the colon from reading as a parameter)
-                selected.append("to_char(at_utc AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24\\:MI')")
-        else:
-            selected.append(_PLAIN_SOURCES[column.key])
-    where = ["local_date >= :start", "local_date < :end", "voided_utc IS NULL"]
-    if options.filters.sites is not None:
-        names = []
-        for i, site in enumerate(options.filters.sites):
-            params[f"s{i}"] = site
-            names.append(f":s{i}")
-        where.append(f"site_id IN ({', '.join(names)})")
-    if not options.filters.include_demo:
-        where.append("NOT demo")
-    # In the order of the (date, site) index: no sort, whatever the period.
-    sql = (
-        f"SELECT {', '.join(selected)} FROM visit WHERE {' AND '.join(where)} "
-        "ORDER BY local_date, site_id, id"
-    )
-    return sql, params
+    """The visit-level query (triage.db.queries.visits_sql). Mode "typed": the stored values
+    (JSON, Excel); "text": every value as the text the CSV needs, made formula-safe."""
+    return queries.visits_sql(_visit_query(options), mode == "typed", dialect)
 
 
 def _visit_rows(
     store: Store, options: Options, excel_da: bool, mode: str, batch: int = 5000
 ) -> Iterator[Sequence[Sequence[Any]]]:
     """Visit rows in batches, streamed from the database (memory stays flat)."""
-    sql, params = visits_sql(options, excel_da, mode, store.dialect)
-    if store.dialect == "sqlite":
-        # The driver's own cursor: its rows are plain tuples, which csv writes at C speed.
-        raw = store.engine.raw_connection()
-        try:
-            cursor = raw.cursor()
-            cursor.execute(
-                sql, {k: v.isoformat() if isinstance(v, date) else v for k, v in params.items()}
-            )
-            while part := cursor.fetchmany(batch):
-                yield part
-        finally:
-            raw.close()
-        return
-    with store.engine.connect() as conn:
-        result = conn.execution_options(stream_results=True, yield_per=batch).execute(
-            text(sql), params
-        )
-        for part in result.partitions(batch):
-            yield part
+    return queries.visit_rows(store, _visit_query(options), mode == "typed", batch)
 
 
 def count_visits(store: Store, options: Options) -> int:
-    sql, params = visits_sql(options, False, "typed", store.dialect)
-    counted = f"SELECT COUNT(*) FROM ({sql.rsplit(' ORDER BY', 1)[0]}) AS chosen"  # noqa: S608
-    with store.engine.connect() as conn:
-        return int(conn.execute(text(counted), params).scalar_one())
+    return queries.count_visit_rows(store, _visit_query(options))
 
 
 def _ticker(progress: Progress | None, total: int) -> Callable[[int], None]:
@@ -1202,13 +1123,8 @@ def _write_visits_about_csv(path: Path, options: Options, rows: int, excel_da: b
     return about
 
 
-class ExportError(Exception):
+class ExportError(CodedError):
     """A problem the person exporting must act on; `code` names the i18n message."""
-
-    def __init__(self, code: str, **params) -> None:
-        super().__init__(f"{code} {params}")
-        self.code = code
-        self.params = params
 
 
 def write(export: Export, fmt: str, out: Path, excel_da: bool = False) -> list[Path]:

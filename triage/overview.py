@@ -8,9 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from triage.db.store import Store
 from triage.sites import Sites
 from triage.stats import HOURS, Filters, Summary, summarize, visit_counts
-from triage.store import Store
 
 PERIODS = ("today", "week", "30days", "year")
 ALERT_OVER = 0.25  # a site more than 25 % above its target share

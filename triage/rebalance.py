@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from triage.errors import CodedError
 from triage.load import headers
 from triage.sites import Sites
 
@@ -44,13 +45,8 @@ SEARCH_LIMIT = 200_000  # sets of moves tried for one number of moves (well unde
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
 
-class RebalanceError(Exception):
+class RebalanceError(CodedError):
     """A proposal that cannot be made or written; `code` names the i18n message."""
-
-    def __init__(self, code: str, **params: object) -> None:
-        super().__init__(f"{code} {params}")
-        self.code = code
-        self.params = params
 
 
 def jobcentre_group(sites: Sites) -> str:

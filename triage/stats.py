@@ -20,72 +20,13 @@ supervisor can read:
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import date, timedelta
+from datetime import date
 
-from sqlmodel import SQLModel
-
+from triage.db.queries import Filters, postcode_rollup_counts, rollup_counts
+from triage.db.store import Store
 from triage.sites import Sites
-from triage.store import (
-    ROLLUP_KEYS,
-    Store,
-    VisitDaily,
-    VisitDay,
-    VisitHourly,
-    VisitMonthHourly,
-    VisitMonthRoute,
-    VisitPostcode,
-    VisitRoute,
-    table_of,
-)
-
-GROUPABLE = ROLLUP_KEYS + ("local_weekday",)
-# Narrowest first: each query reads the smallest rollup that has every column it needs.
-TABLES = (VisitDay, VisitHourly, VisitRoute, VisitDaily)
-# Whole months of a long period come from these, the days at either end from the day rollup.
-MONTHS: dict[type[SQLModel], type[SQLModel]] = {
-    VisitHourly: VisitMonthHourly,
-    VisitRoute: VisitMonthRoute,
-}
-
-
-def _narrowest(needed: set[str]) -> type[SQLModel]:
-    for table in TABLES:
-        if needed <= set(table_of(table).columns.keys()):
-            return table
-    raise ValueError(f"no rollup has {sorted(needed)}")
-
 
 BUCKETS = ("hour", "weekday", "day", "week", "month")
-
-
-@dataclass(frozen=True)
-class Filters:
-    """What to count: None means everything."""
-
-    sites: tuple[str, ...] | None = None
-    destinations: tuple[str, ...] | None = None
-    channels: tuple[str, ...] | None = None
-    include_demo: bool = True
-
-    @property
-    def columns(self) -> set[str]:
-        """Columns the filters look at (besides the date)."""
-        wanted = {"local_date", "demo"}
-        if self.sites is not None:
-            wanted.add("site_id")
-        if self.destinations is not None:
-            wanted.add("destination_id")
-        if self.channels is not None:
-            wanted.add("channel")
-        return wanted
-
-
-def whole_months(start: date, end: date) -> tuple[date, date] | None:
-    """The first day of the first whole month in [start, end) and the first day after the last
-    whole month, or None when the period holds no whole month."""
-    first = start if start.day == 1 else (start.replace(day=1) + timedelta(days=32)).replace(day=1)
-    last = end.replace(day=1)
-    return (first, last) if first < last else None
 
 
 def visit_counts(
@@ -97,104 +38,15 @@ def visit_counts(
     filters: Filters | None = None,
 ) -> dict[tuple, int]:
     """Visits in the period, counted per combination of the `by` columns, from the narrowest
-    rollup that has them; whole months from its month rollup where it has one.
-
-    The SQL is written here rather than built with SQLAlchemy's expression language: building
-    and compiling the statement cost more than running it, and the overview runs several."""
-    unknown = set(by) - set(GROUPABLE)
-    if unknown:
-        raise ValueError(f"cannot group by {sorted(unknown)}; choose from {GROUPABLE}")
-    filters = filters or Filters(include_demo=include_demo)
-    needed = set(by) | filters.columns
-    table = _narrowest(needed)
-    months = whole_months(start, end) if "local_date" not in by else None
-    monthly = MONTHS.get(table)
-    sql = _Sql(store.dialect, filters)
-    if (
-        monthly is None
-        or months is None
-        or not (needed - {"local_date"} <= set(table_of(monthly).columns.keys()))
-    ):
-        query = sql.grouped(table_of(table).name, by, "local_date", start, end)
-    else:
-        first, last = months
-        parts = [sql.grouped(table_of(monthly).name, by, "month", first, last)]
-        for a, b in ((start, first), (last, end)):  # each end its own range: an OR scans all
-            if a < b:
-                parts.append(sql.grouped(table_of(table).name, by, "local_date", a, b))
-        keys = ", ".join(by)
-        union = " UNION ALL ".join(parts)
-        query = f"SELECT {keys}, SUM(visits) FROM ({union}) AS parts GROUP BY {keys}"
-    with store.engine.connect() as conn:
-        rows = conn.exec_driver_sql(query, sql.params).fetchall()
-    return {
-        tuple(_typed(b, v) for b, v in zip(by, row[:-1], strict=True)): int(row[-1])
-        for row in rows
-        if row[-1]
-    }
-
-
-class _Sql:
-    """Pieces of the counting queries, with their parameters in the driver's own style."""
-
-    def __init__(self, dialect: str, filters: Filters) -> None:
-        self.dialect = dialect
-        self.filters = filters
-        self.params: dict = {}
-
-    def param(self, value) -> str:
-        name = f"p{len(self.params)}"
-        if isinstance(value, date) and self.dialect == "sqlite":
-            value = value.isoformat()  # as SQLite stores dates
-        self.params[name] = value
-        return f"%({name})s" if self.dialect == "postgresql" else f":{name}"
-
-    def grouped(
-        self, table: str, by: tuple[str, ...], date_column: str, start: date, end: date
-    ) -> str:
-        conditions = [f"{date_column} >= {self.param(start)}", f"{date_column} < {self.param(end)}"]
-        for column, values in (
-            ("site_id", self.filters.sites),
-            ("destination_id", self.filters.destinations),
-            ("channel", self.filters.channels),
-        ):
-            if values is not None:
-                listed = ", ".join(self.param(v) for v in values) or "NULL"
-                conditions.append(f"{column} IN ({listed})")
-        if not self.filters.include_demo:
-            conditions.append("NOT demo")
-        keys = ", ".join(by)
-        where = " AND ".join(conditions)
-        return f"SELECT {keys}, SUM(visits) AS visits FROM {table} WHERE {where} GROUP BY {keys}"
-
-
-def _typed(column: str, value):
-    """The same Python types on both engines: dates as dates, yes/no as bool."""
-    if column == "local_date" and isinstance(value, str):
-        return date.fromisoformat(value)
-    if column in ("handled_here", "demo"):
-        return bool(value)
-    return value
+    rollup that has them; whole months from its month rollup where it has one."""
+    return rollup_counts(store, start, end, by, filters or Filters(include_demo=include_demo))
 
 
 def postcode_counts(
     store: Store, start: date, end: date, filters: Filters | None = None
 ) -> dict[tuple[int, str, str], int]:
     """Visits that gave a postcode, per (postcode, home site, visited site)."""
-    filters = filters or Filters()
-    if filters.destinations is not None or filters.channels is not None:
-        raise ValueError("postcode counts cannot be filtered by destination or channel")
-    sql = _Sql(store.dialect, filters)
-    query = sql.grouped(
-        VisitPostcode.__tablename__,
-        ("postcode", "postcode_site_id", "site_id"),
-        "local_date",
-        start,
-        end,
-    )
-    with store.engine.connect() as conn:
-        rows = conn.exec_driver_sql(query, sql.params).fetchall()
-    return {(int(p), home, site): int(n) for p, home, site, n in rows if n}
+    return postcode_rollup_counts(store, start, end, filters or Filters())
 
 
 def _bucket(day: date, hour: int, weekday: int, kind: str) -> str | int:

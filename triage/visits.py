@@ -2,7 +2,7 @@
 
 It holds when, where, what and how long — and nothing that identifies the citizen: no CPR
 number, no name, no free text. This module imports no database code, so the desk can build a
-visit without loading the ORM; the store (triage.store) writes it.
+visit without loading the ORM; the store (triage.db.store) writes it.
 """
 
 from __future__ import annotations

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from triage.errors import CodedError
 from triage.flow import NO_ADDRESS, Flow, Outcome, Question
 from triage.sites import AfterHours, PostcodeError, Site
 
@@ -20,13 +21,8 @@ MUNICIPAL = (
 )  # how a declined postcode is written in cases and on the command line
 
 
-class AnswerError(ValueError):
+class AnswerError(CodedError, ValueError):
     """An answer that does not fit the current question; `code` names the i18n message."""
-
-    def __init__(self, code: str, **params: object) -> None:
-        super().__init__(f"{code} {params}")
-        self.code = code
-        self.params = params
 
 
 @dataclass(frozen=True)

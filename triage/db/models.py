@@ -1,0 +1,180 @@
+"""The tables of the visit log. There is deliberately no column for who the citizen is."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Index, Table
+from sqlalchemy.engine import Connection
+from sqlmodel import Field, SQLModel, col
+
+
+class Visit(SQLModel, table=True):
+    """One confirmed outcome. There is deliberately no field for who the citizen is.
+    Statistics read the rollups; the one index here serves today's counts and purge."""
+
+    __tablename__ = "visit"
+    __table_args__ = (Index("ix_visit_date_site", "local_date", "site_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    visit_id: str = Field(max_length=32, unique=True)
+    at_utc: datetime
+    local_date: date
+    local_hour: int
+    local_weekday: int
+    site_id: str = Field(max_length=64)
+    desk: str = Field(max_length=64)
+    channel: str = Field(max_length=16)
+    outcome_id: str = Field(max_length=64)
+    destination_id: str = Field(max_length=64)
+    destinations: str = Field(max_length=400)
+    handled_here: bool
+    path: str = Field(max_length=2000)
+    postcode: int | None = None
+    postcode_site_id: str | None = Field(default=None, max_length=64)
+    flow_version: str = Field(max_length=64)
+    duration_s: float
+    demo: bool = False
+    voided_utc: datetime | None = None
+    voided_desk: str | None = Field(default=None, max_length=64)
+
+
+class VisitDaily(SQLModel, table=True):
+    """Counts per day, hour and kind of visit, kept by a trigger in the same transaction as
+    every insert and void, so it is always exact. Statistics read this, never the visit table;
+    `triage purge` deletes detail only, and no figure changes.
+    Empty strings, not NULL, stand for "none": they must take part in the key."""
+
+    __tablename__ = "visit_daily"
+
+    local_date: date = Field(primary_key=True)
+    local_hour: int = Field(primary_key=True)
+    site_id: str = Field(primary_key=True, max_length=64)
+    destination_id: str = Field(primary_key=True, max_length=64)
+    outcome_id: str = Field(primary_key=True, max_length=64)
+    channel: str = Field(primary_key=True, max_length=16)
+    handled_here: bool = Field(primary_key=True)
+    postcode_site_id: str = Field(primary_key=True, max_length=64)
+    demo: bool = Field(primary_key=True)
+    local_weekday: int
+    visits: int
+
+
+class VisitHourly(SQLModel, table=True):
+    """Footfall per site, day and hour: the small table the supervisor's views read."""
+
+    __tablename__ = "visit_hourly"
+
+    # Date first in the key: a day or a month is a range scan, not a pass over every site.
+    local_date: date = Field(primary_key=True)
+    site_id: str = Field(primary_key=True, max_length=64)
+    local_hour: int = Field(primary_key=True)
+    demo: bool = Field(primary_key=True)
+    local_weekday: int
+    visits: int
+
+
+class VisitRoute(SQLModel, table=True):
+    """Per day and site: where citizens live (their postcode's site) and where they were sent.
+    Small enough for misdirection and referral figures over long periods."""
+
+    __tablename__ = "visit_route"
+
+    local_date: date = Field(primary_key=True)
+    site_id: str = Field(primary_key=True, max_length=64)
+    postcode_site_id: str = Field(primary_key=True, max_length=64)
+    destination_id: str = Field(primary_key=True, max_length=64)
+    handled_here: bool = Field(primary_key=True)
+    demo: bool = Field(primary_key=True)
+    local_weekday: int
+    visits: int
+
+
+class VisitPostcode(SQLModel, table=True):
+    """Per day and site, the visits that gave a postcode: where citizens live, finer than
+    their catchment. Serves the planners' exports and the catchment proposal."""
+
+    __tablename__ = "visit_postcode"
+
+    local_date: date = Field(primary_key=True)
+    site_id: str = Field(primary_key=True, max_length=64)
+    postcode: int = Field(primary_key=True)
+    postcode_site_id: str = Field(primary_key=True, max_length=64)
+    demo: bool = Field(primary_key=True)
+    local_weekday: int
+    visits: int
+
+
+class VisitDay(SQLModel, table=True):
+    """Visits per day and site: the trend and the totals of long periods read this."""
+
+    __tablename__ = "visit_day"
+
+    local_date: date = Field(primary_key=True)
+    site_id: str = Field(primary_key=True, max_length=64)
+    demo: bool = Field(primary_key=True)
+    local_weekday: int
+    visits: int
+
+
+class VisitMonthHourly(SQLModel, table=True):
+    """visit_hourly summed over whole months (`month` is its first day): a year's heat map is
+    twelve rows per cell instead of some 250."""
+
+    __tablename__ = "visit_month_hourly"
+
+    month: date = Field(primary_key=True)
+    site_id: str = Field(primary_key=True, max_length=64)
+    local_weekday: int = Field(primary_key=True)
+    local_hour: int = Field(primary_key=True)
+    demo: bool = Field(primary_key=True)
+    visits: int
+
+
+class VisitMonthRoute(SQLModel, table=True):
+    """visit_route summed over whole months: misdirection and referrals of long periods."""
+
+    __tablename__ = "visit_month_route"
+
+    month: date = Field(primary_key=True)
+    site_id: str = Field(primary_key=True, max_length=64)
+    postcode_site_id: str = Field(primary_key=True, max_length=64)
+    destination_id: str = Field(primary_key=True, max_length=64)
+    handled_here: bool = Field(primary_key=True)
+    demo: bool = Field(primary_key=True)
+    visits: int
+
+
+class Meta(SQLModel, table=True):
+    __tablename__ = "triage_meta"
+
+    key: str = Field(primary_key=True, max_length=64)
+    value: str = Field(max_length=400)
+
+
+# Every table of SCHEMA_VERSION: what a database of this version holds.
+TABLES = (
+    Visit,
+    VisitDaily,
+    VisitHourly,
+    VisitRoute,
+    VisitPostcode,
+    VisitDay,
+    VisitMonthHourly,
+    VisitMonthRoute,
+    Meta,
+)
+TABLE_NAMES = frozenset(model.__tablename__ for model in TABLES)
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The table behind a table model: SQLModel makes `__table__` but declares no type for it."""
+    table: Table = model.__table__  # type: ignore[attr-defined]
+    return table
+
+
+def set_meta(conn: Connection, key: str, value: str | None) -> None:
+    """Write (or, with None, remove) one triage_meta row."""
+    conn.execute(table_of(Meta).delete().where(col(Meta.key) == key))
+    if value is not None:
+        conn.execute(table_of(Meta).insert().values(key=key, value=value))

@@ -1,0 +1,297 @@
+"""The queries statistics and exports run: counts from the rollups (triage.stats) and the
+visit-level rows (triage.export). Those modules decide what to ask; the SQL is here.
+
+The SQL is written out rather than built with SQLAlchemy's expression language: building and
+compiling a statement cost more than running it, and the overview runs several."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import text
+from sqlmodel import SQLModel
+
+from triage.db.models import (
+    VisitDaily,
+    VisitDay,
+    VisitHourly,
+    VisitMonthHourly,
+    VisitMonthRoute,
+    VisitPostcode,
+    VisitRoute,
+    table_of,
+)
+from triage.db.rollups import ROLLUP_KEYS
+
+if TYPE_CHECKING:
+    from triage.db.store import Store
+
+GROUPABLE = ROLLUP_KEYS + ("local_weekday",)
+# Narrowest first: each query reads the smallest rollup that has every column it needs.
+TABLES = (VisitDay, VisitHourly, VisitRoute, VisitDaily)
+# Whole months of a long period come from these, the days at either end from the day rollup.
+MONTHS: dict[type[SQLModel], type[SQLModel]] = {
+    VisitHourly: VisitMonthHourly,
+    VisitRoute: VisitMonthRoute,
+}
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What to count: None means everything."""
+
+    sites: tuple[str, ...] | None = None
+    destinations: tuple[str, ...] | None = None
+    channels: tuple[str, ...] | None = None
+    include_demo: bool = True
+
+    @property
+    def columns(self) -> set[str]:
+        """Columns the filters look at (besides the date)."""
+        wanted = {"local_date", "demo"}
+        if self.sites is not None:
+            wanted.add("site_id")
+        if self.destinations is not None:
+            wanted.add("destination_id")
+        if self.channels is not None:
+            wanted.add("channel")
+        return wanted
+
+
+def _narrowest(needed: set[str]) -> type[SQLModel]:
+    for table in TABLES:
+        if needed <= set(table_of(table).columns.keys()):
+            return table
+    raise ValueError(f"no rollup has {sorted(needed)}")
+
+
+def whole_months(start: date, end: date) -> tuple[date, date] | None:
+    """The first day of the first whole month in [start, end) and the first day after the last
+    whole month, or None when the period holds no whole month."""
+    first = start if start.day == 1 else (start.replace(day=1) + timedelta(days=32)).replace(day=1)
+    last = end.replace(day=1)
+    return (first, last) if first < last else None
+
+
+def rollup_counts(
+    store: Store, start: date, end: date, by: tuple[str, ...], filters: Filters
+) -> dict[tuple, int]:
+    """Visits in the period, counted per combination of the `by` columns, from the narrowest
+    rollup that has them; whole months from its month rollup where it has one."""
+    unknown = set(by) - set(GROUPABLE)
+    if unknown:
+        raise ValueError(f"cannot group by {sorted(unknown)}; choose from {GROUPABLE}")
+    needed = set(by) | filters.columns
+    table = _narrowest(needed)
+    months = whole_months(start, end) if "local_date" not in by else None
+    monthly = MONTHS.get(table)
+    sql = _Sql(store.dialect, filters)
+    if (
+        monthly is None
+        or months is None
+        or not (needed - {"local_date"} <= set(table_of(monthly).columns.keys()))
+    ):
+        query = sql.grouped(table_of(table).name, by, "local_date", start, end)
+    else:
+        first, last = months
+        parts = [sql.grouped(table_of(monthly).name, by, "month", first, last)]
+        for a, b in ((start, first), (last, end)):  # each end its own range: an OR scans all
+            if a < b:
+                parts.append(sql.grouped(table_of(table).name, by, "local_date", a, b))
+        keys = ", ".join(by)
+        union = " UNION ALL ".join(parts)
+        query = f"SELECT {keys}, SUM(visits) FROM ({union}) AS parts GROUP BY {keys}"
+    with store.engine.connect() as conn:
+        rows = conn.exec_driver_sql(query, sql.params).fetchall()
+    return {
+        tuple(_typed(b, v) for b, v in zip(by, row[:-1], strict=True)): int(row[-1])
+        for row in rows
+        if row[-1]
+    }
+
+
+def postcode_rollup_counts(
+    store: Store, start: date, end: date, filters: Filters
+) -> dict[tuple[int, str, str], int]:
+    """Visits that gave a postcode, per (postcode, home site, visited site)."""
+    if filters.destinations is not None or filters.channels is not None:
+        raise ValueError("postcode counts cannot be filtered by destination or channel")
+    sql = _Sql(store.dialect, filters)
+    query = sql.grouped(
+        VisitPostcode.__tablename__,
+        ("postcode", "postcode_site_id", "site_id"),
+        "local_date",
+        start,
+        end,
+    )
+    with store.engine.connect() as conn:
+        rows = conn.exec_driver_sql(query, sql.params).fetchall()
+    return {(int(p), home, site): int(n) for p, home, site, n in rows if n}
+
+
+class _Sql:
+    """Pieces of the counting queries, with their parameters in the driver's own style."""
+
+    def __init__(self, dialect: str, filters: Filters) -> None:
+        self.dialect = dialect
+        self.filters = filters
+        self.params: dict = {}
+
+    def param(self, value) -> str:
+        name = f"p{len(self.params)}"
+        if isinstance(value, date) and self.dialect == "sqlite":
+            value = value.isoformat()  # as SQLite stores dates
+        self.params[name] = value
+        return f"%({name})s" if self.dialect == "postgresql" else f":{name}"
+
+    def grouped(
+        self, table: str, by: tuple[str, ...], date_column: str, start: date, end: date
+    ) -> str:
+        conditions = [f"{date_column} >= {self.param(start)}", f"{date_column} < {self.param(end)}"]
+        for column, values in (
+            ("site_id", self.filters.sites),
+            ("destination_id", self.filters.destinations),
+            ("channel", self.filters.channels),
+        ):
+            if values is not None:
+                listed = ", ".join(self.param(v) for v in values) or "NULL"
+                conditions.append(f"{column} IN ({listed})")
+        if not self.filters.include_demo:
+            conditions.append("NOT demo")
+        keys = ", ".join(by)
+        where = " AND ".join(conditions)
+        return f"SELECT {keys}, SUM(visits) AS visits FROM {table} WHERE {where} GROUP BY {keys}"
+
+
+def _typed(column: str, value):
+    """The same Python types on both engines: dates as dates, yes/no as bool."""
+    if column == "local_date" and isinstance(value, str):
+        return date.fromisoformat(value)
+    if column in ("handled_here", "demo"):
+        return bool(value)
+    return value
+
+
+# --- visit-level rows (exports) ----------------------------------------------------------
+
+# An export's text columns and the visit columns they come from.
+_TEXT_SOURCES = {
+    "visit_id": "visit_id",
+    "site_id": "site_id",
+    "desk": "desk",
+    "channel": "channel",
+    "outcome_id": "outcome_id",
+    "destination_id": "destination_id",
+    "destinations": "destinations",
+    "home_site_id": "postcode_site_id",
+    "flow_version": "flow_version",
+}
+_PLAIN_SOURCES = {
+    "at_utc": "at_utc",
+    "date": "local_date",
+    "hour": "local_hour",
+    "weekday": "local_weekday",
+    "postcode": "postcode",
+}
+
+
+@dataclass(frozen=True)
+class VisitQuery:
+    """What a visit-level export reads: its columns (by export key), the period and filters,
+    the words for yes and no, and the first characters a spreadsheet reads as a formula."""
+
+    columns: Sequence[str]
+    start: date
+    end: date
+    filters: Filters
+    yes: str
+    no: str
+    formula_starts: Sequence[str]
+
+
+def visits_sql(query: VisitQuery, typed: bool, dialect: str = "sqlite") -> tuple[str, dict]:
+    """The visit-level query, the same on SQLite and PostgreSQL. `typed`: the stored values
+    (JSON, Excel); else every value as the text the CSV needs, made formula-safe by the
+    database itself. (Building whole CSV lines in SQL was tried: SQLite's string functions
+    made it slower than Python's csv module.)"""
+    params: dict = {"start": query.start, "end": query.end, "yes": query.yes, "no": query.no}
+    for i, start in enumerate(query.formula_starts):
+        params[f"f{i}"] = start
+    starts = ", ".join(f":f{i}" for i in range(len(query.formula_starts)))
+
+    def safe(column: str) -> str:
+        if typed:
+            return column
+        return (
+            f"CASE WHEN substr({column}, 1, 1) IN ({starts}) THEN '''' || {column} "
+            f"ELSE {column} END"
+        )
+
+    selected = []
+    for key in query.columns:
+        if key in _TEXT_SOURCES:
+            selected.append(safe(_TEXT_SOURCES[key]))
+        elif key in ("handled_here", "demo"):
+            selected.append(f"CASE WHEN {key} THEN :yes ELSE :no END")
+        elif key == "duration_s":
+            selected.append("CAST(ROUND(duration_s) AS INTEGER)")  # whole seconds, as promised
+        elif key == "at_utc":  # to the minute, whatever older rows hold
+            if dialect != "postgresql":
+                selected.append("substr(at_utc, 1, 16)")  # SQLite keeps ISO text: cut it
+            elif typed:
+                selected.append("date_trunc('minute', at_utc)")
+            else:  # the same text as from SQLite (\\: keeps the colon from reading as a parameter)
+                selected.append("to_char(at_utc AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24\\:MI')")
+        else:
+            selected.append(_PLAIN_SOURCES[key])
+    where = ["local_date >= :start", "local_date < :end", "voided_utc IS NULL"]
+    if query.filters.sites is not None:
+        names = []
+        for i, site in enumerate(query.filters.sites):
+            params[f"s{i}"] = site
+            names.append(f":s{i}")
+        where.append(f"site_id IN ({', '.join(names)})")
+    if not query.filters.include_demo:
+        where.append("NOT demo")
+    # In the order of the (date, site) index: no sort, whatever the period.
+    sql = (
+        f"SELECT {', '.join(selected)} FROM visit WHERE {' AND '.join(where)} "
+        "ORDER BY local_date, site_id, id"
+    )
+    return sql, params
+
+
+def visit_rows(
+    store: Store, query: VisitQuery, typed: bool, batch: int = 5000
+) -> Iterator[Sequence[Sequence[Any]]]:
+    """Visit rows in batches, streamed from the database (memory stays flat)."""
+    sql, params = visits_sql(query, typed, store.dialect)
+    if store.dialect == "sqlite":
+        # The driver's own cursor: its rows are plain tuples, which csv writes at C speed.
+        raw = store.engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            cursor.execute(
+                sql, {k: v.isoformat() if isinstance(v, date) else v for k, v in params.items()}
+            )
+            while part := cursor.fetchmany(batch):
+                yield part
+        finally:
+            raw.close()
+        return
+    with store.engine.connect() as conn:
+        result = conn.execution_options(stream_results=True, yield_per=batch).execute(
+            text(sql), params
+        )
+        yield from result.partitions(batch)
+
+
+def count_visit_rows(store: Store, query: VisitQuery) -> int:
+    """How many rows visit_rows would give."""
+    sql, params = visits_sql(query, True, store.dialect)
+    counted = f"SELECT COUNT(*) FROM ({sql.rsplit(' ORDER BY', 1)[0]}) AS chosen"  # noqa: S608
+    with store.engine.connect() as conn:
+        return int(conn.execute(text(counted), params).scalar_one())
