@@ -629,3 +629,25 @@ def test_demo_visits_are_kept_to_the_minute_too(flow):
         assert visit["duration_s"] == int(visit["duration_s"])
         parts = ("local_date", "local_hour", "local_weekday")
         assert local_parts(at) == {k: visit[k] for k in parts}
+
+
+def test_a_dropped_index_is_found_and_made_again(db, tmp_path, flow, capsys):
+    """The day-and-site index dropped by hand: `check` names it (on SQLite read through
+    sqlite-utils, on PostgreSQL from pg_indexes) and fails; `--repair` makes it again."""
+    from triage.cli import main
+
+    store = filled(db, tmp_path, flow)
+    assert store.check()["indexes_missing"] == []
+    sql(store, "DROP INDEX ix_visit_date_site")
+    report = store.check()
+    assert report["indexes_missing"] == ["ix_visit_date_site"] and not report["ok"]
+    assert report["rollups"] == {}  # nothing else is wrong
+    store.dispose()
+    spool = ["--spool-dir", str(tmp_path / "spool")]
+    assert main(["check", "--db", db, *spool]) == 1
+    assert "indekset) ix_visit_date_site mangler" in capsys.readouterr().out
+    assert main(["check", "--repair", "--db", db, *spool]) == 0
+    assert "ix_visit_date_site er lavet igen" in capsys.readouterr().out
+    store = opened(db, tmp_path)
+    assert store.check()["ok"] and store.repair()["indexes"] == []
+    store.dispose()

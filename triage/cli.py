@@ -903,6 +903,7 @@ def _check_lines(report: dict, db: str, dialect: str, lang: str) -> list[str]:
                 expected=count(wrong["expected"], lang),
             )
         )
+    lines += [t("check_index_missing", lang, name=name) for name in report["indexes_missing"]]
     lines += [t("check_trigger_missing", lang, name=name) for name in report["triggers_missing"]]
     lines += [t("check_trigger_changed", lang, name=name) for name in report["triggers_changed"]]
     if report["triggers_restored"]:
@@ -926,6 +927,7 @@ def _repair_lines(changes: dict, lang: str) -> list[str]:
     lines = [t("repair_version", lang, version=changes["version"])] if changes["version"] else []
     lines += [t("repair_table", lang, table=table) for table in changes["tables"]]
     lines += [t("repair_trigger", lang, name=name) for name in changes["triggers"]]
+    lines += [t("repair_index", lang, name=name) for name in changes["indexes"]]
     for table, wrong in changes["rollups"].items():
         lines.append(
             t(

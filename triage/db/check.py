@@ -8,14 +8,14 @@ from contextlib import contextmanager
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, text
+from sqlalchemy import Index, func, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DatabaseError, DBAPIError
 from sqlmodel import col, select
 
 from triage.db.errors import DbError
 from triage.db.migrations import SCHEMA_VERSION, WRITABLE_FROM
-from triage.db.models import TABLE_NAMES, Visit, set_meta
+from triage.db.models import TABLE_NAMES, TABLES, Visit, set_meta, table_of
 from triage.db.rollups import (
     COUNTED,
     SUMMED,
@@ -73,6 +73,7 @@ def check(store: Store) -> dict:
         report: dict[str, Any] = {
             "integrity": integrity,
             "amcheck": amcheck,
+            "indexes_missing": indexes_missing(conn),
             "schema_version": state.version,
             "triggers_missing": state.triggers_missing,
             "triggers_changed": state.triggers_changed,
@@ -100,12 +101,38 @@ def check(store: Store) -> dict:
     report["spooled"] = len(store.spool.waiting())
     report["ok"] = (
         integrity == "ok"
+        and not report["indexes_missing"]
         and not report["rollups"]
         and not state.triggers_missing
         and not state.triggers_changed
         and not report["triggers_restored"]
     )
     return report
+
+
+def expected_indexes() -> dict[str, Index]:
+    """The named indexes the tables declare (unique columns get the engine's own)."""
+    return {str(index.name): index for model in TABLES for index in table_of(model).indexes}
+
+
+def indexes_missing(conn: Connection) -> list[str]:
+    """The declared indexes the database lacks (dropped by hand, or lost in a copy): without
+    them the day and site queries read the whole visit table."""
+    if conn.dialect.name == "sqlite":
+        import sqlite_utils  # reads SQLite's own catalogue; loaded for `triage check` only
+
+        database = sqlite_utils.Database(
+            conn.connection.dbapi_connection,  # type: ignore[arg-type]
+            recursive_triggers=False,  # leave the connection's settings as the store made them
+            execute_plugins=False,
+        )
+        found = {index.name for table in TABLE_NAMES for index in database.table(table).indexes}
+    else:
+        rows = conn.exec_driver_sql(
+            "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()"
+        )
+        found = {name for (name,) in rows}
+    return sorted(set(expected_indexes()) - found)
 
 
 def integrity_of(conn: Connection) -> tuple[str, bool | None]:
@@ -228,6 +255,7 @@ def repair(store: Store) -> dict:
         "version": None,
         "tables": [],
         "triggers": [],
+        "indexes": [],
         "rollups": {},
         "restored_note": None,
     }
@@ -260,6 +288,9 @@ def repair(store: Store) -> dict:
             store.bring_up(conn, state)
             state = read_state(conn)
         _put_back_triggers(conn, state)
+        changes["indexes"] = indexes_missing(conn)
+        for name in changes["indexes"]:
+            expected_indexes()[name].create(conn)
         for table, difference in _rollup_differences(conn, state):  # in order, as rebuilt
             if difference["rows"]:
                 _rebuild(conn, table, state.purged_before)
