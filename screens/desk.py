@@ -91,6 +91,7 @@ class DeskScreen(Screen):
         # The search dialog while it opens and closes: keys typed in a burst right after `/`
         # still reach this screen and belong in the search, not in the question behind it.
         self.searching: SearchScreen | None = None
+        self.more_offered = False  # the key bar offers PgDn (the card runs below the screen)
         # F5 asked the app for the overview, which it has not pushed yet: keys held meanwhile
         # go to the app after that request, so they reach the overview, as typed.
         self.overview_asked = False
@@ -121,8 +122,8 @@ class DeskScreen(Screen):
     def on_mount(self) -> None:
         # PgDn is offered only while the card runs below the screen: known once laid out.
         body = self.query_one("#body")
-        self.watch(body, "virtual_size", lambda _: self.show_keys(), init=False)
-        self.watch(body, "scroll_y", lambda _: self.show_keys(), init=False)
+        self.watch(body, "virtual_size", lambda _: self.keys_after_layout(), init=False)
+        self.watch(body, "scroll_y", lambda _: self.keys_after_layout(), init=False)
         follow_language(self, lambda: self.redraw(keep_message=True))
         if self.training:
             self.notice = [("training_notice", {})]
@@ -154,9 +155,17 @@ class DeskScreen(Screen):
 
     def show_keys(self) -> None:
         keys = key_bar(self, self.lang)
+        self.more_offered = self.check_action("more", ()) is True
         shown = self.query_one("#keys", Static)
         if keys != shown.content:
             shown.update(keys)
+
+    def keys_after_layout(self) -> None:
+        """Check PgDn again once the layout has settled, where it can change: a card may run
+        below the screen, or PgDn is offered from the layout before. A question fits, so the
+        first question costs no extra pass at start-up."""
+        if self.walk.question is None or self.more_offered:
+            self.call_after_refresh(self.show_keys)
 
     def step(self, walk: Walk, keep_pending: bool = False, typed: str = "") -> None:
         if self.started is None and walk.steps:
@@ -384,7 +393,8 @@ class DeskScreen(Screen):
         self.query_one("#trail", Static).update(self.trail_text())
         self.show_step()
         self.query_one("#keys", Static).update(key_bar(self, lang))
-        self.call_after_refresh(self.show_keys)  # PgDn: right once this redraw is laid out
+        self.more_offered = self.check_action("more", ()) is True
+        self.keys_after_layout()
 
     def message_text(self) -> str:
         """What is wrong with the last answer; else, while a search's errand waits for an
