@@ -632,3 +632,25 @@ async def test_f5_typed_while_saving_opens_the_overview_and_the_keys_after_it_go
         assert desk.walk.steps == () and not desk.saving
     (row,) = rows(tmp_path)
     assert row["outcome_id"] == "apply_benefits"
+
+
+async def test_a_write_or_undo_worker_that_raises_says_so_and_keeps_the_card(make_app):
+    """Faults nobody foresaw inside the log's write and undo (injected here: the log's own code
+    catches every fault it knows of): the desk says the visit was not saved and stays on the
+    card, and a failed undo says so; never a silent desk or a saving line for ever."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+
+        def broken(*args, **kwargs):
+            raise RuntimeError("disken brændte")
+
+        app.visit_log.record = broken
+        app.visit_log.undo_last = broken
+        await pilot.press("2", "2", "enter")
+        await settle(pilot, app)
+        assert app.screen.walk.finished and not app.screen.saving  # still on the card
+        assert "disken brændte" in text(app, "#message")
+        await pilot.press("ctrl+z")
+        await settle(pilot, app)
+        assert "disken brændte" in text(app, "#notice")
