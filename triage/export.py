@@ -39,7 +39,14 @@ from triage.errors import CodedError
 from triage.i18n import t
 from triage.sites import Sites
 from triage.staffing import DEFAULT_WAIT_MINUTES, DEFAULT_WAIT_SHARE, counters_needed
-from triage.stats import Filters, is_misdirected, postcode_counts, summarize, visit_counts
+from triage.stats import (
+    Filters,
+    is_misdirected,
+    postcode_counts,
+    referral_kind,
+    summarize,
+    visit_counts,
+)
 
 FORMATS = ("csv", "xlsx", "json")
 SUFFIXES = {"csv": ".csv", "xlsx": ".xlsx", "json": ".json"}
@@ -167,7 +174,7 @@ def build(store: Store, sites: Sites, options: Options, progress: Progress | Non
                     sites.name_of(s, lang),
                     d,
                     sites.name_of(d, lang),
-                    t(f"kind_{sites[d].kind if d in sites else 'external'}", lang),
+                    t(f"kind_{referral_kind(sites, d)}", lang),
                     n,
                 ]
                 for (s, d), n in sorted(

@@ -56,6 +56,7 @@ class Site:
     postcode: int | None = None  # the site's own postcode: its district for no fixed address
     note_for: tuple[str, ...] = ()  # outcome ids the note is shown on; empty: every outcome
     closed: frozenset[date] = frozenset()  # holidays and other days shut despite the weekday
+    municipality: bool = False  # another municipality: its citizens do not belong here
 
     @property
     def has_hours(self) -> bool:
@@ -279,6 +280,7 @@ SITE_FIELDS = {
     "postcode",
     "note_for",
     "closed",
+    "municipality",
 }
 AFTER_HOURS_FIELDS = {"name", "phone", "address", "note", "unconfirmed"}
 
@@ -348,6 +350,7 @@ def parse_site(site_id: str, raw: Any, report: Report, line: int | None) -> Site
     note_for = typed(raw, "note_for", "id_list", report, SITES_FILE, node, line) or []
     if note_for and note is None:
         report.error(SITES_FILE, node, "note_for_without_note", line)
+    municipality = typed(raw, "municipality", "bool", report, SITES_FILE, node, line) or False
     hours = parse_hours(raw.get("hours"), report, node, line)
     if kind in ("jobcenter", "ydelsesservice", "sygedagpenge", "social") and not hours:
         report.warning(SITES_FILE, node, "no_hours", line)
@@ -367,6 +370,7 @@ def parse_site(site_id: str, raw: Any, report: Report, line: int | None) -> Site
         postcode=own[0] if own else None,
         note_for=tuple(n.strip() for n in note_for),
         closed=parse_closed(raw.get("closed"), report, node, line),
+        municipality=municipality,
     )
 
 

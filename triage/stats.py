@@ -11,9 +11,11 @@ supervisor can read:
 - overall imbalance: half the sum of |share − target| over the sites, i.e. the part of all
   visitors who would have had to go to another site for every site to be exactly on target;
 - misdirected: a visit registered at another jobcentre than the one whose catchment the citizen's
-  postcode is in, or from another municipality (counted only where a postcode was given; a
-  postcode that chose a social centre says where to refer the citizen, not where they
-  should have gone);
+  postcode is in, or by a citizen whose postcode belongs to another municipality (a site marked
+  `municipality = true`: Frederiksberg, "anden-kommune"; never Borgerservice). Out of the visits
+  whose postcode was given for a jobcentre errand (`with_postcode`): a postcode that chose a
+  social centre says where to refer the citizen, not which jobcentre they should have gone to.
+  A postcode of another municipality counts whatever the errand: the citizen belongs there;
 - referred: a visit whose outcome sends the citizen somewhere other than the site they came to.
 """
 
@@ -99,7 +101,7 @@ class Summary:
     change: float | None  # against the previous period of the same length
     change_by_site: dict[str, float | None]
     misdirected: int
-    with_postcode: int
+    with_postcode: int  # visits whose postcode was given for a jobcentre errand
     misdirection: dict[str, dict[str, int]]  # home site → visited site → visits
     referred: int
     referred_by_kind: dict[str, int]
@@ -109,11 +111,31 @@ class Summary:
         return asdict(self)
 
 
-def is_misdirected(sites: Sites, home: str, visited: str) -> bool:
-    """Whether a citizen whose postcode belongs to `home` came to the wrong place at `visited`."""
-    if not home or home == visited:
+def is_other_municipality(sites: Sites, site_id: str) -> bool:
+    """Whether `site_id` stands for another municipality (not one of Copenhagen's own places)."""
+    return site_id == sites.outside or (site_id in sites and sites[site_id].municipality)
+
+
+def counts_for_misdirection(sites: Sites, home: str) -> bool:
+    """Whether a visit whose postcode belongs to `home` is in the misdirection rate at all:
+    a jobcentre's catchment or another municipality, not a social centre's district."""
+    if not home:
         return False
-    return home == sites.outside or (home in sites and sites[home].kind == "jobcenter")
+    return is_other_municipality(sites, home) or (home in sites and sites[home].kind == "jobcenter")
+
+
+def is_misdirected(sites: Sites, home: str, visited: str) -> bool:
+    """Whether a citizen whose postcode belongs to `home` came to the wrong place at `visited`.
+    The one definition the summary, the overview and the exports share."""
+    return home != visited and counts_for_misdirection(sites, home)
+
+
+def referral_kind(sites: Sites, destination: str) -> str:
+    """The kind a referral is counted under: another municipality apart from other places
+    outside the jobcentres (Borgerservice is the municipality's own)."""
+    if is_other_municipality(sites, destination):
+        return "municipality"
+    return sites[destination].kind if destination in sites else "external"
 
 
 def _change(now: int, before: int) -> float | None:
@@ -178,11 +200,12 @@ def summarize(
         if home:
             row = matrix.setdefault(home, {})
             row[visited] = row.get(visited, 0) + visits
-            with_postcode += visits
+            if counts_for_misdirection(sites, home):
+                with_postcode += visits
             if is_misdirected(sites, home, visited):
                 misdirected += visits
         if not here:
-            kind = sites[destination].kind if destination in sites else "external"
+            kind = referral_kind(sites, destination)
             referred_by_kind[kind] = referred_by_kind.get(kind, 0) + visits
 
     top = sorted(hours.items(), key=lambda item: (-item[1], item[0]))[:busiest]
