@@ -438,3 +438,29 @@ def test_a_full_disk_leaves_the_old_file_and_says_so(tmp_path):
     assert "Kunne ikke skrive" in done.stderr and "Intet er ændret" in done.stderr
     assert out.read_bytes() == last_week
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".part")] == []
+
+
+def test_misdirected_column_agrees_with_the_summary_and_the_visit_table(november, flow, tmp_path):
+    from tests.test_stats import _counted_directly
+    from triage.stats import summarize
+
+    # Frederiksberg (another municipality) on a job errand at Skelbækgade: misdirected.
+    add(november, flow, ("4", "2000", "1"), "jc-skelbaek", datetime(2026, 11, 10, 9, tzinfo=UTC))
+    built = build(november, flow.sites, NOVEMBER)
+    summary = summarize(november, flow.sites, NOVEMBER.start, NOVEMBER.end)
+    direct = _counted_directly(november, flow.sites, NOVEMBER.start, NOVEMBER.end)
+    assert (summary.misdirected, summary.with_postcode) == direct == (4, 7)
+
+    xlsx = openpyxl.load_workbook(export.write(built, "xlsx", tmp_path / "ud.xlsx")[0])
+    csv_files = {p.name: p for p in export.write(built, "csv", tmp_path / "csv")}
+    for sheet, csv_name, home_column in (
+        ("Bopæl og besøgt sted", "bopael_og_sted.csv", 0),
+        ("Postnummer og besøgt sted", "postnummer_og_sted.csv", 1),
+    ):
+        from_excel = [[c.value for c in row] for row in xlsx[sheet].iter_rows(min_row=2)]
+        text = csv_files[csv_name].read_text(encoding="utf-8-sig")
+        from_csv = [[*r[:-1], int(r[-1])] for r in list(csv.reader(text.splitlines()))[1:]]
+        for rows in (from_excel, from_csv):
+            flagged = {(r[home_column], r[-2]) for r in rows}
+            assert ("frederiksberg", "ja") in flagged and ("sc-bispebjerg", "nej") in flagged
+            assert sum(r[-1] for r in rows if r[-2] == "ja") == summary.misdirected

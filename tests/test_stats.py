@@ -288,3 +288,72 @@ def test_long_periods_from_month_rollups_match_the_visits(store, flow):
     for start, end in periods:
         for by in groupings:
             assert visit_counts(store, start, end, by) == expected(start, end, by), (start, end, by)
+
+
+def _counted_directly(store, sites, start: date, end: date) -> tuple[int, int]:
+    """(misdirected, with a postcode for a jobcentre errand) counted on the visit table itself:
+    postcodes of a jobcentre's catchment or of another municipality, registered elsewhere."""
+    from sqlalchemy import bindparam, text
+
+    homes = [s.id for s in sites if s.kind == "jobcenter" or s.municipality]
+    query = text(
+        "SELECT COUNT(*), SUM(CASE WHEN postcode_site_id <> site_id THEN 1 ELSE 0 END) FROM visit"
+        " WHERE voided_utc IS NULL AND local_date >= :start AND local_date < :end"
+        " AND postcode_site_id IN :homes"
+    ).bindparams(bindparam("homes", expanding=True))
+    with store.engine.connect() as conn:
+        given, wrong = conn.execute(query, {"start": start, "end": end, "homes": homes}).one()
+    return int(wrong or 0), int(given)
+
+
+def test_other_municipalities_are_misdirected_and_social_postcodes_not_counted(store, flow):
+    from triage.report import summary_table
+    from triage.stats import is_misdirected
+
+    _month(store, flow)
+    nov = lambda d, h=9: datetime(2026, 11, d, h, 0, tzinfo=UTC)  # noqa: E731
+    add(store, flow, ("4", "2000", "1"), "jc-skelbaek", nov(10))  # Frederiksberg, job errand
+    add(store, flow, ("4", "2610", "2"), "jc-nord", nov(10, 10))  # another municipality
+    add(store, flow, ("7", "1050", "1"), "jc-skelbaek", nov(11))  # social errand: not in the rate
+    add(store, flow, ("7", "2400", "2"), "jc-musvaage", nov(11, 10))  # social errand
+    add(store, flow, ("9", "1"), "jc-nord", nov(12))  # sent to Borgerservice, the city's own
+    period = (date(2026, 11, 1), date(2026, 12, 1))
+    s = summarize(store, flow.sites, *period)
+    # _month's 2 of 5, plus Frederiksberg and 2610; the two social-errand postcodes stay out.
+    assert (s.misdirected, s.with_postcode) == (4, 7)
+    assert (s.misdirected, s.with_postcode) == _counted_directly(store, flow.sites, *period)
+    assert s.misdirection["frederiksberg"] == {"jc-skelbaek": 1}
+    assert s.misdirection["sc-indre-by"] == {"jc-skelbaek": 1}  # shown, but never misdirected
+    # Referred to another municipality apart from Borgerservice (two with _month's health card).
+    assert s.referred_by_kind["municipality"] == 2 and s.referred_by_kind["external"] == 2
+    assert not is_misdirected(flow.sites, "borgerservice", "jc-skelbaek")
+    assert not is_misdirected(flow.sites, "sc-indre-by", "jc-skelbaek")
+    table = summary_table(s, flow.sites)
+    assert "4 af 7 med postnummer til et jobcenterærinde" in table
+    assert "Frederiksberg Kommune → Jobcenter Skelbækgade: 1" in table
+    assert "anden kommune 2" in table and "andre steder 2" in table
+    assert "uden for kommunen" not in table
+
+
+def test_municipalities_are_the_ones_marked_in_the_data(data_copy):
+    from tests.conftest import edit
+    from triage.i18n import problem_text
+    from triage.load import load
+    from triage.stats import is_misdirected
+
+    sites_file = data_copy / "sites.toml"
+    edit(
+        sites_file,
+        '[site.frederiksberg]\nkind = "external"\nmunicipality = true\n',
+        '[site.frederiksberg]\nkind = "external"\n',
+    )
+    loaded = load(data_copy)
+    assert loaded.ok
+    sites = loaded.flow.sites
+    assert not is_misdirected(sites, "frederiksberg", "jc-skelbaek")  # not marked: not counted
+    assert is_misdirected(sites, "anden-kommune", "jc-skelbaek")
+    edit(sites_file, "[site.borgerservice]\n", '[site.borgerservice]\nmunicipality = "ja"\n')
+    (problem,) = load(data_copy).errors
+    assert problem_text(problem).endswith(
+        "Feltet 'municipality' skal være true eller false uden anførselstegn, men her står \"ja\"."
+    )
