@@ -121,6 +121,31 @@ def test_tree_shows_every_outcome(flow, capsys):
     assert len(tree) == 1 + sum(branches)  # each question's branches once, under the root
 
 
+def test_tree_to_a_file_holds_the_tree_alone(tmp_path):
+    """`validate --tree > file`: the verdict and the search check go to stderr, not the file."""
+    done = run("validate", "--tree", cwd=tmp_path)
+    assert done.returncode == 0
+    assert done.stdout.startswith("? Hvad drejer henvendelsen sig om? [errand]")
+    assert all(line[:1] in "?│├└ " for line in done.stdout.splitlines())
+    assert "OK: " in done.stderr and "Søgning: " in done.stderr
+
+
+def test_validate_warnings_show_no_catalogue_key(tmp_path):
+    """Every word in `validate --warnings` is a text, never a raw key such as field_…"""
+    import tomllib
+
+    import triage
+
+    for lang in ("da", "en"):
+        done = run("validate", "--warnings", "--lang", lang, cwd=tmp_path)
+        assert done.returncode == 0 and "service_minutes" in done.stdout
+        catalogue = Path(triage.__file__).parent / "locale" / f"{lang}.toml"
+        keys = {k for k in tomllib.loads(catalogue.read_text(encoding="utf-8")) if "_" in k}
+        assert "field_service_minutes" in keys
+        words = set(re.findall(r"[a-z][a-z0-9_]*", done.stdout + done.stderr))
+        assert not keys & words
+
+
 def test_mermaid_file_connects_every_node(flow, tmp_path, capsys):
     target = tmp_path / "flow.mmd"
     assert main(["validate", "--mermaid", str(target)]) == 0
