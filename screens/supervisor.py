@@ -226,9 +226,11 @@ class SupervisorScreen(Screen):
         )
         self.query_one("#sup-summary", Static).update(
             t(
-                "sup_totals",
+                "sup_totals_dated",
                 lang,
                 total=count(s.total, lang),
+                previous_start=result.start - (result.end - result.start),
+                previous_end=result.start - timedelta(days=1),
                 previous=count(s.previous_total, lang),
                 change=change(s.change),
                 overall=f"{s.overall_imbalance * 100:.0f}",

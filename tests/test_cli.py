@@ -10,7 +10,7 @@ import shutil
 import stat
 import subprocess
 import sys
-from datetime import UTC
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -533,3 +533,51 @@ def test_every_wrong_date_option_is_named_once(tmp_path):
         cwd=tmp_path,
     )
     assert done.returncode == 1 and "findes ikke" in done.stderr and "Datoen" not in done.stderr
+
+
+def test_summary_and_export_share_one_inclusive_period(tmp_path, flow):
+    """`--to 2026-10-31` is the last day in every format, as in the export's JSON; each format
+    says the previous period's dates and whether demo visits are counted."""
+    import csv
+    import io
+
+    from triage.db.store import Store
+    from triage.visits import visit_from_result
+    from triage.walk import route
+
+    db = tmp_path / "period.db"
+    store = Store(db, spool_dir=tmp_path / "spool")
+    store.open()
+    at = datetime(2026, 10, 31, 10, 0, tzinfo=UTC)  # the period's last day
+    result = route(flow, ["2", "2"], "jc-nord")
+    store.record(visit_from_result(result, "jc-nord", "d", "in_person", 5.0, at))
+    store.dispose()
+    period = ("--from", "2026-10-01", "--to", "2026-10-31", "--db", str(db))
+
+    done = run("summary", *period, "--format", "json", cwd=tmp_path)
+    data = json.loads(done.stdout)
+    assert (data["start"], data["end"]) == ("2026-10-01", "2026-10-31")
+    assert (data["previous_start"], data["previous_end"]) == ("2026-08-31", "2026-09-30")
+    assert data["include_demo"] is True and data["total"] == 1
+    exported = tmp_path / "export.json"
+    done = run("export", *period, "--format", "json", "--out", str(exported), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    document = json.loads(exported.read_text(encoding="utf-8"))
+    assert (document["start"], document["end"]) == (data["start"], data["end"])
+
+    done = run("summary", *period, "--format", "csv", "--no-demo", cwd=tmp_path)
+    rows = list(csv.reader(io.StringIO(done.stdout)))
+    assert rows[1:6] == [
+        ["start", "", "", "2026-10-01"],
+        ["end", "", "", "2026-10-31"],
+        ["previous_start", "", "", "2026-08-31"],
+        ["previous_end", "", "", "2026-09-30"],
+        ["include_demo", "", "", "no"],
+    ]
+
+    table = run("summary", *period, cwd=tmp_path).stdout
+    assert table.startswith("Periode 2026-10-01 til og med 2026-10-31: 1 besøg; forrige periode")
+    assert "(2026-08-31 til og med 2026-09-30)" in table and "Demobesøg er talt med" in table
+    english = run("summary", *period, "--no-demo", "--lang", "en", cwd=tmp_path).stdout
+    assert "(2026-08-31 to 2026-09-30 inclusive)" in english
+    assert "Demo visits are left out." in english

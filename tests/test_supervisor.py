@@ -311,6 +311,9 @@ async def test_day_chart_scales_from_zero_with_gaps_and_labels(overview_app, db,
         await ready(pilot)
         lines = text(overview_app, "#sup-trend").splitlines()
         assert "Besøg pr. dag" in text(overview_app, "#sup-trend-label")
+        assert "forrige periode, 2026-09-25 – 2026-10-24: 0, –" in text(
+            overview_app, "#sup-summary"
+        )
         assert all(len(line) <= width - 4 for line in lines)
         bars, labels = lines[:4], lines[4:]
         assert bars[0].startswith("20 ") and bars[3].startswith(" 0 ")

@@ -1221,10 +1221,10 @@ def cmd_summary(args: argparse.Namespace) -> int:
     filters = Filters(sites=tuple(args.site) if args.site else None, include_demo=not args.no_demo)
     summary = summarize(store, flow.sites, first, last + timedelta(days=1), filters)
     if args.format == "table":  # in colour on a terminal, plain text for a script
-        show(summary_view(summary, flow.sites, lang), sys.stdout)
+        show(summary_view(summary, flow.sites, lang, filters.include_demo), sys.stdout)
     else:
         render = {"json": summary_json, "csv": summary_csv}[args.format]
-        sys.stdout.write(render(summary, flow.sites, lang))
+        sys.stdout.write(render(summary, flow.sites, lang, filters.include_demo))
     return 0
 
 
