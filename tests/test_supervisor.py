@@ -331,3 +331,25 @@ async def test_day_chart_scales_from_zero_with_gaps_and_labels(overview_app, db,
             assert labels[0][column[16] : column[16] + 5] == "16/11"
         body = overview_app.screen.query_one("#sup-body")
         assert body.max_scroll_x == 0
+
+
+def test_a_year_is_drawn_a_bar_a_week_within_the_width():
+    """Too many days for a column each: one bar a week, scaled to the busiest week, still a gap
+    for a week without visits, and never wider than the room given."""
+    from datetime import date
+
+    from triage.overview import day_chart
+
+    start, end = date(2026, 1, 1), date(2026, 11, 24)
+    trend = [
+        (str(start + timedelta(days=i)), 10)
+        for i in range((end - start).days)
+        if (start + timedelta(days=i)).weekday() < 5 and not 200 <= i < 207  # a closed week
+    ]
+    names = ["mandag", "tirsdag", "onsdag", "torsdag", "fredag", "lørdag", "søndag"]
+    unit, lines = day_chart(start, end, trend, 76, names)
+    assert unit == "week" and all(len(line) <= 76 for line in lines)
+    assert lines[0].startswith("50 ") and lines[3].startswith(" 0 ")  # five days of 10
+    bottom = lines[3][3:]
+    assert len(bottom) == 48 and bottom.count(" ") == 1  # 48 weeks, the closed one a gap
+    assert lines[4].startswith("   29/12")
