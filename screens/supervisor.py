@@ -229,8 +229,7 @@ class SupervisorScreen(Screen):
                 "sup_totals_dated",
                 lang,
                 total=count(s.total, lang),
-                previous_start=result.start - (result.end - result.start),
-                previous_end=result.start - timedelta(days=1),
+                previous_dates=self.previous_dates(result),
                 previous=count(s.previous_total, lang),
                 change=change(s.change),
                 overall=f"{s.overall_imbalance * 100:.0f}",
@@ -294,6 +293,13 @@ class SupervisorScreen(Screen):
             lines.append(Content(f"{t('weekday_' + str(day), lang)[:3]:<5}" + "".join(row)))
         lines.append(Content(t("sup_heat_legend", lang, top=count(top, lang))).stylize("dim"))
         heat.update(Content("\n").join(lines))
+
+    @staticmethod
+    def previous_dates(result: Overview) -> str:
+        """The previous period of the same length: one date, or its first and last."""
+        first = result.start - (result.end - result.start)
+        last = result.start - timedelta(days=1)
+        return str(last) if first == last else f"{first} – {last}"
 
     def on_resize(self) -> None:
         if self.result is not None:  # the chart is drawn to the width of the screen
