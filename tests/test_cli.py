@@ -574,6 +574,17 @@ def test_summary_and_export_share_one_inclusive_period(tmp_path, flow):
         ["previous_end", "", "", "2026-09-30"],
         ["include_demo", "", "", "no"],
     ]
+    assert [row[1] for row in rows if row[0] == "other_means"] == [
+        "home_by_visited",
+        "referred",
+        "busiest_hour",
+    ]
+    assert (
+        "postnummer" in dict((r[1], r[3]) for r in rows if r[0] == "other_means")["home_by_visited"]
+    )
+    assert ["change", "", "", ""] in rows and ["change", "jc-nord", "", ""] in rows  # none before
+    assert ["misdirected", "", "", "0"] in rows and ["with_postcode", "", "", "0"] in rows
+    assert ["busiest_hour", "jc-nord", "5 11", "1"] in rows  # Saturday 31 October, 11-12 local
 
     table = run("summary", *period, cwd=tmp_path).stdout
     assert table.startswith("Periode 2026-10-01 til og med 2026-10-31: 1 besøg; forrige periode")

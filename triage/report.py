@@ -110,8 +110,15 @@ def summary_csv(s: Summary, sites: Sites, lang: str = "da", include_demo: bool =
     for name, day in period_dates(s).items():
         writer.writerow([name, "", "", day])
     writer.writerow(["include_demo", "", "", "yes" if include_demo else "no"])
+    for section, key in (  # what the column `other` holds, said once in the file
+        ("home_by_visited", "csv_other_home_by_visited"),
+        ("referred", "csv_other_referred"),
+        ("busiest_hour", "csv_other_busiest_hour"),
+    ):
+        writer.writerow(["other_means", section, "", t(key, lang)])
     writer.writerow(["total", "", "", s.total])
     writer.writerow(["previous_total", "", "", s.previous_total])
+    writer.writerow(["change", "", "", _rounded(s.change)])
     for x in s.sites:
         writer.writerow(["visits", x.site_id, "", x.visits])
         writer.writerow(["share", x.site_id, "", round(x.share, 4)])
@@ -119,10 +126,24 @@ def summary_csv(s: Summary, sites: Sites, lang: str = "da", include_demo: bool =
         writer.writerow(
             ["imbalance", x.site_id, "", "" if x.imbalance is None else round(x.imbalance, 4)]
         )
+    for site, value in sorted(s.change_by_site.items()):
+        writer.writerow(["change", site, "", _rounded(value)])
     writer.writerow(["overall_imbalance", "", "", round(s.overall_imbalance, 4)])
+    writer.writerow(["misdirected", "", "", s.misdirected])
+    writer.writerow(["with_postcode", "", "", s.with_postcode])
     for home, visited in sorted(s.misdirection.items()):
         for site, n in sorted(visited.items()):
             writer.writerow(["home_by_visited", site, home, n])
     for kind, n in sorted(s.referred_by_kind.items()):
         writer.writerow(["referred", "", kind, n])
+    for hour in s.busiest_hours:  # each figure of the hour a row (visits, or others it carries)
+        when = f"{hour['weekday']} {hour['hour']:02d}"
+        for name, value in hour.items():
+            if name not in ("site_id", "weekday", "hour"):
+                section = "busiest_hour" if name == "visits" else f"busiest_hour_{name}"
+                writer.writerow([section, hour["site_id"], when, value])
     return buffer.getvalue()
+
+
+def _rounded(value: float | None) -> float | str:
+    return "" if value is None else round(value, 4)
