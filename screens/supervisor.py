@@ -14,14 +14,14 @@ from textual.containers import VerticalScroll
 from textual.content import Content
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import DataTable, Sparkline, Static
+from textual.widgets import DataTable, Static
 from textual.worker import Worker, WorkerState
 
 from screens.keys import follow_language, key_bar, ui_lang
 from screens.messages import failure_text
 from triage import present
 from triage.i18n import change, count, t
-from triage.overview import Overview, overview, period_dates
+from triage.overview import Overview, day_chart, overview, period_dates
 from triage.stats import is_misdirected
 
 REFRESH_SECONDS = 30
@@ -75,7 +75,7 @@ class SupervisorScreen(Screen):
             yield Static(id="sup-summary")
             yield Static(id="sup-heat")
             yield Static(id="sup-trend-label")
-            yield Sparkline([], id="sup-trend")
+            yield Static(id="sup-trend")
             yield Static(id="sup-matrix")
         yield Static(id="keys")
 
@@ -226,9 +226,10 @@ class SupervisorScreen(Screen):
         )
         self.query_one("#sup-summary", Static).update(
             t(
-                "sup_totals",
+                "sup_totals_dated",
                 lang,
                 total=count(s.total, lang),
+                previous_dates=self.previous_dates(result),
                 previous=count(s.previous_total, lang),
                 change=change(s.change),
                 overall=f"{s.overall_imbalance * 100:.0f}",
@@ -237,15 +238,7 @@ class SupervisorScreen(Screen):
             )
         )
         self.draw_heat(result)
-        trend = [n for _, n in result.trend]
-        # A trend needs two days or more; one bar (or none) would only be a solid block.
-        label, chart = (
-            self.query_one("#sup-trend-label", Static),
-            self.query_one("#sup-trend", Sparkline),
-        )
-        label.display = chart.display = len(trend) >= 2
-        label.update(t("sup_trend", lang))
-        chart.data = trend if len(trend) >= 2 else [0]
+        self.draw_trend(result)
         self.draw_matrix(result)
 
     def draw_sites(self, result: Overview) -> None:
@@ -300,6 +293,37 @@ class SupervisorScreen(Screen):
             lines.append(Content(f"{t('weekday_' + str(day), lang)[:3]:<5}" + "".join(row)))
         lines.append(Content(t("sup_heat_legend", lang, top=count(top, lang))).stylize("dim"))
         heat.update(Content("\n").join(lines))
+
+    @staticmethod
+    def previous_dates(result: Overview) -> str:
+        """The previous period of the same length: one date, or its first and last."""
+        first = result.start - (result.end - result.start)
+        last = result.start - timedelta(days=1)
+        return str(last) if first == last else f"{first} – {last}"
+
+    def on_resize(self) -> None:
+        if self.result is not None:  # the chart is drawn to the width of the screen
+            self.draw_trend(self.result)
+
+    def draw_trend(self, result: Overview) -> None:
+        lang = self.lang
+        label, chart = (
+            self.query_one("#sup-trend-label", Static),
+            self.query_one("#sup-trend", Static),
+        )
+        # A chart needs two days or more; one bar would say nothing a number does not.
+        label.display = chart.display = (result.end - result.start).days >= 2
+        # The body's padding (2) and its scrollbar (2) take room beside the chart.
+        unit, lines = day_chart(
+            result.start,
+            result.end,
+            result.trend,
+            self.size.width - 4,
+            [t(f"weekday_{d}", lang) for d in range(7)],
+            lambda n: count(n, lang),
+        )
+        label.update(t("sup_trend" if unit == "day" else "sup_trend_weeks", lang))
+        chart.update("\n".join(lines))
 
     def draw_matrix(self, result: Overview) -> None:
         lang = self.lang

@@ -10,7 +10,7 @@ import shutil
 import stat
 import subprocess
 import sys
-from datetime import UTC
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -119,6 +119,31 @@ def test_tree_shows_every_outcome(flow, capsys):
         for q in flow.questions.values()
     ]
     assert len(tree) == 1 + sum(branches)  # each question's branches once, under the root
+
+
+def test_tree_to_a_file_holds_the_tree_alone(tmp_path):
+    """`validate --tree > file`: the verdict and the search check go to stderr, not the file."""
+    done = run("validate", "--tree", cwd=tmp_path)
+    assert done.returncode == 0
+    assert done.stdout.startswith("? Hvad drejer henvendelsen sig om? [errand]")
+    assert all(line[:1] in "?│├└ " for line in done.stdout.splitlines())
+    assert "OK: " in done.stderr and "Søgning: " in done.stderr
+
+
+def test_validate_warnings_show_no_catalogue_key(tmp_path):
+    """Every word in `validate --warnings` is a text, never a raw key such as field_…"""
+    import tomllib
+
+    import triage
+
+    for lang in ("da", "en"):
+        done = run("validate", "--warnings", "--lang", lang, cwd=tmp_path)
+        assert done.returncode == 0 and "service_minutes" in done.stdout
+        catalogue = Path(triage.__file__).parent / "locale" / f"{lang}.toml"
+        keys = {k for k in tomllib.loads(catalogue.read_text(encoding="utf-8")) if "_" in k}
+        assert "field_service_minutes" in keys
+        words = set(re.findall(r"[a-z][a-z0-9_]*", done.stdout + done.stderr))
+        assert not keys & words
 
 
 def test_mermaid_file_connects_every_node(flow, tmp_path, capsys):
@@ -508,3 +533,62 @@ def test_every_wrong_date_option_is_named_once(tmp_path):
         cwd=tmp_path,
     )
     assert done.returncode == 1 and "findes ikke" in done.stderr and "Datoen" not in done.stderr
+
+
+def test_summary_and_export_share_one_inclusive_period(tmp_path, flow):
+    """`--to 2026-10-31` is the last day in every format, as in the export's JSON; each format
+    says the previous period's dates and whether demo visits are counted."""
+    import csv
+    import io
+
+    from triage.db.store import Store
+    from triage.visits import visit_from_result
+    from triage.walk import route
+
+    db = tmp_path / "period.db"
+    store = Store(db, spool_dir=tmp_path / "spool")
+    store.open()
+    at = datetime(2026, 10, 31, 10, 0, tzinfo=UTC)  # the period's last day
+    result = route(flow, ["2", "2"], "jc-nord")
+    store.record(visit_from_result(result, "jc-nord", "d", "in_person", 5.0, at))
+    store.dispose()
+    period = ("--from", "2026-10-01", "--to", "2026-10-31", "--db", str(db))
+
+    done = run("summary", *period, "--format", "json", cwd=tmp_path)
+    data = json.loads(done.stdout)
+    assert (data["start"], data["end"]) == ("2026-10-01", "2026-10-31")
+    assert (data["previous_start"], data["previous_end"]) == ("2026-08-31", "2026-09-30")
+    assert data["include_demo"] is True and data["total"] == 1
+    exported = tmp_path / "export.json"
+    done = run("export", *period, "--format", "json", "--out", str(exported), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    document = json.loads(exported.read_text(encoding="utf-8"))
+    assert (document["start"], document["end"]) == (data["start"], data["end"])
+
+    done = run("summary", *period, "--format", "csv", "--no-demo", cwd=tmp_path)
+    rows = list(csv.reader(io.StringIO(done.stdout)))
+    assert rows[1:6] == [
+        ["start", "", "", "2026-10-01"],
+        ["end", "", "", "2026-10-31"],
+        ["previous_start", "", "", "2026-08-31"],
+        ["previous_end", "", "", "2026-09-30"],
+        ["include_demo", "", "", "no"],
+    ]
+    assert [row[1] for row in rows if row[0] == "other_means"] == [
+        "home_by_visited",
+        "referred",
+        "busiest_hour",
+    ]
+    assert (
+        "postnummer" in dict((r[1], r[3]) for r in rows if r[0] == "other_means")["home_by_visited"]
+    )
+    assert ["change", "", "", ""] in rows and ["change", "jc-nord", "", ""] in rows  # none before
+    assert ["misdirected", "", "", "0"] in rows and ["with_postcode", "", "", "0"] in rows
+    assert ["busiest_hour", "jc-nord", "5 11", "1"] in rows  # Saturday 31 October, 11-12 local
+
+    table = run("summary", *period, cwd=tmp_path).stdout
+    assert table.startswith("Periode 2026-10-01 til og med 2026-10-31: 1 besøg; forrige periode")
+    assert "(2026-08-31 til og med 2026-09-30)" in table and "Demobesøg er talt med" in table
+    english = run("summary", *period, "--no-demo", "--lang", "en", cwd=tmp_path).stdout
+    assert "(2026-08-31 to 2026-09-30 inclusive)" in english
+    assert "Demo visits are left out." in english

@@ -119,6 +119,12 @@ def test_supervisor_overview(snap_compare, overview_desk, size):
     assert snap_compare(overview_desk, terminal_size=size, run_before=steps())
 
 
+@pytest.mark.parametrize("size", [(80, 24), (100, 30)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_supervisor_overview_30_days_chart(snap_compare, overview_desk, size):
+    """The 30 days' chart (PgDn to it): the day labels fit beside the gaps of closed days."""
+    assert snap_compare(overview_desk, terminal_size=size, run_before=steps("3", "pagedown"))
+
+
 def test_export_dialog(snap_compare, overview_desk, monkeypatch):
     monkeypatch.setenv("HOME", "/home/skranke")  # the suggested file name shows the home folder
     assert snap_compare(overview_desk, terminal_size=(80, 24), run_before=steps("e"))

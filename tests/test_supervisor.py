@@ -291,3 +291,65 @@ async def test_an_overview_on_a_newer_database_says_so_in_words(flow, db, tmp_pa
         assert notice == title
         await pilot.press("f2")  # the title follows the language, still saying why
         assert text(app, "#sup-title").startswith("The figures could not be fetched: The database")
+
+
+@pytest.mark.parametrize("width", [80, 100])
+async def test_day_chart_scales_from_zero_with_gaps_and_labels(overview_app, db, flow, width):
+    """30 days: Friday's 2 visits still draw a bar beside today's 20, the weekend is a gap,
+    the days are labelled, and the chart fits the screen without scrolling sideways."""
+    store = Store(db, spool_dir=db.parent / "spool")
+    store.open()
+    for day, n in ((16, 6), (20, 2)):  # Monday 16 and Friday 20 November
+        at = datetime(2026, 11, day, 11, 0, tzinfo=LOCAL_ZONE).astimezone(UTC)
+        for _ in range(n):
+            result = route(flow, ["2", "2"], "jc-nord")
+            store.record(visit_from_result(result, "jc-nord", "d", "in_person", 5.0, at))
+    store.dispose()
+    async with overview_app.run_test(size=(width, 30)) as pilot:
+        await ready(pilot)
+        await pilot.press("3")  # 25 October – 23 November
+        await ready(pilot)
+        lines = text(overview_app, "#sup-trend").splitlines()
+        assert "Besøg pr. dag" in text(overview_app, "#sup-trend-label")
+        assert "forrige periode, 2026-09-25 – 2026-10-24: 0, –" in text(
+            overview_app, "#sup-summary"
+        )
+        assert all(len(line) <= width - 4 for line in lines)
+        bars, labels = lines[:4], lines[4:]
+        assert bars[0].startswith("20 ") and bars[3].startswith(" 0 ")
+        gutter, step = 3, (width - 4 - 3) // 30
+        column = {day: gutter + (day - 25 if day >= 25 else day + 6) * step for day in range(1, 32)}
+        bottom = bars[3].ljust(width)
+        assert bottom[column[20]] == "▃"  # 2 of 20: a low bar, not an empty block
+        assert bottom[column[16]] == "█" and bars[2].ljust(width)[column[16]] == "▂"  # 6 of 20
+        assert bottom[column[21]] == bottom[column[22]] == " "  # the weekend: a gap
+        assert bottom[column[23]] == "█" and bars[0][column[23]] == "█"
+        if step >= 3:  # room for each day's weekday and date
+            assert labels[0][column[20] : column[20] + 2] == "fr"
+            assert labels[1][column[20] : column[20] + 2] == "20"
+        else:  # the date under each Monday
+            assert labels[0][column[16] : column[16] + 5] == "16/11"
+        body = overview_app.screen.query_one("#sup-body")
+        assert body.max_scroll_x == 0
+
+
+def test_a_year_is_drawn_a_bar_a_week_within_the_width():
+    """Too many days for a column each: one bar a week, scaled to the busiest week, still a gap
+    for a week without visits, and never wider than the room given."""
+    from datetime import date
+
+    from triage.overview import day_chart
+
+    start, end = date(2026, 1, 1), date(2026, 11, 24)
+    trend = [
+        (str(start + timedelta(days=i)), 10)
+        for i in range((end - start).days)
+        if (start + timedelta(days=i)).weekday() < 5 and not 200 <= i < 207  # a closed week
+    ]
+    names = ["mandag", "tirsdag", "onsdag", "torsdag", "fredag", "lørdag", "søndag"]
+    unit, lines = day_chart(start, end, trend, 76, names)
+    assert unit == "week" and all(len(line) <= 76 for line in lines)
+    assert lines[0].startswith("50 ") and lines[3].startswith(" 0 ")  # five days of 10
+    bottom = lines[3][3:]
+    assert len(bottom) == 48 and bottom.count(" ") == 1  # 48 weeks, the closed one a gap
+    assert lines[4].startswith("   29/12")

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from triage import paths
 from triage.dates import EARLIEST, DayError, parse_day, parse_moment
@@ -626,6 +626,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
             )
             return 1
         print(t("mermaid_written", lang, path=args.mermaid))
+    # With --tree, stdout is the tree alone (`--tree > file`); the verdict goes beside it.
+    verdict = sys.stderr if args.tree else sys.stdout
     print(
         t(
             "validate_ok",
@@ -635,13 +637,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
             cases=len(loaded.cases),
             warnings=len(loaded.warnings),
             version=flow.short_version,
-        )
+        ),
+        file=verdict,
     )
-    _print_search_check(loaded, lang)
+    _print_search_check(loaded, lang, verdict)
     return 0
 
 
-def _print_search_check(loaded: Loaded, lang: str) -> None:
+def _print_search_check(loaded: Loaded, lang: str, stream: TextIO | None = None) -> None:
     """The share of searches in search.toml that find the right node first, and the misses."""
     check, flow = loaded.search, loaded.flow
     if check is None or flow is None:
@@ -653,7 +656,11 @@ def _print_search_check(loaded: Loaded, lang: str) -> None:
     def named(node_id: str) -> str:
         return f"{node_id} ({node_title(flow, node_id, lang)})"
 
-    print(t("search_share", lang, right=check.right, total=check.total, percent=check.percent))
+    stream = stream or sys.stdout
+    print(
+        t("search_share", lang, right=check.right, total=check.total, percent=check.percent),
+        file=stream,
+    )
     for miss in check.misses:
         where = f"{SEARCH_FILE}:{miss.case.line}" if miss.case.line else SEARCH_FILE
         got = named(miss.got.node_id) if miss.got else t("search_missed_all", lang)
@@ -665,7 +672,8 @@ def _print_search_check(loaded: Loaded, lang: str) -> None:
                 query=shown(miss.case.query),
                 expect=named(miss.case.expect),
                 got=got,
-            )
+            ),
+            file=stream,
         )
 
 
@@ -1213,10 +1221,10 @@ def cmd_summary(args: argparse.Namespace) -> int:
     filters = Filters(sites=tuple(args.site) if args.site else None, include_demo=not args.no_demo)
     summary = summarize(store, flow.sites, first, last + timedelta(days=1), filters)
     if args.format == "table":  # in colour on a terminal, plain text for a script
-        show(summary_view(summary, flow.sites, lang), sys.stdout)
+        show(summary_view(summary, flow.sites, lang, filters.include_demo), sys.stdout)
     else:
         render = {"json": summary_json, "csv": summary_csv}[args.format]
-        sys.stdout.write(render(summary, flow.sites, lang))
+        sys.stdout.write(render(summary, flow.sites, lang, filters.include_demo))
     return 0
 
 

@@ -5,6 +5,7 @@ Computed from the rollups only (see triage.stats), so it is cheap to refresh whi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -108,3 +109,66 @@ def overview(
         demo,
         now,
     )
+
+
+BLOCKS = " ▁▂▃▄▅▆▇█"  # eighths of one text row
+
+
+def chart_bars(
+    start: date, end: date, trend: list[tuple[str, int]], width: int
+) -> tuple[str, list[tuple[date, int]]]:
+    """The bars of the period's chart: one a day, or one a week (from its Monday) when a day
+    each would not fit in `width` columns. Days without visits are kept, as zeros."""
+    per_day = dict(trend)
+    days = [start + timedelta(days=i) for i in range((end - start).days)]
+    bars = [(d, per_day.get(str(d), 0)) for d in days]
+    if len(bars) <= width:
+        return "day", bars
+    weeks: dict[date, int] = {}
+    for d, n in bars:
+        monday = d - timedelta(days=d.weekday())
+        weeks[monday] = weeks.get(monday, 0) + n
+    return "week", sorted(weeks.items())
+
+
+def day_chart(
+    start: date,
+    end: date,
+    trend: list[tuple[str, int]],
+    width: int,
+    weekday_names: list[str],
+    shown: Callable[[int], str] = str,
+    height: int = 4,
+) -> tuple[str, list[str]]:
+    """The period's visits as a bar chart of text `height` rows high and at most `width`
+    columns wide, scaled from zero: a day without visits (closed) is a gap, the highest bar is
+    labelled with its count, and the days are labelled below (weekday and date when there is
+    room, else the date of each Monday). Returns ("day" or "week", the lines)."""
+    unit, bars = chart_bars(start, end, trend, max(1, width - len(shown(0)) - 8))
+    top = max((n for _, n in bars), default=0)  # a week's bar sums its days
+    top_label = shown(top)
+    gutter = len(top_label) + 1
+    step = max(1, min(4, (width - gutter) // max(1, len(bars))))
+    bar_width = step - 1 if step > 1 else 1
+    rows = []
+    for row in range(height, 0, -1):  # top row first
+        cells = []
+        for _, n in bars:
+            eighths = 0 if not top else max(1 if n else 0, round(n * height * 8 / top))
+            level = min(8, max(0, eighths - (row - 1) * 8))
+            cells.append((BLOCKS[level] * bar_width).ljust(step))
+        axis = top_label if row == height else ("0" if row == 1 else "")
+        rows.append((f"{axis:>{gutter - 1}} " + "".join(cells))[:width].rstrip())
+    labels = [" " * gutter, " " * gutter]
+    if unit == "day" and step >= 3:  # each bar its weekday and day of month
+        for d, _ in bars:
+            labels[0] += weekday_names[d.weekday()][:2].ljust(step)
+            labels[1] += f"{d.day:>2}".ljust(step)
+    else:  # the date under each Monday (and the first bar) where it fits
+        line = " " * gutter
+        for i, (d, _) in enumerate(bars):
+            column = gutter + i * step
+            if (i == 0 or d.weekday() == 0) and column >= len(line) + (1 if i else 0):
+                line = line.ljust(column) + f"{d.day}/{d.month}"
+        labels = [line[:width]]
+    return unit, rows + [label[:width].rstrip() for label in labels]

@@ -19,18 +19,21 @@ from triage.stats import Summary, is_misdirected
 from triage.terminal import plain
 
 
-def summary_view(s: Summary, sites: Sites, lang: str = "da") -> Group:
+def summary_view(s: Summary, sites: Sites, lang: str = "da", include_demo: bool = True) -> Group:
     """The summary for people: a few lines of text around a rich table of the sites."""
-    last = date.fromisoformat(s.end) - timedelta(days=1)  # the summary's end is exclusive
+    dates = period_dates(s)
     period = t(
-        "sum_period",
+        "sum_period_dated",
         lang,
-        start=s.start,
-        end=last.isoformat(),
+        start=dates["start"],
+        end=dates["end"],
         total=count(s.total, lang),
+        previous_start=dates["previous_start"],
+        previous_end=dates["previous_end"],
         previous=count(s.previous_total, lang),
         change=change(s.change),
     )
+    period += " " + t("sum_demo_in" if include_demo else "sum_demo_out", lang)
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold")
     table.add_column(t("sum_site", lang))
     for key in ("sum_visits", "sum_share", "sum_target", "sum_imbalance"):
@@ -74,24 +77,48 @@ def summary_view(s: Summary, sites: Sites, lang: str = "da") -> Group:
     return Group(Text(period), Text(""), table, Text(""), Text("\n".join(out)))
 
 
-def summary_table(s: Summary, sites: Sites, lang: str = "da") -> str:
+def summary_table(s: Summary, sites: Sites, lang: str = "da", include_demo: bool = True) -> str:
     """The summary for people as plain text (for a file or a pipe)."""
-    return plain(summary_view(s, sites, lang))
+    return plain(summary_view(s, sites, lang, include_demo))
 
 
-def summary_json(s: Summary, sites: Sites, lang: str = "da") -> str:
+def period_dates(s: Summary) -> dict[str, str]:
+    """The period and the previous one of the same length, both ends included (as the export)."""
+    start, end = date.fromisoformat(s.start), date.fromisoformat(s.end)  # end excluded
+    previous = start - (end - start)
+    return {
+        "start": s.start,
+        "end": (end - timedelta(days=1)).isoformat(),
+        "previous_start": previous.isoformat(),
+        "previous_end": (start - timedelta(days=1)).isoformat(),
+    }
+
+
+def summary_json(s: Summary, sites: Sites, lang: str = "da", include_demo: bool = True) -> str:
     data = s.as_dict()
+    data.update(period_dates(s))  # one meaning of end everywhere: the last day included
+    data["include_demo"] = include_demo
     data["site_names"] = {site.id: site.name(lang) for site in sites}
     return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
 
 
-def summary_csv(s: Summary, sites: Sites, lang: str = "da") -> str:
-    """Long format, one figure a row: section, site, other, value."""
+def summary_csv(s: Summary, sites: Sites, lang: str = "da", include_demo: bool = True) -> str:
+    """Long format, one figure a row: section, site, other, value. The period's rows first."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["section", "site", "other", "value"])
+    for name, day in period_dates(s).items():
+        writer.writerow([name, "", "", day])
+    writer.writerow(["include_demo", "", "", "yes" if include_demo else "no"])
+    for section, key in (  # what the column `other` holds, said once in the file
+        ("home_by_visited", "csv_other_home_by_visited"),
+        ("referred", "csv_other_referred"),
+        ("busiest_hour", "csv_other_busiest_hour"),
+    ):
+        writer.writerow(["other_means", section, "", t(key, lang)])
     writer.writerow(["total", "", "", s.total])
     writer.writerow(["previous_total", "", "", s.previous_total])
+    writer.writerow(["change", "", "", _rounded(s.change)])
     for x in s.sites:
         writer.writerow(["visits", x.site_id, "", x.visits])
         writer.writerow(["share", x.site_id, "", round(x.share, 4)])
@@ -99,10 +126,24 @@ def summary_csv(s: Summary, sites: Sites, lang: str = "da") -> str:
         writer.writerow(
             ["imbalance", x.site_id, "", "" if x.imbalance is None else round(x.imbalance, 4)]
         )
+    for site, value in sorted(s.change_by_site.items()):
+        writer.writerow(["change", site, "", _rounded(value)])
     writer.writerow(["overall_imbalance", "", "", round(s.overall_imbalance, 4)])
+    writer.writerow(["misdirected", "", "", s.misdirected])
+    writer.writerow(["with_postcode", "", "", s.with_postcode])
     for home, visited in sorted(s.misdirection.items()):
         for site, n in sorted(visited.items()):
             writer.writerow(["home_by_visited", site, home, n])
     for kind, n in sorted(s.referred_by_kind.items()):
         writer.writerow(["referred", "", kind, n])
+    for hour in s.busiest_hours:  # each figure of the hour a row (visits, or others it carries)
+        when = f"{hour['weekday']} {hour['hour']:02d}"
+        for name, value in hour.items():
+            if name not in ("site_id", "weekday", "hour"):
+                section = "busiest_hour" if name == "visits" else f"busiest_hour_{name}"
+                writer.writerow([section, hour["site_id"], when, value])
     return buffer.getvalue()
+
+
+def _rounded(value: float | None) -> float | str:
+    return "" if value is None else round(value, 4)
