@@ -11,8 +11,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from textual import events
-from textual.widgets import OptionList, Static
+from textual.widgets import OptionList
 
+from tests.test_app import rows, settle
+from tests.test_app import visible_text as text
 from tests.test_cli import installed_triage
 from triage import paths, present
 from triage.app import TriageApp
@@ -55,14 +57,6 @@ def make_app(flow, tmp_path):
     return make
 
 
-def rows(tmp_path) -> list[dict]:
-    store = Store(tmp_path / "triage.db", spool_dir=tmp_path / "spool")
-    try:
-        return store.visits()
-    finally:
-        store.dispose()
-
-
 def preload(tmp_path, flow, desk: str, n: int) -> None:
     """n visits registered at this desk a few minutes ago (today, whatever the hour)."""
     store = Store(tmp_path / "triage.db", spool_dir=tmp_path / "spool")
@@ -75,18 +69,6 @@ def preload(tmp_path, flow, desk: str, n: int) -> None:
             )
         )
     store.dispose()
-
-
-async def settle(pilot, app) -> None:
-    await pilot.pause()
-    await pilot.pause()
-    await app.workers.wait_for_complete()
-    await pilot.pause()
-
-
-def text(app, selector: str) -> str:
-    widget = app.screen.query_one(selector, Static)
-    return str(widget.render()) if widget.display else ""
 
 
 def screen_lines(app) -> list[str]:
@@ -356,37 +338,42 @@ async def test_first_start_on_an_empty_database_says_how_to_practise(make_app, t
 # --- CLI: --channel and --training in a real terminal; no terminal at all -----------------------
 
 
-def _in_a_terminal(args: list[str], keys: list[bytes], home, done) -> None:
-    """Run the installed triage in a pseudo-terminal of 80x24, type keys, wait until done()
-    holds, then quit with Ctrl+Q."""
+def _in_a_terminal(command: list[str], keys: list[bytes], home, done=None) -> tuple[int, str]:
+    """Run command in a pseudo-terminal of 80x24, type keys once the first question is on
+    screen, wait until done() holds (then quit with Ctrl+Q) or the process ends by itself;
+    return its exit code and everything it showed."""
     import fcntl
     import pty
+    import select
     import struct
     import termios
     import time
 
     leader, follower = pty.openpty()
     fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
-    env = {**os.environ, "HOME": str(home), "XDG_DATA_HOME": str(home / "data"), "TERM": "xterm"}
+    env = {
+        **os.environ,
+        "HOME": str(home),
+        "XDG_DATA_HOME": str(home / "data"),
+        "XDG_STATE_HOME": str(home / "state"),
+        "TERM": "xterm",
+    }
     proc = subprocess.Popen(
-        [installed_triage(), *args],
+        command,
         stdin=follower,
         stdout=follower,
         stderr=follower,
         env=env,
-        cwd=home,
+        cwd=os.getcwd(),
         close_fds=True,
     )
     os.close(follower)
     seen = bytearray()
 
     def read_for(seconds: float) -> None:
-        import select
-
         end = time.monotonic() + seconds
         while time.monotonic() < end:
-            ready, _, _ = select.select([leader], [], [], 0.05)
-            if ready:
+            if select.select([leader], [], [], 0.05)[0]:
                 try:
                     seen.extend(os.read(leader, 65536))
                 except OSError:
@@ -401,12 +388,13 @@ def _in_a_terminal(args: list[str], keys: list[bytes], home, done) -> None:
             os.write(leader, key)
             read_for(0.2)
         for _ in range(200):
-            if done():
+            if proc.poll() is not None or (done is not None and done()):
                 break
             read_for(0.1)
-        os.write(leader, b"\x11")  # Ctrl+Q
+        if proc.poll() is None:
+            os.write(leader, b"\x11")  # Ctrl+Q
         read_for(0.5)
-        assert proc.wait(timeout=30) == 0, seen.decode(errors="replace")[-2000:]
+        return proc.wait(timeout=30), seen.decode(errors="replace")
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -428,12 +416,13 @@ def _rows_at(path) -> list[dict]:
 
 def test_triage_channel_phone_logs_phone_calls(tmp_path):
     db = tmp_path / "desk.db"
-    _in_a_terminal(
-        ["--channel", "phone", "--db", str(db), "--site", "jc-skelbaek"],
+    code, shown = _in_a_terminal(
+        [installed_triage(), "--channel", "phone", "--db", str(db), "--site", "jc-skelbaek"],
         [b"2", b"2", b"\r"],
         tmp_path,
         lambda: len(_rows_at(db)) == 1,
     )
+    assert code == 0, shown[-2000:]
     (row,) = _rows_at(db)
     assert row["channel"] == "phone" and row["demo"] is False
 
@@ -442,9 +431,13 @@ def test_triage_training_uses_a_practice_database_of_its_own(tmp_path, monkeypat
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     training, real = paths.training_db_path(), paths.default_db_path()
     assert training.is_relative_to(tmp_path) and training != real
-    _in_a_terminal(
-        ["--training"], [b"2", b"2", b"\r"], tmp_path, lambda: len(_rows_at(training)) == 1
+    code, shown = _in_a_terminal(
+        [installed_triage(), "--training"],
+        [b"2", b"2", b"\r"],
+        tmp_path,
+        lambda: len(_rows_at(training)) == 1,
     )
+    assert code == 0, shown[-2000:]
     (row,) = _rows_at(training)
     assert row["demo"] is True
     assert not real.exists()  # the real database is never touched
@@ -517,70 +510,28 @@ async def test_a_whole_search_route_in_one_burst_loses_nothing(make_app, tmp_pat
 def test_an_unexpected_error_in_the_desk_shows_one_line_and_a_report_not_a_traceback(tmp_path):
     """A defect in a key's handler (made here on purpose) stops the desk: the terminal shows one
     line saying where the full report is, the report holds the traceback, and the exit is 70."""
-    import pty
-    import select
     import sys
-    import time
 
     script = (
         "import sys, triage.cli as cli; from screens.desk import DeskScreen; "
         "DeskScreen.action_toggle_channel = lambda self: 1 / 0; "
         "sys.exit(cli.main(['--training']))"
     )
-    leader, follower = pty.openpty()
-    env = {
-        **os.environ,
-        "HOME": str(tmp_path),
-        "XDG_DATA_HOME": str(tmp_path / "data"),
-        "XDG_STATE_HOME": str(tmp_path / "state"),
-        "TERM": "xterm",
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-c", script],
-        stdin=follower,
-        stdout=follower,
-        stderr=follower,
-        env=env,
-        cwd=os.getcwd(),
-        close_fds=True,
-    )
-    os.close(follower)
-    seen = bytearray()
-
-    def read_for(seconds: float) -> None:
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            if select.select([leader], [], [], 0.05)[0]:
-                try:
-                    seen.extend(os.read(leader, 65536))
-                except OSError:
-                    return
-
-    try:
-        for _ in range(200):
-            read_for(0.1)
-            if b"drejer" in seen:
-                break
-        os.write(leader, b"\x1bOR")  # F3
-        for _ in range(100):
-            read_for(0.1)
-            if proc.poll() is not None:
-                break
-        read_for(0.3)
-        assert proc.wait(timeout=30) == 70
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        os.close(leader)
-    shown = seen.decode(errors="replace")
+    code, shown = _in_a_terminal([sys.executable, "-c", script], [b"\x1bOR"], tmp_path)  # F3
+    assert code == 70
     assert "Traceback" not in shown and "ZeroDivisionError" in shown
     (report,) = (tmp_path / "state" / "triage").glob("crash-*.txt")
     assert "Traceback" in report.read_text(encoding="utf-8")
 
 
-async def test_a_card_taller_than_the_screen_offers_pgdn(make_app):
+async def test_a_card_taller_than_the_screen_offers_pgdn(make_app, monkeypatch):
     """Two stops at 80x24 run below the screen: the key bar says PgDn shows the rest."""
+    from triage.model import LOCAL_ZONE
+
+    # Before opening time, so both stops say when they open: the card's height does not
+    # depend on the hour the test runs.
+    early = datetime(2026, 11, 23, 7, 30, tzinfo=LOCAL_ZONE)
+    monkeypatch.setattr(present, "local_now", lambda: early)
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot, app)

@@ -221,17 +221,21 @@ def corpus(*entries: tuple[str, str]) -> str:
     return "".join(f'[[search]]\nquery = "{q}"\nexpect = "{e}"\n\n' for q, e in entries)
 
 
+# Eight searches the shipped flow finds right first, for corpora made to land near 90 %.
+EIGHT_RIGHT = [
+    ("krisecenter", "violence"),
+    ("fleksjob", "flexjob"),
+    ("pas", "passport"),
+    ("hjemløs", "homeless"),
+    ("boligstøtte", "housing_benefit"),
+    ("cv", "job_search"),
+    ("kontoudtog", "benefit_documents"),
+    ("depression", "mental_health"),
+]
+
+
 def test_too_many_misses_fail_validation(tmp_path, data_copy):
-    right = [
-        ("krisecenter", "violence"),
-        ("fleksjob", "flexjob"),
-        ("pas", "passport"),
-        ("hjemløs", "homeless"),
-        ("boligstøtte", "housing_benefit"),
-        ("cv", "job_search"),
-        ("kontoudtog", "benefit_documents"),
-        ("depression", "mental_health"),
-    ]
+    right = EIGHT_RIGHT
     wrong = [("vold", "passport"), ("alkohol", "flexjob")]  # 8 of 10: below 90 %
     (data_copy / "search.toml").write_text(corpus(*right, *wrong), encoding="utf-8")
     loaded = load(data_copy, check_searches=True)
@@ -255,17 +259,7 @@ def test_too_many_misses_fail_validation(tmp_path, data_copy):
 
 
 def test_exactly_ninety_percent_passes_and_a_search_finding_nothing_says_so(tmp_path, data_copy):
-    right = [
-        ("krisecenter", "violence"),
-        ("fleksjob", "flexjob"),
-        ("pas", "passport"),
-        ("hjemløs", "homeless"),
-        ("boligstøtte", "housing_benefit"),
-        ("cv", "job_search"),
-        ("kontoudtog", "benefit_documents"),
-        ("depression", "mental_health"),
-        ("alkohol", "addiction"),
-    ]
+    right = [*EIGHT_RIGHT, ("alkohol", "addiction")]
     (data_copy / "search.toml").write_text(corpus(*right, ("qwxz", "passport")), encoding="utf-8")
     done = run("validate", "--data", str(data_copy), "--lang", "en", cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
