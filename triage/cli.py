@@ -35,9 +35,10 @@ COMMANDS = (
     "export",
     "rebalance",
     "demo",
+    "report",
 )
 # Commands that only read (or delete) what a database holds: they never create one.
-READS_EXISTING = ("check", "purge", "summary", "export", "rebalance")
+READS_EXISTING = ("check", "purge", "summary", "export", "rebalance", "report")
 # `triage demo` at most: a century of days, a large country's footfall, and some 10 minutes.
 DEMO_MAX_DAYS = 36_500
 DEMO_MAX_PER_DAY = 100_000
@@ -368,6 +369,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--before", required=True, action=DateOption, help="first day to keep, e.g. 2025-01-01"
     )
     purge.add_argument("--dry-run", action="store_true", help="only say what would happen")
+
+    report = sub.add_parser(
+        "report",
+        parents=[no_demo, _data("data folder (for site names, targets, counters)"), *store],
+        help="the committee's monthly report: one HTML file to mail and print on A4",
+    )
+    report.set_defaults(func=cmd_report)
+    report.add_argument("--month", help="the month, e.g. 2026-10 (default: last month)")
+    report.add_argument("--out", required=True, help="the HTML file to write")
+    report.add_argument("--force", action="store_true", help="replace an existing file")
     return parser
 
 
@@ -1225,6 +1236,50 @@ def cmd_summary(args: argparse.Namespace) -> int:
     else:
         render = {"json": summary_json, "csv": summary_csv}[args.format]
         sys.stdout.write(render(summary, flow.sites, lang, filters.include_demo))
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from triage.committee import ReportError, add_months, check_out, month_name, parse_month
+    from triage.present import local_now
+
+    lang = args.lang
+    now = local_now()
+    this_month = now.date().replace(day=1)
+    try:
+        month = parse_month(args.month) if args.month else add_months(this_month, -1)
+        if month > this_month:
+            raise ReportError(
+                "rep_future_month",
+                month=month_name(month, lang),
+                example=add_months(this_month, -1).strftime("%Y-%m"),
+            )
+        out = _out_path(args)
+        if out is None:
+            return 1
+        check_out(out, args.force)
+    except ReportError as error:
+        print(t(error.code, lang, **error.params), file=sys.stderr)
+        return 1
+    flow = _usable_flow(args)
+    if flow is None:
+        return 1
+    store = _open_store(args)
+    if store is None:
+        return 1
+    from triage import committee  # the database code loads only now, when the input is usable
+
+    try:
+        built = committee.build(store, flow.sites, month, now, include_demo=not args.no_demo)
+    finally:
+        store.dispose()
+    try:
+        committee.write(committee.render(built, flow.sites, lang), out)
+    except OSError as error:
+        reason = error.strerror or error
+        print(t("rep_unwritable", lang, path=out, reason=reason), file=sys.stderr)
+        return 1
+    print(t("rep_done", lang, month=month_name(month, lang), path=out))
     return 0
 
 
