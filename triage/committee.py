@@ -15,6 +15,7 @@ import math
 import os
 import re
 import stat
+import tempfile
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -425,7 +426,7 @@ def _svg_text(x: float, y: float, text: str, **attributes: object) -> str:
 
 def _svg(width: int, height: int, label: str, body: list[str]) -> str:
     return (
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" role="img" '
+        f'<svg viewBox="0 0 {width} {height}" role="img" '
         f'aria-label="{_e(label)}" font-family="Arial, sans-serif" font-size="12">'
         + "".join(body)
         + "</svg>"
@@ -466,7 +467,7 @@ def share_bars(shares: list[SiteShare], sites: Sites, lang: str) -> str:
 def share_lines(months: list[tuple[date, list[SiteShare]]], sites: Sites, lang: str) -> str:
     """Each jobcentre's monthly share as a line, its target as a dashed line of the same colour;
     a month without visits at the jobcentres is a gap."""
-    left, top, plot_w, plot_h, legend = 48, 12, 430, 260, 215
+    left, top, plot_w, plot_h, row = 48, 12, 630, 250, 20
     ids = [s.site_id for s in months[-1][1]] if months else []
     values = [s.share for _, shares in months for s in shares if any(x.visits for x in shares)]
     targets = [s.target for s in months[-1][1]] if months else []
@@ -520,28 +521,18 @@ def share_lines(months: list[tuple[date, list[SiteShare]]], sites: Sites, lang: 
                 )
             for px, py in run:
                 body.append(f'<circle cx="{px:.1f}" cy="{py:.1f}" r="3.5" fill="{colour}"/>')
-        ly = top + 10 + n * 42
-        lx = left + plot_w + 20
-        body.append(
-            f'<line x1="{lx}" x2="{lx + 26}" y1="{ly}" y2="{ly}" stroke="{colour}" '
-            f'stroke-width="2.5" stroke-dasharray="{dash}"/>'
-        )
-        body.append(_svg_text(lx + 32, ly + 4, sites.name_of(site, lang), font_size="11"))
-        body.append(
-            f'<line x1="{lx}" x2="{lx + 26}" y1="{ly + 16}" y2="{ly + 16}" stroke="{colour}" '
-            'stroke-width="1.5" stroke-dasharray="3 4"/>'
-        )
-        body.append(
-            _svg_text(
-                lx + 32,
-                ly + 20,
-                t("rep_target_line", lang, target=percent(target)),
-                font_size="10.5",
-                fill="#444",
+        # The legend under the plot: the site's line and name, then its target's line.
+        ly = top + plot_h + 42 + n * row
+        for lx, width, pattern in ((left, 2.5, dash), (left + 400, 1.5, "3 4")):
+            body.append(
+                f'<line x1="{lx}" x2="{lx + 30}" y1="{ly}" y2="{ly}" stroke="{colour}" '
+                f'stroke-width="{width}" stroke-dasharray="{pattern}"/>'
             )
-        )
-    width = left + plot_w + legend
-    return _svg(width, top + plot_h + 26, t("rep_lines_label", lang), body)
+        body.append(_svg_text(left + 38, ly + 4, sites.name_of(site, lang)))
+        target_text = t("rep_target_line", lang, target=percent(target))
+        body.append(_svg_text(left + 438, ly + 4, target_text, fill="#444"))
+    height = top + plot_h + 42 + len(ids) * row
+    return _svg(left + plot_w + 30, height, t("rep_lines_label", lang), body)
 
 
 def heat_map(heat: dict[tuple[int, int], float], lang: str) -> str:
@@ -921,6 +912,12 @@ def render(report: MonthReport, sites: Sites, lang: str = "da") -> str:
         (t("rep_meta_demo", lang), demo),
     ]
     changes_html = "".join(f"<li>{_e(line)}</li>" for line in changes(report, sites, lang))
+    # A month without visits has only the months before it to show.
+    sections = (
+        [_sites_section, _trend_section, _hours_section, _misdirection_section, _staffing_section]
+        if report.summary.total
+        else [_trend_section]
+    )
     return (
         f'<!DOCTYPE html>\n<html lang="{_e(lang)}">\n<head>\n<meta charset="utf-8">\n'
         f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
@@ -931,15 +928,7 @@ def render(report: MonthReport, sites: Sites, lang: str = "da") -> str:
         + "</dl></header>\n"
         f'<section class="changes"><h2>{_e(t("rep_changes_heading", lang))}</h2>'
         f"<ul>{changes_html}</ul></section>\n"
-        + _sites_section(report, sites, lang)
-        + "\n"
-        + _trend_section(report, sites, lang)
-        + "\n"
-        + _hours_section(report, sites, lang)
-        + "\n"
-        + _misdirection_section(report, sites, lang)
-        + "\n"
-        + _staffing_section(report, sites, lang)
+        + "\n".join(section(report, sites, lang) for section in sections)
         + "\n</body>\n</html>\n"
     )
 
@@ -971,12 +960,14 @@ def check_out(out: Path, force: bool) -> None:
 def write(text: str, out: Path) -> None:
     """Write the report under a temporary name beside `out`, then put it in place: a full disk
     or a refused write leaves no half report (and an earlier one as it was)."""
-    part = out.with_name(f".{out.name}.{os.getpid()}.part")
+    handle, name = tempfile.mkstemp(prefix=".triage-report-", suffix=".part", dir=out.parent)
+    part = Path(name)
     try:
-        with open(part, "w", encoding="utf-8", newline="\n") as file:
+        with open(handle, "w", encoding="utf-8", newline="\n") as file:
             file.write(text)
             file.flush()
             os.fsync(file.fileno())
+        part.chmod(0o644)  # mkstemp makes it private; a report is meant to be passed on
         os.replace(part, out)
     finally:
         part.unlink(missing_ok=True)
