@@ -345,8 +345,8 @@ def test_the_main_changes_say_what_the_figures_say(store, flow, sites):
     said = committee.changes(built, sites, "da")
     # 18 visits against 4 in September and 4 in October 2025.
     assert said[0] == (
-        "I oktober 2026 var der 18 besøg i alt – 350 % flere end i september 2026 (4)"
-        " og 350 % flere end i oktober 2025 (4)."
+        "I oktober 2026 var der 18 besøg i alt – en stigning på 350 % fra september 2026 (4)"
+        " og en stigning på 350 % fra oktober 2025 (4)."
     )
     # Nord 8 of 18 (September: 2 of 4), Musvågevej 3 of 18 (1 of 4); Skelbækgade 7 of 18 is
     # within two points of its 40 % and not said.
@@ -359,7 +359,9 @@ def test_the_main_changes_say_what_the_figures_say(store, flow, sites):
     assert not any(line.startswith("Jobcenter Skelbækgade") for line in said)
     assert any(line.startswith("I 1 time om ugen var der brug for flere skranker") for line in said)
     english = committee.changes(built, sites, "en")
-    assert english[0].startswith("In October 2026 there were 18 visits in all – 350 % more")
+    assert english[0].startswith(
+        "In October 2026 there were 18 visits in all – an increase of 350 % on September 2026"
+    )
 
 
 def test_a_month_without_visits_says_so(store, flow, sites):
