@@ -438,6 +438,31 @@ CASES: list[tuple[str, str, int, str]] = [
         B,
         "selve datamappen",
     ),
+    # --- report14: the committee's monthly report
+    ("report-without-out", "report --month 2026-10", U, "usage:"),
+    ("report-month-13", "report --db {good} --out {new}.html --month 2026-13", B, "kan ikke læses"),
+    ("report-month-words", "report --db {good} --out {new}.html --month okt", B, "2026-10"),
+    ("report-month-future", "report --db {good} --out {new}.html --month 2999-12", B, "begyndt"),
+    ("report-month-0999", "report --db {good} --out {new}.html --month 0999-01", B, "uden for"),
+    ("report-missing-db", "report --db {new}.db --out {new}.html", B, "findes ikke"),
+    ("report-not-a-database", "report --db {hello} --out {new}.html", B, "beskadiget"),
+    ("report-out-exists", "report --db {good} --out {notes}", B, "--force"),
+    ("report-out-folder", "report --db {good} --out {folder}", B, "er en mappe"),
+    ("report-out-pipe", "report --db {good} --out {pipe} --force", B, "ikke en almindelig fil"),
+    ("report-out-device", "report --db {good} --out {to_device} --force", B, "link"),
+    ("report-out-empty", 'report --db {good} --out ""', B, "--out er tom"),
+    (
+        "report-password-not-shown",
+        "report --out {new}.html --db postgresql+psycopg://u:{password}@127.0.0.1:1/db",
+        B,
+        "kan ikke bruges",
+    ),
+    (
+        "report-broken-data",
+        "report --db {good} --data {broken_data} --out {new}.html",
+        B,
+        "kan ikke bruges",
+    ),
 ]
 
 
