@@ -253,7 +253,7 @@ def decimal(value: float, lang: str, digits: int = 1) -> str:
 
 
 def _against(now: int, before: int, month: date, lang: str) -> str | None:
-    """ "5 % flere end i september 2026 (32.870)"; None when there is nothing to compare with."""
+    """ "en stigning på 5 % fra september 2026 (32.870)"; None when there is nothing before."""
     if before == 0:
         return None
     change = round((now / before - 1) * 100)
