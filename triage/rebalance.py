@@ -37,6 +37,7 @@ import io
 import itertools
 import math
 import os
+import re
 import secrets
 import shutil
 import tomllib
@@ -377,24 +378,33 @@ def _write_folder(out_dir: Path, files: dict[str, bytes]) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
+_ELEMENT_LINE = re.compile(r"""^\s*["']?([0-9-]+)["']?\s*,?\s*(#.*)?$""")
+
+
 def _array(ranges: list[str], like: object) -> Any:
     """The new value of a site's catchment as a TOML array written like the one it replaces:
-    on one line, or one range a line with the same indent when that one spans lines."""
+    on one line, or one range a line with the same indent when that one spans lines, keeping
+    its comment lines (at the top) and the comment after each range that stays."""
     written = like.as_string() if isinstance(like, tomlkit.items.Array) else ""
-    if "\n" in written and ranges:
-        after_bracket = written.split("\n", 1)[1]
-        indent = after_bracket[: len(after_bracket) - len(after_bracket.lstrip(" \t"))] or "  "
-        body = "".join(f'{indent}"{r}",\n' for r in ranges)
-        source = f"v = [\n{body}]\n"
-    else:
-        source = "v = [" + ", ".join(f'"{r}"' for r in ranges) + "]\n"
-    return tomlkit.parse(source)["v"]
+    if "\n" not in written or not ranges:
+        return tomlkit.parse("v = [" + ", ".join(f'"{r}"' for r in ranges) + "]\n")["v"]
+    inner = written.split("\n")[1:-1]
+    first = next((line for line in inner if line.strip()), "  ")
+    indent = first[: len(first) - len(first.lstrip(" \t"))]
+    notes = [f"{indent}{line.strip()}\n" for line in inner if line.strip().startswith("#")]
+    after: dict[str, str] = {}
+    for line in inner:
+        found = _ELEMENT_LINE.match(line)
+        if found and found.group(2):
+            after[found.group(1)] = f"  {found.group(2)}"
+    body = "".join(notes) + "".join(f'{indent}"{r}",{after.get(r, "")}\n' for r in ranges)
+    return tomlkit.parse(f"v = [\n{body}]\n")["v"]
 
 
 def _edit_catchment(text: str, group: str, new_ranges: dict[str, list[str]], note: str) -> str:
     """sites.toml with the catchment group's values for the changed sites replaced, everything
     else as it was to the byte (tomlkit), and `note` as comment lines above the group's header
-    when it has one. Checked by reading it back: every other value must be as it was."""
+    (or [catchment]'s, for a group written inside it). Checked by reading it back: every other value must be as it was."""
     refused = RebalanceError("reb_cannot_edit_sites", group=group)
     try:
         document = tomlkit.parse(text)
@@ -406,10 +416,9 @@ def _edit_catchment(text: str, group: str, new_ranges: dict[str, list[str]], not
         raise refused from None
     if note:
         lines = edited.split("\n")
-        header = next(
-            (n for n, name, array in headers(edited) if name == f"catchment.{group}" and not array),
-            None,
-        )
+        found = {name: n for n, name, array in headers(edited) if not array}
+        # Above the group's own header; for a group written inside [catchment], above that.
+        header = found.get(f"catchment.{group}", found.get("catchment"))
         if header is not None:
             lines[header - 1 : header - 1] = note.split("\n")[:-1]
             edited = "\n".join(lines)
