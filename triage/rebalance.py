@@ -404,7 +404,8 @@ def _array(ranges: list[str], like: object) -> Any:
 def _edit_catchment(text: str, group: str, new_ranges: dict[str, list[str]], note: str) -> str:
     """sites.toml with the catchment group's values for the changed sites replaced, everything
     else as it was to the byte (tomlkit), and `note` as comment lines above the group's header
-    (or [catchment]'s, for a group written inside it). Checked by reading it back: every other value must be as it was."""
+    (or [catchment]'s, for a group written inside it). Checked by reading it back: every other
+    value must be as it was."""
     refused = RebalanceError("reb_cannot_edit_sites", group=group)
     try:
         document = tomlkit.parse(text)
