@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import csv
 import itertools
+import os
+import re
 import shutil
 import subprocess
 import tomllib
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -13,6 +17,7 @@ import pytest
 from tests.conftest import SHIPPED, edit
 from tests.test_cli import installed_triage
 from triage.cli import main
+from triage.i18n import count
 from triage.load import load
 from triage.rebalance import (
     RebalanceError,
@@ -128,6 +133,10 @@ def test_demo_proposal_lowers_the_highest_load_and_validates(tmp_path, capsys):
     assert "Højeste belastning pr. skranke" in printed and "triage validate --data" in printed
     before, after = _max_line(printed)
     assert after < before
+    # Thousands separators in every printed number (1.049), never 1049.
+    assert before >= 1000 and f"{before // 1000}.{before % 1000:03d}" in printed
+    figures = [x for x in printed.splitlines() if x.startswith(("Jobcenter ", "Højeste"))]
+    assert figures and not re.search(r"\d{4}", " ".join(figures)), figures
     checked = load(out)
     assert checked.ok, [p.code for p in checked.errors]
     assert "triage rebalance" in (out / "sites.toml").read_text(encoding="utf-8")
@@ -136,7 +145,8 @@ def test_demo_proposal_lowers_the_highest_load_and_validates(tmp_path, capsys):
 
 def _max_line(printed: str) -> tuple[int, int]:
     line = next(x for x in printed.splitlines() if x.startswith("Højeste belastning pr. skranke"))
-    numbers = [int(w.strip(",.")) for w in line.split() if w.strip(",.").isdigit()]
+    words = [w.strip(",.").replace(".", "") for w in line.split()]  # 1.049: thousands
+    numbers = [int(w) for w in words if w.isdigit()]
     return numbers[0], numbers[1]
 
 
@@ -186,7 +196,7 @@ def _rebalance(db: Path, data: Path, out: Path, *extra: str) -> subprocess.Compl
         capture_output=True,
         text=True,
         timeout=120,
-        cwd=out.parent,
+        cwd=data.parent,
     )
 
 
@@ -242,10 +252,29 @@ def _other_layout(data: Path) -> str:
     return "jobcenter"
 
 
+def _dotted_keys(data: Path) -> str:
+    """The same catchment as dotted keys under [catchment]: valid, but not a table to edit."""
+    text = (data / "sites.toml").read_text(encoding="utf-8")
+    head, rest = text.split("[catchment.jobcenter]\n")
+    group, social = rest.split("\n\n[catchment.social]")
+    lines = [
+        f"jobcenter.{line}" if line and not line.startswith("#") else line
+        for line in group.split("\n")
+    ]
+    social_lines = [
+        f"social.{line}" if line and not line.startswith("#") else line
+        for line in social.split("\n")
+    ]
+    (data / "sites.toml").write_text(
+        head + "[catchment]\n" + "\n".join(lines) + "\n" + "\n".join(social_lines), encoding="utf-8"
+    )
+    return "jobcenter"
+
+
 @pytest.mark.parametrize(
     "shape",
-    [_renamed_group, _spaced_header, _other_layout],
-    ids=["group not named jobcenter", "spaced quoted header", "other layout"],
+    [_renamed_group, _spaced_header, _other_layout, _dotted_keys],
+    ids=["group not named jobcenter", "spaced quoted header", "other layout", "dotted keys"],
 )
 def test_rebalance_works_for_data_that_validates(tmp_path, visits_db, shape):
     data = _copy(tmp_path)
@@ -285,31 +314,12 @@ def _no_jobcentre_group(data: Path) -> None:
     )
 
 
-def _dotted_keys(data: Path) -> None:
-    """The same catchment as dotted keys under [catchment]: valid, but not a table to edit."""
-    text = (data / "sites.toml").read_text(encoding="utf-8")
-    head, rest = text.split("[catchment.jobcenter]\n")
-    group, social = rest.split("\n\n[catchment.social]")
-    lines = [
-        f"jobcenter.{line}" if line and not line.startswith("#") else line
-        for line in group.split("\n")
-    ]
-    social_lines = [
-        f"social.{line}" if line and not line.startswith("#") else line
-        for line in social.split("\n")
-    ]
-    (data / "sites.toml").write_text(
-        head + "[catchment]\n" + "\n".join(lines) + "\n" + "\n".join(social_lines), encoding="utf-8"
-    )
-
-
 @pytest.mark.parametrize(
     "shape,said",
     [
         (_no_jobcentre_group, "Ingen [catchment]-gruppe i sites.toml fordeler postnumre"),
-        (_dotted_keys, "sites.toml kan ikke rettes sikkert"),
     ],
-    ids=["no jobcentre group", "catchment as dotted keys"],
+    ids=["no jobcentre group"],
 )
 def test_rebalance_refuses_before_writing_anything(tmp_path, visits_db, shape, said):
     data = _copy(tmp_path)
@@ -337,5 +347,241 @@ def test_group_choice_and_quoted_site_keys(flow):
     edited = _edit_catchment(text, "jobcenter", {"jc nord": ["2100", "2200"], "ys": []}, "")
     group = tomllib.loads(edited)["catchment"]["jobcenter"]
     assert group == {"jc nord": ["2100", "2200"], "ys": []}
-    with pytest.raises(RebalanceError):
-        _edit_catchment('[catchment]\njobcenter = { ys = ["2100"] }\n', "jobcenter", {"ys": []}, "")
+    inline = '[catchment]\njobcenter = { ys = ["2100"], jc = ["2200"] }  # inline\n'
+    edited = _edit_catchment(inline, "jobcenter", {"ys": []}, "# moved\n")
+    assert edited == '# moved\n[catchment]\njobcenter = { ys = [], jc = ["2200"] }  # inline\n'
+    with pytest.raises(RebalanceError):  # a group the file does not have
+        _edit_catchment(inline, "social", {"ys": []}, "")
+
+
+# --- plan14: layout kept, the proposal's figures, an --out that exists or cannot be written ---
+
+MULTI_LINE = """jc-skelbaek = [
+    # Indre by, Vesterbro og Amager
+    "1000-1799",  # Indre by og Vesterbro
+    "2300",
+    "2450",
+    "2500",
+]"""
+
+
+def _parts(text: str, header: str) -> tuple[str, str, str]:
+    """(the file above `header`, its table, the rest), the proposal's note lines left out."""
+    lines = [x for x in text.split("\n") if not x.startswith("# triage rebalance")]
+    at = lines.index(header)
+    end = next(i for i in range(at + 1, len(lines)) if lines[i].startswith("["))
+    return "\n".join(lines[:at]), "\n".join(lines[at:end]), "\n".join(lines[end:])
+
+
+def _comments(text: str) -> list[str]:
+    return [x.strip() for x in text.split("\n") if x.strip().startswith("#")]
+
+
+def test_a_multi_line_catchment_array_keeps_its_layout_and_the_rest_its_bytes(tmp_path, visits_db):
+    data = _copy(tmp_path)
+    edit(data / "sites.toml", 'jc-skelbaek = ["1000-1799", "2300", "2450", "2500"]', MULTI_LINE)
+    _validates(data)
+    out = tmp_path / "forslag"
+    done = _rebalance(visits_db, data, out)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
+    old = (data / "sites.toml").read_text(encoding="utf-8")
+    new = (out / "sites.toml").read_text(encoding="utf-8")
+    tomllib.loads(new)  # reads as TOML
+    _validates(out)
+    above, group, below = _parts(old, "[catchment.jobcenter]")
+    new_above, new_group, new_below = _parts(new, "[catchment.jobcenter]")
+    assert (new_above, new_below) == (above, below)  # every other table, byte for byte
+    after = _catchment(out, "jobcenter")
+    assert after["jc-skelbaek"] != _catchment(data, "jobcenter")["jc-skelbaek"], done.stdout
+    # Still one range a line with the same indent, its comments kept.
+    written = new_group.split("jc-skelbaek = [\n", 1)[1].split("\n]", 1)[0].split("\n")
+    assert written[:2] == [
+        "    # Indre by, Vesterbro og Amager",
+        '    "1000-1799",  # Indre by og Vesterbro',
+    ]
+    assert all(re.fullmatch(r'    "[0-9-]+",(  # .*)?', x) for x in written[1:]), written
+    assert [x.split('"')[1] for x in written[1:]] == after["jc-skelbaek"]
+    assert set(_comments(old)) <= set(_comments(new))
+    for line in group.split("\n"):  # the sites the proposal does not change: as they were
+        site = line.split(" = ")[0]
+        if " = " in line and after.get(site) == _catchment(data, "jobcenter").get(site):
+            assert line in new_group.split("\n")
+    assert main(["validate", "--data", str(out)]) == 0
+
+
+def _counted(url: str, start: str, end: str) -> list[tuple]:
+    """(site, postcode, home, hour, visits) counted on the visit table itself."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT site_id, postcode, postcode_site_id, local_hour, COUNT(*) FROM visit"
+                    " WHERE voided_utc IS NULL AND local_date >= :a AND local_date <= :b"
+                    " GROUP BY site_id, postcode, postcode_site_id, local_hour"
+                ),
+                {"a": date.fromisoformat(start), "b": date.fromisoformat(end)},
+            ).fetchall()
+    finally:
+        engine.dispose()
+    return [tuple(row) for row in rows]
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
+def test_the_proposal_says_what_the_visit_table_says(tmp_path, request, engine, flow):
+    if engine == "sqlite":
+        db, url = str(tmp_path / "demo.db"), f"sqlite:///{tmp_path / 'demo.db'}"
+    else:
+        db = request.getfixturevalue("pg_url")
+        url = db
+    demo = [installed_triage(), "demo", "--db", db, "--days", "45", "--per-day", "200"]
+    done = subprocess.run(
+        [*demo, "--end", "2026-11-23"], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr
+    out = tmp_path / "forslag"
+    done = subprocess.run(
+        [installed_triage(), "rebalance", "--db", db, *PERIOD, "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stdout + done.stderr
+    rows = list(csv.DictReader((out / "forslag.csv").open(encoding="utf-8")))
+    assert {(r["start"], r["end"], r["include_demo"]) for r in rows} == {
+        ("2026-10-01", "2026-11-22", "true")
+    }
+    counted = _counted(url, "2026-10-01", "2026-11-22")
+    sites = flow.sites
+    catchment = sites.catchments["jobcenter"]
+    homes = {s for _, _, s in catchment.ranges}
+    jobcentres = {s.id for s in sites if s.kind == "jobcenter"}
+    # Before, per site: its fixed visits (no jobcentre postcode ties them to it) plus the
+    # visits of the citizens whose postcode is in its catchment.
+    before: dict[str, int] = dict.fromkeys(jobcentres, 0)
+    for site, postcode, home, _, n in counted:
+        if home not in homes and site in before:
+            before[site] += n
+        if home in homes and catchment.site_for(postcode) in before:
+            before[catchment.site_for(postcode)] += n
+    moves = [r for r in rows if r["section"] == "move"]
+    assert moves, done.stdout  # the demo's history always has a move worth making
+    after = dict(before)
+    for move in moves:
+        postcode = int(move["postcode"])
+        went: dict[str, int] = {}
+        for site, p, home, _, n in counted:
+            if p == postcode and home in homes:
+                went[site] = went.get(site, 0) + n
+        assert int(move["visits_before"]) == sum(went.values())
+        assert {
+            r["site_id"]: int(r["visits_before"])
+            for r in rows
+            if r["section"] == "went_before" and r["postcode"] == move["postcode"]
+        } == went
+        after[move["site_id"]] -= sum(went.values())
+        after[move["to_site_id"]] += sum(went.values())
+    site_rows = {r["site_id"]: r for r in rows if r["section"] == "site"}
+    assert {s: int(r["visits_before"]) for s, r in site_rows.items()} == before
+    assert {s: int(r["visits_after"]) for s, r in site_rows.items()} == after
+    for site, row in site_rows.items():
+        assert float(row["share_before"]) == pytest.approx(
+            before[site] / sum(before.values()), abs=1e-4
+        )
+        assert float(row["share_after"]) == pytest.approx(
+            after[site] / sum(after.values()), abs=1e-4
+        )
+        assert float(row["target_share"]) == sites[site].target_share
+    # Per hour: counted before; after, each site's hours add up to its day.
+    hours = [r for r in rows if r["section"] == "hour"]
+    for site in jobcentres:
+        counted_hours: dict[int, int] = {}
+        for visited, _, home, hour, n in counted:
+            if (home not in homes and visited == site) or home == site:
+                counted_hours[hour] = counted_hours.get(hour, 0) + n
+        mine = [r for r in hours if r["site_id"] == site]
+        assert {int(r["hour"]): int(r["visits_before"]) for r in mine} == counted_hours
+        assert sum(float(r["visits_after"]) for r in mine) == pytest.approx(after[site], abs=1)
+    # The text for the meeting carries the same figures, with thousands separators.
+    text = (out / "forslag.md").read_text(encoding="utf-8")
+    assert "2026-10-01 til og med 2026-11-22" in text
+    for site in jobcentres:
+        assert count(before[site]) in text and count(after[site]) in text
+    assert any(n >= 1000 for n in before.values()) and "." in count(max(before.values()))
+    assert main(["validate", "--data", str(out)]) == 0
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def test_an_existing_folder_is_kept_without_force_and_replaced_with_it(tmp_path, visits_db):
+    data = _copy(tmp_path)
+    out = tmp_path / "forslag"
+    assert _rebalance(visits_db, data, out).returncode == 0
+    (out / "gammel-note.txt").write_text("fra sidste møde", encoding="utf-8")
+    first = _tree(out)
+    again = _rebalance(visits_db, data, out)
+    assert again.returncode == 1 and "Traceback" not in again.stderr
+    assert "findes allerede" in again.stderr and "--force" in again.stderr
+    assert again.stdout == "" and _tree(out) == first  # nothing written
+    forced = _rebalance(visits_db, data, out, "--force")
+    assert forced.returncode == 0, forced.stderr
+    assert "gammel-note.txt" not in _tree(out) and (out / "forslag.md").is_file()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no leftovers
+    assert main(["validate", "--data", str(out)]) == 0
+
+
+def test_force_never_replaces_a_folder_that_is_not_a_proposal(tmp_path, visits_db):
+    data = _copy(tmp_path)
+    out = tmp_path / "dokumenter"
+    (out / "privat").mkdir(parents=True)
+    (out / "budget.xlsx").write_bytes(b"not ours")
+    before = _tree(out)
+    done = _rebalance(visits_db, data, out, "--force")
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "ikke et tidligere forslag" in done.stderr and _tree(out) == before
+
+
+def test_bad_out_is_refused_in_danish_without_a_traceback(tmp_path, visits_db):
+    data = _copy(tmp_path)
+    notes = tmp_path / "noter.txt"
+    notes.write_text("mine noter", encoding="utf-8")
+    as_file = _rebalance(visits_db, data, notes)
+    assert as_file.returncode == 1 and "er en fil" in as_file.stderr
+    assert notes.read_text(encoding="utf-8") == "mine noter"
+    inside_file = _rebalance(visits_db, data, notes / "forslag")
+    assert inside_file.returncode == 1 and "er en fil, ikke en mappe" in inside_file.stderr
+    for done in (as_file, inside_file):
+        assert "Traceback" not in done.stdout + done.stderr and done.stdout == ""
+
+
+def test_an_unwritable_place_says_so_and_leaves_nothing(tmp_path, visits_db):
+    """A read-only folder: root ignores chmod, so as root a read-only tmpfs of its own."""
+    data = _copy(tmp_path)
+    place = tmp_path / "laast"
+    place.mkdir()
+    mounted = False
+    if os.geteuid() == 0:
+        mount = ["mount", "-t", "tmpfs", "-o", "ro,size=16k", "tmpfs", str(place)]
+        if subprocess.run(mount, capture_output=True).returncode != 0:
+            pytest.skip("needs to mount a small read-only tmpfs (root)")
+        mounted = True
+    else:
+        place.chmod(0o500)
+    try:
+        done = _rebalance(visits_db, data, place / "forslag")
+        left = list(place.iterdir())
+    finally:
+        if mounted:
+            subprocess.run(["umount", str(place)], check=True)
+        else:
+            place.chmod(0o700)
+    assert done.returncode == 1 and "Traceback" not in done.stdout + done.stderr
+    (line,) = done.stderr.strip().splitlines()
+    assert line.startswith(f"Kunne ikke skrive {place / 'forslag'}") and "frigør plads" not in line
+    assert "vælg med --out en mappe, du må skrive i" in line
+    assert left == []

@@ -338,6 +338,9 @@ def build_parser() -> argparse.ArgumentParser:
     rebalance.add_argument(
         "--max-moves", type=int, default=10, help="at most this many postcodes (default 10)"
     )
+    rebalance.add_argument(
+        "--force", action="store_true", help="replace an earlier proposal in the --out folder"
+    )
 
     demo = sub.add_parser(
         "demo",
@@ -1107,9 +1110,16 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_rebalance(args: argparse.Namespace) -> int:
     from datetime import timedelta
 
+    from triage.i18n import count
     from triage.load import load
     from triage.present import local_now
-    from triage.rebalance import RebalanceError, jobcentre_group, propose, write_proposal
+    from triage.rebalance import (
+        Context,
+        RebalanceError,
+        jobcentre_group,
+        propose,
+        write_proposal,
+    )
 
     lang = args.lang
     chosen = _flow_and_period(args, days=365)
@@ -1129,6 +1139,9 @@ def cmd_rebalance(args: argparse.Namespace) -> int:
     out = _out_path(args)
     if out is None or not _proposal_folder_usable(out, args.data or paths.default_data_dir(), lang):
         return 1
+    if (out.exists() or out.is_symlink()) and not args.force:  # before the database is read
+        print(t("reb_out_exists", lang, out=out), file=sys.stderr)
+        return 1
     from triage.stats import Filters, postcode_counts, visit_counts  # database code: only now
 
     store = _open_store(args)
@@ -1139,25 +1152,27 @@ def cmd_rebalance(args: argparse.Namespace) -> int:
     try:
         per_postcode = postcode_counts(store, start, end, filters)
         per_site = {k[0]: v for k, v in visit_counts(store, start, end, filters=filters).items()}
+        by_hour = ("site_id", "postcode_site_id", "local_hour")
+        per_hour = visit_counts(store, start, end, by_hour, filters=filters)
     finally:
         store.dispose()
     proposal = propose(flow.sites, per_postcode, per_site, max_moves=args.max_moves)
     data = args.data or paths.default_data_dir()
+    context = Context(period[0], period[1], not args.no_demo, local_now().date(), lang)
     try:  # written before anything is printed: a closed pipe (| head) cannot stop the writing
-        cases = write_proposal(
-            data, out, flow.sites, proposal.moves, local_now().date(), proposal.group
-        )
+        cases = write_proposal(data, out, flow.sites, proposal, context, per_hour, force=args.force)
     except RebalanceError as error:
         print(t(error.code, lang, **error.params), file=sys.stderr)
         return 1
     except OSError as error:
-        return _say_unwritable(error, out, lang)
+        return _say_proposal_unwritable(error, out, lang)
     checked = load(out)
     if not checked.ok:
         _print_problems(checked.problems, lang, sys.stderr, with_warnings=False)
         print(t("reb_invalid", lang, out=out), file=sys.stderr)
         return 1
     name = lambda s: flow.sites.name_of(s, lang)  # noqa: E731
+    number = lambda n: count(round(n), lang)  # noqa: E731
     print(t("reb_period", lang, start=period[0], end=period[1]))
     if not proposal.moves:
         print(t("reb_no_moves", lang))
@@ -1167,7 +1182,7 @@ def cmd_rebalance(args: argparse.Namespace) -> int:
             f"{t('reb_visits', lang):>10}"
         )
         for m in proposal.moves:
-            print(f"{m.postcode:<12}{name(m.source):<34}{name(m.target):<34}{m.visits:>10}")
+            print(f"{m.postcode:<12}{name(m.source):<34}{name(m.target):<34}{number(m.visits):>10}")
     print()
     print(
         f"{t('exp_col_site_name', lang):<34}{t('reb_capacity', lang):>10}"
@@ -1176,15 +1191,25 @@ def cmd_rebalance(args: argparse.Namespace) -> int:
     before, after = proposal.ratio(proposal.before), proposal.ratio(proposal.after)
     for site in proposal.capacity:
         print(
-            f"{name(site):<34}{proposal.capacity[site]:>10}{before[site]:>18.0f}{after[site]:>18.0f}"
+            f"{name(site):<34}{number(proposal.capacity[site]):>10}"
+            f"{number(before[site]):>18}{number(after[site]):>18}"
         )
-    print(
-        t("reb_max", lang, before=f"{proposal.max_before:.0f}", after=f"{proposal.max_after:.0f}")
-    )
+    print(t("reb_max", lang, before=number(proposal.max_before), after=number(proposal.max_after)))
     if cases:
         print(t("reb_cases", lang, cases=", ".join(cases)))
     print(t("reb_written", lang, out=out))
+    print(t("reb_proposal_written", lang, path=out / "forslag.md"))
     return 0
+
+
+def _say_proposal_unwritable(error: OSError, out: Path, lang: str) -> int:
+    """A full disk is told to make room; anything else (no right to write, a file where a folder
+    should be) to choose another folder."""
+    import errno
+
+    key = "exp_disk" if error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) else "reb_no_write"
+    print(t(key, lang, path=error.filename or out, reason=error.strerror or error), file=sys.stderr)
+    return 1
 
 
 def _proposal_folder_usable(out: Path, data: Path, lang: str) -> bool:
@@ -1194,6 +1219,10 @@ def _proposal_folder_usable(out: Path, data: Path, lang: str) -> bool:
         return False
     if out.exists() and data.exists() and out.samefile(data):
         print(t("out_is_data", lang, path=out), file=sys.stderr)
+        return False
+    parent = next((p for p in out.absolute().parents if p.exists()), None)
+    if parent is not None and not parent.is_dir():  # --out notes.txt/forslag
+        print(t("reb_parent_not_folder", lang, parent=parent, out=out), file=sys.stderr)
         return False
     return True
 

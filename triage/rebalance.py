@@ -15,34 +15,49 @@ The model, in words a planner can check:
   within `min_gain` of the lowest found. Trying sets, not one move at a time, matters: two
   small moves together can beat the one big move that looks best on its own.
 
-The postcodes move within one catchment group: `jobcenter` when that group sends postcodes to
-jobcentres, otherwise the group that sends them to the most jobcentres.
+The postcodes move within one catchment group, read from the data by what it holds, never by
+its name: the group that sends postcodes to the most jobcentres (the first written on a tie).
+
+Per hour of the day: the load before is counted (a site's fixed visits in that hour plus the
+visits in that hour of citizens whose postcode, as recorded at the visit, belongs to it); the log
+keeps postcodes per day, not per hour, so a moved postcode's visits are spread over the hours as
+the visits from its old jobcentre's whole catchment are. The day's totals add up to the site's.
 
 Plain Python; writing the proposal is a changed copy of the data folder, checked by the same
-validator as `triage validate`. The copy is made in memory and read back first: a sites or
-cases file laid out in a way the edit cannot follow is refused before anything is written.
+validator as `triage validate`, with the proposal for the meeting beside it (forslag.md and
+forslag.csv). The TOML files are edited with tomlkit, which keeps comments and layout; the copy
+is made in memory and read back first, and written to a temporary folder that then takes the
+place of `out_dir`, so a refusal or a full disk leaves nothing half-written.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import itertools
-import json
 import math
 import os
 import re
+import secrets
+import shutil
 import tomllib
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Any
+
+import tomlkit
+from tomlkit.exceptions import TOMLKitError
 
 from triage.errors import CodedError
+from triage.i18n import count, t
 from triage.load import headers
 from triage.sites import Sites
 
-GROUP = "jobcenter"  # the catchment group the proposal moves postcodes in, if it has jobcentres
 SEARCH_LIMIT = 200_000  # sets of moves tried for one number of moves (well under a second)
-_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+PROPOSAL_TEXT = "forslag.md"  # the proposal for the meeting; a folder with it is a proposal
+PROPOSAL_CSV = "forslag.csv"
 
 
 class RebalanceError(CodedError):
@@ -55,8 +70,6 @@ def jobcentre_group(sites: Sites) -> str:
         group: len({s for _, _, s in catchment.ranges if sites[s].kind == "jobcenter"})
         for group, catchment in sites.catchments.items()
     }
-    if counts.get(GROUP):
-        return GROUP
     best = max(counts, key=lambda group: counts[group], default=None)  # the first on a tie
     if best is None or not counts[best]:
         raise RebalanceError("reb_no_group")
@@ -69,6 +82,7 @@ class Move:
     source: str
     target: str
     visits: int
+    went_to: tuple[tuple[str, int], ...] = ()  # where these citizens were registered: site, visits
 
 
 @dataclass
@@ -77,7 +91,8 @@ class Proposal:
     before: dict[str, float]  # site → expected load today
     after: dict[str, float]  # site → expected load with the moves
     moves: list[Move] = field(default_factory=list)
-    group: str = GROUP  # the catchment group the moves are made in
+    group: str = ""  # the catchment group the moves are made in
+    homes: frozenset[str] = frozenset()  # the group's sites: a postcode recorded for them moves
 
     def ratio(self, loads: dict[str, float]) -> dict[str, float]:
         return {s: loads[s] / self.capacity[s] for s in self.capacity}
@@ -109,7 +124,7 @@ def propose(
     RebalanceError when no catchment group sends postcodes to jobcentres."""
     group = jobcentre_group(sites)
     catchment = sites.catchments[group]
-    group_sites = {s for _, _, s in catchment.ranges}
+    group_sites = frozenset(s for _, _, s in catchment.ranges)
     capacity = {
         s.id: s.capacity
         for s in sites
@@ -130,12 +145,15 @@ def propose(
     for postcode, site in assignment.items():
         if site in loads:
             loads[site] += demand[postcode]
-    proposal = Proposal(capacity, dict(loads), dict(loads), group=group)
+    proposal = Proposal(capacity, dict(loads), dict(loads), group=group, homes=group_sites)
     if len(capacity) < 2:
         return proposal
 
+    def went_to(postcode: int) -> tuple[tuple[str, int], ...]:
+        return tuple(sorted(seen_at[postcode].items(), key=lambda kv: (-kv[1], kv[0])))
+
     candidates = [
-        Move(p, source, target, demand[p])
+        Move(p, source, target, demand[p], went_to(p))
         for p, source in sorted(assignment.items())
         if source is not None and source in capacity
         for target in sorted(seen_at[p])
@@ -207,24 +225,77 @@ def changed_catchment(
     return result
 
 
+# --- per hour of the day ---------------------------------------------------------------
+
+
+def hourly_loads(
+    proposal: Proposal, per_hour: dict[tuple[str, str, int], int]
+) -> tuple[dict[str, dict[int, float]], dict[str, dict[int, float]]]:
+    """(before, after): site → hour → expected visits, from visits per (visited site, home site
+    as recorded, hour); see the module's docstring for how a moved postcode's visits are spread."""
+    fixed: dict[str, dict[int, float]] = {s: {} for s in proposal.capacity}
+    demand: dict[str, dict[int, float]] = {}
+    for (visited, home, hour), visits in per_hour.items():
+        if home in proposal.homes:
+            by_hour = demand.setdefault(home, {})
+            by_hour[hour] = by_hour.get(hour, 0) + visits
+        elif visited in fixed:
+            fixed[visited][hour] = fixed[visited].get(hour, 0) + visits
+    before: dict[str, dict[int, float]] = {
+        site: {
+            hour: fixed[site].get(hour, 0.0) + demand.get(site, {}).get(hour, 0.0)
+            for hour in sorted(set(fixed[site]) | set(demand.get(site, {})))
+        }
+        for site in proposal.capacity
+    }
+    after = {site: dict(hours) for site, hours in before.items()}
+    for move in proposal.moves:
+        profile = demand.get(move.source, {})
+        total = sum(profile.values())
+        for hour, share in profile.items():
+            moved = move.visits * share / total
+            after[move.source][hour] = after[move.source].get(hour, 0) - moved
+            after[move.target][hour] = after[move.target].get(hour, 0) + moved
+    return before, after
+
+
+# --- writing the changed copy and the proposal -----------------------------------------
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the proposal file says besides the figures: where they come from."""
+
+    start: date  # the period's first day
+    end: date  # its last day, included
+    include_demo: bool
+    made: date
+    lang: str = "da"
+
+
 def write_proposal(
     data_dir: Path,
     out_dir: Path,
     sites: Sites,
-    moves: list[Move],
-    made: date,
-    group: str | None = None,
+    proposal: Proposal,
+    context: Context,
+    per_hour: dict[tuple[str, str, int], int],
+    force: bool = False,
 ) -> list[str]:
-    """Copy the data folder to `out_dir` with the moves applied to sites.toml; cases whose
-    expected site was a moved postcode's old jobcentre expect the new one. Returns the names
-    of the cases changed. RebalanceError, with nothing written, when the files cannot be
-    edited safely or `out_dir` is the data folder itself."""
-    group = group or jobcentre_group(sites)
-    if out_dir.resolve() == data_dir.resolve():
+    """Copy the data folder to `out_dir` with the moves applied to sites.toml (cases whose
+    expected site was a moved postcode's old jobcentre expect the new one), and the proposal
+    (PROPOSAL_TEXT, PROPOSAL_CSV) beside them. Returns the names of the cases changed.
+    RebalanceError, with nothing written, when the files cannot be edited safely, `out_dir` is
+    the data folder itself, or `out_dir` exists and `force` is not given (or it is not an
+    earlier proposal). OSError, with nothing written, names the file in `out_dir` it failed on."""
+    group = proposal.group or jobcentre_group(sites)
+    moves = proposal.moves
+    if out_dir.resolve() == data_dir.resolve() or out_dir.resolve() in data_dir.resolve().parents:
         raise RebalanceError("reb_out_is_data", out=out_dir)
+    _check_replaceable(out_dir, force)
     text = (data_dir / "sites.toml").read_text(encoding="utf-8-sig")
     note = "".join(
-        f"# triage rebalance {made.isoformat()}: {m.postcode} flyttet fra {m.source} "
+        f"# triage rebalance {context.made.isoformat()}: {m.postcode} flyttet fra {m.source} "
         f"til {m.target} ({m.visits} besøg i perioden)\n"
         for m in moves
     )
@@ -243,104 +314,115 @@ def write_proposal(
     files["sites.toml"] = new_sites.encode("utf-8")
     if new_cases is not None:
         files["cases.toml"] = new_cases.encode("utf-8")
-    _write_all(out_dir, files)
+    before_hour, after_hour = hourly_loads(proposal, per_hour)
+    files[PROPOSAL_TEXT] = proposal_text(
+        sites, proposal, context, before_hour, after_hour, changed
+    ).encode("utf-8")
+    files[PROPOSAL_CSV] = proposal_csv(sites, proposal, context, before_hour, after_hour).encode(
+        "utf-8"
+    )
+    _write_folder(out_dir, files)
     return changed
 
 
-def _write_all(out_dir: Path, files: dict[str, bytes]) -> None:
-    """Write every file under a temporary name first and rename them only when all are
-    written, so a full disk leaves no half-written file (and no folder this made). An
-    OSError names the file in `out_dir` it was writing."""
-    made = [folder for folder in (out_dir, *out_dir.parents) if not folder.exists()]
-    written: list[Path] = []
+def _check_replaceable(out_dir: Path, force: bool) -> None:
+    """An existing `out_dir` is replaced only with `force`, and only when it is an earlier
+    proposal (or empty): never a folder of other things, whatever --out says."""
+    if not out_dir.exists() and not out_dir.is_symlink():
+        return
+    if out_dir.is_symlink() or not out_dir.is_dir():
+        raise RebalanceError("reb_out_not_folder", out=out_dir)
+    if not force:
+        raise RebalanceError("reb_out_exists", out=out_dir)
+    inside = list(out_dir.iterdir())
+    ours = (out_dir / PROPOSAL_TEXT).is_file() and all(p.is_file() for p in inside)
+    if inside and not ours:
+        raise RebalanceError("reb_out_not_proposal", out=out_dir)
+
+
+def _write_folder(out_dir: Path, files: dict[str, bytes]) -> None:
+    """Write every file into a new folder beside `out_dir`, then put it in `out_dir`'s place
+    (an earlier proposal there is removed only after that): a full disk or a refusal leaves
+    `out_dir` as it was and no folder this made. An OSError names the file in `out_dir` it
+    was writing."""
+    made = [folder for folder in out_dir.parents if not folder.exists()]
     name = ""
+    fresh = out_dir.with_name(f".{out_dir.name}.{secrets.token_hex(4)}.ny")
+    old = out_dir.with_name(f".{out_dir.name}.{secrets.token_hex(4)}.gammel")
+    moved_away = False
     try:
-        out_dir.mkdir(parents=True, exist_ok=True)
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        fresh.mkdir()
         for name, content in files.items():
-            temporary = out_dir / f".{name}.part"
-            written.append(temporary)
-            with open(temporary, "wb") as file:
+            with open(fresh / name, "wb") as file:
                 file.write(content)
                 file.flush()
                 os.fsync(file.fileno())
-        for name in files:
-            os.replace(out_dir / f".{name}.part", out_dir / name)
+        name = ""
+        if out_dir.exists():
+            os.rename(out_dir, old)
+            moved_away = True
+        os.rename(fresh, out_dir)
     except OSError as error:
-        for temporary in written:
-            temporary.unlink(missing_ok=True)
+        with suppress(OSError):
+            shutil.rmtree(fresh)
+        if moved_away:
+            with suppress(OSError):
+                os.rename(old, out_dir)
         for folder in made:  # the innermost first
             with suppress(OSError):
                 folder.rmdir()
         target = out_dir / name if name else out_dir
         raise OSError(error.errno, error.strerror, str(target)) from error
+    if moved_away:
+        shutil.rmtree(old, ignore_errors=True)
 
 
-def _key(name: str) -> str:
-    """A TOML key as written: bare when it can be, quoted otherwise."""
-    return name if _BARE_KEY.fullmatch(name) else json.dumps(name, ensure_ascii=False)
+_ELEMENT_LINE = re.compile(r"""^\s*["']?([0-9-]+)["']?\s*,?\s*(#.*)?$""")
 
 
-def _key_line(name: str) -> re.Pattern[str]:
-    """The line where `name = ...` starts, however the key is quoted."""
-    spellings = {name, json.dumps(name, ensure_ascii=False), f"'{name}'"}
-    spelled = "|".join(re.escape(k) for k in spellings)
-    return re.compile(rf"^\s*(?:{spelled})\s*=")
-
-
-def _table_body(lines: list[str], name: str) -> tuple[int, int] | None:
-    """(first, end) line indexes of the body of table `name`, or None if it has no header."""
-    found = headers("\n".join(lines))
-    for i, (number, header, array) in enumerate(found):
-        if header == name and not array:
-            end = found[i + 1][0] - 1 if i + 1 < len(found) else len(lines)
-            return number, end
-    return None
-
-
-def _value_end(lines: list[str], first: int, end: int) -> int | None:
-    """The index after the last line of the key/value pair starting at `first` (an array may
-    span lines): the fewest lines that read as TOML on their own."""
-    for last in range(first + 1, end + 1):
-        try:
-            tomllib.loads("\n".join(lines[first:last]))
-        except tomllib.TOMLDecodeError:
-            continue
-        return last
-    return None
+def _array(ranges: list[str], like: object) -> Any:
+    """The new value of a site's catchment as a TOML array written like the one it replaces:
+    on one line, or one range a line with the same indent when that one spans lines, keeping
+    its comment lines (at the top) and the comment after each range that stays."""
+    written = like.as_string() if isinstance(like, tomlkit.items.Array) else ""
+    if "\n" not in written or not ranges:
+        return tomlkit.parse("v = [" + ", ".join(f'"{r}"' for r in ranges) + "]\n")["v"]
+    inner = written.split("\n")[1:-1]
+    first = next((line for line in inner if line.strip()), "  ")
+    indent = first[: len(first) - len(first.lstrip(" \t"))]
+    notes = [f"{indent}{line.strip()}\n" for line in inner if line.strip().startswith("#")]
+    after: dict[str, str] = {}
+    for line in inner:
+        found = _ELEMENT_LINE.match(line)
+        if found and found.group(2):
+            after[found.group(1)] = f"  {found.group(2)}"
+    body = "".join(notes) + "".join(f'{indent}"{r}",{after.get(r, "")}\n' for r in ranges)
+    return tomlkit.parse(f"v = [\n{body}]\n")["v"]
 
 
 def _edit_catchment(text: str, group: str, new_ranges: dict[str, list[str]], note: str) -> str:
-    """sites.toml with the catchment group's lines for the changed sites rewritten; checked by
-    reading it back: every other value must be as it was."""
+    """sites.toml with the catchment group's values for the changed sites replaced, everything
+    else as it was to the byte (tomlkit), and `note` as comment lines above the group's header
+    (or [catchment]'s, for a group written inside it). Checked by reading it back: every other
+    value must be as it was."""
     refused = RebalanceError("reb_cannot_edit_sites", group=group)
-    lines = text.split("\n")
-    body = _table_body(lines, f"catchment.{group}")
-    if body is None:
-        raise refused
-    first, end = body
-    for site, ranges in new_ranges.items():
-        line = f"{_key(site)} = [{', '.join(json.dumps(r) for r in ranges)}]"
-        pattern = _key_line(site)
-        start = next((i for i in range(first, end) if pattern.match(lines[i])), None)
-        if start is None:
-            # A site new to the group: after the group's last line that holds a value.
-            filled = [
-                i
-                for i in range(first, end)
-                if lines[i].strip() and not lines[i].lstrip().startswith("#")
-            ]
-            at = (filled[-1] + 1) if filled else first
-            lines[at:at] = [line]
-            end += 1
-            continue
-        stop = _value_end(lines, start, end)
-        if stop is None:
-            raise refused
-        lines[start:stop] = [line]
-        end -= stop - start - 1
-    header = first - 1
-    lines[header:header] = note.split("\n")[:-1] if note else []
-    edited = "\n".join(lines)
+    try:
+        document = tomlkit.parse(text)
+        table = document["catchment"][group]
+        for site, ranges in new_ranges.items():
+            table[site] = _array(ranges, table.get(site))
+        edited = tomlkit.dumps(document)
+    except (TOMLKitError, KeyError, TypeError, ValueError):
+        raise refused from None
+    if note:
+        lines = edited.split("\n")
+        found = {name: n for n, name, array in headers(edited) if not array}
+        # Above the group's own header; for a group written inside [catchment], above that.
+        header = found.get(f"catchment.{group}", found.get("catchment"))
+        if header is not None:
+            lines[header - 1 : header - 1] = note.split("\n")[:-1]
+            edited = "\n".join(lines)
     expected = tomllib.loads(text)
     expected["catchment"][group].update(new_ranges)
     try:
@@ -374,21 +456,13 @@ def _edit_cases(text: str, moves: list[Move]) -> tuple[str | None, list[str]]:
     if not wanted:
         return None, []
     refused = RebalanceError("reb_cannot_edit_cases")
-    lines = text.split("\n")
-    found = headers(text)
-    starts = [number for number, name, array in found if array and name == "case"]
-    if len(starts) != len(cases):
-        raise refused  # cases written as an inline list, or [[case]] headers the count misses
-    bounds = [number for number, _, _ in found] + [len(lines) + 1]
-    site_line = _key_line("site")
-    for i, move in wanted.items():
-        first = starts[i]  # the header's line number is the body's first index
-        end = next(b for b in bounds if b > starts[i]) - 1
-        at = next((j for j in range(first, end) if site_line.match(lines[j])), None)
-        if at is None or _value_end(lines, at, end) != at + 1:
-            raise refused
-        lines[at] = f"site = {json.dumps(move.target, ensure_ascii=False)}"
-    edited = "\n".join(lines)
+    try:
+        document = tomlkit.parse(text)
+        for i, move in wanted.items():
+            document["case"][i]["site"] = move.target
+        edited = tomlkit.dumps(document)
+    except (TOMLKitError, KeyError, IndexError, TypeError, ValueError):
+        raise refused from None
     expected = tomllib.loads(text)
     for i, move in wanted.items():
         expected["case"][i]["site"] = move.target
@@ -398,3 +472,216 @@ def _edit_cases(text: str, moves: list[Move]) -> tuple[str | None, list[str]]:
     except tomllib.TOMLDecodeError:
         raise refused from None
     return edited, [str(cases[i].get("name", f"#{i + 1}")) for i in sorted(wanted)]
+
+
+# --- the proposal for the meeting ------------------------------------------------------
+
+
+def shares(loads: dict[str, float]) -> dict[str, float]:
+    """Each site's part of the load of all the proposal's jobcentres."""
+    total = sum(loads.values())
+    return {s: (v / total if total else 0.0) for s, v in loads.items()}
+
+
+def percent(value: float, lang: str) -> str:
+    """0.4123 → "41,2 %" in Danish, "41.2 %" in English."""
+    text = f"{value * 100:.1f} %"
+    return text.replace(".", ",") if lang == "da" else text
+
+
+def _whole(value: float, lang: str) -> str:
+    return count(round(value), lang)
+
+
+def proposal_text(
+    sites: Sites,
+    proposal: Proposal,
+    context: Context,
+    before_hour: dict[str, dict[int, float]],
+    after_hour: dict[str, dict[int, float]],
+    cases: list[str],
+) -> str:
+    """The proposal in Markdown, in the command's language (Danish by default)."""
+    lang = context.lang
+
+    def name(site: str) -> str:
+        return sites.name_of(site, lang)
+
+    def row(*cells: str) -> str:
+        return "| " + " | ".join(cells) + " |"
+
+    demo = t("reb_doc_demo_in" if context.include_demo else "reb_doc_demo_out", lang)
+    out = [
+        f"# {t('reb_doc_title', lang)}",
+        "",
+        t(
+            "reb_doc_period",
+            lang,
+            start=context.start.isoformat(),
+            end=context.end.isoformat(),
+            made=context.made.isoformat(),
+            demo=demo,
+        ),
+        t("reb_doc_group", lang, group=proposal.group),
+        "",
+        f"## {t('reb_doc_moves', lang)}",
+        "",
+    ]
+    if not proposal.moves:
+        out.append(t("reb_no_moves", lang))
+    else:
+        out += [
+            row(
+                t("exp_col_postcode", lang),
+                t("reb_from", lang),
+                t("reb_to", lang),
+                t("reb_visits", lang),
+                t("reb_doc_went", lang),
+            ),
+            row("---", "---", "---", "---:", "---"),
+        ]
+        for m in proposal.moves:
+            went = ", ".join(f"{name(s)} {count(v, lang)}" for s, v in m.went_to)
+            out.append(
+                row(str(m.postcode), name(m.source), name(m.target), count(m.visits, lang), went)
+            )
+    if cases:
+        out += ["", t("reb_cases", lang, cases=", ".join(cases))]
+    share_before, share_after = shares(proposal.before), shares(proposal.after)
+    ratio_before, ratio_after = proposal.ratio(proposal.before), proposal.ratio(proposal.after)
+    out += [
+        "",
+        f"## {t('reb_doc_sites', lang)}",
+        "",
+        row(
+            t("exp_col_site_name", lang),
+            t("reb_capacity", lang),
+            t("reb_doc_visits_before", lang),
+            t("reb_doc_share_before", lang),
+            t("reb_doc_visits_after", lang),
+            t("reb_doc_share_after", lang),
+            t("reb_doc_target", lang),
+            t("reb_before", lang),
+            t("reb_after", lang),
+        ),
+        row("---", *["---:"] * 8),
+    ]
+    for site in proposal.capacity:
+        target = sites[site].target_share
+        out.append(
+            row(
+                name(site),
+                count(proposal.capacity[site], lang),
+                _whole(proposal.before[site], lang),
+                percent(share_before[site], lang),
+                _whole(proposal.after[site], lang),
+                percent(share_after[site], lang),
+                percent(target, lang) if target is not None else "–",
+                _whole(ratio_before[site], lang),
+                _whole(ratio_after[site], lang),
+            )
+        )
+    out += [
+        "",
+        t(
+            "reb_max",
+            lang,
+            before=_whole(proposal.max_before, lang),
+            after=_whole(proposal.max_after, lang),
+        ),
+        "",
+        f"## {t('reb_doc_hours', lang)}",
+        "",
+        t("reb_doc_hours_note", lang),
+        "",
+    ]
+    hours = sorted(
+        {h for by_hour in (*before_hour.values(), *after_hour.values()) for h in by_hour}
+    )
+    heads = [
+        f"{name(s)} {t(word, lang)}"
+        for s in proposal.capacity
+        for word in ("reb_doc_before", "reb_doc_after")
+    ]
+    out += [row(t("reb_doc_hour", lang), *heads), row("---", *["---:"] * len(heads))]
+    for hour in hours:
+        cells = [
+            _whole(loads[s].get(hour, 0), lang)
+            for s in proposal.capacity
+            for loads in (before_hour, after_hour)
+        ]
+        out.append(row(f"{hour:02d}–{hour + 1:02d}", *cells))
+    out += ["", f"## {t('reb_doc_how', lang)}", "", t("reb_doc_how_text", lang), ""]
+    return "\n".join(out)
+
+
+CSV_COLUMNS = (
+    "section",  # site, hour, move or went_before
+    "site_id",  # the site (for a move: where the postcode goes from)
+    "hour",  # local hour of the day, 9 = 09:00–10:00 (hour rows)
+    "postcode",
+    "to_site_id",  # move rows: where the postcode goes
+    "visits_before",
+    "visits_after",
+    "share_before",
+    "share_after",
+    "target_share",
+    "counters",
+    "start",
+    "end",  # the period's last day, included
+    "include_demo",
+)
+
+
+def proposal_csv(
+    sites: Sites,
+    proposal: Proposal,
+    context: Context,
+    before_hour: dict[str, dict[int, float]],
+    after_hour: dict[str, dict[int, float]],
+) -> str:
+    """The proposal's figures as one CSV table, a row per figure and the period on every row:
+    visits are whole numbers, except a moved postcode's share of an hour (one decimal)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    period = [context.start.isoformat(), context.end.isoformat(), str(context.include_demo).lower()]
+    share_before, share_after = shares(proposal.before), shares(proposal.after)
+
+    def number(value: float) -> str:
+        return str(round(value)) if value == round(value) else f"{value:.1f}"
+
+    for site in proposal.capacity:
+        target = sites[site].target_share
+        writer.writerow(
+            [
+                "site",
+                site,
+                "",
+                "",
+                "",
+                number(proposal.before[site]),
+                number(proposal.after[site]),
+                f"{share_before[site]:.4f}",
+                f"{share_after[site]:.4f}",
+                "" if target is None else f"{target:.4f}",
+                proposal.capacity[site],
+                *period,
+            ]
+        )
+    for site in proposal.capacity:
+        for hour in sorted(set(before_hour[site]) | set(after_hour[site])):
+            before = before_hour[site].get(hour, 0)
+            after = after_hour[site].get(hour, 0)
+            writer.writerow(
+                ["hour", site, hour, "", "", number(before), number(after), "", "", "", "", *period]
+            )
+    for m in proposal.moves:
+        writer.writerow(
+            ["move", m.source, "", m.postcode, m.target, m.visits, "", "", "", "", "", *period]
+        )
+        for visited, visits in m.went_to:
+            writer.writerow(
+                ["went_before", visited, "", m.postcode, "", visits, "", "", "", "", "", *period]
+            )
+    return buffer.getvalue()
