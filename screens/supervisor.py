@@ -343,8 +343,10 @@ class SupervisorScreen(Screen):
         return str(last) if first == last else f"{first} – {last}"
 
     def on_resize(self) -> None:
-        if self.result is not None:  # the title, table and chart are drawn to the screen's width
-            self.redraw()
+        # The title, table and chart are drawn to the screen's width. After the resize is
+        # done: a table filled while it is being resized keeps only its headers' widths.
+        if self.result is not None:
+            self.call_after_refresh(self.redraw)
 
     def draw_trend(self, result: Overview) -> None:
         lang = self.lang

@@ -676,3 +676,21 @@ async def test_export_on_a_full_disk_says_free_some_space(overview_app, tmp_path
         assert said.startswith("Eksporten mislykkedes. Der er ikke plads på disken"), said
         assert "Frigør plads" in said and "--" not in said
         assert dialog.query_one(ProgressBar).has_class("-failed")
+
+
+async def test_the_site_table_follows_a_resized_terminal(flow, demo_db, tmp_path, monkeypatch):
+    """From 120 columns to 80 and back: the bar gives way, the names and figures stay whole."""
+    monkeypatch.setattr(present, "local_now", lambda: NOW)
+    log = DeskLog(str(demo_db), "jc-skelbaek", "o", spool_dir=tmp_path / "spool")
+    app = TriageApp(flow, site="jc-skelbaek", log=log, start="overview", open_log_after=0)
+    async with app.run_test(size=(120, 40)) as pilot:
+        for size in ((120, 40), (80, 24), (120, 40)):
+            if size != app.size:
+                await pilot.resize_terminal(*size)
+            await ready(pilot)
+            rows = table_rows(app)
+            assert rows[1][0] == "Jobcenter København Musvågevej" and rows[0][3] == "40 %"
+            table = app.screen.query_one("#sup-sites", DataTable)
+            assert table.max_scroll_x == 0 and app.screen.query_one("#sup-body").max_scroll_x == 0
+            assert [c.get_render_width(table) for c in table.columns.values()][0] >= 32
+            assert len(rows[0][5]) == (12 if size[0] == 120 else len(rows[0][5])) > 0
