@@ -274,7 +274,7 @@ def test_weeks_days_and_durations_vary_as_real_ones_do(flow, year):
     seconds = sorted(v["duration_s"] for v in visits)
     median, top = seconds[len(seconds) // 2], seconds[len(seconds) * 9 // 10]
     assert 20 <= seconds[0] < median < top <= 600 and top > 1.5 * median
-    assert len(set(seconds)) > 100
+    assert len(set(seconds)) > 60  # whole seconds, from 26 to over 4 minutes
 
 
 def demo_command(*args: str, cwd) -> subprocess.CompletedProcess:

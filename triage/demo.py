@@ -361,22 +361,19 @@ class DemoHistory:
         cursor.execute(f"DELETE FROM {table}")
         classes = "".join(f", r.class{n}" for n in self._classes.values())
         cursor.execute(
-            CODES.format(table=table, classes=classes, **_SIZES),
-            {
-                "low": chunk[0],
-                "high": chunk[1],
-                "phone": round(PHONE_SHARE * 100),
-                "cutoff": self._cutoff(),
-            },
+            CODES.format(table=table, classes=classes, until=self._until_sql(), **_SIZES),
+            {"low": chunk[0], "high": chunk[1], "phone": round(PHONE_SHARE * 100)},
         )
         return cursor.rowcount
 
-    def _cutoff(self) -> int:
-        """The first local minute (day number × 1440 + minute of the day) without visits."""
+    def _until_sql(self) -> str:
+        """No visit at or after `until` (day number × 1440 + local minute of the day); no
+        condition at all for a history of whole days, which costs nothing per visit."""
         if self.until is None:
-            return self.days * 1440
+            return ""
         until = self.until.astimezone(LOCAL_ZONE)
-        return (until.date() - self.start).days * 1440 + until.hour * 60 + until.minute
+        cutoff = (until.date() - self.start).days * 1440 + until.hour * 60 + until.minute
+        return f"WHERE v.day * 1440 + v.hour * 60 + v.minute < {cutoff}"
 
     def visit_select(self, codes: str = "temp.demo_code") -> tuple[str, dict]:
         """The SELECT spelling the codes in `codes` out as visit rows (FIELDS order), and its
@@ -539,11 +536,11 @@ CROSS JOIN demo_open o ON o.key = (v.weekday * {sites} + v.site) * 1440 + v.hour
 CROSS JOIN demo_errand e ON e.key = v.bucket * {bins} + v.errand_bin
 CROSS JOIN demo_postcode p ON p.bin = v.postcode_bin
 CROSS JOIN demo_route r ON r.key = (e.errand * {sites} + v.site) * {postcodes} + p.postcode
-WHERE v.day * 1440 + v.hour * 60 + v.minute < :cutoff
+{until}
 """
 
-# 0…999 from the visit's number (multiplicative hashing; whole numbers, no overflow).
-SPREAD = "(((c.k & 4294967295) * 2654435761 % 4294967296) / 65536 % 1000)"
+# 0…59, uniform: the visit's random minute, shifted by its number (so not the minute itself).
+SPREAD = "((c.minute * 37 + c.k) % 60)"
 VISITS = """
 SELECT printf('%s%024x', :prefix, c.k), s.utc_prefix || printf('%02d:00.000000', c.minute),
        s.local_date, s.hour, s.weekday, r.site_id, r.desk,
@@ -551,9 +548,9 @@ SELECT printf('%s%024x', :prefix, c.k), s.utc_prefix || printf('%02d:00.000000',
        r.outcome_id, r.destination_id, r.destinations, r.handled_here, r.path, r.postcode,
        r.postcode_site_id, :version,
        -- Seconds at the desk: about 10 a question answered, and a long tail (a citizen with
-       -- papers, a question to ask back), from a hash of the visit's number.
-       10.0 + 8 * (length(r.path) - length(replace(r.path, ' ', '')) + 1)
-            + {u} * {u} * {u} / 4166667,
+       -- papers, a question to ask back) from a number 0…59 as random as the visit's minute.
+       10 + 8 * (length(r.path) - length(replace(r.path, ' ', '')) + 1)
+            + {u} * {u} * {u} / 900,
        1
 FROM {codes} c
 CROSS JOIN demo_slot s ON s.slot = c.slot
