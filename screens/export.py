@@ -3,6 +3,7 @@ it runs in a worker thread (a long range takes a moment), and what was written w
 
 from __future__ import annotations
 
+import errno
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -25,7 +26,44 @@ CHOICES = (
     ("csv", False, ""),
     ("json", False, ".json"),
 )
+SUFFIXES = {suffix for _, _, suffix in CHOICES if suffix} | {".csv"}
 SMALL_COUNT = 5  # the usual limit for figures that leave the municipality
+# The export's own messages that name command-line options: said without them in the dialog.
+IN_DIALOG = {"out_link": "expd_out_link", "exp_too_many_rows": "expd_too_many_rows"}
+FULL = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
+DENIED = (errno.EACCES, errno.EPERM, errno.EROFS)
+
+
+def documents_folder() -> Path:
+    """The user's documents folder (Dokumenter), or the home folder where there is none."""
+    from platformdirs import user_documents_path
+
+    folder = user_documents_path()
+    return folder if folder.is_dir() else Path.home()
+
+
+def with_format(value: str, choice: int) -> str:
+    """The typed name with the chosen format's ending: a known ending is swapped, none added;
+    a folder of CSV files has none."""
+    path = Path(value)
+    if path.suffix.lower() in SUFFIXES:
+        path = path.with_suffix("")
+    return str(path) + CHOICES[choice][2] if value.strip() else value
+
+
+def said_for(error: BaseException, target: Path) -> tuple[str, dict]:
+    """Why the export failed, as a catalog key and its params, with advice for that cause."""
+    if isinstance(error, export.ExportError):
+        return IN_DIALOG.get(error.code, error.code), dict(error.params)
+    if isinstance(error, OSError):
+        params = {"path": error.filename or target, "reason": error.strerror or error}
+        if error.errno in FULL:
+            return "expd_full", params
+        if error.errno in DENIED:
+            return "expd_denied", params
+        return "expd_not_written", params
+    reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return "expd_no_figures", {"reason": reason}  # e.g. the database went away
 
 
 class ExportScreen(ModalScreen[None]):
@@ -44,6 +82,7 @@ class ExportScreen(ModalScreen[None]):
         self.choice = 0
         self.running = False
         self.message: tuple[str, dict] = ("expd_hint", {})  # catalog key and params
+        self.failed = False  # the message says why the latest export failed
 
     @property
     def lang(self) -> str:
@@ -51,9 +90,8 @@ class ExportScreen(ModalScreen[None]):
 
     def default_path(self, choice: int) -> str:
         last = self.end - timedelta(days=1)
-        return str(
-            Path.home() / f"triage-{self.start.isoformat()}-{last.isoformat()}{CHOICES[choice][2]}"
-        )
+        name = f"triage-{self.start.isoformat()}-{last.isoformat()}{CHOICES[choice][2]}"
+        return str(documents_folder() / name)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="export-box"):
@@ -82,16 +120,18 @@ class ExportScreen(ModalScreen[None]):
             button.label = t(f"expd_format_{i}", lang)
         self.query_one("#export-small", Checkbox).label = t("expd_small", lang, k=SMALL_COUNT)
         key, params = self.message
-        self.query_one("#export-message", Static).update(t(key, lang, **params))
+        said = t(key, lang, **params)
+        if self.failed:  # says that it failed before why
+            said = t("expd_export_failed", lang, why=said)
+        self.query_one("#export-message", Static).update(said)
 
     def say(self, key: str, **params: object) -> None:
-        self.message = (key, params)
+        self.message, self.failed = (key, params), False
         self.redraw()
 
     def on_radio_set_changed(self, event: RadioSet.Changed) -> None:
         path = self.query_one("#export-path", Input)
-        if path.value == self.default_path(self.choice):  # follow the format unless typed over
-            path.value = self.default_path(event.index)
+        path.value = with_format(path.value, event.index)  # the name's ending follows the format
         self.choice = event.index
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
@@ -101,7 +141,33 @@ class ExportScreen(ModalScreen[None]):
         if not event.value.strip():
             self.say("expd_no_path")
             return
+        question = self.replaces(target)
+        if question is None:
+            self.start_export(target)
+            return
+        from screens.confirm import ConfirmScreen
+
+        def answered(replace: bool | None) -> None:
+            if replace:
+                self.start_export(target)
+            else:
+                self.say("expd_kept", path=target)
+
+        self.app.push_screen(ConfirmScreen(question, "expd_replace", path=target), answered)
+
+    def replaces(self, target: Path) -> str | None:
+        """The question to ask when the export would replace what is there: a file, or for
+        CSV the files in a folder; None when nothing is replaced."""
+        if CHOICES[self.choice][0] == "csv":
+            if target.is_dir() and any(target.glob("*.csv")):
+                return "expd_replace_folder_question"
+            return None
+        return "expd_replace_question" if target.is_file() else None
+
+    def start_export(self, target: Path) -> None:
         self.running = True
+        self.query_one("#export-progress", ProgressBar).remove_class("-failed")
+        self.show_progress(0.0)
         self.say("expd_working")
         # The file is written in the language of the moment Enter was pressed.
         self.run_export(target, self.query_one("#export-small", Checkbox).value, self.lang)
@@ -119,30 +185,23 @@ class ExportScreen(ModalScreen[None]):
         try:
             built = export.build(self.store_getter(), self.sites, options, progress)
             written = export.write(built, fmt, target, excel_da)
-        except export.ExportError as error:  # e.g. the name is a folder or a device
-            said = (error.code, dict(error.params))
-        except OSError as error:
-            said = (
-                "exp_disk",
-                {"path": error.filename or target, "reason": error.strerror or error},
-            )
-        except Exception as error:  # the database went away: say so, keep the dialog open
-            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-            said = ("expd_failed", {"reason": reason})
+        except Exception as error:  # said in the dialog, which stays open
+            self.app.call_from_thread(self.finished, said_for(error, target), True)
         else:
             self.app.call_from_thread(self.show_progress, 1.0)
             said = ("exp_done", {"files": written[0].parent if fmt == "csv" else written[0]})
-        self.app.call_from_thread(self.finished, said)
+            self.app.call_from_thread(self.finished, said)
 
     # The export goes on if the dialog is closed meanwhile; then there is nothing to update.
     def show_progress(self, done: float) -> None:
         if self.is_attached:
             self.query_one("#export-progress", ProgressBar).update(progress=done)
 
-    def finished(self, said: tuple[str, dict]) -> None:
+    def finished(self, said: tuple[str, dict], failed: bool = False) -> None:
         self.running = False
-        self.message = said
-        if self.is_attached:
+        self.message, self.failed = said, failed
+        if self.is_attached:  # a failure: the bar, stopped short of 100 %, turns red
+            self.query_one("#export-progress", ProgressBar).set_class(failed, "-failed")
             self.redraw()
 
     def action_close(self) -> None:

@@ -58,7 +58,7 @@ def translate_bindings(node: DOMNode, lang: str) -> None:
 
 # Keys that work on every step go on the key bar's second line with the app's own keys, so the
 # step's keys keep the first line to themselves and the bar fits 80 columns in both languages.
-SECOND_LINE = {"key_more", "key_overview"}
+SECOND_LINE = {"key_more", "key_overview", "sup_next_site", "sup_scroll"}
 
 
 def key_bar(screen: Screen, lang: str) -> Content:

@@ -42,14 +42,17 @@ class SupervisorScreen(Screen):
         Binding("3", "period('30days')", "period_30days", id="period_30days"),
         Binding("4", "period('year')", "period_year", id="period_year"),
         Binding("5", "custom_period", "period_custom", id="period_custom"),
-        Binding("e", "export", "sup_export", id="sup_export"),
-        # Off the key bar for room at 80 columns: the heat map's title names Tab, and the view
-        # refreshes itself every 30 seconds.
-        Binding("tab", "next_site", "sup_next_site", show=False, id="sup_next_site"),
-        Binding("r", "refresh", "sup_refresh", show=False, id="sup_refresh"),
+        # With or without Shift (Caps Lock, or a habit from other programs).
+        Binding("e,E", "export", "sup_export", key_display="E", id="sup_export"),
         Binding("escape", "leave", "sup_leave", id="sup_leave"),
-        Binding("pagedown", "scroll(1)", show=False),
+        # Started by itself (`triage summary --tui`) there is nothing to go back to: Esc asks.
+        Binding("escape", "ask_quit", "sup_quit", id="sup_quit"),
+        # The key bar's second line (screens.keys.SECOND_LINE): the view refreshes itself every
+        # 30 seconds, so R stays off the bar.
+        Binding("tab", "next_site", "sup_next_site", id="sup_next_site"),
+        Binding("pagedown", "scroll(1)", "sup_scroll", key_display="PgUp/PgDn", id="sup_scroll"),
         Binding("pageup", "scroll(-1)", show=False),
+        Binding("r,R", "refresh", "sup_refresh", show=False, id="sup_refresh"),
     ]
 
     def __init__(self, store_getter, sites, can_leave: bool = True) -> None:
@@ -89,6 +92,8 @@ class SupervisorScreen(Screen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "leave":
             return self.can_leave
+        if action == "ask_quit":
+            return not self.can_leave
         return True
 
     # --- actions -------------------------------------------------------------------------
@@ -106,9 +111,8 @@ class SupervisorScreen(Screen):
                 self.custom = period
                 self.action_period("custom")
 
-        today = present.local_now().date()
-        start, last = self.custom or (today - timedelta(days=29), today + timedelta(days=1))
-        self.app.push_screen(PeriodScreen(start, last - timedelta(days=1)), chosen)
+        start, end = self.period_bounds()  # the period on screen, to adjust
+        self.app.push_screen(PeriodScreen(start, end - timedelta(days=1)), chosen)
 
     def period_bounds(self) -> tuple:
         """(first day, day after the last) of the period on screen."""
@@ -140,6 +144,15 @@ class SupervisorScreen(Screen):
 
     def action_leave(self) -> None:
         self.dismiss()
+
+    def action_ask_quit(self) -> None:
+        from screens.confirm import ConfirmScreen
+
+        def answered(quit: bool | None) -> None:
+            if quit:
+                self.app.exit()
+
+        self.app.push_screen(ConfirmScreen("sup_quit_question", "sup_quit_yes"), answered)
 
     @work(thread=True, exclusive=True, group="overview", exit_on_error=False)
     def compute(self, period: str) -> None:
@@ -189,15 +202,26 @@ class SupervisorScreen(Screen):
             if result.demo_visits
             else ""
         )
+        period = Content.assemble(
+            (t("sup_title", lang), "bold"),
+            "  ",
+            t(f"period_{self.period}", lang),
+            f" ({result.start} – {date.fromordinal(last)})",
+            (demo, "bold"),
+        )
+        # The count of demo visits never falls off the edge: at 80 columns the time of the
+        # refresh goes first ("opdateret" and then the time itself).
+        room = self.size.width - 2 or 78  # the title's padding; no size yet before the first paint
+        refreshed = f"{result.refreshed:%H:%M:%S}"
+        said = t("sup_refreshed", lang, time=refreshed)
         title.update(
-            Content.assemble(
-                (t("sup_title", lang), "bold"),
-                "  ",
-                t(f"period_{self.period}", lang),
-                f" ({result.start} – {date.fromordinal(last)})",
-                "  ",
-                (t("sup_refreshed", lang, time=f"{result.refreshed:%H:%M:%S}"), "dim"),
-                (demo, "bold"),
+            next(
+                (
+                    Content.assemble(period, "  ", (when, "dim"))
+                    for when in (said, refreshed)
+                    if period.cell_length + 2 + len(when) <= room
+                ),
+                period,
             )
         )
         alert = self.query_one("#sup-alert", Static)
@@ -253,19 +277,36 @@ class SupervisorScreen(Screen):
             t("sum_imbalance", lang),
             "",
         )
-        for x in result.summary.sites:
-            width = 12  # the whole table fits in 80 columns
-            filled = round(x.share * width)
-            mark = min(width - 1, round(x.target * width))
-            bar = "".join("│" if i == mark else ("█" if i < filled else "·") for i in range(width))
-            table.add_row(
+        rows = [
+            [
                 self.site_name(x.site_id),
                 count(x.visits, lang),
                 f"{x.share * 100:.0f} %",
                 f"{x.target * 100:.0f} %",
                 change(x.imbalance),
-                bar,
-            )
+            ]
+            for x in result.summary.sites
+        ]
+        # The bar takes the room the figures leave, so the table never scrolls sideways (a
+        # year's counts are wide): each column's widest cell and its padding of 1 either side,
+        # the body's padding and scrollbar (4), and the table's own scrollbar past 11 rows.
+        headers = [str(c.label) for c in table.columns.values()]
+        used = sum(
+            max(len(text) for text in column) + 2 for column in zip(headers, *rows, strict=False)
+        )
+        width = min(12, self.size.width - 4 - used - 2 - (2 if len(rows) > 11 else 0))
+        for x, row in zip(result.summary.sites, rows, strict=True):
+            if width >= 5:  # narrower says nothing the share does not
+                filled = round(x.share * width)
+                mark = min(width - 1, round(x.target * width))
+                row.append(
+                    "".join(
+                        "│" if i == mark else ("█" if i < filled else "·") for i in range(width)
+                    )
+                )
+            else:
+                row.append("")
+            table.add_row(*row)
 
     def draw_heat(self, result: Overview) -> None:
         lang = self.lang
@@ -302,8 +343,10 @@ class SupervisorScreen(Screen):
         return str(last) if first == last else f"{first} – {last}"
 
     def on_resize(self) -> None:
-        if self.result is not None:  # the chart is drawn to the width of the screen
-            self.draw_trend(self.result)
+        # The title, table and chart are drawn to the screen's width. After the resize is
+        # done: a table filled while it is being resized keeps only its headers' widths.
+        if self.result is not None:
+            self.call_after_refresh(self.redraw)
 
     def draw_trend(self, result: Overview) -> None:
         lang = self.lang
@@ -342,6 +385,9 @@ class SupervisorScreen(Screen):
             for site, n in visited.items()
             if is_misdirected(self.sites, home, site)
         ]
-        for n, home, site in sorted(pairs, key=lambda p: (-p[0], p[1], p[2]))[:8]:  # biggest first
+        shown = 8
+        for n, home, site in sorted(pairs, key=lambda p: (-p[0], p[1], p[2]))[:shown]:  # biggest
             lines.append(f"  {self.site_name(home)} → {self.site_name(site)}: {count(n, lang)}")
+        if len(pairs) > shown:  # say that the list is cut, and by how much
+            lines.append("  " + t("sup_more", lang, n=count(len(pairs) - shown, lang)))
         self.query_one("#sup-matrix", Static).update("\n".join(lines))

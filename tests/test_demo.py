@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import sqlite3
-from datetime import date, datetime, timedelta
+import subprocess
+import sys
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -15,6 +20,7 @@ from triage.stats import footfall, summarize, visit_counts
 from triage.visits import FIELDS
 
 END = date(2026, 11, 23)
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
@@ -201,6 +207,7 @@ def test_demo_command_on_a_locked_database_says_so_and_keeps_nothing(tmp_path, c
         other.close()
     err = capsys.readouterr().err
     assert "kunne ikke skrives" in err and "locked" in err and "Intet er gemt" in err
+    assert "et andet program skriver" in err and "Frigør plads" not in err  # advice that fits
     assert store.is_empty() and store.check()["integrity"] == "ok"
     assert main(["demo", "--db", str(db), "--days", "30", "--end", "2026-11-23"]) == 0
 
@@ -218,3 +225,124 @@ def test_demo_loads_beside_a_program_that_has_the_database_open(flow, tmp_path):
     finally:
         desk.close()
     assert sum(visit_counts(store, date(2020, 1, 1), END).values()) == loaded > 0
+
+
+def test_the_history_ends_today_with_the_minutes_gone_by(flow, tmp_path, capsys, monkeypatch):
+    """`triage demo` without --end: the history takes in today up to now, so the overview's
+    "I dag" and "Denne uge" show visits; none lies in the future."""
+    from triage import present
+    from triage.model import LOCAL_ZONE
+
+    now = datetime(2026, 11, 25, 10, 30, tzinfo=LOCAL_ZONE)  # a Wednesday morning
+    monkeypatch.setattr(present, "local_now", lambda: now)
+    db = tmp_path / "demo.db"
+    assert main(["demo", "--db", str(db), "--days", "14"]) == 0
+    capsys.readouterr()
+    store = Store(db, spool_dir=tmp_path / "spool")
+    store.open()
+    today = now.date()
+    monday = today - timedelta(days=today.weekday())
+    assert sum(visit_counts(store, today, today + timedelta(days=1)).values()) > 0
+    assert sum(visit_counts(store, monday, today).values()) > 0
+    latest = max(str(r["at_utc"]) for r in store.visits())
+    assert latest < now.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+    assert latest >= now.astimezone(UTC).strftime("%Y-%m-%d %H:00")  # this hour's first minutes
+    first = min(str(r["local_date"]) for r in store.visits())
+    assert first >= str(today - timedelta(days=13))  # 14 days, today the last of them
+    store.dispose()
+
+
+def test_weeks_days_and_durations_vary_as_real_ones_do(flow, year):
+    """No two weeks alike: ordinary weeks (no holiday, no summer) differ by more than rounding
+    would make them, the same weekday differs from week to week, and the time at the desk
+    spreads from under a minute to several."""
+    visits = [dict(zip(FIELDS, v, strict=True)) for v in year]
+    weeks: dict[tuple[int, int], int] = {}
+    days: dict[tuple[int, int], set] = {}
+    mondays: dict[str, int] = {}
+    for v in visits:
+        day = date.fromisoformat(v["local_date"])
+        if day.month in (3, 4, 5, 9, 10):  # months with no season in the history
+            week = day.isocalendar()[:2]
+            weeks[week] = weeks.get(week, 0) + 1
+            days.setdefault(week, set()).add(day)
+            if day.weekday() == 0:
+                mondays[v["local_date"]] = mondays.get(v["local_date"], 0) + 1
+    full = sorted(n for week, n in weeks.items() if len(days[week]) == 5)  # whole weeks
+    assert len(full) > 10 and full[-1] / full[0] > 1.15, full
+    assert max(mondays.values()) / min(mondays.values()) > 1.15, mondays
+    seconds = sorted(v["duration_s"] for v in visits)
+    median, top = seconds[len(seconds) // 2], seconds[len(seconds) * 9 // 10]
+    assert 20 <= seconds[0] < median < top <= 600 and top > 1.5 * median
+    assert len(set(seconds)) > 60  # whole seconds, from 26 to over 4 minutes
+
+
+def demo_command(*args: str, cwd) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "triage", "demo", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+
+
+@pytest.mark.skipif(not shutil.which("unshare"), reason="needs unshare for a small disk")
+def test_demo_on_a_full_disk_says_the_disk_is_full(tmp_path):
+    """A real full disk: a 400 kB tmpfs under tmp_path, mounted in a mount namespace of the
+    command's own (gone when it ends)."""
+    small = tmp_path / "small"
+    small.mkdir()
+    command = (
+        f"mount -t tmpfs -o size=400k none {small} && exec {sys.executable} -m triage demo "
+        f"--db {small / 'demo.db'} --days 60 --end 2026-11-23"
+    )
+    done = subprocess.run(
+        ["unshare", "-m", "sh", "-c", command],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    if "mount" in done.stderr and "permission" in done.stderr.lower():
+        pytest.skip("no right to mount a small disk here")
+    assert done.returncode == 1, done.stderr
+    assert "fordi disken er fuld" in done.stderr and "Frigør plads på disken" in done.stderr
+    assert "andre skriver" not in done.stderr and "Traceback" not in done.stderr
+
+
+def test_demo_in_a_read_only_folder_says_so(tmp_path):
+    """A folder the user may not write in (root's own right to write anywhere is taken from
+    the command, so the folder's mode counts as for anyone else)."""
+    folder = tmp_path / "readonly"
+    folder.mkdir()
+    prefix = []
+    if os.geteuid() == 0:
+        if not shutil.which("setpriv"):
+            pytest.skip("root without setpriv writes anywhere")
+        prefix = ["setpriv", "--bounding-set=-dac_override,-dac_read_search"]
+    for existing in (False, True):
+        if existing:  # an empty database there already, made while it could be written
+            folder.chmod(0o755)
+            store = Store(folder / "demo.db", spool_dir=tmp_path / "spool")
+            store.open()
+            store.dispose()
+        folder.chmod(0o555)
+        try:
+            done = subprocess.run(
+                [*prefix, sys.executable, "-m", "triage", "demo", "--db", "demo.db"]
+                + ["--days", "10", "--end", "2026-11-23"],
+                cwd=folder,
+                capture_output=True,
+                text=True,
+                timeout=120,
+                env={**os.environ, "PYTHONPATH": str(ROOT)},
+            )
+        finally:
+            folder.chmod(0o755)
+        assert done.returncode == 1, done.stderr
+        assert "kan kun læses" in done.stderr and "--db" in done.stderr, done.stderr
+        assert "Frigør plads" not in done.stderr and "Traceback" not in done.stderr
+    assert sorted(p.name for p in folder.iterdir()) == ["demo.db"]

@@ -130,6 +130,12 @@ def test_export_dialog(snap_compare, overview_desk, monkeypatch):
     assert snap_compare(overview_desk, terminal_size=(80, 24), run_before=steps("e"))
 
 
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_overview_asks_before_it_quits(snap_compare, overview_desk, size):
+    """Esc on an overview started by itself (`triage summary --tui`): asked, not ignored."""
+    assert snap_compare(overview_desk, terminal_size=size, run_before=steps("escape"))
+
+
 def test_urgent_outcome_closed_now(snap_compare, flow, tmp_path, monkeypatch):
     """Monday evening, no fixed address: when it opens, and who helps tonight."""
     evening = datetime(2026, 11, 23, 16, 30, tzinfo=LOCAL_ZONE)

@@ -353,3 +353,344 @@ def test_a_year_is_drawn_a_bar_a_week_within_the_width():
     bottom = lines[3][3:]
     assert len(bottom) == 48 and bottom.count(" ") == 1  # 48 weeks, the closed one a gap
     assert lines[4].startswith("   29/12")
+
+
+def key_bar_text(app) -> str:
+    return str(app.screen.query_one("#keys", Static).render())
+
+
+async def test_r_and_e_work_with_and_without_shift(overview_app, db, tmp_path):
+    async with overview_app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
+        assert table_rows(overview_app)[2][1] == "4"
+        for key, site in (("R", "jc-nord"), ("r", "jc-nord")):
+            store = Store(db, spool_dir=tmp_path / "spool2")  # another desk writes a visit
+            store.open()
+            at = NOW.astimezone(UTC) - timedelta(minutes=5)
+            store.record(
+                visit_from_result(
+                    route(overview_app.flow, ["2", "2"], site), site, "d", "in_person", 5.0, at
+                )
+            )
+            store.dispose()
+            before = int(table_rows(overview_app)[2][1])
+            await pilot.press(key)
+            await ready(pilot)
+            assert int(table_rows(overview_app)[2][1]) == before + 1, key
+        for key in ("E", "e"):
+            await pilot.press(key)
+            await pilot.pause()
+            assert type(overview_app.screen).__name__ == "ExportScreen", key
+            await pilot.press("escape")
+            await pilot.pause()
+            assert type(overview_app.screen).__name__ == "SupervisorScreen"
+
+
+async def test_esc_on_an_overview_started_by_itself_asks_to_quit(overview_app):
+    async with overview_app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        bar = key_bar_text(overview_app)
+        for shown in ("Esc Afslut", "Tab Næste sted", "PgUp/PgDn Rul", "^Q Afslut"):
+            assert shown in bar, bar
+        assert all(len(line) <= 79 for line in bar.splitlines())  # 80 columns, its padding
+        await pilot.press("escape")
+        await pilot.pause()
+        assert type(overview_app.screen).__name__ == "ConfirmScreen"
+        question = str(overview_app.screen.query_one("#confirm-question", Static).render())
+        assert question == "Afslut overblikket?"
+        await pilot.press("escape")  # no: the overview stays
+        await pilot.pause()
+        assert type(overview_app.screen).__name__ == "SupervisorScreen"
+        assert overview_app.is_running
+        await pilot.press("f2")
+        bar = key_bar_text(overview_app)
+        assert "Esc Quit" in bar and "Tab Next site" in bar and "PgUp/PgDn Scroll" in bar
+        assert all(len(line) <= 79 for line in bar.splitlines())
+        await pilot.press("escape", "enter")  # yes: the app ends
+        await pilot.pause()
+        assert not overview_app.is_running
+
+
+async def test_esc_from_the_desk_goes_back_and_says_so(flow, db, tmp_path, monkeypatch):
+    monkeypatch.setattr(present, "local_now", lambda: NOW)
+    log = DeskLog(str(db), "jc-skelbaek", "skranke-1", spool_dir=tmp_path / "spool")
+    app = TriageApp(flow, site="jc-skelbaek", log=log, open_log_after=0)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        await pilot.press("f5")
+        await ready(pilot)
+        bar = key_bar_text(app)
+        assert "Esc Tilbage" in bar and "Esc Afslut" not in bar
+        assert all(len(line) <= 79 for line in bar.splitlines())
+
+
+@pytest.fixture
+def demo_db(flow, tmp_path):
+    """A demo history of 40 days up to today (its visits are counted in the title)."""
+    from datetime import date
+
+    from triage.demo import DemoHistory
+
+    path = tmp_path / "demo.db"
+    store = Store(path, spool_dir=tmp_path / "spool")
+    store.open()
+    store.load_demo(DemoHistory(flow, 40, 3, 1500, date(2026, 11, 24)))
+    store.dispose()
+    return path
+
+
+@pytest.mark.parametrize("lang", ["da", "en"])
+async def test_at_80x24_the_title_keeps_its_count_and_the_table_fits(
+    flow, demo_db, tmp_path, monkeypatch, lang
+):
+    monkeypatch.setattr(present, "local_now", lambda: NOW)
+    log = DeskLog(str(demo_db), "jc-skelbaek", "o", spool_dir=tmp_path / "spool")
+    app = TriageApp(flow, site="jc-skelbaek", log=log, start="overview", open_log_after=0)
+    app.lang = lang
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        for period in ("1", "3", "5"):
+            await pilot.press(period)
+            await ready(pilot)
+            if period == "5":  # the period dialog: the 30 days on screen, as they are
+                await pilot.press("enter", "enter")
+                await ready(pilot)
+            title = app.screen.query_one("#sup-title", Static)
+            said = str(title.render())
+            demo = "DEMODATA" if lang == "da" else "DEMO DATA"
+            assert demo in said and len(said) <= title.content_region.width, said
+            rows = table_rows(app)
+            assert int(rows[0][1].replace(".", "").replace(",", "")) > 10_000 or period == "1"
+            table = app.screen.query_one("#sup-sites", DataTable)
+            body = app.screen.query_one("#sup-body")
+            assert table.max_scroll_x == 0 and body.max_scroll_x == 0, (period, rows)
+            assert table.virtual_size.width <= body.content_region.width
+
+
+async def test_the_misdirection_list_says_how_many_more_when_cut(overview_app, db, flow):
+    """Citizens from 11 postcodes at all three jobcentres: more misdirected pairs than the
+    eight listed, and the list says how many it leaves out."""
+    store = Store(db, spool_dir=db.parent / "spool")
+    store.open()
+    at = NOW.astimezone(UTC) - timedelta(minutes=30)
+    codes = ["2000", "2400", "2300", "2200", "2100", "2500", "1620", "2700", "2720", "2610", "2450"]
+    for site in ("jc-skelbaek", "jc-musvaage", "jc-nord"):
+        for i, postcode in enumerate(codes):
+            for _ in range(i + 1):
+                result = route(flow, ["4", postcode, "1"], site)
+                store.record(visit_from_result(result, site, "d", "in_person", 5.0, at))
+    store.dispose()
+    async with overview_app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        result = overview_app.screen.result
+        from triage.stats import is_misdirected
+
+        pairs = [
+            (home, site)
+            for home, visited in result.summary.misdirection.items()
+            for site in visited
+            if is_misdirected(flow.sites, home, site)
+        ]
+        assert len(pairs) > 8
+        lines = text(overview_app, "#sup-matrix").splitlines()
+        assert len(lines) == 1 + 8 + 1
+        assert lines[-1] == f"  +{len(pairs) - 8} flere"
+        await pilot.press("f2")
+        assert text(overview_app, "#sup-matrix").splitlines()[-1] == f"  +{len(pairs) - 8} more"
+
+
+async def test_the_period_dialog_starts_from_the_period_on_screen(overview_app):
+    from textual.widgets import Input
+
+    async with overview_app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
+        for key, first, last in (
+            ("4", "2026-01-01", "2026-11-23"),
+            ("2", "2026-11-23", "2026-11-23"),
+        ):
+            await pilot.press(key)
+            await ready(pilot)
+            await pilot.press("5")
+            await pilot.pause()
+            start, end = (
+                overview_app.screen.query_one(f"#period-{w}", Input) for w in ("from", "to")
+            )
+            assert (start.value, end.value) == (first, last)
+            await pilot.press("escape")
+            await pilot.pause()
+
+
+async def open_export(pilot, app):
+    from textual.widgets import Input
+
+    await ready(pilot)
+    await pilot.press("e")
+    await pilot.pause()
+    return app.screen, app.screen.query_one("#export-path", Input)
+
+
+async def choose_format(pilot, dialog, index: int) -> None:
+    from textual.widgets import RadioSet
+
+    formats = dialog.query_one(RadioSet)
+    formats.focus()
+    while formats.pressed_index != index:
+        await pilot.press("down" if formats.pressed_index < index else "up", "enter")
+        await pilot.pause()
+    dialog.query_one("#export-path").focus()
+    await pilot.pause()
+
+
+async def test_export_name_follows_the_format_even_when_typed(overview_app, tmp_path):
+    async with overview_app.run_test(size=(100, 30)) as pilot:
+        dialog, path = await open_export(pilot, overview_app)
+        path.value = str(tmp_path / "overblik.xlsx")
+        for index, name in ((3, "overblik.json"), (1, "overblik"), (0, "overblik.xlsx")):
+            await choose_format(pilot, dialog, index)
+            assert path.value == str(tmp_path / name)
+
+
+async def test_export_default_folder_is_the_documents_folder(flow, db, tmp_path, monkeypatch):
+    monkeypatch.setattr(present, "local_now", lambda: NOW)
+    home = tmp_path / "home"
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
+    (home / "Documents").mkdir(parents=True)
+    # With a documents folder, and then without one (the home folder instead).
+    for folder in (home / "Documents", home):
+        log = DeskLog(str(db), "jc-skelbaek", "o", spool_dir=tmp_path / "spool")
+        app = TriageApp(flow, site="jc-skelbaek", log=log, start="overview", open_log_after=0)
+        async with app.run_test(size=(100, 30)) as pilot:
+            _, path = await open_export(pilot, app)
+            assert path.value == str(folder / "triage-2026-11-23-2026-11-23.xlsx")
+        if folder != home:
+            (home / "Documents").rmdir()
+
+
+def message(dialog) -> str:
+    return str(dialog.query_one("#export-message", Static).render())
+
+
+async def test_export_asks_before_replacing_a_file(overview_app, tmp_path):
+    from textual.widgets import ProgressBar
+
+    async with overview_app.run_test(size=(100, 30)) as pilot:
+        dialog, path = await open_export(pilot, overview_app)
+        await choose_format(pilot, dialog, 3)
+        target = tmp_path / "overblik.json"
+        path.value = str(target)
+        await pilot.press("enter")
+        await ready(pilot)
+        assert target.exists() and message(dialog) == f"Skrev {target}."
+        assert dialog.query_one(ProgressBar).percentage == 1.0
+        target.write_text(target.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+        written = target.read_bytes()
+        await pilot.press("enter")  # the same name again: asked, and Esc keeps the file
+        await pilot.pause()
+        assert type(overview_app.screen).__name__ == "ConfirmScreen"
+        question = str(overview_app.screen.query_one("#confirm-question", Static).render())
+        assert question == f"{target} findes allerede. Vil du erstatte den?"
+        await pilot.press("escape")
+        await ready(pilot)
+        assert overview_app.screen is dialog and target.read_bytes() == written
+        assert message(dialog).startswith(f"{target} er ikke ændret.")
+        await pilot.press("enter")  # asked again; Enter replaces it
+        await pilot.pause()
+        await pilot.press("enter")
+        await ready(pilot)
+        assert overview_app.screen is dialog and message(dialog) == f"Skrev {target}."
+        assert target.read_bytes() != written and target.read_bytes() == written[:-1]
+
+        await choose_format(pilot, dialog, 1)  # a folder of CSV files: asked too
+        folder = tmp_path / "csv"
+        path.value = str(folder)
+        await pilot.press("enter")
+        await ready(pilot)
+        assert (folder / "andel_og_maal.csv").exists()
+        await pilot.press("enter")
+        await pilot.pause()
+        question = str(overview_app.screen.query_one("#confirm-question", Static).render())
+        assert question == f"Mappen {folder} har allerede CSV-filer. Vil du erstatte dem?"
+
+
+async def test_export_failures_say_so_with_advice_for_the_cause(overview_app, tmp_path):
+    from textual.widgets import ProgressBar
+
+    async with overview_app.run_test(size=(100, 30)) as pilot:
+        dialog, path = await open_export(pilot, overview_app)
+        bar = dialog.query_one(ProgressBar)
+        # A file of the same name that triage did not write: asked, then refused, not replaced.
+        other = tmp_path / "budget.xlsx"
+        other.write_bytes(b"someone's own workbook")
+        path.value = str(other)
+        await pilot.press("enter")
+        await pilot.pause()
+        await pilot.press("enter")
+        await ready(pilot)
+        said = message(dialog)
+        assert said.startswith("Eksporten mislykkedes. ") and "ikke en tidligere" in said
+        assert "plads" not in said and "--" not in said
+        assert other.read_bytes() == b"someone's own workbook"
+        assert bar.has_class("-failed") and bar.percentage < 1.0
+        # A link: refused in words without command-line options.
+        link = tmp_path / "link.xlsx"
+        link.symlink_to(tmp_path / "elsewhere.xlsx")
+        path.value = str(link)
+        await pilot.press("enter")
+        await ready(pilot)
+        said = message(dialog)
+        assert said.startswith("Eksporten mislykkedes. ") and "link" in said and "--" not in said
+        assert not (tmp_path / "elsewhere.xlsx").exists()
+        # Then one that works: the bar reaches 100 % and is no longer red.
+        path.value = str(tmp_path / "ok.xlsx")
+        await pilot.press("enter")
+        await ready(pilot)
+        assert bar.percentage == 1.0 and not bar.has_class("-failed")
+        await pilot.press("f2")
+        assert message(dialog) == f"Wrote {tmp_path / 'ok.xlsx'}."
+
+
+async def test_export_on_a_full_disk_says_free_some_space(overview_app, tmp_path):
+    """A real full disk for the export's file: the file size limit (RLIMIT_FSIZE) makes the
+    write fail with EFBIG, as a full disk would, while the database is only read."""
+    import resource
+    import signal
+
+    from textual.widgets import ProgressBar
+
+    async with overview_app.run_test(size=(100, 30)) as pilot:
+        dialog, path = await open_export(pilot, overview_app)
+        await choose_format(pilot, dialog, 3)  # JSON, written by triage itself
+        target = tmp_path / "fuld.json"
+        path.value = str(target)
+        soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+        old = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (2048, hard))
+        try:
+            await pilot.press("enter")
+            await ready(pilot)
+        finally:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+            signal.signal(signal.SIGXFSZ, old)
+        said = message(dialog)
+        assert said.startswith("Eksporten mislykkedes. Der er ikke plads på disken"), said
+        assert "Frigør plads" in said and "--" not in said
+        assert dialog.query_one(ProgressBar).has_class("-failed")
+
+
+async def test_the_site_table_follows_a_resized_terminal(flow, demo_db, tmp_path, monkeypatch):
+    """From 120 columns to 80 and back: the bar gives way, the names and figures stay whole."""
+    monkeypatch.setattr(present, "local_now", lambda: NOW)
+    log = DeskLog(str(demo_db), "jc-skelbaek", "o", spool_dir=tmp_path / "spool")
+    app = TriageApp(flow, site="jc-skelbaek", log=log, start="overview", open_log_after=0)
+    async with app.run_test(size=(120, 40)) as pilot:
+        for size in ((120, 40), (80, 24), (120, 40)):
+            if size != app.size:
+                await pilot.resize_terminal(*size)
+            await ready(pilot)
+            rows = table_rows(app)
+            assert rows[1][0] == "Jobcenter København Musvågevej" and rows[0][3] == "40 %"
+            table = app.screen.query_one("#sup-sites", DataTable)
+            assert table.max_scroll_x == 0 and app.screen.query_one("#sup-body").max_scroll_x == 0
+            assert [c.get_render_width(table) for c in table.columns.values()][0] >= 32
+            assert len(rows[0][5]) == (12 if size[0] == 120 else len(rows[0][5])) > 0

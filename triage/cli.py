@@ -359,7 +359,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--seed", type=int, default=2006, help="the same seed gives the same visits")
     demo.add_argument(
-        "--end", action=DateOption, help="day after the last demo day (default: today)"
+        "--end",
+        action=DateOption,
+        help="day after the last demo day (default: tomorrow: the history ends today, with the "
+        "hours gone by)",
     )
 
     purge = sub.add_parser(
@@ -491,6 +494,34 @@ def _disk_full(error: BaseException, args: argparse.Namespace) -> bool:
         return shutil.disk_usage(target.absolute().parent).free < 1024 * 1024
     except OSError:
         return False
+
+
+def _read_only(target: Path) -> bool:
+    """A database file, or the folder a new one would be made in (with SQLite's journal
+    beside it), that this user may not write."""
+    folder = target.absolute().parent
+    if target.exists() and not os.access(target, os.W_OK):
+        return True
+    return folder.is_dir() and not os.access(folder, os.W_OK)
+
+
+def _demo_failure(error: BaseException, args: argparse.Namespace) -> str:
+    """The message for a demo load that failed, with advice for its cause."""
+    import errno
+
+    if _disk_full(error, args):
+        return "demo_failed_full"
+    cause = getattr(error, "orig", None) or error
+    name, said = getattr(cause, "sqlite_errorname", ""), str(cause).lower()
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in said:
+        return "demo_failed_locked"
+    if (
+        name.startswith("SQLITE_READONLY")
+        or "readonly" in said
+        or getattr(cause, "errno", None) in (errno.EACCES, errno.EPERM, errno.EROFS)
+    ):
+        return "demo_failed_read_only"
+    return "demo_failed"
 
 
 def _remove_database_files(path: Path) -> None:
@@ -1324,7 +1355,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     flow = _usable_flow(args)
     if flow is None:
         return 1
-    end = args.end or local_now().date()
+    now = local_now()
+    # By default the history ends today, up to the hour just gone: "I dag" shows something.
+    end = args.end or now.date() + timedelta(days=1)
     if not (
         1 <= args.days <= DEMO_MAX_DAYS
         and 1 <= args.per_day <= DEMO_MAX_PER_DAY
@@ -1350,6 +1383,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from triage.db.connect import UNAVAILABLE  # the database code loads only now
 
     target = paths.sqlite_file(args.db)
+    if isinstance(target, Path) and _read_only(target):
+        folder = target.absolute().parent
+        print(t("demo_read_only", lang, db=target, folder=folder), file=sys.stderr)
+        return 1
     made = target if isinstance(target, Path) and not target.exists() else None
     store = _open_store(args)
     if store is None:
@@ -1364,7 +1401,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         # Demo visits are made from the seed: a second load would repeat their ids.
         print(t("demo_not_empty", lang, db=store.describe()), file=sys.stderr)
         return 1
-    history = DemoHistory(flow, args.days, args.seed, args.per_day, end)
+    history = DemoHistory(
+        flow, args.days, args.seed, args.per_day, end, until=None if args.end else now
+    )
     started = time.perf_counter()
     from triage.terminal import progress_bar
 
@@ -1384,7 +1423,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return 1
     except (*UNAVAILABLE, sqlite3.Error) as error:
         # Both loads are all or nothing: what was written so far has been taken out again.
-        print(t("demo_failed", lang, db=store.describe(), reason=_reason(error)), file=sys.stderr)
+        said = t(_demo_failure(error, args), lang, db=store.describe(), reason=_reason(error))
+        print(said, file=sys.stderr)
         if made is not None:
             store.dispose()
             _remove_database_files(made)

@@ -80,6 +80,7 @@ ERRAND_WEIGHT = {  # outcome id → share of errands at the start of the period
 }
 SICK = {"sick_followup", "sick_documents", "sick_payment", "sick_on_benefits"}
 PHONE_SHARE = 0.12
+WEEK_SPREAD, DAY_SPREAD = 0.1, 0.07  # how much a week, and a day within it, varies (1 = 100 %)
 SCALE = 2**30  # random numbers are whole numbers 0…SCALE-1, so SQLite needs no floats
 BUCKETS = 50  # the errand mix changes in this many steps over the period
 BINS = 2048  # resolution of the errand and postcode mix
@@ -140,12 +141,21 @@ class DemoHistory:
     index entries are appended rather than inserted in the middle. The visit rows are spelt out
     from the codes, and every rollup's counts are grouped by whole numbers, not text."""
 
-    def __init__(self, flow: Flow, days: int, seed: int, per_day: int, end: date) -> None:
+    def __init__(
+        self,
+        flow: Flow,
+        days: int,
+        seed: int,
+        per_day: int,
+        end: date,
+        until: datetime | None = None,
+    ) -> None:
         self.flow = flow
         self.days = days
         self.seed = seed
         self.per_day = per_day
         self.end = end
+        self.until = until  # a history that ends today: only the minutes gone by then
         self.start = end - timedelta(days=days)
         self.errands = [e for e in ERRAND_WEIGHT if e in flow.outcomes]
         self.prefix = f"{seed & 0xFFFFFFFF:08x}"
@@ -156,22 +166,30 @@ class DemoHistory:
     def _slots(self) -> Iterator[tuple]:
         """One row per opening hour: its candidates, the day's site split and errand bucket."""
         rnd = random.Random(self.seed)
-        first = 0
+        # Real weeks and days differ (weather, payment days, a meeting moved): a busier or
+        # quieter week, and a day a little above or below it. A stream of its own, drawn
+        # for open days only.
+        varies = random.Random(self.seed ^ 0x7EE7)
+        first, week, week_factor = 0, None, 1.0
         for offset in range(self.days):
             day = self.start + timedelta(days=offset)
             factor = WEEKDAY_WEIGHT[day.weekday()] * season(day)
             if factor == 0:
                 continue
+            if day.isocalendar()[:2] != week:
+                week, week_factor = day.isocalendar()[:2], _clamp(varies.gauss(1, WEEK_SPREAD))
+            factor *= week_factor * _clamp(varies.gauss(1, DAY_SPREAD))
             progress = offset / max(self.days - 1, 1)
             skew = skelbaek_share(progress)
             first_cut, second_cut = round(skew * SCALE), round((skew + (1 - skew) / 2) * SCALE)
             for hour, hour_weight in HOUR_WEIGHT.items():
                 expected = self.per_day * factor * hour_weight / sum(HOUR_WEIGHT.values())
                 n = int(expected + rnd.random())
-                if n == 0:
-                    continue
+                local = datetime.combine(day, time(hour), LOCAL_ZONE)
+                if n == 0 or (self.until and local >= self.until):
+                    continue  # none, or an hour to come (of this one, the minutes gone by)
                 # Copenhagen is a whole number of hours from UTC: minutes carry over unchanged.
-                utc = datetime.combine(day, time(hour), LOCAL_ZONE).astimezone(UTC)
+                utc = local.astimezone(UTC)
                 yield (
                     offset,
                     day.isoformat(),
@@ -343,15 +361,25 @@ class DemoHistory:
         cursor.execute(f"DELETE FROM {table}")
         classes = "".join(f", r.class{n}" for n in self._classes.values())
         cursor.execute(
-            CODES.format(table=table, classes=classes, **_SIZES),
+            CODES.format(table=table, classes=classes, until=self._until_sql(), **_SIZES),
             {"low": chunk[0], "high": chunk[1], "phone": round(PHONE_SHARE * 100)},
         )
         return cursor.rowcount
 
+    def _until_sql(self) -> str:
+        """No visit at or after `until` (day number × 1440 + local minute of the day); no
+        condition at all for a history of whole days, which costs nothing per visit."""
+        if self.until is None:
+            return ""
+        until = self.until.astimezone(LOCAL_ZONE)
+        cutoff = (until.date() - self.start).days * 1440 + until.hour * 60 + until.minute
+        return f"WHERE v.day * 1440 + v.hour * 60 + v.minute < {cutoff}"
+
     def visit_select(self, codes: str = "temp.demo_code") -> tuple[str, dict]:
         """The SELECT spelling the codes in `codes` out as visit rows (FIELDS order), and its
         parameters."""
-        return VISITS.format(codes=codes), {"prefix": self.prefix, "version": self.flow.version}
+        select = VISITS.format(codes=codes, u=SPREAD)
+        return select, {"prefix": self.prefix, "version": self.flow.version}
 
     def counts_sql(
         self, keys: tuple[str, ...], codes: str = "temp.demo_code"
@@ -458,6 +486,11 @@ class DemoHistory:
             yield visit
 
 
+def _clamp(factor: float) -> float:
+    """A week's or day's factor within reason: a week never half or double another."""
+    return min(1.3, max(0.7, factor))
+
+
 def _bins(weights: list[float]) -> list[int]:
     """BINS bins, each holding the number of the weight whose share of the whole covers it."""
     total = sum(weights)
@@ -503,14 +536,22 @@ CROSS JOIN demo_open o ON o.key = (v.weekday * {sites} + v.site) * 1440 + v.hour
 CROSS JOIN demo_errand e ON e.key = v.bucket * {bins} + v.errand_bin
 CROSS JOIN demo_postcode p ON p.bin = v.postcode_bin
 CROSS JOIN demo_route r ON r.key = (e.errand * {sites} + v.site) * {postcodes} + p.postcode
+{until}
 """
 
+# 0…59, uniform: the visit's random minute, shifted by its number (so not the minute itself).
+SPREAD = "((c.minute * 37 + c.k) % 60)"
 VISITS = """
 SELECT printf('%s%024x', :prefix, c.k), s.utc_prefix || printf('%02d:00.000000', c.minute),
        s.local_date, s.hour, s.weekday, r.site_id, r.desk,
        CASE WHEN c.phone THEN 'phone' ELSE 'in_person' END,
        r.outcome_id, r.destination_id, r.destinations, r.handled_here, r.path, r.postcode,
-       r.postcode_site_id, :version, 30.0, 1
+       r.postcode_site_id, :version,
+       -- Seconds at the desk: about 10 a question answered, and a long tail (a citizen with
+       -- papers, a question to ask back) from a number 0…59 as random as the visit's minute.
+       10 + 8 * (length(r.path) - length(replace(r.path, ' ', '')) + 1)
+            + {u} * {u} * {u} / 900,
+       1
 FROM {codes} c
 CROSS JOIN demo_slot s ON s.slot = c.slot
 CROSS JOIN demo_route r ON r.key = c.route
