@@ -6,7 +6,7 @@ Computed from the rollups only (see triage.stats), so it is cheap to refresh whi
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
 from triage.db.store import Store
@@ -86,7 +86,8 @@ def overview(
     filters: Filters | None = None,
 ) -> Overview:
     """Everything the supervisor's screen shows. The (site, weekday, hour) counts serve both the
-    heat map and the busiest hours; the (date, demo) counts both the trend and the demo mark."""
+    heat map and the busiest hours; the (date, site, demo) counts the trend, the demo mark and
+    the shares over time (read for every site: a share is against all jobcentres)."""
     filters = filters or Filters()
     hours = visit_counts(store, start, end, HOURS, filters=filters)
     heat: dict[str, dict[tuple[int, int], int]] = {}
@@ -94,15 +95,17 @@ def overview(
         heat.setdefault(site, {})[(weekday, hour)] = visits
     per_day: dict[str, int] = {}
     demo = 0
-    for (day, is_demo), visits in visit_counts(
-        store, start, end, ("local_date", "demo"), filters=filters
-    ).items():
-        per_day[str(day)] = per_day.get(str(day), 0) + visits
-        demo += visits if is_demo else 0
+    days = visit_counts(
+        store, start, end, ("local_date", "site_id", "demo"), filters=replace(filters, sites=None)
+    )
+    for (day, site, is_demo), visits in days.items():
+        if filters.sites is None or site in filters.sites:
+            per_day[str(day)] = per_day.get(str(day), 0) + visits
+            demo += visits if is_demo else 0
     return Overview(
         start,
         end,
-        summarize(store, sites, start, end, filters, hours=hours),
+        summarize(store, sites, start, end, filters, hours=hours, days=days),
         heat,
         sorted(per_day.items()),
         _alerts(store, sites, now),
