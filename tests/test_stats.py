@@ -475,3 +475,53 @@ def test_shares_over_time_in_a_month_without_visits_have_no_share(store, flow):
     rows = shares_over_time(store, flow.sites, date(2026, 1, 1), date(2026, 4, 1))
     assert {x.bucket for x in rows} == {"2026-01", "2026-02", "2026-03"}
     assert all(x.visits == 0 and x.share is None and x.difference is None for x in rows)
+
+
+def test_summary_shows_shares_over_time_in_every_format(tmp_path, flow):
+    import csv
+    import io
+    import json
+    import subprocess
+    import sys
+
+    from triage.stats import shares_over_time
+
+    db = tmp_path / "trend.db"
+    store = Store(db, spool_dir=tmp_path / "spool")
+    store.open()
+    _spread_visits(store, flow)
+    period = (date(2026, 9, 10), date(2026, 12, 5))
+    expected = shares_over_time(store, flow.sites, *period, Filters(include_demo=False))
+    store.dispose()
+
+    def summary(*extra: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "triage", "summary", "--db", str(db), "--no-demo"]
+            + ["--from", "2026-09-10", "--to", "2026-12-04", *extra],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    data = json.loads(summary("--format", "json"))["shares_over_time"]
+    assert [(x["site_id"], x["bucket"], x["first"], x["last"]) for x in data] == [
+        (x.site_id, x.bucket, x.first, x.last) for x in expected
+    ]
+    assert [x["share"] for x in data] == [x.share for x in expected]
+    assert data[0]["first"] == "2026-09-10" and data[-1]["last"] == "2026-12-04"
+
+    rows = list(csv.reader(io.StringIO(summary("--format", "csv", "--site", "jc-nord"))))
+    over_time = [r for r in rows if r[0] == "share_over_time"]
+    nord = [x for x in expected if x.site_id == "jc-nord"]
+    assert [(r[1], r[2]) for r in over_time] == [("jc-nord", f"{x.first}/{x.last}") for x in nord]
+    assert [float(r[3]) for r in over_time] == [round(x.share or 0, 4) for x in nord]
+    assert any(r[:2] == ["other_means", "share_over_time"] for r in rows)
+
+    table = summary()
+    block = table[table.index("Andel pr. måned") :].splitlines()
+    assert "sep 26" in block[2] and "dec 26" in block[2]
+    # Without demo: Skelbækgade has 2 of 3 in October, 67 % against 40 %: marked.
+    assert block[4].split()[:2] == ["Jobcenter", "Skelbækgade"] and "67*" in block[4]
+    assert block[4].split()[-1] == "40"
