@@ -379,7 +379,8 @@ def _direct_shares(store, flow, start: date, end: date, unit: str, include_demo:
 
     def bucket(day: date) -> str:
         if unit == "week":
-            return "%d-W%02d" % day.isocalendar()[:2]
+            year, week, _ = day.isocalendar()
+            return f"{year}-W{week:02d}"
         return day.strftime("%Y-%m")
 
     days = [start + timedelta(days=i) for i in range((end - start).days)]
