@@ -81,7 +81,7 @@ def summary_view(s: Summary, sites: Sites, lang: str = "da", include_demo: bool 
 SHOWN_BUCKETS = 12  # the table's last months; JSON and CSV carry them all
 
 
-def shares_over_time_view(s: Summary, sites: Sites, lang: str) -> list:
+def shares_over_time_view(s: Summary, sites: Sites, lang: str) -> list[Text | Table]:
     """A compact block: one line per jobcentre, its share per month (or week) in per cent,
     marked with * when more than ALERT_OVER above its target, and the target."""
     if not s.shares_over_time:
@@ -178,8 +178,9 @@ def summary_csv(s: Summary, sites: Sites, lang: str = "da", include_demo: bool =
             if name not in ("site_id", "weekday", "hour"):
                 section = "busiest_hour" if name == "visits" else f"busiest_hour_{name}"
                 writer.writerow([section, hour["site_id"], when, value])
-    for x in s.shares_over_time:  # a month cut by the period says which days it counts
-        writer.writerow(["share_over_time", x.site_id, f"{x.first}/{x.last}", _rounded(x.share)])
+    for month in s.shares_over_time:  # a month cut by the period says which days it counts
+        days = f"{month.first}/{month.last}"
+        writer.writerow(["share_over_time", month.site_id, days, _rounded(month.share)])
     return buffer.getvalue()
 
 
