@@ -526,3 +526,27 @@ def test_summary_shows_shares_over_time_in_every_format(tmp_path, flow):
     # Without demo: Skelbækgade has 2 of 3 in October, 67 % against 40 %: marked.
     assert block[4].split()[:2] == ["Jobcenter", "Skelbækgade"] and "67*" in block[4]
     assert block[4].split()[-1] == "40"
+
+
+def test_overview_with_a_site_filter_reads_every_site_once_for_shares(store, flow):
+    from datetime import time
+
+    from triage.model import LOCAL_ZONE
+    from triage.overview import overview
+
+    _spread_visits(store, flow)
+    period = (date(2026, 9, 10), date(2026, 12, 5))
+    now = datetime.combine(date(2026, 12, 4), time(12), LOCAL_ZONE)
+    only_nord = overview(store, flow.sites, *period, now, Filters(sites=("jc-nord",)))
+    expected = _direct_shares(store, flow, *period, "month")
+    assert _over_time(only_nord.summary.shares_over_time) == {
+        k: v for k, v in expected.items() if k[0] == "jc-nord"
+    }
+    # The trend and the demo mark count only the chosen site.
+    assert only_nord.trend == [
+        ("2026-09-14", 1),
+        ("2026-10-08", 1),
+        ("2026-10-09", 1),
+        ("2026-12-02", 1),
+    ]
+    assert only_nord.demo_visits == 1
