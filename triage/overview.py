@@ -94,21 +94,22 @@ def overview(
     heat: dict[str, dict[tuple[int, int], int]] = {}
     for (site, weekday, hour), visits in hours.items():
         heat.setdefault(site, {})[(weekday, hour)] = visits
-    per_day: dict[str, int] = {}
+    per_day: dict[date, int] = {}
     demo = 0
     days = visit_counts(
         store, start, end, ("local_date", "site_id", "demo"), filters=replace(filters, sites=None)
     )
     for (day, site, is_demo), visits in days.items():
         if filters.sites is None or site in filters.sites:
-            per_day[str(day)] = per_day.get(str(day), 0) + visits
-            demo += visits if is_demo else 0
+            per_day[day] = per_day.get(day, 0) + visits
+            if is_demo:
+                demo += visits
     return Overview(
         start,
         end,
         summarize(store, sites, start, end, filters, hours=hours, days=days),
         heat,
-        sorted(per_day.items()),
+        sorted((str(day), n) for day, n in per_day.items()),
         _alerts(store, sites, now),
         demo,
         now,

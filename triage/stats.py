@@ -265,14 +265,11 @@ def _buckets(start: date, end: date, unit: str) -> list[tuple[str, date, date]]:
     first = start
     while first < end:
         if unit == "week":
-            year, week, _ = first.isocalendar()
-            name = f"{year}-W{week:02d}"
             after = first + timedelta(days=7 - first.weekday())
         else:
-            name = f"{first.year}-{first.month:02d}"
             after = (first.replace(day=1) + timedelta(days=32)).replace(day=1)
         last = min(after, end) - timedelta(days=1)
-        out.append((name, first, last))
+        out.append((str(_bucket(first, 0, 0, unit)), first, last))
         first = last + timedelta(days=1)
     return out
 
@@ -298,17 +295,15 @@ def shares_over_time(
     targeted = [s for s in sites if s.kind == "jobcenter" and s.target_share]
     unit = share_unit(start, end)
     buckets = _buckets(start, end, unit)
-    bucket_of = {}
-    for name, first, last in buckets:
-        for i in range((last - first).days + 1):
-            bucket_of[first + timedelta(days=i)] = name
+    names: dict[date, str] = {}  # each day's month or week, worked out once
     counted: dict[tuple[str, str], int] = {}
     for key, visits in days.items():
         day, site = key[0], key[1]
-        day = day if isinstance(day, date) else date.fromisoformat(str(day))
-        if day in bucket_of:
-            cell = (bucket_of[day], site)
-            counted[cell] = counted.get(cell, 0) + visits
+        name = names.get(day)
+        if name is None:
+            name = names[day] = str(_bucket(day, 0, 0, unit)) if start <= day < end else ""
+        if name:
+            counted[name, site] = counted.get((name, site), 0) + visits
     totals = {name: sum(counted.get((name, s.id), 0) for s in targeted) for name, _, _ in buckets}
     shown = [s for s in targeted if filters.sites is None or s.id in filters.sites]
     rows = []
