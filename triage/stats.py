@@ -23,6 +23,7 @@ supervisor can read:
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, timedelta
 
@@ -296,14 +297,14 @@ def shares_over_time(
     unit = share_unit(start, end)
     buckets = _buckets(start, end, unit)
     names: dict[date, str] = {}  # each day's month or week, worked out once
-    counted: dict[tuple[str, str], int] = {}
+    counted: defaultdict[tuple[str, str], int] = defaultdict(int)
     for key, visits in days.items():
-        day, site = key[0], key[1]
-        name = names.get(day)
-        if name is None:
+        day = key[0]
+        try:
+            name = names[day]
+        except KeyError:
             name = names[day] = str(_bucket(day, 0, 0, unit)) if start <= day < end else ""
-        if name:
-            counted[name, site] = counted.get((name, site), 0) + visits
+        counted[name, key[1]] += visits
     totals = {name: sum(counted.get((name, s.id), 0) for s in targeted) for name, _, _ in buckets}
     shown = [s for s in targeted if filters.sites is None or s.id in filters.sites]
     rows = []
