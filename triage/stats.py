@@ -256,7 +256,7 @@ WEEKLY_UP_TO = timedelta(weeks=12)  # a period this short has too few months for
 
 
 def share_unit(start: date, end: date) -> str:
-    """ "week" for a period of 12 weeks or less, else "month"."""
+    """Weekly ("week") for a period of 12 weeks or less, else monthly ("month")."""
     return "week" if end - start <= WEEKLY_UP_TO else "month"
 
 
