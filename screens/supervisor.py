@@ -21,8 +21,18 @@ from screens.keys import follow_language, key_bar, ui_lang
 from screens.messages import failure_text
 from triage import present
 from triage.i18n import change, count, t
-from triage.overview import Overview, day_chart, overview, period_dates
-from triage.stats import is_misdirected
+from triage.overview import (
+    ALERT_OVER,
+    Overview,
+    above_target,
+    bucket_label,
+    day_chart,
+    latest_shares,
+    overview,
+    period_dates,
+    share_cell,
+)
+from triage.stats import is_misdirected, share_unit
 
 REFRESH_SECONDS = 30
 SHADES = " ░▒▓█"
@@ -79,6 +89,7 @@ class SupervisorScreen(Screen):
             yield Static(id="sup-heat")
             yield Static(id="sup-trend-label")
             yield Static(id="sup-trend")
+            yield Static(id="sup-shares")
             yield Static(id="sup-matrix")
         yield Static(id="keys")
 
@@ -263,6 +274,7 @@ class SupervisorScreen(Screen):
         )
         self.draw_heat(result)
         self.draw_trend(result)
+        self.draw_shares(result)
         self.draw_matrix(result)
 
     def draw_sites(self, result: Overview) -> None:
@@ -367,6 +379,41 @@ class SupervisorScreen(Screen):
         )
         label.update(t("sup_trend" if unit == "day" else "sup_trend_weeks", lang))
         chart.update("\n".join(lines))
+
+    def draw_shares(self, result: Overview) -> None:
+        """Each jobcentre's share in the last months (or weeks) that fit the width, with its
+        target: one row per jobcentre, a share more than ALERT_OVER above target marked."""
+        lang = self.lang
+        shares = self.query_one("#sup-shares", Static)
+        rows = result.summary.shares_over_time
+        # Two months (or weeks) or more: one would only repeat the table above.
+        shares.display = len({x.bucket for x in rows}) >= 2
+        if not shares.display:
+            return
+        names = {x.site_id: self.site_name(x.site_id) for x in rows}
+        name_width = max(len(n) for n in names.values()) + 1
+        target_width = max(len(t("sum_target", lang)), 3) + 2
+        cell = 7  # "sep 26" and a space
+        # The body's padding (2) and its scrollbar (2) take room beside the rows.
+        room = self.size.width - 4 - name_width - target_width
+        buckets, per_site = latest_shares(rows, max(1, min(12, room // cell)))
+        unit = share_unit(result.start, result.end)
+        key = "sup_shares_weeks" if unit == "week" else "sup_shares_months"
+        lines = [Content.assemble((t(key, lang, over=f"{ALERT_OVER * 100:.0f}"), "bold"))]
+        lines.append(
+            Content(
+                " " * name_width
+                + "".join(bucket_label(b, lang).rjust(cell) for b in buckets)
+                + t("sum_target", lang).rjust(target_width)
+            )
+        )
+        for site, in_time in per_site.items():
+            parts: list = [names[site].ljust(name_width)]
+            for x in in_time:
+                parts.append((share_cell(x).rjust(cell), "bold red" if above_target(x) else ""))
+            parts.append(f"{in_time[0].target * 100:.0f}".rjust(target_width))
+            lines.append(Content.assemble(*parts))
+        shares.update(Content("\n").join(lines))
 
     def draw_matrix(self, result: Overview) -> None:
         lang = self.lang

@@ -578,6 +578,7 @@ def test_summary_and_export_share_one_inclusive_period(tmp_path, flow):
         "home_by_visited",
         "referred",
         "busiest_hour",
+        "share_over_time",
     ]
     assert (
         "postnummer" in dict((r[1], r[3]) for r in rows if r[0] == "other_means")["home_by_visited"]

@@ -51,6 +51,7 @@ def test_tables_have_exact_numbers(november, flow):
         "misdirection",
         "misdirection_postcode",
         "shares",
+        "shares_over_time",
         "staffing",
     ]
     per_day = {(r[0], r[2]): r[4] for r in table(built, "per_day").rows}
@@ -128,6 +129,7 @@ def test_each_format_read_back(november, flow, tmp_path):
         "Bopæl og besøgt sted",
         "Postnummer og besøgt sted",
         "Andel og mål",
+        "Andele pr. måned",
         "Bemanding",
     ]
     days = book["Besøg pr. dag"]
@@ -464,3 +466,60 @@ def test_misdirected_column_agrees_with_the_summary_and_the_visit_table(november
             flagged = {(r[home_column], r[-2]) for r in rows}
             assert ("frederiksberg", "ja") in flagged and ("sc-bispebjerg", "nej") in flagged
             assert sum(r[-1] for r in rows if r[-2] == "ja") == summary.misdirected
+
+
+def test_shares_over_time_in_every_format_with_a_chart_in_excel(november, flow, tmp_path):
+    from tests.test_stats import _direct_shares
+
+    period = Options(start=date(2026, 9, 15), end=date(2026, 12, 10))  # months, both ends cut
+    built = build(november, flow.sites, period)
+    expected = _direct_shares(november, flow, period.start, period.end, "month")
+    xlsx = export.write(built, "xlsx", tmp_path / "andele.xlsx")[0]
+    sheet = openpyxl.load_workbook(xlsx)["Andele pr. måned"]
+    header = [c.value for c in sheet[1]]
+    assert header == [
+        "Sted-id",
+        "Sted",
+        "Periode",
+        "Første dag",
+        "Sidste dag",
+        "Besøg",
+        "Andel",
+        "Mål",
+        "Forskel fra mål",
+    ]
+    rows = [[c.value for c in row] for row in sheet.iter_rows(min_row=2)]
+    assert len(rows) == len(expected) == 3 * 4
+    for row in rows:
+        first, last, visits, share = expected[(row[0], row[2])]
+        assert (row[3].date().isoformat(), row[4].date().isoformat()) == (first, last)
+        assert row[5] == visits and isinstance(row[5], int)
+        if share is None:  # December: no one came to the jobcentres in its days
+            assert row[6] is None and row[8] is None
+        else:
+            assert row[6] == pytest.approx(share) and isinstance(row[6], int | float)
+            assert row[8] == pytest.approx(share - row[7])
+    assert rows[0][2:5] == ["2026-09", datetime(2026, 9, 15), datetime(2026, 9, 30)]
+    assert sheet["G3"].number_format == "0.0%" and sheet["D2"].is_date  # October: 1 of 2
+    charts = sheet._charts  # openpyxl reads the charts a workbook holds
+    assert len(charts) == 1 and charts[0].tagname == "lineChart"
+    series = charts[0].series
+    assert len(series) == 2 * 3  # a share and a target line per jobcentre
+    assert [s.val.numRef.f for s in series[:2]] == [
+        "'Andele pr. måned'!$G$2:$G$5",
+        "'Andele pr. måned'!$H$2:$H$5",
+    ]
+
+    document = json.loads(
+        export.write(built, "json", tmp_path / "andele.json")[0].read_text(encoding="utf-8")
+    )
+    jsonschema.validate(document, SCHEMA)
+    json_rows = document["tables"]["shares_over_time"]["rows"]
+    assert [r[:5] for r in json_rows] == [
+        [r[0], r[1], r[2], *expected[(r[0], r[2])][:2]] for r in rows
+    ]
+    assert [r[5] for r in json_rows] == [r[5] for r in rows]
+    files = export.write(built, "csv", tmp_path / "csv")
+    path = next(p for p in files if p.name == "andele_pr_maaned.csv")
+    lines = list(csv.reader(path.read_text(encoding="utf-8-sig").splitlines()))
+    assert lines[1][:6] == [rows[0][0], rows[0][1], "2026-09", "2026-09-15", "2026-09-30", "0"]

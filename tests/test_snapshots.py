@@ -145,3 +145,9 @@ def test_urgent_outcome_closed_now(snap_compare, flow, tmp_path, monkeypatch):
     )
     app = TriageApp(flow, site="jc-skelbaek", desk="skranke-1", log=log, open_log_after=0)
     assert snap_compare(app, terminal_size=(80, 24), run_before=steps("7", "minus", "0", "1"))
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_supervisor_overview_shares_over_time(snap_compare, overview_desk, size):
+    """This year's shares per month against target (scrolled to the end of the overview)."""
+    assert snap_compare(overview_desk, terminal_size=size, run_before=steps("4", "end"))

@@ -357,3 +357,196 @@ def test_municipalities_are_the_ones_marked_in_the_data(data_copy):
     assert problem_text(problem).endswith(
         "Feltet 'municipality' skal være true eller false uden anførselstegn, men her står \"ja\"."
     )
+
+
+# --- shares over time ----------------------------------------------------------------------
+
+
+def _direct_shares(store, flow, start: date, end: date, unit: str, include_demo: bool = True):
+    """Each targeted jobcentre's share per month (or ISO week) counted from the visit table
+    itself: {(site, bucket): (first, last, visits, share)}."""
+    from sqlalchemy import text
+
+    rows = []
+    with store.engine.connect() as conn:
+        for site, day, demo in conn.execute(
+            text("SELECT site_id, local_date, demo FROM visit WHERE voided_utc IS NULL")
+        ):
+            day = day if isinstance(day, date) else date.fromisoformat(day)
+            if start <= day < end and (include_demo or not demo):
+                rows.append((site, day))
+    targeted = [s.id for s in flow.sites if s.kind == "jobcenter" and s.target_share]
+
+    def bucket(day: date) -> str:
+        if unit == "week":
+            year, week, _ = day.isocalendar()
+            return f"{year}-W{week:02d}"
+        return day.strftime("%Y-%m")
+
+    days = [start + timedelta(days=i) for i in range((end - start).days)]
+    spans: dict[str, list[date]] = {}
+    for day in days:
+        spans.setdefault(bucket(day), []).append(day)
+    expected = {}
+    for name, inside in spans.items():
+        at_jobcentres = sum(1 for s, d in rows if s in targeted and bucket(d) == name)
+        for site in targeted:
+            visits = sum(1 for s, d in rows if s == site and bucket(d) == name)
+            share = visits / at_jobcentres if at_jobcentres else None
+            expected[(site, name)] = (str(min(inside)), str(max(inside)), visits, share)
+    return expected
+
+
+def _over_time(rows) -> dict:
+    return {(x.site_id, x.bucket): (x.first, x.last, x.visits, x.share) for x in rows}
+
+
+def _spread_visits(store, flow) -> None:
+    """Visits from August to December 2026; none at Musvågevej in October; demo and a void."""
+    at = lambda m, d, h=9: datetime(2026, m, d, h, 0, tzinfo=UTC)  # noqa: E731
+    for month, day, site, demo in [
+        (8, 31, "jc-nord", False),  # before the period
+        (9, 14, "jc-skelbaek", False),  # cut month: inside
+        (9, 14, "jc-nord", False),
+        (9, 2, "jc-skelbaek", False),  # cut month: before the period's first day
+        (9, 29, "jc-musvaage", False),
+        (10, 6, "jc-skelbaek", False),
+        (10, 7, "jc-skelbaek", False),
+        (10, 8, "jc-nord", False),
+        (10, 9, "jc-nord", True),  # demo
+        (10, 9, "jc-skelbaek", True),
+        (11, 3, "jc-musvaage", False),
+        (11, 4, "jc-musvaage", False),
+        (11, 5, "jc-skelbaek", False),
+        (12, 2, "jc-nord", False),  # cut month: inside
+        (12, 9, "jc-skelbaek", False),  # cut month: after the last day
+    ]:
+        add(store, flow, ("1", "1"), site, at(month, day), demo=demo)
+    voided = add(store, flow, ("1", "1"), "jc-musvaage", at(10, 6))
+    store.void(voided["visit_id"], "d")
+    add(store, flow, ("1", "1"), "ys", at(10, 6))  # not a jobcentre: counts in no share
+
+
+def test_shares_over_time_match_the_visit_table(store, flow):
+    from triage.stats import shares_over_time
+
+    _spread_visits(store, flow)
+    period = (date(2026, 9, 10), date(2026, 12, 5))  # 86 days: months, both ends cut
+    rows = shares_over_time(store, flow.sites, *period)
+    assert _over_time(rows) == _direct_shares(store, flow, *period, "month")
+    by_key = {(x.site_id, x.bucket): x for x in rows}
+    assert (by_key["jc-skelbaek", "2026-09"].first, by_key["jc-skelbaek", "2026-09"].last) == (
+        "2026-09-10",
+        "2026-09-30",
+    )
+    assert by_key["jc-nord", "2026-12"].last == "2026-12-04"
+    october = by_key["jc-musvaage", "2026-10"]  # no visits there that month: a share of 0
+    assert october.visits == 0 and october.share == 0.0 and october.difference == -0.3
+    assert by_key["jc-skelbaek", "2026-10"].share == 3 / 5  # demo counted here
+    assert by_key["jc-skelbaek", "2026-12"].share == 0.0  # the 9th is after the period
+    # Without demo visits, and weekly for a period of 12 weeks or less.
+    no_demo = shares_over_time(store, flow.sites, *period, Filters(include_demo=False))
+    assert _over_time(no_demo) == _direct_shares(store, flow, *period, "month", False)
+    assert {x.bucket: x.share for x in no_demo if x.site_id == "jc-skelbaek"}["2026-10"] == 2 / 3
+    weeks = (date(2026, 9, 30), date(2026, 11, 5))
+    weekly = shares_over_time(store, flow.sites, *weeks)
+    assert _over_time(weekly) == _direct_shares(store, flow, *weeks, "week")
+    assert weekly[0].bucket == "2026-W40" and weekly[0].first == "2026-09-30"
+
+
+def test_shares_over_time_with_a_site_filter_stay_against_all_jobcentres(store, flow):
+    from triage.stats import shares_over_time
+
+    _spread_visits(store, flow)
+    period = (date(2026, 9, 10), date(2026, 12, 5))
+    everything = _over_time(shares_over_time(store, flow.sites, *period))
+    only_nord = shares_over_time(store, flow.sites, *period, Filters(sites=("jc-nord",)))
+    assert {x.site_id for x in only_nord} == {"jc-nord"}
+    assert _over_time(only_nord) == {k: v for k, v in everything.items() if k[0] == "jc-nord"}
+    assert {x.bucket: x.share for x in only_nord}["2026-10"] == 2 / 5  # not 100 %
+    # The summary carries the same rows.
+    summary = summarize(store, flow.sites, *period, Filters(sites=("jc-nord",)))
+    assert _over_time(summary.shares_over_time) == _over_time(only_nord)
+
+
+def test_shares_over_time_in_a_month_without_visits_have_no_share(store, flow):
+    from triage.stats import shares_over_time
+
+    _spread_visits(store, flow)
+    rows = shares_over_time(store, flow.sites, date(2026, 1, 1), date(2026, 4, 1))
+    assert {x.bucket for x in rows} == {"2026-01", "2026-02", "2026-03"}
+    assert all(x.visits == 0 and x.share is None and x.difference is None for x in rows)
+
+
+def test_summary_shows_shares_over_time_in_every_format(tmp_path, flow):
+    import csv
+    import io
+    import json
+    import subprocess
+    import sys
+
+    from triage.stats import shares_over_time
+
+    db = tmp_path / "trend.db"
+    store = Store(db, spool_dir=tmp_path / "spool")
+    store.open()
+    _spread_visits(store, flow)
+    period = (date(2026, 9, 10), date(2026, 12, 5))
+    expected = shares_over_time(store, flow.sites, *period, Filters(include_demo=False))
+    store.dispose()
+
+    def summary(*extra: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "triage", "summary", "--db", str(db), "--no-demo"]
+            + ["--from", "2026-09-10", "--to", "2026-12-04", *extra],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    data = json.loads(summary("--format", "json"))["shares_over_time"]
+    assert [(x["site_id"], x["bucket"], x["first"], x["last"]) for x in data] == [
+        (x.site_id, x.bucket, x.first, x.last) for x in expected
+    ]
+    assert [x["share"] for x in data] == [x.share for x in expected]
+    assert data[0]["first"] == "2026-09-10" and data[-1]["last"] == "2026-12-04"
+
+    rows = list(csv.reader(io.StringIO(summary("--format", "csv", "--site", "jc-nord"))))
+    over_time = [r for r in rows if r[0] == "share_over_time"]
+    nord = [x for x in expected if x.site_id == "jc-nord"]
+    assert [(r[1], r[2]) for r in over_time] == [("jc-nord", f"{x.first}/{x.last}") for x in nord]
+    assert [float(r[3]) for r in over_time] == [round(x.share or 0, 4) for x in nord]
+    assert any(r[:2] == ["other_means", "share_over_time"] for r in rows)
+
+    table = summary()
+    block = table[table.index("Andel pr. måned") :].splitlines()
+    assert "sep 26" in block[2] and "dec 26" in block[2]
+    # Without demo: Skelbækgade has 2 of 3 in October, 67 % against 40 %: marked.
+    assert block[4].split()[:2] == ["Jobcenter", "Skelbækgade"] and "67*" in block[4]
+    assert block[4].split()[-1] == "40"
+
+
+def test_overview_with_a_site_filter_reads_every_site_once_for_shares(store, flow):
+    from datetime import time
+
+    from triage.model import LOCAL_ZONE
+    from triage.overview import overview
+
+    _spread_visits(store, flow)
+    period = (date(2026, 9, 10), date(2026, 12, 5))
+    now = datetime.combine(date(2026, 12, 4), time(12), LOCAL_ZONE)
+    only_nord = overview(store, flow.sites, *period, now, Filters(sites=("jc-nord",)))
+    expected = _direct_shares(store, flow, *period, "month")
+    assert _over_time(only_nord.summary.shares_over_time) == {
+        k: v for k, v in expected.items() if k[0] == "jc-nord"
+    }
+    # The trend and the demo mark count only the chosen site.
+    assert only_nord.trend == [
+        ("2026-09-14", 1),
+        ("2026-10-08", 1),
+        ("2026-10-09", 1),
+        ("2026-12-02", 1),
+    ]
+    assert only_nord.demo_visits == 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -439,6 +439,33 @@ def demo_db(flow, tmp_path):
     return path
 
 
+@pytest.fixture
+def months_db(tmp_path, flow) -> Path:
+    """Visits from June to November 2026: Skelbækgade draws 60 % until September, then 40 %;
+    Musvågevej has none in August; demo visits at Nord in October."""
+    path = tmp_path / "months.db"
+    store = Store(path, spool_dir=tmp_path / "spool")
+    store.open()
+    plan = {
+        6: {"jc-skelbaek": 6, "jc-musvaage": 2, "jc-nord": 2},
+        7: {"jc-skelbaek": 6, "jc-musvaage": 2, "jc-nord": 2},
+        8: {"jc-skelbaek": 6, "jc-nord": 4},
+        9: {"jc-skelbaek": 4, "jc-musvaage": 3, "jc-nord": 3},
+        10: {"jc-skelbaek": 4, "jc-musvaage": 3, "jc-nord": 3},
+        11: {"jc-skelbaek": 2, "jc-musvaage": 1, "jc-nord": 2},
+    }
+    for month, per_site in plan.items():
+        for site, n in per_site.items():
+            for i in range(n):
+                at = datetime(2026, month, 3 + i, 9, 0, tzinfo=UTC)
+                answered = route(flow, ["2", "2"], site)
+                visit = visit_from_result(answered, site, "d", "in_person", 5.0, at)
+                visit["demo"] = month == 10 and site == "jc-nord"
+                store.record(visit)
+    store.dispose()
+    return path
+
+
 @pytest.mark.parametrize("lang", ["da", "en"])
 async def test_at_80x24_the_title_keeps_its_count_and_the_table_fits(
     flow, demo_db, tmp_path, monkeypatch, lang
@@ -694,3 +721,40 @@ async def test_the_site_table_follows_a_resized_terminal(flow, demo_db, tmp_path
             assert table.max_scroll_x == 0 and app.screen.query_one("#sup-body").max_scroll_x == 0
             assert [c.get_render_width(table) for c in table.columns.values()][0] >= 32
             assert len(rows[0][5]) == (12 if size[0] == 120 else len(rows[0][5])) > 0
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=lambda s: f"{s[0]}x{s[1]}")
+async def test_shares_over_time_fit_the_width_with_the_target(
+    flow, months_db, tmp_path, monkeypatch, size
+):
+    from tests.test_stats import _direct_shares
+
+    monkeypatch.setattr(present, "local_now", lambda: NOW)
+    log = DeskLog(str(months_db), "jc-skelbaek", "o", spool_dir=tmp_path / "spool")
+    app = TriageApp(flow, site="jc-skelbaek", log=log, start="overview", open_log_after=0)
+    async with app.run_test(size=size) as pilot:
+        await ready(pilot)
+        assert text(app, "#sup-shares") == ""  # one day: the table above says it all
+        await pilot.press("4")  # this year: January to 23 November, a column a month
+        await ready(pilot)
+        lines = text(app, "#sup-shares").splitlines()
+    assert lines[0].startswith("Andel pr. måned i % mod målet")
+    assert all(len(line) <= size[0] - 4 for line in lines)
+    months = lines[1].split()[:-1:2]  # "jun 26 jul 26 … Mål" → jun, jul, …
+    assert months[-1] == "nov" and lines[1].split()[-1] == "Mål"
+    shown = len(months)
+    assert shown == (5 if size[0] == 80 else 11)  # as many of the latest as fit
+    store = Store(months_db, spool_dir=tmp_path / "spool2")
+    store.open()
+    expected = _direct_shares(store, flow, date(2026, 1, 1), date(2026, 11, 24), "month")
+    store.dispose()
+    names = {"jc-skelbaek": "Skelbækgade", "jc-musvaage": "Musvågevej", "jc-nord": "Nord"}
+    for line, (site, name) in zip(lines[2:], names.items(), strict=True):
+        assert name in line
+        cells = line.split()[-shown - 1 : -1]
+        for cell, month in zip(cells, range(12 - shown, 12), strict=True):
+            share = expected[(site, f"2026-{month:02d}")][3]
+            target = {"jc-skelbaek": 0.4}.get(site, 0.3)
+            high = share is not None and share > target * 1.25
+            assert cell == ("–" if share is None else f"{share * 100:.0f}" + "*" * high)
+        assert line.split()[-1] == f"{target * 100:.0f}"

@@ -3,10 +3,11 @@
 The files are written in every format, read back (openpyxl, csv, json), and an attacker's linear
 system is built from what they print — a day is the sum of its hours, a site's visits the sum of
 its days and of its referrals, the total the sum of the sites, visits ÷ share gives the
-jobcentres' total, a home-site pair is the sum of its postcodes, a staffing hour the sum of
-that hour on the same weekdays (where all of it was in person), an average × days gives the
-visits. The system is solved exactly (fractions): every hidden count must stay undetermined.
-This solver is written here on its own, not taken from the code under test.
+jobcentres' total (of the period, and of each week in it), a site's week is the sum of its days,
+a home-site pair is the sum of its postcodes, a staffing hour the sum of that hour on the same
+weekdays (where all of it was in person), an average × days gives the visits. The system is
+solved exactly (fractions): every hidden count must stay undetermined. This solver is written
+here on its own, not taken from the code under test.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ TABLES = (
     "misdirection",
     "misdirection_postcode",
     "shares",
+    "shares_over_time",
     "staffing",
 )
 
@@ -174,6 +176,7 @@ def attack(tables: dict[str, list[list]], in_person_only: set[tuple]) -> tuple[s
         "misdirection": 5,
         "misdirection_postcode": 5,
         "shares": 2,
+        "shares_over_time": 5,
         "staffing": 5,
     }
 
@@ -225,6 +228,28 @@ def attack(tables: dict[str, list[list]], in_person_only: set[tuple]) -> tuple[s
         if share:  # visits = share × the jobcentres' total
             relations.append({var: 1, jobcentres: -Fraction(str(share))})
     sums(jobcentres, [("shares", i) for i in range(len(tables["shares"]))])
+
+    # A site's month (or week) is the sum of its days in it; its share × the month's
+    # jobcentre total is its visits, and share − target is printed beside it.
+    months: dict = {}
+    for i, r in enumerate(tables["shares_over_time"]):
+        var = cell("shares_over_time", i)
+        sums(
+            var,
+            [
+                ("per_day", j)
+                for j, d in enumerate(tables["per_day"])
+                if d[0] == r[0] and r[3] <= d[2] <= r[4]
+            ],
+        )
+        month = ("month", r[2])
+        hidden.add(month)
+        months.setdefault(month, []).append(var)
+        share = r[6] if r[6] is not None else None if r[8] is None else r[8] + r[7]
+        if share:
+            relations.append({var: 1, month: -Fraction(str(share))})
+    for month, parts in months.items():
+        sums(month, parts)
 
     pairs = {(r[0], r[2]): cell("misdirection", i) for i, r in enumerate(tables["misdirection"])}
     by_pair: dict = {}

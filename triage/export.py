@@ -41,6 +41,7 @@ from triage.sites import Sites
 from triage.staffing import DEFAULT_WAIT_MINUTES, DEFAULT_WAIT_SHARE, counters_needed
 from triage.stats import (
     Filters,
+    Summary,
     is_misdirected,
     postcode_counts,
     referral_kind,
@@ -259,6 +260,7 @@ def build(store: Store, sites: Sites, options: Options, progress: Progress | Non
         )
     )
 
+    tables.append(_shares_over_time(summary, sites, lang))
     tables.append(_staffing(store, sites, options))
     step()
     export = Export(start, end, lang, options.min_count, tables)
@@ -266,6 +268,39 @@ def build(store: Store, sites: Sites, options: Options, progress: Progress | Non
     tables.insert(0, _about(export, options, None if total_hidden else summary.total))
     step()
     return export
+
+
+def _shares_over_time(summary: Summary, sites: Sites, lang: str) -> Table:
+    """Each targeted jobcentre's share per month (per week for 12 weeks or less) against its
+    target (triage.stats.shares_over_time); a site's months follow each other."""
+    return Table(
+        "shares_over_time",
+        [
+            Column("site_id"),
+            Column("site_name"),
+            Column("period"),
+            Column("first_day", "date"),
+            Column("last_day", "date"),
+            Column("visits", "int", count=True),
+            Column("share", "share", derived=True),
+            Column("target", "share"),
+            Column("difference", "share", derived=True),
+        ],
+        [
+            [
+                x.site_id,
+                sites.name_of(x.site_id, lang),
+                x.bucket,
+                _day(x.first),
+                _day(x.last),
+                x.visits,
+                x.share,
+                x.target,
+                x.difference,
+            ]
+            for x in summary.shares_over_time
+        ],
+    )
 
 
 def _staffing(store: Store, sites: Sites, options: Options) -> Table:
@@ -411,6 +446,11 @@ def _suppress(export: Export, total: int) -> bool:
         # visits ÷ share gives the jobcentres' total, and with it a hidden site: no shares then
         for row in shares.rows:
             export.suppressed += _empty(shares, row, count=False)
+    over_time = tables["shares_over_time"]
+    months = {row[2] for i, row in enumerate(over_time.rows) if ("shares_over_time", i) in hidden}
+    for row in over_time.rows:  # the month's other shares give its jobcentres' total, as above
+        if row[2] in months:
+            export.suppressed += _empty(over_time, row, count=False)
     if ("about", 0) in hidden:
         export.suppressed += 1
     return ("about", 0) in hidden
@@ -634,6 +674,12 @@ def _relations(
         sums(site_of[site], days.get((site,), []))
         sums(site_of[site], referrals.get((site,), []))
     sums(("about", 0), sorted(site_of.values()))
+
+    # A site's month is the sum of its days in it.
+    by_day = grouped("per_day", lambda r: (r[0], _day(r[2])))
+    for i, row in enumerate(tables["shares_over_time"].rows):
+        inside = [(row[0], row[3] + timedelta(days=n)) for n in range((row[4] - row[3]).days + 1)]
+        sums(("shares_over_time", i), [v for day in inside for v in by_day.get(day, [])])
 
     pairs = {(r[0], r[2]): ("misdirection", i) for i, r in enumerate(tables["misdirection"].rows)}
     for pair, parts in grouped("misdirection_postcode", lambda r: (r[1], r[2])).items():
@@ -921,7 +967,49 @@ def write_xlsx(export: Export, path: Path) -> Path:
                 sheet.write_string(0, col, safe_text(header), formats["header"])
             for number, row in enumerate(table.rows, start=1):
                 _xlsx_row(sheet, number, row, table.columns, formats)
+            _xlsx_shares_chart(book, sheet, table, export.lang)
     return path
+
+
+def _xlsx_shares_chart(book, sheet, table: Table, lang: str) -> None:
+    """Beside the shares over time: a native line chart of each site's share per month, with
+    its target as a dashed line of the same colour (each site's rows follow each other)."""
+    if table.key != "shares_over_time" or not table.rows:
+        return
+    keys = [c.key for c in table.columns]
+    period, share, target = keys.index("period"), keys.index("share"), keys.index("target")
+    blocks: dict[str, list[int]] = {}  # site → its first and last row on the sheet
+    for number, row in enumerate(table.rows, start=1):
+        blocks.setdefault(row[0], [number, number])[1] = number
+    colours = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#17becf")
+    chart = book.add_chart({"type": "line"})
+    name = sheet.get_name()
+    for i, (first, last) in enumerate(blocks.values()):
+        colour = colours[i % len(colours)]
+        site_name = table.rows[first - 1][1]
+        categories = [name, first, period, last, period]
+        chart.add_series(
+            {
+                "name": site_name,
+                "categories": categories,
+                "values": [name, first, share, last, share],
+                "line": {"color": colour, "width": 2.25},
+                "marker": {"type": "circle", "size": 4, "fill": {"color": colour}},
+            }
+        )
+        chart.add_series(
+            {
+                "name": t("exp_chart_target", lang, site=site_name),
+                "categories": categories,
+                "values": [name, first, target, last, target],
+                "line": {"color": colour, "dash_type": "dash", "width": 1.25},
+            }
+        )
+    chart.set_title({"name": t("exp_chart_shares", lang)})
+    chart.set_y_axis({"num_format": "0%", "min": 0})
+    chart.set_legend({"position": "bottom"})
+    chart.set_size({"width": 760, "height": 420})
+    sheet.insert_chart(1, len(table.columns) + 1, chart)
 
 
 def _xlsx_formats(book) -> dict:

@@ -6,12 +6,13 @@ Computed from the rollups only (see triage.stats), so it is cheap to refresh whi
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
 from triage.db.store import Store
+from triage.i18n import t
 from triage.sites import Sites
-from triage.stats import HOURS, Filters, Summary, summarize, visit_counts
+from triage.stats import HOURS, Filters, ShareInTime, Summary, summarize, visit_counts
 
 PERIODS = ("today", "week", "30days", "year")
 ALERT_OVER = 0.25  # a site more than 25 % above its target share
@@ -86,25 +87,29 @@ def overview(
     filters: Filters | None = None,
 ) -> Overview:
     """Everything the supervisor's screen shows. The (site, weekday, hour) counts serve both the
-    heat map and the busiest hours; the (date, demo) counts both the trend and the demo mark."""
+    heat map and the busiest hours; the (date, site, demo) counts the trend, the demo mark and
+    the shares over time (read for every site: a share is against all jobcentres)."""
     filters = filters or Filters()
     hours = visit_counts(store, start, end, HOURS, filters=filters)
     heat: dict[str, dict[tuple[int, int], int]] = {}
     for (site, weekday, hour), visits in hours.items():
         heat.setdefault(site, {})[(weekday, hour)] = visits
-    per_day: dict[str, int] = {}
+    per_day: dict[date, int] = {}
     demo = 0
-    for (day, is_demo), visits in visit_counts(
-        store, start, end, ("local_date", "demo"), filters=filters
-    ).items():
-        per_day[str(day)] = per_day.get(str(day), 0) + visits
-        demo += visits if is_demo else 0
+    days = visit_counts(
+        store, start, end, ("local_date", "site_id", "demo"), filters=replace(filters, sites=None)
+    )
+    for (day, site, is_demo), visits in days.items():
+        if filters.sites is None or site in filters.sites:
+            per_day[day] = per_day.get(day, 0) + visits
+            if is_demo:
+                demo += visits
     return Overview(
         start,
         end,
-        summarize(store, sites, start, end, filters, hours=hours),
+        summarize(store, sites, start, end, filters, hours=hours, days=days),
         heat,
-        sorted(per_day.items()),
+        sorted((str(day), n) for day, n in per_day.items()),
         _alerts(store, sites, now),
         demo,
         now,
@@ -172,3 +177,36 @@ def day_chart(
                 line = line.ljust(column) + f"{d.day}/{d.month}"
         labels = [line[:width]]
     return unit, rows + [label[:width].rstrip() for label in labels]
+
+
+def above_target(x: ShareInTime) -> bool:
+    """A month's share more than ALERT_OVER above the site's target (as the alert line)."""
+    return x.share is not None and x.share > x.target * (1 + ALERT_OVER)
+
+
+def latest_shares(
+    rows: list[ShareInTime], most: int
+) -> tuple[list[str], dict[str, list[ShareInTime]]]:
+    """The last `most` months (or weeks) of the shares over time, and each site's shares in
+    them, the sites in the order of the rows."""
+    buckets = list(dict.fromkeys(x.bucket for x in rows))[-most:] if most > 0 else []
+    per_site: dict[str, list[ShareInTime]] = {}
+    for x in rows:
+        if x.bucket in buckets:
+            per_site.setdefault(x.site_id, []).append(x)
+    return buckets, per_site
+
+
+def bucket_label(bucket: str, lang: str) -> str:
+    """A month as "sep 26", an ISO week as "u40" (Danish) or "w40"."""
+    year, part = bucket.split("-")
+    if part.startswith("W"):
+        return t("share_week", lang, week=int(part[1:]))
+    return f"{t('share_months', lang).split()[int(part) - 1]} {year[2:]}"
+
+
+def share_cell(x: ShareInTime) -> str:
+    """A share in whole per cent, "–" when no one came to the jobcentres then, "*" when high."""
+    if x.share is None:
+        return "–"
+    return f"{x.share * 100:.0f}" + ("*" if above_target(x) else "")

@@ -13,9 +13,9 @@ from rich.table import Table
 from rich.text import Text
 
 from triage.i18n import change, count, t
-from triage.overview import ALERT_OVER
+from triage.overview import ALERT_OVER, bucket_label, latest_shares, share_cell
 from triage.sites import Sites
-from triage.stats import Summary, is_misdirected
+from triage.stats import ShareInTime, Summary, is_misdirected, share_unit
 from triage.terminal import plain
 
 
@@ -74,7 +74,42 @@ def summary_view(s: Summary, sites: Sites, lang: str = "da", include_demo: bool 
             f"  {sites.name_of(h['site_id'], lang)}, {t('weekday_' + str(h['weekday']), lang)} "
             f"{h['hour']:02d}-{h['hour'] + 1:02d}: {count(h['visits'], lang)}"
         )
-    return Group(Text(period), Text(""), table, Text(""), Text("\n".join(out)))
+    over_time = shares_over_time_view(s, sites, lang)
+    return Group(Text(period), Text(""), table, Text(""), Text("\n".join(out)), *over_time)
+
+
+SHOWN_BUCKETS = 12  # the table's last months; JSON and CSV carry them all
+
+
+def shares_over_time_view(s: Summary, sites: Sites, lang: str) -> list[Text | Table]:
+    """A compact block: one line per jobcentre, its share per month (or week) in per cent,
+    marked with * when more than ALERT_OVER above its target, and the target."""
+    if not s.shares_over_time:
+        return []
+    unit = share_unit(date.fromisoformat(s.start), date.fromisoformat(s.end))
+    buckets, per_site = latest_shares(s.shares_over_time, SHOWN_BUCKETS)
+    key = "sum_shares_weeks" if unit == "week" else "sum_shares_months"
+    heading = t(key, lang, over=f"{ALERT_OVER * 100:.0f}")
+    every = len(dict.fromkeys(x.bucket for x in s.shares_over_time))
+    if every > len(buckets):
+        heading += " " + t("sum_shares_latest", lang, shown=len(buckets), total=every)
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold")
+    table.add_column(t("sum_site", lang))
+    for bucket in buckets:
+        table.add_column(bucket_label(bucket, lang), justify="right")
+    table.add_column(t("sum_target", lang), justify="right")
+    for site, shares in per_site.items():
+        table.add_row(
+            Text(sites.name_of(site, lang)),
+            *(_share_text(x) for x in shares),
+            Text(f"{shares[0].target * 100:.0f}"),
+        )
+    return [Text(""), Text(heading), Text(""), table]
+
+
+def _share_text(x: ShareInTime) -> Text:
+    cell = share_cell(x)
+    return Text(cell, style="bold red" if cell.endswith("*") else "")
 
 
 def summary_table(s: Summary, sites: Sites, lang: str = "da", include_demo: bool = True) -> str:
@@ -114,6 +149,7 @@ def summary_csv(s: Summary, sites: Sites, lang: str = "da", include_demo: bool =
         ("home_by_visited", "csv_other_home_by_visited"),
         ("referred", "csv_other_referred"),
         ("busiest_hour", "csv_other_busiest_hour"),
+        ("share_over_time", "csv_other_share_over_time"),
     ):
         writer.writerow(["other_means", section, "", t(key, lang)])
     writer.writerow(["total", "", "", s.total])
@@ -142,6 +178,9 @@ def summary_csv(s: Summary, sites: Sites, lang: str = "da", include_demo: bool =
             if name not in ("site_id", "weekday", "hour"):
                 section = "busiest_hour" if name == "visits" else f"busiest_hour_{name}"
                 writer.writerow([section, hour["site_id"], when, value])
+    for month in s.shares_over_time:  # a month cut by the period says which days it counts
+        days = f"{month.first}/{month.last}"
+        writer.writerow(["share_over_time", month.site_id, days, _rounded(month.share)])
     return buffer.getvalue()
 
 

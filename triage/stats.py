@@ -16,13 +16,16 @@ supervisor can read:
   whose postcode was given for a jobcentre errand (`with_postcode`): a postcode that chose a
   social centre says where to refer the citizen, not which jobcentre they should have gone to.
   A postcode of another municipality counts whatever the errand: the citizen belongs there;
-- referred: a visit whose outcome sends the citizen somewhere other than the site they came to.
+- referred: a visit whose outcome sends the citizen somewhere other than the site they came to;
+- share over time: the share per month (per ISO week for a period of 12 weeks or less), with the
+  same rule as the share; a month cut by the period counts only its days inside the period.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from datetime import date
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field, replace
+from datetime import date, timedelta
 
 from triage.db.queries import Filters, postcode_rollup_counts, rollup_counts
 from triage.db.store import Store
@@ -91,6 +94,20 @@ class SiteShare:
 
 
 @dataclass
+class ShareInTime:
+    """A targeted jobcentre's share in one month (or ISO week) of a period."""
+
+    site_id: str
+    bucket: str  # "2026-10", or "2026-W43" for a week
+    first: str  # the first day counted (a month cut by the period counts only its days in it)
+    last: str  # the last day counted, included
+    visits: int
+    share: float | None  # None when no one came to the jobcentres in that month
+    target: float
+    difference: float | None  # share − target
+
+
+@dataclass
 class Summary:
     start: str
     end: str
@@ -106,6 +123,7 @@ class Summary:
     referred: int
     referred_by_kind: dict[str, int]
     busiest_hours: list[dict] = field(default_factory=list)
+    shares_over_time: list[ShareInTime] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -153,11 +171,12 @@ def summarize(
     filters: Filters | None = None,
     busiest: int = 5,
     hours: dict[tuple, int] | None = None,
+    days: dict[tuple, int] | None = None,
 ) -> Summary:
     """The supervisor's figures for one period, with the previous period of the same length.
     Each query lets the database aggregate and returns a few rows (shipping every hourly cell
     to Python was slower). `hours` — visits per (site, weekday, hour) — may be passed in by a
-    caller that has them already."""
+    caller that has them already, as may `days` (see shares_over_time)."""
     filters = filters or Filters()
     length = end - start
     before = {
@@ -229,4 +248,81 @@ def summarize(
         busiest_hours=[
             {"site_id": s, "weekday": w, "hour": h, "visits": n} for (s, w, h), n in top
         ],
+        shares_over_time=shares_over_time(store, sites, start, end, filters, days),
     )
+
+
+WEEKLY_UP_TO = timedelta(weeks=12)  # a period this short has too few months for a trend
+
+
+def share_unit(start: date, end: date) -> str:
+    """Weekly ("week") for a period of 12 weeks or less, else monthly ("month")."""
+    return "week" if end - start <= WEEKLY_UP_TO else "month"
+
+
+def _buckets(start: date, end: date, unit: str) -> list[tuple[str, date, date]]:
+    """(name, first day, last day) of each month or ISO week of [start, end), cut to it."""
+    out = []
+    first = start
+    while first < end:
+        if unit == "week":
+            after = first + timedelta(days=7 - first.weekday())
+        else:
+            after = (first.replace(day=1) + timedelta(days=32)).replace(day=1)
+        last = min(after, end) - timedelta(days=1)
+        out.append((str(_bucket(first, 0, 0, unit)), first, last))
+        first = last + timedelta(days=1)
+    return out
+
+
+def shares_over_time(
+    store: Store,
+    sites: Sites,
+    start: date,
+    end: date,
+    filters: Filters | None = None,
+    days: dict[tuple, int] | None = None,
+) -> list[ShareInTime]:
+    """Each targeted jobcentre's share per month (per ISO week for 12 weeks or less) with its
+    target: its visits ÷ the visits at all targeted jobcentres in that month, as the share.
+    A site filter only chooses the sites listed: shares stay against all jobcentres. `days`,
+    visits per (local_date, site_id, …) read without the site filter, may be passed in by a
+    caller that has them already. Ordered by site (as the summary's sites), then by time."""
+    filters = filters or Filters()
+    if days is None:
+        days = visit_counts(
+            store, start, end, ("local_date", "site_id"), filters=replace(filters, sites=None)
+        )
+    targeted = [s for s in sites if s.kind == "jobcenter" and s.target_share]
+    unit = share_unit(start, end)
+    buckets = _buckets(start, end, unit)
+    names: dict[date, str] = {}  # each day's month or week, worked out once
+    counted: defaultdict[tuple[str, str], int] = defaultdict(int)
+    for key, visits in days.items():
+        day = key[0]
+        try:
+            name = names[day]
+        except KeyError:
+            name = names[day] = str(_bucket(day, 0, 0, unit)) if start <= day < end else ""
+        counted[name, key[1]] += visits
+    totals = {name: sum(counted.get((name, s.id), 0) for s in targeted) for name, _, _ in buckets}
+    shown = [s for s in targeted if filters.sites is None or s.id in filters.sites]
+    rows = []
+    for site in shown:
+        target = float(site.target_share or 0)
+        for name, first, last in buckets:
+            visits = counted.get((name, site.id), 0)
+            share = visits / totals[name] if totals[name] else None
+            rows.append(
+                ShareInTime(
+                    site.id,
+                    name,
+                    first.isoformat(),
+                    last.isoformat(),
+                    visits,
+                    share,
+                    target,
+                    None if share is None else share - target,
+                )
+            )
+    return rows
