@@ -1296,15 +1296,19 @@ def _xlsx_visit(sites: Sites | None, lang: str) -> Callable[[Sequence[Any]], tup
     at = {column.key: i for i, column in enumerate(VISIT_COLUMNS)}
     weekdays = [t(f"weekday_{day}", lang) for day in range(7)]
     channels = {channel: t(f"channel_{channel}", lang) for channel in ("in_person", "phone")}
-    names: dict[str | None, str | None] = {None: None}
-    kinds: dict[str | None, str | None] = {None: None}
+    names: dict[str, str] = {}  # looked up once per site: the sheet may have a million rows
+    kinds: dict[str, str | None] = {}
 
     def name(site: str | None) -> str | None:
+        if site is None:
+            return None
         if site not in names:
             names[site] = sites.name_of(site, lang) if sites else site
         return names[site]
 
     def kind(destination: str | None) -> str | None:
+        if destination is None:
+            return None
         if destination not in kinds:
             found = referral_kind(sites, destination) if sites else None
             kinds[destination] = t(f"kind_{found}", lang) if found else None
