@@ -551,6 +551,9 @@ def test_workbook_cells_are_typed_filtered_and_the_about_sheet_dated(november, f
     about_csv = dict(csv.reader(_about_csv(november, flow, without, tmp_path).splitlines()))
     assert about_csv["Demobesøg talt med"] == "nej: demobesøg er udeladt af alle tal"
     assert about_csv["Besøg i alt"] == "11" and about_csv["Fra og med"] == "2026-11-01"
+    nord = Options(start=NOVEMBER.start, end=NOVEMBER.end, filters=Filters(sites=("jc-nord",)))
+    about_csv = dict(csv.reader(_about_csv(november, flow, nord, tmp_path).splitlines()))
+    assert about_csv["Steder"] == "jc-nord (Jobcenter København Nord)"
 
 
 def _about_csv(store, flow, options, tmp_path) -> str:

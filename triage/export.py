@@ -268,7 +268,8 @@ def build(store: Store, sites: Sites, options: Options, progress: Progress | Non
     export = Export(start, end, lang, options.min_count, tables)
     total_hidden = options.min_count > 1 and _suppress(export, summary.total)
     demo = visit_counts(store, start, end, ("demo",), filters=filters).get((True,), 0) > 0
-    tables.insert(0, _about(export, options, None if total_hidden else summary.total, demo))
+    total = None if total_hidden else summary.total
+    tables.insert(0, _about(export, options, total, demo, sites))
     step()
     return export
 
@@ -350,7 +351,7 @@ def _enough(needed: int | None, today: int | None, lang: str) -> str | None:
     return t("exp_counters_short", lang, missing=needed - today)
 
 
-def _about(export: Export, options: Options, total: int | None, demo: bool) -> Table:
+def _about(export: Export, options: Options, total: int | None, demo: bool, sites: Sites) -> Table:
     """What the export holds: the period (first and last day, as dates), when it was made, the
     total (a number), the selection, whether demo visits are in it, and how to read it."""
     lang = options.lang
@@ -363,7 +364,7 @@ def _about(export: Export, options: Options, total: int | None, demo: bool) -> T
     lines = [
         *_about_period(options),
         ("exp_about_visits", t("exp_about_hidden", lang) if total is None else total),
-        *_about_selection(options, demo),
+        *_about_selection(options, demo, sites),
         ("exp_about_small", small),
         (
             "exp_about_staffing",
@@ -418,10 +419,13 @@ def _about_period(options: Options) -> list[tuple[str, AboutValue]]:
     ]
 
 
-def _about_selection(options: Options, demo: bool | None = None) -> list[tuple[str, str]]:
-    """The sites and whether demo visits are counted; with `demo` (whether the period has any),
-    whether they are in the figures at all."""
+def _about_selection(
+    options: Options, demo: bool | None = None, sites: Sites | None = None
+) -> list[tuple[str, str]]:
+    """The sites (with `sites`, each id with its name) and whether demo visits are counted; with
+    `demo` (whether the period has any), whether they are in the figures at all."""
     lang, filters = options.lang, options.filters
+    chosen = [f"{s} ({sites.name_of(s, lang)})" if sites else s for s in filters.sites or ()]
     if not filters.include_demo:
         demo_text = t("exp_about_demo_out" if demo is not None else "exp_no", lang)
     elif demo is None:
@@ -429,18 +433,18 @@ def _about_selection(options: Options, demo: bool | None = None) -> list[tuple[s
     else:
         demo_text = t("exp_about_demo_in" if demo else "exp_about_demo_none", lang)
     return [
-        ("exp_about_sites", ", ".join(filters.sites) if filters.sites else t("exp_all", lang)),
+        ("exp_about_sites", ", ".join(chosen) if chosen else t("exp_all", lang)),
         ("exp_about_demo", demo_text),
     ]
 
 
 def _visits_about_lines(
-    options: Options, rows: int, demo: bool | None = None
+    options: Options, rows: int, demo: bool | None = None, sites: Sites | None = None
 ) -> list[tuple[str, AboutValue]]:
     return [
         *_about_period(options),
         ("exp_about_rows", rows),
-        *_about_selection(options, demo),
+        *_about_selection(options, demo, sites),
         ("exp_about_content", t("exp_about_content_value", options.lang)),
         ("exp_about_risk", t("exp_about_risk_value", options.lang)),
         ("exp_about_handling", t("exp_about_handling_value", options.lang)),
@@ -1378,7 +1382,7 @@ def _write_visits_xlsx(
                 _xlsx_row(sheet, written, cells, XLSX_VISIT_COLUMNS, formats)
             tick(written)
         sheet.autofilter(0, 0, written, len(XLSX_VISIT_COLUMNS) - 1)
-        lines = _visits_about_lines(options, written, demo > 0)
+        lines = _visits_about_lines(options, written, demo > 0, sites)
         _xlsx_about(about, [[t(k, lang), v] for k, v in lines], lang, formats)
     return written
 
