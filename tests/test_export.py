@@ -589,6 +589,11 @@ def test_visits_by_hour_sheet_agrees_with_the_visit_table_and_has_a_chart(novemb
     assert chart.count("<c:ser>") == len(sites)
     assert f"<c:f>'Besøg pr. time på dagen'!$B$2:$B${len(rows)}</c:f>" in chart
     assert "Besøg pr. time på dagen, 2026-11-01 til og med 2026-11-30" in chart
+    cached = re.findall(
+        r'<c:pt idx="(\d+)"><c:v>(\d+)</c:v>', chart.split("<c:val>")[1].split("</c:val>")[0]
+    )
+    first = [(int(i), int(v)) for i, v in cached]  # what a viewer that does not recalculate draws
+    assert first == [(i, r[1]) for i, r in enumerate(rows[1:])]
 
     # With --min-count, an hour is shown only when each of its days' counts is shown.
     small = build(november, flow.sites, Options(NOVEMBER.start, NOVEMBER.end, min_count=2))

@@ -1105,11 +1105,16 @@ def _xlsx_by_hour(book, export: Export, formats: dict) -> None:
         return
     chart = book.add_chart({"type": "column"})
     for col in range(1, len(columns)):
+        # The *_data: the chart's cached values, which a streamed workbook cannot read back
+        # from its sheet; viewers that draw from the cache (previews, mail) need them.
         chart.add_series(
             {
                 "name": [title, 0, col],
+                "name_data": [headers[col]],
                 "categories": [title, 1, 0, len(rows), 0],
+                "categories_data": hours,
                 "values": [title, 1, col, len(rows), col],
+                "values_data": [row[col] for row in rows],
             }
         )
     last = export.end - timedelta(days=1)
