@@ -4,21 +4,29 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import resource
+import shutil
 import signal
 import subprocess
 import sys
+import zipfile
+from collections import Counter
 from datetime import UTC, date, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import jsonschema
 import openpyxl
 import pytest
+from openpyxl.utils import get_column_letter
 
 from tests.test_stats import _month, add
 from triage import export, paths
 from triage.cli import main
 from triage.export import FORMULA_STARTS, Options, build, safe_text, write_visits
+from triage.i18n import t
+from triage.load import load_or_raise
 from triage.stats import Filters
 from triage.visits import visit_from_result
 from triage.walk import route
@@ -123,6 +131,7 @@ def test_each_format_read_back(november, flow, tmp_path):
     book = openpyxl.load_workbook(xlsx)
     assert book.sheetnames == [
         "Om udtrækket",
+        "Besøg pr. time på dagen",
         "Besøg pr. dag",
         "Besøg pr. time",
         "Henvisninger pr. sted",
@@ -301,7 +310,7 @@ def test_visit_rows_in_every_format(november, flow, tmp_path):
     book = openpyxl.load_workbook(tmp_path / "v.xlsx")
     sheet = book["Besøg"]
     assert sheet.max_row == 13 and sheet["C2"].is_date and sheet["D2"].value == 10
-    assert sheet["B2"].value == datetime(2026, 11, 2, 9, 0) and sheet["P2"].value == 10
+    assert sheet["B2"].value == datetime(2026, 11, 2, 9, 0) and sheet["T2"].value == 10
     assert rows[1][1] == "2026-11-02 09:00" and rows[1][15] == "10"  # to the minute, whole seconds
     first = document["rows"][0]
     assert first[1][:16].replace("T", " ") == "2026-11-02 09:00" and first[15] == 10
@@ -309,11 +318,20 @@ def test_visit_rows_in_every_format(november, flow, tmp_path):
     # Each format says what the rows hold and how to treat the file, before anyone reads them.
     about_text = (tmp_path / "v_om_udtraekket.csv").read_text(encoding="utf-8-sig")
     about_csv = list(csv.reader(about_text.splitlines()))
-    about_xlsx = [[c.value for c in row] for row in book.worksheets[0].iter_rows()]
+    about_xlsx = dict(book.worksheets[0].iter_rows(min_row=2, values_only=True))
     assert book.sheetnames == ["Om udtrækket", "Besøg"]
-    assert about_csv == about_xlsx == [["Punkt", "Værdi"], *document["about"]]
+    assert about_csv == [["Punkt", "Værdi"], *document["about"]]
     about = dict(document["about"])
-    assert about["Besøg i filen"] == "12"
+    assert about.keys() == about_xlsx.keys()  # the same lines, Excel's as numbers and dates
+    assert about["Besøg i filen"] == "12" and about_xlsx["Besøg i filen"] == 12
+    assert about["Til og med"] == "2026-11-30" and about_xlsx["Til og med"] == datetime(
+        2026, 11, 30
+    )
+    assert (
+        about_xlsx["Demobesøg talt med"]
+        == "ja: perioden har demobesøg, og de er talt med i alle tal"
+    )
+    assert about["Demobesøg talt med"] == "ja"  # CSV and JSON cannot say it before the rows
     for said in ("til minuttet", "skranke-id", "postnummer", "hele sekunder", "flow-version"):
         assert said in about["Indhold"]
     assert "sjældent ærinde sammen med postnummer og tidspunkt" in about["Risiko"]
@@ -523,3 +541,274 @@ def test_shares_over_time_in_every_format_with_a_chart_in_excel(november, flow, 
     path = next(p for p in files if p.name == "andele_pr_maaned.csv")
     lines = list(csv.reader(path.read_text(encoding="utf-8-sig").splitlines()))
     assert lines[1][:6] == [rows[0][0], rows[0][1], "2026-09", "2026-09-15", "2026-09-30", "0"]
+# --- the workbook planners can use at once -------------------------------------------------
+
+NUMBER_TEXT = re.compile(r"[+-]?\d+([.,]\d+)?\s*%?")
+DATE_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2})?)?")
+
+
+def _direct(store, sql: str, **params) -> list[tuple]:
+    """Rows counted on the visit table itself (never void visits)."""
+    from sqlalchemy import text
+
+    with store.engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(text(sql), params).fetchall()]
+
+
+def _assert_tables_usable(book) -> None:
+    """Every sheet: a frozen header row, an autofilter over the whole table, no number or date
+    stored as text."""
+    for sheet in book.worksheets:
+        last = f"{get_column_letter(sheet.max_column)}{sheet.max_row}"
+        assert sheet.freeze_panes == "A2", sheet.title
+        assert sheet.auto_filter.ref == f"A1:{last}", sheet.title
+        for row in sheet.iter_rows(min_row=2):
+            for cell in row:
+                if isinstance(cell.value, str):
+                    assert not NUMBER_TEXT.fullmatch(cell.value), (sheet.title, cell.coordinate)
+                    assert not DATE_TEXT.fullmatch(cell.value), (sheet.title, cell.coordinate)
+
+
+def test_workbook_cells_are_typed_filtered_and_the_about_sheet_dated(november, flow, tmp_path):
+    built = build(november, flow.sites, NOVEMBER)
+    path = export.write(built, "xlsx", tmp_path / "ud.xlsx")[0]
+    book = openpyxl.load_workbook(path)
+    _assert_tables_usable(book)
+    for table in built.tables[1:]:  # each column's cells as their kind says
+        sheet = book[table.title("da")]
+        for row in sheet.iter_rows(min_row=2):
+            for cell, column in zip(row, table.columns, strict=True):
+                if cell.value is None:
+                    continue
+                if column.kind == "int":
+                    assert type(cell.value) is int, (sheet.title, cell.coordinate)
+                elif column.kind in ("number", "share"):
+                    assert isinstance(cell.value, (int, float)), (sheet.title, cell.coordinate)
+                elif column.kind == "date":
+                    assert cell.is_date and cell.number_format == "yyyy-mm-dd"
+                    assert isinstance(cell.value, datetime) and cell.value.hour == 0
+
+    about = {row[0].value: row[1] for row in book["Om udtrækket"].iter_rows(min_row=2)}
+    (counted,) = _direct(
+        november,
+        "SELECT COUNT(*) FROM visit WHERE voided_utc IS NULL"
+        " AND local_date >= :start AND local_date < :end",
+        start=NOVEMBER.start,
+        end=NOVEMBER.end,
+    )
+    assert about["Besøg i alt"].value == counted[0] == 12 and about["Besøg i alt"].data_type == "n"
+    assert about["Fra og med"].value == datetime(2026, 11, 1) and about["Fra og med"].is_date
+    assert about["Til og med"].value == datetime(2026, 11, 30) and about["Til og med"].is_date
+    made = about["Lavet (dansk tid)"]
+    now = datetime.now(ZoneInfo("Europe/Copenhagen")).replace(tzinfo=None)
+    assert made.is_date and made.number_format == "yyyy-mm-dd hh:mm"
+    assert abs((now - made.value).total_seconds()) < 120  # Copenhagen's clock, not UTC
+    assert about["Demobesøg talt med"].value.startswith("ja: perioden har demobesøg")
+    without = Options(start=NOVEMBER.start, end=NOVEMBER.end, filters=Filters(include_demo=False))
+    about_csv = dict(csv.reader(_about_csv(november, flow, without, tmp_path).splitlines()))
+    assert about_csv["Demobesøg talt med"] == "nej: demobesøg er udeladt af alle tal"
+    assert about_csv["Besøg i alt"] == "11" and about_csv["Fra og med"] == "2026-11-01"
+    nord = Options(start=NOVEMBER.start, end=NOVEMBER.end, filters=Filters(sites=("jc-nord",)))
+    about_csv = dict(csv.reader(_about_csv(november, flow, nord, tmp_path).splitlines()))
+    assert about_csv["Steder"] == "jc-nord (Jobcenter København Nord)"
+
+
+def _about_csv(store, flow, options, tmp_path) -> str:
+    built = build(store, flow.sites, options)
+    files = export.write(built, "csv", tmp_path / "csv-about")
+    return files[0].read_text(encoding="utf-8-sig")
+
+
+def test_visits_by_hour_sheet_agrees_with_the_visit_table_and_has_a_chart(november, flow, tmp_path):
+    path = export.write(build(november, flow.sites, NOVEMBER), "xlsx", tmp_path / "ud.xlsx")[0]
+    sheet = openpyxl.load_workbook(path)["Besøg pr. time på dagen"]
+    rows = list(sheet.iter_rows(values_only=True))
+    ids = {flow.sites.name_of(s.id, "da"): s.id for s in flow.sites}
+    sites = [ids[name] for name in rows[0][1:]]
+    shown = {(site, r[0]): n for r in rows[1:] for site, n in zip(sites, r[1:], strict=True)}
+    direct = _direct(
+        november,
+        "SELECT site_id, local_hour, COUNT(*) FROM visit WHERE voided_utc IS NULL"
+        " AND local_date >= :start AND local_date < :end GROUP BY site_id, local_hour",
+        start=NOVEMBER.start,
+        end=NOVEMBER.end,
+    )
+    counted = {(site, hour): n for site, hour, n in direct}
+    assert sorted(sites) == sorted({site for site, _ in counted})
+    hours = [r[0] for r in rows[1:]]
+    assert hours == list(range(min(h for _, h in counted), max(h for _, h in counted) + 1))
+    assert shown == {key: counted.get(key, 0) for key in shown} and sum(shown.values()) == 12
+
+    assert len(sheet._charts) == 1  # openpyxl reads the chart back ...
+    with zipfile.ZipFile(path) as files:  # ... and in the file: a column chart, one series a site
+        chart = files.read(_chart_of(files, "Besøg pr. time på dagen")).decode()
+    assert "<c:barChart>" in chart and '<c:barDir val="col"/>' in chart
+    assert chart.count("<c:ser>") == len(sites)
+    assert f"<c:f>'Besøg pr. time på dagen'!$B$2:$B${len(rows)}</c:f>" in chart
+    assert "Besøg pr. time på dagen, 2026-11-01 til og med 2026-11-30" in chart
+    cached = re.findall(
+        r'<c:pt idx="(\d+)"><c:v>(\d+)</c:v>', chart.split("<c:val>")[1].split("</c:val>")[0]
+    )
+    first = [(int(i), int(v)) for i, v in cached]  # what a viewer that does not recalculate draws
+    assert first == [(i, r[1]) for i, r in enumerate(rows[1:])]
+
+    # With --min-count, an hour is shown only when each of its days' counts is shown.
+    small = build(november, flow.sites, Options(NOVEMBER.start, NOVEMBER.end, min_count=2))
+    sheet = openpyxl.load_workbook(export.write(small, "xlsx", tmp_path / "small.xlsx")[0])[
+        "Besøg pr. time på dagen"
+    ]
+    cells = [v for r in sheet.iter_rows(min_row=2, values_only=True) for v in r[1:]]
+    assert set(cells) == {None, 0}  # every hour here holds single visits: hidden, or none there
+
+
+def _chart_of(files: zipfile.ZipFile, title: str) -> str:
+    """The chart drawn on the sheet called `title`: workbook → sheet → drawing → chart."""
+
+    def target(rels: str, kind: str) -> str:
+        found = re.search(rf'Type="[^"]*/{kind}" Target="\.\./([^"]+)"', files.read(rels).decode())
+        assert found, (rels, kind)
+        return "xl/" + found.group(1)
+
+    workbook = files.read("xl/workbook.xml").decode()
+    found = re.search(rf'<sheet name="{title}" sheetId="\d+" r:id="rId(\d+)"', workbook)
+    assert found, title
+    sheet = f"xl/worksheets/sheet{found.group(1)}.xml"  # XlsxWriter numbers them alike
+    drawing = target(sheet.replace("worksheets/", "worksheets/_rels/") + ".rels", "drawing")
+    return target(drawing.replace("drawings/", "drawings/_rels/") + ".rels", "chart")
+
+
+def test_staffing_sheet_flags_hours_short_of_counters(store, flow, tmp_path):
+    """Monday 9 November at Nord, which has one counter (sites.toml's capacity, 6 minutes a
+    citizen), 80 % to wait under 10 minutes. Worked by hand (Erlang C, load a = λ·6/60):
+    10 o'clock, 10 citizens: a = 1; 1 counter never empties the queue; 2 counters: B = 0.2,
+    C = 2·0.2/(2 − 0.8) = 1/3, 1 − e^(−10/6)/3 = 0.94 → 2 needed, 1 short.
+    11 o'clock, 1 citizen: a = 0.1; 1 counter: C = 0.1, 1 − 0.1·e^(−1.5) = 0.98 → enough.
+    12 o'clock, 20 citizens: a = 2; 3 counters: B = 0.2105, C = 0.4444, 1 − 0.4444·e^(−10/6)
+    = 0.92 → 3 needed, 2 short."""
+    data = tmp_path / "data"
+    shutil.copytree(paths.default_data_dir(), data)
+    toml = (data / "sites.toml").read_text(encoding="utf-8")
+    nord = toml.index("[site.jc-nord]")
+    fewer = toml[nord:].replace("capacity = 6", "capacity = 1", 1)
+    (data / "sites.toml").write_text(toml[:nord] + fewer, encoding="utf-8")
+    sites = load_or_raise(data).sites
+    assert sites["jc-nord"].capacity == 1 and sites["jc-nord"].service_minutes == 6
+    for utc_hour, many in ((9, 10), (10, 1), (11, 20)):  # CET: the local hour is one later
+        for minute in range(many):
+            at = datetime(2026, 11, 9, utc_hour, minute, tzinfo=UTC)
+            add(store, flow, ("4", "2100", "1"), "jc-nord", at)
+
+    built = build(store, sites, NOVEMBER)
+    path = export.write(built, "xlsx", tmp_path / "ud.xlsx")[0]
+    sheet = openpyxl.load_workbook(path)["Bemanding"]
+    header = [c.value for c in sheet[1]]
+    at = {title: i for i, title in enumerate(header)}
+    rows = {r[at["Time (kl.)"]]: r for r in sheet.iter_rows(min_row=2, values_only=True)}
+    words = {
+        hour: (r[at["Skranker nødvendige"]], r[at["Skranker nok?"]]) for hour, r in rows.items()
+    }
+    assert words == {
+        10: (2, "nej, der mangler 1 skranke"),
+        11: (1, "ja"),
+        12: (3, "nej, der mangler 2 skranker"),
+    }
+    assert {r[at["Skranker i dag"]] for r in rows.values()} == {1}
+
+    (rule_range,) = [str(r.sqref) for r in sheet.conditional_formatting]
+    (rule,) = sheet.conditional_formatting[rule_range]
+    needed = get_column_letter(at["Skranker nødvendige"] + 1)
+    today = get_column_letter(at["Skranker i dag"] + 1)
+    assert rule_range == f"A2:{get_column_letter(len(header))}{len(rows) + 1}"
+    assert rule.type == "expression" and rule.formula == [
+        f"AND(ISNUMBER(${needed}2),ISNUMBER(${today}2),${needed}2>${today}2)"
+    ]
+    assert rule.dxf.fill.bgColor.rgb.endswith("FFC7CE")  # the rows it marks: needed > today
+    document = json.loads(export.write(built, "json", tmp_path / "ud.json")[0].read_text())
+    jsonschema.validate(document, SCHEMA)
+    assert [r[-1] for r in document["tables"]["staffing"]["rows"]] == [
+        "nej, der mangler 1 skranke",
+        "ja",
+        "nej, der mangler 2 skranker",
+    ]
+
+
+def test_visit_rows_in_excel_name_weekdays_channels_sites_and_kinds(november, flow, tmp_path):
+    from triage.stats import summarize
+
+    assert write_visits(november, NOVEMBER, "xlsx", tmp_path / "v.xlsx", sites=flow.sites) == 12
+    book = openpyxl.load_workbook(tmp_path / "v.xlsx")
+    _assert_tables_usable(book)
+    sheet = book["Besøg"]
+    header = [c.value for c in sheet[1]]
+    assert header == [
+        "Besøgs-id",
+        "Tidspunkt (UTC)",
+        "Dato",
+        "Time (kl.)",
+        "Ugedag",
+        "Sted-id",
+        "Sted",
+        "Skranke",
+        "Kanal",
+        "Udfald (id)",
+        "Henvist til (id)",
+        "Henvist til",
+        "Type",
+        "Alle steder (id)",
+        "Klaret her",
+        "Postnummer",
+        "Bopælens sted (id)",
+        "Bopælens sted",
+        "Flow-version",
+        "Varighed (sek.)",
+        "Demo",
+    ]
+    rows = [dict(zip(header, r, strict=True)) for r in sheet.iter_rows(min_row=2, values_only=True)]
+    weekdays = ["mandag", "tirsdag", "onsdag", "torsdag", "fredag", "lørdag", "søndag"]
+    for row in rows:
+        assert row["Ugedag"] == weekdays[row["Dato"].weekday()]
+        assert row["Sted"] == flow.sites.name_of(row["Sted-id"], "da")
+        assert row["Henvist til"] == flow.sites.name_of(row["Henvist til (id)"], "da")
+        if row["Bopælens sted (id)"]:
+            assert row["Bopælens sted"] == flow.sites.name_of(row["Bopælens sted (id)"], "da")
+    phone = _direct(november, "SELECT COUNT(*) FROM visit WHERE channel = 'phone'")[0][0]
+    channels = Counter(row["Kanal"] for row in rows)
+    assert channels == {"Fremmøde": 12 - phone, "Telefon": phone} and phone == 1
+    # The destination's kind in the summary's words: the referred visits by kind agree.
+    summary = summarize(november, flow.sites, NOVEMBER.start, NOVEMBER.end)
+    referred = Counter(row["Type"] for row in rows if row["Klaret her"] == "nej")
+    assert referred == {t(f"kind_{k}", "da"): n for k, n in summary.referred_by_kind.items()}
+    kinds = {r[4] for r in table(build(november, flow.sites, NOVEMBER), "destinations").rows}
+    assert {row["Type"] for row in rows} == kinds  # one spelling in every sheet
+
+    about = dict(book["Om udtrækket"].iter_rows(min_row=2, values_only=True))
+    assert about["Besøg i filen"] == 12 and about["Fra og med"] == datetime(2026, 11, 1)
+    assert about["Demobesøg talt med"].startswith("ja: perioden har demobesøg")
+
+
+def test_cli_writes_the_workbook_with_its_chart(tmp_path):
+    """The real command in its own process: the chart sheet, filters and typed about values."""
+    db = tmp_path / "cli.db"
+    assert (
+        main(["demo", "--db", str(db), "--days", "10", "--per-day", "40", "--end", "2026-11-23"])
+        == 0
+    )
+    out = tmp_path / "ud.xlsx"
+    done = subprocess.run(
+        [sys.executable, "-m", "triage", "export", "--db", str(db), "--format", "xlsx"]
+        + ["--from", "2026-11-14", "--to", "2026-11-22", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).parent.parent,
+    )
+    assert done.returncode == 0, done.stderr
+    book = openpyxl.load_workbook(out)
+    _assert_tables_usable(book)
+    assert len(book["Besøg pr. time på dagen"]._charts) == 1
+    about = dict(book["Om udtrækket"].iter_rows(min_row=2, values_only=True))
+    assert about["Fra og med"] == datetime(2026, 11, 14) and about["Til og med"] == datetime(
+        2026, 11, 22
+    )
+    per_day = book["Besøg pr. dag"]
+    assert about["Besøg i alt"] == sum(r[4] for r in per_day.iter_rows(min_row=2, values_only=True))
+    assert about["Demobesøg talt med"].startswith("ja: perioden har demobesøg")

@@ -98,7 +98,9 @@ def _normal(value, kind: str):
         return round(float(value), 4)
     if kind == "date":
         return value.date().isoformat() if isinstance(value, datetime) else str(value)[:10]
-    return str(value)
+    if isinstance(value, datetime):  # Excel's about sheet holds its days and time as dates
+        value = value.strftime("%Y-%m-%d %H:%M")
+    return str(value).removesuffix(" 00:00")
 
 
 def read_json(path: Path) -> dict[str, list[list]]:
@@ -134,6 +136,14 @@ def read_xlsx(path: Path, columns: dict) -> dict[str, list[list]]:
     return tables
 
 
+def read_by_hour(path: Path) -> dict[tuple[str, int], int | None]:
+    """Excel's visits by hour of the day: (site, hour) → visits, None when left empty."""
+    rows = list(openpyxl.load_workbook(path)[t("exp_table_by_hour")].iter_rows(values_only=True))
+    ids = {FLOW.sites.name_of(site, "da"): site for site in SITES}
+    sites = [ids[name] for name in rows[0][1:]]
+    return {(site, r[0]): n for r in rows[1:] for site, n in zip(sites, r[1:], strict=True)}
+
+
 # --- the attacker ------------------------------------------------------------------------------
 
 
@@ -162,10 +172,15 @@ def determined(relations: list[dict], unknown: set) -> set:
     return {pivot for pivot, row in pivots.items() if set(row) == {pivot}}
 
 
-def attack(tables: dict[str, list[list]], in_person_only: set[tuple]) -> tuple[set, set]:
+def attack(
+    tables: dict[str, list[list]],
+    in_person_only: set[tuple],
+    by_hour: dict[tuple[str, int], int | None] | None = None,
+) -> tuple[set, set]:
     """Every relation the export prints, solved: (hidden counts, those it pins down).
     `in_person_only`: (site, weekday, hour) where every visit was in person, so the staffing
-    hour is the sum of the hours (the attacker is given that knowledge)."""
+    hour is the sum of the hours (the attacker is given that knowledge). `by_hour`: Excel's
+    visits per site and hour of the day, each the sum of that hour on every day."""
     hidden: set = set()
     shown: dict = {}
     relations: list[dict] = []
@@ -269,8 +284,15 @@ def attack(tables: dict[str, list[list]], in_person_only: set[tuple]) -> tuple[s
         key = (r[0], weekdays[r[2]], r[3])
         if key in in_person_only:
             sums(var, same[key])
-        if r[6] is not None or r[8] is not None or r[9] is not None:  # average × days = visits
+        if any(r[i] is not None for i in (6, 8, 9, 11)):  # average × days gives the visits
             relations.append({var: 1})
+    hours_of_day: dict = {}
+    for i, r in enumerate(tables["per_hour"]):
+        hours_of_day.setdefault((r[0], r[3]), []).append(("per_hour", i))
+    for key, visits in (by_hour or {}).items():
+        if visits is not None:
+            shown[("by_hour", key)] = visits
+            sums(("by_hour", key), hours_of_day.get(key, []))
     counts = {v for v in hidden if v[0] in count_at or v == total}
     sums_only = [r for r in relations if len(r) > 1 and all(c in (1, -1) for c in r.values())]
     return counts, (determined(relations, hidden) | squeezed(sums_only, shown, counts)) & counts
@@ -336,6 +358,7 @@ def export_and_attack(
                     for a, b in zip(row, first, strict=True)
                 ), (key, row, first)
     tables = read[0]
+    by_hour = read_by_hour(folder / "x.xlsx")
 
     truth = Counter((v["site_id"], v["local_date"], v["local_hour"]) for v in visits)
     printed = {(r[0], r[2], r[3]): r[4] for r in tables["per_hour"]}
@@ -358,7 +381,7 @@ def export_and_attack(
         (v["site_id"], date.fromisoformat(v["local_date"]).weekday(), v["local_hour"])
         for v in visits
     }
-    return attack(tables, everything - phone)
+    return attack(tables, everything - phone, by_hour)
 
 
 @settings(max_examples=40, deadline=None)

@@ -1120,7 +1120,9 @@ def cmd_export(args: argparse.Namespace) -> int:
         with progress_bar(t("expd_working", lang), sys.stderr) as bar:
             shown = bar if bar.shown else None
             if args.visits:
-                rows = export.write_visits(store, options, args.format, out, args.excel_da, shown)
+                rows = export.write_visits(
+                    store, options, args.format, out, args.excel_da, shown, sites=flow.sites
+                )
             else:
                 built = export.build(store, flow.sites, options, shown)
                 written = export.write(built, args.format, out, args.excel_da)

@@ -37,6 +37,7 @@ from triage.db.queries import VisitQuery
 from triage.db.store import Store
 from triage.errors import CodedError
 from triage.i18n import t
+from triage.model import LOCAL_ZONE
 from triage.sites import Sites
 from triage.staffing import DEFAULT_WAIT_MINUTES, DEFAULT_WAIT_SHARE, counters_needed
 from triage.stats import (
@@ -76,6 +77,9 @@ class Table:
     key: str
     columns: list[Column]
     rows: list[list] = field(default_factory=list)
+    # The rows as Excel cells, where a text column holds numbers and dates (the about table's
+    # values): Excel gets them as numbers and dates; CSV and JSON get `rows`, their text.
+    cells: list[list] | None = None
 
     def title(self, lang: str) -> str:
         return t(f"exp_table_{self.key}", lang)
@@ -265,7 +269,9 @@ def build(store: Store, sites: Sites, options: Options, progress: Progress | Non
     step()
     export = Export(start, end, lang, options.min_count, tables)
     total_hidden = options.min_count > 1 and _suppress(export, summary.total)
-    tables.insert(0, _about(export, options, None if total_hidden else summary.total))
+    demo = visit_counts(store, start, end, ("demo",), filters=filters).get((True,), 0) > 0
+    total = None if total_hidden else summary.total
+    tables.insert(0, _about(export, options, total, demo, sites))
     step()
     return export
 
@@ -348,6 +354,7 @@ def _staffing(store: Store, sites: Sites, options: Options) -> Table:
                 counters,
                 served,
                 capacity,
+                _enough(counters, capacity, lang),
             ]
         )
     return Table(
@@ -364,12 +371,24 @@ def _staffing(store: Store, sites: Sites, options: Options) -> Table:
             Column("counters_needed", "int", derived=True),
             Column("served_within", "share", derived=True),
             Column("counters_today", "int"),
+            Column("counters_enough", derived=True),
         ],
         rows,
     )
 
 
-def _about(export: Export, options: Options, total: int | None) -> Table:
+def _enough(needed: int | None, today: int | None, lang: str) -> str | None:
+    """Whether today's counters (sites.toml's capacity) are enough for the hour, in words."""
+    if needed is None or today is None:
+        return None
+    if needed <= today:
+        return t("exp_yes", lang)
+    return t("exp_counters_short", lang, missing=needed - today)
+
+
+def _about(export: Export, options: Options, total: int | None, demo: bool, sites: Sites) -> Table:
+    """What the export holds: the period (first and last day, as dates), when it was made, the
+    total (a number), the selection, whether demo visits are in it, and how to read it."""
     lang = options.lang
     small = t("exp_about_small_none", lang)
     if options.min_count > 1:
@@ -379,8 +398,8 @@ def _about(export: Export, options: Options, total: int | None) -> Table:
             small += " " + t("exp_about_shares_hidden", lang)
     lines = [
         *_about_period(options),
-        ("exp_about_visits", t("exp_about_hidden", lang) if total is None else str(total)),
-        *_about_selection(options),
+        ("exp_about_visits", t("exp_about_hidden", lang) if total is None else total),
+        *_about_selection(options, demo, sites),
         ("exp_about_small", small),
         (
             "exp_about_staffing",
@@ -394,10 +413,31 @@ def _about(export: Export, options: Options, total: int | None) -> Table:
         ("exp_about_misdirected", t("exp_about_misdirected_value", lang)),
         ("exp_about_personal", t("exp_about_personal_value", lang)),
     ]
-    return Table("about", [Column("item"), Column("value")], [[t(k, lang), v] for k, v in lines])
+    return _about_table(lines, lang)
 
 
-def _about_period(options: Options) -> list[tuple[str, str]]:
+AboutValue = str | int | date | datetime
+
+
+def _about_table(lines: list[tuple[str, AboutValue]], lang: str) -> Table:
+    return Table(
+        "about",
+        [Column("item"), Column("value")],
+        [[t(k, lang), _about_text(v)] for k, v in lines],
+        cells=[[t(k, lang), v] for k, v in lines],
+    )
+
+
+def _about_text(value: AboutValue) -> str:
+    """An about value as CSV and JSON write it."""
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def _about_period(options: Options) -> list[tuple[str, AboutValue]]:
     last = options.end - timedelta(days=1)
     period = t(
         "exp_about_period_value",
@@ -405,31 +445,50 @@ def _about_period(options: Options) -> list[tuple[str, str]]:
         start=options.start.isoformat(),
         end=last.isoformat(),
     )
+    made = datetime.now(LOCAL_ZONE).replace(tzinfo=None, second=0, microsecond=0)
     return [
         ("exp_about_period", period),
-        ("exp_about_made", datetime.now().astimezone().strftime("%Y-%m-%d %H:%M")),
+        ("exp_about_first_day", options.start),
+        ("exp_about_last_day", last),
+        ("exp_about_made", made),  # Copenhagen time, as the label says
     ]
 
 
-def _about_selection(options: Options) -> list[tuple[str, str]]:
+def _about_selection(
+    options: Options, demo: bool | None = None, sites: Sites | None = None
+) -> list[tuple[str, str]]:
+    """The sites (with `sites`, each id with its name) and whether demo visits are counted; with
+    `demo` (whether the period has any), whether they are in the figures at all."""
     lang, filters = options.lang, options.filters
+    chosen = [f"{s} ({sites.name_of(s, lang)})" if sites else s for s in filters.sites or ()]
+    if not filters.include_demo:
+        demo_text = t("exp_about_demo_out" if demo is not None else "exp_no", lang)
+    elif demo is None:
+        demo_text = t("exp_yes", lang)
+    else:
+        demo_text = t("exp_about_demo_in" if demo else "exp_about_demo_none", lang)
     return [
-        ("exp_about_sites", ", ".join(filters.sites) if filters.sites else t("exp_all", lang)),
-        ("exp_about_demo", t("exp_yes" if filters.include_demo else "exp_no", lang)),
+        ("exp_about_sites", ", ".join(chosen) if chosen else t("exp_all", lang)),
+        ("exp_about_demo", demo_text),
+    ]
+
+
+def _visits_about_lines(
+    options: Options, rows: int, demo: bool | None = None, sites: Sites | None = None
+) -> list[tuple[str, AboutValue]]:
+    return [
+        *_about_period(options),
+        ("exp_about_rows", rows),
+        *_about_selection(options, demo, sites),
+        ("exp_about_content", t("exp_about_content_value", options.lang)),
+        ("exp_about_risk", t("exp_about_risk_value", options.lang)),
+        ("exp_about_handling", t("exp_about_handling_value", options.lang)),
     ]
 
 
 def visits_about(options: Options, rows: int) -> list[list[str]]:
     """What a file of visit rows holds and how to treat it: item, value (its "about" table)."""
-    lines = [
-        *_about_period(options),
-        ("exp_about_rows", str(rows)),
-        *_about_selection(options),
-        ("exp_about_content", t("exp_about_content_value", options.lang)),
-        ("exp_about_risk", t("exp_about_risk_value", options.lang)),
-        ("exp_about_handling", t("exp_about_handling_value", options.lang)),
-    ]
-    return [[t(k, options.lang), v] for k, v in lines]
+    return _about_table(_visits_about_lines(options, rows), options.lang).rows
 
 
 def _suppress(export: Export, total: int) -> bool:
@@ -956,18 +1015,21 @@ def _sheet_name(title: str) -> str:
 
 
 def write_xlsx(export: Export, path: Path) -> Path:
-    """One sheet per table: real dates and numbers, a frozen bold header row, readable widths."""
+    """One sheet per table, each with an autofilter, a frozen bold header row, real dates and
+    numbers and readable widths; after the about sheet, the visits by hour of the day with a
+    chart; on the staffing sheet, hours that need more counters than the site has stand out."""
+    lang = export.lang
     with _workbook(path) as (book, formats):
         for table in export.tables:
-            sheet = book.add_worksheet(_sheet_name(table.title(export.lang)))
-            headers = table.headers(export.lang)
-            _xlsx_widths(sheet, table.columns, headers, table.rows[:500])
-            sheet.freeze_panes(1, 0)
-            for col, header in enumerate(headers):
-                sheet.write_string(0, col, safe_text(header), formats["header"])
-            for number, row in enumerate(table.rows, start=1):
-                _xlsx_row(sheet, number, row, table.columns, formats)
-            _xlsx_shares_chart(book, sheet, table, export.lang)
+            sheet = book.add_worksheet(_sheet_name(table.title(lang)))
+            if table.key == "about":
+                _xlsx_about(sheet, table.cells or table.rows, lang, formats)
+                _xlsx_by_hour(book, export, formats)
+                continue
+            _xlsx_table(sheet, table.headers(lang), table.columns, table.rows, formats)
+            if table.key == "staffing":
+                _xlsx_mark_short(sheet, table, formats)
+            _xlsx_shares_chart(book, sheet, table, lang)
     return path
 
 
@@ -1019,18 +1081,49 @@ def _xlsx_formats(book) -> dict:
         "share": book.add_format({"num_format": "0.0%"}),
         "number": book.add_format({"num_format": "0.00"}),
         "datetime": book.add_format({"num_format": "yyyy-mm-dd hh:mm"}),
+        "wrap": book.add_format({"text_wrap": True, "valign": "top"}),
+        # Excel's own "light red fill with dark red text"
+        "short": book.add_format({"bg_color": "#FFC7CE", "font_color": "#9C0006"}),
     }
 
 
-def _xlsx_widths(sheet, columns: list[Column], headers: list[str], sample: list[list]) -> None:
+def _xlsx_table(
+    sheet, headers: list[str], columns: Sequence[Column], rows: list[list], formats: dict
+) -> None:
+    _xlsx_widths(sheet, columns, headers, rows[:500])
+    _xlsx_header(sheet, headers, formats)
+    for number, row in enumerate(rows, start=1):
+        _xlsx_row(sheet, number, row, columns, formats)
+    sheet.autofilter(0, 0, len(rows), len(columns) - 1)
+
+
+def _xlsx_header(sheet, headers: list[str], formats: dict) -> None:
+    sheet.freeze_panes(1, 0)
+    for col, header in enumerate(headers):
+        sheet.write_string(0, col, safe_text(header), formats["header"])
+
+
+def _xlsx_widths(sheet, columns: Sequence[Column], headers: list[str], sample: list[list]) -> None:
     for col, (column, header) in enumerate(zip(columns, headers, strict=True)):
         widest = len(header)
         for row in sample:
-            value = row[col]
-            widest = max(
-                widest, 10 if column.kind == "date" else len(str(value)) if value is not None else 0
-            )
+            widest = max(widest, _shown_width(row[col], column.kind))
         sheet.set_column(col, col, min(max(widest + 2, 6), 60))
+
+
+def _shown_width(value, kind: str) -> int:
+    """How many characters Excel shows for the value in its column's format."""
+    if value is None:
+        return 0
+    if kind == "date":
+        return 10
+    if kind == "datetime":
+        return 16
+    if kind == "share":
+        return len(f"{value:.1%}")
+    if kind == "number":
+        return len(f"{value:.2f}")
+    return len(str(value))
 
 
 def _xlsx_row(
@@ -1054,6 +1147,95 @@ def _xlsx_row(
             sheet.write_number(number, col, value, formats["number"])
         else:
             sheet.write_number(number, col, value)
+
+
+def _xlsx_about(sheet, lines: Sequence[Sequence[Any]], lang: str, formats: dict) -> None:
+    """The about sheet: its values as what they are (a number, a date, a time), texts wrapped."""
+    _xlsx_header(sheet, [t("exp_col_item", lang), t("exp_col_value", lang)], formats)
+    sheet.set_column(0, 0, max(len(t("exp_col_item", lang)), *(len(i) for i, _ in lines)) + 2)
+    sheet.set_column(1, 1, 90)
+    for number, (item, value) in enumerate(lines, start=1):
+        sheet.write_string(number, 0, safe_text(item), formats["wrap"])
+        if isinstance(value, bool) or not isinstance(value, (int, float, date)):
+            sheet.write_string(number, 1, safe_text(str(value)), formats["wrap"])
+        elif isinstance(value, datetime):
+            sheet.write_datetime(number, 1, value.replace(tzinfo=None), formats["datetime"])
+        elif isinstance(value, date):
+            sheet.write_datetime(
+                number, 1, datetime.combine(value, datetime.min.time()), formats["date"]
+            )
+        else:
+            sheet.write_number(number, 1, value)
+    sheet.autofilter(0, 0, len(lines), 1)
+
+
+def _xlsx_by_hour(book, export: Export, formats: dict) -> None:
+    """Visits per hour of the day, one column per site, and a column chart of them. A figure is
+    the sum of the hourly table's counts for that site and hour; with --min-count it is left
+    empty when any of those is, so it shows nothing the hourly table does not."""
+    lang = export.lang
+    hourly = next(table for table in export.tables if table.key == "per_hour")
+    totals: dict[tuple[str, int], int | None] = {}
+    names: dict[str, str] = {}
+    for site, name, _, hour, visits in hourly.rows:
+        names[site] = name
+        before = totals.get((site, hour), 0)
+        totals[(site, hour)] = None if before is None or visits is None else before + visits
+    title = _sheet_name(t("exp_table_by_hour", lang))
+    sheet = book.add_worksheet(title)
+    sites = sorted(names)
+    hours = list(range(min(h for _, h in totals), max(h for _, h in totals) + 1)) if totals else []
+    columns = [Column("hour", "int"), *(Column(site, "int") for site in sites)]
+    headers = [t("exp_col_hour", lang), *(names[site] for site in sites)]
+    rows = [[hour, *(totals.get((site, hour), 0) for site in sites)] for hour in hours]
+    _xlsx_table(sheet, headers, columns, rows, formats)
+    if not rows:
+        return
+    chart = book.add_chart({"type": "column"})
+    for col in range(1, len(columns)):
+        # The *_data: the chart's cached values, which a streamed workbook cannot read back
+        # from its sheet; viewers that draw from the cache (previews, mail) need them.
+        chart.add_series(
+            {
+                "name": [title, 0, col],
+                "name_data": [headers[col]],
+                "categories": [title, 1, 0, len(rows), 0],
+                "categories_data": hours,
+                "values": [title, 1, col, len(rows), col],
+                "values_data": [row[col] for row in rows],
+            }
+        )
+    last = export.end - timedelta(days=1)
+    chart.set_title(
+        {"name": t("exp_chart_by_hour", lang, start=export.start.isoformat(), end=last.isoformat())}
+    )
+    chart.set_x_axis({"name": t("exp_col_hour", lang)})
+    chart.set_y_axis({"name": t("exp_col_visits", lang)})
+    chart.set_legend({"position": "bottom"})
+    chart.set_size({"width": 760, "height": 400})
+    sheet.insert_chart(1, len(columns) + 1, chart)
+
+
+def _xlsx_mark_short(sheet, table: Table, formats: dict) -> None:
+    """Hours that need more counters than the site has (sites.toml's capacity) in red."""
+    from xlsxwriter.utility import xl_col_to_name
+
+    if not table.rows:
+        return
+    keys = [column.key for column in table.columns]
+    needed = xl_col_to_name(keys.index("counters_needed"))
+    today = xl_col_to_name(keys.index("counters_today"))
+    sheet.conditional_format(
+        1,
+        0,
+        len(table.rows),
+        len(keys) - 1,
+        {
+            "type": "formula",
+            "criteria": f"=AND(ISNUMBER(${needed}2),ISNUMBER(${today}2),${needed}2>${today}2)",
+            "format": formats["short"],
+        },
+    )
 
 
 # --- visit-level rows --------------------------------------------------------------------
@@ -1125,8 +1307,10 @@ def write_visits(
     path: Path,
     excel_da: bool = False,
     progress: Progress | None = None,
+    sites: Sites | None = None,
 ) -> int:
-    """Every visit of the period (never void ones), one row each; returns how many."""
+    """Every visit of the period (never void ones), one row each; returns how many. With
+    `sites`, the Excel sheet names each site beside its id."""
     check_target(path, fmt)
     total = count_visits(store, options) if progress or fmt == "xlsx" else 0
     if fmt == "xlsx" and total >= XLSX_MAX_ROWS:
@@ -1167,7 +1351,7 @@ def write_visits(
             about = json.dumps(visits_about(options, written), ensure_ascii=False)
             out.write(f'\n], "about": {about}}}\n')
     else:
-        written = _write_visits_xlsx(store, options, path, headers, tick)
+        written = _write_visits_xlsx(store, options, path, sites, tick)
     return written
 
 
@@ -1177,35 +1361,123 @@ def _plain(value):
     return value
 
 
+# The Excel sheet's visit columns: VISIT_COLUMNS with the weekday's and the channel's words,
+# the sites' names beside their ids and the destination's kind (in the summary's words).
+XLSX_VISIT_COLUMNS = (
+    Column("visit_id"),
+    Column("at_utc", "datetime"),
+    Column("date", "date"),
+    Column("hour", "int"),
+    Column("weekday"),
+    Column("site_id"),
+    Column("site_name"),
+    Column("desk"),
+    Column("channel"),
+    Column("outcome_id"),
+    Column("destination_id"),
+    Column("destination_name"),
+    Column("destination_kind"),
+    Column("destinations"),
+    Column("handled_here"),
+    Column("postcode", "int"),
+    Column("home_site_id"),
+    Column("home_site_name"),
+    Column("flow_version"),
+    Column("duration_s", "int"),
+    Column("demo"),
+)
+
+
+def _xlsx_visit(sites: Sites | None, lang: str) -> Callable[[Sequence[Any]], tuple]:
+    """A typed visit row (VISIT_COLUMNS) as the Excel sheet's row (XLSX_VISIT_COLUMNS)."""
+    at = {column.key: i for i, column in enumerate(VISIT_COLUMNS)}
+    weekdays = [t(f"weekday_{day}", lang) for day in range(7)]
+    channels = {channel: t(f"channel_{channel}", lang) for channel in ("in_person", "phone")}
+    names: dict[str, str] = {}  # looked up once per site: the sheet may have a million rows
+    kinds: dict[str, str | None] = {}
+
+    def name(site: str | None) -> str | None:
+        if site is None:
+            return None
+        if site not in names:
+            names[site] = sites.name_of(site, lang) if sites else site
+        return names[site]
+
+    def kind(destination: str | None) -> str | None:
+        if destination is None:
+            return None
+        if destination not in kinds:
+            found = referral_kind(sites, destination) if sites else None
+            kinds[destination] = t(f"kind_{found}", lang) if found else None
+        return kinds[destination]
+
+    def row_of(row: Sequence[Any]) -> tuple:
+        site, destination, home = (
+            row[at["site_id"]],
+            row[at["destination_id"]],
+            row[at["home_site_id"]],
+        )
+        weekday, channel = row[at["weekday"]], row[at["channel"]]
+        return (
+            row[at["visit_id"]],
+            row[at["at_utc"]],
+            row[at["date"]],
+            row[at["hour"]],
+            weekdays[weekday] if isinstance(weekday, int) else weekday,
+            site,
+            name(site),
+            row[at["desk"]],
+            channels.get(channel, channel),
+            row[at["outcome_id"]],
+            destination,
+            name(destination),
+            kind(destination),
+            row[at["destinations"]],
+            row[at["handled_here"]],
+            row[at["postcode"]],
+            home,
+            name(home),
+            row[at["flow_version"]],
+            row[at["duration_s"]],
+            row[at["demo"]],
+        )
+
+    return row_of
+
+
 def _write_visits_xlsx(
-    store: Store, options: Options, path: Path, headers: list[str], tick: Callable[[int], None]
+    store: Store,
+    options: Options,
+    path: Path,
+    sites: Sites | None,
+    tick: Callable[[int], None],
 ) -> int:
-    written = 0
+    lang = options.lang
+    written = demo = 0
+    yes = t("exp_yes", lang)
+    demo_at = len(XLSX_VISIT_COLUMNS) - 1
+    row_of = _xlsx_visit(sites, lang)
     with _workbook(path) as (book, formats):
-        about = book.add_worksheet(_sheet_name(t("exp_table_about", options.lang)))  # read first
-        sheet = book.add_worksheet(_sheet_name(t("exp_table_visits", options.lang)))
-        widths = {"visit_id": 34, "at_utc": 20, "flow_version": 16, "destinations": 24}
-        for col, (column, header) in enumerate(zip(VISIT_COLUMNS, headers, strict=True)):
+        about = book.add_worksheet(_sheet_name(t("exp_table_about", lang)))  # read first
+        sheet = book.add_worksheet(_sheet_name(t("exp_table_visits", lang)))
+        headers = [t(f"exp_col_{c.key}", lang) for c in XLSX_VISIT_COLUMNS]
+        widths = {"visit_id": 34, "at_utc": 18, "flow_version": 16, "destinations": 24}
+        names = ("site_name", "destination_name", "home_site_name")
+        widths |= {key: 32 for key in names} | {"destination_kind": 20}
+        for col, (column, header) in enumerate(zip(XLSX_VISIT_COLUMNS, headers, strict=True)):
             sheet.set_column(col, col, max(widths.get(column.key, 12), len(header) + 2))
-        sheet.freeze_panes(1, 0)
-        for col, header in enumerate(headers):
-            sheet.write_string(0, col, safe_text(header), formats["header"])
+        _xlsx_header(sheet, headers, formats)
         for part in _visit_rows(store, options, False, "typed"):
             for row in part:
+                cells = row_of(row)
                 written += 1
-                _xlsx_row(sheet, written, row, VISIT_COLUMNS, formats)
+                demo += cells[demo_at] == yes
+                _xlsx_row(sheet, written, cells, XLSX_VISIT_COLUMNS, formats)
             tick(written)
-        _xlsx_about(about, visits_about(options, written), options.lang, formats)
+        sheet.autofilter(0, 0, written, len(XLSX_VISIT_COLUMNS) - 1)
+        lines = _visits_about_lines(options, written, demo > 0, sites)
+        _xlsx_about(about, [[t(k, lang), v] for k, v in lines], lang, formats)
     return written
-
-
-def _xlsx_about(sheet, lines: list[list[str]], lang: str, formats: dict) -> None:
-    columns = [Column("item"), Column("value")]
-    _xlsx_widths(sheet, columns, [t("exp_col_item", lang), t("exp_col_value", lang)], lines)
-    for col, key in enumerate(("exp_col_item", "exp_col_value")):
-        sheet.write_string(0, col, t(key, lang), formats["header"])
-    for number, line in enumerate(lines, start=1):
-        _xlsx_row(sheet, number, line, columns, formats)
 
 
 def _write_visits_about_csv(path: Path, options: Options, rows: int, excel_da: bool) -> Path:
