@@ -116,7 +116,16 @@ def test_summary_has_exact_figures(store, flow):
     assert s.previous_total == 2 and s.change == 4.0  # the 30 days before: 2 visits
     assert s.change_by_site == {"jc-musvaage": None, "jc-nord": 2.0, "jc-skelbaek": 4.0}
     # Every (site, weekday, hour) here has one visit; ties go by site, weekday, hour.
-    assert s.busiest_hours[0] == {"site_id": "jc-musvaage", "weekday": 2, "hour": 10, "visits": 1}
+    assert s.busiest_hours[0] == {
+        "site_id": "jc-musvaage",
+        "weekday": 2,
+        "hour": 10,
+        "visits": 1,
+        "days": 1,
+        "average": 1.0,
+        "peak": 1,
+        "peak_date": "2026-11-04",
+    }
     assert len(s.busiest_hours) == 5
 
 
@@ -210,7 +219,14 @@ def test_summary_command_in_three_formats(tmp_path, flow, capsys):
     assert main(["summary", *period, "--format", "csv", "--site", "jc-nord"]) == 0
     rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))
     assert rows[0] == ["section", "site", "other", "value"]
-    assert ["total", "", "", "3"] in rows and ["share", "jc-nord", "", "1.0"] in rows
+    # Only Nord is shown, with its share of all jobcentres (3 of 10) against its target of 30 %.
+    assert ["total", "", "", "3"] in rows and ["share", "jc-nord", "", "0.3"] in rows
+    assert ["imbalance", "jc-nord", "", "0.0"] in rows and [
+        "visits",
+        "jc-skelbaek",
+        "",
+        "5",
+    ] not in rows
 
     assert main(["summary", "--from", "2026-12-01", "--to", "2026-11-01", "--db", str(db)]) == 1
     assert "begynder" in capsys.readouterr().err
