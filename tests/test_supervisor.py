@@ -81,7 +81,7 @@ async def test_today_with_alert_and_period_switch(overview_app):
         assert "30 dage (2026-10-25 – 2026-11-23)" in text(overview_app, "#sup-title")
         assert table_rows(overview_app)[2][:2] == ["Jobcenter København Nord", "5"]
         assert "I alt 21 besøg" in text(overview_app, "#sup-summary")
-        # Skelbækgade had 12 visits today 10-11 and none on the other days: 12 on average over 1 day.
+        # Skelbækgade: 12 visits today 10-11, none on other days: 12 on average over 1 day.
         assert (
             "Travleste time i gennemsnit: 12,0 besøg (mandag kl. 10-11); "
             "flest på én time: 12 (mandag 2026-11-23 kl. 10)." in text(overview_app, "#sup-heat")

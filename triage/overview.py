@@ -11,7 +11,15 @@ from datetime import date, datetime, timedelta
 from triage.db.store import Store
 from triage.i18n import count, t
 from triage.sites import Sites
-from triage.stats import DAY_HOURS, Filters, Summary, busiest_hours, summarize, visit_counts
+from triage.stats import (
+    DAY_HOURS,
+    BusyHour,
+    Filters,
+    Summary,
+    busiest_hours,
+    summarize,
+    visit_counts,
+)
 
 PERIODS = ("today", "week", "30days", "year")
 ALERT_OVER = 0.25  # a site more than 25 % above its target share
@@ -32,7 +40,7 @@ def period_dates(period: str, today: date) -> tuple[date, date]:
     raise ValueError(f"period must be one of {PERIODS}")
 
 
-def busiest_params(row: dict, lang: str) -> dict[str, str]:
+def busiest_params(row: BusyHour, lang: str) -> dict[str, str]:
     """A busiest-hours row (stats.busiest_hours) as people read it: the average with one
     decimal, the peak with its weekday and date."""
     average = f"{row['average']:.1f}"
@@ -68,7 +76,7 @@ class Overview:
     alerts: list[Alert] = field(default_factory=list)
     demo_visits: int = 0
     refreshed: datetime | None = None
-    busiest_by_site: dict[str, dict] = field(default_factory=dict)  # see stats.busiest_hours
+    busiest_by_site: dict[str, BusyHour] = field(default_factory=dict)  # see stats.busiest_hours
 
 
 def _alerts(store: Store, sites: Sites, now: datetime) -> list[Alert]:
@@ -112,7 +120,7 @@ def overview(
     for (site, day, hour), visits in cells.items():
         per_slot = heat.setdefault(site, {})
         per_slot[(day.weekday(), hour)] = per_slot.get((day.weekday(), hour), 0) + visits
-    busiest_by_site: dict[str, dict] = {}
+    busiest_by_site: dict[str, BusyHour] = {}
     for row in busiest_hours(cells):  # busiest first: the first row of a site is its busiest
         busiest_by_site.setdefault(row["site_id"], row)
     per_day: dict[str, int] = {}

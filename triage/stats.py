@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date
+from typing import TypedDict
 
 from triage.db.queries import Filters, postcode_rollup_counts, rollup_counts
 from triage.db.store import Store
@@ -103,7 +104,7 @@ class Summary:
     misdirection: dict[str, dict[str, int]]  # home site → visited site → visits
     referred: int
     referred_by_kind: dict[str, int]
-    busiest_hours: list[dict] = field(default_factory=list)
+    busiest_hours: list[BusyHour] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -124,7 +125,18 @@ HOURS = ("site_id", "local_weekday", "local_hour")
 DAY_HOURS = ("site_id", "local_date", "local_hour")  # what the busiest hours are counted from
 
 
-def busiest_hours(cells: dict[tuple, int], limit: int | None = None) -> list[dict]:
+class BusyHour(TypedDict):
+    site_id: str
+    weekday: int  # 0 = Monday
+    hour: int
+    visits: int  # in the whole period
+    days: int  # days of that weekday the site had visits
+    average: float  # visits ÷ days
+    peak: int  # the most visits in that hour on one day
+    peak_date: str
+
+
+def busiest_hours(cells: dict[tuple, int], limit: int | None = None) -> list[BusyHour]:
     """The (site, weekday, hour) slots with the most visits on average, from visits per
     (site, date, hour). The average is over the days of that weekday the site was open in the
     period (the days it had visits); the peak is the slot's single busiest hour, with its date
@@ -140,7 +152,7 @@ def busiest_hours(cells: dict[tuple, int], limit: int | None = None) -> list[dic
         best = peaks.get(slot)
         if best is None or (-visits, day) < (-best[0], best[1]):
             peaks[slot] = (visits, day)
-    rows = []
+    rows: list[BusyHour] = []
     for (site, weekday, hour), visits in totals.items():
         days = len(open_days[(site, weekday)])
         peak, peak_day = peaks[(site, weekday, hour)]
@@ -149,7 +161,7 @@ def busiest_hours(cells: dict[tuple, int], limit: int | None = None) -> list[dic
                 "site_id": site,
                 "weekday": weekday,
                 "hour": hour,
-                "visits": visits,  # in the whole period
+                "visits": visits,
                 "days": days,
                 "average": visits / days,
                 "peak": peak,
