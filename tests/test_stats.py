@@ -116,7 +116,16 @@ def test_summary_has_exact_figures(store, flow):
     assert s.previous_total == 2 and s.change == 4.0  # the 30 days before: 2 visits
     assert s.change_by_site == {"jc-musvaage": None, "jc-nord": 2.0, "jc-skelbaek": 4.0}
     # Every (site, weekday, hour) here has one visit; ties go by site, weekday, hour.
-    assert s.busiest_hours[0] == {"site_id": "jc-musvaage", "weekday": 2, "hour": 10, "visits": 1}
+    assert s.busiest_hours[0] == {
+        "site_id": "jc-musvaage",
+        "weekday": 2,
+        "hour": 10,
+        "visits": 1,
+        "days": 1,
+        "average": 1.0,
+        "peak": 1,
+        "peak_date": "2026-11-04",
+    }
     assert len(s.busiest_hours) == 5
 
 
@@ -128,6 +137,9 @@ def test_a_period_without_visits_has_no_imbalance(store, flow):
     )
     assert s.overall_imbalance == 0.0
     from triage.report import summary_csv, summary_table
+
+    said = summary_table(s, flow.sites)
+    assert "Ingen besøg i perioden." in said and "Samlet ubalance" not in said
 
     assert "-100" not in summary_table(s, flow.sites) and "–" in summary_table(s, flow.sites)
     assert "imbalance,jc-skelbaek,,\r\n" in summary_csv(s, flow.sites)
@@ -210,7 +222,14 @@ def test_summary_command_in_three_formats(tmp_path, flow, capsys):
     assert main(["summary", *period, "--format", "csv", "--site", "jc-nord"]) == 0
     rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))
     assert rows[0] == ["section", "site", "other", "value"]
-    assert ["total", "", "", "3"] in rows and ["share", "jc-nord", "", "1.0"] in rows
+    # Only Nord is shown, with its share of all jobcentres (3 of 10) against its target of 30 %.
+    assert ["total", "", "", "3"] in rows and ["share", "jc-nord", "", "0.3"] in rows
+    assert ["imbalance", "jc-nord", "", "0.0"] in rows and [
+        "visits",
+        "jc-skelbaek",
+        "",
+        "5",
+    ] not in rows
 
     assert main(["summary", "--from", "2026-12-01", "--to", "2026-11-01", "--db", str(db)]) == 1
     assert "begynder" in capsys.readouterr().err
@@ -357,3 +376,100 @@ def test_municipalities_are_the_ones_marked_in_the_data(data_copy):
     assert problem_text(problem).endswith(
         "Feltet 'municipality' skal være true eller false uden anførselstegn, men her står \"ja\"."
     )
+
+
+def _random_visits(store, flow, seed: int = 7, n: int = 150) -> list[dict]:
+    """Visits on random days and hours of October-November 2026 at three jobcentres and the
+    social centre, some voided; returns the visit table's rows that count."""
+    import random
+
+    rnd = random.Random(seed)
+    answers = [("4", "2400", "1"), ("4", "2100", "2"), ("2", "2"), ("1", "1"), ("9", "1")]
+    made = []
+    for _ in range(n):
+        day = date(2026, 10, 1) + timedelta(days=rnd.randrange(50))
+        at = datetime(day.year, day.month, day.day, rnd.randrange(7, 13), 5, tzinfo=UTC)
+        site = rnd.choice(["jc-skelbaek", "jc-skelbaek", "jc-musvaage", "jc-nord"])
+        made.append(add(store, flow, rnd.choice(answers), site, at))
+    for visit in made[:5]:
+        store.void(visit["visit_id"], "d")
+    return [r for r in store.visits() if r["voided_utc"] is None]
+
+
+def test_site_filter_keeps_shares_against_all_jobcentres(store, flow):
+    """--site chooses what is shown; each shown site's share is of all jobcentre visits, counted
+    from the visit table itself, and its imbalance is against its own target."""
+    rows = _random_visits(store, flow)
+    period = (date(2026, 10, 1), date(2026, 11, 20))
+    jobcentres = {s.id: float(s.target_share) for s in flow.sites if s.kind == "jobcenter"}
+    everyone = sum(1 for r in rows if r["site_id"] in jobcentres)
+    unfiltered = summarize(store, flow.sites, *period)
+    for chosen in (("jc-nord",), ("jc-skelbaek", "jc-musvaage")):
+        s = summarize(store, flow.sites, *period, Filters(sites=chosen))
+        assert [x.site_id for x in s.sites] == [x for x in jobcentres if x in chosen]
+        assert s.total == sum(1 for r in rows if r["site_id"] in chosen)
+        for x in s.sites:
+            visits = sum(1 for r in rows if r["site_id"] == x.site_id)
+            assert x.visits == visits and x.share == pytest.approx(visits / everyone)
+            assert x.imbalance == pytest.approx(visits / everyone / jobcentres[x.site_id] - 1)
+        assert s.overall_imbalance == pytest.approx(unfiltered.overall_imbalance)
+
+
+def test_busiest_hours_are_averages_over_open_days_with_their_peak(store, flow):
+    """Each (site, weekday, hour): visits ÷ days of that weekday the site had visits, and the
+    single busiest hour with its date, all counted from the visit table itself."""
+    rows = _random_visits(store, flow, seed=11, n=200)
+    period = (date(2026, 10, 1), date(2026, 11, 20))
+    open_days: dict = {}
+    per_hour: dict = {}
+    for r in rows:
+        open_days.setdefault((r["site_id"], r["local_weekday"]), set()).add(r["local_date"])
+        key = (r["site_id"], r["local_weekday"], r["local_hour"], r["local_date"])
+        per_hour[key] = per_hour.get(key, 0) + 1
+    expected = {}
+    for (site, weekday, hour, day), n in per_hour.items():
+        total, peak, peak_day = expected.get((site, weekday, hour), (0, 0, None))
+        better = n > peak or (n == peak and day < peak_day)
+        expected[(site, weekday, hour)] = (
+            total + n,
+            n if better else peak,
+            day if better else peak_day,
+        )
+    got = summarize(store, flow.sites, *period, busiest=10_000).busiest_hours
+    assert len(got) == len(expected)
+    for h in got:
+        total, peak, peak_day = expected[(h["site_id"], h["weekday"], h["hour"])]
+        days = len(open_days[(h["site_id"], h["weekday"])])
+        assert (h["visits"], h["days"], h["peak"], h["peak_date"]) == (
+            total,
+            days,
+            peak,
+            peak_day.isoformat(),
+        )
+        assert h["average"] == pytest.approx(total / days)
+    averages = [h["average"] for h in got]
+    assert averages == sorted(averages, reverse=True)
+
+
+def test_busiest_hour_text_says_average_and_peak(store, flow):
+    """Three Mondays open at Nord: 3 and 1 visits at 10-11 on two of them, one at 9 on the third.
+    The busiest hour is 4 ÷ 3 on average, 3 at most (2 November), not the total 4."""
+    from triage.report import summary_json, summary_table
+
+    for day, hour, n in ((2, 10, 3), (9, 10, 1), (16, 9, 1)):
+        for _ in range(n):
+            add(
+                store, flow, ("2", "2"), "jc-nord", datetime(2026, 11, day, hour - 1, 5, tzinfo=UTC)
+            )
+    s = summarize(store, flow.sites, date(2026, 11, 1), date(2026, 11, 30))
+    said = summary_table(s, flow.sites)
+    assert (
+        "Jobcenter København Nord, mandag kl. 10-11: i gennemsnit 1,3 besøg over 3 dage; "
+        "flest på én time: 3 (mandag 2026-11-02 kl. 10)"
+    ) in said
+    import json
+
+    first = json.loads(summary_json(s, flow.sites))["busiest_hours"][0]
+    assert (first["average"], first["peak"], first["peak_date"]) == (4 / 3, 3, "2026-11-02")
+    english = summary_table(s, flow.sites, "en")
+    assert "on average 1.3 visits over 3 days; most in one hour: 3 (Monday 2026-11-02" in english

@@ -10,8 +10,17 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from triage.db.store import Store
+from triage.i18n import count, t
 from triage.sites import Sites
-from triage.stats import HOURS, Filters, Summary, summarize, visit_counts
+from triage.stats import (
+    DAY_HOURS,
+    BusyHour,
+    Filters,
+    Summary,
+    busiest_hours,
+    summarize,
+    visit_counts,
+)
 
 PERIODS = ("today", "week", "30days", "year")
 ALERT_OVER = 0.25  # a site more than 25 % above its target share
@@ -30,6 +39,23 @@ def period_dates(period: str, today: date) -> tuple[date, date]:
     if period == "year":
         return date(today.year, 1, 1), today + timedelta(days=1)
     raise ValueError(f"period must be one of {PERIODS}")
+
+
+def busiest_params(row: BusyHour, lang: str) -> dict[str, str]:
+    """A busiest-hours row (stats.busiest_hours) as people read it: the average with one
+    decimal, the peak with its weekday and date."""
+    average = f"{row['average']:.1f}"
+    peak_weekday = date.fromisoformat(row["peak_date"]).weekday()
+    return {
+        "weekday": t(f"weekday_{row['weekday']}", lang),
+        "hour": f"{row['hour']:02d}-{row['hour'] + 1:02d}",
+        "average": average.replace(".", ",") if lang == "da" else average,
+        "days": count(row["days"], lang),
+        "peak": count(row["peak"], lang),
+        "peak_weekday": t(f"weekday_{peak_weekday}", lang),
+        "peak_date": row["peak_date"],
+        "peak_hour": f"{row['hour']:02d}",
+    }
 
 
 @dataclass
@@ -51,6 +77,7 @@ class Overview:
     alerts: list[Alert] = field(default_factory=list)
     demo_visits: int = 0
     refreshed: datetime | None = None
+    busiest_by_site: dict[str, BusyHour] = field(default_factory=dict)  # see stats.busiest_hours
 
 
 def _alerts(store: Store, sites: Sites, now: datetime) -> list[Alert]:
@@ -85,13 +112,18 @@ def overview(
     now: datetime,
     filters: Filters | None = None,
 ) -> Overview:
-    """Everything the supervisor's screen shows. The (site, weekday, hour) counts serve both the
-    heat map and the busiest hours; the (date, demo) counts both the trend and the demo mark."""
+    """Everything the supervisor's screen shows. The (site, date, hour) counts serve the heat
+    map, the summary and the busiest hours; the (date, demo) counts both the trend and the demo
+    mark."""
     filters = filters or Filters()
-    hours = visit_counts(store, start, end, HOURS, filters=filters)
+    cells = visit_counts(store, start, end, DAY_HOURS, filters=filters)
     heat: dict[str, dict[tuple[int, int], int]] = {}
-    for (site, weekday, hour), visits in hours.items():
-        heat.setdefault(site, {})[(weekday, hour)] = visits
+    for (site, day, hour), visits in cells.items():
+        per_slot = heat.setdefault(site, {})
+        per_slot[(day.weekday(), hour)] = per_slot.get((day.weekday(), hour), 0) + visits
+    busiest_by_site: dict[str, BusyHour] = {}
+    for row in busiest_hours(cells):  # busiest first: the first row of a site is its busiest
+        busiest_by_site.setdefault(row["site_id"], row)
     per_day: dict[str, int] = {}
     demo = 0
     for (day, is_demo), visits in visit_counts(
@@ -102,12 +134,13 @@ def overview(
     return Overview(
         start,
         end,
-        summarize(store, sites, start, end, filters, hours=hours),
+        summarize(store, sites, start, end, filters, cells=cells),
         heat,
         sorted(per_day.items()),
         _alerts(store, sites, now),
         demo,
         now,
+        busiest_by_site,
     )
 
 

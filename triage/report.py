@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from triage.i18n import change, count, t
-from triage.overview import ALERT_OVER
+from triage.overview import ALERT_OVER, busiest_params
 from triage.sites import Sites
 from triage.stats import Summary, is_misdirected
 from triage.terminal import plain
@@ -48,6 +48,8 @@ def summary_view(s: Summary, sites: Sites, lang: str = "da", include_demo: bool 
             Text(f"{x.target * 100:.0f} %"),
             Text(change(x.imbalance), style="bold red" if high else ""),
         )
+    if s.total == 0:  # nothing to divide: say so rather than "0 %" of no one
+        return Group(Text(period), Text(""), table, Text(""), Text(t("sup_no_visits", lang)))
     out = [t("sum_overall", lang, value=f"{s.overall_imbalance * 100:.0f} %"), ""]
     out.append(
         t(
@@ -68,12 +70,10 @@ def summary_view(s: Summary, sites: Sites, lang: str = "da", include_demo: bool 
         for k, n in sorted(s.referred_by_kind.items(), key=lambda i: -i[1])
     )
     out.append(t("sum_referred", lang, referred=count(s.referred, lang), kinds=kinds or "–"))
-    out.append(t("sum_busiest", lang))
+    out.append(t("sum_busiest_avg", lang))
     for h in s.busiest_hours:
-        out.append(
-            f"  {sites.name_of(h['site_id'], lang)}, {t('weekday_' + str(h['weekday']), lang)} "
-            f"{h['hour']:02d}-{h['hour'] + 1:02d}: {count(h['visits'], lang)}"
-        )
+        site = sites.name_of(h["site_id"], lang)
+        out.append("  " + t("sum_busiest_hour", lang, site=site, **busiest_params(h, lang)))
     return Group(Text(period), Text(""), table, Text(""), Text("\n".join(out)))
 
 

@@ -21,8 +21,9 @@ supervisor can read:
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date
+from typing import TypedDict
 
 from triage.db.queries import Filters, postcode_rollup_counts, rollup_counts
 from triage.db.store import Store
@@ -105,7 +106,7 @@ class Summary:
     misdirection: dict[str, dict[str, int]]  # home site → visited site → visits
     referred: int
     referred_by_kind: dict[str, int]
-    busiest_hours: list[dict] = field(default_factory=list)
+    busiest_hours: list[BusyHour] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -143,6 +144,54 @@ def _change(now: int, before: int) -> float | None:
 
 
 HOURS = ("site_id", "local_weekday", "local_hour")
+DAY_HOURS = ("site_id", "local_date", "local_hour")  # what the busiest hours are counted from
+
+
+class BusyHour(TypedDict):
+    site_id: str
+    weekday: int  # 0 = Monday
+    hour: int
+    visits: int  # in the whole period
+    days: int  # days of that weekday the site had visits
+    average: float  # visits ÷ days
+    peak: int  # the most visits in that hour on one day
+    peak_date: str
+
+
+def busiest_hours(cells: dict[tuple, int], limit: int | None = None) -> list[BusyHour]:
+    """The (site, weekday, hour) slots with the most visits on average, from visits per
+    (site, date, hour). The average is over the days of that weekday the site was open in the
+    period (the days it had visits); the peak is the slot's single busiest hour, with its date
+    (the earliest on a tie). Ties go by site, weekday, hour."""
+    totals: dict[tuple[str, int, int], int] = {}
+    peaks: dict[tuple[str, int, int], tuple[int, date]] = {}
+    open_days: dict[tuple[str, int], set[date]] = {}
+    for (site, day, hour), visits in cells.items():
+        weekday = day.weekday()
+        slot = (site, weekday, hour)
+        totals[slot] = totals.get(slot, 0) + visits
+        open_days.setdefault((site, weekday), set()).add(day)
+        best = peaks.get(slot)
+        if best is None or (-visits, day) < (-best[0], best[1]):
+            peaks[slot] = (visits, day)
+    rows: list[BusyHour] = []
+    for (site, weekday, hour), visits in totals.items():
+        days = len(open_days[(site, weekday)])
+        peak, peak_day = peaks[(site, weekday, hour)]
+        rows.append(
+            {
+                "site_id": site,
+                "weekday": weekday,
+                "hour": hour,
+                "visits": visits,
+                "days": days,
+                "average": visits / days,
+                "peak": peak,
+                "peak_date": peak_day.isoformat(),
+            }
+        )
+    rows.sort(key=lambda r: (-r["average"], r["site_id"], r["weekday"], r["hour"]))
+    return rows if limit is None else rows[:limit]
 
 
 def summarize(
@@ -152,12 +201,14 @@ def summarize(
     end: date,
     filters: Filters | None = None,
     busiest: int = 5,
-    hours: dict[tuple, int] | None = None,
+    cells: dict[tuple, int] | None = None,
 ) -> Summary:
     """The supervisor's figures for one period, with the previous period of the same length.
-    Each query lets the database aggregate and returns a few rows (shipping every hourly cell
-    to Python was slower). `hours` — visits per (site, weekday, hour) — may be passed in by a
-    caller that has them already."""
+    Each query lets the database aggregate and returns a few rows. `cells` — visits per
+    (site, date, hour) — may be passed in by a caller that has them already.
+
+    A site filter chooses which sites are shown and counted in the totals; shares and
+    imbalances stay against all jobcentres, as their targets are."""
     filters = filters or Filters()
     length = end - start
     before = {
@@ -166,26 +217,33 @@ def summarize(
             store, start - length, start, ("site_id",), filters=filters
         ).items()
     }
-    if hours is None:
-        hours = visit_counts(store, start, end, HOURS, filters=filters)
+    if cells is None:
+        cells = visit_counts(store, start, end, DAY_HOURS, filters=filters)
     per_site: dict[str, int] = {}
-    for (site, _, _), visits in hours.items():  # one query fewer: the hours hold every visit
+    for (site, _, _), visits in cells.items():  # one query fewer: the cells hold every visit
         per_site[site] = per_site.get(site, 0) + visits
     total = sum(per_site.values())
 
-    targeted = [s for s in sites if s.kind == "jobcenter" and s.target_share]
+    everywhere = per_site
     if filters.sites is not None:
-        targeted = [s for s in targeted if s.id in filters.sites]
-    at_jobcentres = sum(per_site.get(s.id, 0) for s in targeted)
+        unfiltered = replace(filters, sites=None)
+        everywhere = {
+            k[0]: v
+            for k, v in visit_counts(store, start, end, ("site_id",), filters=unfiltered).items()
+        }
+    targeted = [s for s in sites if s.kind == "jobcenter" and s.target_share]
+    at_jobcentres = sum(everywhere.get(s.id, 0) for s in targeted)
     shares = []
     for site in targeted:
-        visits = per_site.get(site.id, 0)
+        visits = everywhere.get(site.id, 0)
         share = visits / at_jobcentres if at_jobcentres else 0.0
         target = float(site.target_share or 0)
         shares.append(
             SiteShare(site.id, visits, share, target, share / target - 1 if at_jobcentres else None)
         )
     overall = sum(abs(s.share - s.target) for s in shares) / 2 if at_jobcentres else 0.0
+    if filters.sites is not None:
+        shares = [s for s in shares if s.site_id in filters.sites]
 
     matrix: dict[str, dict[str, int]] = {}
     referred_by_kind: dict[str, int] = {}
@@ -208,7 +266,6 @@ def summarize(
             kind = referral_kind(sites, destination)
             referred_by_kind[kind] = referred_by_kind.get(kind, 0) + visits
 
-    top = sorted(hours.items(), key=lambda item: (-item[1], item[0]))[:busiest]
     return Summary(
         start=start.isoformat(),
         end=end.isoformat(),
@@ -226,7 +283,5 @@ def summarize(
         misdirection=matrix,
         referred=sum(referred_by_kind.values()),
         referred_by_kind=referred_by_kind,
-        busiest_hours=[
-            {"site_id": s, "weekday": w, "hour": h, "visits": n} for (s, w, h), n in top
-        ],
+        busiest_hours=busiest_hours(cells, busiest),
     )
