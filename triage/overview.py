@@ -13,11 +13,12 @@ from triage.db.store import Store
 from triage.i18n import count, t
 from triage.sites import Sites
 from triage.stats import (
-    DAY_HOURS,
+    HOURS,
     BusyHour,
     Filters,
     Summary,
     busiest_hours,
+    open_days,
     summarize,
     visit_counts,
 )
@@ -112,18 +113,13 @@ def overview(
     now: datetime,
     filters: Filters | None = None,
 ) -> Overview:
-    """Everything the supervisor's screen shows. The (site, date, hour) counts serve the heat
-    map, the summary and the busiest hours; the (date, demo) counts both the trend and the demo
-    mark."""
+    """Everything the supervisor's screen shows. The (site, weekday, hour) counts serve both the
+    heat map and the busiest hours; the (date, demo) counts both the trend and the demo mark."""
     filters = filters or Filters()
-    cells = visit_counts(store, start, end, DAY_HOURS, filters=filters)
+    hours = visit_counts(store, start, end, HOURS, filters=filters)
     heat: dict[str, dict[tuple[int, int], int]] = {}
-    for (site, day, hour), visits in cells.items():
-        per_slot = heat.setdefault(site, {})
-        per_slot[(day.weekday(), hour)] = per_slot.get((day.weekday(), hour), 0) + visits
-    busiest_by_site: dict[str, BusyHour] = {}
-    for row in busiest_hours(cells):  # busiest first: the first row of a site is its busiest
-        busiest_by_site.setdefault(row["site_id"], row)
+    for (site, weekday, hour), visits in hours.items():
+        heat.setdefault(site, {})[(weekday, hour)] = visits
     per_day: dict[str, int] = {}
     demo = 0
     for (day, is_demo), visits in visit_counts(
@@ -131,10 +127,16 @@ def overview(
     ).items():
         per_day[str(day)] = per_day.get(str(day), 0) + visits
         demo += visits if is_demo else 0
+    opened = open_days(store, start, end, filters)
+    # The summary's busiest five and each site's busiest (the heat map's legend), one lookup.
+    busiest = busiest_hours(store, start, end, hours, opened, filters, each_site=True)
+    busiest_by_site: dict[str, BusyHour] = {}
+    for row in busiest:
+        busiest_by_site.setdefault(row["site_id"], row)
     return Overview(
         start,
         end,
-        summarize(store, sites, start, end, filters, cells=cells),
+        summarize(store, sites, start, end, filters, hours=hours, busiest_rows=busiest),
         heat,
         sorted(per_day.items()),
         _alerts(store, sites, now),

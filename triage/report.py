@@ -136,12 +136,16 @@ def summary_csv(s: Summary, sites: Sites, lang: str = "da", include_demo: bool =
             writer.writerow(["home_by_visited", site, home, n])
     for kind, n in sorted(s.referred_by_kind.items()):
         writer.writerow(["referred", "", kind, n])
-    for hour in s.busiest_hours:  # each figure of the hour a row (visits, or others it carries)
+    for hour in s.busiest_hours:  # each figure of the hour a row
         when = f"{hour['weekday']} {hour['hour']:02d}"
-        for name, value in hour.items():
-            if name not in ("site_id", "weekday", "hour"):
-                section = "busiest_hour" if name == "visits" else f"busiest_hour_{name}"
-                writer.writerow([section, hour["site_id"], when, value])
+        for section, figure in (
+            ("busiest_hour", hour["visits"]),
+            ("busiest_hour_days", hour["days"]),
+            ("busiest_hour_average", round(hour["average"], 4)),
+            ("busiest_hour_peak", hour["peak"]),
+            ("busiest_hour_peak_date", hour["peak_date"]),
+        ):
+            writer.writerow([section, hour["site_id"], when, figure])
     return buffer.getvalue()
 
 

@@ -25,7 +25,13 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import date
 from typing import TypedDict
 
-from triage.db.queries import Filters, postcode_rollup_counts, rollup_counts
+from triage.db.queries import (
+    Filters,
+    hour_peaks,
+    open_days,
+    postcode_rollup_counts,
+    rollup_counts,
+)
 from triage.db.store import Store
 from triage.sites import Sites
 
@@ -144,7 +150,6 @@ def _change(now: int, before: int) -> float | None:
 
 
 HOURS = ("site_id", "local_weekday", "local_hour")
-DAY_HOURS = ("site_id", "local_date", "local_hour")  # what the busiest hours are counted from
 
 
 class BusyHour(TypedDict):
@@ -158,40 +163,52 @@ class BusyHour(TypedDict):
     peak_date: str
 
 
-def busiest_hours(cells: dict[tuple, int], limit: int | None = None) -> list[BusyHour]:
-    """The (site, weekday, hour) slots with the most visits on average, from visits per
-    (site, date, hour). The average is over the days of that weekday the site was open in the
-    period (the days it had visits); the peak is the slot's single busiest hour, with its date
-    (the earliest on a tie). Ties go by site, weekday, hour."""
-    totals: dict[tuple[str, int, int], int] = {}
-    peaks: dict[tuple[str, int, int], tuple[int, date]] = {}
-    open_days: dict[tuple[str, int], set[date]] = {}
-    for (site, day, hour), visits in cells.items():
-        weekday = day.weekday()
-        slot = (site, weekday, hour)
-        totals[slot] = totals.get(slot, 0) + visits
-        open_days.setdefault((site, weekday), set()).add(day)
-        best = peaks.get(slot)
-        if best is None or (-visits, day) < (-best[0], best[1]):
-            peaks[slot] = (visits, day)
-    rows: list[BusyHour] = []
-    for (site, weekday, hour), visits in totals.items():
-        days = len(open_days[(site, weekday)])
-        peak, peak_day = peaks[(site, weekday, hour)]
-        rows.append(
-            {
-                "site_id": site,
-                "weekday": weekday,
-                "hour": hour,
-                "visits": visits,
-                "days": days,
-                "average": visits / days,
-                "peak": peak,
-                "peak_date": peak_day.isoformat(),
-            }
-        )
-    rows.sort(key=lambda r: (-r["average"], r["site_id"], r["weekday"], r["hour"]))
-    return rows if limit is None else rows[:limit]
+def busiest_hours(
+    store: Store,
+    start: date,
+    end: date,
+    hours: dict[tuple, int],
+    opened: dict[tuple[str, int], int],
+    filters: Filters | None = None,
+    limit: int = 5,
+    each_site: bool = False,
+) -> list[BusyHour]:
+    """The (site, weekday, hour) slots with the most visits on average, busiest first, from
+    visits per (site, weekday, hour) (HOURS) and the days each site was open per (site,
+    weekday) (open_days: the days it had visits). The peak is the slot's single busiest hour,
+    with its date (the earliest on a tie), looked up for the slots returned only. Ties go by
+    site, weekday, hour. The `limit` busiest; with `each_site` also each site's busiest, so
+    the first row of a site is its busiest and the first `limit` rows are still the busiest."""
+    ranked = sorted(
+        (
+            (visits / opened[(site, weekday)], site, weekday, hour, visits)
+            for (site, weekday, hour), visits in hours.items()
+            if opened.get((site, weekday))
+        ),
+        key=lambda r: (-r[0], r[1], r[2], r[3]),
+    )
+    sites_seen: set[str] = set()
+    chosen = []
+    for i, row in enumerate(ranked):
+        if i < limit or (each_site and row[1] not in sites_seen):
+            chosen.append(row)
+        sites_seen.add(row[1])
+    ranked = chosen
+    slots = [(site, weekday, hour) for _, site, weekday, hour, _ in ranked]
+    peaks = hour_peaks(store, start, end, slots, filters or Filters())
+    return [
+        {
+            "site_id": site,
+            "weekday": weekday,
+            "hour": hour,
+            "visits": visits,
+            "days": opened[(site, weekday)],
+            "average": average,
+            "peak": peaks[(site, weekday, hour)][0],
+            "peak_date": peaks[(site, weekday, hour)][1].isoformat(),
+        }
+        for average, site, weekday, hour, visits in ranked
+    ]
 
 
 def summarize(
@@ -201,11 +218,13 @@ def summarize(
     end: date,
     filters: Filters | None = None,
     busiest: int = 5,
-    cells: dict[tuple, int] | None = None,
+    hours: dict[tuple, int] | None = None,
+    busiest_rows: list[BusyHour] | None = None,
 ) -> Summary:
     """The supervisor's figures for one period, with the previous period of the same length.
-    Each query lets the database aggregate and returns a few rows. `cells` — visits per
-    (site, date, hour) — may be passed in by a caller that has them already.
+    Each query lets the database aggregate and returns a few rows (shipping every hourly cell
+    to Python was slower). `hours` — visits per (site, weekday, hour) — and the busiest hours
+    (busiest_hours) may be passed in by a caller that has them already.
 
     A site filter chooses which sites are shown and counted in the totals; shares and
     imbalances stay against all jobcentres, as their targets are."""
@@ -217,10 +236,13 @@ def summarize(
             store, start - length, start, ("site_id",), filters=filters
         ).items()
     }
-    if cells is None:
-        cells = visit_counts(store, start, end, DAY_HOURS, filters=filters)
+    if hours is None:
+        hours = visit_counts(store, start, end, HOURS, filters=filters)
+    if busiest_rows is None:
+        opened = open_days(store, start, end, filters)
+        busiest_rows = busiest_hours(store, start, end, hours, opened, filters, busiest)
     per_site: dict[str, int] = {}
-    for (site, _, _), visits in cells.items():  # one query fewer: the cells hold every visit
+    for (site, _, _), visits in hours.items():  # one query fewer: the hours hold every visit
         per_site[site] = per_site.get(site, 0) + visits
     total = sum(per_site.values())
 
@@ -283,5 +305,5 @@ def summarize(
         misdirection=matrix,
         referred=sum(referred_by_kind.values()),
         referred_by_kind=referred_by_kind,
-        busiest_hours=busiest_hours(cells, busiest),
+        busiest_hours=busiest_rows[:busiest],
     )

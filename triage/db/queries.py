@@ -6,7 +6,7 @@ compiling a statement cost more than running it, and the overview runs several."
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
@@ -104,13 +104,18 @@ def rollup_counts(
         keys = ", ".join(by)
         union = " UNION ALL ".join(parts)
         query = f"SELECT {keys}, SUM(visits) FROM ({union}) AS parts GROUP BY {keys}"
-    with store.engine.connect() as conn:
-        rows = conn.exec_driver_sql(query, sql.params).fetchall()
-    return {
-        tuple(_typed(b, v) for b, v in zip(by, row[:-1], strict=True)): int(row[-1])
-        for row in rows
-        if row[-1]
-    }
+    rows = _fetched(store, query, sql.params)
+    typed = [(i, _TYPES[column]) for i, column in enumerate(by) if column in _TYPES]
+    if not typed:  # most keys come as they are: no per-value call (the overview is timed)
+        return {tuple(row[:-1]): int(row[-1]) for row in rows if row[-1]}
+    counted = {}
+    for row in rows:
+        if row[-1]:
+            key = list(row[:-1])
+            for i, to_type in typed:
+                key[i] = to_type(key[i])
+            counted[tuple(key)] = int(row[-1])
+    return counted
 
 
 def postcode_rollup_counts(
@@ -127,9 +132,62 @@ def postcode_rollup_counts(
         start,
         end,
     )
-    with store.engine.connect() as conn:
-        rows = conn.exec_driver_sql(query, sql.params).fetchall()
+    rows = _fetched(store, query, sql.params)
     return {(int(p), home, site): int(n) for p, home, site, n in rows if n}
+
+
+def open_days(store: Store, start: date, end: date, filters: Filters) -> dict[tuple[str, int], int]:
+    """How many days of each weekday each site had visits in the period, per (site, weekday):
+    a few rows, counted by the database from the per-day rollup."""
+    table = table_of(_narrowest({"local_date", "site_id", "local_weekday"} | filters.columns))
+    sql = _Sql(store.dialect, filters)
+    # Rows are never below zero, so a day with any row above zero had visits.
+    by, counted = ("site_id", "local_weekday"), "COUNT(DISTINCT local_date)"
+    query = sql.grouped(table.name, by, "local_date", start, end, "visits > 0", counted)
+    rows = _fetched(store, query, sql.params)
+    return {(site, int(weekday)): int(n) for site, weekday, n in rows}
+
+
+def hour_peaks(
+    store: Store,
+    start: date,
+    end: date,
+    slots: Sequence[tuple[str, int, int]],
+    filters: Filters,
+) -> dict[tuple[str, int, int], tuple[int, date]]:
+    """For each (site, weekday, hour) slot: the most visits in that hour on one day of the
+    period, and that day (the earliest on a tie). A lookup per slot on the hourly rollup's
+    slot index (ix_visit_hourly_slot) reads that slot's days only, not every hour."""
+    if not slots:
+        return {}
+    by = ("site_id", "local_weekday", "local_hour", "local_date")
+    table = table_of(_narrowest(set(by) | filters.columns)).name
+    sql = _Sql(store.dialect, filters)
+    parts = []
+    for site, weekday, hour in slots:
+        slot = (
+            f"site_id = {sql.param(site)} AND local_weekday = {sql.param(weekday)} "
+            f"AND local_hour = {sql.param(hour)}"
+        )
+        busiest = sql.grouped(table, by, "local_date", start, end, slot)
+        parts.append(f"SELECT * FROM ({busiest} ORDER BY visits DESC, local_date LIMIT 1) AS p")
+    rows = _fetched(store, " UNION ALL ".join(parts), sql.params)
+    return {
+        (site, int(weekday), int(hour)): (int(visits), _typed("local_date", day))
+        for site, weekday, hour, day, visits in rows
+    }
+
+
+def _fetched(store: Store, query: str, params: dict) -> Sequence[Any]:
+    """A counting query's rows from the driver's own cursor: plain tuples, without the result
+    objects that cost more than a small query itself (the overview runs several)."""
+    raw = store.engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        cursor.execute(query, params)
+        return cursor.fetchall()
+    finally:
+        raw.close()
 
 
 class _Sql:
@@ -148,9 +206,18 @@ class _Sql:
         return f"%({name})s" if self.dialect == "postgresql" else f":{name}"
 
     def grouped(
-        self, table: str, by: tuple[str, ...], date_column: str, start: date, end: date
+        self,
+        table: str,
+        by: tuple[str, ...],
+        date_column: str,
+        start: date,
+        end: date,
+        condition: str = "",
+        counted: str = "SUM(visits)",
     ) -> str:
         conditions = [f"{date_column} >= {self.param(start)}", f"{date_column} < {self.param(end)}"]
+        if condition:
+            conditions.append(condition)
         for column, values in (
             ("site_id", self.filters.sites),
             ("destination_id", self.filters.destinations),
@@ -163,7 +230,15 @@ class _Sql:
             conditions.append("NOT demo")
         keys = ", ".join(by)
         where = " AND ".join(conditions)
-        return f"SELECT {keys}, SUM(visits) AS visits FROM {table} WHERE {where} GROUP BY {keys}"
+        return f"SELECT {keys}, {counted} AS visits FROM {table} WHERE {where} GROUP BY {keys}"
+
+
+def _date(value: date | str) -> date:
+    return date.fromisoformat(value) if isinstance(value, str) else value
+
+
+# Columns whose values the engines return differently (SQLite: dates as text, yes/no as 0/1).
+_TYPES: dict[str, Callable[[Any], Any]] = {"local_date": _date, "handled_here": bool, "demo": bool}
 
 
 def _typed(column: str, value):
