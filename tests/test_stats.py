@@ -473,3 +473,128 @@ def test_busiest_hour_text_says_average_and_peak(store, flow):
     assert (first["average"], first["peak"], first["peak_date"]) == (4 / 3, 3, "2026-11-02")
     english = summary_table(s, flow.sites, "en")
     assert "on average 1.3 visits over 3 days; most in one hour: 3 (Monday 2026-11-02" in english
+
+
+def _busiest_from_visits(rows: list[dict]) -> list[dict]:
+    """Every (site, weekday, hour) slot counted on the visit table itself: its visits, the days
+    of that weekday the site had visits, the average over them, the single busiest hour and
+    its date (the earliest on a tie); busiest on average first, ties by site, weekday, hour."""
+    open_days: dict = {}
+    per_hour: dict = {}
+    for r in rows:
+        open_days.setdefault((r["site_id"], r["local_weekday"]), set()).add(r["local_date"])
+        key = (r["site_id"], r["local_weekday"], r["local_hour"], r["local_date"])
+        per_hour[key] = per_hour.get(key, 0) + 1
+    slots: dict = {}
+    for (site, weekday, hour, day), n in sorted(per_hour.items()):
+        slot = slots.setdefault((site, weekday, hour), {"visits": 0, "peak": 0, "peak_date": ""})
+        slot["visits"] += n
+        if n > slot["peak"]:  # days in order: the earliest of equal peaks stays
+            slot["peak"], slot["peak_date"] = n, day.isoformat()
+    ranked = []
+    for (site, weekday, hour), slot in slots.items():
+        days = len(open_days[(site, weekday)])
+        ranked.append(
+            {"site_id": site, "weekday": weekday, "hour": hour, "days": days}
+            | slot
+            | {"average": slot["visits"] / days}
+        )
+    return sorted(ranked, key=lambda r: (-r["average"], r["site_id"], r["weekday"], r["hour"]))
+
+
+def _shown(rows) -> list[tuple]:
+    return [
+        (r["site_id"], r["weekday"], r["hour"], r["visits"], r["days"], r["peak"], r["peak_date"])
+        for r in rows
+    ]
+
+
+def test_busiest_hours_of_the_overview_and_filters_against_the_visit_table(store, flow):
+    """The overview's busiest hour per site and the summary's five, with and without demo
+    visits, for some sites and for a destination (read from another rollup), equal what the
+    visit table gives. A day whose visits at a site were all voided is not an open day there,
+    and the busiest day of a slot is found across a whole month read from the month rollups."""
+    from triage.overview import overview
+
+    made = _random_visits(store, flow, seed=3, n=160)
+    for n in range(4):  # demo visits: a Tuesday hour busier than any real one
+        add(
+            store,
+            flow,
+            ("2", "2"),
+            "jc-musvaage",
+            datetime(2026, 10, 6, 8, n, tzinfo=UTC),
+            demo=True,
+        )
+    voided = [
+        add(store, flow, ("1", "1"), "jc-nord", datetime(2026, 11, 23, 8, n, tzinfo=UTC))
+        for n in range(3)
+    ]  # a Monday with visits at Nord, all of them voided
+    for visit in voided:
+        store.void(visit["visit_id"], "d")
+    rows = [r for r in store.visits() if r["voided_utc"] is None]
+    assert len(rows) > len(made)
+    period = (date(2026, 9, 28), date(2026, 11, 25))  # October whole, days either side
+    in_period = [r for r in rows if period[0] <= r["local_date"] < period[1]]
+    now = datetime(2026, 11, 24, 10, tzinfo=UTC)
+    for filters, chosen in (
+        (Filters(), in_period),
+        (Filters(include_demo=False), [r for r in in_period if not r["demo"]]),
+        (
+            Filters(sites=("jc-nord", "jc-musvaage")),
+            [r for r in in_period if r["site_id"] in ("jc-nord", "jc-musvaage")],
+        ),
+    ):
+        expected = _busiest_from_visits(chosen)
+        result = overview(store, flow.sites, *period, now, filters)
+        assert _shown(result.summary.busiest_hours) == _shown(expected[:5])
+        firsts: dict = {}
+        for row in expected:
+            firsts.setdefault(row["site_id"], row)
+        assert {s: _shown([r])[0] for s, r in result.busiest_by_site.items()} == {
+            s: _shown([r])[0] for s, r in firsts.items()
+        }
+        for got, want in zip(result.summary.busiest_hours, expected, strict=False):
+            assert got["average"] == pytest.approx(want["average"])
+    ys = Filters(destinations=("ys",))
+    expected = _busiest_from_visits([r for r in in_period if r["destination_id"] == "ys"])
+    assert expected and _shown(summarize(store, flow.sites, *period, ys).busiest_hours) == _shown(
+        expected[:5]
+    )
+    nord_mondays = {
+        r["local_date"] for r in in_period if r["site_id"] == "jc-nord" and r["local_weekday"] == 0
+    }
+    assert date(2026, 11, 23) not in nord_mondays
+    monday = [
+        r
+        for r in _busiest_from_visits(in_period)
+        if r["site_id"] == "jc-nord" and r["weekday"] == 0
+    ]
+    assert monday and all(r["days"] == len(nord_mondays) for r in monday)
+
+
+def test_the_busiest_hour_peak_reads_its_slot_through_the_index(tmp_path, flow):
+    """On SQLite the peak lookup searches ix_visit_hourly_slot (one slot's days), not every
+    hour of the period."""
+    import sqlite3
+
+    from triage.db.queries import hour_peaks
+
+    store = Store(tmp_path / "v.db", spool_dir=tmp_path / "spool")
+    store.open()
+    add(store, flow, ("2", "2"), "jc-nord", datetime(2026, 11, 2, 9, 5, tzinfo=UTC))
+    period = (date(2026, 1, 1), date(2026, 12, 1))
+    statements: list[str] = []
+    raw = store.engine.raw_connection()
+    try:
+        raw.driver_connection.set_trace_callback(statements.append)
+        raw.close()  # back to the pool, traced: the lookup below takes it again
+        peaks = hour_peaks(store, *period, [("jc-nord", 0, 10)], Filters())
+    finally:
+        store.engine.dispose()
+    assert peaks == {("jc-nord", 0, 10): (1, date(2026, 11, 2))}
+    (lookup,) = [s for s in statements if "visit_hourly" in s]
+    with sqlite3.connect(tmp_path / "v.db") as conn:
+        plan = " ".join(str(row[-1]) for row in conn.execute("EXPLAIN QUERY PLAN " + lookup))
+    assert "SEARCH visit_hourly USING INDEX ix_visit_hourly_slot" in plan
+    assert "SCAN visit_hourly" not in plan
