@@ -173,7 +173,7 @@ def hour_peaks(
         parts.append(f"SELECT * FROM ({busiest} ORDER BY visits DESC, local_date LIMIT 1) AS p")
     rows = _fetched(store, " UNION ALL ".join(parts), sql.params)
     return {
-        (site, int(weekday), int(hour)): (int(visits), _typed("local_date", day))
+        (site, int(weekday), int(hour)): (int(visits), _date(day))
         for site, weekday, hour, day, visits in rows
     }
 
@@ -234,20 +234,12 @@ class _Sql:
 
 
 def _date(value: date | str) -> date:
+    """Dates as dates on both engines (SQLite returns the text it stores)."""
     return date.fromisoformat(value) if isinstance(value, str) else value
 
 
 # Columns whose values the engines return differently (SQLite: dates as text, yes/no as 0/1).
 _TYPES: dict[str, Callable[[Any], Any]] = {"local_date": _date, "handled_here": bool, "demo": bool}
-
-
-def _typed(column: str, value):
-    """The same Python types on both engines: dates as dates, yes/no as bool."""
-    if column == "local_date" and isinstance(value, str):
-        return date.fromisoformat(value)
-    if column in ("handled_here", "demo"):
-        return bool(value)
-    return value
 
 
 # --- visit-level rows (exports) ----------------------------------------------------------
