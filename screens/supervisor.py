@@ -26,6 +26,7 @@ from triage.overview import (
     Overview,
     above_target,
     bucket_label,
+    busiest_params,
     day_chart,
     latest_shares,
     overview,
@@ -259,13 +260,16 @@ class SupervisorScreen(Screen):
             )
             or "–"
         )
+        previous, previous_dates = count(s.previous_total, lang), self.previous_dates(result)
         self.query_one("#sup-summary", Static).update(
-            t(
+            t("sup_totals_empty", lang, previous_dates=previous_dates, previous=previous)
+            if s.total == 0  # no visits: no imbalance to state
+            else t(
                 "sup_totals_dated",
                 lang,
                 total=count(s.total, lang),
-                previous_dates=self.previous_dates(result),
-                previous=count(s.previous_total, lang),
+                previous_dates=previous_dates,
+                previous=previous,
                 change=change(s.change),
                 overall=f"{s.overall_imbalance * 100:.0f}",
                 referred=count(s.referred, lang),
@@ -344,7 +348,9 @@ class SupervisorScreen(Screen):
                 level = 0 if n == 0 else 1 + round((len(SHADES) - 2) * n / top)
                 row.append(SHADES[level] * 3 + " ")
             lines.append(Content(f"{t('weekday_' + str(day), lang)[:3]:<5}" + "".join(row)))
-        lines.append(Content(t("sup_heat_legend", lang, top=count(top, lang))).stylize("dim"))
+        busiest = result.busiest_by_site[site]
+        legend = t("sup_heat_legend_avg", lang, **busiest_params(busiest, lang))
+        lines.append(Content(legend).stylize("dim"))
         heat.update(Content("\n").join(lines))
 
     @staticmethod

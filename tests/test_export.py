@@ -541,6 +541,8 @@ def test_shares_over_time_in_every_format_with_a_chart_in_excel(november, flow, 
     path = next(p for p in files if p.name == "andele_pr_maaned.csv")
     lines = list(csv.reader(path.read_text(encoding="utf-8-sig").splitlines()))
     assert lines[1][:6] == [rows[0][0], rows[0][1], "2026-09", "2026-09-15", "2026-09-30", "0"]
+
+
 # --- the workbook planners can use at once -------------------------------------------------
 
 NUMBER_TEXT = re.compile(r"[+-]?\d+([.,]\d+)?\s*%?")
@@ -812,3 +814,37 @@ def test_cli_writes_the_workbook_with_its_chart(tmp_path):
     per_day = book["Besøg pr. dag"]
     assert about["Besøg i alt"] == sum(r[4] for r in per_day.iter_rows(min_row=2, values_only=True))
     assert about["Demobesøg talt med"].startswith("ja: perioden har demobesøg")
+
+
+def test_site_filter_keeps_export_shares_against_all_jobcentres(november, flow):
+    """With --site the shares table lists the chosen sites with their share of all jobcentres."""
+    rows = [
+        r
+        for r in november.visits()
+        if r["voided_utc"] is None and NOVEMBER.start <= r["local_date"] < NOVEMBER.end
+    ]
+    everyone = sum(1 for r in rows if r["site_id"].startswith("jc-"))
+    nord = sum(1 for r in rows if r["site_id"] == "jc-nord")
+    only = Filters(sites=("jc-nord", "jc-skelbaek"))
+    options = Options(start=NOVEMBER.start, end=NOVEMBER.end, filters=only)
+    shares = table(build(november, flow.sites, options), "shares").rows
+    assert [r[0] for r in shares] == ["jc-skelbaek", "jc-nord"]
+    assert shares[1][2] == nord and shares[1][3] == pytest.approx(nord / everyone)
+
+
+def test_shares_go_when_they_would_give_back_a_left_out_small_count(store, flow):
+    """Ten visits at Skelbækgade and at Nord in one hour, one at Musvåge: an export of the two
+    with --min-count 5 hides nothing else, but visits ÷ share would give Musvåge's 1 back."""
+    at = datetime(2026, 12, 7, 9, 10, tzinfo=UTC)
+    for site, n in (("jc-skelbaek", 10), ("jc-nord", 10), ("jc-musvaage", 1)):
+        for _ in range(n):
+            add(store, flow, ("2", "2"), site, at)
+    december = (date(2026, 12, 1), date(2027, 1, 1))
+    only = Filters(sites=("jc-nord", "jc-skelbaek"))
+    shown = table(build(store, flow.sites, Options(*december, filters=only)), "shares").rows
+    assert [r[3] for r in shown] == [pytest.approx(10 / 21)] * 2
+    built = build(store, flow.sites, Options(*december, filters=only, min_count=5))
+    assert [(r[2], r[3], r[5]) for r in table(built, "shares").rows] == [(10, None, None)] * 2
+    assert any("Andele og afvigelser er udeladt" in str(r[1]) for r in table(built, "about").rows)
+    everyone = build(store, flow.sites, Options(*december, filters=Filters(), min_count=5))
+    assert table(everyone, "shares").rows[0][3] is None  # Musvåge's 1 is hidden there too

@@ -353,6 +353,29 @@ def test_an_older_database_gets_the_steps_after_its_version(db, tmp_path, flow, 
     upgraded.dispose()
 
 
+def test_a_version_4_database_gets_the_busiest_hour_index(db, tmp_path, flow):
+    """The index the busiest hour's peak reads came with version 5: a version 4 database gets
+    it when opened, with every figure as it was, and then checks clean."""
+    from triage.stats import summarize
+
+    store = filled(db, tmp_path, flow)
+    before, busiest = figures(store), summarize(store, flow.sites, *WHOLE).busiest_hours
+    sql(
+        store,
+        "DROP INDEX ix_visit_hourly_slot",
+        "UPDATE triage_meta SET value = '4' WHERE key = 'schema_version'",
+    )
+    assert store.check()["indexes_missing"] == ["ix_visit_hourly_slot"]
+    store.dispose()
+    upgraded = opened(db, tmp_path)
+    assert upgraded.schema_version() == SCHEMA_VERSION
+    report = upgraded.check()
+    assert report["ok"] and report["indexes_missing"] == []
+    assert figures(upgraded) == before
+    assert summarize(upgraded, flow.sites, *WHOLE).busiest_hours == busiest
+    upgraded.dispose()
+
+
 # --- check and repair ----------------------------------------------------------------
 
 

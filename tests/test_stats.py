@@ -116,7 +116,16 @@ def test_summary_has_exact_figures(store, flow):
     assert s.previous_total == 2 and s.change == 4.0  # the 30 days before: 2 visits
     assert s.change_by_site == {"jc-musvaage": None, "jc-nord": 2.0, "jc-skelbaek": 4.0}
     # Every (site, weekday, hour) here has one visit; ties go by site, weekday, hour.
-    assert s.busiest_hours[0] == {"site_id": "jc-musvaage", "weekday": 2, "hour": 10, "visits": 1}
+    assert s.busiest_hours[0] == {
+        "site_id": "jc-musvaage",
+        "weekday": 2,
+        "hour": 10,
+        "visits": 1,
+        "days": 1,
+        "average": 1.0,
+        "peak": 1,
+        "peak_date": "2026-11-04",
+    }
     assert len(s.busiest_hours) == 5
 
 
@@ -128,6 +137,9 @@ def test_a_period_without_visits_has_no_imbalance(store, flow):
     )
     assert s.overall_imbalance == 0.0
     from triage.report import summary_csv, summary_table
+
+    said = summary_table(s, flow.sites)
+    assert "Ingen besøg i perioden." in said and "Samlet ubalance" not in said
 
     assert "-100" not in summary_table(s, flow.sites) and "–" in summary_table(s, flow.sites)
     assert "imbalance,jc-skelbaek,,\r\n" in summary_csv(s, flow.sites)
@@ -210,7 +222,14 @@ def test_summary_command_in_three_formats(tmp_path, flow, capsys):
     assert main(["summary", *period, "--format", "csv", "--site", "jc-nord"]) == 0
     rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))
     assert rows[0] == ["section", "site", "other", "value"]
-    assert ["total", "", "", "3"] in rows and ["share", "jc-nord", "", "1.0"] in rows
+    # Only Nord is shown, with its share of all jobcentres (3 of 10) against its target of 30 %.
+    assert ["total", "", "", "3"] in rows and ["share", "jc-nord", "", "0.3"] in rows
+    assert ["imbalance", "jc-nord", "", "0.0"] in rows and [
+        "visits",
+        "jc-skelbaek",
+        "",
+        "5",
+    ] not in rows
 
     assert main(["summary", "--from", "2026-12-01", "--to", "2026-11-01", "--db", str(db)]) == 1
     assert "begynder" in capsys.readouterr().err
@@ -550,3 +569,225 @@ def test_overview_with_a_site_filter_reads_every_site_once_for_shares(store, flo
         ("2026-12-02", 1),
     ]
     assert only_nord.demo_visits == 1
+
+
+def _random_visits(store, flow, seed: int = 7, n: int = 150) -> list[dict]:
+    """Visits on random days and hours of October-November 2026 at three jobcentres and the
+    social centre, some voided; returns the visit table's rows that count."""
+    import random
+
+    rnd = random.Random(seed)
+    answers = [("4", "2400", "1"), ("4", "2100", "2"), ("2", "2"), ("1", "1"), ("9", "1")]
+    made = []
+    for _ in range(n):
+        day = date(2026, 10, 1) + timedelta(days=rnd.randrange(50))
+        at = datetime(day.year, day.month, day.day, rnd.randrange(7, 13), 5, tzinfo=UTC)
+        site = rnd.choice(["jc-skelbaek", "jc-skelbaek", "jc-musvaage", "jc-nord"])
+        made.append(add(store, flow, rnd.choice(answers), site, at))
+    for visit in made[:5]:
+        store.void(visit["visit_id"], "d")
+    return [r for r in store.visits() if r["voided_utc"] is None]
+
+
+def test_site_filter_keeps_shares_against_all_jobcentres(store, flow):
+    """--site chooses what is shown; each shown site's share is of all jobcentre visits, counted
+    from the visit table itself, and its imbalance is against its own target."""
+    rows = _random_visits(store, flow)
+    period = (date(2026, 10, 1), date(2026, 11, 20))
+    jobcentres = {s.id: float(s.target_share) for s in flow.sites if s.kind == "jobcenter"}
+    everyone = sum(1 for r in rows if r["site_id"] in jobcentres)
+    unfiltered = summarize(store, flow.sites, *period)
+    for chosen in (("jc-nord",), ("jc-skelbaek", "jc-musvaage")):
+        s = summarize(store, flow.sites, *period, Filters(sites=chosen))
+        assert [x.site_id for x in s.sites] == [x for x in jobcentres if x in chosen]
+        assert s.total == sum(1 for r in rows if r["site_id"] in chosen)
+        for x in s.sites:
+            visits = sum(1 for r in rows if r["site_id"] == x.site_id)
+            assert x.visits == visits and x.share == pytest.approx(visits / everyone)
+            assert x.imbalance == pytest.approx(visits / everyone / jobcentres[x.site_id] - 1)
+        assert s.overall_imbalance == pytest.approx(unfiltered.overall_imbalance)
+
+
+def test_busiest_hours_are_averages_over_open_days_with_their_peak(store, flow):
+    """Each (site, weekday, hour): visits ÷ days of that weekday the site had visits, and the
+    single busiest hour with its date, all counted from the visit table itself."""
+    rows = _random_visits(store, flow, seed=11, n=200)
+    period = (date(2026, 10, 1), date(2026, 11, 20))
+    open_days: dict = {}
+    per_hour: dict = {}
+    for r in rows:
+        open_days.setdefault((r["site_id"], r["local_weekday"]), set()).add(r["local_date"])
+        key = (r["site_id"], r["local_weekday"], r["local_hour"], r["local_date"])
+        per_hour[key] = per_hour.get(key, 0) + 1
+    expected = {}
+    for (site, weekday, hour, day), n in per_hour.items():
+        total, peak, peak_day = expected.get((site, weekday, hour), (0, 0, None))
+        better = n > peak or (n == peak and day < peak_day)
+        expected[(site, weekday, hour)] = (
+            total + n,
+            n if better else peak,
+            day if better else peak_day,
+        )
+    got = summarize(store, flow.sites, *period, busiest=10_000).busiest_hours
+    assert len(got) == len(expected)
+    for h in got:
+        total, peak, peak_day = expected[(h["site_id"], h["weekday"], h["hour"])]
+        days = len(open_days[(h["site_id"], h["weekday"])])
+        assert (h["visits"], h["days"], h["peak"], h["peak_date"]) == (
+            total,
+            days,
+            peak,
+            peak_day.isoformat(),
+        )
+        assert h["average"] == pytest.approx(total / days)
+    averages = [h["average"] for h in got]
+    assert averages == sorted(averages, reverse=True)
+
+
+def test_busiest_hour_text_says_average_and_peak(store, flow):
+    """Three Mondays open at Nord: 3 and 1 visits at 10-11 on two of them, one at 9 on the third.
+    The busiest hour is 4 ÷ 3 on average, 3 at most (2 November), not the total 4."""
+    from triage.report import summary_json, summary_table
+
+    for day, hour, n in ((2, 10, 3), (9, 10, 1), (16, 9, 1)):
+        for _ in range(n):
+            add(
+                store, flow, ("2", "2"), "jc-nord", datetime(2026, 11, day, hour - 1, 5, tzinfo=UTC)
+            )
+    s = summarize(store, flow.sites, date(2026, 11, 1), date(2026, 11, 30))
+    said = summary_table(s, flow.sites)
+    assert (
+        "Jobcenter København Nord, mandag kl. 10-11: i gennemsnit 1,3 besøg over 3 dage; "
+        "flest på én time: 3 (mandag 2026-11-02 kl. 10)"
+    ) in said
+    import json
+
+    first = json.loads(summary_json(s, flow.sites))["busiest_hours"][0]
+    assert (first["average"], first["peak"], first["peak_date"]) == (4 / 3, 3, "2026-11-02")
+    english = summary_table(s, flow.sites, "en")
+    assert "on average 1.3 visits over 3 days; most in one hour: 3 (Monday 2026-11-02" in english
+
+
+def _busiest_from_visits(rows: list[dict]) -> list[dict]:
+    """Every (site, weekday, hour) slot counted on the visit table itself: its visits, the days
+    of that weekday the site had visits, the average over them, the single busiest hour and
+    its date (the earliest on a tie); busiest on average first, ties by site, weekday, hour."""
+    open_days: dict = {}
+    per_hour: dict = {}
+    for r in rows:
+        open_days.setdefault((r["site_id"], r["local_weekday"]), set()).add(r["local_date"])
+        key = (r["site_id"], r["local_weekday"], r["local_hour"], r["local_date"])
+        per_hour[key] = per_hour.get(key, 0) + 1
+    slots: dict = {}
+    for (site, weekday, hour, day), n in sorted(per_hour.items()):
+        slot = slots.setdefault((site, weekday, hour), {"visits": 0, "peak": 0, "peak_date": ""})
+        slot["visits"] += n
+        if n > slot["peak"]:  # days in order: the earliest of equal peaks stays
+            slot["peak"], slot["peak_date"] = n, day.isoformat()
+    ranked = []
+    for (site, weekday, hour), slot in slots.items():
+        days = len(open_days[(site, weekday)])
+        ranked.append(
+            {"site_id": site, "weekday": weekday, "hour": hour, "days": days}
+            | slot
+            | {"average": slot["visits"] / days}
+        )
+    return sorted(ranked, key=lambda r: (-r["average"], r["site_id"], r["weekday"], r["hour"]))
+
+
+def _shown(rows) -> list[tuple]:
+    return [
+        (r["site_id"], r["weekday"], r["hour"], r["visits"], r["days"], r["peak"], r["peak_date"])
+        for r in rows
+    ]
+
+
+def test_busiest_hours_of_the_overview_and_filters_against_the_visit_table(store, flow):
+    """The overview's busiest hour per site and the summary's five, with and without demo
+    visits, for some sites and for a destination (read from another rollup), equal what the
+    visit table gives. A day whose visits at a site were all voided is not an open day there,
+    and the busiest day of a slot is found across a whole month read from the month rollups."""
+    from triage.overview import overview
+
+    made = _random_visits(store, flow, seed=3, n=160)
+    for n in range(4):  # demo visits: a Tuesday hour busier than any real one
+        add(
+            store,
+            flow,
+            ("2", "2"),
+            "jc-musvaage",
+            datetime(2026, 10, 6, 8, n, tzinfo=UTC),
+            demo=True,
+        )
+    voided = [
+        add(store, flow, ("1", "1"), "jc-nord", datetime(2026, 11, 23, 8, n, tzinfo=UTC))
+        for n in range(3)
+    ]  # a Monday with visits at Nord, all of them voided
+    for visit in voided:
+        store.void(visit["visit_id"], "d")
+    rows = [r for r in store.visits() if r["voided_utc"] is None]
+    assert len(rows) > len(made)
+    period = (date(2026, 9, 28), date(2026, 11, 25))  # October whole, days either side
+    in_period = [r for r in rows if period[0] <= r["local_date"] < period[1]]
+    now = datetime(2026, 11, 24, 10, tzinfo=UTC)
+    for filters, chosen in (
+        (Filters(), in_period),
+        (Filters(include_demo=False), [r for r in in_period if not r["demo"]]),
+        (
+            Filters(sites=("jc-nord", "jc-musvaage")),
+            [r for r in in_period if r["site_id"] in ("jc-nord", "jc-musvaage")],
+        ),
+    ):
+        expected = _busiest_from_visits(chosen)
+        result = overview(store, flow.sites, *period, now, filters)
+        assert _shown(result.summary.busiest_hours) == _shown(expected[:5])
+        firsts: dict = {}
+        for row in expected:
+            firsts.setdefault(row["site_id"], row)
+        assert {s: _shown([r])[0] for s, r in result.busiest_by_site.items()} == {
+            s: _shown([r])[0] for s, r in firsts.items()
+        }
+        for got, want in zip(result.summary.busiest_hours, expected, strict=False):
+            assert got["average"] == pytest.approx(want["average"])
+    ys = Filters(destinations=("ys",))
+    expected = _busiest_from_visits([r for r in in_period if r["destination_id"] == "ys"])
+    assert expected and _shown(summarize(store, flow.sites, *period, ys).busiest_hours) == _shown(
+        expected[:5]
+    )
+    nord_mondays = {
+        r["local_date"] for r in in_period if r["site_id"] == "jc-nord" and r["local_weekday"] == 0
+    }
+    assert date(2026, 11, 23) not in nord_mondays
+    monday = [
+        r
+        for r in _busiest_from_visits(in_period)
+        if r["site_id"] == "jc-nord" and r["weekday"] == 0
+    ]
+    assert monday and all(r["days"] == len(nord_mondays) for r in monday)
+
+
+def test_the_busiest_hour_peak_reads_its_slot_through_the_index(tmp_path, flow):
+    """On SQLite the peak lookup searches ix_visit_hourly_slot (one slot's days), not every
+    hour of the period."""
+    import sqlite3
+
+    from triage.db.queries import hour_peaks
+
+    store = Store(tmp_path / "v.db", spool_dir=tmp_path / "spool")
+    store.open()
+    add(store, flow, ("2", "2"), "jc-nord", datetime(2026, 11, 2, 9, 5, tzinfo=UTC))
+    period = (date(2026, 1, 1), date(2026, 12, 1))
+    statements: list[str] = []
+    raw = store.engine.raw_connection()
+    try:
+        raw.driver_connection.set_trace_callback(statements.append)
+        raw.close()  # back to the pool, traced: the lookup below takes it again
+        peaks = hour_peaks(store, *period, [("jc-nord", 0, 10)], Filters())
+    finally:
+        store.engine.dispose()
+    assert peaks == {("jc-nord", 0, 10): (1, date(2026, 11, 2))}
+    (lookup,) = [s for s in statements if "visit_hourly" in s]
+    with sqlite3.connect(tmp_path / "v.db") as conn:
+        plan = " ".join(str(row[-1]) for row in conn.execute("EXPLAIN QUERY PLAN " + lookup))
+    assert "SEARCH visit_hourly USING INDEX ix_visit_hourly_slot" in plan
+    assert "SCAN visit_hourly" not in plan

@@ -81,6 +81,11 @@ async def test_today_with_alert_and_period_switch(overview_app):
         assert "30 dage (2026-10-25 – 2026-11-23)" in text(overview_app, "#sup-title")
         assert table_rows(overview_app)[2][:2] == ["Jobcenter København Nord", "5"]
         assert "I alt 21 besøg" in text(overview_app, "#sup-summary")
+        # Skelbækgade: 12 visits today 10-11, none on other days: 12 on average over 1 day.
+        assert (
+            "Travleste time i gennemsnit: 12,0 besøg (mandag kl. 10-11); "
+            "flest på én time: 12 (mandag 2026-11-23 kl. 10)." in text(overview_app, "#sup-heat")
+        )
 
 
 async def test_refresh_picks_up_a_visit_written_by_another_process(overview_app, db, tmp_path):
@@ -122,6 +127,8 @@ async def test_no_alert_when_balanced_and_language(flow, tmp_path, monkeypatch):
         await ready(pilot)
         assert text(app, "#sup-alert") == ""
         assert "Ingen besøg i perioden." in text(app, "#sup-heat")
+        summary = text(app, "#sup-summary")  # no "Samlet ubalance 0 %" for a period without visits
+        assert summary.startswith("Ingen besøg i perioden") and "ubalance" not in summary
         await pilot.press("f2")
         assert text(app, "#sup-title").startswith("Overview  Today")
 

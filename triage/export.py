@@ -26,7 +26,7 @@ import stat
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -269,6 +269,8 @@ def build(store: Store, sites: Sites, options: Options, progress: Progress | Non
     step()
     export = Export(start, end, lang, options.min_count, tables)
     total_hidden = options.min_count > 1 and _suppress(export, summary.total)
+    if options.min_count > 1 and filters.sites is not None:
+        _hide_shares_if_left_out_is_small(export, store, sites, options, summary.sites)
     demo = visit_counts(store, start, end, ("demo",), filters=filters).get((True,), 0) > 0
     total = None if total_hidden else summary.total
     tables.insert(0, _about(export, options, total, demo, sites))
@@ -513,6 +515,23 @@ def _suppress(export: Export, total: int) -> bool:
     if ("about", 0) in hidden:
         export.suppressed += 1
     return ("about", 0) in hidden
+
+
+def _hide_shares_if_left_out_is_small(
+    export: Export, store: Store, sites: Sites, options: Options, shown: list
+) -> None:
+    """Shares are of all jobcentres, also those a site filter leaves out, so visits ÷ share
+    gives the left-out jobcentres' visits back: no shares when those are a small count."""
+    everywhere = replace(options.filters, sites=None)
+    jobcentres = {s.id for s in sites if s.kind == "jobcenter" and s.target_share}
+    counted = visit_counts(store, options.start, options.end, ("site_id",), filters=everywhere)
+    left_out = sum(n for (site,), n in counted.items() if site in jobcentres) - sum(
+        x.visits for x in shown
+    )
+    if 0 < left_out < options.min_count:
+        shares = next(table for table in export.tables if table.key == "shares")
+        for row in shares.rows:
+            export.suppressed += _empty(shares, row, count=False)
 
 
 def _empty(table: Table, row: list, count: bool) -> int:

@@ -10,9 +10,19 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
 from triage.db.store import Store
-from triage.i18n import t
+from triage.i18n import count, t
 from triage.sites import Sites
-from triage.stats import HOURS, Filters, ShareInTime, Summary, summarize, visit_counts
+from triage.stats import (
+    HOURS,
+    BusyHour,
+    Filters,
+    ShareInTime,
+    Summary,
+    busiest_hours,
+    open_days,
+    summarize,
+    visit_counts,
+)
 
 PERIODS = ("today", "week", "30days", "year")
 ALERT_OVER = 0.25  # a site more than 25 % above its target share
@@ -31,6 +41,23 @@ def period_dates(period: str, today: date) -> tuple[date, date]:
     if period == "year":
         return date(today.year, 1, 1), today + timedelta(days=1)
     raise ValueError(f"period must be one of {PERIODS}")
+
+
+def busiest_params(row: BusyHour, lang: str) -> dict[str, str]:
+    """A busiest-hours row (stats.busiest_hours) as people read it: the average with one
+    decimal, the peak with its weekday and date."""
+    average = f"{row['average']:.1f}"
+    peak_weekday = date.fromisoformat(row["peak_date"]).weekday()
+    return {
+        "weekday": t(f"weekday_{row['weekday']}", lang),
+        "hour": f"{row['hour']:02d}-{row['hour'] + 1:02d}",
+        "average": average.replace(".", ",") if lang == "da" else average,
+        "days": count(row["days"], lang),
+        "peak": count(row["peak"], lang),
+        "peak_weekday": t(f"weekday_{peak_weekday}", lang),
+        "peak_date": row["peak_date"],
+        "peak_hour": f"{row['hour']:02d}",
+    }
 
 
 @dataclass
@@ -52,6 +79,7 @@ class Overview:
     alerts: list[Alert] = field(default_factory=list)
     demo_visits: int = 0
     refreshed: datetime | None = None
+    busiest_by_site: dict[str, BusyHour] = field(default_factory=dict)  # see stats.busiest_hours
 
 
 def _alerts(store: Store, sites: Sites, now: datetime) -> list[Alert]:
@@ -104,15 +132,22 @@ def overview(
             per_day[day] = per_day.get(day, 0) + visits
             if is_demo:
                 demo += visits
+    opened = open_days(store, start, end, filters)
+    # The summary's busiest five and each site's busiest (the heat map's legend), one lookup.
+    busiest = busiest_hours(store, start, end, hours, opened, filters, each_site=True)
+    busiest_by_site: dict[str, BusyHour] = {}
+    for row in busiest:
+        busiest_by_site.setdefault(row["site_id"], row)
     return Overview(
         start,
         end,
-        summarize(store, sites, start, end, filters, hours=hours, days=days),
+        summarize(store, sites, start, end, filters, hours=hours, days=days, busiest_rows=busiest),
         heat,
         sorted((str(day), n) for day, n in per_day.items()),
         _alerts(store, sites, now),
         demo,
         now,
+        busiest_by_site,
     )
 
 

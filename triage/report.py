@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from triage.i18n import change, count, t
-from triage.overview import ALERT_OVER, bucket_label, latest_shares, share_cell
+from triage.overview import ALERT_OVER, bucket_label, busiest_params, latest_shares, share_cell
 from triage.sites import Sites
 from triage.stats import ShareInTime, Summary, is_misdirected, share_unit
 from triage.terminal import plain
@@ -48,6 +48,8 @@ def summary_view(s: Summary, sites: Sites, lang: str = "da", include_demo: bool 
             Text(f"{x.target * 100:.0f} %"),
             Text(change(x.imbalance), style="bold red" if high else ""),
         )
+    if s.total == 0:  # nothing to divide: say so rather than "0 %" of no one
+        return Group(Text(period), Text(""), table, Text(""), Text(t("sup_no_visits", lang)))
     out = [t("sum_overall", lang, value=f"{s.overall_imbalance * 100:.0f} %"), ""]
     out.append(
         t(
@@ -68,12 +70,10 @@ def summary_view(s: Summary, sites: Sites, lang: str = "da", include_demo: bool 
         for k, n in sorted(s.referred_by_kind.items(), key=lambda i: -i[1])
     )
     out.append(t("sum_referred", lang, referred=count(s.referred, lang), kinds=kinds or "–"))
-    out.append(t("sum_busiest", lang))
+    out.append(t("sum_busiest_avg", lang))
     for h in s.busiest_hours:
-        out.append(
-            f"  {sites.name_of(h['site_id'], lang)}, {t('weekday_' + str(h['weekday']), lang)} "
-            f"{h['hour']:02d}-{h['hour'] + 1:02d}: {count(h['visits'], lang)}"
-        )
+        site = sites.name_of(h["site_id"], lang)
+        out.append("  " + t("sum_busiest_hour", lang, site=site, **busiest_params(h, lang)))
     over_time = shares_over_time_view(s, sites, lang)
     return Group(Text(period), Text(""), table, Text(""), Text("\n".join(out)), *over_time)
 
@@ -172,12 +172,16 @@ def summary_csv(s: Summary, sites: Sites, lang: str = "da", include_demo: bool =
             writer.writerow(["home_by_visited", site, home, n])
     for kind, n in sorted(s.referred_by_kind.items()):
         writer.writerow(["referred", "", kind, n])
-    for hour in s.busiest_hours:  # each figure of the hour a row (visits, or others it carries)
+    for hour in s.busiest_hours:  # each figure of the hour a row
         when = f"{hour['weekday']} {hour['hour']:02d}"
-        for name, value in hour.items():
-            if name not in ("site_id", "weekday", "hour"):
-                section = "busiest_hour" if name == "visits" else f"busiest_hour_{name}"
-                writer.writerow([section, hour["site_id"], when, value])
+        for section, figure in (
+            ("busiest_hour", hour["visits"]),
+            ("busiest_hour_days", hour["days"]),
+            ("busiest_hour_average", round(hour["average"], 4)),
+            ("busiest_hour_peak", hour["peak"]),
+            ("busiest_hour_peak_date", hour["peak_date"]),
+        ):
+            writer.writerow([section, hour["site_id"], when, figure])
     for month in s.shares_over_time:  # a month cut by the period says which days it counts
         days = f"{month.first}/{month.last}"
         writer.writerow(["share_over_time", month.site_id, days, _rounded(month.share)])

@@ -26,8 +26,15 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, timedelta
+from typing import TypedDict
 
-from triage.db.queries import Filters, postcode_rollup_counts, rollup_counts
+from triage.db.queries import (
+    Filters,
+    hour_peaks,
+    open_days,
+    postcode_rollup_counts,
+    rollup_counts,
+)
 from triage.db.store import Store
 from triage.sites import Sites
 
@@ -122,7 +129,7 @@ class Summary:
     misdirection: dict[str, dict[str, int]]  # home site → visited site → visits
     referred: int
     referred_by_kind: dict[str, int]
-    busiest_hours: list[dict] = field(default_factory=list)
+    busiest_hours: list[BusyHour] = field(default_factory=list)
     shares_over_time: list[ShareInTime] = field(default_factory=list)
 
     def as_dict(self) -> dict:
@@ -163,6 +170,65 @@ def _change(now: int, before: int) -> float | None:
 HOURS = ("site_id", "local_weekday", "local_hour")
 
 
+class BusyHour(TypedDict):
+    site_id: str
+    weekday: int  # 0 = Monday
+    hour: int
+    visits: int  # in the whole period
+    days: int  # days of that weekday the site had visits
+    average: float  # visits ÷ days
+    peak: int  # the most visits in that hour on one day
+    peak_date: str
+
+
+def busiest_hours(
+    store: Store,
+    start: date,
+    end: date,
+    hours: dict[tuple, int],
+    opened: dict[tuple[str, int], int],
+    filters: Filters | None = None,
+    limit: int = 5,
+    each_site: bool = False,
+) -> list[BusyHour]:
+    """The (site, weekday, hour) slots with the most visits on average, busiest first, from
+    visits per (site, weekday, hour) (HOURS) and the days each site was open per (site,
+    weekday) (open_days: the days it had visits). The peak is the slot's single busiest hour,
+    with its date (the earliest on a tie), looked up for the slots returned only. Ties go by
+    site, weekday, hour. The `limit` busiest; with `each_site` also each site's busiest, so
+    the first row of a site is its busiest and the first `limit` rows are still the busiest."""
+    ranked = sorted(
+        (
+            (visits / opened[(site, weekday)], site, weekday, hour, visits)
+            for (site, weekday, hour), visits in hours.items()
+            if opened.get((site, weekday))
+        ),
+        key=lambda r: (-r[0], r[1], r[2], r[3]),
+    )
+    sites_seen: set[str] = set()
+    chosen = []
+    for i, row in enumerate(ranked):
+        if i < limit or (each_site and row[1] not in sites_seen):
+            chosen.append(row)
+        sites_seen.add(row[1])
+    ranked = chosen
+    slots = [(site, weekday, hour) for _, site, weekday, hour, _ in ranked]
+    peaks = hour_peaks(store, start, end, slots, filters or Filters())
+    return [
+        {
+            "site_id": site,
+            "weekday": weekday,
+            "hour": hour,
+            "visits": visits,
+            "days": opened[(site, weekday)],
+            "average": average,
+            "peak": peaks[(site, weekday, hour)][0],
+            "peak_date": peaks[(site, weekday, hour)][1].isoformat(),
+        }
+        for average, site, weekday, hour, visits in ranked
+    ]
+
+
 def summarize(
     store: Store,
     sites: Sites,
@@ -172,11 +238,16 @@ def summarize(
     busiest: int = 5,
     hours: dict[tuple, int] | None = None,
     days: dict[tuple, int] | None = None,
+    busiest_rows: list[BusyHour] | None = None,
 ) -> Summary:
     """The supervisor's figures for one period, with the previous period of the same length.
     Each query lets the database aggregate and returns a few rows (shipping every hourly cell
-    to Python was slower). `hours` — visits per (site, weekday, hour) — may be passed in by a
-    caller that has them already, as may `days` (see shares_over_time)."""
+    to Python was slower). `hours` — visits per (site, weekday, hour) — and the busiest hours
+    (busiest_hours) may be passed in by a caller that has them already, as may `days` (see
+    shares_over_time).
+
+    A site filter chooses which sites are shown and counted in the totals; shares and
+    imbalances stay against all jobcentres, as their targets are."""
     filters = filters or Filters()
     length = end - start
     before = {
@@ -187,24 +258,34 @@ def summarize(
     }
     if hours is None:
         hours = visit_counts(store, start, end, HOURS, filters=filters)
+    if busiest_rows is None:
+        opened = open_days(store, start, end, filters)
+        busiest_rows = busiest_hours(store, start, end, hours, opened, filters, busiest)
     per_site: dict[str, int] = {}
     for (site, _, _), visits in hours.items():  # one query fewer: the hours hold every visit
         per_site[site] = per_site.get(site, 0) + visits
     total = sum(per_site.values())
 
-    targeted = [s for s in sites if s.kind == "jobcenter" and s.target_share]
+    everywhere = per_site
     if filters.sites is not None:
-        targeted = [s for s in targeted if s.id in filters.sites]
-    at_jobcentres = sum(per_site.get(s.id, 0) for s in targeted)
+        unfiltered = replace(filters, sites=None)
+        everywhere = {
+            k[0]: v
+            for k, v in visit_counts(store, start, end, ("site_id",), filters=unfiltered).items()
+        }
+    targeted = [s for s in sites if s.kind == "jobcenter" and s.target_share]
+    at_jobcentres = sum(everywhere.get(s.id, 0) for s in targeted)
     shares = []
     for site in targeted:
-        visits = per_site.get(site.id, 0)
+        visits = everywhere.get(site.id, 0)
         share = visits / at_jobcentres if at_jobcentres else 0.0
         target = float(site.target_share or 0)
         shares.append(
             SiteShare(site.id, visits, share, target, share / target - 1 if at_jobcentres else None)
         )
     overall = sum(abs(s.share - s.target) for s in shares) / 2 if at_jobcentres else 0.0
+    if filters.sites is not None:
+        shares = [s for s in shares if s.site_id in filters.sites]
 
     matrix: dict[str, dict[str, int]] = {}
     referred_by_kind: dict[str, int] = {}
@@ -227,7 +308,6 @@ def summarize(
             kind = referral_kind(sites, destination)
             referred_by_kind[kind] = referred_by_kind.get(kind, 0) + visits
 
-    top = sorted(hours.items(), key=lambda item: (-item[1], item[0]))[:busiest]
     return Summary(
         start=start.isoformat(),
         end=end.isoformat(),
@@ -245,9 +325,7 @@ def summarize(
         misdirection=matrix,
         referred=sum(referred_by_kind.values()),
         referred_by_kind=referred_by_kind,
-        busiest_hours=[
-            {"site_id": s, "weekday": w, "hour": h, "visits": n} for (s, w, h), n in top
-        ],
+        busiest_hours=busiest_rows[:busiest],
         shares_over_time=shares_over_time(store, sites, start, end, filters, days),
     )
 

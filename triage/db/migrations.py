@@ -14,7 +14,7 @@ from sqlalchemy import func
 from sqlalchemy.engine import Connection
 from sqlmodel import col, select
 
-from triage.db.models import Visit, VisitDaily, set_meta, table_of
+from triage.db.models import Visit, VisitDaily, VisitHourly, set_meta, table_of
 from triage.db.rollups import ROLLUP_KEYS, ROLLUPS, SUMMED, group_postcodes_sql, sum_sql
 
 
@@ -52,11 +52,18 @@ def _per_day_and_month(conn: Connection) -> None:
         conn.exec_driver_sql(sum_sql(table, keys, source, conn.dialect.name))
 
 
+def _busiest_hour_lookup(conn: Connection) -> None:
+    """The index the busiest hours' peak reads (triage.db.queries.hour_peaks)."""
+    for index in table_of(VisitHourly).indexes:
+        index.create(conn, checkfirst=True)
+
+
 # Version 1 is the first schema: nothing leads to it.
 STEPS = (
     Step(2, "rollups kept by triggers", _rollups_kept_by_triggers),
     Step(3, "visits per postcode", _visits_per_postcode),
     Step(4, "per day, per month", _per_day_and_month),
+    Step(5, "busiest hour lookup", _busiest_hour_lookup),
 )
 SCHEMA_VERSION = STEPS[-1].version
 # The oldest code schema that may still write into a database of SCHEMA_VERSION (kept in

@@ -64,6 +64,11 @@ class VisitHourly(SQLModel, table=True):
     """Footfall per site, day and hour: the small table the supervisor's views read."""
 
     __tablename__ = "visit_hourly"
+    # The busiest hour's peak: one slot's days (a weekday and hour at a site) without reading
+    # every hour of the period.
+    __table_args__ = (
+        Index("ix_visit_hourly_slot", "site_id", "local_weekday", "local_hour", "local_date"),
+    )
 
     # Date first in the key: a day or a month is a range scan, not a pass over every site.
     local_date: date = Field(primary_key=True)

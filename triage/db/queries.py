@@ -107,8 +107,7 @@ def rollup_counts(
         keys = ", ".join(by)
         union = " UNION ALL ".join(parts)
         query = f"SELECT {keys}, SUM(visits) FROM ({union}) AS parts GROUP BY {keys}"
-    with store.engine.connect() as conn:
-        rows = conn.exec_driver_sql(query, sql.params).fetchall()
+    rows = _fetched(store, query, sql.params)
     if not rows:
         return {}
     # Column by column: the overview reads hundreds of rows each refresh, and a call per cell
@@ -136,9 +135,64 @@ def postcode_rollup_counts(
         start,
         end,
     )
-    with store.engine.connect() as conn:
-        rows = conn.exec_driver_sql(query, sql.params).fetchall()
+    rows = _fetched(store, query, sql.params)
     return {(int(p), home, site): int(n) for p, home, site, n in rows if n}
+
+
+def open_days(store: Store, start: date, end: date, filters: Filters) -> dict[tuple[str, int], int]:
+    """How many days of each weekday each site had visits in the period, per (site, weekday):
+    a few rows, counted by the database from the per-day rollup."""
+    table = table_of(_narrowest({"local_date", "site_id", "local_weekday"} | filters.columns))
+    sql = _Sql(store.dialect, filters)
+    # Rows are never below zero, so a day with any row above zero had visits.
+    by, counted = ("site_id", "local_weekday"), "COUNT(DISTINCT local_date)"
+    query = sql.grouped(
+        table.name, by, "local_date", start, end, condition="visits > 0", counted=counted
+    )
+    rows = _fetched(store, query, sql.params)
+    return {(site, int(weekday)): int(n) for site, weekday, n in rows}
+
+
+def hour_peaks(
+    store: Store,
+    start: date,
+    end: date,
+    slots: Sequence[tuple[str, int, int]],
+    filters: Filters,
+) -> dict[tuple[str, int, int], tuple[int, date]]:
+    """For each (site, weekday, hour) slot: the most visits in that hour on one day of the
+    period, and that day (the earliest on a tie). A lookup per slot on the hourly rollup's
+    slot index (ix_visit_hourly_slot) reads that slot's days only, not every hour."""
+    if not slots:
+        return {}
+    by = ("site_id", "local_weekday", "local_hour", "local_date")
+    table = table_of(_narrowest(set(by) | filters.columns)).name
+    sql = _Sql(store.dialect, filters)
+    parts = []
+    for site, weekday, hour in slots:
+        slot = (
+            f"site_id = {sql.param(site)} AND local_weekday = {sql.param(weekday)} "
+            f"AND local_hour = {sql.param(hour)}"
+        )
+        busiest = sql.grouped(table, by, "local_date", start, end, condition=slot)
+        parts.append(f"SELECT * FROM ({busiest} ORDER BY visits DESC, local_date LIMIT 1) AS p")
+    rows = _fetched(store, " UNION ALL ".join(parts), sql.params)
+    return {
+        (site, int(weekday), int(hour)): (int(visits), _as_date(day))
+        for site, weekday, hour, day, visits in rows
+    }
+
+
+def _fetched(store: Store, query: str, params: dict) -> Sequence[Any]:
+    """A counting query's rows from the driver's own cursor: plain tuples, without the result
+    objects that cost more than a small query itself (the overview runs several)."""
+    raw = store.engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        cursor.execute(query, params)
+        return cursor.fetchall()
+    finally:
+        raw.close()
 
 
 class _Sql:
@@ -164,8 +218,12 @@ class _Sql:
         start: date,
         end: date,
         summed: bool = True,
+        condition: str = "",
+        counted: str = "SUM(visits)",
     ) -> str:
         conditions = [f"{date_column} >= {self.param(start)}", f"{date_column} < {self.param(end)}"]
+        if condition:
+            conditions.append(condition)
         for column, values in (
             ("site_id", self.filters.sites),
             ("destination_id", self.filters.destinations),
@@ -180,7 +238,7 @@ class _Sql:
         where = " AND ".join(conditions)
         if not summed:
             return f"SELECT {keys}, visits FROM {table} WHERE {where}"
-        return f"SELECT {keys}, SUM(visits) AS visits FROM {table} WHERE {where} GROUP BY {keys}"
+        return f"SELECT {keys}, {counted} AS visits FROM {table} WHERE {where} GROUP BY {keys}"
 
 
 @cache
