@@ -26,7 +26,15 @@ from triage.errors import CodedError
 from triage.i18n import change, count, t
 from triage.sites import Sites
 from triage.staffing import DEFAULT_WAIT_MINUTES, DEFAULT_WAIT_SHARE, counters_needed
-from triage.stats import Filters, SiteShare, Summary, is_misdirected, summarize, visit_counts
+from triage.stats import (
+    Filters,
+    SiteShare,
+    Summary,
+    is_misdirected,
+    shares_over_time,
+    summarize,
+    visit_counts,
+)
 
 if TYPE_CHECKING:  # the store's module loads SQLAlchemy
     from triage.db.store import Store
@@ -79,13 +87,18 @@ def month_name(first: date, lang: str, short: bool = False) -> str:
 def shares_by_month(
     store: Store, sites: Sites, first: date, months: int, filters: Filters
 ) -> list[tuple[date, list[SiteShare]]]:
-    """Each jobcentre's share of each month against its target, oldest month first: every month
-    summarised on its own, with the summary's definition of share."""
-    shown = []
-    for i in range(months):
-        start = add_months(first, i)
-        shown.append((start, summarize(store, sites, start, add_months(start, 1), filters).sites))
-    return shown
+    """Each jobcentre's share of each month against its target, oldest month first, from the
+    one definition of shares over time (stats.shares_over_time); a month without visits at the
+    jobcentres has shares of 0 and no imbalance, and is drawn as a gap."""
+    rows = shares_over_time(store, sites, first, add_months(first, months), filters)
+    by_month: dict[str, list[SiteShare]] = {}
+    for x in rows:
+        imbalance = None if x.share is None else x.share / x.target - 1
+        by_month.setdefault(x.bucket, []).append(
+            SiteShare(x.site_id, x.visits, x.share or 0.0, x.target, imbalance)
+        )
+    starts = [add_months(first, i) for i in range(months)]
+    return [(start, by_month.get(start.strftime("%Y-%m"), [])) for start in starts]
 
 
 @dataclass(frozen=True)
