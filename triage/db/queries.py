@@ -7,7 +7,7 @@ compiling a statement cost more than running it, and the overview runs several."
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -287,6 +287,24 @@ def visit_rows(
             text(sql), params
         )
         yield from result.partitions(batch)
+
+
+def halves(store: Store, query: VisitQuery, least: int) -> tuple[VisitQuery, VisitQuery] | None:
+    """The query's period cut at the day that splits its rows in two of about equal size
+    (counted from the day rollup: cheap, and near enough to share the work), or None when
+    fewer than `least` rows or all on one day. The halves' rows, one after the other, are the
+    query's rows in its order (dates first)."""
+    filters = Filters(sites=query.filters.sites, include_demo=query.filters.include_demo)
+    days = sorted(rollup_counts(store, query.start, query.end, ("local_date",), filters).items())
+    total = sum(n for _, n in days)
+    if total < least or len(days) < 2:
+        return None
+    cut, counted = 1, days[0][1]  # days[:cut] are the first half
+    while cut < len(days) - 1 and counted * 2 < total:
+        counted += days[cut][1]
+        cut += 1
+    middle = days[cut][0][0]  # the first day of the second half
+    return replace(query, end=middle), replace(query, start=middle)
 
 
 def count_visit_rows(store: Store, query: VisitQuery) -> int:
