@@ -8,6 +8,10 @@ from sqlalchemy import Index, Table
 from sqlalchemy.engine import Connection
 from sqlmodel import Field, SQLModel, col
 
+# A rollup on SQLite is one b-tree ordered by its key (WITHOUT ROWID): not a table beside an
+# index of that key, so each count written touches half the pages.
+ROLLUP_TABLE_ARGS = {"sqlite_with_rowid": False}
+
 
 class Visit(SQLModel, table=True):
     """One confirmed outcome. There is deliberately no field for who the citizen is.
@@ -46,6 +50,7 @@ class VisitDaily(SQLModel, table=True):
     Empty strings, not NULL, stand for "none": they must take part in the key."""
 
     __tablename__ = "visit_daily"
+    __table_args__ = ROLLUP_TABLE_ARGS
 
     local_date: date = Field(primary_key=True)
     local_hour: int = Field(primary_key=True)
@@ -64,6 +69,7 @@ class VisitHourly(SQLModel, table=True):
     """Footfall per site, day and hour: the small table the supervisor's views read."""
 
     __tablename__ = "visit_hourly"
+    __table_args__ = ROLLUP_TABLE_ARGS
 
     # Date first in the key: a day or a month is a range scan, not a pass over every site.
     local_date: date = Field(primary_key=True)
@@ -79,6 +85,7 @@ class VisitRoute(SQLModel, table=True):
     Small enough for misdirection and referral figures over long periods."""
 
     __tablename__ = "visit_route"
+    __table_args__ = ROLLUP_TABLE_ARGS
 
     local_date: date = Field(primary_key=True)
     site_id: str = Field(primary_key=True, max_length=64)
@@ -95,6 +102,7 @@ class VisitPostcode(SQLModel, table=True):
     their catchment. Serves the planners' exports and the catchment proposal."""
 
     __tablename__ = "visit_postcode"
+    __table_args__ = ROLLUP_TABLE_ARGS
 
     local_date: date = Field(primary_key=True)
     site_id: str = Field(primary_key=True, max_length=64)
@@ -109,6 +117,7 @@ class VisitDay(SQLModel, table=True):
     """Visits per day and site: the trend and the totals of long periods read this."""
 
     __tablename__ = "visit_day"
+    __table_args__ = ROLLUP_TABLE_ARGS
 
     local_date: date = Field(primary_key=True)
     site_id: str = Field(primary_key=True, max_length=64)
@@ -122,6 +131,7 @@ class VisitMonthHourly(SQLModel, table=True):
     twelve rows per cell instead of some 250."""
 
     __tablename__ = "visit_month_hourly"
+    __table_args__ = ROLLUP_TABLE_ARGS
 
     month: date = Field(primary_key=True)
     site_id: str = Field(primary_key=True, max_length=64)
@@ -135,6 +145,7 @@ class VisitMonthRoute(SQLModel, table=True):
     """visit_route summed over whole months: misdirection and referrals of long periods."""
 
     __tablename__ = "visit_month_route"
+    __table_args__ = ROLLUP_TABLE_ARGS
 
     month: date = Field(primary_key=True)
     site_id: str = Field(primary_key=True, max_length=64)
@@ -163,6 +174,16 @@ TABLES = (
     VisitMonthHourly,
     VisitMonthRoute,
     Meta,
+)
+# The rollups the triggers keep (each made with ROLLUP_TABLE_ARGS).
+ROLLUP_MODELS = (
+    VisitDaily,
+    VisitHourly,
+    VisitRoute,
+    VisitPostcode,
+    VisitDay,
+    VisitMonthHourly,
+    VisitMonthRoute,
 )
 TABLE_NAMES = frozenset(model.__tablename__ for model in TABLES)
 
