@@ -221,10 +221,15 @@ def visits_sql(query: VisitQuery, typed: bool, dialect: str = "sqlite") -> tuple
     for i, start in enumerate(query.formula_starts):
         params[f"f{i}"] = start
     starts = ", ".join(f":f{i}" for i in range(len(query.formula_starts)))
+    points = ", ".join(str(ord(start)) for start in query.formula_starts)  # one character each
 
     def safe(column: str) -> str:
         if typed:
             return column
+        if dialect == "sqlite":  # the first character's code point: no substring per cell
+            return (
+                f"CASE WHEN unicode({column}) IN ({points}) THEN '''' || {column} ELSE {column} END"
+            )
         return (
             f"CASE WHEN substr({column}, 1, 1) IN ({starts}) THEN '''' || {column} "
             f"ELSE {column} END"
