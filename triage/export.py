@@ -1117,8 +1117,12 @@ def _write_visit_csv_rows(
         "delimiter": csv_dialect(excel_da)["delimiter"],
     }
     try:
+        # The same triage as this process's, whatever the working folder holds (-P).
+        code = str(Path(__file__).resolve().parent.parent)
+        path = os.pathsep.join(filter(None, [code, os.environ.get("PYTHONPATH")]))
         helper = subprocess.Popen(
-            [sys.executable, "-m", "triage.db.csv_rows"],
+            [sys.executable, "-P", "-m", "triage.db.csv_rows"],
+            env={**os.environ, "PYTHONPATH": path},
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
