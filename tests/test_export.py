@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import errno
 import json
 import re
 import resource
@@ -848,3 +849,81 @@ def test_shares_go_when_they_would_give_back_a_left_out_small_count(store, flow)
     assert any("Andele og afvigelser er udeladt" in str(r[1]) for r in table(built, "about").rows)
     everyone = build(store, flow.sites, Options(*december, filters=Filters(), min_count=5))
     assert table(everyone, "shares").rows[0][3] is None  # Musvåge's 1 is hidden there too
+
+
+# --- visit rows in two processes (large CSV exports on SQLite) ------------------------------
+
+
+@pytest.fixture
+def demo_store(tmp_path):
+    """A demo history of some 6,500 visits over 40 days, in a SQLite file."""
+    from triage.db.store import Store
+
+    db = tmp_path / "demo.db"
+    assert main(["demo", "--db", str(db), "--days", "40", "--per-day", "300"]) == 0
+    store = Store(db, spool_dir=tmp_path / "spool")
+    store.open()
+    yield store
+    store.dispose()
+
+
+def _helpers_started(monkeypatch, limit_file_size: bool = False) -> list[list[str]]:
+    """Record the helper processes an export starts (real ones); optionally each with a file
+    size limit, so its writing fails as on a full disk."""
+    started: list[list[str]] = []
+    real = subprocess.Popen
+
+    def popen(command, **options):
+        started.append(command)
+        if limit_file_size:
+            options["preexec_fn"] = _limit_file_size
+        return real(command, **options)
+
+    monkeypatch.setattr(export.subprocess, "Popen", popen)
+    return started
+
+
+@pytest.mark.parametrize("excel_da", [False, True])
+def test_a_large_csv_export_writes_its_halves_in_two_processes_with_the_same_bytes(
+    demo_store, tmp_path, monkeypatch, excel_da
+):
+    everything = Options(start=date(2000, 1, 1), end=date(2100, 1, 1))
+    only_nord = Options(
+        start=everything.start, end=everything.end, filters=Filters(sites=("jc-nord",))
+    )
+    with demo_store.engine.connect() as conn:
+        rows = conn.exec_driver_sql("SELECT COUNT(*) FROM visit WHERE voided_utc IS NULL").scalar()
+    assert rows > 5000
+    for options in (everything, only_nord):
+        monkeypatch.setattr(export, "TWO_PROCESSES_FROM", 10**12)  # one process
+        one = tmp_path / "one.csv"
+        written = write_visits(demo_store, options, "csv", one, excel_da)
+        started = _helpers_started(monkeypatch)
+        monkeypatch.setattr(export, "TWO_PROCESSES_FROM", 1000)
+        two, said = tmp_path / "two.csv", []
+        assert write_visits(demo_store, options, "csv", two, excel_da, said.append) == written
+        assert [c[-1] for c in started] == ["triage.db.csv_rows"]  # the second half's
+        assert two.read_bytes() == one.read_bytes()
+        about = {p: (p.parent / f"{p.stem}_om_udtraekket.csv").read_text() for p in (one, two)}
+        assert about[one] == about[two]
+        assert said == sorted(said) and said[0] < 1 and said[-1] == 1.0
+        monkeypatch.undo()
+    delimiter = ";" if excel_da else ","
+    parsed = list(csv.reader(two.read_text(encoding="utf-8-sig").splitlines(), delimiter=delimiter))
+    assert len(parsed) - 1 == written and {r[5] for r in parsed[1:]} == {"jc-nord"}
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".part")]
+
+
+def test_a_helper_process_that_cannot_write_leaves_the_old_file(demo_store, tmp_path, monkeypatch):
+    everything = Options(start=date(2000, 1, 1), end=date(2100, 1, 1))
+    out = tmp_path / "visits.csv"
+    small = Options(start=date(2000, 1, 1), end=date(2000, 1, 2))
+    assert write_visits(demo_store, small, "csv", out) == 0  # an earlier export, one to replace
+    earlier = out.read_bytes()
+    started = _helpers_started(monkeypatch, limit_file_size=True)
+    monkeypatch.setattr(export, "TWO_PROCESSES_FROM", 1000)
+    with pytest.raises(OSError) as raised:
+        write_visits(demo_store, everything, "csv", out)
+    assert len(started) == 1 and raised.value.errno == errno.EFBIG
+    assert out.read_bytes() == earlier
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".part")]

@@ -18,6 +18,7 @@ from tests.test_cli import run
 from tests.test_store import GROUPINGS, NOON_UTC, _history, make_visit
 from triage.db.errors import DbError
 from triage.db.migrations import SCHEMA_VERSION, WRITABLE_FROM
+from triage.db.rollups import rollup_triggers
 from triage.db.store import Store
 from triage.i18n import t
 from triage.visits import local_parts, to_minute, visit_from_result
@@ -373,6 +374,50 @@ def test_a_version_4_database_gets_the_busiest_hour_index(db, tmp_path, flow):
     assert report["ok"] and report["indexes_missing"] == []
     assert figures(upgraded) == before
     assert summarize(upgraded, flow.sites, *WHOLE).busiest_hours == busiest
+
+
+def _rollup_definitions(store: Store) -> dict[str, str]:
+    with store.engine.connect() as conn:
+        rows = conn.exec_driver_sql("SELECT name, sql FROM sqlite_master WHERE type = 'table'")
+        return {name: definition for name, definition in rows if name in ROLLUP_TABLES}
+
+
+def _as_version_4(store: Store) -> None:
+    """Make a database look like version 4: on SQLite, every rollup an ordinary (rowid) table
+    with an index of its key, holding the same rows."""
+    statements = []
+    if store.dialect == "sqlite":
+        drop_triggers(store)  # they name the rollups: put back below, as version 4 had them
+        for table, definition in _rollup_definitions(store).items():
+            statements += [
+                f"ALTER TABLE {table} RENAME TO old_{table}",
+                definition.replace(" WITHOUT ROWID", ""),
+                f"INSERT INTO {table} SELECT * FROM old_{table}",
+                f"DROP TABLE old_{table}",
+            ]
+        statements += rollup_triggers("sqlite")
+    sql(store, *statements, "UPDATE triage_meta SET value = '4' WHERE key = 'schema_version'")
+
+
+def test_version_4_rollups_become_without_rowid_and_keep_every_figure(db, tmp_path, flow):
+    store = filled(db, tmp_path, flow)
+    store.purge(FIRST_KEPT)  # purged days keep their figures through the rebuild too
+    before, sums = figures(store), rollup_sums(store)
+    _as_version_4(store)
+    if store.dialect == "sqlite":
+        assert not any("WITHOUT ROWID" in d for d in _rollup_definitions(store).values())
+    store.dispose()
+    upgraded = opened(db, tmp_path)
+    assert upgraded.schema_version() == SCHEMA_VERSION
+    assert figures(upgraded) == before and rollup_sums(upgraded) == sums
+    if upgraded.dialect == "sqlite":
+        definitions = _rollup_definitions(upgraded)
+        assert set(definitions) == set(ROLLUP_TABLES)
+        assert all(d.rstrip().endswith("WITHOUT ROWID") for d in definitions.values())
+    assert upgraded.check()["ok"]
+    counted = total(upgraded)
+    upgraded.record(make_visit(flow))  # the triggers count into the rebuilt rollups
+    assert total(upgraded) == counted + 1 and upgraded.check()["ok"]
     upgraded.dispose()
 
 

@@ -22,14 +22,19 @@ import csv
 import json
 import os
 import re
+import select
+import shutil
+import sqlite3
 import stat
+import subprocess
+import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, TextIO, cast
 from xml.sax.saxutils import escape
 
 from triage.db import queries
@@ -53,6 +58,9 @@ from triage.stats import (
 FORMATS = ("csv", "xlsx", "json")
 SUFFIXES = {"csv": ".csv", "xlsx": ".xlsx", "json": ".json"}
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# Visit rows from which a CSV export on SQLite writes its two halves in two processes: below
+# it, starting the second costs more than it saves.
+TWO_PROCESSES_FROM = 200_000
 XLSX_MAX_ROWS = 1_048_576  # Excel's limit per sheet, the header row included
 EXPORT_VERSION = 1
 
@@ -1311,7 +1319,10 @@ def count_visits(store: Store, options: Options) -> int:
     return queries.count_visit_rows(store, _visit_query(options))
 
 
-def _ticker(progress: Progress | None, total: int) -> Callable[[int], None]:
+Ticker = Callable[[int], None]
+
+
+def _ticker(progress: Progress | None, total: int) -> Ticker:
     def tick(done: int) -> None:
         if progress and total:
             progress(min(done / total, 1.0))
@@ -1341,10 +1352,7 @@ def write_visits(
         with _text_file(path, ".csv", "utf-8-sig", newline="") as out:
             writer = csv.writer(out, **csv_dialect(excel_da))
             writer.writerow(headers)
-            for part in _visit_rows(store, options, excel_da, "text"):
-                writer.writerows(part)
-                written += len(part)
-                tick(written)
+            written = _write_visit_csv_rows(store, options, out, writer, excel_da, tick)
         _write_visits_about_csv(path, options, written, excel_da)
     elif fmt == "json":
         with _text_file(path, ".json", "utf-8") as out:
@@ -1371,6 +1379,106 @@ def write_visits(
             out.write(f'\n], "about": {about}}}\n')
     else:
         written = _write_visits_xlsx(store, options, path, sites, tick)
+    return written
+
+
+def _write_visit_csv_rows(
+    store: Store, options: Options, out: TextIO, writer: Any, excel_da: bool, tick: Ticker
+) -> int:
+    """The visit rows of a CSV export, after its header; returns how many. On SQLite, a large
+    export writes the second half of its period in a process of its own (both cores at work)
+    to a scratch file beside `out`, appended when both are done: the same bytes, in order."""
+    query = _visit_query(options)
+    split = None
+    if store.dialect == "sqlite" and (os.cpu_count() or 1) > 1:
+        split = queries.halves(store, query, TWO_PROCESSES_FROM)
+    if split is None:
+        return _write_csv_part(store, query, writer, tick)
+    first, second = split
+    target = Path(out.name)
+    handle, name = tempfile.mkstemp(prefix=f"{target.name}.", suffix=".part", dir=target.parent)
+    os.close(handle)
+    scratch = Path(name)
+    sql, params = queries.visits_sql(second, False, store.dialect)
+    job = {
+        "db": store.engine.url.database,
+        "sql": sql,
+        "params": {k: v.isoformat() if isinstance(v, date) else v for k, v in params.items()},
+        "out": str(scratch),
+        "delimiter": csv_dialect(excel_da)["delimiter"],
+    }
+    try:
+        # The same triage as this process's, whatever the working folder holds (-P).
+        code = str(Path(__file__).resolve().parent.parent)
+        path = os.pathsep.join(filter(None, [code, os.environ.get("PYTHONPATH")]))
+        helper = subprocess.Popen(
+            [sys.executable, "-P", "-m", "triage.db.csv_rows"],
+            env={**os.environ, "PYTHONPATH": path},
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+    except BaseException:
+        scratch.unlink()
+        raise
+    try:
+        # All three are pipes (PIPE above), never None.
+        stdin, said, errors = (
+            cast(IO[bytes], p) for p in (helper.stdin, helper.stdout, helper.stderr)
+        )
+        stdin.write(json.dumps(job).encode())
+        stdin.close()
+        theirs = 0
+
+        def both(ours: int) -> None:
+            nonlocal theirs
+            while select.select([said], [], [], 0)[0]:  # what it said so far
+                line = said.readline()
+                if not line:
+                    break
+                theirs = int(line)
+            tick(ours + theirs)
+
+        ours = _write_csv_part(store, first, writer, both)
+        for line in said:  # until it is done
+            theirs = int(line)
+            tick(ours + theirs)
+        if helper.wait() != 0:
+            _helper_failed(errors.read().decode(errors="replace"), out.name)
+        out.flush()
+        with open(scratch, "rb") as part:
+            shutil.copyfileobj(part, out.buffer, 1 << 20)
+        return ours + theirs
+    finally:
+        if helper.poll() is None:
+            helper.kill()
+        helper.wait()
+        for pipe in (helper.stdout, helper.stderr):
+            if pipe:
+                pipe.close()
+        scratch.unlink(missing_ok=True)
+
+
+def _helper_failed(said: str, path: str) -> None:
+    """Raise here what the helper process failed with: an OSError with its number (a full
+    disk) or a database error, as writing the rows in this process would have."""
+    try:
+        failure = json.loads(said.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        failure = {"message": said.strip() or "the helper process stopped"}
+    if failure.get("errno") is not None:
+        raise OSError(failure["errno"], os.strerror(failure["errno"]), path)
+    if failure.get("database"):
+        raise sqlite3.OperationalError(failure["message"])
+    raise RuntimeError(f"CSV helper process: {failure['message']}")
+
+
+def _write_csv_part(store: Store, query: VisitQuery, writer: Any, tick: Ticker) -> int:
+    written = 0
+    for part in queries.visit_rows(store, query, False):
+        writer.writerows(part)
+        written += len(part)
+        tick(written)
     return written
 
 

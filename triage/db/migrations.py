@@ -14,8 +14,15 @@ from sqlalchemy import func
 from sqlalchemy.engine import Connection
 from sqlmodel import col, select
 
-from triage.db.models import Visit, VisitDaily, VisitHourly, set_meta, table_of
-from triage.db.rollups import ROLLUP_KEYS, ROLLUPS, SUMMED, group_postcodes_sql, sum_sql
+from triage.db.models import ROLLUP_MODELS, Visit, VisitDaily, VisitHourly, set_meta, table_of
+from triage.db.rollups import (
+    ROLLUP_KEYS,
+    ROLLUPS,
+    SUMMED,
+    expected_triggers,
+    group_postcodes_sql,
+    sum_sql,
+)
 
 
 class Step(NamedTuple):
@@ -52,6 +59,27 @@ def _per_day_and_month(conn: Connection) -> None:
         conn.exec_driver_sql(sum_sql(table, keys, source, conn.dialect.name))
 
 
+def _rollups_without_rowid(conn: Connection) -> None:
+    """SQLite: each rollup rebuilt as its model now makes it, WITHOUT ROWID (one b-tree by its
+    key instead of a table and a key index), its rows copied as they are. The triggers that
+    name the rollups go first; opening the database puts them back. Nothing on PostgreSQL."""
+    if conn.dialect.name != "sqlite":
+        return
+    for trigger in expected_triggers("sqlite"):
+        conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {trigger}")
+    for model in ROLLUP_MODELS:
+        table = table_of(model)
+        columns = ", ".join(table.columns.keys())
+        conn.exec_driver_sql(f"ALTER TABLE {table.name} RENAME TO {table.name}_with_rowid")
+        for index in table.indexes:  # a later step's index, made by an earlier step's models
+            conn.exec_driver_sql(f"DROP INDEX IF EXISTS {index.name}")
+        table.create(conn)
+        conn.exec_driver_sql(
+            f"INSERT INTO {table.name} ({columns}) SELECT {columns} FROM {table.name}_with_rowid"
+        )
+        conn.exec_driver_sql(f"DROP TABLE {table.name}_with_rowid")
+
+
 def _busiest_hour_lookup(conn: Connection) -> None:
     """The index the busiest hours' peak reads (triage.db.queries.hour_peaks)."""
     for index in table_of(VisitHourly).indexes:
@@ -63,7 +91,8 @@ STEPS = (
     Step(2, "rollups kept by triggers", _rollups_kept_by_triggers),
     Step(3, "visits per postcode", _visits_per_postcode),
     Step(4, "per day, per month", _per_day_and_month),
-    Step(5, "busiest hour lookup", _busiest_hour_lookup),
+    Step(5, "rollups without rowid", _rollups_without_rowid),
+    Step(6, "busiest hour lookup", _busiest_hour_lookup),
 )
 SCHEMA_VERSION = STEPS[-1].version
 # The oldest code schema that may still write into a database of SCHEMA_VERSION (kept in

@@ -8,6 +8,10 @@ from sqlalchemy import Index, Table
 from sqlalchemy.engine import Connection
 from sqlmodel import Field, SQLModel, col
 
+# A rollup on SQLite is one b-tree ordered by its key (WITHOUT ROWID): not a table beside an
+# index of that key, so each count written touches half the pages.
+ROLLUP_TABLE_ARGS = {"sqlite_with_rowid": False}
+
 
 class Visit(SQLModel, table=True):
     """One confirmed outcome. There is deliberately no field for who the citizen is.
@@ -46,6 +50,7 @@ class VisitDaily(SQLModel, table=True):
     Empty strings, not NULL, stand for "none": they must take part in the key."""
 
     __tablename__ = "visit_daily"
+    __table_args__ = ROLLUP_TABLE_ARGS
 
     local_date: date = Field(primary_key=True)
     local_hour: int = Field(primary_key=True)
@@ -68,6 +73,7 @@ class VisitHourly(SQLModel, table=True):
     # every hour of the period.
     __table_args__ = (
         Index("ix_visit_hourly_slot", "site_id", "local_weekday", "local_hour", "local_date"),
+        ROLLUP_TABLE_ARGS,
     )
 
     # Date first in the key: a day or a month is a range scan, not a pass over every site.
@@ -84,6 +90,7 @@ class VisitRoute(SQLModel, table=True):
     Small enough for misdirection and referral figures over long periods."""
 
     __tablename__ = "visit_route"
+    __table_args__ = ROLLUP_TABLE_ARGS
 
     local_date: date = Field(primary_key=True)
     site_id: str = Field(primary_key=True, max_length=64)
@@ -100,6 +107,7 @@ class VisitPostcode(SQLModel, table=True):
     their catchment. Serves the planners' exports and the catchment proposal."""
 
     __tablename__ = "visit_postcode"
+    __table_args__ = ROLLUP_TABLE_ARGS
 
     local_date: date = Field(primary_key=True)
     site_id: str = Field(primary_key=True, max_length=64)
@@ -114,6 +122,7 @@ class VisitDay(SQLModel, table=True):
     """Visits per day and site: the trend and the totals of long periods read this."""
 
     __tablename__ = "visit_day"
+    __table_args__ = ROLLUP_TABLE_ARGS
 
     local_date: date = Field(primary_key=True)
     site_id: str = Field(primary_key=True, max_length=64)
@@ -127,6 +136,7 @@ class VisitMonthHourly(SQLModel, table=True):
     twelve rows per cell instead of some 250."""
 
     __tablename__ = "visit_month_hourly"
+    __table_args__ = ROLLUP_TABLE_ARGS
 
     month: date = Field(primary_key=True)
     site_id: str = Field(primary_key=True, max_length=64)
@@ -140,6 +150,7 @@ class VisitMonthRoute(SQLModel, table=True):
     """visit_route summed over whole months: misdirection and referrals of long periods."""
 
     __tablename__ = "visit_month_route"
+    __table_args__ = ROLLUP_TABLE_ARGS
 
     month: date = Field(primary_key=True)
     site_id: str = Field(primary_key=True, max_length=64)
@@ -168,6 +179,16 @@ TABLES = (
     VisitMonthHourly,
     VisitMonthRoute,
     Meta,
+)
+# The rollups the triggers keep (each made with ROLLUP_TABLE_ARGS).
+ROLLUP_MODELS = (
+    VisitDaily,
+    VisitHourly,
+    VisitRoute,
+    VisitPostcode,
+    VisitDay,
+    VisitMonthHourly,
+    VisitMonthRoute,
 )
 TABLE_NAMES = frozenset(model.__tablename__ for model in TABLES)
 

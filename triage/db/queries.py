@@ -7,7 +7,7 @@ compiling a statement cost more than running it, and the overview runs several."
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -301,10 +301,15 @@ def visits_sql(query: VisitQuery, typed: bool, dialect: str = "sqlite") -> tuple
     for i, start in enumerate(query.formula_starts):
         params[f"f{i}"] = start
     starts = ", ".join(f":f{i}" for i in range(len(query.formula_starts)))
+    points = ", ".join(str(ord(start)) for start in query.formula_starts)  # one character each
 
     def safe(column: str) -> str:
         if typed:
             return column
+        if dialect == "sqlite":  # the first character's code point: no substring per cell
+            return (
+                f"CASE WHEN unicode({column}) IN ({points}) THEN '''' || {column} ELSE {column} END"
+            )
         return (
             f"CASE WHEN substr({column}, 1, 1) IN ({starts}) THEN '''' || {column} "
             f"ELSE {column} END"
@@ -367,6 +372,24 @@ def visit_rows(
             text(sql), params
         )
         yield from result.partitions(batch)
+
+
+def halves(store: Store, query: VisitQuery, least: int) -> tuple[VisitQuery, VisitQuery] | None:
+    """The query's period cut at the day that splits its rows in two of about equal size
+    (counted from the day rollup: cheap, and near enough to share the work), or None when
+    fewer than `least` rows or all on one day. The halves' rows, one after the other, are the
+    query's rows in its order (dates first)."""
+    filters = Filters(sites=query.filters.sites, include_demo=query.filters.include_demo)
+    days = sorted(rollup_counts(store, query.start, query.end, ("local_date",), filters).items())
+    total = sum(n for _, n in days)
+    if total < least or len(days) < 2:
+        return None
+    cut, counted = 1, days[0][1]  # days[:cut] are the first half
+    while cut < len(days) - 1 and counted * 2 < total:
+        counted += days[cut][1]
+        cut += 1
+    middle = days[cut][0][0]  # the first day of the second half
+    return replace(query, end=middle), replace(query, start=middle)
 
 
 def count_visit_rows(store: Store, query: VisitQuery) -> int:
