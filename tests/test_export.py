@@ -528,6 +528,13 @@ def test_shares_over_time_in_every_format_with_a_chart_in_excel(november, flow, 
         "'Andele pr. måned'!$G$2:$G$5",
         "'Andele pr. måned'!$H$2:$H$5",
     ]
+    with zipfile.ZipFile(xlsx) as files:  # the cached values a viewer without recalculation draws
+        chart = files.read(_chart_of(files, "Andele pr. måned")).decode()
+    first_share = chart.split("<c:val>")[1].split("</c:val>")[0]
+    cached = re.findall(r'<c:pt idx="(\d+)"><c:v>([\d.]+)</c:v>', first_share)
+    assert [(int(i), float(v)) for i, v in cached] == [
+        (i, pytest.approx(row[6])) for i, row in enumerate(rows[:4]) if row[6] is not None
+    ]
 
     document = json.loads(
         export.write(built, "json", tmp_path / "andele.json")[0].read_text(encoding="utf-8")

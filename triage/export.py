@@ -1077,11 +1077,20 @@ def _xlsx_shares_chart(book, sheet, table: Table, lang: str) -> None:
         colour = colours[i % len(colours)]
         site_name = table.rows[first - 1][1]
         categories = [name, first, period, last, period]
+        block = table.rows[first - 1 : last]
+        # Cached values too (a streamed workbook has none to read back): previews draw them.
+        months = [str(row[period]) for row in block]
+
+        def numbers(col: int, block: list = block) -> list:
+            return [row[col] if isinstance(row[col], int | float) else None for row in block]
+
         chart.add_series(
             {
                 "name": site_name,
                 "categories": categories,
+                "categories_data": months,
                 "values": [name, first, share, last, share],
+                "values_data": numbers(share),
                 "line": {"color": colour, "width": 2.25},
                 "marker": {"type": "circle", "size": 4, "fill": {"color": colour}},
             }
@@ -1090,7 +1099,9 @@ def _xlsx_shares_chart(book, sheet, table: Table, lang: str) -> None:
             {
                 "name": t("exp_chart_target", lang, site=site_name),
                 "categories": categories,
+                "categories_data": months,
                 "values": [name, first, target, last, target],
+                "values_data": numbers(target),
                 "line": {"color": colour, "dash_type": "dash", "width": 1.25},
             }
         )
