@@ -381,6 +381,12 @@ def _write_folder(out_dir: Path, files: dict[str, bytes]) -> None:
 _ELEMENT_LINE = re.compile(r"""^\s*["']?([0-9-]+)["']?\s*,?\s*(#.*)?$""")
 
 
+def _bounds(postcodes: str) -> tuple[int, int]:
+    """The first and last postcode of "2300" or "1000-1799"."""
+    low, _, high = postcodes.partition("-")
+    return int(low), int(high or low)
+
+
 def _array(ranges: list[str], like: object) -> Any:
     """The new value of a site's catchment as a TOML array written like the one it replaces:
     on one line, or one range a line with the same indent when that one spans lines, keeping
@@ -397,7 +403,22 @@ def _array(ranges: list[str], like: object) -> Any:
         found = _ELEMENT_LINE.match(line)
         if found and found.group(2):
             after[found.group(1)] = f"  {found.group(2)}"
-    body = "".join(notes) + "".join(f'{indent}"{r}",{after.get(r, "")}\n' for r in ranges)
+    kept = set()
+
+    def comment(r: str) -> str:
+        """A range's own comment, or, for the first piece of a range split by a move, the
+        comment of the range it was cut from."""
+        if r in after:
+            return after[r]
+        low, high = _bounds(r)
+        for old, note in after.items():
+            old_low, old_high = _bounds(old)
+            if old not in ranges and old not in kept and old_low <= low and high <= old_high:
+                kept.add(old)
+                return note
+        return ""
+
+    body = "".join(notes) + "".join(f'{indent}"{r}",{comment(r)}\n' for r in ranges)
     return tomlkit.parse(f"v = [\n{body}]\n")["v"]
 
 
