@@ -217,7 +217,10 @@ def build(store: Store, sites: Sites, options: Options, progress: Progress | Non
         )
     )
 
-    postcodes = postcode_counts(store, start, end, filters)
+    # Visits per postcode are kept by site and day only: by channel or errand group the table
+    # stays empty rather than count visits the filter leaves out (README says so).
+    by_postcode = filters.channels is None and filters.outcomes is None
+    postcodes = postcode_counts(store, start, end, filters) if by_postcode else {}
     step()
     tables.append(
         Table(
@@ -316,7 +319,8 @@ def _staffing(store: Store, sites: Sites, options: Options) -> Table:
     in_person = Filters(
         sites=options.filters.sites,
         destinations=options.filters.destinations,
-        channels=("in_person",),
+        channels=tuple(c for c in options.filters.channels or ("in_person",) if c == "in_person"),
+        outcomes=options.filters.outcomes,
         include_demo=options.filters.include_demo,
     )
     counts = visit_counts(
