@@ -153,8 +153,10 @@ def summary_csv(s: Summary, sites: Sites, lang: str = "da", include_demo: bool =
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["section", "site", "other", "value"])
-    for name, day in period_dates(s).items():
-        writer.writerow([name, "", "", day])
+    dates = period_dates(s)
+    for name, day in dates.items():
+        if not name.startswith("last_year"):  # beside last year's figures below
+            writer.writerow([name, "", "", day])
     writer.writerow(["include_demo", "", "", "yes" if include_demo else "no"])
     for section, key in (  # what the column `other` holds, said once in the file
         ("home_by_visited", "csv_other_home_by_visited"),
@@ -166,6 +168,8 @@ def summary_csv(s: Summary, sites: Sites, lang: str = "da", include_demo: bool =
     writer.writerow(["total", "", "", s.total])
     writer.writerow(["previous_total", "", "", s.previous_total])
     writer.writerow(["change", "", "", _rounded(s.change)])
+    writer.writerow(["last_year_start", "", "", dates["last_year_start"]])
+    writer.writerow(["last_year_end", "", "", dates["last_year_end"]])
     writer.writerow(["last_year_total", "", "", s.last_year_total])
     writer.writerow(["change_from_last_year", "", "", _rounded(s.change_from_last_year)])
     for x in s.sites:
