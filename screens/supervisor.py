@@ -321,14 +321,9 @@ class SupervisorScreen(Screen):
                 overall=f"{s.overall_imbalance * 100:.0f}",
                 referred=count(s.referred, lang),
                 kinds=referred,
-            )
-            + " "
-            + t(
-                "sup_last_year",
-                lang,
-                dates=self.dates(date.fromisoformat(s.last_year_start), s.last_year_end),
-                total=count(s.last_year_total, lang),
-                change=change(s.change_from_last_year),
+                last_year_dates=self.dates(date.fromisoformat(s.last_year_start), s.last_year_end),
+                last_year=count(s.last_year_total, lang),
+                last_year_change=change(s.change_from_last_year),
             )
         )
         self.draw_heat(result)

@@ -391,11 +391,11 @@ async def test_keys_6_and_7_show_last_week_and_last_month(overview_app):
         # 29 Dec, 2 Jan: 2 + 3 visits; a year before (29 Dec 2024 – 4 Jan 2025): 2 + 3.
         summary = shown(overview_app, "#sup-summary")
         assert summary.startswith("I alt 5 besøg")
-        assert "Samme periode sidste år (2024-12-29 – 2025-01-04): 5 (0 %)." in summary
+        assert "samme periode sidste år, 2024-12-29 – 2025-01-04: 5, 0 %)." in summary
         await pilot.press("7")
         await ready(pilot)
         assert "Sidste måned (2025-12-01 – 2025-12-31)" in shown(overview_app, "#sup-title")
-        assert "sidste år (2024-12-01 – 2024-12-31): 3 (-33 %)." in shown(
+        assert "sidste år, 2024-12-01 – 2024-12-31: 3, -33 %)." in shown(
             overview_app, "#sup-summary"
         )
 
