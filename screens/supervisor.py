@@ -149,7 +149,9 @@ class SupervisorScreen(Screen):
     def action_export(self) -> None:
         from screens.export import ExportScreen
 
-        self.app.push_screen(ExportScreen(self.store_getter, self.sites, *self.period_bounds()))
+        start, end = self.period_bounds()
+        chosen = self.filters()  # the export counts what the overview shows
+        self.app.push_screen(ExportScreen(self.store_getter, self.sites, start, end, chosen))
 
     @property
     def groups(self) -> list[ErrandGroup]:

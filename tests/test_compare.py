@@ -456,3 +456,33 @@ async def test_the_key_bar_fits_80_columns_in_both_languages(overview_app, lang)
         assert ("G Gruppe" if lang == "da" else "G Group") in bar[1]
         region = overview_app.screen.query_one("#keys").region
         assert region.height == 3 and region.bottom == 24
+
+
+async def test_the_overviews_export_counts_what_the_filters_show(overview_app, years_db, tmp_path):
+    import openpyxl
+    from textual.widgets import Input
+
+    async with overview_app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
+        await pilot.press("6", "k", "k")  # last week, phone only
+        await ready(pilot)
+        assert shown(overview_app, "#sup-summary").startswith("Kun: Telefon. I alt 3 besøg")
+        await pilot.press("e")
+        await pilot.pause()
+        target = tmp_path / "telefon.xlsx"
+        path = overview_app.screen.query_one("#export-path", Input)
+        path.value = str(target)
+        path.focus()
+        await pilot.press("enter")
+        await ready(pilot)
+    book = openpyxl.load_workbook(target)
+    visits = {row[0].value: row[2].value for row in book["Andel og mål"].iter_rows(min_row=2)}
+    store = Store(years_db, spool_dir=tmp_path / "spool")
+    store.open()
+    try:
+        for site, n in visits.items():
+            where = "channel = 'phone' AND site_id = :site"
+            assert n == direct(store, date(2025, 12, 29), date(2026, 1, 4), where, site=site)
+    finally:
+        store.dispose()
+    assert sum(visits.values()) == 3
