@@ -151,7 +151,10 @@ class SupervisorScreen(Screen):
 
         start, end = self.period_bounds()
         chosen = self.filters()  # the export counts what the overview shows
-        self.app.push_screen(ExportScreen(self.store_getter, self.sites, start, end, chosen))
+        groups = self.groups
+        group = groups[self.group] if self.group is not None and self.group < len(groups) else None
+        named = (f"{group.key} {group.label(self.lang)}",) if group else ()
+        self.app.push_screen(ExportScreen(self.store_getter, self.sites, start, end, chosen, named))
 
     @property
     def groups(self) -> list[ErrandGroup]:

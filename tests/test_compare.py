@@ -349,8 +349,11 @@ def test_export_filters_by_channel_and_group(years_db, tmp_path, flow):
     per_day = tables["per_day"]
     visits = [c["key"] for c in per_day["columns"]].index("visits")
     assert sum(row[visits] for row in per_day["rows"]) == phone
-    # Visits per postcode are not kept by channel: the table is empty, not wrong.
+    # Visits per postcode are not kept by channel: the table is empty, not wrong, and says so.
     assert tables["misdirection_postcode"]["rows"] == []
+    about = dict(tables["about"]["rows"])
+    assert about["Kanal"] == "Telefon" and "Henvendelsesgrupper" not in about
+    assert about["Besøg pr. postnummer"].startswith("Tabellen er tom")
     rows = tmp_path / "sick.csv"
     done = triage(
         "export", *period, "--visits", "--format", "csv", "--out", str(rows), "--group", "1"
@@ -458,15 +461,18 @@ async def test_the_key_bar_fits_80_columns_in_both_languages(overview_app, lang)
         assert region.height == 3 and region.bottom == 24
 
 
-async def test_the_overviews_export_counts_what_the_filters_show(overview_app, years_db, tmp_path):
+async def test_the_overviews_export_counts_what_the_filters_show(
+    overview_app, years_db, tmp_path, flow
+):
     import openpyxl
     from textual.widgets import Input
 
     async with overview_app.run_test(size=(100, 30)) as pilot:
         await ready(pilot)
-        await pilot.press("6", "k", "k")  # last week, phone only
+        await pilot.press("6", "k", "k", "g", "g")  # last week, phone only, the second group
         await ready(pilot)
-        assert shown(overview_app, "#sup-summary").startswith("Kun: Telefon. I alt 3 besøg")
+        said = shown(overview_app, "#sup-summary")
+        assert said.startswith("Kun: Telefon, Kontanthjælp og andre ydelser. I alt 2 besøg")
         await pilot.press("e")
         await pilot.pause()
         target = tmp_path / "telefon.xlsx"
@@ -477,12 +483,19 @@ async def test_the_overviews_export_counts_what_the_filters_show(overview_app, y
         await ready(pilot)
     book = openpyxl.load_workbook(target)
     visits = {row[0].value: row[2].value for row in book["Andel og mål"].iter_rows(min_row=2)}
+    about = {row[0].value: row[1].value for row in book["Om udtrækket"].iter_rows()}
+    assert about["Kanal"] == "Telefon"
+    assert about["Henvendelsesgrupper"] == "2 Kontanthjælp og andre ydelser"
     store = Store(years_db, spool_dir=tmp_path / "spool")
     store.open()
+    path = f"{flow.start}:{flow.questions[flow.start].options[1].id} %"
+    where = "channel = 'phone' AND site_id = :site AND path LIKE :path"
     try:
         for site, n in visits.items():
-            where = "channel = 'phone' AND site_id = :site"
-            assert n == direct(store, date(2025, 12, 29), date(2026, 1, 4), where, site=site)
+            counted = direct(
+                store, date(2025, 12, 29), date(2026, 1, 4), where, site=site, path=path
+            )
+            assert n == counted
     finally:
         store.dispose()
-    assert sum(visits.values()) == 3
+    assert sum(visits.values()) == 2

@@ -1076,7 +1076,8 @@ def _period_refused(args: argparse.Namespace) -> bool:
 
 
 def _chosen_filters(args: argparse.Namespace, flow):
-    """Filters from --site, --channel, --group and --no-demo; None after saying what is wrong."""
+    """Filters from --site, --channel, --group and --no-demo, and the groups' names (for the
+    export's about table); None after saying what is wrong."""
     from triage.stats import Filters, errand_groups, find_group
 
     lang = args.lang
@@ -1091,6 +1092,7 @@ def _chosen_filters(args: argparse.Namespace, flow):
         channels.append(channel)
     groups = errand_groups(flow)
     outcomes: list[str] = []
+    names: list[str] = []
     for typed in args.group or []:
         group = find_group(groups, typed)
         if group is None:
@@ -1098,12 +1100,14 @@ def _chosen_filters(args: argparse.Namespace, flow):
             print(t("cmp_bad_group", lang, value=typed, known=known), file=sys.stderr)
             return None
         outcomes += group.outcomes
-    return Filters(
+        names.append(f"{group.key} {group.label(lang)}")
+    filters = Filters(
         sites=tuple(args.site) if args.site else None,
         channels=tuple(dict.fromkeys(channels)) if channels else None,
         outcomes=tuple(dict.fromkeys(outcomes)) if args.group else None,
         include_demo=not args.no_demo,
     )
+    return filters, tuple(dict.fromkeys(names))
 
 
 def _flow_and_period(args: argparse.Namespace, days: int = 30):
@@ -1143,9 +1147,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     if chosen is None:
         return 1
     flow, *period = chosen
-    filters = _chosen_filters(args, flow)
-    if filters is None:
+    filtered = _chosen_filters(args, flow)
+    if filtered is None:
         return 1
+    filters, groups = filtered
     for option, value, ok in (
         ("--wait-minutes", args.wait_minutes, args.wait_minutes > 0),
         ("--wait-share", args.wait_share, 0 < args.wait_share < 1),
@@ -1192,6 +1197,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         min_count=args.min_count,
         wait_minutes=args.wait_minutes,
         wait_share=args.wait_share,
+        groups=groups,
     )
     from triage.terminal import progress_bar
 
@@ -1350,9 +1356,10 @@ def cmd_summary(args: argparse.Namespace) -> int:
     if chosen is None:
         return 1
     flow, first, last = chosen
-    filters = _chosen_filters(args, flow)
-    if filters is None:
+    filtered = _chosen_filters(args, flow)
+    if filtered is None:
         return 1
+    filters = filtered[0]
     store = _open_store(args)
     if store is None:
         return 1
