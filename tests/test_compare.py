@@ -499,3 +499,15 @@ async def test_the_overviews_export_counts_what_the_filters_show(
     finally:
         store.dispose()
     assert sum(visits.values()) == 2
+
+
+def test_the_committee_report_compares_with_the_same_dates_last_year(store, flow):
+    from triage.committee import build
+
+    _years(store, flow)
+    made = datetime(2025, 3, 3, 9, tzinfo=LOCAL_ZONE)
+    report = build(store, flow.sites, date(2025, 2, 1), made)
+    # February 2025 against 1–28 February 2024, as the summary: 29 February 2024 is left out.
+    assert (report.last_year.start, report.last_year.end) == ("2024-02-01", "2024-02-29")
+    assert report.last_year.total == direct(store, date(2024, 2, 1), date(2024, 2, 28)) == 1
+    assert report.summary.last_year_total == report.last_year.total
