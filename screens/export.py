@@ -74,11 +74,21 @@ class ExportScreen(ModalScreen[None]):
         Binding("f2", "app.toggle_language", "key_language", id="key_language"),
     ]
 
-    def __init__(self, store_getter, sites, start: date, end: date) -> None:
+    def __init__(
+        self,
+        store_getter,
+        sites,
+        start: date,
+        end: date,
+        filters: Filters | None = None,
+        groups: tuple[str, ...] = (),
+    ) -> None:
         super().__init__()
         self.store_getter = store_getter
         self.sites = sites
         self.start, self.end = start, end  # end excluded
+        self.filters = filters or Filters()  # the channel and errand group on the overview
+        self.groups = groups  # that group's name, for the file's about table
         self.choice = 0
         self.running = False
         self.message: tuple[str, dict] = ("expd_hint", {})  # catalog key and params
@@ -176,7 +186,12 @@ class ExportScreen(ModalScreen[None]):
     def run_export(self, target: Path, small: bool, lang: str) -> None:
         fmt, excel_da, _ = CHOICES[self.choice]
         options = export.Options(
-            self.start, self.end, lang, Filters(), min_count=SMALL_COUNT if small else 0
+            self.start,
+            self.end,
+            lang,
+            self.filters,
+            min_count=SMALL_COUNT if small else 0,
+            groups=self.groups,
         )
 
         def progress(done: float) -> None:

@@ -59,26 +59,35 @@ def translate_bindings(node: DOMNode, lang: str) -> None:
 # Keys that work on every step go on the key bar's second line with the app's own keys, so the
 # step's keys keep the first line to themselves and the bar fits 80 columns in both languages.
 SECOND_LINE = {"key_more", "key_overview", "sup_next_site", "sup_scroll"}
+# A screen with APP_KEYS_OWN_LINE (the overview: seven periods fill its first line) puts its
+# other keys on the second line and the app's keys on a third.
+OWN_SECOND_LINE = {"sup_export", "sup_leave", "sup_quit", "sup_channel", "sup_group"}
 
 
 def key_bar(screen: Screen, lang: str) -> Content:
     """The keys that work right now: the step's keys on the first line (` Esc Tilbage  Enter
     Registrér …`), then the keys that always work (` F5 Overblik  F2 English  ^Q Afslut`)."""
-    lines: list[list[Content]] = [[], []]
+    lines: list[list[Content]] = [[], [], []]
+    own_line = getattr(screen, "APP_KEYS_OWN_LINE", False)
     for node in (screen, screen.app):
         for b in node.BINDINGS:
             if not isinstance(b, Binding) or not b.show or not b.id:
                 continue
             if node.check_action(b.action.split("(")[0], ()) is not True:
                 continue
-            line = lines[1 if node is screen.app or b.id in SECOND_LINE else 0]
+            if node is screen.app:
+                line = lines[2 if own_line else 1]
+            elif b.id in SECOND_LINE or (own_line and b.id in OWN_SECOND_LINE):
+                line = lines[1]
+            else:
+                line = lines[0]
             line.append(
                 Content.assemble(
                     (b.key_display or key_name(b.key), "bold $accent"), f" {t(b.id, lang)}"
                 )
             )
     # One space between entries: all keys of the busiest step fit in 80 columns, in both languages.
-    return Content("\n").join(Content(" ").join(line) for line in lines)
+    return Content("\n").join(Content(" ").join(line) for line in lines[: 3 if own_line else 2])
 
 
 def follow_language(screen: Screen, redraw: Callable[[], None]) -> None:

@@ -17,14 +17,17 @@ from triage.dates import DayError, parse_day
 from triage.i18n import t
 
 
-class PeriodScreen(ModalScreen[tuple[date, date] | None]):
-    """Returns (first day, day after the last), or None on Esc."""
+class PeriodScreen(ModalScreen[tuple[date, date] | str | None]):
+    """Returns (first day, day after the last), a ready period's name (F6 "last_week", F7
+    "last_month": digits go into the fields here), or None on Esc."""
 
     # A modal dialog hides the app's keys: F2 is offered here too, so the language switches
     # while the dialog is open.
     BINDINGS = [
         Binding("escape", "cancel", "key_close", id="key_close"),
         Binding("f2", "app.toggle_language", "key_language", id="key_language"),
+        Binding("f6", "ready('last_week')", "period_last_week", id="period_last_week"),
+        Binding("f7", "ready('last_month')", "period_last_month", id="period_last_month"),
     ]
 
     def __init__(self, start: date, last: date) -> None:
@@ -43,6 +46,7 @@ class PeriodScreen(ModalScreen[tuple[date, date] | None]):
             yield Input(self.start.isoformat(), placeholder="2026-01-01", id="period-from")
             yield Input(self.last.isoformat(), placeholder="2026-03-31", id="period-to")
             yield Static(id="period-message")
+            yield Static(id="period-presets")
 
     def on_mount(self) -> None:
         follow_language(self, self.redraw)
@@ -52,6 +56,7 @@ class PeriodScreen(ModalScreen[tuple[date, date] | None]):
     def redraw(self) -> None:
         """The dialog's texts in the app's language (F2 switches it while open)."""
         self.query_one("#period-title", Static).update(t("period_title", self.lang))
+        self.query_one("#period-presets", Static).update(t("period_presets", self.lang))
         self.query_one("#period-message", Static).update(
             t(self.message[0], self.lang, **self.message[1])
         )
@@ -75,6 +80,9 @@ class PeriodScreen(ModalScreen[tuple[date, date] | None]):
             self.say("bad_period", start=first, end=last)
             return
         self.dismiss((first, last + timedelta(days=1)))
+
+    def action_ready(self, period: str) -> None:
+        self.dismiss(period)
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -5,7 +5,7 @@ writing and nothing freezes. The figures come from triage.overview; no SQL here.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 
 from textual import work
 from textual.app import ComposeResult
@@ -33,7 +33,9 @@ from triage.overview import (
     period_dates,
     share_cell,
 )
-from triage.stats import is_misdirected, share_unit
+from triage.stats import ErrandGroup, Filters, errand_groups, is_misdirected, share_unit
+
+CHANNELS = ("in_person", "phone")  # the desk's channels, in the order K steps through them
 
 REFRESH_SECONDS = 30
 SHADES = " ░▒▓█"
@@ -47,12 +49,16 @@ class OverviewReady(Message):
 
 
 class SupervisorScreen(Screen):
+    # The periods fill the key bar's first line; the app's keys get a line of their own.
+    APP_KEYS_OWN_LINE = True
     BINDINGS = [
         Binding("1", "period('today')", "period_today", id="period_today"),
         Binding("2", "period('week')", "period_week", id="period_week"),
         Binding("3", "period('30days')", "period_30days", id="period_30days"),
         Binding("4", "period('year')", "period_year", id="period_year"),
         Binding("5", "custom_period", "period_custom", id="period_custom"),
+        Binding("6", "period('last_week')", "period_last_week", id="period_last_week"),
+        Binding("7", "period('last_month')", "period_last_month", id="period_last_month"),
         # With or without Shift (Caps Lock, or a habit from other programs).
         Binding("e,E", "export", "sup_export", key_display="E", id="sup_export"),
         Binding("escape", "leave", "sup_leave", id="sup_leave"),
@@ -63,6 +69,8 @@ class SupervisorScreen(Screen):
         Binding("tab", "next_site", "sup_next_site", id="sup_next_site"),
         Binding("pagedown", "scroll(1)", "sup_scroll", key_display="PgUp/PgDn", id="sup_scroll"),
         Binding("pageup", "scroll(-1)", show=False),
+        Binding("k,K", "next_channel", "sup_channel", key_display="K", id="sup_channel"),
+        Binding("g,G", "next_group", "sup_group", key_display="G", id="sup_group"),
         Binding("r,R", "refresh", "sup_refresh", show=False, id="sup_refresh"),
     ]
 
@@ -74,6 +82,8 @@ class SupervisorScreen(Screen):
         self.period = "today"
         self.custom: tuple = ()  # (first day, day after the last) when period is "custom"
         self.heat_site = 0
+        self.channel: str | None = None  # only this channel, or every one
+        self.group: int | None = None  # only this errand group (its index), or every one
         self.result: Overview | None = None
         self.failure: BaseException | None = None  # why the latest count failed, if it did
 
@@ -95,6 +105,7 @@ class SupervisorScreen(Screen):
         yield Static(id="keys")
 
     def on_mount(self) -> None:
+        self.query_one("#keys", Static).styles.height = 3  # the key bar's three lines
         follow_language(self, self.redraw)
         self.query_one("#sup-sites", DataTable).loading = True
         self.redraw()
@@ -119,7 +130,9 @@ class SupervisorScreen(Screen):
         from screens.period import PeriodScreen
 
         def chosen(period) -> None:
-            if period is not None:
+            if isinstance(period, str):  # a ready period (F6, F7)
+                self.action_period(period)
+            elif period is not None:
                 self.custom = period
                 self.action_period("custom")
 
@@ -137,7 +150,50 @@ class SupervisorScreen(Screen):
     def action_export(self) -> None:
         from screens.export import ExportScreen
 
-        self.app.push_screen(ExportScreen(self.store_getter, self.sites, *self.period_bounds()))
+        start, end = self.period_bounds()
+        chosen = self.filters()  # the export counts what the overview shows
+        groups = self.groups
+        group = groups[self.group] if self.group is not None and self.group < len(groups) else None
+        named = (f"{group.key} {group.label(self.lang)}",) if group else ()
+        self.app.push_screen(ExportScreen(self.store_getter, self.sites, start, end, chosen, named))
+
+    @property
+    def groups(self) -> list[ErrandGroup]:
+        flow = getattr(self.app, "flow", None)  # the desk's flow; a bare screen has none
+        return errand_groups(flow) if flow is not None else []
+
+    def filters(self) -> Filters:
+        """The channel and errand group chosen with K and G."""
+        groups = self.groups
+        group = groups[self.group] if self.group is not None and self.group < len(groups) else None
+        return Filters(
+            channels=(self.channel,) if self.channel else None,
+            outcomes=group.outcomes if group else None,
+        )
+
+    def filter_said(self) -> str:
+        """The filters chosen, as "Kun: Telefon, Sygdom og sygedagpenge.", or nothing."""
+        lang = self.lang
+        parts = [t(f"channel_{self.channel}", lang)] if self.channel else []
+        groups = self.groups
+        if self.group is not None and self.group < len(groups):
+            parts.append(groups[self.group].label(lang))
+        return t("sup_filter", lang, what=", ".join(parts)) if parts else ""
+
+    def action_next_channel(self) -> None:
+        """Every channel, then in person only, then phone only, then every channel again."""
+        order: list[str | None] = [None, *CHANNELS]
+        self.channel = order[(order.index(self.channel) + 1) % len(order)]
+        self.action_period(self.period)
+
+    def action_next_group(self) -> None:
+        """Every errand group, then each group of the first question in turn, then all again."""
+        groups = len(self.groups)
+        if self.group is None:
+            self.group = 0 if groups else None
+        else:
+            self.group = self.group + 1 if self.group + 1 < groups else None
+        self.action_period(self.period)
 
     def action_next_site(self) -> None:
         if self.result and self.result.heat:
@@ -170,7 +226,7 @@ class SupervisorScreen(Screen):
     def compute(self, period: str) -> None:
         now = present.local_now()
         start, end = self.custom if period == "custom" else period_dates(period, now.date())
-        result = overview(self.store_getter(), self.sites, start, end, now)
+        result = overview(self.store_getter(), self.sites, start, end, now, self.filters())
         self.post_message(OverviewReady(result))
 
     def on_overview_ready(self, message: OverviewReady) -> None:
@@ -207,8 +263,6 @@ class SupervisorScreen(Screen):
             title.update(self.failure_said() if self.failure else t("sup_loading", lang))
             return
         last = result.end.toordinal() - 1
-        from datetime import date
-
         demo = (
             f"  {t('sup_demo', lang, n=count(result.demo_visits, lang))}"
             if result.demo_visits
@@ -261,10 +315,13 @@ class SupervisorScreen(Screen):
             or "–"
         )
         previous, previous_dates = count(s.previous_total, lang), self.previous_dates(result)
+        filtered = self.filter_said()
         self.query_one("#sup-summary", Static).update(
-            t("sup_totals_empty", lang, previous_dates=previous_dates, previous=previous)
+            (filtered + " " if filtered else "")
+            + t("sup_totals_empty", lang, previous_dates=previous_dates, previous=previous)
             if s.total == 0  # no visits: no imbalance to state
-            else t(
+            else (filtered + " " if filtered else "")
+            + t(
                 "sup_totals_dated",
                 lang,
                 total=count(s.total, lang),
@@ -274,6 +331,9 @@ class SupervisorScreen(Screen):
                 overall=f"{s.overall_imbalance * 100:.0f}",
                 referred=count(s.referred, lang),
                 kinds=referred,
+                last_year_dates=self.dates(date.fromisoformat(s.last_year_start), s.last_year_end),
+                last_year=count(s.last_year_total, lang),
+                last_year_change=change(s.change_from_last_year),
             )
         )
         self.draw_heat(result)
@@ -358,6 +418,12 @@ class SupervisorScreen(Screen):
         """The previous period of the same length: one date, or its first and last."""
         first = result.start - (result.end - result.start)
         last = result.start - timedelta(days=1)
+        return str(last) if first == last else f"{first} – {last}"
+
+    @staticmethod
+    def dates(first: date, end: str) -> str:
+        """A period given by its first day and the day after: one date, or its first and last."""
+        last = date.fromisoformat(end) - timedelta(days=1)
         return str(last) if first == last else f"{first} – {last}"
 
     def on_resize(self) -> None:

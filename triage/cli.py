@@ -45,6 +45,11 @@ DEMO_MAX_PER_DAY = 100_000
 DEMO_MAX_TOTAL = 50_000_000
 CRASH_EXIT = 70  # EX_SOFTWARE: a fault in triage itself, not in what it was given
 SQLITE_HEADER = b"SQLite format 3\0"  # the first 16 bytes of every SQLite database file
+# --period's names (as triage.overview.PERIOD_OPTIONS, which is not loaded to parse) and the
+# desk's channels.
+PERIOD_NAMES = ("today", "this-week", "30-days", "this-year", "last-week", "last-month")
+CHANNELS = ("in_person", "phone")
+USAGE_EXIT = 2
 
 
 class DateOption(argparse.Action):
@@ -182,6 +187,25 @@ def build_parser() -> argparse.ArgumentParser:
     sites = _parent("--site", action="append", help="only this site (repeat for more)")
     no_demo = _parent("--no-demo", action="store_true", help="leave demo visits out")
     last_30_days = _period_options("2026-11-01", "30 days ago")
+    # What summary and export count: a named period instead of --from/--to, and filters.
+    chosen = _parent(
+        "--period",
+        metavar="NAME",
+        help="a named period instead of --from/--to: " + "|".join(PERIOD_NAMES),
+    )
+    chosen.add_argument(
+        "--channel",
+        action="append",
+        metavar="CHANNEL",
+        help="only visits by this channel: " + "|".join(CHANNELS) + " (repeat for more)",
+    )
+    chosen.add_argument(
+        "--group",
+        action="append",
+        metavar="NAME",
+        help="only this errand group: the first question's answer, by its number or the start "
+        "of its text, e.g. 1 or sygdom (repeat for more)",
+    )
 
     desk = sub.add_parser("desk", parents=[*flow, db], help="start the desk app (the default)")
     desk.set_defaults(func=cmd_desk)
@@ -263,6 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
         "summary",
         parents=[
             last_30_days,
+            chosen,
             sites,
             no_demo,
             _data("data folder (for site names and targets)"),
@@ -280,6 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
         "export",
         parents=[
             last_30_days,
+            chosen,
             sites,
             no_demo,
             _data("data folder (for site names, targets, service times)"),
@@ -1020,12 +1046,68 @@ def _period(args: argparse.Namespace, days: int = 30):
 
     from triage.present import local_now
 
+    if getattr(args, "period", None):
+        from triage.overview import PERIOD_OPTIONS, period_dates
+
+        first, after = period_dates(PERIOD_OPTIONS[args.period], local_now().date())
+        return first, after - timedelta(days=1)
     last = args.end or local_now().date()
     first = args.start or max(last - timedelta(days=days - 1), EARLIEST)
     if first > last:
         print(t("bad_period", args.lang, start=first, end=last), file=sys.stderr)
         return None
     return first, last
+
+
+def _period_refused(args: argparse.Namespace) -> bool:
+    """True (after saying why) when --period names no period or comes with --from or --to."""
+    if args.period is None:
+        return False
+    if args.period not in PERIOD_NAMES:
+        print(
+            t("cmp_bad_period", args.lang, value=args.period, names=", ".join(PERIOD_NAMES)),
+            file=sys.stderr,
+        )
+        return True
+    if args.start is not None or args.end is not None:
+        print(t("cmp_period_and_dates", args.lang, period=args.period), file=sys.stderr)
+        return True
+    return False
+
+
+def _chosen_filters(args: argparse.Namespace, flow):
+    """Filters from --site, --channel, --group and --no-demo, and the groups' names (for the
+    export's about table); None after saying what is wrong."""
+    from triage.stats import Filters, errand_groups, find_group
+
+    lang = args.lang
+    words = {t(f"channel_{c}", "da").casefold(): c for c in CHANNELS}
+    channels = []
+    for typed in args.channel or []:
+        channel = words.get(typed.strip().casefold(), typed.strip())
+        if channel not in CHANNELS:
+            known = ", ".join(f"{c} ({t(f'channel_{c}', lang).lower()})" for c in CHANNELS)
+            print(t("cmp_bad_channel", lang, value=typed, known=known), file=sys.stderr)
+            return None
+        channels.append(channel)
+    groups = errand_groups(flow)
+    outcomes: list[str] = []
+    names: list[str] = []
+    for typed in args.group or []:
+        group = find_group(groups, typed)
+        if group is None:
+            known = "; ".join(f"{g.key} {g.label(lang)}" for g in groups)
+            print(t("cmp_bad_group", lang, value=typed, known=known), file=sys.stderr)
+            return None
+        outcomes += group.outcomes
+        names.append(f"{group.key} {group.label(lang)}")
+    filters = Filters(
+        sites=tuple(args.site) if args.site else None,
+        channels=tuple(dict.fromkeys(channels)) if channels else None,
+        outcomes=tuple(dict.fromkeys(outcomes)) if args.group else None,
+        include_demo=not args.no_demo,
+    )
+    return filters, tuple(dict.fromkeys(names))
 
 
 def _flow_and_period(args: argparse.Namespace, days: int = 30):
@@ -1059,10 +1141,16 @@ def cmd_export(args: argparse.Namespace) -> int:
     from datetime import timedelta
 
     lang = args.lang
+    if _period_refused(args):
+        return USAGE_EXIT
     chosen = _flow_and_period(args)
     if chosen is None:
         return 1
     flow, *period = chosen
+    filtered = _chosen_filters(args, flow)
+    if filtered is None:
+        return 1
+    filters, groups = filtered
     for option, value, ok in (
         ("--wait-minutes", args.wait_minutes, args.wait_minutes > 0),
         ("--wait-share", args.wait_share, 0 < args.wait_share < 1),
@@ -1092,7 +1180,6 @@ def cmd_export(args: argparse.Namespace) -> int:
     if out is None:
         return 1
     from triage import export  # the database code loads only now, when the input is usable
-    from triage.stats import Filters
 
     try:
         export.check_target(out, args.format, folder=args.format == "csv" and not args.visits)
@@ -1106,12 +1193,11 @@ def cmd_export(args: argparse.Namespace) -> int:
         start=period[0],
         end=period[1] + timedelta(days=1),
         lang=lang,
-        filters=Filters(
-            sites=tuple(args.site) if args.site else None, include_demo=not args.no_demo
-        ),
+        filters=filters,
         min_count=args.min_count,
         wait_minutes=args.wait_minutes,
         wait_share=args.wait_share,
+        groups=groups,
     )
     from triage.terminal import progress_bar
 
@@ -1264,15 +1350,21 @@ def cmd_summary(args: argparse.Namespace) -> int:
     from datetime import timedelta
 
     lang = args.lang
+    if _period_refused(args):
+        return USAGE_EXIT
     chosen = _flow_and_period(args)
     if chosen is None:
         return 1
     flow, first, last = chosen
+    filtered = _chosen_filters(args, flow)
+    if filtered is None:
+        return 1
+    filters = filtered[0]
     store = _open_store(args)
     if store is None:
         return 1
     from triage.report import summary_csv, summary_json, summary_view
-    from triage.stats import Filters, summarize
+    from triage.stats import summarize
     from triage.terminal import show
 
     if args.tui:
@@ -1291,7 +1383,6 @@ def cmd_summary(args: argparse.Namespace) -> int:
             ),
             lang,
         )
-    filters = Filters(sites=tuple(args.site) if args.site else None, include_demo=not args.no_demo)
     summary = summarize(store, flow.sites, first, last + timedelta(days=1), filters)
     if args.format == "table":  # in colour on a terminal, plain text for a script
         show(summary_view(summary, flow.sites, lang, filters.include_demo), sys.stdout)

@@ -31,6 +31,7 @@ from triage.stats import (
     SiteShare,
     Summary,
     is_misdirected,
+    same_period_last_year,
     shares_over_time,
     summarize,
     visit_counts,
@@ -132,7 +133,7 @@ class MonthReport:
     demo_visits: int
     summary: Summary
     previous: Summary  # the month before
-    last_year: Summary  # the same month a year before
+    last_year: Summary  # the same dates a year before (stats.same_period_last_year)
     shares: list[tuple[date, list[SiteShare]]]  # the last MONTHS_SHOWN months, oldest first
     heat: dict[tuple[int, int], float]  # (weekday, hour) → visits on an average such day
     busiest: list[BusyHour]
@@ -218,7 +219,8 @@ def build(
     filters = Filters(include_demo=include_demo)
     summary = summarize(store, sites, month, end, filters)
     previous = summarize(store, sites, add_months(month, -1), month, filters)
-    last_year = summarize(store, sites, add_months(month, -12), add_months(month, -11), filters)
+    # The same dates a year earlier, as the summary and the overview compare (one definition).
+    last_year = summarize(store, sites, *same_period_last_year(month, end), filters)
     shares = shares_by_month(
         store, sites, add_months(month, 1 - MONTHS_SHOWN), MONTHS_SHOWN, filters
     )

@@ -115,6 +115,7 @@ class Options:
     min_count: int = 0
     wait_minutes: float = DEFAULT_WAIT_MINUTES
     wait_share: float = DEFAULT_WAIT_SHARE
+    groups: tuple[str, ...] = ()  # the errand groups filters.outcomes stands for, for people
 
 
 # --- the tables ----------------------------------------------------------------------
@@ -225,7 +226,10 @@ def build(store: Store, sites: Sites, options: Options, progress: Progress | Non
         )
     )
 
-    postcodes = postcode_counts(store, start, end, filters)
+    # Visits per postcode are kept by site and day only: by channel or errand group the table
+    # stays empty rather than count visits the filter leaves out (README says so).
+    by_postcode = filters.channels is None and filters.outcomes is None
+    postcodes = postcode_counts(store, start, end, filters) if by_postcode else {}
     step()
     tables.append(
         Table(
@@ -326,7 +330,8 @@ def _staffing(store: Store, sites: Sites, options: Options) -> Table:
     in_person = Filters(
         sites=options.filters.sites,
         destinations=options.filters.destinations,
-        channels=("in_person",),
+        channels=tuple(c for c in options.filters.channels or ("in_person",) if c == "in_person"),
+        outcomes=options.filters.outcomes,
         include_demo=options.filters.include_demo,
     )
     counts = visit_counts(
@@ -410,6 +415,11 @@ def _about(export: Export, options: Options, total: int | None, demo: bool, site
         *_about_period(options),
         ("exp_about_visits", t("exp_about_hidden", lang) if total is None else total),
         *_about_selection(options, demo, sites),
+        *(
+            [("exp_about_postcodes", t("exp_about_postcodes_empty", lang))]
+            if options.filters.channels is not None or options.filters.outcomes is not None
+            else []
+        ),
         ("exp_about_small", small),
         (
             "exp_about_staffing",
@@ -477,10 +487,13 @@ def _about_selection(
         demo_text = t("exp_yes", lang)
     else:
         demo_text = t("exp_about_demo_in" if demo else "exp_about_demo_none", lang)
-    return [
-        ("exp_about_sites", ", ".join(chosen) if chosen else t("exp_all", lang)),
-        ("exp_about_demo", demo_text),
-    ]
+    lines = [("exp_about_sites", ", ".join(chosen) if chosen else t("exp_all", lang))]
+    if filters.channels is not None:  # said only when chosen: "all" is what the file says else
+        words = [t(f"channel_{c}", lang) for c in filters.channels]
+        lines.append(("exp_about_channels", ", ".join(words)))
+    if filters.outcomes is not None:
+        lines.append(("exp_about_groups", "; ".join(options.groups) or "–"))
+    return [*lines, ("exp_about_demo", demo_text)]
 
 
 def _visits_about_lines(

@@ -24,13 +24,23 @@ from triage.stats import (
     visit_counts,
 )
 
-PERIODS = ("today", "week", "30days", "year")
+PERIODS = ("today", "week", "30days", "year", "last_week", "last_month")
+# The periods as the command line's --period names them.
+PERIOD_OPTIONS = {
+    "today": "today",
+    "this-week": "week",
+    "30-days": "30days",
+    "this-year": "year",
+    "last-week": "last_week",
+    "last-month": "last_month",
+}
 ALERT_OVER = 0.25  # a site more than 25 % above its target share
 ALERT_MIN_VISITS = {"today": 20, "hour": 8}  # too few visits say nothing about balance
 
 
 def period_dates(period: str, today: date) -> tuple[date, date]:
-    """(start, end) with end excluded, for the named periods."""
+    """(start, end) with end excluded, for the named periods. "last_week" is the last whole
+    week, Monday to Sunday, before this one; "last_month" the last whole calendar month."""
     if period == "today":
         return today, today + timedelta(days=1)
     if period == "week":
@@ -40,6 +50,12 @@ def period_dates(period: str, today: date) -> tuple[date, date]:
         return today - timedelta(days=29), today + timedelta(days=1)
     if period == "year":
         return date(today.year, 1, 1), today + timedelta(days=1)
+    if period == "last_week":
+        monday = today - timedelta(days=today.weekday())
+        return monday - timedelta(days=7), monday
+    if period == "last_month":
+        first = today.replace(day=1)
+        return (first - timedelta(days=1)).replace(day=1), first
     raise ValueError(f"period must be one of {PERIODS}")
 
 

@@ -33,6 +33,14 @@ def summary_view(s: Summary, sites: Sites, lang: str = "da", include_demo: bool 
         previous=count(s.previous_total, lang),
         change=change(s.change),
     )
+    period += " " + t(
+        "sum_last_year",
+        lang,
+        start=dates["last_year_start"],
+        end=dates["last_year_end"],
+        total=count(s.last_year_total, lang),
+        change=change(s.change_from_last_year),
+    )
     period += " " + t("sum_demo_in" if include_demo else "sum_demo_out", lang)
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold")
     table.add_column(t("sum_site", lang))
@@ -118,7 +126,8 @@ def summary_table(s: Summary, sites: Sites, lang: str = "da", include_demo: bool
 
 
 def period_dates(s: Summary) -> dict[str, str]:
-    """The period and the previous one of the same length, both ends included (as the export)."""
+    """The period, the previous one of the same length and the same period last year, both
+    ends included (as the export)."""
     start, end = date.fromisoformat(s.start), date.fromisoformat(s.end)  # end excluded
     previous = start - (end - start)
     return {
@@ -126,6 +135,8 @@ def period_dates(s: Summary) -> dict[str, str]:
         "end": (end - timedelta(days=1)).isoformat(),
         "previous_start": previous.isoformat(),
         "previous_end": (start - timedelta(days=1)).isoformat(),
+        "last_year_start": s.last_year_start,
+        "last_year_end": (date.fromisoformat(s.last_year_end) - timedelta(days=1)).isoformat(),
     }
 
 
@@ -142,8 +153,10 @@ def summary_csv(s: Summary, sites: Sites, lang: str = "da", include_demo: bool =
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["section", "site", "other", "value"])
-    for name, day in period_dates(s).items():
-        writer.writerow([name, "", "", day])
+    dates = period_dates(s)
+    for name, day in dates.items():
+        if not name.startswith("last_year"):  # beside last year's figures below
+            writer.writerow([name, "", "", day])
     writer.writerow(["include_demo", "", "", "yes" if include_demo else "no"])
     for section, key in (  # what the column `other` holds, said once in the file
         ("home_by_visited", "csv_other_home_by_visited"),
@@ -155,6 +168,10 @@ def summary_csv(s: Summary, sites: Sites, lang: str = "da", include_demo: bool =
     writer.writerow(["total", "", "", s.total])
     writer.writerow(["previous_total", "", "", s.previous_total])
     writer.writerow(["change", "", "", _rounded(s.change)])
+    writer.writerow(["last_year_start", "", "", dates["last_year_start"]])
+    writer.writerow(["last_year_end", "", "", dates["last_year_end"]])
+    writer.writerow(["last_year_total", "", "", s.last_year_total])
+    writer.writerow(["change_from_last_year", "", "", _rounded(s.change_from_last_year)])
     for x in s.sites:
         writer.writerow(["visits", x.site_id, "", x.visits])
         writer.writerow(["share", x.site_id, "", round(x.share, 4)])

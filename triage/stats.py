@@ -17,6 +17,8 @@ supervisor can read:
   social centre says where to refer the citizen, not which jobcentre they should have gone to.
   A postcode of another municipality counts whatever the errand: the citizen belongs there;
 - referred: a visit whose outcome sends the citizen somewhere other than the site they came to;
+- same period last year: the same dates one year earlier; 29 February, which last year did not
+  have, stands for 28 February (see same_period_last_year);
 - share over time: the share per month (per ISO week for a period of 12 weeks or less), with the
   same rule as the share; a month cut by the period counts only its days inside the period.
 """
@@ -26,7 +28,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, timedelta
-from typing import TypedDict
+from typing import TYPE_CHECKING, TypedDict
 
 from triage.db.queries import (
     Filters,
@@ -37,6 +39,10 @@ from triage.db.queries import (
 )
 from triage.db.store import Store
 from triage.sites import Sites
+
+if TYPE_CHECKING:
+    from triage.flow import Flow
+    from triage.model import Text
 
 BUCKETS = ("hour", "weekday", "day", "week", "month")
 
@@ -124,6 +130,10 @@ class Summary:
     previous_total: int
     change: float | None  # against the previous period of the same length
     change_by_site: dict[str, float | None]
+    last_year_start: str  # the same period a year earlier (end excluded, as `end`)
+    last_year_end: str
+    last_year_total: int
+    change_from_last_year: float | None  # None when last year had no visits
     misdirected: int
     with_postcode: int  # visits whose postcode was given for a jobcentre errand
     misdirection: dict[str, dict[str, int]]  # home site → visited site → visits
@@ -161,6 +171,20 @@ def referral_kind(sites: Sites, destination: str) -> str:
     if is_other_municipality(sites, destination):
         return "municipality"
     return sites[destination].kind if destination in sites else "external"
+
+
+def year_earlier(day: date) -> date:
+    """The same date a year earlier; 29 February, which that year lacks, as 28 February."""
+    if day.month == 2 and day.day == 29:
+        return date(day.year - 1, 2, 28)
+    return day.replace(year=day.year - 1)
+
+
+def same_period_last_year(start: date, end: date) -> tuple[date, date]:
+    """(start, end), end excluded, of the same dates one year earlier: the first and the last
+    day each moved back a year. The one definition the summary, the overview and the committee's
+    report share (a February after a leap year compares with 1–28 February)."""
+    return year_earlier(start), year_earlier(end - timedelta(days=1)) + timedelta(days=1)
 
 
 def _change(now: int, before: int) -> float | None:
@@ -256,6 +280,8 @@ def summarize(
             store, start - length, start, ("site_id",), filters=filters
         ).items()
     }
+    last_year = same_period_last_year(start, end)  # one small query over the day rollup
+    last_year_total = sum(visit_counts(store, *last_year, ("demo",), filters=filters).values())
     if hours is None:
         hours = visit_counts(store, start, end, HOURS, filters=filters)
     if busiest_rows is None:
@@ -320,6 +346,10 @@ def summarize(
             site: _change(per_site.get(site, 0), before.get(site, 0))
             for site in sorted(set(per_site) | set(before))
         },
+        last_year_start=last_year[0].isoformat(),
+        last_year_end=last_year[1].isoformat(),
+        last_year_total=last_year_total,
+        change_from_last_year=_change(total, last_year_total),
         misdirected=misdirected,
         with_postcode=with_postcode,
         misdirection=matrix,
@@ -404,3 +434,45 @@ def shares_over_time(
                 )
             )
     return rows
+
+
+@dataclass(frozen=True)
+class ErrandGroup:
+    """One answer to the flow's first question ("Sygdom og sygedagpenge"), and the outcomes
+    reached from it: a visit belongs to the group of its outcome."""
+
+    key: int
+    label: Text
+    outcomes: tuple[str, ...]
+
+
+def errand_groups(flow: Flow) -> list[ErrandGroup]:
+    """The first question's answers as errand groups, in the order of their keys."""
+    first = flow.questions.get(flow.start)
+    groups = []
+    for option in first.options if first else ():
+        seen, queue = {option.next}, [option.next]
+        while queue:
+            for following in flow.successors(queue.pop()):
+                if following not in seen:
+                    seen.add(following)
+                    queue.append(following)
+        outcomes = tuple(sorted(node for node in seen if node in flow.outcomes))
+        groups.append(ErrandGroup(option.key, option.label, outcomes))
+    return groups
+
+
+def find_group(groups: list[ErrandGroup], name: str) -> ErrandGroup | None:
+    """The group a person named: its key ("1") or the start of its text in Danish or English
+    ("sygdom", "job"), in any case; None unless exactly one group fits."""
+    wanted = name.strip().casefold()
+    if not wanted:
+        return None
+    found = [
+        g
+        for g in groups
+        if wanted == str(g.key)
+        or g.label.da.casefold().startswith(wanted)
+        or g.label.en.casefold().startswith(wanted)
+    ]
+    return found[0] if len(found) == 1 else None

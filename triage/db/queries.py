@@ -47,6 +47,7 @@ class Filters:
     sites: tuple[str, ...] | None = None
     destinations: tuple[str, ...] | None = None
     channels: tuple[str, ...] | None = None
+    outcomes: tuple[str, ...] | None = None  # an errand group is the outcomes it leads to
     include_demo: bool = True
 
     @property
@@ -59,6 +60,8 @@ class Filters:
             wanted.add("destination_id")
         if self.channels is not None:
             wanted.add("channel")
+        if self.outcomes is not None:
+            wanted.add("outcome_id")
         return wanted
 
 
@@ -125,8 +128,8 @@ def postcode_rollup_counts(
     store: Store, start: date, end: date, filters: Filters
 ) -> dict[tuple[int, str, str], int]:
     """Visits that gave a postcode, per (postcode, home site, visited site)."""
-    if filters.destinations is not None or filters.channels is not None:
-        raise ValueError("postcode counts cannot be filtered by destination or channel")
+    if any(x is not None for x in (filters.destinations, filters.channels, filters.outcomes)):
+        raise ValueError("postcode counts cannot be filtered by destination, channel or outcome")
     sql = _Sql(store.dialect, filters)
     query = sql.grouped(
         VisitPostcode.__tablename__,
@@ -228,6 +231,7 @@ class _Sql:
             ("site_id", self.filters.sites),
             ("destination_id", self.filters.destinations),
             ("channel", self.filters.channels),
+            ("outcome_id", self.filters.outcomes),
         ):
             if values is not None:
                 listed = ", ".join(self.param(v) for v in values) or "NULL"
@@ -339,6 +343,15 @@ def visits_sql(query: VisitQuery, typed: bool, dialect: str = "sqlite") -> tuple
             params[f"s{i}"] = site
             names.append(f":s{i}")
         where.append(f"site_id IN ({', '.join(names)})")
+    for column, values in (
+        ("channel", query.filters.channels),
+        ("outcome_id", query.filters.outcomes),
+    ):
+        if values is not None:
+            for i, value in enumerate(values):
+                params[f"{column}{i}"] = value
+            listed = ", ".join(f":{column}{i}" for i in range(len(values))) or "NULL"
+            where.append(f"{column} IN ({listed})")
     if not query.filters.include_demo:
         where.append("NOT demo")
     # In the order of the (date, site) index: no sort, whatever the period.
