@@ -84,7 +84,8 @@ def test_last_week_and_last_month(today, week, month):
     [
         ((2024, 2, 29), (2024, 2, 29), ((2023, 2, 28), (2023, 2, 28))),  # 29 Feb → 28 Feb
         ((2024, 2, 1), (2024, 2, 29), ((2023, 2, 1), (2023, 2, 28))),
-        ((2025, 2, 1), (2025, 2, 28), ((2024, 2, 1), (2024, 2, 28))),  # the same dates
+        ((2025, 2, 1), (2025, 2, 28), ((2024, 2, 1), (2024, 2, 29))),  # whole months: whole
+        ((2025, 2, 2), (2025, 2, 28), ((2024, 2, 2), (2024, 2, 28))),  # else the same dates
         ((2025, 2, 28), (2025, 2, 28), ((2024, 2, 28), (2024, 2, 28))),  # one day stays one
         ((2025, 12, 29), (2026, 1, 4), ((2024, 12, 29), (2025, 1, 4))),
     ],
@@ -160,11 +161,14 @@ def test_last_year_matches_the_visit_table(store, flow):
     for first, last in PERIODS:
         s = summarize(store, flow.sites, first, last + timedelta(days=1))
         start, end = date.fromisoformat(s.last_year_start), date.fromisoformat(s.last_year_end)
-        # Counted directly over the same dates a year earlier, 29 February as 28 February.
+        # Counted directly over the same dates a year earlier, 29 February as 28 February;
+        # whole months over the same whole months.
         back = [
             date(d.year - 1, 2, 28) if (d.month, d.day) == (2, 29) else d.replace(year=d.year - 1)
             for d in (first, last)
         ]
+        if first.day == 1 and (last + timedelta(days=1)).day == 1:
+            back[1] = (last + timedelta(days=1)).replace(year=last.year - 1) - timedelta(days=1)
         assert (start, end - timedelta(days=1)) == tuple(back), (first, last)
         year_ago = direct(store, *back)
         now = direct(store, first, last)
@@ -507,7 +511,9 @@ def test_the_committee_report_compares_with_the_same_dates_last_year(store, flow
     _years(store, flow)
     made = datetime(2025, 3, 3, 9, tzinfo=LOCAL_ZONE)
     report = build(store, flow.sites, date(2025, 2, 1), made)
-    # February 2025 against 1–28 February 2024, as the summary: 29 February 2024 is left out.
-    assert (report.last_year.start, report.last_year.end) == ("2024-02-01", "2024-02-29")
-    assert report.last_year.total == direct(store, date(2024, 2, 1), date(2024, 2, 28)) == 1
+    # February 2025 against the whole of February 2024, as the summary: whole months compare
+    # with whole months, 29 February 2024 included.
+    assert (report.last_year.start, report.last_year.end) == ("2024-02-01", "2024-03-01")
+    assert report.last_year.total == direct(store, date(2024, 2, 1), date(2024, 2, 29))
+    assert report.last_year.total > direct(store, date(2024, 2, 1), date(2024, 2, 28))
     assert report.summary.last_year_total == report.last_year.total

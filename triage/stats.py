@@ -182,8 +182,11 @@ def year_earlier(day: date) -> date:
 
 def same_period_last_year(start: date, end: date) -> tuple[date, date]:
     """(start, end), end excluded, of the same dates one year earlier: the first and the last
-    day each moved back a year. The one definition the summary, the overview and the committee's
-    report share (a February after a leap year compares with 1–28 February)."""
+    day each moved back a year. Whole months compare with the same whole months (February 2025
+    with all of February 2024, 29 February included). The one definition the summary, the
+    overview and the committee's report share."""
+    if start.day == 1 and end.day == 1:
+        return year_earlier(start), year_earlier(end)
     return year_earlier(start), year_earlier(end - timedelta(days=1)) + timedelta(days=1)
 
 
