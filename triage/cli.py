@@ -1147,7 +1147,6 @@ def cmd_rebalance(args: argparse.Namespace) -> int:
     from triage.load import load
     from triage.present import local_now
     from triage.rebalance import (
-        MIN_VISITS_TO_MOVE,
         Context,
         RebalanceError,
         jobcentre_group,
@@ -1199,7 +1198,8 @@ def cmd_rebalance(args: argparse.Namespace) -> int:
         print(t("reb_no_visits", lang, demo=demo, **dates), file=sys.stderr)
         return 1
     if not proposal.movable and proposal.too_few:  # a proposal would rest on a few visits
-        print(t("reb_too_few_refused", lang, minimum=MIN_VISITS_TO_MOVE, **dates), file=sys.stderr)
+        minimum = proposal.min_visits
+        print(t("reb_too_few_refused", lang, minimum=minimum, **dates), file=sys.stderr)
         return 1
     data = args.data or paths.default_data_dir()
     context = Context(period[0], period[1], not args.no_demo, local_now().date(), lang)

@@ -98,6 +98,7 @@ class Proposal:
     homes: frozenset[str] = frozenset()  # the group's sites: a postcode recorded for them moves
     movable: int = 0  # postcodes tried: each has a jobcentre to move to and enough visits
     too_few: int = 0  # postcodes with a jobcentre to move to but too few visits to be tried
+    min_visits: int = MIN_VISITS_TO_MOVE  # the fewest visits a postcode is moved on
 
     def ratio(self, loads: dict[str, float]) -> dict[str, float]:
         return {s: loads[s] / self.capacity[s] for s in self.capacity}
@@ -152,7 +153,9 @@ def propose(
     for postcode, site in assignment.items():
         if site in loads:
             loads[site] += demand[postcode]
-    proposal = Proposal(capacity, dict(loads), dict(loads), group=group, homes=group_sites)
+    proposal = Proposal(
+        capacity, dict(loads), dict(loads), group=group, homes=group_sites, min_visits=min_visits
+    )
     if len(capacity) < 2:
         return proposal
 
@@ -718,7 +721,7 @@ def proposal_text(
         "",
         f"## {t('reb_doc_how', lang)}",
         "",
-        t("reb_doc_how_model", lang, minimum=MIN_VISITS_TO_MOVE),
+        t("reb_doc_how_model", lang, minimum=proposal.min_visits),
         "",
     ]
     return "\n".join(out)
@@ -736,7 +739,7 @@ def max_text(proposal: Proposal, lang: str) -> str:
 
 def too_few_text(proposal: Proposal, lang: str) -> str:
     """Why some postcodes were not tried: too few visits in the period."""
-    return t("reb_doc_too_few", lang, postcodes=proposal.too_few, minimum=MIN_VISITS_TO_MOVE)
+    return t("reb_doc_too_few", lang, postcodes=proposal.too_few, minimum=proposal.min_visits)
 
 
 CSV_COLUMNS = (
