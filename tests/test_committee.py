@@ -505,16 +505,18 @@ def test_a_write_that_fails_leaves_the_old_file_and_says_so(pg_url, flow, tmp_pa
     fill(store, flow)
     store.dispose()
     out = tmp_path / "r.html"
-    out.write_text("last month's report", encoding="utf-8")
+    common = ("--db", pg_url, "--out", str(out), "--spool-dir", str(tmp_path / "spool"))
+    earlier = run("report", "--month", "2026-09", *common, cwd=tmp_path)
+    assert earlier.returncode == 0, earlier.stderr
+    last_months = out.read_text(encoding="utf-8")
     done = run(
-        *("report", "--month", "2026-10", "--force", "--db", pg_url, "--out", str(out)),
-        *("--spool-dir", str(tmp_path / "spool")),
+        *("report", "--month", "2026-10", "--force", *common),
         cwd=tmp_path,
         preexec_fn=_limit_file_size,
     )
     assert done.returncode == 1, done.stderr
     assert "Rapporten kunne ikke skrives til" in done.stderr and "Traceback" not in done.stderr
-    assert out.read_text(encoding="utf-8") == "last month's report"
+    assert out.read_text(encoding="utf-8") == last_months
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".part")] == []
 
 
@@ -588,3 +590,67 @@ def test_the_report_prints_to_five_a4_pages(october_db, tmp_path, data_copy):
     assert len(boxes) == 5
     for width, height in boxes:  # A4 is 595 × 842 points
         assert abs(float(width) - 595.3) < 1.5 and abs(float(height) - 841.9) < 1.5
+
+
+def test_force_replaces_only_an_earlier_report(october_db, tmp_path, store, flow, sites):
+    """--force replaces a report triage wrote (also one from before reports named their
+    generator), never the planner's own file, whatever its name."""
+    common = ["report", "--month", "2026-10", "--force", "--db", str(october_db)]
+    own = {
+        "mine.txt": "my notes",
+        "notes.html": "<!DOCTYPE html>\n<html><body>my own page</body></html>\n",
+        "empty.html": "",
+    }
+    for name, content in own.items():
+        (tmp_path / name).write_text(content, encoding="utf-8")
+        done = run(*common, "--out", str(tmp_path / name), cwd=tmp_path)
+        assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+        assert "ikke en tidligere månedsrapport fra triage" in done.stderr and name in done.stderr
+        assert (tmp_path / name).read_text(encoding="utf-8") == content
+    fill(store, flow)
+    older = committee.render(committee.build(store, sites, OCTOBER, NOW), sites)
+    older = older.replace(committee.GENERATOR + "\n", "")  # as written before the line existed
+    (tmp_path / "older.html").write_text(older, encoding="utf-8")
+    for name in ("older.html", "older.html"):  # the second time over the file this wrote
+        done = run(*common, "--no-demo", "--out", str(tmp_path / name), cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        replaced = (tmp_path / name).read_text(encoding="utf-8")
+        assert "ikke talt med" in replaced and committee.GENERATOR in replaced
+    written = {p.name for p in tmp_path.iterdir() if not p.name.startswith("visits.db")}
+    assert written >= {*own, "older.html"} and not [n for n in written if n.endswith(".part")]
+
+
+@pytest.mark.parametrize(
+    "now",
+    [
+        datetime(2026, 10, 31, 16, 5, tzinfo=LOCAL_ZONE),  # the month's last day: not over either
+        datetime(2026, 10, 20, 9, 30, tzinfo=LOCAL_ZONE),
+    ],
+)
+def test_a_month_that_is_not_over_says_its_figures_run_to_today(store, flow, sites, now):
+    fill(store, flow)
+    built = committee.build(store, sites, OCTOBER, now)
+    page = Page(committee.render(built, sites))
+    today = now.date().isoformat()
+    assert page.definitions["Periode"] == (
+        "2026-10-01 til og med 2026-10-31 (måneden er ikke slut: tallene går til og med i dag, "
+        f"{today} kl. {now:%H:%M})"
+    )
+    said = committee.changes(built, sites, "da")
+    assert said[0] == (
+        f"Måneden er ikke slut: tallene går kun til og med i dag, {today}, og sammenligningerne"
+        " er med hele måneder."
+    )
+    assert said[1] == (
+        "I oktober 2026 har der indtil nu været 18 besøg i alt – indtil nu en stigning på 350 %"
+        " fra september 2026 (4) og en stigning på 350 % fra oktober 2025 (4)."
+    )
+    assert said[2].startswith("Jobcenter København Nord har indtil nu fået 44 % af besøgene")
+    english = committee.changes(built, sites, "en")
+    assert english[0].startswith("The month is not over") and "so far" in english[1]
+    # Made the day after, the month is over: no note, and the sentences as before.
+    over = committee.build(store, sites, OCTOBER, datetime(2026, 11, 1, 0, 5, tzinfo=LOCAL_ZONE))
+    assert Page(committee.render(over, sites)).definitions["Periode"] == (
+        "2026-10-01 til og med 2026-10-31"
+    )
+    assert committee.changes(over, sites, "da")[0].startswith("I oktober 2026 var der 18 besøg")

@@ -1236,7 +1236,9 @@ def cmd_rebalance(args: argparse.Namespace) -> int:
         Context,
         RebalanceError,
         jobcentre_group,
+        max_text,
         propose,
+        too_few_text,
         write_proposal,
     )
 
@@ -1276,6 +1278,15 @@ def cmd_rebalance(args: argparse.Namespace) -> int:
     finally:
         store.dispose()
     proposal = propose(flow.sites, per_postcode, per_site, max_moves=args.max_moves)
+    dates = {"start": period[0], "end": period[1]}
+    if not any(per_site.get(site) for site in proposal.capacity):  # nothing to propose from
+        demo = t("reb_no_visits_demo", lang) if args.no_demo else ""
+        print(t("reb_no_visits", lang, demo=demo, **dates), file=sys.stderr)
+        return 1
+    if not proposal.movable and proposal.too_few:  # a proposal would rest on a few visits
+        minimum = proposal.min_visits
+        print(t("reb_too_few_refused", lang, minimum=minimum, **dates), file=sys.stderr)
+        return 1
     data = args.data or paths.default_data_dir()
     context = Context(period[0], period[1], not args.no_demo, local_now().date(), lang)
     try:  # written before anything is printed: a closed pipe (| head) cannot stop the writing
@@ -1302,10 +1313,12 @@ def cmd_rebalance(args: argparse.Namespace) -> int:
         )
         for m in proposal.moves:
             print(f"{m.postcode:<12}{name(m.source):<34}{name(m.target):<34}{number(m.visits):>10}")
+    if proposal.too_few:
+        print(too_few_text(proposal, lang))
     print()
     print(
         f"{t('exp_col_site_name', lang):<34}{t('reb_capacity', lang):>10}"
-        f"{t('reb_before', lang):>18}{t('reb_after', lang):>18}"
+        f"{t('reb_now_per_counter', lang):>18}{t('reb_after_per_counter', lang):>18}"
     )
     before, after = proposal.ratio(proposal.before), proposal.ratio(proposal.after)
     for site in proposal.capacity:
@@ -1313,7 +1326,7 @@ def cmd_rebalance(args: argparse.Namespace) -> int:
             f"{name(site):<34}{number(proposal.capacity[site]):>10}"
             f"{number(before[site]):>18}{number(after[site]):>18}"
         )
-    print(t("reb_max", lang, before=number(proposal.max_before), after=number(proposal.max_after)))
+    print(max_text(proposal, lang))
     if cases:
         print(t("reb_cases", lang, cases=", ".join(cases)))
     print(t("reb_written", lang, out=out))

@@ -295,13 +295,23 @@ def _hour_span(hour: int) -> str:
     return f"{hour:02d}-{hour + 1:02d}"
 
 
+def running(report: MonthReport) -> bool:
+    """Whether the month was not over when the report was made: its figures run to then."""
+    return report.made.date() < report.end
+
+
 def changes(report: MonthReport, sites: Sites, lang: str) -> list[str]:
-    """The month's main changes in a few plain sentences, each one a figure of the report."""
+    """The month's main changes in a few plain sentences, each one a figure of the report; for
+    a month that is not over, the first says so and the figures say "so far"."""
     s, before, year_ago = report.summary, report.previous, report.last_year
     this, prev = month_name(report.month, lang), month_name(add_months(report.month, -1), lang)
+    so_far = running(report)
+    first = [t("rep_not_over", lang, day=report.made.date().isoformat())] if so_far else []
     if s.total == 0:
-        return [t("rep_no_visits", lang, month=this)]
-    total = t("rep_total", lang, month=this, total=count(s.total, lang))
+        return [*first, t("rep_no_visits", lang, month=this)]
+    total = t(
+        "rep_total_so_far" if so_far else "rep_total", lang, month=this, total=count(s.total, lang)
+    )
     against = [
         found
         for other, first in (
@@ -311,14 +321,15 @@ def changes(report: MonthReport, sites: Sites, lang: str) -> list[str]:
         if (found := _against(s.total, other.total, first, lang))
     ]
     if against:
-        total += " " + t("rep_that_is", lang, against=t("rep_and", lang).join(against))
-    said = [total + "."]
+        that_is = "rep_that_is_so_far" if so_far else "rep_that_is"
+        total += " " + t(that_is, lang, against=t("rep_and", lang).join(against))
+    said = [*first, total + "."]
     if summary_has_jobcentre_visits(s):
         far = sorted(s.sites, key=lambda x: -abs(x.share - x.target))
         off = [x for x in far if abs(x.share - x.target) >= NEAR_TARGET][:3]
         for x in off:
             sentence = t(
-                "rep_share_against",
+                "rep_share_so_far" if so_far else "rep_share_against",
                 lang,
                 site=sites.name_of(x.site_id, lang),
                 share=percent(x.share),
@@ -905,8 +916,9 @@ def render(report: MonthReport, sites: Sites, lang: str = "da") -> str:
     title = t("rep_title", lang, month=this)
     last = report.end - timedelta(days=1)
     period = t("rep_period_value", lang, start=report.month.isoformat(), end=last.isoformat())
-    if report.last_day < last:
-        period += " " + t("rep_period_not_over", lang, day=report.last_day.isoformat())
+    if running(report):  # today too is not over, even on the month's last day
+        day, time = report.made.date().isoformat(), report.made.strftime("%H:%M")
+        period += " " + t("rep_period_running", lang, day=day, time=time)
     if not report.include_demo:
         demo = t("rep_demo_out", lang)
     elif report.demo_visits:
@@ -934,7 +946,7 @@ def render(report: MonthReport, sites: Sites, lang: str = "da") -> str:
         else [_trend_section]
     )
     return (
-        f'<!DOCTYPE html>\n<html lang="{_e(lang)}">\n<head>\n<meta charset="utf-8">\n'
+        f'<!DOCTYPE html>\n<html lang="{_e(lang)}">\n<head>\n<meta charset="utf-8">\n{GENERATOR}\n'
         f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{_e(title)}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n"
         f"<header><h1>{_e(title)}</h1>"
@@ -970,6 +982,24 @@ def check_out(out: Path, force: bool) -> None:
         raise ReportError("out_special", path=out)
     if not force:
         raise ReportError("rep_exists", path=out)
+    if not is_report(out):  # --force replaces an earlier report, never any other file
+        raise ReportError("rep_not_a_report", path=out)
+
+
+GENERATOR = '<meta name="generator" content="triage report">'
+
+
+def is_report(path: Path) -> bool:
+    """Whether `path` holds a report triage wrote: its generator line near the top, or (written
+    before that line was added) the report's own opening and its main-figures section."""
+    try:
+        with open(path, "rb") as file:
+            head = file.read(65_536).decode("utf-8", errors="replace")
+    except OSError:
+        return False
+    if GENERATOR in head[:1000]:
+        return True
+    return head.startswith('<!DOCTYPE html>\n<html lang="') and '<section class="changes">' in head
 
 
 def write(text: str, out: Path) -> None:

@@ -58,6 +58,9 @@ from triage.sites import Sites
 SEARCH_LIMIT = 200_000  # sets of moves tried for one number of moves (well under a second)
 PROPOSAL_TEXT = "forslag.md"  # the proposal for the meeting; a folder with it is a proposal
 PROPOSAL_CSV = "forslag.csv"
+# A postcode with fewer visits than this in the period is never moved: so few visits do not
+# show where its citizens go (a day's log would otherwise move postcodes on one or two visits).
+MIN_VISITS_TO_MOVE = 30
 
 
 class RebalanceError(CodedError):
@@ -93,6 +96,9 @@ class Proposal:
     moves: list[Move] = field(default_factory=list)
     group: str = ""  # the catchment group the moves are made in
     homes: frozenset[str] = frozenset()  # the group's sites: a postcode recorded for them moves
+    movable: int = 0  # postcodes tried: each has a jobcentre to move to and enough visits
+    too_few: int = 0  # postcodes with a jobcentre to move to but too few visits to be tried
+    min_visits: int = MIN_VISITS_TO_MOVE  # the fewest visits a postcode is moved on
 
     def ratio(self, loads: dict[str, float]) -> dict[str, float]:
         return {s: loads[s] / self.capacity[s] for s in self.capacity}
@@ -118,9 +124,11 @@ def propose(
     per_site: dict[str, int],
     max_moves: int = 10,
     min_gain: float = 0.005,
+    min_visits: int = MIN_VISITS_TO_MOVE,
 ) -> Proposal:
     """per_postcode: visits per (postcode, recorded home site, visited site), as
-    triage.stats.postcode_counts gives; per_site: all visits per visited site.
+    triage.stats.postcode_counts gives; per_site: all visits per visited site. A postcode with
+    fewer than `min_visits` visits is not moved (counted in `too_few`).
     RebalanceError when no catchment group sends postcodes to jobcentres."""
     group = jobcentre_group(sites)
     catchment = sites.catchments[group]
@@ -145,20 +153,25 @@ def propose(
     for postcode, site in assignment.items():
         if site in loads:
             loads[site] += demand[postcode]
-    proposal = Proposal(capacity, dict(loads), dict(loads), group=group, homes=group_sites)
+    proposal = Proposal(
+        capacity, dict(loads), dict(loads), group=group, homes=group_sites, min_visits=min_visits
+    )
     if len(capacity) < 2:
         return proposal
 
     def went_to(postcode: int) -> tuple[tuple[str, int], ...]:
         return tuple(sorted(seen_at[postcode].items(), key=lambda kv: (-kv[1], kv[0])))
 
-    candidates = [
+    possible = [
         Move(p, source, target, demand[p], went_to(p))
         for p, source in sorted(assignment.items())
         if source is not None and source in capacity
         for target in sorted(seen_at[p])
         if target != source and target in capacity
     ]
+    candidates = [m for m in possible if m.visits >= min_visits]
+    proposal.movable = len({m.postcode for m in candidates})
+    proposal.too_few = len({m.postcode for m in possible}) - proposal.movable
 
     def after(moves: tuple[Move, ...]) -> dict[str, float]:
         trial = dict(loads)
@@ -259,6 +272,43 @@ def hourly_loads(
     return before, after
 
 
+@dataclass(frozen=True)
+class Tally:
+    """How each jobcentre's visits counted in the log become its expected visits today:
+    expected = counted - other_municipality - to_other + from_other (postcodes as recorded)."""
+
+    counted: dict[str, int]  # registered at the site: what `triage summary` counts
+    no_postcode: dict[str, int]  # of those, without a postcode: they stay where they came
+    other_municipality: dict[str, int]  # postcode in another municipality: left out
+    to_other: dict[str, int]  # postcode in another jobcentre's area: counted there instead
+    from_other: dict[str, int]  # postcode here, registered at another site: counted here
+    hours: dict[str, dict[int, int]]  # counted, per hour of the day
+
+
+def tally(proposal: Proposal, per_hour: dict[tuple[str, str, int], int]) -> Tally:
+    """The counts behind the expected visits, from visits per (visited site, home site as
+    recorded, hour)."""
+    sites = proposal.capacity
+    found = Tally({s: 0 for s in sites}, {}, {}, {}, {}, {s: {} for s in sites})
+    for (visited, home, hour), visits in per_hour.items():
+
+        def add(part: dict[str, int], site: str) -> None:
+            part[site] = part.get(site, 0) + visits  # noqa: B023 (used at once)
+
+        if visited in sites:
+            add(found.counted, visited)
+            found.hours[visited][hour] = found.hours[visited].get(hour, 0) + visits
+            if not home:
+                add(found.no_postcode, visited)
+            elif home in proposal.homes and home not in sites:
+                add(found.other_municipality, visited)
+            elif home in sites and home != visited:
+                add(found.to_other, visited)
+        if home in sites and home != visited:
+            add(found.from_other, home)
+    return found
+
+
 # --- writing the changed copy and the proposal -----------------------------------------
 
 
@@ -315,12 +365,13 @@ def write_proposal(
     if new_cases is not None:
         files["cases.toml"] = new_cases.encode("utf-8")
     before_hour, after_hour = hourly_loads(proposal, per_hour)
+    counts = tally(proposal, per_hour)
     files[PROPOSAL_TEXT] = proposal_text(
-        sites, proposal, context, before_hour, after_hour, changed
+        sites, proposal, context, before_hour, after_hour, changed, counts
     ).encode("utf-8")
-    files[PROPOSAL_CSV] = proposal_csv(sites, proposal, context, before_hour, after_hour).encode(
-        "utf-8"
-    )
+    files[PROPOSAL_CSV] = proposal_csv(
+        sites, proposal, context, before_hour, after_hour, counts
+    ).encode("utf-8")
     _write_folder(out_dir, files)
     return changed
 
@@ -521,8 +572,10 @@ def proposal_text(
     before_hour: dict[str, dict[int, float]],
     after_hour: dict[str, dict[int, float]],
     cases: list[str],
+    counts: Tally,
 ) -> str:
-    """The proposal in Markdown, in the command's language (Danish by default)."""
+    """The proposal in Markdown, in the command's language (Danish by default). Every column
+    says what it is: visits counted in the log, or expected visits (the model)."""
     lang = context.lang
 
     def name(site: str) -> str:
@@ -556,7 +609,7 @@ def proposal_text(
                 t("exp_col_postcode", lang),
                 t("reb_from", lang),
                 t("reb_to", lang),
-                t("reb_visits", lang),
+                t("reb_doc_moved_visits", lang),
                 t("reb_doc_went", lang),
             ),
             row("---", "---", "---", "---:", "---"),
@@ -566,24 +619,60 @@ def proposal_text(
             out.append(
                 row(str(m.postcode), name(m.source), name(m.target), count(m.visits, lang), went)
             )
+    if proposal.too_few:
+        out += ["", too_few_text(proposal, lang)]
     if cases:
         out += ["", t("reb_cases", lang, cases=", ".join(cases))]
     share_before, share_after = shares(proposal.before), shares(proposal.after)
     ratio_before, ratio_after = proposal.ratio(proposal.before), proposal.ratio(proposal.after)
     out += [
         "",
-        f"## {t('reb_doc_sites', lang)}",
+        f"## {t('reb_doc_counted', lang)}",
+        "",
+        row(
+            t("exp_col_site_name", lang),
+            t("reb_doc_col_counted", lang),
+            t("reb_doc_col_no_postcode", lang),
+            t("reb_doc_col_other_municipality", lang),
+            t("reb_doc_col_to_other", lang),
+            t("reb_doc_col_from_other", lang),
+            t("reb_doc_col_expected_now", lang),
+        ),
+        row("---", *["---:"] * 6),
+    ]
+    for site in proposal.capacity:
+        out.append(
+            row(
+                name(site),
+                count(counts.counted.get(site, 0), lang),
+                count(counts.no_postcode.get(site, 0), lang),
+                "−" + count(counts.other_municipality.get(site, 0), lang),
+                "−" + count(counts.to_other.get(site, 0), lang),
+                "+" + count(counts.from_other.get(site, 0), lang),
+                _whole(proposal.before[site], lang),
+            )
+        )
+    out += [
+        "",
+        t(
+            "reb_doc_counted_note",
+            lang,
+            no_postcode=count(sum(counts.no_postcode.values()), lang),
+            other=count(sum(counts.other_municipality.values()), lang),
+        ),
+        "",
+        f"## {t('reb_doc_expected', lang)}",
         "",
         row(
             t("exp_col_site_name", lang),
             t("reb_capacity", lang),
-            t("reb_doc_visits_before", lang),
-            t("reb_doc_share_before", lang),
-            t("reb_doc_visits_after", lang),
-            t("reb_doc_share_after", lang),
+            t("reb_doc_col_expected_now", lang),
+            t("reb_doc_col_share_now", lang),
+            t("reb_doc_col_expected_after", lang),
+            t("reb_doc_col_share_after", lang),
             t("reb_doc_target", lang),
-            t("reb_before", lang),
-            t("reb_after", lang),
+            t("reb_doc_col_per_counter_now", lang),
+            t("reb_doc_col_per_counter_after", lang),
         ),
         row("---", *["---:"] * 8),
     ]
@@ -604,36 +693,53 @@ def proposal_text(
         )
     out += [
         "",
-        t(
-            "reb_max",
-            lang,
-            before=_whole(proposal.max_before, lang),
-            after=_whole(proposal.max_after, lang),
-        ),
+        max_text(proposal, lang),
         "",
         f"## {t('reb_doc_hours', lang)}",
         "",
-        t("reb_doc_hours_note", lang),
+        t("reb_doc_hours_explained", lang),
         "",
     ]
     hours = sorted(
         {h for by_hour in (*before_hour.values(), *after_hour.values()) for h in by_hour}
+        | {h for by_hour in counts.hours.values() for h in by_hour}
     )
     heads = [
         f"{name(s)} {t(word, lang)}"
         for s in proposal.capacity
-        for word in ("reb_doc_before", "reb_doc_after")
+        for word in ("reb_doc_hour_counted", "reb_doc_hour_now", "reb_doc_hour_after")
     ]
     out += [row(t("reb_doc_hour", lang), *heads), row("---", *["---:"] * len(heads))]
     for hour in hours:
         cells = [
             _whole(loads[s].get(hour, 0), lang)
             for s in proposal.capacity
-            for loads in (before_hour, after_hour)
+            for loads in (counts.hours, before_hour, after_hour)
         ]
         out.append(row(f"{hour:02d}–{hour + 1:02d}", *cells))
-    out += ["", f"## {t('reb_doc_how', lang)}", "", t("reb_doc_how_text", lang), ""]
+    out += [
+        "",
+        f"## {t('reb_doc_how', lang)}",
+        "",
+        t("reb_doc_how_model", lang, minimum=proposal.min_visits),
+        "",
+    ]
     return "\n".join(out)
+
+
+def max_text(proposal: Proposal, lang: str) -> str:
+    """The highest expected load per counter, now and with the moves."""
+    return t(
+        "reb_doc_max",
+        lang,
+        before=_whole(proposal.max_before, lang),
+        after=_whole(proposal.max_after, lang),
+    )
+
+
+def too_few_text(proposal: Proposal, lang: str) -> str:
+    """Why some postcodes were not tried: too few visits in the period."""
+    return t("reb_doc_too_few", lang, postcodes=proposal.too_few, minimum=proposal.min_visits)
 
 
 CSV_COLUMNS = (
@@ -642,10 +748,15 @@ CSV_COLUMNS = (
     "hour",  # local hour of the day, 9 = 09:00–10:00 (hour rows)
     "postcode",
     "to_site_id",  # move rows: where the postcode goes
-    "visits_before",
-    "visits_after",
-    "share_before",
-    "share_after",
+    "visits",  # counted in the log: registered at the site (a move: the postcode's visits)
+    "no_postcode",  # site rows: of `visits`, those without a postcode (they stay)
+    "other_municipality",  # site rows: of `visits`, postcode in another municipality (left out)
+    "to_other_jobcentre",  # site rows: of `visits`, postcode of another jobcentre (counted there)
+    "from_other_sites",  # site rows: postcode here, registered at another site (counted here)
+    "expected_now",  # the model: as if citizens went where their postcode says
+    "expected_after",  # the model with the moves (hour rows: an estimate)
+    "expected_share_now",
+    "expected_share_after",
     "target_share",
     "counters",
     "start",
@@ -660,13 +771,18 @@ def proposal_csv(
     context: Context,
     before_hour: dict[str, dict[int, float]],
     after_hour: dict[str, dict[int, float]],
+    counts: Tally,
 ) -> str:
     """The proposal's figures as one CSV table, a row per figure and the period on every row:
     visits are whole numbers, except a moved postcode's share of an hour (one decimal)."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    period = [context.start.isoformat(), context.end.isoformat(), str(context.include_demo).lower()]
+    writer = csv.DictWriter(buffer, CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    period = {
+        "start": context.start.isoformat(),
+        "end": context.end.isoformat(),
+        "include_demo": str(context.include_demo).lower(),
+    }
     share_before, share_after = shares(proposal.before), shares(proposal.after)
 
     def number(value: float) -> str:
@@ -675,34 +791,56 @@ def proposal_csv(
     for site in proposal.capacity:
         target = sites[site].target_share
         writer.writerow(
-            [
-                "site",
-                site,
-                "",
-                "",
-                "",
-                number(proposal.before[site]),
-                number(proposal.after[site]),
-                f"{share_before[site]:.4f}",
-                f"{share_after[site]:.4f}",
-                "" if target is None else f"{target:.4f}",
-                proposal.capacity[site],
-                *period,
-            ]
+            {
+                "section": "site",
+                "site_id": site,
+                "visits": counts.counted.get(site, 0),
+                "no_postcode": counts.no_postcode.get(site, 0),
+                "other_municipality": counts.other_municipality.get(site, 0),
+                "to_other_jobcentre": counts.to_other.get(site, 0),
+                "from_other_sites": counts.from_other.get(site, 0),
+                "expected_now": number(proposal.before[site]),
+                "expected_after": number(proposal.after[site]),
+                "expected_share_now": f"{share_before[site]:.4f}",
+                "expected_share_after": f"{share_after[site]:.4f}",
+                "target_share": "" if target is None else f"{target:.4f}",
+                "counters": proposal.capacity[site],
+                **period,
+            }
         )
     for site in proposal.capacity:
-        for hour in sorted(set(before_hour[site]) | set(after_hour[site])):
-            before = before_hour[site].get(hour, 0)
-            after = after_hour[site].get(hour, 0)
+        counted = counts.hours.get(site, {})
+        for hour in sorted(set(before_hour[site]) | set(after_hour[site]) | set(counted)):
             writer.writerow(
-                ["hour", site, hour, "", "", number(before), number(after), "", "", "", "", *period]
+                {
+                    "section": "hour",
+                    "site_id": site,
+                    "hour": hour,
+                    "visits": counted.get(hour, 0),
+                    "expected_now": number(before_hour[site].get(hour, 0)),
+                    "expected_after": number(after_hour[site].get(hour, 0)),
+                    **period,
+                }
             )
     for m in proposal.moves:
         writer.writerow(
-            ["move", m.source, "", m.postcode, m.target, m.visits, "", "", "", "", "", *period]
+            {
+                "section": "move",
+                "site_id": m.source,
+                "postcode": m.postcode,
+                "to_site_id": m.target,
+                "visits": m.visits,
+                **period,
+            }
         )
         for visited, visits in m.went_to:
             writer.writerow(
-                ["went_before", visited, "", m.postcode, "", visits, "", "", "", "", "", *period]
+                {
+                    "section": "went_before",
+                    "site_id": visited,
+                    "postcode": m.postcode,
+                    "visits": visits,
+                    **period,
+                }
             )
     return buffer.getvalue()
