@@ -4,6 +4,7 @@ writing and nothing freezes. The figures come from triage.overview; no SQL here.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -36,6 +37,29 @@ from triage.overview import (
 from triage.stats import is_misdirected, share_unit
 
 REFRESH_SECONDS = 30
+
+
+def is_damaged(error: BaseException) -> bool:
+    """A damaged file ("database disk image is malformed", "file is not a database"): the
+    driver's base DatabaseError itself, raw or as SQLAlchemy wraps it. No retry helps."""
+    import sqlite3
+
+    found = sys.modules.get("sqlalchemy.exc")  # loaded by the store that raised it, if any
+    damaged = (sqlite3.DatabaseError,) + ((found.DatabaseError,) if found is not None else ())
+    return type(error) in damaged
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """A database locked, gone away or unreachable: worth trying again in a moment."""
+    import sqlite3
+
+    found = sys.modules.get("sqlalchemy.exc")
+    busy = (sqlite3.OperationalError,) + (
+        (found.OperationalError, found.InterfaceError) if found is not None else ()
+    )
+    return isinstance(error, busy)
+
+
 SHADES = " ░▒▓█"
 
 
@@ -186,11 +210,19 @@ class SupervisorScreen(Screen):
             return
         self.failure = event.worker.error
         self.query_one("#sup-sites", DataTable).loading = False
-        if self.result is None:  # nothing to show yet: the title says why, not "fetching"
-            self.redraw()
-        self.notify(self.failure_said(), severity="error", timeout=10)
+        # Said on its own lines under the title, where it wraps: a notice would cover the key
+        # bar at 80×24, and a title line would cut it.
+        self.redraw()
 
     def failure_said(self) -> str:
+        """Why the figures could not be fetched, by cause: a damaged file needs a backup (a
+        retry cannot help); a locked or unreachable database is tried again."""
+        if self.failure is None:
+            return ""
+        if is_damaged(self.failure):
+            return t("sup_failed_damaged", self.lang)
+        if is_unavailable(self.failure):
+            return t("sup_failed_unavailable", self.lang)
         return t("sup_failed", self.lang, reason=failure_text(self.failure, self.lang))
 
     # --- drawing -------------------------------------------------------------------------
@@ -203,8 +235,17 @@ class SupervisorScreen(Screen):
         self.query_one("#keys", Static).update(key_bar(self, lang))
         title = self.query_one("#sup-title", Static)
         result = self.result
+        alert = self.query_one("#sup-alert", Static)
         if result is None:  # still counting, or the count failed (in the language of now)
-            title.update(self.failure_said() if self.failure else t("sup_loading", lang))
+            title.update(
+                Content.assemble(
+                    (t("sup_title", lang), "bold"), "  ", t(f"period_{self.period}", lang)
+                )
+                if self.failure
+                else t("sup_loading", lang)
+            )
+            alert.display = self.failure is not None
+            alert.update(self.failure_said())
             return
         last = result.end.toordinal() - 1
         from datetime import date
@@ -236,19 +277,21 @@ class SupervisorScreen(Screen):
                 period,
             )
         )
-        alert = self.query_one("#sup-alert", Static)
-        alert.display = bool(result.alerts)
+        alert.display = bool(result.alerts) or self.failure is not None
         alert.update(
             "\n".join(
-                t(
-                    f"sup_alert_{a.window}",
-                    lang,
-                    site=self.site_name(a.site_id),
-                    share=f"{a.share * 100:.0f}",
-                    target=f"{a.target * 100:.0f}",
-                    visits=count(a.visits, lang),
-                )
-                for a in result.alerts
+                ([self.failure_said()] if self.failure else [])
+                + [
+                    t(
+                        f"sup_alert_{a.window}",
+                        lang,
+                        site=self.site_name(a.site_id),
+                        share=f"{a.share * 100:.0f}",
+                        target=f"{a.target * 100:.0f}",
+                        visits=count(a.visits, lang),
+                    )
+                    for a in result.alerts
+                ]
             )
         )
         self.draw_sites(result)

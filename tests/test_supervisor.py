@@ -238,12 +238,41 @@ async def test_a_count_that_fails_says_so_and_stops_the_spinner(overview_app, db
         await ready(pilot)
         table = overview_app.screen.query_one("#sup-sites", DataTable)
         assert table.loading is False
-        notices = [n.message for n in overview_app._notifications]
-        assert any("Tallene kunne ikke hentes" in n and "not a database" in n for n in notices), (
-            notices
-        )
+        said = text(overview_app, "#sup-alert")
+        assert said.startswith("Tallene kunne ikke hentes: databasefilen er beskadiget"), said
+        assert "sikkerhedskopi" in said and "prøves igen" not in said and "database" in said
+        assert "not a database" not in said
+        assert not overview_app._notifications  # nothing covers the key bar
         assert type(overview_app.screen).__name__ == "SupervisorScreen"
         assert table_rows(overview_app)[0][1] == "12"  # the figures shown stay
+
+
+async def test_a_damaged_file_at_80x24_says_restore_a_backup_in_full(
+    flow, db, tmp_path, monkeypatch
+):
+    """Pages in the middle of the file overwritten ("database disk image is malformed"): the
+    overview opened on it says, wrapped under the title in Danish, that a backup must be put
+    back; no SQLite English, no promise of a retry, and the key bar stays uncovered."""
+    raw = bytearray(db.read_bytes())
+    page = 4096
+    for at in range(page, len(raw) - page, page):  # every page but the header's
+        raw[at + 8 : at + page] = b"\xa5" * (page - 8)
+    db.write_bytes(bytes(raw))
+    monkeypatch.setattr(present, "local_now", lambda: NOW)
+    log = DeskLog(str(db), "jc-skelbaek", "overblik", spool_dir=tmp_path / "spool")
+    app = TriageApp(flow, site="jc-skelbaek", log=log, start="overview", open_log_after=0)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        assert text(app, "#sup-title").startswith("Overblik  I dag")
+        said = text(app, "#sup-alert")
+        assert said.startswith("Tallene kunne ikke hentes: databasefilen er beskadiget"), said
+        assert "sikkerhedskopi af databasen tilbage" in said
+        assert "malformed" not in said and "prøves igen" not in said
+        alert = app.screen.query_one("#sup-alert", Static)
+        assert alert.size.height >= 3 and alert.size.width <= 80  # wrapped, not cut
+        assert not app._notifications
+        await pilot.press("f2")
+        assert "restore the latest backup" in text(app, "#sup-alert").lower()
 
 
 async def test_custom_period_out_of_range_stays_open(overview_app):
@@ -270,7 +299,7 @@ async def test_custom_period_out_of_range_stays_open(overview_app):
 
 async def test_an_overview_on_a_newer_database_says_so_in_words(flow, db, tmp_path, monkeypatch):
     """Opening the store in the overview's worker raises the store's own error (a database
-    from a newer triage): the notice and the title say it as a sentence, in the UI language,
+    from a newer triage): the line under the title says it as a sentence, in the UI language,
     never as an error code with its parameters."""
     import sqlite3
 
@@ -287,17 +316,16 @@ async def test_an_overview_on_a_newer_database_says_so_in_words(flow, db, tmp_pa
     async with app.run_test(size=(100, 30)) as pilot:
         await ready(pilot)
         said = f"skema 99; denne udgave kender {SCHEMA_VERSION}"
-        title = text(app, "#sup-title")
+        title = text(app, "#sup-alert")
         assert (
             title.startswith("Tallene kunne ikke hentes: Databasen er fra en nyere")
             and said in title
         )
         assert "db_newer" not in title and "{" not in title
         assert app.screen.query_one("#sup-sites", DataTable).loading is False
-        (notice,) = [n.message for n in app._notifications]
-        assert notice == title
-        await pilot.press("f2")  # the title follows the language, still saying why
-        assert text(app, "#sup-title").startswith("The figures could not be fetched: The database")
+        assert not app._notifications  # said under the title, where it wraps
+        await pilot.press("f2")  # the text follows the language, still saying why
+        assert text(app, "#sup-alert").startswith("The figures could not be fetched: The database")
 
 
 @pytest.mark.parametrize("width", [80, 100])
