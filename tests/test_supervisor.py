@@ -681,19 +681,24 @@ async def test_export_failures_say_so_with_advice_for_the_cause(overview_app, tm
     async with overview_app.run_test(size=(100, 30)) as pilot:
         dialog, path = await open_export(pilot, overview_app)
         bar = dialog.query_one(ProgressBar)
-        # A file of the same name that triage did not write: asked, then refused, not replaced.
+        # A file of the same name that triage did not write: refused at once, never asked
+        # about ("Vil du erstatte den?" for a file that will not be replaced), not replaced.
         other = tmp_path / "budget.xlsx"
         other.write_bytes(b"someone's own workbook")
         path.value = str(other)
         await pilot.press("enter")
-        await pilot.pause()
-        await pilot.press("enter")
         await ready(pilot)
+        assert overview_app.screen is dialog  # no question
         said = message(dialog)
         assert said.startswith("Eksporten mislykkedes. ") and "ikke en tidligere" in said
         assert "plads" not in said and "--" not in said
         assert other.read_bytes() == b"someone's own workbook"
-        assert bar.has_class("-failed") and bar.percentage < 1.0
+        assert bar.has_class("-failed") and not bar.display  # no figure left at 90 %
+        # A folder that does not exist: the bar is gone, the message says it failed.
+        path.value = str(tmp_path / "mangler" / "a.xlsx")
+        await pilot.press("enter")
+        await ready(pilot)
+        assert message(dialog).startswith("Eksporten mislykkedes. ") and not bar.display
         # A link: refused in words without command-line options.
         link = tmp_path / "link.xlsx"
         link.symlink_to(tmp_path / "elsewhere.xlsx")
@@ -707,7 +712,7 @@ async def test_export_failures_say_so_with_advice_for_the_cause(overview_app, tm
         path.value = str(tmp_path / "ok.xlsx")
         await pilot.press("enter")
         await ready(pilot)
-        assert bar.percentage == 1.0 and not bar.has_class("-failed")
+        assert bar.percentage == 1.0 and not bar.has_class("-failed") and bar.display
         await pilot.press("f2")
         assert message(dialog) == f"Wrote {tmp_path / 'ok.xlsx'}."
 
@@ -738,6 +743,7 @@ async def test_export_on_a_full_disk_says_free_some_space(overview_app, tmp_path
         assert said.startswith("Eksporten mislykkedes. Der er ikke plads på disken"), said
         assert "Frigør plads" in said and "--" not in said
         assert dialog.query_one(ProgressBar).has_class("-failed")
+        assert not dialog.query_one(ProgressBar).display  # not left at 90 %
 
 
 async def test_the_site_table_follows_a_resized_terminal(flow, demo_db, tmp_path, monkeypatch):
