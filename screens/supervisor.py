@@ -137,6 +137,8 @@ class SupervisorScreen(Screen):
     def action_period(self, period: str) -> None:
         self.period = period
         self.query_one("#sup-sites", DataTable).loading = True  # a long range may take a moment
+        # A new period starts from its site table, not where the old one was scrolled to.
+        self.query_one("#sup-body", VerticalScroll).scroll_home(animate=False)
         self.action_refresh()
 
     def action_custom_period(self) -> None:

@@ -292,7 +292,7 @@ async def test_custom_period_out_of_range_stays_open(overview_app):
             message = str(overview_app.screen.query_one("#period-message").render())
             assert "ligger uden for" in message and "2999-12-31" in message
         start.value, last.value = "2026-10-01", "2026-11-22"
-        await pilot.press("enter")
+        await pilot.press("enter", "enter")  # the cursor was on the first day, the bad one
         await ready(pilot)
         assert "Periode (2026-10-01 – 2026-11-22)" in text(overview_app, "#sup-title")
 
@@ -799,3 +799,45 @@ async def test_shares_over_time_fit_the_width_with_the_target(
             high = share is not None and share > target * 1.25
             assert cell == ("–" if share is None else f"{share * 100:.0f}" + "*" * high)
         assert line.split()[-1] == f"{target * 100:.0f}"
+
+
+async def test_a_period_switch_scrolls_back_to_the_site_table(overview_app):
+    """At 80×24 the body scrolls; a new period (keys 1–5) starts at its top again, so the
+    site table is not left scrolled away."""
+    from textual.containers import VerticalScroll
+
+    async with overview_app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("3")
+        await ready(pilot)
+        body = overview_app.screen.query_one("#sup-body", VerticalScroll)
+        await pilot.press("pagedown")
+        await pilot.pause()
+        assert body.scroll_y > 0
+        await pilot.press("2")
+        await ready(pilot)
+        assert body.scroll_y == 0
+
+
+async def test_the_period_dialog_labels_its_fields_and_names_the_bad_one(overview_app):
+    from textual.widgets import Input
+
+    async with overview_app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
+        await pilot.press("5")
+        await pilot.pause()
+        dialog = overview_app.screen
+        labels = [text(overview_app, f"#period-{w}-label") for w in ("from", "to")]
+        assert labels == ["Første dag", "Sidste dag"]
+        start, last = (dialog.query_one(f"#period-{w}", Input) for w in ("from", "to"))
+        start.value, last.value = "2026-10-01", "2026-13-01"
+        last.focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        said = str(dialog.query_one("#period-message").render())
+        assert said == "Sidste dag kan ikke læses ('2026-13-01'). Skriv datoen som 2026-01-31."
+        start.value, last.value = "1-10-2026", "2026-11-01"
+        await pilot.press("enter")
+        await pilot.pause()
+        said = str(dialog.query_one("#period-message").render())
+        assert said.startswith("Første dag kan ikke læses ('1-10-2026')")
+        assert dialog.focused is start  # the cursor goes to the field to correct
