@@ -26,11 +26,13 @@ from triage.overview import (
     ALERT_OVER,
     Overview,
     above_target,
-    bucket_label,
     busiest_params,
     day_chart,
     latest_shares,
+    marked_label,
     overview,
+    partial_buckets,
+    partial_note,
     period_dates,
     share_cell,
 )
@@ -342,7 +344,7 @@ class SupervisorScreen(Screen):
             [
                 self.site_name(x.site_id),
                 count(x.visits, lang),
-                f"{x.share * 100:.0f} %",
+                "–" if x.imbalance is None else f"{x.share * 100:.0f} %",  # no one to share
                 f"{x.target * 100:.0f} %",
                 change(x.imbalance),
             ]
@@ -372,8 +374,8 @@ class SupervisorScreen(Screen):
     def draw_heat(self, result: Overview) -> None:
         lang = self.lang
         heat = self.query_one("#sup-heat", Static)
+        heat.display = bool(result.heat)  # no visits: the totals line says so, once
         if not result.heat:
-            heat.update(t("sup_no_visits", lang))
             return
         listed = [x.site_id for x in result.summary.sites]
         order = sorted(
@@ -418,7 +420,10 @@ class SupervisorScreen(Screen):
             self.query_one("#sup-trend", Static),
         )
         # A chart needs two days or more; one bar would say nothing a number does not.
-        label.display = chart.display = (result.end - result.start).days >= 2
+        # No visits at all: no chart with an axis from 0 to 0 (the totals line says so).
+        label.display = chart.display = (
+            result.end - result.start
+        ).days >= 2 and result.summary.total > 0
         # The body's padding (2) and its scrollbar (2) take room beside the chart.
         unit, lines = day_chart(
             result.start,
@@ -444,7 +449,8 @@ class SupervisorScreen(Screen):
         names = {x.site_id: self.site_name(x.site_id) for x in rows}
         name_width = max(len(n) for n in names.values()) + 1
         target_width = max(len(t("sum_target", lang)), 3) + 2
-        cell = 7  # "sep 26" and a space
+        cut = partial_buckets(rows)  # months (weeks) the period cuts: marked, and said below
+        cell = 8 if cut else 7  # "sep 26" (and its mark) and a space
         # The body's padding (2) and its scrollbar (2) take room beside the rows.
         room = self.size.width - 4 - name_width - target_width
         buckets, per_site = latest_shares(rows, max(1, min(12, room // cell)))
@@ -454,7 +460,7 @@ class SupervisorScreen(Screen):
         lines.append(
             Content(
                 " " * name_width
-                + "".join(bucket_label(b, lang).rjust(cell) for b in buckets)
+                + "".join(marked_label(b, cut, lang).rjust(cell) for b in buckets)
                 + t("sum_target", lang).rjust(target_width)
             )
         )
@@ -464,6 +470,9 @@ class SupervisorScreen(Screen):
                 parts.append((share_cell(x).rjust(cell), "bold red" if above_target(x) else ""))
             parts.append(f"{in_time[0].target * 100:.0f}".rjust(target_width))
             lines.append(Content.assemble(*parts))
+        note = partial_note(buckets, cut, lang)
+        if note:
+            lines.append(Content(note).stylize("dim"))
         shares.update(Content("\n").join(lines))
 
     def draw_matrix(self, result: Overview) -> None:
