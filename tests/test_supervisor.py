@@ -841,3 +841,32 @@ async def test_the_period_dialog_labels_its_fields_and_names_the_bad_one(overvie
         said = str(dialog.query_one("#period-message").render())
         assert said.startswith("Første dag kan ikke læses ('1-10-2026')")
         assert dialog.focused is start  # the cursor goes to the field to correct
+
+
+async def test_an_empty_period_says_no_visits_once_without_share_or_chart(overview_app):
+    from textual.widgets import Input
+
+    async with overview_app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
+        await pilot.press("5")
+        await pilot.pause()
+        start, last = (overview_app.screen.query_one(f"#period-{w}", Input) for w in ("from", "to"))
+        start.value, last.value = "2026-12-01", "2026-12-31"
+        last.focus()
+        await pilot.press("enter")
+        await ready(pilot)
+        said = [text(overview_app, f"#sup-{part}") for part in ("summary", "heat", "trend")]
+        assert said[0].startswith("Ingen besøg i perioden") and said[1:] == ["", ""]
+        assert not overview_app.screen.query_one("#sup-trend-label", Static).display
+        assert [row[2] for row in table_rows(overview_app)] == ["–"] * 3  # no share, not 0 %
+
+
+async def test_cut_weeks_are_marked_and_their_days_named(overview_app):
+    async with overview_app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("3")  # 2026-10-25 (a Sunday) to 2026-11-23 (a Monday)
+        await ready(pilot)
+        shares = text(overview_app, "#sup-shares")
+        assert "u43°" in shares and "u48°" in shares and "u45 " in shares
+        assert shares.splitlines()[-1] == (
+            "° delvis, kun disse dage er talt med: u43 2026-10-25; u48 2026-11-23."
+        )
