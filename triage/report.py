@@ -123,7 +123,8 @@ class SharesOverTime:
                 Text(f"{shares[0].target * 100:.0f}"),
             )
         note = partial_note(buckets, cut, lang)
-        return [Text(""), Text(heading), Text(""), table] + ([Text(note)] if note else [])
+        shown: list[Text | Table] = [Text(""), Text(heading), Text(""), table]
+        return shown + ([Text(note)] if note else [])
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         if not self.s.shares_over_time:
