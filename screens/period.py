@@ -17,6 +17,10 @@ from triage.dates import DayError, parse_day
 from triage.i18n import t
 
 
+# Each field's label, which also names it when its date cannot be read.
+FIELD_LABELS = {"from": "period_from_label", "to": "period_to_label"}
+
+
 class PeriodScreen(ModalScreen[tuple[date, date] | None]):
     """Returns (first day, day after the last), or None on Esc."""
 
@@ -55,7 +59,7 @@ class PeriodScreen(ModalScreen[tuple[date, date] | None]):
         """The dialog's texts in the app's language (F2 switches it while open)."""
         self.query_one("#period-title", Static).update(t("period_title", self.lang))
         for which in ("from", "to"):
-            label = t(f"period_{which}_label", self.lang)
+            label = t(FIELD_LABELS[which], self.lang)
             self.query_one(f"#period-{which}-label", Static).update(label)
         self.query_one("#period-message", Static).update(
             t(self.message[0], self.lang, **self.message[1])
@@ -75,7 +79,7 @@ class PeriodScreen(ModalScreen[tuple[date, date] | None]):
                 days.append(parse_day(self.query_one(f"#period-{which}", Input).value.strip()))
             except DayError as error:  # named by its field: which of the two to correct
                 key = "period_bad_date_in" if error.code == "bad_date" else error.code
-                field = t(f"period_{which}_label", self.lang)
+                field = t(FIELD_LABELS[which], self.lang)
                 self.say(key, field=field, **error.params)
                 self.query_one(f"#period-{which}", Input).focus()
                 return
