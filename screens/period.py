@@ -16,7 +16,6 @@ from screens.keys import follow_language, ui_lang
 from triage.dates import DayError, parse_day
 from triage.i18n import t
 
-
 # Each field's label, which also names it when its date cannot be read.
 FIELD_LABELS = {"from": "period_from_label", "to": "period_to_label"}
 
