@@ -151,6 +151,12 @@ class ExportScreen(ModalScreen[None]):
         if not event.value.strip():
             self.say("expd_no_path")
             return
+        fmt = CHOICES[self.choice][0]
+        try:  # a name the export will refuse is said at once, not asked about first
+            export.check_target(target, fmt, folder=fmt == "csv")
+        except export.ExportError as error:
+            self.finished(said_for(error, target), True)
+            return
         question = self.replaces(target)
         if question is None:
             self.start_export(target)
@@ -176,7 +182,9 @@ class ExportScreen(ModalScreen[None]):
 
     def start_export(self, target: Path) -> None:
         self.running = True
-        self.query_one("#export-progress", ProgressBar).remove_class("-failed")
+        bar = self.query_one("#export-progress", ProgressBar)
+        bar.remove_class("-failed")
+        bar.display = True
         self.show_progress(0.0)
         self.say("expd_working")
         # The file is written in the language of the moment Enter was pressed.
@@ -215,8 +223,12 @@ class ExportScreen(ModalScreen[None]):
     def finished(self, said: tuple[str, dict], failed: bool = False) -> None:
         self.running = False
         self.message, self.failed = said, failed
-        if self.is_attached:  # a failure: the bar, stopped short of 100 %, turns red
-            self.query_one("#export-progress", ProgressBar).set_class(failed, "-failed")
+        if self.is_attached:
+            bar = self.query_one("#export-progress", ProgressBar)
+            bar.set_class(failed, "-failed")
+            # A failure hides the bar: a figure short of 100 % would read as still running,
+            # and the message says that it failed.
+            bar.display = not failed
             self.redraw()
 
     def action_close(self) -> None:

@@ -16,6 +16,9 @@ from screens.keys import follow_language, ui_lang
 from triage.dates import DayError, parse_day
 from triage.i18n import t
 
+# Each field's label, which also names it when its date cannot be read.
+FIELD_LABELS = {"from": "period_from_label", "to": "period_to_label"}
+
 
 class PeriodScreen(ModalScreen[tuple[date, date] | str | None]):
     """Returns (first day, day after the last), a ready period's name (F6 "last_week", F7
@@ -43,7 +46,9 @@ class PeriodScreen(ModalScreen[tuple[date, date] | str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="period-box"):
             yield Static(id="period-title")
+            yield Static(id="period-from-label")  # each field says which day it is
             yield Input(self.start.isoformat(), placeholder="2026-01-01", id="period-from")
+            yield Static(id="period-to-label")
             yield Input(self.last.isoformat(), placeholder="2026-03-31", id="period-to")
             yield Static(id="period-message")
             yield Static(id="period-presets")
@@ -57,6 +62,9 @@ class PeriodScreen(ModalScreen[tuple[date, date] | str | None]):
         """The dialog's texts in the app's language (F2 switches it while open)."""
         self.query_one("#period-title", Static).update(t("period_title", self.lang))
         self.query_one("#period-presets", Static).update(t("period_presets", self.lang))
+        for which in ("from", "to"):
+            label = t(FIELD_LABELS[which], self.lang)
+            self.query_one(f"#period-{which}-label", Static).update(label)
         self.query_one("#period-message", Static).update(
             t(self.message[0], self.lang, **self.message[1])
         )
@@ -69,13 +77,17 @@ class PeriodScreen(ModalScreen[tuple[date, date] | str | None]):
         if event.input.id == "period-from":
             self.query_one("#period-to", Input).focus()
             return
-        texts = [self.query_one(f"#period-{w}", Input).value.strip() for w in ("from", "to")]
-        try:
-            first, last = (parse_day(x) for x in texts)
-        except DayError as error:
-            key = "period_bad_date" if error.code == "bad_date" else error.code
-            self.say(key, **error.params)
-            return
+        days = []
+        for which in ("from", "to"):
+            try:
+                days.append(parse_day(self.query_one(f"#period-{which}", Input).value.strip()))
+            except DayError as error:  # named by its field: which of the two to correct
+                key = "period_bad_date_in" if error.code == "bad_date" else error.code
+                field = t(FIELD_LABELS[which], self.lang)
+                self.say(key, field=field, **error.params)
+                self.query_one(f"#period-{which}", Input).focus()
+                return
+        first, last = days
         if first > last:
             self.say("bad_period", start=first, end=last)
             return

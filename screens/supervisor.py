@@ -4,6 +4,7 @@ writing and nothing freezes. The figures come from triage.overview; no SQL here.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -25,11 +26,13 @@ from triage.overview import (
     ALERT_OVER,
     Overview,
     above_target,
-    bucket_label,
     busiest_params,
     day_chart,
     latest_shares,
+    marked_label,
     overview,
+    partial_buckets,
+    partial_note,
     period_dates,
     share_cell,
 )
@@ -38,6 +41,29 @@ from triage.stats import ErrandGroup, Filters, errand_groups, is_misdirected, sh
 CHANNELS = ("in_person", "phone")  # the desk's channels, in the order K steps through them
 
 REFRESH_SECONDS = 30
+
+
+def is_damaged(error: BaseException) -> bool:
+    """A damaged file ("database disk image is malformed", "file is not a database"): the
+    driver's base DatabaseError itself, raw or as SQLAlchemy wraps it. No retry helps."""
+    import sqlite3
+
+    found = sys.modules.get("sqlalchemy.exc")  # loaded by the store that raised it, if any
+    damaged = (sqlite3.DatabaseError,) + ((found.DatabaseError,) if found is not None else ())
+    return type(error) in damaged
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """A database locked, gone away or unreachable: worth trying again in a moment."""
+    import sqlite3
+
+    found = sys.modules.get("sqlalchemy.exc")
+    busy = (sqlite3.OperationalError,) + (
+        (found.OperationalError, found.InterfaceError) if found is not None else ()
+    )
+    return isinstance(error, busy)
+
+
 SHADES = " ░▒▓█"
 
 
@@ -124,6 +150,8 @@ class SupervisorScreen(Screen):
     def action_period(self, period: str) -> None:
         self.period = period
         self.query_one("#sup-sites", DataTable).loading = True  # a long range may take a moment
+        # A new period starts from its site table, not where the old one was scrolled to.
+        self.query_one("#sup-body", VerticalScroll).scroll_home(animate=False)
         self.action_refresh()
 
     def action_custom_period(self) -> None:
@@ -242,11 +270,19 @@ class SupervisorScreen(Screen):
             return
         self.failure = event.worker.error
         self.query_one("#sup-sites", DataTable).loading = False
-        if self.result is None:  # nothing to show yet: the title says why, not "fetching"
-            self.redraw()
-        self.notify(self.failure_said(), severity="error", timeout=10)
+        # Said on its own lines under the title, where it wraps: a notice would cover the key
+        # bar at 80×24, and a title line would cut it.
+        self.redraw()
 
     def failure_said(self) -> str:
+        """Why the figures could not be fetched, by cause: a damaged file needs a backup (a
+        retry cannot help); a locked or unreachable database is tried again."""
+        if self.failure is None:
+            return ""
+        if is_damaged(self.failure):
+            return t("sup_failed_damaged", self.lang)
+        if is_unavailable(self.failure):
+            return t("sup_failed_unavailable", self.lang)
         return t("sup_failed", self.lang, reason=failure_text(self.failure, self.lang))
 
     # --- drawing -------------------------------------------------------------------------
@@ -259,8 +295,17 @@ class SupervisorScreen(Screen):
         self.query_one("#keys", Static).update(key_bar(self, lang))
         title = self.query_one("#sup-title", Static)
         result = self.result
+        alert = self.query_one("#sup-alert", Static)
         if result is None:  # still counting, or the count failed (in the language of now)
-            title.update(self.failure_said() if self.failure else t("sup_loading", lang))
+            title.update(
+                Content.assemble(
+                    (t("sup_title", lang), "bold"), "  ", t(f"period_{self.period}", lang)
+                )
+                if self.failure
+                else t("sup_loading", lang)
+            )
+            alert.display = self.failure is not None
+            alert.update(self.failure_said())
             return
         last = result.end.toordinal() - 1
         demo = (
@@ -290,19 +335,21 @@ class SupervisorScreen(Screen):
                 period,
             )
         )
-        alert = self.query_one("#sup-alert", Static)
-        alert.display = bool(result.alerts)
+        alert.display = bool(result.alerts) or self.failure is not None
         alert.update(
             "\n".join(
-                t(
-                    f"sup_alert_{a.window}",
-                    lang,
-                    site=self.site_name(a.site_id),
-                    share=f"{a.share * 100:.0f}",
-                    target=f"{a.target * 100:.0f}",
-                    visits=count(a.visits, lang),
-                )
-                for a in result.alerts
+                ([self.failure_said()] if self.failure else [])
+                + [
+                    t(
+                        f"sup_alert_{a.window}",
+                        lang,
+                        site=self.site_name(a.site_id),
+                        share=f"{a.share * 100:.0f}",
+                        target=f"{a.target * 100:.0f}",
+                        visits=count(a.visits, lang),
+                    )
+                    for a in result.alerts
+                ]
             )
         )
         self.draw_sites(result)
@@ -357,7 +404,7 @@ class SupervisorScreen(Screen):
             [
                 self.site_name(x.site_id),
                 count(x.visits, lang),
-                f"{x.share * 100:.0f} %",
+                "–" if x.imbalance is None else f"{x.share * 100:.0f} %",  # no one to share
                 f"{x.target * 100:.0f} %",
                 change(x.imbalance),
             ]
@@ -387,8 +434,8 @@ class SupervisorScreen(Screen):
     def draw_heat(self, result: Overview) -> None:
         lang = self.lang
         heat = self.query_one("#sup-heat", Static)
+        heat.display = bool(result.heat)  # no visits: the totals line says so, once
         if not result.heat:
-            heat.update(t("sup_no_visits", lang))
             return
         listed = [x.site_id for x in result.summary.sites]
         order = sorted(
@@ -439,7 +486,10 @@ class SupervisorScreen(Screen):
             self.query_one("#sup-trend", Static),
         )
         # A chart needs two days or more; one bar would say nothing a number does not.
-        label.display = chart.display = (result.end - result.start).days >= 2
+        # No visits at all: no chart with an axis from 0 to 0 (the totals line says so).
+        label.display = chart.display = (
+            result.end - result.start
+        ).days >= 2 and result.summary.total > 0
         # The body's padding (2) and its scrollbar (2) take room beside the chart.
         unit, lines = day_chart(
             result.start,
@@ -465,7 +515,8 @@ class SupervisorScreen(Screen):
         names = {x.site_id: self.site_name(x.site_id) for x in rows}
         name_width = max(len(n) for n in names.values()) + 1
         target_width = max(len(t("sum_target", lang)), 3) + 2
-        cell = 7  # "sep 26" and a space
+        cut = partial_buckets(rows)  # months (weeks) the period cuts: marked, and said below
+        cell = 8 if cut else 7  # "sep 26" (and its mark) and a space
         # The body's padding (2) and its scrollbar (2) take room beside the rows.
         room = self.size.width - 4 - name_width - target_width
         buckets, per_site = latest_shares(rows, max(1, min(12, room // cell)))
@@ -475,7 +526,7 @@ class SupervisorScreen(Screen):
         lines.append(
             Content(
                 " " * name_width
-                + "".join(bucket_label(b, lang).rjust(cell) for b in buckets)
+                + "".join(marked_label(b, cut, lang).rjust(cell) for b in buckets)
                 + t("sum_target", lang).rjust(target_width)
             )
         )
@@ -485,6 +536,9 @@ class SupervisorScreen(Screen):
                 parts.append((share_cell(x).rjust(cell), "bold red" if above_target(x) else ""))
             parts.append(f"{in_time[0].target * 100:.0f}".rjust(target_width))
             lines.append(Content.assemble(*parts))
+        note = partial_note(buckets, cut, lang)
+        if note:
+            lines.append(Content(note).stylize("dim"))
         shares.update(Content("\n").join(lines))
 
     def draw_matrix(self, result: Overview) -> None:

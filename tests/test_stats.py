@@ -143,6 +143,17 @@ def test_a_period_without_visits_has_no_imbalance(store, flow):
 
     assert "-100" not in summary_table(s, flow.sites) and "–" in summary_table(s, flow.sites)
     assert "imbalance,jc-skelbaek,,\r\n" in summary_csv(s, flow.sites)
+    # No share either: "–", not "0 %", and null (empty in CSV), as the overall imbalance.
+    rows = [line.split() for line in said.splitlines() if line.startswith("Jobcenter")]
+    assert [row[-5:-3] + row[-1:] for row in rows] == [["0", "–", "–"]] * 3
+    import json
+
+    from triage.report import summary_json
+
+    data = json.loads(summary_json(s, flow.sites))
+    assert data["overall_imbalance"] is None and [x["share"] for x in data["sites"]] == [None] * 3
+    csv_text = summary_csv(s, flow.sites)
+    assert "share,jc-skelbaek,,\r\n" in csv_text and "overall_imbalance,,,\r\n" in csv_text
     from triage.i18n import change
 
     assert (change(-0.004), change(0.25), change(-1 / 3), change(None)) == (
@@ -545,6 +556,52 @@ def test_summary_shows_shares_over_time_in_every_format(tmp_path, flow):
     # Without demo: Skelbækgade has 2 of 3 in October, 67 % against 40 %: marked.
     assert block[4].split()[:2] == ["Jobcenter", "Skelbækgade"] and "67*" in block[4]
     assert block[4].split()[-1] == "40"
+
+
+def test_the_shares_table_fits_80_columns_and_marks_cut_months(store, flow):
+    """On an 80-column terminal the share-per-month block shows the latest months that fit,
+    never a cut site name; a month the period cuts is marked (°) and its days named."""
+    import io
+
+    from rich.console import Console
+
+    from triage.report import summary_table, summary_view
+
+    _spread_visits(store, flow)
+    s = summarize(store, flow.sites, date(2026, 1, 10), date(2026, 12, 5))
+    console = Console(file=io.StringIO(), width=80, color_system=None)
+    console.print(summary_view(s, flow.sites))
+    drawn = console.file.getvalue()
+    block = drawn[drawn.index("Andel pr. måned") :].splitlines()
+    assert all(len(line) <= 80 for line in block)
+    names = [site.name("da") for site in flow.sites if site.kind == "jobcenter"]
+    assert all(any(line.startswith(name + " ") for line in block) for name in names)
+    assert "…" not in "\n".join(block) and "Kun de seneste" in block[0]
+    header = next(line for line in block if line.startswith("Sted"))
+    assert header.split()[-3:] == ["dec", "26°", "Mål"] and "nov 26 " in header
+    assert "° delvis, kun disse dage er talt med: dec 26 2026-12-01 – 2026-12-04." in drawn
+    plain = summary_table(s, flow.sites)  # no terminal: all 12 months, both cut ends marked
+    assert "jan 26°" in plain and "dec 26°" in plain and "jun 26 " in plain
+    assert "jan 26 2026-01-10 – 2026-01-31; dec 26 2026-12-01 – 2026-12-04." in plain
+
+
+def test_the_summary_lists_misdirected_flows_biggest_first(store, flow):
+    from triage.report import summary_csv, summary_table
+
+    _month(store, flow)
+    nov = lambda d, h=9: datetime(2026, 11, d, h, 0, tzinfo=UTC)  # noqa: E731
+    for hour in (11, 12):  # home Nord at Musvågevej twice: the biggest flow
+        add(store, flow, ("4", "2100", "1"), "jc-musvaage", nov(9, hour))
+    s = summarize(store, flow.sites, date(2026, 11, 1), date(2026, 12, 1))
+    table = summary_table(s, flow.sites).splitlines()
+    first = table.index(next(line for line in table if line.startswith("Kom til")))
+    assert [line.strip() for line in table[first + 1 : first + 4]] == [
+        "Jobcenter København Nord → Jobcenter København Musvågevej: 2",
+        "Jobcenter København Musvågevej → Jobcenter Skelbækgade: 1",
+        "Jobcenter København Nord → Jobcenter Skelbækgade: 1",
+    ]
+    other = [r for r in summary_csv(s, flow.sites).splitlines() if "home_by_visited" in r][0]
+    assert "socialcenter" in other and "anden kommune" in other
 
 
 def test_overview_with_a_site_filter_reads_every_site_once_for_shares(store, flow):

@@ -126,7 +126,7 @@ async def test_no_alert_when_balanced_and_language(flow, tmp_path, monkeypatch):
     async with app.run_test(size=(80, 24)) as pilot:
         await ready(pilot)
         assert text(app, "#sup-alert") == ""
-        assert "Ingen besøg i perioden." in text(app, "#sup-heat")
+        assert text(app, "#sup-heat") == ""  # said once, in the totals below
         summary = text(app, "#sup-summary")  # no "Samlet ubalance 0 %" for a period without visits
         assert summary.startswith("Ingen besøg i perioden") and "ubalance" not in summary
         await pilot.press("f2")
@@ -238,12 +238,41 @@ async def test_a_count_that_fails_says_so_and_stops_the_spinner(overview_app, db
         await ready(pilot)
         table = overview_app.screen.query_one("#sup-sites", DataTable)
         assert table.loading is False
-        notices = [n.message for n in overview_app._notifications]
-        assert any("Tallene kunne ikke hentes" in n and "not a database" in n for n in notices), (
-            notices
-        )
+        said = text(overview_app, "#sup-alert")
+        assert said.startswith("Tallene kunne ikke hentes: databasefilen er beskadiget"), said
+        assert "sikkerhedskopi" in said and "prøves igen" not in said and "database" in said
+        assert "not a database" not in said
+        assert not overview_app._notifications  # nothing covers the key bar
         assert type(overview_app.screen).__name__ == "SupervisorScreen"
         assert table_rows(overview_app)[0][1] == "12"  # the figures shown stay
+
+
+async def test_a_damaged_file_at_80x24_says_restore_a_backup_in_full(
+    flow, db, tmp_path, monkeypatch
+):
+    """Pages in the middle of the file overwritten ("database disk image is malformed"): the
+    overview opened on it says, wrapped under the title in Danish, that a backup must be put
+    back; no SQLite English, no promise of a retry, and the key bar stays uncovered."""
+    raw = bytearray(db.read_bytes())
+    page = 4096
+    for at in range(page, len(raw) - page, page):  # every page but the header's
+        raw[at + 8 : at + page] = b"\xa5" * (page - 8)
+    db.write_bytes(bytes(raw))
+    monkeypatch.setattr(present, "local_now", lambda: NOW)
+    log = DeskLog(str(db), "jc-skelbaek", "overblik", spool_dir=tmp_path / "spool")
+    app = TriageApp(flow, site="jc-skelbaek", log=log, start="overview", open_log_after=0)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        assert text(app, "#sup-title").startswith("Overblik  I dag")
+        said = text(app, "#sup-alert")
+        assert said.startswith("Tallene kunne ikke hentes: databasefilen er beskadiget"), said
+        assert "sikkerhedskopi af databasen tilbage" in said
+        assert "malformed" not in said and "prøves igen" not in said
+        alert = app.screen.query_one("#sup-alert", Static)
+        assert alert.size.height >= 3 and alert.size.width <= 80  # wrapped, not cut
+        assert not app._notifications
+        await pilot.press("f2")
+        assert "restore the latest backup" in text(app, "#sup-alert").lower()
 
 
 async def test_custom_period_out_of_range_stays_open(overview_app):
@@ -263,14 +292,14 @@ async def test_custom_period_out_of_range_stays_open(overview_app):
             message = str(overview_app.screen.query_one("#period-message").render())
             assert "ligger uden for" in message and "2999-12-31" in message
         start.value, last.value = "2026-10-01", "2026-11-22"
-        await pilot.press("enter")
+        await pilot.press("enter", "enter")  # the cursor was on the first day, the bad one
         await ready(pilot)
         assert "Periode (2026-10-01 – 2026-11-22)" in text(overview_app, "#sup-title")
 
 
 async def test_an_overview_on_a_newer_database_says_so_in_words(flow, db, tmp_path, monkeypatch):
     """Opening the store in the overview's worker raises the store's own error (a database
-    from a newer triage): the notice and the title say it as a sentence, in the UI language,
+    from a newer triage): the line under the title says it as a sentence, in the UI language,
     never as an error code with its parameters."""
     import sqlite3
 
@@ -287,17 +316,16 @@ async def test_an_overview_on_a_newer_database_says_so_in_words(flow, db, tmp_pa
     async with app.run_test(size=(100, 30)) as pilot:
         await ready(pilot)
         said = f"skema 99; denne udgave kender {SCHEMA_VERSION}"
-        title = text(app, "#sup-title")
+        title = text(app, "#sup-alert")
         assert (
             title.startswith("Tallene kunne ikke hentes: Databasen er fra en nyere")
             and said in title
         )
         assert "db_newer" not in title and "{" not in title
         assert app.screen.query_one("#sup-sites", DataTable).loading is False
-        (notice,) = [n.message for n in app._notifications]
-        assert notice == title
-        await pilot.press("f2")  # the title follows the language, still saying why
-        assert text(app, "#sup-title").startswith("The figures could not be fetched: The database")
+        assert not app._notifications  # said under the title, where it wraps
+        await pilot.press("f2")  # the text follows the language, still saying why
+        assert text(app, "#sup-alert").startswith("The figures could not be fetched: The database")
 
 
 @pytest.mark.parametrize("width", [80, 100])
@@ -653,19 +681,24 @@ async def test_export_failures_say_so_with_advice_for_the_cause(overview_app, tm
     async with overview_app.run_test(size=(100, 30)) as pilot:
         dialog, path = await open_export(pilot, overview_app)
         bar = dialog.query_one(ProgressBar)
-        # A file of the same name that triage did not write: asked, then refused, not replaced.
+        # A file of the same name that triage did not write: refused at once, never asked
+        # about ("Vil du erstatte den?" for a file that will not be replaced), not replaced.
         other = tmp_path / "budget.xlsx"
         other.write_bytes(b"someone's own workbook")
         path.value = str(other)
         await pilot.press("enter")
-        await pilot.pause()
-        await pilot.press("enter")
         await ready(pilot)
+        assert overview_app.screen is dialog  # no question
         said = message(dialog)
         assert said.startswith("Eksporten mislykkedes. ") and "ikke en tidligere" in said
         assert "plads" not in said and "--" not in said
         assert other.read_bytes() == b"someone's own workbook"
-        assert bar.has_class("-failed") and bar.percentage < 1.0
+        assert bar.has_class("-failed") and not bar.display  # no figure left at 90 %
+        # A folder that does not exist: the bar is gone, the message says it failed.
+        path.value = str(tmp_path / "mangler" / "a.xlsx")
+        await pilot.press("enter")
+        await ready(pilot)
+        assert message(dialog).startswith("Eksporten mislykkedes. ") and not bar.display
         # A link: refused in words without command-line options.
         link = tmp_path / "link.xlsx"
         link.symlink_to(tmp_path / "elsewhere.xlsx")
@@ -679,7 +712,7 @@ async def test_export_failures_say_so_with_advice_for_the_cause(overview_app, tm
         path.value = str(tmp_path / "ok.xlsx")
         await pilot.press("enter")
         await ready(pilot)
-        assert bar.percentage == 1.0 and not bar.has_class("-failed")
+        assert bar.percentage == 1.0 and not bar.has_class("-failed") and bar.display
         await pilot.press("f2")
         assert message(dialog) == f"Wrote {tmp_path / 'ok.xlsx'}."
 
@@ -710,6 +743,7 @@ async def test_export_on_a_full_disk_says_free_some_space(overview_app, tmp_path
         assert said.startswith("Eksporten mislykkedes. Der er ikke plads på disken"), said
         assert "Frigør plads" in said and "--" not in said
         assert dialog.query_one(ProgressBar).has_class("-failed")
+        assert not dialog.query_one(ProgressBar).display  # not left at 90 %
 
 
 async def test_the_site_table_follows_a_resized_terminal(flow, demo_db, tmp_path, monkeypatch):
@@ -750,13 +784,15 @@ async def test_shares_over_time_fit_the_width_with_the_target(
     months = lines[1].split()[:-1:2]  # "jun 26 jul 26 … Mål" → jun, jul, …
     assert months[-1] == "nov" and lines[1].split()[-1] == "Mål"
     shown = len(months)
-    assert shown == (5 if size[0] == 80 else 11)  # as many of the latest as fit
+    assert shown == (5 if size[0] == 80 else 10)  # as many of the latest as fit
+    # November is cut at today: marked, and its days named under the table.
+    assert lines[1].split()[-2] == "26°" and lines[-1].endswith("nov 26 2026-11-01 – 2026-11-23.")
     store = Store(months_db, spool_dir=tmp_path / "spool2")
     store.open()
     expected = _direct_shares(store, flow, date(2026, 1, 1), date(2026, 11, 24), "month")
     store.dispose()
     names = {"jc-skelbaek": "Skelbækgade", "jc-musvaage": "Musvågevej", "jc-nord": "Nord"}
-    for line, (site, name) in zip(lines[2:], names.items(), strict=True):
+    for line, (site, name) in zip(lines[2:-1], names.items(), strict=True):
         assert name in line
         cells = line.split()[-shown - 1 : -1]
         for cell, month in zip(cells, range(12 - shown, 12), strict=True):
@@ -765,3 +801,74 @@ async def test_shares_over_time_fit_the_width_with_the_target(
             high = share is not None and share > target * 1.25
             assert cell == ("–" if share is None else f"{share * 100:.0f}" + "*" * high)
         assert line.split()[-1] == f"{target * 100:.0f}"
+
+
+async def test_a_period_switch_scrolls_back_to_the_site_table(overview_app):
+    """At 80×24 the body scrolls; a new period (keys 1–5) starts at its top again, so the
+    site table is not left scrolled away."""
+    from textual.containers import VerticalScroll
+
+    async with overview_app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("3")
+        await ready(pilot)
+        body = overview_app.screen.query_one("#sup-body", VerticalScroll)
+        await pilot.press("pagedown")
+        await pilot.pause()
+        assert body.scroll_y > 0
+        await pilot.press("2")
+        await ready(pilot)
+        assert body.scroll_y == 0
+
+
+async def test_the_period_dialog_labels_its_fields_and_names_the_bad_one(overview_app):
+    from textual.widgets import Input
+
+    async with overview_app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
+        await pilot.press("5")
+        await pilot.pause()
+        dialog = overview_app.screen
+        labels = [text(overview_app, f"#period-{w}-label") for w in ("from", "to")]
+        assert labels == ["Første dag", "Sidste dag"]
+        start, last = (dialog.query_one(f"#period-{w}", Input) for w in ("from", "to"))
+        start.value, last.value = "2026-10-01", "2026-13-01"
+        last.focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        said = str(dialog.query_one("#period-message").render())
+        assert said == "Sidste dag kan ikke læses ('2026-13-01'). Skriv datoen som 2026-01-31."
+        start.value, last.value = "1-10-2026", "2026-11-01"
+        await pilot.press("enter")
+        await pilot.pause()
+        said = str(dialog.query_one("#period-message").render())
+        assert said.startswith("Første dag kan ikke læses ('1-10-2026')")
+        assert dialog.focused is start  # the cursor goes to the field to correct
+
+
+async def test_an_empty_period_says_no_visits_once_without_share_or_chart(overview_app):
+    from textual.widgets import Input
+
+    async with overview_app.run_test(size=(100, 30)) as pilot:
+        await ready(pilot)
+        await pilot.press("5")
+        await pilot.pause()
+        start, last = (overview_app.screen.query_one(f"#period-{w}", Input) for w in ("from", "to"))
+        start.value, last.value = "2026-12-01", "2026-12-31"
+        last.focus()
+        await pilot.press("enter")
+        await ready(pilot)
+        said = [text(overview_app, f"#sup-{part}") for part in ("summary", "heat", "trend")]
+        assert said[0].startswith("Ingen besøg i perioden") and said[1:] == ["", ""]
+        assert not overview_app.screen.query_one("#sup-trend-label", Static).display
+        assert [row[2] for row in table_rows(overview_app)] == ["–"] * 3  # no share, not 0 %
+
+
+async def test_cut_weeks_are_marked_and_their_days_named(overview_app):
+    async with overview_app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("3")  # 2026-10-25 (a Sunday) to 2026-11-23 (a Monday)
+        await ready(pilot)
+        shares = text(overview_app, "#sup-shares")
+        assert "u43°" in shares and "u48°" in shares and "u45 " in shares
+        assert shares.splitlines()[-1] == (
+            "° delvis, kun disse dage er talt med: u43 2026-10-25; u48 2026-11-23."
+        )

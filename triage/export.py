@@ -431,6 +431,9 @@ def _about(export: Export, options: Options, total: int | None, demo: bool, site
             ),
         ),
         ("exp_about_misdirected", t("exp_about_misdirected_value", lang)),
+        # The two measures against the target, defined so they are not taken for each other.
+        ("exp_about_over_under", t("exp_about_over_under_value", lang)),
+        ("exp_about_points", t("exp_about_points_value", lang)),
         ("exp_about_personal", t("exp_about_personal_value", lang)),
     ]
     return _about_table(lines, lang)

@@ -261,3 +261,36 @@ def share_cell(x: ShareInTime) -> str:
     if x.share is None:
         return "–"
     return f"{x.share * 100:.0f}" + ("*" if above_target(x) else "")
+
+
+PART_MARK = "°"  # a month (or week) the period cuts: only some of its days are counted
+
+
+def partial_buckets(rows: list[ShareInTime]) -> dict[str, tuple[str, str]]:
+    """The months (or ISO weeks) the period cuts, each with the first and last day counted."""
+    cut = {}
+    for x in rows:
+        first, last = date.fromisoformat(x.first), date.fromisoformat(x.last)
+        if x.bucket.split("-")[1].startswith("W"):
+            whole = first.weekday() == 0 and last.weekday() == 6
+        else:
+            whole = first.day == 1 and (last + timedelta(days=1)).day == 1
+        if not whole:
+            cut[x.bucket] = (x.first, x.last)
+    return cut
+
+
+def marked_label(bucket: str, cut: dict[str, tuple[str, str]], lang: str) -> str:
+    """The bucket's label, with PART_MARK when the period counts only some of its days."""
+    return bucket_label(bucket, lang) + (PART_MARK if bucket in cut else "")
+
+
+def partial_note(buckets: list[str], cut: dict[str, tuple[str, str]], lang: str) -> str:
+    """The footnote to PART_MARK: which days of each cut month (or week) are counted."""
+    parts = [
+        f"{bucket_label(b, lang)} {cut[b][0]}"
+        + ("" if cut[b][0] == cut[b][1] else f" – {cut[b][1]}")
+        for b in buckets
+        if b in cut
+    ]
+    return t("share_partial", lang, mark=PART_MARK, parts="; ".join(parts)) if parts else ""

@@ -8,12 +8,21 @@ import json
 from datetime import date, timedelta
 
 from rich import box
-from rich.console import Group
+from rich.console import Console, ConsoleOptions, Group, RenderResult
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
 from triage.i18n import change, count, t
-from triage.overview import ALERT_OVER, bucket_label, busiest_params, latest_shares, share_cell
+from triage.overview import (
+    ALERT_OVER,
+    busiest_params,
+    latest_shares,
+    marked_label,
+    partial_buckets,
+    partial_note,
+    share_cell,
+)
 from triage.sites import Sites
 from triage.stats import ShareInTime, Summary, is_misdirected, share_unit
 from triage.terminal import plain
@@ -52,7 +61,7 @@ def summary_view(s: Summary, sites: Sites, lang: str = "da", include_demo: bool 
         table.add_row(
             Text(sites.name_of(x.site_id, lang)),
             Text(count(x.visits, lang)),
-            Text(f"{x.share * 100:.0f} %"),
+            Text("–" if x.imbalance is None else f"{x.share * 100:.0f} %"),  # no one to share
             Text(f"{x.target * 100:.0f} %"),
             Text(change(x.imbalance), style="bold red" if high else ""),
         )
@@ -67,12 +76,14 @@ def summary_view(s: Summary, sites: Sites, lang: str = "da", include_demo: bool 
             with_postcode=count(s.with_postcode, lang),
         )
     )
-    for home, visited in sorted(s.misdirection.items()):
-        for site, n in sorted(visited.items()):
-            if is_misdirected(sites, home, site):
-                out.append(
-                    f"  {sites.name_of(home, lang)} → {sites.name_of(site, lang)}: {count(n, lang)}"
-                )
+    pairs = [
+        (n, home, site)
+        for home, visited in s.misdirection.items()
+        for site, n in visited.items()
+        if is_misdirected(sites, home, site)
+    ]
+    for n, home, site in sorted(pairs, key=lambda p: (-p[0], p[1], p[2])):  # biggest first
+        out.append(f"  {sites.name_of(home, lang)} → {sites.name_of(site, lang)}: {count(n, lang)}")
     kinds = ", ".join(
         f"{t('kind_' + k, lang)} {count(n, lang)}"
         for k, n in sorted(s.referred_by_kind.items(), key=lambda i: -i[1])
@@ -82,37 +93,58 @@ def summary_view(s: Summary, sites: Sites, lang: str = "da", include_demo: bool 
     for h in s.busiest_hours:
         site = sites.name_of(h["site_id"], lang)
         out.append("  " + t("sum_busiest_hour", lang, site=site, **busiest_params(h, lang)))
-    over_time = shares_over_time_view(s, sites, lang)
-    return Group(Text(period), Text(""), table, Text(""), Text("\n".join(out)), *over_time)
+    over_time = SharesOverTime(s, sites, lang)
+    return Group(Text(period), Text(""), table, Text(""), Text("\n".join(out)), over_time)
 
 
 SHOWN_BUCKETS = 12  # the table's last months; JSON and CSV carry them all
 
 
-def shares_over_time_view(s: Summary, sites: Sites, lang: str) -> list[Text | Table]:
+class SharesOverTime:
     """A compact block: one line per jobcentre, its share per month (or week) in per cent,
-    marked with * when more than ALERT_OVER above its target, and the target."""
-    if not s.shares_over_time:
-        return []
-    unit = share_unit(date.fromisoformat(s.start), date.fromisoformat(s.end))
-    buckets, per_site = latest_shares(s.shares_over_time, SHOWN_BUCKETS)
-    key = "sum_shares_weeks" if unit == "week" else "sum_shares_months"
-    heading = t(key, lang, over=f"{ALERT_OVER * 100:.0f}")
-    every = len(dict.fromkeys(x.bucket for x in s.shares_over_time))
-    if every > len(buckets):
-        heading += " " + t("sum_shares_latest", lang, shown=len(buckets), total=every)
-    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold")
-    table.add_column(t("sum_site", lang))
-    for bucket in buckets:
-        table.add_column(bucket_label(bucket, lang), justify="right")
-    table.add_column(t("sum_target", lang), justify="right")
-    for site, shares in per_site.items():
-        table.add_row(
-            Text(sites.name_of(site, lang)),
-            *(_share_text(x) for x in shares),
-            Text(f"{shares[0].target * 100:.0f}"),
-        )
-    return [Text(""), Text(heading), Text(""), table]
+    marked with * when more than ALERT_OVER above its target, and the target. Only the latest
+    months that fit the width are shown (never a site name cut); a month the period cuts is
+    marked and its days named below."""
+
+    def __init__(self, s: Summary, sites: Sites, lang: str) -> None:
+        self.s, self.sites, self.lang = s, sites, lang
+
+    def view(self, most: int) -> list[Text | Table]:
+        s, lang = self.s, self.lang
+        unit = share_unit(date.fromisoformat(s.start), date.fromisoformat(s.end))
+        buckets, per_site = latest_shares(s.shares_over_time, most)
+        cut = partial_buckets(s.shares_over_time)
+        key = "sum_shares_weeks" if unit == "week" else "sum_shares_months"
+        heading = t(key, lang, over=f"{ALERT_OVER * 100:.0f}")
+        every = len(dict.fromkeys(x.bucket for x in s.shares_over_time))
+        if every > len(buckets):
+            heading += " " + t("sum_shares_latest", lang, shown=len(buckets), total=every)
+        table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold")
+        table.add_column(t("sum_site", lang), no_wrap=True)
+        for bucket in buckets:
+            table.add_column(marked_label(bucket, cut, lang), justify="right")
+        table.add_column(t("sum_target", lang), justify="right")
+        for site, shares in per_site.items():
+            table.add_row(
+                Text(self.sites.name_of(site, lang)),
+                *(_share_text(x) for x in shares),
+                Text(f"{shares[0].target * 100:.0f}"),
+            )
+        note = partial_note(buckets, cut, lang)
+        shown: list[Text | Table] = [Text(""), Text(heading), Text(""), table]
+        return shown + ([Text(note)] if note else [])
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        if not self.s.shares_over_time:
+            return
+        most = SHOWN_BUCKETS
+        while most > 1:  # as many of the latest months as fit the width
+            table = self.view(most)[3]
+            wide = options.update_width(10 * options.max_width)  # measured unclamped
+            if Measurement.get(console, wide, table).maximum <= options.max_width:
+                break
+            most -= 1
+        yield from self.view(most)
 
 
 def _share_text(x: ShareInTime) -> Text:
@@ -144,12 +176,17 @@ def summary_json(s: Summary, sites: Sites, lang: str = "da", include_demo: bool 
     data = s.as_dict()
     data.update(period_dates(s))  # one meaning of end everywhere: the last day included
     data["include_demo"] = include_demo
+    if no_share(s):  # no one came to the jobcentres: no share, no imbalance (not 0)
+        data["overall_imbalance"] = None
+        for site in data["sites"]:
+            site["share"] = None
     data["site_names"] = {site.id: site.name(lang) for site in sites}
     return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
 
 
 def summary_csv(s: Summary, sites: Sites, lang: str = "da", include_demo: bool = True) -> str:
     """Long format, one figure a row: section, site, other, value. The period's rows first."""
+    empty = no_share(s)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["section", "site", "other", "value"])
@@ -174,14 +211,14 @@ def summary_csv(s: Summary, sites: Sites, lang: str = "da", include_demo: bool =
     writer.writerow(["change_from_last_year", "", "", _rounded(s.change_from_last_year)])
     for x in s.sites:
         writer.writerow(["visits", x.site_id, "", x.visits])
-        writer.writerow(["share", x.site_id, "", round(x.share, 4)])
+        writer.writerow(["share", x.site_id, "", "" if empty else round(x.share, 4)])
         writer.writerow(["target", x.site_id, "", x.target])
         writer.writerow(
             ["imbalance", x.site_id, "", "" if x.imbalance is None else round(x.imbalance, 4)]
         )
     for site, value in sorted(s.change_by_site.items()):
         writer.writerow(["change", site, "", _rounded(value)])
-    writer.writerow(["overall_imbalance", "", "", round(s.overall_imbalance, 4)])
+    writer.writerow(["overall_imbalance", "", "", "" if empty else round(s.overall_imbalance, 4)])
     writer.writerow(["misdirected", "", "", s.misdirected])
     writer.writerow(["with_postcode", "", "", s.with_postcode])
     for home, visited in sorted(s.misdirection.items()):
@@ -203,6 +240,11 @@ def summary_csv(s: Summary, sites: Sites, lang: str = "da", include_demo: bool =
         days = f"{month.first}/{month.last}"
         writer.writerow(["share_over_time", month.site_id, days, _rounded(month.share)])
     return buffer.getvalue()
+
+
+def no_share(s: Summary) -> bool:
+    """No visits at the jobcentres in the period: shares and imbalances say nothing."""
+    return any(x.imbalance is None for x in s.sites) or (not s.sites and s.total == 0)
 
 
 def _rounded(value: float | None) -> float | str:
