@@ -242,6 +242,8 @@ class DemoHistory:
                         "path": " ".join(result.path),
                         "postcode": result.postcode,
                         "postcode_site_id": home,
+                        # Seconds at the desk before the long tail: about 10 a question.
+                        "base_s": 10 + 8 * (" ".join(result.path).count(" ") + 1),
                     }
 
     def _open_minutes(self) -> Iterator[tuple]:
@@ -280,7 +282,7 @@ class DemoHistory:
             "demo_noise_b": noise,
             "demo_errand": "(key INTEGER PRIMARY KEY, errand INT)",
             "demo_postcode": "(bin INTEGER PRIMARY KEY, postcode INT)",
-            "demo_route": f"(key INTEGER PRIMARY KEY, {', '.join(ROUTE_TEXT)}"
+            "demo_route": f"(key INTEGER PRIMARY KEY, {', '.join(ROUTE_TEXT)}, base_s INT"
             f"{self._class_columns()})",
             "demo_open": "(key INTEGER PRIMARY KEY)",
             "demo_code": CODE_COLUMNS.format(classes=self._class_columns()),
@@ -338,7 +340,7 @@ class DemoHistory:
                     "" if c == "postcode_site_id" and r[c] is None else r[c] for c in subset
                 )
                 r[f"class{number}"] = numbered.get(value)
-        columns = ["key", *ROUTE_TEXT, *(f"class{n}" for n in self._classes.values())]
+        columns = ["key", *ROUTE_TEXT, "base_s", *(f"class{n}" for n in self._classes.values())]
         cursor.executemany(
             f"INSERT INTO demo_route VALUES ({', '.join('?' * len(columns))})",
             ([r[c] for c in columns] for r in routes),
@@ -432,11 +434,13 @@ class DemoHistory:
         self,
         directory: Path,
         groupings: tuple[tuple[str, ...], ...],
+        sums: tuple[str, ...] = (),
         stop: threading.Event | None = None,
     ) -> Iterator[tuple[Path, int]]:
         """Make the history as batch files in `directory`, one SQLite file per chunk, and yield
-        each (path, visits) when it is complete. A file holds the chunk's codes (demo_code) and,
-        for each of `groupings`, its counts (table count<i>: the columns of `counts_sql`).
+        each (path, visits) when it is complete. A file holds the chunk's codes (demo_code),
+        for each of `groupings` its counts (table count<i>: the columns of `counts_sql`), and
+        for each of `sums` (SELECTs over those counts, as batch.count<i>) its rows (sum<j>).
         Made in a connection of its own, so a loader can spell out one batch while this makes
         the next: SQLite lets two connections work at once, one connection never does."""
         connection = sqlite3.connect(":memory:", isolation_level=None)
@@ -456,6 +460,8 @@ class DemoHistory:
                 for index, keys in enumerate(groupings):
                     _, counted = self.counts_sql(keys, "batch.demo_code")
                     cursor.execute(f"CREATE TABLE batch.count{index} AS {counted}")
+                for index, summed in enumerate(sums):
+                    cursor.execute(f"CREATE TABLE batch.sum{index} AS {summed}")
                 cursor.execute("DETACH batch")
                 yield path, made
         finally:
@@ -547,10 +553,10 @@ SELECT printf('%s%024x', :prefix, c.k), s.utc_prefix || printf('%02d:00.000000',
        CASE WHEN c.phone THEN 'phone' ELSE 'in_person' END,
        r.outcome_id, r.destination_id, r.destinations, r.handled_here, r.path, r.postcode,
        r.postcode_site_id, :version,
-       -- Seconds at the desk: about 10 a question answered, and a long tail (a citizen with
-       -- papers, a question to ask back) from a number 0…59 as random as the visit's minute.
-       10 + 8 * (length(r.path) - length(replace(r.path, ' ', '')) + 1)
-            + {u} * {u} * {u} / 900,
+       -- Seconds at the desk: the route's base (about 10 a question answered), and a long
+       -- tail (a citizen with papers, a question to ask back) from a number 0…59 as random
+       -- as the visit's minute.
+       r.base_s + {u} * {u} * {u} / 900,
        1
 FROM {codes} c
 CROSS JOIN demo_slot s ON s.slot = c.slot
