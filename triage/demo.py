@@ -85,7 +85,11 @@ SCALE = 2**30  # random numbers are whole numbers 0…SCALE-1, so SQLite needs n
 BUCKETS = 50  # the errand mix changes in this many steps over the period
 BINS = 2048  # resolution of the errand and postcode mix
 NOISE_A, NOISE_B = 4093, 4091  # primes: the noise repeats only after 16.7 million visits
-CHUNK = 50_000  # candidate visits made per statement
+CHUNK = 50_000  # candidate visits made by the first statement (then more, see BATCH_CHUNKS)
+# The most candidates one statement makes, and so one transaction of the bulk load holds, in
+# CHUNKs: each commit waits for the disk (about 70 ms on a shared VM), and a desk writing
+# beside the load waits at most that long.
+BATCH_CHUNKS = 4
 # What a route (errand × site × postcode) fixes about a visit: the text a row spells out, and
 # the columns a rollup may be counted by.
 ROUTE_TEXT = (
@@ -346,13 +350,16 @@ class DemoHistory:
             ([r[c] for c in columns] for r in routes),
         )
         cursor.executemany("INSERT INTO demo_open VALUES (?)", self._open_minutes())
-        # Slot ranges of about CHUNK candidates: memory stays flat however long the history.
-        chunks, low, candidates = [], 1, 0
+        # Slot ranges of about CHUNK candidates at first, then twice, up to BATCH_CHUNKS times
+        # that: a loader starts soon and then commits seldom (each commit waits for the disk).
+        # Memory stays flat however long the history.
+        chunks, low, candidates, size = [], 1, 0, CHUNK
         for number, slot in enumerate(slots, start=1):
             candidates += slot[5]
-            if candidates >= CHUNK:
+            if candidates >= size:
                 chunks.append((low, number + 1))
                 low, candidates = number + 1, 0
+                size = min(2 * size, BATCH_CHUNKS * CHUNK)
         if candidates:
             chunks.append((low, len(slots) + 1))
         return chunks
@@ -479,7 +486,7 @@ class DemoHistory:
             select, params = self.visit_select()
             for chunk in self.prepare(cursor):
                 self.make_codes(cursor, chunk)
-                for row in cursor.execute(select, params).fetchall():
+                for row in cursor.execute(select, params):  # a row at a time: memory stays flat
                     yield (*row[:11], bool(row[11]), *row[12:17], bool(row[17]))
         finally:
             memory.close()
