@@ -85,7 +85,11 @@ SCALE = 2**30  # random numbers are whole numbers 0…SCALE-1, so SQLite needs n
 BUCKETS = 50  # the errand mix changes in this many steps over the period
 BINS = 2048  # resolution of the errand and postcode mix
 NOISE_A, NOISE_B = 4093, 4091  # primes: the noise repeats only after 16.7 million visits
-CHUNK = 50_000  # candidate visits made per statement
+CHUNK = 50_000  # candidate visits made by the first statement (then more, see BATCH_CHUNKS)
+# The most candidates one statement makes, and so one transaction of the bulk load holds, in
+# CHUNKs: each commit waits for the disk (about 70 ms on a shared VM), and a desk writing
+# beside the load waits at most that long.
+BATCH_CHUNKS = 4
 # What a route (errand × site × postcode) fixes about a visit: the text a row spells out, and
 # the columns a rollup may be counted by.
 ROUTE_TEXT = (
@@ -242,6 +246,8 @@ class DemoHistory:
                         "path": " ".join(result.path),
                         "postcode": result.postcode,
                         "postcode_site_id": home,
+                        # Seconds at the desk before the long tail: about 10 a question.
+                        "base_s": 10 + 8 * (" ".join(result.path).count(" ") + 1),
                     }
 
     def _open_minutes(self) -> Iterator[tuple]:
@@ -280,7 +286,7 @@ class DemoHistory:
             "demo_noise_b": noise,
             "demo_errand": "(key INTEGER PRIMARY KEY, errand INT)",
             "demo_postcode": "(bin INTEGER PRIMARY KEY, postcode INT)",
-            "demo_route": f"(key INTEGER PRIMARY KEY, {', '.join(ROUTE_TEXT)}"
+            "demo_route": f"(key INTEGER PRIMARY KEY, {', '.join(ROUTE_TEXT)}, base_s INT"
             f"{self._class_columns()})",
             "demo_open": "(key INTEGER PRIMARY KEY)",
             "demo_code": CODE_COLUMNS.format(classes=self._class_columns()),
@@ -338,19 +344,22 @@ class DemoHistory:
                     "" if c == "postcode_site_id" and r[c] is None else r[c] for c in subset
                 )
                 r[f"class{number}"] = numbered.get(value)
-        columns = ["key", *ROUTE_TEXT, *(f"class{n}" for n in self._classes.values())]
+        columns = ["key", *ROUTE_TEXT, "base_s", *(f"class{n}" for n in self._classes.values())]
         cursor.executemany(
             f"INSERT INTO demo_route VALUES ({', '.join('?' * len(columns))})",
             ([r[c] for c in columns] for r in routes),
         )
         cursor.executemany("INSERT INTO demo_open VALUES (?)", self._open_minutes())
-        # Slot ranges of about CHUNK candidates: memory stays flat however long the history.
-        chunks, low, candidates = [], 1, 0
+        # Slot ranges of about CHUNK candidates at first, then twice, up to BATCH_CHUNKS times
+        # that: a loader starts soon and then commits seldom (each commit waits for the disk).
+        # Memory stays flat however long the history.
+        chunks, low, candidates, size = [], 1, 0, CHUNK
         for number, slot in enumerate(slots, start=1):
             candidates += slot[5]
-            if candidates >= CHUNK:
+            if candidates >= size:
                 chunks.append((low, number + 1))
                 low, candidates = number + 1, 0
+                size = min(2 * size, BATCH_CHUNKS * CHUNK)
         if candidates:
             chunks.append((low, len(slots) + 1))
         return chunks
@@ -432,11 +441,13 @@ class DemoHistory:
         self,
         directory: Path,
         groupings: tuple[tuple[str, ...], ...],
+        sums: tuple[str, ...] = (),
         stop: threading.Event | None = None,
     ) -> Iterator[tuple[Path, int]]:
         """Make the history as batch files in `directory`, one SQLite file per chunk, and yield
-        each (path, visits) when it is complete. A file holds the chunk's codes (demo_code) and,
-        for each of `groupings`, its counts (table count<i>: the columns of `counts_sql`).
+        each (path, visits) when it is complete. A file holds the chunk's codes (demo_code),
+        for each of `groupings` its counts (table count<i>: the columns of `counts_sql`), and
+        for each of `sums` (SELECTs over those counts, as batch.count<i>) its rows (sum<j>).
         Made in a connection of its own, so a loader can spell out one batch while this makes
         the next: SQLite lets two connections work at once, one connection never does."""
         connection = sqlite3.connect(":memory:", isolation_level=None)
@@ -456,6 +467,8 @@ class DemoHistory:
                 for index, keys in enumerate(groupings):
                     _, counted = self.counts_sql(keys, "batch.demo_code")
                     cursor.execute(f"CREATE TABLE batch.count{index} AS {counted}")
+                for index, summed in enumerate(sums):
+                    cursor.execute(f"CREATE TABLE batch.sum{index} AS {summed}")
                 cursor.execute("DETACH batch")
                 yield path, made
         finally:
@@ -473,7 +486,7 @@ class DemoHistory:
             select, params = self.visit_select()
             for chunk in self.prepare(cursor):
                 self.make_codes(cursor, chunk)
-                for row in cursor.execute(select, params).fetchall():
+                for row in cursor.execute(select, params):  # a row at a time: memory stays flat
                     yield (*row[:11], bool(row[11]), *row[12:17], bool(row[17]))
         finally:
             memory.close()
@@ -547,10 +560,10 @@ SELECT printf('%s%024x', :prefix, c.k), s.utc_prefix || printf('%02d:00.000000',
        CASE WHEN c.phone THEN 'phone' ELSE 'in_person' END,
        r.outcome_id, r.destination_id, r.destinations, r.handled_here, r.path, r.postcode,
        r.postcode_site_id, :version,
-       -- Seconds at the desk: about 10 a question answered, and a long tail (a citizen with
-       -- papers, a question to ask back) from a number 0…59 as random as the visit's minute.
-       10 + 8 * (length(r.path) - length(replace(r.path, ' ', '')) + 1)
-            + {u} * {u} * {u} / 900,
+       -- Seconds at the desk: the route's base (about 10 a question answered), and a long
+       -- tail (a citizen with papers, a question to ask back) from a number 0…59 as random
+       -- as the visit's minute.
+       r.base_s + {u} * {u} * {u} / 900,
        1
 FROM {codes} c
 CROSS JOIN demo_slot s ON s.slot = c.slot

@@ -11,7 +11,14 @@ from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from triage.db.rollups import COUNTED, EVERY_ROLLUP, SUMMED, add_sql, rollup_triggers, sum_sql
+from triage.db.rollups import (
+    COUNTED,
+    EVERY_ROLLUP,
+    SUMMED,
+    add_sql,
+    rollup_triggers,
+    summed_select,
+)
 from triage.visits import FIELDS
 
 if TYPE_CHECKING:
@@ -39,13 +46,19 @@ def load_demo(
     if not store.is_empty():
         raise ValueError("load_demo fills an empty database only")
     groupings = tuple(keys for _, keys in COUNTED)
-    add_counts = [  # the batch's counts; then the rollups that sum those, from them
+    # The rollups that sum a counted one are summed there too, from the batch's counts.
+    counted = [table for table, _ in COUNTED]
+    sums = tuple(
+        summed_select(keys, f"batch.count{counted.index(source)}", "sqlite")
+        for _, keys, source in SUMMED
+    )
+    add_counts = [  # the batch's counts, then its sums
         add_sql(table, keys, f"SELECT * FROM batch.count{index} WHERE true")
         for index, (table, keys) in enumerate(COUNTED)
     ]
     add_counts += [
-        sum_sql(table, keys, f"batch.count{[t for t, _ in COUNTED].index(source)}", "sqlite")
-        for table, keys, source in SUMMED
+        add_sql(table, keys, f"SELECT * FROM batch.sum{index} WHERE true")
+        for index, (table, keys, _) in enumerate(SUMMED)
     ]
     store.engine.dispose()  # our own idle connections would keep the database in WAL
     raw = store.engine.raw_connection()
@@ -60,7 +73,9 @@ def load_demo(
         with suppress(sqlite3.OperationalError):
             journal = cursor.execute("PRAGMA main.journal_mode = TRUNCATE").fetchone()[0]
         with tempfile.TemporaryDirectory(prefix="triage-demo-") as scratch:
-            for path, made in _made_alongside(history.write_batches, Path(scratch), groupings):
+            for path, made in _made_alongside(
+                history.write_batches, Path(scratch), groupings, sums
+            ):
                 cursor.execute("ATTACH ? AS batch", (str(path),))
                 try:
                     cursor.execute("BEGIN IMMEDIATE")
