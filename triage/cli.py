@@ -492,7 +492,7 @@ def _say_write_failed(error: OSError, typed: Path | str, lang: str) -> int:
     cause = os_cause(error)
     reason = _why(error, lang)
     if cause == "not_folder":  # name the part of the path that is a file
-        part = next((p for p in Path(typed).absolute().parents if p.exists()), None)
+        part = next((p for p in Path(typed).parents if p.exists()), None)
         if part is not None and not part.is_dir():
             reason = t("why_file_in_path", lang, part=part)
     advice = t(f"write_advice_{cause}", lang)
@@ -1167,7 +1167,12 @@ def _out_path(args: argparse.Namespace) -> Path | None:
     if not args.out.strip():
         print(t("out_empty", args.lang, option="--out"), file=sys.stderr)
         return None
-    return Path(args.out).expanduser()
+    out = Path(args.out).expanduser()
+    part = next((p for p in out.parents if p.exists()), None)
+    if part is not None and not part.is_dir():  # --out notes.xlsx/a.xlsx: said before any work
+        print(t("out_parent_is_file", args.lang, part=part, path=out), file=sys.stderr)
+        return None
+    return out
 
 
 def _as_typed(number: float) -> str:
