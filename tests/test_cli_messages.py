@@ -9,7 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -219,3 +219,55 @@ def test_a_number_is_echoed_as_typed(tmp_path, small_db, option):
     done = _triage("export", "--out", "ud.xlsx", "--db", str(small_db), option, "-1", cwd=tmp_path)
     assert done.returncode == 1
     assert "ikke -1" in done.stderr and "-1.0" not in done.stderr, done.stderr
+
+
+def _add_visit(store, flow, day: date, demo: bool) -> None:
+    from triage.visits import visit_from_result
+    from triage.walk import route
+
+    at = datetime(day.year, day.month, day.day, 10, 0, tzinfo=UTC)
+    visit = visit_from_result(
+        route(flow, ["2", "2"], here="jc-nord"), "jc-nord", "d", "in_person", 10.0, at
+    )
+    visit["demo"] = demo
+    assert store.record(visit) == "saved"
+
+
+def test_a_previous_period_before_the_log_begins_is_said(store, flow):
+    """The log's first day counted on each engine (demo visits only when they are counted):
+    a previous period that begins before it is marked, one inside it is not."""
+    from triage.report import previous_complete, summary_csv, summary_json, summary_table
+    from triage.stats import Filters, summarize
+
+    _add_visit(store, flow, date(2026, 9, 10), demo=True)
+    _add_visit(store, flow, date(2026, 10, 5), demo=False)
+    _add_visit(store, flow, date(2026, 11, 2), demo=False)
+    start, end = date(2026, 10, 20), date(2026, 11, 20)  # previous: 2026-09-18 … 10-19
+    for include_demo, first, complete in ((True, "2026-09-10", True), (False, "2026-10-05", False)):
+        summary = summarize(store, flow.sites, start, end, Filters(include_demo=include_demo))
+        assert summary.log_start == first and previous_complete(summary) is complete
+        data = json.loads(summary_json(summary, flow.sites, "da", include_demo))
+        assert (data["previous_complete"], data["log_start"]) == (complete, first)
+        rows = summary_csv(summary, flow.sites, "da", include_demo).splitlines()
+        assert f"previous_complete,,,{'yes' if complete else 'no'}" in rows
+        assert f"log_start,,,{first}" in rows
+        table = summary_table(summary, flow.sites, "en", include_demo)
+        partial = f"The log only begins {first}: the previous period is counted from that day"
+        assert (partial in " ".join(table.split())) is not complete
+
+
+def test_an_empty_log_has_no_start_and_no_verdict_on_the_previous_period(store, flow):
+    from triage.report import previous_complete, summary_json
+    from triage.stats import summarize
+
+    summary = summarize(store, flow.sites, date(2026, 10, 1), date(2026, 11, 1))
+    assert summary.log_start is None and previous_complete(summary) is None
+    assert json.loads(summary_json(summary, flow.sites))["previous_complete"] is None
+
+
+def test_readme_names_this_schema_version():
+    from triage.db.migrations import SCHEMA_VERSION, WRITABLE_FROM
+
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    said = f"This version is schema {SCHEMA_VERSION}, writable from {WRITABLE_FROM}."
+    assert said in readme

@@ -34,6 +34,8 @@ def summary_view(s: Summary, sites: Sites, lang: str = "da", include_demo: bool 
         change=change(s.change),
     )
     period += " " + t("sum_demo_in" if include_demo else "sum_demo_out", lang)
+    if previous_complete(s) is False:  # a comparison with days the log does not hold
+        period += " " + t("sum_previous_partial", lang, log_start=s.log_start)
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold")
     table.add_column(t("sum_site", lang))
     for key in ("sum_visits", "sum_share", "sum_target", "sum_imbalance"):
@@ -129,9 +131,18 @@ def period_dates(s: Summary) -> dict[str, str]:
     }
 
 
+def previous_complete(s: Summary) -> bool | None:
+    """Whether the log holds the whole previous period (it starts on or before the log's first
+    day with visits); None for a log without visits."""
+    if s.log_start is None:
+        return None
+    return period_dates(s)["previous_start"] >= s.log_start
+
+
 def summary_json(s: Summary, sites: Sites, lang: str = "da", include_demo: bool = True) -> str:
     data = s.as_dict()
     data.update(period_dates(s))  # one meaning of end everywhere: the last day included
+    data["previous_complete"] = previous_complete(s)
     data["include_demo"] = include_demo
     data["site_names"] = {site.id: site.name(lang) for site in sites}
     return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
@@ -154,6 +165,9 @@ def summary_csv(s: Summary, sites: Sites, lang: str = "da", include_demo: bool =
         writer.writerow(["other_means", section, "", t(key, lang)])
     writer.writerow(["total", "", "", s.total])
     writer.writerow(["previous_total", "", "", s.previous_total])
+    complete = previous_complete(s)
+    writer.writerow(["previous_complete", "", "", {True: "yes", False: "no"}.get(complete, "")])
+    writer.writerow(["log_start", "", "", s.log_start or ""])
     writer.writerow(["change", "", "", _rounded(s.change)])
     for x in s.sites:
         writer.writerow(["visits", x.site_id, "", x.visits])
