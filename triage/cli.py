@@ -197,19 +197,19 @@ def _subparser(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentP
     return None
 
 
-def _parent(name: str, **keywords: Any) -> argparse.ArgumentParser:
+def _parent(name: str, **keywords: Any) -> _Parser:
     """A parser holding one option, for other parsers' `parents`."""
     parent = _Parser(add_help=False)
     parent.add_argument(name, **keywords)
     return parent
 
 
-def _data(help_text: str) -> argparse.ArgumentParser:
+def _data(help_text: str) -> _Parser:
     """--data: the folder of data files (flow, sites, cases)."""
     return _parent("--data", type=Path, default=None, help=help_text)
 
 
-def _period_options(example: str, default: str) -> argparse.ArgumentParser:
+def _period_options(example: str, default: str) -> _Parser:
     """--from and --to: the first and last day of a period, both included."""
     period = _parent(
         "--from",
@@ -469,7 +469,7 @@ def _reason(error: Exception) -> str:
     return one_line(error)
 
 
-def _why(error: BaseException, lang: str) -> str:
+def _why(error: Exception, lang: str) -> str:
     """Why the database or a file failed, said in `lang` where the cause is known (a damaged
     file, no right to write, a full disk, …); else the driver's or the system's own words."""
     from triage.db.errors import db_cause

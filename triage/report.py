@@ -166,7 +166,7 @@ def summary_csv(s: Summary, sites: Sites, lang: str = "da", include_demo: bool =
     writer.writerow(["total", "", "", s.total])
     writer.writerow(["previous_total", "", "", s.previous_total])
     complete = previous_complete(s)
-    writer.writerow(["previous_complete", "", "", {True: "yes", False: "no"}.get(complete, "")])
+    writer.writerow(["previous_complete", "", "", {True: "yes", False: "no", None: ""}[complete]])
     writer.writerow(["log_start", "", "", s.log_start or ""])
     writer.writerow(["change", "", "", _rounded(s.change)])
     for x in s.sites:
