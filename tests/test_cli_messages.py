@@ -137,8 +137,8 @@ def test_a_damaged_database_is_named_by_its_path_and_told_to_restore(
     (line,) = done.stderr.strip().splitlines()
     assert f" {damaged_db} " in line and "sqlite:" not in line, line
     said = {
-        "da": ("filen er beskadiget: dele af den kan ikke læses", "sikkerhedskopi"),
-        "en": ("the file is damaged: parts of it cannot be read", "restore the latest backup"),
+        "da": ("er beskadiget: dele af filen kan ikke læses", "Læg den seneste sikkerhedskopi"),
+        "en": ("is damaged: parts of the file cannot be read", "Restore the latest backup"),
     }[lang]
     assert all(piece in line for piece in said), line
     assert not any(english in line for english in ENGLISH), line

@@ -500,6 +500,15 @@ def _say_write_failed(error: OSError, typed: Path | str, lang: str) -> int:
     return 1
 
 
+def _said_damaged(error: Exception, args: argparse.Namespace) -> str:
+    """A database file that is no database, or one with damaged pages: the latter told plainly
+    to restore a backup (nothing else brings the lost pages back)."""
+    from triage.db.errors import db_cause
+
+    key = "db_corrupt" if db_cause(error) == "corrupt" else "db_damaged"
+    return t(key, args.lang, db=_db_label(args), reason=_why(error, args.lang))
+
+
 def _hide_password(text: str) -> str:
     """A --db URL (or anything holding one) for messages and reports, without its password."""
     return re.sub(r"(://[^:/@\s]*:)[^@\s]*@", r"\1***@", text)
@@ -697,7 +706,7 @@ def _opened(args: argparse.Namespace):
         key = "db_disk_full" if _disk_full(error, args) else "db_unreachable"
         print(t(key, lang, db=_db_label(args), reason=_why(error, lang)), file=sys.stderr)
     except DatabaseError as error:  # not a database at all, or a damaged one
-        print(t("db_damaged", lang, db=_db_label(args), reason=_why(error, lang)), file=sys.stderr)
+        print(_said_damaged(error, args), file=sys.stderr)
     else:
         return store
     store.dispose()
@@ -1010,8 +1019,13 @@ def cmd_check(args: argparse.Namespace) -> int:
         return 1
     except (*UNAVAILABLE, DatabaseError) as error:  # DatabaseError: a damaged file, read half-way
         trouble = _database_trouble(error)
-        code = "db_damaged" if trouble == "db_damaged" else "db_unreachable"
-        print(t(code, lang, db=_db_label(args), reason=_why(error, lang)), file=sys.stderr)
+        if trouble == "db_damaged":
+            print(_said_damaged(error, args), file=sys.stderr)
+        else:
+            print(
+                t("db_unreachable", lang, db=_db_label(args), reason=_why(error, lang)),
+                file=sys.stderr,
+            )
         return 1
     finally:
         store.dispose()
@@ -1653,6 +1667,9 @@ def _failed(error: Exception, args: argparse.Namespace | None, argv: list[str]) 
     triage: exit 70 after one line saying where its full report is."""
     lang = getattr(args, "lang", None) or _lang_of(argv)
     trouble = _database_trouble(error)
+    if trouble == "db_damaged" and args is not None:
+        print(_said_damaged(error, args), file=sys.stderr)
+        return 1
     if trouble and args is not None:
         print(t(trouble, lang, db=_db_label(args), reason=_why(error, lang)), file=sys.stderr)
         return 1
