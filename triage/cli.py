@@ -475,13 +475,12 @@ def _why(error: Exception, lang: str) -> str:
     from triage.db.errors import db_cause
     from triage.errors import os_cause
 
-    cause = db_cause(error)
-    if cause is not None:
-        return t(f"why_db_{cause}", lang)
     inner = getattr(error, "orig", None) or error
-    if isinstance(inner, OSError) and (found := os_cause(inner)) != "other":
-        return t(f"why_os_{found}", lang)
-    return _reason(error)
+    if isinstance(inner, OSError):  # a file's error number says it; its words are English
+        found = os_cause(inner)
+        return _reason(error) if found == "other" else t(f"why_os_{found}", lang)
+    cause = db_cause(error)
+    return _reason(error) if cause is None else t(f"why_db_{cause}", lang)
 
 
 def _say_write_failed(error: OSError, typed: Path | str, lang: str) -> int:
