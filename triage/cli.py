@@ -1720,16 +1720,15 @@ def main(argv: list[str] | None = None) -> int:
     if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
         argv.insert(0, "desk")
     args = None
-    parser = build_parser()
     try:
+        parser = build_parser()
         args = parser.parse_args(argv)
-    except UsageError as error:
-        print(_usage_text(error, _lang_of(argv), parser, argv), file=sys.stderr)
-        return 2
-    try:
         if not _dates_readable(args):
             return 1
         return args.func(args)
+    except UsageError as error:  # raised by the parser only, before any command runs
+        print(_usage_text(error, _lang_of(argv), parser, argv), file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 1
     except BrokenPipeError:
