@@ -33,36 +33,87 @@ TIMEOUT = 60  # seconds; every case here ends in well under one
 # case's own that does not exist yet, {password} a password that must never be shown.
 CASES: list[tuple[str, str, int, str]] = [
     # --- usage: argparse says what is wrong and how the command is written
-    ("unknown-command", "frobnicate", U, "usage:"),
-    ("desk-unknown-option", "--frobnicate", U, "usage:"),
-    ("validate-unknown-option", "validate --frobnicate", U, "usage:"),
-    ("validate-lang-fr", "validate --lang fr", U, "usage:"),
-    ("route-at-without-value", "route --at", U, "usage:"),
-    ("spool-without-action", "spool", U, "usage:"),
-    ("spool-unknown-action", "spool send", U, "usage:"),
-    ("check-unknown-option", "check --nope", U, "usage:"),
-    ("purge-without-before", "purge", U, "usage:"),
-    ("purge-before-without-value", "purge --before", U, "usage:"),
-    ("summary-format-xml", "summary --format xml", U, "usage:"),
-    ("summary-from-without-value", "summary --from", U, "usage:"),
-    ("summary-site-without-value", "summary --site", U, "usage:"),
-    ("export-without-out", "export", U, "usage:"),
-    ("export-format-pdf", "export --out x.xlsx --format pdf", U, "usage:"),
-    ("export-min-count-abc", "export --out x.xlsx --min-count abc", U, "usage:"),
-    ("export-wait-minutes-ten", "export --out x.xlsx --wait-minutes ten", U, "usage:"),
-    ("rebalance-without-out", "rebalance", U, "usage:"),
-    ("rebalance-max-moves-many", "rebalance --out p --max-moves many", U, "usage:"),
-    ("demo-days-ten", "demo --days ten", U, "usage:"),
-    ("demo-per-day-float", "demo --per-day 1e3", U, "usage:"),
-    ("demo-seed-x", "demo --seed x", U, "usage:"),
-    ("desk-lang-de", "desk --lang de", U, "usage:"),
-    ("site-without-value", "--site", U, "usage:"),
-    ("validate-mermaid-without-file", "validate --mermaid", U, "usage:"),
-    ("check-extra-argument", "check extra", U, "usage:"),
-    ("demo-days-without-value", "demo --days", U, "usage:"),
-    ("route-lang-without-value", "route --lang", U, "usage:"),
-    ("desk-unknown-long-option", "desk --bogus 1", U, "usage:"),
-    ("summary-flag-with-value", "summary --no-demo=yes", U, "usage:"),
+    ("unknown-command", "frobnicate", U, "kender ikke kommandoen 'frobnicate'"),
+    ("desk-unknown-option", "--frobnicate", U, "triage desk kender ikke '--frobnicate'"),
+    (
+        "validate-unknown-option",
+        "validate --frobnicate",
+        U,
+        "triage validate kender ikke '--frobnicate'",
+    ),
+    ("validate-lang-fr", "validate --lang fr", U, "--lang kan ikke være 'fr'. Vælg en af: da, en."),
+    ("route-at-without-value", "route --at", U, "--at skal have en værdi"),
+    ("spool-without-action", "spool", U, "triage spool skal have action med"),
+    ("spool-unknown-action", "spool send", U, "kan ikke være 'send'. Vælg en af: status, flush."),
+    ("check-unknown-option", "check --nope", U, "triage check kender ikke '--nope'"),
+    ("purge-without-before", "purge", U, "triage purge skal have --before med"),
+    ("purge-before-without-value", "purge --before", U, "--before skal have en værdi"),
+    (
+        "summary-format-xml",
+        "summary --format xml",
+        U,
+        "--format kan ikke være 'xml'. Vælg en af: table, json, csv.",
+    ),
+    ("summary-from-without-value", "summary --from", U, "--from skal have en værdi"),
+    ("summary-site-without-value", "summary --site", U, "--site skal have en værdi"),
+    ("export-without-out", "export", U, "triage export skal have --out med"),
+    (
+        "export-format-pdf",
+        "export --out x.xlsx --format pdf",
+        U,
+        "--format kan ikke være 'pdf'. Vælg en af: csv, xlsx, json.",
+    ),
+    (
+        "export-min-count-abc",
+        "export --out x.xlsx --min-count abc",
+        U,
+        "--min-count skal være et helt tal (fx 10), ikke 'abc'",
+    ),
+    (
+        "export-wait-minutes-ten",
+        "export --out x.xlsx --wait-minutes ten",
+        U,
+        "--wait-minutes skal være et tal",
+    ),
+    ("rebalance-without-out", "rebalance", U, "triage rebalance skal have --out med"),
+    (
+        "rebalance-max-moves-many",
+        "rebalance --out p --max-moves many",
+        U,
+        "--max-moves skal være et helt tal",
+    ),
+    ("demo-days-ten", "demo --days ten", U, "--days skal være et helt tal"),
+    (
+        "demo-per-day-float",
+        "demo --per-day 1e3",
+        U,
+        "--per-day skal være et helt tal (fx 10), ikke '1e3'",
+    ),
+    ("demo-seed-x", "demo --seed x", U, "--seed skal være et helt tal"),
+    ("desk-lang-de", "desk --lang de", U, "--lang kan ikke være 'de'"),
+    ("site-without-value", "--site", U, "--site skal have en værdi"),
+    ("validate-mermaid-without-file", "validate --mermaid", U, "--mermaid skal have en værdi"),
+    ("check-extra-argument", "check extra", U, "triage check kender ikke 'extra'"),
+    ("demo-days-without-value", "demo --days", U, "--days skal have en værdi"),
+    ("route-lang-without-value", "route --lang", U, "--lang skal have en værdi"),
+    ("desk-unknown-long-option", "desk --bogus 1", U, "triage desk kender ikke '--bogus'"),
+    (
+        "summary-flag-with-value",
+        "summary --no-demo=yes",
+        U,
+        "--no-demo tager ingen værdi (ikke 'yes')",
+    ),
+    ("summary-format-xml-english", "summary --format xml --lang en", U, "--format cannot be 'xml'"),
+    ("summary-frm-near", "summary --frm 2026-01-01", U, "kender ikke '--frm'. Mente du --from?"),
+    ("summary-frm-english", "summary --lang en --frm 1", U, "Did you mean --from?"),
+    ("report-month-without-out", "report --month 2026-10", U, "triage report skal have --out med"),
+    ("export-f-ambiguous", "export --out x --f csv", U, "--f kan betyde flere ting"),
+    (
+        "rebalance-max-moves-english",
+        "rebalance --lang en --out p --max-moves abc",
+        U,
+        "whole number",
+    ),
     # --- numbers out of range
     (
         "export-min-count-negative",
@@ -439,7 +490,7 @@ CASES: list[tuple[str, str, int, str]] = [
         "selve datamappen",
     ),
     # --- report14: the committee's monthly report
-    ("report-without-out", "report --month 2026-10", U, "usage:"),
+    ("report-without-out", "report --month 2026-10", U, "triage report skal have --out med"),
     ("report-month-13", "report --db {good} --out {new}.html --month 2026-13", B, "kan ikke læses"),
     ("report-month-words", "report --db {good} --out {new}.html --month okt", B, "2026-10"),
     ("report-month-future", "report --db {good} --out {new}.html --month 2999-12", B, "begyndt"),
@@ -596,6 +647,9 @@ def test_bad_invocation(case_id, words, code, says, results, workspace):
     assert done.returncode == code, output
     assert done.stderr.strip(), "no message on stderr"
     assert says in done.stderr, done.stderr
+    if code == U:  # said in the person's language, with where to read more; not argparse's
+        assert "usage:" not in done.stderr and "error:" not in done.stderr, done.stderr
+        assert "--help" in done.stderr and len(done.stderr.strip().splitlines()) == 1
     assert PASSWORD not in output
     assert "\x1b[" not in done.stdout  # the desk's screen never started
     left = [p.name for p in (Path(workspace["root"]) / "made").iterdir() if case_id in p.name]
@@ -746,7 +800,7 @@ def test_purge_on_a_locked_database_says_so_and_deletes_nothing(tmp_path, worksp
         holder.wait()
     assert done.returncode == 1
     assert "Traceback" not in done.stdout + done.stderr
-    assert "database is locked" in done.stderr and "Intet er ændret" in done.stderr
+    assert "et andet program har låst databasen" in done.stderr and "Intet er ændret" in done.stderr
     assert _visits(db) == before > 0
 
 
@@ -799,7 +853,8 @@ def test_xlsx_on_a_full_disk_one_message_nothing_left(tmp_path, workspace, what)
     )
     assert done.returncode == 1, done.stderr
     (line,) = done.stderr.strip().splitlines()
-    assert line.startswith("Kunne ikke skrive") and "File too large" in line
+    assert line.startswith(f"Kunne ikke skrive {out}:") and "ikke plads" in line
+    assert "frigør plads" in line and ".part" not in line
     assert list(out.parent.iterdir()) == [] and list(scratch.iterdir()) == []
 
 
@@ -828,7 +883,7 @@ def test_xlsx_on_a_really_full_filesystem(tmp_path, workspace, what):
     assert done.returncode == 1
     assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr, done.stderr
     (line,) = done.stderr.strip().splitlines()
-    assert "No space left on device" in line
+    assert "der er ikke plads på disken" in line and "frigør plads" in line
     assert left == []
 
 
@@ -899,7 +954,8 @@ def test_rebalance_on_a_full_disk_names_its_file_and_leaves_nothing(tmp_path, wo
         subprocess.run(["umount", str(disk)], check=True)
     assert done.returncode == 1
     (line,) = done.stderr.strip().splitlines()
-    assert line.startswith(f"Kunne ikke skrive {out}/") and "site-packages" not in line, line
+    assert line.startswith(f"Kunne ikke skrive {out}:") and "site-packages" not in line, line
+    assert "frigør plads" in line
     assert left == []  # no half-written file, and not the folder it made
 
 

@@ -431,9 +431,9 @@ def _over_time(rows) -> dict:
     return {(x.site_id, x.bucket): (x.first, x.last, x.visits, x.share) for x in rows}
 
 
-def _spread_visits(store, flow) -> None:
-    """Visits from August to December 2026; none at Musvågevej in October; demo and a void."""
-    at = lambda m, d, h=9: datetime(2026, m, d, h, 0, tzinfo=UTC)  # noqa: E731
+def _spread_visits(store, flow, year: int = 2026) -> None:
+    """Visits from August to December; none at Musvågevej in October; demo and a void."""
+    at = lambda m, d, h=9: datetime(year, m, d, h, 0, tzinfo=UTC)  # noqa: E731
     for month, day, site, demo in [
         (8, 31, "jc-nord", False),  # before the period
         (9, 14, "jc-skelbaek", False),  # cut month: inside
@@ -520,15 +520,15 @@ def test_summary_shows_shares_over_time_in_every_format(tmp_path, flow):
     db = tmp_path / "trend.db"
     store = Store(db, spool_dir=tmp_path / "spool")
     store.open()
-    _spread_visits(store, flow)
-    period = (date(2026, 9, 10), date(2026, 12, 5))
+    _spread_visits(store, flow, year=2025)  # a year ago: a period after today would be cut
+    period = (date(2025, 9, 10), date(2025, 12, 5))
     expected = shares_over_time(store, flow.sites, *period, Filters(include_demo=False))
     store.dispose()
 
     def summary(*extra: str) -> str:
         done = subprocess.run(
             [sys.executable, "-m", "triage", "summary", "--db", str(db), "--no-demo"]
-            + ["--from", "2026-09-10", "--to", "2026-12-04", *extra],
+            + ["--from", "2025-09-10", "--to", "2025-12-04", *extra],
             capture_output=True,
             text=True,
             timeout=120,
@@ -541,7 +541,7 @@ def test_summary_shows_shares_over_time_in_every_format(tmp_path, flow):
         (x.site_id, x.bucket, x.first, x.last) for x in expected
     ]
     assert [x["share"] for x in data] == [x.share for x in expected]
-    assert data[0]["first"] == "2026-09-10" and data[-1]["last"] == "2026-12-04"
+    assert data[0]["first"] == "2025-09-10" and data[-1]["last"] == "2025-12-04"
 
     rows = list(csv.reader(io.StringIO(summary("--format", "csv", "--site", "jc-nord"))))
     over_time = [r for r in rows if r[0] == "share_over_time"]
@@ -552,7 +552,7 @@ def test_summary_shows_shares_over_time_in_every_format(tmp_path, flow):
 
     table = summary()
     block = table[table.index("Andel pr. måned") :].splitlines()
-    assert "sep 26" in block[2] and "dec 26" in block[2]
+    assert "sep 25" in block[2] and "dec 25" in block[2]
     # Without demo: Skelbækgade has 2 of 3 in October, 67 % against 40 %: marked.
     assert block[4].split()[:2] == ["Jobcenter", "Skelbækgade"] and "67*" in block[4]
     assert block[4].split()[-1] == "40"

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 from triage import paths
 from triage.dates import EARLIEST, DayError, parse_day, parse_moment
@@ -128,19 +128,93 @@ def package_version() -> str:
         return "unknown"
 
 
-def _parent(name: str, **keywords: Any) -> argparse.ArgumentParser:
+class UsageError(Exception):
+    """A command line argparse could not read: its English message and the parser's name, said
+    in the person's language by `_usage_text` (exit 2)."""
+
+    def __init__(self, message: str, prog: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.prog = prog
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, whose errors are raised (as UsageError) instead of printed in English: `main`
+    says them in Danish or English. Sub-commands' parsers are of this class too."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message, self.prog)
+
+
+# argparse's messages (Python 3.11 and later), read back into a text key and its parameters.
+_USAGE_PATTERNS = (
+    ("use_invalid_int", r"argument (?P<option>\S+): invalid int value: (?P<value>.*)"),
+    ("use_invalid_float", r"argument (?P<option>\S+): invalid float value: (?P<value>.*)"),
+    (
+        "use_command",
+        r"argument COMMAND: invalid choice: (?P<value>.*?) \(choose from (?P<choices>.*)\)",
+    ),
+    (
+        "use_invalid_choice",
+        r"argument (?P<option>\S+): invalid choice: (?P<value>.*?) \(choose from (?P<choices>.*)\)",
+    ),
+    ("use_needs_value", r"argument (?P<option>\S+): expected one argument"),
+    ("use_no_value", r"argument (?P<option>\S+): ignored explicit argument (?P<value>.*)"),
+    ("use_required", r"the following arguments are required: (?P<options>.*)"),
+    ("use_unknown", r"unrecognized arguments: (?P<words>.*)"),
+    ("use_ambiguous", r"ambiguous option: (?P<option>\S+) could match (?P<choices>.*)"),
+)
+
+
+def _usage_text(
+    error: UsageError, lang: str, parser: argparse.ArgumentParser, argv: list[str]
+) -> str:
+    """A usage error as a sentence that says what is wrong and what to do, in `lang`."""
+    import difflib
+
+    prog = error.prog
+    for code, pattern in _USAGE_PATTERNS:
+        found = re.fullmatch(pattern, error.message)
+        if found is None:
+            continue
+        params = {k: v.replace("'", "") for k, v in found.groupdict().items()}
+        if code == "use_unknown":
+            # Told by the top parser: name the command typed, and the option meant, if close.
+            command = _subparser(parser, argv[0] if argv else "")
+            if command is not None:
+                prog = command.prog
+                known = [o for a in command._actions for o in a.option_strings]
+                words = params["words"].split()
+                if words[0].startswith("-"):  # the option, not the value typed after it
+                    params["words"] = words[0].split("=")[0]
+                near = difflib.get_close_matches(words[0].split("=")[0], known, n=1)
+                if near:
+                    code, params["near"] = "use_unknown_near", near[0]
+        return t(code, lang, prog=prog, **params)
+    return t("use_other", lang, prog=prog, message=error.message)
+
+
+def _subparser(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser | None:
+    """The parser of the command `name`, or None."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action.choices.get(name)
+    return None
+
+
+def _parent(name: str, **keywords: Any) -> _Parser:
     """A parser holding one option, for other parsers' `parents`."""
-    parent = argparse.ArgumentParser(add_help=False)
+    parent = _Parser(add_help=False)
     parent.add_argument(name, **keywords)
     return parent
 
 
-def _data(help_text: str) -> argparse.ArgumentParser:
+def _data(help_text: str) -> _Parser:
     """--data: the folder of data files (flow, sites, cases)."""
     return _parent("--data", type=Path, default=None, help=help_text)
 
 
-def _period_options(example: str, default: str) -> argparse.ArgumentParser:
+def _period_options(example: str, default: str) -> _Parser:
     """--from and --to: the first and last day of a period, both included."""
     period = _parent(
         "--from",
@@ -155,7 +229,7 @@ def _period_options(example: str, default: str) -> argparse.ArgumentParser:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="triage",
         description="Reception desk triage for a jobcentre. Without a command: start the desk app.",
     )
@@ -421,6 +495,45 @@ def _reason(error: Exception) -> str:
     return one_line(error)
 
 
+def _why(error: Exception, lang: str) -> str:
+    """Why the database or a file failed, said in `lang` where the cause is known (a damaged
+    file, no right to write, a full disk, …); else the driver's or the system's own words."""
+    from triage.db.errors import db_cause
+    from triage.errors import os_cause
+
+    inner = getattr(error, "orig", None) or error
+    if isinstance(inner, OSError):  # a file's error number says it; its words are English
+        found = os_cause(inner)
+        return _reason(error) if found == "other" else t(f"why_os_{found}", lang)
+    cause = db_cause(error)
+    return _reason(error) if cause is None else t(f"why_db_{cause}", lang)
+
+
+def _say_write_failed(error: OSError, typed: Path | str, lang: str) -> int:
+    """A file (or folder) the person named with --out that could not be written: named as
+    typed (not a hidden temporary file beside it), why in plain words, advice for that cause."""
+    from triage.errors import os_cause
+
+    cause = os_cause(error)
+    reason = _why(error, lang)
+    if cause == "not_folder":  # name the part of the path that is a file
+        part = next((p for p in Path(typed).parents if p.exists()), None)
+        if part is not None and not part.is_dir():
+            reason = t("why_file_in_path", lang, part=part)
+    advice = t(f"write_advice_{cause}", lang)
+    print(t("write_failed", lang, path=typed, reason=reason, advice=advice), file=sys.stderr)
+    return 1
+
+
+def _said_damaged(error: Exception, args: argparse.Namespace) -> str:
+    """A database file that is no database, or one with damaged pages: the latter told plainly
+    to restore a backup (nothing else brings the lost pages back)."""
+    from triage.db.errors import db_cause
+
+    key = "db_corrupt" if db_cause(error) == "corrupt" else "db_damaged"
+    return t(key, args.lang, db=_db_label(args), reason=_why(error, args.lang))
+
+
 def _hide_password(text: str) -> str:
     """A --db URL (or anything holding one) for messages and reports, without its password."""
     return re.sub(r"(://[^:/@\s]*:)[^@\s]*@", r"\1***@", text)
@@ -563,6 +676,15 @@ def _db_label(args: argparse.Namespace) -> str:
     return _hide_password(str(label or paths.default_db_path()))
 
 
+def _store_label(args: argparse.Namespace, store) -> str:
+    """A SQLite database by its file, as typed (a URL's path, not sqlite:////…); a server by
+    its URL without the password."""
+    target = paths.sqlite_file(args.db)
+    if isinstance(target, Path):
+        return str(args.db if args.db and "://" not in args.db else target)
+    return store.describe()
+
+
 def _open_store(args: argparse.Namespace):
     """The store named by --db, opened; None (after saying why) when it cannot be used."""
     if refuse_memory_db(args):
@@ -594,9 +716,10 @@ def _opened(args: argparse.Namespace):
         )
         return None
     except OSError as error:  # the default folder cannot be made
-        print(t("db_unreachable", lang, db=_db_label(args), reason=_reason(error)), file=sys.stderr)
+        reason = _why(error, lang)
+        print(t("db_unreachable", lang, db=_db_label(args), reason=reason), file=sys.stderr)
         return None
-    args.store_label = store.describe()
+    args.store_label = _store_label(args, store)
     if args.command == "check":
         return store  # check reads what is there, as it is: opening could put triggers back
     try:
@@ -605,17 +728,10 @@ def _opened(args: argparse.Namespace):
         code = "db_newer_command" if error.code == "db_newer" else error.code  # not the desk's
         print(t(code, lang, **{"db": store.describe(), **error.params}), file=sys.stderr)
     except UNAVAILABLE as error:
-        if _disk_full(error, args):
-            print(
-                t("db_disk_full", lang, db=store.describe(), reason=_reason(error)), file=sys.stderr
-            )
-        else:
-            print(
-                t("db_unreachable", lang, db=store.describe(), reason=_reason(error)),
-                file=sys.stderr,
-            )
+        key = "db_disk_full" if _disk_full(error, args) else "db_unreachable"
+        print(t(key, lang, db=_db_label(args), reason=_why(error, lang)), file=sys.stderr)
     except DatabaseError as error:  # not a database at all, or a damaged one
-        print(t("db_damaged", lang, db=store.describe(), reason=_reason(error)), file=sys.stderr)
+        print(_said_damaged(error, args), file=sys.stderr)
     else:
         return store
     store.dispose()
@@ -928,8 +1044,13 @@ def cmd_check(args: argparse.Namespace) -> int:
         return 1
     except (*UNAVAILABLE, DatabaseError) as error:  # DatabaseError: a damaged file, read half-way
         trouble = _database_trouble(error)
-        code = "db_damaged" if trouble == "db_damaged" else "db_unreachable"
-        print(t(code, lang, db=store.describe(), reason=_reason(error)), file=sys.stderr)
+        if trouble == "db_damaged":
+            print(_said_damaged(error, args), file=sys.stderr)
+        else:
+            print(
+                t("db_unreachable", lang, db=_db_label(args), reason=_why(error, lang)),
+                file=sys.stderr,
+            )
         return 1
     finally:
         store.dispose()
@@ -1053,9 +1174,24 @@ def _period(args: argparse.Namespace, days: int = 30):
         return first, after - timedelta(days=1)
     last = args.end or local_now().date()
     first = args.start or max(last - timedelta(days=days - 1), EARLIEST)
+    return period_usable(first, last, args, local_now().date())
+
+
+def period_usable(first: date, last: date, args: argparse.Namespace, today: date):
+    """(first, last) when the period can be counted: a period that begins after today is
+    refused (there is nothing to count), one that ends after today is cut at today, and says
+    so; None after saying what is wrong. Every command's --from/--to (and presets) end here."""
+    lang = args.lang
     if first > last:
-        print(t("bad_period", args.lang, start=first, end=last), file=sys.stderr)
+        key = "bad_period" if args.end is not None else "bad_period_to_today"
+        print(t(key, lang, start=first, end=last), file=sys.stderr)
         return None
+    if first > today:
+        print(t("period_future", lang, start=first, today=today), file=sys.stderr)
+        return None
+    if last > today:
+        print(t("period_cut", lang, end=last, today=today), file=sys.stderr)
+        last = today
     return first, last
 
 
@@ -1126,15 +1262,17 @@ def _out_path(args: argparse.Namespace) -> Path | None:
     if not args.out.strip():
         print(t("out_empty", args.lang, option="--out"), file=sys.stderr)
         return None
-    return Path(args.out).expanduser()
+    out = Path(args.out).expanduser()
+    part = next((p for p in out.parents if p.exists()), None)
+    if part is not None and not part.is_dir():  # --out notes.xlsx/a.xlsx: said before any work
+        print(t("out_parent_is_file", args.lang, part=part, path=out), file=sys.stderr)
+        return None
+    return out
 
 
-def _say_unwritable(error: OSError, path, lang: str) -> int:
-    print(
-        t("exp_disk", lang, path=error.filename or path, reason=error.strerror or error),
-        file=sys.stderr,
-    )
-    return 1
+def _as_typed(number: float) -> str:
+    """A number option's value as it was typed: -1, not -1.0."""
+    return format(number, "g")
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -1158,7 +1296,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     ):
         if not ok:
             key = "exp_bad_share" if option == "--wait-share" else "exp_bad_number"
-            print(t(key, lang, option=option, value=value), file=sys.stderr)
+            print(t(key, lang, option=option, value=_as_typed(value)), file=sys.stderr)
             return 1
     if args.wait_minutes > 24 * 60:  # inf too: a wait of a whole day is the most that means much
         print(
@@ -1168,7 +1306,7 @@ def cmd_export(args: argparse.Namespace) -> int:
                 option="--wait-minutes",
                 low=0,
                 high=24 * 60,
-                value=args.wait_minutes,
+                value=_as_typed(args.wait_minutes),
             ),
             file=sys.stderr,
         )
@@ -1220,7 +1358,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         print(t(error.code, lang, **error.params), file=sys.stderr)
         return 1
     except OSError as error:
-        return _say_unwritable(error, out, lang)
+        return _say_write_failed(error, out, lang)
     finally:
         store.dispose()
     return 0
@@ -1295,7 +1433,7 @@ def cmd_rebalance(args: argparse.Namespace) -> int:
         print(t(error.code, lang, **error.params), file=sys.stderr)
         return 1
     except OSError as error:
-        return _say_proposal_unwritable(error, out, lang)
+        return _say_write_failed(error, out, lang)
     checked = load(out)
     if not checked.ok:
         _print_problems(checked.problems, lang, sys.stderr, with_warnings=False)
@@ -1332,16 +1470,6 @@ def cmd_rebalance(args: argparse.Namespace) -> int:
     print(t("reb_written", lang, out=out))
     print(t("reb_proposal_written", lang, path=out / "forslag.md"))
     return 0
-
-
-def _say_proposal_unwritable(error: OSError, out: Path, lang: str) -> int:
-    """A full disk is told to make room; anything else (no right to write, a file where a folder
-    should be) to choose another folder."""
-    import errno
-
-    key = "exp_disk" if error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG) else "reb_no_write"
-    print(t(key, lang, path=error.filename or out, reason=error.strerror or error), file=sys.stderr)
-    return 1
 
 
 def _proposal_folder_usable(out: Path, data: Path, lang: str) -> bool:
@@ -1442,9 +1570,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     try:
         committee.write(committee.render(built, flow.sites, lang), out)
     except OSError as error:
-        reason = error.strerror or error
-        print(t("rep_unwritable", lang, path=out, reason=reason), file=sys.stderr)
-        return 1
+        return _say_write_failed(error, out, lang)
     print(t("rep_done", lang, month=month_name(month, lang), path=out))
     return 0
 
@@ -1644,13 +1770,15 @@ def _failed(error: Exception, args: argparse.Namespace | None, argv: list[str]) 
     triage: exit 70 after one line saying where its full report is."""
     lang = getattr(args, "lang", None) or _lang_of(argv)
     trouble = _database_trouble(error)
+    if trouble == "db_damaged" and args is not None:
+        print(_said_damaged(error, args), file=sys.stderr)
+        return 1
     if trouble and args is not None:
-        print(t(trouble, lang, db=_db_label(args), reason=_reason(error)), file=sys.stderr)
+        print(t(trouble, lang, db=_db_label(args), reason=_why(error, lang)), file=sys.stderr)
         return 1
     if isinstance(error, OSError) and error.filename is not None:
         print(
-            t("file_failed", lang, path=error.filename, reason=error.strerror or error),
-            file=sys.stderr,
+            t("file_failed", lang, path=error.filename, reason=_why(error, lang)), file=sys.stderr
         )
         return 1
     return _last_resort(error, argv, lang)
@@ -1697,10 +1825,14 @@ def main(argv: list[str] | None = None) -> int:
         argv.insert(0, "desk")
     args = None
     try:
-        args = build_parser().parse_args(argv)
+        parser = build_parser()
+        args = parser.parse_args(argv)
         if not _dates_readable(args):
             return 1
         return args.func(args)
+    except UsageError as error:  # raised by the parser only, before any command runs
+        print(_usage_text(error, _lang_of(argv), parser, argv), file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 1
     except BrokenPipeError:

@@ -15,3 +15,22 @@ class CodedError(Exception):
         super().__init__(f"{code} {params}")
         self.code = code
         self.params = params
+
+
+def os_cause(error: BaseException) -> str:
+    """Why a file could not be used, as a word the messages name their advice by: "permission",
+    "read_only", "not_folder", "is_folder", "missing", "full", or "other"."""
+    import errno
+
+    number = getattr(error, "errno", None)
+    for cause, numbers in (
+        ("permission", (errno.EACCES, errno.EPERM)),
+        ("read_only", (errno.EROFS,)),
+        ("not_folder", (errno.ENOTDIR,)),
+        ("is_folder", (errno.EISDIR,)),
+        ("missing", (errno.ENOENT,)),
+        ("full", (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)),
+    ):
+        if number in numbers:
+            return cause
+    return "other"

@@ -51,6 +51,8 @@ def summary_view(s: Summary, sites: Sites, lang: str = "da", include_demo: bool 
         change=change(s.change_from_last_year),
     )
     period += " " + t("sum_demo_in" if include_demo else "sum_demo_out", lang)
+    if previous_complete(s) is False:  # a comparison with days the log does not hold
+        period += " " + t("sum_previous_partial", lang, log_start=s.log_start)
     table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold")
     table.add_column(t("sum_site", lang))
     for key in ("sum_visits", "sum_share", "sum_target", "sum_imbalance"):
@@ -172,9 +174,18 @@ def period_dates(s: Summary) -> dict[str, str]:
     }
 
 
+def previous_complete(s: Summary) -> bool | None:
+    """Whether the log holds the whole previous period (it starts on or before the log's first
+    day with visits); None for a log without visits."""
+    if s.log_start is None:
+        return None
+    return period_dates(s)["previous_start"] >= s.log_start
+
+
 def summary_json(s: Summary, sites: Sites, lang: str = "da", include_demo: bool = True) -> str:
     data = s.as_dict()
     data.update(period_dates(s))  # one meaning of end everywhere: the last day included
+    data["previous_complete"] = previous_complete(s)
     data["include_demo"] = include_demo
     if no_share(s):  # no one came to the jobcentres: no share, no imbalance (not 0)
         data["overall_imbalance"] = None
@@ -204,6 +215,9 @@ def summary_csv(s: Summary, sites: Sites, lang: str = "da", include_demo: bool =
         writer.writerow(["other_means", section, "", t(key, lang)])
     writer.writerow(["total", "", "", s.total])
     writer.writerow(["previous_total", "", "", s.previous_total])
+    complete = previous_complete(s)
+    writer.writerow(["previous_complete", "", "", {True: "yes", False: "no", None: ""}[complete]])
+    writer.writerow(["log_start", "", "", s.log_start or ""])
     writer.writerow(["change", "", "", _rounded(s.change)])
     writer.writerow(["last_year_start", "", "", dates["last_year_start"]])
     writer.writerow(["last_year_end", "", "", dates["last_year_end"]])

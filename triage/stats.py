@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, TypedDict
 
 from triage.db.queries import (
     Filters,
+    first_day,
     hour_peaks,
     open_days,
     postcode_rollup_counts,
@@ -141,6 +142,7 @@ class Summary:
     referred_by_kind: dict[str, int]
     busiest_hours: list[BusyHour] = field(default_factory=list)
     shares_over_time: list[ShareInTime] = field(default_factory=list)
+    log_start: str | None = None  # the first day the log holds visits on; None: no visits
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -360,10 +362,15 @@ def summarize(
         referred_by_kind=referred_by_kind,
         busiest_hours=busiest_rows[:busiest],
         shares_over_time=shares_over_time(store, sites, start, end, filters, days),
+        log_start=_iso(first_day(store, filters.include_demo)),
     )
 
 
 WEEKLY_UP_TO = timedelta(weeks=12)  # a period this short has too few months for a trend
+
+
+def _iso(day: date | None) -> str | None:
+    return None if day is None else day.isoformat()
 
 
 def share_unit(start: date, end: date) -> str:

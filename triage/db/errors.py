@@ -9,3 +9,25 @@ from triage.errors import CodedError
 class DbError(CodedError):
     """A database problem a person must act on: `code` names the i18n message, `params` fill
     it in. Callers tell the problems apart by `code` (e.g. "db_newer", "not_saved")."""
+
+
+def db_cause(error: BaseException) -> str | None:
+    """Why the database driver failed, as a word the messages name their reason by: "corrupt"
+    (damaged pages), "not_db", "read_only", "locked", "full", "io", "cannot_open"; None when the
+    driver's words are all there is. Read from SQLite's error name where the driver gives one,
+    else from its (English) words."""
+    cause = getattr(error, "orig", None) or error
+    name = getattr(cause, "sqlite_errorname", "") or ""
+    said = str(cause).lower()
+    for word, names, words in (
+        ("corrupt", ("SQLITE_CORRUPT",), ("malformed", "database corruption")),
+        ("not_db", ("SQLITE_NOTADB",), ("file is not a database",)),
+        ("full", ("SQLITE_FULL",), ("database or disk is full",)),
+        ("read_only", ("SQLITE_READONLY",), ("readonly database", "read-only")),
+        ("locked", ("SQLITE_BUSY", "SQLITE_LOCKED"), ("database is locked",)),
+        ("cannot_open", ("SQLITE_CANTOPEN",), ("unable to open database file",)),
+        ("io", ("SQLITE_IOERR",), ("disk i/o error",)),
+    ):
+        if name.startswith(names) or any(w in said for w in words):
+            return word
+    return None

@@ -411,3 +411,12 @@ def count_visit_rows(store: Store, query: VisitQuery) -> int:
     counted = f"SELECT COUNT(*) FROM ({sql.rsplit(' ORDER BY', 1)[0]}) AS chosen"  # noqa: S608
     with store.engine.connect() as conn:
         return int(conn.execute(text(counted), params).scalar_one())
+
+
+def first_day(store: Store, include_demo: bool = True) -> date | None:
+    """The first day the log holds visits on (purged days count: their rollups stay), or None
+    for an empty log: a period compared with one before it says when the log starts."""
+    demo = "" if include_demo else " AND NOT demo"
+    rows = _fetched(store, f"SELECT MIN(local_date) FROM visit_day WHERE visits > 0{demo}", {})
+    found = rows[0][0] if rows else None
+    return None if found is None else date.fromisoformat(str(found)[:10])
