@@ -1484,6 +1484,16 @@ def _proposal_folder_usable(out: Path, data: Path, lang: str) -> bool:
     if parent is not None and not parent.is_dir():  # --out notes.txt/forslag
         print(t("reb_parent_not_folder", lang, parent=parent, out=out), file=sys.stderr)
         return False
+    if parent is not None:  # a folder that cannot be written in: said before the long count
+        import tempfile
+
+        try:
+            handle, probe = tempfile.mkstemp(prefix=".triage-probe-", dir=parent)
+            os.close(handle)
+            os.unlink(probe)
+        except OSError as error:
+            _say_write_failed(error, out, lang)
+            return False
     return True
 
 
