@@ -636,7 +636,7 @@ def _site_known(flow, site: str, lang: str) -> bool:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     data = args.data or paths.default_data_dir()
-    loaded = load(data, check_searches=True)
+    loaded = load(data, check_searches=True, queues=True)
     lang = args.lang
     _print_problems(loaded.problems, lang, with_warnings=args.warnings)
     if not loaded.ok:  # the problems above are the report; what it means goes to stderr
