@@ -309,7 +309,7 @@ class Tickets:
     def _read(self, conn: Connection, ticket_id: int) -> Ticket:
         row = conn.execute(select(*_COLUMNS).where(_T.c.id == ticket_id)).first()
         if row is None:
-            raise QueueError("ticket_unknown", ticket=str(ticket_id))
+            raise QueueError("ticket_unknown")
         return Ticket(*row)
 
     def _label_of(self, conn: Connection, ticket_id: int) -> str:
