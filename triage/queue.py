@@ -14,10 +14,12 @@ until `triage purge` deletes them with the visit detail.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, or_, text, update
@@ -32,6 +34,11 @@ from triage.visits import local_parts, to_minute
 
 if TYPE_CHECKING:
     from triage.db.store import Store
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; SQLite's own locking suffices, only slower
+    fcntl = None  # type: ignore[assignment]
 
 # The date from which ticket numbers are kept (those of earlier days are dropped).
 NUMBERS_FROM = "ticket_numbers_from"
@@ -129,15 +136,48 @@ class Tickets:
         self.store = store
         self.engine = store.engine
         self.postgres = store.dialect == "postgresql"
+        self._turns: int | None = None  # the lock file's descriptor, opened on first write
+        database = store.engine.url.database
+        self._turns_path = (
+            Path(f"{database}.queue-lock")
+            if not self.postgres and fcntl is not None and database and database != ":memory:"
+            else None
+        )
 
     @contextmanager
     def _writing(self) -> Iterator[Connection]:
         """One write transaction; on SQLite an immediate one, so its reads see what it writes
-        on (no other writer between a read and the write it decides)."""
-        with self.engine.begin() as conn:
+        on (no other writer between a read and the write it decides). Queue writers on one
+        SQLite file first take turns on a lock file beside it: the kernel hands the turn on at
+        once, where SQLite's busy handler sleeps up to 100 ms between tries (a desk's call
+        would wait seconds behind the kiosks). Correctness rests on the immediate transaction
+        alone; without the lock file (Windows, a folder that cannot hold it) calls just wait
+        longer."""
+        with self._turn(), self.engine.begin() as conn:
             if not self.postgres:
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
             yield conn
+
+    @contextmanager
+    def _turn(self) -> Iterator[None]:
+        if self._turns is None and self._turns_path is not None:
+            try:
+                self._turns = os.open(self._turns_path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError:
+                self._turns_path = None  # a read-only folder: the busy handler alone
+        if self._turns is None or fcntl is None:
+            yield
+            return
+        fcntl.flock(self._turns, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._turns, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        if self._turns is not None:
+            os.close(self._turns)
+            self._turns = None
 
     # --- the kiosk -------------------------------------------------------------------
 
@@ -220,6 +260,12 @@ class Tickets:
         oldest = select(_T.c.id, _T.c.clock_utc).where(*conditions).order_by(_T.c.id).limit(1)
         if self.postgres:
             oldest = oldest.with_for_update(skip_locked=True)
+        else:
+            # A look without the write lock first: an empty queue, which desks ask about
+            # often, never makes the kiosks wait for SQLite's one writer.
+            with self.engine.connect() as conn:
+                if conn.execute(oldest).first() is None:
+                    return None
         with self._writing() as conn:
             found = conn.execute(oldest).first()
             if found is None:
