@@ -4,6 +4,7 @@ that no ticket number outlives its day."""
 
 from __future__ import annotations
 
+import csv
 import json
 import sqlite3
 import sys
@@ -178,6 +179,35 @@ def test_wait_and_service_seconds_go_on_the_visit(tickets, flow):
     with pytest.raises(QueueError) as twice:
         tickets.finish(called.id, "skranke-1", now=at(800))
     assert twice.value.code == "ticket_not_called"
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json"])
+def test_the_visit_export_carries_wait_and_service(tickets, flow, tmp_path, fmt):
+    from triage.export import Options, write_visits
+
+    tickets.issue(SITE, "A", "meeting", at(0))
+    called = tickets.call_next(SITE, "skranke-1", now=at(95))
+    assert called is not None
+    served = tickets.finish(called.id, "skranke-1", now=at(95 + 241))
+    walk = route(flow, ["2", "1", "2100"])
+    queued = served.on(visit_from_result(walk, SITE, "skranke-1", "in_person", 5, at(336)))
+    walk_in = visit_from_result(walk, SITE, "skranke-2", "in_person", 5, at(400))
+    for visit in (queued, walk_in):
+        assert tickets.store.record(visit) == "saved"
+    period = Options(start=date(2026, 11, 23), end=date(2026, 11, 24))
+    path = tmp_path / f"v.{fmt}"
+    assert write_visits(tickets.store, period, fmt, path) == 2
+    if fmt == "csv":
+        found = list(csv.reader(path.read_text(encoding="utf-8-sig").splitlines()))
+        header, rows = found[0], found[1:]
+        wait, service = header.index("Ventetid (sek.)"), header.index("Betjening (sek.)")
+        times = [(r[wait], r[service]) for r in rows]
+        assert sorted(times) == [("", ""), ("95", "241")]
+    else:
+        document = json.loads(path.read_text(encoding="utf-8"))
+        keys = [c["key"] for c in document["columns"]]
+        times = [(r[keys.index("wait_s")], r[keys.index("service_s")]) for r in document["rows"]]
+        assert sorted(times, key=str) == [(95, 241), (None, None)]
 
 
 def test_a_walk_in_visit_has_no_wait_or_service(tickets, flow):

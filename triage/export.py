@@ -1284,6 +1284,8 @@ VISIT_COLUMNS = (
     Column("home_site_id"),
     Column("flow_version"),
     Column("duration_s", "int"),
+    Column("wait_s", "int"),
+    Column("service_s", "int"),
     Column("demo"),
 )
 
@@ -1511,6 +1513,8 @@ XLSX_VISIT_COLUMNS = (
     Column("home_site_name"),
     Column("flow_version"),
     Column("duration_s", "int"),
+    Column("wait_s", "int"),
+    Column("service_s", "int"),
     Column("demo"),
 )
 
@@ -1566,6 +1570,8 @@ def _xlsx_visit(sites: Sites | None, lang: str) -> Callable[[Sequence[Any]], tup
             name(home),
             row[at["flow_version"]],
             row[at["duration_s"]],
+            row[at["wait_s"]],
+            row[at["service_s"]],
             row[at["demo"]],
         )
 
