@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sqlite3
 import subprocess
 import sys
@@ -184,11 +183,14 @@ def main() -> None:
         raw = raw_update_commits(db)
         _say("SQLite", args, found)
         p99, raw_median, raw_p99 = pct(found["seconds"], 0.99), pct(raw, 0.5), pct(raw, 0.99)
-        print(f"  call-next median {pct(found['seconds'], 0.5) * 1000:.2f} ms, p99 {p99 * 1000:.2f} ms")
+        median = pct(found["seconds"], 0.5)
+        print(f"  call-next median {median * 1000:.2f} ms, p99 {p99 * 1000:.2f} ms")
         print(f"  raw UPDATE commit median {raw_median * 1000:.2f} ms, p99 {raw_p99 * 1000:.2f} ms")
         ratio = p99 / raw_median
         verdict = "met" if ratio <= 5 and not found["lost"] and not found["double"] else "NOT met"
-        print(f"  call-next p99 / raw commit = {ratio:.2f}x (goal <= 5x, 0 lost, 0 double: {verdict})")
+        print(
+            f"  call-next p99 / raw commit = {ratio:.2f}x (goal <= 5x, 0 lost, 0 double: {verdict})"
+        )
         print(f"  call-next p99 / raw commit p99 = {p99 / raw_p99:.2f}x")
         if args.postgres:
             from tests.postgres import ThrowawayPostgres, server_bin

@@ -22,9 +22,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, or_, text, update
+from sqlalchemy import func, or_, select, text, update
 from sqlalchemy.engine import Connection
-from sqlmodel import col, select
 
 from triage.db.models import Meta, VisitTicket, set_meta, table_of
 from triage.db.schema import recorded_date
@@ -226,7 +225,8 @@ class Tickets:
     def _forget_earlier_numbers(self, conn: Connection, today: date) -> None:
         """The first ticket of a day drops the numbers of the days before (data minimisation:
         a number must not outlive its day). Read first: on other days this costs one lookup."""
-        stored = select(Meta.value).where(col(Meta.key) == NUMBERS_FROM)
+        meta = table_of(Meta)
+        stored = select(meta.c.value).where(meta.c.key == NUMBERS_FROM)
         kept_from = recorded_date(conn.execute(stored).scalar())
         if kept_from is not None and kept_from >= today:
             return
@@ -356,7 +356,7 @@ class Tickets:
         row = conn.execute(select(*_COLUMNS).where(_T.c.id == ticket_id)).first()
         if row is None:
             raise QueueError("ticket_unknown")
-        return Ticket(*row)
+        return Ticket(**row._mapping)
 
     def _label_of(self, conn: Connection, ticket_id: int) -> str:
         return self._read(conn, ticket_id).label
