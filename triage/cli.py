@@ -387,15 +387,14 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--out", required=True, help="the HTML file to write")
     report.add_argument("--force", action="store_true", help="replace an existing file")
 
-    queue = sub.add_parser("queue", help="the ticket queue (see `triage queue status`)")
-    queue_sub = queue.add_subparsers(dest="queue_command", metavar="COMMAND", required=True)
-    queue_status = queue_sub.add_parser(
-        "status",
+    queue = sub.add_parser(
+        "queue",
         parents=[sites, _data("data folder (for the queues and site names)"), db, lang],
-        help="who waits now: per queue, the longest wait, the desks serving",
+        help="the ticket queue: who waits now, per queue, the longest wait, the desks serving",
     )
-    queue_status.set_defaults(func=cmd_queue_status, spool_dir=None)
-    queue_status.add_argument("--format", choices=("table", "json"), default="table")
+    queue.set_defaults(func=cmd_queue_status, spool_dir=None)
+    queue.add_argument("action", choices=("status",), help="status: who waits now")
+    queue.add_argument("--format", choices=("table", "json"), default="table")
     return parser
 
 
