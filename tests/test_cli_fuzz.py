@@ -63,6 +63,11 @@ CASES: list[tuple[str, str, int, str]] = [
     ("route-lang-without-value", "route --lang", U, "usage:"),
     ("desk-unknown-long-option", "desk --bogus 1", U, "usage:"),
     ("summary-flag-with-value", "summary --no-demo=yes", U, "usage:"),
+    ("queue-without-action", "queue", U, "usage:"),
+    ("queue-unknown-action", "queue call", U, "usage:"),
+    ("queue-format-csv", "queue status --format csv", U, "usage:"),
+    ("queue-missing-db", "queue status --db {new}.db", B, "findes ikke"),
+    ("queue-unknown-site", "queue status --db {good} --site nowhere", B, "Stedet 'nowhere'"),
     # --- numbers out of range
     (
         "export-min-count-negative",

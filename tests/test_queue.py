@@ -210,6 +210,28 @@ def test_the_visit_export_carries_wait_and_service(tickets, flow, tmp_path, fmt)
         assert sorted(times, key=str) == [(95, 241), (None, None)]
 
 
+def test_a_spooled_visit_keeps_its_wait_and_service_and_bad_ones_are_refused(tmp_path, flow):
+    from triage.spool import entry_problem
+
+    folder = tmp_path / "later"
+    db = str(folder / "visits.db")  # its folder does not exist yet: the visit spools
+    walk = route(flow, ["2", "1", "2100"])
+    visit = visit_from_result(walk, SITE, "skranke-1", "in_person", 5, at(0))
+    queued = {**visit, "wait_s": 437, "service_s": 312}
+    desk = Store(db, spool_dir=tmp_path / "spool")
+    assert desk.record(queued) == "spooled"
+    desk.dispose()
+    folder.mkdir()
+    later = Store(db, spool_dir=tmp_path / "spool")
+    later.open()
+    assert later.replay_spool() == 1
+    assert [(v["wait_s"], v["service_s"]) for v in later.visits()] == [(437, 312)]
+    later.dispose()
+    assert entry_problem(queued) is None and entry_problem(visit) is None
+    assert entry_problem({**visit, "wait_s": -1}) == ("bad_field", "wait_s")
+    assert entry_problem({**visit, "service_s": 1.5}) == ("bad_field", "service_s")
+
+
 def test_a_walk_in_visit_has_no_wait_or_service(tickets, flow):
     visit = visit_from_result(route(flow, ["2", "1", "2100"]), SITE, "skranke-1", "in_person", 5)
     assert tickets.store.record(visit) == "saved"
