@@ -198,10 +198,11 @@ class Tickets:
                 _T.c.site_id == site,
                 _T.c.queue == queue,
             )
-            last = conn.execute(select(func.max(_T.c.number)).where(*of_queue)).scalar()
-            ahead = conn.execute(
-                select(func.count()).select_from(_T).where(*of_queue, _T.c.state == "waiting")
-            ).scalar_one()
+            last, ahead = conn.execute(
+                select(func.max(_T.c.number), func.count().filter(_T.c.state == "waiting")).where(
+                    *of_queue
+                )
+            ).one()
             number = (last or 0) + 1
             ticket_id = conn.execute(
                 _T.insert()
@@ -271,7 +272,7 @@ class Tickets:
             if found is None:
                 return None
             ticket_id, issued = found
-            conn.execute(
+            called = conn.execute(
                 update(_T)
                 .where(_T.c.id == ticket_id)
                 .values(
@@ -281,8 +282,9 @@ class Tickets:
                     wait_s=_seconds(issued, moment),
                     clock_utc=moment,  # the service starts now
                 )
-            )
-            return self._read(conn, ticket_id)
+                .returning(*_COLUMNS)
+            ).one()
+            return Ticket(**called._mapping)
 
     def recall(self, ticket_id: int, desk: str, now: datetime | None = None) -> Ticket:
         """Call the ticket this desk called once more (the citizen did not come); the service
