@@ -114,6 +114,11 @@ CASES: list[tuple[str, str, int, str]] = [
         U,
         "whole number",
     ),
+    ("queue-without-action", "queue", U, "triage queue skal have action med"),
+    ("queue-unknown-action", "queue call", U, "kan ikke være 'call'. Vælg en af: status."),
+    ("queue-format-csv", "queue status --format csv", U, "--format kan ikke være 'csv'"),
+    ("queue-missing-db", "queue status --db {new}.db", B, "findes ikke"),
+    ("queue-unknown-site", "queue status --db {good} --site nowhere", B, "Stedet 'nowhere'"),
     # --- numbers out of range
     (
         "export-min-count-negative",

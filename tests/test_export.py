@@ -791,6 +791,8 @@ def test_visit_rows_in_excel_name_weekdays_channels_sites_and_kinds(november, fl
         "Bopælens sted",
         "Flow-version",
         "Varighed (sek.)",
+        "Ventetid (sek.)",
+        "Betjening (sek.)",
         "Demo",
     ]
     rows = [dict(zip(header, r, strict=True)) for r in sheet.iter_rows(min_row=2, values_only=True)]

@@ -62,7 +62,7 @@ def test_a_visit_is_stored_as_given(store, flow):
 def test_no_column_can_hold_who_the_citizen_is(store):
     with store.engine.connect() as conn:
         names = {c["name"] for c in store.engine.dialect.get_columns(conn, "visit")}
-    assert names == set(FIELDS) | {"id", "voided_utc", "voided_desk"}
+    assert names == set(FIELDS) | {"id", "voided_utc", "voided_desk", "wait_s", "service_s"}
     assert not names & {"cpr", "name", "navn", "note", "comment", "citizen"}
 
 

@@ -36,9 +36,10 @@ COMMANDS = (
     "rebalance",
     "demo",
     "report",
+    "queue",
 )
 # Commands that only read (or delete) what a database holds: they never create one.
-READS_EXISTING = ("check", "purge", "summary", "export", "rebalance", "report")
+READS_EXISTING = ("check", "purge", "summary", "export", "rebalance", "report", "queue")
 # `triage demo` at most: a century of days, a large country's footfall, and some 10 minutes.
 DEMO_MAX_DAYS = 36_500
 DEMO_MAX_PER_DAY = 100_000
@@ -485,6 +486,15 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--month", help="the month, e.g. 2026-10 (default: last month)")
     report.add_argument("--out", required=True, help="the HTML file to write")
     report.add_argument("--force", action="store_true", help="replace an existing file")
+
+    queue = sub.add_parser(
+        "queue",
+        parents=[sites, _data("data folder (for the queues and site names)"), db, lang],
+        help="the ticket queue: who waits now, per queue, the longest wait, the desks serving",
+    )
+    queue.set_defaults(func=cmd_queue_status, spool_dir=None)
+    queue.add_argument("action", choices=("status",), help="status: who waits now")
+    queue.add_argument("--format", choices=("table", "json"), default="table")
     return parser
 
 
@@ -778,7 +788,7 @@ def _site_known(flow, site: str, lang: str) -> bool:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     data = args.data or paths.default_data_dir()
-    loaded = load(data, check_searches=True)
+    loaded = load(data, check_searches=True, queues=True)
     lang = args.lang
     _print_problems(loaded.problems, lang, with_warnings=args.warnings)
     if not loaded.ok:  # the problems above are the report; what it means goes to stderr
@@ -828,6 +838,87 @@ def cmd_validate(args: argparse.Namespace) -> int:
         file=verdict,
     )
     _print_search_check(loaded, lang, verdict)
+    return 0
+
+
+def cmd_queue_status(args: argparse.Namespace) -> int:
+    lang = args.lang
+    data = args.data or paths.default_data_dir()
+    loaded = load(data, check_cases=False, queues=True)
+    if not loaded.ok or loaded.flow is None or loaded.queues is None:
+        _print_problems(loaded.errors, lang, sys.stderr)
+        print(t("flow_invalid", lang, data=data), file=sys.stderr)
+        return 1
+    flow, queues = loaded.flow, loaded.queues
+    for site in args.site or ():
+        if not _site_known(flow, site, lang):
+            return 1
+    sites = list(args.site or queues.sites)
+    if not sites:
+        print(t("queue_none", lang, data=data), file=sys.stderr)
+        return 1
+    store = _open_store(args)
+    if store is None:
+        return 1
+    from triage.present import local_now
+    from triage.queue import Tickets
+
+    now = local_now()
+    try:
+        found = Tickets(store).status(sites, now)
+    finally:
+        store.dispose()
+    rows = []
+    for site in sites:
+        status = found.get(site)
+        letters = [q.letter for q in queues.at(site)]
+        letters += sorted(set(status.queues) - set(letters)) if status else []
+        rows.append(
+            {
+                "site_id": site,
+                "site": flow.sites.name_of(site, lang),
+                "queues": [
+                    {
+                        "queue": letter,
+                        "name": queues.queues[letter].name(lang) if letter in queues.queues else "",
+                        "waiting": status.queues[letter].waiting
+                        if status and letter in status.queues
+                        else 0,
+                        "longest_wait_s": status.queues[letter].longest_s
+                        if status and letter in status.queues
+                        else 0,
+                    }
+                    for letter in letters
+                ],
+                "desks_serving": status.desks if status else [],
+            }
+        )
+    if args.format == "json":
+        at = now.isoformat(timespec="minutes")
+        print(json.dumps({"at": at, "sites": rows}, ensure_ascii=False, indent=2))
+        return 0
+    print(t("queue_heading", lang, date=f"{now:%Y-%m-%d}", time=f"{now:%H:%M}"))
+    for row in rows:
+        print(f"\n{row['site']} ({row['site_id']})")
+        if not row["queues"]:
+            print(f"  {t('queue_site_has_none', lang)}")
+        width = max((len(q["name"]) for q in row["queues"]), default=0)
+        for q in row["queues"]:
+            waiting = (
+                t("queue_waiting", lang, n=q["waiting"], minutes=q["longest_wait_s"] // 60)
+                if q["waiting"]
+                else t("queue_nobody_waits", lang)
+            )
+            print(f"  {q['queue']}  {q['name']:<{width}}  {waiting}")
+        desks = row["desks_serving"]
+        print(
+            "  "
+            + (
+                t("queue_desks", lang, n=len(desks), desks=", ".join(desks))
+                if desks
+                else t("queue_no_desks", lang)
+            )
+        )
     return 0
 
 

@@ -1311,6 +1311,8 @@ VISIT_COLUMNS = (
     Column("home_site_id"),
     Column("flow_version"),
     Column("duration_s", "int"),
+    Column("wait_s", "int"),
+    Column("service_s", "int"),
     Column("demo"),
 )
 
@@ -1538,6 +1540,8 @@ XLSX_VISIT_COLUMNS = (
     Column("home_site_name"),
     Column("flow_version"),
     Column("duration_s", "int"),
+    Column("wait_s", "int"),
+    Column("service_s", "int"),
     Column("demo"),
 )
 
@@ -1593,6 +1597,8 @@ def _xlsx_visit(sites: Sites | None, lang: str) -> Callable[[Sequence[Any]], tup
             name(home),
             row[at["flow_version"]],
             row[at["duration_s"]],
+            row[at["wait_s"]],
+            row[at["service_s"]],
             row[at["demo"]],
         )
 

@@ -27,6 +27,7 @@ from triage.sites import SITES_FILE, parse_sites
 from triage.walk import AnswerError, route
 
 if TYPE_CHECKING:  # the search loads only for `triage validate`: not on the desk's start path
+    from triage.queue_data import Queues
     from triage.search import SearchCase, SearchCheck
 
 CASES_FILE = "cases.toml"
@@ -66,6 +67,7 @@ class Loaded:
     cases: list[Case] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     search: SearchCheck | None = None  # how the corpus of searches fared, when it was checked
+    queues: Queues | None = None  # queues.toml, when it was asked for
 
     @property
     def errors(self) -> list[Problem]:
@@ -137,7 +139,7 @@ def _escaped_control(match: re.Match[str]) -> bool:
 
 
 # Tables of tables, named by their ids.
-_KEYED = ("question", "outcome", "site", "catchment", "after_hours")
+_KEYED = ("question", "outcome", "site", "catchment", "after_hours", "queue")
 
 
 def _where(flaw: Flaw, file: str, source: str) -> tuple[str, str, int | None]:
@@ -213,9 +215,12 @@ def read_toml(path: Path, report: Report) -> tuple[dict[str, Any] | None, str]:
     return data, source
 
 
-def load(data_dir: Path, check_cases: bool = True, check_searches: bool = False) -> Loaded:
+def load(
+    data_dir: Path, check_cases: bool = True, check_searches: bool = False, queues: bool = False
+) -> Loaded:
     """Read and check everything in data_dir. Never raises for bad content: see Loaded.problems.
-    The searches (search.toml) only `triage validate` checks: the desk does not need them."""
+    The searches (search.toml) only `triage validate` checks: the desk does not need them; the
+    queues (queues.toml) only what asks for them."""
     report = Report()
     raw_sites, sites_source = read_toml(data_dir / SITES_FILE, report)
     raw_flow, flow_source = read_toml(data_dir / FLOW_FILE, report)
@@ -244,7 +249,12 @@ def load(data_dir: Path, check_cases: bool = True, check_searches: bool = False)
     search = None
     if check_searches and searches and not report.errors:
         search = run_searches(flow, searches, report)
-    return Loaded(flow, cases, report.problems, search)
+    found_queues = None
+    if queues:
+        from triage.queue_data import read_queues
+
+        found_queues = read_queues(data_dir, flow, report)
+    return Loaded(flow, cases, report.problems, search, found_queues)
 
 
 def load_or_raise(data_dir: Path) -> Flow:

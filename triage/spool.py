@@ -36,7 +36,7 @@ from typing import IO, Any
 
 from triage import paths
 from triage.i18n import t
-from triage.visits import CHANNELS, FIELDS, valid_desk_name
+from triage.visits import CHANNELS, FIELDS, QUEUE_FIELDS, valid_desk_name
 
 try:  # POSIX: several desk processes and `triage spool flush` share spool files safely
     import fcntl
@@ -219,6 +219,11 @@ def _is_date(value: object) -> bool:
         return False
 
 
+def _queue_seconds(value: object) -> bool:
+    """A wait or service time: absent, or whole seconds (less than a day)."""
+    return value is None or _is_int(value, 0, 86_399)
+
+
 def entry_problem(entry: object) -> Unfit | None:
     """Why this spool entry can never be stored as it is, or None when it can. Checked before
     anything is sent, so one bad entry is set aside instead of stopping the rest."""
@@ -262,6 +267,7 @@ def entry_problem(entry: object) -> Unfit | None:
             and 0 <= duration < 10**9
         ),
         "demo": isinstance(entry["demo"], bool),
+        **{name: _queue_seconds(entry.get(name)) for name in QUEUE_FIELDS},
     }
     for name, fine in checks.items():
         if not fine:

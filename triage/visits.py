@@ -38,6 +38,9 @@ FIELDS = (
     "duration_s",
     "demo",
 )
+# Fields a visit may carry, absent (NULL) otherwise: a citizen called from the queue has the
+# wait and service seconds its ticket measured (triage.queue.Served); a walk-in has none.
+QUEUE_FIELDS = ("wait_s", "service_s")
 
 
 def new_visit_id() -> str:

@@ -14,7 +14,15 @@ from sqlalchemy import func
 from sqlalchemy.engine import Connection
 from sqlmodel import col, select
 
-from triage.db.models import ROLLUP_MODELS, Visit, VisitDaily, VisitHourly, set_meta, table_of
+from triage.db.models import (
+    ROLLUP_MODELS,
+    Visit,
+    VisitDaily,
+    VisitHourly,
+    VisitTicket,
+    set_meta,
+    table_of,
+)
 from triage.db.rollups import (
     ROLLUP_KEYS,
     ROLLUPS,
@@ -86,6 +94,16 @@ def _busiest_hour_lookup(conn: Connection) -> None:
         index.create(conn, checkfirst=True)
 
 
+def _ticket_queue(conn: Connection) -> None:
+    """The queue's tickets beside the visits, and each visit's wait and service seconds
+    (NULL for the visits before, and for walk-ins). Older code writes visits without them."""
+    table_of(VisitTicket).create(conn, checkfirst=True)  # opening may have made it already
+    found = {column["name"] for column in conn.dialect.get_columns(conn, "visit")}
+    for column in ("wait_s", "service_s"):
+        if column not in found:
+            conn.exec_driver_sql(f"ALTER TABLE visit ADD COLUMN {column} INTEGER")
+
+
 # Version 1 is the first schema: nothing leads to it.
 STEPS = (
     Step(2, "rollups kept by triggers", _rollups_kept_by_triggers),
@@ -93,6 +111,7 @@ STEPS = (
     Step(4, "per day, per month", _per_day_and_month),
     Step(5, "rollups without rowid", _rollups_without_rowid),
     Step(6, "busiest hour lookup", _busiest_hour_lookup),
+    Step(7, "ticket queue", _ticket_queue),
 )
 SCHEMA_VERSION = STEPS[-1].version
 # The oldest code schema that may still write into a database of SCHEMA_VERSION (kept in

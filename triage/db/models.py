@@ -41,6 +41,10 @@ class Visit(SQLModel, table=True):
     demo: bool = False
     voided_utc: datetime | None = None
     voided_desk: str | None = Field(default=None, max_length=64)
+    # A citizen called from the queue: the wait (ticket to first call) and the service (last
+    # call to done), whole seconds. None for a walk-in at the desk.
+    wait_s: int | None = None
+    service_s: int | None = None
 
 
 class VisitDaily(SQLModel, table=True):
@@ -161,6 +165,43 @@ class VisitMonthRoute(SQLModel, table=True):
     visits: int
 
 
+TICKET_STATES = ("waiting", "called", "served", "no_show")
+
+
+class VisitTicket(SQLModel, table=True):
+    """One queue ticket ("A 042"), beside the visits and never linked to one: no visit id, and
+    nothing about the citizen. Numbers restart each day per site and queue; a day's numbers are
+    dropped when the next day's first ticket is issued (triage.queue), the rows themselves by
+    `triage purge`. Times to the minute; `clock_utc` is the start of the span running now (the
+    wait, then the service) to the second, and is cleared when that span ends."""
+
+    __tablename__ = "visit_ticket"
+    __table_args__ = (
+        # A day's numbers, and the next one (NULLs, the dropped numbers, never clash).
+        Index("ux_visit_ticket_number", "local_date", "site_id", "queue", "number", unique=True),
+        # Call-next: the oldest ticket waiting today at a site, read in order.
+        Index("ix_visit_ticket_waiting", "site_id", "local_date", "state", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    local_date: date
+    local_hour: int
+    local_weekday: int
+    site_id: str = Field(max_length=64)
+    queue: str = Field(max_length=8)
+    number: int | None = None
+    errand: str = Field(max_length=64)  # the outcome (or answer) id it was issued for
+    state: str = Field(max_length=16)  # one of TICKET_STATES
+    desk: str | None = Field(default=None, max_length=64)
+    recalls: int = 0
+    issued_utc: datetime
+    called_utc: datetime | None = None
+    done_utc: datetime | None = None
+    wait_s: int | None = None
+    service_s: int | None = None
+    clock_utc: datetime | None = None
+
+
 class Meta(SQLModel, table=True):
     __tablename__ = "triage_meta"
 
@@ -178,6 +219,7 @@ TABLES = (
     VisitDay,
     VisitMonthHourly,
     VisitMonthRoute,
+    VisitTicket,
     Meta,
 )
 # The rollups the triggers keep (each made with ROLLUP_TABLE_ARGS).

@@ -279,6 +279,8 @@ _PLAIN_SOURCES = {
     "hour": "local_hour",
     "weekday": "local_weekday",
     "postcode": "postcode",
+    "wait_s": "wait_s",
+    "service_s": "service_s",
 }
 
 

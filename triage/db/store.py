@@ -22,7 +22,16 @@ from triage import paths
 from triage.db.connect import BUSY_TIMEOUT_MS, UNAVAILABLE, database_url, make_engine
 from triage.db.errors import DbError
 from triage.db.migrations import SCHEMA_VERSION, WRITABLE_FROM, upgrade
-from triage.db.models import TABLE_NAMES, TABLES, Meta, Visit, VisitDay, set_meta, table_of
+from triage.db.models import (
+    TABLE_NAMES,
+    TABLES,
+    Meta,
+    Visit,
+    VisitDay,
+    VisitTicket,
+    set_meta,
+    table_of,
+)
 from triage.db.rollups import rollup_triggers
 from triage.db.schema import (
     SchemaState,
@@ -33,7 +42,7 @@ from triage.db.schema import (
     version_number,
 )
 from triage.spool import Drained, Sent, Spool, database_identity, entry_problem, one_line, why
-from triage.visits import FIELDS, to_minute
+from triage.visits import FIELDS, QUEUE_FIELDS, local_parts, to_minute
 
 if TYPE_CHECKING:
     from triage.demo import DemoHistory
@@ -41,7 +50,7 @@ if TYPE_CHECKING:
 
 def _row(visit: dict) -> dict:
     """A spool/desk visit (JSON values) as column values."""
-    row: dict[str, Any] = {name: visit.get(name) for name in FIELDS}
+    row: dict[str, Any] = {name: visit.get(name) for name in FIELDS + QUEUE_FIELDS}
     at = datetime.fromisoformat(row["at_utc"]) if isinstance(row["at_utc"], str) else row["at_utc"]
     row["at_utc"] = to_minute(at)  # also for entries spooled before times were kept to the minute
     if isinstance(row["duration_s"], float):
@@ -381,6 +390,15 @@ class Store:
             ).scalar_one()
             if not dry_run:
                 conn.execute(table_of(Visit).delete().where(older))
+                # Queue tickets go with the detail; no ticket number outlives its day.
+                tickets = table_of(VisitTicket)
+                conn.execute(tickets.delete().where(tickets.c.local_date < before))
+                today = date.fromisoformat(str(local_parts(datetime.now(UTC))["local_date"]))
+                conn.execute(
+                    tickets.update()
+                    .where(tickets.c.local_date < today)
+                    .values(number=None, clock_utc=None)
+                )
                 # What `check` needs to know: the days before this one keep figures only.
                 stored = conn.execute(select(Meta.value).where(Meta.key == "purged_before"))
                 recorded = recorded_date(stored.scalar())

@@ -1,0 +1,236 @@
+"""The queue under contention: desk processes calling next while kiosk processes issue tickets,
+all on one database; every ticket must be called exactly once.
+
+    python benchmarks/queue.py [--desks 8] [--calls 500] [--kiosks 2] [--postgres]
+
+Each desk is a real process that calls until it has its share of tickets; the kiosks issue
+desks × calls tickets in all (two queues of one site). Reported: lost (issued, never called)
+and double (called more than once) tickets — both must be 0 — and on SQLite the call-next
+commit p99 (only calls that took a ticket) beside one raw UPDATE commit on the same file
+(sqlite3 itself, same WAL mode and synchronous level). Goal: p99 ≤ 5× the raw commit.
+
+tests/test_queue.py runs the same workers with smaller counts on both engines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+# Run as a script, this file's folder comes first on the path, and this file would stand in
+# for the standard library's `queue` (which psycopg imports): put the project there instead.
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "benchmarks"]
+sys.path.insert(0, str(ROOT))
+
+SITE = "jc-skelbaek"
+QUEUES = ("A", "Y")
+DEADLINE_S = 300.0  # a worker gives up after this: a hang is reported, not waited for
+
+
+def _wait_for(start_file: Path) -> None:
+    """All workers start together: each waits for the start file after its imports."""
+    while not start_file.exists():
+        time.sleep(0.005)
+
+
+def _store(db: str, spool: str):
+    from triage.db.store import Store
+
+    store = Store(db, desk="bench", spool_dir=Path(spool))
+    store.open()
+    return store
+
+
+def desk_worker(db: str, spool: str, desk: str, calls: int, start: Path, out: Path) -> None:
+    from triage.queue import Tickets
+
+    tickets = Tickets(_store(db, spool))
+    called: list[int] = []
+    seconds: list[float] = []
+    empty = 0
+    _wait_for(start)
+    give_up = time.monotonic() + DEADLINE_S
+    while len(called) < calls and time.monotonic() < give_up:
+        began = time.perf_counter()
+        ticket = tickets.call_next(SITE, desk)
+        took = time.perf_counter() - began
+        if ticket is None:
+            empty += 1
+            time.sleep(0.02)  # nobody waits yet: the kiosks are behind (a desk asks less often)
+            continue
+        called.append(ticket.id)
+        seconds.append(took)
+    out.write_text(json.dumps({"called": called, "seconds": seconds, "empty": empty}))
+
+
+def kiosk_worker(db: str, spool: str, count: int, start: Path, out: Path) -> None:
+    from triage.queue import Tickets
+
+    tickets = Tickets(_store(db, spool))
+    issued = []
+    _wait_for(start)
+    for n in range(count):
+        issued.append(tickets.issue(SITE, QUEUES[n % len(QUEUES)], "meeting").ticket_id)
+    out.write_text(json.dumps({"issued": issued}))
+
+
+def run(db: str, desks: int, calls: int, kiosks: int, folder: Path) -> dict:
+    """Start the workers as processes, let them go at once, and gather what they did."""
+    from triage.db.store import Store
+
+    folder.mkdir(parents=True, exist_ok=True)
+    made = Store(db, spool_dir=folder / "spool")
+    made.open()  # made once, before the workers race
+    made.dispose()
+    start = folder / "start"
+    total = desks * calls
+    shares = [total // kiosks + (1 if k < total % kiosks else 0) for k in range(kiosks)]
+    me = [sys.executable, str(Path(__file__).resolve()), "--worker"]
+    spool = str(folder / "spool")
+    processes = []
+    for k, share in enumerate(shares):
+        out = folder / f"kiosk-{k}.json"
+        args = ["kiosk", db, spool, str(share), str(start), str(out)]
+        processes.append((out, subprocess.Popen([*me, *args])))
+    for d in range(desks):
+        out = folder / f"desk-{d}.json"
+        args = ["desk", db, spool, f"skranke-{d + 1}", str(calls), str(start), str(out)]
+        processes.append((out, subprocess.Popen([*me, *args])))
+    time.sleep(1.0)  # imports and opening; the workers wait for the start file
+    start.touch()
+    began = time.monotonic()
+    failed = [p.args for _, p in processes if p.wait(timeout=DEADLINE_S + 60) != 0]
+    elapsed = time.monotonic() - began
+    results = [json.loads(out.read_text()) for out, _ in processes if out.exists()]
+    issued = [t for r in results for t in r.get("issued", [])]
+    called = [t for r in results for t in r.get("called", [])]
+    seconds = [s for r in results for s in r.get("seconds", [])]
+    states = _states(db)
+    return {
+        "failed": failed,
+        "issued": len(issued),
+        "called": len(called),
+        "lost": len(set(issued) - set(called)),
+        "double": len(called) - len(set(called)),
+        "unknown": len(set(called) - set(issued)),
+        "states": states,
+        "seconds": seconds,
+        "elapsed": elapsed,
+    }
+
+
+def _states(db: str) -> dict:
+    """The tickets' states as the database holds them, and how many desks each was called to."""
+    from sqlalchemy import text
+
+    from triage.db.connect import database_url, make_engine
+
+    engine = make_engine(database_url(db))
+    with engine.connect() as conn:
+        states = dict(
+            conn.execute(text("SELECT state, COUNT(*) FROM visit_ticket GROUP BY state")).all()
+        )
+        no_desk = conn.execute(
+            text("SELECT COUNT(*) FROM visit_ticket WHERE state = 'called' AND desk IS NULL")
+        ).scalar_one()
+    engine.dispose()
+    return {"by_state": states, "called_without_desk": no_desk}
+
+
+def raw_update_commits(path: str, runs: int = 300) -> list[float]:
+    """One UPDATE of one ticket row and its commit, by sqlite3 itself on the same file, alone."""
+    from triage.db.connect import SQLITE_SYNCHRONOUS
+
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute(f"PRAGMA synchronous = {SQLITE_SYNCHRONOUS}")
+    first = conn.execute("SELECT MIN(id) FROM visit_ticket").fetchone()[0]
+    seconds = []
+    for _ in range(runs):
+        began = time.perf_counter()
+        conn.execute("BEGIN")
+        conn.execute("UPDATE visit_ticket SET recalls = recalls + 1 WHERE id = ?", (first,))
+        conn.execute("COMMIT")
+        seconds.append(time.perf_counter() - began)
+    conn.close()
+    return seconds
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--desks", type=int, default=8)
+    parser.add_argument("--calls", type=int, default=500, help="tickets each desk calls")
+    parser.add_argument("--kiosks", type=int, default=2)
+    parser.add_argument("--postgres", action="store_true", help="also on a throwaway PostgreSQL")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="triage-queue-") as tmp:
+        folder = Path(tmp)
+        (folder / "sqlite").mkdir()
+        db = str(folder / "sqlite" / "queue.db")
+        found = run(db, args.desks, args.calls, args.kiosks, folder / "sqlite")
+        raw = raw_update_commits(db)
+        _say("SQLite", args, found)
+        p99, raw_median, raw_p99 = pct(found["seconds"], 0.99), pct(raw, 0.5), pct(raw, 0.99)
+        median = pct(found["seconds"], 0.5)
+        print(f"  call-next median {median * 1000:.2f} ms, p99 {p99 * 1000:.2f} ms")
+        print(f"  raw UPDATE commit median {raw_median * 1000:.2f} ms, p99 {raw_p99 * 1000:.2f} ms")
+        ratio = p99 / raw_median
+        verdict = "met" if ratio <= 5 and not found["lost"] and not found["double"] else "NOT met"
+        print(
+            f"  call-next p99 / raw commit = {ratio:.2f}x (goal <= 5x, 0 lost, 0 double: {verdict})"
+        )
+        print(f"  call-next p99 / raw commit p99 = {p99 / raw_p99:.2f}x")
+        if args.postgres:
+            from tests.postgres import ThrowawayPostgres, server_bin
+
+            bin_dir = server_bin()
+            if bin_dir is None:
+                print("PostgreSQL: not installed here")
+                return
+            server = ThrowawayPostgres(bin_dir, fsync=True)
+            try:
+                server.init()
+                server.start()
+                url = server.create_database("queue")
+                found = run(url, args.desks, args.calls, args.kiosks, folder / "pg")
+                _say("PostgreSQL", args, found)
+                print(
+                    f"  call-next median {pct(found['seconds'], 0.5) * 1000:.2f} ms, "
+                    f"p99 {pct(found['seconds'], 0.99) * 1000:.2f} ms"
+                )
+            finally:
+                server.cleanup()
+
+
+def _say(engine: str, args: argparse.Namespace, found: dict) -> None:
+    print(
+        f"{engine}: {args.desks} desks x {args.calls} calls, {args.kiosks} kiosks: "
+        f"{found['issued']} issued, {found['called']} called, lost {found['lost']}, "
+        f"double {found['double']}, failed processes {len(found['failed'])}, "
+        f"{found['elapsed']:.1f} s"
+    )
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--worker":
+        role, *rest = sys.argv[2:]
+        if role == "desk":
+            db, spool, desk, calls, start, out = rest
+            desk_worker(db, spool, desk, int(calls), Path(start), Path(out))
+        else:
+            db, spool, count, start, out = rest
+            kiosk_worker(db, spool, int(count), Path(start), Path(out))
+    else:
+        main()
