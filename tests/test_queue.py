@@ -332,7 +332,7 @@ def test_purge_deletes_tickets_with_the_detail_and_drops_old_numbers(tickets):
 
 def contention(db: str, folder: Path, desks: int, calls: int, kiosks: int) -> dict:
     sys.path.insert(0, str(ROOT))
-    from benchmarks.queue import run as run_processes
+    from benchmarks.call_next import run as run_processes
 
     return run_processes(db, desks, calls, kiosks, folder)
 
@@ -340,7 +340,7 @@ def contention(db: str, folder: Path, desks: int, calls: int, kiosks: int) -> di
 @pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
 def test_every_ticket_is_called_exactly_once_by_racing_desk_processes(engine, tmp_path, request):
     """8 desk processes calling while 2 kiosk processes issue: each ticket called once, none
-    left. 8 × 40 calls here; benchmarks/queue.py runs the full 8 × 500."""
+    left. 8 × 40 calls here; benchmarks/call_next.py runs the full 8 × 500."""
     db = str(tmp_path / "race.db") if engine == "sqlite" else request.getfixturevalue("pg_url")
     found = contention(db, tmp_path / "race", desks=8, calls=40, kiosks=2)
     assert found["failed"] == []

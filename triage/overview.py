@@ -19,7 +19,6 @@ from triage.stats import (
     ShareInTime,
     Summary,
     busiest_hours,
-    open_days,
     summarize,
     visit_counts,
 )
@@ -143,12 +142,18 @@ def overview(
     days = visit_counts(
         store, start, end, ("local_date", "site_id", "demo"), filters=replace(filters, sites=None)
     )
+    # The days each site had visits, per weekday (the busiest hours' averages), from the same
+    # rows: a query fewer. A day read twice (demo and not) counts once.
+    opened: dict[tuple[str, int], int] = {}
+    counted_days: set[tuple[date, str]] = set()
     for (day, site, is_demo), visits in days.items():
         if filters.sites is None or site in filters.sites:
             per_day[day] = per_day.get(day, 0) + visits
             if is_demo:
                 demo += visits
-    opened = open_days(store, start, end, filters)
+            if (day, site) not in counted_days:
+                counted_days.add((day, site))
+                opened[site, day.weekday()] = opened.get((site, day.weekday()), 0) + 1
     # The summary's busiest five and each site's busiest (the heat map's legend), one lookup.
     busiest = busiest_hours(store, start, end, hours, opened, filters, each_site=True)
     busiest_by_site: dict[str, BusyHour] = {}

@@ -1,7 +1,7 @@
 """The queue under contention: desk processes calling next while kiosk processes issue tickets,
 all on one database; every ticket must be called exactly once.
 
-    python benchmarks/queue.py [--desks 8] [--calls 500] [--kiosks 2] [--postgres]
+    python benchmarks/call_next.py [--desks 8] [--calls 500] [--kiosks 2] [--postgres]
 
 Each desk is a real process that calls until it has its share of tickets; the kiosks issue
 desks × calls tickets in all (two queues of one site). Reported: lost (issued, never called)
