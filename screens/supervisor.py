@@ -16,7 +16,7 @@ from textual.content import Content
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Static
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from screens.keys import follow_language, key_bar, ui_lang
 from screens.messages import failure_text
@@ -255,7 +255,10 @@ class SupervisorScreen(Screen):
         now = present.local_now()
         start, end = self.custom if period == "custom" else period_dates(period, now.date())
         result = overview(self.store_getter(), self.sites, start, end, now, self.filters())
-        self.post_message(OverviewReady(result))
+        # A count for a period or filter since replaced (a key pressed while it ran) is dropped:
+        # a thread cannot be stopped, and its late answer would overwrite the newer one.
+        if not get_current_worker().is_cancelled:
+            self.post_message(OverviewReady(result))
 
     def on_overview_ready(self, message: OverviewReady) -> None:
         self.result = message.result
