@@ -4,7 +4,6 @@ writing and nothing freezes. The figures come from triage.overview; no SQL here.
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -28,6 +27,7 @@ from triage.overview import (
     above_target,
     busiest_params,
     day_chart,
+    failure_kind,
     latest_shares,
     marked_label,
     overview,
@@ -41,27 +41,6 @@ from triage.stats import ErrandGroup, Filters, errand_groups, is_misdirected, sh
 CHANNELS = ("in_person", "phone")  # the desk's channels, in the order K steps through them
 
 REFRESH_SECONDS = 30
-
-
-def is_damaged(error: BaseException) -> bool:
-    """A damaged file ("database disk image is malformed", "file is not a database"): the
-    driver's base DatabaseError itself, raw or as SQLAlchemy wraps it. No retry helps."""
-    import sqlite3
-
-    found = sys.modules.get("sqlalchemy.exc")  # loaded by the store that raised it, if any
-    damaged = (sqlite3.DatabaseError,) + ((found.DatabaseError,) if found is not None else ())
-    return type(error) in damaged
-
-
-def is_unavailable(error: BaseException) -> bool:
-    """A database locked, gone away or unreachable: worth trying again in a moment."""
-    import sqlite3
-
-    found = sys.modules.get("sqlalchemy.exc")
-    busy = (sqlite3.OperationalError,) + (
-        (found.OperationalError, found.InterfaceError) if found is not None else ()
-    )
-    return isinstance(error, busy)
 
 
 SHADES = " ░▒▓█"
@@ -282,10 +261,9 @@ class SupervisorScreen(Screen):
         retry cannot help); a locked or unreachable database is tried again."""
         if self.failure is None:
             return ""
-        if is_damaged(self.failure):
-            return t("sup_failed_damaged", self.lang)
-        if is_unavailable(self.failure):
-            return t("sup_failed_unavailable", self.lang)
+        kind = failure_kind(self.failure)
+        if kind is not None:  # "damaged" or "unavailable"
+            return t(f"sup_failed_{kind}", self.lang)
         return t("sup_failed", self.lang, reason=failure_text(self.failure, self.lang))
 
     # --- drawing -------------------------------------------------------------------------

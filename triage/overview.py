@@ -5,10 +5,12 @@ Computed from the rollups only (see triage.stats), so it is cheap to refresh whi
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 
+from triage.db.errors import db_cause
 from triage.db.store import Store
 from triage.i18n import count, t
 from triage.sites import Sites
@@ -95,6 +97,24 @@ class Overview:
     demo_visits: int = 0
     refreshed: datetime | None = None
     busiest_by_site: dict[str, BusyHour] = field(default_factory=dict)  # see stats.busiest_hours
+
+
+def failure_kind(error: BaseException) -> str | None:
+    """Why the overview's count failed, for what its screen says: "damaged" (damaged pages or no
+    database: only a backup helps, no retry), "unavailable" (locked, gone or unreachable: tried
+    again in a moment), or None (said in the driver's words)."""
+    cause = db_cause(error)
+    if cause in ("corrupt", "not_db"):
+        return "damaged"
+    if cause in ("locked", "cannot_open"):
+        return "unavailable"
+    import sqlite3
+
+    found = sys.modules.get("sqlalchemy.exc")  # loaded by the store that raised it, if any
+    busy = (sqlite3.OperationalError,) + (
+        (found.OperationalError, found.InterfaceError) if found is not None else ()
+    )
+    return "unavailable" if isinstance(error, busy) else None
 
 
 def _alerts(store: Store, sites: Sites, now: datetime) -> list[Alert]:
