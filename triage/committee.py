@@ -152,18 +152,14 @@ def _per_weekday_day(cells: dict[tuple, int]) -> dict[tuple[str, int], int]:
     """(site, weekday) → days of that weekday on which the site had visits."""
     days: dict[tuple[str, int], set[date]] = {}
     for site, day, _ in cells:
-        days.setdefault((site, _as_date(day).weekday()), set()).add(_as_date(day))
+        days.setdefault((site, day.weekday()), set()).add(day)
     return {key: len(found) for key, found in days.items()}
-
-
-def _as_date(day: object) -> date:
-    return day if isinstance(day, date) else date.fromisoformat(str(day))
 
 
 def _by_weekday_hour(cells: dict[tuple, int]) -> dict[tuple[str, int, int], int]:
     summed: dict[tuple[str, int, int], int] = {}
     for (site, day, hour), visits in cells.items():
-        key = (site, _as_date(day).weekday(), int(hour))
+        key = (site, day.weekday(), int(hour))
         summed[key] = summed.get(key, 0) + visits
     return summed
 
@@ -173,21 +169,11 @@ def _heat(cells: dict[tuple, int]) -> dict[tuple[int, int], float]:
     days: dict[int, set[date]] = {}
     summed: dict[tuple[int, int], int] = {}
     for (_, day, hour), visits in cells.items():
-        local = _as_date(day)
+        local = day
         days.setdefault(local.weekday(), set()).add(local)
         key = (local.weekday(), int(hour))
         summed[key] = summed.get(key, 0) + visits
     return {key: visits / len(days[key[0]]) for key, visits in summed.items()}
-
-
-def _busiest(cells: dict[tuple, int]) -> list[BusyHour]:
-    days = _per_weekday_day(cells)
-    hours = [
-        BusyHour(site, weekday, hour, visits / days[(site, weekday)], days[(site, weekday)])
-        for (site, weekday, hour), visits in _by_weekday_hour(cells).items()
-    ]
-    hours.sort(key=lambda h: (-h.average, h.site_id, h.weekday, h.hour))
-    return hours[:BUSIEST_SHOWN]
 
 
 def _short(
@@ -241,8 +227,11 @@ def build(
         last_year=last_year,
         shares=shares,
         heat=_heat(cells),
-        busiest=_busiest(cells),
-        peak=None if peak is None else (peak[0][0], _as_date(peak[0][1]), peak[0][2], peak[1]),
+        busiest=[  # the summary's busiest hours: one definition (stats.busiest_hours)
+            BusyHour(h["site_id"], h["weekday"], h["hour"], h["average"], h["days"])
+            for h in summary.busiest_hours[:BUSIEST_SHOWN]
+        ],
+        peak=None if peak is None else (peak[0][0], peak[0][1], peak[0][2], peak[1]),
         short=_short(
             visit_counts(store, month, end, hourly, filters=in_person),
             sites,
