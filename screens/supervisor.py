@@ -262,8 +262,10 @@ class SupervisorScreen(Screen):
         if self.failure is None:
             return ""
         kind = failure_kind(self.failure)
-        if kind is not None:  # "damaged" or "unavailable"
-            return t(f"sup_failed_{kind}", self.lang)
+        if kind == "damaged":
+            return t("sup_failed_damaged", self.lang)
+        if kind == "unavailable":
+            return t("sup_failed_unavailable", self.lang)
         return t("sup_failed", self.lang, reason=failure_text(self.failure, self.lang))
 
     # --- drawing -------------------------------------------------------------------------
