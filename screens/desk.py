@@ -21,6 +21,9 @@ from screens.keys import follow_language, key_bar, ui_lang
 from screens.messages import (
     LogReady,
     OverviewRequested,
+    QueueSeen,
+    TicketCalled,
+    TicketRequested,
     UndoRequested,
     VisitConfirmed,
     VisitLogged,
@@ -56,6 +59,10 @@ class DeskScreen(Screen):
         Binding("pagedown", "more", "key_more", key_display="PgDn", id="key_more"),
         Binding("pageup", "less", "key_more", show=False, id="key_less"),
         Binding("f5", "overview", "key_overview", id="key_overview"),
+        # The queue, where the site has one (not F10/F11: terminals keep those for themselves).
+        Binding("f6", "call_next", "key_call_next", id="key_call_next"),
+        Binding("f7", "recall", "key_recall", id="key_recall"),
+        Binding("f8", "no_show", "key_no_show", id="key_no_show"),
     ]
     # Keys typed while a visit is being saved wait and are applied in order once it is saved.
     HELD_KEYS = frozenset(b.key for b in BINDINGS if isinstance(b, Binding))
@@ -95,6 +102,12 @@ class DeskScreen(Screen):
         # F5 asked the app for the overview, which it has not pushed yet: keys held meanwhile
         # go to the app after that request, so they reach the overview, as typed.
         self.overview_asked = False
+        # The queue at the site (from the app's worker): (letter, waiting, longest wait in
+        # seconds) per queue; None while unknown or the site has none (no line shown).
+        self.queues: list[tuple[str, int, int]] | None = None
+        self.queue_problem = ""  # why the queue cannot be read now (the app tries again)
+        self.ticket: TicketCalled | None = None  # the ticket called to this desk now
+        self.asking_ticket = False  # a call, recall or no-show is on its way
 
     @property
     def lang(self) -> str:
@@ -108,6 +121,7 @@ class DeskScreen(Screen):
             yield Static(id="channel")
             yield Static(id="today")
             yield Static(id="clock")
+        yield Static(id="queue")
         yield Static(id="trail")
         with Container(id="body"):
             yield Static(id="question")
@@ -145,7 +159,23 @@ class DeskScreen(Screen):
         if action == "more":
             body = self.query_one("#body")
             return body.scroll_y < body.max_scroll_y
+        if action in ("call_next", "recall", "no_show"):
+            return self.can_ask_ticket(action)
         return True
+
+    def can_ask_ticket(self, action: str) -> bool:
+        """One step at a time, so one key on the bar: F6 while no ticket is called here, F7
+        once the ticket is called, F8 after F7 (a citizen is marked as not come only after
+        being called twice); one request at a time."""
+        has_queue = self.queues is not None or bool(self.queue_problem)
+        if not has_queue or self.asking_ticket or self.saving:
+            return False
+        if action == "call_next":
+            return self.ticket is None
+        recalled = self.ticket is not None and self.ticket.recalls >= 1
+        if action == "recall":
+            return self.ticket is not None and not recalled
+        return recalled
 
     def action_more(self) -> None:
         self.query_one("#body", Container).scroll_page_down(animate=False)
@@ -222,7 +252,8 @@ class DeskScreen(Screen):
         seconds = time.monotonic() - self.started if self.started is not None else 0.0
         visit = visit_from_result(result, self.site, self.desk, self.channel, seconds)
         self.saving = True
-        self.app.post_message(VisitConfirmed(visit))
+        ticket_id = self.ticket.ticket_id if self.ticket is not None else None
+        self.app.post_message(VisitConfirmed(visit, ticket_id))
         self.redraw()
 
     def action_toggle_channel(self) -> None:
@@ -237,6 +268,22 @@ class DeskScreen(Screen):
     def action_overview(self) -> None:
         self.overview_asked = True
         self.app.post_message(OverviewRequested())
+
+    def action_call_next(self) -> None:
+        self.ask_ticket(TicketRequested("call_next"))
+
+    def action_recall(self) -> None:
+        if self.ticket is not None:
+            self.ask_ticket(TicketRequested("recall", self.ticket.ticket_id))
+
+    def action_no_show(self) -> None:
+        if self.ticket is not None:
+            self.ask_ticket(TicketRequested("no_show", self.ticket.ticket_id))
+
+    def ask_ticket(self, request: TicketRequested) -> None:
+        self.asking_ticket = True
+        self.app.post_message(request)
+        self.redraw(keep_message=True)
 
     def on_screen_resume(self) -> None:
         self.overview_asked = False
@@ -282,6 +329,11 @@ class DeskScreen(Screen):
         self.notice = [(key, visit)]
         if message.status == "spooled" and message.reason:
             self.notice.append(("db_reason", {"reason": message.reason}))
+        if self.ticket is not None:  # the called citizen is registered: the desk is free
+            if message.ticket_reason:
+                ticket = {"ticket": self.ticket.label, "reason": message.ticket_reason}
+                self.notice.append(("desk_ticket_not_closed", ticket))
+            self.ticket = None
         self.action_restart()
         await self.apply_held_keys()
 
@@ -295,6 +347,65 @@ class DeskScreen(Screen):
         else:
             self.notice = [("undo_done", {"outcome": message.visit["outcome_id"]})]
         self.redraw()
+
+    # --- the queue (from the app's workers) ----------------------------------------------
+
+    def on_queue_seen(self, message: QueueSeen) -> None:
+        self.queue_problem = message.reason
+        if not message.reason:
+            self.queues = message.queues
+        self.show_queue()
+        self.show_keys()
+
+    def on_ticket_called(self, message: TicketCalled) -> None:
+        self.asking_ticket = False
+        ticket = {"ticket": message.label}
+        if message.status in ("called", "recalled"):
+            self.ticket = message
+            self.notice = [("desk_ticket_called_hint", ticket)]
+        elif message.status == "no_show":
+            self.ticket = None
+            self.notice = [("desk_ticket_no_show", ticket)]
+        elif message.status == "empty":
+            self.notice = [("desk_queue_empty", {})]
+        elif message.error:
+            if message.error in ("ticket_not_called", "ticket_unknown"):
+                self.ticket = None  # no longer this desk's: the desk is free
+            self.notice = [(message.error, message.params)]
+        else:
+            self.notice = [("desk_ticket_failed", {"reason": message.reason})]
+        self.redraw(keep_message=True)
+
+    def queue_text(self) -> Content:
+        """The called ticket, large, then how many wait: "6 venter, længst 14 min", or per
+        queue where the site has several."""
+        lang = self.lang
+        pieces: list[str | tuple[str, str]] = []
+        if self.ticket is not None:
+            called = "desk_ticket_recalled" if self.ticket.recalls else "desk_ticket_called"
+            label = f" {t(called, lang, ticket=self.ticket.label).upper()} "
+            pieces += [(label, "bold reverse $warning"), "  "]
+        if self.queue_problem:
+            pieces.append(t("desk_queue_unreadable", lang, reason=self.queue_problem))
+        elif self.queues is not None and len(self.queues) == 1:
+            _, n, longest = self.queues[0]
+            waiting = t("desk_queue_waiting", lang, n=n, minutes=longest // 60)
+            pieces.append(waiting if n else t("desk_queue_empty", lang))
+        elif self.queues is not None:
+            each = [
+                t("desk_queue_one", lang, queue=letter, n=n, minutes=longest // 60)
+                if n
+                else t("desk_queue_one_empty", lang, queue=letter)
+                for letter, n, longest in self.queues
+            ]
+            pieces.append(t("desk_queue_several", lang, queues=" · ".join(each)))
+        return Content.assemble(*pieces)
+
+    def show_queue(self) -> None:
+        shown = self.query_one("#queue", Static)
+        shown.display = bool(self.queues) or bool(self.queue_problem) or self.ticket is not None
+        if shown.display:
+            shown.update(self.queue_text())
 
     def notice_text(self) -> str:
         """The notice in the current language; outcome and place ids become their names."""
@@ -391,6 +502,7 @@ class DeskScreen(Screen):
         notice.update(t("saving", lang) if self.saving else self.notice_text())
         notice.display = self.saving or bool(self.notice)
         self.query_one("#trail", Static).update(self.trail_text())
+        self.show_queue()
         self.show_step()
         self.query_one("#keys", Static).update(key_bar(self, lang))
         self.more_offered = self.check_action("more", ()) is True

@@ -59,6 +59,7 @@ def translate_bindings(node: DOMNode, lang: str) -> None:
 # Keys that work on every step go on the key bar's second line with the app's own keys, so the
 # step's keys keep the first line to themselves and the bar fits 80 columns in both languages.
 SECOND_LINE = {"key_more", "key_overview", "sup_next_site", "sup_scroll"}
+SECOND_LINE |= {"key_call_next", "key_recall", "key_no_show"}  # the queue: one at a time
 # A screen with APP_KEYS_OWN_LINE (the overview: seven periods fill its first line) puts its
 # other keys on the second line and the app's keys on a third.
 OWN_SECOND_LINE = {"sup_export", "sup_leave", "sup_quit", "sup_channel", "sup_group"}

@@ -1,6 +1,7 @@
 """Messages between the screens and the app. Screens ask (VisitConfirmed, UndoRequested,
-OverviewRequested, posted to the app, which does the work); the app's workers answer the desk
-(LogReady, VisitLogged, VisitVoided: what the visit log did)."""
+OverviewRequested, TicketRequested, posted to the app, which does the work); the app's workers
+answer the desk (LogReady, VisitLogged, VisitVoided: what the visit log did; QueueSeen,
+TicketCalled: the queue at the site and the ticket called to the desk)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ class VisitConfirmed(Message):
     """The receptionist confirmed the card: the app writes the visit off the UI thread."""
 
     visit: dict[str, Any]
+    ticket_id: int | None = None  # the ticket called to this desk: finished with the visit
 
 
 @dataclass
@@ -57,6 +59,8 @@ class VisitLogged(Message):
     counts: tuple[int, int] | None
     error: str = ""  # why a failed visit was not kept
     reason: str = ""  # why a spooled visit did not reach the database
+    ticket_served: bool = False  # the ticket called for it is served: wait and service on it
+    ticket_reason: str = ""  # why that ticket could not be marked served (the visit is kept)
 
 
 @dataclass
@@ -67,6 +71,40 @@ class VisitVoided(Message):
     status: str
     counts: tuple[int, int] | None
     reason: str = ""  # why a failed undo was not kept
+
+
+# --- the queue: the desk asks, the app's workers answer -------------------------------------
+
+
+@dataclass
+class TicketRequested(Message):
+    """F6 call the next citizen, F7 call the ticket again, F8 the citizen did not come."""
+
+    action: str  # "call_next", "recall" or "no_show"
+    ticket_id: int | None = None  # the ticket called to this desk (recall, no_show)
+
+
+@dataclass
+class QueueSeen(Message):
+    """The queue at the desk's site now: (letter, waiting, longest wait in seconds) per queue,
+    in queues.toml's order; or, with reason, why it cannot be read (the app tries again)."""
+
+    queues: list[tuple[str, int, int]]
+    reason: str = ""
+
+
+@dataclass
+class TicketCalled(Message):
+    """What a ticket request did: 'called', 'recalled', 'no_show', 'empty' (nobody waits) or
+    'failed' (error: a catalog key with params, or reason: what the database said)."""
+
+    status: str
+    ticket_id: int | None = None
+    label: str = ""  # A 042
+    recalls: int = 0
+    error: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+    reason: str = ""
 
 
 def failure_text(error: BaseException | None, lang: str) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from textual import work
 from textual.app import App, SystemCommand
@@ -21,6 +23,9 @@ from screens.keys import MultilingualApp, translate_bindings
 from screens.messages import (
     LogReady,
     OverviewRequested,
+    QueueSeen,
+    TicketCalled,
+    TicketRequested,
     UndoRequested,
     VisitConfirmed,
     VisitLogged,
@@ -32,8 +37,12 @@ from triage.desklog import DeskLog
 from triage.flow import Flow
 from triage.i18n import t
 
+if TYPE_CHECKING:  # the queue's code loads in the desk's workers, after the first question
+    from triage.queue import Served, Tickets
+
 REPLAY_SECONDS = 30
 OPEN_LOG_AFTER = 0.5  # seconds after start-up
+QUEUE_SECONDS = 3.0  # how often the desk reads the queue at its site again
 
 
 # Textual ships no high-contrast theme: black, white and one strong accent, for desks by a window.
@@ -94,8 +103,16 @@ class TriageApp(MultilingualApp):
         start: str = "desk",
         channel: str = "in_person",
         training: bool = False,
+        data_dir: Path | None = None,
+        queue_every: float = QUEUE_SECONDS,
     ) -> None:
         super().__init__()
+        # The queue (queues.toml in data_dir; None: no queue at this desk), read in a worker.
+        self.data_dir = data_dir
+        self.queue_every = queue_every
+        self.queue_letters: tuple[str, ...] | None = None  # the site's queues, once read
+        self._tickets: Tickets | None = None
+        self._served: dict[int, Served] = {}  # tickets finished whose visit is not kept yet
         self.default_channel = channel  # "phone" for a phone desk; each citizen starts here
         self.training = training  # a practice database of its own: the desk says so
         self.start = start  # "desk", or "overview" for `triage summary --tui`
@@ -141,7 +158,10 @@ class TriageApp(MultilingualApp):
     # --- what the desk asks for ---------------------------------------------------------------
 
     def on_visit_confirmed(self, message: VisitConfirmed) -> None:
-        self.write_visit(message.visit)
+        if message.ticket_id is not None:
+            self.serve_visit(message.visit, message.ticket_id)
+        else:
+            self.write_visit(message.visit)
 
     def on_undo_requested(self, message: UndoRequested) -> None:
         self.void_last()
@@ -228,10 +248,14 @@ class TriageApp(MultilingualApp):
         language, rather than leaving it silent or saving for ever. The overview's own workers
         are its business (screens.supervisor)."""
         worker = event.worker
-        if event.state != WorkerState.ERROR or worker.node is not self:
+        if worker.node is not self:
+            return
+        if worker.name == "open_log" and event.state in (WorkerState.SUCCESS, WorkerState.ERROR):
+            self.watch_queue()  # after the log: the queue reads through the same store
+        if event.state != WorkerState.ERROR:
             return
         reason = failure_text(worker.error, self.lang)
-        if worker.name == "write_visit":  # the desk stays on the card, nothing lost
+        if worker.name in ("write_visit", "serve_visit"):  # the desk stays on the card
             self._tell_screen(VisitLogged({}, "failed", None, reason))
         elif worker.name == "void_last":  # the visit still counts; Ctrl+Z may try again
             self._tell_screen(VisitVoided(None, "failed", None, reason))
@@ -239,6 +263,10 @@ class TriageApp(MultilingualApp):
             self._tell_screen(LogReady(False, None, reason=reason))
         elif worker.name == "replay_spool":  # what waits stays in the spool for the next try
             self.notify(t("desk_replay_failed", self.lang, reason=reason), severity="error")
+        elif worker.name == "ask_ticket":
+            self._tell_screen(TicketCalled("failed", reason=reason))
+        elif worker.name == "read_queue":  # tried again at the next turn
+            self._tell_screen(QueueSeen([], reason=reason))
 
     @work(thread=True, exclusive=True, group="log-open", name="open_log", exit_on_error=False)
     def open_log(self) -> None:
@@ -275,21 +303,29 @@ class TriageApp(MultilingualApp):
 
     @work(thread=True, group="log-write", name="write_visit", exit_on_error=False)
     def write_visit(self, visit: dict) -> None:
+        self._record_visit(visit)
+
+    def _record_visit(self, visit: dict, **ticket: Any) -> str:
+        """Write the visit (or spool it) and tell the desk; `ticket`: what became of the
+        ticket called for it (VisitLogged's ticket fields)."""
         from triage.db.errors import DbError
 
         try:
             status = self.visit_log.record(visit)
         except DbError as error:
-            self._tell_screen(VisitLogged(visit, "failed", None, error.params.get("reason", "")))
-            return
+            reason = error.params.get("reason", "")
+            self._tell_screen(VisitLogged(visit, "failed", None, reason, **ticket))
+            return "failed"
         self._tell_screen(
             VisitLogged(
                 visit,
                 status,
                 self.visit_log.counts_today(self.today()),
                 reason=self.visit_log.problem,
+                **ticket,
             )
         )
+        return status
 
     @work(thread=True, group="log-write", name="void_last", exit_on_error=False)
     def void_last(self) -> None:
@@ -310,3 +346,124 @@ class TriageApp(MultilingualApp):
             self._tell_screen(
                 LogReady(True, counts, demo=self.visit_log.demo, **self._set_aside_notice())
             )
+
+    # --- the queue at the desk's site: read every few seconds, call, recall, no-show -------
+
+    def watch_queue(self) -> None:
+        """Start reading the queue (once the log has opened: after the first question)."""
+        if self.data_dir is None or self.queue_letters is not None:
+            return
+        self.read_queue()
+        self.set_interval(self.queue_every, self.read_queue)
+
+    def _site_queue_letters(self) -> tuple[str, ...] | None:
+        """The site's queues in queues.toml (none: the desk shows no queue); None when the
+        file has errors. Read once, in a worker."""
+        if self.queue_letters is None:
+            from triage.model import Report
+            from triage.queue_data import read_queues
+
+            assert self.data_dir is not None  # watch_queue starts only with a data folder
+            report = Report()
+            queues = read_queues(self.data_dir, self.flow, report)
+            if report.errors:
+                return None
+            self.queue_letters = tuple(queue.letter for queue in queues.at(self.site))
+        return self.queue_letters
+
+    def _queue_tickets(self) -> Tickets:
+        """The queue on the desk's store, opened (again, after the database was down)."""
+        from triage.queue import Tickets
+
+        store = self.visit_log.store
+        if not store.opened:
+            store.open()
+        if self._tickets is None:
+            self._tickets = Tickets(store)
+        return self._tickets
+
+    @work(thread=True, exclusive=True, group="queue-read", name="read_queue", exit_on_error=False)
+    def read_queue(self) -> None:
+        from triage.queue import Waiting
+        from triage.spool import one_line
+
+        try:
+            letters = self._site_queue_letters()
+        except Exception as error:  # noqa: BLE001 - the desk works on without a queue line
+            self._tell_screen(QueueSeen([], reason=one_line(error)))
+            return
+        if letters is None:
+            self._tell_screen(QueueSeen([], reason=t("desk_queue_file_bad", self.lang)))
+            return
+        if not letters:
+            return  # the site has no queue: nothing to show
+        try:
+            status = self._queue_tickets().status([self.site]).get(self.site)
+        except Exception as error:  # noqa: BLE001 - the database is down: say so, try again
+            self._tell_screen(QueueSeen([], reason=one_line(error)))
+            return
+        found = status.queues if status is not None else {}
+        shown = [*letters, *sorted(set(found) - set(letters))]  # a queue taken out of the file
+        nobody = Waiting(0, 0)
+        self._tell_screen(
+            QueueSeen(
+                [(q, found.get(q, nobody).waiting, found.get(q, nobody).longest_s) for q in shown]
+            )
+        )
+
+    def on_ticket_requested(self, message: TicketRequested) -> None:
+        self.ask_ticket(message.action, message.ticket_id)
+
+    @work(thread=True, group="queue-call", name="ask_ticket", exit_on_error=False)
+    def ask_ticket(self, action: str, ticket_id: int | None) -> None:
+        """Call the next ticket to this desk, call it again, or mark that the citizen did not
+        come; the desk's line is read again at once."""
+        from triage.queue import QueueError
+        from triage.spool import one_line
+
+        try:
+            tickets = self._queue_tickets()
+            if action == "call_next":
+                ticket = tickets.call_next(self.site, self.desk)
+            elif ticket_id is None:
+                raise QueueError("ticket_unknown")
+            elif action == "recall":
+                ticket = tickets.recall(ticket_id, self.desk)
+            else:
+                ticket = tickets.no_show(ticket_id, self.desk)
+        except QueueError as error:
+            said = TicketCalled("failed", ticket_id, error=error.code, params=error.params)
+        except Exception as error:  # noqa: BLE001 - the database is down: the desk says so
+            said = TicketCalled("failed", ticket_id, reason=one_line(error))
+        else:
+            done = {"call_next": "called", "recall": "recalled", "no_show": "no_show"}[action]
+            said = (
+                TicketCalled("empty")
+                if ticket is None
+                else TicketCalled(done, ticket.id, ticket.label, ticket.recalls)
+            )
+        self._tell_screen(said)
+        self.call_from_thread(self._read_queue_now)
+
+    def _read_queue_now(self) -> None:
+        self.read_queue()
+
+    @work(thread=True, group="log-write", name="serve_visit", exit_on_error=False)
+    def serve_visit(self, visit: dict, ticket_id: int) -> None:
+        """The called citizen's visit: first the ticket is served, and its wait and service
+        go on the visit; then the visit is written. A ticket that cannot be finished (the
+        database is down) does not stop the visit: it is kept (spooled) without the times."""
+        reason = ""
+        served: Served | None
+        try:
+            served = self._queue_tickets().finish(ticket_id, self.desk)
+            self._served[ticket_id] = served
+        except Exception as error:  # noqa: BLE001 - the visit is written all the same
+            served = self._served.get(ticket_id)  # finished before, the write failed: again
+            if served is None:
+                reason = failure_text(error, self.lang)
+        if served is not None:
+            visit = served.on(visit)
+        status = self._record_visit(visit, ticket_served=served is not None, ticket_reason=reason)
+        if status != "failed":
+            self._served.pop(ticket_id, None)

@@ -1824,6 +1824,7 @@ def cmd_desk(args: argparse.Namespace) -> int:
         log=DeskLog(args.db, site, args.desk, spool_dir, training=args.training),
         channel=args.channel,
         training=args.training,
+        data_dir=args.data or paths.default_data_dir(),  # its queues.toml, read in a worker
     )
     return _run_app(app, lang)
 
