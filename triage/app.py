@@ -4,6 +4,7 @@ writing in thread workers so the screen never waits on the database."""
 from __future__ import annotations
 
 import sys
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -112,6 +113,7 @@ class TriageApp(MultilingualApp):
         self.queue_every = queue_every
         self.queue_letters: tuple[str, ...] | None = None  # the site's queues, once read
         self._tickets: Tickets | None = None
+        self._tickets_made = threading.Lock()
         self._served: dict[int, Served] = {}  # tickets finished whose visit is not kept yet
         self.default_channel = channel  # "phone" for a phone desk; each citizen starts here
         self.training = training  # a practice database of its own: the desk says so
@@ -351,7 +353,7 @@ class TriageApp(MultilingualApp):
 
     def watch_queue(self) -> None:
         """Start reading the queue (once the log has opened: after the first question)."""
-        if self.data_dir is None or self.queue_letters is not None:
+        if self.data_dir is None:
             return
         self.read_queue()
         self.set_interval(self.queue_every, self.read_queue)
@@ -378,9 +380,10 @@ class TriageApp(MultilingualApp):
         store = self.visit_log.store
         if not store.opened:
             store.open()
-        if self._tickets is None:
-            self._tickets = Tickets(store)
-        return self._tickets
+        with self._tickets_made:  # the line's reader and a call may both come first
+            if self._tickets is None:
+                self._tickets = Tickets(store)
+            return self._tickets
 
     @work(thread=True, exclusive=True, group="queue-read", name="read_queue", exit_on_error=False)
     def read_queue(self) -> None:
