@@ -240,6 +240,33 @@ async def test_numbers_of_an_earlier_day_never_show(db, tickets):
         assert "Jobcenter (A): ingen venter" in shown(app)
 
 
+async def test_numbers_leave_at_midnight_while_the_database_is_down(tmp_path):
+    folder = tmp_path / "db"
+    folder.mkdir()
+    db = str(folder / "visits.db")
+    store = Store(db, spool_dir=tmp_path / "spool")
+    store.open()
+    tickets = Tickets(store)
+    evening = datetime(2026, 11, 23, 22, 58, 0, tzinfo=UTC)  # 23:58 in Copenhagen
+    tickets.issue(SITE, "A", "meeting", now=evening)
+    tickets.call_next(SITE, "skranke-2", now=evening + timedelta(seconds=30))
+    tickets.close()
+    store.dispose()
+    clock = [evening + timedelta(seconds=40)]
+    app = board(db, now=lambda: clock[0].astimezone(LOCAL_ZONE))
+    async with app.run_test(size=SIZE) as pilot:
+        assert await until(pilot, lambda: at_any_scale(app, "A 001", "skranke-2") >= 0)
+        bring_back = take_away(db, tmp_path)
+        try:
+            assert await until(pilot, lambda: "Tavlen kan ikke hente" in shown(app))
+            assert at_any_scale(app, "A 001", "skranke-2") >= 0  # still today
+            clock[0] = evening + timedelta(minutes=3)  # 00:01 the next day, still down
+            assert await until(pilot, lambda: at_any_scale(app, "A 001", "skranke-2") < 0)
+            assert "Tavlen kan ikke hente" in shown(app)
+        finally:
+            bring_back()
+
+
 def test_board_view_orders_calls_by_their_last_call_newest_first(tickets):
     for _ in range(4):
         tickets.issue(SITE, "A", "meeting", now=at(0))

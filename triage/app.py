@@ -6,7 +6,7 @@ from __future__ import annotations
 import errno
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -363,7 +363,7 @@ class BoardApp(MultilingualApp):
         self._tickets: Tickets | None = None
         self._polling = False  # a read is under way: the next tick does not start another
         self._shown: BoardView | None = None  # what the screen was last told
-        self._down = ""
+        self._down: tuple[str, date] | None = None  # what the screen was last told of a failure
 
     def get_default_screen(self) -> Screen:
         return self.board
@@ -414,13 +414,13 @@ class BoardApp(MultilingualApp):
         except Exception as error:  # noqa: BLE001 - whatever it is, the board says so and retries
             # Pooled connections may hold a file that was replaced: the next try opens anew.
             self.store.engine.dispose()
-            reason = board_failure(error, self.lang)
-            if reason != self._down or self._shown is not None:
-                self._down, self._shown = reason, None
-                self.board.post_message(BoardDown(reason, now.date()))
+            down = (board_failure(error, self.lang), now.date())  # a new day drops the numbers
+            if down != self._down or self._shown is not None:
+                self._down, self._shown = down, None
+                self.board.post_message(BoardDown(*down))
             return
         if view != self._shown or self._down:
-            self._shown, self._down = view, ""
+            self._shown, self._down = view, None
             self.board.post_message(BoardUpdated(view))
 
 
