@@ -219,6 +219,22 @@ async def test_a_database_gone_is_said_on_the_board_which_recovers(db, tickets, 
         assert "Jobcenter (A): ingen venter" in shown(app)
 
 
+async def test_a_database_of_a_newer_version_is_said_on_the_board(tmp_path):
+    db = tmp_path / "visits.db"
+    store = Store(db, spool_dir=tmp_path / "spool")
+    store.open()
+    with store.engine.begin() as conn:
+        conn.execute(text("UPDATE triage_meta SET value = '99' WHERE key = 'schema_version'"))
+        conn.execute(text("UPDATE triage_meta SET value = '99' WHERE key = 'writable_from'"))
+    store.dispose()
+    app = board(str(db), lang="en")
+    async with app.run_test(size=SIZE) as pilot:
+        newer = "is from a newer version of triage (schema 99"
+        assert await until(pilot, lambda: newer in shown(app)), shown(app)
+        assert "The board cannot fetch the numbers right now" in shown(app)
+        assert "locally" not in shown(app)  # the desk's sentence speaks of its spool
+
+
 # --- a number never outlives its day ---------------------------------------------------------
 
 

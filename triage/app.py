@@ -414,7 +414,8 @@ class BoardApp(MultilingualApp):
         except Exception as error:  # noqa: BLE001 - whatever it is, the board says so and retries
             # Pooled connections may hold a file that was replaced: the next try opens anew.
             self.store.engine.dispose()
-            down = (board_failure(error, self.lang), now.date())  # a new day drops the numbers
+            reason = board_failure(error, self.lang, self.store.describe())
+            down = (reason, now.date())  # a new day drops the numbers
             if down != self._down or self._shown is not None:
                 self._down, self._shown = down, None
                 self.board.post_message(BoardDown(*down))
@@ -424,13 +425,15 @@ class BoardApp(MultilingualApp):
             self.board.post_message(BoardUpdated(view))
 
 
-def board_failure(error: BaseException, lang: str) -> str:
+def board_failure(error: BaseException, lang: str, db: str) -> str:
     """Why the board could not read the queue, in one line of the UI language where the cause
-    is known; else the driver's own words."""
-    from triage.db.errors import db_cause
-    from triage.spool import one_line
+    is known (a store's refusal, e.g. a newer schema, in its own sentence); else the driver's
+    own words."""
+    from triage.db.errors import DbError, db_cause
 
     if isinstance(error, FileNotFoundError) and error.strerror:
         return error.strerror
+    if isinstance(error, DbError) and error.code == "db_newer":  # the desk's text speaks of visits
+        error = DbError("db_newer_command", **{"db": db, **error.params})
     cause = db_cause(error)
-    return t(f"why_db_{cause}", lang) if cause else one_line(error)[:200]
+    return t(f"why_db_{cause}", lang) if cause else failure_text(error, lang)
