@@ -119,6 +119,12 @@ CASES: list[tuple[str, str, int, str]] = [
     ("queue-format-csv", "queue status --format csv", U, "--format kan ikke være 'csv'"),
     ("queue-missing-db", "queue status --db {new}.db", B, "findes ikke"),
     ("queue-unknown-site", "queue status --db {good} --site nowhere", B, "Stedet 'nowhere'"),
+    # board15: the waiting-room board refuses before it draws anything
+    ("board-missing-db", "board --db {new}.db", B, "findes ikke"),
+    ("board-unknown-site", "board --db {good} --site nowhere", B, "Stedet 'nowhere'"),
+    ("board-site-without-queues", "board --db {good} --site sc-valby", B, "har ingen køer"),
+    ("board-in-memory", "board --db sqlite://", B, "i hukommelsen"),
+    ("board-url-unknown-kind", "board --db bogus://x --lang en", B, "'bogus'"),
     # --- numbers out of range
     (
         "export-min-count-negative",

@@ -3,9 +3,11 @@ writing in thread workers so the screen never waits on the database."""
 
 from __future__ import annotations
 
+import errno
 import sys
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
+from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,8 +40,12 @@ from triage.desklog import DeskLog
 from triage.flow import Flow
 from triage.i18n import t
 
-if TYPE_CHECKING:  # the queue's code loads in the desk's workers, after the first question
-    from triage.queue import Served, Tickets
+if TYPE_CHECKING:  # the queue's code loads in workers, after the first question
+    from screens.board import BoardScreen
+    from triage.db.store import Store
+    from triage.queue import BoardView, Served, Tickets
+    from triage.queue_data import Queue
+    from triage.sites import Sites
 
 REPLAY_SECONDS = 30
 OPEN_LOG_AFTER = 0.5  # seconds after start-up
@@ -470,3 +476,119 @@ class TriageApp(MultilingualApp):
         status = self._record_visit(visit, ticket_served=served is not None, ticket_reason=reason)
         if status != "failed":
             self._served.pop(ticket_id, None)
+
+
+# --- board15: the waiting-room board (`triage board`) -------------------------------------------
+
+BOARD_POLL_SECONDS = 0.4  # a call is on the board well within a second of its commit
+BOARD_CALLS = 5  # the last numbers called that the board shows
+
+
+class BoardApp(MultilingualApp):
+    """The waiting-room board of one site. A worker reads the queue every BOARD_POLL_SECONDS
+    (one indexed read of today's tickets at the site) and tells the screen when something
+    changed; a database that does not answer is said on the board and tried again at the
+    next poll, never a traceback."""
+
+    CSS_PATH = str(paths.stylesheet())
+    BINDINGS = [
+        Binding("f2", "toggle_language", "key_language", id="key_language", show=False),
+        Binding("ctrl+q", "quit", "key_quit", priority=True, id="key_quit", show=False),
+    ]
+
+    def __init__(
+        self,
+        store: Store,
+        sites: Sites,
+        site: str,
+        queues: Sequence[Queue],
+        lang: str = "da",
+        poll_seconds: float = BOARD_POLL_SECONDS,
+        now: Callable[[], datetime] | None = None,
+    ) -> None:
+        super().__init__()
+        self.store = store
+        self.site = site
+        self.lang = lang
+        self.poll_seconds = poll_seconds
+        self.now = now or present.local_now
+        from screens.board import BoardScreen  # not on the desk's start path
+
+        self.board: BoardScreen = BoardScreen(sites, site, queues)
+        self._tickets: Tickets | None = None
+        self._polling = False  # a read is under way: the next tick does not start another
+        self._shown: BoardView | None = None  # what the screen was last told
+        self._down: tuple[str, date] | None = None  # what the screen was last told of a failure
+
+    def get_default_screen(self) -> Screen:
+        return self.board
+
+    async def run_async(self, *, headless: bool = False, **kwargs) -> object:
+        if not headless and not has_terminal():
+            raise NoTerminal()
+        return await super().run_async(headless=headless, **kwargs)
+
+    def on_mount(self) -> None:
+        translate_bindings(self, self.lang)
+        self.poll()
+        self.set_interval(self.poll_seconds, self.poll)
+
+    def action_toggle_language(self) -> None:
+        self.lang = "en" if self.lang == "da" else "da"
+
+    def _fatal_error(self) -> None:  # as the desk: no traceback on the wall (see TriageApp)
+        self._close_messages_no_wait()
+
+    def poll(self) -> None:
+        if not self._polling:
+            self._polling = True
+            self.read_board()
+
+    @work(thread=True, group="board", name="read_board", exit_on_error=False)
+    def read_board(self) -> None:
+        try:
+            self._read_board()
+        finally:
+            self._polling = False
+
+    def _read_board(self) -> None:
+        from screens.board import BoardDown, BoardUpdated
+        from triage.queue import Tickets, board_view
+
+        now = self.now()
+        try:
+            database = self.store.engine.url.database
+            if self.store.dialect == "sqlite" and database and not Path(database).exists():
+                # SQLite would make a new, empty file: the board only reads.
+                raise FileNotFoundError(errno.ENOENT, t("board_db_missing", self.lang), database)
+            if not self.store.opened:
+                self.store.open()
+            if self._tickets is None:
+                self._tickets = Tickets(self.store)
+            view = board_view(self._tickets, self.site, BOARD_CALLS, now)
+        except Exception as error:  # noqa: BLE001 - whatever it is, the board says so and retries
+            # Pooled connections may hold a file that was replaced: the next try opens anew.
+            self.store.engine.dispose()
+            reason = board_failure(error, self.lang, self.store.describe())
+            down = (reason, now.date())  # a new day drops the numbers
+            if down != self._down or self._shown is not None:
+                self._down, self._shown = down, None
+                self.board.post_message(BoardDown(*down))
+            return
+        if view != self._shown or self._down:
+            self._shown, self._down = view, None
+            self.board.post_message(BoardUpdated(view))
+
+
+def board_failure(error: BaseException, lang: str, db: str) -> str:
+    """Why the board could not read the queue, in one line of the UI language where the cause
+    is known (a store's refusal, e.g. a newer schema, in its own sentence); else the driver's
+    own words."""
+    from triage.db.errors import DbError, db_cause
+
+    if isinstance(error, FileNotFoundError) and error.strerror:
+        return error.strerror
+    if isinstance(error, DbError) and error.code == "db_newer":  # the desk's text speaks of visits
+        error = DbError("db_newer_command", **{"db": db, **error.params})
+    cause = db_cause(error)
+    return t(f"why_db_{cause}", lang) if cause else failure_text(error, lang)

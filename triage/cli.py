@@ -37,6 +37,7 @@ COMMANDS = (
     "demo",
     "report",
     "queue",
+    "board",
 )
 # Commands that only read (or delete) what a database holds: they never create one.
 READS_EXISTING = ("check", "purge", "summary", "export", "rebalance", "report", "queue")
@@ -495,6 +496,14 @@ def build_parser() -> argparse.ArgumentParser:
     queue.set_defaults(func=cmd_queue_status, spool_dir=None)
     queue.add_argument("action", choices=("status",), help="status: who waits now")
     queue.add_argument("--format", choices=("table", "json"), default="table")
+
+    board = sub.add_parser(
+        "board",
+        parents=[_data("data folder (for the queues and site names)"), db, lang],
+        help="the waiting-room board: the last numbers called and to which desk, full screen",
+    )
+    board.set_defaults(func=cmd_board, spool_dir=None)
+    board.add_argument("--site", help="the site whose waiting room it is (default: the area's)")
     return parser
 
 
@@ -1827,6 +1836,44 @@ def cmd_desk(args: argparse.Namespace) -> int:
         data_dir=args.data or paths.default_data_dir(),  # its queues.toml, read in a worker
     )
     return _run_app(app, lang)
+
+
+# --- board15: the waiting-room board -------------------------------------------------------
+
+
+def cmd_board(args: argparse.Namespace) -> int:
+    """The board only reads: a database file that does not exist is named, never created. A
+    server that does not answer is said on the board itself, which keeps trying."""
+    lang = args.lang
+    data = args.data or paths.default_data_dir()
+    loaded = load(data, check_cases=False, queues=True)
+    if not loaded.ok or loaded.flow is None or loaded.queues is None:
+        _print_problems(loaded.errors, lang, sys.stderr)
+        print(t("flow_invalid", lang, data=data), file=sys.stderr)
+        return 1
+    flow, queues = loaded.flow, loaded.queues
+    site = args.site or flow.sites.default_site
+    if not _site_known(flow, site, lang):
+        return 1
+    if not queues.at(site):
+        print(t("board_site_has_no_queues", lang, site=site, data=data), file=sys.stderr)
+        return 1
+    target = paths.sqlite_file(args.db)
+    if refuse_memory_db(args) or not _server_url_usable(args):
+        return 1
+    if isinstance(target, Path) and not target.exists():
+        print(t("db_missing", lang, path=target), file=sys.stderr)
+        return 1
+    if _not_a_database(args, must_hold_one=True):
+        return 1
+    from triage.app import BoardApp
+    from triage.db.store import Store
+
+    store = Store(args.db, spool_dir=args.spool_dir)
+    try:
+        return _run_app(BoardApp(store, flow.sites, site, queues.at(site), lang=lang), lang)
+    finally:
+        store.dispose()
 
 
 def _run_app(app, lang: str) -> int:

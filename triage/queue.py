@@ -424,3 +424,52 @@ def forget_numbers_before(conn: Connection, day: date) -> int:
 def today_of(now: datetime | None = None) -> date:
     """The local day a moment falls on (tickets are numbered per local day)."""
     return _today(_utc(now))
+
+
+# --- board15: what the waiting-room board shows ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class BoardCall:
+    label: str  # A 042
+    desk: str  # the desk it is called to
+
+
+@dataclass(frozen=True)
+class BoardView:
+    """A site's board today: the last numbers called, newest first, and the waiting per queue
+    (by letter, only queues with someone waiting)."""
+
+    day: date
+    calls: tuple[BoardCall, ...]
+    waiting: dict[str, int]
+
+
+def board_view(tickets: Tickets, site: str, limit: int, now: datetime | None = None) -> BoardView:
+    """The last `limit` tickets called today at the site, newest call first, and how many wait
+    per queue. Both read today's rows of one site by the (site, day, …) index: cheap enough to
+    ask several times a second. A recall counts as a new call (the number is shown again);
+    within one minute a ticket still being served (its call's second in clock_utc) is taken
+    as newer than one already done."""
+    today = _today(_utc(now))
+    of_today = (_T.c.site_id == site, _T.c.local_date == today)
+    with tickets.engine.connect() as conn:
+        called = conn.execute(
+            select(_T.c.queue, _T.c.number, _T.c.desk)
+            .where(*of_today, _T.c.called_utc.is_not(None), _T.c.number.is_not(None))
+            .order_by(
+                _T.c.called_utc.desc(),
+                _T.c.clock_utc.is_(None),
+                _T.c.clock_utc.desc(),
+                _T.c.id.desc(),
+            )
+            .limit(limit)
+        )
+        calls = tuple(BoardCall(label(queue, number), desk or "") for queue, number, desk in called)
+        waiting = conn.execute(
+            select(_T.c.queue, func.count())
+            .where(*of_today, _T.c.state == "waiting")
+            .group_by(_T.c.queue)
+        )
+        counts = {queue: int(count) for queue, count in waiting}
+    return BoardView(today, calls, counts)
