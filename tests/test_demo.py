@@ -17,7 +17,7 @@ from triage.cli import main
 from triage.db.store import Store
 from triage.demo import DESK_SITES, DemoHistory
 from triage.stats import footfall, summarize, visit_counts
-from triage.visits import FIELDS
+from triage.visits import FIELDS, QUEUE_FIELDS
 
 END = date(2026, 11, 23)
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,10 +36,10 @@ def test_same_seed_same_visits(flow, year):
 
 
 def test_rows_are_demo_and_inside_opening_hours(flow, year):
-    row = dict(zip(FIELDS, year[0], strict=True))
+    row = dict(zip(FIELDS + QUEUE_FIELDS, year[0], strict=True))
     assert row["demo"] is True and len(row["visit_id"]) == 32
     for values in year[::50]:
-        visit = dict(zip(FIELDS, values, strict=True))
+        visit = dict(zip(FIELDS + QUEUE_FIELDS, values, strict=True))
         day = date.fromisoformat(visit["local_date"])
         minute = int(visit["at_utc"][14:16])
         moment = datetime(2000, 1, 1, visit["local_hour"], minute).time()
@@ -60,7 +60,7 @@ def test_the_story_it_tells(flow, year, tmp_path):
     ]
     assert stored == [
         tuple(
-            dict(zip(FIELDS, v, strict=True))[f]
+            dict(zip(FIELDS + QUEUE_FIELDS, v, strict=True))[f]
             for f in ("visit_id", "local_date", "site_id", "outcome_id", "channel")
         )
         for v in year
@@ -256,7 +256,7 @@ def test_weeks_days_and_durations_vary_as_real_ones_do(flow, year):
     """No two weeks alike: ordinary weeks (no holiday, no summer) differ by more than rounding
     would make them, the same weekday differs from week to week, and the time at the desk
     spreads from under a minute to several."""
-    visits = [dict(zip(FIELDS, v, strict=True)) for v in year]
+    visits = [dict(zip(FIELDS + QUEUE_FIELDS, v, strict=True)) for v in year]
     weeks: dict[tuple[int, int], int] = {}
     days: dict[tuple[int, int], set] = {}
     mondays: dict[str, int] = {}
