@@ -437,7 +437,7 @@ class DemoHistory:
         self._classes = {subset: number for number, subset in enumerate(subsets)}
         noise = (
             "(r INTEGER PRIMARY KEY, site INT, minute INT, errand INT, phone INT, postcode INT, "
-            "wait_u INT, wait_bin INT, service_bin INT)"
+            "wait_u INT, wait_f INT, service_f INT)"
         )
         tables = {
             "demo_slot": "(slot INTEGER PRIMARY KEY, day INT, local_date TEXT, hour INT, "
@@ -452,7 +452,6 @@ class DemoHistory:
             "demo_postcode": "(bin INTEGER PRIMARY KEY, postcode INT)",
             "demo_route": f"(key INTEGER PRIMARY KEY, {', '.join(ROUTE_TEXT)}, base_s INT, "
             f"queue TEXT, service_s INT{self._class_columns()})",
-            "demo_tail": "(bin INTEGER PRIMARY KEY, wait_f INT, service_f INT)",
             "demo_wait": "(key INTEGER PRIMARY KEY, chance INT, mean_s INT, behind_s INT)",
             "demo_open": "(key INTEGER PRIMARY KEY)",
             "demo_code": CODE_COLUMNS.format(classes=self._class_columns()),
@@ -473,7 +472,10 @@ class DemoHistory:
         most = max((s[5] for s in slots), default=0)
         cursor.executemany("INSERT INTO demo_count VALUES (?)", ((k,) for k in range(most)))
         # The queue's numbers come from a stream of their own: the visits stay as they were.
+        # A wait's and a service's factor each from one table (no lookup per visit); the pair
+        # repeats only after NOISE_A × NOISE_B visits.
         queue_rnd = random.Random(self.seed ^ 0x0DE5)
+        tails = list(_tails())
         for name, size in (("demo_noise_a", NOISE_A), ("demo_noise_b", NOISE_B)):
             cursor.executemany(
                 f"INSERT INTO {name} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -486,13 +488,12 @@ class DemoHistory:
                         rnd.randrange(100),
                         rnd.randrange(BINS),
                         queue_rnd.randrange(10_000),
-                        queue_rnd.randrange(BINS),
-                        queue_rnd.randrange(BINS),
+                        tails[queue_rnd.randrange(BINS)][1],
+                        tails[queue_rnd.randrange(BINS)][2],
                     )
                     for r in range(size)
                 ),
             )
-        cursor.executemany("INSERT INTO demo_tail VALUES (?, ?, ?)", _tails())
         cursor.executemany("INSERT INTO demo_wait VALUES (?, ?, ?, ?)", self._waits(slots, routes))
         cursor.executemany("INSERT INTO demo_errand VALUES (?, ?)", self._errand_bins())
         cursor.executemany(
@@ -762,15 +763,14 @@ SELECT ((v.day * {sites} + v.site) << 32) | v.gi, v.slot, v.day, v.site, v.minut
        -- A citizen in person with an errand a queue here takes: the wait (the backlog's, and
        -- Erlang C's for those who wait at all) and the service, whole seconds.
        CASE WHEN r.queue IS NOT NULL AND v.phone >= :phone THEN w.behind_s +
-           CASE WHEN v.wait_u < w.chance THEN w.mean_s * tw.wait_f / 1000 ELSE 0 END END,
-       CASE WHEN r.queue IS NOT NULL AND v.phone >= :phone THEN r.service_s * ts.service_f / 1000
+           CASE WHEN v.wait_u < w.chance THEN w.mean_s * v.wait_f / 1000 ELSE 0 END END,
+       CASE WHEN r.queue IS NOT NULL AND v.phone >= :phone THEN r.service_s * v.service_f / 1000
        END
        {classes}
 FROM (
     SELECT s.slot, s.day, s.hour, s.weekday, s.bucket, s.first + c.k AS gi,
            (a.wait_u + b.wait_u) % 10000 AS wait_u,
-           (a.wait_bin + b.wait_bin) % {bins} AS wait_bin,
-           (a.service_bin + b.service_bin) % {bins} AS service_bin,
+           a.wait_f, b.service_f,
            CASE WHEN (a.site + b.site) % {scale} < s.first_cut THEN {first_site}
                 WHEN (a.site + b.site) % {scale} < s.second_cut THEN {second_site}
                 ELSE {third_site} END AS site,
@@ -789,8 +789,6 @@ CROSS JOIN demo_errand e ON e.key = v.bucket * {bins} + v.errand_bin
 CROSS JOIN demo_postcode p ON p.bin = v.postcode_bin
 CROSS JOIN demo_route r ON r.key = (e.errand * {sites} + v.site) * {postcodes} + p.postcode
 CROSS JOIN demo_wait w ON w.key = v.slot * {sites} + v.site
-CROSS JOIN demo_tail tw ON tw.bin = v.wait_bin
-CROSS JOIN demo_tail ts ON ts.bin = v.service_bin
 {until}
 """
 
