@@ -180,6 +180,8 @@ def test_the_export_and_the_report_say_which_time_they_used(store, flow):
 
 def test_service_time_in_words():
     assert ServiceTime(11.5, 240).says("da") == "målt: 11,5 min på 240 besøg"
+    assert ServiceTime(5.71, 2382).says("da") == "målt: 5,7 min på 2.382 besøg"
+    assert ServiceTime(5.71, 2382).says("en") == "measured: 5.7 min over 2,382 visits"
     assert ServiceTime(11.5, 1).says("en") == "measured: 11.5 min over 1 visit"
     assert ServiceTime(12.0, 0).says("da") == "anslået: 12 min"
     assert ServiceTime(12.0, 0).says("en") == "estimated: 12 min"

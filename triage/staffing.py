@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
 
-from triage.i18n import t
+from triage.i18n import count, t
 
 if TYPE_CHECKING:  # the database layer loads SQLAlchemy: only when a staffing is made
     from triage.db.queries import Filters
@@ -113,7 +113,8 @@ class ServiceTime:
     def says(self, lang: str) -> str:
         """ "målt: 11,5 min på 240 besøg" or "anslået: 12 min": which the staffing used."""
         if self.measured:
-            return t("staffing_measured", lang, minutes=_minutes(self.minutes, lang), n=self.visits)
+            minutes = _minutes(self.minutes, lang)
+            return t("staffing_measured", lang, minutes=minutes, n=count(self.visits, lang))
         return t("staffing_estimated", lang, minutes=_minutes(self.minutes, lang))
 
 
