@@ -7,6 +7,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -16,8 +17,9 @@ from triage import demo
 from triage.cli import main
 from triage.db.store import Store
 from triage.demo import DESK_SITES, DemoHistory
+from triage.model import LOCAL_ZONE
 from triage.stats import footfall, summarize, visit_counts
-from triage.visits import FIELDS
+from triage.visits import FIELDS, QUEUE_FIELDS
 
 END = date(2026, 11, 23)
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,10 +38,10 @@ def test_same_seed_same_visits(flow, year):
 
 
 def test_rows_are_demo_and_inside_opening_hours(flow, year):
-    row = dict(zip(FIELDS, year[0], strict=True))
+    row = dict(zip(FIELDS + QUEUE_FIELDS, year[0], strict=True))
     assert row["demo"] is True and len(row["visit_id"]) == 32
     for values in year[::50]:
-        visit = dict(zip(FIELDS, values, strict=True))
+        visit = dict(zip(FIELDS + QUEUE_FIELDS, values, strict=True))
         day = date.fromisoformat(visit["local_date"])
         minute = int(visit["at_utc"][14:16])
         moment = datetime(2000, 1, 1, visit["local_hour"], minute).time()
@@ -60,7 +62,7 @@ def test_the_story_it_tells(flow, year, tmp_path):
     ]
     assert stored == [
         tuple(
-            dict(zip(FIELDS, v, strict=True))[f]
+            dict(zip(FIELDS + QUEUE_FIELDS, v, strict=True))[f]
             for f in ("visit_id", "local_date", "site_id", "outcome_id", "channel")
         )
         for v in year
@@ -256,7 +258,7 @@ def test_weeks_days_and_durations_vary_as_real_ones_do(flow, year):
     """No two weeks alike: ordinary weeks (no holiday, no summer) differ by more than rounding
     would make them, the same weekday differs from week to week, and the time at the desk
     spreads from under a minute to several."""
-    visits = [dict(zip(FIELDS, v, strict=True)) for v in year]
+    visits = [dict(zip(FIELDS + QUEUE_FIELDS, v, strict=True)) for v in year]
     weeks: dict[tuple[int, int], int] = {}
     days: dict[tuple[int, int], set] = {}
     mondays: dict[str, int] = {}
@@ -346,3 +348,178 @@ def test_demo_in_a_read_only_folder_says_so(tmp_path):
         assert "kan kun læses" in done.stderr and "--db" in done.stderr, done.stderr
         assert "Frigør plads" not in done.stderr and "Traceback" not in done.stderr
     assert sorted(p.name for p in folder.iterdir()) == ["demo.db"]
+
+
+# --- the queue in the demo -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def queues(flow):
+    from triage.model import Report
+    from triage.paths import default_data_dir
+    from triage.queue_data import read_queues
+
+    return read_queues(default_data_dir(), flow, Report())
+
+
+# A history that ends today, a Friday at 13:30.
+NOW = datetime(2026, 11, 20, 13, 30, tzinfo=LOCAL_ZONE)
+
+
+def _queue_history(flow, queues, until: datetime | None = None) -> DemoHistory:
+    """Four weeks at the default footfall: Skelbækgade still draws far above its target."""
+    end = until.date() + timedelta(days=1) if until else END
+    return DemoHistory(flow, 28, 7, 1500, end, until=until, queues=queues)
+
+
+@pytest.fixture(scope="module")
+def queued_store(flow, queues, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("queued")
+    store = Store(folder / "demo.db", spool_dir=folder / "spool")
+    store.open()
+    store.load_demo(_queue_history(flow, queues))
+    yield store
+    store.dispose()
+
+
+def _rows(store, sql: str) -> list[tuple]:
+    from sqlalchemy import text
+
+    with store.engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(text(sql))]
+
+
+TICKET_READ = (
+    "SELECT site_id, local_date, local_hour, state, number, issued_utc, called_utc, done_utc, "
+    "wait_s, service_s, clock_utc, errand, queue FROM visit_ticket"
+)
+
+
+def test_demo_writes_tickets_beside_the_visits_of_the_sites_with_queues(queued_store, flow):
+    tickets = _rows(queued_store, TICKET_READ)
+    visits = _rows(
+        queued_store,
+        "SELECT site_id, channel, handled_here, outcome_id, wait_s, service_s FROM visit",
+    )
+    assert {t[0] for t in tickets} == set(DESK_SITES)
+    served = [t for t in tickets if t[3] == "served"]
+    timed = [v for v in visits if v[5] is not None]
+    # One served ticket per visit with queue times, with the same times, site and errand.
+    assert len(served) == len(timed) > 1000
+    assert Counter((t[0], t[11], t[8], t[9]) for t in served) == Counter(
+        (v[0], v[3], v[4], v[5]) for v in timed
+    )
+    # Only citizens in person whose errand is handled at the site took a ticket.
+    assert all(v[1] == "in_person" and v[2] for v in timed)
+    assert any(v[1] == "in_person" and v[2] and v[5] is None for v in visits) is False
+    # No-shows 3–5 %: waited, never served.
+    no_shows = [t for t in tickets if t[3] == "no_show"]
+    assert 0.03 <= len(no_shows) / len(tickets) <= 0.05
+    assert all(t[9] is None and t[8] is not None for t in no_shows)
+    # Past days: no numbers, no running clock; times to the minute, called after the wait.
+    assert all(t[4] is None and t[10] is None for t in tickets)
+    for t in tickets[::97]:
+        issued, called, done = (datetime.fromisoformat(str(x)) for x in t[5:8])
+        assert issued.second == called.second == done.second == 0
+        assert called == (issued + timedelta(seconds=t[8])).replace(second=0)
+        assert issued <= called <= done
+        assert t[12] == "A"
+
+
+def test_demo_service_times_spread_around_the_estimates_with_a_long_tail(queued_store, flow):
+    times: dict[str, list[int]] = {}
+    for site, service_s in _rows(
+        queued_store, "SELECT site_id, service_s FROM visit WHERE service_s IS NOT NULL"
+    ):
+        times.setdefault(site, []).append(service_s)
+    for site, found in times.items():
+        found.sort()
+        mean = sum(found) / len(found) / 60
+        estimate = flow.sites[site].service_minutes
+        assert 0.7 * estimate <= mean <= 1.4 * estimate, (site, mean, estimate)
+        median, p95 = found[len(found) // 2], found[len(found) * 95 // 100]
+        assert p95 > 2.5 * median and found[0] >= 0.2 * estimate * 60  # a tail, no zero
+
+
+def test_demo_the_overloaded_site_waits_longest(queued_store, flow, queues):
+    """By the data: the tickets per hour at each site's counters and its measured service
+    time give each site's load in its busiest hour of the week; the site loaded beyond its
+    counters waits longest, and every site waits longer in its busy hours than its quiet."""
+    counters = _queue_history(flow, queues).counters()
+    per_cell: dict[tuple, int] = {}
+    days: dict[tuple, set] = {}
+    waits: dict[str, list[int]] = {}
+    by_hour: dict[tuple, list[int]] = {}
+    service: dict[str, list[int]] = {}
+    for site, day, hour, state, *_, wait_s, service_s, _, _, _ in _rows(queued_store, TICKET_READ):
+        weekday = date.fromisoformat(str(day)).weekday()
+        per_cell[(site, weekday, hour)] = per_cell.get((site, weekday, hour), 0) + 1
+        days.setdefault((site, weekday), set()).add(day)
+        waits.setdefault(site, []).append(wait_s)
+        by_hour.setdefault((site, hour), []).append(wait_s)
+        if state == "served":
+            service.setdefault(site, []).append(service_s)
+    load = {}
+    for site in waits:
+        minutes = sum(service[site]) / len(service[site]) / 60
+        busiest = max(
+            n / len(days[(s, weekday)]) for (s, weekday, _), n in per_cell.items() if s == site
+        )
+        load[site] = busiest * minutes / 60 / counters[site]  # ρ: 1 = the counters' all
+    mean_wait = {site: sum(w) / len(w) for site, w in waits.items()}
+    overloaded = max(load, key=load.get)
+    assert load[overloaded] > 1 > min(load.values()), load
+    assert max(mean_wait, key=mean_wait.get) == overloaded, (load, mean_wait)
+    for site in waits:
+        hours = {h: sum(w) / len(w) for (s, h), w in by_hour.items() if s == site}
+        busy = max(hours, key=lambda h: sum(1 for _ in by_hour[(site, h)]))
+        quiet = min(hours, key=lambda h: sum(1 for _ in by_hour[(site, h)]))
+        assert hours[busy] > hours[quiet], (site, hours)
+
+
+def test_demo_tickets_of_today_keep_their_numbers_and_none_is_done_after_now(
+    flow, queues, tmp_path
+):
+    now = NOW
+    store = Store(tmp_path / "demo.db", spool_dir=tmp_path / "spool")
+    store.open()
+    store.load_demo(_queue_history(flow, queues, until=now))
+    tickets = _rows(store, TICKET_READ + " ORDER BY id")
+    today = [t for t in tickets if str(t[1]) == now.date().isoformat()]
+    assert today and all(t[4] is None for t in tickets if t not in today)
+    for site in {t[0] for t in today}:
+        mine = sorted((t for t in today if t[0] == site), key=lambda t: t[4])
+        assert [t[4] for t in mine] == list(range(1, len(mine) + 1))
+        issued = [str(t[5]) for t in mine]
+        assert issued == sorted(issued)  # numbered in the order they were issued
+    cutoff = now.astimezone(UTC).replace(tzinfo=None)
+    assert all(datetime.fromisoformat(str(t[7])) < cutoff for t in tickets)
+    store.dispose()
+
+
+def test_demo_tickets_on_postgres_are_those_of_the_bulk_load(flow, queues, pg_url, tmp_path):
+    from triage.db.bulk import insert_demo_tickets
+
+    end = NOW.date() + timedelta(days=1)
+    history = DemoHistory(flow, 10, 3, 800, end, until=NOW, queues=queues)
+    sqlite_store = Store(tmp_path / "demo.db", spool_dir=tmp_path / "spool")
+    sqlite_store.open()
+    sqlite_store.load_demo(history)
+    postgres = Store(pg_url, spool_dir=tmp_path / "spool-pg")
+    postgres.open()
+    postgres.insert_many(history.visits())
+    assert insert_demo_tickets(postgres, history) > 100
+
+    def read(store) -> list[tuple]:
+        sql = TICKET_READ.replace("SELECT ", "SELECT id, ") + " ORDER BY id"
+        read = [
+            (r[1], str(r[2]), *r[3:6], *(str(x)[:16] for x in r[6:9]), *r[9:])
+            for r in _rows(store, sql)
+        ]
+        return sorted(read, key=repr)
+
+    assert read(postgres) == read(sqlite_store)
+    timed = "SELECT visit_id, wait_s, service_s FROM visit ORDER BY visit_id"
+    assert _rows(postgres, timed) == _rows(sqlite_store, timed)
+    sqlite_store.dispose()
+    postgres.dispose()

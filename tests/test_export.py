@@ -755,10 +755,10 @@ def test_staffing_sheet_flags_hours_short_of_counters(store, flow, tmp_path):
     assert rule.dxf.fill.bgColor.rgb.endswith("FFC7CE")  # the rows it marks: needed > today
     document = json.loads(export.write(built, "json", tmp_path / "ud.json")[0].read_text())
     jsonschema.validate(document, SCHEMA)
-    assert [r[-1] for r in document["tables"]["staffing"]["rows"]] == [
-        "nej, der mangler 1 skranke",
-        "ja",
-        "nej, der mangler 2 skranker",
+    assert [r[-2:] for r in document["tables"]["staffing"]["rows"]] == [
+        ["nej, der mangler 1 skranke", "anslået: 6 min"],
+        ["ja", "anslået: 6 min"],
+        ["nej, der mangler 2 skranker", "anslået: 6 min"],
     ]
 
 

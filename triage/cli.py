@@ -1743,8 +1743,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
         # Demo visits are made from the seed: a second load would repeat their ids.
         print(t("demo_not_empty", lang, db=store.describe()), file=sys.stderr)
         return 1
+    from triage.model import Report
+    from triage.queue_data import read_queues
+
+    # The sites with queues get tickets, waits and service times (validate reports the file).
+    queues = read_queues(args.data or paths.default_data_dir(), flow, Report())
     history = DemoHistory(
-        flow, args.days, args.seed, args.per_day, end, until=None if args.end else now
+        flow,
+        args.days,
+        args.seed,
+        args.per_day,
+        end,
+        until=None if args.end else now,
+        queues=queues,
     )
     started = time.perf_counter()
     from triage.terminal import progress_bar
@@ -1759,7 +1770,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 shown = (lambda visits: bar(text=say(visits))) if bar.shown else None
                 written = store.load_demo(history, shown)
             else:
+                from triage.db.bulk import insert_demo_tickets
+
                 written = store.insert_many(history.visits())
+                insert_demo_tickets(store, history)
     except KeyboardInterrupt:
         print(t("demo_interrupted", lang, db=store.describe()), file=sys.stderr)
         return 1

@@ -16,7 +16,7 @@ import os
 import re
 import stat
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,7 +25,14 @@ from triage.dates import EARLIEST, LATEST
 from triage.errors import CodedError
 from triage.i18n import change, count, t
 from triage.sites import Sites
-from triage.staffing import DEFAULT_WAIT_MINUTES, DEFAULT_WAIT_SHARE, counters_needed
+from triage.staffing import (
+    DEFAULT_WAIT_MINUTES,
+    DEFAULT_WAIT_SHARE,
+    MEASURED_AT_LEAST,
+    ServiceTime,
+    counters_needed,
+    service_times,
+)
 from triage.stats import (
     Filters,
     SiteShare,
@@ -142,6 +149,8 @@ class MonthReport:
     staffed: bool = True  # whether any site has counters and service times to compare
     wait_minutes: float = DEFAULT_WAIT_MINUTES
     wait_share: float = DEFAULT_WAIT_SHARE
+    # The time per citizen each site's staffing used: measured in the month, or estimated.
+    service: dict[str, ServiceTime] = field(default_factory=dict)
 
     @property
     def last_year_month(self) -> date:
@@ -177,7 +186,11 @@ def _heat(cells: dict[tuple, int]) -> dict[tuple[int, int], float]:
 
 
 def _short(
-    cells: dict[tuple, int], sites: Sites, wait_minutes: float, wait_share: float
+    cells: dict[tuple, int],
+    sites: Sites,
+    service: dict[str, ServiceTime],
+    wait_minutes: float,
+    wait_share: float,
 ) -> list[ShortHour]:
     """Hours where the counters needed (Erlang C, as the export's staffing table: citizens in
     person on an average such weekday with visits) exceed the site's counters."""
@@ -186,11 +199,11 @@ def _short(
     for (site, weekday, hour), visits in _by_weekday_hour(cells).items():
         if site not in sites:
             continue
-        service, counters = sites[site].service_minutes, sites[site].capacity
-        if not service or counters is None:
+        time, counters = service.get(site), sites[site].capacity
+        if time is None or counters is None:
             continue
         arrivals = visits / days[(site, weekday)]
-        need = counters_needed(arrivals, service, wait_minutes, wait_share)
+        need = counters_needed(arrivals, time.minutes, wait_minutes, wait_share)
         if need.counters > counters:
             short.append(ShortHour(site, weekday, hour, arrivals, need.counters, counters))
     short.sort(key=lambda s: (s.counters - s.needed, s.site_id, s.weekday, s.hour))
@@ -215,6 +228,7 @@ def build(
     in_person = Filters(channels=("in_person",), include_demo=include_demo)
     peak = max(cells.items(), key=lambda item: (item[1], item[0]), default=None)
     demo = visit_counts(store, month, end, ("demo",), filters=filters)
+    service = service_times(store, sites, month, end, in_person)
     return MonthReport(
         month=month,
         end=end,
@@ -235,10 +249,12 @@ def build(
         short=_short(
             visit_counts(store, month, end, hourly, filters=in_person),
             sites,
+            service,
             DEFAULT_WAIT_MINUTES,
             DEFAULT_WAIT_SHARE,
         ),
-        staffed=any(s.capacity is not None and s.service_minutes for s in sites),
+        staffed=any(s.capacity is not None and s.id in service for s in sites),
+        service=service,
     )
 
 
@@ -895,7 +911,27 @@ def _staffing_section(report: MonthReport, sites: Sites, lang: str) -> str:
             parts.append(
                 _p(t("rep_short_more", lang, hours=len(report.short) - SHORT_HOURS_SHOWN), "note")
             )
-    parts.append(f'<p class="note">{_e(t("rep_staffing_note", lang))}</p>')
+    staffed = [site for site in sites if site.capacity is not None and site.id in report.service]
+    if staffed:  # which time per citizen each site's counters were worked out with
+        parts.append(f"<h3>{_e(t('rep_service_heading', lang))}</h3>")
+        parts.append(
+            "<ul>"
+            + "".join(
+                "<li>"
+                + _e(
+                    t(
+                        "rep_service_site",
+                        lang,
+                        site=sites.name_of(site.id, lang),
+                        says=report.service[site.id].says(lang),
+                    )
+                )
+                + "</li>"
+                for site in staffed
+            )
+            + "</ul>"
+        )
+    parts.append(_p(t("rep_service_note", lang, least=MEASURED_AT_LEAST), "note"))
     return '<section class="page">' + "".join(parts) + "</section>"
 
 

@@ -5,6 +5,14 @@ none outside opening hours, a summer low and a Christmas dip, sick-pay errands g
 years, and Skelbækgade — the address everyone knew — drawing far more than its share at first
 and less as word of the other sites spreads. Every row is marked demo.
 
+At the sites with queues (queues.toml), a citizen in person whose errand is handled there took
+a ticket: the visit has its wait and service seconds, and the queue table its ticket. Waits
+follow the load (Erlang C for the hour's arrivals at the site's counters, and a backlog that
+builds up in an hour with more citizens than the counters serve and carries into the next), so
+the overloaded site waits longest; service times spread around sites.toml's estimate per errand
+with a long tail; about one ticket in 26 is a no-show. Past days' tickets have no numbers, as
+the queue's privacy rules say; today's keep theirs.
+
 The same seed gives the same visits. Rows are made a few weeks at a time, so memory stays
 flat however many days are asked for.
 """
@@ -21,8 +29,10 @@ from pathlib import Path
 
 from triage.flow import Flow
 from triage.model import LOCAL_ZONE
+from triage.queue_data import NO_QUEUES, Queues
 from triage.search import ASK, routes_from_start
-from triage.visits import FIELDS
+from triage.staffing import counters_needed, erlang_c
+from triage.visits import FIELDS, QUEUE_FIELDS
 from triage.walk import AnswerError, route
 
 DESK_SITES = ("jc-skelbaek", "jc-musvaage", "jc-nord")  # the order of the daily site split
@@ -104,6 +114,39 @@ ROUTE_TEXT = (
     "postcode_site_id",
 )
 ROUTE_COLUMNS = ("destination_id", "outcome_id", "handled_here", "postcode_site_id", "postcode")
+# The queue. Minutes at the counter per errand, as a share of the site's estimate (sites.toml's
+# service_minutes): a new registration takes long, a quick question short; others 1.
+ERRAND_SERVICE = {
+    "register_unemployed": 1.5,
+    "apply_benefits": 1.4,
+    "integration_programme": 1.3,
+    "disability_pension": 1.3,
+    "rehabilitation": 1.2,
+    "flexjob": 1.2,
+    "meeting": 0.7,
+    "dagpenge_meeting": 0.8,
+    "danish_lessons": 0.6,
+    "employer": 0.8,
+}
+SERVICE_FLOOR = 0.4  # no service shorter than this share of its errand's mean; the rest a tail
+TICKET_COLUMNS = (
+    "local_date",
+    "local_hour",
+    "local_weekday",
+    "site_id",
+    "queue",
+    "errand",
+    "state",
+    "desk",
+    "recalls",
+    "issued_utc",
+    "called_utc",
+    "done_utc",
+    "wait_s",
+    "service_s",
+)
+NO_SHOW_EVERY = 25  # a no-show beside every 25th ticket served: 1 in 26, 3.8 %
+LONGEST_STEADY_WAIT_S = 15 * 60  # Erlang C's mean near a full house is for a day, not an hour
 _SIZES = {
     "noise_a": NOISE_A,
     "noise_b": NOISE_B,
@@ -153,8 +196,10 @@ class DemoHistory:
         per_day: int,
         end: date,
         until: datetime | None = None,
+        queues: Queues = NO_QUEUES,
     ) -> None:
         self.flow = flow
+        self.queues = queues  # the sites with queues get tickets, waits and service times
         self.days = days
         self.seed = seed
         self.per_day = per_day
@@ -248,7 +293,123 @@ class DemoHistory:
                         "postcode_site_id": home,
                         # Seconds at the desk before the long tail: about 10 a question.
                         "base_s": 10 + 8 * (" ".join(result.path).count(" ") + 1),
+                        **self._queued(site, result.outcome.id, result.handled_here),
                     }
+
+    def _queued(self, site: str, errand: str, handled_here: bool) -> dict:
+        """The queue a citizen in person took a ticket in (none: referred on, or no queues at
+        the site), and the errand's mean seconds at the counter."""
+        queue = self.queues.for_errand(site, errand) if handled_here else None
+        minutes = self.flow.sites[site].service_minutes if queue is not None else None
+        if queue is None or not minutes:
+            return {"queue": None, "service_s": None}
+        return {
+            "queue": queue.letter,
+            "service_s": round(minutes * 60 * ERRAND_SERVICE.get(errand, 1.0)),
+        }
+
+    def _waits(self, slots: list[tuple], routes: list[dict]) -> Iterator[tuple]:
+        """(slot × sites + site, chance in 10,000 of waiting at all, the mean wait of those
+        who wait, the backlog's wait): from the hour's expected tickets at the site, its
+        counters (sites.toml's capacity) and the mean service of its errands (Erlang C), and
+        the citizens an earlier overloaded hour of the day left waiting (a fluid backlog)."""
+        queued, service = self._queued_mix(routes)
+        counters = [self._staffed(i, queued, service) for i in range(len(SITE_ORDER))]
+        backlog = [0.0] * len(SITE_ORDER)
+        day = None
+        for number, slot in enumerate(slots, start=1):
+            if slot[0] != day:
+                day, backlog = slot[0], [0.0] * len(SITE_ORDER)
+            n, first_cut, second_cut, bucket = slot[5], slot[7], slot[8], slot[9]
+            shares = {
+                DESK_SITES[0]: first_cut / SCALE,
+                DESK_SITES[1]: (second_cut - first_cut) / SCALE,
+                DESK_SITES[2]: 1 - second_cut / SCALE,
+            }
+            for site_ix, site in enumerate(SITE_ORDER):
+                minutes = service[bucket][site_ix]
+                if not minutes:
+                    yield (number * len(SITE_ORDER) + site_ix, 0, 0, 0)
+                    continue
+                open_ = counters[site_ix]
+                arrivals = n * shares[site] * (1 - PHONE_SHARE) * queued[bucket][site_ix]
+                load = arrivals * minutes / 60
+                served_per_hour = open_ * 60 / minutes
+                before = backlog[site_ix]
+                backlog[site_ix] = max(0.0, before + arrivals - served_per_hour)
+                waits_behind = (before + backlog[site_ix]) / 2 / served_per_hour * 3600
+                if load < open_:
+                    chance = erlang_c(open_, load)
+                    mean = min(minutes * 60 / (open_ - load), LONGEST_STEADY_WAIT_S)
+                else:
+                    chance, mean = 1.0, minutes * 60 / open_
+                key = number * len(SITE_ORDER) + site_ix
+                yield (key, round(chance * 10_000), round(mean), round(waits_behind))
+
+    def counters(self) -> dict[str, int]:
+        """Per site with a queue: the counters it opens for the queue in this history."""
+        queued, service = self._queued_mix(list(self._routes()))
+        return {
+            site: self._staffed(i, queued, service)
+            for i, site in enumerate(SITE_ORDER)
+            if service[BUCKETS // 2][i]
+        }
+
+    def _staffed(self, site_ix: int, queued: list[list[float]], service: list[list[float]]) -> int:
+        """The counters a site opens for its queue: as planned for its target share (sites.toml)
+        of a busy hour on an ordinary Tuesday (Erlang C, 80 % within 10 minutes), at most its
+        capacity. A site drawing more than its target share (Skelbækgade, at first) is then
+        overloaded in its busy hours, as the story goes."""
+        site = self.flow.sites[SITE_ORDER[site_ix]]
+        middle = BUCKETS // 2
+        share = site.target_share if site.target_share is not None else 1 / len(SITE_ORDER)
+        planned = (
+            self.per_day
+            * WEEKDAY_WEIGHT[1]
+            * max(HOUR_WEIGHT.values())
+            / sum(HOUR_WEIGHT.values())
+            * share
+            * (1 - PHONE_SHARE)
+            * queued[middle][site_ix]
+        )
+        minutes = service[middle][site_ix] or 1.0
+        needed = counters_needed(planned, minutes).counters
+        return max(1, min(needed, site.capacity or needed))
+
+    def _queued_mix(self, routes: list[dict]) -> tuple[list[list[float]], list[list[float]]]:
+        """Per errand bucket and site: the share of citizens in person who take a ticket, and
+        their mean minutes at the counter (0: no queue)."""
+        weights = dict(POSTCODES)
+        total = sum(weights.values())
+        per_route: dict[tuple[int, int], tuple[float, float]] = {}  # (errand, site) → share, s
+        for r in routes:
+            errand_ix, rest = divmod(r["key"], len(SITE_ORDER) * len(POSTCODES))
+            site_ix, postcode_ix = divmod(rest, len(POSTCODES))
+            if r["queue"] is None:
+                continue
+            share = weights[POSTCODES[postcode_ix][0]] / total
+            before = per_route.get((errand_ix, site_ix), (0.0, 0.0))
+            per_route[(errand_ix, site_ix)] = (
+                before[0] + share,
+                before[1] + share * r["service_s"],
+            )
+        queued, service = [], []
+        for bucket in range(BUCKETS + 1):
+            grow = 1 + 0.6 * bucket / BUCKETS
+            mix = [ERRAND_WEIGHT[e] * (grow if e in SICK else 1) for e in self.errands]
+            whole = sum(mix)
+            shares, minutes = [], []
+            for site_ix in range(len(SITE_ORDER)):
+                share = seconds = 0.0
+                for errand_ix, weight in enumerate(mix):
+                    part, part_s = per_route.get((errand_ix, site_ix), (0.0, 0.0))
+                    share += weight / whole * part
+                    seconds += weight / whole * part_s
+                shares.append(share)
+                minutes.append(seconds / share / 60 if share else 0.0)
+            queued.append(shares)
+            service.append(minutes)
+        return queued, service
 
     def _open_minutes(self) -> Iterator[tuple]:
         """(weekday × sites + site) × 1440 + minute of the day, for every minute a site is open."""
@@ -274,7 +435,10 @@ class DemoHistory:
             {tuple(c for c in ROUTE_COLUMNS if c in keys) for keys in groupings} - {()}
         )
         self._classes = {subset: number for number, subset in enumerate(subsets)}
-        noise = "(r INTEGER PRIMARY KEY, site INT, minute INT, errand INT, phone INT, postcode INT)"
+        noise = (
+            "(r INTEGER PRIMARY KEY, site INT, minute INT, errand INT, phone INT, postcode INT, "
+            "wait_u INT, wait_f INT, service_f INT)"
+        )
         tables = {
             "demo_slot": "(slot INTEGER PRIMARY KEY, day INT, local_date TEXT, hour INT, "
             "weekday INT, utc_prefix TEXT, n INT, first INT, first_cut INT, "
@@ -286,8 +450,9 @@ class DemoHistory:
             "demo_noise_b": noise,
             "demo_errand": "(key INTEGER PRIMARY KEY, errand INT)",
             "demo_postcode": "(bin INTEGER PRIMARY KEY, postcode INT)",
-            "demo_route": f"(key INTEGER PRIMARY KEY, {', '.join(ROUTE_TEXT)}, base_s INT"
-            f"{self._class_columns()})",
+            "demo_route": f"(key INTEGER PRIMARY KEY, {', '.join(ROUTE_TEXT)}, base_s INT, "
+            f"queue TEXT, service_s INT{self._class_columns()})",
+            "demo_wait": "(key INTEGER PRIMARY KEY, chance INT, mean_s INT, behind_s INT)",
             "demo_open": "(key INTEGER PRIMARY KEY)",
             "demo_code": CODE_COLUMNS.format(classes=self._class_columns()),
         }
@@ -306,9 +471,14 @@ class DemoHistory:
         cursor.executemany("INSERT INTO demo_site VALUES (?, ?)", enumerate(SITE_ORDER))
         most = max((s[5] for s in slots), default=0)
         cursor.executemany("INSERT INTO demo_count VALUES (?)", ((k,) for k in range(most)))
+        # The queue's numbers come from a stream of their own: the visits stay as they were.
+        # A wait's and a service's factor each from one table (no lookup per visit); the pair
+        # repeats only after NOISE_A × NOISE_B visits.
+        queue_rnd = random.Random(self.seed ^ 0x0DE5)
+        tails = list(_tails())
         for name, size in (("demo_noise_a", NOISE_A), ("demo_noise_b", NOISE_B)):
             cursor.executemany(
-                f"INSERT INTO {name} VALUES (?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO {name} VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     (
                         r,
@@ -317,10 +487,14 @@ class DemoHistory:
                         rnd.randrange(BINS),
                         rnd.randrange(100),
                         rnd.randrange(BINS),
+                        queue_rnd.randrange(10_000),
+                        tails[queue_rnd.randrange(BINS)][1],
+                        tails[queue_rnd.randrange(BINS)][2],
                     )
                     for r in range(size)
                 ),
             )
+        cursor.executemany("INSERT INTO demo_wait VALUES (?, ?, ?, ?)", self._waits(slots, routes))
         cursor.executemany("INSERT INTO demo_errand VALUES (?, ?)", self._errand_bins())
         cursor.executemany(
             "INSERT INTO demo_postcode VALUES (?, ?)", enumerate(_bins([w for _, w in POSTCODES]))
@@ -344,7 +518,14 @@ class DemoHistory:
                     "" if c == "postcode_site_id" and r[c] is None else r[c] for c in subset
                 )
                 r[f"class{number}"] = numbered.get(value)
-        columns = ["key", *ROUTE_TEXT, "base_s", *(f"class{n}" for n in self._classes.values())]
+        columns = [
+            "key",
+            *ROUTE_TEXT,
+            "base_s",
+            "queue",
+            "service_s",
+            *(f"class{n}" for n in self._classes.values()),
+        ]
         cursor.executemany(
             f"INSERT INTO demo_route VALUES ({', '.join('?' * len(columns))})",
             ([r[c] for c in columns] for r in routes),
@@ -373,22 +554,45 @@ class DemoHistory:
             CODES.format(table=table, classes=classes, until=self._until_sql(), **_SIZES),
             {"low": chunk[0], "high": chunk[1], "phone": round(PHONE_SHARE * 100)},
         )
-        return cursor.rowcount
+        made = cursor.rowcount
+        cutoff = self._cutoff()
+        if cutoff is not None:  # today: a citizen not yet done by now has no times (nor ticket)
+            cursor.execute(
+                f"UPDATE {table} SET wait_s = NULL, service_s = NULL WHERE wait_s IS NOT NULL "
+                f"AND day * 1440 + (SELECT hour FROM demo_slot s WHERE s.slot = {table}.slot) * 60"
+                f" + minute + (wait_s + max(service_s, 120)) / 60 >= {cutoff}"
+            )
+        return made
+
+    def _cutoff(self) -> int | None:
+        """`until` as day number × 1440 + local minute of the day; None for whole days."""
+        if self.until is None:
+            return None
+        until = self.until.astimezone(LOCAL_ZONE)
+        return (until.date() - self.start).days * 1440 + until.hour * 60 + until.minute
+
+    @property
+    def today(self) -> date | None:
+        """The day whose tickets keep their numbers (the history ends today), or None."""
+        return self.until.astimezone(LOCAL_ZONE).date() if self.until is not None else None
 
     def _until_sql(self) -> str:
         """No visit at or after `until` (day number × 1440 + local minute of the day); no
         condition at all for a history of whole days, which costs nothing per visit."""
-        if self.until is None:
+        cutoff = self._cutoff()
+        if cutoff is None:
             return ""
-        until = self.until.astimezone(LOCAL_ZONE)
-        cutoff = (until.date() - self.start).days * 1440 + until.hour * 60 + until.minute
         return f"WHERE v.day * 1440 + v.hour * 60 + v.minute < {cutoff}"
 
     def visit_select(self, codes: str = "temp.demo_code") -> tuple[str, dict]:
-        """The SELECT spelling the codes in `codes` out as visit rows (FIELDS order), and its
-        parameters."""
+        """The SELECT spelling the codes in `codes` out as visit rows (FIELDS, then
+        QUEUE_FIELDS), and its parameters."""
         select = VISITS.format(codes=codes, u=SPREAD)
         return select, {"prefix": self.prefix, "version": self.flow.version}
+
+    def ticket_select(self, codes: str = "temp.demo_code") -> str:
+        """The SELECT spelling the codes in `codes` out as queue tickets (TICKET_COLUMNS)."""
+        return TICKETS.format(codes=codes)
 
     def counts_sql(
         self, keys: tuple[str, ...], codes: str = "temp.demo_code"
@@ -487,16 +691,43 @@ class DemoHistory:
             for chunk in self.prepare(cursor):
                 self.make_codes(cursor, chunk)
                 for row in cursor.execute(select, params):  # a row at a time: memory stays flat
-                    yield (*row[:11], bool(row[11]), *row[12:17], bool(row[17]))
+                    yield (*row[:11], bool(row[11]), *row[12:17], bool(row[17]), *row[18:])
         finally:
             memory.close()
 
     def visits(self) -> Iterator[dict]:
         """The same visits as dicts (for the store's bulk insert on any engine)."""
         for row in self.rows():
-            visit = dict(zip(FIELDS, row, strict=True))
+            visit = dict(zip(FIELDS + QUEUE_FIELDS, row, strict=True))
             visit["at_utc"] = visit["at_utc"].replace(" ", "T") + "+00:00"
             yield visit
+
+    def tickets(self) -> Iterator[dict]:
+        """The queue's tickets as dicts of TICKET_COLUMNS (numberless), made the same way in a
+        private in-memory database (loading into PostgreSQL)."""
+        memory = sqlite3.connect(":memory:")
+        try:
+            cursor = memory.cursor()
+            select = self.ticket_select()
+            for chunk in self.prepare(cursor):
+                self.make_codes(cursor, chunk)
+                for row in cursor.execute(select):
+                    ticket = dict(zip(TICKET_COLUMNS, row, strict=True))
+                    ticket["local_date"] = date.fromisoformat(ticket["local_date"])
+                    for column in ("issued_utc", "called_utc", "done_utc"):
+                        ticket[column] = datetime.fromisoformat(ticket[column]).replace(tzinfo=UTC)
+                    yield ticket
+        finally:
+            memory.close()
+
+
+def _tails() -> Iterator[tuple[int, int, int]]:
+    """(bin, wait factor, service factor) in thousandths, BINS quantiles: a wait of those who
+    wait is exponential (Erlang C's), a service SERVICE_FLOOR of its mean and an exponential
+    tail; both average 1."""
+    for bin_ in range(BINS):
+        tail = -math.log(1 - (bin_ + 0.5) / BINS)
+        yield bin_, round(1000 * tail), round(1000 * (SERVICE_FLOOR + (1 - SERVICE_FLOOR) * tail))
 
 
 def _clamp(factor: float) -> float:
@@ -523,15 +754,23 @@ def _bins(weights: list[float]) -> list[int]:
 # the visit table's (date, site) index; the visit id is made from it.
 CODE_COLUMNS = (
     "(k INTEGER PRIMARY KEY, slot INT, day INT, site INT, minute INT, route INT, "
-    "phone INT{classes})"
+    "phone INT, wait_s INT, service_s INT{classes})"
 )
 CODES = """
 INSERT INTO {table}
 SELECT ((v.day * {sites} + v.site) << 32) | v.gi, v.slot, v.day, v.site, v.minute, r.key,
-       v.phone < :phone
+       v.phone < :phone,
+       -- A citizen in person with an errand a queue here takes: the wait (the backlog's, and
+       -- Erlang C's for those who wait at all) and the service, whole seconds.
+       CASE WHEN r.queue IS NOT NULL AND v.phone >= :phone THEN w.behind_s +
+           CASE WHEN v.wait_u < w.chance THEN w.mean_s * v.wait_f / 1000 ELSE 0 END END,
+       CASE WHEN r.queue IS NOT NULL AND v.phone >= :phone THEN r.service_s * v.service_f / 1000
+       END
        {classes}
 FROM (
     SELECT s.slot, s.day, s.hour, s.weekday, s.bucket, s.first + c.k AS gi,
+           (a.wait_u + b.wait_u) % 10000 AS wait_u,
+           a.wait_f, b.service_f,
            CASE WHEN (a.site + b.site) % {scale} < s.first_cut THEN {first_site}
                 WHEN (a.site + b.site) % {scale} < s.second_cut THEN {second_site}
                 ELSE {third_site} END AS site,
@@ -549,6 +788,7 @@ CROSS JOIN demo_open o ON o.key = (v.weekday * {sites} + v.site) * 1440 + v.hour
 CROSS JOIN demo_errand e ON e.key = v.bucket * {bins} + v.errand_bin
 CROSS JOIN demo_postcode p ON p.bin = v.postcode_bin
 CROSS JOIN demo_route r ON r.key = (e.errand * {sites} + v.site) * {postcodes} + p.postcode
+CROSS JOIN demo_wait w ON w.key = v.slot * {sites} + v.site
 {until}
 """
 
@@ -564,9 +804,36 @@ SELECT printf('%s%024x', :prefix, c.k), s.utc_prefix || printf('%02d:00.000000',
        -- tail (a citizen with papers, a question to ask back) from a number 0…59 as random
        -- as the visit's minute.
        r.base_s + {u} * {u} * {u} / 900,
-       1
+       1, c.wait_s, c.service_s
 FROM {codes} c
 CROSS JOIN demo_slot s ON s.slot = c.slot
 CROSS JOIN demo_route r ON r.key = c.route
 ORDER BY c.k
 """
+
+# A ticket for every visit that has queue times; beside every NO_SHOW_EVERY-th, a citizen who
+# took a ticket the same minute, waited as long, and did not come when called and recalled.
+# Times to the minute (issued at the visit's minute, called after the wait, done after the
+# service); past days' numbers are dropped (today's are given after the load: number_today).
+TICKET_TIME = "strftime('%Y-%m-%d %H:%M:00.000000', {at}, printf('+%d seconds', {seconds}))"
+TICKETS = """
+SELECT s.local_date, s.hour, s.weekday, r.site_id, r.queue, r.outcome_id, t.state, r.desk,
+       t.recalls, s.utc_prefix || printf('%02d:00.000000', c.minute) AS issued,
+       {called}, {done}, c.wait_s, CASE WHEN t.state = 'served' THEN c.service_s END
+FROM {codes} c
+CROSS JOIN demo_slot s ON s.slot = c.slot
+CROSS JOIN demo_route r ON r.key = c.route
+CROSS JOIN (SELECT 'served' AS state, 0 AS recalls UNION ALL SELECT 'no_show', 1) t
+WHERE c.service_s IS NOT NULL AND (t.state = 'served' OR c.k % {every} = 0)
+""".format(
+    called=TICKET_TIME.format(
+        at="s.utc_prefix || printf('%02d:00.000000', c.minute)", seconds="c.wait_s"
+    ),
+    # A no-show is done two minutes after the call: one recall, then marked.
+    done=TICKET_TIME.format(
+        at="s.utc_prefix || printf('%02d:00.000000', c.minute)",
+        seconds="c.wait_s + CASE WHEN t.state = 'served' THEN c.service_s ELSE 120 END",
+    ),
+    codes="{codes}",
+    every=NO_SHOW_EVERY,
+)

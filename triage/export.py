@@ -44,7 +44,13 @@ from triage.errors import CodedError
 from triage.i18n import t
 from triage.model import LOCAL_ZONE
 from triage.sites import Sites
-from triage.staffing import DEFAULT_WAIT_MINUTES, DEFAULT_WAIT_SHARE, counters_needed
+from triage.staffing import (
+    DEFAULT_WAIT_MINUTES,
+    DEFAULT_WAIT_SHARE,
+    MEASURED_AT_LEAST,
+    counters_needed,
+    service_times,
+)
 from triage.stats import (
     Filters,
     Summary,
@@ -343,10 +349,14 @@ def _staffing(store: Store, sites: Sites, options: Options) -> Table:
     ).items():
         key = (site, _day(day).weekday())
         open_days[key] = open_days.get(key, 0) + 1
+    # Measured where enough visits were (the count said beside it is never below --min-count).
+    at_least = max(MEASURED_AT_LEAST, options.min_count)
+    measured = service_times(store, sites, start, end, in_person, at_least)
     rows = []
     for (site, weekday, hour), visits in sorted(counts.items()):
         days = open_days.get((site, weekday), 0)
-        service = sites[site].service_minutes if site in sites else None
+        time = measured.get(site)
+        service = round(time.minutes, 1) if time else None
         capacity = sites[site].capacity if site in sites else None
         arrivals = visits / days if days else 0.0
         counters: int | None
@@ -370,6 +380,7 @@ def _staffing(store: Store, sites: Sites, options: Options) -> Table:
                 served,
                 capacity,
                 _enough(counters, capacity, lang),
+                time.says(lang) if time else None,
             ]
         )
     return Table(
@@ -387,6 +398,7 @@ def _staffing(store: Store, sites: Sites, options: Options) -> Table:
             Column("served_within", "share", derived=True),
             Column("counters_today", "int"),
             Column("counters_enough", derived=True),
+            Column("service_basis"),
         ],
         rows,
     )
@@ -429,6 +441,10 @@ def _about(export: Export, options: Options, total: int | None, demo: bool, site
                 share=f"{options.wait_share * 100:.0f}",
                 minutes=f"{options.wait_minutes:g}",
             ),
+        ),
+        (
+            "exp_about_service",
+            t("exp_about_service_value", lang, least=max(MEASURED_AT_LEAST, options.min_count)),
         ),
         ("exp_about_misdirected", t("exp_about_misdirected_value", lang)),
         # The two measures against the target, defined so they are not taken for each other.

@@ -8,16 +8,36 @@ the target (by default 80 % served within 10 minutes).
 
 Erlang B is computed by its recursion, which stays exact for hundreds of counters where the
 textbook factorial formula overflows.
+
+The time per citizen is measured where the queue has measured it: the MEAN service time of the
+period's served visits at the site (Erlang C's offered load is arrivals × mean service time; a
+median would understate it, service times having a long tail). A site with fewer than
+MEASURED_AT_LEAST such visits uses the estimate in sites.toml (`service_minutes`). Per site, not
+per errand or queue: a site's counters serve all its errands, and the arrivals are counted per
+site, so the mean over the site's mix of errands is the one the model needs.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING
+
+from triage.i18n import count, t
+
+if TYPE_CHECKING:  # the database layer loads SQLAlchemy: only when a staffing is made
+    from triage.db.queries import Filters
+    from triage.db.store import Store
+    from triage.sites import Sites
 
 DEFAULT_WAIT_MINUTES = 10.0
 DEFAULT_WAIT_SHARE = 0.80
 MOST_COUNTERS = 500  # a guard against nonsense input, far above any jobcentre
+# Served visits with a measured service time a site needs in the period before its measured
+# mean is used: with fewer, one long conversation moves the mean by minutes.
+MEASURED_AT_LEAST = 30
 
 
 def erlang_b(counters: int, load: float) -> float:
@@ -77,3 +97,89 @@ def counters_needed(
         share = served_within(counters, load, wait_minutes, service_minutes)
     mean_wait = erlang_c(counters, load) * service_minutes / (counters - load)
     return Need(counters, share, mean_wait)
+
+
+@dataclass(frozen=True)
+class ServiceTime:
+    """The mean minutes a counter spends on one citizen at a site, and where they come from."""
+
+    minutes: float
+    visits: int  # the served visits it was measured on; 0: the estimate from sites.toml
+
+    @property
+    def measured(self) -> bool:
+        return self.visits > 0
+
+    def says(self, lang: str) -> str:
+        """ "målt: 11,5 min på 240 besøg" or "anslået: 12 min": which the staffing used."""
+        if self.measured:
+            minutes = _minutes(self.minutes, lang)
+            return t("staffing_measured", lang, minutes=minutes, n=count(self.visits, lang))
+        return t("staffing_estimated", lang, minutes=_minutes(self.minutes, lang))
+
+
+def _minutes(minutes: float, lang: str) -> str:
+    shown = f"{minutes:.1f}".removesuffix(".0")
+    return shown.replace(".", ",") if lang == "da" else shown
+
+
+def measured_service(
+    store: Store, start: date, end: date, filters: Filters | None = None
+) -> dict[str, tuple[int, float]]:
+    """Per site: the served visits in [start, end) with a measured service time (called from
+    the queue; not void), and their mean service time in seconds."""
+    from sqlalchemy import func, select
+
+    from triage.db.models import Visit, table_of
+
+    visit = table_of(Visit)
+    where = [
+        visit.c.local_date >= start,
+        visit.c.local_date < end,
+        visit.c.voided_utc.is_(None),
+        visit.c.service_s.is_not(None),
+    ]
+    if filters is not None:
+        for column, values in (
+            (visit.c.site_id, filters.sites),
+            (visit.c.destination_id, filters.destinations),
+            (visit.c.channel, filters.channels),
+            (visit.c.outcome_id, filters.outcomes),
+        ):
+            if values is not None:
+                where.append(column.in_(list(values)))
+        if not filters.include_demo:
+            where.append(visit.c.demo.is_(False))
+    query = (
+        select(visit.c.site_id, func.count(), func.avg(visit.c.service_s))
+        .where(*where)
+        .group_by(visit.c.site_id)
+    )
+    with store.engine.connect() as conn:
+        return {site: (int(n), float(mean)) for site, n, mean in conn.execute(query)}
+
+
+def service_times(
+    store: Store,
+    sites: Sites,
+    start: date,
+    end: date,
+    filters: Filters | None = None,
+    at_least: int = MEASURED_AT_LEAST,
+) -> dict[str, ServiceTime]:
+    """Per site: the measured mean service time where the site has at least `at_least` served
+    visits measured in the period, else sites.toml's estimate; a site with neither is left
+    out (no staffing for it)."""
+    measured = measured_service(store, start, end, filters)
+    found: dict[str, ServiceTime] = {}
+    for site in _ids(sites, measured):
+        visits, mean_s = measured.get(site, (0, 0.0))
+        if visits >= max(at_least, 1):
+            found[site] = ServiceTime(mean_s / 60, visits)
+        elif site in sites and sites[site].service_minutes:
+            found[site] = ServiceTime(float(sites[site].service_minutes or 0), 0)
+    return found
+
+
+def _ids(sites: Sites, measured: dict[str, tuple[int, float]]) -> Iterable[str]:
+    yield from sorted({s.id for s in sites} | set(measured))

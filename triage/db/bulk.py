@@ -19,7 +19,7 @@ from triage.db.rollups import (
     rollup_triggers,
     summed_select,
 )
-from triage.visits import FIELDS
+from triage.visits import FIELDS, QUEUE_FIELDS
 
 if TYPE_CHECKING:
     from triage.db.store import Store
@@ -60,15 +60,23 @@ def load_demo(
         add_sql(table, keys, f"SELECT * FROM batch.sum{index} WHERE true")
         for index, (table, keys, _) in enumerate(SUMMED)
     ]
+    from triage.demo import TICKET_COLUMNS
+
     store.engine.dispose()  # our own idle connections would keep the database in WAL
     raw = store.engine.raw_connection()
     total, journal = 0, "wal"
     try:
         cursor = raw.cursor()
         cursor.execute("PRAGMA temp_store = MEMORY")
+        # Tickets a kiosk issued before the load stay if it fails (visits: there were none).
+        tickets_before = cursor.execute("SELECT COALESCE(MAX(id), 0) FROM visit_ticket").fetchone()
         history.prepare(cursor)  # the plan, to spell out the codes
         raw.commit()
         select_visits, params = history.visit_select("batch.demo_code")
+        insert_tickets = (
+            f"INSERT INTO visit_ticket ({', '.join(TICKET_COLUMNS)}) "
+            f"{history.ticket_select('batch.demo_code')}"
+        )
         # If someone else has it open (a desk, a supervisor), load in WAL, beside them.
         with suppress(sqlite3.OperationalError):
             journal = cursor.execute("PRAGMA main.journal_mode = TRUNCATE").fetchone()[0]
@@ -81,8 +89,10 @@ def load_demo(
                     cursor.execute("BEGIN IMMEDIATE")
                     cursor.execute("DROP TRIGGER IF EXISTS visit_rollup_insert")
                     cursor.execute(
-                        f"INSERT INTO visit ({', '.join(FIELDS)}) {select_visits}", params
+                        f"INSERT INTO visit ({', '.join(FIELDS + QUEUE_FIELDS)}) {select_visits}",
+                        params,
                     )
+                    cursor.execute(insert_tickets)
                     for statement in add_counts:
                         cursor.execute(statement)
                     for statement in rollup_triggers("sqlite"):
@@ -95,10 +105,14 @@ def load_demo(
                 total += made
                 if progress is not None:
                     progress(total)
+        if history.today is not None:
+            cursor.execute("BEGIN IMMEDIATE")
+            cursor.execute(NUMBER_TODAY, {"today": history.today.isoformat()})
+            raw.commit()
     except BaseException:
         raw.rollback()
         if total:
-            _remove_demo(raw)
+            _remove_demo(raw, tickets_before[0])
         raise
     finally:
         try:
@@ -110,11 +124,46 @@ def load_demo(
     return total
 
 
-def _remove_demo(raw: Any) -> None:
+# Today's demo tickets numbered per site and queue in the order they were issued (the numbers
+# a kiosk gave them); the same statement on SQLite and PostgreSQL.
+NUMBER_TODAY = """
+UPDATE visit_ticket SET number = numbered.n
+FROM (
+    SELECT id, ROW_NUMBER() OVER (PARTITION BY site_id, queue ORDER BY issued_utc, id) AS n
+    FROM visit_ticket WHERE local_date = :today
+) AS numbered
+WHERE visit_ticket.id = numbered.id
+"""
+
+
+def insert_demo_tickets(store: Store, history: DemoHistory, batch: int = 20000) -> int:
+    """The demo history's queue tickets through SQLAlchemy (PostgreSQL: the portable path beside
+    insert_many), today's numbered; one transaction."""
+    from sqlalchemy import text
+
+    from triage.db.models import VisitTicket, table_of
+
+    table, total, chunk = table_of(VisitTicket), 0, []
+    with store.engine.begin() as conn:
+        for ticket in history.tickets():
+            chunk.append(ticket)
+            if len(chunk) >= batch:
+                conn.execute(table.insert(), chunk)
+                total, chunk = total + len(chunk), []
+        if chunk:
+            conn.execute(table.insert(), chunk)
+            total += len(chunk)
+        if history.today is not None:
+            conn.execute(text(NUMBER_TODAY), {"today": history.today})
+    return total
+
+
+def _remove_demo(raw: Any, tickets_before: int = 0) -> None:
     """Take a half-loaded demo history out again (the database was empty before it)."""
     try:
         cursor = raw.cursor()
         cursor.execute("BEGIN IMMEDIATE")
+        cursor.execute("DELETE FROM visit_ticket WHERE id > ?", (tickets_before,))
         for table, _ in (("visit", ()), *EVERY_ROLLUP):
             cursor.execute(f"DELETE FROM {table} WHERE demo")
         raw.commit()
