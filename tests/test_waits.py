@@ -1,0 +1,278 @@
+"""Wait and service time (triage.waits) on real SQLite and real PostgreSQL: every figure
+against counting the ticket rows directly, the filters, who waits now, an empty period; and
+the overview (Pilot), the committee's report and the exports showing them."""
+
+from __future__ import annotations
+
+import random
+import statistics
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from sqlalchemy import text
+
+from triage.db.store import Store
+from triage.model import LOCAL_ZONE
+from triage.queue import Tickets
+from triage.stats import Filters
+from triage.visits import visit_from_result
+from triage.waits import minutes, percentile, wait_times, waiting_now
+from triage.walk import route
+
+MONDAY = date(2026, 11, 23)
+SITES = ("jc-skelbaek", "jc-musvaage", "ys")
+ERRANDS = ("meeting", "job_search", "benefit_payment")
+
+
+def local(day: date, hour: int, minute: int = 0, second: int = 0) -> datetime:
+    return datetime(day.year, day.month, day.day, hour, minute, second, tzinfo=LOCAL_ZONE)
+
+
+def serve(
+    tickets: Tickets,
+    site: str,
+    issued: datetime,
+    wait_s: int,
+    service_s: int | None,
+    errand: str = "meeting",
+    queue: str = "A",
+) -> None:
+    """One citizen: a ticket issued, called after `wait_s`, then served for `service_s` (None:
+    recalled and marked as not come)."""
+    tickets.issue(site, queue, errand, issued)
+    called = tickets.call_next(site, "d1", now=issued + timedelta(seconds=wait_s))
+    assert called is not None
+    done = issued + timedelta(seconds=wait_s + (service_s or 60))
+    if service_s is None:
+        tickets.recall(called.id, "d1", done - timedelta(seconds=30))
+        tickets.no_show(called.id, "d1", done)
+    else:
+        tickets.finish(called.id, "d1", done)
+
+
+def fill(tickets: Tickets, seed: int = 7) -> None:
+    """Three weekdays at three sites, a few hours each: waits and services of many sizes (a
+    long tail), some no-shows; then one ticket left at a desk and two still waiting (not done:
+    in no figure of the period)."""
+    rng = random.Random(seed)
+    for day in (MONDAY, MONDAY + timedelta(days=1), MONDAY + timedelta(days=3)):
+        for site in SITES:
+            for hour in (9, 10, 13):
+                for i in range(rng.randint(1, 4)):
+                    issued = local(day, hour, 5 * i, rng.randint(0, 59))
+                    wait = int(rng.expovariate(1 / 600))
+                    service = None if rng.random() < 0.15 else 60 + int(rng.expovariate(1 / 400))
+                    serve(tickets, site, issued, wait, service, rng.choice(ERRANDS))
+    last = MONDAY + timedelta(days=3)
+    tickets.issue("jc-skelbaek", "A", "meeting", local(last, 15, 0))
+    tickets.call_next("jc-skelbaek", "d2", now=local(last, 15, 3))  # at a desk, not done
+    tickets.issue("jc-skelbaek", "A", "meeting", local(last, 15, 10))
+    tickets.issue("ys", "Y", "benefit_payment", local(last, 15, 12))
+
+
+@pytest.fixture
+def tickets(store):
+    found = Tickets(store)
+    yield found
+    found.close()
+
+
+def ticket_rows(store: Store) -> list[tuple]:
+    """Every ticket as the table holds it, read with plain SQL."""
+    with store.engine.connect() as conn:
+        return [
+            tuple(r)
+            for r in conn.execute(
+                text(
+                    "SELECT site_id, local_weekday, local_hour, state, wait_s, service_s, "
+                    "errand, local_date FROM visit_ticket"
+                )
+            )
+        ]
+
+
+def p90(values: list[int]) -> float:
+    """The 90th percentile by the standard library (inclusive: Excel's PERCENTILE.INC)."""
+    if len(values) == 1:
+        return float(values[0])
+    return statistics.quantiles(values, n=10, method="inclusive")[8]
+
+
+def expected(rows: list[tuple], key) -> dict:
+    """Figures counted from the ticket rows directly: served and no-shows, and the median and
+    90th percentile of their waits (both) and services (served) by the standard library."""
+    cells: dict = {}
+    for row in rows:
+        site, weekday, hour, state, wait_s, service_s = row[:6]
+        if state not in ("served", "no_show"):
+            continue
+        cell = cells.setdefault(key(site, weekday, hour), {"waits": [], "services": []})
+        cell["waits"].append(wait_s)
+        if state == "served":
+            cell["services"].append(service_s)
+    return {
+        k: (
+            len(c["services"]),
+            len(c["waits"]) - len(c["services"]),
+            statistics.median(c["waits"]),
+            p90(c["waits"]),
+            statistics.median(c["services"]) if c["services"] else None,
+            p90(c["services"]) if c["services"] else None,
+        )
+        for k, c in cells.items()
+    }
+
+
+def shown(figures) -> tuple:
+    return (
+        figures.served,
+        figures.no_shows,
+        figures.wait_median_s,
+        figures.wait_p90_s,
+        figures.service_median_s,
+        figures.service_p90_s,
+    )
+
+
+def same(found: dict, wanted: dict) -> None:
+    assert set(found) == set(wanted)
+    for key, figures in found.items():
+        assert shown(figures) == pytest.approx(wanted[key]), key
+
+
+# --- the figures ---------------------------------------------------------------------------------
+
+
+def test_percentile_interpolates_between_the_nearest_ranks():
+    assert percentile([], 0.5) is None
+    assert percentile([7], 0.9) == 7
+    assert percentile([1, 2, 3, 4], 0.5) == 2.5
+    assert percentile([1, 2, 3, 4], 0.9) == pytest.approx(3.7)
+    assert percentile([10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 1000], 0.9) == 100
+    values = sorted(random.Random(3).choices(range(5000), k=201))
+    assert percentile(values, 0.5) == statistics.median(values)
+    assert percentile(values, 0.9) == pytest.approx(p90(values))
+
+
+def test_every_figure_against_counting_the_tickets(store, tickets):
+    fill(tickets)
+    rows = ticket_rows(store)
+    assert {r[3] for r in rows} == {"served", "no_show", "called", "waiting"}
+    found = wait_times(store, MONDAY, MONDAY + timedelta(days=7))
+    same(found.by_slot, expected(rows, lambda s, w, h: (s, w, h)))
+    same(found.by_hour, expected(rows, lambda s, w, h: (s, h)))
+    same(found.by_site, expected(rows, lambda s, w, h: s))
+    assert found.overall is not None
+    assert shown(found.overall) == pytest.approx(expected(rows, lambda s, w, h: ())[()])
+    # Weekday and hour are local: 09 in Copenhagen, Monday = 0, as the ticket was issued.
+    assert ("jc-skelbaek", 0, 9) in found.by_slot and ("jc-skelbaek", 3, 13) in found.by_slot
+    assert not found.empty
+
+
+def test_the_period_counts_the_days_it_holds(store, tickets):
+    fill(tickets)
+    rows = [r for r in ticket_rows(store) if str(r[7])[:10] == str(MONDAY + timedelta(days=1))]
+    found = wait_times(store, MONDAY + timedelta(days=1), MONDAY + timedelta(days=2))
+    same(found.by_site, expected(rows, lambda s, w, h: s))
+    assert {w for _, w, _ in found.by_slot} == {1}
+
+
+def test_postgresql_percentile_cont_gives_the_same_figures(pg_url, tmp_path):
+    """One definition on both engines: PostgreSQL's own percentile_cont agrees with ours."""
+    opened = Store(pg_url, spool_dir=tmp_path / "spool")
+    opened.open()
+    found_tickets = Tickets(opened)
+    try:
+        fill(found_tickets, seed=11)
+        with opened.engine.connect() as conn:
+            by_sql = {
+                site: (float(a), float(b), float(c), float(d))
+                for site, a, b, c, d in conn.execute(
+                    text(
+                        "SELECT site_id,"
+                        " percentile_cont(0.5) WITHIN GROUP (ORDER BY wait_s),"
+                        " percentile_cont(0.9) WITHIN GROUP (ORDER BY wait_s),"
+                        " percentile_cont(0.5) WITHIN GROUP (ORDER BY service_s),"
+                        " percentile_cont(0.9) WITHIN GROUP (ORDER BY service_s)"
+                        " FROM visit_ticket WHERE state IN ('served', 'no_show')"
+                        " GROUP BY site_id"
+                    )
+                )
+            }
+        found = wait_times(opened, MONDAY, MONDAY + timedelta(days=7)).by_site
+        # percentile_cont skips the no-shows' NULL service: served only, as ours.
+        assert {s: shown(f)[2:] for s, f in found.items()} == pytest.approx(by_sql)
+    finally:
+        found_tickets.close()
+        opened.dispose()
+
+
+def test_filters_choose_sites_and_errands_and_leave_out_phone(store, tickets):
+    fill(tickets)
+    rows = ticket_rows(store)
+    week = (MONDAY, MONDAY + timedelta(days=7))
+    only_ys = wait_times(store, *week, Filters(sites=("ys",)))
+    assert set(only_ys.by_site) == {"ys"}
+    same(only_ys.by_slot, expected([r for r in rows if r[0] == "ys"], lambda s, w, h: (s, w, h)))
+    errands = ("meeting", "job_search")
+    by_errand = wait_times(store, *week, Filters(outcomes=errands))
+    same(by_errand.by_site, expected([r for r in rows if r[6] in errands], lambda s, w, h: s))
+    # Tickets are citizens in person: by phone there are none; with in-person, all of them.
+    assert wait_times(store, *week, Filters(channels=("phone",))).empty
+    in_person = wait_times(store, *week, Filters(channels=("in_person", "phone")))
+    same(in_person.by_site, expected(rows, lambda s, w, h: s))
+    # A destination filter does not apply to tickets (they have none).
+    every = wait_times(store, *week, Filters(destinations=("ys",)))
+    same(every.by_site, expected(rows, lambda s, w, h: s))
+
+
+def test_a_demo_database_s_tickets_are_left_out_with_demo(store, tickets, flow):
+    fill(tickets)
+    week = (MONDAY, MONDAY + timedelta(days=7))
+    assert not wait_times(store, *week, Filters(include_demo=False)).empty  # a real log
+    visit = visit_from_result(
+        route(flow, ["2", "2"], "jc-nord"), "jc-nord", "d", "in_person", 5.0, local(MONDAY, 9)
+    )
+    store.record({**visit, "demo": True})
+    assert store.holds_demo()
+    assert wait_times(store, *week, Filters(include_demo=False)).empty
+    assert not wait_times(store, *week).empty
+
+
+def test_an_empty_period_says_so(store, tickets):
+    fill(tickets)
+    found = wait_times(store, MONDAY - timedelta(days=30), MONDAY)
+    assert found.empty and found.overall is None
+    assert found.by_site == found.by_hour == found.by_slot == {}
+
+
+def test_waiting_now_per_site(store, tickets):
+    fill(tickets)
+    now = local(MONDAY + timedelta(days=3), 15, 20)
+    found = waiting_now(store, now=now)
+    assert set(found) == {"jc-skelbaek", "ys"}
+    assert (found["jc-skelbaek"].waiting, found["jc-skelbaek"].longest_s) == (1, 600)
+    assert found["jc-skelbaek"].desks == 1
+    assert (found["ys"].waiting, found["ys"].longest_s, found["ys"].desks) == (1, 480, 0)
+    # Counted against the rows: the tickets waiting today, per site.
+    today = [r for r in ticket_rows(store) if str(r[7])[:10] == str(now.date())]
+    assert {s: sum(1 for r in today if r[0] == s and r[3] == "waiting") for s in found} == {
+        s: w.waiting for s, w in found.items()
+    }
+    assert waiting_now(store, ["ys"], now=now).keys() == {"ys"}
+    assert waiting_now(store, now=now + timedelta(days=1)) == {}  # a new day: nobody yet
+
+
+def test_minutes_for_people():
+    assert minutes(None) == "–"
+    assert minutes(30) == "0,5" and minutes(30, "en") == "0.5"
+    assert minutes(492) == "8,2"
+    assert minutes(1860) == "31"
+
+
+def test_local_hours_follow_copenhagen_not_utc(store, tickets):
+    """A ticket taken 08:59 UTC in winter is 09:59 in Copenhagen: hour 9."""
+    serve(tickets, "jc-nord", datetime(2026, 11, 25, 8, 59, tzinfo=UTC), 120, 300)
+    found = wait_times(store, MONDAY, MONDAY + timedelta(days=7))
+    assert list(found.by_slot) == [("jc-nord", 2, 9)]
+    assert shown(found.by_slot["jc-nord", 2, 9]) == (1, 0, 120, 120, 300, 300)
