@@ -5,6 +5,7 @@ the overview (Pilot), the committee's report and the exports showing them."""
 from __future__ import annotations
 
 import random
+import re
 import statistics
 from datetime import UTC, date, datetime, timedelta
 
@@ -266,6 +267,7 @@ def test_waiting_now_per_site(store, tickets):
 def test_minutes_for_people():
     assert minutes(None) == "–"
     assert minutes(30) == "0,5" and minutes(30, "en") == "0.5"
+    assert minutes(750) == "13" and minutes(27) == "0,5"  # halves up, as people round
     assert minutes(492) == "8,2"
     assert minutes(1860) == "31"
 
@@ -276,3 +278,154 @@ def test_local_hours_follow_copenhagen_not_utc(store, tickets):
     found = wait_times(store, MONDAY, MONDAY + timedelta(days=7))
     assert list(found.by_slot) == [("jc-nord", 2, 9)]
     assert shown(found.by_slot["jc-nord", 2, 9]) == (1, 0, 120, 120, 300, 300)
+
+
+# --- the overview ---------------------------------------------------------------------------------
+
+NOW = datetime(2026, 11, 23, 10, 30, tzinfo=LOCAL_ZONE)  # a Monday
+
+
+@pytest.fixture
+def queue_db(tmp_path, flow):
+    """Today at 10:30: visits at the jobcentres, and tickets: served and no-shows at two sites
+    since 08:00, one citizen at a desk and two waiting (the first since 10:16)."""
+    path = tmp_path / "queue.db"
+    opened = Store(path, spool_dir=tmp_path / "spool")
+    opened.open()
+    for site in ("jc-skelbaek", "jc-musvaage"):
+        visit = visit_from_result(
+            route(flow, ["2", "2"], site), site, "d", "in_person", 5.0, local(MONDAY, 9)
+        )
+        opened.record(visit)
+    found = Tickets(opened)
+    for i, (wait, service) in enumerate([(300, 600), (900, 300), (1500, None), (600, 420)]):
+        serve(found, "jc-skelbaek", local(MONDAY, 8, 10 * i), wait, service)
+    for i, (wait, service) in enumerate([(60, 240), (120, 360)]):
+        serve(found, "jc-musvaage", local(MONDAY, 9, 10 * i), wait, service)
+    found.issue("jc-skelbaek", "A", "meeting", local(MONDAY, 10, 10))
+    found.call_next("jc-skelbaek", "d3", now=local(MONDAY, 10, 12))
+    found.issue("jc-skelbaek", "A", "meeting", local(MONDAY, 10, 16))
+    found.issue("jc-skelbaek", "A", "meeting", local(MONDAY, 10, 25))
+    found.close()
+    opened.dispose()
+    return path
+
+
+def overview_app(flow, db, tmp_path, monkeypatch, lang: str = "da"):
+    from triage import present
+    from triage.app import TriageApp
+    from triage.desklog import DeskLog
+
+    monkeypatch.setattr(present, "local_now", lambda: NOW)
+    log = DeskLog(str(db), "jc-skelbaek", "overblik", spool_dir=tmp_path / "spool")
+    app = TriageApp(flow, site="jc-skelbaek", log=log, start="overview", open_log_after=0)
+    app.lang = lang
+    return app
+
+
+async def ready(pilot) -> None:
+    await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def queue_text(app) -> str:
+    from textual.widgets import Static
+
+    widget = app.screen.query_one("#sup-queue", Static)
+    return str(widget.render()) if widget.display else ""
+
+
+def row_of(said: str, name: str) -> list[str]:
+    """The cells after a site's name in the queue's table (name as shown, maybe cut)."""
+    line = next(line for line in said.splitlines() if line.startswith(name))
+    return re.findall(r"\S+ / \S+|\S+", line[len(name) :])
+
+
+def expected_cells(db, site: str, lang: str = "da") -> list[str]:
+    """The table's figures for a site today, counted from its ticket rows directly."""
+    opened = Store(db, spool_dir=db.parent / "spool")
+    rows = [r for r in ticket_rows(opened) if r[0] == site]
+    opened.dispose()
+    waits = [r[4] for r in rows if r[3] in ("served", "no_show")]
+    services = [r[5] for r in rows if r[3] == "served"]
+    return [
+        f"{minutes(statistics.median(waits), lang)} / {minutes(p90(waits), lang)}",
+        f"{minutes(statistics.median(services), lang)} / {minutes(p90(services), lang)}",
+        str(len(services)),
+        str(len(waits) - len(services)),
+    ]
+
+
+async def test_the_overview_shows_who_waits_and_the_wait_and_service_times(
+    flow, queue_db, tmp_path, monkeypatch
+):
+    app = overview_app(flow, queue_db, tmp_path, monkeypatch)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        said = queue_text(app)
+        assert said.startswith("Kø: ventetid og betjening i minutter (median / 90 %)")
+        # Skelbækgade: two wait now, the first since 10:16 (14 minutes at 10:30).
+        cells = row_of(said, "Jobcenter Skelbækgade")
+        assert cells == ["2", "14", *expected_cells(queue_db, "jc-skelbaek")]
+        musvaage = next(line for line in said.splitlines() if "Musvågevej" in line)
+        assert musvaage.startswith("…")  # too long: its beginning goes, not its end
+        assert row_of(said, musvaage[: musvaage.index("Musvågevej") + 10]) == [
+            "0",
+            "–",
+            *expected_cells(queue_db, "jc-musvaage"),
+        ]
+        assert "Ventetid pr. time på dagen" in said
+        # 80×24: the table fits the body (the last line, the note, wraps as text).
+        width = app.screen.query_one("#sup-body").content_region.width
+        assert all(len(line) <= width for line in said.splitlines()[:-1]), said
+        assert app.screen.query_one("#sup-body").max_scroll_x == 0
+
+        # Live: a citizen takes a ticket at Musvågevej; the next read of who waits shows it.
+        opened = Store(queue_db, spool_dir=tmp_path / "spool")
+        more = Tickets(opened)
+        more.issue("jc-musvaage", "A", "meeting", local(MONDAY, 10, 27))
+        more.close()
+        opened.dispose()
+        app.screen.refresh_waiting()
+        await ready(pilot)
+        musvaage = next(line for line in queue_text(app).splitlines() if "Musvågevej" in line)
+        assert row_of(queue_text(app), musvaage[: musvaage.index("Musvågevej") + 10])[:2] == [
+            "1",
+            "3,0",
+        ]
+
+        # Last week: no ticket done then; who waits now stays.
+        await pilot.press("6")
+        await ready(pilot)
+        said = queue_text(app)
+        assert "Ingen numre afsluttet i perioden" in said
+        assert row_of(said, "Jobcenter Skelbækgade") == ["2", "14", "–", "–", "0", "0"]
+        assert "Ventetid pr. time" not in said
+
+
+async def test_the_overview_in_english(flow, queue_db, tmp_path, monkeypatch):
+    app = overview_app(flow, queue_db, tmp_path, monkeypatch, lang="en")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await ready(pilot)
+        said = queue_text(app)
+        assert said.startswith("Queue: wait and service in minutes (median / 90 %)")
+        cells = row_of(said, "Jobcentre Skelbækgade")
+        assert cells == ["2", "14", *expected_cells(queue_db, "jc-skelbaek", "en")]
+        assert "Wait per hour of the day" in said
+
+
+async def test_no_queue_section_without_tickets(flow, tmp_path, monkeypatch):
+    path = tmp_path / "visits.db"
+    opened = Store(path, spool_dir=tmp_path / "spool")
+    opened.open()
+    visit = visit_from_result(
+        route(flow, ["2", "2"], "jc-nord"), "jc-nord", "d", "in_person", 5.0, local(MONDAY, 9)
+    )
+    opened.record(visit)
+    opened.dispose()
+    app = overview_app(flow, path, tmp_path, monkeypatch)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await ready(pilot)
+        assert app.screen.queue is not None and not app.screen.queue.used
+        assert queue_text(app) == ""

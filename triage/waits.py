@@ -239,5 +239,9 @@ def minutes(seconds: float | None, lang: str = "da") -> str:
     from ten (12, 31); "–" for none."""
     if seconds is None:
         return "–"
-    shown = f"{seconds / 60:.1f}" if seconds < 600 else f"{seconds / 60:.0f}"
+    # Halves round up, as people round (12,5 minutes is 13, not Python's even 12).
+    if seconds < 600:
+        shown = f"{math.floor(seconds / 6 + 0.5) / 10:.1f}"
+    else:
+        shown = str(math.floor(seconds / 60 + 0.5))
     return shown.replace(".", ",") if lang == "da" else shown
