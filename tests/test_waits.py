@@ -429,3 +429,98 @@ async def test_no_queue_section_without_tickets(flow, tmp_path, monkeypatch):
         await ready(pilot)
         assert app.screen.queue is not None and not app.screen.queue.used
         assert queue_text(app) == ""
+
+
+# --- the exports ----------------------------------------------------------------------------------
+
+WEEK = (MONDAY, MONDAY + timedelta(days=7))
+
+
+def exported_rows(store: Store) -> dict:
+    """The waits table as expected from the ticket rows: per (site, weekday name, hour) the
+    tickets, served, no-shows and the four times in minutes (two decimals)."""
+    from triage.i18n import t
+
+    def in_minutes(seconds):
+        return None if seconds is None else round(seconds / 60, 2)
+
+    wanted = expected(ticket_rows(store), lambda s, w, h: (s, t(f"weekday_{w}", "da"), h))
+    return {
+        key: [served + no_shows, served, no_shows, *map(in_minutes, times)]
+        for key, (served, no_shows, *times) in wanted.items()
+    }
+
+
+def test_the_export_has_wait_and_service_per_site_weekday_and_hour(store, tickets, flow, tmp_path):
+    import csv
+    import json
+
+    import jsonschema
+    import openpyxl
+
+    from triage import export, paths
+
+    fill(tickets)
+    built = export.build(store, flow.sites, export.Options(*WEEK))
+    table = next(x for x in built.tables if x.key == "waits")
+    wanted = exported_rows(store)
+    found = {(r[0], r[2], r[3]): r[4:] for r in table.rows}
+    assert found.keys() == wanted.keys()
+    for key, row in found.items():  # two decimals: a figure on a .005 may round either way
+        assert row == pytest.approx(wanted[key], abs=0.0101), key
+
+    # Written and read back: JSON (valid by the published schema), CSV and Excel.
+    (tmp_path / "out").mkdir()
+    document = json.loads(export.write(built, "json", tmp_path / "out" / "x.json")[0].read_text())
+    schema = json.loads((paths.default_data_dir() / "export.schema.json").read_text())
+    jsonschema.validate(document, schema)
+    waits = document["tables"]["waits"]
+    assert [c["key"] for c in waits["columns"]][4:] == [
+        "tickets",
+        "served",
+        "no_shows",
+        "wait_median_min",
+        "wait_ninetieth_min",
+        "service_median_min",
+        "service_ninetieth_min",
+    ]
+    assert {(r[0], r[2], r[3]): r[4:] for r in waits["rows"]} == found
+
+    files = export.write(built, "csv", tmp_path / "csv", excel_da=True)
+    path = next(p for p in files if p.name == "ventetid_og_betjening.csv")
+    lines = list(csv.reader(path.read_text(encoding="utf-8-sig").splitlines(), delimiter=";"))
+    assert lines[0][4:8] == ["Numre afsluttet", "Betjent", "Udeblevet", "Ventetid median (min.)"]
+    assert len(lines) == len(found) + 1
+    first = lines[1]
+    row = found[(first[0], first[2], int(first[3]))]
+    assert first[7] == ("" if row[3] is None else f"{row[3]:g}".replace(".", ","))
+
+    book = openpyxl.load_workbook(export.write(built, "xlsx", tmp_path / "out" / "x.xlsx")[0])
+    sheet = book["Ventetid og betjening"]
+    cells = list(sheet.iter_rows(values_only=True))
+    assert {(r[0], r[2], r[3]): list(r[4:]) for r in cells[1:]} == found
+
+
+def test_the_export_leaves_small_counts_of_tickets_out(store, tickets, flow):
+    from triage import export
+
+    fill(tickets)
+    k = 3
+    built = export.build(store, flow.sites, export.Options(*WEEK, min_count=k))
+    table = next(x for x in built.tables if x.key == "waits")
+    wanted = exported_rows(store)
+    assert any(0 < w[0] < k for w in wanted.values())  # the fixture has small cells
+    for site, _, weekday, hour, tickets_done, served, no_shows, *times in table.rows:
+        full = wanted[(site, weekday, hour)]
+        if full[0] < k:  # too few tickets: nothing of the row is shown
+            assert [tickets_done, served, no_shows, *times] == [None] * 7
+            continue
+        assert tickets_done == full[0]
+        small = any(0 < n < k for n in full[1:3])
+        assert (served, no_shows) == ((None, None) if small else tuple(full[1:3]))
+        assert times[:2] == pytest.approx(full[3:5], abs=0.0101)  # over enough tickets
+        if 0 < full[1] < k:
+            assert times[2:] == [None, None]
+        else:
+            assert times[2:] == pytest.approx(full[5:], abs=0.0101)
+    assert built.suppressed > 0
