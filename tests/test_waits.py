@@ -524,3 +524,66 @@ def test_the_export_leaves_small_counts_of_tickets_out(store, tickets, flow):
         else:
             assert times[2:] == pytest.approx(full[5:], abs=0.0101)
     assert built.suppressed > 0
+
+
+# --- the committee's report -----------------------------------------------------------------------
+
+
+def test_the_committee_report_has_the_wait_and_service_tables(store, tickets, flow, monkeypatch):
+    from tests.test_committee import Page
+    from triage import committee
+    from triage.i18n import t
+
+    monkeypatch.setattr(committee, "LONG_WAIT_TICKETS", 3)  # the fixture's hours are small
+    fill(tickets)
+    made = datetime(2026, 12, 1, 9, 0, tzinfo=LOCAL_ZONE)
+    report = committee.build(store, flow.sites, date(2026, 11, 1), made)
+    page = Page(committee.render(report, flow.sites))
+    rows = ticket_rows(store)
+    per_site = expected(rows, lambda s, w, h: s)
+    table = next(x for x in page.tables if x[0][0] == "Sted" and "Ventetid, median" in x[0])
+    assert table[0] == [
+        "Sted",
+        "Betjent",
+        "Udeblevet",
+        "Ventetid, median",
+        "Ventetid, 90 %",
+        "Betjening, median",
+        "Betjening, 90 %",
+    ]
+
+    def cells(served, no_shows, *times) -> list[str]:
+        return [str(served), str(no_shows), *(minutes(x) for x in times)]
+
+    assert table[1:-1] == [
+        [flow.sites.name_of(site, "da"), *cells(*per_site[site])] for site in sorted(per_site)
+    ]
+    assert table[-1] == ["Alle steder", *cells(*expected(rows, lambda s, w, h: ())[()])]
+    # The hours with the longest waits: each with enough tickets, longest 90 % first.
+    hours = next(x for x in page.tables if x[0][:3] == ["Sted", "Ugedag og time", "Numre"])
+    by_slot = expected(rows, lambda s, w, h: (s, w, h))
+    enough = [k for k, v in by_slot.items() if v[0] + v[1] >= committee.LONG_WAIT_TICKETS]
+    top = min(enough, key=lambda k: (-by_slot[k][3], k))
+    site, weekday, hour = top
+    assert hours[1] == [
+        flow.sites.name_of(site, "da"),
+        f"{t(f'weekday_{weekday}', 'da')} {hour:02d}-{hour + 1:02d}",
+        str(sum(by_slot[top][:2])),
+        *map(minutes, by_slot[top][2:4]),
+    ]
+    assert len(hours) - 1 == min(len(enough), committee.LONG_WAITS_SHOWN)
+
+
+def test_a_month_without_tickets_says_so_and_a_log_without_any_shows_no_queue(store, tickets, flow):
+    from tests.test_committee import Page
+    from triage import committee
+
+    made = datetime(2026, 12, 1, 9, 0, tzinfo=LOCAL_ZONE)
+    html = committee.render(committee.build(store, flow.sites, date(2026, 11, 1), made), flow.sites)
+    assert "Ventetid og betjening i køen" not in html  # no queue at all: nothing about it
+    fill(tickets)
+    october = committee.build(store, flow.sites, date(2026, 10, 1), made)
+    page = Page(committee.render(october, flow.sites))
+    assert "Ingen numre fra køen blev afsluttet i oktober 2026." in page.paragraphs
+    english = Page(committee.render(october, flow.sites, "en"))
+    assert "No ticket from the queue was done in October 2026." in english.paragraphs
