@@ -587,3 +587,35 @@ def test_a_month_without_tickets_says_so_and_a_log_without_any_shows_no_queue(st
     assert "Ingen numre fra køen blev afsluttet i oktober 2026." in page.paragraphs
     english = Page(committee.render(october, flow.sites, "en"))
     assert "No ticket from the queue was done in October 2026." in english.paragraphs
+
+
+# --- triage summary -------------------------------------------------------------------------------
+
+
+def test_summary_prints_a_short_block_of_wait_and_service(tmp_path, flow):
+    from tests.test_cli import run
+
+    path = tmp_path / "queue.db"
+    opened = Store(path, spool_dir=tmp_path / "spool")
+    opened.open()
+    found = Tickets(opened)
+    fill(found)
+    found.close()
+    per_site = expected(ticket_rows(opened), lambda s, w, h: s)
+    opened.dispose()
+    week = ("--from", "2026-11-23", "--to", "2026-11-29", "--db", str(path))
+    done = run("summary", *week, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    block = done.stdout.split("Kø: ventetid og betjening i minutter (median / 90 %)")[1]
+    for site, (served, no_shows, *times) in per_site.items():
+        wait, service = (f"{minutes(a)} / {minutes(b)}" for a, b in (times[:2], times[2:]))
+        line = f"  {flow.sites.name_of(site, 'da')}: ventetid {wait}, betjening {service}; "
+        assert line + f"{served} betjent" in block
+        assert f"{no_shows} udeblev" in block.split(line)[1].splitlines()[0]
+    english = run("summary", *week, "--lang", "en", cwd=tmp_path)
+    assert "Queue: wait and service in minutes (median / 90 %)" in english.stdout
+    # A period without tickets: no block (a place without the queue never sees one).
+    before = run(
+        "summary", "--from", "2026-10-01", "--to", "2026-10-31", "--db", str(path), cwd=tmp_path
+    )
+    assert before.returncode == 0 and "Kø:" not in before.stdout

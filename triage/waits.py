@@ -33,9 +33,11 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from triage.db.queries import Filters
+from triage.i18n import count, t
 
 if TYPE_CHECKING:
     from triage.db.store import Store
+    from triage.sites import Sites
 
 # The states of a ticket that is done (triage.db.models.TICKET_STATES).
 DONE_STATES = ("served", "no_show")
@@ -245,3 +247,25 @@ def minutes(seconds: float | None, lang: str = "da") -> str:
     else:
         shown = str(math.floor(seconds / 60 + 0.5))
     return shown.replace(".", ",") if lang == "da" else shown
+
+
+def summary_lines(waits: Waits, sites: Sites, lang: str = "da") -> list[str]:
+    """A short block for `triage summary`: each site's wait and service in minutes (median /
+    90th percentile), served and no-shows; nothing when no ticket was done in the period."""
+    if waits.empty:
+        return []
+    lines = [t("sum_waits_heading", lang)]
+    for site, x in waits.by_site.items():
+        lines.append(
+            "  "
+            + t(
+                "sum_waits_site",
+                lang,
+                site=sites.name_of(site, lang),
+                wait=f"{minutes(x.wait_median_s, lang)} / {minutes(x.wait_p90_s, lang)}",
+                service=f"{minutes(x.service_median_s, lang)} / {minutes(x.service_p90_s, lang)}",
+                served=count(x.served, lang),
+                no_shows=count(x.no_shows, lang),
+            )
+        )
+    return lines
