@@ -619,3 +619,17 @@ def test_summary_prints_a_short_block_of_wait_and_service(tmp_path, flow):
         "summary", "--from", "2026-10-01", "--to", "2026-10-31", "--db", str(path), cwd=tmp_path
     )
     assert before.returncode == 0 and "Kø:" not in before.stdout
+
+
+# --- what the supervisor sees (snapshots) --------------------------------------------------------
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_overview_with_a_queue_snapshot(snap_compare, flow, queue_db, tmp_path, monkeypatch, size):
+    """The queue's section under the totals (scrolled a page down at 80×24, where it begins
+    below the first screen)."""
+    from tests.test_snapshots import steps
+
+    app = overview_app(flow, queue_db, tmp_path, monkeypatch)
+    keys = ("pagedown",) if size == (80, 24) else ()
+    assert snap_compare(app, terminal_size=size, run_before=steps(*keys))
