@@ -24,6 +24,7 @@ from triage.i18n import change, count, t
 from triage.overview import (
     ALERT_OVER,
     Overview,
+    QueueOverview,
     above_target,
     busiest_params,
     day_chart,
@@ -34,13 +35,17 @@ from triage.overview import (
     partial_buckets,
     partial_note,
     period_dates,
+    queue_overview,
+    queue_sites,
     share_cell,
 )
 from triage.stats import ErrandGroup, Filters, errand_groups, is_misdirected, share_unit
+from triage.waits import WaitingNow, minutes, waiting_now
 
 CHANNELS = ("in_person", "phone")  # the desk's channels, in the order K steps through them
 
 REFRESH_SECONDS = 30
+WAITING_SECONDS = 10  # who waits now: read more often than the rest, and cheaply
 
 
 SHADES = " ░▒▓█"
@@ -51,6 +56,20 @@ class OverviewReady(Message):
     """The overview's worker counted: the figures for the period on screen."""
 
     result: Overview
+
+
+@dataclass
+class QueueReady(Message):
+    """The queue's worker counted: wait and service time for the period, who waits now."""
+
+    result: QueueOverview
+
+
+@dataclass
+class WaitingReady(Message):
+    """Who waits now at each site (the live part of the queue's table)."""
+
+    now: dict[str, WaitingNow]
 
 
 class SupervisorScreen(Screen):
@@ -91,6 +110,8 @@ class SupervisorScreen(Screen):
         self.group: int | None = None  # only this errand group (its index), or every one
         self.result: Overview | None = None
         self.failure: BaseException | None = None  # why the latest count failed, if it did
+        self.queue: QueueOverview | None = None  # the queue's figures, counted apart
+        self.waiting: dict[str, WaitingNow] | None = None  # who waits now, read since
 
     @property
     def lang(self) -> str:
@@ -102,6 +123,7 @@ class SupervisorScreen(Screen):
         with VerticalScroll(id="sup-body"):
             yield DataTable(id="sup-sites", cursor_type="none", zebra_stripes=True)
             yield Static(id="sup-summary")
+            yield Static(id="sup-queue")
             yield Static(id="sup-heat")
             yield Static(id="sup-trend-label")
             yield Static(id="sup-trend")
@@ -116,6 +138,7 @@ class SupervisorScreen(Screen):
         self.redraw()
         self.action_refresh()
         self.set_interval(REFRESH_SECONDS, self.action_refresh)
+        self.set_interval(WAITING_SECONDS, self.refresh_waiting)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "leave":
@@ -209,6 +232,11 @@ class SupervisorScreen(Screen):
 
     def action_refresh(self) -> None:
         self.compute(self.period)
+        self.compute_queue(self.period)
+
+    def refresh_waiting(self) -> None:
+        if self.queue is not None and self.queue.used:  # a log without tickets: nothing to ask
+            self.compute_waiting()
 
     def action_scroll(self, pages: int) -> None:
         body = self.query_one("#sup-body", VerticalScroll)
@@ -238,6 +266,28 @@ class SupervisorScreen(Screen):
         # a thread cannot be stopped, and its late answer would overwrite the newer one.
         if not get_current_worker().is_cancelled:
             self.post_message(OverviewReady(result))
+
+    @work(thread=True, exclusive=True, group="queue", exit_on_error=False)
+    def compute_queue(self, period: str) -> None:
+        """The queue's figures, apart from the rest: a long period's tickets take longer than
+        its rollups. A failure keeps the figures shown; the overview's own count says why."""
+        now = present.local_now()
+        start, end = self.custom if period == "custom" else period_dates(period, now.date())
+        result = queue_overview(self.store_getter(), start, end, now, self.filters())
+        if not get_current_worker().is_cancelled:
+            self.post_message(QueueReady(result))
+
+    @work(thread=True, exclusive=True, group="waiting", exit_on_error=False)
+    def compute_waiting(self) -> None:
+        self.post_message(WaitingReady(waiting_now(self.store_getter(), now=present.local_now())))
+
+    def on_queue_ready(self, message: QueueReady) -> None:
+        self.queue, self.waiting = message.result, None
+        self.draw_queue()
+
+    def on_waiting_ready(self, message: WaitingReady) -> None:
+        self.waiting = message.now
+        self.draw_queue()
 
     def on_overview_ready(self, message: OverviewReady) -> None:
         self.result = message.result
@@ -366,6 +416,7 @@ class SupervisorScreen(Screen):
                 last_year_change=change(s.change_from_last_year),
             )
         )
+        self.draw_queue()
         self.draw_heat(result)
         self.draw_trend(result)
         self.draw_shares(result)
@@ -413,6 +464,105 @@ class SupervisorScreen(Screen):
             else:
                 row.append("")
             table.add_row(*row)
+
+    def draw_queue(self) -> None:
+        """The queue, where the log holds tickets: per site who waits now and the longest wait
+        so far, the period's wait and service time in minutes (median / 90th percentile), its
+        served tickets and no-shows; below, each site's median wait per hour of the day when
+        the hours fit the width."""
+        widget = self.query_one("#sup-queue", Static)
+        queue = self.queue
+        widget.display = queue is not None and queue.used
+        if queue is None or not queue.used:
+            return
+        lang = self.lang
+        waits = queue.waits
+        now = queue.now if self.waiting is None else self.waiting
+        listed = [x.site_id for x in self.result.summary.sites] if self.result else []
+        sites = queue_sites(waits, now, listed)
+        lines = [Content.assemble((t("sup_queue_heading", lang), "bold"))]
+        if not sites:
+            lines.append(Content(t("sup_queue_none", lang)))
+            widget.update(Content("\n").join(lines))
+            return
+        heads = [
+            t("sup_queue_waiting", lang),
+            t("sup_queue_longest", lang),
+            t("sup_queue_wait", lang),
+            t("sup_queue_service", lang),
+            t("sup_queue_served", lang),
+            t("sup_queue_no_shows", lang),
+        ]
+        rows = []
+        for site in sites:
+            live, found = now.get(site), waits.by_site.get(site)
+            rows.append(
+                [
+                    count(live.waiting if live else 0, lang),
+                    minutes(live.longest_s, lang) if live and live.waiting else "–",
+                    f"{minutes(found.wait_median_s, lang)} / {minutes(found.wait_p90_s, lang)}"
+                    if found
+                    else "–",
+                    f"{minutes(found.service_median_s, lang)} / "
+                    f"{minutes(found.service_p90_s, lang)}"
+                    if found
+                    else "–",
+                    count(found.served if found else 0, lang),
+                    count(found.no_shows if found else 0, lang),
+                ]
+            )
+        widths = [max(len(h), *(len(row[i]) for row in rows)) + 1 for i, h in enumerate(heads)]
+        room = self.size.width - 4 or 76  # the body's padding and scrollbar
+        longest_name = max(len(self.site_name(site)) for site in sites) + 1
+        name_width = max(8, min(longest_name, room - sum(widths)))
+        lines.append(
+            Content(
+                " " * name_width + "".join(h.rjust(w) for h, w in zip(heads, widths, strict=True))
+            )
+        )
+        for site, row in zip(sites, rows, strict=True):
+            cells = "".join(cell.rjust(w) for cell, w in zip(row, widths, strict=True))
+            lines.append(Content(self.name_in(site, name_width) + cells))
+        if waits.empty:
+            lines.append(Content(t("sup_queue_empty", lang)))
+        else:
+            lines.extend(self.queue_hours(queue, [s for s in sites if s in waits.by_site], room))
+        lines.append(Content(t("sup_queue_note", lang)).stylize("dim"))
+        widget.update(Content("\n").join(lines))
+
+    def queue_hours(self, queue: QueueOverview, sites: list[str], room: int) -> list[Content]:
+        """Each site's median wait per hour of the day (all weekdays of the period), or
+        nothing when the hours and a readable name do not fit the width."""
+        lang = self.lang
+        by_hour = queue.waits.by_hour
+        found = sorted({hour for site, hour in by_hour if site in sites})
+        if not found:
+            return []
+        hours = range(found[0], found[-1] + 1)
+        cell = 5
+        longest_name = max(len(self.site_name(site)) for site in sites) + 1
+        name_width = min(longest_name, room - cell * len(hours))
+        if name_width < 8:
+            return []
+        lines = [
+            Content.assemble((t("sup_queue_hours", lang), "bold")),
+            Content(" " * name_width + "".join(f"{hour:02d}".rjust(cell) for hour in hours)),
+        ]
+        for site in sites:
+            cells = "".join(
+                minutes(by_hour[site, hour].wait_median_s, lang).rjust(cell)
+                if (site, hour) in by_hour
+                else "–".rjust(cell)
+                for hour in hours
+            )
+            lines.append(Content(self.name_in(site, name_width) + cells))
+        return lines
+
+    def name_in(self, site: str, width: int) -> str:
+        """The site's name in `width` columns (a space after it); a longer one loses its
+        beginning, not its end: "…København Musvågevej" (the sites' names begin alike)."""
+        name = self.site_name(site)
+        return name.ljust(width) if len(name) < width else "…" + name[-(width - 2) :] + " "
 
     def draw_heat(self, result: Overview) -> None:
         lang = self.lang

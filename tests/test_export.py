@@ -62,6 +62,7 @@ def test_tables_have_exact_numbers(november, flow):
         "shares",
         "shares_over_time",
         "staffing",
+        "waits",
     ]
     per_day = {(r[0], r[2]): r[4] for r in table(built, "per_day").rows}
     assert per_day == {
@@ -141,6 +142,7 @@ def test_each_format_read_back(november, flow, tmp_path):
         "Andel og mål",
         "Andele pr. måned",
         "Bemanding",
+        "Ventetid og betjening",
     ]
     days = book["Besøg pr. dag"]
     assert days.freeze_panes == "A2" and days["A1"].font.bold

@@ -57,6 +57,7 @@ TABLES = (
     "shares",
     "shares_over_time",
     "staffing",
+    "waits",
 )
 
 # One group of identical visits: site, day, UTC hour, answers, in person or not, how many.

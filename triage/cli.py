@@ -1637,6 +1637,12 @@ def cmd_summary(args: argparse.Namespace) -> int:
     summary = summarize(store, flow.sites, first, last + timedelta(days=1), filters)
     if args.format == "table":  # in colour on a terminal, plain text for a script
         show(summary_view(summary, flow.sites, lang, filters.include_demo), sys.stdout)
+        from triage.waits import summary_lines, wait_times
+
+        waits = wait_times(store, first, last + timedelta(days=1), filters)
+        lines = summary_lines(waits, flow.sites, lang)
+        if lines:  # where the queue is used: its wait and service time too
+            sys.stdout.write("\n" + "\n".join(lines) + "\n")
     else:
         render = {"json": summary_json, "csv": summary_csv}[args.format]
         sys.stdout.write(render(summary, flow.sites, lang, filters.include_demo))

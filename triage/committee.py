@@ -43,6 +43,7 @@ from triage.stats import (
     summarize,
     visit_counts,
 )
+from triage.waits import Waits, has_tickets, minutes, wait_times
 
 if TYPE_CHECKING:  # the store's module loads SQLAlchemy
     from triage.db.store import Store
@@ -51,6 +52,8 @@ MONTHS_SHOWN = 12  # the share chart: this month and the eleven before it
 BUSIEST_SHOWN = 5
 FLOWS_SHOWN = 6
 SHORT_HOURS_SHOWN = 12
+LONG_WAITS_SHOWN = 8
+LONG_WAIT_TICKETS = 5  # an hour's 90th percentile over fewer tickets says little
 NEAR_TARGET = 0.02  # a share within 2 percentage points of its target is "on target"
 # One colour, line pattern and marker per jobcentre, so the chart reads in black and white too.
 PALETTE = ("#1f5fa8", "#c0392b", "#2e8b57", "#8e44ad", "#d35400", "#34495e")
@@ -151,6 +154,8 @@ class MonthReport:
     wait_share: float = DEFAULT_WAIT_SHARE
     # The time per citizen each site's staffing used: measured in the month, or estimated.
     service: dict[str, ServiceTime] = field(default_factory=dict)
+    waits: Waits | None = None  # the queue's wait and service time in the month
+    queue_used: bool = False  # whether the log holds tickets at all (else no queue section)
 
     @property
     def last_year_month(self) -> date:
@@ -229,6 +234,7 @@ def build(
     peak = max(cells.items(), key=lambda item: (item[1], item[0]), default=None)
     demo = visit_counts(store, month, end, ("demo",), filters=filters)
     service = service_times(store, sites, month, end, in_person)
+    waits = wait_times(store, month, end, filters)
     return MonthReport(
         month=month,
         end=end,
@@ -255,6 +261,8 @@ def build(
         ),
         staffed=any(s.capacity is not None and s.id in service for s in sites),
         service=service,
+        waits=waits,
+        queue_used=not waits.empty or has_tickets(store),
     )
 
 
@@ -935,6 +943,73 @@ def _staffing_section(report: MonthReport, sites: Sites, lang: str) -> str:
     return '<section class="page">' + "".join(parts) + "</section>"
 
 
+def _waits_section(report: MonthReport, sites: Sites, lang: str) -> str:
+    """The queue: each site's wait and service time in minutes (median and 90th percentile,
+    triage.waits), served and no-shows, and the weekday hours with the longest waits."""
+    this = month_name(report.month, lang)
+    parts = [
+        f"<h2>{_e(t('rep_waits_heading', lang))}</h2>",
+        _p(t("rep_waits_intro", lang, month=this)),
+    ]
+    waits = report.waits
+    if waits is None or waits.overall is None:
+        parts.append(_p(t("rep_waits_none", lang, month=this)))
+        return '<section class="page">' + "".join(parts) + "</section>"
+
+    def times(x) -> list[tuple[str, str]]:
+        return [
+            (count(x.served, lang), "n"),
+            (count(x.no_shows, lang), "n"),
+            (minutes(x.wait_median_s, lang), "n"),
+            (minutes(x.wait_p90_s, lang), "n"),
+            (minutes(x.service_median_s, lang), "n"),
+            (minutes(x.service_p90_s, lang), "n"),
+        ]
+
+    head = [
+        (t("rep_col_site", lang), False),
+        (t("rep_col_served", lang), True),
+        (t("rep_col_no_shows", lang), True),
+        (t("rep_col_wait_median", lang), True),
+        (t("rep_col_wait_p90", lang), True),
+        (t("rep_col_service_median", lang), True),
+        (t("rep_col_service_p90", lang), True),
+    ]
+    rows = [[(sites.name_of(site, lang), "")] + times(x) for site, x in waits.by_site.items()]
+    rows.append([(t("rep_all_sites", lang), "")] + times(waits.overall))
+    parts.append(_table(head, rows))
+    longest = sorted(
+        (
+            (x.wait_p90_s or 0, site, weekday, hour, x)
+            for (site, weekday, hour), x in waits.by_slot.items()
+            if x.tickets >= LONG_WAIT_TICKETS
+        ),
+        key=lambda item: (-item[0], item[1], item[2], item[3]),
+    )[:LONG_WAITS_SHOWN]
+    if longest:
+        head = [
+            (t("rep_col_site", lang), False),
+            (t("rep_col_when", lang), False),
+            (t("rep_col_tickets", lang), True),
+            (t("rep_col_wait_median", lang), True),
+            (t("rep_col_wait_p90", lang), True),
+        ]
+        rows = [
+            [
+                (sites.name_of(site, lang), ""),
+                (f"{t(f'weekday_{weekday}', lang)} {_hour_span(hour)}", ""),
+                (count(x.tickets, lang), "n"),
+                (minutes(x.wait_median_s, lang), "n"),
+                (minutes(x.wait_p90_s, lang), "n"),
+            ]
+            for _, site, weekday, hour, x in longest
+        ]
+        heading = t("rep_long_waits_heading", lang, tickets=LONG_WAIT_TICKETS)
+        parts.append(f"<h3>{_e(heading)}</h3>" + _table(head, rows))
+    parts.append(f'<p class="note">{_e(t("rep_waits_note", lang))}</p>')
+    return '<section class="page">' + "".join(parts) + "</section>"
+
+
 def render(report: MonthReport, sites: Sites, lang: str = "da") -> str:
     """The report as one HTML document: no script, nothing fetched, charts as inline SVG."""
     this = month_name(report.month, lang)
@@ -970,6 +1045,8 @@ def render(report: MonthReport, sites: Sites, lang: str = "da") -> str:
         if report.summary.total
         else [_trend_section]
     )
+    if report.queue_used:
+        sections.append(_waits_section)
     return (
         f'<!DOCTYPE html>\n<html lang="{_e(lang)}">\n<head>\n<meta charset="utf-8">\n{GENERATOR}\n'
         f'<meta name="viewport" content="width=device-width, initial-scale=1">\n'

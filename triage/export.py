@@ -60,6 +60,7 @@ from triage.stats import (
     summarize,
     visit_counts,
 )
+from triage.waits import wait_times
 
 FORMATS = ("csv", "xlsx", "json")
 SUFFIXES = {"csv": ".csv", "xlsx": ".xlsx", "json": ".json"}
@@ -284,9 +285,12 @@ def build(store: Store, sites: Sites, options: Options, progress: Progress | Non
 
     tables.append(_shares_over_time(summary, sites, lang))
     tables.append(_staffing(store, sites, options))
+    tables.append(_waits(store, sites, options))
     step()
     export = Export(start, end, lang, options.min_count, tables)
     total_hidden = options.min_count > 1 and _suppress(export, summary.total)
+    if options.min_count > 1:
+        _suppress_waits(export)
     if options.min_count > 1 and filters.sites is not None:
         _hide_shares_if_left_out_is_small(export, store, sites, options, summary.sites)
     demo = visit_counts(store, start, end, ("demo",), filters=filters).get((True,), 0) > 0
@@ -404,6 +408,70 @@ def _staffing(store: Store, sites: Sites, options: Options) -> Table:
     )
 
 
+def _waits(store: Store, sites: Sites, options: Options) -> Table:
+    """Wait and service time per site, weekday and hour (triage.waits: the done tickets, the
+    median and 90th percentile in minutes); the tickets are the row's count."""
+    lang = options.lang
+    found = wait_times(store, options.start, options.end, options.filters)
+
+    def shown(seconds: float | None) -> float | None:
+        return None if seconds is None else round(seconds / 60, 2)
+
+    return Table(
+        "waits",
+        [
+            Column("site_id"),
+            Column("site_name"),
+            Column("weekday"),
+            Column("hour", "int"),
+            Column("tickets", "int", count=True),
+            Column("served", "int", derived=True),
+            Column("no_shows", "int", derived=True),
+            Column("wait_median_min", "number", derived=True),
+            Column("wait_ninetieth_min", "number", derived=True),
+            Column("service_median_min", "number", derived=True),
+            Column("service_ninetieth_min", "number", derived=True),
+        ],
+        [
+            [
+                site,
+                sites.name_of(site, lang),
+                t(f"weekday_{weekday}", lang),
+                hour,
+                x.tickets,
+                x.served,
+                x.no_shows,
+                shown(x.wait_median_s),
+                shown(x.wait_p90_s),
+                shown(x.service_median_s),
+                shown(x.service_p90_s),
+            ]
+            for (site, weekday, hour), x in found.by_slot.items()
+        ],
+    )
+
+
+def _suppress_waits(export: Export) -> None:
+    """Beyond a row's tickets under min_count (emptied with its figures by _suppress): served
+    or no-shows under it go both (either gives the other away from the tickets), and the
+    service time with a small served count."""
+    table = next(table for table in export.tables if table.key == "waits")
+    keys = [column.key for column in table.columns]
+    served, no_shows = keys.index("served"), keys.index("no_shows")
+    services = (keys.index("service_median_min"), keys.index("service_ninetieth_min"))
+    for row in table.rows:
+        if row[served] is None:
+            continue  # the whole row is hidden already
+        small = [row[i] is not None and 0 < row[i] < export.min_count for i in (served, no_shows)]
+        hidden = [served, no_shows] if any(small) else []
+        if small[0]:
+            hidden.extend(services)
+        for i in hidden:
+            if row[i] is not None:
+                row[i] = None
+                export.suppressed += 1
+
+
 def _enough(needed: int | None, today: int | None, lang: str) -> str | None:
     """Whether today's counters (sites.toml's capacity) are enough for the hour, in words."""
     if needed is None or today is None:
@@ -447,6 +515,7 @@ def _about(export: Export, options: Options, total: int | None, demo: bool, site
             t("exp_about_service_value", lang, least=max(MEASURED_AT_LEAST, options.min_count)),
         ),
         ("exp_about_misdirected", t("exp_about_misdirected_value", lang)),
+        ("exp_about_waits", t("exp_about_waits_value", lang)),
         # The two measures against the target, defined so they are not taken for each other.
         ("exp_about_over_under", t("exp_about_over_under_value", lang)),
         ("exp_about_points", t("exp_about_points_value", lang)),

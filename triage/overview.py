@@ -24,6 +24,7 @@ from triage.stats import (
     summarize,
     visit_counts,
 )
+from triage.waits import WaitingNow, Waits, has_tickets, wait_times, waiting_now
 
 PERIODS = ("today", "week", "30days", "year", "last_week", "last_month")
 # The periods as the command line's --period names them.
@@ -319,3 +320,34 @@ def partial_note(buckets: list[str], cut: dict[str, tuple[str, str]], lang: str)
         if b in cut
     ]
     return t("share_partial", lang, mark=PART_MARK, parts="; ".join(parts)) if parts else ""
+
+
+# --- the queue: who waits now, and the period's wait and service time (triage.waits) -----
+
+
+@dataclass
+class QueueOverview:
+    """The queue's part of the overview: the period's wait and service figures (its done
+    tickets), who waits now, and whether the log holds tickets at all (without, the screen
+    shows nothing of the queue)."""
+
+    waits: Waits
+    now: dict[str, WaitingNow]
+    used: bool
+
+
+def queue_overview(
+    store: Store, start: date, end: date, now: datetime, filters: Filters | None = None
+) -> QueueOverview:
+    """Read apart from overview(): a year's tickets take longer than its rollups, and the
+    figures of the visits should not wait for them."""
+    waits = wait_times(store, start, end, filters)
+    waiting = waiting_now(store, now=now)
+    return QueueOverview(waits, waiting, bool(waiting) or not waits.empty or has_tickets(store))
+
+
+def queue_sites(waits: Waits, now: dict[str, WaitingNow], listed: list[str]) -> list[str]:
+    """The sites the queue's table shows: those with figures in the period or waiting now, in
+    the order of the site table (`listed`), then by id."""
+    found = set(waits.by_site) | set(now)
+    return sorted(found, key=lambda s: (listed.index(s) if s in listed else len(listed), s))
