@@ -36,7 +36,14 @@ from triage.overview import (
     period_dates,
     share_cell,
 )
-from triage.stats import ErrandGroup, Filters, errand_groups, is_misdirected, share_unit
+from triage.stats import (
+    ErrandGroup,
+    Filters,
+    errand_groups,
+    is_misdirected,
+    previous_period,
+    share_unit,
+)
 
 CHANNELS = ("in_person", "phone")  # the desk's channels, in the order K steps through them
 
@@ -445,9 +452,9 @@ class SupervisorScreen(Screen):
 
     @staticmethod
     def previous_dates(result: Overview) -> str:
-        """The previous period of the same length: one date, or its first and last."""
-        first = result.start - (result.end - result.start)
-        last = result.start - timedelta(days=1)
+        """The previous period (stats.previous_period): one date, or its first and last."""
+        first, end = previous_period(result.start, result.end)
+        last = end - timedelta(days=1)
         return str(last) if first == last else f"{first} – {last}"
 
     @staticmethod
