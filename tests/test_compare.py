@@ -445,6 +445,67 @@ def test_export_filters_by_channel_and_group(years_db, tmp_path, flow):
 
 # --- the overview --------------------------------------------------------------------------
 
+# `triage summary --tui …` as a subprocess, headless: it prints the overview's title and
+# totals line once its first count is on screen, then quits.
+OVERVIEW_PROBE = """
+import sys
+from textual.app import App
+_run = App.run
+def run(self, *a, **k):
+    async def auto_pilot(pilot):
+        for _ in range(3):
+            await pilot.pause()
+            await pilot.app.workers.wait_for_complete()
+        for selector in ("#sup-title", "#sup-summary"):
+            print(str(pilot.app.screen.query_one(selector).render()).replace("\\n", " "))
+        pilot.app.exit()
+    return _run(self, *a, **{**k, "headless": True, "size": (160, 40), "auto_pilot": auto_pilot})
+App.run = run
+from triage.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def overview_opened(*args: str) -> tuple[str, str]:
+    """The title and totals line `triage summary --tui *args` opens with."""
+    done = subprocess.run(
+        [sys.executable, "-c", OVERVIEW_PROBE, "summary", "--tui", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONIOENCODING": "utf-8"},
+    )
+    assert done.returncode == 0, done.stderr
+    title, totals = done.stdout.splitlines()[-2:]
+    return title, totals
+
+
+def test_summary_tui_opens_on_the_commands_period_and_filters(years_db):
+    db = ["--db", str(years_db)]
+    chosen = ["--from", "2023-01-01", "--to", "2026-01-31", "--channel", "phone"]
+    chosen += ["--group", "1", "--group", "2", "--site", "jc-nord", "--no-demo"]
+    counted = json.loads(triage("summary", *db, *chosen, "--format", "json").stdout)
+    everyone = json.loads(
+        triage(
+            "summary", *db, "--from", "2023-01-01", "--to", "2026-01-31", "--format", "json"
+        ).stdout
+    )
+    assert 0 < counted["total"] < everyone["total"]
+    title, totals = overview_opened(*db, *chosen)
+    assert "Periode (2023-01-01 – 2026-01-31)" in title
+    assert totals.startswith(
+        "Kun: Jobcenter København Nord, Telefon, Sygdom og sygedagpenge, Kontanthjælp og andre"
+        f" ydelser. Demobesøg er udeladt. I alt {counted['total']} besøg"
+    ), totals
+    # A named period, and the command's default (the last 30 days), as the summary counts them.
+    today = present.local_now().date()
+    start, end = period_dates("last_week", today)
+    title, _ = overview_opened(*db, "--period", "last-week")
+    assert f"Sidste uge ({start} – {end - timedelta(days=1)})" in title
+    title, _ = overview_opened(*db)
+    assert f"30 dage ({today - timedelta(days=29)} – {today})" in title
+
+
 NOW = datetime(2026, 1, 7, 10, 30, tzinfo=LOCAL_ZONE)  # a Wednesday just after New Year
 
 
