@@ -12,6 +12,8 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from triage import i18n
 from triage.i18n import CATALOG, DA, EN, LANGUAGES, t
@@ -490,6 +492,39 @@ def test_a_catalog_is_read_only_when_its_language_is_needed():
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, cwd=ROOT
     )
     assert done.stdout.split() == ["0", "1"], done.stderr
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_the_quick_catalog_reader_reads_what_tomllib_reads(lang):
+    """The desk reads its catalog line by line at start-up: the same texts as a TOML parser."""
+    text = (i18n.LOCALE_DIR / f"{lang}.toml").read_text(encoding="utf-8")
+    assert i18n._read_catalog(text) == tomllib.loads(text)
+    assert any("\\" in line for line in text.splitlines())  # its escapes are read too
+
+
+@given(
+    st.lists(
+        st.text(alphabet="ab_ =\"'\\#\tnx\r", max_size=14).filter(lambda s: "\n" not in s),
+        max_size=4,
+    )
+)
+@example(['a = "x"', "b = 'y'", "# c", ""])
+@example(['a = "x \\"q\\" \\\\ y"'])
+@example(['a = "x" # c'])
+@example(['a = "\\n\\t"'])
+@example(['a = "x"', 'a = "y"'])
+@example(['a = """x"""'])
+@example(["a = 'x'\r"])
+def test_a_catalog_line_the_quick_reader_cannot_read_goes_to_tomllib(lines):
+    """Whatever a line holds, the quick reader gives tomllib's texts, or None (tomllib reads)."""
+    text = "\n".join(lines)
+    quick = i18n._read_catalog(text)
+    try:
+        expected = tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        assert quick is None
+        return
+    assert quick is None or quick == expected
 
 
 def test_the_catalogs_ship_inside_the_package():
