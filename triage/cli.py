@@ -1619,8 +1619,9 @@ def cmd_summary(args: argparse.Namespace) -> int:
         site = flow.sites.default_site
         # The overview opens on the command's period and filters; with neither --period nor
         # dates that is the command's own default, the last 30 days.
-        period, custom = "custom", (first, last + timedelta(days=1))
-        if args.period:
+        period = "custom"
+        custom: tuple = (first, last + timedelta(days=1))
+        if args.period:  # a ready period: its dates follow the day the overview refreshes on
             period, custom = PERIOD_OPTIONS[args.period], ()
         elif args.start is None and args.end is None:
             period, custom = "30days", ()
