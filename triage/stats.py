@@ -197,8 +197,8 @@ def previous_period(start: date, end: date) -> tuple[date, date]:
     months (a last month, a quarter) compare with as many whole months before (October with
     all of September); a month so far, from its 1st for more than a week, with the same days
     of the month before (30 March with 1–28 February); any other period, today and this week
-    too, with as many days just before it. The one definition the summary, the overview, the
-    export and the committee's report share."""
+    too, with as many days just before it. The one definition of the summary (every format)
+    and the overview; the committee's report, a whole month, compares with the month before."""
     if start.day == 1 and end.day == 1:
         months = (end.year - start.year) * 12 + end.month - start.month
         return _first_of_month(start, -months), start
