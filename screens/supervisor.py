@@ -4,7 +4,7 @@ writing and nothing freezes. The figures come from triage.overview; no SQL here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 from textual import work
@@ -39,7 +39,14 @@ from triage.overview import (
     queue_sites,
     share_cell,
 )
-from triage.stats import ErrandGroup, Filters, errand_groups, is_misdirected, share_unit
+from triage.stats import (
+    ErrandGroup,
+    Filters,
+    errand_groups,
+    is_misdirected,
+    previous_period,
+    share_unit,
+)
 from triage.waits import WaitingNow, minutes, waiting_now
 
 CHANNELS = ("in_person", "phone")  # the desk's channels, in the order K steps through them
@@ -98,16 +105,31 @@ class SupervisorScreen(Screen):
         Binding("r,R", "refresh", "sup_refresh", show=False, id="sup_refresh"),
     ]
 
-    def __init__(self, store_getter, sites, can_leave: bool = True) -> None:
+    def __init__(
+        self,
+        store_getter,
+        sites,
+        can_leave: bool = True,
+        period: str = "today",
+        custom: tuple = (),
+        chosen: Filters | None = None,
+        groups: tuple[int, ...] = (),
+    ) -> None:
+        """`period`, `custom`, `chosen` and `groups` (indexes in errand_groups) are where the
+        overview starts: `triage summary --tui` opens on the command's period and filters.
+        Its sites and whether demo visits count stay; K and G change channel and group."""
         super().__init__()
         self.store_getter = store_getter  # called in the worker: opening the store may block
         self.sites = sites
         self.can_leave = can_leave
-        self.period = "today"
-        self.custom: tuple = ()  # (first day, day after the last) when period is "custom"
+        self.period = period
+        self.custom: tuple = custom  # (first day, day after the last) when period is "custom"
         self.heat_site = 0
-        self.channel: str | None = None  # only this channel, or every one
-        self.group: int | None = None  # only this errand group (its index), or every one
+        self.chosen = chosen or Filters()
+        channels = self.chosen.channels or ()
+        self.channel: str | None = channels[0] if len(channels) == 1 else None  # or every one
+        self.group: int | None = groups[0] if len(groups) == 1 else None  # its index, or all
+        self.start_groups = groups if len(groups) > 1 else ()  # several, until G is pressed
         self.result: Overview | None = None
         self.failure: BaseException | None = None  # why the latest count failed, if it did
         self.queue: QueueOverview | None = None  # the queue's figures, counted apart
@@ -182,9 +204,7 @@ class SupervisorScreen(Screen):
 
         start, end = self.period_bounds()
         chosen = self.filters()  # the export counts what the overview shows
-        groups = self.groups
-        group = groups[self.group] if self.group is not None and self.group < len(groups) else None
-        named = (f"{group.key} {group.label(self.lang)}",) if group else ()
+        named = tuple(f"{group.key} {group.label(self.lang)}" for group in self.chosen_groups())
         self.app.push_screen(ExportScreen(self.store_getter, self.sites, start, end, chosen, named))
 
     @property
@@ -192,23 +212,33 @@ class SupervisorScreen(Screen):
         flow = getattr(self.app, "flow", None)  # the desk's flow; a bare screen has none
         return errand_groups(flow) if flow is not None else []
 
-    def filters(self) -> Filters:
-        """The channel and errand group chosen with K and G."""
+    def chosen_groups(self) -> list[ErrandGroup]:
+        """The errand group chosen with G, or the ones the overview started with."""
         groups = self.groups
-        group = groups[self.group] if self.group is not None and self.group < len(groups) else None
-        return Filters(
+        picked = (self.group,) if self.group is not None else self.start_groups
+        return [groups[i] for i in picked if i < len(groups)]
+
+    def filters(self) -> Filters:
+        """The channel and errand group chosen with K and G, within the sites (and with or
+        without demo visits) the overview started with."""
+        chosen = self.chosen_groups()
+        outcomes = tuple(dict.fromkeys(o for group in chosen for o in group.outcomes))
+        return replace(
+            self.chosen,
             channels=(self.channel,) if self.channel else None,
-            outcomes=group.outcomes if group else None,
+            outcomes=outcomes if chosen else None,
         )
 
     def filter_said(self) -> str:
         """The filters chosen, as "Kun: Telefon, Sygdom og sygedagpenge.", or nothing."""
         lang = self.lang
-        parts = [t(f"channel_{self.channel}", lang)] if self.channel else []
-        groups = self.groups
-        if self.group is not None and self.group < len(groups):
-            parts.append(groups[self.group].label(lang))
-        return t("sup_filter", lang, what=", ".join(parts)) if parts else ""
+        parts = [self.site_name(site) for site in self.chosen.sites or ()]
+        parts += [t(f"channel_{self.channel}", lang)] if self.channel else []
+        parts += [group.label(lang) for group in self.chosen_groups()]
+        said = t("sup_filter", lang, what=", ".join(parts)) if parts else ""
+        if not self.chosen.include_demo:
+            said = f"{said} {t('sum_demo_out', lang)}".strip()
+        return said
 
     def action_next_channel(self) -> None:
         """Every channel, then in person only, then phone only, then every channel again."""
@@ -219,6 +249,7 @@ class SupervisorScreen(Screen):
     def action_next_group(self) -> None:
         """Every errand group, then each group of the first question in turn, then all again."""
         groups = len(self.groups)
+        self.start_groups = ()  # G steps from every group on
         if self.group is None:
             self.group = 0 if groups else None
         else:
@@ -595,9 +626,9 @@ class SupervisorScreen(Screen):
 
     @staticmethod
     def previous_dates(result: Overview) -> str:
-        """The previous period of the same length: one date, or its first and last."""
-        first = result.start - (result.end - result.start)
-        last = result.start - timedelta(days=1)
+        """The previous period (stats.previous_period): one date, or its first and last."""
+        first, end = previous_period(result.start, result.end)
+        last = end - timedelta(days=1)
         return str(last) if first == last else f"{first} – {last}"
 
     @staticmethod

@@ -556,7 +556,7 @@ def test_summary_and_export_share_one_inclusive_period(tmp_path, flow):
     done = run("summary", *period, "--format", "json", cwd=tmp_path)
     data = json.loads(done.stdout)
     assert (data["start"], data["end"]) == ("2026-10-01", "2026-10-31")
-    assert (data["previous_start"], data["previous_end"]) == ("2026-08-31", "2026-09-30")
+    assert (data["previous_start"], data["previous_end"]) == ("2026-09-01", "2026-09-30")
     assert data["include_demo"] is True and data["total"] == 1
     exported = tmp_path / "export.json"
     done = run("export", *period, "--format", "json", "--out", str(exported), cwd=tmp_path)
@@ -569,7 +569,7 @@ def test_summary_and_export_share_one_inclusive_period(tmp_path, flow):
     assert rows[1:6] == [
         ["start", "", "", "2026-10-01"],
         ["end", "", "", "2026-10-31"],
-        ["previous_start", "", "", "2026-08-31"],
+        ["previous_start", "", "", "2026-09-01"],
         ["previous_end", "", "", "2026-09-30"],
         ["include_demo", "", "", "no"],
     ]
@@ -588,7 +588,7 @@ def test_summary_and_export_share_one_inclusive_period(tmp_path, flow):
 
     table = run("summary", *period, cwd=tmp_path).stdout
     assert table.startswith("Periode 2026-10-01 til og med 2026-10-31: 1 besøg; forrige periode")
-    assert "(2026-08-31 til og med 2026-09-30)" in table and "Demobesøg er talt med" in table
+    assert "(2026-09-01 til og med 2026-09-30)" in table and "Demobesøg er talt med" in table
     english = run("summary", *period, "--no-demo", "--lang", "en", cwd=tmp_path).stdout
-    assert "(2026-08-31 to 2026-09-30 inclusive)" in english
+    assert "(2026-09-01 to 2026-09-30 inclusive)" in english
     assert "Demo visits are left out." in english

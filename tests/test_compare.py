@@ -27,6 +27,7 @@ from triage.stats import (
     Filters,
     errand_groups,
     find_group,
+    previous_period,
     same_period_last_year,
     summarize,
 )
@@ -93,6 +94,57 @@ def test_last_week_and_last_month(today, week, month):
 def test_same_period_last_year_is_the_same_dates(first, last, year_ago):
     start, end = same_period_last_year(date(*first), date(*last) + timedelta(days=1))
     assert (start, end - timedelta(days=1)) == (date(*year_ago[0]), date(*year_ago[1]))
+
+
+@pytest.mark.parametrize(
+    ("first", "last", "before"),
+    [
+        # Whole months against as many whole months before, whatever their lengths.
+        ("2026-10-01", "2026-10-31", ("2026-09-01", "2026-09-30")),
+        ("2024-03-01", "2024-03-31", ("2024-02-01", "2024-02-29")),
+        ("2026-01-01", "2026-01-31", ("2025-12-01", "2025-12-31")),
+        ("2026-01-01", "2026-03-31", ("2025-10-01", "2025-12-31")),  # a quarter
+        # A month so far against the same days of the month before (at most all of it).
+        ("2026-10-01", "2026-10-15", ("2026-09-01", "2026-09-15")),
+        ("2026-03-01", "2026-03-30", ("2026-02-01", "2026-02-28")),
+        # Today and this week against the day and the days just before, on the 1st too.
+        ("2026-11-01", "2026-11-01", ("2026-10-31", "2026-10-31")),
+        ("2026-06-01", "2026-06-03", ("2026-05-29", "2026-05-31")),
+        ("2025-12-29", "2026-01-04", ("2025-12-22", "2025-12-28")),
+        ("2026-10-02", "2026-10-31", ("2026-09-02", "2026-10-01")),  # 30 days
+    ],
+)
+def test_the_previous_period(first, last, before):
+    one_day = timedelta(days=1)
+    start, end = previous_period(date.fromisoformat(first), date.fromisoformat(last) + one_day)
+    assert (str(start), str(end - one_day)) == before
+
+
+def test_last_month_compares_with_the_calendar_month_before_on_the_visit_table(store, flow):
+    """October (31 days) against September (30): 31 August, the day a comparison of the same
+    length would take, is not in it; 1 and 30 September are."""
+    for day, visits in (
+        (date(2026, 8, 31), 4),
+        (date(2026, 9, 1), 1),
+        (date(2026, 9, 30), 2),
+        (date(2026, 10, 7), 3),
+        (date(2026, 2, 28), 1),
+        (date(2026, 3, 20), 2),
+    ):
+        for hour in range(visits):
+            add(store, flow, ("4", "1050", "1"), "jc-nord", day, hour=9 + hour)
+    start, end = period_dates("last_month", date(2026, 11, 18))
+    s = summarize(store, flow.sites, start, end)
+    september = direct(store, date(2026, 9, 1), date(2026, 9, 30))
+    assert s.previous_total == september == 3
+    assert s.change == pytest.approx(3 / 3 - 1)
+    assert s.change_by_site["jc-nord"] == s.change
+    # A month so far against the same days of February: 1-20 March against 1-20 February,
+    # 1-30 March against all of February (28 February is in it).
+    s = summarize(store, flow.sites, date(2026, 3, 1), date(2026, 3, 21))
+    assert s.previous_total == direct(store, date(2026, 2, 1), date(2026, 2, 20)) == 0
+    s = summarize(store, flow.sites, date(2026, 3, 1), date(2026, 3, 31))
+    assert s.previous_total == direct(store, date(2026, 2, 1), date(2026, 2, 28)) == 1
 
 
 def test_errand_groups_are_the_first_questions_answers(flow):
@@ -291,6 +343,30 @@ def test_summary_shows_last_year_in_every_format(years_db):
     assert data["change_from_last_year"] is None
 
 
+def test_every_format_dates_the_previous_calendar_month(years_db, tmp_path):
+    """March 2024 against all of February 2024 (29 days), in the table, JSON and CSV."""
+    march = ["--from", "2024-03-01", "--to", "2024-03-31", "--db", str(years_db)]
+    store = Store(years_db, spool_dir=tmp_path / "spool")
+    store.open()
+    try:
+        february = direct(store, date(2024, 2, 1), date(2024, 2, 29))
+    finally:
+        store.dispose()
+    assert february > 0
+    data = json.loads(triage("summary", *march, "--format", "json").stdout)
+    assert (data["previous_start"], data["previous_end"]) == ("2024-02-01", "2024-02-29")
+    assert data["previous_total"] == february
+    rows = list(csv.reader(io.StringIO(triage("summary", *march, "--format", "csv").stdout)))
+    for row in (
+        ["previous_start", "", "", "2024-02-01"],
+        ["previous_end", "", "", "2024-02-29"],
+        ["previous_total", "", "", str(february)],
+    ):
+        assert row in rows
+    table = triage("summary", *march).stdout
+    assert f"forrige periode (2024-02-01 til og med 2024-02-29): {february} (" in table
+
+
 def test_summary_period_channel_and_group_options(years_db, flow):
     db = ["--db", str(years_db), "--format", "json"]
     # last-month of today's date is a real month: compare with --from/--to for the same days.
@@ -369,6 +445,67 @@ def test_export_filters_by_channel_and_group(years_db, tmp_path, flow):
 
 # --- the overview --------------------------------------------------------------------------
 
+# `triage summary --tui …` as a subprocess, headless: it prints the overview's title and
+# totals line once its first count is on screen, then quits.
+OVERVIEW_PROBE = """
+import sys
+from textual.app import App
+_run = App.run
+def run(self, *a, **k):
+    async def auto_pilot(pilot):
+        for _ in range(3):
+            await pilot.pause()
+            await pilot.app.workers.wait_for_complete()
+        for selector in ("#sup-title", "#sup-summary"):
+            print(str(pilot.app.screen.query_one(selector).render()).replace("\\n", " "))
+        pilot.app.exit()
+    return _run(self, *a, **{**k, "headless": True, "size": (160, 40), "auto_pilot": auto_pilot})
+App.run = run
+from triage.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def overview_opened(*args: str) -> tuple[str, str]:
+    """The title and totals line `triage summary --tui *args` opens with."""
+    done = subprocess.run(
+        [sys.executable, "-c", OVERVIEW_PROBE, "summary", "--tui", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONIOENCODING": "utf-8"},
+    )
+    assert done.returncode == 0, done.stderr
+    title, totals = done.stdout.splitlines()[-2:]
+    return title, totals
+
+
+def test_summary_tui_opens_on_the_commands_period_and_filters(years_db):
+    db = ["--db", str(years_db)]
+    chosen = ["--from", "2023-01-01", "--to", "2026-01-31", "--channel", "phone"]
+    chosen += ["--group", "1", "--group", "2", "--site", "jc-nord", "--no-demo"]
+    counted = json.loads(triage("summary", *db, *chosen, "--format", "json").stdout)
+    everyone = json.loads(
+        triage(
+            "summary", *db, "--from", "2023-01-01", "--to", "2026-01-31", "--format", "json"
+        ).stdout
+    )
+    assert 0 < counted["total"] < everyone["total"]
+    title, totals = overview_opened(*db, *chosen)
+    assert "Periode (2023-01-01 – 2026-01-31)" in title
+    assert totals.startswith(
+        "Kun: Jobcenter København Nord, Telefon, Sygdom og sygedagpenge, Kontanthjælp og andre"
+        f" ydelser. Demobesøg er udeladt. I alt {counted['total']} besøg"
+    ), totals
+    # A named period, and the command's default (the last 30 days), as the summary counts them.
+    today = present.local_now().date()
+    start, end = period_dates("last_week", today)
+    title, _ = overview_opened(*db, "--period", "last-week")
+    assert f"Sidste uge ({start} – {end - timedelta(days=1)})" in title
+    title, _ = overview_opened(*db)
+    assert f"30 dage ({today - timedelta(days=29)} – {today})" in title
+
+
 NOW = datetime(2026, 1, 7, 10, 30, tzinfo=LOCAL_ZONE)  # a Wednesday just after New Year
 
 
@@ -403,6 +540,10 @@ async def test_keys_6_and_7_show_last_week_and_last_month(overview_app):
         await ready(pilot)
         assert "Sidste måned (2025-12-01 – 2025-12-31)" in shown(overview_app, "#sup-title")
         assert "sidste år, 2024-12-01 – 2024-12-31: 3, -33 %)." in shown(
+            overview_app, "#sup-summary"
+        )
+        # December against November, the calendar month before (not 31 October – 30 November).
+        assert "(forrige periode, 2025-11-01 – 2025-11-30: 0, " in shown(
             overview_app, "#sup-summary"
         )
 

@@ -166,7 +166,10 @@ def test_each_format_read_back(november, flow, tmp_path):
         raw = path.read_bytes()
         assert raw.startswith(b"\xef\xbb\xbf")  # the BOM that makes Excel read UTF-8
         rows = list(csv.reader(raw.decode("utf-8-sig").splitlines(), delimiter=delimiter))
-        assert rows[0] == ["Sted-id", "Sted", "Besøg", "Andel", "Mål", "Over/under mål i %"]
+        assert rows[0] == [
+            *["Sted-id", "Sted", "Besøg", "Andel", "Mål", "Over/under mål i %"],
+            *["Periodens første dag", "Periodens sidste dag", "Demobesøg i tallene"],
+        ]
         assert rows[1][:5] == [
             "jc-skelbaek",
             "Jobcenter Skelbækgade",
@@ -482,7 +485,10 @@ def test_misdirected_column_agrees_with_the_summary_and_the_visit_table(november
     ):
         from_excel = [[c.value for c in row] for row in xlsx[sheet].iter_rows(min_row=2)]
         text = csv_files[csv_name].read_text(encoding="utf-8-sig")
-        from_csv = [[*r[:-1], int(r[-1])] for r in list(csv.reader(text.splitlines()))[1:]]
+        cut = len(export.CSV_PERIOD_COLUMNS)  # the period's columns after the table's own
+        from_csv = [
+            [*r[: -cut - 1], int(r[-cut - 1])] for r in list(csv.reader(text.splitlines()))[1:]
+        ]
         for rows in (from_excel, from_csv):
             flagged = {(r[home_column], r[-2]) for r in rows}
             assert ("frederiksberg", "ja") in flagged and ("sc-bispebjerg", "nej") in flagged
@@ -643,6 +649,44 @@ def test_the_two_measures_against_target_are_named_apart_and_defined(november, f
         if row["Andel"]:
             share, target = float(row["Andel"]), float(row["Mål"])
             assert float(row["Forskel i procentpoint"]) == pytest.approx(share - target, abs=1e-4)
+
+
+@pytest.mark.parametrize(("include_demo", "lang"), [(True, "da"), (False, "en")])
+def test_every_csv_file_says_its_period_and_whether_demo_visits_are_in_it(
+    november, flow, tmp_path, include_demo, lang
+):
+    """A table's CSV file that travels alone (mailed, opened by itself) still says which days
+    it counts, the last one included, and whether demo visits are in its figures; the about
+    file says the same in its rows."""
+    at = datetime(2026, 11, 9, 9, tzinfo=UTC)
+    add(november, flow, ("4", "1050", "1"), "jc-nord", at, demo=True)
+    options = Options(
+        start=date(2026, 11, 2),
+        end=date(2026, 11, 10),  # the day after the last
+        lang=lang,
+        filters=Filters(include_demo=include_demo),
+    )
+    files = export.write(build(november, flow.sites, options), "csv", tmp_path / "csv")
+    about = dict(csv.reader(files[0].read_text(encoding="utf-8-sig").splitlines()))
+    assert about[t("exp_about_first_day", lang)] == "2026-11-02"
+    assert about[t("exp_about_last_day", lang)] == "2026-11-09"
+    demo_visits = _direct(
+        november,
+        "SELECT COUNT(*) FROM visit WHERE demo AND voided_utc IS NULL"
+        " AND local_date BETWEEN :a AND :b",
+        a=date(2026, 11, 2),
+        b=date(2026, 11, 9),
+    )[0][0]
+    demo_in = include_demo and demo_visits > 0
+    said = ["2026-11-02", "2026-11-09", t("exp_yes" if demo_in else "exp_no", lang)]
+    headers = [t(f"exp_col_{key}", lang) for key in export.CSV_PERIOD_COLUMNS]
+    assert len(files) == 9
+    for path in files[1:]:
+        rows = list(csv.reader(path.read_text(encoding="utf-8-sig").splitlines()))
+        assert rows[0][-3:] == headers, path.name
+        assert all(row[-3:] == said for row in rows[1:]), path.name
+        assert len({len(row) for row in rows}) == 1, path.name  # one rectangular table
+    assert any(len(rows) > 1 for rows in [p.read_text().splitlines() for p in files[1:]])
 
 
 def _about_csv(store, flow, options, tmp_path) -> str:

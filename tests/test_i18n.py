@@ -12,6 +12,8 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from triage import i18n
 from triage.i18n import CATALOG, DA, EN, LANGUAGES, t
@@ -73,7 +75,7 @@ def test_counted_words_have_two_forms_and_a_number_beside_them():
 # the code fails test_every_key_built_at_run_time_is_listed until it is listed here.
 BUILT_AT_RUN_TIME: dict[str, tuple[str, ...]] = {
     "weekday_*": tuple(str(day) for day in range(7)),
-    "kind_*": KINDS,
+    "kind_*": (*KINDS, "municipality"),  # stats.referral_kind's kinds
     "channel_*": CHANNELS,
     "period_*": (*PERIODS, "custom"),
     "sup_alert_*": ("today", "hour"),
@@ -117,6 +119,8 @@ BUILT_AT_RUN_TIME: dict[str, tuple[str, ...]] = {
         "refused",
         "void_unknown",
     ),
+    # A date option that cannot be read: DayError(f"{error.code}_option") in the CLI.
+    "*_option": ("bad_date", "date_out_of_range", "bad_moment"),
     # Tables and columns of the exports: their keys are read from Table("…") and Column("…").
     "exp_table_*": (),
     "exp_file_*": (),
@@ -187,6 +191,9 @@ class Keys:
                 self.literal |= self._constant(args[code_at])
             if "code" in keywords:
                 self.literal |= self._constant(keywords["code"])
+            code = _pattern(args[code_at]) if len(args) > code_at else None
+            if code and code != "*" and "*" in code and KEY.fullmatch(code.replace("*", "x")):
+                self.patterns.add(code)  # DayError(f"{error.code}_option", …)
         hidden = isinstance(keywords.get("show"), ast.Constant) and not keywords["show"].value
         if name == "Binding" and "id" in keywords and not hidden:  # a hidden key has no label
             self.literal |= self._constant(keywords["id"])
@@ -315,6 +322,29 @@ def test_every_key_built_at_run_time_is_listed(used):
     assert set(BUILT_AT_RUN_TIME) <= found, "listed, but no longer in the code"
 
 
+def test_every_key_in_the_catalog_is_used(used):
+    """A key no code uses is a text nobody sees, and one a translator keeps up for nothing:
+    used means named literally in triage/ or screens/ (any string in the code, as the scan
+    above or as a plain value), or built at run time from a listed pattern and value."""
+    strings = {
+        node.value
+        for _, tree in _trees()
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+    }
+    literal = set().union(*(keys.literal for keys in used.values()))
+    built = {p.replace("*", v) for p, values in BUILT_AT_RUN_TIME.items() for v in values}
+    read_by_prefix = [p.removesuffix("*") for p, values in BUILT_AT_RUN_TIME.items() if not values]
+    unused = [
+        key
+        for key in DA
+        if key not in strings | literal | built and not key.startswith(tuple(read_by_prefix))
+    ]
+    assert not unused, "keys no code uses (remove them from da.toml and en.toml): " + ", ".join(
+        unused
+    )
+
+
 @pytest.mark.parametrize("pattern", sorted(p for p, v in BUILT_AT_RUN_TIME.items() if v))
 def test_keys_built_at_run_time_exist(pattern):
     missing = [
@@ -388,8 +418,9 @@ def test_a_count_already_written_for_people_picks_its_word_too():
     """Counts often come as count(n, lang): "1", "2", "1.000"."""
     assert t("sup_demo", "en", n="1") == "DEMO DATA: 1 demo visit"
     assert t("sup_demo", "en", n="1.000") == "DEMO DATA: 1.000 demo visits"
-    assert t("sum_period", "en", start="a", end="b", total="1", previous="0", change="–") == (
-        "Period a to b inclusive: 1 visit; previous period of the same length: 0 (–)."
+    dates = {"start": "a", "end": "b", "previous_start": "c", "previous_end": "d"}
+    assert t("sum_period_dated", "en", **dates, total="1", previous="0", change="–") == (
+        "Period a to b inclusive: 1 visit; previous period (c to d inclusive): 0 (–)."
     )
 
 
@@ -461,6 +492,39 @@ def test_a_catalog_is_read_only_when_its_language_is_needed():
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, cwd=ROOT
     )
     assert done.stdout.split() == ["0", "1"], done.stderr
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_the_quick_catalog_reader_reads_what_tomllib_reads(lang):
+    """The desk reads its catalog line by line at start-up: the same texts as a TOML parser."""
+    text = (i18n.LOCALE_DIR / f"{lang}.toml").read_text(encoding="utf-8")
+    assert i18n._read_catalog(text) == tomllib.loads(text)
+    assert any("\\" in line for line in text.splitlines())  # its escapes are read too
+
+
+@given(
+    st.lists(
+        st.text(alphabet="ab_ =\"'\\#\tnx\r", max_size=14).filter(lambda s: "\n" not in s),
+        max_size=4,
+    )
+)
+@example(['a = "x"', "b = 'y'", "# c", ""])
+@example(['a = "x \\"q\\" \\\\ y"'])
+@example(['a = "x" # c'])
+@example(['a = "\\n\\t"'])
+@example(['a = "x"', 'a = "y"'])
+@example(['a = """x"""'])
+@example(["a = 'x'\r"])
+def test_a_catalog_line_the_quick_reader_cannot_read_goes_to_tomllib(lines):
+    """Whatever a line holds, the quick reader gives tomllib's texts, or None (tomllib reads)."""
+    text = "\n".join(lines)
+    quick = i18n._read_catalog(text)
+    try:
+        expected = tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        assert quick is None
+        return
+    assert quick is None or quick == expected
 
 
 def test_the_catalogs_ship_inside_the_package():

@@ -77,6 +77,7 @@ def run(self, *args, **kwargs):
         report["screen"] = type(pilot.app.screen).__name__
         report["main_thread_asked"] = sorted({name for name, main in asked if main})
         report["search_loaded"] = sorted(m for m in sys.modules if m.endswith(".search"))
+        report["ours"] = sorted(m for m in sys.modules if m.split(".")[0] in ("triage", "screens"))
         for _ in range(600):  # the database opens just after the first screen: wait for it
             if any(not main for _, main in asked):
                 break
@@ -105,6 +106,25 @@ def test_the_desk_reaches_its_first_screen_without_the_orm(tmp_path):
     assert (tmp_path / "desk.db").is_file()
     # The errand search (module, dialog, index) loads when `/` is first pressed.
     assert report["search_loaded"] == [], "the desk loads the search before its first screen"
+
+
+# What the desk's first question needs, and all `triage desk` may load before it is on screen.
+# A new screen, command or figure (kiosk, board, queue, overview, exports) is imported inside
+# the function that needs it, never at the top of triage/cli.py, triage/app.py or screens/desk.py.
+DESK_START = {
+    *("triage", "triage.app", "triage.cli", "triage.dates", "triage.desklog", "triage.errors"),
+    *("triage.flow", "triage.i18n", "triage.load", "triage.model", "triage.paths"),
+    *("triage.present", "triage.sites", "triage.spool", "triage.visits", "triage.walk"),
+    *("screens", "screens.commands", "screens.desk", "screens.keys", "screens.messages"),
+}
+
+
+def test_the_desk_loads_only_what_its_first_question_needs(tmp_path):
+    """Start-up (benchmarks/startup.py): each module on the start path costs time before the
+    first question is on screen."""
+    report = _python(DESK, tmp_path)
+    extra = sorted(set(report["ours"]) - DESK_START)
+    assert not extra, f"load these where they are used, not at the top of a module: {extra}"
 
 
 # A command for flow editors, run through main() as `triage` runs it.

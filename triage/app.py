@@ -112,6 +112,7 @@ class TriageApp(MultilingualApp):
         training: bool = False,
         data_dir: Path | None = None,
         queue_every: float = QUEUE_SECONDS,
+        overview: dict | None = None,
     ) -> None:
         super().__init__()
         # The queue (queues.toml in data_dir; None: no queue at this desk), read in a worker.
@@ -124,6 +125,7 @@ class TriageApp(MultilingualApp):
         self.default_channel = channel  # "phone" for a phone desk; each citizen starts here
         self.training = training  # a practice database of its own: the desk says so
         self.start = start  # "desk", or "overview" for `triage summary --tui`
+        self.overview_start = overview or {}  # its period and filters (SupervisorScreen's)
         self.open_log_after = open_log_after
         self.register_theme(HIGH_CONTRAST)
         if theme:
@@ -153,7 +155,7 @@ class TriageApp(MultilingualApp):
     def on_mount(self) -> None:
         translate_bindings(self, self.lang)
         if self.start == "overview":
-            self.show_overview(can_leave=False)
+            self.show_overview(can_leave=False, **self.overview_start)
             return
         # The database (and the ORM) load just after the first question is on screen, not
         # before, and not while the receptionist's first keys are being handled.
@@ -177,11 +179,11 @@ class TriageApp(MultilingualApp):
     def on_overview_requested(self, message: OverviewRequested) -> None:
         self.show_overview()
 
-    def show_overview(self, can_leave: bool = True) -> None:
+    def show_overview(self, can_leave: bool = True, **start) -> None:
         from screens.supervisor import SupervisorScreen  # not on the desk's start path
 
         self.push_screen(
-            SupervisorScreen(self.overview_store, self.flow.sites, can_leave=can_leave)
+            SupervisorScreen(self.overview_store, self.flow.sites, can_leave=can_leave, **start)
         )
 
     def overview_store(self):

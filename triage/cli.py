@@ -1621,9 +1621,27 @@ def cmd_summary(args: argparse.Namespace) -> int:
     if args.tui:
         from triage.app import TriageApp
         from triage.desklog import DeskLog
+        from triage.overview import PERIOD_OPTIONS
+        from triage.stats import errand_groups, find_group
 
         store.dispose()
         site = flow.sites.default_site
+        # The overview opens on the command's period and filters; with neither --period nor
+        # dates that is the command's own default, the last 30 days.
+        period = "custom"
+        custom: tuple = (first, last + timedelta(days=1))
+        if args.period:  # a ready period: its dates follow the day the overview refreshes on
+            period, custom = PERIOD_OPTIONS[args.period], ()
+        elif args.start is None and args.end is None:
+            period, custom = "30days", ()
+        groups = errand_groups(flow)
+        chosen = [find_group(groups, typed) for typed in args.group or []]
+        start = {
+            "period": period,
+            "custom": custom,
+            "chosen": filters,
+            "groups": tuple(i for i, group in enumerate(groups) if group in chosen),
+        }
         return _run_app(
             TriageApp(
                 flow,
@@ -1631,6 +1649,7 @@ def cmd_summary(args: argparse.Namespace) -> int:
                 lang=lang,
                 start="overview",
                 log=DeskLog(args.db, site, "overblik", spool_dir=args.spool_dir),
+                overview=start,
             ),
             lang,
         )

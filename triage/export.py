@@ -111,6 +111,7 @@ class Export:
     min_count: int
     tables: list[Table]
     suppressed: int = 0  # cells left empty because of min_count
+    demo: bool = False  # whether demo visits are in the figures
 
 
 @dataclass(frozen=True)
@@ -294,6 +295,7 @@ def build(store: Store, sites: Sites, options: Options, progress: Progress | Non
     if options.min_count > 1 and filters.sites is not None:
         _hide_shares_if_left_out_is_small(export, store, sites, options, summary.sites)
     demo = visit_counts(store, start, end, ("demo",), filters=filters).get((True,), 0) > 0
+    export.demo = demo
     total = None if total_hidden else summary.total
     tables.insert(0, _about(export, options, total, demo, sites))
     step()
@@ -1078,19 +1080,35 @@ def csv_dialect(excel_da: bool) -> dict:
     return {"delimiter": ";" if excel_da else ",", "lineterminator": "\r\n"}
 
 
+# Beside each table's own columns in a CSV file: a file that travels alone still says its
+# period (the last day included) and whether demo visits are in its figures.
+CSV_PERIOD_COLUMNS = ("period_first_day", "period_last_day", "demo_in_figures")
+
+
 def write_csv(export: Export, folder: Path, excel_da: bool = False) -> list[Path]:
     """One UTF-8 file (with the byte-order mark Excel looks for) per table, in `folder` (made
-    if missing; the folder it is in must exist)."""
+    if missing; the folder it is in must exist). Every table but "about" (which says them in
+    its rows) ends in the CSV_PERIOD_COLUMNS."""
     folder.mkdir(exist_ok=True)
+    lang = export.lang
+    period = [
+        export.start.isoformat(),
+        (export.end - timedelta(days=1)).isoformat(),
+        _yes(export.demo, lang),
+    ]
     written = []
     for table in export.tables:
-        path = folder / f"{t(f'exp_file_{table.key}', export.lang)}.csv"
+        path = folder / f"{t(f'exp_file_{table.key}', lang)}.csv"
+        said = [] if table.key == "about" else period
         with _text_file(path, ".csv", "utf-8-sig", newline="") as out:
             writer = csv.writer(out, **csv_dialect(excel_da))
-            writer.writerow([safe_text(h) for h in table.headers(export.lang)])
+            headers = table.headers(lang)
+            if said:
+                headers += [t(f"exp_col_{key}", lang) for key in CSV_PERIOD_COLUMNS]
+            writer.writerow([safe_text(h) for h in headers])
             kinds = [c.kind for c in table.columns]
             writer.writerows(
-                [_number_text(v, k, excel_da) for v, k in zip(row, kinds, strict=True)]
+                [_number_text(v, k, excel_da) for v, k in zip(row, kinds, strict=True)] + said
                 for row in table.rows
             )
         written.append(path)

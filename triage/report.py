@@ -24,7 +24,7 @@ from triage.overview import (
     share_cell,
 )
 from triage.sites import Sites
-from triage.stats import ShareInTime, Summary, is_misdirected, share_unit
+from triage.stats import ShareInTime, Summary, is_misdirected, previous_period, share_unit
 from triage.terminal import plain
 
 
@@ -160,15 +160,15 @@ def summary_table(s: Summary, sites: Sites, lang: str = "da", include_demo: bool
 
 
 def period_dates(s: Summary) -> dict[str, str]:
-    """The period, the previous one of the same length and the same period last year, both
+    """The period, the previous one (stats.previous_period) and the same period last year, both
     ends included (as the export)."""
     start, end = date.fromisoformat(s.start), date.fromisoformat(s.end)  # end excluded
-    previous = start - (end - start)
+    previous, previous_end = previous_period(start, end)
     return {
         "start": s.start,
         "end": (end - timedelta(days=1)).isoformat(),
         "previous_start": previous.isoformat(),
-        "previous_end": (start - timedelta(days=1)).isoformat(),
+        "previous_end": (previous_end - timedelta(days=1)).isoformat(),
         "last_year_start": s.last_year_start,
         "last_year_end": (date.fromisoformat(s.last_year_end) - timedelta(days=1)).isoformat(),
     }

@@ -129,7 +129,7 @@ class Summary:
     sites: list[SiteShare]
     overall_imbalance: float
     previous_total: int
-    change: float | None  # against the previous period of the same length
+    change: float | None  # against the previous period (previous_period)
     change_by_site: dict[str, float | None]
     last_year_start: str  # the same period a year earlier (end excluded, as `end`)
     last_year_end: str
@@ -190,6 +190,28 @@ def same_period_last_year(start: date, end: date) -> tuple[date, date]:
     if start.day == 1 and end.day == 1:
         return year_earlier(start), year_earlier(end)
     return year_earlier(start), year_earlier(end - timedelta(days=1)) + timedelta(days=1)
+
+
+def previous_period(start: date, end: date) -> tuple[date, date]:
+    """(start, end), end excluded, of the period the change is measured against. Whole calendar
+    months (a last month, a quarter) compare with as many whole months before (October with
+    all of September); a month so far, from its 1st for more than a week, with the same days
+    of the month before (30 March with 1–28 February); any other period, today and this week
+    too, with as many days just before it. The one definition of the summary (every format)
+    and the overview; the committee's report, a whole month, compares with the month before."""
+    if start.day == 1 and end.day == 1:
+        months = (end.year - start.year) * 12 + end.month - start.month
+        return _first_of_month(start, -months), start
+    if start.day == 1 and end - start > timedelta(days=7) and end < _first_of_month(start, 1):
+        first = _first_of_month(start, -1)
+        return first, min(first + (end - start), start)
+    return start - (end - start), start
+
+
+def _first_of_month(first: date, months: int) -> date:
+    """The first day of the month `months` after (or before) the month of `first`."""
+    index = first.year * 12 + first.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
 
 
 def _change(now: int, before: int) -> float | None:
@@ -269,7 +291,7 @@ def summarize(
     days: dict[tuple, int] | None = None,
     busiest_rows: list[BusyHour] | None = None,
 ) -> Summary:
-    """The supervisor's figures for one period, with the previous period of the same length.
+    """The supervisor's figures for one period, with the previous period (previous_period).
     Each query lets the database aggregate and returns a few rows (shipping every hourly cell
     to Python was slower). `hours` — visits per (site, weekday, hour) — and the busiest hours
     (busiest_hours) may be passed in by a caller that has them already, as may `days` (see
@@ -278,11 +300,10 @@ def summarize(
     A site filter chooses which sites are shown and counted in the totals; shares and
     imbalances stay against all jobcentres, as their targets are."""
     filters = filters or Filters()
-    length = end - start
     before = {
         k[0]: v
         for k, v in visit_counts(
-            store, start - length, start, ("site_id",), filters=filters
+            store, *previous_period(start, end), ("site_id",), filters=filters
         ).items()
     }
     last_year = same_period_last_year(start, end)  # one small query over the day rollup
