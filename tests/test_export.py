@@ -680,7 +680,7 @@ def test_every_csv_file_says_its_period_and_whether_demo_visits_are_in_it(
     demo_in = include_demo and demo_visits > 0
     said = ["2026-11-02", "2026-11-09", t("exp_yes" if demo_in else "exp_no", lang)]
     headers = [t(f"exp_col_{key}", lang) for key in export.CSV_PERIOD_COLUMNS]
-    assert len(files) == 9
+    assert len(files) == 10  # the about file and nine tables
     for path in files[1:]:
         rows = list(csv.reader(path.read_text(encoding="utf-8-sig").splitlines()))
         assert rows[0][-3:] == headers, path.name
