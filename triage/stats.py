@@ -393,6 +393,10 @@ def _buckets(start: date, end: date, unit: str) -> list[tuple[str, date, date]]:
     return out
 
 
+# Each day's month and ISO week, worked out once a day rather than once a row each refresh.
+_BUCKET_NAMES: dict[str, dict[date, str]] = {"month": {}, "week": {}}
+
+
 def shares_over_time(
     store: Store,
     sites: Sites,
@@ -414,15 +418,15 @@ def shares_over_time(
     targeted = [s for s in sites if s.kind == "jobcenter" and s.target_share]
     unit = share_unit(start, end)
     buckets = _buckets(start, end, unit)
-    names: dict[date, str] = {}  # each day's month or week, worked out once
+    names = _BUCKET_NAMES[unit]
     counted: defaultdict[tuple[str, str], int] = defaultdict(int)
     for key, visits in days.items():
         day = key[0]
         try:
             name = names[day]
         except KeyError:
-            name = names[day] = str(_bucket(day, 0, 0, unit)) if start <= day < end else ""
-        counted[name, key[1]] += visits
+            name = names[day] = str(_bucket(day, 0, 0, unit))
+        counted[name if start <= day < end else "", key[1]] += visits
     totals = {name: sum(counted.get((name, s.id), 0) for s in targeted) for name, _, _ in buckets}
     shown = [s for s in targeted if filters.sites is None or s.id in filters.sites]
     rows = []

@@ -80,6 +80,46 @@ def whole_months(start: date, end: date) -> tuple[date, date] | None:
     return (first, last) if first < last else None
 
 
+def _next_month(day: date) -> date:
+    return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+
+
+DayRange = tuple[date, date, int]  # [first, after) added (+1) or taken away (-1)
+
+
+def month_cover(start: date, end: date) -> tuple[tuple[date, date] | None, list[DayRange]]:
+    """How to count [start, end) with a month rollup: the months [first, after) it reads, and
+    the day ranges added to them or taken away. A month the period cuts is read whole minus
+    its days outside the period when those are fewer than its days inside (a year to today:
+    the month's rows, and nothing after today to take away), else by its days inside."""
+    if start >= end:
+        return None, []
+    head, tail = start.replace(day=1), (end - timedelta(days=1)).replace(day=1)
+    days: list[DayRange] = []
+    first, after = (start if start.day == 1 else _next_month(start)), tail
+    if end.day == 1:
+        after = end
+    if head == tail and start.day != 1 and end.day != 1:  # one month, cut at both ends
+        inside, outside = (end - start).days, (_next_month(end) - end).days + start.day - 1
+        if outside < inside:
+            return (head, _next_month(head)), [(head, start, -1), (end, _next_month(end), -1)]
+        return None, [(start, end, 1)]
+    if start.day != 1:  # the first month, cut
+        if start.day - 1 < (_next_month(start) - start).days:
+            first = head
+            days.append((head, start, -1))
+        else:
+            days.append((start, min(_next_month(start), end), 1))
+    if end.day != 1:  # the last month, cut
+        outside = (_next_month(end) - end).days
+        if outside < end.day - 1:
+            after = _next_month(end)
+            days.append((end, after, -1))
+        else:
+            days.append((tail, end, 1))
+    return ((first, after) if first < after else None), days
+
+
 def rollup_counts(
     store: Store, start: date, end: date, by: tuple[str, ...], filters: Filters
 ) -> dict[tuple, int]:
@@ -90,7 +130,7 @@ def rollup_counts(
         raise ValueError(f"cannot group by {sorted(unknown)}; choose from {GROUPABLE}")
     needed = set(by) | filters.columns
     table = _narrowest(needed)
-    months = whole_months(start, end) if "local_date" not in by else None
+    months, days = month_cover(start, end) if "local_date" not in by else (None, [])
     monthly = MONTHS.get(table)
     sql = _Sql(store.dialect, filters)
     if (
@@ -102,11 +142,10 @@ def rollup_counts(
         whole_key = set(by) == {c.name for c in table_of(table).primary_key.columns}
         query = sql.grouped(table_of(table).name, by, "local_date", start, end, not whole_key)
     else:
-        first, last = months
-        parts = [sql.grouped(table_of(monthly).name, by, "month", first, last)]
-        for a, b in ((start, first), (last, end)):  # each end its own range: an OR scans all
-            if a < b:
-                parts.append(sql.grouped(table_of(table).name, by, "local_date", a, b))
+        parts = [sql.grouped(table_of(monthly).name, by, "month", *months)]
+        for a, b, sign in days:  # each range its own part: an OR scans all
+            counted = "SUM(visits)" if sign > 0 else "-SUM(visits)"
+            parts.append(sql.grouped(table_of(table).name, by, "local_date", a, b, counted=counted))
         keys = ", ".join(by)
         union = " UNION ALL ".join(parts)
         query = f"SELECT {keys}, SUM(visits) FROM ({union}) AS parts GROUP BY {keys}"
