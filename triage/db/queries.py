@@ -340,8 +340,67 @@ class VisitQuery:
 def visits_sql(query: VisitQuery, typed: bool, dialect: str = "sqlite") -> tuple[str, dict]:
     """The visit-level query, the same on SQLite and PostgreSQL. `typed`: the stored values
     (JSON, Excel); else every value as the text the CSV needs, made formula-safe by the
-    database itself. (Building whole CSV lines in SQL was tried: SQLite's string functions
-    made it slower than Python's csv module.)"""
+    database itself (the csv module quotes it: see visits_csv_sql for the quicker way)."""
+    selected, rest, params = _visit_select(query, typed, dialect)
+    return f"SELECT {', '.join(selected)} {rest}", params
+
+
+# Visit columns whose text holds the CSV delimiter by design (a list of places): made whole
+# CSV fields, quoted where needed, by the database itself (see visits_csv_sql).
+_QUOTED_IN_SQL = frozenset({"destinations"})
+
+
+def visits_csv_sql(
+    query: VisitQuery, dialect: str, delimiter: str
+) -> tuple[str, dict, tuple[int, ...]]:
+    """The visit-level query for a CSV file, its rows lines already but for the delimiter:
+    every value as its text (formula-safe, NULL as nothing), consecutive fields joined by
+    `delimiter` in one cell, a field of _QUOTED_IN_SQL a cell of its own, quoted as the csv
+    module would. A row's cells joined by `delimiter` are its CSV line, exactly as the csv
+    module writes the rows of visits_sql, as long as no other value needs quoting: that is
+    for the caller to check (triage.db.csv_rows.csv_lines; a value that does is a reason to
+    write the rows of visits_sql the csv module's way instead). Returns the SQL, its
+    parameters and which cells are quoted fields. (Checking every value for quoting in SQL
+    costs more than the csv module.)"""
+    selected, rest, params = _visit_select(query, False, dialect)
+    pg = dialect == "postgresql"
+    literal = "'" + delimiter.replace("'", "''") + "'"
+    cells: list[str] = []
+    run: list[str] = []
+    quoted: list[int] = []
+    for key, field in zip(query.columns, selected, strict=True):
+        if key in _QUOTED_IN_SQL:
+            raw = _TEXT_SOURCES[key]
+            find, char = ("strpos", "chr") if pg else ("instr", "char")
+            special = " OR ".join(
+                f"{find}({raw}, {c}) > 0" for c in (literal, "'\"'", f"{char}(13)", f"{char}(10)")
+            )
+            safe = f"COALESCE({field}, '')"
+            if run:
+                cells.append(f" || {literal} || ".join(run))
+                run = []
+            quoted.append(len(cells))
+            cells.append(
+                f"CASE WHEN {special} THEN '\"' || replace({safe}, '\"', '\"\"') || '\"' "
+                f"ELSE {safe} END"
+            )
+        elif key in _TEXT_SOURCES or key in ("handled_here", "demo", "at_utc"):
+            run.append(f"COALESCE({field}, '')")  # text already
+        elif pg:
+            run.append(f"COALESCE(CAST({field} AS TEXT), '')")
+        else:  # SQLite prints a real number otherwise than Python: a bare CR fails the check
+            run.append(
+                f"CASE WHEN typeof({field}) = 'real' THEN char(13) "
+                f"ELSE COALESCE(CAST({field} AS TEXT), '') END"
+            )
+    if run:
+        cells.append(f" || {literal} || ".join(run))
+    return f"SELECT {', '.join(cells)} {rest}", params, tuple(quoted)
+
+
+def _visit_select(query: VisitQuery, typed: bool, dialect: str) -> tuple[list[str], str, dict]:
+    """The visit-level query's columns (see visits_sql), the rest of it from FROM on, and its
+    parameters."""
     params: dict = {"start": query.start, "end": query.end, "yes": query.yes, "no": query.no}
     for i, start in enumerate(query.formula_starts):
         params[f"f{i}"] = start
@@ -396,11 +455,8 @@ def visits_sql(query: VisitQuery, typed: bool, dialect: str = "sqlite") -> tuple
     if not query.filters.include_demo:
         where.append("NOT demo")
     # In the order of the (date, site) index: no sort, whatever the period.
-    sql = (
-        f"SELECT {', '.join(selected)} FROM visit WHERE {' AND '.join(where)} "
-        "ORDER BY local_date, site_id, id"
-    )
-    return sql, params
+    rest = f"FROM visit WHERE {' AND '.join(where)} ORDER BY local_date, site_id, id"
+    return selected, rest, params
 
 
 def visit_rows(
@@ -408,8 +464,22 @@ def visit_rows(
 ) -> Iterator[Sequence[Sequence[Any]]]:
     """Visit rows in batches, streamed from the database (memory stays flat)."""
     sql, params = visits_sql(query, typed, store.dialect)
+    return _streamed(store, sql, params, batch)
+
+
+def visit_csv_rows(
+    store: Store, query: VisitQuery, delimiter: str, batch: int = 5000
+) -> tuple[Iterator[Sequence[Sequence[str]]], tuple[int, ...]]:
+    """The rows of visits_csv_sql in batches, streamed, and which of their cells are quoted."""
+    sql, params, quoted = visits_csv_sql(query, store.dialect, delimiter)
+    return _streamed(store, sql, params, batch), quoted
+
+
+def _streamed(
+    store: Store, sql: str, params: dict, batch: int
+) -> Iterator[Sequence[Sequence[Any]]]:
     if store.dialect == "sqlite":
-        # The driver's own cursor: its rows are plain tuples, which csv writes at C speed.
+        # The driver's own cursor: its rows are plain tuples, cheaper than result rows.
         raw = store.engine.raw_connection()
         try:
             cursor = raw.cursor()
