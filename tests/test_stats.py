@@ -816,6 +816,8 @@ def test_busiest_hours_of_the_overview_and_filters_against_the_visit_table(store
             datetime(2026, 10, 6, 8, n, tzinfo=UTC),
             demo=True,
         )
+    # A real visit the same day: a day with demo and real visits is one open day.
+    add(store, flow, ("1", "1"), "jc-musvaage", datetime(2026, 10, 6, 12, tzinfo=UTC))
     voided = [
         add(store, flow, ("1", "1"), "jc-nord", datetime(2026, 11, 23, 8, n, tzinfo=UTC))
         for n in range(3)

@@ -162,20 +162,23 @@ def overview(
         store, start, end, ("local_date", "site_id", "demo"), filters=replace(filters, sites=None)
     )
     # The trend, the demo mark and the days each site had visits per weekday (the busiest
-    # hours' averages) in one pass over the same rows: a query fewer. A day read twice (demo
-    # and not) counts once.
+    # hours' averages) in one pass over the same rows: a query fewer.
     per_day: defaultdict[date, int] = defaultdict(int)
     opened: defaultdict[tuple[str, int], int] = defaultdict(int)
     demo = 0
     for (day, site, is_demo), visits in days.items():
-        if filters.sites is not None and site not in filters.sites:
-            continue
-        per_day[day] += visits
-        if is_demo:
-            demo += visits
-            if (day, site, False) in days:
-                continue
-        opened[site, day.weekday()] += 1
+        if filters.sites is None or site in filters.sites:
+            per_day[day] += visits
+            opened[site, day.weekday()] += 1
+            if is_demo:
+                demo += visits
+    if 0 < demo < sum(per_day.values()):  # a day read twice (demo and not) counts once
+        twice = [
+            (day, site) for day, site, is_demo in days if is_demo and (day, site, False) in days
+        ]
+        for day, site in twice:
+            if filters.sites is None or site in filters.sites:
+                opened[site, day.weekday()] -= 1
     # The summary's busiest five and each site's busiest (the heat map's legend), one lookup.
     busiest = busiest_hours(store, start, end, hours, opened, filters, each_site=True)
     busiest_by_site: dict[str, BusyHour] = {}

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, TypedDict
 
 from triage.db.queries import (
     Filters,
+    counts_in_periods,
     first_day,
     hour_peaks,
     open_days,
@@ -279,14 +280,13 @@ def summarize(
     imbalances stay against all jobcentres, as their targets are."""
     filters = filters or Filters()
     length = end - start
-    before = {
-        k[0]: v
-        for k, v in visit_counts(
-            store, start - length, start, ("site_id",), filters=filters
-        ).items()
-    }
-    last_year = same_period_last_year(start, end)  # one small query over the day rollup
-    last_year_total = sum(visit_counts(store, *last_year, ("demo",), filters=filters).values())
+    last_year = same_period_last_year(start, end)
+    # The previous period and last year in one small query over the day rollup.
+    previous, last_years = counts_in_periods(
+        store, [(start - length, start), last_year], ("site_id",), filters
+    )
+    before = {k[0]: v for k, v in previous.items()}
+    last_year_total = sum(last_years.values())
     if hours is None:
         hours = visit_counts(store, start, end, HOURS, filters=filters)
     if busiest_rows is None:
@@ -321,22 +321,28 @@ def summarize(
     matrix: dict[str, dict[str, int]] = {}
     referred_by_kind: dict[str, int] = {}
     misdirected = with_postcode = 0
-    for (home, visited, destination, here), visits in visit_counts(
+    routes = visit_counts(
         store,
         start,
         end,
         ("postcode_site_id", "site_id", "destination_id", "handled_here"),
         filters=filters,
-    ).items():
+    )
+    # Each home, each route and each destination decided once, not once a row.
+    counted = {home: counts_for_misdirection(sites, home) for home in {r[0] for r in routes}}
+    pairs = {(r[0], r[1]) for r in routes if counted[r[0]]}
+    wrong = {(home, visited): is_misdirected(sites, home, visited) for home, visited in pairs}
+    kinds = {d: referral_kind(sites, d) for d in {r[2] for r in routes if not r[3]}}
+    for (home, visited, destination, here), visits in routes.items():
         if home:
             row = matrix.setdefault(home, {})
             row[visited] = row.get(visited, 0) + visits
-            if counts_for_misdirection(sites, home):
+            if counted[home]:
                 with_postcode += visits
-            if is_misdirected(sites, home, visited):
-                misdirected += visits
+                if wrong[home, visited]:
+                    misdirected += visits
         if not here:
-            kind = referral_kind(sites, destination)
+            kind = kinds[destination]
             referred_by_kind[kind] = referred_by_kind.get(kind, 0) + visits
 
     return Summary(

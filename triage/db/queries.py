@@ -125,14 +125,34 @@ def rollup_counts(
 ) -> dict[tuple, int]:
     """Visits in the period, counted per combination of the `by` columns, from the narrowest
     rollup that has them; whole months from its month rollup where it has one."""
+    return counts_in_periods(store, [(start, end)], by, filters)[0]
+
+
+def counts_in_periods(
+    store: Store, periods: Sequence[tuple[date, date]], by: tuple[str, ...], filters: Filters
+) -> list[dict[tuple, int]]:
+    """rollup_counts for each period, in one query: a round trip for all of them."""
     unknown = set(by) - set(GROUPABLE)
     if unknown:
         raise ValueError(f"cannot group by {sorted(unknown)}; choose from {GROUPABLE}")
-    needed = set(by) | filters.columns
+    sql = _Sql(store.dialect, filters)
+    counting = [_counting_sql(sql, start, end, by) for start, end in periods]
+    if len(counting) == 1:
+        return [_typed_counts(_fetched(store, counting[0], sql.params), by)]
+    query = " UNION ALL ".join(
+        f"SELECT {i} AS period, p{i}.* FROM ({part}) AS p{i}" for i, part in enumerate(counting)
+    )
+    each: list[list[Sequence[Any]]] = [[] for _ in periods]
+    for row in _fetched(store, query, sql.params):
+        each[row[0]].append(row[1:])
+    return [_typed_counts(rows, by) for rows in each]
+
+
+def _counting_sql(sql: _Sql, start: date, end: date, by: tuple[str, ...]) -> str:
+    needed = set(by) | sql.filters.columns
     table = _narrowest(needed)
     months, days = month_cover(start, end) if "local_date" not in by else (None, [])
     monthly = MONTHS.get(table)
-    sql = _Sql(store.dialect, filters)
     if (
         monthly is None
         or months is None
@@ -140,16 +160,17 @@ def rollup_counts(
     ):
         # By a rollup's whole key each row is one cell already: no GROUP BY (half the time).
         whole_key = set(by) == {c.name for c in table_of(table).primary_key.columns}
-        query = sql.grouped(table_of(table).name, by, "local_date", start, end, not whole_key)
-    else:
-        parts = [sql.grouped(table_of(monthly).name, by, "month", *months)]
-        for a, b, sign in days:  # each range its own part: an OR scans all
-            counted = "SUM(visits)" if sign > 0 else "-SUM(visits)"
-            parts.append(sql.grouped(table_of(table).name, by, "local_date", a, b, counted=counted))
-        keys = ", ".join(by)
-        union = " UNION ALL ".join(parts)
-        query = f"SELECT {keys}, SUM(visits) FROM ({union}) AS parts GROUP BY {keys}"
-    rows = _fetched(store, query, sql.params)
+        return sql.grouped(table_of(table).name, by, "local_date", start, end, not whole_key)
+    parts = [sql.grouped(table_of(monthly).name, by, "month", *months)]
+    for a, b, sign in days:  # each range its own part: an OR scans all
+        counted = "SUM(visits)" if sign > 0 else "-SUM(visits)"
+        parts.append(sql.grouped(table_of(table).name, by, "local_date", a, b, counted=counted))
+    keys = ", ".join(by)
+    union = " UNION ALL ".join(parts)
+    return f"SELECT {keys}, SUM(visits) AS visits FROM ({union}) AS parts GROUP BY {keys}"
+
+
+def _typed_counts(rows: Sequence[Sequence[Any]], by: tuple[str, ...]) -> dict[tuple, int]:
     if not rows:
         return {}
     # Column by column: the overview reads hundreds of rows each refresh, and a call per cell
