@@ -18,7 +18,7 @@ import sqlite3
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from operator import itemgetter
-from typing import Any, BinaryIO
+from typing import IO, Any
 
 BATCH = 5000
 SAY_EVERY = 20  # batches between progress lines
@@ -45,7 +45,7 @@ def csv_lines(
 
 def write_lines(
     batches: Iterable[Sequence[Sequence[str]]],
-    out: BinaryIO,
+    out: IO[bytes],
     delimiter: str,
     fields: int,
     quoted: Sequence[int],
@@ -65,7 +65,10 @@ def write_lines(
 
 
 def write_quoted(
-    batches: Iterable[Sequence[Sequence[Any]]], out: io.TextIOBase, delimiter: str, tick
+    batches: Iterable[Sequence[Sequence[Any]]],
+    out: IO[str],
+    delimiter: str,
+    tick: Callable[[int], None],
 ) -> int:
     """Write the batches (rows of visits_sql, text) with the csv module; returns how many."""
     writer = csv.writer(out, delimiter=delimiter, lineterminator=LINE_END)
