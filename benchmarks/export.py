@@ -8,7 +8,10 @@ process so its peak memory can be read on its own:
 - `sqlite3 -csv -header` with the plain SELECT of the same columns and rows (what a person
   would type), and with triage's own query (the same formula-safe text) for reference.
 Goal: at most 1.5× the sqlite3 tool's time, memory flat (it streams): peak RSS is also shown
-for a tenth of the rows.
+for a tenth of the rows. Beside the wall clock, each command's CPU time (user + system, its
+helper process included): on a machine shared with other work, the steadier measure of the
+work done (a large export splits its rows between two processes, so on two free cores its
+wall clock is about half its CPU time).
 """
 
 from __future__ import annotations
@@ -42,14 +45,15 @@ PLAIN = (
 )
 
 
-def run(command: list[str], out: Path | None = None) -> tuple[float, float]:
-    """Seconds and peak RSS (MiB) of one process. GNU time reads the peak: a child forked from
-    this (large) Python would report this process's memory as its own."""
+def run(command: list[str], out: Path | None = None) -> tuple[float, float, float]:
+    """Seconds, peak RSS (MiB) and CPU seconds of one process (with the children it waited
+    for). GNU time reads them: a child forked from this (large) Python would report this
+    process's memory as its own."""
     start = time.perf_counter()
     report = Path(tempfile.mktemp(suffix=".rss"))
     with open(out, "wb") if out else open(os.devnull, "wb") as sink:
         done = subprocess.run(
-            ["/usr/bin/time", "-f", "%M", "-o", str(report), *command],
+            ["/usr/bin/time", "-f", "%U %S %M", "-o", str(report), *command],
             stdout=sink,
             stderr=subprocess.PIPE,
             cwd=ROOT,
@@ -57,9 +61,9 @@ def run(command: list[str], out: Path | None = None) -> tuple[float, float]:
     seconds = time.perf_counter() - start
     if done.returncode != 0:
         raise SystemExit(f"{command[:3]} failed: {done.stderr.decode()}")
-    peak_kib = int(report.read_text().split()[-1])
+    user, system, peak_kib = report.read_text().split()[-3:]
     report.unlink()
-    return seconds, peak_kib / 1024
+    return seconds, int(peak_kib) / 1024, float(user) + float(system)
 
 
 def lines(path: Path) -> int:
@@ -129,7 +133,11 @@ def main() -> None:
         ),
     ):
         timings = [run(command, out) for _ in range(args.runs)]
-        results[name] = (statistics.median(t for t, _ in timings), max(m for _, m in timings))
+        results[name] = (
+            statistics.median(t for t, _, _ in timings),
+            max(m for _, m, _ in timings),
+            statistics.median(c for _, _, c in timings),
+        )
     rows = {
         p.name: lines(p) - 1 for p in (work / "triage.csv", work / "plain.csv", work / "same.csv")
     }
@@ -144,13 +152,14 @@ def main() -> None:
         "--out",
         str(work / "tenth.csv"),
     ]
-    _, tenth_rss = run(tenth)
+    _, tenth_rss, _ = run(tenth)
     print(f"{total:,} visits in the database, {rows['triage.csv']:,} rows exported by each")
-    base = results["sqlite3 plain SELECT"][0]
-    for name, (seconds, rss) in results.items():
+    base, _, base_cpu = results["sqlite3 plain SELECT"]
+    for name, (seconds, rss, cpu) in results.items():
         print(
             f"{name:24} {seconds:6.1f} s  {rows['triage.csv'] / seconds:>9,.0f} rows/s  "
-            f"{seconds / base:4.2f}× sqlite3 plain (goal ≤ 1.5×)  peak RSS {rss:.0f} MiB"
+            f"{seconds / base:4.2f}× sqlite3 plain (goal ≤ 1.5×)  peak RSS {rss:.0f} MiB  "
+            f"CPU {cpu:.1f} s = {cpu / base_cpu:.2f}×"
         )
     print(
         f"triage export of one year ({lines(work / 'tenth.csv') - 1:,} rows): "

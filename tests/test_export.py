@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import errno
+import io
 import json
 import re
 import resource
@@ -1004,3 +1005,108 @@ def test_a_helper_process_that_cannot_write_leaves_the_old_file(demo_store, tmp_
     assert len(started) == 1 and raised.value.errno == errno.EFBIG
     assert out.read_bytes() == earlier
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".part")]
+
+
+def _by_the_csv_module(store, options: Options, excel_da: bool = False) -> bytes:
+    """The visit-row CSV as the csv module writes the rows of visits_sql, value by value."""
+    text = io.StringIO(newline="")
+    writer = csv.writer(text, delimiter=";" if excel_da else ",", lineterminator="\r\n")
+    writer.writerow([t(f"exp_col_{c.key}", options.lang) for c in export.VISIT_COLUMNS])
+    for part in export._visit_rows(store, options, excel_da, "text"):
+        writer.writerows(part)
+    return text.getvalue().encode("utf-8-sig")
+
+
+def _visit_with(flow, minute: int, at: datetime | None = None, **values) -> dict:
+    at = at or datetime(2026, 11, 3, 9, minute, tzinfo=UTC)
+    visit = visit_from_result(route(flow, ["4", "2400", "1"]), "jc-nord", "d", "in_person", 5.0, at)
+    visit.update(values)
+    return visit
+
+
+def _ways_used(monkeypatch) -> list[str]:
+    """Which way each part of an export was written: "lines" (csv_rows.csv_lines) or "csv"."""
+    from triage.db import csv_rows
+
+    used: list[str] = []
+    for name, way in (("write_lines", "lines"), ("write_quoted", "csv")):
+        real = getattr(csv_rows, name)
+
+        def recorded(*args, real=real, way=way, **kwargs):
+            used.append(way)
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(csv_rows, name, recorded)
+    return used
+
+
+@pytest.mark.parametrize("excel_da", [False, True])
+def test_visit_rows_csv_is_the_csv_modules_bytes_whatever_the_text(
+    november, flow, tmp_path, monkeypatch, excel_da
+):
+    """The quick CSV lines are byte for byte what the csv module writes: lists of places with
+    commas, quotes and formula starts (quoted by the database), and, when another value holds
+    the delimiter, a quote or a line break, the csv module's way from the start."""
+    store = november
+    listed = [
+        _visit_with(flow, 1, destinations="jc-nord,ys"),
+        _visit_with(flow, 2, destinations='say "ys", then;jc-nord'),
+        _visit_with(flow, 3, destinations="=ys,jc-nord"),
+        _visit_with(flow, 4, destinations="\rys"),
+    ]
+    assert store.insert_many(listed) == len(listed)
+    out = tmp_path / "visits.csv"
+    used = _ways_used(monkeypatch)
+    assert write_visits(store, NOVEMBER, "csv", out, excel_da) > len(listed)
+    assert out.read_bytes() == _by_the_csv_module(store, NOVEMBER, excel_da)
+    assert used == ["lines"]
+    text = io.StringIO(out.read_bytes().decode("utf-8-sig"), newline="")
+    rows = list(csv.reader(text, delimiter=";" if excel_da else ","))
+    assert {"jc-nord,ys", "'=ys,jc-nord", "'\rys"} <= {r[10] for r in rows}
+
+    for minute, values in enumerate(
+        [{"desk": "a;b,c"}, {"desk": 'say "hi"'}, {"flow_version": "two\nlines"}], start=10
+    ):
+        assert store.insert_many([_visit_with(flow, minute, **values)]) == 1
+        used.clear()
+        write_visits(store, NOVEMBER, "csv", out, excel_da)
+        assert out.read_bytes() == _by_the_csv_module(store, NOVEMBER, excel_da), values
+        assert used == ["lines", "csv"], values  # started over
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".part")]
+
+
+def test_a_real_number_in_the_visit_csv_is_written_as_python_writes_it(tmp_path, flow, monkeypatch):
+    """SQLite keeps a real number in an integer column if it has a fraction (an older program
+    could have written one), and prints it otherwise than Python (1e-05): the csv module's
+    way then."""
+    from triage.db.store import Store
+
+    store = Store(tmp_path / "v.db", spool_dir=tmp_path / "spool")
+    store.open()
+    assert store.insert_many([_visit_with(flow, 1), _visit_with(flow, 2)]) == 2
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE visit SET wait_s = 0.00001 WHERE id = 2")
+    out = tmp_path / "visits.csv"
+    used = _ways_used(monkeypatch)
+    write_visits(store, NOVEMBER, "csv", out)
+    assert ",1e-05," in out.read_text(encoding="utf-8-sig")
+    assert out.read_bytes() == _by_the_csv_module(store, NOVEMBER) and used == ["lines", "csv"]
+    store.dispose()
+
+
+def test_a_helper_process_starts_over_the_csv_modules_way_when_a_value_needs_it(
+    demo_store, flow, tmp_path, monkeypatch
+):
+    everything = Options(start=date(2000, 1, 1), end=date(2100, 1, 1))
+    with demo_store.engine.connect() as conn:
+        last = conn.exec_driver_sql("SELECT MAX(at_utc) FROM visit").scalar()
+    at = datetime.fromisoformat(str(last)[:16]).replace(tzinfo=UTC)
+    late = _visit_with(flow, 0, at, desk='a "late", desk')
+    assert demo_store.insert_many([late]) == 1
+    started = _helpers_started(monkeypatch)
+    monkeypatch.setattr(export, "TWO_PROCESSES_FROM", 1000)
+    out = tmp_path / "two.csv"
+    write_visits(demo_store, everything, "csv", out)
+    assert [c[-1] for c in started] == ["triage.db.csv_rows"]
+    assert b'"a ""late"", desk"' in out.read_bytes()
+    assert out.read_bytes() == _by_the_csv_module(demo_store, everything)

@@ -263,6 +263,42 @@ def test_whole_months():
     )
 
 
+def test_month_cover_reads_a_cut_month_whole_when_fewer_days_are_outside():
+    from triage.db.queries import month_cover
+
+    d = date
+    # A year to today: every month whole, the days after today taken away (none yet).
+    assert month_cover(d(2026, 1, 1), d(2026, 11, 24)) == (
+        (d(2026, 1, 1), d(2026, 12, 1)),
+        [(d(2026, 11, 24), d(2026, 12, 1), -1)],
+    )
+    # Cut at both ends: January whole minus its first days, April by its own few days.
+    assert month_cover(d(2026, 1, 4), d(2026, 4, 6)) == (
+        (d(2026, 1, 1), d(2026, 4, 1)),
+        [(d(2026, 1, 1), d(2026, 1, 4), -1), (d(2026, 4, 1), d(2026, 4, 6), 1)],
+    )
+    # Late in the first month, early in the last: both by their days.
+    assert month_cover(d(2026, 1, 28), d(2026, 4, 3)) == (
+        (d(2026, 2, 1), d(2026, 4, 1)),
+        [(d(2026, 1, 28), d(2026, 2, 1), 1), (d(2026, 4, 1), d(2026, 4, 3), 1)],
+    )
+    # Inside one month: whole minus both ends, or its days when they are fewer.
+    assert month_cover(d(2026, 2, 2), d(2026, 2, 27)) == (
+        (d(2026, 2, 1), d(2026, 3, 1)),
+        [(d(2026, 2, 1), d(2026, 2, 2), -1), (d(2026, 2, 27), d(2026, 3, 1), -1)],
+    )
+    assert month_cover(d(2026, 2, 10), d(2026, 2, 11)) == (
+        None,
+        [(d(2026, 2, 10), d(2026, 2, 11), 1)],
+    )
+    # Whole months only, and two cut months side by side.
+    assert month_cover(d(2026, 1, 1), d(2026, 3, 1)) == ((d(2026, 1, 1), d(2026, 3, 1)), [])
+    assert month_cover(d(2025, 12, 25), d(2026, 1, 20)) == (
+        (d(2026, 1, 1), d(2026, 2, 1)),
+        [(d(2025, 12, 25), d(2026, 1, 1), 1), (d(2026, 1, 20), d(2026, 2, 1), -1)],
+    )
+
+
 def test_long_periods_from_month_rollups_match_the_visits(store, flow):
     """Whole months come from the month rollups, the days at the ends from the day rollups:
     every grouping must give exactly what counting the visits themselves gives, also after a
@@ -310,6 +346,10 @@ def test_long_periods_from_month_rollups_match_the_visits(store, flow):
         (date(2026, 1, 15), date(2026, 4, 10)),
         (date(2026, 1, 1), date(2026, 5, 1)),
         (date(2026, 2, 3), date(2026, 2, 20)),
+        # Cut months read whole, minus their days outside the period.
+        (date(2026, 1, 4), date(2026, 4, 26)),
+        (date(2026, 2, 3), date(2026, 2, 26)),
+        (date(2026, 2, 20), date(2026, 3, 28)),
     ]
     for start, end in periods:
         for by in groupings:
@@ -776,6 +816,8 @@ def test_busiest_hours_of_the_overview_and_filters_against_the_visit_table(store
             datetime(2026, 10, 6, 8, n, tzinfo=UTC),
             demo=True,
         )
+    # A real visit the same day: a day with demo and real visits is one open day.
+    add(store, flow, ("1", "1"), "jc-musvaage", datetime(2026, 10, 6, 12, tzinfo=UTC))
     voided = [
         add(store, flow, ("1", "1"), "jc-nord", datetime(2026, 11, 23, 8, n, tzinfo=UTC))
         for n in range(3)

@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import IO, Any, TextIO, cast
 from xml.sax.saxutils import escape
 
-from triage.db import queries
+from triage.db import csv_rows, queries
 from triage.db.queries import VisitQuery
 from triage.db.store import Store
 from triage.errors import CodedError
@@ -1484,7 +1484,7 @@ def write_visits(
         with _text_file(path, ".csv", "utf-8-sig", newline="") as out:
             writer = csv.writer(out, **csv_dialect(excel_da))
             writer.writerow(headers)
-            written = _write_visit_csv_rows(store, options, out, writer, excel_da, tick)
+            written = _write_visit_csv_rows(store, options, out, excel_da, tick)
         _write_visits_about_csv(path, options, written, excel_da)
     elif fmt == "json":
         with _text_file(path, ".json", "utf-8") as out:
@@ -1515,29 +1515,39 @@ def write_visits(
 
 
 def _write_visit_csv_rows(
-    store: Store, options: Options, out: TextIO, writer: Any, excel_da: bool, tick: Ticker
+    store: Store, options: Options, out: TextIO, excel_da: bool, tick: Ticker
 ) -> int:
     """The visit rows of a CSV export, after its header; returns how many. On SQLite, a large
     export writes the second half of its period in a process of its own (both cores at work)
     to a scratch file beside `out`, appended when both are done: the same bytes, in order."""
     query = _visit_query(options)
+    delimiter = csv_dialect(excel_da)["delimiter"]
     split = None
     if store.dialect == "sqlite" and (os.cpu_count() or 1) > 1:
         split = queries.halves(store, query, TWO_PROCESSES_FROM)
     if split is None:
-        return _write_csv_part(store, query, writer, tick)
+        return _write_csv_part(store, query, out, delimiter, tick)
     first, second = split
     target = Path(out.name)
     handle, name = tempfile.mkstemp(prefix=f"{target.name}.", suffix=".part", dir=target.parent)
     os.close(handle)
     scratch = Path(name)
-    sql, params = queries.visits_sql(second, False, store.dialect)
+    sql, params, quoted = queries.visits_csv_sql(second, store.dialect, delimiter)
+    exact_sql, exact_params = queries.visits_sql(second, False, store.dialect)
+
+    def plain(params: dict) -> dict:
+        return {k: v.isoformat() if isinstance(v, date) else v for k, v in params.items()}
+
     job = {
         "db": store.engine.url.database,
         "sql": sql,
-        "params": {k: v.isoformat() if isinstance(v, date) else v for k, v in params.items()},
+        "params": plain(params),
+        "quoted": quoted,
+        "fields": len(second.columns),
+        "exact_sql": exact_sql,
+        "exact_params": plain(exact_params),
         "out": str(scratch),
-        "delimiter": csv_dialect(excel_da)["delimiter"],
+        "delimiter": delimiter,
     }
     try:
         # The same triage as this process's, whatever the working folder holds (-P).
@@ -1571,7 +1581,7 @@ def _write_visit_csv_rows(
                 theirs = int(line)
             tick(ours + theirs)
 
-        ours = _write_csv_part(store, first, writer, both)
+        ours = _write_csv_part(store, first, out, delimiter, both)
         for line in said:  # until it is done
             theirs = int(line)
             tick(ours + theirs)
@@ -1605,13 +1615,26 @@ def _helper_failed(said: str, path: str) -> None:
     raise RuntimeError(f"CSV helper process: {failure['message']}")
 
 
-def _write_csv_part(store: Store, query: VisitQuery, writer: Any, tick: Ticker) -> int:
-    written = 0
-    for part in queries.visit_rows(store, query, False):
-        writer.writerows(part)
-        written += len(part)
-        tick(written)
-    return written
+def _write_csv_part(
+    store: Store, query: VisitQuery, out: TextIO, delimiter: str, tick: Ticker
+) -> int:
+    """The query's visit rows as CSV lines at the end of `out`; returns how many. The quick
+    way (csv_rows.csv_lines); should a value need the csv module, this part starts over the
+    csv module's way: the same bytes either way."""
+    out.flush()
+    raw = cast(IO[bytes], out.buffer)
+    start = raw.tell()
+    batches, quoted = queries.visit_csv_rows(store, query, delimiter)
+    try:
+        written = csv_rows.write_lines(batches, raw, delimiter, len(query.columns), quoted, tick)
+    finally:
+        cast(Any, batches).close()  # the query's connection back, whatever happened
+    if written is not None:
+        return written
+    raw.seek(start)
+    raw.truncate()
+    rows = queries.visit_rows(store, query, False)
+    return csv_rows.write_quoted(rows, out, delimiter, tick)
 
 
 def _plain(value):

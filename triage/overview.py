@@ -6,6 +6,7 @@ Computed from the rollups only (see triage.stats), so it is cheap to refresh whi
 from __future__ import annotations
 
 import sys
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
@@ -158,23 +159,27 @@ def overview(
     heat: dict[str, dict[tuple[int, int], int]] = {}
     for (site, weekday, hour), visits in hours.items():
         heat.setdefault(site, {})[(weekday, hour)] = visits
-    per_day: dict[date, int] = {}
-    demo = 0
     days = visit_counts(
         store, start, end, ("local_date", "site_id", "demo"), filters=replace(filters, sites=None)
     )
-    # The days each site had visits, per weekday (the busiest hours' averages), from the same
-    # rows: a query fewer. A day read twice (demo and not) counts once.
-    opened: dict[tuple[str, int], int] = {}
-    counted_days: set[tuple[date, str]] = set()
+    # The trend, the demo mark and the days each site had visits per weekday (the busiest
+    # hours' averages) in one pass over the same rows: a query fewer.
+    per_day: defaultdict[date, int] = defaultdict(int)
+    opened: defaultdict[tuple[str, int], int] = defaultdict(int)
+    demo = 0
     for (day, site, is_demo), visits in days.items():
         if filters.sites is None or site in filters.sites:
-            per_day[day] = per_day.get(day, 0) + visits
+            per_day[day] += visits
+            opened[site, day.weekday()] += 1
             if is_demo:
                 demo += visits
-            if (day, site) not in counted_days:
-                counted_days.add((day, site))
-                opened[site, day.weekday()] = opened.get((site, day.weekday()), 0) + 1
+    if 0 < demo < sum(per_day.values()):  # a day read twice (demo and not) counts once
+        twice = [
+            (day, site) for day, site, is_demo in days if is_demo and (day, site, False) in days
+        ]
+        for day, site in twice:
+            if filters.sites is None or site in filters.sites:
+                opened[site, day.weekday()] -= 1
     # The summary's busiest five and each site's busiest (the heat map's legend), one lookup.
     busiest = busiest_hours(store, start, end, hours, opened, filters, each_site=True)
     busiest_by_site: dict[str, BusyHour] = {}
@@ -185,7 +190,7 @@ def overview(
         end,
         summarize(store, sites, start, end, filters, hours=hours, days=days, busiest_rows=busiest),
         heat,
-        sorted((str(day), n) for day, n in per_day.items()),
+        sorted(zip(map(date.isoformat, per_day), per_day.values(), strict=True)),
         _alerts(store, sites, now),
         demo,
         now,

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, TypedDict
 
 from triage.db.queries import (
     Filters,
+    counts_in_periods,
     first_day,
     hour_peaks,
     open_days,
@@ -300,14 +301,13 @@ def summarize(
     A site filter chooses which sites are shown and counted in the totals; shares and
     imbalances stay against all jobcentres, as their targets are."""
     filters = filters or Filters()
-    before = {
-        k[0]: v
-        for k, v in visit_counts(
-            store, *previous_period(start, end), ("site_id",), filters=filters
-        ).items()
-    }
-    last_year = same_period_last_year(start, end)  # one small query over the day rollup
-    last_year_total = sum(visit_counts(store, *last_year, ("demo",), filters=filters).values())
+    last_year = same_period_last_year(start, end)
+    # The previous period and last year in one small query over the day rollup.
+    previous, last_years = counts_in_periods(
+        store, [previous_period(start, end), last_year], ("site_id",), filters
+    )
+    before = {k[0]: v for k, v in previous.items()}
+    last_year_total = sum(last_years.values())
     if hours is None:
         hours = visit_counts(store, start, end, HOURS, filters=filters)
     if busiest_rows is None:
@@ -342,22 +342,28 @@ def summarize(
     matrix: dict[str, dict[str, int]] = {}
     referred_by_kind: dict[str, int] = {}
     misdirected = with_postcode = 0
-    for (home, visited, destination, here), visits in visit_counts(
+    routes = visit_counts(
         store,
         start,
         end,
         ("postcode_site_id", "site_id", "destination_id", "handled_here"),
         filters=filters,
-    ).items():
+    )
+    # Each home, each route and each destination decided once, not once a row.
+    counted = {home: counts_for_misdirection(sites, home) for home in {r[0] for r in routes}}
+    pairs = {(r[0], r[1]) for r in routes if counted[r[0]]}
+    wrong = {(home, visited): is_misdirected(sites, home, visited) for home, visited in pairs}
+    kinds = {d: referral_kind(sites, d) for d in {r[2] for r in routes if not r[3]}}
+    for (home, visited, destination, here), visits in routes.items():
         if home:
             row = matrix.setdefault(home, {})
             row[visited] = row.get(visited, 0) + visits
-            if counts_for_misdirection(sites, home):
+            if counted[home]:
                 with_postcode += visits
-            if is_misdirected(sites, home, visited):
-                misdirected += visits
+                if wrong[home, visited]:
+                    misdirected += visits
         if not here:
-            kind = referral_kind(sites, destination)
+            kind = kinds[destination]
             referred_by_kind[kind] = referred_by_kind.get(kind, 0) + visits
 
     return Summary(
@@ -414,6 +420,10 @@ def _buckets(start: date, end: date, unit: str) -> list[tuple[str, date, date]]:
     return out
 
 
+# Each day's month and ISO week, worked out once a day rather than once a row each refresh.
+_BUCKET_NAMES: dict[str, dict[date, str]] = {"month": {}, "week": {}}
+
+
 def shares_over_time(
     store: Store,
     sites: Sites,
@@ -435,15 +445,15 @@ def shares_over_time(
     targeted = [s for s in sites if s.kind == "jobcenter" and s.target_share]
     unit = share_unit(start, end)
     buckets = _buckets(start, end, unit)
-    names: dict[date, str] = {}  # each day's month or week, worked out once
+    names = _BUCKET_NAMES[unit]
     counted: defaultdict[tuple[str, str], int] = defaultdict(int)
     for key, visits in days.items():
         day = key[0]
         try:
             name = names[day]
         except KeyError:
-            name = names[day] = str(_bucket(day, 0, 0, unit)) if start <= day < end else ""
-        counted[name, key[1]] += visits
+            name = names[day] = str(_bucket(day, 0, 0, unit))
+        counted[name if start <= day < end else "", key[1]] += visits
     totals = {name: sum(counted.get((name, s.id), 0) for s in targeted) for name, _, _ in buckets}
     shown = [s for s in targeted if filters.sites is None or s.id in filters.sites]
     rows = []

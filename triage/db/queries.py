@@ -80,19 +80,79 @@ def whole_months(start: date, end: date) -> tuple[date, date] | None:
     return (first, last) if first < last else None
 
 
+def _next_month(day: date) -> date:
+    return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+
+
+DayRange = tuple[date, date, int]  # [first, after) added (+1) or taken away (-1)
+
+
+def month_cover(start: date, end: date) -> tuple[tuple[date, date] | None, list[DayRange]]:
+    """How to count [start, end) with a month rollup: the months [first, after) it reads, and
+    the day ranges added to them or taken away. A month the period cuts is read whole minus
+    its days outside the period when those are fewer than its days inside (a year to today:
+    the month's rows, and nothing after today to take away), else by its days inside."""
+    if start >= end:
+        return None, []
+    head, tail = start.replace(day=1), (end - timedelta(days=1)).replace(day=1)
+    days: list[DayRange] = []
+    first, after = (start if start.day == 1 else _next_month(start)), tail
+    if end.day == 1:
+        after = end
+    if head == tail and start.day != 1 and end.day != 1:  # one month, cut at both ends
+        inside, outside = (end - start).days, (_next_month(end) - end).days + start.day - 1
+        if outside < inside:
+            return (head, _next_month(head)), [(head, start, -1), (end, _next_month(end), -1)]
+        return None, [(start, end, 1)]
+    if start.day != 1:  # the first month, cut
+        if start.day - 1 < (_next_month(start) - start).days:
+            first = head
+            days.append((head, start, -1))
+        else:
+            days.append((start, min(_next_month(start), end), 1))
+    if end.day != 1:  # the last month, cut
+        outside = (_next_month(end) - end).days
+        if outside < end.day - 1:
+            after = _next_month(end)
+            days.append((end, after, -1))
+        else:
+            days.append((tail, end, 1))
+    return ((first, after) if first < after else None), days
+
+
 def rollup_counts(
     store: Store, start: date, end: date, by: tuple[str, ...], filters: Filters
 ) -> dict[tuple, int]:
     """Visits in the period, counted per combination of the `by` columns, from the narrowest
     rollup that has them; whole months from its month rollup where it has one."""
+    return counts_in_periods(store, [(start, end)], by, filters)[0]
+
+
+def counts_in_periods(
+    store: Store, periods: Sequence[tuple[date, date]], by: tuple[str, ...], filters: Filters
+) -> list[dict[tuple, int]]:
+    """rollup_counts for each period, in one query: a round trip for all of them."""
     unknown = set(by) - set(GROUPABLE)
     if unknown:
         raise ValueError(f"cannot group by {sorted(unknown)}; choose from {GROUPABLE}")
-    needed = set(by) | filters.columns
-    table = _narrowest(needed)
-    months = whole_months(start, end) if "local_date" not in by else None
-    monthly = MONTHS.get(table)
     sql = _Sql(store.dialect, filters)
+    counting = [_counting_sql(sql, start, end, by) for start, end in periods]
+    if len(counting) == 1:
+        return [_typed_counts(_fetched(store, counting[0], sql.params), by)]
+    query = " UNION ALL ".join(
+        f"SELECT {i} AS period, p{i}.* FROM ({part}) AS p{i}" for i, part in enumerate(counting)
+    )
+    each: list[list[Sequence[Any]]] = [[] for _ in periods]
+    for row in _fetched(store, query, sql.params):
+        each[row[0]].append(row[1:])
+    return [_typed_counts(rows, by) for rows in each]
+
+
+def _counting_sql(sql: _Sql, start: date, end: date, by: tuple[str, ...]) -> str:
+    needed = set(by) | sql.filters.columns
+    table = _narrowest(needed)
+    months, days = month_cover(start, end) if "local_date" not in by else (None, [])
+    monthly = MONTHS.get(table)
     if (
         monthly is None
         or months is None
@@ -100,17 +160,17 @@ def rollup_counts(
     ):
         # By a rollup's whole key each row is one cell already: no GROUP BY (half the time).
         whole_key = set(by) == {c.name for c in table_of(table).primary_key.columns}
-        query = sql.grouped(table_of(table).name, by, "local_date", start, end, not whole_key)
-    else:
-        first, last = months
-        parts = [sql.grouped(table_of(monthly).name, by, "month", first, last)]
-        for a, b in ((start, first), (last, end)):  # each end its own range: an OR scans all
-            if a < b:
-                parts.append(sql.grouped(table_of(table).name, by, "local_date", a, b))
-        keys = ", ".join(by)
-        union = " UNION ALL ".join(parts)
-        query = f"SELECT {keys}, SUM(visits) FROM ({union}) AS parts GROUP BY {keys}"
-    rows = _fetched(store, query, sql.params)
+        return sql.grouped(table_of(table).name, by, "local_date", start, end, not whole_key)
+    parts = [sql.grouped(table_of(monthly).name, by, "month", *months)]
+    for a, b, sign in days:  # each range its own part: an OR scans all
+        counted = "SUM(visits)" if sign > 0 else "-SUM(visits)"
+        parts.append(sql.grouped(table_of(table).name, by, "local_date", a, b, counted=counted))
+    keys = ", ".join(by)
+    union = " UNION ALL ".join(parts)
+    return f"SELECT {keys}, SUM(visits) AS visits FROM ({union}) AS parts GROUP BY {keys}"
+
+
+def _typed_counts(rows: Sequence[Sequence[Any]], by: tuple[str, ...]) -> dict[tuple, int]:
     if not rows:
         return {}
     # Column by column: the overview reads hundreds of rows each refresh, and a call per cell
@@ -301,8 +361,67 @@ class VisitQuery:
 def visits_sql(query: VisitQuery, typed: bool, dialect: str = "sqlite") -> tuple[str, dict]:
     """The visit-level query, the same on SQLite and PostgreSQL. `typed`: the stored values
     (JSON, Excel); else every value as the text the CSV needs, made formula-safe by the
-    database itself. (Building whole CSV lines in SQL was tried: SQLite's string functions
-    made it slower than Python's csv module.)"""
+    database itself (the csv module quotes it: see visits_csv_sql for the quicker way)."""
+    selected, rest, params = _visit_select(query, typed, dialect)
+    return f"SELECT {', '.join(selected)} {rest}", params
+
+
+# Visit columns whose text holds the CSV delimiter by design (a list of places): made whole
+# CSV fields, quoted where needed, by the database itself (see visits_csv_sql).
+_QUOTED_IN_SQL = frozenset({"destinations"})
+
+
+def visits_csv_sql(
+    query: VisitQuery, dialect: str, delimiter: str
+) -> tuple[str, dict, tuple[int, ...]]:
+    """The visit-level query for a CSV file, its rows lines already but for the delimiter:
+    every value as its text (formula-safe, NULL as nothing), consecutive fields joined by
+    `delimiter` in one cell, a field of _QUOTED_IN_SQL a cell of its own, quoted as the csv
+    module would. A row's cells joined by `delimiter` are its CSV line, exactly as the csv
+    module writes the rows of visits_sql, as long as no other value needs quoting: that is
+    for the caller to check (triage.db.csv_rows.csv_lines; a value that does is a reason to
+    write the rows of visits_sql the csv module's way instead). Returns the SQL, its
+    parameters and which cells are quoted fields. (Checking every value for quoting in SQL
+    costs more than the csv module.)"""
+    selected, rest, params = _visit_select(query, False, dialect)
+    pg = dialect == "postgresql"
+    literal = "'" + delimiter.replace("'", "''") + "'"
+    cells: list[str] = []
+    run: list[str] = []
+    quoted: list[int] = []
+    for key, field in zip(query.columns, selected, strict=True):
+        if key in _QUOTED_IN_SQL:
+            raw = _TEXT_SOURCES[key]
+            find, char = ("strpos", "chr") if pg else ("instr", "char")
+            special = " OR ".join(
+                f"{find}({raw}, {c}) > 0" for c in (literal, "'\"'", f"{char}(13)", f"{char}(10)")
+            )
+            safe = f"COALESCE({field}, '')"
+            if run:
+                cells.append(f" || {literal} || ".join(run))
+                run = []
+            quoted.append(len(cells))
+            cells.append(
+                f"CASE WHEN {special} THEN '\"' || replace({safe}, '\"', '\"\"') || '\"' "
+                f"ELSE {safe} END"
+            )
+        elif key in _TEXT_SOURCES or key in ("handled_here", "demo", "at_utc"):
+            run.append(f"COALESCE({field}, '')")  # text already
+        elif pg:
+            run.append(f"COALESCE(CAST({field} AS TEXT), '')")
+        else:  # SQLite prints a real number otherwise than Python: a bare CR fails the check
+            run.append(
+                f"CASE WHEN typeof({field}) = 'real' THEN char(13) "
+                f"ELSE COALESCE(CAST({field} AS TEXT), '') END"
+            )
+    if run:
+        cells.append(f" || {literal} || ".join(run))
+    return f"SELECT {', '.join(cells)} {rest}", params, tuple(quoted)
+
+
+def _visit_select(query: VisitQuery, typed: bool, dialect: str) -> tuple[list[str], str, dict]:
+    """The visit-level query's columns (see visits_sql), the rest of it from FROM on, and its
+    parameters."""
     params: dict = {"start": query.start, "end": query.end, "yes": query.yes, "no": query.no}
     for i, start in enumerate(query.formula_starts):
         params[f"f{i}"] = start
@@ -357,11 +476,8 @@ def visits_sql(query: VisitQuery, typed: bool, dialect: str = "sqlite") -> tuple
     if not query.filters.include_demo:
         where.append("NOT demo")
     # In the order of the (date, site) index: no sort, whatever the period.
-    sql = (
-        f"SELECT {', '.join(selected)} FROM visit WHERE {' AND '.join(where)} "
-        "ORDER BY local_date, site_id, id"
-    )
-    return sql, params
+    rest = f"FROM visit WHERE {' AND '.join(where)} ORDER BY local_date, site_id, id"
+    return selected, rest, params
 
 
 def visit_rows(
@@ -369,8 +485,22 @@ def visit_rows(
 ) -> Iterator[Sequence[Sequence[Any]]]:
     """Visit rows in batches, streamed from the database (memory stays flat)."""
     sql, params = visits_sql(query, typed, store.dialect)
+    return _streamed(store, sql, params, batch)
+
+
+def visit_csv_rows(
+    store: Store, query: VisitQuery, delimiter: str, batch: int = 5000
+) -> tuple[Iterator[Sequence[Sequence[str]]], tuple[int, ...]]:
+    """The rows of visits_csv_sql in batches, streamed, and which of their cells are quoted."""
+    sql, params, quoted = visits_csv_sql(query, store.dialect, delimiter)
+    return _streamed(store, sql, params, batch), quoted
+
+
+def _streamed(
+    store: Store, sql: str, params: dict, batch: int
+) -> Iterator[Sequence[Sequence[Any]]]:
     if store.dialect == "sqlite":
-        # The driver's own cursor: its rows are plain tuples, which csv writes at C speed.
+        # The driver's own cursor: its rows are plain tuples, cheaper than result rows.
         raw = store.engine.raw_connection()
         try:
             cursor = raw.cursor()
