@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sqlite3
 import subprocess
 import sys
@@ -92,15 +91,14 @@ def kiosk_worker(db: str, spool: str, count: int, start: Path, out: Path) -> Non
 def raw_worker(db: str, start: Path, stop: Path, out: Path) -> None:
     """One raw UPDATE commit every 10 ms while the desks and kiosks run, each in the queue
     writers' turn (so it never waits inside SQLite): the commit alone is timed."""
-    import fcntl
-
     from triage.db.connect import SQLITE_SYNCHRONOUS
-    from triage.queue import lock_file
+    from triage.queue import Turns, lock_file
 
     conn = sqlite3.connect(db, isolation_level=None)
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute(f"PRAGMA synchronous = {SQLITE_SYNCHRONOUS}")
-    turns = os.open(lock_file(db), os.O_RDWR | os.O_CREAT, 0o644)
+    turns = Turns.of(lock_file(db))
+    assert turns is not None, "no lock file beside the database"
     seconds: list[float] = []
     _wait_for(start)
     row = None
@@ -109,15 +107,12 @@ def raw_worker(db: str, start: Path, stop: Path, out: Path) -> None:
         row = row or conn.execute("SELECT MIN(id) FROM visit_ticket").fetchone()[0]
         if row is None:
             continue
-        fcntl.flock(turns, fcntl.LOCK_EX)
-        try:
+        with turns.turn():
             began = time.perf_counter()
             conn.execute("BEGIN")
             conn.execute("UPDATE visit_ticket SET recalls = recalls + 1 WHERE id = ?", (row,))
             conn.execute("COMMIT")
             seconds.append(time.perf_counter() - began)
-        finally:
-            fcntl.flock(turns, fcntl.LOCK_UN)
     conn.close()
     out.write_text(json.dumps({"raw_seconds": seconds}))
 

@@ -15,8 +15,9 @@ until `triage purge` deletes them with the visit detail.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -199,7 +200,7 @@ class Tickets:
         self.store = store
         self.engine = store.engine
         self.postgres = store.dialect == "postgresql"
-        self._turns: int | None = None  # the lock file's descriptor, opened on first write
+        self._turns: Turns | None = None  # the writers' turns, opened on first write
         self._numbers_kept_from: date | None = None  # the day-change mark as last seen
         database = store.engine.url.database
         self._turns_path = (
@@ -212,36 +213,25 @@ class Tickets:
     def _writing(self) -> Iterator[Connection]:
         """One write transaction; on SQLite an immediate one, so its reads see what it writes
         on (no other writer between a read and the write it decides). Queue writers on one
-        SQLite file first take turns on a lock file beside it: the kernel hands the turn on at
-        once, where SQLite's busy handler sleeps up to 100 ms between tries (a desk's call
-        would wait seconds behind the kiosks). Correctness rests on the immediate transaction
-        alone; without the lock file (Windows, a folder that cannot hold it) calls just wait
-        longer."""
+        SQLite file first take turns on a lock file beside it (Turns): the kernel hands the
+        turn on at once, where SQLite's busy handler sleeps up to 100 ms between tries (a
+        desk's call would wait seconds behind the kiosks). Correctness rests on the immediate
+        transaction alone; without the lock file (Windows, a folder that cannot hold it)
+        calls just wait longer."""
         with self._turn(), self.engine.begin() as conn:
             if not self.postgres:
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
             yield conn
 
-    @contextmanager
-    def _turn(self) -> Iterator[None]:
+    def _turn(self) -> AbstractContextManager[None]:
         if self._turns is None and self._turns_path is not None:
-            try:
-                self._turns = os.open(self._turns_path, os.O_RDWR | os.O_CREAT, 0o644)
-            except OSError:
+            self._turns = Turns.of(self._turns_path)
+            if self._turns is None:
                 self._turns_path = None  # a read-only folder: the busy handler alone
-        if self._turns is None or fcntl is None:
-            yield
-            return
-        fcntl.flock(self._turns, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(self._turns, fcntl.LOCK_UN)
+        return self._turns.turn() if self._turns is not None else nullcontext()
 
     def close(self) -> None:
-        if self._turns is not None:
-            os.close(self._turns)
-            self._turns = None
+        self._turns = None  # the lock file stays open for the process's other users
 
     # --- the kiosk -------------------------------------------------------------------
 
@@ -455,6 +445,42 @@ class Tickets:
 def lock_file(database: str) -> Path:
     """The lock file the queue's writers of one SQLite file take turns on."""
     return Path(f"{Path(database).absolute()}.queue-lock")
+
+
+class Turns:
+    """The turns the queue's writers of one SQLite file take, on a lock file beside it (flock):
+    the kernel hands the turn on as soon as it is let go, where SQLite's busy handler sleeps
+    up to 100 ms between tries. One per file and process, its threads one at a time (a flock
+    belongs to the open file, which they share)."""
+
+    _open: dict[Path, Turns] = {}
+    _opening = threading.Lock()
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._in_process = threading.Lock()
+
+    @classmethod
+    def of(cls, path: Path) -> Turns | None:
+        """The turns of a lock file, opened once per process; None where it cannot be made."""
+        if fcntl is None:
+            return None
+        with cls._opening:
+            if path not in cls._open:
+                try:
+                    cls._open[path] = cls(os.open(path, os.O_RDWR | os.O_CREAT, 0o644))
+                except OSError:
+                    return None
+            return cls._open[path]
+
+    @contextmanager
+    def turn(self) -> Iterator[None]:
+        with self._in_process:
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
 
 
 def forget_numbers_before(conn: Connection, day: date) -> int:
