@@ -6,8 +6,17 @@ all on one database; every ticket must be called exactly once.
 Each desk is a real process that calls until it has its share of tickets; the kiosks issue
 desks × calls tickets in all (two queues of one site). Reported: lost (issued, never called)
 and double (called more than once) tickets — both must be 0 — and on SQLite the call-next
-commit p99 (only calls that took a ticket) beside one raw UPDATE commit on the same file
-(sqlite3 itself, same WAL mode and synchronous level). Goal: p99 ≤ 5× the raw commit.
+commit p99 (only calls that took a ticket, from the call to its return) beside one raw UPDATE
+commit on the same file (sqlite3 itself, same WAL mode and synchronous level). Goal: p99 ≤ 5×
+the raw commit's median.
+
+The raw commit is sampled during the run, by one more process that every 10 ms takes the
+queue writers' turn and times one UPDATE of a ticket row and its commit (only that, not its wait
+for the turn): what one commit costs on that file at that moment. The raw commits timed after
+the run, alone (printed too, as before), are not a fair yardstick: the last connection to close
+removes the WAL file, so they append to a new one that grows with every commit, and each fsync
+then also writes the file's new size (about 4 ms on this disk, against 0.4 ms during the run);
+and they fall on another moment of a disk shared with other work.
 
 tests/test_queue.py runs the same workers with smaller counts on both engines.
 """
@@ -81,8 +90,40 @@ def kiosk_worker(db: str, spool: str, count: int, start: Path, out: Path) -> Non
     out.write_text(json.dumps({"issued": issued}))
 
 
-def run(db: str, desks: int, calls: int, kiosks: int, folder: Path) -> dict:
-    """Start the workers as processes, let them go at once, and gather what they did."""
+def raw_worker(db: str, start: Path, stop: Path, out: Path) -> None:
+    """One raw UPDATE commit every 10 ms while the desks and kiosks run, each in the queue
+    writers' turn (so it never waits inside SQLite): the commit alone is timed."""
+    from triage.db.connect import SQLITE_SYNCHRONOUS
+    from triage.queue import Turns, lock_file
+
+    conn = sqlite3.connect(db, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute(f"PRAGMA synchronous = {SQLITE_SYNCHRONOUS}")
+    turns = Turns.of(lock_file(db))
+    assert turns is not None, "no lock file beside the database"
+    seconds: list[float] = []
+    _wait_for(start)
+    row = None
+    while not stop.exists():
+        time.sleep(0.01)
+        row = row or conn.execute("SELECT MIN(id) FROM visit_ticket").fetchone()[0]
+        if row is None:
+            continue
+        with turns.turn():
+            began = time.perf_counter()
+            conn.execute("BEGIN")
+            conn.execute("UPDATE visit_ticket SET recalls = recalls + 1 WHERE id = ?", (row,))
+            conn.execute("COMMIT")
+            seconds.append(time.perf_counter() - began)
+    conn.close()
+    out.write_text(json.dumps({"raw_seconds": seconds}))
+
+
+def run(
+    db: str, desks: int, calls: int, kiosks: int, folder: Path, raw_during: bool = False
+) -> dict:
+    """Start the workers as processes, let them go at once, and gather what they did; with
+    raw_during (SQLite), raw commits are sampled meanwhile."""
     from triage.db.store import Store
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -103,15 +144,26 @@ def run(db: str, desks: int, calls: int, kiosks: int, folder: Path) -> dict:
         out = folder / f"desk-{d}.json"
         args = ["desk", db, spool, f"skranke-{d + 1}", str(calls), str(start), str(out)]
         processes.append((out, subprocess.Popen([*me, *args])))
+    stop, sampler = folder / "stop", None
+    if raw_during:
+        raw_out = folder / "raw.json"
+        args = ["raw", db, str(start), str(stop), str(raw_out)]
+        sampler = (raw_out, subprocess.Popen([*me, *args]))
     time.sleep(1.0)  # imports and opening; the workers wait for the start file
     start.touch()
     began = time.monotonic()
     failed = [p.args for _, p in processes if p.wait(timeout=DEADLINE_S + 60) != 0]
     elapsed = time.monotonic() - began
+    if sampler is not None:
+        stop.touch()
+        processes.append(sampler)
+        if sampler[1].wait(timeout=60) != 0:
+            failed.append(sampler[1].args)
     results = [json.loads(out.read_text()) for out, _ in processes if out.exists()]
     issued = [t for r in results for t in r.get("issued", [])]
     called = [t for r in results for t in r.get("called", [])]
     seconds = [s for r in results for s in r.get("seconds", [])]
+    raw_seconds = [s for r in results for s in r.get("raw_seconds", [])]
     states = _states(db)
     return {
         "failed": failed,
@@ -122,6 +174,7 @@ def run(db: str, desks: int, calls: int, kiosks: int, folder: Path) -> dict:
         "unknown": len(set(called) - set(issued)),
         "states": states,
         "seconds": seconds,
+        "raw_seconds": raw_seconds,
         "elapsed": elapsed,
     }
 
@@ -145,7 +198,8 @@ def _states(db: str) -> dict:
 
 
 def raw_update_commits(path: str, runs: int = 300) -> list[float]:
-    """One UPDATE of one ticket row and its commit, by sqlite3 itself on the same file, alone."""
+    """One UPDATE of one ticket row and its commit, by sqlite3 itself on the same file, alone
+    after the run (another moment's disk: see the module's text)."""
     from triage.db.connect import SQLITE_SYNCHRONOUS
 
     conn = sqlite3.connect(path, isolation_level=None)
@@ -179,19 +233,25 @@ def main() -> None:
         folder = Path(tmp)
         (folder / "sqlite").mkdir()
         db = str(folder / "sqlite" / "queue.db")
-        found = run(db, args.desks, args.calls, args.kiosks, folder / "sqlite")
-        raw = raw_update_commits(db)
+        found = run(db, args.desks, args.calls, args.kiosks, folder / "sqlite", raw_during=True)
+        after = raw_update_commits(db)
         _say("SQLite", args, found)
-        p99, raw_median, raw_p99 = pct(found["seconds"], 0.99), pct(raw, 0.5), pct(raw, 0.99)
-        median = pct(found["seconds"], 0.5)
+        p99, median = pct(found["seconds"], 0.99), pct(found["seconds"], 0.5)
+        during = found["raw_seconds"]
         print(f"  call-next median {median * 1000:.2f} ms, p99 {p99 * 1000:.2f} ms")
-        print(f"  raw UPDATE commit median {raw_median * 1000:.2f} ms, p99 {raw_p99 * 1000:.2f} ms")
-        ratio = p99 / raw_median
+        for name, raw in (("during the run", during), ("after the run, alone", after)):
+            print(
+                f"  raw UPDATE commit {name}: median {pct(raw, 0.5) * 1000:.2f} ms, "
+                f"p99 {pct(raw, 0.99) * 1000:.2f} ms ({len(raw)} commits)"
+            )
+        ratio = p99 / pct(during, 0.5)
         verdict = "met" if ratio <= 5 and not found["lost"] and not found["double"] else "NOT met"
         print(
-            f"  call-next p99 / raw commit = {ratio:.2f}x (goal <= 5x, 0 lost, 0 double: {verdict})"
+            f"  call-next p99 / raw commit during the run = {ratio:.2f}x "
+            f"(goal <= 5x, 0 lost, 0 double: {verdict})"
         )
-        print(f"  call-next p99 / raw commit p99 = {p99 / raw_p99:.2f}x")
+        print(f"  call-next p99 / raw commit p99 during the run = {p99 / pct(during, 0.99):.2f}x")
+        print(f"  call-next p99 / raw commit after the run = {p99 / pct(after, 0.5):.2f}x")
         if args.postgres:
             from tests.postgres import ThrowawayPostgres, server_bin
 
@@ -229,6 +289,9 @@ if __name__ == "__main__":
         if role == "desk":
             db, spool, desk, calls, start, out = rest
             desk_worker(db, spool, desk, int(calls), Path(start), Path(out))
+        elif role == "raw":
+            db, start, stop, out = rest
+            raw_worker(db, Path(start), Path(stop), Path(out))
         else:
             db, spool, count, start, out = rest
             kiosk_worker(db, spool, int(count), Path(start), Path(out))

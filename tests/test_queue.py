@@ -8,11 +8,13 @@ import csv
 import json
 import sqlite3
 import sys
+import threading
+import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from tests.conftest import edit
 from tests.test_cli import run
@@ -330,23 +332,102 @@ def test_purge_deletes_tickets_with_the_detail_and_drops_old_numbers(tickets):
 # --- exactly once, with real processes --------------------------------------------------------
 
 
-def contention(db: str, folder: Path, desks: int, calls: int, kiosks: int) -> dict:
+def contention(db: str, folder: Path, desks: int, calls: int, kiosks: int, **extra) -> dict:
     sys.path.insert(0, str(ROOT))
     from benchmarks.call_next import run as run_processes
 
-    return run_processes(db, desks, calls, kiosks, folder)
+    return run_processes(db, desks, calls, kiosks, folder, **extra)
 
 
 @pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
 def test_every_ticket_is_called_exactly_once_by_racing_desk_processes(engine, tmp_path, request):
     """8 desk processes calling while 2 kiosk processes issue: each ticket called once, none
-    left. 8 × 40 calls here; benchmarks/call_next.py runs the full 8 × 500."""
-    db = str(tmp_path / "race.db") if engine == "sqlite" else request.getfixturevalue("pg_url")
-    found = contention(db, tmp_path / "race", desks=8, calls=40, kiosks=2)
+    left. 8 × 40 calls here; benchmarks/call_next.py runs the full 8 × 500. On SQLite, as
+    there, a ninth process times raw commits in the writers' turns meanwhile."""
+    sqlite = engine == "sqlite"
+    db = str(tmp_path / "race.db") if sqlite else request.getfixturevalue("pg_url")
+    found = contention(db, tmp_path / "race", desks=8, calls=40, kiosks=2, raw_during=sqlite)
     assert found["failed"] == []
     assert found["issued"] == found["called"] == 320
     assert (found["lost"], found["double"], found["unknown"]) == (0, 0, 0)
     assert found["states"] == {"by_state": {"called": 320}, "called_without_desk": 0}
+    assert bool(found["raw_seconds"]) == sqlite
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no lock file on Windows")
+def test_threads_of_one_process_take_the_writers_turn_one_at_a_time(tmp_path):
+    """A lock on a file belongs to the open file, which a process's threads share: without a
+    lock of its own in the process, two of its threads would hold the turn at once."""
+    store = Store(str(tmp_path / "v.db"), spool_dir=tmp_path / "spool")
+    store.open()
+    tickets = Tickets(store)
+    inside, most = [0], [0]
+    count = threading.Lock()
+
+    def write() -> None:
+        for _ in range(40):
+            with tickets._turn():
+                with count:
+                    inside[0] += 1
+                    most[0] = max(most[0], inside[0])
+                time.sleep(0.0005)
+                with count:
+                    inside[0] -= 1
+
+    threads = [threading.Thread(target=write) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    tickets.close()
+    store.dispose()
+    assert most[0] == 1
+
+
+def test_issuing_and_calling_read_the_line_not_the_whole_day(tmp_path):
+    """A ticket's number and its place in line, and a desk's call, cost the same with 3,000
+    tickets served today as with none: the line is read on its index, not the day's tickets
+    (SQLite's own count of the steps its statements take)."""
+    store = Store(str(tmp_path / "busy.db"), spool_dir=tmp_path / "spool")
+    store.open()
+    steps = [0]
+
+    def count() -> int:
+        steps[0] += 1
+        return 0
+
+    @event.listens_for(store.engine, "connect")
+    def _count_steps(dbapi_connection, _record) -> None:
+        dbapi_connection.set_progress_handler(count, 1)
+
+    store.engine.dispose()  # connections from now on count their steps
+    tickets = Tickets(store)
+
+    def cost() -> tuple[int, int]:
+        steps[0] = 0
+        tickets.issue(SITE, "A", "meeting", at(7200))
+        issued, steps[0] = steps[0], 0
+        assert tickets.call_next(SITE, "skranke-1", now=at(7260)) is not None
+        return issued, steps[0]
+
+    tickets.issue(SITE, "A", "meeting", at(0))  # the day's first: drops the days before
+    quiet = cost()
+    served = [{"number": n} for n in range(10, 3010)]
+    with store.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO visit_ticket (local_date, local_hour, local_weekday, site_id,"
+                " queue, number, errand, state, recalls, issued_utc, clock_utc)"
+                " VALUES ('2026-11-23', 9, 0, 'jc-skelbaek', 'A', :number, 'meeting', 'served',"
+                " 0, '2026-11-23 08:00:00.000000', NULL)"
+            ),
+            served,
+        )
+    busy = cost()
+    tickets.close()
+    store.dispose()
+    assert busy[0] < 2 * quiet[0] + 50, (quiet, busy)
+    assert busy[1] < 2 * quiet[1] + 50, (quiet, busy)
 
 
 # --- the schema ----------------------------------------------------------------------------------

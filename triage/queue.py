@@ -15,15 +15,18 @@ until `triage purge` deletes them with the visit detail.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, or_, select, text, update
+from sqlalchemy import Integer, bindparam, cast, extract, func, or_, select, text, update
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql import Select
+from sqlalchemy.sql.dml import ReturningUpdate
 
 from triage.db.models import Meta, VisitTicket, set_meta, table_of
 from triage.db.schema import recorded_date
@@ -116,6 +119,68 @@ _COLUMNS = (
 )
 
 
+# The statements of the two frequent writes, built once (a desk's call and a kiosk's ticket
+# spend their time in the database, not in building SQL).
+def _oldest(of_queues: bool) -> Select:
+    """The oldest ticket waiting today at a site (in the given queues)."""
+    conditions = [
+        _T.c.site_id == bindparam("site"),
+        _T.c.local_date == bindparam("day"),
+        _T.c.state == "waiting",
+    ]
+    if of_queues:
+        conditions.append(_T.c.queue.in_(bindparam("queues", expanding=True)))
+    return select(_T.c.id).where(*conditions).order_by(_T.c.id).limit(1)
+
+
+def _claim(postgres: bool, of_queues: bool) -> ReturningUpdate:
+    """Call-next as one statement: the oldest waiting ticket, called to this desk, with its
+    wait in whole seconds counted by the database. On SQLite the statement takes the write
+    lock before it reads, so no other writer comes between; on PostgreSQL FOR UPDATE SKIP
+    LOCKED lets two desks take the two oldest tickets, never the same one."""
+    now = bindparam("now", type_=_T.c.clock_utc.type)
+    if postgres:
+        waited: Any = func.greatest(0, func.round(extract("epoch", now - _T.c.clock_utc)))
+        oldest = _oldest(of_queues).with_for_update(skip_locked=True)
+    else:
+        days = func.julianday(now) - func.julianday(_T.c.clock_utc)
+        waited = func.max(0, func.round(days * 86400))
+        oldest = _oldest(of_queues)
+    return (
+        update(_T)
+        .where(_T.c.id == oldest.scalar_subquery(), _T.c.state == "waiting")
+        .values(
+            state="called",
+            desk=bindparam("to_desk"),
+            called_utc=bindparam("called", type_=_T.c.called_utc.type),
+            wait_s=cast(func.coalesce(waited, 0), Integer),
+            clock_utc=now,  # the service starts now
+        )
+        .returning(*_COLUMNS)
+    )
+
+
+_OLDEST = {of_queues: _oldest(of_queues) for of_queues in (False, True)}
+_CLAIM = {
+    (pg, of_queues): _claim(pg, of_queues) for pg in (False, True) for of_queues in (False, True)
+}
+# A new ticket's number (the queue's last today + 1) and how many wait before it. `queue || ''`
+# keeps the count off the number index (it would read every ticket of the day) and on the
+# waiting index, which holds only the line.
+_OF_QUEUE = (
+    _T.c.local_date == bindparam("day"),
+    _T.c.site_id == bindparam("site"),
+)
+_LAST_AND_AHEAD = select(
+    select(func.max(_T.c.number))
+    .where(*_OF_QUEUE, _T.c.queue == bindparam("queue"))
+    .scalar_subquery(),
+    select(func.count())
+    .where(*_OF_QUEUE, _T.c.state == "waiting", _T.c.queue + "" == bindparam("queue"))
+    .scalar_subquery(),
+)
+
+
 def _utc(now: datetime | None) -> datetime:
     return (now or datetime.now(UTC)).astimezone(UTC)
 
@@ -135,10 +200,11 @@ class Tickets:
         self.store = store
         self.engine = store.engine
         self.postgres = store.dialect == "postgresql"
-        self._turns: int | None = None  # the lock file's descriptor, opened on first write
+        self._turns: Turns | None = None  # the writers' turns, opened on first write
+        self._numbers_kept_from: date | None = None  # the day-change mark as last seen
         database = store.engine.url.database
         self._turns_path = (
-            Path(f"{database}.queue-lock")
+            lock_file(database)
             if not self.postgres and fcntl is not None and database and database != ":memory:"
             else None
         )
@@ -147,36 +213,25 @@ class Tickets:
     def _writing(self) -> Iterator[Connection]:
         """One write transaction; on SQLite an immediate one, so its reads see what it writes
         on (no other writer between a read and the write it decides). Queue writers on one
-        SQLite file first take turns on a lock file beside it: the kernel hands the turn on at
-        once, where SQLite's busy handler sleeps up to 100 ms between tries (a desk's call
-        would wait seconds behind the kiosks). Correctness rests on the immediate transaction
-        alone; without the lock file (Windows, a folder that cannot hold it) calls just wait
-        longer."""
+        SQLite file first take turns on a lock file beside it (Turns): the kernel hands the
+        turn on at once, where SQLite's busy handler sleeps up to 100 ms between tries (a
+        desk's call would wait seconds behind the kiosks). Correctness rests on the immediate
+        transaction alone; without the lock file (Windows, a folder that cannot hold it)
+        calls just wait longer."""
         with self._turn(), self.engine.begin() as conn:
             if not self.postgres:
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
             yield conn
 
-    @contextmanager
-    def _turn(self) -> Iterator[None]:
+    def _turn(self) -> AbstractContextManager[None]:
         if self._turns is None and self._turns_path is not None:
-            try:
-                self._turns = os.open(self._turns_path, os.O_RDWR | os.O_CREAT, 0o644)
-            except OSError:
+            self._turns = Turns.of(self._turns_path)
+            if self._turns is None:
                 self._turns_path = None  # a read-only folder: the busy handler alone
-        if self._turns is None or fcntl is None:
-            yield
-            return
-        fcntl.flock(self._turns, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(self._turns, fcntl.LOCK_UN)
+        return self._turns.turn() if self._turns is not None else nullcontext()
 
     def close(self) -> None:
-        if self._turns is not None:
-            os.close(self._turns)
-            self._turns = None
+        self._turns = None  # the lock file stays open for the process's other users
 
     # --- the kiosk -------------------------------------------------------------------
 
@@ -193,15 +248,8 @@ class Tickets:
                     {"space": _LOCK_NAMESPACE, "key": f"{site}\n{queue}"},
                 )
             self._forget_earlier_numbers(conn, today)
-            of_queue = (
-                _T.c.local_date == today,
-                _T.c.site_id == site,
-                _T.c.queue == queue,
-            )
             last, ahead = conn.execute(
-                select(func.max(_T.c.number), func.count().filter(_T.c.state == "waiting")).where(
-                    *of_queue
-                )
+                _LAST_AND_AHEAD, {"day": today, "site": site, "queue": queue}
             ).one()
             number = (last or 0) + 1
             ticket_id = conn.execute(
@@ -225,11 +273,15 @@ class Tickets:
 
     def _forget_earlier_numbers(self, conn: Connection, today: date) -> None:
         """The first ticket of a day drops the numbers of the days before (data minimisation:
-        a number must not outlive its day). Read first: on other days this costs one lookup."""
+        a number must not outlive its day). Read first: on other days this costs one lookup, and
+        none once this process has seen today's mark (the mark only ever moves forward)."""
+        if self._numbers_kept_from is not None and self._numbers_kept_from >= today:
+            return
         meta = table_of(Meta)
         stored = select(meta.c.value).where(meta.c.key == NUMBERS_FROM)
         kept_from = recorded_date(conn.execute(stored).scalar())
         if kept_from is not None and kept_from >= today:
+            self._numbers_kept_from = kept_from
             return
         if self.postgres:  # one issuer does it; the others wait, then find it done
             conn.execute(
@@ -254,37 +306,20 @@ class Tickets:
         """The oldest ticket waiting today in the site's queues (or only in `queues`), now
         called to this desk; None when nobody waits. Two desks never get the same ticket."""
         moment = _utc(now)
-        today = _today(moment)
-        conditions = [_T.c.site_id == site, _T.c.local_date == today, _T.c.state == "waiting"]
+        params: dict[str, Any] = {"site": site, "day": _today(moment)}
         if queues is not None:
-            conditions.append(_T.c.queue.in_(list(queues)))
-        oldest = select(_T.c.id, _T.c.clock_utc).where(*conditions).order_by(_T.c.id).limit(1)
-        if self.postgres:
-            oldest = oldest.with_for_update(skip_locked=True)
-        else:
+            params["queues"] = list(queues)
+        if not self.postgres:
             # A look without the write lock first: an empty queue, which desks ask about
             # often, never makes the kiosks wait for SQLite's one writer.
             with self.engine.connect() as conn:
-                if conn.execute(oldest).first() is None:
+                if conn.execute(_OLDEST[queues is not None], params).first() is None:
                     return None
+        claim = _CLAIM[self.postgres, queues is not None]
+        params.update(to_desk=desk, called=to_minute(moment), now=moment)
         with self._writing() as conn:
-            found = conn.execute(oldest).first()
-            if found is None:
-                return None
-            ticket_id, issued = found
-            called = conn.execute(
-                update(_T)
-                .where(_T.c.id == ticket_id)
-                .values(
-                    state="called",
-                    desk=desk,
-                    called_utc=to_minute(moment),
-                    wait_s=_seconds(issued, moment),
-                    clock_utc=moment,  # the service starts now
-                )
-                .returning(*_COLUMNS)
-            ).one()
-            return Ticket(**called._mapping)
+            called = conn.execute(claim, params).first()
+        return Ticket(**called._mapping) if called is not None else None
 
     def recall(self, ticket_id: int, desk: str, now: datetime | None = None) -> Ticket:
         """Call the ticket this desk called once more (the citizen did not come); the service
@@ -405,6 +440,47 @@ class Tickets:
             sum(w.waiting for w in status.queues.values()),
             max(w.longest_s for w in status.queues.values()),
         )
+
+
+def lock_file(database: str) -> Path:
+    """The lock file the queue's writers of one SQLite file take turns on."""
+    return Path(f"{Path(database).absolute()}.queue-lock")
+
+
+class Turns:
+    """The turns the queue's writers of one SQLite file take, on a lock file beside it (flock):
+    the kernel hands the turn on as soon as it is let go, where SQLite's busy handler sleeps
+    up to 100 ms between tries. One per file and process, its threads one at a time (a flock
+    belongs to the open file, which they share)."""
+
+    _open: dict[Path, Turns] = {}
+    _opening = threading.Lock()
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._in_process = threading.Lock()
+
+    @classmethod
+    def of(cls, path: Path) -> Turns | None:
+        """The turns of a lock file, opened once per process; None where it cannot be made."""
+        if fcntl is None:
+            return None
+        with cls._opening:
+            if path not in cls._open:
+                try:
+                    cls._open[path] = cls(os.open(path, os.O_RDWR | os.O_CREAT, 0o644))
+                except OSError:
+                    return None
+            return cls._open[path]
+
+    @contextmanager
+    def turn(self) -> Iterator[None]:
+        with self._in_process:
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
 
 
 def forget_numbers_before(conn: Connection, day: date) -> int:
