@@ -38,7 +38,7 @@ from triage.overview import (
 )
 from triage.stats import ErrandGroup, Filters, errand_groups, is_misdirected, share_unit
 
-CHANNELS = ("in_person", "phone")  # the desk's channels, in the order K steps through them
+CHANNELS = ("in_person", "phone", "kiosk")  # the channels, in the order K steps through them
 
 REFRESH_SECONDS = 30
 
@@ -188,7 +188,7 @@ class SupervisorScreen(Screen):
         return t("sup_filter", lang, what=", ".join(parts)) if parts else ""
 
     def action_next_channel(self) -> None:
-        """Every channel, then in person only, then phone only, then every channel again."""
+        """Every channel, then in person only, phone only, kiosk only, then every one again."""
         order: list[str | None] = [None, *CHANNELS]
         self.channel = order[(order.index(self.channel) + 1) % len(order)]
         self.action_period(self.period)

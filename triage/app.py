@@ -310,3 +310,106 @@ class TriageApp(MultilingualApp):
             self._tell_screen(
                 LogReady(True, counts, demo=self.visit_log.demo, **self._set_aside_notice())
             )
+
+
+# --- the kiosk: citizens check in themselves (`triage kiosk`) --------------------------------
+
+
+class KioskApp(MultilingualApp):
+    """The citizens' own check-in screen: one KioskScreen, and the writing it asks for (a
+    ticket, a referral) in thread workers, so a touch never waits on the database."""
+
+    CSS_PATH = str(paths.stylesheet())
+    BINDINGS = [Binding("ctrl+q", "quit", "key_quit", priority=True, id="key_quit")]
+
+    def __init__(
+        self,
+        flow: Flow,
+        site: str,
+        queues,  # triage.queue_data.Queues
+        log: DeskLog,
+        lang: str = "da",
+        idle_seconds: float | None = None,
+    ) -> None:
+        super().__init__()
+        self.flow = flow
+        self.site = site
+        self.queues = queues
+        self.visit_log = log  # the kiosk's referrals, and the store its tickets go in
+        self.start_lang = lang
+        self.lang = lang
+        self.idle_seconds = idle_seconds
+        self._tickets = None  # triage.queue.Tickets, made on first use
+
+    def get_default_screen(self) -> Screen:
+        from screens.kiosk import IDLE_SECONDS, KioskScreen  # not on the desk's start path
+
+        idle = self.idle_seconds if self.idle_seconds is not None else IDLE_SECONDS
+        return KioskScreen(self.flow, self.site, self.queues, idle, start_lang=self.start_lang)
+
+    async def run_async(self, *, headless: bool = False, **kwargs) -> object:
+        if not headless and not has_terminal():
+            raise NoTerminal()
+        return await super().run_async(headless=headless, **kwargs)
+
+    def on_mount(self) -> None:
+        self.call_after_refresh(self.open_log)
+        self.set_interval(REPLAY_SECONDS, self.replay_spool)
+
+    def _fatal_error(self) -> None:
+        self.bell()  # as the desk: no traceback on the screen; the command writes the report
+        self._close_messages_no_wait()
+
+    def on_ticket_requested(self, message) -> None:  # screens.kiosk.TicketRequested
+        self.issue_ticket(message.citizen, message.queue, message.errand)
+
+    def on_referral_confirmed(self, message) -> None:  # screens.kiosk.ReferralConfirmed
+        self.write_referral(message.visit)
+
+    def _tell_screen(self, message: Message) -> None:
+        self.screen.post_message(message)  # thread-safe
+
+    @work(thread=True, exclusive=True, group="log-open", name="open_log", exit_on_error=False)
+    def open_log(self) -> None:
+        from triage.db.errors import DbError
+
+        try:
+            self.visit_log.open()  # referrals wait in the spool while it does not answer
+        except DbError:
+            pass  # a newer schema: tickets fail (the citizen goes to the desk), referrals spool
+
+    def _ticket_store(self):
+        """The Tickets of the kiosk's database, opening it first if start-up could not."""
+        if self._tickets is None:
+            from triage.queue import Tickets
+
+            store = self.visit_log.store
+            if not store.opened:
+                store.open()
+            self._tickets = Tickets(store)
+        return self._tickets
+
+    @work(thread=True, group="kiosk-ticket", name="issue_ticket", exit_on_error=False)
+    def issue_ticket(self, citizen: int, queue: str, errand: str) -> None:
+        from screens.kiosk import TicketIssued
+
+        try:
+            issued = self._ticket_store().issue(self.site, queue, errand)
+        except Exception:  # noqa: BLE001 - any failure: the citizen is told to go to the desk
+            self._tickets = None  # try the database afresh for the next citizen
+            self._tell_screen(TicketIssued(citizen, None))
+            return
+        self._tell_screen(TicketIssued(citizen, issued.label, issued.ahead))
+
+    @work(thread=True, group="log-write", name="write_referral", exit_on_error=False)
+    def write_referral(self, visit: dict) -> None:
+        from triage.db.errors import DbError
+
+        try:
+            self.visit_log.record(visit)  # the spool keeps it while the database fails
+        except DbError:
+            pass  # neither database nor spool: the citizen still has the way on the screen
+
+    @work(thread=True, exclusive=True, group="log-replay", name="replay_spool", exit_on_error=False)
+    def replay_spool(self) -> None:
+        self.visit_log.replay()

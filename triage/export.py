@@ -45,6 +45,7 @@ from triage.i18n import t
 from triage.model import LOCAL_ZONE
 from triage.sites import Sites
 from triage.staffing import DEFAULT_WAIT_MINUTES, DEFAULT_WAIT_SHARE, counters_needed
+from triage.visits import CHANNELS
 from triage.stats import (
     Filters,
     Summary,
@@ -1550,7 +1551,7 @@ def _xlsx_visit(sites: Sites | None, lang: str) -> Callable[[Sequence[Any]], tup
     """A typed visit row (VISIT_COLUMNS) as the Excel sheet's row (XLSX_VISIT_COLUMNS)."""
     at = {column.key: i for i, column in enumerate(VISIT_COLUMNS)}
     weekdays = [t(f"weekday_{day}", lang) for day in range(7)]
-    channels = {channel: t(f"channel_{channel}", lang) for channel in ("in_person", "phone")}
+    channels = {channel: t(f"channel_{channel}", lang) for channel in CHANNELS}
     names: dict[str, str] = {}  # looked up once per site: the sheet may have a million rows
     kinds: dict[str, str | None] = {}
 
