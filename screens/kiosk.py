@@ -25,10 +25,10 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Button, Digits, Static
 
-from screens.keys import follow_language, ui_lang
+from screens.keys import MultilingualApp, follow_language, ui_lang
 from triage.flow import NO_ADDRESS_KEY, Flow, Question
 from triage.i18n import t
-from triage.present import Card, address_line, card_for, hours_now_line
+from triage.present import Card, address_line, card_for, help_line, hours_now_line
 from triage.queue_data import Queues
 from triage.visits import KIOSK_DESK, visit_from_result
 from triage.walk import AnswerError, Result, Walk
@@ -151,20 +151,18 @@ class KioskScreen(Screen):
         kiosk's own language."""
         self.idle_timer = None
         self.restart()
-        app = self.app
-        if getattr(app, "lang", self.start_lang) != self.start_lang:
-            app.lang = self.start_lang  # type: ignore[attr-defined] - a MultilingualApp
+        self.set_language(self.start_lang)
 
     def on_mouse_down(self, event: events.MouseDown) -> None:
         self.touched()
 
     async def on_key(self, event: events.Key) -> None:
         self.touched()
-        if self.handle_key(event.key, event.character):
+        if self.kiosk_key(event.key, event.character):
             event.stop()
             event.prevent_default()
 
-    def handle_key(self, key: str, character: str | None) -> bool:
+    def kiosk_key(self, key: str, character: str | None) -> bool:
         question = self.walk.question if self.ending is None else None
         if key == "f2":
             self.toggle_language()
@@ -221,8 +219,12 @@ class KioskScreen(Screen):
     # --- walking the flow -----------------------------------------------------------
 
     def toggle_language(self) -> None:
+        self.set_language("en" if self.lang == "da" else "da")
+
+    def set_language(self, lang: str) -> None:
         app = self.app
-        app.lang = "en" if self.lang == "da" else "da"  # type: ignore[attr-defined]
+        if isinstance(app, MultilingualApp) and app.lang != lang:
+            app.lang = lang  # every screen follows (screens.keys.follow_language)
 
     def restart(self) -> None:
         self.citizen += 1
@@ -407,6 +409,9 @@ class KioskScreen(Screen):
             if number:
                 pieces.append(Content.styled(t("kiosk_then", lang, place=stop.name), "bold"))
             pieces.append(Content(address_line(stop, lang)))
+            directions = self.flow.sites[stop.site_id].directions
+            if directions is not None:
+                pieces.append(Content(f"{t('kiosk_directions', lang)}: {directions(lang)}"))
             if stop.hours_today:
                 pieces.append(Content(hours_now_line(stop, lang)))
             if stop.closed_line:
@@ -415,6 +420,9 @@ class KioskScreen(Screen):
                 pieces.append(Content(stop.note))
             if stop.phone:
                 pieces.append(Content(f"{t('phone', lang)}: {stop.phone}"))
+        if card.after_hours:  # closed now, or it cannot wait: who helps meanwhile
+            pieces.append(Content.styled(t("after_hours_heading", lang), "bold"))
+            pieces.extend(Content(f" • {help_line(entry, lang)}") for entry in card.after_hours)
         pieces.append(Content(""))
         pieces.append(Content.styled(card.reason, "italic"))
         if card.bring:

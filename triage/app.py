@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable
+from contextlib import suppress
+from typing import TYPE_CHECKING
 
 from textual import work
 from textual.app import App, SystemCommand
@@ -31,6 +33,9 @@ from triage import paths, present
 from triage.desklog import DeskLog
 from triage.flow import Flow
 from triage.i18n import t
+
+if TYPE_CHECKING:
+    from triage.queue import Tickets
 
 REPLAY_SECONDS = 30
 OPEN_LOG_AFTER = 0.5  # seconds after start-up
@@ -339,7 +344,7 @@ class KioskApp(MultilingualApp):
         self.start_lang = lang
         self.lang = lang
         self.idle_seconds = idle_seconds
-        self._tickets = None  # triage.queue.Tickets, made on first use
+        self._tickets: Tickets | None = None  # made on first use
 
     def get_default_screen(self) -> Screen:
         from screens.kiosk import IDLE_SECONDS, KioskScreen  # not on the desk's start path
@@ -373,12 +378,11 @@ class KioskApp(MultilingualApp):
     def open_log(self) -> None:
         from triage.db.errors import DbError
 
-        try:
+        # A newer schema (DbError): tickets fail (the citizen goes to the desk), referrals spool.
+        with suppress(DbError):
             self.visit_log.open()  # referrals wait in the spool while it does not answer
-        except DbError:
-            pass  # a newer schema: tickets fail (the citizen goes to the desk), referrals spool
 
-    def _ticket_store(self):
+    def _ticket_store(self) -> Tickets:
         """The Tickets of the kiosk's database, opening it first if start-up could not."""
         if self._tickets is None:
             from triage.queue import Tickets
@@ -405,10 +409,9 @@ class KioskApp(MultilingualApp):
     def write_referral(self, visit: dict) -> None:
         from triage.db.errors import DbError
 
-        try:
+        # DbError: neither database nor spool took it; the citizen still has the way on screen.
+        with suppress(DbError):
             self.visit_log.record(visit)  # the spool keeps it while the database fails
-        except DbError:
-            pass  # neither database nor spool: the citizen still has the way on the screen
 
     @work(thread=True, exclusive=True, group="log-replay", name="replay_spool", exit_on_error=False)
     def replay_spool(self) -> None:

@@ -45,7 +45,6 @@ from triage.i18n import t
 from triage.model import LOCAL_ZONE
 from triage.sites import Sites
 from triage.staffing import DEFAULT_WAIT_MINUTES, DEFAULT_WAIT_SHARE, counters_needed
-from triage.visits import CHANNELS
 from triage.stats import (
     Filters,
     Summary,
@@ -55,6 +54,7 @@ from triage.stats import (
     summarize,
     visit_counts,
 )
+from triage.visits import CHANNELS
 
 FORMATS = ("csv", "xlsx", "json")
 SUFFIXES = {"csv": ".csv", "xlsx": ".xlsx", "json": ".json"}
