@@ -238,10 +238,7 @@ class KioskScreen(Screen):
     def back(self) -> None:
         if self.ending in ("ticket", "referral"):
             return  # a ticket issued or a referral logged is not taken back; start again
-        if self.ending is not None:
-            self.ending = None
-            self.step(self.walk)
-            return
+        self.ending = None  # from the desk's message: back to the answer that led there
         self.step(self.walk.back())
 
     def choose(self, key: int) -> None:

@@ -555,7 +555,14 @@ def check_kiosk_wording(flow: Flow, report: Report, where: Any) -> None:
         if not question.picks_site:  # a site's name is the same for citizen and staff
             keys = [str(o.key) for o in question.options if o.kiosk is None]
             if keys:
-                report.warning(FLOW_FILE, node, "kiosk_options_missing", line, keys=", ".join(keys))
+                report.warning(
+                    FLOW_FILE,
+                    node,
+                    "kiosk_options_missing",
+                    line,
+                    keys=", ".join(keys),
+                    n=len(keys),
+                )
 
 
 def check_sites_against_flow(flow: Flow, report: Report, site_lines: dict[str, int]) -> None:
