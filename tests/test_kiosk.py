@@ -385,7 +385,7 @@ def test_validate_warns_of_questions_without_kiosk_wording(data_copy):
         in done.stdout
     )
     assert (
-        f"flow.toml:{capacity} [question capacity]: Svar 1 har ingen tekst til borgeren på kiosken."
+        f"flow.toml:{capacity} [question capacity]: 1 svar har ingen tekst til borgeren på kiosken: tast 1."
         in done.stdout
     )
     # Past a question only staff ask, the kiosk never comes: no warning for those.
