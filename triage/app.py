@@ -345,6 +345,7 @@ class KioskApp(MultilingualApp):
         self.lang = lang
         self.idle_seconds = idle_seconds
         self._tickets: Tickets | None = None  # made on first use
+        self.log_open = False  # the database answered (else referrals go to the spool)
 
     def get_default_screen(self) -> Screen:
         from screens.kiosk import IDLE_SECONDS, KioskScreen  # not on the desk's start path
@@ -358,7 +359,8 @@ class KioskApp(MultilingualApp):
         return await super().run_async(headless=headless, **kwargs)
 
     def on_mount(self) -> None:
-        self.call_after_refresh(self.open_log)
+        # As the desk: the database (and the ORM) load just after the first question is shown.
+        self.set_timer(OPEN_LOG_AFTER, self.open_log)
         self.set_interval(REPLAY_SECONDS, self.replay_spool)
 
     def _fatal_error(self) -> None:
@@ -376,11 +378,15 @@ class KioskApp(MultilingualApp):
 
     @work(thread=True, exclusive=True, group="log-open", name="open_log", exit_on_error=False)
     def open_log(self) -> None:
+        self._open_log()
+
+    def _open_log(self) -> None:
+        """Open the database once it answers. A newer schema (DbError): tickets fail (the
+        citizen goes to the desk) and referrals wait in the spool, as when it does not answer."""
         from triage.db.errors import DbError
 
-        # A newer schema (DbError): tickets fail (the citizen goes to the desk), referrals spool.
         with suppress(DbError):
-            self.visit_log.open()  # referrals wait in the spool while it does not answer
+            self.log_open = self.visit_log.open()
 
     def _ticket_store(self) -> Tickets:
         """The Tickets of the kiosk's database, opening it first if start-up could not."""
@@ -409,6 +415,8 @@ class KioskApp(MultilingualApp):
     def write_referral(self, visit: dict) -> None:
         from triage.db.errors import DbError
 
+        if not self.log_open:  # a citizen quicker than start-up: open it first (or spool)
+            self._open_log()
         # DbError: neither database nor spool took it; the citizen still has the way on screen.
         with suppress(DbError):
             self.visit_log.record(visit)  # the spool keeps it while the database fails
