@@ -37,6 +37,7 @@ COMMANDS = (
     "demo",
     "report",
     "queue",
+    "kiosk",
 )
 # Commands that only read (or delete) what a database holds: they never create one.
 READS_EXISTING = ("check", "purge", "summary", "export", "rebalance", "report", "queue")
