@@ -119,6 +119,12 @@ CASES: list[tuple[str, str, int, str]] = [
     ("queue-format-csv", "queue status --format csv", U, "--format kan ikke være 'csv'"),
     ("queue-missing-db", "queue status --db {new}.db", B, "findes ikke"),
     ("queue-unknown-site", "queue status --db {good} --site nowhere", B, "Stedet 'nowhere'"),
+    # --- kiosk15: the kiosk refuses before it draws anything
+    ("kiosk-unknown-site", "kiosk --site nowhere", B, "Stedet 'nowhere'"),
+    ("kiosk-site-without-queues", "kiosk --site frederiksberg --db {new}.db", B, "ingen køer"),
+    ("kiosk-lang-de", "kiosk --lang de", U, "--lang kan ikke være 'de'"),
+    ("kiosk-in-memory", "kiosk --db sqlite://", B, "i hukommelsen"),
+    ("kiosk-missing-data", "kiosk --data {new}", B, "kan ikke bruges"),
     # --- numbers out of range
     (
         "export-min-count-negative",
