@@ -7,7 +7,10 @@ two alternate so machine noise hits both alike. Goal: desk ≤ 1.3× minimal in 
 The desk's database (and the ORM) load after this moment, off the start path; the script also
 reports the desk's peak RSS once it has opened its database, for the record.
 
-    python benchmarks/startup.py [--runs 15]
+    python benchmarks/startup.py [--runs 15] [--app desk|kiosk|all]
+
+`--app kiosk` measures the citizens' kiosk (`triage kiosk`, first question on screen) the same
+way, goal ≤ 1.5× minimal in time; `--app all` both, each beside the same minimal runs.
 """
 
 from __future__ import annotations
@@ -58,6 +61,20 @@ sys.exit(main(["desk"]))
 )
 
 
+KIOSK_SHOWN = (
+    "assert str(pilot.app.screen.query_one('#kiosk-question').render()), 'no question shown'"
+)
+KIOSK = (
+    HEADLESS.format(check=KIOSK_SHOWN, after="pass")
+    + """
+import sys
+from triage.cli import main
+sys.exit(main(["kiosk"]))
+"""
+)
+APPS = {"desk": DESK, "kiosk": KIOSK}
+
+
 # The desk once running: wait until its database is open, then report peak RSS.
 DESK_RUNNING = (
     HEADLESS.format(
@@ -96,7 +113,9 @@ def running_rss() -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--app", choices=(*APPS, "all"), default="desk", help="default: desk")
     args = parser.parse_args()
+    apps = list(APPS) if args.app == "all" else [args.app]
     # A desk installed with pip has its modules compiled to bytecode (pip compiles on install),
     # as Textual's are; a source checkout run with PYTHONDONTWRITEBYTECODE set would compile
     # the desk's sources on every start instead (some 25 ms here) and measure that, not the desk.
@@ -105,11 +124,13 @@ def main() -> None:
 
     for package in (triage, screens):
         compileall.compile_dir(Path(package.__file__).parent, quiet=1)
-    one_run(MINIMAL), one_run(DESK)  # warm the OS file cache for both
-    results: dict[str, list[tuple[float, float]]] = {"minimal": [], "desk": []}
+    for code in (MINIMAL, *(APPS[app] for app in apps)):  # warm the OS file cache for each
+        one_run(code)
+    results: dict[str, list[tuple[float, float]]] = {"minimal": [], **{app: [] for app in apps}}
     for _ in range(args.runs):
         results["minimal"].append(one_run(MINIMAL))
-        results["desk"].append(one_run(DESK))
+        for app in apps:
+            results[app].append(one_run(APPS[app]))
     summary = {}
     for name, runs in results.items():
         walls = [w for w, _ in runs]
@@ -120,13 +141,15 @@ def main() -> None:
             f"(min {min(walls):.3f}, max {max(walls):.3f})   "
             f"peak RSS median {summary[name][1]:.1f} MiB"
         )
-    ratios = [d[0] / m[0] for m, d in zip(results["minimal"], results["desk"], strict=True)]
-    print(
-        f"desk / minimal: time {summary['desk'][0] / summary['minimal'][0]:.2f}× "
-        f"(paired runs {min(ratios):.2f}–{max(ratios):.2f}), "
-        f"memory {summary['desk'][1] / summary['minimal'][1]:.2f}×   [{args.runs} runs each]"
-    )
-    print(f"desk once its database is open (ORM loaded): peak RSS {running_rss():.1f} MiB")
+    for app in apps:
+        ratios = [a[0] / m[0] for m, a in zip(results["minimal"], results[app], strict=True)]
+        print(
+            f"{app} / minimal: time {summary[app][0] / summary['minimal'][0]:.2f}× "
+            f"(paired runs {min(ratios):.2f}–{max(ratios):.2f}), "
+            f"memory {summary[app][1] / summary['minimal'][1]:.2f}×   [{args.runs} runs each]"
+        )
+    if "desk" in apps:
+        print(f"desk once its database is open (ORM loaded): peak RSS {running_rss():.1f} MiB")
 
 
 if __name__ == "__main__":

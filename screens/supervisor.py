@@ -49,7 +49,7 @@ from triage.stats import (
 )
 from triage.waits import WaitingNow, minutes, waiting_now
 
-CHANNELS = ("in_person", "phone")  # the desk's channels, in the order K steps through them
+CHANNELS = ("in_person", "phone", "kiosk")  # the channels, in the order K steps through them
 
 REFRESH_SECONDS = 30
 WAITING_SECONDS = 10  # who waits now: read more often than the rest, and cheaply
@@ -241,7 +241,7 @@ class SupervisorScreen(Screen):
         return said
 
     def action_next_channel(self) -> None:
-        """Every channel, then in person only, then phone only, then every channel again."""
+        """Every channel, then in person only, phone only, kiosk only, then every one again."""
         order: list[str | None] = [None, *CHANNELS]
         self.channel = order[(order.index(self.channel) + 1) % len(order)]
         self.action_period(self.period)

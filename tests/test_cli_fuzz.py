@@ -125,6 +125,12 @@ CASES: list[tuple[str, str, int, str]] = [
     ("board-site-without-queues", "board --db {good} --site sc-valby", B, "har ingen køer"),
     ("board-in-memory", "board --db sqlite://", B, "i hukommelsen"),
     ("board-url-unknown-kind", "board --db bogus://x --lang en", B, "'bogus'"),
+    # --- kiosk15: the kiosk refuses before it draws anything
+    ("kiosk-unknown-site", "kiosk --site nowhere", B, "Stedet 'nowhere'"),
+    ("kiosk-site-without-queues", "kiosk --site frederiksberg --db {new}.db", B, "ingen køer"),
+    ("kiosk-lang-de", "kiosk --lang de", U, "--lang kan ikke være 'de'"),
+    ("kiosk-in-memory", "kiosk --db sqlite://", B, "i hukommelsen"),
+    ("kiosk-missing-data", "kiosk --data {new}", B, "kan ikke bruges"),
     # --- numbers out of range
     (
         "export-min-count-negative",

@@ -560,7 +560,10 @@ async def test_k_and_g_filter_by_channel_and_group(overview_app, flow):
         await pilot.press("K")  # phone only
         await ready(pilot)
         assert shown(overview_app, "#sup-summary").startswith("Kun: Telefon. I alt 3 besøg")
-        await pilot.press("k")  # both again
+        await pilot.press("k")  # the kiosk's referrals only: none here
+        await ready(pilot)
+        assert shown(overview_app, "#sup-summary").startswith("Kun: Selvbetjening. Ingen besøg")
+        await pilot.press("k")  # all again
         await ready(pilot)
         assert shown(overview_app, "#sup-summary") == everyone
         await pilot.press("g")

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from triage import present
+from triage import paths, present
 from triage.app import TriageApp
 from triage.desklog import DeskLog
 from triage.model import LOCAL_ZONE
@@ -151,3 +151,51 @@ def test_urgent_outcome_closed_now(snap_compare, flow, tmp_path, monkeypatch):
 def test_supervisor_overview_shares_over_time(snap_compare, overview_desk, size):
     """This year's shares per month against target (scrolled to the end of the overview)."""
     assert snap_compare(overview_desk, terminal_size=size, run_before=steps("4", "end"))
+
+
+# --- kiosk15: the citizens' check-in screen, at a touch screen's size ------------------------
+
+KIOSK_SIZE = (120, 40)
+
+
+@pytest.fixture
+def kiosk(flow, tmp_path, monkeypatch):
+    from triage.app import KioskApp
+    from triage.load import load
+
+    monkeypatch.setattr(present, "local_now", lambda: MONDAY_MORNING)
+    queues = load(paths.default_data_dir(), check_cases=False, queues=True).queues
+    log = DeskLog(str(tmp_path / "snap.db"), "jc-skelbaek", "kiosk", spool_dir=tmp_path / "spool")
+    return KioskApp(flow, "jc-skelbaek", queues, log)
+
+
+def test_kiosk_question(snap_compare, kiosk):
+    assert snap_compare(kiosk, terminal_size=KIOSK_SIZE, run_before=steps())
+
+
+def test_kiosk_postcode_pad(snap_compare, kiosk):
+    assert snap_compare(kiosk, terminal_size=KIOSK_SIZE, run_before=steps("4", "2", "4"))
+
+
+def test_kiosk_ticket(snap_compare, kiosk):
+    """Job, postcode 1717, job search: handled here, the first number in queue A."""
+    keys = ("4", "1", "7", "1", "7", "enter", "1")
+    assert snap_compare(kiosk, terminal_size=KIOSK_SIZE, run_before=kiosk_steps(*keys))
+
+
+def test_kiosk_referral(snap_compare, kiosk):
+    """Sick pay: Ydelsesservice, with its address and today's hours; in English."""
+    keys = ("f2", "1", "3")
+    assert snap_compare(kiosk, terminal_size=KIOSK_SIZE, run_before=kiosk_steps(*keys))
+
+
+def kiosk_steps(*keys: str):
+    """The keys, then until the ticket (or the referral) is written and shown."""
+
+    async def run_before(pilot) -> None:
+        await steps(*keys)(pilot)
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+        await pilot.pause()
+
+    return run_before

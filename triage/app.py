@@ -7,6 +7,7 @@ import errno
 import sys
 import threading
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import suppress
 from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -594,3 +595,112 @@ def board_failure(error: BaseException, lang: str, db: str) -> str:
         error = DbError("db_newer_command", **{"db": db, **error.params})
     cause = db_cause(error)
     return t(f"why_db_{cause}", lang) if cause else failure_text(error, lang)
+
+
+# --- the kiosk: citizens check in themselves (`triage kiosk`) --------------------------------
+
+
+class KioskApp(MultilingualApp):
+    """The citizens' own check-in screen: one KioskScreen, and the writing it asks for (a
+    ticket, a referral) in thread workers, so a touch never waits on the database."""
+
+    CSS_PATH = str(paths.stylesheet())
+    BINDINGS = [Binding("ctrl+q", "quit", "key_quit", priority=True, id="key_quit")]
+
+    def __init__(
+        self,
+        flow: Flow,
+        site: str,
+        queues,  # triage.queue_data.Queues
+        log: DeskLog,
+        lang: str = "da",
+        idle_seconds: float | None = None,
+    ) -> None:
+        super().__init__()
+        self.flow = flow
+        self.site = site
+        self.queues = queues
+        self.visit_log = log  # the kiosk's referrals, and the store its tickets go in
+        self.start_lang = lang
+        self.lang = lang
+        self.idle_seconds = idle_seconds
+        self._tickets: Tickets | None = None  # made on first use
+        self.log_open = False  # the database answered (else referrals go to the spool)
+
+    def get_default_screen(self) -> Screen:
+        from screens.kiosk import IDLE_SECONDS, KioskScreen  # not on the desk's start path
+
+        idle = self.idle_seconds if self.idle_seconds is not None else IDLE_SECONDS
+        return KioskScreen(self.flow, self.site, self.queues, idle, start_lang=self.start_lang)
+
+    async def run_async(self, *, headless: bool = False, **kwargs) -> object:
+        if not headless and not has_terminal():
+            raise NoTerminal()
+        return await super().run_async(headless=headless, **kwargs)
+
+    def on_mount(self) -> None:
+        # As the desk: the database (and the ORM) load just after the first question is shown.
+        self.set_timer(OPEN_LOG_AFTER, self.open_log)
+        self.set_interval(REPLAY_SECONDS, self.replay_spool)
+
+    def _fatal_error(self) -> None:
+        self.bell()  # as the desk: no traceback on the screen; the command writes the report
+        self._close_messages_no_wait()
+
+    def on_ticket_requested(self, message) -> None:  # screens.kiosk.TicketRequested
+        self.issue_ticket(message.citizen, message.queue, message.errand)
+
+    def on_referral_confirmed(self, message) -> None:  # screens.kiosk.ReferralConfirmed
+        self.write_referral(message.visit)
+
+    def _tell_screen(self, message: Message) -> None:
+        self.screen.post_message(message)  # thread-safe
+
+    @work(thread=True, exclusive=True, group="log-open", name="open_log", exit_on_error=False)
+    def open_log(self) -> None:
+        self._open_log()
+
+    def _open_log(self) -> None:
+        """Open the database once it answers. A newer schema (DbError): tickets fail (the
+        citizen goes to the desk) and referrals wait in the spool, as when it does not answer."""
+        from triage.db.errors import DbError
+
+        with suppress(DbError):
+            self.log_open = self.visit_log.open()
+
+    def _ticket_store(self) -> Tickets:
+        """The Tickets of the kiosk's database, opening it first if start-up could not."""
+        if self._tickets is None:
+            from triage.queue import Tickets
+
+            store = self.visit_log.store
+            if not store.opened:
+                store.open()
+            self._tickets = Tickets(store)
+        return self._tickets
+
+    @work(thread=True, group="kiosk-ticket", name="issue_ticket", exit_on_error=False)
+    def issue_ticket(self, citizen: int, queue: str, errand: str) -> None:
+        from screens.kiosk import TicketIssued
+
+        try:
+            issued = self._ticket_store().issue(self.site, queue, errand)
+        except Exception:  # noqa: BLE001 - any failure: the citizen is told to go to the desk
+            self._tickets = None  # try the database afresh for the next citizen
+            self._tell_screen(TicketIssued(citizen, None))
+            return
+        self._tell_screen(TicketIssued(citizen, issued.label, issued.ahead))
+
+    @work(thread=True, group="log-write", name="write_referral", exit_on_error=False)
+    def write_referral(self, visit: dict) -> None:
+        from triage.db.errors import DbError
+
+        if not self.log_open:  # a citizen quicker than start-up: open it first (or spool)
+            self._open_log()
+        # DbError: neither database nor spool took it; the citizen still has the way on screen.
+        with suppress(DbError):
+            self.visit_log.record(visit)  # the spool keeps it while the database fails
+
+    @work(thread=True, exclusive=True, group="log-replay", name="replay_spool", exit_on_error=False)
+    def replay_spool(self) -> None:
+        self.visit_log.replay()

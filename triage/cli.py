@@ -38,6 +38,7 @@ COMMANDS = (
     "report",
     "queue",
     "board",
+    "kiosk",
 )
 # Commands that only read (or delete) what a database holds: they never create one.
 READS_EXISTING = ("check", "purge", "summary", "export", "rebalance", "report", "queue")
@@ -50,7 +51,7 @@ SQLITE_HEADER = b"SQLite format 3\0"  # the first 16 bytes of every SQLite datab
 # --period's names (as triage.overview.PERIOD_OPTIONS, which is not loaded to parse) and the
 # desk's channels.
 PERIOD_NAMES = ("today", "this-week", "30-days", "this-year", "last-week", "last-month")
-CHANNELS = ("in_person", "phone")
+CHANNELS = ("in_person", "phone", "kiosk")
 USAGE_EXIT = 2
 
 
@@ -504,6 +505,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     board.set_defaults(func=cmd_board, spool_dir=None)
     board.add_argument("--site", help="the site whose waiting room it is (default: the area's)")
+    # --- kiosk15: the citizens' own check-in screen
+    kiosk = sub.add_parser(
+        "kiosk",
+        parents=[*flow, db],
+        help="the citizens' check-in screen: touch (or keys), a ticket here or the way elsewhere",
+    )
+    kiosk.set_defaults(func=cmd_kiosk)
+    kiosk.add_argument("--site", help="the site the kiosk is at (an id from sites.toml)")
     return parser
 
 
@@ -1913,6 +1922,39 @@ def cmd_board(args: argparse.Namespace) -> int:
         return _run_app(BoardApp(store, flow.sites, site, queues.at(site), lang=lang), lang)
     finally:
         store.dispose()
+
+
+# --- kiosk15: the citizens' own check-in screen --------------------------------------------
+
+
+def cmd_kiosk(args: argparse.Namespace) -> int:
+    """The kiosk at a site's entrance: the flow and the queues as validated, then the screen."""
+    lang = args.lang
+    data = args.data or paths.default_data_dir()
+    loaded = load(data, check_cases=False, queues=True)
+    if not loaded.ok or loaded.flow is None or loaded.queues is None:
+        _print_problems(loaded.errors, lang, sys.stderr)
+        print(t("flow_invalid", lang, data=data), file=sys.stderr)
+        return 1
+    flow, queues = loaded.flow, loaded.queues
+    site = args.site or flow.sites.default_site
+    if not _site_known(flow, site, lang):
+        return 1
+    if not queues.at(site):
+        print(t("kiosk_site_no_queues", lang, site=site, data=data), file=sys.stderr)
+        return 1
+    if (
+        refuse_memory_db(args)
+        or not _server_url_usable(args)
+        or _not_a_database(args, must_hold_one=False)
+    ):
+        return 1
+    from triage.app import KioskApp  # Textual loads only now
+    from triage.desklog import DeskLog
+    from triage.visits import KIOSK_DESK
+
+    app = KioskApp(flow, site, queues, DeskLog(args.db, site, KIOSK_DESK), lang=lang)
+    return _run_app(app, lang)
 
 
 def _run_app(app, lang: str) -> int:

@@ -60,6 +60,7 @@ from triage.stats import (
     summarize,
     visit_counts,
 )
+from triage.visits import CHANNELS
 from triage.waits import wait_times
 
 FORMATS = ("csv", "xlsx", "json")
@@ -1676,7 +1677,7 @@ def _xlsx_visit(sites: Sites | None, lang: str) -> Callable[[Sequence[Any]], tup
     """A typed visit row (VISIT_COLUMNS) as the Excel sheet's row (XLSX_VISIT_COLUMNS)."""
     at = {column.key: i for i, column in enumerate(VISIT_COLUMNS)}
     weekdays = [t(f"weekday_{day}", lang) for day in range(7)]
-    channels = {channel: t(f"channel_{channel}", lang) for channel in ("in_person", "phone")}
+    channels = {channel: t(f"channel_{channel}", lang) for channel in CHANNELS}
     names: dict[str, str] = {}  # looked up once per site: the sheet may have a million rows
     kinds: dict[str, str | None] = {}
 

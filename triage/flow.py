@@ -28,6 +28,11 @@ class Option:
     id: str
     label: Text
     next: str
+    kiosk: Text | None = None  # the citizen's own wording on the kiosk
+
+    def citizen_label(self, lang: str) -> str:
+        """What the kiosk shows: its own wording, else the desk's (a site's name fits both)."""
+        return (self.kiosk or self.label)(lang)
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,12 @@ class Question:
     picks_site: bool = False  # options are sites; the chosen one becomes "from_answer"
     keywords: tuple[str, ...] = ()  # extra words the errand search knows it by
     no_address: NoAddress | None = None  # site questions: key 0, no fixed address
+    kiosk: Text | None = None  # the question as the kiosk asks the citizen ("du", not "borgeren")
+    staff_only: bool = False  # only staff ask it: the kiosk sends the citizen to the desk
+
+    def citizen_text(self, lang: str) -> str:
+        """What the kiosk asks: its own wording, else the desk's."""
+        return (self.kiosk or self.text)(lang)
 
     @property
     def asks_postcode(self) -> bool:
@@ -127,8 +138,10 @@ QUESTION_FIELDS = {
     "sites",
     "keywords",
     "no_fixed_address",
+    "kiosk",
+    "staff_only",
 }
-OPTION_FIELDS = {"key", "id", "da", "en", "next"}
+OPTION_FIELDS = {"key", "id", "da", "en", "next", "kiosk"}
 OUTCOME_FIELDS = {"title", "destination", "reason", "bring", "keywords", "urgent", "after_hours"}
 NO_ADDRESS_FIELDS = {"da", "en", "site", "catchment"}
 
@@ -168,7 +181,17 @@ def _parse_option(raw: Any, report: Report, node: str, line: int | None) -> Opti
         f"option {key}",
         line,
     )
-    return Option(key=key, id=option_id or target, label=label, next=target)
+    kiosk = _kiosk_text(raw, report, node, line, f"option {key} kiosk")
+    return Option(key=key, id=option_id or target, label=label, next=target, kiosk=kiosk)
+
+
+def _kiosk_text(
+    raw: dict[str, Any], report: Report, node: str, line: int | None, what: str = "kiosk"
+) -> Text | None:
+    """The citizen's wording (`kiosk = { da = "...", en = "..." }`), None when not written."""
+    if "kiosk" not in raw:
+        return None
+    return read_text(raw["kiosk"], report, FLOW_FILE, node, what, line)
 
 
 def _parse_no_address(raw: Any, report: Report, node: str, line: int | None) -> NoAddress | None:
@@ -218,6 +241,10 @@ def _parse_question(
     )
     if NO_ADDRESS in raw and kind != "site":
         report.error(FLOW_FILE, node, "no_address_only_site", line)
+    kiosk: dict[str, Any] = {
+        "kiosk": _kiosk_text(raw, report, node, line),
+        "staff_only": typed(raw, "staff_only", "bool", report, FLOW_FILE, node, line) or False,
+    }
     if kind in ("postcode", "site"):
         target = typed(raw, "next", "id", report, FLOW_FILE, node, line, required=True) or ""
         if "options" in raw:
@@ -231,6 +258,7 @@ def _parse_question(
             help_text,
             postcode=PostcodeStep(group, target, declined),
             keywords=_keywords(raw.get("keywords"), report, node, line),
+            **kiosk,
         )
     if kind == "site":
         site_ids = typed(raw, "sites", "id_list", report, FLOW_FILE, node, line, required=True)
@@ -260,6 +288,7 @@ def _parse_question(
             picks_site=True,
             keywords=_keywords(raw.get("keywords"), report, node, line),
             no_address=no_address,
+            **kiosk,
         )
     if kind != "choice":
         report.error(FLOW_FILE, node, "bad_question_type", line, type=kind)
@@ -287,6 +316,7 @@ def _parse_question(
         help_text,
         options=tuple(sorted(options, key=lambda o: o.key)),
         keywords=_keywords(raw.get("keywords"), report, node, line),
+        **kiosk,
     )
 
 
@@ -431,6 +461,7 @@ def check_graph(flow: Flow, report: Report, lines: dict[str, int]) -> None:
         if o.urgent and not o.after_hours:
             report.error(FLOW_FILE, node, "urgent_without_after_hours", line)
     check_no_address(flow, report, where)
+    check_kiosk_wording(flow, report, where)
 
     if not flow.start:
         return
@@ -487,6 +518,50 @@ def check_no_address(flow: Flow, report: Report, where: Any) -> None:
                     line,
                     site=sites.default_site,
                     group=answer.catchment,
+                )
+
+
+def kiosk_questions(flow: Flow) -> list[str]:
+    """The questions a citizen can reach on the kiosk: from the start, not past a question
+    only staff ask (there the kiosk sends the citizen to the desk)."""
+    seen, queue = {flow.start}, deque([flow.start])
+    while queue:
+        question = flow.questions.get(queue.popleft())
+        if question is None or question.staff_only:
+            continue
+        for target in question.targets():
+            if target in flow.questions and target not in seen:
+                seen.add(target)
+                queue.append(target)
+    return [q for q in flow.questions if q in seen]
+
+
+def check_kiosk_wording(flow: Flow, report: Report, where: Any) -> None:
+    """Once a flow has any kiosk wording, every question the kiosk can show needs its own
+    (the desk's wording speaks of "borgeren"): a warning names each one without."""
+    written = any(
+        q.kiosk is not None or any(o.kiosk is not None for o in q.options)
+        for q in flow.questions.values()
+    )
+    if not written or not flow.start:
+        return
+    for qid in kiosk_questions(flow):
+        question = flow.questions[qid]
+        if question.staff_only:
+            continue
+        node, line = where(qid)
+        if question.kiosk is None:
+            report.warning(FLOW_FILE, node, "kiosk_text_missing", line)
+        if not question.picks_site:  # a site's name is the same for citizen and staff
+            keys = [str(o.key) for o in question.options if o.kiosk is None]
+            if keys:
+                report.warning(
+                    FLOW_FILE,
+                    node,
+                    "kiosk_options_missing",
+                    line,
+                    keys=", ".join(keys),
+                    n=len(keys),
                 )
 
 

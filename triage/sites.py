@@ -16,7 +16,7 @@ SITES_FILE = "sites.toml"
 
 KINDS = ("jobcenter", "ydelsesservice", "sygedagpenge", "social", "external")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-UNCONFIRMABLE = ("address", "hours", "phone", "name", "service_minutes")
+UNCONFIRMABLE = ("address", "hours", "phone", "name", "service_minutes", "directions")
 # Destinations that are not sites: resolved on the way through the flow.
 SPECIAL_DESTINATIONS = ("from_answer", "here")
 POSTCODE_MIN, POSTCODE_MAX = 1000, 9999  # Danish residential postcodes are four digits from 1000
@@ -57,6 +57,7 @@ class Site:
     note_for: tuple[str, ...] = ()  # outcome ids the note is shown on; empty: every outcome
     closed: frozenset[date] = frozenset()  # holidays and other days shut despite the weekday
     municipality: bool = False  # another municipality: its citizens do not belong here
+    directions: Text | None = None  # how to get there (the kiosk shows it to the citizen)
 
     @property
     def has_hours(self) -> bool:
@@ -281,6 +282,7 @@ SITE_FIELDS = {
     "note_for",
     "closed",
     "municipality",
+    "directions",
 }
 AFTER_HOURS_FIELDS = {"name", "phone", "address", "note", "unconfirmed"}
 
@@ -371,6 +373,9 @@ def parse_site(site_id: str, raw: Any, report: Report, line: int | None) -> Site
         note_for=tuple(n.strip() for n in note_for),
         closed=parse_closed(raw.get("closed"), report, node, line),
         municipality=municipality,
+        directions=read_text(raw["directions"], report, SITES_FILE, node, "directions", line)
+        if "directions" in raw
+        else None,
     )
 
 

@@ -15,7 +15,9 @@ from typing import Any
 from triage.model import LOCAL_ZONE
 from triage.walk import Result
 
-CHANNELS = ("in_person", "phone")
+# A kiosk logs its referrals as visits of its own channel (a ticket becomes a visit at the desk).
+CHANNELS = ("in_person", "phone", "kiosk")
+KIOSK_DESK = "kiosk"  # the desk name on a kiosk's referrals and its spool
 
 # Every field of a visit row, in order; the store's table and the spool use exactly these.
 FIELDS = (
