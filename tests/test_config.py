@@ -369,3 +369,16 @@ def test_the_desk_started_from_a_settings_file_says_so(tmp_path):
         timeout=120,
     )
     assert "| jc-nord skranke-2 phone" in said.stdout, said.stderr
+
+
+def test_every_command_takes_config_after_its_name():
+    import argparse
+
+    from triage.cli import COMMANDS, _with_config_option, build_parser
+
+    parser = build_parser()
+    _with_config_option(parser)
+    (commands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    assert set(commands.choices) == set(COMMANDS)
+    for name, command in commands.choices.items():
+        assert "--config" in command._option_string_actions, name
