@@ -220,6 +220,14 @@ def test_a_password_in_the_file_itself_needs_a_private_file(tmp_path):
     assert f"chmod 600 {settings}" in said.stdout and "Hemm" not in said.stdout + said.stderr
     settings.chmod(0o600)
     assert triage(tmp_path, "config", "check", "--config", str(settings)).returncode == 0
+    shown = triage(tmp_path, "config", "show", "--config", str(settings))
+    assert "db = postgresql+psycopg://clerk:***@127.0.0.1:1/t  (filen, linje 1)" in shown.stdout
+    env = {"TRIAGE_DB_URL": "postgresql://desk:Skjult1234@server/triage"}
+    shown = triage(tmp_path, "config", "show", "--config", str(settings), **env)
+    assert (
+        "db = postgresql://desk:***@server/triage  (miljøvariablen TRIAGE_DB_URL)" in shown.stdout
+    )
+    assert "Hemm" not in shown.stdout and "Skjult" not in shown.stdout
     both = write(tmp_path / "both.toml", source + 'db_password_file = "pw"\n')
     write(tmp_path / "pw", "x")
     said = triage(tmp_path, "config", "check", "--config", str(both))
@@ -382,3 +390,16 @@ def test_every_command_takes_config_after_its_name():
     assert set(commands.choices) == set(COMMANDS)
     for name, command in commands.choices.items():
         assert "--config" in command._option_string_actions, name
+
+
+def test_a_known_password_is_masked_in_the_drivers_own_words():
+    from triage.config import remember_secret
+    from triage.spool import one_line
+
+    remember_secret(PASSWORD)
+    said = one_line(
+        RuntimeError(f"could not connect with {PASSWORD} (postgresql://u:{QUOTED}@h/db?x=1)")
+    )
+    assert said == "could not connect with *** (postgresql://u:***@h/db?x=1)"
+    said = one_line(RuntimeError("bad option in host=h password=Andet user=u"))
+    assert "Andet" not in said and "password=***" in said

@@ -10,7 +10,6 @@ read (db_password_file), or a URL in a settings file only its owner can read.
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 import stat
@@ -73,7 +72,9 @@ def url_password(url: str) -> str | None:
 
 
 def remember_secret(password: str | None) -> None:
-    if password:
+    # A password of a few characters would blot out those letters everywhere; URLs still
+    # hide it (user:***@).
+    if password and len(password) >= 4:
         _secrets.add(password)
         _secrets.add(quote(password, safe=""))
 
@@ -230,6 +231,8 @@ def _table(
     kept: dict[str, Any] = {}
     for key, value in table.items():
         if key not in known:
+            import difflib  # only for a key that is wrong
+
             near = difflib.get_close_matches(key, known, n=1)
             if near:
                 settings.error(scope, key, "cfg_unknown_key_near", key=key, near=near[0])
