@@ -79,6 +79,10 @@ def test_the_file_in_the_users_config_folder_is_read_and_the_command_line_wins(t
     assert "Svar:" in said.stdout and "Answers:" not in said.stdout
     shown = triage(tmp_path, "config", "show")
     assert str(own) in shown.stdout and "lang = en  (filen, linje 1)" in shown.stdout
+    assert "channel = -  (standard)" in shown.stdout
+    own.write_bytes(b'site = "K\xf8ge"\n')  # Latin-1, as an old Windows editor saves it
+    said = triage(tmp_path, "config", "check")
+    assert said.returncode == 1 and f"{own}: Filen er ikke gemt som UTF-8" in said.stdout
 
 
 def test_config_names_another_file_and_its_paths_are_read_from_its_folder(tmp_path):
