@@ -38,6 +38,8 @@ from triage.visits import visit_from_result
 from triage.walk import AnswerError, Walk
 
 if TYPE_CHECKING:  # the search loads when `/` is first pressed: not on the start path
+    from pathlib import Path
+
     from screens.search import SearchScreen
     from triage.search import ErrandIndex, Hit
 
@@ -74,8 +76,10 @@ class DeskScreen(Screen):
         desk: str,
         channel: str = "in_person",
         training: bool = False,
+        settings_file: Path | None = None,
     ) -> None:
         super().__init__()
+        self.settings_file = settings_file  # named until the first citizen's first key
         self.flow = flow
         self.site = site
         self.desk = desk
@@ -201,6 +205,7 @@ class DeskScreen(Screen):
         if self.started is None and walk.steps:
             self.started = time.monotonic()
             self.notice = []
+            self.settings_file = None
         if not keep_pending:
             self.pending = None
         self.walk = walk
@@ -418,6 +423,8 @@ class DeskScreen(Screen):
             if "place" in params:
                 params["place"] = self.flow.sites[params["place"]].name(lang)
             texts.append(t(key, lang, **params))
+        if self.settings_file is not None:
+            texts.append(t("desk_settings", lang, path=self.settings_file))
         return " ".join(texts)
 
     def submit_postcode(self) -> None:
@@ -500,7 +507,7 @@ class DeskScreen(Screen):
         self.show_today()
         notice = self.query_one("#notice", Static)
         notice.update(t("saving", lang) if self.saving else self.notice_text())
-        notice.display = self.saving or bool(self.notice)
+        notice.display = self.saving or bool(self.notice) or self.settings_file is not None
         self.query_one("#trail", Static).update(self.trail_text())
         self.show_queue()
         self.show_step()

@@ -82,6 +82,9 @@ def _isolated_user_dirs(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.delenv("TRIAGE_DATA", raising=False)
+    # Nor the real user's settings file (triage.toml) or database URL (config16).
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
+    monkeypatch.delenv("TRIAGE_DB_URL", raising=False)
 
 
 @pytest.fixture

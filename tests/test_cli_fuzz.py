@@ -124,6 +124,10 @@ CASES: list[tuple[str, str, int, str]] = [
     ("board-unknown-site", "board --db {good} --site nowhere", B, "Stedet 'nowhere'"),
     ("board-site-without-queues", "board --db {good} --site sc-valby", B, "har ingen køer"),
     ("board-in-memory", "board --db sqlite://", B, "i hukommelsen"),
+    # config16: the settings file, and a password typed where everyone can see it
+    ("config-missing-file", "config check --config {new}.toml", B, "har 1 fejl"),
+    ("desk-missing-config", "--config {new}.toml", B, "Indstillingsfilen findes ikke"),
+    ("desk-password-typed", "desk --db postgresql+psycopg://u:{password}@h/db", B, "proceslisten"),
     ("board-url-unknown-kind", "board --db bogus://x --lang en", B, "'bogus'"),
     # --- kiosk15: the kiosk refuses before it draws anything
     ("kiosk-unknown-site", "kiosk --site nowhere", B, "Stedet 'nowhere'"),

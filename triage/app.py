@@ -114,8 +114,10 @@ class TriageApp(MultilingualApp):
         data_dir: Path | None = None,
         queue_every: float = QUEUE_SECONDS,
         overview: dict | None = None,
+        settings_file: Path | None = None,
     ) -> None:
         super().__init__()
+        self.settings_file = settings_file  # the triage.toml read, if any: the desk names it
         # The queue (queues.toml in data_dir; None: no queue at this desk), read in a worker.
         self.data_dir = data_dir
         self.queue_every = queue_every
@@ -143,7 +145,12 @@ class TriageApp(MultilingualApp):
         if self.start == "overview":
             return super().get_default_screen()
         return DeskScreen(
-            self.flow, self.site, self.desk, self.default_channel, training=self.training
+            self.flow,
+            self.site,
+            self.desk,
+            self.default_channel,
+            training=self.training,
+            settings_file=self.settings_file,
         )
 
     async def run_async(self, *, headless: bool = False, **kwargs) -> object:

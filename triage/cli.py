@@ -39,6 +39,7 @@ COMMANDS = (
     "queue",
     "board",
     "kiosk",
+    "config",
 )
 # Commands that only read (or delete) what a database holds: they never create one.
 READS_EXISTING = ("check", "purge", "summary", "export", "rebalance", "report", "queue")
@@ -53,6 +54,9 @@ SQLITE_HEADER = b"SQLite format 3\0"  # the first 16 bytes of every SQLite datab
 PERIOD_NAMES = ("today", "this-week", "30-days", "this-year", "last-week", "last-month")
 CHANNELS = ("in_person", "phone", "kiosk")
 USAGE_EXIT = 2
+# Commands that keep running all day: a password on their command line would stay in the
+# process list, readable by every user of the machine, for hours.
+LONG_RUNNING = ("desk", "kiosk", "board", "serve")
 
 
 class DateOption(argparse.Action):
@@ -513,7 +517,38 @@ def build_parser() -> argparse.ArgumentParser:
     )
     kiosk.set_defaults(func=cmd_kiosk)
     kiosk.add_argument("--site", help="the site the kiosk is at (an id from sites.toml)")
+
+    # --- config16: the settings file
+    config = sub.add_parser(
+        "config",
+        parents=[lang],
+        help="check the settings file (triage.toml), or show the settings in effect",
+    )
+    config.set_defaults(func=cmd_config)
+    config.add_argument(
+        "action", choices=("check", "show"), help="check: find what is wrong; show: what applies"
+    )
+    config.add_argument(
+        "--for",
+        dest="role",
+        choices=("desk", "kiosk", "board"),
+        default="desk",
+        help="show: the settings this command takes (default: desk)",
+    )
     return parser
+
+
+def _with_config_option(parser: argparse.ArgumentParser) -> None:
+    """--config FILE on every command, after the command's name like its other options."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for command in action.choices.values():
+                command.add_argument(
+                    "--config",
+                    type=Path,
+                    metavar="FILE",
+                    help="settings file (default: triage.toml in the user's config folder)",
+                )
 
 
 def _reason(error: Exception) -> str:
@@ -564,7 +599,9 @@ def _said_damaged(error: Exception, args: argparse.Namespace) -> str:
 
 def _hide_password(text: str) -> str:
     """A --db URL (or anything holding one) for messages and reports, without its password."""
-    return re.sub(r"(://[^:/@\s]*:)[^@\s]*@", r"\1***@", text)
+    from triage.config import hide_secrets
+
+    return hide_secrets(text)
 
 
 def refuse_memory_db(args: argparse.Namespace) -> bool:
@@ -1882,6 +1919,7 @@ def cmd_desk(args: argparse.Namespace) -> int:
         channel=args.channel,
         training=args.training,
         data_dir=args.data or paths.default_data_dir(),  # its queues.toml, read in a worker
+        settings_file=getattr(args, "settings_file", None),
     )
     return _run_app(app, lang)
 
@@ -1957,6 +1995,150 @@ def cmd_kiosk(args: argparse.Namespace) -> int:
     return _run_app(app, lang)
 
 
+# --- config16: the settings file --------------------------------------------------------
+
+
+def _settled(
+    parser: argparse.ArgumentParser, argv: list[str], args: argparse.Namespace
+) -> argparse.Namespace | int:
+    """The command line again, with the settings file's values (and TRIAGE_DB_URL's) as the
+    defaults of the options not typed; or an exit code after saying why it cannot be used."""
+    from triage import config
+
+    typed_db = getattr(args, "db", None)
+    password = config.url_password(typed_db) if typed_db else None
+    if password:
+        config.remember_secret(password)
+        if args.command in LONG_RUNNING:  # hours in the process list: refused
+            print(t("cfg_password_typed_refused", args.lang), file=sys.stderr)
+            return 1
+        print(t("cfg_password_typed", args.lang), file=sys.stderr)
+    if args.command == "config":
+        return args  # it reads the file itself, to say what is wrong with it
+    settings = config.read(args.config)
+    args.settings_file = settings.path
+    if not settings.ok:
+        _print_problems(settings.problems, args.lang, sys.stderr)
+        print(t("cfg_invalid", args.lang, path=settings.path), file=sys.stderr)
+        return 1
+    values = settings.values(args.command)
+    values.pop("db_password_file", None)
+    if "db" in values:
+        values["db"] = settings.database(args.command)
+    from_environment = os.environ.get(config.ENV_URL)
+    if from_environment:
+        config.remember_secret(config.url_password(from_environment))
+        values["db"] = from_environment
+    if getattr(args, "training", False):  # the practice database, never the configured one
+        values.pop("db", None)
+        values.pop("spool_dir", None)
+    command = _subparser(parser, args.command)
+    assert command is not None
+    # Single-valued options only: --site and --channel of summary and export are filters.
+    defaults = {
+        action.dest: values[action.dest]
+        for action in command._actions
+        if action.dest in values and type(action) is argparse._StoreAction
+    }
+    if not defaults:
+        return args
+    command.set_defaults(**defaults)
+    settled = parser.parse_args(argv)
+    settled.settings_file = settings.path
+    return settled
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    """check: every problem of the settings file, with its line, and whether its site, data
+    folder, database URL and theme can be used; exit 1 on errors. show: what applies."""
+    from triage import config
+
+    lang = args.lang
+    settings = config.read(args.config)
+    if settings.path is None:
+        print(t("cfg_none", lang, path=config.default_file()))
+        return 0
+    if args.action == "show":
+        return _show_settings(settings, args)
+    if settings.tables:  # the file could be read: check what it names too
+        for scope in ("", *(s for s in config.SECTIONS if s in settings.tables)):
+            _check_usable(settings, scope, lang)
+    if settings.problems:
+        _print_problems(settings.problems, lang)
+        print(
+            t("cfg_check_failed", lang, path=settings.path, n=len(settings.problems)),
+            file=sys.stderr,
+        )
+        return 1
+    print(t("cfg_check_ok", lang, path=settings.path))
+    return 0
+
+
+def _check_usable(settings, scope: str, lang: str) -> None:
+    """What reading the file alone cannot tell: the data folder and its sites, the database
+    URL, the theme (each named at the line that sets it)."""
+    values = settings.values(scope or "desk")
+    own = settings.tables.get(scope, {})
+
+    def where(key: str) -> str:
+        return scope if key in own else ""
+
+    data = Path(values.get("data") or paths.default_data_dir())
+    loaded = load(data, check_cases=False)
+    if not loaded.ok or loaded.flow is None:
+        settings.error(where("data"), "data", "cfg_data_invalid", data=data)
+    elif "site" in values and values["site"] not in loaded.flow.sites:
+        known = ", ".join(loaded.flow.sites.sites)
+        settings.error(where("site"), "site", "cfg_unknown_site", site=values["site"], sites=known)
+    db = values.get("db")
+    if db and "://" in db and not db.startswith("sqlite"):
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        probe = argparse.Namespace(db=db, lang=lang)
+        try:
+            url = make_url(db)
+            url.port  # noqa: B018 - a port that is no number raises here
+            url.get_dialect().import_dbapi()
+        except (ArgumentError, ImportError, ValueError) as error:
+            reason = _url_reason(error, probe)
+            settings.error(where("db"), "db", "cfg_bad_db", reason=_hide_password(reason))
+    if "theme" in values:
+        from triage.app import theme_names  # Textual: only to know its themes
+
+        if values["theme"] not in theme_names():
+            themes = ", ".join(theme_names())
+            theme = values["theme"]
+            settings.error(where("theme"), "theme", "unknown_theme", theme=theme, themes=themes)
+
+
+def _show_settings(settings, args: argparse.Namespace) -> int:
+    """Each setting the command takes, its value (no password) and where it comes from."""
+    from triage import config
+
+    lang = args.lang
+    if not settings.ok:
+        _print_problems(settings.problems, lang, sys.stderr)
+        print(t("cfg_invalid", lang, path=settings.path), file=sys.stderr)
+        return 1
+    role = args.role
+    values = settings.values(role)
+    print(t("desk_settings", lang, path=settings.path))
+    keys = config.KEYS if role == "desk" else config.SECTION_KEYS
+    environment = os.environ.get(config.ENV_URL)
+    for key in keys:
+        if key == "db" and environment:
+            value, source = environment, t("cfg_from_environment", lang, name=config.ENV_URL)
+        elif key in values:
+            where = role if key in settings.tables.get(role, {}) else ""
+            line = settings.lines.get((where, key))
+            value, source = values[key], t("cfg_from_file", lang, line=line or "?")
+        else:
+            value, source = "", t("cfg_from_default", lang)
+        print(f"  {key} = {_hide_password(str(value)) or '-'}  ({source})")
+    return 0
+
+
 def _run_app(app, lang: str) -> int:
     """Run a Textual app; without a terminal, say so and exit 1 instead of spinning."""
     from triage.app import NoTerminal
@@ -2021,14 +2203,14 @@ def _last_resort(error: BaseException, argv: list[str], lang: str) -> int:
     import traceback
     from datetime import datetime
 
-    said = " ".join(str(error).split())[:200]
+    said = _hide_password(" ".join(str(error).split()))[:200]
     what = f"{type(error).__name__}: {said}" if said else type(error).__name__
     now = datetime.now().astimezone()
     report = (
         f"triage {package_version()}, {now:%Y-%m-%d %H:%M:%S %z}, "
         f"Python {sys.version.split()[0]}, "
         f"{sys.platform}\ncommand: triage {_hide_password(' '.join(argv))}\n\n"
-        + "".join(traceback.format_exception(error))
+        + _hide_password("".join(traceback.format_exception(error)))
     )
     name = f"crash-{now:%Y%m%d-%H%M%S}-{os.getpid()}.txt"
     problem: OSError | None = None
@@ -2056,9 +2238,14 @@ def main(argv: list[str] | None = None) -> int:
     args = None
     try:
         parser = build_parser()
+        _with_config_option(parser)
         args = parser.parse_args(argv)
         if not _dates_readable(args):
             return 1
+        settled = _settled(parser, argv, args)
+        if isinstance(settled, int):
+            return settled
+        args = settled
         return args.func(args)
     except UsageError as error:  # raised by the parser only, before any command runs
         print(_usage_text(error, _lang_of(argv), parser, argv), file=sys.stderr)

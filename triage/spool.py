@@ -359,8 +359,10 @@ def one_line(error: BaseException) -> str:
     """What went wrong, in one line (a driver's own words when it has them)."""
     if isinstance(error, OSError) and error.strerror:
         return f"{error.strerror}: {error.filename}" if error.filename else error.strerror
+    from triage.config import hide_secrets  # a driver's words may hold a password
+
     said = str(getattr(error, "orig", None) or error).strip()
-    return said.splitlines()[0] if said else type(error).__name__
+    return hide_secrets(said.splitlines()[0]) if said else type(error).__name__
 
 
 class Spool:
