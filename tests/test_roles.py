@@ -18,6 +18,7 @@ from sqlalchemy.exc import ProgrammingError
 
 from triage import present
 from triage.db.errors import db_cause
+from triage.db.rollups import rollup_triggers
 from triage.db.store import Store
 from triage.desklog import DeskLog
 from triage.model import LOCAL_ZONE
@@ -237,6 +238,68 @@ def test_a_desk_cannot_pass_for_another_desk(roles, flow):
     assert roles.all_visits() == []
 
 
+def test_a_desk_started_under_another_name_keeps_its_visits_in_the_spool(roles, flow):
+    """A login whose desk_login row names another desk: its visits are refused, wait in the
+    spool, and go in once the row is put right. Nothing is lost."""
+    login = f"{roles.prefix}_a"
+    log = DeskLog(roles.login_url(login), SITE, "skranke-7", roles.tmp_path / "a")
+    try:
+        assert log.open() is True
+        assert log.record(a_visit(flow, "skranke-7")) == "spooled"
+        assert roles.all_visits() == [] and len(log.spool.waiting()) == 1
+        with roles.superuser() as conn:
+            conn.execute("UPDATE desk_login SET desk = 'skranke-7' WHERE login = %s", (login,))
+        log.replay()
+        assert not log.spool.waiting()
+        assert [v["desk"] for v in roles.all_visits()] == ["skranke-7"]
+    finally:
+        if log._store is not None:
+            log._store.dispose()
+
+
+def test_after_an_upgrade_desks_spool_until_the_roles_are_applied_again(roles, flow):
+    """An upgrade makes the rollup trigger anew, as an ordinary function: a desk's visit then
+    cannot reach the rollups, waits in the spool, and goes in once the roles are applied."""
+    with roles.superuser() as conn:
+        for statement in rollup_triggers("postgresql"):  # what opening an upgraded database runs
+            conn.execute(statement)
+    log = DeskLog(roles.login_url(f"{roles.prefix}_a"), SITE, "skranke-1", roles.tmp_path / "a")
+    try:
+        assert log.open() is True
+        assert log.record(a_visit(flow, "skranke-1")) == "spooled"
+        again = triage_cli(
+            "db",
+            "roles",
+            "--db",
+            roles.url,
+            "--prefix",
+            roles.prefix,
+            "--apply",
+            cwd=roles.tmp_path,
+        )
+        assert again.returncode == 0, again.stderr
+        log.replay()
+        assert not log.spool.waiting()
+    finally:
+        if log._store is not None:
+            log._store.dispose()
+    assert len(roles.all_visits()) == 1 and roles.rollup_total() == 1
+
+
+def test_a_void_sent_from_the_spool_after_the_window_leaves_the_visit_counted(roles, flow):
+    desk_a = roles.store(f"{roles.prefix}_a")
+    old = a_visit(flow, "skranke-1", minutes_ago=20)
+    assert desk_a.record(old) == "saved"
+    voided_then = (datetime.now(UTC) - timedelta(minutes=18)).isoformat()
+    desk_a.spool.append(
+        {"void": old["visit_id"], "voided_desk": "skranke-1", "voided_utc": voided_then}
+    )
+    desk_a.replay_spool()
+    assert not desk_a.spool.waiting()  # not retried for ever
+    (row,) = roles.all_visits()
+    assert row["voided_utc"] is None and roles.rollup_total() == 1
+
+
 def test_a_desk_issues_calls_and_finishes_tickets(roles):
     """The kiosk's and the desk's queue work, the first ticket of a day included (it moves the
     day the numbers are kept from, a row of triage_meta)."""
@@ -340,6 +403,8 @@ def test_roles_apply_again_after_an_upgrade_and_as_a_desk_is_refused(roles, flow
     )
     assert again.returncode == 0, again.stderr
     assert roles.store(f"{roles.prefix}_a").record(a_visit(flow, "skranke-1")) == "saved"
+    checked = triage_cli("check", "--db", roles.url, cwd=tmp_path)  # the trigger is as expected
+    assert checked.returncode == 0, checked.stdout + checked.stderr
     as_desk = triage_cli(
         "db",
         "roles",

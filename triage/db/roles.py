@@ -221,7 +221,18 @@ def roles_script(prefix: str = DEFAULT_PREFIX, schema: str = "public") -> str:
         if comment:
             lines += ["", f"-- {comment}"]
         lines.append(f"{statement};")
-    lines += ["", "COMMIT;"]
+    owner, desk, supervisor = role_names(prefix)
+    lines += [
+        "",
+        "COMMIT;",
+        "",
+        "-- Then a login for each desk, listed in desk_login with its site and desk, e.g.:",
+        f"--   CREATE ROLE nord_skranke_1 LOGIN PASSWORD '...' IN ROLE {desk};",
+        f"--   INSERT INTO {DESK_LOGIN} (login, site_id, desk)",
+        "--     VALUES ('nord_skranke_1', 'jc-nord', 'skranke-1');",
+        f"-- and for each supervisor: CREATE ROLE anne LOGIN PASSWORD '...' IN ROLE {supervisor};",
+        f"-- Whoever upgrades triage: ... IN ROLE {owner}; run this again after each upgrade.",
+    ]
     return "\n".join(lines) + "\n"
 
 
