@@ -395,6 +395,16 @@ def test_statistics_on_a_desk_role_exit_1_with_a_danish_sentence(roles, command,
     assert triage_cli(command, "--db", boss, *extra, cwd=tmp_path).returncode == 0
 
 
+def test_a_login_in_no_group_is_told_so_when_the_database_opens(roles, tmp_path):
+    with roles.superuser() as conn:
+        conn.execute(f"CREATE ROLE {roles.prefix}_nobody LOGIN")
+    url = roles.login_url(f"{roles.prefix}_nobody")
+    done = triage_cli("summary", "--db", url, "--lang", "en", cwd=tmp_path)
+    assert done.returncode == 1
+    assert done.stderr.startswith("The database user has no access to what the command needs")
+    assert "damaged" not in done.stderr and "Traceback" not in done.stderr
+
+
 def test_roles_apply_again_after_an_upgrade_and_as_a_desk_is_refused(roles, flow, tmp_path):
     """Run twice, the roles come out the same (the desk still writes); a desk's login may not
     run it."""
@@ -420,6 +430,40 @@ def test_roles_apply_again_after_an_upgrade_and_as_a_desk_is_refused(roles, flow
     assert as_desk.returncode == 1
     assert as_desk.stderr.startswith("The roles could not be set up in"), as_desk.stderr
     assert "Traceback" not in as_desk.stderr
+
+
+def test_set_up_by_the_databases_owner_and_applied_again_by_an_owner_login(
+    postgres, flow, tmp_path
+):
+    """No superuser: the database's owner (allowed to create roles) sets up an empty database;
+    later someone in the owner group (not allowed to create roles) applies the roles again."""
+    prefix = f"r{os.getpid()}_{next(_prefixes)}"
+    admin, database = f"{prefix}_admin", f"{prefix}_db"
+    with psycopg.connect(postgres.url().replace("+psycopg", ""), autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {admin} LOGIN CREATEROLE")
+        conn.execute(f"CREATE DATABASE {database} OWNER {admin}")
+    installation = Installation(postgres.url(database), prefix, tmp_path)
+    as_admin = installation.login_url(admin)
+    done = triage_cli("db", "roles", "--db", as_admin, "--prefix", prefix, "--apply", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    with psycopg.connect(as_admin.replace("+psycopg", ""), autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {prefix}_upgrader LOGIN IN ROLE {prefix}_owner")
+        conn.execute(f"CREATE ROLE {prefix}_a LOGIN IN ROLE {prefix}_desk")
+        conn.execute("INSERT INTO desk_login VALUES (%s, %s, 'skranke-1')", (f"{prefix}_a", SITE))
+        owners = conn.execute(
+            "SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname = 'public'"
+        )
+        assert owners.fetchall() == [(f"{prefix}_owner",)]
+    upgrader = installation.login_url(f"{prefix}_upgrader")
+    again = triage_cli("db", "roles", "--db", upgrader, "--prefix", prefix, "--apply", cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    desk = installation.store(f"{prefix}_a")
+    try:
+        assert desk.record(a_visit(flow, "skranke-1")) == "saved"
+        summary = triage_cli("summary", "--db", upgrader, "--format", "json", cwd=tmp_path)
+        assert summary.returncode == 0 and '"total": 1' in summary.stdout  # owners see all
+    finally:
+        desk.dispose()
 
 
 def test_roles_printed_name_the_three_groups_without_touching_the_database(pg_url, tmp_path):

@@ -79,6 +79,7 @@ def roles_sql(prefix: str = DEFAULT_PREFIX, schema: str = "public") -> list[tupl
     """The statements, each with a comment saying why: (comment, SQL). Safe to run again: it
     makes the grants and policies exactly these, whatever was there."""
     owner, desk, supervisor = role_names(prefix)
+    schema = '"' + schema.replace('"', '""') + '"'  # the tables' schema, as an identifier
     tables = sorted(TABLE_NAMES)
     all_tables = ", ".join([*tables, DESK_LOGIN])
     rollups = sorted(table for table, _ in EVERY_ROLLUP)
@@ -93,8 +94,9 @@ def roles_sql(prefix: str = DEFAULT_PREFIX, schema: str = "public") -> list[tupl
             + "".join(
                 f"  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = {_quoted(role)}) THEN\n"
                 f"    CREATE ROLE {role} NOLOGIN;\n"
+                f"  ELSIF (SELECT rolcanlogin FROM pg_roles WHERE rolname = {_quoted(role)}) THEN\n"
+                f"    ALTER ROLE {role} NOLOGIN;\n"
                 "  END IF;\n"
-                f"  ALTER ROLE {role} NOLOGIN;\n"
                 for role in (owner, desk, supervisor)
             )
             + f"  IF NOT pg_has_role(current_user, {_quoted(owner)}, 'MEMBER') THEN\n"
