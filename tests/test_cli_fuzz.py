@@ -125,6 +125,22 @@ CASES: list[tuple[str, str, int, str]] = [
     ("board-site-without-queues", "board --db {good} --site sc-valby", B, "har ingen køer"),
     ("board-in-memory", "board --db sqlite://", B, "i hukommelsen"),
     ("board-url-unknown-kind", "board --db bogus://x --lang en", B, "'bogus'"),
+    # roles16: the PostgreSQL roles
+    ("db-without-action", "db", U, "triage db skal have action med"),
+    ("db-roles-sqlite", "db roles --db {good}", B, "Roller findes kun på PostgreSQL"),
+    ("db-roles-default-db", "db roles --apply", B, "Roller findes kun på PostgreSQL"),
+    (
+        "db-roles-bad-prefix",
+        f"db roles --db postgresql://x:{PASSWORD}@127.0.0.1:1/t --prefix Bad",
+        B,
+        "--prefix",
+    ),
+    (
+        "db-roles-unreachable",
+        f"db roles --apply --db postgresql+psycopg://x:{PASSWORD}@127.0.0.1:1/t",
+        B,
+        "kan ikke bruges",
+    ),
     # --- numbers out of range
     (
         "export-min-count-negative",

@@ -38,6 +38,7 @@ COMMANDS = (
     "report",
     "queue",
     "board",
+    "db",
 )
 # Commands that only read (or delete) what a database holds: they never create one.
 READS_EXISTING = ("check", "purge", "summary", "export", "rebalance", "report", "queue")
