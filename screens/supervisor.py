@@ -347,6 +347,8 @@ class SupervisorScreen(Screen):
             return t("sup_failed_damaged", self.lang)
         if kind == "unavailable":
             return t("sup_failed_unavailable", self.lang)
+        if kind == "denied":  # a desk's database role: no retry will help
+            return t("sup_failed_denied", self.lang)
         return t("sup_failed", self.lang, reason=failure_text(self.failure, self.lang))
 
     # --- drawing -------------------------------------------------------------------------

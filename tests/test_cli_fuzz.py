@@ -135,6 +135,22 @@ CASES: list[tuple[str, str, int, str]] = [
     ("kiosk-lang-de", "kiosk --lang de", U, "--lang kan ikke være 'de'"),
     ("kiosk-in-memory", "kiosk --db sqlite://", B, "i hukommelsen"),
     ("kiosk-missing-data", "kiosk --data {new}", B, "kan ikke bruges"),
+    # roles16: the PostgreSQL roles
+    ("db-without-action", "db", U, "triage db skal have action med"),
+    ("db-roles-sqlite", "db roles --db {good}", B, "Roller findes kun på PostgreSQL"),
+    ("db-roles-default-db", "db roles --apply", B, "Roller findes kun på PostgreSQL"),
+    (
+        "db-roles-bad-prefix",
+        f"db roles --db postgresql://x:{PASSWORD}@127.0.0.1:1/t --prefix Bad",
+        B,
+        "--prefix",
+    ),
+    (
+        "db-roles-unreachable",
+        f"db roles --apply --db postgresql+psycopg://x:{PASSWORD}@127.0.0.1:1/t",
+        B,
+        "kan ikke bruges",
+    ),
     # --- numbers out of range
     (
         "export-min-count-negative",

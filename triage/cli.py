@@ -40,6 +40,7 @@ COMMANDS = (
     "board",
     "kiosk",
     "config",
+    "db",
 )
 # Commands that only read (or delete) what a database holds: they never create one.
 READS_EXISTING = ("check", "purge", "summary", "export", "rebalance", "report", "queue")
@@ -535,6 +536,20 @@ def build_parser() -> argparse.ArgumentParser:
         default="desk",
         help="show: the settings this command takes (default: desk)",
     )
+
+    roles = sub.add_parser(
+        "db",
+        parents=[db, lang],
+        help="roles: the PostgreSQL roles for desks, supervisors and the owner (least privilege)",
+    )
+    roles.set_defaults(func=cmd_db_roles, spool_dir=None)
+    roles.add_argument("action", choices=("roles",), help="roles: print (or --apply) their SQL")
+    roles.add_argument(
+        "--prefix", default="triage", help="the roles' names begin with it (default: triage)"
+    )
+    roles.add_argument(
+        "--apply", action="store_true", help="run the SQL on --db now (as its owner)"
+    )
     return parser
 
 
@@ -796,7 +811,10 @@ def _opened(args: argparse.Namespace):
         key = "db_disk_full" if _disk_full(error, args) else "db_unreachable"
         print(t(key, lang, db=_db_label(args), reason=_why(error, lang)), file=sys.stderr)
     except DatabaseError as error:  # not a database at all, or a damaged one
-        print(_said_damaged(error, args), file=sys.stderr)
+        if _database_trouble(error) == "db_denied":  # or a role that may not read it
+            print(t("db_denied", lang, db=_db_label(args)), file=sys.stderr)
+        else:
+            print(_said_damaged(error, args), file=sys.stderr)
     else:
         return store
     store.dispose()
@@ -2139,6 +2157,48 @@ def _show_settings(settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_db_roles(args: argparse.Namespace) -> int:
+    """`triage db roles`: print the SQL for the three roles, or with --apply run it."""
+    lang = args.lang
+    if not re.match(r"postgres(ql)?(\+\w+)?://", args.db or ""):
+        print(t("roles_postgres_only", lang, db=_db_label(args)), file=sys.stderr)
+        return 1
+    from triage.db.roles import PREFIX_PATTERN, apply_roles, role_names, roles_script
+
+    if not PREFIX_PATTERN.fullmatch(args.prefix):
+        print(t("roles_bad_prefix", lang, prefix=args.prefix), file=sys.stderr)
+        return 1
+    if not args.apply:
+        sys.stdout.write(roles_script(args.prefix))
+        return 0
+    if not _server_url_usable(args):
+        return 1
+    store = _opened(args)  # opening brings the database up to this version: the owner migrates
+    if store is None:
+        return 1
+    from sqlalchemy.exc import DBAPIError
+
+    from triage.db.connect import UNAVAILABLE
+
+    try:
+        apply_roles(store, args.prefix)
+    except UNAVAILABLE as error:
+        print(
+            t("db_unreachable", lang, db=_db_label(args), reason=_why(error, lang)), file=sys.stderr
+        )
+        return 1
+    except DBAPIError as error:  # not allowed to make roles, or not the tables' owner
+        print(t("roles_failed", lang, db=_db_label(args), reason=_reason(error)), file=sys.stderr)
+        return 1
+    finally:
+        store.dispose()
+    owner, desk, supervisor = role_names(args.prefix)
+    print(
+        t("roles_applied", lang, db=_db_label(args), owner=owner, desk=desk, supervisor=supervisor)
+    )
+    return 0
+
+
 def _run_app(app, lang: str) -> int:
     """Run a Textual app; without a terminal, say so and exit 1 instead of spinning."""
     from triage.app import NoTerminal
@@ -2159,6 +2219,10 @@ def _database_trouble(error: BaseException) -> str | None:
     itself (ProgrammingError, IntegrityError) are not among these."""
     import sqlite3  # the export reads visit rows with the driver's own cursor
 
+    from triage.db.errors import db_cause
+
+    if db_cause(error) == "denied":  # e.g. a desk's database role asked for statistics
+        return "db_denied"
     found = sys.modules.get("sqlalchemy.exc")  # imported only if a command used the database
     if found is not None and isinstance(error, (found.OperationalError, found.InterfaceError)):
         return "db_failed"

@@ -104,8 +104,11 @@ class Overview:
 def failure_kind(error: BaseException) -> str | None:
     """Why the overview's count failed, for what its screen says: "damaged" (damaged pages or no
     database: only a backup helps, no retry), "unavailable" (locked, gone or unreachable: tried
-    again in a moment), or None (said in the driver's words)."""
+    again in a moment), "denied" (the database role may not read the figures: a desk's), or
+    None (said in the driver's words)."""
     cause = db_cause(error)
+    if cause == "denied":
+        return "denied"
     if cause in ("corrupt", "not_db"):
         return "damaged"
     if cause in ("locked", "cannot_open"):

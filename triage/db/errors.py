@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from triage.errors import CodedError
 
+# PostgreSQL's SQLSTATE for "permission denied", a row-level security policy's refusal included.
+INSUFFICIENT_PRIVILEGE = "42501"
+
 
 class DbError(CodedError):
     """A database problem a person must act on: `code` names the i18n message, `params` fill
@@ -13,10 +16,13 @@ class DbError(CodedError):
 
 def db_cause(error: BaseException) -> str | None:
     """Why the database driver failed, as a word the messages name their reason by: "corrupt"
-    (damaged pages), "not_db", "read_only", "locked", "full", "io", "cannot_open"; None when the
-    driver's words are all there is. Read from SQLite's error name where the driver gives one,
-    else from its (English) words."""
+    (damaged pages), "not_db", "read_only", "locked", "full", "io", "cannot_open", "denied" (the
+    database role may not do it: triage.db.roles); None when the driver's words are all there
+    is. Read from SQLite's error name or PostgreSQL's SQLSTATE where the driver gives one, else
+    from its (English) words."""
     cause = getattr(error, "orig", None) or error
+    if getattr(cause, "sqlstate", None) == INSUFFICIENT_PRIVILEGE:
+        return "denied"
     name = getattr(cause, "sqlite_errorname", "") or ""
     said = str(cause).lower()
     for word, names, words in (

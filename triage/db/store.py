@@ -336,18 +336,22 @@ class Store:
     # --- reading -----------------------------------------------------------------
 
     def counts_today(self, site: str, desk: str, today: date) -> tuple[int, int]:
-        """Visits today (not void) at this desk and at the whole site."""
+        """Visits today (not void) at this desk and at the whole site. The site's from the day
+        rollup: a desk's database role may read only its own desk's visits (triage.db.roles)."""
         counted = (
             Visit.site_id == site,
             Visit.local_date == today,
             col(Visit.voided_utc).is_(None),
         )
+        of_site = (VisitDay.site_id == site, VisitDay.local_date == today)
         with self.engine.connect() as conn:
-            at_site = conn.execute(select(func.count()).where(*counted)).scalar_one()
+            at_site = conn.execute(
+                select(func.coalesce(func.sum(VisitDay.visits), 0)).where(*of_site)
+            ).scalar_one()
             at_desk = conn.execute(
                 select(func.count()).where(*counted, Visit.desk == desk)
             ).scalar_one()
-        return at_desk, at_site
+        return at_desk, int(at_site)
 
     def visits(self) -> list[dict]:
         """Every row as a dict (tests and small exports; statistics use aggregates)."""
