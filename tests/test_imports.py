@@ -113,6 +113,7 @@ def test_the_desk_reaches_its_first_screen_without_the_orm(tmp_path):
 # the function that needs it, never at the top of triage/cli.py, triage/app.py or screens/desk.py.
 DESK_START = {
     *("triage", "triage.app", "triage.cli", "triage.dates", "triage.desklog", "triage.errors"),
+    "triage.config",  # the settings file (triage.toml) the desk starts from
     *("triage.flow", "triage.i18n", "triage.load", "triage.model", "triage.paths"),
     *("triage.present", "triage.sites", "triage.spool", "triage.visits", "triage.walk"),
     *("screens", "screens.commands", "screens.desk", "screens.keys", "screens.messages"),
