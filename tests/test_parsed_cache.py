@@ -35,12 +35,12 @@ def data(tmp_path) -> Path:
 
 
 def test_the_second_start_reads_the_cache_and_gets_the_same_flow(cache, data, monkeypatch):
-    first = load(data, check_cases=True)
+    first = load(data, check_cases=True, keep_parsed=True)
     assert first.ok
     assert len(list(cache.glob("*.json"))) == 3  # flow, sites (with its dates) and cases
     # tomllib cannot be imported now: the second load reads JSON only.
     monkeypatch.setitem(sys.modules, "tomllib", None)
-    second = load(data, check_cases=True)
+    second = load(data, check_cases=True, keep_parsed=True)
     assert second.ok and second.flow == first.flow and second.cases == first.cases
 
 
@@ -57,14 +57,14 @@ def test_a_cached_file_gives_what_tomllib_gives(cache, name):
 
 def test_an_edited_file_is_read_again_even_with_its_old_time(cache, data):
     flow = data / "flow.toml"
-    before = load(data, check_cases=False).flow
+    before = load(data, check_cases=False, keep_parsed=True).flow
     assert before is not None
     stamp = flow.stat()
     question = before.questions[before.start]
     old_text = question.text("da")
     edit(flow, f'"{old_text}"', '"Hvad drejer henvendelsen sig om i dag?"')
     os.utime(flow, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))  # same time as before the edit
-    after = load(data, check_cases=False).flow
+    after = load(data, check_cases=False, keep_parsed=True).flow
     assert after is not None
     assert after.questions[after.start].text("da") == "Hvad drejer henvendelsen sig om i dag?"
 
@@ -97,24 +97,24 @@ def test_what_json_cannot_give_back_is_not_kept(cache):
 
 
 def test_a_damaged_entry_is_parsed_again(cache, data):
-    first = load(data, check_cases=True)
+    first = load(data, check_cases=True, keep_parsed=True)
     for entry in cache.glob("*.json"):
         entry.write_text('{"question": ', encoding="utf-8")  # cut short
-    again = load(data, check_cases=True)
+    again = load(data, check_cases=True, keep_parsed=True)
     assert again.ok and again.flow == first.flow
 
 
 def test_a_cache_that_cannot_be_written_only_costs_time(cache, data):
     cache.parent.mkdir(parents=True)
     cache.write_text("a file where the folder would be", encoding="utf-8")
-    first = load(data, check_cases=True)
-    second = load(data, check_cases=True)
+    first = load(data, check_cases=True, keep_parsed=True)
+    second = load(data, check_cases=True, keep_parsed=True)
     assert first.ok and second.ok and second.flow == first.flow
 
 
 def test_syntax_errors_are_still_said_with_their_line(cache, data):
     (data / "flow.toml").write_text('start = "a"\n[question.a\n', encoding="utf-8")
-    loaded = load(data, check_cases=False)
+    loaded = load(data, check_cases=False, keep_parsed=True)
     problems = [p for p in loaded.problems if p.code == "toml_syntax"]
     assert problems and problems[0].line == 2
     assert list(cache.glob("*.json")) == [] or all(
@@ -129,3 +129,9 @@ def test_the_cache_keeps_a_bounded_number_of_entries(cache):
     assert load_module._parse_toml(f"n = {PARSED_CACHE_ENTRIES + 4}\n") == {
         "n": PARSED_CACHE_ENTRIES + 4
     }
+
+
+def test_only_the_desk_and_the_kiosk_keep_the_parse(cache, data):
+    # `triage validate` and the supervisors' commands read the files once: nothing is kept.
+    assert load(data, check_cases=True).ok
+    assert not cache.exists()

@@ -170,8 +170,11 @@ def _where(flaw: Flaw, file: str, source: str) -> tuple[str, str, int | None]:
     return node, field_name or node, line
 
 
-def read_toml(path: Path, report: Report) -> tuple[dict[str, Any] | None, str]:
-    """The parsed file and its text (for line numbers), or (None, "") after reporting why not."""
+def read_toml(
+    path: Path, report: Report, keep_parsed: bool = False
+) -> tuple[dict[str, Any] | None, str]:
+    """The parsed file and its text (for line numbers), or (None, "") after reporting why not.
+    keep_parsed: the parse is kept in the user's cache for the next start (see _parse_toml)."""
     name = path.name
     try:
         source = path.read_text(encoding="utf-8")
@@ -188,7 +191,7 @@ def read_toml(path: Path, report: Report) -> tuple[dict[str, Any] | None, str]:
         return None, ""
     source = source.removeprefix(_BOM)  # some Windows editors start a UTF-8 file with one
     try:
-        data = _parse_toml(source)
+        data = _parse_toml(source, keep_parsed)
     except ValueError as error:  # tomllib.TOMLDecodeError (tomllib loads on a cache miss only)
         import tomllib
 
@@ -229,9 +232,14 @@ def read_toml(path: Path, report: Report) -> tuple[dict[str, Any] | None, str]:
 PARSED_CACHE_ENTRIES = 16
 
 
-def _parse_toml(source: str) -> dict[str, Any]:
-    """tomllib.loads(source), from the cache when this very text was parsed before. Raises as
-    tomllib does; a cache that cannot be read or written is passed by, never an error."""
+def _parse_toml(source: str, keep: bool = True) -> dict[str, Any]:
+    """tomllib.loads(source), from the cache when this very text was parsed before (and kept
+    there for next time). Raises as tomllib does; a cache that cannot be read or written is
+    passed by, never an error."""
+    if not keep:
+        import tomllib
+
+        return tomllib.loads(source)
     name = hashlib.sha256(source.encode("utf-8")).hexdigest() + ".json"
     folder = paths.user_cache_dir() / "parsed"
     try:
@@ -286,14 +294,19 @@ def _remember(folder: Path, name: str, data: dict[str, Any]) -> None:
 
 
 def load(
-    data_dir: Path, check_cases: bool = True, check_searches: bool = False, queues: bool = False
+    data_dir: Path,
+    check_cases: bool = True,
+    check_searches: bool = False,
+    queues: bool = False,
+    keep_parsed: bool = False,
 ) -> Loaded:
     """Read and check everything in data_dir. Never raises for bad content: see Loaded.problems.
     The searches (search.toml) only `triage validate` checks: the desk does not need them; the
-    queues (queues.toml) only what asks for them."""
+    queues (queues.toml) only what asks for them. keep_parsed (the desk and the kiosk, which
+    read the same files on every start): the files' parse is kept in the user's cache."""
     report = Report()
-    raw_sites, sites_source = read_toml(data_dir / SITES_FILE, report)
-    raw_flow, flow_source = read_toml(data_dir / FLOW_FILE, report)
+    raw_sites, sites_source = read_toml(data_dir / SITES_FILE, report, keep_parsed)
+    raw_flow, flow_source = read_toml(data_dir / FLOW_FILE, report, keep_parsed)
     if raw_sites is None or raw_flow is None:
         return Loaded(None, problems=report.problems)
     site_lines = header_lines(sites_source)
@@ -305,7 +318,7 @@ def load(
     cases: list[Case] = []
     cases_path = data_dir / CASES_FILE
     if check_cases and cases_path.exists():
-        raw_cases, cases_source = read_toml(cases_path, report)
+        raw_cases, cases_source = read_toml(cases_path, report, keep_parsed)
         if raw_cases is not None:
             cases = parse_cases(raw_cases, report, cases_source)
     if check_cases and not report.errors:
