@@ -257,12 +257,16 @@ def _parse_toml(source: str, keep: bool = True) -> dict[str, Any]:
 
 # TOML's dates and times, which JSON has not, as {_MOMENT: [type, ISO text]}.
 _MOMENT = "\x00toml"
-_MOMENTS = {"datetime": datetime, "date": date, "time": time}
+_MOMENTS: dict[str, type[datetime] | type[date] | type[time]] = {
+    "datetime": datetime,
+    "date": date,
+    "time": time,
+}
 
 
 def _to_json(value: object) -> object:
     for kind, made in _MOMENTS.items():  # datetime first: a datetime is a date too
-        if isinstance(value, made):
+        if isinstance(value, (datetime, date, time)) and isinstance(value, made):
             return {_MOMENT: [kind, value.isoformat()]}
     raise TypeError(f"{type(value).__name__} is not kept")
 
