@@ -10,7 +10,8 @@ reports the desk's peak RSS once it has opened its database, for the record.
     python benchmarks/startup.py [--runs 15] [--app desk|kiosk|all]
 
 `--app kiosk` measures the citizens' kiosk (`triage kiosk`, first question on screen) the same
-way, goal ≤ 1.5× minimal in time; `--app all` both, each beside the same minimal runs.
+way, goal ≤ 1.5× minimal in time; `--app all` both, each beside the same minimal runs. The
+warm-up run leaves the parsed data files in the user's cache, as any earlier start does.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ def run(self, *a, **k):
     async def auto_pilot(pilot):
         await pilot.pause()
         {check}
-        print("shown", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, flush=True)
+        used = resource.getrusage(resource.RUSAGE_SELF)
+        print("shown", used.ru_maxrss, used.ru_utime + used.ru_stime, flush=True)
         {after}
         pilot.app.exit()
     return _run(self, *a, **{{**k, "headless": True, "size": (80, 24), "auto_pilot": auto_pilot}})
@@ -87,8 +89,9 @@ DESK_RUNNING = (
 )
 
 
-def one_run(code: str) -> tuple[float, float]:
-    """Seconds from process start to its first screen, and its peak RSS (MiB) at that moment."""
+def one_run(code: str) -> tuple[float, float, float]:
+    """Seconds from process start to its first screen, its peak RSS (MiB) at that moment, and
+    the CPU seconds it had used by then (on a loaded machine less noisy than the wall time)."""
     start = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -99,7 +102,8 @@ def one_run(code: str) -> tuple[float, float]:
     rest, err = proc.communicate(timeout=60)
     if proc.returncode != 0 or not line.startswith("shown"):
         raise SystemExit(f"run failed ({proc.returncode}):\n{line}{rest}{err}")
-    return wall, int(line.split()[1]) / 1024
+    _, peak, cpu = line.split()
+    return wall, int(peak) / 1024, float(cpu)
 
 
 def running_rss() -> float:
@@ -126,19 +130,24 @@ def main() -> None:
         compileall.compile_dir(Path(package.__file__).parent, quiet=1)
     for code in (MINIMAL, *(APPS[app] for app in apps)):  # warm the OS file cache for each
         one_run(code)
-    results: dict[str, list[tuple[float, float]]] = {"minimal": [], **{app: [] for app in apps}}
+    results: dict[str, list[tuple[float, float, float]]] = {
+        "minimal": [],
+        **{app: [] for app in apps},
+    }
     for _ in range(args.runs):
         results["minimal"].append(one_run(MINIMAL))
         for app in apps:
             results[app].append(one_run(APPS[app]))
     summary = {}
     for name, runs in results.items():
-        walls = [w for w, _ in runs]
-        peaks = [m for _, m in runs]
-        summary[name] = (statistics.median(walls), statistics.median(peaks))
+        walls = [w for w, _, _ in runs]
+        peaks = [m for _, m, _ in runs]
+        cpus = [c for _, _, c in runs]
+        summary[name] = tuple(map(statistics.median, (walls, peaks, cpus)))
         print(
             f"{name:8} wall median {summary[name][0]:.3f} s "
             f"(min {min(walls):.3f}, max {max(walls):.3f})   "
+            f"CPU median {summary[name][2]:.3f} s   "
             f"peak RSS median {summary[name][1]:.1f} MiB"
         )
     for app in apps:
@@ -146,6 +155,7 @@ def main() -> None:
         print(
             f"{app} / minimal: time {summary[app][0] / summary['minimal'][0]:.2f}× "
             f"(paired runs {min(ratios):.2f}–{max(ratios):.2f}), "
+            f"CPU {summary[app][2] / summary['minimal'][2]:.2f}×, "
             f"memory {summary[app][1] / summary['minimal'][1]:.2f}×   [{args.runs} runs each]"
         )
     if "desk" in apps:

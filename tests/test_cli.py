@@ -465,6 +465,33 @@ def test_readme_synopsis_lists_every_command_and_option_the_parser_has_and_no_ot
                 assert f" {'|'.join(action.choices)} " in line, f"triage {name} {action.dest}"
 
 
+def test_the_desks_own_parser_reads_the_desk_as_the_whole_parser_does():
+    """`triage desk` builds only its own parser (a quicker start): the same options, defaults
+    and usage as the desk's part of the whole parser."""
+    from triage.cli import build_parser
+
+    own_commands = parser_commands_of(build_parser(only="desk"))
+    assert set(own_commands) == {"desk"}
+    whole, own = parser_commands_of(build_parser())["desk"], own_commands["desk"]
+
+    def described(parser: argparse.ArgumentParser) -> list[tuple]:
+        return [(a.option_strings, a.dest, a.default, a.choices, a.help) for a in parser._actions]
+
+    assert described(own) == described(whole)
+    assert own.format_help() == whole.format_help()
+    words = ["desk", "--site", "ys", "--channel", "phone", "--training", "--lang", "en"]
+    assert vars(build_parser(only="desk").parse_args(words)) == vars(
+        build_parser().parse_args(words)
+    )
+
+
+def parser_commands_of(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    return {}
+
+
 def test_version_is_the_installed_package_metadata(tmp_path, monkeypatch, capsys):
     import importlib.metadata
     import tomllib

@@ -97,6 +97,7 @@ CASES: list[tuple[str, str, int, str]] = [
     ("demo-days-without-value", "demo --days", U, "--days skal have en værdi"),
     ("route-lang-without-value", "route --lang", U, "--lang skal have en værdi"),
     ("desk-unknown-long-option", "desk --bogus 1", U, "triage desk kender ikke '--bogus'"),
+    ("desk-sitee-near", "desk --sitee ys", U, "kender ikke '--sitee'. Mente du --site?"),
     (
         "summary-flag-with-value",
         "summary --no-demo=yes",

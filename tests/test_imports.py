@@ -26,6 +26,7 @@ def _env(tmp_path: Path) -> dict[str, str]:
         HOME=str(home),
         XDG_DATA_HOME=str(home / "data"),
         XDG_STATE_HOME=str(home / "state"),
+        XDG_CACHE_HOME=str(home / "cache"),
         PYTHONPATH=str(ROOT),
     )
     return env
@@ -71,6 +72,7 @@ _run = App.run
 
 def run(self, *args, **kwargs):
     report["loaded_at_run"] = loaded()  # everything `triage desk` did before its first screen
+    report["tomllib_at_run"] = "tomllib" in sys.modules
 
     async def auto_pilot(pilot):
         await pilot.pause()
@@ -106,6 +108,16 @@ def test_the_desk_reaches_its_first_screen_without_the_orm(tmp_path):
     assert (tmp_path / "desk.db").is_file()
     # The errand search (module, dialog, index) loads when `/` is first pressed.
     assert report["search_loaded"] == [], "the desk loads the search before its first screen"
+
+
+def test_the_desk_parses_no_toml_on_its_second_start(tmp_path):
+    """The first start keeps the data files' parse in the user's cache; the next one reads
+    that back and never loads tomllib (nor parses the files again)."""
+    first = _python(DESK, tmp_path)
+    assert first["exit"] == 0 and first["tomllib_at_run"]
+    second = _python(DESK, tmp_path)
+    assert second["exit"] == 0 and not second["tomllib_at_run"]
+    assert len(list((tmp_path / "home" / "cache" / "triage" / "parsed").glob("*.json"))) == 3
 
 
 # What the desk's first question needs, and all `triage desk` may load before it is on screen.

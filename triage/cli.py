@@ -236,7 +236,8 @@ def _period_options(example: str, default: str) -> _Parser:
     return period
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command; `only="desk"`: of the desk alone (it starts quicker)."""
     parser = _Parser(
         prog="triage",
         description="Reception desk triage for a jobcentre. Without a command: start the desk app.",
@@ -256,6 +257,33 @@ def build_parser() -> argparse.ArgumentParser:
     db = _parent(
         "--db", help="SQLite file or database URL (default: triage.db in the user's data folder)"
     )
+    desk = sub.add_parser("desk", parents=[*flow, db], help="start the desk app (the default)")
+    desk.set_defaults(func=cmd_desk)
+    desk.add_argument("--site", help="the site this desk is at (an id from sites.toml)")
+    desk.add_argument(
+        "--desk",
+        default="skranke-1",
+        help="this desk's short id: letters a-z, digits, hyphens, at most 32 (default: skranke-1)",
+    )
+    desk.add_argument(
+        "--theme", help="colour theme, e.g. triage-hoj-kontrast (high contrast), textual-light"
+    )
+    desk.add_argument(
+        "--channel",
+        choices=("in_person", "phone"),
+        default="in_person",
+        help="each citizen's channel unless F3 changes it (default: in_person; "
+        "phone for a phone desk)",
+    )
+    desk.add_argument(
+        "--training",
+        action="store_true",
+        help="practise on a demo database of its own in the user's data folder "
+        "(never the real one); its visits are marked demo",
+    )
+    if only == "desk":  # the desk starts sooner without the other commands' parsers
+        return parser
+
     # Every command that works on the visit log: the database, its spool, the language.
     store = [
         db,
@@ -287,31 +315,6 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="only this errand group: the first question's answer, by its number or the start "
         "of its text, e.g. 1 or sygdom (repeat for more)",
-    )
-
-    desk = sub.add_parser("desk", parents=[*flow, db], help="start the desk app (the default)")
-    desk.set_defaults(func=cmd_desk)
-    desk.add_argument("--site", help="the site this desk is at (an id from sites.toml)")
-    desk.add_argument(
-        "--desk",
-        default="skranke-1",
-        help="this desk's short id: letters a-z, digits, hyphens, at most 32 (default: skranke-1)",
-    )
-    desk.add_argument(
-        "--theme", help="colour theme, e.g. triage-hoj-kontrast (high contrast), textual-light"
-    )
-    desk.add_argument(
-        "--channel",
-        choices=("in_person", "phone"),
-        default="in_person",
-        help="each citizen's channel unless F3 changes it (default: in_person; "
-        "phone for a phone desk)",
-    )
-    desk.add_argument(
-        "--training",
-        action="store_true",
-        help="practise on a demo database of its own in the user's data folder "
-        "(never the real one); its visits are marked demo",
     )
 
     validate = sub.add_parser(
@@ -836,9 +839,11 @@ def _print_problems(
                 print(f"  {problem_text(problem, lang)}", file=stream)
 
 
-def _load_usable(data: Path, lang: str, check_cases: bool = False) -> Loaded | None:
+def _load_usable(
+    data: Path, lang: str, check_cases: bool = False, keep_parsed: bool = False
+) -> Loaded | None:
     """Load data; on errors print them and the way forward, and return None."""
-    loaded = load(data, check_cases=check_cases)
+    loaded = load(data, check_cases=check_cases, keep_parsed=keep_parsed)
     if not loaded.ok:
         _print_problems(loaded.errors, lang, sys.stderr)
         print(t("flow_invalid", lang, data=data), file=sys.stderr)
@@ -846,9 +851,11 @@ def _load_usable(data: Path, lang: str, check_cases: bool = False) -> Loaded | N
     return loaded
 
 
-def _usable_flow(args: argparse.Namespace, check_cases: bool = False):
-    """The flow from --data (or the shipped one), or None after listing why it cannot be used."""
-    loaded = _load_usable(args.data or paths.default_data_dir(), args.lang, check_cases)
+def _usable_flow(args: argparse.Namespace, check_cases: bool = False, keep_parsed: bool = False):
+    """The flow from --data (or the shipped one), or None after listing why it cannot be used.
+    keep_parsed: the files' parse is kept in the user's cache (the desk: on every start)."""
+    data = args.data or paths.default_data_dir()
+    loaded = _load_usable(data, args.lang, check_cases, keep_parsed)
     return loaded.flow if loaded is not None else None
 
 
@@ -1905,7 +1912,7 @@ def cmd_desk(args: argparse.Namespace) -> int:
         args.db = str(paths.training_db_path())
         spool_dir = paths.training_spool_dir()
         paths.training_db_path().parent.mkdir(parents=True, exist_ok=True)
-    flow = _usable_flow(args, check_cases=True)  # the same checks as triage validate
+    flow = _usable_flow(args, check_cases=True, keep_parsed=True)  # as triage validate checks
     site = args.site or (flow.sites.default_site if flow else "")
     if flow is None or not _site_known(flow, site, lang):
         return 1
@@ -1987,7 +1994,7 @@ def cmd_kiosk(args: argparse.Namespace) -> int:
     """The kiosk at a site's entrance: the flow and the queues as validated, then the screen."""
     lang = args.lang
     data = args.data or paths.default_data_dir()
-    loaded = load(data, check_cases=False, queues=True)
+    loaded = load(data, check_cases=False, queues=True, keep_parsed=True)
     if not loaded.ok or loaded.flow is None or loaded.queues is None:
         _print_problems(loaded.errors, lang, sys.stderr)
         print(t("flow_invalid", lang, data=data), file=sys.stderr)
@@ -2301,7 +2308,7 @@ def main(argv: list[str] | None = None) -> int:
         argv.insert(0, "desk")
     args = None
     try:
-        parser = build_parser()
+        parser = build_parser(only=argv[0])
         _with_config_option(parser)
         args = parser.parse_args(argv)
         if not _dates_readable(args):

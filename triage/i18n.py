@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import string
-import tomllib
 from collections.abc import Iterator, Mapping
 from functools import cache
 from pathlib import Path
@@ -33,7 +32,11 @@ def _load(lang: str) -> dict[str, str]:
     if lang not in LANGUAGES:
         raise KeyError(lang)
     text = (LOCALE_DIR / f"{lang}.toml").read_text(encoding="utf-8")
-    return _read_catalog(text) or tomllib.loads(text)
+    if catalog := _read_catalog(text):
+        return catalog
+    import tomllib  # only for a catalog _read_catalog cannot read: not on the desk's start path
+
+    return tomllib.loads(text)
 
 
 def _read_catalog(text: str) -> dict[str, str] | None:

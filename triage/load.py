@@ -3,12 +3,16 @@ at once."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import re
-import tomllib
 from dataclasses import dataclass, field
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from triage import paths
 from triage.flow import FLOW_FILE, Flow, check_sites_against_flow, content_version, parse_flow
 from triage.model import (
     CONTROL,
@@ -166,8 +170,11 @@ def _where(flaw: Flaw, file: str, source: str) -> tuple[str, str, int | None]:
     return node, field_name or node, line
 
 
-def read_toml(path: Path, report: Report) -> tuple[dict[str, Any] | None, str]:
-    """The parsed file and its text (for line numbers), or (None, "") after reporting why not."""
+def read_toml(
+    path: Path, report: Report, keep_parsed: bool = False
+) -> tuple[dict[str, Any] | None, str]:
+    """The parsed file and its text (for line numbers), or (None, "") after reporting why not.
+    keep_parsed: the parse is kept in the user's cache for the next start (see _parse_toml)."""
     name = path.name
     try:
         source = path.read_text(encoding="utf-8")
@@ -184,8 +191,12 @@ def read_toml(path: Path, report: Report) -> tuple[dict[str, Any] | None, str]:
         return None, ""
     source = source.removeprefix(_BOM)  # some Windows editors start a UTF-8 file with one
     try:
-        data = tomllib.loads(source)
-    except tomllib.TOMLDecodeError as error:
+        data = _parse_toml(source, keep_parsed)
+    except ValueError as error:  # tomllib.TOMLDecodeError (tomllib loads on a cache miss only)
+        import tomllib
+
+        if not isinstance(error, tomllib.TOMLDecodeError):
+            raise
         message = str(error)
         match = _AT.search(message)
         line, column = (int(match.group(1)), int(match.group(2))) if match else (None, None)
@@ -215,15 +226,91 @@ def read_toml(path: Path, report: Report) -> tuple[dict[str, Any] | None, str]:
     return data, source
 
 
+# Parsed data files, as JSON, named by a hash of the text parsed: a text that changes gets a
+# new name, so an entry is never stale. JSON reads in a tenth of the time TOML parses, and
+# the desk reads its files on every start. At most this many entries are kept.
+PARSED_CACHE_ENTRIES = 16
+
+
+def _parse_toml(source: str, keep: bool = True) -> dict[str, Any]:
+    """tomllib.loads(source), from the cache when this very text was parsed before (and kept
+    there for next time). Raises as tomllib does; a cache that cannot be read or written is
+    passed by, never an error."""
+    if not keep:
+        import tomllib
+
+        return tomllib.loads(source)
+    name = hashlib.sha256(source.encode("utf-8")).hexdigest() + ".json"
+    folder = paths.user_cache_dir() / "parsed"
+    try:
+        cached = json.loads((folder / name).read_text(encoding="utf-8"), object_hook=_from_json)
+        if isinstance(cached, dict):
+            return cached
+    except (OSError, ValueError, RecursionError):
+        pass  # not cached yet (or unreadable): parse it
+    import tomllib
+
+    data = tomllib.loads(source)
+    _remember(folder, name, data)
+    return data
+
+
+# TOML's dates and times, which JSON has not, as {_MOMENT: [type, ISO text]}.
+_MOMENT = "\x00toml"
+_MOMENTS: dict[str, type[datetime] | type[date] | type[time]] = {
+    "datetime": datetime,
+    "date": date,
+    "time": time,
+}
+
+
+def _to_json(value: object) -> object:
+    for kind, made in _MOMENTS.items():  # datetime first: a datetime is a date too
+        if isinstance(value, (datetime, date, time)) and isinstance(value, made):
+            return {_MOMENT: [kind, value.isoformat()]}
+    raise TypeError(f"{type(value).__name__} is not kept")
+
+
+def _from_json(table: dict[str, Any]) -> object:
+    if len(table) == 1 and _MOMENT in table:
+        kind, text = table[_MOMENT]
+        return _MOMENTS[kind].fromisoformat(text)
+    return table
+
+
+def _remember(folder: Path, name: str, data: dict[str, Any]) -> None:
+    """Keep data as JSON when JSON gives back exactly the same (checked here: no NaN, no
+    table that reads as a date); written to a temporary file then renamed, so a reader sees
+    all of it or nothing."""
+    try:
+        text = json.dumps(data, ensure_ascii=False, default=_to_json)
+        if json.loads(text, object_hook=_from_json) != data:
+            return
+        folder.mkdir(parents=True, exist_ok=True)
+        temporary = folder / f".{name}.{os.getpid()}"
+        temporary.write_text(text, encoding="utf-8")
+        os.replace(temporary, folder / name)
+        entries = sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in entries[PARSED_CACHE_ENTRIES:]:
+            old.unlink(missing_ok=True)
+    except (OSError, TypeError, ValueError, RecursionError):
+        pass  # a cache that cannot be written only costs time
+
+
 def load(
-    data_dir: Path, check_cases: bool = True, check_searches: bool = False, queues: bool = False
+    data_dir: Path,
+    check_cases: bool = True,
+    check_searches: bool = False,
+    queues: bool = False,
+    keep_parsed: bool = False,
 ) -> Loaded:
     """Read and check everything in data_dir. Never raises for bad content: see Loaded.problems.
     The searches (search.toml) only `triage validate` checks: the desk does not need them; the
-    queues (queues.toml) only what asks for them."""
+    queues (queues.toml) only what asks for them. keep_parsed (the desk and the kiosk, which
+    read the same files on every start): the files' parse is kept in the user's cache."""
     report = Report()
-    raw_sites, sites_source = read_toml(data_dir / SITES_FILE, report)
-    raw_flow, flow_source = read_toml(data_dir / FLOW_FILE, report)
+    raw_sites, sites_source = read_toml(data_dir / SITES_FILE, report, keep_parsed)
+    raw_flow, flow_source = read_toml(data_dir / FLOW_FILE, report, keep_parsed)
     if raw_sites is None or raw_flow is None:
         return Loaded(None, problems=report.problems)
     site_lines = header_lines(sites_source)
@@ -235,7 +322,7 @@ def load(
     cases: list[Case] = []
     cases_path = data_dir / CASES_FILE
     if check_cases and cases_path.exists():
-        raw_cases, cases_source = read_toml(cases_path, report)
+        raw_cases, cases_source = read_toml(cases_path, report, keep_parsed)
         if raw_cases is not None:
             cases = parse_cases(raw_cases, report, cases_source)
     if check_cases and not report.errors:

@@ -53,6 +53,13 @@ def user_state_dir() -> Path:
     return user_state_path("triage", appauthor=False)
 
 
+def user_cache_dir() -> Path:
+    """Where files made again from others are kept to save time (~/.cache/triage on Linux)."""
+    from platformdirs import user_cache_path
+
+    return user_cache_path("triage", appauthor=False)
+
+
 MEMORY = "memory"  # what sqlite_file says of a database that lives in memory only
 
 
