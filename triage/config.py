@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import re
 import stat
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -173,6 +172,8 @@ def read(path: Path | None = None) -> Settings:
             Problem("error", name, name, "file_unreadable", {"path": name, "reason": reason})
         )
         return settings
+    import tomllib  # only when a settings file exists: the desk's start stays without it
+
     try:
         data = tomllib.loads(source)
     except tomllib.TOMLDecodeError as error:
