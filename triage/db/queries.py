@@ -170,6 +170,18 @@ def _counting_sql(sql: _Sql, start: date, end: date, by: tuple[str, ...]) -> str
     return f"SELECT {keys}, SUM(visits) AS visits FROM ({union}) AS parts GROUP BY {keys}"
 
 
+def day_rows(store: Store, start: date, end: date, filters: Filters) -> Sequence[Sequence[Any]]:
+    """Visits per (local_date, site_id, demo) in the period, as rows of the driver's own values
+    (the date as SQLite's ISO text or PostgreSQL's date: as_date makes either a date; demo as
+    0/1 or a bool; a row may count 0 visits). For a caller that goes through hundreds of days
+    once (the overview): typing each row first cost more than its own pass."""
+    sql = _Sql(store.dialect, filters)
+    return _fetched(store, _counting_sql(sql, start, end, DAY_KEY), sql.params)
+
+
+DAY_KEY = ("local_date", "site_id", "demo")
+
+
 def _typed_counts(rows: Sequence[Sequence[Any]], by: tuple[str, ...]) -> dict[tuple, int]:
     if not rows:
         return {}
@@ -241,7 +253,7 @@ def hour_peaks(
         parts.append(f"SELECT * FROM ({busiest} ORDER BY visits DESC, local_date LIMIT 1) AS p")
     rows = _fetched(store, " UNION ALL ".join(parts), sql.params)
     return {
-        (site, int(weekday), int(hour)): (int(visits), _as_date(day))
+        (site, int(weekday), int(hour)): (int(visits), as_date(day))
         for site, weekday, hour, day, visits in rows
     }
 
@@ -306,14 +318,14 @@ class _Sql:
 
 
 @cache
-def _as_date(value) -> date:
+def as_date(value) -> date:
     """A date as a date, from SQLite's ISO text (each day's text is read once)."""
     return value if isinstance(value, date) else date.fromisoformat(value)
 
 
 # The same Python types on both engines: dates as dates, yes/no as bool.
 _TYPES: dict[str, Callable[[Any], Any]] = {
-    "local_date": _as_date,
+    "local_date": as_date,
     "handled_here": bool,
     "demo": bool,
 }
