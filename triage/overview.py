@@ -219,7 +219,7 @@ def overview(
             filters,
             hours=hours,
             busiest_rows=busiest,
-            shares=shares_over_time(store, sites, start, end, filters, by_bucket=by_bucket),
+            over_time=shares_over_time(store, sites, start, end, filters, by_bucket=by_bucket),
         ),
         heat,
         sorted(per_day.items()),

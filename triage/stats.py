@@ -292,13 +292,13 @@ def summarize(
     hours: dict[tuple, int] | None = None,
     days: dict[tuple, int] | None = None,
     busiest_rows: list[BusyHour] | None = None,
-    shares: list[ShareInTime] | None = None,
+    over_time: list[ShareInTime] | None = None,
 ) -> Summary:
     """The supervisor's figures for one period, with the previous period (previous_period).
     Each query lets the database aggregate and returns a few rows (shipping every hourly cell
     to Python was slower). `hours` — visits per (site, weekday, hour) — and the busiest hours
     (busiest_hours) may be passed in by a caller that has them already, as may `days` (see
-    shares_over_time) or the shares over time themselves (`shares`).
+    shares_over_time) or the shares over time themselves (`over_time`).
 
     A site filter chooses which sites are shown and counted in the totals; shares and
     imbalances stay against all jobcentres, as their targets are."""
@@ -391,7 +391,9 @@ def summarize(
         referred_by_kind=referred_by_kind,
         busiest_hours=busiest_rows[:busiest],
         shares_over_time=(
-            shares_over_time(store, sites, start, end, filters, days) if shares is None else shares
+            shares_over_time(store, sites, start, end, filters, days)
+            if over_time is None
+            else over_time
         ),
         log_start=_iso(first_day(store, filters.include_demo)),
     )
