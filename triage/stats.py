@@ -469,11 +469,11 @@ def shares_over_time(
             days = visit_counts(
                 store, start, end, ("local_date", "site_id"), filters=replace(filters, sites=None)
             )
-        name = bucket_names(unit)
+        bucket_of = bucket_names(unit)
         counted = defaultdict(int)
         for key, visits in days.items():
             day = key[0]
-            counted[name(day) if start <= day < end else "", key[1]] += visits
+            counted[bucket_of(day) if start <= day < end else "", key[1]] += visits
     targeted = [s for s in sites if s.kind == "jobcenter" and s.target_share]
     totals = {name: sum(counted.get((name, s.id), 0) for s in targeted) for name, _, _ in buckets}
     shown = [s for s in targeted if filters.sites is None or s.id in filters.sites]
