@@ -890,3 +890,44 @@ def test_the_busiest_hour_peak_reads_its_slot_through_the_index(tmp_path, flow):
         plan = " ".join(str(row[-1]) for row in conn.execute("EXPLAIN QUERY PLAN " + lookup))
     assert "SEARCH visit_hourly USING INDEX ix_visit_hourly_slot" in plan
     assert "SCAN visit_hourly" not in plan
+
+
+def test_overview_day_figures_match_the_visit_table(store, flow):
+    """The overview's trend, demo mark and weekly shares, made in one pass over the day rows,
+    against the visit table itself: with a channel filter (a rollup grouped by day), without
+    demo visits, and a day with demo and ordinary visits at the same site."""
+    from collections import Counter
+
+    from triage.overview import overview
+
+    _random_visits(store, flow)
+    for day, site, channel, demo in [
+        (6, "jc-nord", "phone", False),
+        (6, "jc-nord", "phone", True),  # the same day and site, demo and not
+        (13, "jc-skelbaek", "phone", True),
+        (20, "jc-musvaage", "in_person", True),
+    ]:
+        at = datetime(2026, 10, day, 9, 30, tzinfo=UTC)
+        add(store, flow, ("1", "1"), site, at, channel=channel, demo=demo)
+    rows = [r for r in store.visits() if r["voided_utc"] is None]
+    period = (date(2026, 10, 5), date(2026, 11, 16))  # six whole ISO weeks: weekly shares
+    now = datetime(2026, 11, 15, 10, tzinfo=UTC)
+    for filters in (Filters(), Filters(channels=("phone",)), Filters(include_demo=False)):
+        chosen = [
+            r
+            for r in rows
+            if period[0] <= r["local_date"] < period[1]
+            and (filters.channels is None or r["channel"] in filters.channels)
+            and (filters.include_demo or not r["demo"])
+        ]
+        result = overview(store, flow.sites, *period, now, filters)
+        per_day = Counter(r["local_date"].isoformat() for r in chosen)
+        assert result.trend == sorted(per_day.items())
+        assert result.demo_visits == sum(1 for r in chosen if r["demo"])
+        if filters.channels is None:
+            assert _over_time(result.summary.shares_over_time) == _direct_shares(
+                store, flow, *period, "week", include_demo=filters.include_demo
+            )
+    phone = overview(store, flow.sites, *period, now, Filters(channels=("phone",)))
+    nord = phone.busiest_by_site["jc-nord"]
+    assert (nord["weekday"], nord["days"], nord["visits"]) == (1, 1, 2)  # one Tuesday, not two

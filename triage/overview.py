@@ -10,8 +10,10 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from triage.db.errors import db_cause
+from triage.db.queries import as_date, day_rows
 from triage.db.store import Store
 from triage.i18n import count, t
 from triage.sites import Sites
@@ -21,7 +23,10 @@ from triage.stats import (
     Filters,
     ShareInTime,
     Summary,
+    bucket_names,
     busiest_hours,
+    share_unit,
+    shares_over_time,
     summarize,
     visit_counts,
 )
@@ -146,6 +151,16 @@ def _alerts(store: Store, sites: Sites, now: datetime) -> list[Alert]:
     return alerts
 
 
+# Each day as the driver gives it (ISO text or a date) → its ISO date, weekday and month (or
+# ISO week) name: worked out once a day, not once a row each refresh.
+_CALENDAR: dict[str, dict[Any, tuple[str, int, str]]] = {"month": {}, "week": {}}
+
+
+def _day_names(raw: Any, unit: str) -> tuple[str, int, str]:
+    day = as_date(raw)
+    return day.isoformat(), day.weekday(), bucket_names(unit)(day)
+
+
 def overview(
     store: Store,
     sites: Sites,
@@ -162,27 +177,35 @@ def overview(
     heat: dict[str, dict[tuple[int, int], int]] = {}
     for (site, weekday, hour), visits in hours.items():
         heat.setdefault(site, {})[(weekday, hour)] = visits
-    days = visit_counts(
-        store, start, end, ("local_date", "site_id", "demo"), filters=replace(filters, sites=None)
-    )
-    # The trend, the demo mark and the days each site had visits per weekday (the busiest
-    # hours' averages) in one pass over the same rows: a query fewer.
-    per_day: defaultdict[date, int] = defaultdict(int)
+    days = day_rows(store, start, end, replace(filters, sites=None))
+    # The trend, the demo mark, the days each site had visits per weekday (the busiest hours'
+    # averages) and the visits per month (or week) and site (the shares over time) in one pass
+    # over the day rows as the driver gives them: no query, no second pass, no typing each row.
+    unit = share_unit(start, end)
+    calendar = _CALENDAR[unit]
+    per_day: defaultdict[str, int] = defaultdict(int)
     opened: defaultdict[tuple[str, int], int] = defaultdict(int)
+    by_bucket: defaultdict[tuple[str, str], int] = defaultdict(int)
+    shown = filters.sites
     demo = 0
-    for (day, site, is_demo), visits in days.items():
-        if filters.sites is None or site in filters.sites:
-            per_day[day] += visits
-            opened[site, day.weekday()] += 1
+    for day, site, is_demo, visits in days:
+        if not visits:
+            continue
+        try:
+            iso, weekday, bucket = calendar[day]
+        except KeyError:
+            iso, weekday, bucket = calendar[day] = _day_names(day, unit)
+        by_bucket[bucket, site] += visits
+        if shown is None or site in shown:
+            per_day[iso] += visits
+            opened[site, weekday] += 1
             if is_demo:
                 demo += visits
     if 0 < demo < sum(per_day.values()):  # a day read twice (demo and not) counts once
-        twice = [
-            (day, site) for day, site, is_demo in days if is_demo and (day, site, False) in days
-        ]
-        for day, site in twice:
-            if filters.sites is None or site in filters.sites:
-                opened[site, day.weekday()] -= 1
+        plain = {(day, site) for day, site, is_demo, visits in days if visits and not is_demo}
+        for day, site, is_demo, visits in days:
+            if visits and is_demo and (day, site) in plain and (shown is None or site in shown):
+                opened[site, calendar[day][1]] -= 1
     # The summary's busiest five and each site's busiest (the heat map's legend), one lookup.
     busiest = busiest_hours(store, start, end, hours, opened, filters, each_site=True)
     busiest_by_site: dict[str, BusyHour] = {}
@@ -191,9 +214,18 @@ def overview(
     return Overview(
         start,
         end,
-        summarize(store, sites, start, end, filters, hours=hours, days=days, busiest_rows=busiest),
+        summarize(
+            store,
+            sites,
+            start,
+            end,
+            filters,
+            hours=hours,
+            busiest_rows=busiest,
+            over_time=shares_over_time(store, sites, start, end, filters, by_bucket=by_bucket),
+        ),
         heat,
-        sorted(zip(map(date.isoformat, per_day), per_day.values(), strict=True)),
+        sorted(per_day.items()),
         _alerts(store, sites, now),
         demo,
         now,

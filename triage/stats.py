@@ -26,6 +26,7 @@ supervisor can read:
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, TypedDict
@@ -291,12 +292,13 @@ def summarize(
     hours: dict[tuple, int] | None = None,
     days: dict[tuple, int] | None = None,
     busiest_rows: list[BusyHour] | None = None,
+    over_time: list[ShareInTime] | None = None,
 ) -> Summary:
     """The supervisor's figures for one period, with the previous period (previous_period).
     Each query lets the database aggregate and returns a few rows (shipping every hourly cell
     to Python was slower). `hours` — visits per (site, weekday, hour) — and the busiest hours
     (busiest_hours) may be passed in by a caller that has them already, as may `days` (see
-    shares_over_time).
+    shares_over_time) or the shares over time themselves (`over_time`).
 
     A site filter chooses which sites are shown and counted in the totals; shares and
     imbalances stay against all jobcentres, as their targets are."""
@@ -388,7 +390,11 @@ def summarize(
         referred=sum(referred_by_kind.values()),
         referred_by_kind=referred_by_kind,
         busiest_hours=busiest_rows[:busiest],
-        shares_over_time=shares_over_time(store, sites, start, end, filters, days),
+        shares_over_time=(
+            shares_over_time(store, sites, start, end, filters, days)
+            if over_time is None
+            else over_time
+        ),
         log_start=_iso(first_day(store, filters.include_demo)),
     )
 
@@ -424,6 +430,21 @@ def _buckets(start: date, end: date, unit: str) -> list[tuple[str, date, date]]:
 _BUCKET_NAMES: dict[str, dict[date, str]] = {"month": {}, "week": {}}
 
 
+def bucket_names(unit: str) -> Callable[[date], str]:
+    """The name of a day's month ("2026-10") or ISO week ("2026-W43"), as `unit` says,
+    remembered per day (the overview names hundreds of days each refresh)."""
+    names = _BUCKET_NAMES[unit]
+
+    def name(day: date) -> str:
+        try:
+            return names[day]
+        except KeyError:
+            found = names[day] = str(_bucket(day, 0, 0, unit))
+            return found
+
+    return name
+
+
 def shares_over_time(
     store: Store,
     sites: Sites,
@@ -431,29 +452,29 @@ def shares_over_time(
     end: date,
     filters: Filters | None = None,
     days: dict[tuple, int] | None = None,
+    by_bucket: dict[tuple[str, str], int] | None = None,
 ) -> list[ShareInTime]:
     """Each targeted jobcentre's share per month (per ISO week for 12 weeks or less) with its
     target: its visits ÷ the visits at all targeted jobcentres in that month, as the share.
     A site filter only chooses the sites listed: shares stay against all jobcentres. `days`,
     visits per (local_date, site_id, …) read without the site filter, may be passed in by a
-    caller that has them already. Ordered by site (as the summary's sites), then by time."""
+    caller that has them already, or `by_bucket`: those visits summed per (bucket name as
+    bucket_names gives it, site). Ordered by site (as the summary's sites), then by time."""
     filters = filters or Filters()
-    if days is None:
-        days = visit_counts(
-            store, start, end, ("local_date", "site_id"), filters=replace(filters, sites=None)
-        )
-    targeted = [s for s in sites if s.kind == "jobcenter" and s.target_share]
     unit = share_unit(start, end)
     buckets = _buckets(start, end, unit)
-    names = _BUCKET_NAMES[unit]
-    counted: defaultdict[tuple[str, str], int] = defaultdict(int)
-    for key, visits in days.items():
-        day = key[0]
-        try:
-            name = names[day]
-        except KeyError:
-            name = names[day] = str(_bucket(day, 0, 0, unit))
-        counted[name if start <= day < end else "", key[1]] += visits
+    counted = by_bucket
+    if counted is None:
+        if days is None:
+            days = visit_counts(
+                store, start, end, ("local_date", "site_id"), filters=replace(filters, sites=None)
+            )
+        bucket_of = bucket_names(unit)
+        counted = defaultdict(int)
+        for key, visits in days.items():
+            day = key[0]
+            counted[bucket_of(day) if start <= day < end else "", key[1]] += visits
+    targeted = [s for s in sites if s.kind == "jobcenter" and s.target_share]
     totals = {name: sum(counted.get((name, s.id), 0) for s in targeted) for name, _, _ in buckets}
     shown = [s for s in targeted if filters.sites is None or s.id in filters.sites]
     rows = []
