@@ -1,0 +1,156 @@
+"""`triage serve`: the desk, the kiosk, the board and the supervisor's overview in a browser.
+
+textual-serve serves one command per web server, and starts that command anew for every browser
+that connects. So each role gets a server of its own, on its own port (the desk on the base port,
+the kiosk on the next, then the board, then the overview), all in this one process: one thing to
+start and stop, and a role keeps its port whichever others are served. The reverse proxy in front
+maps paths (https://triage.example.dk/desk/ …) to the ports; `public_url` tells the page where
+its websocket is then.
+
+A served command never holds a database password: the children inherit TRIAGE_DB_URL through the
+environment and read the settings file themselves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import shlex
+import signal
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+# The roles in the order of their ports: the base port + the role's place here.
+ROLES = ("desk", "kiosk", "board", "overview")
+DEFAULT_PORT = 8000
+DEFAULT_HOST = "127.0.0.1"
+# Which triage command serves a role.
+COMMANDS = {
+    "desk": ["desk"],
+    "kiosk": ["kiosk"],
+    "board": ["board"],
+    "overview": ["summary", "--tui"],
+}
+# The options each command takes from `triage serve` (the overview's --site is a filter).
+PASSED = {
+    "desk": ("data", "db", "site", "desk"),
+    "kiosk": ("data", "db", "site"),
+    "board": ("data", "db", "site"),
+    "overview": ("data", "db"),
+}
+
+
+@dataclass(frozen=True)
+class Served:
+    """One role: its port, the command line its browsers get, and the address they use."""
+
+    role: str
+    port: int
+    command: str
+    public_url: str
+
+
+class PortInUse(Exception):
+    def __init__(self, role: str, port: int) -> None:
+        super().__init__(f"{role}: port {port} in use")
+        self.role, self.port = role, port
+
+
+def port_of(role: str, base: int) -> int:
+    return base + ROLES.index(role)
+
+
+def command_line(role: str, options: dict[str, str | None], config: Path | None) -> str:
+    """The shell command a browser of `role` starts: this Python's triage, with the options the
+    serve command was given (never a password: the caller refuses one on the command line)."""
+    words = [sys.executable, "-m", "triage", *COMMANDS[role]]
+    if config is not None:
+        words += ["--config", str(Path(config).resolve())]
+    for name in PASSED[role]:
+        value = options.get(name)
+        if value:
+            words += [f"--{name}", value]
+    return shlex.join(words)
+
+
+def plan(
+    roles: list[str],
+    options: dict[str, str | None],
+    config: Path | None,
+    host: str = DEFAULT_HOST,
+    base_port: int = DEFAULT_PORT,
+    public_url: str | None = None,
+) -> list[Served]:
+    """The servers to start, one per role (each role once, in the order of ROLES)."""
+    served = []
+    for role in ROLES:
+        if role not in roles:
+            continue
+        port = port_of(role, base_port)
+        if public_url:  # behind the proxy: https://triage.example.dk/desk and so on
+            address = f"{public_url.rstrip('/')}/{role}"
+        else:
+            shown = f"[{host}]" if ":" in host else host
+            address = f"http://{shown}:{port}"
+        served.append(Served(role, port, command_line(role, options, config), address))
+    return served
+
+
+def installed() -> bool:
+    """Whether textual-serve (the optional extra `serve`) is installed."""
+    try:
+        import textual_serve.server  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+async def _serve(
+    served: list[Served], host: str, ready: Callable[[], None], stop: asyncio.Event
+) -> None:
+    from aiohttp import web
+    from textual_serve.server import Server
+
+    class QuietServer(Server):
+        async def on_startup(self, app: web.Application) -> None:
+            pass  # textual-serve's banner, once per role; the CLI says where each role is
+
+    runners: list[web.AppRunner] = []
+    try:
+        for one in served:
+            server = QuietServer(one.command, host=host, port=one.port, public_url=one.public_url)
+            server.title = f"triage {one.role}"
+            # The aiohttp app of textual-serve's own serve(), which would run one server per
+            # process and block; here all roles share this process's event loop.
+            runner = web.AppRunner(await server._make_app(), handle_signals=False)
+            await runner.setup()
+            runners.append(runner)
+            try:
+                await web.TCPSite(runner, host, one.port).start()
+            except OSError as error:
+                if error.errno == errno.EADDRINUSE:
+                    raise PortInUse(one.role, one.port) from error
+                raise
+        ready()
+        await stop.wait()
+    finally:
+        for runner in reversed(runners):
+            await runner.cleanup()  # closes the browsers' connections, which ends their apps
+
+
+def run(served: list[Served], host: str, ready: Callable[[], None]) -> None:
+    """Serve until Ctrl+C or SIGTERM. Raises PortInUse (nothing is left running then)."""
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signal_number in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(signal_number, stop.set)
+            except (NotImplementedError, RuntimeError):  # Windows: Ctrl+C raises instead
+                pass
+        await _serve(served, host, ready, stop)
+
+    asyncio.run(main())
