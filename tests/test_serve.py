@@ -15,6 +15,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -126,9 +127,7 @@ class Page:
 
     def click(self, x: int, y: int) -> None:
         for kind in ("mousePressed", "mouseReleased"):
-            self.call(
-                "Input.dispatchMouseEvent", type=kind, x=x, y=y, button="left", clickCount=1
-            )
+            self.call("Input.dispatchMouseEvent", type=kind, x=x, y=y, button="left", clickCount=1)
 
     def press(self, *keys: str, pause: float = 0.25) -> None:
         for name in keys:
@@ -236,14 +235,12 @@ def stop(process: subprocess.Popen) -> tuple[str, str]:
 # --- the browser test -------------------------------------------------------------------------
 
 
-def test_a_ticket_from_the_served_kiosk_is_called_and_served_at_the_served_desk(
-    chromium, tmp_path
-):
+def test_a_ticket_from_the_served_kiosk_is_called_and_served_at_the_served_desk(chromium, tmp_path):
     db = tmp_path / "triage.db"
     base = free_ports(4)
     server = triage(
         tmp_path,
-        *("serve", "--db", str(db), "--site", SITE, "--desk", "skranke-7"),
+        *("serve", "--db", str(db), "--site", SITE),
         *("--port", str(base), "--role", "kiosk", "--role", "desk"),
     )
     try:
@@ -251,13 +248,12 @@ def test_a_ticket_from_the_served_kiosk_is_called_and_served_at_the_served_desk(
         kiosk = chromium.open(f"http://127.0.0.1:{serve.port_of('kiosk', base)}/")
         # Job, postcode 1717 (Skelbækgade's own), register as unemployed: a ticket in queue A.
         kiosk.press("4", "1", "7", "1", "7", "enter", "2")
-        (ticket,) = wait_for(
-            "the kiosk's ticket", lambda: rows(db, "SELECT * FROM visit_ticket")
-        )
+        (ticket,) = wait_for("the kiosk's ticket", lambda: rows(db, "SELECT * FROM visit_ticket"))
         assert (ticket["site_id"], ticket["queue"], ticket["state"]) == (SITE, "A", "waiting")
         keep(kiosk.screenshot(tmp_path / "serve-kiosk.png"))
 
-        desk = chromium.open(f"http://127.0.0.1:{serve.port_of('desk', base)}/")
+        # This browser's desk is chosen by its address (the others' default: skranke-1).
+        desk = chromium.open(f"http://127.0.0.1:{serve.port_of('desk', base)}/?desk=skranke-7")
 
         def called() -> list[dict]:
             desk.press("f6")  # again until the desk has read its queue; never twice a ticket
@@ -334,5 +330,32 @@ def test_served_commands_hold_no_password_and_keep_their_ports(tmp_path):
     assert f"-m triage desk --config {config.resolve()} --db {tmp_path / 't.db'}" in desk.command
     assert desk.command.endswith(f"--site {SITE} --desk skranke-2")
     assert " summary --tui " in overview.command and "--site" not in overview.command
+    assert desk.command_for({"desk": "skranke-9"}).endswith(f"--site {SITE} --desk skranke-9")
+    assert desk.command_for({"desk": "Jens Hansen"}) is None
+    assert overview.command_for({"site": SITE}) is None  # the overview's --site is a filter
     behind = serve.plan(["kiosk"], options, None, public_url="https://triage.example.dk/")
     assert behind[0].public_url == "https://triage.example.dk/kiosk"
+
+
+def test_a_page_chooses_its_desk_by_id_only(tmp_path):
+    base = free_ports(4)
+    server = triage(tmp_path, "serve", "--port", str(base), "--role", "desk", "--role", "board")
+    try:
+        wait_for("triage serve", lambda: listening(base) and listening(base + 2))
+
+        def page(port: int, query: str) -> tuple[int, str]:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/{query}") as answer:
+                    return answer.status, answer.read().decode()
+            except urllib.error.HTTPError as error:
+                return error.code, ""
+
+        status, html = page(base, "?desk=skranke-3")
+        assert status == 200 and f"ws://127.0.0.1:{base}/ws/desk=skranke-3" in html
+        assert page(base, "?desk=Jens%20Hansen")[0] == 404  # a name is no desk's id
+        assert page(base, "?desk=skranke-3%3Brm")[0] == 404
+        assert page(base + 2, "?desk=skranke-3")[0] == 404  # the board has no desk
+        status, html = page(base + 2, f"?site={SITE}")
+        assert status == 200 and f"/ws/site={SITE}" in html
+    finally:
+        stop(server)

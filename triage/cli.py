@@ -2103,7 +2103,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(t("serve_port_in_use", lang, port=error.port, role=error.role), file=sys.stderr)
         return 1
     except OSError as error:  # e.g. an address this machine does not have
-        print(t("serve_cannot_listen", lang, host=args.host, reason=_reason(error)), file=sys.stderr)
+        reason = _reason(error)
+        print(t("serve_cannot_listen", lang, host=args.host, reason=reason), file=sys.stderr)
         return 1
     return 0
 

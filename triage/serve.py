@@ -14,13 +14,17 @@ environment and read the settings file themselves.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import copy
 import errno
+import re
 import shlex
 import signal
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import parse_qsl, urlencode
 
 # The roles in the order of their ports: the base port + the role's place here.
 ROLES = ("desk", "kiosk", "board", "overview")
@@ -42,14 +46,38 @@ PASSED = {
 }
 
 
+# What a page's address may choose: ?site=jc-nord&desk=skranke-3 (ids only: letters a-z, digits,
+# hyphens; the served command checks that the site exists and the rules of a desk's id).
+PAGE_OPTIONS = ("site", "desk")
+PAGE_VALUE = re.compile(r"[a-z][a-z0-9-]{0,39}")
+
+
 @dataclass(frozen=True)
 class Served:
-    """One role: its port, the command line its browsers get, and the address they use."""
+    """One role: its port, the address its browsers use, and what its command line is made of."""
 
     role: str
     port: int
-    command: str
     public_url: str
+    options: dict[str, str | None]
+    config: Path | None
+
+    @property
+    def command(self) -> str:
+        return command_line(self.role, self.options, self.config)
+
+    def command_for(self, page: dict[str, str]) -> str | None:
+        """The command for a page opened with ?site=…&desk=… (a desk of its own per browser);
+        None when a value is no id (the child would refuse an unknown one itself)."""
+        chosen = dict(self.options)
+        for name in PAGE_OPTIONS:
+            value = page.get(name)
+            if value is None:
+                continue
+            if name not in PASSED[self.role] or not PAGE_VALUE.fullmatch(value):
+                return None
+            chosen[name] = value
+        return command_line(self.role, chosen, self.config)
 
 
 class PortInUse(Exception):
@@ -94,7 +122,7 @@ def plan(
         else:
             shown = f"[{host}]" if ":" in host else host
             address = f"http://{shown}:{port}"
-        served.append(Served(role, port, command_line(role, options, config), address))
+        served.append(Served(role, port, address, dict(options), config))
     return served
 
 
@@ -113,15 +141,47 @@ async def _serve(
     from aiohttp import web
     from textual_serve.server import Server
 
-    class QuietServer(Server):
+    class RoleServer(Server):
+        """textual-serve's server for one role, whose pages may choose a site and desk."""
+
+        def __init__(self, one: Served) -> None:
+            super().__init__(one.command, host=host, port=one.port, public_url=one.public_url)
+            self.title = f"triage {one.role}"
+            self.served = one
+
         async def on_startup(self, app: web.Application) -> None:
             pass  # textual-serve's banner, once per role; the CLI says where each role is
+
+        async def _make_app(self) -> web.Application:
+            app = await super()._make_app()
+            app.router.add_get("/ws/{choice}", self.handle_websocket)
+            return app
+
+        async def handle_index(self, request: web.Request) -> web.StreamResponse:
+            page = await super().handle_index(request)
+            choice = {k: v for k, v in request.query.items() if k in PAGE_OPTIONS}
+            if not choice:
+                return page
+            if self.served.command_for(choice) is None:
+                raise web.HTTPNotFound(text="?site= and ?desk= take ids: a-z, 0-9, -")
+            # The page's websocket carries the choice, since textual.js adds its own query.
+            assert isinstance(page, web.Response) and page.text is not None
+            page.text = page.text.replace('/ws"', f'/ws/{urlencode(choice)}"')
+            return page
+
+        async def handle_websocket(self, request: web.Request) -> web.WebSocketResponse:
+            choice = dict(parse_qsl(request.match_info.get("choice", "")))
+            command = self.served.command_for(choice)
+            if command is None:
+                raise web.HTTPNotFound()
+            per_page = copy.copy(self)  # the same server, starting this page's command
+            per_page.command = command
+            return await Server.handle_websocket(per_page, request)
 
     runners: list[web.AppRunner] = []
     try:
         for one in served:
-            server = QuietServer(one.command, host=host, port=one.port, public_url=one.public_url)
-            server.title = f"triage {one.role}"
+            server = RoleServer(one)
             # The aiohttp app of textual-serve's own serve(), which would run one server per
             # process and block; here all roles share this process's event loop.
             runner = web.AppRunner(await server._make_app(), handle_signals=False)
@@ -147,10 +207,9 @@ def run(served: list[Served], host: str, ready: Callable[[], None]) -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signal_number in (signal.SIGINT, signal.SIGTERM):
-            try:
+            # Windows has no such handlers: Ctrl+C raises KeyboardInterrupt there instead.
+            with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(signal_number, stop.set)
-            except (NotImplementedError, RuntimeError):  # Windows: Ctrl+C raises instead
-                pass
         await _serve(served, host, ready, stop)
 
     asyncio.run(main())
