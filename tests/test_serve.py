@@ -352,6 +352,7 @@ def test_a_page_chooses_its_desk_by_id_only(tmp_path):
 
         status, html = page(base, "?desk=skranke-3")
         assert status == 200 and f"ws://127.0.0.1:{base}/ws/desk=skranke-3" in html
+        assert "googleapis" not in html and "textual.js" in html  # nothing fetched from outside
         assert page(base, "?desk=Jens%20Hansen")[0] == 404  # a name is no desk's id
         assert page(base, "?desk=skranke-3%3Brm")[0] == 404
         assert page(base + 2, "?desk=skranke-3")[0] == 404  # the board has no desk

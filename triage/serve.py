@@ -158,15 +158,16 @@ async def _serve(
             return app
 
         async def handle_index(self, request: web.Request) -> web.StreamResponse:
-            page = await super().handle_index(request)
             choice = {k: v for k, v in request.query.items() if k in PAGE_OPTIONS}
-            if not choice:
-                return page
             if self.served.command_for(choice) is None:
                 raise web.HTTPNotFound(text="?site= and ?desk= take ids: a-z, 0-9, -")
-            # The page's websocket carries the choice, since textual.js adds its own query.
+            page = await super().handle_index(request)
             assert isinstance(page, web.Response) and page.text is not None
-            page.text = page.text.replace('/ws"', f'/ws/{urlencode(choice)}"')
+            # No page calls out to Google for a font (a citizen's visit is nobody else's).
+            text = re.sub(r"<link[^>]*fonts\.googleapis\.com[^>]*>", "", page.text)
+            if choice:  # the page's websocket carries it, since textual.js adds its own query
+                text = text.replace('/ws"', f'/ws/{urlencode(choice)}"')
+            page.text = text
             return page
 
         async def handle_websocket(self, request: web.Request) -> web.WebSocketResponse:
