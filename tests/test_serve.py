@@ -6,6 +6,7 @@ Also the command's own refusals, each in a real subprocess."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import os
@@ -19,9 +20,11 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from tests.conftest import SHIPPED
 from triage import serve
 
 CHROMIUM = "/usr/bin/chromium"
@@ -102,6 +105,17 @@ KEYS = {
 }
 
 
+# The terminal's size in cells is in the address of the page's websocket (textual.js adds it).
+KEEP_WEBSOCKET_URL = """
+const PageWebSocket = window.WebSocket;
+window.WebSocket = function (url, protocols) {
+    window.triageSocketUrl = url;
+    return new PageWebSocket(url, protocols);
+};
+window.WebSocket.prototype = PageWebSocket.prototype;
+"""
+
+
 class Page:
     """One browser tab, driven over its DevTools websocket."""
 
@@ -128,6 +142,25 @@ class Page:
     def click(self, x: int, y: int) -> None:
         for kind in ("mousePressed", "mouseReleased"):
             self.call("Input.dispatchMouseEvent", type=kind, x=x, y=y, button="left", clickCount=1)
+
+    def cells(self) -> tuple[int, int, float, float]:
+        """The terminal's columns and rows, and one cell's width and height in pixels."""
+        query = parse_qs(urlsplit(self.evaluate("window.triageSocketUrl")).query)
+        columns, rows = int(query["width"][0]), int(query["height"][0])
+        width, height = self.evaluate(
+            "(r => [r.width, r.height])"
+            "(document.querySelector('.xterm-screen').getBoundingClientRect())"
+        )
+        return columns, rows, width / columns, height / rows
+
+    def click_cell(self, column: float, row: float) -> None:
+        """A click (a touch) at a place on the terminal, in cells."""
+        *_, cell_width, cell_height = self.cells()
+        left, top = self.evaluate(
+            "(r => [r.left, r.top])"
+            "(document.querySelector('.xterm-screen').getBoundingClientRect())"
+        )
+        self.click(round(left + column * cell_width), round(top + row * cell_height))
 
     def press(self, *keys: str, pause: float = 0.25) -> None:
         for name in keys:
@@ -183,18 +216,21 @@ class Chromium:
 
     def open(self, url: str) -> Page:
         request = urllib.request.Request(
-            f"http://127.0.0.1:{self.port}/json/new?{url}", method="PUT"
+            f"http://127.0.0.1:{self.port}/json/new?about:blank", method="PUT"
         )
         with urllib.request.urlopen(request, timeout=30) as answer:
             target = json.load(answer)
         page = Page(target["webSocketDebuggerUrl"])
+        page.call("Page.enable")
+        page.call("Page.addScriptToEvaluateOnNewDocument", source=KEEP_WEBSOCKET_URL)
+        page.call("Page.navigate", url=url)
         # The app is on screen once its first bytes came (textual-serve's page marks it).
         wait_for(
             f"the app at {url}",
             lambda: page.evaluate("document.body.classList.contains('-first-byte')"),
         )
         time.sleep(1.0)  # the app's first screen is drawn and takes keys
-        page.click(WINDOW[0] // 2, WINDOW[1] // 2)  # the terminal takes the keys from now on
+        page.evaluate("document.querySelector('.xterm-helper-textarea').focus()")  # the keys
         return page
 
     def quit(self) -> None:
@@ -232,6 +268,26 @@ def stop(process: subprocess.Popen) -> tuple[str, str]:
         return process.communicate()
 
 
+def kiosk_button_centre(
+    selector: str, size: tuple[int, int], tmp_path: Path
+) -> tuple[float, float]:
+    """Where the kiosk draws a button of its first question at this size, in cells: the same
+    app at the same size, asked with Pilot (the browser's canvas holds no text to search)."""
+    from tests.test_kiosk import kiosk, settle
+    from triage.load import load
+
+    loaded = load(SHIPPED, check_cases=False, queues=True)
+
+    async def find() -> tuple[float, float]:
+        app = kiosk(loaded, str(tmp_path / "layout.db"), tmp_path / "layout")
+        async with app.run_test(size=size) as pilot:
+            await settle(pilot)
+            region = app.screen.query_one(selector).region
+            return region.x + region.width / 2, region.y + region.height / 2
+
+    return asyncio.run(find())
+
+
 # --- the browser test -------------------------------------------------------------------------
 
 
@@ -246,10 +302,16 @@ def test_a_ticket_from_the_served_kiosk_is_called_and_served_at_the_served_desk(
     try:
         wait_for("triage serve", lambda: listening(base) and listening(base + 1))
         kiosk = chromium.open(f"http://127.0.0.1:{serve.port_of('kiosk', base)}/")
-        # Job, postcode 1717 (Skelbækgade's own), register as unemployed: a ticket in queue A.
-        kiosk.press("4", "1", "7", "1", "7", "enter", "2")
+        # Job (a touch on its button), postcode 1717 (Skelbækgade's own), register as
+        # unemployed: a ticket in queue A.
+        columns, lines, *_ = kiosk.cells()
+        kiosk.click_cell(*kiosk_button_centre("#kiosk-option-4", (columns, lines), tmp_path))
+        time.sleep(0.5)
+        keep(kiosk.screenshot(tmp_path / "serve-kiosk-postcode.png"))
+        kiosk.press("1", "7", "1", "7", "enter", "2")
         (ticket,) = wait_for("the kiosk's ticket", lambda: rows(db, "SELECT * FROM visit_ticket"))
         assert (ticket["site_id"], ticket["queue"], ticket["state"]) == (SITE, "A", "waiting")
+        assert ticket["errand"] == "register_unemployed"  # the touched answer, then the keys
         keep(kiosk.screenshot(tmp_path / "serve-kiosk.png"))
 
         # This browser's desk is chosen by its address (the others' default: skranke-1).
@@ -281,7 +343,12 @@ def test_a_ticket_from_the_served_kiosk_is_called_and_served_at_the_served_desk(
     assert visit["wait_s"] >= 1 and 1 <= visit["service_s"] < 60
     assert "Kiosken: http://127.0.0.1:" in out and "Skranken: http://127.0.0.1:" in out
     assert "Traceback" not in err
-    for name in ("serve-kiosk.png", "serve-desk-called.png", "serve-desk-served.png"):
+    for name in (
+        "serve-kiosk-postcode.png",
+        "serve-kiosk.png",
+        "serve-desk-called.png",
+        "serve-desk-served.png",
+    ):
         assert (tmp_path / name).read_bytes().startswith(b"\x89PNG")
 
 
