@@ -10,6 +10,7 @@ import asyncio
 import base64
 import json
 import os
+import random
 import shutil
 import socket
 import sqlite3
@@ -34,7 +35,8 @@ WINDOW = (1280, 800)
 
 def free_ports(count: int) -> int:
     """A base port with `count` free ports from it (the desk's, the kiosk's, …)."""
-    for base in range(21000 + os.getpid() % 2000 * 10, 65000, 10):
+    # From a random place: two calls before either port is taken must not find the same one.
+    for base in random.sample(range(21000, 60000, 10), 200):
         sockets = []
         try:
             for port in range(base, base + count):
@@ -102,6 +104,7 @@ def rows(db: Path, sql: str) -> list[dict]:
 KEYS = {
     "enter": ("Enter", "Enter", 13, "\r"),
     "f6": ("F6", "F6", 117, ""),
+    "backspace": ("Backspace", "Backspace", 8, ""),
 }
 
 
@@ -214,7 +217,9 @@ class Chromium:
         )
         wait_for("Chromium's DevTools port", lambda: listening(self.port))
 
-    def open(self, url: str) -> Page:
+    def open(self, url: str, before: str = "") -> Page:
+        """A new tab on `url`, once the app is on screen; `before`: a script run before the
+        page's own (benchmarks/serve_keys.py times keys with one)."""
         request = urllib.request.Request(
             f"http://127.0.0.1:{self.port}/json/new?about:blank", method="PUT"
         )
@@ -222,7 +227,7 @@ class Chromium:
             target = json.load(answer)
         page = Page(target["webSocketDebuggerUrl"])
         page.call("Page.enable")
-        page.call("Page.addScriptToEvaluateOnNewDocument", source=KEEP_WEBSOCKET_URL)
+        page.call("Page.addScriptToEvaluateOnNewDocument", source=KEEP_WEBSOCKET_URL + before)
         page.call("Page.navigate", url=url)
         # The app is on screen once its first bytes came (textual-serve's page marks it).
         wait_for(
