@@ -2090,9 +2090,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
         public_url=args.public_url,
     )
 
+    said = {
+        "desk": "serve_role_desk",
+        "kiosk": "serve_role_kiosk",
+        "board": "serve_role_board",
+        "overview": "serve_role_overview",
+    }
+
     def ready() -> None:
         for one in served:
-            print(t(f"serve_role_{one.role}", lang, url=one.public_url), flush=True)
+            print(t(said[one.role], lang, url=one.public_url), flush=True)
         if args.host not in ("127.0.0.1", "localhost", "::1"):
             print(t("serve_not_loopback", lang, host=args.host), file=sys.stderr, flush=True)
         print(t("serve_stop_hint", lang), flush=True)
