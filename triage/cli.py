@@ -41,6 +41,7 @@ COMMANDS = (
     "kiosk",
     "config",
     "db",
+    "serve",
 )
 # Commands that only read (or delete) what a database holds: they never create one.
 READS_EXISTING = ("check", "purge", "summary", "export", "rebalance", "report", "queue")
