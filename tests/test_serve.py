@@ -264,6 +264,19 @@ def keep(shot: Path) -> None:
         shutil.copy(shot, Path(folder) / shot.name)
 
 
+def processes_naming(word: str) -> list[str]:
+    """The command lines of this machine's processes that hold `word`."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            words = cmdline.read_bytes().decode(errors="replace").split("\0")
+        except OSError:  # ended meanwhile
+            continue
+        if any(word in w for w in words):
+            found.append(" ".join(words))
+    return found
+
+
 def stop(process: subprocess.Popen) -> tuple[str, str]:
     process.terminate()
     try:
@@ -336,7 +349,9 @@ def test_a_ticket_from_the_served_kiosk_is_called_and_served_at_the_served_desk(
         desk.close()
         kiosk.close()
     finally:
-        out, err = stop(server)
+        out, err = stop(server)  # the pages are still open
+    assert server.returncode == 0, err
+    assert processes_naming(str(db)) == []  # each page's triage has ended with it
     (ticket,) = rows(db, "SELECT * FROM visit_ticket")
     assert ticket["state"] == "served" and ticket["desk"] == "skranke-7"
     assert (visit["site_id"], visit["desk"], visit["outcome_id"]) == (

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 import errno
 import re
 import shlex
@@ -30,6 +29,9 @@ from urllib.parse import parse_qsl, urlencode
 ROLES = ("desk", "kiosk", "board", "overview")
 DEFAULT_PORT = 8000
 DEFAULT_HOST = "127.0.0.1"
+# On Ctrl+C: how long open pages get before their connections are cut (each page's triage
+# is then told to quit, and is waited for).
+SHUTDOWN_SECONDS = 1.0
 # Which triage command serves a role.
 COMMANDS = {
     "desk": ["desk"],
@@ -139,7 +141,10 @@ async def _serve(
     served: list[Served], host: str, ready: Callable[[], None], stop: asyncio.Event
 ) -> None:
     from aiohttp import web
-    from textual_serve.server import Server
+    from textual_serve.app_service import AppService
+    from textual_serve.server import Server, log, to_int
+
+    pages: set[web.WebSocketResponse] = set()  # every open page's connection
 
     class RoleServer(Server):
         """textual-serve's server for one role, whose pages may choose a site and desk."""
@@ -171,13 +176,41 @@ async def _serve(
             return page
 
         async def handle_websocket(self, request: web.Request) -> web.WebSocketResponse:
-            choice = dict(parse_qsl(request.match_info.get("choice", "")))
-            command = self.served.command_for(choice)
+            """textual-serve's own, but for the page's command, and with the page's connection
+            kept, so that stopping closes it and waits for the page's triage to quit."""
+            command = self.served.command_for(dict(parse_qsl(request.match_info.get("choice", ""))))
             if command is None:
                 raise web.HTTPNotFound()
-            per_page = copy.copy(self)  # the same server, starting this page's command
-            per_page.command = command
-            return await Server.handle_websocket(per_page, request)
+            websocket = web.WebSocketResponse(heartbeat=15)
+            width = to_int(request.query.get("width", "80"), 80)
+            height = to_int(request.query.get("height", "24"), 24)
+            service: AppService | None = None
+
+            async def close() -> None:
+                await websocket.close()
+
+            pages.add(websocket)
+            try:
+                await websocket.prepare(request)
+                service = AppService(
+                    command,
+                    write_bytes=websocket.send_bytes,
+                    write_str=websocket.send_str,
+                    close=close,
+                    download_manager=self.download_manager,
+                    debug=self.debug,
+                )
+                await service.start(width, height)
+                await self._process_messages(websocket, service)
+            except asyncio.CancelledError:
+                await websocket.close()
+            except Exception as error:  # one page's failure must not stop the others
+                log.exception(error)
+            finally:
+                if service is not None:
+                    await service.stop()  # tells the page's triage to quit, and waits for it
+                pages.discard(websocket)
+            return websocket
 
     runners: list[web.AppRunner] = []
     try:
@@ -185,7 +218,9 @@ async def _serve(
             server = RoleServer(one)
             # The aiohttp app of textual-serve's own serve(), which would run one server per
             # process and block; here all roles share this process's event loop.
-            runner = web.AppRunner(await server._make_app(), handle_signals=False)
+            runner = web.AppRunner(
+                await server._make_app(), handle_signals=False, shutdown_timeout=SHUTDOWN_SECONDS
+            )
             await runner.setup()
             runners.append(runner)
             try:
@@ -196,6 +231,8 @@ async def _serve(
                 raise
         ready()
         await stop.wait()
+        # Closing a page's connection ends its handler, which has its triage quit.
+        await asyncio.gather(*(page.close() for page in list(pages)), return_exceptions=True)
     finally:
         for runner in reversed(runners):
             await runner.cleanup()  # closes the browsers' connections, which ends their apps
