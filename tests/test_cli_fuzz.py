@@ -136,6 +136,19 @@ CASES: list[tuple[str, str, int, str]] = [
     ("kiosk-lang-de", "kiosk --lang de", U, "--lang kan ikke være 'de'"),
     ("kiosk-in-memory", "kiosk --db sqlite://", B, "i hukommelsen"),
     ("kiosk-missing-data", "kiosk --data {new}", B, "kan ikke bruges"),
+    # serve16: triage serve refuses before it listens
+    ("serve-unknown-role", "serve --role cashier", U, "--role kan ikke være 'cashier'"),
+    ("serve-port-not-a-number", "serve --port abc", U, "--port skal være et helt tal"),
+    ("serve-port-zero", "serve --port 0", B, "--port skal være et tal fra 1 til 65531"),
+    ("serve-port-too-high", "serve --port 65535", B, "ikke 65535"),
+    ("serve-bad-desk", "serve --desk 'Jens Hansen'", B, "Skrankens navn (--desk)"),
+    (
+        "serve-password-typed",
+        f"serve --db postgresql://x:{PASSWORD}@127.0.0.1:1/t",
+        B,
+        "proceslisten",
+    ),
+    ("serve-host-not-here", "serve --host 192.0.2.1 --port 18500", B, "kan ikke lytte på"),
     # roles16: the PostgreSQL roles
     ("db-without-action", "db", U, "triage db skal have action med"),
     ("db-roles-sqlite", "db roles --db {good}", B, "Roller findes kun på PostgreSQL"),

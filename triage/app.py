@@ -4,6 +4,7 @@ writing in thread workers so the screen never waits on the database."""
 from __future__ import annotations
 
 import errno
+import os
 import sys
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -79,6 +80,8 @@ class NoTerminal(Exception):
 
 
 def has_terminal() -> bool:
+    if os.environ.get("TEXTUAL_DRIVER", "").endswith(":WebDriver"):
+        return True  # served to a browser (triage serve): the pipes are the browser's screen
     return (
         sys.stdin is not None
         and sys.stdout is not None

@@ -41,6 +41,7 @@ COMMANDS = (
     "kiosk",
     "config",
     "db",
+    "serve",
 )
 # Commands that only read (or delete) what a database holds: they never create one.
 READS_EXISTING = ("check", "purge", "summary", "export", "rebalance", "report", "queue")
@@ -539,6 +540,42 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         default="desk",
         help="show: the settings this command takes (default: desk)",
     )
+
+    # --- serve16: the roles in a browser
+    serve = sub.add_parser(
+        "serve",
+        parents=[lang],
+        help="serve the desk, kiosk, board and overview to a browser, each on its own port",
+    )
+    serve.set_defaults(func=cmd_serve, spool_dir=None)
+    serve.add_argument(
+        "--role",
+        action="append",
+        choices=("desk", "kiosk", "board", "overview"),
+        help="a role to serve (repeat for more; default: all four)",
+    )
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="the address to listen on (default: 127.0.0.1)"
+    )
+    serve.add_argument(
+        "--port",
+        type=int,
+        default=8000,
+        help="the desk's port; the kiosk, board and overview get the next three (default: 8000)",
+    )
+    serve.add_argument(
+        "--public-url",
+        metavar="URL",
+        help="the address browsers use via the reverse proxy, e.g. https://triage.example.dk "
+        "(each role at URL/ROLE)",
+    )
+    # Own names, so the settings file does not fill them: the served commands read it themselves.
+    serve.add_argument(
+        "--data", dest="serve_data", type=Path, help="the data folder (default: the settings')"
+    )
+    serve.add_argument("--site", dest="serve_site", help="the site (default: the settings')")
+    serve.add_argument("--desk", dest="serve_desk", help="the desk's id (default: the settings')")
+    serve.add_argument("--db", dest="serve_db", help="SQLite file or database URL, no password")
 
     roles = sub.add_parser(
         "db",
@@ -2018,6 +2055,73 @@ def cmd_kiosk(args: argparse.Namespace) -> int:
 
     app = KioskApp(flow, site, queues, DeskLog(args.db, site, KIOSK_DESK), lang=lang)
     return _run_app(app, lang)
+
+
+# --- serve16: the roles in a browser ------------------------------------------------------
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """The desk, kiosk, board and overview served to browsers until Ctrl+C."""
+    from triage import config, serve
+
+    lang = args.lang
+    if not serve.installed():
+        print(t("serve_not_installed", lang), file=sys.stderr)
+        return 1
+    if args.serve_db and config.url_password(args.serve_db):
+        print(t("cfg_password_typed_refused", lang), file=sys.stderr)
+        return 1
+    if args.serve_desk is not None:
+        from triage.visits import valid_desk_name
+
+        if not valid_desk_name(args.serve_desk):
+            print(t("bad_desk_name", lang), file=sys.stderr)
+            return 1
+    if not 1 <= args.port <= 65535 - len(serve.ROLES):
+        print(t("serve_bad_port", lang, port=args.port), file=sys.stderr)
+        return 1
+    db = args.serve_db
+    if db and isinstance(paths.sqlite_file(db), Path):  # the children may start elsewhere
+        db = str(Path(db).expanduser().resolve())
+    options = {
+        "data": str(args.serve_data.resolve()) if args.serve_data else None,
+        "db": db,
+        "site": args.serve_site,
+        "desk": args.serve_desk,
+    }
+    served = serve.plan(
+        args.role or list(serve.ROLES),
+        options,
+        args.config,
+        host=args.host,
+        base_port=args.port,
+        public_url=args.public_url,
+    )
+
+    said = {
+        "desk": "serve_role_desk",
+        "kiosk": "serve_role_kiosk",
+        "board": "serve_role_board",
+        "overview": "serve_role_overview",
+    }
+
+    def ready() -> None:
+        for one in served:
+            print(t(said[one.role], lang, url=one.public_url), flush=True)
+        if args.host not in ("127.0.0.1", "localhost", "::1"):
+            print(t("serve_not_loopback", lang, host=args.host), file=sys.stderr, flush=True)
+        print(t("serve_stop_hint", lang), flush=True)
+
+    try:
+        serve.run(served, args.host, ready)
+    except serve.PortInUse as error:
+        print(t("serve_port_in_use", lang, port=error.port, role=error.role), file=sys.stderr)
+        return 1
+    except OSError as error:  # e.g. an address this machine does not have
+        reason = _reason(error)
+        print(t("serve_cannot_listen", lang, host=args.host, reason=reason), file=sys.stderr)
+        return 1
+    return 0
 
 
 # --- config16: the settings file --------------------------------------------------------

@@ -1,0 +1,449 @@
+"""`triage serve` in a real browser: headless Chromium, driven over the Chrome DevTools protocol
+(its websocket), takes a ticket at the served kiosk and has it called and served at the served
+desk; the rows in the database are checked, and each page is kept as a screenshot (under
+tmp_path, and copied to $TRIAGE_SCREENSHOTS when that names a folder, e.g. for CI's artefacts).
+Also the command's own refusals, each in a real subprocess."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import random
+import shutil
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from tests.conftest import SHIPPED
+from triage import serve
+
+CHROMIUM = "/usr/bin/chromium"
+SITE = "jc-skelbaek"  # queue A in the shipped queues.toml
+WINDOW = (1280, 800)
+
+
+def free_ports(count: int) -> int:
+    """A base port with `count` free ports from it (the desk's, the kiosk's, …)."""
+    # From a random place: two calls before either port is taken must not find the same one.
+    for base in random.sample(range(21000, 60000, 10), 200):
+        sockets = []
+        try:
+            for port in range(base, base + count):
+                s = socket.socket()
+                sockets.append(s)
+                s.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in sockets:
+                s.close()
+    raise AssertionError("no free ports")
+
+
+def isolated_env(tmp_path: Path) -> dict[str, str]:
+    """No settings file, data folder or database URL of the machine's user."""
+    env = dict(os.environ)
+    env.pop("TRIAGE_DB_URL", None)
+    env["XDG_CONFIG_HOME"] = str(tmp_path / "config")
+    env["XDG_DATA_HOME"] = str(tmp_path / "data-home")
+    return env
+
+
+def triage(tmp_path: Path, *args: str, **kwargs) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "triage", *args],
+        env=isolated_env(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kwargs,
+    )
+
+
+def wait_for(what: str, check, seconds: float = 30.0, every: float = 0.2):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(every)
+    raise AssertionError(f"waited {seconds:.0f} s for {what}")
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def rows(db: Path, sql: str) -> list[dict]:
+    if not db.exists():
+        return []
+    with sqlite3.connect(db) as conn:
+        conn.row_factory = sqlite3.Row
+        try:
+            return [dict(row) for row in conn.execute(sql)]
+        except sqlite3.OperationalError:  # no tables yet: the kiosk is still opening it
+            return []
+
+
+# --- the browser, over the DevTools protocol --------------------------------------------------
+
+# What a key sends: (key, code, Windows key code, text).
+KEYS = {
+    "enter": ("Enter", "Enter", 13, "\r"),
+    "f6": ("F6", "F6", 117, ""),
+    "backspace": ("Backspace", "Backspace", 8, ""),
+}
+
+
+# The terminal's size in cells is in the address of the page's websocket (textual.js adds it).
+KEEP_WEBSOCKET_URL = """
+const PageWebSocket = window.WebSocket;
+window.WebSocket = function (url, protocols) {
+    window.triageSocketUrl = url;
+    return new PageWebSocket(url, protocols);
+};
+window.WebSocket.prototype = PageWebSocket.prototype;
+"""
+
+
+class Page:
+    """One browser tab, driven over its DevTools websocket."""
+
+    def __init__(self, websocket_url: str) -> None:
+        import websocket  # websocket-client
+
+        self.socket = websocket.create_connection(websocket_url, timeout=30, suppress_origin=True)
+        self.next_id = 0
+
+    def call(self, method: str, **params) -> dict:
+        self.next_id += 1
+        self.socket.send(json.dumps({"id": self.next_id, "method": method, "params": params}))
+        while True:  # events come in between; the answer carries our id
+            message = json.loads(self.socket.recv())
+            if message.get("id") == self.next_id:
+                assert "error" not in message, message
+                return message["result"]
+
+    def evaluate(self, expression: str):
+        return self.call("Runtime.evaluate", expression=expression, returnByValue=True)[
+            "result"
+        ].get("value")
+
+    def click(self, x: int, y: int) -> None:
+        for kind in ("mousePressed", "mouseReleased"):
+            self.call("Input.dispatchMouseEvent", type=kind, x=x, y=y, button="left", clickCount=1)
+
+    def cells(self) -> tuple[int, int, float, float]:
+        """The terminal's columns and rows, and one cell's width and height in pixels."""
+        query = parse_qs(urlsplit(self.evaluate("window.triageSocketUrl")).query)
+        columns, rows = int(query["width"][0]), int(query["height"][0])
+        width, height = self.evaluate(
+            "(r => [r.width, r.height])"
+            "(document.querySelector('.xterm-screen').getBoundingClientRect())"
+        )
+        return columns, rows, width / columns, height / rows
+
+    def click_cell(self, column: float, row: float) -> None:
+        """A click (a touch) at a place on the terminal, in cells."""
+        *_, cell_width, cell_height = self.cells()
+        left, top = self.evaluate(
+            "(r => [r.left, r.top])"
+            "(document.querySelector('.xterm-screen').getBoundingClientRect())"
+        )
+        self.click(round(left + column * cell_width), round(top + row * cell_height))
+
+    def press(self, *keys: str, pause: float = 0.25) -> None:
+        for name in keys:
+            key, code, key_code, text = KEYS.get(name, (name, f"Key{name.upper()}", 0, name))
+            if name.isdigit():
+                code, key_code = f"Digit{name}", ord(name)
+            self.call(
+                "Input.dispatchKeyEvent",
+                type="keyDown",
+                key=key,
+                code=code,
+                windowsVirtualKeyCode=key_code,
+                text=text,
+            )
+            self.call(
+                "Input.dispatchKeyEvent",
+                type="keyUp",
+                key=key,
+                code=code,
+                windowsVirtualKeyCode=key_code,
+            )
+            time.sleep(pause)
+
+    def screenshot(self, path: Path) -> Path:
+        shot = self.call("Page.captureScreenshot", format="png")
+        path.write_bytes(base64.b64decode(shot["data"]))
+        return path
+
+    def close(self) -> None:
+        self.socket.close()
+
+
+class Chromium:
+    def __init__(self, profile: Path) -> None:
+        self.port = free_ports(1)
+        self.process = subprocess.Popen(
+            [
+                CHROMIUM,
+                "--headless",
+                "--no-sandbox",  # tests may run as root
+                "--disable-gpu",
+                "--no-first-run",
+                f"--remote-debugging-port={self.port}",
+                "--remote-allow-origins=*",
+                f"--user-data-dir={profile}",
+                f"--window-size={WINDOW[0]},{WINDOW[1]}",
+                "about:blank",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for("Chromium's DevTools port", lambda: listening(self.port))
+
+    def open(self, url: str, before: str = "") -> Page:
+        """A new tab on `url`, once the app is on screen; `before`: a script run before the
+        page's own (benchmarks/serve_keys.py times keys with one)."""
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.port}/json/new?about:blank", method="PUT"
+        )
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            target = json.load(answer)
+        page = Page(target["webSocketDebuggerUrl"])
+        page.call("Page.enable")
+        page.call("Page.addScriptToEvaluateOnNewDocument", source=KEEP_WEBSOCKET_URL + before)
+        page.call("Page.navigate", url=url)
+        # The app is on screen once its first bytes came (textual-serve's page marks it).
+        wait_for(
+            f"the app at {url}",
+            lambda: page.evaluate("document.body.classList.contains('-first-byte')"),
+        )
+        time.sleep(1.0)  # the app's first screen is drawn and takes keys
+        page.evaluate("document.querySelector('.xterm-helper-textarea').focus()")  # the keys
+        return page
+
+    def quit(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+@pytest.fixture
+def chromium(tmp_path) -> Iterator[Chromium]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no Chromium at {CHROMIUM} (Debian package chromium; CI installs it)")
+    browser = Chromium(tmp_path / "profile")
+    yield browser
+    browser.quit()
+
+
+def keep(shot: Path) -> None:
+    """A screenshot as the test's artefact: also in $TRIAGE_SCREENSHOTS, when set."""
+    folder = os.environ.get("TRIAGE_SCREENSHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        shutil.copy(shot, Path(folder) / shot.name)
+
+
+def processes_naming(word: str) -> list[str]:
+    """The command lines of this machine's processes that hold `word`."""
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            words = cmdline.read_bytes().decode(errors="replace").split("\0")
+        except OSError:  # ended meanwhile
+            continue
+        if any(word in w for w in words):
+            found.append(" ".join(words))
+    return found
+
+
+def stop(process: subprocess.Popen) -> tuple[str, str]:
+    process.terminate()
+    try:
+        return process.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        return process.communicate()
+
+
+def kiosk_button_centre(
+    selector: str, size: tuple[int, int], tmp_path: Path
+) -> tuple[float, float]:
+    """Where the kiosk draws a button of its first question at this size, in cells: the same
+    app at the same size, asked with Pilot (the browser's canvas holds no text to search)."""
+    from tests.test_kiosk import kiosk, settle
+    from triage.load import load
+
+    loaded = load(SHIPPED, check_cases=False, queues=True)
+
+    async def find() -> tuple[float, float]:
+        app = kiosk(loaded, str(tmp_path / "layout.db"), tmp_path / "layout")
+        async with app.run_test(size=size) as pilot:
+            await settle(pilot)
+            region = app.screen.query_one(selector).region
+            return region.x + region.width / 2, region.y + region.height / 2
+
+    return asyncio.run(find())
+
+
+# --- the browser test -------------------------------------------------------------------------
+
+
+def test_a_ticket_from_the_served_kiosk_is_called_and_served_at_the_served_desk(chromium, tmp_path):
+    db = tmp_path / "triage.db"
+    base = free_ports(4)
+    server = triage(
+        tmp_path,
+        *("serve", "--db", str(db), "--site", SITE),
+        *("--port", str(base), "--role", "kiosk", "--role", "desk"),
+    )
+    try:
+        wait_for("triage serve", lambda: listening(base) and listening(base + 1))
+        kiosk = chromium.open(f"http://127.0.0.1:{serve.port_of('kiosk', base)}/")
+        # Job (a touch on its button), postcode 1717 (Skelbækgade's own), register as
+        # unemployed: a ticket in queue A.
+        columns, lines, *_ = kiosk.cells()
+        kiosk.click_cell(*kiosk_button_centre("#kiosk-option-4", (columns, lines), tmp_path))
+        time.sleep(0.5)
+        keep(kiosk.screenshot(tmp_path / "serve-kiosk-postcode.png"))
+        kiosk.press("1", "7", "1", "7", "enter", "2")
+        (ticket,) = wait_for("the kiosk's ticket", lambda: rows(db, "SELECT * FROM visit_ticket"))
+        assert (ticket["site_id"], ticket["queue"], ticket["state"]) == (SITE, "A", "waiting")
+        assert ticket["errand"] == "register_unemployed"  # the touched answer, then the keys
+        keep(kiosk.screenshot(tmp_path / "serve-kiosk.png"))
+
+        # This browser's desk is chosen by its address (the others' default: skranke-1).
+        desk = chromium.open(f"http://127.0.0.1:{serve.port_of('desk', base)}/?desk=skranke-7")
+
+        def called() -> list[dict]:
+            desk.press("f6")  # again until the desk has read its queue; never twice a ticket
+            return rows(db, "SELECT * FROM visit_ticket WHERE state = 'called'")
+
+        (ticket,) = wait_for("the desk's call", called, every=1.0)
+        assert ticket["desk"] == "skranke-7"
+        keep(desk.screenshot(tmp_path / "serve-desk-called.png"))
+        time.sleep(1.1)  # a second of service at least
+        desk.press("1", "1", "enter")  # routed on to Sygedagpenge, and registered
+        (visit,) = wait_for("the visit", lambda: rows(db, "SELECT * FROM visit"))
+        keep(desk.screenshot(tmp_path / "serve-desk-served.png"))
+        desk.close()
+        kiosk.close()
+    finally:
+        out, err = stop(server)  # the pages are still open
+    assert server.returncode == 0, err
+    assert processes_naming(str(db)) == []  # each page's triage has ended with it
+    (ticket,) = rows(db, "SELECT * FROM visit_ticket")
+    assert ticket["state"] == "served" and ticket["desk"] == "skranke-7"
+    assert (visit["site_id"], visit["desk"], visit["outcome_id"]) == (
+        SITE,
+        "skranke-7",
+        "sick_followup",
+    )
+    assert (visit["wait_s"], visit["service_s"]) == (ticket["wait_s"], ticket["service_s"])
+    assert visit["wait_s"] >= 1 and 1 <= visit["service_s"] < 60
+    assert "Kiosken: http://127.0.0.1:" in out and "Skranken: http://127.0.0.1:" in out
+    assert "Traceback" not in err
+    for name in (
+        "serve-kiosk-postcode.png",
+        "serve-kiosk.png",
+        "serve-desk-called.png",
+        "serve-desk-served.png",
+    ):
+        assert (tmp_path / name).read_bytes().startswith(b"\x89PNG")
+
+
+# --- the command's refusals and its command lines --------------------------------------------
+
+
+def test_a_port_in_use_is_said_in_danish(tmp_path):
+    base = free_ports(4)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", base + 2))  # the board's port
+        taken.listen()
+        process = triage(tmp_path, "serve", "--port", str(base))
+        out, err = process.communicate(timeout=60)
+    assert process.returncode == 1
+    assert f"Port {base + 2} (board) er optaget af et andet program" in err
+    assert "Traceback" not in err
+    assert not listening(base)  # the roles started before it are stopped again
+
+
+def test_without_textual_serve_the_pip_command_is_said(tmp_path):
+    """As on a machine without the extra: textual_serve cannot be imported."""
+    code = (
+        "import sys; sys.modules['textual_serve'] = None; "
+        "from triage.cli import main; sys.exit(main(['serve', '--lang', 'en']))"
+    )
+    process = subprocess.run(
+        [sys.executable, "-c", code], env=isolated_env(tmp_path), capture_output=True, text=True
+    )
+    assert process.returncode == 1
+    assert "pip install 'triage[serve]'" in process.stderr
+
+
+def test_a_password_on_the_command_line_is_refused(tmp_path):
+    process = triage(tmp_path, "serve", "--db", "postgresql://skranke:hemmelig1@server/triage")
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 1
+    assert "proceslisten" in err and "hemmelig1" not in err + out
+
+
+def test_served_commands_hold_no_password_and_keep_their_ports(tmp_path):
+    config = tmp_path / "triage.toml"
+    options = {"data": None, "db": str(tmp_path / "t.db"), "site": SITE, "desk": "skranke-2"}
+    served = serve.plan(["overview", "desk"], options, config, base_port=9000)
+    assert [(one.role, one.port) for one in served] == [("desk", 9000), ("overview", 9003)]
+    desk, overview = served
+    assert f"-m triage desk --config {config.resolve()} --db {tmp_path / 't.db'}" in desk.command
+    assert desk.command.endswith(f"--site {SITE} --desk skranke-2")
+    assert " summary --tui " in overview.command and "--site" not in overview.command
+    assert desk.command_for({"desk": "skranke-9"}).endswith(f"--site {SITE} --desk skranke-9")
+    assert desk.command_for({"desk": "Jens Hansen"}) is None
+    assert overview.command_for({"site": SITE}) is None  # the overview's --site is a filter
+    behind = serve.plan(["kiosk"], options, None, public_url="https://triage.example.dk/")
+    assert behind[0].public_url == "https://triage.example.dk/kiosk"
+
+
+def test_a_page_chooses_its_desk_by_id_only(tmp_path):
+    base = free_ports(4)
+    server = triage(tmp_path, "serve", "--port", str(base), "--role", "desk", "--role", "board")
+    try:
+        wait_for("triage serve", lambda: listening(base) and listening(base + 2))
+
+        def page(port: int, query: str) -> tuple[int, str]:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/{query}") as answer:
+                    return answer.status, answer.read().decode()
+            except urllib.error.HTTPError as error:
+                return error.code, ""
+
+        status, html = page(base, "?desk=skranke-3")
+        assert status == 200 and f"ws://127.0.0.1:{base}/ws/desk=skranke-3" in html
+        assert "googleapis" not in html and "textual.js" in html  # nothing fetched from outside
+        assert page(base, "?desk=Jens%20Hansen")[0] == 404  # a name is no desk's id
+        assert page(base, "?desk=skranke-3%3Brm")[0] == 404
+        assert page(base + 2, "?desk=skranke-3")[0] == 404  # the board has no desk
+        status, html = page(base + 2, f"?site={SITE}")
+        assert status == 200 and f"/ws/site={SITE}" in html
+    finally:
+        stop(server)

@@ -1,0 +1,253 @@
+"""`triage serve`: the desk, the kiosk, the board and the supervisor's overview in a browser.
+
+textual-serve serves one command per web server, and starts that command anew for every browser
+that connects. So each role gets a server of its own, on its own port (the desk on the base port,
+the kiosk on the next, then the board, then the overview), all in this one process: one thing to
+start and stop, and a role keeps its port whichever others are served. The reverse proxy in front
+maps paths (https://triage.example.dk/desk/ …) to the ports; `public_url` tells the page where
+its websocket is then.
+
+A served command never holds a database password: the children inherit TRIAGE_DB_URL through the
+environment and read the settings file themselves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import re
+import shlex
+import signal
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import parse_qsl, urlencode
+
+# The roles in the order of their ports: the base port + the role's place here.
+ROLES = ("desk", "kiosk", "board", "overview")
+DEFAULT_PORT = 8000
+DEFAULT_HOST = "127.0.0.1"
+# On Ctrl+C: how long open pages get before their connections are cut (each page's triage
+# is then told to quit, and is waited for).
+SHUTDOWN_SECONDS = 1.0
+# Which triage command serves a role.
+COMMANDS = {
+    "desk": ["desk"],
+    "kiosk": ["kiosk"],
+    "board": ["board"],
+    "overview": ["summary", "--tui"],
+}
+# The options each command takes from `triage serve` (the overview's --site is a filter).
+PASSED = {
+    "desk": ("data", "db", "site", "desk"),
+    "kiosk": ("data", "db", "site"),
+    "board": ("data", "db", "site"),
+    "overview": ("data", "db"),
+}
+
+
+# What a page's address may choose: ?site=jc-nord&desk=skranke-3 (ids only: letters a-z, digits,
+# hyphens; the served command checks that the site exists and the rules of a desk's id).
+PAGE_OPTIONS = ("site", "desk")
+PAGE_VALUE = re.compile(r"[a-z][a-z0-9-]{0,39}")
+
+
+@dataclass(frozen=True)
+class Served:
+    """One role: its port, the address its browsers use, and what its command line is made of."""
+
+    role: str
+    port: int
+    public_url: str
+    options: dict[str, str | None]
+    config: Path | None
+
+    @property
+    def command(self) -> str:
+        return command_line(self.role, self.options, self.config)
+
+    def command_for(self, page: dict[str, str]) -> str | None:
+        """The command for a page opened with ?site=…&desk=… (a desk of its own per browser);
+        None when a value is no id (the child would refuse an unknown one itself)."""
+        chosen = dict(self.options)
+        for name in PAGE_OPTIONS:
+            value = page.get(name)
+            if value is None:
+                continue
+            if name not in PASSED[self.role] or not PAGE_VALUE.fullmatch(value):
+                return None
+            chosen[name] = value
+        return command_line(self.role, chosen, self.config)
+
+
+class PortInUse(Exception):
+    def __init__(self, role: str, port: int) -> None:
+        super().__init__(f"{role}: port {port} in use")
+        self.role, self.port = role, port
+
+
+def port_of(role: str, base: int) -> int:
+    return base + ROLES.index(role)
+
+
+def command_line(role: str, options: dict[str, str | None], config: Path | None) -> str:
+    """The shell command a browser of `role` starts: this Python's triage, with the options the
+    serve command was given (never a password: the caller refuses one on the command line)."""
+    words = [sys.executable, "-m", "triage", *COMMANDS[role]]
+    if config is not None:
+        words += ["--config", str(Path(config).resolve())]
+    for name in PASSED[role]:
+        value = options.get(name)
+        if value:
+            words += [f"--{name}", value]
+    return shlex.join(words)
+
+
+def plan(
+    roles: list[str],
+    options: dict[str, str | None],
+    config: Path | None,
+    host: str = DEFAULT_HOST,
+    base_port: int = DEFAULT_PORT,
+    public_url: str | None = None,
+) -> list[Served]:
+    """The servers to start, one per role (each role once, in the order of ROLES)."""
+    served = []
+    for role in ROLES:
+        if role not in roles:
+            continue
+        port = port_of(role, base_port)
+        if public_url:  # behind the proxy: https://triage.example.dk/desk and so on
+            address = f"{public_url.rstrip('/')}/{role}"
+        else:
+            shown = f"[{host}]" if ":" in host else host
+            address = f"http://{shown}:{port}"
+        served.append(Served(role, port, address, dict(options), config))
+    return served
+
+
+def installed() -> bool:
+    """Whether textual-serve (the optional extra `serve`) is installed."""
+    try:
+        import textual_serve.server  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+async def _serve(
+    served: list[Served], host: str, ready: Callable[[], None], stop: asyncio.Event
+) -> None:
+    from aiohttp import web
+    from textual_serve.app_service import AppService
+    from textual_serve.server import Server, log, to_int
+
+    pages: set[web.WebSocketResponse] = set()  # every open page's connection
+
+    class RoleServer(Server):
+        """textual-serve's server for one role, whose pages may choose a site and desk."""
+
+        def __init__(self, one: Served) -> None:
+            super().__init__(one.command, host=host, port=one.port, public_url=one.public_url)
+            self.title = f"triage {one.role}"
+            self.served = one
+
+        async def on_startup(self, app: web.Application) -> None:
+            pass  # textual-serve's banner, once per role; the CLI says where each role is
+
+        async def _make_app(self) -> web.Application:
+            app = await super()._make_app()
+            app.router.add_get("/ws/{choice}", self.handle_websocket)
+            return app
+
+        async def handle_index(self, request: web.Request) -> web.StreamResponse:
+            choice = {k: v for k, v in request.query.items() if k in PAGE_OPTIONS}
+            if self.served.command_for(choice) is None:
+                raise web.HTTPNotFound(text="?site= and ?desk= take ids: a-z, 0-9, -")
+            page = await super().handle_index(request)
+            assert isinstance(page, web.Response) and page.text is not None
+            # No page calls out to Google for a font (a citizen's visit is nobody else's).
+            text = re.sub(r"<link[^>]*fonts\.googleapis\.com[^>]*>", "", page.text)
+            if choice:  # the page's websocket carries it, since textual.js adds its own query
+                text = text.replace('/ws"', f'/ws/{urlencode(choice)}"')
+            page.text = text
+            return page
+
+        async def handle_websocket(self, request: web.Request) -> web.WebSocketResponse:
+            """textual-serve's own, but for the page's command, and with the page's connection
+            kept, so that stopping closes it and waits for the page's triage to quit."""
+            command = self.served.command_for(dict(parse_qsl(request.match_info.get("choice", ""))))
+            if command is None:
+                raise web.HTTPNotFound()
+            websocket = web.WebSocketResponse(heartbeat=15)
+            width = to_int(request.query.get("width", "80"), 80)
+            height = to_int(request.query.get("height", "24"), 24)
+            service: AppService | None = None
+
+            async def close() -> None:
+                await websocket.close()
+
+            pages.add(websocket)
+            try:
+                await websocket.prepare(request)
+                service = AppService(
+                    command,
+                    write_bytes=websocket.send_bytes,
+                    write_str=websocket.send_str,
+                    close=close,
+                    download_manager=self.download_manager,
+                    debug=self.debug,
+                )
+                await service.start(width, height)
+                await self._process_messages(websocket, service)
+            except asyncio.CancelledError:
+                await websocket.close()
+            except Exception as error:  # one page's failure must not stop the others
+                log.exception(error)
+            finally:
+                if service is not None:
+                    await service.stop()  # tells the page's triage to quit, and waits for it
+                pages.discard(websocket)
+            return websocket
+
+    runners: list[web.AppRunner] = []
+    try:
+        for one in served:
+            server = RoleServer(one)
+            # The aiohttp app of textual-serve's own serve(), which would run one server per
+            # process and block; here all roles share this process's event loop.
+            runner = web.AppRunner(
+                await server._make_app(), handle_signals=False, shutdown_timeout=SHUTDOWN_SECONDS
+            )
+            await runner.setup()
+            runners.append(runner)
+            try:
+                await web.TCPSite(runner, host, one.port).start()
+            except OSError as error:
+                if error.errno == errno.EADDRINUSE:
+                    raise PortInUse(one.role, one.port) from error
+                raise
+        ready()
+        await stop.wait()
+        # Closing a page's connection ends its handler, which has its triage quit.
+        await asyncio.gather(*(page.close() for page in list(pages)), return_exceptions=True)
+    finally:
+        for runner in reversed(runners):
+            await runner.cleanup()  # closes the browsers' connections, which ends their apps
+
+
+def run(served: list[Served], host: str, ready: Callable[[], None]) -> None:
+    """Serve until Ctrl+C or SIGTERM. Raises PortInUse (nothing is left running then)."""
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signal_number in (signal.SIGINT, signal.SIGTERM):
+            # Windows has no such handlers: Ctrl+C raises KeyboardInterrupt there instead.
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(signal_number, stop.set)
+        await _serve(served, host, ready, stop)
+
+    asyncio.run(main())
