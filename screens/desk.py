@@ -287,6 +287,13 @@ class DeskScreen(Screen):
 
     def ask_ticket(self, request: TicketRequested) -> None:
         self.asking_ticket = True
+        # Said at once: a locked database may keep the answer for seconds.
+        asking = {
+            "call_next": "desk_asking_call_next",
+            "recall": "desk_asking_recall",
+            "no_show": "desk_asking_no_show",
+        }
+        self.notice = [(asking[request.action], {})]
         self.app.post_message(request)
         self.redraw(keep_message=True)
 

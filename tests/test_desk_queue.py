@@ -329,3 +329,49 @@ def test_snapshot_a_called_ticket(snap_compare, flow, tmp_path, monkeypatch):
         await settle(pilot, pilot.app)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=call)
+
+
+# --- fixq: a database locked by another program ----------------------------------------------
+
+
+async def until_shown(pilot, app, selector: str, wanted: str, seconds: float = 30) -> str:
+    """Wait in real time (a locked database answers after its busy timeout) for `wanted`."""
+    for _ in range(int(seconds / 0.1)):
+        if wanted in text(app, selector):
+            break
+        await asyncio.sleep(0.1)
+        await pilot.pause()
+    return text(app, selector)
+
+
+async def test_a_locked_database_is_said_in_danish_and_f6_says_it_is_calling(flow, tmp_path):
+    """Another program holds the SQLite file locked (readers too): the desk's queue line, its
+    start notice and F6's failure name the lock in plain Danish, never SQLite's English; F6
+    says at once that it is calling, while the lock keeps the answer for seconds."""
+    import sqlite3
+
+    db = str(tmp_path / "triage.db")
+    issue(db, tmp_path, 1)
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("PRAGMA locking_mode = EXCLUSIVE")
+    holder.execute("BEGIN EXCLUSIVE")
+    holder.execute("UPDATE triage_meta SET key = key")
+    try:
+        app = desk_app(flow, tmp_path, db, queue_every=0.5)
+        async with app.run_test(size=SIZE) as pilot:
+            locked = "et andet program har låst databasen"
+            line = await until_shown(pilot, app, "#queue", locked)
+            assert line.startswith("Køen kan ikke læses lige nu") and locked in line, line
+            notice = await until_shown(pilot, app, "#notice", "Databasen svarer ikke")
+            assert notice.startswith(f"Databasen svarer ikke ({locked})"), notice
+            await pilot.press("f6")
+            await pilot.pause()
+            assert text(app, "#notice") == "Kalder det næste nummer …"
+            notice = await until_shown(pilot, app, "#notice", "kunne ikke kaldes")
+            assert notice.startswith("Det næste nummer kunne ikke kaldes, fordi databasen ikke")
+            assert locked in notice, notice
+            shown = "\n".join(text(app, s) for s in ("#queue", "#notice"))
+            assert "database is locked" not in shown
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()

@@ -541,3 +541,23 @@ def test_queue_status_on_a_locked_database(tmp_path):
         holder.close()
     assert done.returncode == 1, done.stdout
     assert "Traceback" not in done.stderr and str(path) in done.stderr
+
+
+def test_queue_status_on_a_locked_database_advises_closing_the_other_program(tmp_path):
+    """fixq: a lock is no wrong path: the advice is to close the other program."""
+    path = tmp_path / "q.db"
+    store = Store(str(path), spool_dir=tmp_path / "spool")
+    store.open()
+    store.dispose()
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("PRAGMA locking_mode = EXCLUSIVE")
+    holder.execute("BEGIN EXCLUSIVE")
+    holder.execute("UPDATE triage_meta SET key = key")
+    try:
+        done = run("queue", "status", "--db", str(path), "--site", SITE, cwd=tmp_path)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert done.returncode == 1, done.stderr
+    assert "et andet program har låst databasen" in done.stderr
+    assert "Luk det andet program" in done.stderr and "Tjek stien" not in done.stderr

@@ -272,7 +272,7 @@ class TriageApp(MultilingualApp):
             self.watch_queue()  # after the log: the queue reads through the same store
         if event.state != WorkerState.ERROR:
             return
-        reason = failure_text(worker.error, self.lang)
+        reason = plain_reason(worker.error, self.lang)
         if worker.name in ("write_visit", "serve_visit"):  # the desk stays on the card
             self._tell_screen(VisitLogged({}, "failed", None, reason))
         elif worker.name == "void_last":  # the visit still counts; Ctrl+Z may try again
@@ -302,12 +302,17 @@ class TriageApp(MultilingualApp):
             LogReady(
                 available,
                 counts,
-                reason=self.visit_log.problem,
+                reason=self._log_problem(),
                 demo=self.visit_log.demo,
                 first_start=first_start,
                 **self._set_aside_notice(),
             )
         )
+
+    def _log_problem(self) -> str:
+        """Why the database cannot be used, in the UI language where the cause is known."""
+        cause = self.visit_log.cause
+        return t(f"why_db_{cause}", self.lang) if cause else self.visit_log.problem
 
     def _set_aside_notice(self) -> dict:
         """A notice for entries the latest replay set aside (they can never be stored)."""
@@ -339,7 +344,7 @@ class TriageApp(MultilingualApp):
                 visit,
                 status,
                 self.visit_log.counts_today(self.today()),
-                reason=self.visit_log.problem,
+                reason=self._log_problem(),
                 **ticket,
             )
         )
@@ -419,7 +424,7 @@ class TriageApp(MultilingualApp):
         try:
             status = self._queue_tickets().status([self.site]).get(self.site)
         except Exception as error:  # noqa: BLE001 - the database is down: say so, try again
-            self._tell_screen(QueueSeen([], reason=one_line(error)))
+            self._tell_screen(QueueSeen([], reason=plain_reason(error, self.lang)))
             return
         found = status.queues if status is not None else {}
         shown = [*letters, *sorted(set(found) - set(letters))]  # a queue taken out of the file
@@ -438,7 +443,6 @@ class TriageApp(MultilingualApp):
         """Call the next ticket to this desk, call it again, or mark that the citizen did not
         come; the desk's line is read again at once."""
         from triage.queue import QueueError
-        from triage.spool import one_line
 
         try:
             tickets = self._queue_tickets()
@@ -453,7 +457,7 @@ class TriageApp(MultilingualApp):
         except QueueError as error:
             said = TicketCalled("failed", ticket_id, error=error.code, params=error.params)
         except Exception as error:  # noqa: BLE001 - the database is down: the desk says so
-            said = TicketCalled("failed", ticket_id, reason=one_line(error))
+            said = TicketCalled("failed", ticket_id, reason=plain_reason(error, self.lang))
         else:
             done = {"call_next": "called", "recall": "recalled", "no_show": "no_show"}[action]
             said = (
@@ -594,13 +598,21 @@ def board_failure(error: BaseException, lang: str, db: str) -> str:
     """Why the board could not read the queue, in one line of the UI language where the cause
     is known (a store's refusal, e.g. a newer schema, in its own sentence); else the driver's
     own words."""
-    from triage.db.errors import DbError, db_cause
+    from triage.db.errors import DbError
 
     if isinstance(error, FileNotFoundError) and error.strerror:
         return error.strerror
     if isinstance(error, DbError) and error.code == "db_newer":  # the desk's text speaks of visits
         error = DbError("db_newer_command", **{"db": db, **error.params})
-    cause = db_cause(error)
+    return plain_reason(error, lang)
+
+
+def plain_reason(error: BaseException | None, lang: str) -> str:
+    """Why the database failed, in the UI language where the cause is known ("et andet program
+    har låst databasen"), never SQLite's English; else failure_text."""
+    from triage.db.errors import db_cause
+
+    cause = db_cause(error) if error is not None else None
     return t(f"why_db_{cause}", lang) if cause else failure_text(error, lang)
 
 

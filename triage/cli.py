@@ -603,6 +603,13 @@ def _say_write_failed(error: OSError, typed: Path | str, lang: str) -> int:
     return 1
 
 
+def _unreachable_key(error: Exception) -> str:
+    """A locked database needs the other program closed, not the path checked."""
+    from triage.db.errors import db_cause
+
+    return "db_locked_command" if db_cause(error) == "locked" else "db_unreachable"
+
+
 def _said_damaged(error: Exception, args: argparse.Namespace) -> str:
     """A database file that is no database, or one with damaged pages: the latter told plainly
     to restore a backup (nothing else brings the lost pages back)."""
@@ -808,7 +815,7 @@ def _opened(args: argparse.Namespace):
         code = "db_newer_command" if error.code == "db_newer" else error.code  # not the desk's
         print(t(code, lang, **{"db": store.describe(), **error.params}), file=sys.stderr)
     except UNAVAILABLE as error:
-        key = "db_disk_full" if _disk_full(error, args) else "db_unreachable"
+        key = "db_disk_full" if _disk_full(error, args) else _unreachable_key(error)
         print(t(key, lang, db=_db_label(args), reason=_why(error, lang)), file=sys.stderr)
     except DatabaseError as error:  # not a database at all, or a damaged one
         if _database_trouble(error) == "db_denied":  # or a role that may not read it
