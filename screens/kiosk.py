@@ -173,13 +173,21 @@ class KioskScreen(Screen):
         elif key == "ctrl+n":
             self.restart()
         elif question is None:
-            return False
+            return key in ("enter", "space") and self.press_done()
         elif question.asks_postcode:
             return self.postcode_key(key, character)
         elif character is not None and len(character) == 1 and character in "0123456789":
             self.choose(int(character))
         else:
             return False
+        return True
+
+    def press_done(self) -> bool:
+        """Enter or Space press "Færdig" on an ending (a keypad has no touch); not while the
+        ticket is still being issued, so the citizen sees the number they asked for."""
+        if self.ending == "ticket" and self.ticket is None and not self.ticket_failed:
+            return False
+        self.restart()
         return True
 
     def postcode_key(self, key: str, character: str | None) -> bool:

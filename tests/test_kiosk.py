@@ -291,6 +291,26 @@ async def test_done_button_starts_again(loaded, tmp_path):
         assert shown(app, "#kiosk-question") == "Hvad kommer du for i dag?"
 
 
+@pytest.mark.parametrize("key", ["enter", "space"])
+async def test_enter_or_space_presses_done_on_every_ending(loaded, tmp_path, key):
+    """fixq: the "Færdig" button from the keyboard: a ticket, a referral, "go to the desk"."""
+    app = kiosk(loaded, str(tmp_path / "kiosk.db"), tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        for keys, headline in (
+            (("3", "1"), "Du er det rigtige sted."),
+            (("1", "3"), "Din henvendelse klares på Ydelsesservice."),
+            (("7",), "Gå til skranken"),
+        ):
+            await pilot.press(*keys)
+            await settle(pilot)
+            assert shown(app, "#kiosk-headline") == headline
+            await pilot.press(key)
+            await settle(pilot)
+            assert shown(app, "#kiosk-question") == "Hvad kommer du for i dag?"
+    assert len(query(str(tmp_path / "kiosk.db"), tmp_path, "SELECT * FROM visit_ticket")) == 1
+
+
 async def test_a_question_only_staff_ask_sends_the_citizen_to_the_desk(loaded, tmp_path):
     """Housing, addiction, family, violence: social_postcode is staff_only in flow.toml."""
     assert loaded.flow.questions["social_postcode"].staff_only
