@@ -334,7 +334,7 @@ def test_snapshot_a_called_ticket(snap_compare, flow, tmp_path, monkeypatch):
 # --- fixq: a database locked by another program ----------------------------------------------
 
 
-async def until_shown(pilot, app, selector: str, wanted: str, seconds: float = 30) -> str:
+async def until_shown(pilot, app, selector: str, wanted: str, seconds: float = 60) -> str:
     """Wait in real time (a locked database answers after its busy timeout) for `wanted`."""
     for _ in range(int(seconds / 0.1)):
         if wanted in text(app, selector):
@@ -357,7 +357,7 @@ async def test_a_locked_database_is_said_in_danish_and_f6_says_it_is_calling(flo
     holder.execute("BEGIN EXCLUSIVE")
     holder.execute("UPDATE triage_meta SET key = key")
     try:
-        app = desk_app(flow, tmp_path, db, queue_every=0.5)
+        app = desk_app(flow, tmp_path, db, queue_every=30)  # one read: each waits out the lock
         async with app.run_test(size=SIZE) as pilot:
             locked = "et andet program har låst databasen"
             line = await until_shown(pilot, app, "#queue", locked)
@@ -375,3 +375,55 @@ async def test_a_locked_database_is_said_in_danish_and_f6_says_it_is_calling(flo
     finally:
         holder.execute("ROLLBACK")
         holder.close()
+
+
+# --- fixq: Ctrl+Z on a served citizen's visit ------------------------------------------------
+
+
+async def test_undo_of_a_served_visit_calls_the_ticket_here_again(flow, tmp_path, db):
+    """Ctrl+Z voids the visit and calls its ticket to this desk again; registering the citizen
+    anew serves it once more, and that visit has the wait and the whole service."""
+    age = issue(db, tmp_path, 1, minutes=5)
+    app = desk_app(flow, tmp_path, db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await press(pilot, app, "f6")
+        await asyncio.sleep(1.1)
+        await press(pilot, app, "1", "1", "enter")
+        (served,) = tickets_in(db, tmp_path)
+        assert served["state"] == "served"
+        await press(pilot, app, "ctrl+z")
+        notice = text(app, "#notice")
+        assert notice.startswith("Sidste besøg er annulleret"), notice
+        assert "A 001 er kaldt hertil igen" in notice, notice
+        assert text(app, "#queue").startswith(" A 001 KALDT ")
+        (reopened,) = tickets_in(db, tmp_path)
+        assert (reopened["state"], reopened["desk"], reopened["service_s"]) == (
+            "called",
+            "skranke-1",
+            None,
+        )
+        await asyncio.sleep(1.1)
+        await press(pilot, app, "1", "1", "enter")
+        assert text(app, "#notice").startswith("Registreret: Opfølgning")
+    (ticket,) = tickets_in(db, tmp_path)
+    voided, again = sorted(visits_in(db, tmp_path), key=lambda v: v["voided_utc"] is None)
+    assert voided["voided_utc"] is not None and again["voided_utc"] is None
+    assert ticket["state"] == "served"
+    assert (again["wait_s"], again["service_s"]) == (ticket["wait_s"], ticket["service_s"])
+    assert age * 60 - 1 <= again["wait_s"] < (age + 1) * 60
+    assert again["service_s"] >= served["service_s"] + 1  # the service ran on, not anew
+
+
+async def test_undo_of_a_walk_in_leaves_the_tickets_alone(flow, tmp_path, sqlite_db):
+    issue(sqlite_db, tmp_path, 1)
+    app = desk_app(flow, tmp_path, sqlite_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await press(pilot, app, "f6")
+        await press(pilot, app, "1", "1", "enter")  # the called citizen, served
+        await press(pilot, app, "1", "1", "enter")  # then a walk-in
+        await press(pilot, app, "ctrl+z")
+        assert "kaldt hertil igen" not in text(app, "#notice")
+    (ticket,) = tickets_in(sqlite_db, tmp_path)
+    assert ticket["state"] == "served"

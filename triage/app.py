@@ -125,6 +125,9 @@ class TriageApp(MultilingualApp):
         self._tickets: Tickets | None = None
         self._tickets_made = threading.Lock()
         self._served: dict[int, Served] = {}  # tickets finished whose visit is not kept yet
+        # The last visit's served ticket (visit id, ticket id), in memory only (the database
+        # never links them): Ctrl+Z on that visit calls the ticket here again.
+        self._last_served: tuple[str, int] | None = None
         self.default_channel = channel  # "phone" for a phone desk; each citizen starts here
         self.training = training  # a practice database of its own: the desk says so
         self.start = start  # "desk", or "overview" for `triage summary --tui`
@@ -359,7 +362,22 @@ class TriageApp(MultilingualApp):
         except DbError as error:  # the visit still counts; the desk may try again
             self._tell_screen(VisitVoided(None, "failed", None, error.params.get("reason", "")))
             return
-        self._tell_screen(VisitVoided(visit, status, self.visit_log.counts_today(self.today())))
+        ticket = self._reopen_ticket_of(visit) if visit is not None else None
+        counts = self.visit_log.counts_today(self.today())
+        self._tell_screen(VisitVoided(visit, status, counts, ticket=ticket))
+
+    def _reopen_ticket_of(self, visit: dict) -> TicketCalled | None:
+        """The voided visit was a called citizen's: their ticket is called here again, so the
+        visit registered anew has the wait and service. None when it was a walk-in, or the
+        ticket cannot be reopened now (the database is down: it stays served)."""
+        last, self._last_served = self._last_served, None
+        if last is None or last[0] != visit["visit_id"]:
+            return None
+        try:
+            ticket = self._queue_tickets().reopen(last[1], self.desk)
+        except Exception:  # noqa: BLE001 - the undo itself is done; the desk says what is left
+            return TicketCalled("failed", last[1])
+        return TicketCalled("called", ticket.id, ticket.label, ticket.recalls)
 
     @work(thread=True, exclusive=True, group="log-replay", name="replay_spool", exit_on_error=False)
     def replay_spool(self) -> None:
@@ -490,6 +508,8 @@ class TriageApp(MultilingualApp):
         status = self._record_visit(visit, ticket_served=served is not None, ticket_reason=reason)
         if status != "failed":
             self._served.pop(ticket_id, None)
+            if served is not None:
+                self._last_served = (visit["visit_id"], ticket_id)
 
 
 # --- board15: the waiting-room board (`triage board`) -------------------------------------------

@@ -19,7 +19,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -384,6 +384,28 @@ class Tickets:
                 )
             )
         return Served(started.wait_s or 0, service_s)
+
+    def reopen(self, ticket_id: int, desk: str, now: datetime | None = None) -> Ticket:
+        """Undo `finish` (the desk voided the served citizen's visit, Ctrl+Z): the ticket is
+        called at this desk again, its service running on from where it stopped, so the visit
+        registered anew carries the wait and the whole service."""
+        moment = _utc(now)
+        served_here = (_T.c.id == ticket_id, _T.c.state == "served", _T.c.desk == desk)
+        with self._writing() as conn:
+            service_s = conn.execute(select(_T.c.service_s).where(*served_here)).scalar()
+            changed = conn.execute(
+                update(_T)
+                .where(*served_here)
+                .values(
+                    state="called",
+                    done_utc=None,
+                    service_s=None,
+                    clock_utc=moment - timedelta(seconds=service_s or 0),
+                )
+            ).rowcount
+            if not changed:
+                raise QueueError("ticket_not_called", ticket=self._label_of(conn, ticket_id))
+            return self._read(conn, ticket_id)
 
     @staticmethod
     def _called_by(ticket_id: int, desk: str) -> tuple[Any, ...]:
