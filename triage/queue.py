@@ -546,7 +546,8 @@ class BoardView:
 def board_view(tickets: Tickets, site: str, limit: int, now: datetime | None = None) -> BoardView:
     """The last `limit` tickets called today at the site, newest call first, and how many wait
     per queue. Both read today's rows of one site by the (site, day, …) index: cheap enough to
-    ask several times a second. A recall counts as a new call (the number is shown again);
+    ask several times a second. A no-show leaves the board (nobody is going to that desk).
+    A recall counts as a new call (the number is shown again);
     within one minute a ticket still being served (its call's second in clock_utc) is taken
     as newer than one already done."""
     today = _today(_utc(now))
@@ -554,7 +555,12 @@ def board_view(tickets: Tickets, site: str, limit: int, now: datetime | None = N
     with tickets.engine.connect() as conn:
         called = conn.execute(
             select(_T.c.queue, _T.c.number, _T.c.desk)
-            .where(*of_today, _T.c.called_utc.is_not(None), _T.c.number.is_not(None))
+            .where(
+                *of_today,
+                _T.c.called_utc.is_not(None),
+                _T.c.number.is_not(None),
+                _T.c.state != "no_show",  # a citizen who did not come leaves the board
+            )
             .order_by(
                 _T.c.called_utc.desc(),
                 _T.c.clock_utc.is_(None),
