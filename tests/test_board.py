@@ -395,3 +395,10 @@ async def test_a_small_board_falls_back_to_plain_text(tmp_path, size):
             assert all(len(line) <= size[0] for line in lines)
             newest = big_lines(f"A 002{' ' * GAP}SKRANKE-22", 1)
             assert all(row.rstrip() in lines for row in newest), drawn
+
+
+def test_the_command_refuses_a_folder_as_its_database(tmp_path):
+    """fixq: a folder for --db is refused like a missing file (exit 1), not polled for ever."""
+    done = run("board", "--db", str(tmp_path), cwd=tmp_path)
+    assert done.returncode == 1, done.stderr
+    assert "er en mappe, ikke en databasefil" in done.stderr and "Traceback" not in done.stderr

@@ -522,3 +522,12 @@ async def test_referral_never_shows_staff_notes_to_citizens(loaded, tmp_path, ke
         assert f"Ring på {phone}, så får du at vide, hvor du skal møde op." in details
         for note in ("ikke bekræftet", "ring først", "Adresse:", "Østerbro"):
             assert note not in details, details
+
+
+def test_kiosk_command_refuses_an_empty_site_and_names_queues_toml(tmp_path):
+    """fixq: --site "" is no site (not the default one); --data's help names queues.toml."""
+    empty = run("kiosk", "--site", "", "--db", str(tmp_path / "k.db"), cwd=tmp_path)
+    assert empty.returncode == 1 and "Traceback" not in empty.stderr
+    assert not (tmp_path / "k.db").exists()
+    helped = run("kiosk", "--help", cwd=tmp_path)
+    assert helped.returncode == 0 and "queues.toml" in " ".join(helped.stdout.split())

@@ -588,3 +588,9 @@ def test_reopen_undoes_finish_at_that_desk_only(tmp_path):
     assert (served.wait_s, served.service_s) == (30, 30)  # 20 s, then 10 s more
     queue.close()
     store.dispose()
+
+
+def test_queue_status_help_says_what_status_does(tmp_path):
+    done = run("queue", "status", "--help", cwd=tmp_path)
+    assert done.returncode == 0
+    assert "triage queue status: for each site with queues" in " ".join(done.stdout.split())
