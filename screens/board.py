@@ -152,7 +152,9 @@ def fit(rows: Sequence[str], width: int, height: int) -> Layout:
             for newest in (older + 1, older):
                 if fits(newest, older, count):
                     return Layout(newest, older, count)
-    return Layout(1, 1, 1)  # too small for even one: drawn cut off rather than not at all
+    # Too small for even one in the pixel font (which would wrap into unreadable lines):
+    # plain text, a call a row.
+    return Layout(0, 0, max(1, min(len(rows), height)))
 
 
 class Calls(Widget):
@@ -176,6 +178,11 @@ class Calls(Widget):
         width = max(len(label) for label, _ in self.calls)  # A 042; A 1042 on a long day
         rows = [f"{label:<{width}}{' ' * GAP}{desk.upper()}" for label, desk in self.calls]
         layout = fit(rows, self.size.width, self.size.height - 1)  # 1: the heading
+        if layout.newest == 0:  # plain text: "A 003 → SKRANKE-2", the newest in the accent
+            return Content("\n").join(
+                Content.styled(f"{label} → {desk.upper()}", "bold $accent" if i == 0 else "$text")
+                for i, (label, desk) in enumerate(self.calls[: layout.shown])
+            )
         desk_at = big_width(" " * (width + GAP), layout.newest) + layout.newest
         number = t("board_number", lang)
         heading = f"{number:<{max(desk_at, len(number) + 1)}}{t('board_desk', lang)}"

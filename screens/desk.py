@@ -287,6 +287,13 @@ class DeskScreen(Screen):
 
     def ask_ticket(self, request: TicketRequested) -> None:
         self.asking_ticket = True
+        # Said at once: a locked database may keep the answer for seconds.
+        asking = {
+            "call_next": "desk_asking_call_next",
+            "recall": "desk_asking_recall",
+            "no_show": "desk_asking_no_show",
+        }
+        self.notice = [(asking[request.action], {})]
         self.app.post_message(request)
         self.redraw(keep_message=True)
 
@@ -351,6 +358,11 @@ class DeskScreen(Screen):
             self.notice = [("undo_nothing", {"minutes": UNDO_MINUTES})]
         else:
             self.notice = [("undo_done", {"outcome": message.visit["outcome_id"]})]
+            if message.ticket is not None and message.ticket.status == "called":
+                self.ticket = message.ticket  # register the citizen again: it is served then
+                self.notice.append(("undo_ticket_called_again", {"ticket": message.ticket.label}))
+            elif message.ticket is not None:
+                self.notice.append(("undo_ticket_stays_served", {}))
         self.redraw()
 
     # --- the queue (from the app's workers) ----------------------------------------------

@@ -13,6 +13,7 @@ thread (triage.app.KioskApp).
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 
@@ -28,13 +29,14 @@ from textual.widgets import Button, Digits, Static
 from screens.keys import MultilingualApp, follow_language, ui_lang
 from triage.flow import NO_ADDRESS_KEY, Flow, Question
 from triage.i18n import t
-from triage.present import Card, address_line, card_for, help_line, hours_now_line
+from triage.present import Card, Help, Stop, card_for, hours_now_line
 from triage.queue_data import Queues
 from triage.visits import KIOSK_DESK, visit_from_result
 from triage.walk import AnswerError, Result, Walk
 
 IDLE_SECONDS = 30.0
 CHANNEL = "kiosk"
+POST_BOX = re.compile(r"\b(postboks|po box)\b", re.IGNORECASE)  # a postal address: not a place
 OPTION_KEYS = (1, 2, 3, 4, 5, 6, 7, 8, 9, NO_ADDRESS_KEY)  # key 0 (no fixed address) last
 POSTCODE_ERRORS = ("postcode_malformed", "postcode_unknown")
 
@@ -171,13 +173,21 @@ class KioskScreen(Screen):
         elif key == "ctrl+n":
             self.restart()
         elif question is None:
-            return False
+            return key in ("enter", "space") and self.press_done()
         elif question.asks_postcode:
             return self.postcode_key(key, character)
         elif character is not None and len(character) == 1 and character in "0123456789":
             self.choose(int(character))
         else:
             return False
+        return True
+
+    def press_done(self) -> bool:
+        """Enter or Space press "Færdig" on an ending (a keypad has no touch); not while the
+        ticket is still being issued, so the citizen sees the number they asked for."""
+        if self.ending == "ticket" and self.ticket is None and not self.ticket_failed:
+            return False
+        self.restart()
         return True
 
     def postcode_key(self, key: str, character: str | None) -> bool:
@@ -398,6 +408,14 @@ class KioskScreen(Screen):
         key = "kiosk_ticket_next" if ahead == 0 else "kiosk_ticket"
         return t(key, lang, ticket=label, n=ahead)
 
+    def can_walk_to(self, stop: Stop) -> bool:
+        """The address is one a citizen can go to: a street and number, or a confirmed address
+        that is no post box (not "Østerbro" as an example, not "Postboks 210")."""
+        site = self.flow.sites[stop.site_id]
+        if site.has_street:
+            return True
+        return "address" not in stop.unconfirmed and not POST_BOX.search(stop.address)
+
     def referral_content(self, card: Card, lang: str) -> Content:
         """Each place to go: its address, today's hours, how to get there; then why, and what
         to bring. Nothing about the citizen."""
@@ -405,7 +423,11 @@ class KioskScreen(Screen):
         for number, stop in enumerate(card.stops):
             if number:
                 pieces.append(Content.styled(t("kiosk_then", lang, place=stop.name), "bold"))
-            pieces.append(Content(address_line(stop, lang)))
+            call_for_the_way = stop.phone and not self.can_walk_to(stop)
+            if call_for_the_way:
+                pieces.append(Content(t("kiosk_call_for_the_way", lang, phone=stop.phone)))
+            else:  # citizens never see staff notes such as "(ikke bekræftet)"
+                pieces.append(Content(f"{t('address', lang)}: {stop.address}"))
             directions = self.flow.sites[stop.site_id].directions
             if directions is not None:
                 pieces.append(Content(f"{t('kiosk_directions', lang)}: {directions(lang)}"))
@@ -415,14 +437,26 @@ class KioskScreen(Screen):
                 pieces.append(Content(stop.closed_line))
             if stop.note:
                 pieces.append(Content(stop.note))
-            if stop.phone:
+            if stop.phone and not call_for_the_way:
                 pieces.append(Content(f"{t('phone', lang)}: {stop.phone}"))
         if card.after_hours:  # closed now, or it cannot wait: who helps meanwhile
             pieces.append(Content.styled(t("after_hours_heading", lang), "bold"))
-            pieces.extend(Content(f" • {help_line(entry, lang)}") for entry in card.after_hours)
+            pieces.extend(
+                Content(f" • {help_for_citizens(entry, lang)}") for entry in card.after_hours
+            )
         pieces.append(Content(""))
         pieces.append(Content.styled(card.reason, "italic"))
         if card.bring:
             pieces.append(Content.styled(f"{t('bring', lang)}:", "bold"))
             pieces.extend(Content(f" • {item}") for item in card.bring)
         return Content("\n").join(pieces)
+
+
+def help_for_citizens(entry: Help, lang: str) -> str:
+    """'Den Sociale Døgnvagt: tlf. 33 17 33 33, Åboulevard 38 — hele døgnet': as the desk's
+    help line, without the staff's "(ikke bekræftet)"."""
+    parts = [f"{t('phone_short', lang)} {entry.phone}"] if entry.phone else []
+    if entry.address:
+        parts.append(entry.address)
+    note = f" — {entry.note}" if entry.note else ""
+    return f"{entry.name}: {', '.join(parts)}{note}"

@@ -71,6 +71,7 @@ class VisitVoided(Message):
     status: str
     counts: tuple[int, int] | None
     reason: str = ""  # why a failed undo was not kept
+    ticket: TicketCalled | None = None  # a served ticket called here again ('failed': not)
 
 
 # --- the queue: the desk asks, the app's workers answer -------------------------------------

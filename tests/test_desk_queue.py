@@ -329,3 +329,101 @@ def test_snapshot_a_called_ticket(snap_compare, flow, tmp_path, monkeypatch):
         await settle(pilot, pilot.app)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=call)
+
+
+# --- fixq: a database locked by another program ----------------------------------------------
+
+
+async def until_shown(pilot, app, selector: str, wanted: str, seconds: float = 60) -> str:
+    """Wait in real time (a locked database answers after its busy timeout) for `wanted`."""
+    for _ in range(int(seconds / 0.1)):
+        if wanted in text(app, selector):
+            break
+        await asyncio.sleep(0.1)
+        await pilot.pause()
+    return text(app, selector)
+
+
+async def test_a_locked_database_is_said_in_danish_and_f6_says_it_is_calling(flow, tmp_path):
+    """Another program holds the SQLite file locked (readers too): the desk's queue line, its
+    start notice and F6's failure name the lock in plain Danish, never SQLite's English; F6
+    says at once that it is calling, while the lock keeps the answer for seconds."""
+    import sqlite3
+
+    db = str(tmp_path / "triage.db")
+    issue(db, tmp_path, 1)
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("PRAGMA locking_mode = EXCLUSIVE")
+    holder.execute("BEGIN EXCLUSIVE")
+    holder.execute("UPDATE triage_meta SET key = key")
+    try:
+        app = desk_app(flow, tmp_path, db, queue_every=30)  # one read: each waits out the lock
+        async with app.run_test(size=SIZE) as pilot:
+            locked = "et andet program har låst databasen"
+            line = await until_shown(pilot, app, "#queue", locked)
+            assert line.startswith("Køen kan ikke læses lige nu") and locked in line, line
+            notice = await until_shown(pilot, app, "#notice", "Databasen svarer ikke")
+            assert notice.startswith(f"Databasen svarer ikke ({locked})"), notice
+            await pilot.press("f6")
+            await pilot.pause()
+            assert text(app, "#notice") == "Kalder det næste nummer …"
+            notice = await until_shown(pilot, app, "#notice", "kunne ikke kaldes")
+            assert notice.startswith("Det næste nummer kunne ikke kaldes, fordi databasen ikke")
+            assert locked in notice, notice
+            shown = "\n".join(text(app, s) for s in ("#queue", "#notice"))
+            assert "database is locked" not in shown
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+
+
+# --- fixq: Ctrl+Z on a served citizen's visit ------------------------------------------------
+
+
+async def test_undo_of_a_served_visit_calls_the_ticket_here_again(flow, tmp_path, db):
+    """Ctrl+Z voids the visit and calls its ticket to this desk again; registering the citizen
+    anew serves it once more, and that visit has the wait and the whole service."""
+    age = issue(db, tmp_path, 1, minutes=5)
+    app = desk_app(flow, tmp_path, db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await press(pilot, app, "f6")
+        await asyncio.sleep(1.1)
+        await press(pilot, app, "1", "1", "enter")
+        (served,) = tickets_in(db, tmp_path)
+        assert served["state"] == "served"
+        await press(pilot, app, "ctrl+z")
+        notice = text(app, "#notice")
+        assert notice.startswith("Sidste besøg er annulleret"), notice
+        assert "A 001 er kaldt hertil igen" in notice, notice
+        assert text(app, "#queue").startswith(" A 001 KALDT ")
+        (reopened,) = tickets_in(db, tmp_path)
+        assert (reopened["state"], reopened["desk"], reopened["service_s"]) == (
+            "called",
+            "skranke-1",
+            None,
+        )
+        await asyncio.sleep(1.1)
+        await press(pilot, app, "1", "1", "enter")
+        assert text(app, "#notice").startswith("Registreret: Opfølgning")
+    (ticket,) = tickets_in(db, tmp_path)
+    voided, again = sorted(visits_in(db, tmp_path), key=lambda v: v["voided_utc"] is None)
+    assert voided["voided_utc"] is not None and again["voided_utc"] is None
+    assert ticket["state"] == "served"
+    assert (again["wait_s"], again["service_s"]) == (ticket["wait_s"], ticket["service_s"])
+    assert age * 60 - 1 <= again["wait_s"] < (age + 1) * 60
+    assert again["service_s"] >= served["service_s"] + 1  # the service ran on, not anew
+
+
+async def test_undo_of_a_walk_in_leaves_the_tickets_alone(flow, tmp_path, sqlite_db):
+    issue(sqlite_db, tmp_path, 1)
+    app = desk_app(flow, tmp_path, sqlite_db)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await press(pilot, app, "f6")
+        await press(pilot, app, "1", "1", "enter")  # the called citizen, served
+        await press(pilot, app, "1", "1", "enter")  # then a walk-in
+        await press(pilot, app, "ctrl+z")
+        assert "kaldt hertil igen" not in text(app, "#notice")
+    (ticket,) = tickets_in(sqlite_db, tmp_path)
+    assert ticket["state"] == "served"

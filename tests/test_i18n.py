@@ -99,7 +99,17 @@ BUILT_AT_RUN_TIME: dict[str, tuple[str, ...]] = {
         "searches",
     ),
     "why_os_*": ("permission", "read_only", "not_folder", "is_folder", "missing", "full"),
-    "why_db_*": ("corrupt", "not_db", "read_only", "locked", "full", "io", "cannot_open", "denied"),
+    "why_db_*": (
+        "corrupt",
+        "not_db",
+        "read_only",
+        "locked",
+        "full",
+        "io",
+        "cannot_open",
+        "denied",
+        "gone",
+    ),
     "write_advice_*": (
         "permission",
         "read_only",

@@ -174,8 +174,9 @@ async def test_referral_shows_the_way_and_logs_a_kiosk_visit(loaded, db, tmp_pat
         await settle(pilot)
         assert shown(app, "#kiosk-headline") == "Din henvendelse klares på Ydelsesservice."
         details = shown(app, "#kiosk-details")
-        assert "Adresse: Postboks 210, 1502 København V" in details
-        assert "Telefon: 82 56 40 00" in details
+        # A post box is no place to go: the citizen is told to call (fixq).
+        assert "Ring på 82 56 40 00, så får du at vide, hvor du skal møde op." in details
+        assert "Postboks" not in details and "Telefon:" not in details
         assert "Medbring:" in details
     visits = query(db, tmp_path, "SELECT * FROM visit")
     assert len(visits) == 1
@@ -288,6 +289,26 @@ async def test_done_button_starts_again(loaded, tmp_path):
         assert shown(app, "#kiosk-restart") == "Færdig"
         await pilot.click("#kiosk-restart")
         assert shown(app, "#kiosk-question") == "Hvad kommer du for i dag?"
+
+
+@pytest.mark.parametrize("key", ["enter", "space"])
+async def test_enter_or_space_presses_done_on_every_ending(loaded, tmp_path, key):
+    """fixq: the "Færdig" button from the keyboard: a ticket, a referral, "go to the desk"."""
+    app = kiosk(loaded, str(tmp_path / "kiosk.db"), tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        for keys, headline in (
+            (("3", "1"), "Du er det rigtige sted."),
+            (("1", "3"), "Din henvendelse klares på Ydelsesservice."),
+            (("7",), "Gå til skranken"),
+        ):
+            await pilot.press(*keys)
+            await settle(pilot)
+            assert shown(app, "#kiosk-headline") == headline
+            await pilot.press(key)
+            await settle(pilot)
+            assert shown(app, "#kiosk-question") == "Hvad kommer du for i dag?"
+    assert len(query(str(tmp_path / "kiosk.db"), tmp_path, "SELECT * FROM visit_ticket")) == 1
 
 
 async def test_a_question_only_staff_ask_sends_the_citizen_to_the_desk(loaded, tmp_path):
@@ -478,3 +499,35 @@ async def test_summary_and_export_name_the_kiosk_channel(loaded, tmp_path):
 
     cells = [c.value for sheet in load_workbook(out) for row in sheet.iter_rows() for c in row]
     assert "Selvbetjening" in cells
+
+
+@pytest.mark.parametrize(
+    ("keys", "place", "phone"),
+    [
+        (("4", "2", "2", "0", "0", "enter", "1"), "Jobcenter København Nord", "33 66 33 66"),
+        (("1", "1"), "Jobcenter Sygedagpenge", "82 56 56 82"),
+    ],
+)
+async def test_referral_never_shows_staff_notes_to_citizens(loaded, tmp_path, keys, place, phone):
+    """fixq: no "(ikke bekræftet)", "(ring først)" or a bare district on the citizen's screen:
+    where the address is only an example, the citizen is told to call for the way."""
+    app = kiosk(loaded, str(tmp_path / "kiosk.db"), tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        for key in keys:
+            await pilot.press(key)
+        await settle(pilot)
+        assert shown(app, "#kiosk-headline") == f"Din henvendelse klares på {place}."
+        details = shown(app, "#kiosk-details")
+        assert f"Ring på {phone}, så får du at vide, hvor du skal møde op." in details
+        for note in ("ikke bekræftet", "ring først", "Adresse:", "Østerbro"):
+            assert note not in details, details
+
+
+def test_kiosk_command_refuses_an_empty_site_and_names_queues_toml(tmp_path):
+    """fixq: --site "" is no site (not the default one); --data's help names queues.toml."""
+    empty = run("kiosk", "--site", "", "--db", str(tmp_path / "k.db"), cwd=tmp_path)
+    assert empty.returncode == 1 and "Traceback" not in empty.stderr
+    assert not (tmp_path / "k.db").exists()
+    helped = run("kiosk", "--help", cwd=tmp_path)
+    assert helped.returncode == 0 and "queues.toml" in " ".join(helped.stdout.split())

@@ -541,3 +541,56 @@ def test_queue_status_on_a_locked_database(tmp_path):
         holder.close()
     assert done.returncode == 1, done.stdout
     assert "Traceback" not in done.stderr and str(path) in done.stderr
+
+
+def test_queue_status_on_a_locked_database_advises_closing_the_other_program(tmp_path):
+    """fixq: a lock is no wrong path: the advice is to close the other program."""
+    path = tmp_path / "q.db"
+    store = Store(str(path), spool_dir=tmp_path / "spool")
+    store.open()
+    store.dispose()
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("PRAGMA locking_mode = EXCLUSIVE")
+    holder.execute("BEGIN EXCLUSIVE")
+    holder.execute("UPDATE triage_meta SET key = key")
+    try:
+        done = run("queue", "status", "--db", str(path), "--site", SITE, cwd=tmp_path)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert done.returncode == 1, done.stderr
+    assert "et andet program har låst databasen" in done.stderr
+    assert "Luk det andet program" in done.stderr and "Tjek stien" not in done.stderr
+
+
+def test_reopen_undoes_finish_at_that_desk_only(tmp_path):
+    """fixq: a served ticket back to called at the desk that served it, its service running on
+    from where it stopped; another desk, or a ticket not served, cannot reopen it."""
+    store = Store(str(tmp_path / "q.db"), spool_dir=tmp_path / "spool")
+    store.open()
+    queue = Tickets(store)
+    start = datetime.now(UTC)
+    issued = queue.issue(SITE, "A", "meeting", start)
+    queue.call_next(SITE, "skranke-1", now=start + timedelta(seconds=30))
+    queue.finish(issued.ticket_id, "skranke-1", start + timedelta(seconds=50))
+    with pytest.raises(QueueError):
+        queue.reopen(issued.ticket_id, "skranke-2", start + timedelta(seconds=60))
+    again = queue.reopen(issued.ticket_id, "skranke-1", start + timedelta(seconds=60))
+    assert (again.state, again.desk, again.service_s, again.wait_s) == (
+        "called",
+        "skranke-1",
+        None,
+        30,
+    )
+    with pytest.raises(QueueError):
+        queue.reopen(issued.ticket_id, "skranke-1", start + timedelta(seconds=61))
+    served = queue.finish(issued.ticket_id, "skranke-1", start + timedelta(seconds=70))
+    assert (served.wait_s, served.service_s) == (30, 30)  # 20 s, then 10 s more
+    queue.close()
+    store.dispose()
+
+
+def test_queue_status_help_says_what_status_does(tmp_path):
+    done = run("queue", "status", "--help", cwd=tmp_path)
+    assert done.returncode == 0
+    assert "triage queue status: for each site with queues" in " ".join(done.stdout.split())

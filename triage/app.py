@@ -128,6 +128,9 @@ class TriageApp(MultilingualApp):
         self._tickets: Tickets | None = None
         self._tickets_made = threading.Lock()
         self._served: dict[int, Served] = {}  # tickets finished whose visit is not kept yet
+        # The last visit's served ticket (visit id, ticket id), in memory only (the database
+        # never links them): Ctrl+Z on that visit calls the ticket here again.
+        self._last_served: tuple[str, int] | None = None
         self.default_channel = channel  # "phone" for a phone desk; each citizen starts here
         self.training = training  # a practice database of its own: the desk says so
         self.start = start  # "desk", or "overview" for `triage summary --tui`
@@ -275,7 +278,7 @@ class TriageApp(MultilingualApp):
             self.watch_queue()  # after the log: the queue reads through the same store
         if event.state != WorkerState.ERROR:
             return
-        reason = failure_text(worker.error, self.lang)
+        reason = plain_reason(worker.error, self.lang)
         if worker.name in ("write_visit", "serve_visit"):  # the desk stays on the card
             self._tell_screen(VisitLogged({}, "failed", None, reason))
         elif worker.name == "void_last":  # the visit still counts; Ctrl+Z may try again
@@ -305,12 +308,17 @@ class TriageApp(MultilingualApp):
             LogReady(
                 available,
                 counts,
-                reason=self.visit_log.problem,
+                reason=self._log_problem(),
                 demo=self.visit_log.demo,
                 first_start=first_start,
                 **self._set_aside_notice(),
             )
         )
+
+    def _log_problem(self) -> str:
+        """Why the database cannot be used, in the UI language where the cause is known."""
+        cause = self.visit_log.cause
+        return t(f"why_db_{cause}", self.lang) if cause else self.visit_log.problem
 
     def _set_aside_notice(self) -> dict:
         """A notice for entries the latest replay set aside (they can never be stored)."""
@@ -342,7 +350,7 @@ class TriageApp(MultilingualApp):
                 visit,
                 status,
                 self.visit_log.counts_today(self.today()),
-                reason=self.visit_log.problem,
+                reason=self._log_problem(),
                 **ticket,
             )
         )
@@ -357,7 +365,22 @@ class TriageApp(MultilingualApp):
         except DbError as error:  # the visit still counts; the desk may try again
             self._tell_screen(VisitVoided(None, "failed", None, error.params.get("reason", "")))
             return
-        self._tell_screen(VisitVoided(visit, status, self.visit_log.counts_today(self.today())))
+        ticket = self._reopen_ticket_of(visit) if visit is not None else None
+        counts = self.visit_log.counts_today(self.today())
+        self._tell_screen(VisitVoided(visit, status, counts, ticket=ticket))
+
+    def _reopen_ticket_of(self, visit: dict) -> TicketCalled | None:
+        """The voided visit was a called citizen's: their ticket is called here again, so the
+        visit registered anew has the wait and service. None when it was a walk-in, or the
+        ticket cannot be reopened now (the database is down: it stays served)."""
+        last, self._last_served = self._last_served, None
+        if last is None or last[0] != visit["visit_id"]:
+            return None
+        try:
+            ticket = self._queue_tickets().reopen(last[1], self.desk)
+        except Exception:  # noqa: BLE001 - the undo itself is done; the desk says what is left
+            return TicketCalled("failed", last[1])
+        return TicketCalled("called", ticket.id, ticket.label, ticket.recalls)
 
     @work(thread=True, exclusive=True, group="log-replay", name="replay_spool", exit_on_error=False)
     def replay_spool(self) -> None:
@@ -422,7 +445,7 @@ class TriageApp(MultilingualApp):
         try:
             status = self._queue_tickets().status([self.site]).get(self.site)
         except Exception as error:  # noqa: BLE001 - the database is down: say so, try again
-            self._tell_screen(QueueSeen([], reason=one_line(error)))
+            self._tell_screen(QueueSeen([], reason=plain_reason(error, self.lang)))
             return
         found = status.queues if status is not None else {}
         shown = [*letters, *sorted(set(found) - set(letters))]  # a queue taken out of the file
@@ -441,7 +464,6 @@ class TriageApp(MultilingualApp):
         """Call the next ticket to this desk, call it again, or mark that the citizen did not
         come; the desk's line is read again at once."""
         from triage.queue import QueueError
-        from triage.spool import one_line
 
         try:
             tickets = self._queue_tickets()
@@ -456,7 +478,7 @@ class TriageApp(MultilingualApp):
         except QueueError as error:
             said = TicketCalled("failed", ticket_id, error=error.code, params=error.params)
         except Exception as error:  # noqa: BLE001 - the database is down: the desk says so
-            said = TicketCalled("failed", ticket_id, reason=one_line(error))
+            said = TicketCalled("failed", ticket_id, reason=plain_reason(error, self.lang))
         else:
             done = {"call_next": "called", "recall": "recalled", "no_show": "no_show"}[action]
             said = (
@@ -489,6 +511,8 @@ class TriageApp(MultilingualApp):
         status = self._record_visit(visit, ticket_served=served is not None, ticket_reason=reason)
         if status != "failed":
             self._served.pop(ticket_id, None)
+            if served is not None:
+                self._last_served = (visit["visit_id"], ticket_id)
 
 
 # --- board15: the waiting-room board (`triage board`) -------------------------------------------
@@ -597,13 +621,21 @@ def board_failure(error: BaseException, lang: str, db: str) -> str:
     """Why the board could not read the queue, in one line of the UI language where the cause
     is known (a store's refusal, e.g. a newer schema, in its own sentence); else the driver's
     own words."""
-    from triage.db.errors import DbError, db_cause
+    from triage.db.errors import DbError
 
     if isinstance(error, FileNotFoundError) and error.strerror:
         return error.strerror
     if isinstance(error, DbError) and error.code == "db_newer":  # the desk's text speaks of visits
         error = DbError("db_newer_command", **{"db": db, **error.params})
-    cause = db_cause(error)
+    return plain_reason(error, lang)
+
+
+def plain_reason(error: BaseException | None, lang: str) -> str:
+    """Why the database failed, in the UI language where the cause is known ("et andet program
+    har låst databasen"), never SQLite's English; else failure_text."""
+    from triage.db.errors import db_cause
+
+    cause = db_cause(error) if error is not None else None
     return t(f"why_db_{cause}", lang) if cause else failure_text(error, lang)
 
 

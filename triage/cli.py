@@ -502,6 +502,10 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         "queue",
         parents=[sites, _data("data folder (for the queues and site names)"), db, lang],
         help="the ticket queue: who waits now, per queue, the longest wait, the desks serving",
+        # `queue status --help` lands here: status is its one action, so this is status's help.
+        description="triage queue status: for each site with queues (or --site), how many wait "
+        "in each queue and the longest wait, and the desks serving now; --format json for "
+        "other programs. It only reads the database.",
     )
     queue.set_defaults(func=cmd_queue_status, spool_dir=None)
     queue.add_argument("action", choices=("status",), help="status: who waits now")
@@ -515,9 +519,13 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     board.set_defaults(func=cmd_board, spool_dir=None)
     board.add_argument("--site", help="the site whose waiting room it is (default: the area's)")
     # --- kiosk15: the citizens' own check-in screen
+    kiosk_data = _data(
+        "folder with flow.toml, sites.toml, cases.toml and queues.toml (default: the shipped "
+        "Copenhagen flow)"
+    )
     kiosk = sub.add_parser(
         "kiosk",
-        parents=[*flow, db],
+        parents=[kiosk_data, lang, db],
         help="the citizens' check-in screen: touch (or keys), a ticket here or the way elsewhere",
     )
     kiosk.set_defaults(func=cmd_kiosk)
@@ -641,6 +649,13 @@ def _say_write_failed(error: OSError, typed: Path | str, lang: str) -> int:
     advice = t(f"write_advice_{cause}", lang)
     print(t("write_failed", lang, path=typed, reason=reason, advice=advice), file=sys.stderr)
     return 1
+
+
+def _unreachable_key(error: Exception) -> str:
+    """A locked database needs the other program closed, not the path checked."""
+    from triage.db.errors import db_cause
+
+    return "db_locked_command" if db_cause(error) == "locked" else "db_unreachable"
 
 
 def _said_damaged(error: Exception, args: argparse.Namespace) -> str:
@@ -848,7 +863,7 @@ def _opened(args: argparse.Namespace):
         code = "db_newer_command" if error.code == "db_newer" else error.code  # not the desk's
         print(t(code, lang, **{"db": store.describe(), **error.params}), file=sys.stderr)
     except UNAVAILABLE as error:
-        key = "db_disk_full" if _disk_full(error, args) else "db_unreachable"
+        key = "db_disk_full" if _disk_full(error, args) else _unreachable_key(error)
         print(t(key, lang, db=_db_label(args), reason=_why(error, lang)), file=sys.stderr)
     except DatabaseError as error:  # not a database at all, or a damaged one
         if _database_trouble(error) == "db_denied":  # or a role that may not read it
@@ -2012,6 +2027,9 @@ def cmd_board(args: argparse.Namespace) -> int:
     if isinstance(target, Path) and not target.exists():
         print(t("db_missing", lang, path=target), file=sys.stderr)
         return 1
+    if isinstance(target, Path) and target.is_dir():
+        print(t("db_is_folder", lang, path=target), file=sys.stderr)
+        return 1
     if _not_a_database(args, must_hold_one=True):
         return 1
     from triage.app import BoardApp
@@ -2037,7 +2055,7 @@ def cmd_kiosk(args: argparse.Namespace) -> int:
         print(t("flow_invalid", lang, data=data), file=sys.stderr)
         return 1
     flow, queues = loaded.flow, loaded.queues
-    site = args.site or flow.sites.default_site
+    site = flow.sites.default_site if args.site is None else args.site  # "" is refused
     if not _site_known(flow, site, lang):
         return 1
     if not queues.at(site):

@@ -48,6 +48,7 @@ class DeskLog:
         self._lock = threading.Lock()
         self.last_visit: dict[str, Any] | None = None  # the one visit this desk may still undo
         self.problem = ""  # why the database cannot be used, for the desk to show
+        self.cause: str | None = None  # the same as a word (db_cause), when it is known
         self.replayed = Drained()  # what the latest replay of the spool did
         # A demo database (see `triage demo`) is for trying things out: what a desk registers
         # there is marked demo too, so it never counts as a real visit. A training desk
@@ -65,7 +66,10 @@ class DeskLog:
             return self._store
 
     def _unusable(self, error: Exception) -> None:
+        from triage.db.errors import db_cause
+
         self.problem = one_line(error)
+        self.cause = db_cause(error)
 
     def _keep_in_spool(self, entry: dict[str, Any]) -> str:
         """The store itself cannot be used: the entry waits in the spool. DbError when the
@@ -90,7 +94,7 @@ class DeskLog:
         except Exception as error:  # noqa: BLE001 - any failure here means: spool, and say why
             self._unusable(error)
             return False
-        self.problem = ""
+        self.problem, self.cause = "", None
         self.demo = self.training or self.store.holds_demo()
         self.replay()
         return True

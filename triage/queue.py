@@ -19,7 +19,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -385,6 +385,28 @@ class Tickets:
             )
         return Served(started.wait_s or 0, service_s)
 
+    def reopen(self, ticket_id: int, desk: str, now: datetime | None = None) -> Ticket:
+        """Undo `finish` (the desk voided the served citizen's visit, Ctrl+Z): the ticket is
+        called at this desk again, its service running on from where it stopped, so the visit
+        registered anew carries the wait and the whole service."""
+        moment = _utc(now)
+        served_here = (_T.c.id == ticket_id, _T.c.state == "served", _T.c.desk == desk)
+        with self._writing() as conn:
+            service_s = conn.execute(select(_T.c.service_s).where(*served_here)).scalar()
+            changed = conn.execute(
+                update(_T)
+                .where(*served_here)
+                .values(
+                    state="called",
+                    done_utc=None,
+                    service_s=None,
+                    clock_utc=moment - timedelta(seconds=service_s or 0),
+                )
+            ).rowcount
+            if not changed:
+                raise QueueError("ticket_not_called", ticket=self._label_of(conn, ticket_id))
+            return self._read(conn, ticket_id)
+
     @staticmethod
     def _called_by(ticket_id: int, desk: str) -> tuple[Any, ...]:
         return (_T.c.id == ticket_id, _T.c.state == "called", _T.c.desk == desk)
@@ -524,7 +546,8 @@ class BoardView:
 def board_view(tickets: Tickets, site: str, limit: int, now: datetime | None = None) -> BoardView:
     """The last `limit` tickets called today at the site, newest call first, and how many wait
     per queue. Both read today's rows of one site by the (site, day, …) index: cheap enough to
-    ask several times a second. A recall counts as a new call (the number is shown again);
+    ask several times a second. A no-show leaves the board (nobody is going to that desk).
+    A recall counts as a new call (the number is shown again);
     within one minute a ticket still being served (its call's second in clock_utc) is taken
     as newer than one already done."""
     today = _today(_utc(now))
@@ -532,7 +555,12 @@ def board_view(tickets: Tickets, site: str, limit: int, now: datetime | None = N
     with tickets.engine.connect() as conn:
         called = conn.execute(
             select(_T.c.queue, _T.c.number, _T.c.desk)
-            .where(*of_today, _T.c.called_utc.is_not(None), _T.c.number.is_not(None))
+            .where(
+                *of_today,
+                _T.c.called_utc.is_not(None),
+                _T.c.number.is_not(None),
+                _T.c.state != "no_show",  # a citizen who did not come leaves the board
+            )
             .order_by(
                 _T.c.called_utc.desc(),
                 _T.c.clock_utc.is_(None),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from contextlib import suppress
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlmodel import create_engine
 
 from triage import paths
+from triage.db.errors import DatabaseGone
 
 # What "the database cannot take it now" looks like: locked past the timeout, read-only file,
 # disk full, missing directory, server unreachable. These spool; anything else is a bug and raises.
@@ -50,5 +52,32 @@ def make_engine(url: str, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> Engine:
             cursor.execute(f"PRAGMA synchronous = {SQLITE_SYNCHRONOUS}")
             cursor.close()
 
+        if engine.url.database and engine.url.database != ":memory:":
+            _refuse_another_file(engine, Path(engine.url.database))
         return engine
     return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 3})
+
+
+def _file_identity(path: Path) -> tuple[int, int] | None:
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return found.st_dev, found.st_ino
+
+
+def _refuse_another_file(engine: Engine, path: Path) -> None:
+    """Every use of a connection first checks (one stat) that the path still holds the file
+    first opened: an open connection keeps writing into a file moved away, where no desk or
+    board reads. A file moved, deleted or replaced is DatabaseGone until the same file is back."""
+    opened: list[tuple[int, int]] = []  # the file first opened, once known
+
+    @event.listens_for(engine, "checkout")
+    def _same_file(_dbapi_connection: Any, _record: object, _proxy: object) -> None:
+        now = _file_identity(path)
+        if not opened:
+            if now is not None:
+                opened.append(now)
+            return
+        if now != opened[0]:
+            raise DatabaseGone(f"{path} is not the database file opened (moved or replaced)")

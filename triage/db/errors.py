@@ -14,13 +14,20 @@ class DbError(CodedError):
     it in. Callers tell the problems apart by `code` (e.g. "db_newer", "not_saved")."""
 
 
+class DatabaseGone(OSError):
+    """The SQLite file at --db is not the file this process opened: moved, deleted or replaced
+    (a restore, a copy). Writing on would go into a file no one else reads."""
+
+
 def db_cause(error: BaseException) -> str | None:
     """Why the database driver failed, as a word the messages name their reason by: "corrupt"
-    (damaged pages), "not_db", "read_only", "locked", "full", "io", "cannot_open", "denied" (the
-    database role may not do it: triage.db.roles); None when the driver's words are all there
-    is. Read from SQLite's error name or PostgreSQL's SQLSTATE where the driver gives one, else
-    from its (English) words."""
+    (damaged pages), "not_db", "read_only", "locked", "full", "io", "cannot_open", "gone" (the
+    file was moved away: DatabaseGone), "denied" (the database role may not do it:
+    triage.db.roles); None when the driver's words are all there is. Read from SQLite's error
+    name or PostgreSQL's SQLSTATE where the driver gives one, else from its (English) words."""
     cause = getattr(error, "orig", None) or error
+    if isinstance(cause, DatabaseGone):
+        return "gone"
     if getattr(cause, "sqlstate", None) == INSUFFICIENT_PRIVILEGE:
         return "denied"
     name = getattr(cause, "sqlite_errorname", "") or ""
