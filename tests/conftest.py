@@ -144,3 +144,25 @@ def store(request, tmp_path):
     opened.open()
     yield opened
     opened.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request, tmp_path) -> str:
+    """A database file path or URL on each engine, not yet opened (files may define their own)."""
+    if request.param == "sqlite":
+        return str(tmp_path / "visits.db")
+    return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def tickets(db, tmp_path):
+    """The ticket queue on an opened store of `db`."""
+    from triage.db.store import Store
+    from triage.queue import Tickets
+
+    store = Store(db, spool_dir=tmp_path / "spool")
+    store.open()
+    found = Tickets(store)
+    yield found
+    found.close()
+    store.dispose()

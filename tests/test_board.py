@@ -41,16 +41,6 @@ def db(request, tmp_path):
     return request.getfixturevalue("pg_url")
 
 
-@pytest.fixture
-def tickets(db, tmp_path):
-    store = Store(db, spool_dir=tmp_path / "spool")
-    store.open()
-    found = Tickets(store)
-    yield found
-    found.close()
-    store.dispose()
-
-
 def board(db: str, data: Path | None = None, **options) -> BoardApp:
     loaded = load(data or Path(__file__).resolve().parent.parent / "data", queues=True)
     assert loaded.ok and loaded.flow is not None and loaded.queues is not None

@@ -23,13 +23,6 @@ SIZE = (80, 24)
 SITE = "jc-skelbaek"  # queue A in the shipped queues.toml
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db(request, tmp_path) -> str:
-    if request.param == "sqlite":
-        return str(tmp_path / "triage.db")
-    return request.getfixturevalue("pg_url")
-
-
 @pytest.fixture
 def sqlite_db(tmp_path) -> str:
     return str(tmp_path / "triage.db")

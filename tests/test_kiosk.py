@@ -27,13 +27,6 @@ SITE = "jc-skelbaek"  # queue A; sick pay (S) and benefits (Y) are handled elsew
 IDLE = 1.5  # seconds: short for the tests, long enough for a loaded machine's clicks
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db(request, tmp_path) -> str:
-    if request.param == "sqlite":
-        return str(tmp_path / "kiosk.db")
-    return request.getfixturevalue("pg_url")
-
-
 @pytest.fixture(scope="module")
 def loaded():
     found = load(SHIPPED, check_cases=False, queues=True)

@@ -31,23 +31,6 @@ NINE = datetime(2026, 11, 23, 8, 0, 5, tzinfo=UTC)  # 09:00:05 in Copenhagen, a 
 SITE = "jc-skelbaek"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db(request, tmp_path):
-    if request.param == "sqlite":
-        return str(tmp_path / "visits.db")
-    return request.getfixturevalue("pg_url")
-
-
-@pytest.fixture
-def tickets(db, tmp_path):
-    store = Store(db, spool_dir=tmp_path / "spool")
-    store.open()
-    found = Tickets(store)
-    yield found
-    found.close()
-    store.dispose()
-
-
 def rows(store: Store, sql: str) -> list[tuple]:
     with store.engine.connect() as conn:
         return [tuple(r) for r in conn.execute(text(sql))]
