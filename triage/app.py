@@ -90,8 +90,31 @@ def has_terminal() -> bool:
     )
 
 
-class TriageApp(MultilingualApp):
+class TerminalApp(MultilingualApp):
+    """What the desk, the board and the kiosk share: one stylesheet, a refusal to run without a
+    terminal, no traceback on the screen, and F2 between Danish and English."""
+
     CSS_PATH = str(paths.stylesheet())
+
+    async def run_async(self, *, headless: bool = False, **kwargs) -> object:
+        # Without a terminal Textual's driver reads an endless end-of-file and keeps a core
+        # busy; refuse instead (the CLI says so). Tests and benchmarks run it headless.
+        if not headless and not has_terminal():
+            raise NoTerminal()
+        return await super().run_async(headless=headless, **kwargs)
+
+    def _fatal_error(self) -> None:
+        # Textual would print a traceback on the terminal when the app stops after an
+        # unexpected error. Nobody at a desk, a kiosk or a board sees one: the app just stops
+        # here, and the command writes the report to a file and says where it is (exit 70).
+        self.bell()
+        self._close_messages_no_wait()
+
+    def action_toggle_language(self) -> None:
+        self.lang = "en" if self.lang == "da" else "da"
+
+
+class TriageApp(TerminalApp):
     COMMANDS = App.COMMANDS | {DeskCommands}
     BINDINGS = [
         # The app's keys sit on the key bar's second line, on every screen (see screens.keys).
@@ -159,13 +182,6 @@ class TriageApp(MultilingualApp):
             settings_file=self.settings_file,
         )
 
-    async def run_async(self, *, headless: bool = False, **kwargs) -> object:
-        # Without a terminal Textual's driver reads an endless end-of-file and keeps a core
-        # busy; refuse instead (the CLI says so). Tests and benchmarks run it headless.
-        if not headless and not has_terminal():
-            raise NoTerminal()
-        return await super().run_async(headless=headless, **kwargs)
-
     def on_mount(self) -> None:
         translate_bindings(self, self.lang)
         if self.start == "overview":
@@ -207,9 +223,6 @@ class TriageApp(MultilingualApp):
             store.open()
         return store
 
-    def action_toggle_language(self) -> None:
-        self.lang = "en" if self.lang == "da" else "da"
-
     def watch_lang(self, lang: str) -> None:
         translate_bindings(self, lang)  # screens watch lang themselves (see screens.keys)
 
@@ -248,13 +261,6 @@ class TriageApp(MultilingualApp):
             t("sys_screenshot_help", lang),
             lambda: self.set_timer(0.1, self.deliver_screenshot),
         )
-
-    def _fatal_error(self) -> None:
-        # Textual would print a traceback on the terminal when the app stops after an
-        # unexpected error. A receptionist never sees one: the app just stops here, and the
-        # command writes the report to a file and says in one line where it is (exit 70).
-        self.bell()
-        self._close_messages_no_wait()
 
     def today(self):
         return present.local_now().date()
@@ -521,13 +527,12 @@ BOARD_POLL_SECONDS = 0.4  # a call is on the board well within a second of its c
 BOARD_CALLS = 5  # the last numbers called that the board shows
 
 
-class BoardApp(MultilingualApp):
+class BoardApp(TerminalApp):
     """The waiting-room board of one site. A worker reads the queue every BOARD_POLL_SECONDS
     (one indexed read of today's tickets at the site) and tells the screen when something
     changed; a database that does not answer is said on the board and tried again at the
     next poll, never a traceback."""
 
-    CSS_PATH = str(paths.stylesheet())
     BINDINGS = [
         Binding("f2", "toggle_language", "key_language", id="key_language", show=False),
         Binding("ctrl+q", "quit", "key_quit", priority=True, id="key_quit", show=False),
@@ -560,21 +565,10 @@ class BoardApp(MultilingualApp):
     def get_default_screen(self) -> Screen:
         return self.board
 
-    async def run_async(self, *, headless: bool = False, **kwargs) -> object:
-        if not headless and not has_terminal():
-            raise NoTerminal()
-        return await super().run_async(headless=headless, **kwargs)
-
     def on_mount(self) -> None:
         translate_bindings(self, self.lang)
         self.poll()
         self.set_interval(self.poll_seconds, self.poll)
-
-    def action_toggle_language(self) -> None:
-        self.lang = "en" if self.lang == "da" else "da"
-
-    def _fatal_error(self) -> None:  # as the desk: no traceback on the wall (see TriageApp)
-        self._close_messages_no_wait()
 
     def poll(self) -> None:
         if not self._polling:
@@ -642,11 +636,10 @@ def plain_reason(error: BaseException | None, lang: str) -> str:
 # --- the kiosk: citizens check in themselves (`triage kiosk`) --------------------------------
 
 
-class KioskApp(MultilingualApp):
+class KioskApp(TerminalApp):
     """The citizens' own check-in screen: one KioskScreen, and the writing it asks for (a
     ticket, a referral) in thread workers, so a touch never waits on the database."""
 
-    CSS_PATH = str(paths.stylesheet())
     BINDINGS = [Binding("ctrl+q", "quit", "key_quit", priority=True, id="key_quit")]
 
     def __init__(
@@ -675,19 +668,10 @@ class KioskApp(MultilingualApp):
         idle = self.idle_seconds if self.idle_seconds is not None else IDLE_SECONDS
         return KioskScreen(self.flow, self.site, self.queues, idle, start_lang=self.start_lang)
 
-    async def run_async(self, *, headless: bool = False, **kwargs) -> object:
-        if not headless and not has_terminal():
-            raise NoTerminal()
-        return await super().run_async(headless=headless, **kwargs)
-
     def on_mount(self) -> None:
         # As the desk: the database (and the ORM) load just after the first question is shown.
         self.set_timer(OPEN_LOG_AFTER, self.open_log)
         self.set_interval(REPLAY_SECONDS, self.replay_spool)
-
-    def _fatal_error(self) -> None:
-        self.bell()  # as the desk: no traceback on the screen; the command writes the report
-        self._close_messages_no_wait()
 
     def on_ticket_requested(self, message) -> None:  # screens.kiosk.TicketRequested
         self.issue_ticket(message.citizen, message.queue, message.errand)
