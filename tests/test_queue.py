@@ -325,7 +325,7 @@ def contention(db: str, folder: Path, desks: int, calls: int, kiosks: int, **ext
 @pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
 def test_every_ticket_is_called_exactly_once_by_racing_desk_processes(engine, tmp_path, request):
     """8 desk processes calling while 2 kiosk processes issue: each ticket called once, none
-    left. 8 × 40 calls here; benchmarks/call_next.py runs the full 8 × 500. On SQLite, as
+    left. 8 × 40 calls here; benchmarks/call_next.py runs 8 × 150, paced and back to back. On SQLite, as
     there, a ninth process times raw commits in the writers' turns meanwhile."""
     sqlite = engine == "sqlite"
     db = str(tmp_path / "race.db") if sqlite else request.getfixturevalue("pg_url")
@@ -335,6 +335,20 @@ def test_every_ticket_is_called_exactly_once_by_racing_desk_processes(engine, tm
     assert (found["lost"], found["double"], found["unknown"]) == (0, 0, 0)
     assert found["states"] == {"by_state": {"called": 320}, "called_without_desk": 0}
     assert bool(found["raw_seconds"]) == sqlite
+
+
+def test_paced_desks_and_kiosks_also_call_every_ticket_once_and_the_raw_crowd_is_timed(tmp_path):
+    """The benchmark's paced load (desks pausing between calls, kiosks issuing a little faster)
+    loses and doubles nothing either; its back-to-back yardstick times every raw commit."""
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.call_next import crowd
+
+    db = str(tmp_path / "paced.db")
+    found = contention(db, tmp_path / "paced", desks=4, calls=10, kiosks=2, every=0.02)
+    assert found["failed"] == []
+    assert found["issued"] == found["called"] == 40
+    assert (found["lost"], found["double"], found["unknown"]) == (0, 0, 0)
+    assert len(crowd(db, writers=3, commits=5, folder=tmp_path / "crowd")) == 15
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="no lock file on Windows")
