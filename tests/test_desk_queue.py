@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -303,6 +304,44 @@ async def test_a_database_down_leaves_walk_ins_working_and_is_tried_again(flow, 
         assert text(app, "#queue") == "Ingen venter"
     (waiting,) = app.visit_log.spool.waiting()
     assert waiting["outcome_id"] == "sick_followup" and waiting.get("wait_s") is None
+
+
+async def test_a_ticket_served_while_the_database_was_gone_is_closed_when_it_is_back(
+    flow, tmp_path, sqlite_db
+):
+    """Enter on a called citizen while the database file is away: the visit is kept (spooled)
+    and the ticket, which could not be closed, is closed by the desk's next read of the line
+    once the file is back, with the service time up to Enter: it does not stay "called". And
+    the call made before the file went away is still there."""
+    issue(sqlite_db, tmp_path, 1)
+    app = desk_app(flow, tmp_path, sqlite_db, queue_every=0.2)
+    away = Path(sqlite_db).with_name("away.db")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        await press(pilot, app, "f6")
+        assert app.screen.ticket is not None
+        Path(sqlite_db).rename(away)
+        try:
+            await press(pilot, app, "1", "1", "enter")
+            assert text(app, "#notice").startswith("Gemt lokalt – sendes senere: Opfølgning")
+            assert "Nummeret A 001 kunne ikke lukkes" in text(app, "#notice")
+        finally:
+            # No new, empty database was made in its place (it would take the -wal along).
+            assert not Path(sqlite_db).exists()
+            away.rename(sqlite_db)  # the database is back
+        served_at = datetime.now(UTC)
+        for _ in range(50):
+            await asyncio.sleep(0.1)
+            await settle(pilot, app)
+            if tickets_in(sqlite_db, tmp_path)[0]["state"] == "served":
+                break
+    (ticket,) = tickets_in(sqlite_db, tmp_path)
+    assert ticket["state"] == "served" and ticket["desk"] == "skranke-1"
+    assert (
+        0
+        <= ticket["service_s"]
+        <= (served_at - ticket["called_utc"].replace(tzinfo=UTC)).total_seconds() + 60
+    )
 
 
 # --- what it looks like -----------------------------------------------------------------------

@@ -61,6 +61,8 @@ def test_the_store_refuses_a_file_no_longer_at_its_path(tmp_path, flow, how):
     with pytest.raises(DatabaseGone):
         tickets.issue(SITE, "A", "meeting")
     assert store.record(make_visit(flow)) == "spooled"
+    if how != "replaced":  # and no new, empty file was made in its place
+        assert not db.exists()
     if how == "moved":
         assert tickets_in(tmp_path / "moved" / "q.db") == 1  # nothing more went into it
         move_away(tmp_path / "moved" / "q.db", tmp_path / "again")

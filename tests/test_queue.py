@@ -325,8 +325,8 @@ def contention(db: str, folder: Path, desks: int, calls: int, kiosks: int, **ext
 @pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
 def test_every_ticket_is_called_exactly_once_by_racing_desk_processes(engine, tmp_path, request):
     """8 desk processes calling while 2 kiosk processes issue: each ticket called once, none
-    left. 8 × 40 calls here; benchmarks/call_next.py runs 8 × 150, paced and back to back. On SQLite, as
-    there, a ninth process times raw commits in the writers' turns meanwhile."""
+    left. 8 × 40 calls here; benchmarks/call_next.py runs 8 × 150, paced and back to back. On
+    SQLite, as there, a ninth process times raw commits in the writers' turns meanwhile."""
     sqlite = engine == "sqlite"
     db = str(tmp_path / "race.db") if sqlite else request.getfixturevalue("pg_url")
     found = contention(db, tmp_path / "race", desks=8, calls=40, kiosks=2, raw_during=sqlite)

@@ -9,7 +9,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import suppress
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -151,6 +151,9 @@ class TriageApp(TerminalApp):
         self._tickets: Tickets | None = None
         self._tickets_made = threading.Lock()
         self._served: dict[int, Served] = {}  # tickets finished whose visit is not kept yet
+        # Tickets served here while the database was down, with the moment: the line's reader
+        # closes them when it can, so none stays "called" all day.
+        self._unfinished: dict[int, datetime] = {}
         # The last visit's served ticket (visit id, ticket id), in memory only (the database
         # never links them): Ctrl+Z on that visit calls the ticket here again.
         self._last_served: tuple[str, int] | None = None
@@ -449,6 +452,7 @@ class TriageApp(TerminalApp):
         if not letters:
             return  # the site has no queue: nothing to show
         try:
+            self._close_unfinished()
             status = self._queue_tickets().status([self.site]).get(self.site)
         except Exception as error:  # noqa: BLE001 - the database is down: say so, try again
             self._tell_screen(QueueSeen([], reason=plain_reason(error, self.lang)))
@@ -461,6 +465,17 @@ class TriageApp(TerminalApp):
                 [(q, found.get(q, nobody).waiting, found.get(q, nobody).longest_s) for q in shown]
             )
         )
+
+    def _close_unfinished(self) -> None:
+        """Close the tickets served here while the database was down, as of the moment each
+        was served (so its service time is right); one that is no longer this desk's is let
+        go. Raises while the database is still down: the next read tries again."""
+        from triage.queue import QueueError
+
+        for ticket_id, moment in list(self._unfinished.items()):
+            with suppress(QueueError):
+                self._queue_tickets().finish(ticket_id, self.desk, now=moment)
+            self._unfinished.pop(ticket_id, None)
 
     def on_ticket_requested(self, message: TicketRequested) -> None:
         self.ask_ticket(message.action, message.ticket_id)
@@ -503,15 +518,21 @@ class TriageApp(TerminalApp):
         """The called citizen's visit: first the ticket is served, and its wait and service
         go on the visit; then the visit is written. A ticket that cannot be finished (the
         database is down) does not stop the visit: it is kept (spooled) without the times."""
+        from triage.queue import QueueError
+
         reason = ""
         served: Served | None
+        moment = datetime.now(UTC)
         try:
-            served = self._queue_tickets().finish(ticket_id, self.desk)
+            served = self._queue_tickets().finish(ticket_id, self.desk, now=moment)
             self._served[ticket_id] = served
+            self._unfinished.pop(ticket_id, None)
         except Exception as error:  # noqa: BLE001 - the visit is written all the same
             served = self._served.get(ticket_id)  # finished before, the write failed: again
             if served is None:
                 reason = failure_text(error, self.lang)
+                if not isinstance(error, QueueError):  # the database is down, not the ticket
+                    self._unfinished[ticket_id] = moment
         if served is not None:
             visit = served.on(visit)
         status = self._record_visit(visit, ticket_served=served is not None, ticket_reason=reason)

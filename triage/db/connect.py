@@ -81,3 +81,10 @@ def _refuse_another_file(engine: Engine, path: Path) -> None:
             return
         if now != opened[0]:
             raise DatabaseGone(f"{path} is not the database file opened (moved or replaced)")
+
+    @event.listens_for(engine, "do_connect")
+    def _no_new_file(_dialect: Any, _record: object, _args: object, _params: object) -> None:
+        # Opening a connection makes the file if it is missing: a new, empty database in the
+        # place of one moved away would take the moved file's log (-wal) with it.
+        if opened and _file_identity(path) != opened[0]:
+            raise DatabaseGone(f"{path} is not the database file opened (moved or replaced)")
