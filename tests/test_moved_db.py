@@ -108,3 +108,12 @@ async def test_the_board_says_its_file_was_replaced(tmp_path):
         said = "databasefilen er flyttet, slettet eller skiftet ud"
         assert await until(pilot, lambda: said in shown(app)), shown(app)
         assert "Tavlen kan ikke hente numrene lige nu" in shown(app)
+
+
+def test_the_overview_says_a_file_gone_in_danish_and_tries_again():
+    """The supervisor's overview on a file moved away: "tried again", not the store's English."""
+    from triage.overview import failure_kind
+
+    assert failure_kind(DatabaseGone("/x/triage.db is not the database file opened")) == (
+        "unavailable"
+    )

@@ -530,7 +530,7 @@ class TriageApp(TerminalApp):
         except Exception as error:  # noqa: BLE001 - the visit is written all the same
             served = self._served.get(ticket_id)  # finished before, the write failed: again
             if served is None:
-                reason = failure_text(error, self.lang)
+                reason = plain_reason(error, self.lang)
                 if not isinstance(error, QueueError):  # the database is down, not the ticket
                     self._unfinished[ticket_id] = moment
         if served is not None:

@@ -116,7 +116,7 @@ def failure_kind(error: BaseException) -> str | None:
         return "denied"
     if cause in ("corrupt", "not_db"):
         return "damaged"
-    if cause in ("locked", "cannot_open"):
+    if cause in ("locked", "cannot_open", "gone"):
         return "unavailable"
     import sqlite3
 
