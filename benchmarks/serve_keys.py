@@ -75,7 +75,7 @@ window.triageArm = () => { window.triageArmed = true; window.triageTimed = null;
 document.addEventListener("keydown", () => {
     if (!window.triageArmed) return;
     window.triageArmed = false;
-    window.triageTimed = {down: performance.now(), frames: [], painted: []};
+    window.triageTimed = {down: performance.now(), frames: [], painted: [], bytes: 0};
 }, true);
 const Socket = window.WebSocket;
 window.WebSocket = function (url, protocols) {
@@ -84,6 +84,7 @@ window.WebSocket = function (url, protocols) {
         const timed = window.triageTimed;
         if (typeof event.data === "string" || !timed) return;
         timed.frames.push(performance.now() - timed.down);
+        timed.bytes += event.data.byteLength;
         setTimeout(() => requestAnimationFrame(() => setTimeout(() => {
             timed.painted.push(performance.now() - timed.down);
         }, 0)), 0);
@@ -116,10 +117,11 @@ def percentile(values: list[float], share: float) -> float:
 
 
 class Timed:
-    """One key's times in ms: its first frame and its last (settled), and (browser) painted."""
+    """One key's times in ms: its first frame and its last (settled), and (browser) painted;
+    and the bytes of its screen updates (the same app at the same size: about the same)."""
 
-    def __init__(self, frames: list[float], painted: list[float] | None = None) -> None:
-        self.first, self.settled = frames[0], frames[-1]
+    def __init__(self, frames: list[float], size: int, painted: list[float] | None = None) -> None:
+        self.first, self.settled, self.size = frames[0], frames[-1], size
         self.first_painted = painted[0] if painted else None
         self.settled_painted = painted[-1] if painted else None
 
@@ -136,7 +138,7 @@ def browser_key(page: Page, key: str) -> Timed:
     timed = answer["result"].get("value")
     if not timed:
         raise AssertionError(f"no screen in the browser after {key!r}")
-    return Timed(timed["frames"], sorted(timed["painted"]))
+    return Timed(timed["frames"], timed["bytes"], sorted(timed["painted"]))
 
 
 class Terminal:
@@ -152,6 +154,7 @@ class Terminal:
         )  # fmt: skip
         os.close(follower)
         self.frames = 0  # frames ended so far
+        self.size = 0  # bytes read so far
         self.tail = b""  # the last bytes read, for a mark cut in two
 
     def read(self, timeout: float) -> float | None:
@@ -164,6 +167,7 @@ class Terminal:
         except OSError:  # the app has ended
             raise AssertionError("the terminal's desk ended") from None
         at = time.perf_counter()
+        self.size += len(data)
         seen = self.tail + data
         if SYNC_QUERY in seen:
             os.write(self.master, SYNC_YES)
@@ -180,6 +184,7 @@ class Terminal:
         while self.read(0) is not None:  # what came before the key is not its screen
             pass
         frames: list[float] = []
+        size = self.size
         pressed = time.perf_counter()
         os.write(self.master, AS_BYTES[key])
         while True:
@@ -190,7 +195,7 @@ class Terminal:
             frames += [(at - pressed) * 1000] * (self.frames - before)
         if not frames:
             raise AssertionError(f"no screen in the terminal after {key!r}")
-        return Timed(frames)
+        return Timed(frames, self.size - size)
 
     def close(self) -> None:
         self.process.terminate()
@@ -288,12 +293,16 @@ def run(page: Page, terminal: Terminal, rounds: int, keys: int, size: tuple[int,
         ("browser, first frame", [t.first for t in served]),
         ("browser, first painted", [t.first_painted or 0 for t in served]),
         ("terminal, first frame", [t.first for t in local]),
+        ("browser, arrival → painted", [(t.first_painted or 0) - t.first for t in served]),
         ("browser, settled", [t.settled for t in served]),
         ("browser, settled painted", [t.settled_painted or 0 for t in served]),
         ("terminal, settled", [t.settled for t in local]),
     )
     for name, values in rows:
         print(f"  {name:25} {summary(values)}")
+    for name, keys_timed in (("browser", served), ("terminal", local)):
+        size = statistics.median(t.size for t in keys_timed)
+        print(f"  {name + ',':9} screen updates per key: median {size / 1000:.1f} kB")
     for name, values in ratios.items():
         print(
             f"ratio of medians, {name + ':':15} {statistics.median(values):.2f}× "
