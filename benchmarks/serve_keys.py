@@ -300,6 +300,9 @@ def run(page: Page, terminal: Terminal, rounds: int, keys: int, size: tuple[int,
     )
     for name, values in rows:
         print(f"  {name:25} {summary(values)}")
+    # The served path's own cost: each browser key less the terminal's key next to it.
+    extra = [b.first - t.first for b, t in zip(served, local, strict=True)]
+    print(f"  {'browser − terminal, pairs':25} {summary(extra)} (the served path's own)")
     for name, keys_timed in (("browser", served), ("terminal", local)):
         size = statistics.median(t.size for t in keys_timed)
         print(f"  {name + ',':9} screen updates per key: median {size / 1000:.1f} kB")
