@@ -1,8 +1,8 @@
 """A served desk's keystroke-to-screen time in Chromium, beside the same keystroke in a terminal.
 
 Both sides run at once, the same desk at the same size on a throwaway SQLite database of its own,
-and take their keys in turn (browser, terminal, terminal, browser, …), so a busy moment on the
-machine falls on both alike:
+and take their keys in turn (which side goes first alternates), so a busy moment on the machine
+falls on both alike:
 
 - browser: `triage serve --role desk`, headless Chromium (the system's, /usr/bin/chromium) driven
   over the DevTools protocol. Timed in the page: from the key's `keydown` to the arrival of each
@@ -15,8 +15,9 @@ machine falls on both alike:
   emulator gets; its own drawing (at its next frame) is not measured, as no display exists here.
 
 A key's screen: `first` is its first frame (the new question is on screen), `settled` its last
-frame before 100 ms of quiet (the option's highlight follows in a second frame, in both). Keys
-alternate `1` (a question's first answer) and Backspace (back), the commonest keys at a desk.
+frame before 100 ms of quiet (both sides draw the options once more, unchanged, some 25 ms after
+the first frame). Keys alternate `1` (a question's first answer) and Backspace (back), the
+commonest keys at a desk.
 
 The like-for-like ratio is browser ÷ terminal up to the screen's bytes reaching what draws them
 (xterm.js in the page / the terminal emulator); the painted ratio adds the browser's wait for its
@@ -169,7 +170,7 @@ class Terminal:
         at = time.perf_counter()
         self.size += len(data)
         seen = self.tail + data
-        if SYNC_QUERY in seen:
+        if seen.count(SYNC_QUERY) > self.tail.count(SYNC_QUERY):  # once, not again from tail
             os.write(self.master, SYNC_YES)
         self.frames += seen.count(SYNC_END) - self.tail.count(SYNC_END)
         self.tail = seen[-16:]
