@@ -1,13 +1,15 @@
 """`triage serve` in a real browser: headless Chromium, driven over the Chrome DevTools protocol
 (its websocket), takes a ticket at the served kiosk and has it called and served at the served
-desk; the rows in the database are checked, and each page is kept as a screenshot (under
-tmp_path, and copied to $TRIAGE_SCREENSHOTS when that names a folder, e.g. for CI's artefacts).
+desk; the rows in the database are checked, and each page is kept as a screenshot: in the
+checkout's test-artefacts/ (git-ignored; CI keeps it as its artefacts), or in the folder
+$TRIAGE_SCREENSHOTS names (a relative one from the checkout; set but empty: none kept).
 Also the command's own refusals, each in a real subprocess."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import random
@@ -25,7 +27,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.conftest import SHIPPED
+from tests.conftest import ROOT, SHIPPED
 from triage import serve
 
 CHROMIUM = "/usr/bin/chromium"
@@ -256,12 +258,18 @@ def chromium(tmp_path) -> Iterator[Chromium]:
     browser.quit()
 
 
+def artefacts() -> Path | None:
+    """Where the browser test keeps its screenshots (tmp_path goes with the run)."""
+    folder = os.environ.get("TRIAGE_SCREENSHOTS", "test-artefacts")
+    return ROOT / folder if folder else None
+
+
 def keep(shot: Path) -> None:
-    """A screenshot as the test's artefact: also in $TRIAGE_SCREENSHOTS, when set."""
-    folder = os.environ.get("TRIAGE_SCREENSHOTS")
-    if folder:
-        Path(folder).mkdir(parents=True, exist_ok=True)
-        shutil.copy(shot, Path(folder) / shot.name)
+    """A screenshot as the test's artefact, copied to artefacts()."""
+    folder = artefacts()
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.copy(shot, folder / shot.name)
 
 
 def processes_naming(word: str) -> list[str]:
@@ -317,9 +325,13 @@ def test_a_ticket_from_the_served_kiosk_is_called_and_served_at_the_served_desk(
         *("serve", "--db", str(db), "--site", SITE),
         *("--port", str(base), "--role", "kiosk", "--role", "desk"),
     )
+    pages: dict[str, Page] = {}
+    kept = artefacts()
+    for old in kept.glob("serve-*.png") if kept is not None else ():
+        old.unlink()  # the artefacts show this run alone
     try:
         wait_for("triage serve", lambda: listening(base) and listening(base + 1))
-        kiosk = chromium.open(f"http://127.0.0.1:{serve.port_of('kiosk', base)}/")
+        kiosk = pages["kiosk"] = chromium.open(f"http://127.0.0.1:{serve.port_of('kiosk', base)}/")
         # Job (a touch on its button), postcode 1717 (Skelbækgade's own), register as
         # unemployed: a ticket in queue A.
         columns, lines, *_ = kiosk.cells()
@@ -333,7 +345,9 @@ def test_a_ticket_from_the_served_kiosk_is_called_and_served_at_the_served_desk(
         keep(kiosk.screenshot(tmp_path / "serve-kiosk.png"))
 
         # This browser's desk is chosen by its address (the others' default: skranke-1).
-        desk = chromium.open(f"http://127.0.0.1:{serve.port_of('desk', base)}/?desk=skranke-7")
+        desk = pages["desk"] = chromium.open(
+            f"http://127.0.0.1:{serve.port_of('desk', base)}/?desk=skranke-7"
+        )
 
         def called() -> list[dict]:
             desk.press("f6")  # again until the desk has read its queue; never twice a ticket
@@ -348,6 +362,11 @@ def test_a_ticket_from_the_served_kiosk_is_called_and_served_at_the_served_desk(
         keep(desk.screenshot(tmp_path / "serve-desk-served.png"))
         desk.close()
         kiosk.close()
+    except Exception:
+        for name, page in pages.items():  # what each page showed when it went wrong
+            with contextlib.suppress(Exception):
+                keep(page.screenshot(tmp_path / f"serve-{name}-failed.png"))
+        raise
     finally:
         out, err = stop(server)  # the pages are still open
     assert server.returncode == 0, err
@@ -370,6 +389,8 @@ def test_a_ticket_from_the_served_kiosk_is_called_and_served_at_the_served_desk(
         "serve-desk-served.png",
     ):
         assert (tmp_path / name).read_bytes().startswith(b"\x89PNG")
+        if kept is not None:
+            assert (kept / name).read_bytes() == (tmp_path / name).read_bytes()
 
 
 # --- the command's refusals and its command lines --------------------------------------------
