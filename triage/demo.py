@@ -595,14 +595,14 @@ class DemoHistory:
         return TICKETS.format(codes=codes)
 
     def counts_sql(
-        self, keys: tuple[str, ...], codes: str = "temp.demo_code", grouped: str | None = None
+        self, keys: tuple[str, ...], codes: str = "temp.demo_code"
     ) -> tuple[list[str], str]:
         """The codes in `codes` counted per `keys` (rollup key columns, or "month" for the first
         of the month): the columns it gives (the keys, local_weekday unless by month, then the
-        count) and its SELECT. Grouped by whole numbers first (`grouped_sql`), spelt out as
-        text after; `grouped` names a table that holds that grouping already."""
+        count) and its SELECT. Grouped by whole numbers first, spelt out as text after."""
         subset = tuple(c for c in ROUTE_COLUMNS if c in keys)
         by_hour = "local_hour" in keys
+        inner = ["c.slot" if by_hour else "c.day"]
         outer = {
             "local_date": "t.local_date",
             "local_hour": "t.hour",
@@ -614,43 +614,32 @@ class DemoHistory:
             "JOIN demo_slot t ON t.slot = g.slot" if by_hour else "JOIN demo_day t ON t.day = g.day"
         ]
         if "site_id" in keys:
+            inner.append("c.site")
             joins.append("JOIN demo_site s ON s.site = g.site")
             outer["site_id"] = "s.site_id"
         if "channel" in keys:
-            outer["channel"] = "CASE WHEN g.phone THEN 'phone' ELSE 'in_person' END"
-        if subset:
-            number = self._classes[subset]
-            joins.append(f"JOIN demo_class{number} r ON r.class = g.class{number}")
-            outer.update({c: f"r.{c}" for c in subset})
-        columns = list(keys) if "month" in keys else [*keys, "local_weekday"]
-        source = grouped or f"({self.grouped_sql(keys, codes)})"
-        spelt = ", ".join(f"{outer[c]} AS {c}" for c in columns)
-        if "month" in keys:  # days or hours first, then their months
-            return columns, (
-                f"SELECT {spelt}, SUM(g.n) AS visits FROM {source} g {' '.join(joins)} "
-                f"GROUP BY {', '.join(outer[c] for c in columns)}"
-            )
-        return columns, f"SELECT {spelt}, g.n AS visits FROM {source} g {' '.join(joins)}"
-
-    def grouped_sql(self, keys: tuple[str, ...], codes: str = "temp.demo_code") -> str:
-        """The codes in `codes` counted per `keys` in whole numbers (slot or day, site, phone,
-        route class, then the count n): what `counts_sql` spells out."""
-        subset = tuple(c for c in ROUTE_COLUMNS if c in keys)
-        inner = ["c.slot" if "local_hour" in keys else "c.day"]
-        if "site_id" in keys:
-            inner.append("c.site")
-        if "channel" in keys:
             inner.append("c.phone")
+            outer["channel"] = "CASE WHEN g.phone THEN 'phone' ELSE 'in_person' END"
         where = "true"
         if subset:
             number = self._classes[subset]
             inner.append(f"c.class{number}")
+            joins.append(f"JOIN demo_class{number} r ON r.class = g.class{number}")
+            outer.update({c: f"r.{c}" for c in subset})
             if "postcode" in subset:  # only visits that gave one
                 where = f"c.class{number} IS NOT NULL"
-        return (
+        columns = list(keys) if "month" in keys else [*keys, "local_weekday"]
+        grouped = (
             f"SELECT {', '.join(inner)}, COUNT(*) AS n FROM {codes} c WHERE {where} "
             f"GROUP BY {', '.join(inner)}"
         )
+        spelt = ", ".join(f"{outer[c]} AS {c}" for c in columns)
+        if "month" in keys:  # days or hours first, then their months
+            return columns, (
+                f"SELECT {spelt}, SUM(g.n) AS visits FROM ({grouped}) g {' '.join(joins)} "
+                f"GROUP BY {', '.join(outer[c] for c in columns)}"
+            )
+        return columns, f"SELECT {spelt}, g.n AS visits FROM ({grouped}) g {' '.join(joins)}"
 
     def write_batches(
         self,
@@ -658,14 +647,11 @@ class DemoHistory:
         groupings: tuple[tuple[str, ...], ...],
         sums: tuple[str, ...] = (),
         stop: threading.Event | None = None,
-        coded: frozenset[int] = frozenset(),
     ) -> Iterator[tuple[Path, int]]:
         """Make the history as batch files in `directory`, one SQLite file per chunk, and yield
         each (path, visits) when it is complete. A file holds the chunk's codes (demo_code),
-        for each of `groupings` its counts (table count<i>: the columns of `counts_sql`; for
-        the positions in `coded`, the whole numbers of `grouped_sql`, for the loader to spell
-        out), and for each of `sums` (SELECTs over those counts, as batch.count<i>) its rows
-        (sum<j>).
+        for each of `groupings` its counts (table count<i>: the columns of `counts_sql`), and
+        for each of `sums` (SELECTs over those counts, as batch.count<i>) its rows (sum<j>).
         Made in a connection of its own, so a loader can spell out one batch while this makes
         the next: SQLite lets two connections work at once, one connection never does."""
         connection = sqlite3.connect(":memory:", isolation_level=None)
@@ -683,10 +669,7 @@ class DemoHistory:
                 cursor.execute(f"CREATE TABLE batch.demo_code {columns}")
                 made = self.make_codes(cursor, chunk, "batch.demo_code")
                 for index, keys in enumerate(groupings):
-                    if index in coded:
-                        counted = self.grouped_sql(keys, "batch.demo_code")
-                    else:
-                        _, counted = self.counts_sql(keys, "batch.demo_code")
+                    _, counted = self.counts_sql(keys, "batch.demo_code")
                     cursor.execute(f"CREATE TABLE batch.count{index} AS {counted}")
                 for index, summed in enumerate(sums):
                     cursor.execute(f"CREATE TABLE batch.sum{index} AS {summed}")

@@ -8,7 +8,6 @@ import tempfile
 import threading
 from collections.abc import Callable
 from contextlib import suppress
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -53,14 +52,14 @@ def load_demo(
         summed_select(keys, f"batch.count{counted.index(source)}", "sqlite")
         for _, keys, source in SUMMED
     )
-    # Counts no sum reads come as whole numbers, spelt out here as they are added: the
-    # thread making the history is the slower one, and visit_daily's counts (some 0.4 rows
-    # a visit) cost it as much to spell out and write as to count.
-    coded = frozenset(
-        index
-        for index, table in enumerate(counted)
-        if table not in {source for *_, source in SUMMED}
-    )
+    add_counts = [  # the batch's counts, then its sums
+        add_sql(table, keys, f"SELECT * FROM batch.count{index} WHERE true")
+        for index, (table, keys) in enumerate(COUNTED)
+    ]
+    add_counts += [
+        add_sql(table, keys, f"SELECT * FROM batch.sum{index} WHERE true")
+        for index, (table, keys, _) in enumerate(SUMMED)
+    ]
     from triage.demo import TICKET_COLUMNS
 
     store.engine.dispose()  # our own idle connections would keep the database in WAL
@@ -71,21 +70,7 @@ def load_demo(
         cursor.execute("PRAGMA temp_store = MEMORY")
         # Tickets a kiosk issued before the load stay if it fails (visits: there were none).
         tickets_before = cursor.execute("SELECT COALESCE(MAX(id), 0) FROM visit_ticket").fetchone()
-        history.prepare(cursor, groupings)  # the plan, to spell out the codes and counts
-        add_counts = [  # the batch's counts, then its sums
-            add_sql(
-                table,
-                keys,
-                history.counts_sql(keys, grouped=f"batch.count{index}")[1] + " WHERE true"
-                if index in coded
-                else f"SELECT * FROM batch.count{index} WHERE true",
-            )
-            for index, (table, keys) in enumerate(COUNTED)
-        ]
-        add_counts += [
-            add_sql(table, keys, f"SELECT * FROM batch.sum{index} WHERE true")
-            for index, (table, keys, _) in enumerate(SUMMED)
-        ]
+        history.prepare(cursor)  # the plan, to spell out the codes
         raw.commit()
         select_visits, params = history.visit_select("batch.demo_code")
         insert_tickets = (
@@ -96,8 +81,9 @@ def load_demo(
         with suppress(sqlite3.OperationalError):
             journal = cursor.execute("PRAGMA main.journal_mode = TRUNCATE").fetchone()[0]
         with tempfile.TemporaryDirectory(prefix="triage-demo-") as scratch:
-            make = partial(history.write_batches, coded=coded)
-            for path, made in _made_alongside(make, Path(scratch), groupings, sums):
+            for path, made in _made_alongside(
+                history.write_batches, Path(scratch), groupings, sums
+            ):
                 cursor.execute("ATTACH ? AS batch", (str(path),))
                 try:
                     cursor.execute("BEGIN IMMEDIATE")
