@@ -73,6 +73,39 @@ def test_same_visit_twice_is_counted_once(store, flow):
     assert len(store.visits()) == 1
 
 
+def test_a_desk_visit_is_stored_as_a_batch_stores_it(store, flow):
+    """A desk's one visit goes straight to the driver; a batch (spool, imports) through
+    SQLAlchemy's insert: the same row either way, NULLs, booleans and times included."""
+    kinds = [
+        make_visit(flow),  # postcode, handled elsewhere
+        make_visit(flow, answers=("1", "1"), channel="phone"),  # no postcode
+        {**make_visit(flow), "wait_s": 125, "service_s": 300},  # called from the queue
+    ]
+    for number, visit in enumerate(kinds):
+        one = {**visit, "visit_id": f"one{number:029d}"}
+        batch = [{**visit, "visit_id": f"batch{number}{k:026d}"} for k in range(2)]
+        assert store.record(one) == "saved"
+        assert store.insert_many(batch) == 2
+    columns = "local_date, at_utc, local_hour, local_weekday, site_id, desk, channel, outcome_id, "
+    columns += "destination_id, destinations, handled_here, path, postcode, postcode_site_id, "
+    columns += "flow_version, duration_s, demo, voided_utc, voided_desk, wait_s, service_s"
+    with store.engine.connect() as conn:
+        rows = conn.execute(text(f"SELECT visit_id, {columns} FROM visit ORDER BY id")).all()
+        stored_as = conn.execute(
+            text(f"SELECT COUNT(*) FROM (SELECT DISTINCT {columns} FROM visit) AS kinds")
+        ).scalar()
+    by_id = {row[0]: tuple(row[1:]) for row in rows}
+    assert stored_as == len(kinds)
+    for number in range(len(kinds)):
+        one = by_id[f"one{number:029d}"]
+        assert one == by_id[f"batch{number}{0:026d}"] == by_id[f"batch{number}{1:026d}"]
+    assert [row[-2:] for row in by_id.values()][-1] == (125, 300)
+    if store.dialect == "sqlite":  # the text SQLite keeps: as SQLAlchemy writes it
+        with sqlite3.connect(store.engine.url.database) as raw:
+            texts = raw.execute("SELECT DISTINCT at_utc, local_date FROM visit").fetchall()
+        assert texts == [("2026-11-23 11:00:00.000000", "2026-11-23")]
+
+
 def test_void_keeps_the_row_and_says_when_and_where(store, flow):
     visit = make_visit(flow)
     store.record(visit)

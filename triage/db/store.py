@@ -86,6 +86,7 @@ class Store:
             spool_dir or paths.user_data_dir() / "spool", desk, database=database_identity(db)
         )
         self._lock = threading.Lock()  # one write at a time from this process
+        self._one_visit: tuple[str, list[tuple[str, Any]]] | None = None
         self.opened = False
 
     @property
@@ -166,12 +167,40 @@ class Store:
     # --- writing -----------------------------------------------------------------
 
     def _insert_ignoring_known(self, conn, rows: list[dict]) -> None:
+        if len(rows) == 1:  # a desk's visit: written straight to the driver (see _one_visit)
+            sql, processors = self._one_visit or self._make_one_visit()
+            row = rows[0]
+            conn.exec_driver_sql(
+                sql, {name: (p(row[name]) if p else row[name]) for name, p in processors}
+            )
+            return
         if self.dialect == "postgresql":
             from sqlalchemy.dialects.postgresql import insert
         else:
             from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]  # same API
         statement = insert(table_of(Visit)).on_conflict_do_nothing(index_elements=["visit_id"])
         conn.execute(statement, rows)
+
+    def _make_one_visit(self) -> tuple[str, list[tuple[str, Any]]]:
+        """The INSERT of one visit as the driver's own SQL, and each column's conversion to the
+        driver's value (SQLAlchemy's own, so the row is stored exactly as its insert stores it).
+        Made once: building and compiling the insert each time cost as much as a desk's commit
+        paying for every rollup."""
+        dialect = self.engine.dialect
+        table = table_of(Visit)
+        names = FIELDS + QUEUE_FIELDS
+        mark = "%({})s" if dialect.paramstyle == "pyformat" else ":{}"
+        sql = (
+            f"INSERT INTO visit ({', '.join(names)}) "
+            f"VALUES ({', '.join(mark.format(name) for name in names)}) "
+            "ON CONFLICT (visit_id) DO NOTHING"
+        )
+        processors = [
+            (name, table.c[name].type.dialect_impl(dialect).bind_processor(dialect))
+            for name in names
+        ]
+        self._one_visit = (sql, processors)
+        return self._one_visit
 
     def _void_in(self, conn, visit_id: str, desk: str, when: datetime) -> int:
         result = conn.execute(
