@@ -85,3 +85,24 @@ def test_a_failed_overview_leaves_the_connection_fit_for_the_next(store, flow, m
     assert overview(store, flow.sites, *PERIOD, NOW).summary.total == 1
     add(store, flow, "jc-nord", 2, 9)
     assert overview(store, flow.sites, *PERIOD, NOW).summary.total == 2
+
+
+def test_a_refresh_counts_what_changed_since_the_one_before(store, flow):
+    """A refresh sends the queries of the one before ahead (PostgreSQL): after visits that
+    move the busiest hours, add a site and a day, it shows exactly what an overview that
+    remembers nothing shows."""
+    import triage.db.queries as queries
+    from triage.overview import overview
+
+    for day, site in ((1, "jc-nord"), (2, "jc-skelbaek")):
+        add(store, flow, site, day, 9)
+    before = overview(store, flow.sites, *PERIOD, NOW)
+    for hour in (11, 11, 11):
+        add(store, flow, "jc-musvaage", 14, hour)
+    add(store, flow, "jc-nord", 1, 12)
+    refreshed = overview(store, flow.sites, *PERIOD, NOW)
+    queries._ASKED_BEFORE.clear()
+    fresh = overview(store, flow.sites, *PERIOD, NOW)
+    assert refreshed == fresh
+    assert (before.summary.total, refreshed.summary.total) == (2, 6)
+    assert refreshed.busiest_by_site["jc-musvaage"]["visits"] == 3

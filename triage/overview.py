@@ -172,8 +172,10 @@ def overview(
     """Everything the supervisor's screen shows. The (site, weekday, hour) counts serve both the
     heat map and the busiest hours; the (date, site, demo) counts the trend, the demo mark and
     the shares over time (read for every site: a share is against all jobcentres)."""
-    with one_reading(store):  # one connection, one moment: see queries.one_reading
-        return _overview(store, sites, start, end, now, filters or Filters())
+    filters = filters or Filters()
+    # One connection, one moment, and the queries of the refresh before sent together.
+    with one_reading(store, again=("overview", start, end, now.date(), filters)):
+        return _overview(store, sites, start, end, now, filters)
 
 
 def _overview(

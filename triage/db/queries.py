@@ -6,12 +6,13 @@ compiling a statement cost more than running it, and the overview runs several."
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from functools import cache, lru_cache
+from threading import Lock
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import text
@@ -292,47 +293,91 @@ def hour_peaks(
 def _fetched(store: Store, query: str, params: dict) -> Sequence[Any]:
     """A counting query's rows from the driver's own cursor: plain tuples, without the result
     objects that cost more than a small query itself (the overview runs several). Inside
-    one_reading on the connection it holds, else on one of its own."""
-    held = _READING.get()
-    raw = held if held is not None else store.engine.raw_connection()
+    one_reading on the connection it holds (the rows maybe on their way already), else on one
+    of its own."""
+    reading = _READING.get()
+    if reading is not None:
+        return reading.fetched(query, params)
+    raw = store.engine.raw_connection()
     try:
         cursor = raw.cursor()
         cursor.execute(query, params)
         return cursor.fetchall()
     finally:
-        if held is None:
-            raw.close()
+        raw.close()
+
+
+def _asked(query: str, params: dict) -> tuple:
+    """A query with its parameters, as a key (PostgreSQL's array parameters as tuples)."""
+    return query, tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in params.items())
+
+
+class _Reading:
+    """one_reading's connection, the queries asked on it, and those sent ahead."""
+
+    def __init__(self, raw: Any) -> None:
+        self.raw = raw
+        self.asked: list[tuple[str, dict]] = []
+        self.sent: dict[tuple, Any] = {}  # cursors whose rows are on their way
+
+    def send(self, query: str, params: dict) -> None:
+        cursor = self.raw.cursor()
+        cursor.execute(query, params)  # in pipeline mode: sent, not waited for
+        self.sent[_asked(query, params)] = cursor
+
+    def fetched(self, query: str, params: dict) -> Sequence[Any]:
+        self.asked.append((query, params))
+        cursor = self.sent.pop(_asked(query, params), None) if self.sent else None
+        if cursor is None:
+            cursor = self.raw.cursor()
+            cursor.execute(query, params)
+        return cursor.fetchall()
 
 
 # The connection one_reading holds for the counting queries inside it, if any.
-_READING: ContextVar[Any] = ContextVar("reading", default=None)
+_READING: ContextVar[_Reading | None] = ContextVar("reading", default=None)
+# What each repeated reading (one_reading's `again`) asked the last time, the latest few.
+_ASKED_BEFORE: dict[Hashable, list[tuple[str, dict]]] = {}
+_REMEMBERED = 16
+_ASKED_LOCK = Lock()  # views refresh in worker threads
 
 
 @contextmanager
-def one_reading(store: Store) -> Iterator[None]:
+def one_reading(store: Store, again: Hashable | None = None) -> Iterator[None]:
     """The counting queries inside share one connection and one read-only transaction: every
     figure of a view counted at the same moment while desks write, and on PostgreSQL one
     round trip a query over the network, where a connection of its own costs four or five
     (the pool's ping, BEGIN, the query, ROLLBACK). There the connection works in pipeline
-    mode, so BEGIN travels with the first query and ROLLBACK needs no trip of its own."""
+    mode, so BEGIN travels with the first query and ROLLBACK needs no trip of its own; and a
+    view refreshed with the same `again` (the overview, every few seconds) sends the queries it
+    asked the time before all at once, so their rows come back in one round trip. A query asked
+    as sent takes its rows; one not sent (the busiest hours moved) is asked then."""
     if _READING.get() is not None:  # inside another: that one's connection and moment
         yield
         return
-    raw = store.engine.raw_connection()
-    token = _READING.set(raw)
+    reading = _Reading(store.engine.raw_connection())
+    token = _READING.set(reading)
     try:
         if store.dialect == "postgresql":
-            with _pg_snapshot(raw):
+            with _pg_snapshot(reading.raw):
+                for query, params in _ASKED_BEFORE.get(again, ()) if again is not None else ():
+                    reading.send(query, params)
                 yield
         else:
-            raw.execute("BEGIN")  # a read transaction: one WAL snapshot for every query
+            reading.raw.execute("BEGIN")  # a read transaction: one WAL snapshot for every query
             try:
                 yield
             finally:
-                raw.rollback()
+                reading.raw.rollback()
+        if again is not None and store.dialect == "postgresql":
+            with _ASKED_LOCK:  # the latest last, the oldest dropped
+                _ASKED_BEFORE.pop(again, None)
+                _ASKED_BEFORE[again] = reading.asked
+                while len(_ASKED_BEFORE) > _REMEMBERED:
+                    del _ASKED_BEFORE[next(iter(_ASKED_BEFORE))]
     finally:
         _READING.reset(token)
-        raw.close()
+        reading.raw.close()
 
 
 @contextmanager
