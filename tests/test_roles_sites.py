@@ -14,7 +14,7 @@ from triage.db.errors import db_cause
 from triage.db.store import Store
 from triage.desklog import DeskLog
 from triage.overview import failure_kind, overview
-from triage.queue import QueueError, Tickets
+from triage.queue import QueueError, Tickets, today_of
 from triage.visits import KIOSK_DESK, visit_from_result
 from triage.walk import route
 
@@ -151,11 +151,22 @@ def test_the_first_ticket_of_a_day_drops_earlier_numbers_at_every_site(sites):
     owner = Tickets(sites.store("postgres"))  # the superuser: as before the roles
     earlier = [owner.issue(site, "A", "money", now=yesterday).ticket_id for site in (SITE, NORD)]
     assert [ticket_row(sites, i)[3] for i in earlier] == [1, 1]
-    Tickets(sites.store(f"{sites.prefix}_kn", KIOSK_DESK)).issue(NORD, "A", "money")
+    kiosk_store = sites.store(f"{sites.prefix}_kn", KIOSK_DESK)
+    today = Tickets(kiosk_store).issue(NORD, "A", "money")
     assert [ticket_row(sites, i)[3] for i in earlier] == [None, None]
     with sites.superuser() as conn:
         clocks = conn.execute("SELECT count(*) FROM visit_ticket WHERE clock_utc IS NOT NULL")
         assert clocks.fetchone() == (1,)  # today's ticket only
+    # A mark far ahead, written by hand, drops no number of today's and is kept to today.
+    with kiosk_store.engine.begin() as conn:
+        conn.exec_driver_sql("DELETE FROM triage_meta WHERE key = 'ticket_numbers_from'")
+        conn.exec_driver_sql(
+            "INSERT INTO triage_meta (key, value) VALUES ('ticket_numbers_from', '2999-01-01')"
+        )
+    assert ticket_row(sites, today.ticket_id)[3] == 1
+    with sites.superuser() as conn:
+        kept = "SELECT value FROM triage_meta WHERE key = 'ticket_numbers_from'"
+        assert conn.execute(kept).fetchone() == (today_of().isoformat(),)
 
 
 def test_an_upgrade_keeps_the_roles_without_applying_them_again(sites, flow, tmp_path):

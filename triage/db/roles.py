@@ -36,6 +36,7 @@ from triage.db.rollups import EVERY_ROLLUP
 from triage.db.schema import schema_transaction
 from triage.db.store import Store
 from triage.desklog import UNDO_MINUTES
+from triage.model import LOCAL_ZONE
 from triage.queue import NUMBERS_FROM
 from triage.visits import KIOSK_DESK
 
@@ -235,22 +236,25 @@ def roles_sql(prefix: str = DEFAULT_PREFIX, schema: str = "public") -> list[tupl
         ("visit_ticket", "supervisor_reads_tickets", f"FOR SELECT TO {supervisor} USING (true)"),
     ]
     forget = "triage_forget_ticket_numbers"
+    today = f"(now() AT TIME ZONE {_quoted(LOCAL_ZONE.key)})::date"  # the tickets' local day
     steps += [
         (
             "The first ticket of a day drops the earlier days' numbers at every site, though "
             "a desk or kiosk sees only its own site's tickets: the owner does it as the day's "
-            "mark is written.",
+            "mark is written. A mark past today (by the server's clock) is kept to today: no "
+            "desk drops today's numbers, or stops the days after from dropping theirs.",
             f"CREATE OR REPLACE FUNCTION {forget}() RETURNS trigger LANGUAGE plpgsql "
             f"SECURITY DEFINER SET search_path = {schema}, pg_temp AS $$ BEGIN "
+            f"NEW.value := LEAST(NEW.value::date, {today})::text; "
             "UPDATE visit_ticket SET number = NULL, clock_utc = NULL "
             "WHERE local_date < NEW.value::date "
-            "AND (number IS NOT NULL OR clock_utc IS NOT NULL); RETURN NULL; END $$",
+            "AND (number IS NOT NULL OR clock_utc IS NOT NULL); RETURN NEW; END $$",
         ),
         ("", f"ALTER FUNCTION {forget}() OWNER TO {owner}"),
         ("", f"DROP TRIGGER IF EXISTS {forget} ON triage_meta"),
         (
             "",
-            f"CREATE TRIGGER {forget} AFTER INSERT ON triage_meta FOR EACH ROW "
+            f"CREATE TRIGGER {forget} BEFORE INSERT ON triage_meta FOR EACH ROW "
             f"WHEN (NEW.key = {_quoted(NUMBERS_FROM)}) EXECUTE FUNCTION {forget}()",
         ),
         (
