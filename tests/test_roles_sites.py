@@ -14,7 +14,7 @@ from triage.db.errors import db_cause
 from triage.db.store import Store
 from triage.desklog import DeskLog
 from triage.overview import failure_kind, overview
-from triage.queue import QueueError, Tickets, today_of
+from triage.queue import QueueError, Tickets, board_view, today_of
 from triage.visits import KIOSK_DESK, visit_from_result
 from triage.walk import route
 
@@ -106,6 +106,8 @@ def test_a_kiosk_only_issues_tickets_and_logs_its_referrals_at_its_own_site(site
     assert denied(lambda: kiosk.issue(NORD, "A", "money"))
     assert denied(lambda: kiosk.call_next(SITE, KIOSK_DESK))
     Tickets(sites.store(f"{sites.prefix}_a")).call_next(SITE, "skranke-1")
+    board = board_view(kiosk, SITE, 5)  # a board may use its site's kiosk login
+    assert [call.desk for call in board.calls] == ["skranke-1"]
     assert denied(lambda: kiosk.finish(issued.ticket_id, "skranke-1"))
     assert denied(lambda: kiosk.recall(issued.ticket_id, "skranke-1"))
     for statement in (
