@@ -2,7 +2,7 @@
 throwaway server over loopback (fsync on) through a simulated busy morning.
 
     python benchmarks/many_sites.py [--sites 30] [--desks 10] [--kiosks 30] [--minutes 3]
-                                    [--scale 60] [--workers 10]
+                                    [--scale 60] [--workers 10] [--history-days 365]
 
 Sites: 30 generated site ids (bench-01 …) in a copy of data/ in a temporary folder, each with
 one queue A, so every site has its own line and the overview knows every site.
@@ -31,6 +31,10 @@ never called) and double (called more than once), both must be 0; the commit p99
 median; then the supervisor's overview (triage.overview) for this year and for today on that
 database, against a raw query over the hourly rollup. Goal: 0 lost, 0 double, commit p99 ≤ 5×
 the raw INSERT commit's p99.
+
+--history-days N first loads N days of demo visits up to today (--per-day an ordinary Tuesday,
+2537: the density of the 5 M history of benchmarks/footfall.py), so the overview is also timed
+on a large history (a year: about 490,000 visits); --minutes 0 times the overview alone.
 """
 
 from __future__ import annotations
@@ -315,6 +319,44 @@ def database_counts(dsn: str) -> dict:
     return {"visits": visits, "states": states}
 
 
+def load_history(dsn: str, url: str, data: Path, folder: Path, days: int, per_day: int) -> int:
+    """Demo visits of the last `days` days (as `triage demo` makes them, `per_day` an ordinary
+    Tuesday) loaded into the PostgreSQL database: made on SQLite first (the demo's fast path is
+    SQLite's own), copied over with COPY while the rollup triggers are off, and the rollups then
+    counted from the visits by the store's repair (what `triage check --repair` does)."""
+    import sqlite3
+
+    import psycopg
+
+    from triage.db.store import Store
+    from triage.demo import DemoHistory
+    from triage.load import load_or_raise
+    from triage.visits import FIELDS
+
+    made = folder / "history.db"
+    demo = Store(made, spool_dir=folder / "spool")
+    demo.open()
+    today = date.today()
+    demo.load_demo(DemoHistory(load_or_raise(data), days, 2006, per_day, today))
+    demo.dispose()
+    columns = ", ".join(FIELDS)
+    copied = 0
+    with sqlite3.connect(made) as source, psycopg.connect(dsn) as conn:
+        conn.execute("ALTER TABLE visit DISABLE TRIGGER USER")
+        with conn.cursor().copy(f"COPY visit ({columns}) FROM STDIN") as copy:
+            for row in source.execute(f"SELECT {columns} FROM visit ORDER BY id"):  # noqa: S608
+                copy.write_row(row)
+                copied += 1
+        conn.execute("ALTER TABLE visit ENABLE TRIGGER USER")
+        conn.commit()
+    store = Store(url, spool_dir=folder / "spool")
+    store.open()
+    store.repair()
+    store.dispose()
+    made.unlink()
+    return copied
+
+
 def overview_times(url: str, dsn: str, data: Path, folder: Path, runs: int) -> list[str]:
     """The overview for this year and for today on that database, beside a raw query over the
     hourly rollup (site × hour, this year)."""
@@ -386,8 +428,14 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=60.0, help="simulated seconds a second")
     parser.add_argument("--workers", type=int, default=10, help="desk processes")
     parser.add_argument("--runs", type=int, default=15, help="overview timings")
+    parser.add_argument("--history-days", type=int, default=0, help="demo history first")
+    parser.add_argument("--per-day", type=int, default=2537, help="demo visits, a Tuesday")
     args = parser.parse_args()
     args.kiosks = min(args.kiosks, args.sites)
+    import psycopg
+
+    from triage.db.store import Store
+
     server = Server().pg
     with tempfile.TemporaryDirectory(prefix="triage-many-") as tmp:
         folder = Path(tmp)
@@ -397,9 +445,21 @@ def main() -> None:
             server.start()
             url = server.create_database("many")
             dsn = f"host=127.0.0.1 port={server.port} user=postgres dbname=many"
-            found = run(url, dsn, args, folder)
-            counts = database_counts(dsn)
-            report(args, found, counts)
+            if args.history_days:
+                made = Store(url, spool_dir=folder / "spool")
+                made.open()
+                made.dispose()
+                began = time.monotonic()
+                loaded = load_history(dsn, url, data, folder, args.history_days, args.per_day)
+                print(
+                    f"history: {loaded:,} demo visits of {args.history_days} days loaded in "
+                    f"{time.monotonic() - began:.0f} s"
+                )
+            if args.minutes > 0:
+                found = run(url, dsn, args, folder)
+                report(args, found, database_counts(dsn))
+            with psycopg.connect(dsn, autocommit=True) as conn:
+                conn.execute("VACUUM ANALYZE")  # as autovacuum keeps the tables, soon after
             for line in overview_times(url, dsn, data, folder, args.runs):
                 print(f"  {line}")
         finally:

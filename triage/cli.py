@@ -2321,9 +2321,17 @@ def cmd_db_roles(args: argparse.Namespace) -> int:
         return 1
     finally:
         store.dispose()
-    owner, desk, supervisor = role_names(args.prefix)
+    owner, desk, supervisor, kiosk = role_names(args.prefix)
     print(
-        t("roles_applied", lang, db=_db_label(args), owner=owner, desk=desk, supervisor=supervisor)
+        t(
+            "roles_applied",
+            lang,
+            db=_db_label(args),
+            owner=owner,
+            desk=desk,
+            supervisor=supervisor,
+            kiosk=kiosk,
+        )
     )
     return 0
 

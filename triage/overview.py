@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from triage.db.errors import db_cause
-from triage.db.queries import as_date, day_rows
+from triage.db.queries import as_date, day_rows, one_reading
 from triage.db.store import Store
 from triage.i18n import count, t
 from triage.sites import Sites
@@ -173,6 +173,14 @@ def overview(
     heat map and the busiest hours; the (date, site, demo) counts the trend, the demo mark and
     the shares over time (read for every site: a share is against all jobcentres)."""
     filters = filters or Filters()
+    # One connection, one moment, and the queries of the refresh before sent together.
+    with one_reading(store, again=("overview", start, end, now.date(), filters)):
+        return _overview(store, sites, start, end, now, filters)
+
+
+def _overview(
+    store: Store, sites: Sites, start: date, end: date, now: datetime, filters: Filters
+) -> Overview:
     hours = visit_counts(store, start, end, HOURS, filters=filters)
     heat: dict[str, dict[tuple[int, int], int]] = {}
     for (site, weekday, hour), visits in hours.items():

@@ -1,22 +1,27 @@
-"""Least privilege on PostgreSQL: the SQL for three NOLOGIN group roles, and running it.
+"""Least privilege on PostgreSQL: the SQL for four NOLOGIN group roles, and running it.
 
 - owner (`<prefix>_owner`): owns the tables and the rollup trigger function; migrates.
-- desk (`<prefix>_desk`): registers visits and tickets, calls and finishes tickets, voids only
-  its own desk's visits within the undo window. Reads only its own visits; deletes nothing;
-  cannot touch a rollup (the trigger that keeps them runs as the owner).
+- desk (`<prefix>_desk`): registers visits and tickets, calls, recalls and finishes the tickets
+  of its own site only, voids only its own desk's visits within the undo window. Reads only its
+  own visits and its site's tickets; deletes nothing; cannot touch a rollup (the trigger that
+  keeps them runs as the owner).
+- kiosk (`<prefix>_kiosk`): issues tickets at its own site and registers its own referrals
+  (visits in the desk name "kiosk"); calls, changes and deletes nothing. A kiosk stands in a
+  public hall, so its password is the one most likely to leak: it can do least.
 - supervisor (`<prefix>_supervisor`): reads everything (rollups, visits, tickets); writes nothing.
 
-A desk's identity is its login role: each desk logs in as its own role, a member of the desk
-group, listed in the table `desk_login` (login → site and desk). Row-level security compares a
-visit's site and desk with that row for `current_user`. A session setting (SET triage.desk = …)
-would not do: any desk may set it to any other desk's name, so it would prove nothing to the
-database. A login is proven by its password (or the server's sign-on) and cannot be changed
-within the session.
+A desk's or kiosk's identity is its login role: each logs in as its own role, a member of the
+desk or the kiosk group, listed in the table `desk_login` (login → site and desk; a kiosk's
+desk is "kiosk"). Row-level security compares a visit's site and desk, and a ticket's site,
+with that row for `current_user`. A session setting (SET triage.desk = …) would not do: any
+desk may set it to any other desk's name, so it would prove nothing to the database. A login
+is proven by its password (or the server's sign-on) and cannot be changed within the session.
 
 The rules live in the database, so they hold for anyone with a desk's password, with or
-without triage. Run the SQL again after each upgrade: new tables get their grants, and opening
-an upgraded database puts the trigger function back as its creator's (CREATE OR REPLACE resets
-SECURITY DEFINER).
+without triage. Applying them records their prefix (triage_meta `roles_prefix`), and opening a
+database that needs an upgrade applies them again in the same transaction (keep_roles): new
+tables get their grants, and the rollup trigger function, made anew by the upgrade (CREATE OR
+REPLACE resets SECURITY DEFINER), runs as the owner again.
 """
 
 from __future__ import annotations
@@ -24,14 +29,16 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 
 from triage.db.models import TABLE_NAMES
 from triage.db.rollups import EVERY_ROLLUP
 from triage.db.schema import schema_transaction
 from triage.db.store import Store
 from triage.desklog import UNDO_MINUTES
+from triage.model import LOCAL_ZONE
 from triage.queue import NUMBERS_FROM
+from triage.visits import KIOSK_DESK
 
 DEFAULT_PREFIX = "triage"
 # Role names are cluster-wide: a prefix keeps two installations (test, production) apart.
@@ -57,18 +64,21 @@ TICKET_COLUMNS_DESK_UPDATES = (
 # Tables with a serial id the desk inserts into.
 DESK_SEQUENCES = ("visit_id_seq", "visit_ticket_id_seq")
 DAY_ROLLUP = "visit_day"
+# Where applying the roles notes their prefix, so an upgrade can apply them again.
+ROLES_PREFIX_KEY = "roles_prefix"
 
 
 class Roles(NamedTuple):
     owner: str
     desk: str
     supervisor: str
+    kiosk: str
 
 
 def role_names(prefix: str = DEFAULT_PREFIX) -> Roles:
     if not PREFIX_PATTERN.fullmatch(prefix):
         raise ValueError(f"a role prefix is a-z, digits and _, at most 40: {prefix!r}")
-    return Roles(f"{prefix}_owner", f"{prefix}_desk", f"{prefix}_supervisor")
+    return Roles(f"{prefix}_owner", f"{prefix}_desk", f"{prefix}_supervisor", f"{prefix}_kiosk")
 
 
 def _quoted(value: str) -> str:
@@ -78,7 +88,7 @@ def _quoted(value: str) -> str:
 def roles_sql(prefix: str = DEFAULT_PREFIX, schema: str = "public") -> list[tuple[str, str]]:
     """The statements, each with a comment saying why: (comment, SQL). Safe to run again: it
     makes the grants and policies exactly these, whatever was there."""
-    owner, desk, supervisor = role_names(prefix)
+    owner, desk, supervisor, kiosk = role_names(prefix)
     schema = '"' + schema.replace('"', '""') + '"'  # the tables' schema, as an identifier
     tables = sorted(TABLE_NAMES)
     all_tables = ", ".join([*tables, DESK_LOGIN])
@@ -87,9 +97,12 @@ def roles_sql(prefix: str = DEFAULT_PREFIX, schema: str = "public") -> list[tupl
         f"(site_id, desk) IN (SELECT l.site_id, l.desk FROM {DESK_LOGIN} l "
         "WHERE l.login = current_user)"
     )
+    own_site = f"site_id IN (SELECT l.site_id FROM {DESK_LOGIN} l WHERE l.login = current_user)"
+    writers = f"{desk}, {kiosk}"
+    everyone = f"{desk}, {kiosk}, {supervisor}"
     steps: list[tuple[str, str]] = [
         (
-            "The three group roles; nobody logs in as them. Whoever runs this joins the owner.",
+            "The four group roles; nobody logs in as them. Whoever runs this joins the owner.",
             "DO $$ BEGIN\n"
             + "".join(
                 f"  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = {_quoted(role)}) THEN\n"
@@ -97,7 +110,7 @@ def roles_sql(prefix: str = DEFAULT_PREFIX, schema: str = "public") -> list[tupl
                 f"  ELSIF (SELECT rolcanlogin FROM pg_roles WHERE rolname = {_quoted(role)}) THEN\n"
                 f"    ALTER ROLE {role} NOLOGIN;\n"
                 "  END IF;\n"
-                for role in (owner, desk, supervisor)
+                for role in (owner, desk, supervisor, kiosk)
             )
             + f"  IF NOT pg_has_role(current_user, {_quoted(owner)}, 'MEMBER') THEN\n"
             f"    GRANT {owner} TO CURRENT_USER;\n"
@@ -109,7 +122,7 @@ def roles_sql(prefix: str = DEFAULT_PREFIX, schema: str = "public") -> list[tupl
             f"REVOKE CREATE ON SCHEMA {schema} FROM PUBLIC",
         ),
         ("", f"GRANT USAGE, CREATE ON SCHEMA {schema} TO {owner}"),
-        ("", f"GRANT USAGE ON SCHEMA {schema} TO {desk}, {supervisor}"),
+        ("", f"GRANT USAGE ON SCHEMA {schema} TO {everyone}"),
         (
             "Which desk each desk login is: one row per login (see README).",
             f"CREATE TABLE IF NOT EXISTS {DESK_LOGIN} (login name PRIMARY KEY, "
@@ -131,33 +144,40 @@ def roles_sql(prefix: str = DEFAULT_PREFIX, schema: str = "public") -> list[tupl
         ),
         (
             "From nothing: whatever was granted before goes.",
-            f"REVOKE ALL ON {all_tables} FROM PUBLIC, {desk}, {supervisor}",
+            f"REVOKE ALL ON {all_tables} FROM PUBLIC, {everyone}",
         ),
         (
             "",
-            f"REVOKE ALL ON SEQUENCE {', '.join(DESK_SEQUENCES)} FROM PUBLIC, {desk}, {supervisor}",
+            f"REVOKE ALL ON SEQUENCE {', '.join(DESK_SEQUENCES)} FROM PUBLIC, {everyone}",
         ),
         (
-            "The desk: its own visits (row-level security below), voids by two columns only.",
-            f"GRANT SELECT, INSERT ON visit TO {desk}",
+            "The desk and the kiosk: their own visits (row-level security below); the desk "
+            "voids by two columns only.",
+            f"GRANT SELECT, INSERT ON visit TO {writers}",
         ),
         ("", f"GRANT UPDATE (voided_utc, voided_desk) ON visit TO {desk}"),
         (
-            "Tickets: issue, call, recall, finish; never delete.",
-            f"GRANT SELECT, INSERT ON visit_ticket TO {desk}",
+            "Tickets of their own site (row-level security below): both issue, the desk "
+            "calls, recalls and finishes; nobody deletes.",
+            f"GRANT SELECT, INSERT ON visit_ticket TO {writers}",
         ),
         (
             "",
             f"GRANT UPDATE ({', '.join(TICKET_COLUMNS_DESK_UPDATES)}) ON visit_ticket TO {desk}",
         ),
-        ("", f"GRANT USAGE ON SEQUENCE {', '.join(DESK_SEQUENCES)} TO {desk}"),
+        (
+            "The kiosk may only send the first ticket of a day's statement that drops earlier "
+            "numbers; no policy lets it change a row (the trigger below drops them).",
+            f"GRANT UPDATE (number, clock_utc) ON visit_ticket TO {kiosk}",
+        ),
+        ("", f"GRANT USAGE ON SEQUENCE {', '.join(DESK_SEQUENCES)} TO {writers}"),
         (
             "The schema version; the first ticket of a day replaces one row (policies below).",
-            f"GRANT SELECT, INSERT, DELETE ON triage_meta TO {desk}",
+            f"GRANT SELECT, INSERT, DELETE ON triage_meta TO {writers}",
         ),
         (
             "Today's visits at the desk's site, shown on the desk, and whether it is a demo.",
-            f"GRANT SELECT ON {DAY_ROLLUP} TO {desk}",
+            f"GRANT SELECT ON {DAY_ROLLUP} TO {writers}",
         ),
         *(
             (
@@ -165,19 +185,19 @@ def roles_sql(prefix: str = DEFAULT_PREFIX, schema: str = "public") -> list[tupl
                 if i
                 else "Of the other rollups only the demo mark: opening the database looks "
                 "whether each table holds rows. Their counts (the overview) stay closed.",
-                f"GRANT SELECT (demo) ON {name} TO {desk}",
+                f"GRANT SELECT (demo) ON {name} TO {writers}",
             )
             for i, name in enumerate(r for r in rollups if r != DAY_ROLLUP)
         ),
-        ("", f"GRANT SELECT ON {DESK_LOGIN} TO {desk}"),
+        ("", f"GRANT SELECT ON {DESK_LOGIN} TO {writers}"),
         (
             "The supervisor reads everything and writes nothing.",
             f"GRANT SELECT ON {', '.join(tables)} TO {supervisor}",
         ),
     ]
     policies = [
-        ("visit", "desk_reads_own", f"FOR SELECT TO {desk} USING ({own})"),
-        ("visit", "desk_adds_own", f"FOR INSERT TO {desk} WITH CHECK ({own})"),
+        ("visit", "desk_reads_own", f"FOR SELECT TO {writers} USING ({own})"),
+        ("visit", "desk_adds_own", f"FOR INSERT TO {writers} WITH CHECK ({own})"),
         (
             "visit",
             "desk_voids_own_recent",
@@ -186,18 +206,66 @@ def roles_sql(prefix: str = DEFAULT_PREFIX, schema: str = "public") -> list[tupl
             f"WITH CHECK ({own} AND voided_utc IS NOT NULL AND voided_desk = desk)",
         ),
         ("visit", "supervisor_reads", f"FOR SELECT TO {supervisor} USING (true)"),
-        ("triage_meta", "readers", f"FOR SELECT TO {desk}, {supervisor} USING (true)"),
+        ("triage_meta", "readers", f"FOR SELECT TO {everyone} USING (true)"),
         (
             "triage_meta",
             "desk_adds_ticket_day",
-            f"FOR INSERT TO {desk} WITH CHECK (key = {_quoted(NUMBERS_FROM)})",
+            f"FOR INSERT TO {writers} WITH CHECK (key = {_quoted(NUMBERS_FROM)})",
         ),
         (
             "triage_meta",
             "desk_drops_ticket_day",
-            f"FOR DELETE TO {desk} USING (key = {_quoted(NUMBERS_FROM)})",
+            f"FOR DELETE TO {writers} USING (key = {_quoted(NUMBERS_FROM)})",
         ),
-        (DESK_LOGIN, "desk_knows_itself", f"FOR SELECT TO {desk} USING (login = current_user)"),
+        (
+            DESK_LOGIN,
+            "desk_knows_itself",
+            f"FOR SELECT TO {writers} USING (login = current_user)",
+        ),
+        ("visit_ticket", "site_reads_tickets", f"FOR SELECT TO {writers} USING ({own_site})"),
+        (
+            "visit_ticket",
+            "site_issues_tickets",
+            f"FOR INSERT TO {writers} WITH CHECK ({own_site} AND state = 'waiting')",
+        ),
+        (
+            "visit_ticket",
+            "desk_serves_site_tickets",
+            f"FOR UPDATE TO {desk} USING ({own_site}) WITH CHECK ({own_site})",
+        ),
+        ("visit_ticket", "supervisor_reads_tickets", f"FOR SELECT TO {supervisor} USING (true)"),
+    ]
+    forget = "triage_forget_ticket_numbers"
+    today = f"(now() AT TIME ZONE {_quoted(LOCAL_ZONE.key)})::date"  # the tickets' local day
+    steps += [
+        (
+            "The first ticket of a day drops the earlier days' numbers at every site, though "
+            "a desk or kiosk sees only its own site's tickets: the owner does it as the day's "
+            "mark is written. A mark past today (by the server's clock) is kept to today: no "
+            "desk drops today's numbers, or stops the days after from dropping theirs.",
+            f"CREATE OR REPLACE FUNCTION {forget}() RETURNS trigger LANGUAGE plpgsql "
+            f"SECURITY DEFINER SET search_path = {schema}, pg_temp AS $$ BEGIN "
+            f"NEW.value := LEAST(NEW.value::date, {today})::text; "
+            "UPDATE visit_ticket SET number = NULL, clock_utc = NULL "
+            "WHERE local_date < NEW.value::date "
+            "AND (number IS NOT NULL OR clock_utc IS NOT NULL); RETURN NEW; END $$",
+        ),
+        ("", f"ALTER FUNCTION {forget}() OWNER TO {owner}"),
+        ("", f"DROP TRIGGER IF EXISTS {forget} ON triage_meta"),
+        (
+            "",
+            f"CREATE TRIGGER {forget} BEFORE INSERT ON triage_meta FOR EACH ROW "
+            f"WHEN (NEW.key = {_quoted(NUMBERS_FROM)}) EXECUTE FUNCTION {forget}()",
+        ),
+        (
+            "The prefix noted: opening a database that needs an upgrade applies these again.",
+            f"DELETE FROM triage_meta WHERE key = {_quoted(ROLES_PREFIX_KEY)}",
+        ),
+        (
+            "",
+            f"INSERT INTO triage_meta (key, value) "
+            f"VALUES ({_quoted(ROLES_PREFIX_KEY)}, {_quoted(prefix)})",
+        ),
     ]
     steps.append(
         (
@@ -207,7 +275,7 @@ def roles_sql(prefix: str = DEFAULT_PREFIX, schema: str = "public") -> list[tupl
     )
     steps += [
         ("", f"ALTER TABLE {name} ENABLE ROW LEVEL SECURITY")
-        for name in ("triage_meta", DESK_LOGIN)
+        for name in ("triage_meta", DESK_LOGIN, "visit_ticket")
     ]
     for table, name, rule in policies:
         policy = f"{prefix}_{name}"
@@ -223,7 +291,7 @@ def roles_script(prefix: str = DEFAULT_PREFIX, schema: str = "public") -> str:
         if comment:
             lines += ["", f"-- {comment}"]
         lines.append(f"{statement};")
-    owner, desk, supervisor = role_names(prefix)
+    owner, desk, supervisor, kiosk = role_names(prefix)
     lines += [
         "",
         "COMMIT;",
@@ -232,8 +300,11 @@ def roles_script(prefix: str = DEFAULT_PREFIX, schema: str = "public") -> str:
         f"--   CREATE ROLE nord_skranke_1 LOGIN PASSWORD '...' IN ROLE {desk};",
         f"--   INSERT INTO {DESK_LOGIN} (login, site_id, desk)",
         "--     VALUES ('nord_skranke_1', 'jc-nord', 'skranke-1');",
+        f"-- for each kiosk likewise, IN ROLE {kiosk}, its desk '{KIOSK_DESK}':",
+        f"--   CREATE ROLE nord_kiosk LOGIN PASSWORD '...' IN ROLE {kiosk};",
+        f"--   INSERT INTO {DESK_LOGIN} VALUES ('nord_kiosk', 'jc-nord', '{KIOSK_DESK}');",
         f"-- and for each supervisor: CREATE ROLE anne LOGIN PASSWORD '...' IN ROLE {supervisor};",
-        f"-- Whoever upgrades triage: ... IN ROLE {owner}; run this again after each upgrade.",
+        f"-- Whoever upgrades triage: ... IN ROLE {owner}; the upgrade applies this again.",
     ]
     return "\n".join(lines) + "\n"
 
@@ -243,6 +314,22 @@ def apply_roles(store: Store, prefix: str = DEFAULT_PREFIX) -> None:
     transaction, under the schema lock: no upgrade runs beside it."""
     store.open()
     with schema_transaction(store.engine) as conn:
-        schema = conn.execute(text("SELECT current_schema()")).scalar_one()
-        for _, statement in roles_sql(prefix, schema):
-            conn.exec_driver_sql(statement)
+        _apply(conn, prefix)
+
+
+def keep_roles(conn: Connection) -> None:
+    """Inside the transaction that upgrades (or restores) a PostgreSQL database: the roles
+    applied before, applied again (their prefix is noted in triage_meta), so that new tables
+    get their grants and the rollup trigger, made anew, runs as the owner again. Desks would
+    otherwise be refused every visit until someone ran `triage db roles --apply`."""
+    noted = conn.execute(
+        text("SELECT value FROM triage_meta WHERE key = :key"), {"key": ROLES_PREFIX_KEY}
+    ).scalar()
+    if noted is not None and PREFIX_PATTERN.fullmatch(noted):
+        _apply(conn, noted)
+
+
+def _apply(conn: Connection, prefix: str) -> None:
+    schema = conn.execute(text("SELECT current_schema()")).scalar_one()
+    for _, statement in roles_sql(prefix, schema):
+        conn.exec_driver_sql(statement)

@@ -153,6 +153,10 @@ class Store:
             set_meta(conn, "triggers_restored", now.isoformat())
         for statement in rollup_triggers(self.dialect):
             conn.exec_driver_sql(statement)
+        if self.dialect == "postgresql":
+            from triage.db.roles import keep_roles  # imports this module
+
+            keep_roles(conn)  # the least-privilege roles, if applied before, kept right
 
     def schema_version(self) -> int:
         """The database's schema version; DbError when it has none that can be read."""
