@@ -73,6 +73,16 @@ class KioskButton(Button, can_focus=False):
     """A large button for a finger; keys go to the screen, never to a focused button."""
 
 
+class PadButton(KioskButton):
+    """A key of the postcode pad: every tap counts, also the second 2 of 2200 while the button
+    still shows the first (a button ignores taps then, which guards the answers against a
+    double tap answering the next question too)."""
+
+    async def _on_click(self, event: events.Click) -> None:
+        event.stop()
+        self.press()
+
+
 class KioskScreen(Screen):
     """One citizen at a time: a question, the postcode pad, or one of the endings."""
 
@@ -120,9 +130,9 @@ class KioskScreen(Screen):
                 yield Static(id="kiosk-typed")
                 with Grid(id="kiosk-pad"):
                     for key in (1, 2, 3, 4, 5, 6, 7, 8, 9):
-                        yield KioskButton(str(key), id=f"kiosk-digit-{key}")
-                    yield KioskButton("", id="kiosk-delete")
-                    yield KioskButton("0", id="kiosk-digit-0")
+                        yield PadButton(str(key), id=f"kiosk-digit-{key}")
+                    yield PadButton("", id="kiosk-delete")
+                    yield PadButton("0", id="kiosk-digit-0")
                     yield KioskButton("", id="kiosk-ok", variant="primary")
                 yield KioskButton("", id="kiosk-skip")
             with Vertical(id="kiosk-ending"):
