@@ -238,6 +238,48 @@ def test_a_desk_cannot_pass_for_another_desk(roles, flow):
     assert roles.all_visits() == []
 
 
+def test_one_login_for_several_desks_acts_as_each_of_them_and_no_other(roles, flow):
+    """A served site's desks share the server's one login: a row per desk lets it register and
+    void as each of them; a desk it has no row for is refused as before."""
+    login = f"{roles.prefix}_serve"
+    with roles.superuser() as conn:
+        conn.execute(f"CREATE ROLE {login} LOGIN IN ROLE {roles.prefix}_desk")
+        conn.execute(
+            "INSERT INTO desk_login (login, site_id, desk) VALUES (%s, %s, %s), (%s, %s, %s)",
+            (login, SITE, "skranke-5", login, SITE, "skranke-6"),
+        )
+    five, six = roles.store(login, "skranke-5"), roles.store(login, "skranke-6")
+    first, second = a_visit(flow, "skranke-5"), a_visit(flow, "skranke-6")
+    assert five.record(first) == "saved" and six.record(second) == "saved"
+    assert six.void(second["visit_id"], "skranke-6") == "saved"
+    with pytest.raises(ProgrammingError) as raised:
+        five._apply([a_visit(flow, "skranke-1")])  # desk a's: not this login's
+    assert db_cause(raised.value) == "denied"
+    assert sorted(v["desk"] for v in roles.all_visits()) == ["skranke-5", "skranke-6"]
+    assert roles.rollup_total() == 1
+
+
+def test_roles_applied_again_key_an_old_one_desk_per_login_table_by_login_and_desk(roles, tmp_path):
+    """desk_login made by the version before (login the key): applying the roles again keys
+    it by login and desk, rows kept."""
+    with roles.superuser() as conn:
+        conn.execute("ALTER TABLE desk_login DROP CONSTRAINT desk_login_pkey")
+        conn.execute("ALTER TABLE desk_login ADD PRIMARY KEY (login)")
+    again = triage_cli(
+        "db", "roles", "--db", roles.url, "--prefix", roles.prefix, "--apply", cwd=tmp_path
+    )
+    assert again.returncode == 0, again.stderr
+    with roles.superuser() as conn:
+        key = conn.execute(
+            "SELECT string_agg(a.attname, ',' ORDER BY a.attnum) FROM pg_index i "
+            "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) "
+            "WHERE i.indrelid = 'desk_login'::regclass AND i.indisprimary"
+        ).fetchone()
+        rows = conn.execute("SELECT count(*) FROM desk_login").fetchone()
+    assert key is not None and key[0] == "login,desk"
+    assert rows is not None and rows[0] == 2
+
+
 def test_a_desk_started_under_another_name_keeps_its_visits_in_the_spool(roles, flow):
     """A login whose desk_login row names another desk: its visits are refused, wait in the
     spool, and go in once the row is put right. Nothing is lost."""

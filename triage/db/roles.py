@@ -124,9 +124,15 @@ def roles_sql(prefix: str = DEFAULT_PREFIX, schema: str = "public") -> list[tupl
         ("", f"GRANT USAGE, CREATE ON SCHEMA {schema} TO {owner}"),
         ("", f"GRANT USAGE ON SCHEMA {schema} TO {everyone}"),
         (
-            "Which desk each desk login is: one row per login (see README).",
-            f"CREATE TABLE IF NOT EXISTS {DESK_LOGIN} (login name PRIMARY KEY, "
-            "site_id varchar(64) NOT NULL, desk varchar(64) NOT NULL)",
+            "Which desks each login is: one row per desk; a login may stand for several desks "
+            "(a `triage serve` of a site's desks holds one password for them; see README).",
+            f"CREATE TABLE IF NOT EXISTS {DESK_LOGIN} (login name NOT NULL, "
+            "site_id varchar(64) NOT NULL, desk varchar(64) NOT NULL, PRIMARY KEY (login, desk))",
+        ),
+        (
+            "A table made by an earlier version kept one desk per login: key it by both.",
+            f"ALTER TABLE {DESK_LOGIN} DROP CONSTRAINT IF EXISTS {DESK_LOGIN}_pkey, "
+            f"ADD CONSTRAINT {DESK_LOGIN}_pkey PRIMARY KEY (login, desk)",
         ),
         *(
             ("" if i else "The owner owns every table.", f"ALTER TABLE {name} OWNER TO {owner}")
@@ -286,7 +292,11 @@ def roles_sql(prefix: str = DEFAULT_PREFIX, schema: str = "public") -> list[tupl
 
 def roles_script(prefix: str = DEFAULT_PREFIX, schema: str = "public") -> str:
     """The statements as one script to read, or to run with psql in one transaction."""
-    lines = ["BEGIN;"]
+    lines = [
+        "BEGIN;",
+        "-- For a database triage has made: its tables must exist (`triage db roles --apply`",
+        "-- makes them first, then runs this). By hand: as the database's owner, psql -f FILE.",
+    ]
     for comment, statement in roles_sql(prefix, schema):
         if comment:
             lines += ["", f"-- {comment}"]
@@ -303,6 +313,9 @@ def roles_script(prefix: str = DEFAULT_PREFIX, schema: str = "public") -> str:
         f"-- for each kiosk likewise, IN ROLE {kiosk}, its desk '{KIOSK_DESK}':",
         f"--   CREATE ROLE nord_kiosk LOGIN PASSWORD '...' IN ROLE {kiosk};",
         f"--   INSERT INTO {DESK_LOGIN} VALUES ('nord_kiosk', 'jc-nord', '{KIOSK_DESK}');",
+        "-- A login that stands for several desks (one `triage serve` for a site's desks) has a",
+        f"-- row for each: INSERT INTO {DESK_LOGIN} VALUES ('nord_serve', 'jc-nord', 'skranke-1'),",
+        "--   ('nord_serve', 'jc-nord', 'skranke-2'); it may act as any of them, and no other.",
         f"-- and for each supervisor: CREATE ROLE anne LOGIN PASSWORD '...' IN ROLE {supervisor};",
         f"-- Whoever upgrades triage: ... IN ROLE {owner}; the upgrade applies this again.",
     ]
