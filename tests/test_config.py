@@ -407,3 +407,22 @@ def test_a_known_password_is_masked_in_the_drivers_own_words():
     assert said == "could not connect with *** (postgresql://u:***@h/db?x=1)"
     said = one_line(RuntimeError("bad option in host=h password=Andet user=u"))
     assert "Andet" not in said and "password=***" in said
+
+
+@pytest.mark.parametrize("command", ["desk", "kiosk"])
+def test_the_desk_and_kiosk_spool_where_the_file_says(tmp_path, command, monkeypatch):
+    """spool_dir in the file is the desk's and the kiosk's spool (as `spool status` reads it),
+    not the default folder; --spool-dir wins."""
+    from triage import cli
+
+    monkeypatch.delenv("TRIAGE_DB_URL", raising=False)
+    settings = write(tmp_path / "settings" / "triage.toml", 'spool_dir = "spool-here"\n')
+
+    def settled(*extra: str):
+        parser = cli.build_parser(only=command)
+        cli._with_config_option(parser)
+        argv = [command, "--config", str(settings), *extra]
+        return cli._settled(parser, argv, parser.parse_args(argv))
+
+    assert settled().spool_dir == tmp_path / "settings" / "spool-here"
+    assert settled("--spool-dir", str(tmp_path / "mine")).spool_dir == tmp_path / "mine"

@@ -282,6 +282,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         help="practise on a demo database of its own in the user's data folder "
         "(never the real one); its visits are marked demo",
     )
+    spool_dir = "spool folder (default: spool/ in the user's data folder)"
+    desk.add_argument("--spool-dir", type=Path, help=spool_dir)
     if only == "desk":  # the desk starts sooner without the other commands' parsers
         return parser
 
@@ -530,6 +532,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     )
     kiosk.set_defaults(func=cmd_kiosk)
     kiosk.add_argument("--site", help="the site the kiosk is at (an id from sites.toml)")
+    kiosk.add_argument("--spool-dir", type=Path, help=spool_dir)
 
     # --- config16: the settings file
     config = sub.add_parser(
@@ -1959,7 +1962,7 @@ def cmd_desk(args: argparse.Namespace) -> int:
     if args.training and args.db:
         print(t("training_db_given", lang), file=sys.stderr)
         return 2
-    spool_dir = None
+    spool_dir = args.spool_dir
     if args.training:  # a practice database and spool of their own, never the real ones
         args.db = str(paths.training_db_path())
         spool_dir = paths.training_spool_dir()
@@ -2071,7 +2074,8 @@ def cmd_kiosk(args: argparse.Namespace) -> int:
     from triage.desklog import DeskLog
     from triage.visits import KIOSK_DESK
 
-    app = KioskApp(flow, site, queues, DeskLog(args.db, site, KIOSK_DESK), lang=lang)
+    log = DeskLog(args.db, site, KIOSK_DESK, spool_dir=args.spool_dir)
+    app = KioskApp(flow, site, queues, log, lang=lang)
     return _run_app(app, lang)
 
 
