@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import random
+import re
 import shutil
 import socket
 import sqlite3
@@ -468,3 +469,40 @@ def test_a_page_chooses_its_desk_by_id_only(tmp_path):
         assert status == 200 and f"/ws/site={SITE}" in html
     finally:
         stop(server)
+
+
+@pytest.mark.parametrize(
+    ("command", "says"),
+    [
+        (["desk", "--site", "nope"], "Stedet 'nope' findes ikke"),
+        (["board", "--db", "missing/triage.db"], "missing"),
+    ],
+)
+def test_a_served_command_that_cannot_start_says_why_in_the_page(tmp_path, command, says):
+    """Under triage serve a page whose command stops before its screen (an unknown site, a
+    database that is not there yet) shows what the command said, not the splash for good; the
+    server's terminal has it too."""
+    env = {**isolated_env(tmp_path), "TEXTUAL_DRIVER": "textual.drivers.web_driver:WebDriver"}
+    page = subprocess.Popen(
+        [sys.executable, "-m", "triage", *command],
+        cwd=tmp_path,
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    shown = b""
+    try:
+        assert page.stdout is not None
+        os.set_blocking(page.stdout.fileno(), False)
+        deadline = time.monotonic() + 30
+        while b"triage serve" not in shown and time.monotonic() < deadline:
+            shown += page.stdout.read() or b""
+            time.sleep(0.05)
+    finally:
+        page.kill()
+        _, err = page.communicate(timeout=30)
+    text = re.sub(r"\x1b\[[0-9;?]*[a-zA-Z]|\s+", " ", shown.decode("utf-8", "replace"))
+    assert "Siden kan ikke vise triage, fordi:" in text, text[-2000:]
+    assert says in text and says in err.decode()
+    assert "Traceback" not in err.decode()

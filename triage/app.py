@@ -751,3 +751,26 @@ class KioskApp(TerminalApp):
     @work(thread=True, exclusive=True, group="log-replay", name="replay_spool", exit_on_error=False)
     def replay_spool(self) -> None:
         self.visit_log.replay()
+
+
+# --- a served page whose command could not start (`triage serve`) ------------------------------
+
+
+class ServedFailureApp(TerminalApp):
+    """In a served page, what the command said when it could not start (an unknown site, a
+    database that does not exist yet, …): without it the page would wait on its splash for
+    good, and only the server's terminal would say why."""
+
+    BINDINGS = [Binding("ctrl+q", "quit", "key_quit", priority=True, id="key_quit")]
+
+    def __init__(self, said: str, lang: str = "da") -> None:
+        super().__init__()
+        self.said = said.strip()
+        self.lang = lang
+
+    def compose(self):
+        from textual.widgets import Static
+
+        lang = self.lang
+        text = "\n\n".join([t("served_failed", lang), self.said, t("served_failed_hint", lang)])
+        yield Static(text, id="served-failure", markup=False)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import json
 import os
 import re
@@ -2340,9 +2341,53 @@ def cmd_db_roles(args: argparse.Namespace) -> int:
     return 0
 
 
+# The commands `triage serve` runs for a page (the overview is `summary --tui`).
+SERVED_COMMANDS = ("desk", "kiosk", "board", "summary")
+
+
+def _served() -> bool:
+    """Whether this command runs for a page of `triage serve` (textual-serve's driver)."""
+    return os.environ.get("TEXTUAL_DRIVER", "").endswith(":WebDriver")
+
+
+class _HeldComplaints(io.StringIO):
+    """A served command's stderr until its screen starts (see _run_served)."""
+
+    def __init__(self, real: TextIO) -> None:
+        super().__init__()
+        self.real = real
+
+
+def _run_served(args: argparse.Namespace, argv: list[str]) -> int:
+    """A command for a page of `triage serve`. One that stops before its screen starts (an
+    unknown site, no database yet) would leave the page on its splash for good, the reason
+    only in the server's terminal: the page shows what it said instead, until it is closed."""
+    held = _HeldComplaints(sys.stderr)
+    sys.stderr = held
+    try:
+        code = args.func(args)
+    except Exception as error:  # noqa: BLE001 - said in the page, as main would say it
+        code = _failed(error, args, argv)
+    finally:
+        started = sys.stderr is not held  # _run_app gave the real stderr back
+        if not started:
+            sys.stderr = held.real
+            held.real.write(held.getvalue())  # the server's log has it too
+    if started or code == 0 or not held.getvalue().strip():
+        return code
+    from triage.app import ServedFailureApp
+
+    _run_app(ServedFailureApp(held.getvalue(), getattr(args, "lang", "da")), args.lang)
+    return code
+
+
 def _run_app(app, lang: str) -> int:
     """Run a Textual app; without a terminal, say so and exit 1 instead of spinning."""
     from triage.app import NoTerminal
+
+    if isinstance(sys.stderr, _HeldComplaints):  # a served command's screen starts
+        held, sys.stderr = sys.stderr, sys.stderr.real
+        sys.stderr.write(held.getvalue())
 
     try:
         app.run()
@@ -2451,6 +2496,8 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(settled, int):
             return settled
         args = settled
+        if args.command in SERVED_COMMANDS and _served():
+            return _run_served(args, argv)
         return args.func(args)
     except UsageError as error:  # raised by the parser only, before any command runs
         print(_usage_text(error, _lang_of(argv), parser, argv), file=sys.stderr)
