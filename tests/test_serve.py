@@ -430,6 +430,21 @@ def test_a_password_on_the_command_line_is_refused(tmp_path):
     assert "proceslisten" in err and "hemmelig1" not in err + out
 
 
+@pytest.mark.parametrize(
+    ("options", "says"),
+    [
+        (["--site", "jc-nrod"], "Stedet 'jc-nrod' findes ikke"),
+        (["--data", "no-such-folder"], "no-such-folder"),
+    ],
+)
+def test_a_site_or_data_folder_every_page_would_refuse_is_refused_at_once(tmp_path, options, says):
+    base = free_ports(4)
+    process = triage(tmp_path, "serve", "--port", str(base), *options, cwd=tmp_path)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 1 and says in err
+    assert "http://" not in out and not listening(base)
+
+
 def test_served_commands_hold_no_password_and_keep_their_ports(tmp_path):
     config = tmp_path / "triage.toml"
     options = {"data": None, "db": str(tmp_path / "t.db"), "site": SITE, "desk": "skranke-2"}

@@ -2103,6 +2103,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not 1 <= args.port <= 65535 - len(serve.ROLES):
         print(t("serve_bad_port", lang, port=args.port), file=sys.stderr)
         return 1
+    # What every page would refuse, refused once here, before any address is given out.
+    data = args.serve_data or paths.default_data_dir()
+    loaded = load(data, check_cases=False, keep_parsed=True)
+    if not loaded.ok or loaded.flow is None:
+        _print_problems(loaded.errors, lang, sys.stderr)
+        print(t("flow_invalid", lang, data=data), file=sys.stderr)
+        return 1
+    if args.serve_site is not None and not _site_known(loaded.flow, args.serve_site, lang):
+        return 1
     db = args.serve_db
     if db and isinstance(paths.sqlite_file(db), Path):  # the children may start elsewhere
         db = str(Path(db).expanduser().resolve())
