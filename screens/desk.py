@@ -380,6 +380,10 @@ class DeskScreen(Screen):
         if message.status in ("called", "recalled"):
             self.ticket = message
             self.notice = [("desk_ticket_called_hint", ticket)]
+        elif message.status == "resumed":  # called here before the desk started again
+            if self.ticket is None:
+                self.ticket = message
+                self.notice = [("desk_ticket_resumed", ticket)]
         elif message.status == "no_show":
             self.ticket = None
             self.notice = [("desk_ticket_no_show", ticket)]

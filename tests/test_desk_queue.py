@@ -346,6 +346,32 @@ async def test_a_ticket_served_while_the_database_was_gone_is_closed_when_it_is_
     )
 
 
+async def test_a_desk_started_again_takes_up_the_ticket_it_had_called(flow, tmp_path, sqlite_db):
+    """A page reloaded or a desk restarted with a citizen called: the new desk shows that
+    ticket as called here, and Enter serves it (it does not stay "called" all day)."""
+    issue(sqlite_db, tmp_path, 2)
+    first = desk_app(flow, tmp_path, sqlite_db, queue_every=0.2)
+    async with first.run_test(size=SIZE) as pilot:
+        await settle(pilot, first)
+        await press(pilot, first, "f6")
+        assert first.screen.ticket is not None and first.screen.ticket.label == "A 001"
+    again = desk_app(flow, tmp_path, sqlite_db, queue_every=0.2)
+    async with again.run_test(size=SIZE) as pilot:
+        for _ in range(50):
+            await settle(pilot, again)
+            if again.screen.ticket is not None:
+                break
+            await asyncio.sleep(0.1)
+        assert again.screen.ticket is not None and again.screen.ticket.label == "A 001"
+        assert text(again, "#notice").startswith("A 001 var kaldt hertil, før skranken startede")
+        assert "A 001 KALDT" in text(again, "#queue")
+        await press(pilot, again, "1", "1", "enter")
+    served = {t["number"]: t["state"] for t in tickets_in(sqlite_db, tmp_path)}
+    assert served == {1: "served", 2: "waiting"}
+    (visit,) = visits_in(sqlite_db, tmp_path)
+    assert visit["wait_s"] is not None and visit["service_s"] is not None
+
+
 # --- what it looks like -----------------------------------------------------------------------
 
 

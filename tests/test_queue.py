@@ -591,3 +591,21 @@ def test_queue_status_help_says_what_status_does(tmp_path):
     done = run("queue", "status", "--help", cwd=tmp_path)
     assert done.returncode == 0
     assert "triage queue status: for each site with queues" in " ".join(done.stdout.split())
+
+
+def test_the_ticket_called_to_a_desk_today_is_found_again_until_it_is_closed(tickets):
+    """What a desk started again takes up: its own open call of today, no other desk's, none
+    of another day, none once served."""
+    for n in range(3):
+        tickets.issue(SITE, "A", "meeting", now=at(n))
+    assert tickets.called_to(SITE, "skranke-1", now=at(10)) is None
+    mine = tickets.call_next(SITE, "skranke-1", now=at(20))
+    theirs = tickets.call_next(SITE, "skranke-2", now=at(21))
+    assert mine is not None and theirs is not None
+    found = tickets.called_to(SITE, "skranke-1", now=at(30))
+    assert found is not None and (found.id, found.label) == (mine.id, "A 001")
+    assert tickets.called_to(SITE, "skranke-1", now=at(30, days=1)) is None
+    tickets.finish(mine.id, "skranke-1", now=at(60))
+    assert tickets.called_to(SITE, "skranke-1", now=at(70)) is None
+    still = tickets.called_to(SITE, "skranke-2", now=at(70))
+    assert still is not None and still.id == theirs.id

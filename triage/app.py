@@ -154,6 +154,7 @@ class TriageApp(TerminalApp):
         # Tickets served here while the database was down, with the moment: the line's reader
         # closes them when it can, so none stays "called" all day.
         self._unfinished: dict[int, datetime] = {}
+        self._resumed = False  # the ticket called here before a restart has been looked for
         # The last visit's served ticket (visit id, ticket id), in memory only (the database
         # never links them): Ctrl+Z on that visit calls the ticket here again.
         self._last_served: tuple[str, int] | None = None
@@ -453,6 +454,13 @@ class TriageApp(TerminalApp):
             return  # the site has no queue: nothing to show
         try:
             self._close_unfinished()
+            if not self._resumed:  # once: the citizen this desk had called before it stopped
+                called = self._queue_tickets().called_to(self.site, self.desk)
+                self._resumed = True
+                if called is not None:
+                    self._tell_screen(
+                        TicketCalled("resumed", called.id, called.label, called.recalls)
+                    )
             status = self._queue_tickets().status([self.site]).get(self.site)
         except Exception as error:  # noqa: BLE001 - the database is down: say so, try again
             self._tell_screen(QueueSeen([], reason=plain_reason(error, self.lang)))

@@ -424,6 +424,24 @@ class Tickets:
         with self.engine.connect() as conn:
             return self._read(conn, ticket_id)
 
+    def called_to(self, site: str, desk: str, now: datetime | None = None) -> Ticket | None:
+        """The ticket called to this desk today and not closed, the latest if several: a desk
+        started again (a page reloaded, a crash) takes up the citizen it had called."""
+        found = (
+            select(*_COLUMNS)
+            .where(
+                _T.c.site_id == site,
+                _T.c.local_date == _today(_utc(now)),
+                _T.c.state == "called",
+                _T.c.desk == desk,
+            )
+            .order_by(_T.c.clock_utc.desc(), _T.c.id.desc())
+            .limit(1)
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(found).first()
+        return Ticket(**row._mapping) if row is not None else None
+
     # --- what waits now ----------------------------------------------------------------
 
     def status(self, sites: Sequence[str] | None = None, now: datetime | None = None) -> dict:
