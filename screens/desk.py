@@ -323,7 +323,7 @@ class DeskScreen(Screen):
         elif not message.available:
             self.notice = [("db_unavailable", {"reason": message.reason})]
         elif message.first_start and self.started is None:
-            self.notice = [("first_start_training", {})]
+            self.notice = [("first_start_training" if message.practice else "first_start", {})]
         self.redraw()
 
     async def on_visit_logged(self, message: VisitLogged) -> None:

@@ -48,6 +48,7 @@ class LogReady(Message):
     demo: bool = False  # a demo database: the desk says so
     params: dict[str, Any] = field(default_factory=dict)  # the numbers and names in error's text
     first_start: bool = False  # a real database with no visit yet: say how to practise
+    practice: bool = True  # `triage --training` is there to practise with (not when served)
 
 
 @dataclass

@@ -335,6 +335,16 @@ async def test_first_start_on_an_empty_database_says_how_to_practise(make_app, t
         assert "--training" not in text(app, "#notice")
 
 
+async def test_a_served_desk_does_not_offer_training_it_has_not(make_app, monkeypatch):
+    """A desk in a browser page (triage serve) has no --training to start: it says only that
+    its visits are real."""
+    monkeypatch.setenv("TEXTUAL_DRIVER", "textual.drivers.web_driver:WebDriver")
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        assert text(app, "#notice") == "Besøg, der registreres her, er rigtige."
+
+
 # --- CLI: --channel and --training in a real terminal; no terminal at all -----------------------
 
 

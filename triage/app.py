@@ -4,7 +4,6 @@ writing in thread workers so the screen never waits on the database."""
 from __future__ import annotations
 
 import errno
-import os
 import sys
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -80,7 +79,7 @@ class NoTerminal(Exception):
 
 
 def has_terminal() -> bool:
-    if os.environ.get("TEXTUAL_DRIVER", "").endswith(":WebDriver"):
+    if paths.served_to_browser():
         return True  # served to a browser (triage serve): the pipes are the browser's screen
     return (
         sys.stdin is not None
@@ -321,6 +320,7 @@ class TriageApp(TerminalApp):
                 reason=self._log_problem(),
                 demo=self.visit_log.demo,
                 first_start=first_start,
+                practice=not paths.served_to_browser(),
                 **self._set_aside_notice(),
             )
         )

@@ -2354,11 +2354,6 @@ def cmd_db_roles(args: argparse.Namespace) -> int:
 SERVED_COMMANDS = ("desk", "kiosk", "board", "summary")
 
 
-def _served() -> bool:
-    """Whether this command runs for a page of `triage serve` (textual-serve's driver)."""
-    return os.environ.get("TEXTUAL_DRIVER", "").endswith(":WebDriver")
-
-
 class _HeldComplaints(io.StringIO):
     """A served command's stderr until its screen starts (see _run_served)."""
 
@@ -2505,7 +2500,7 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(settled, int):
             return settled
         args = settled
-        if args.command in SERVED_COMMANDS and _served():
+        if args.command in SERVED_COMMANDS and paths.served_to_browser():
             return _run_served(args, argv)
         return args.func(args)
     except UsageError as error:  # raised by the parser only, before any command runs

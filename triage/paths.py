@@ -80,3 +80,8 @@ def sqlite_file(db: str | os.PathLike[str] | None) -> Path | str | None:
     if name in ("", ":memory:") or "mode=memory" in query:
         return MEMORY
     return Path(name)
+
+
+def served_to_browser() -> bool:
+    """Whether this process runs for a page of `triage serve` (textual-serve's driver)."""
+    return os.environ.get("TEXTUAL_DRIVER", "").endswith(":WebDriver")
