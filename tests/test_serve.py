@@ -420,7 +420,8 @@ def test_without_textual_serve_the_pip_command_is_said(tmp_path):
         [sys.executable, "-c", code], env=isolated_env(tmp_path), capture_output=True, text=True
     )
     assert process.returncode == 1
-    assert "pip install 'triage[serve]'" in process.stderr
+    assert "pip install 'textual-serve>=1.1.3,<2'" in process.stderr
+    assert "'triage[serve]'" not in process.stderr  # another project's name on the index
 
 
 def test_a_password_on_the_command_line_is_refused(tmp_path):

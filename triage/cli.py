@@ -583,11 +583,21 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     )
     # Own names, so the settings file does not fill them: the served commands read it themselves.
     serve.add_argument(
-        "--data", dest="serve_data", type=Path, help="the data folder (default: the settings')"
+        "--data",
+        dest="serve_data",
+        type=Path,
+        metavar="DIR",
+        help="the data folder (default: the settings')",
     )
-    serve.add_argument("--site", dest="serve_site", help="the site (default: the settings')")
-    serve.add_argument("--desk", dest="serve_desk", help="the desk's id (default: the settings')")
-    serve.add_argument("--db", dest="serve_db", help="SQLite file or database URL, no password")
+    serve.add_argument(
+        "--site", dest="serve_site", metavar="ID", help="the site (default: the settings')"
+    )
+    serve.add_argument(
+        "--desk", dest="serve_desk", metavar="NAME", help="the desk's id (default: the settings')"
+    )
+    serve.add_argument(
+        "--db", dest="serve_db", metavar="PATH|URL", help="SQLite file or database URL, no password"
+    )
 
     roles = sub.add_parser(
         "db",
