@@ -473,14 +473,17 @@ def test_a_page_chooses_its_desk_by_id_only(tmp_path):
                 with urllib.request.urlopen(f"http://127.0.0.1:{port}/{query}") as answer:
                     return answer.status, answer.read().decode()
             except urllib.error.HTTPError as error:
-                return error.code, ""
+                return error.code, error.read().decode()
 
         status, html = page(base, "?desk=skranke-3")
         assert status == 200 and f"ws://127.0.0.1:{base}/ws/desk=skranke-3" in html
         assert "googleapis" not in html and "textual.js" in html  # nothing fetched from outside
-        assert page(base, "?desk=Jens%20Hansen")[0] == 404  # a name is no desk's id
+        status, said = page(base, "?desk=Jens%20Hansen")  # a name is no desk's id
+        assert status == 404 and said.startswith("?site= og ?desk= skal være id'er")
+        assert "Jens" not in said and "?site= and ?desk= take ids" in said
         assert page(base, "?desk=skranke-3%3Brm")[0] == 404
-        assert page(base + 2, "?desk=skranke-3")[0] == 404  # the board has no desk
+        status, said = page(base + 2, "?desk=skranke-3")  # the board has no desk
+        assert status == 404 and said.startswith("Denne side tager ikke ?desk=")
         status, html = page(base + 2, f"?site={SITE}")
         assert status == 200 and f"/ws/site={SITE}" in html
     finally:

@@ -82,6 +82,19 @@ class Served:
         return command_line(self.role, chosen, self.config)
 
 
+def refusal(role: str, page: dict[str, str]) -> str:
+    """Why a page's ?site=/?desk= is refused, in Danish then English (a page has no language
+    yet): an option the role does not take, or a value that is no id."""
+    from triage.i18n import t
+
+    taken = [name for name in PAGE_OPTIONS if name in page and name not in PASSED[role]]
+    if taken:
+        said = [t("serve_page_option_not_taken", lang, option=taken[0]) for lang in ("da", "en")]
+    else:
+        said = [t("serve_page_value_no_id", lang) for lang in ("da", "en")]
+    return "\n\n".join(said)
+
+
 class PortInUse(Exception):
     def __init__(self, role: str, port: int) -> None:
         super().__init__(f"{role}: port {port} in use")
@@ -165,7 +178,7 @@ async def _serve(
         async def handle_index(self, request: web.Request) -> web.StreamResponse:
             choice = {k: v for k, v in request.query.items() if k in PAGE_OPTIONS}
             if self.served.command_for(choice) is None:
-                raise web.HTTPNotFound(text="?site= and ?desk= take ids: a-z, 0-9, -")
+                raise web.HTTPNotFound(text=refusal(self.served.role, choice))
             page = await super().handle_index(request)
             assert isinstance(page, web.Response) and page.text is not None
             # No page calls out to Google for a font (a citizen's visit is nobody else's).
