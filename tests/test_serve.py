@@ -478,6 +478,7 @@ def test_a_page_chooses_its_desk_by_id_only(tmp_path):
         status, html = page(base, "?desk=skranke-3")
         assert status == 200 and f"ws://127.0.0.1:{base}/ws/desk=skranke-3" in html
         assert "googleapis" not in html and "textual.js" in html  # nothing fetched from outside
+        assert "Siden er lukket." in html and "Session ended" not in html
         status, said = page(base, "?desk=Jens%20Hansen")  # a name is no desk's id
         assert status == 404 and said.startswith("?site= og ?desk= skal være id'er")
         assert "Jens" not in said and "?site= and ?desk= take ids" in said

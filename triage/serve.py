@@ -82,6 +82,15 @@ class Served:
         return command_line(self.role, chosen, self.config)
 
 
+# textual-serve's own words on the page once its triage has quit (a citizen may read them).
+PAGE_WORDS = {
+    '<div class="message">Session ended.</div>': (
+        '<div class="message">Siden er lukket. · The page has closed.</div>'
+    ),
+    'onClick="refresh()">Restart</button>': 'onClick="refresh()">Åbn igen · Open again</button>',
+}
+
+
 def refusal(role: str, page: dict[str, str]) -> str:
     """Why a page's ?site=/?desk= is refused, in Danish then English (a page has no language
     yet): an option the role does not take, or a value that is no id."""
@@ -183,6 +192,8 @@ async def _serve(
             assert isinstance(page, web.Response) and page.text is not None
             # No page calls out to Google for a font (a citizen's visit is nobody else's).
             text = re.sub(r"<link[^>]*fonts\.googleapis\.com[^>]*>", "", page.text)
+            for english, ours in PAGE_WORDS.items():  # what the page says when triage has quit
+                text = text.replace(english, ours)
             if choice:  # the page's websocket carries it, since textual.js adds its own query
                 text = text.replace('/ws"', f'/ws/{urlencode(choice)}"')
             page.text = text
