@@ -73,14 +73,14 @@ class KioskButton(Button, can_focus=False):
     """A large button for a finger; keys go to the screen, never to a focused button."""
 
 
-class PadButton(KioskButton):
-    """A key of the postcode pad: every tap counts, also the second 2 of 2200 while the button
-    still shows the first (a button ignores taps then, which guards the answers against a
-    double tap answering the next question too)."""
-
-    async def _on_click(self, event: events.Click) -> None:
-        event.stop()
-        self.press()
+def pad_key(label: str, name: str) -> KioskButton:
+    """A key of the postcode pad. Every tap counts, also the second 2 of 2200 while the key
+    still shows the first: a button ignores taps during its pressed look (0.2 s), which guards
+    the answers against a double tap answering the next question too, so only the pad's keys
+    go without it."""
+    key = KioskButton(label, id=name)
+    key.active_effect_duration = 0
+    return key
 
 
 class KioskScreen(Screen):
@@ -130,9 +130,9 @@ class KioskScreen(Screen):
                 yield Static(id="kiosk-typed")
                 with Grid(id="kiosk-pad"):
                     for key in (1, 2, 3, 4, 5, 6, 7, 8, 9):
-                        yield PadButton(str(key), id=f"kiosk-digit-{key}")
-                    yield PadButton("", id="kiosk-delete")
-                    yield PadButton("0", id="kiosk-digit-0")
+                        yield pad_key(str(key), f"kiosk-digit-{key}")
+                    yield pad_key("", "kiosk-delete")
+                    yield pad_key("0", "kiosk-digit-0")
                     yield KioskButton("", id="kiosk-ok", variant="primary")
                 yield KioskButton("", id="kiosk-skip")
             with Vertical(id="kiosk-ending"):
