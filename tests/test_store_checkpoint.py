@@ -90,8 +90,9 @@ def test_a_desk_idle_a_moment_has_its_log_copied_back_by_the_thread(tmp_path, fl
     # All copied: the next visit starts the log again from its beginning.
     assert store.record(visit(flow)) == "saved"
     assert log_frames(db)[0] < 30
+    thread = store.checkpointer._thread
     store.dispose()
-    assert not checkpoint_threads()  # dispose stops it
+    assert thread is not None and not thread.is_alive()  # dispose stops it
 
 
 def test_the_log_stays_bounded_under_commits_that_never_pause(tmp_path, flow):
@@ -174,3 +175,15 @@ def test_eight_desk_processes_keep_the_log_bounded_and_lose_nothing(tmp_path):
     assert len(stored) == 8 * 300 and acknowledged <= stored
     assert peak <= SQLITE_AUTOCHECKPOINT_PAGES + 8 * 20, peak
     store.dispose()
+
+
+def test_postgres_has_no_checkpointer(db, tmp_path, flow):
+    before = set(checkpoint_threads())
+    store = Store(db, spool_dir=tmp_path / "spool")
+    store.open()
+    assert store.record(visit(flow)) == "saved"
+    assert (store.checkpointer is None) == (store.dialect == "postgresql")
+    started = set(checkpoint_threads()) - before
+    assert len(started) == (1 if store.dialect == "sqlite" else 0)
+    store.dispose()
+    assert not any(thread.is_alive() for thread in started)
