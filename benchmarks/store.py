@@ -3,7 +3,10 @@
 The raw side writes a copy of the visit table without the rollup triggers (the driver's plain
 floor); the store's side pays for keeping every rollup exact in the same transaction.
 
-    python benchmarks/store.py [--commits 2000] [--no-postgres]
+    python benchmarks/store.py [--commits 2000] [--pause 0] [--no-postgres]
+
+--pause MS waits that long after each SQLite commit, as a desk does between visits (the
+store's checkpoint thread works in such pauses); 0 writes back to back.
 
 SQLite runs in WAL mode at the store's synchronous level (FULL) for both the store and the raw
 sqlite3 module. PostgreSQL (a throwaway local cluster, fsync on) is compared with raw psycopg.
@@ -63,10 +66,14 @@ def raw_sqlite_row(v: dict) -> tuple:
     return tuple(row[f] for f in FIELDS)
 
 
-def time_store(store: Store, n: int, cpu: list[float] | None = None) -> list[float]:
+def time_store(
+    store: Store, n: int, cpu: list[float] | None = None, pause: float = 0.0
+) -> list[float]:
     """Wall-clock seconds of `n` commits; their CPU seconds (this process's) into `cpu`."""
     times = []
     for _ in range(n):
+        if pause:
+            time.sleep(pause)
         v = visit()
         start, started = time.perf_counter(), time.process_time()
         assert store.record(v) == "saved"
@@ -76,7 +83,9 @@ def time_store(store: Store, n: int, cpu: list[float] | None = None) -> list[flo
     return times
 
 
-def time_raw_sqlite(path: Path, n: int, cpu: list[float] | None = None) -> list[float]:
+def time_raw_sqlite(
+    path: Path, n: int, cpu: list[float] | None = None, pause: float = 0.0
+) -> list[float]:
     import sqlite3
 
     conn = sqlite3.connect(path)
@@ -90,6 +99,8 @@ def time_raw_sqlite(path: Path, n: int, cpu: list[float] | None = None) -> list[
     )
     times = []
     for _ in range(n):
+        if pause:
+            time.sleep(pause)
         row = raw_sqlite_row(visit())
         start, started = time.perf_counter(), time.process_time()
         conn.execute(sql, row)
@@ -260,6 +271,7 @@ def bulk(workdir: Path, n: int) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--commits", type=int, default=2000)
+    parser.add_argument("--pause", type=float, default=0.0, help="ms after each SQLite commit")
     parser.add_argument("--bulk", type=int, default=200000)
     parser.add_argument("--no-postgres", action="store_true")
     args = parser.parse_args()
@@ -270,14 +282,16 @@ def main() -> None:
     time_store(store, 50)  # warm up
     cpu: tuple[list[float], list[float]] = ([], [])
     single = workdir / "single.db"
-    store_times = time_store(store, args.commits, cpu[0])
+    pause = args.pause / 1000
+    store_times = time_store(store, args.commits, cpu[0], pause)
     # The log file is not shortened after a checkpoint: its size is the most it held.
     store_log = Path(f"{single}-wal").stat().st_size
     time.sleep(1.5)  # the store's thread checkpoints once it is idle: not during raw's turn
     report(
-        f"SQLite WAL synchronous={SQLITE_SYNCHRONOUS}, {args.commits} commits",
+        f"SQLite WAL synchronous={SQLITE_SYNCHRONOUS}, {args.commits} commits"
+        + (f", {args.pause:g} ms apart" if args.pause else ""),
         store_times,
-        time_raw_sqlite(single, args.commits, cpu[1]),
+        time_raw_sqlite(single, args.commits, cpu[1], pause),
         cpu,
     )
     checkpointer = getattr(store, "checkpointer", None)  # None: the code before it
