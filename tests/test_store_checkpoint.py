@@ -35,7 +35,8 @@ def log_frames(db: Path) -> tuple[int, int]:
 def log_pages(db: Path) -> float:
     """The log file's size in pages (a frame is a page and a 24-byte header; the page size is
     in the database file's header, bytes 16-17)."""
-    page = int.from_bytes(db.read_bytes()[16:18], "big")
+    with db.open("rb") as file:
+        page = int.from_bytes(file.read(18)[16:18], "big")
     wal = Path(f"{db}-wal")
     try:
         return wal.stat().st_size / (page + 24)
