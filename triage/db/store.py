@@ -19,7 +19,13 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 from sqlmodel import SQLModel, col, select
 
 from triage import paths
-from triage.db.connect import BUSY_TIMEOUT_MS, UNAVAILABLE, database_url, make_engine
+from triage.db.connect import (
+    BUSY_TIMEOUT_MS,
+    UNAVAILABLE,
+    database_url,
+    make_engine,
+    wal_checkpointer,
+)
 from triage.db.errors import DbError
 from triage.db.migrations import SCHEMA_VERSION, WRITABLE_FROM, upgrade
 from triage.db.models import (
@@ -80,6 +86,8 @@ class Store:
     ) -> None:
         self.url = database_url(db)
         self.engine = make_engine(self.url, busy_timeout_ms)
+        # SQLite: the log copied back by a thread, not by the commit of every ~94th visit.
+        self.checkpointer = wal_checkpointer(self.engine)
         self.desk = desk
         # Its own spool: what waits for this database goes to this one only.
         self.spool = Spool(
@@ -444,4 +452,6 @@ class Store:
         return {"visits": kept, "void": void, "days": days, "dry_run": dry_run}
 
     def dispose(self) -> None:
+        if self.checkpointer is not None:
+            self.checkpointer.stop()
         self.engine.dispose()
