@@ -318,7 +318,9 @@ class DeskScreen(Screen):
         self.demo = message.demo
         if message.counts is not None:
             self.counts = message.counts
-        if message.error:
+        if message.desk_taken:
+            self.notice = [("desk_in_use", {"desk": self.desk})]
+        elif message.error:
             self.notice = [(message.error, message.params)]
         elif not message.available:
             self.notice = [("db_unavailable", {"reason": message.reason})]

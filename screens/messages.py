@@ -49,6 +49,7 @@ class LogReady(Message):
     params: dict[str, Any] = field(default_factory=dict)  # the numbers and names in error's text
     first_start: bool = False  # a real database with no visit yet: say how to practise
     practice: bool = True  # `triage --training` is there to practise with (not when served)
+    desk_taken: bool = False  # this desk runs in another tab or window on this machine too
 
 
 @dataclass

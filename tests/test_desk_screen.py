@@ -615,3 +615,41 @@ async def test_a_write_or_undo_worker_that_raises_says_so_and_keeps_the_card(mak
         await pilot.press("ctrl+z")
         await settle(pilot, app)
         assert "disken brændte" in text(app, "#notice")
+
+
+async def test_a_desk_already_running_on_this_machine_is_said_at_the_start(make_app, tmp_path):
+    """A second tab or window as the same desk: both would have citizens called to it. The
+    second says so; once the first has stopped, a new one starts without the warning."""
+    first = make_app()
+    async with first.run_test(size=SIZE) as pilot:
+        await settle(pilot, first)
+        assert "kører også" not in text(first, "#notice")
+        second = make_app()
+        async with second.run_test(size=SIZE) as other:
+            await settle(other, second)
+            said = text(second, "#notice")
+            assert said.startswith("skranke-1 kører også i en anden fane eller et andet vindue")
+        elsewhere = make_app(desk="skranke-2")  # another desk's name: no warning
+        async with elsewhere.run_test(size=SIZE) as other:
+            await settle(other, elsewhere)
+            assert "kører også" not in text(elsewhere, "#notice")
+    again = make_app()
+    async with again.run_test(size=SIZE) as pilot:
+        await settle(pilot, again)
+        assert "kører også" not in text(again, "#notice")
+
+
+def test_a_desk_claims_its_name_on_one_database_only(tmp_path):
+    """The lock is per desk and database: the same desk name on another database is another
+    desk; let go, the name is free again."""
+    spool = tmp_path / "spool"
+    one = DeskLog(str(tmp_path / "a.db"), "jc-skelbaek", "skranke-1", spool_dir=spool)
+    same = DeskLog(str(tmp_path / "a.db"), "jc-skelbaek", "skranke-1", spool_dir=spool)
+    other_db = DeskLog(str(tmp_path / "b.db"), "jc-skelbaek", "skranke-1", spool_dir=spool)
+    assert one.claim_desk() is True
+    assert same.claim_desk() is False
+    assert other_db.claim_desk() is True
+    one.release_desk()
+    assert same.claim_desk() is True
+    same.release_desk()
+    other_db.release_desk()

@@ -305,6 +305,7 @@ class TriageApp(TerminalApp):
     def open_log(self) -> None:
         from triage.db.errors import DbError
 
+        desk_taken = not self.visit_log.claim_desk()
         try:
             available = self.visit_log.open()
         except DbError as error:  # e.g. a newer schema: visits wait in the spool
@@ -321,6 +322,7 @@ class TriageApp(TerminalApp):
                 demo=self.visit_log.demo,
                 first_start=first_start,
                 practice=not paths.served_to_browser(),
+                desk_taken=desk_taken,
                 **self._set_aside_notice(),
             )
         )
@@ -473,6 +475,9 @@ class TriageApp(TerminalApp):
                 [(q, found.get(q, nobody).waiting, found.get(q, nobody).longest_s) for q in shown]
             )
         )
+
+    def on_unmount(self) -> None:
+        self.visit_log.release_desk()  # another window of this desk may start now
 
     def _close_unfinished(self) -> None:
         """Close the tickets served here while the database was down, as of the moment each

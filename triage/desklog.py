@@ -12,6 +12,7 @@ either, and then the desk says so and keeps the card.
 
 from __future__ import annotations
 
+import os
 import threading
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -20,6 +21,11 @@ from typing import TYPE_CHECKING, Any
 from triage import paths
 from triage.spool import Drained, Spool, database_identity, entry_problem, one_line, why
 from triage.visits import valid_desk_name
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; a second window of a desk goes unnoticed there
+    fcntl = None  # type: ignore[assignment]
 
 if TYPE_CHECKING:
     from triage.db.store import Store
@@ -55,6 +61,33 @@ class DeskLog:
         # (`triage --training`) marks every visit demo from the first, so its database is one.
         self.training = training
         self.demo = training
+        self._in_use: int | None = None  # the lock of claim_desk
+
+    def claim_desk(self) -> bool:
+        """Whether this is the one process on this machine running as this desk on this
+        database: it locks a file in its spool folder for as long as it runs. Another tab or
+        window of the same desk would have citizens called to it twice. True where it cannot
+        tell (Windows, a folder it cannot write)."""
+        if fcntl is None:
+            return True
+        try:
+            self.spool.directory.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.spool.directory / f"{self.desk}.in-use", os.O_RDWR | os.O_CREAT)
+        except OSError:
+            return True
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return False
+        self._in_use = fd  # held until release_desk or the process's end
+        return True
+
+    def release_desk(self) -> None:
+        """Let go of claim_desk's lock: the desk has stopped."""
+        fd, self._in_use = self._in_use, None
+        if fd is not None:
+            os.close(fd)  # closing lets the lock go
 
     @property
     def store(self) -> Store:
