@@ -79,7 +79,8 @@ def test_the_file_in_the_users_config_folder_is_read_and_the_command_line_wins(t
     assert "Svar:" in said.stdout and "Answers:" not in said.stdout
     shown = triage(tmp_path, "config", "show")
     assert str(own) in shown.stdout and "lang = en  (filen, linje 1)" in shown.stdout
-    assert "channel = -  (standard)" in shown.stdout
+    assert "channel = in_person  (standard)" in shown.stdout  # the value, not a dash
+    assert f"db = {tmp_path / 'home' / 'data' / 'triage' / 'triage.db'}  (standard)" in shown.stdout
     own.write_bytes(b'site = "K\xf8ge"\n')  # Latin-1, as an old Windows editor saves it
     said = triage(tmp_path, "config", "check")
     assert said.returncode == 1 and f"{own}: Filen er ikke gemt som UTF-8" in said.stdout
@@ -426,3 +427,26 @@ def test_the_desk_and_kiosk_spool_where_the_file_says(tmp_path, command, monkeyp
 
     assert settled().spool_dir == tmp_path / "settings" / "spool-here"
     assert settled("--spool-dir", str(tmp_path / "mine")).spool_dir == tmp_path / "mine"
+
+
+def test_config_check_names_an_unusable_database_url_in_the_environment(tmp_path):
+    """TRIAGE_DB_URL wins over the file's db, so a desk would fail on it: check says so (exit
+    1), with or without a settings file, and never shows its password."""
+    bad = "mysql://skranke:Hemmelig1@server/triage"
+    said = triage(tmp_path, "config", "check", TRIAGE_DB_URL=bad)
+    assert said.returncode == 1 and "Miljøvariablen TRIAGE_DB_URL kan ikke bruges" in said.stdout
+    assert "Hemmelig1" not in said.stdout + said.stderr
+    write(tmp_path / "home" / "config" / "triage" / "triage.toml", 'lang = "da"\n')
+    said = triage(tmp_path, "config", "check", TRIAGE_DB_URL=bad)
+    assert said.returncode == 1 and "TRIAGE_DB_URL" in said.stdout
+    fine = triage(tmp_path, "config", "check", TRIAGE_DB_URL=str(tmp_path / "visits.db"))
+    assert fine.returncode == 0, fine.stdout + fine.stderr
+
+
+def test_config_show_without_a_file_shows_the_standards(tmp_path):
+    shown = triage(tmp_path, "config", "show")
+    assert shown.returncode == 0 and "Der er ingen indstillingsfil" in shown.stdout
+    assert "desk = skranke-1  (standard)" in shown.stdout
+    assert f"spool_dir = {tmp_path / 'home' / 'data' / 'triage' / 'spool'}  (standard)" in (
+        shown.stdout
+    )

@@ -2226,11 +2226,17 @@ def cmd_config(args: argparse.Namespace) -> int:
 
     lang = args.lang
     settings = config.read(args.config)
-    if settings.path is None:
-        print(t("cfg_none", lang, path=config.default_file()))
-        return 0
+    environment = os.environ.get(config.ENV_URL)
+    bad_environment = None
+    if args.action == "check" and environment:
+        bad_environment = _url_problem(environment, lang)
+        if bad_environment is not None:  # it wins over the file's db: a desk would fail on it
+            print(t("cfg_bad_environment", lang, name=config.ENV_URL, reason=bad_environment))
     if args.action == "show":
         return _show_settings(settings, args)
+    if settings.path is None:
+        print(t("cfg_none", lang, path=config.default_file()))
+        return 1 if bad_environment else 0
     if settings.tables:  # the file could be read: check what it names too
         for scope in ("", *(s for s in config.SECTIONS if s in settings.tables)):
             _check_usable(settings, scope, lang)
@@ -2240,6 +2246,8 @@ def cmd_config(args: argparse.Namespace) -> int:
             t("cfg_check_failed", lang, path=settings.path, n=len(settings.problems)),
             file=sys.stderr,
         )
+        return 1
+    if bad_environment:
         return 1
     print(t("cfg_check_ok", lang, path=settings.path))
     return 0
@@ -2262,18 +2270,9 @@ def _check_usable(settings, scope: str, lang: str) -> None:
         known = ", ".join(loaded.flow.sites.sites)
         settings.error(where("site"), "site", "cfg_unknown_site", site=values["site"], sites=known)
     db = values.get("db")
-    if db and "://" in db and not db.startswith("sqlite"):
-        from sqlalchemy.engine import make_url
-        from sqlalchemy.exc import ArgumentError
-
-        probe = argparse.Namespace(db=db, lang=lang)
-        try:
-            url = make_url(db)
-            url.port  # noqa: B018 - a port that is no number raises here
-            url.get_dialect().import_dbapi()
-        except (ArgumentError, ImportError, ValueError) as error:
-            reason = _url_reason(error, probe)
-            settings.error(where("db"), "db", "cfg_bad_db", reason=_hide_password(reason))
+    reason = _url_problem(db, lang) if db else None
+    if reason is not None:
+        settings.error(where("db"), "db", "cfg_bad_db", reason=reason)
     if "theme" in values:
         from triage.app import theme_names  # Textual: only to know its themes
 
@@ -2294,7 +2293,10 @@ def _show_settings(settings, args: argparse.Namespace) -> int:
         return 1
     role = args.role
     values = settings.values(role)
-    print(t("desk_settings", lang, path=settings.path))
+    if settings.path is None:  # the standards alone, and the command line over them
+        print(t("cfg_none", lang, path=config.default_file()))
+    else:
+        print(t("desk_settings", lang, path=settings.path))
     keys = config.KEYS if role == "desk" else config.SECTION_KEYS
     environment = os.environ.get(config.ENV_URL)
     for key in keys:
@@ -2305,9 +2307,41 @@ def _show_settings(settings, args: argparse.Namespace) -> int:
             line = settings.lines.get((where, key))
             value, source = values[key], t("cfg_from_file", lang, line=line or "?")
         else:
-            value, source = "", t("cfg_from_default", lang)
+            value, source = _default_setting(key, lang), t("cfg_from_default", lang)
         print(f"  {key} = {_hide_password(str(value)) or '-'}  ({source})")
     return 0
+
+
+def _url_problem(db: str, lang: str) -> str | None:
+    """Why a database URL cannot be used (no password in it), or None; a path is a file."""
+    if "://" not in db or db.startswith("sqlite"):
+        return None
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        url = make_url(db)
+        url.port  # noqa: B018 - a port that is no number raises here
+        url.get_dialect().import_dbapi()
+    except (ArgumentError, ImportError, ValueError) as error:
+        return _hide_password(_url_reason(error, argparse.Namespace(db=db, lang=lang)))
+    return None
+
+
+def _default_setting(key: str, lang: str) -> str:
+    """What a setting is when neither the file nor the command line says: the value itself
+    where there is one, else what decides it."""
+    found = {
+        "data": str(paths.default_data_dir()),
+        "db": str(paths.default_db_path()),
+        "spool_dir": str(paths.user_data_dir() / "spool"),
+        "desk": "skranke-1",
+        "channel": "in_person",
+        "lang": "da",
+        "site": t("cfg_default_site", lang),
+        "theme": t("cfg_default_theme", lang),
+    }
+    return found.get(key, "")
 
 
 def cmd_db_roles(args: argparse.Namespace) -> int:
