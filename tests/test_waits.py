@@ -4,6 +4,7 @@ the overview (Pilot), the committee's report and the exports showing them."""
 
 from __future__ import annotations
 
+import json
 import random
 import re
 import statistics
@@ -614,6 +615,17 @@ def test_summary_prints_a_short_block_of_wait_and_service(tmp_path, flow):
         assert f"{no_shows} udeblev" in block.split(line)[1].splitlines()[0]
     english = run("summary", *week, "--lang", "en", cwd=tmp_path)
     assert "Queue: wait and service in minutes (median / 90 %)" in english.stdout
+    # The same figures for programs, in seconds, counted from the ticket rows directly.
+    as_json = run("summary", *week, "--format", "json", cwd=tmp_path)
+    assert as_json.returncode == 0, as_json.stderr
+    waits = json.loads(as_json.stdout)["waits"]
+    assert set(waits["by_site"]) == set(per_site) and waits["overall"] is not None
+    for site, figures in per_site.items():
+        got = waits["by_site"][site]
+        names = ("served", "no_shows", "wait_median_s", "wait_p90_s")
+        assert tuple(got[n] for n in (*names, "service_median_s", "service_p90_s")) == (
+            pytest.approx(figures)
+        )
     # A period without tickets: no block (a place without the queue never sees one).
     before = run(
         "summary", "--from", "2026-10-01", "--to", "2026-10-31", "--db", str(path), cwd=tmp_path

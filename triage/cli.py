@@ -1791,17 +1791,20 @@ def cmd_summary(args: argparse.Namespace) -> int:
             lang,
         )
     summary = summarize(store, flow.sites, first, last + timedelta(days=1), filters)
-    if args.format == "table":  # in colour on a terminal, plain text for a script
-        show(summary_view(summary, flow.sites, lang, filters.include_demo), sys.stdout)
+    if args.format in ("table", "json"):
         from triage.waits import summary_lines, wait_times
 
         waits = wait_times(store, first, last + timedelta(days=1), filters)
+    if args.format == "table":  # in colour on a terminal, plain text for a script
+        show(summary_view(summary, flow.sites, lang, filters.include_demo), sys.stdout)
         lines = summary_lines(waits, flow.sites, lang)
         if lines:  # where the queue is used: its wait and service time too
             sys.stdout.write("\n" + "\n".join(lines) + "\n")
+    elif args.format == "json":
+        said = summary_json(summary, flow.sites, lang, filters.include_demo, waits=waits)
+        sys.stdout.write(said)
     else:
-        render = {"json": summary_json, "csv": summary_csv}[args.format]
-        sys.stdout.write(render(summary, flow.sites, lang, filters.include_demo))
+        sys.stdout.write(summary_csv(summary, flow.sites, lang, filters.include_demo))
     return 0
 
 

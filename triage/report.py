@@ -5,7 +5,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+from dataclasses import asdict
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
 from rich import box
 from rich.console import Console, ConsoleOptions, Group, RenderResult
@@ -26,6 +28,9 @@ from triage.overview import (
 from triage.sites import Sites
 from triage.stats import ShareInTime, Summary, is_misdirected, previous_period, share_unit
 from triage.terminal import plain
+
+if TYPE_CHECKING:
+    from triage.waits import Waits
 
 
 def summary_view(s: Summary, sites: Sites, lang: str = "da", include_demo: bool = True) -> Group:
@@ -182,7 +187,15 @@ def previous_complete(s: Summary) -> bool | None:
     return period_dates(s)["previous_start"] >= s.log_start
 
 
-def summary_json(s: Summary, sites: Sites, lang: str = "da", include_demo: bool = True) -> str:
+def summary_json(
+    s: Summary,
+    sites: Sites,
+    lang: str = "da",
+    include_demo: bool = True,
+    waits: Waits | None = None,
+) -> str:
+    """The summary for programs; with `waits`, the period's wait and service seconds per site
+    (median and 90th percentile, served and no-shows), as the table shows them in minutes."""
     data = s.as_dict()
     data.update(period_dates(s))  # one meaning of end everywhere: the last day included
     data["previous_complete"] = previous_complete(s)
@@ -192,6 +205,11 @@ def summary_json(s: Summary, sites: Sites, lang: str = "da", include_demo: bool 
         for site in data["sites"]:
             site["share"] = None
     data["site_names"] = {site.id: site.name(lang) for site in sites}
+    if waits is not None:
+        data["waits"] = {
+            "by_site": {site: asdict(x) for site, x in waits.by_site.items()},
+            "overall": asdict(waits.overall) if waits.overall is not None else None,
+        }
     return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
 
 
