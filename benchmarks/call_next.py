@@ -117,15 +117,29 @@ def kiosk_worker(db: str, spool: str, count: int, every: float, start: Path, out
     out.write_text(json.dumps({"issued": issued}))
 
 
-def raw_worker(db: str, every: float, start: Path, stop: Path, out: Path) -> None:
-    """One raw UPDATE commit every `every` seconds while the desks and kiosks run, each in the
-    queue writers' turn (so it never waits inside SQLite): the commit alone is timed."""
+def raw_connection(db: str) -> sqlite3.Connection:
+    """sqlite3 itself on the file, in the store's WAL mode and synchronous level."""
     from triage.db.connect import SQLITE_SYNCHRONOUS
-    from triage.queue import Turns, lock_file
 
     conn = sqlite3.connect(db, isolation_level=None)
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute(f"PRAGMA synchronous = {SQLITE_SYNCHRONOUS}")
+    return conn
+
+
+def raw_commit(conn: sqlite3.Connection, row: int) -> None:
+    """The raw yardstick: one UPDATE of one ticket row and its commit."""
+    conn.execute("BEGIN")
+    conn.execute("UPDATE visit_ticket SET recalls = recalls + 1 WHERE id = ?", (row,))
+    conn.execute("COMMIT")
+
+
+def raw_worker(db: str, every: float, start: Path, stop: Path, out: Path) -> None:
+    """One raw UPDATE commit every `every` seconds while the desks and kiosks run, each in the
+    queue writers' turn (so it never waits inside SQLite): the commit alone is timed."""
+    from triage.queue import Turns, lock_file
+
+    conn = raw_connection(db)
     turns = Turns.of(lock_file(db))
     assert turns is not None, "no lock file beside the database"
     seconds: list[float] = []
@@ -138,9 +152,7 @@ def raw_worker(db: str, every: float, start: Path, stop: Path, out: Path) -> Non
             continue
         with turns.turn():
             began = time.perf_counter()
-            conn.execute("BEGIN")
-            conn.execute("UPDATE visit_ticket SET recalls = recalls + 1 WHERE id = ?", (row,))
-            conn.execute("COMMIT")
+            raw_commit(conn, row)
             seconds.append(time.perf_counter() - began)
     conn.close()
     out.write_text(json.dumps({"raw_seconds": seconds}))
@@ -149,12 +161,9 @@ def raw_worker(db: str, every: float, start: Path, stop: Path, out: Path) -> Non
 def crowd_worker(db: str, commits: int, start: Path, out: Path) -> None:
     """Raw UPDATE commits back to back, each in the queue writers' turn, timed from asking for
     the turn to the commit: what a raw writer meets in a crowd of them."""
-    from triage.db.connect import SQLITE_SYNCHRONOUS
     from triage.queue import Turns, lock_file
 
-    conn = sqlite3.connect(db, isolation_level=None)
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute(f"PRAGMA synchronous = {SQLITE_SYNCHRONOUS}")
+    conn = raw_connection(db)
     turns = Turns.of(lock_file(db))
     assert turns is not None, "no lock file beside the database"
     row = conn.execute("SELECT MIN(id) FROM visit_ticket").fetchone()[0]
@@ -163,9 +172,7 @@ def crowd_worker(db: str, commits: int, start: Path, out: Path) -> None:
     for _ in range(commits):
         began = time.perf_counter()
         with turns.turn():
-            conn.execute("BEGIN")
-            conn.execute("UPDATE visit_ticket SET recalls = recalls + 1 WHERE id = ?", (row,))
-            conn.execute("COMMIT")
+            raw_commit(conn, row)
         seconds.append(time.perf_counter() - began)
     conn.close()
     out.write_text(json.dumps({"raw_seconds": seconds}))
@@ -277,18 +284,12 @@ def _states(db: str) -> dict:
 def raw_update_commits(path: str, runs: int = 300) -> list[float]:
     """One UPDATE of one ticket row and its commit, by sqlite3 itself on the same file, alone
     after the run (another moment's disk: see the module's text)."""
-    from triage.db.connect import SQLITE_SYNCHRONOUS
-
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute(f"PRAGMA synchronous = {SQLITE_SYNCHRONOUS}")
+    conn = raw_connection(path)
     first = conn.execute("SELECT MIN(id) FROM visit_ticket").fetchone()[0]
     seconds = []
     for _ in range(runs):
         began = time.perf_counter()
-        conn.execute("BEGIN")
-        conn.execute("UPDATE visit_ticket SET recalls = recalls + 1 WHERE id = ?", (first,))
-        conn.execute("COMMIT")
+        raw_commit(conn, first)
         seconds.append(time.perf_counter() - began)
     conn.close()
     return seconds

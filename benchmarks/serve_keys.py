@@ -199,12 +199,7 @@ class Terminal:
         return Timed(frames, self.size - size)
 
     def close(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop(self.process)
         os.close(self.master)
 
 

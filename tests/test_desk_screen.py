@@ -647,6 +647,7 @@ def test_a_desk_claims_its_name_on_one_database_only(tmp_path):
     same = DeskLog(str(tmp_path / "a.db"), "jc-skelbaek", "skranke-1", spool_dir=spool)
     other_db = DeskLog(str(tmp_path / "b.db"), "jc-skelbaek", "skranke-1", spool_dir=spool)
     assert one.claim_desk() is True
+    assert one.claim_desk() is True  # its own claim, asked again (the log opened again)
     assert same.claim_desk() is False
     assert other_db.claim_desk() is True
     one.release_desk()

@@ -68,7 +68,7 @@ class DeskLog:
         database: it locks a file in its spool folder for as long as it runs. Another tab or
         window of the same desk would have citizens called to it twice. True where it cannot
         tell (Windows, a folder it cannot write)."""
-        if fcntl is None:
+        if fcntl is None or self._in_use is not None:  # claimed already (or cannot tell)
             return True
         try:
             self.spool.directory.mkdir(parents=True, exist_ok=True)
