@@ -47,13 +47,13 @@ def test_the_overview_counts_at_one_moment_while_a_desk_writes(store, flow, monk
     url = store.engine.url.render_as_string(hide_password=False)
     desk = Store(url, desk="other", spool_dir=tmp_path / "other-spool")
     desk.open()
-    day_rows = overview_module.day_rows
+    day_figures = overview_module.day_figures
 
     def written_first(*args, **kwargs):
         add(desk, flow, "jc-skelbaek", 2, 10)
-        return day_rows(*args, **kwargs)
+        return day_figures(*args, **kwargs)
 
-    monkeypatch.setattr(overview_module, "day_rows", written_first)
+    monkeypatch.setattr(overview_module, "day_figures", written_first)
     try:
         result = overview_module.overview(store, flow.sites, *PERIOD, NOW)
     finally:

@@ -931,3 +931,66 @@ def test_overview_day_figures_match_the_visit_table(store, flow):
     phone = overview(store, flow.sites, *period, now, Filters(channels=("phone",)))
     nord = phone.busiest_by_site["jc-nord"]
     assert (nord["weekday"], nord["days"], nord["visits"]) == (1, 1, 2)  # one Tuesday, not two
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "unit"),
+    [
+        (date(2026, 8, 1), date(2027, 1, 1), "month"),
+        (date(2026, 8, 14), date(2026, 12, 3), "month"),  # months cut at both ends
+        (date(2026, 9, 28), date(2026, 11, 20), "week"),
+    ],
+)
+@pytest.mark.parametrize(
+    "filters",
+    [
+        Filters(),
+        Filters(sites=("jc-nord", "jc-musvaage")),
+        Filters(include_demo=False),
+        Filters(channels=("in_person",)),
+    ],
+)
+def test_day_figures_match_counting_the_visit_table(store, flow, start, end, unit, filters):
+    """The overview's day figures (trend, days a site had visits per weekday, demo visits,
+    visits per month or ISO week) as counting the visit rows one by one gives them: shown
+    sites only, except the buckets (every site), and a day with demo and real visits at a
+    site one day it had visits."""
+    from sqlalchemy import text
+
+    from triage.db.queries import day_figures
+    from triage.overview import overview
+
+    _spread_visits(store, flow)
+    add(store, flow, ("1", "1"), "jc-nord", datetime(2026, 10, 9, 11, tzinfo=UTC))  # + demo day
+    add(store, flow, ("1", "1"), "jc-nord", datetime(2026, 10, 20, 9, tzinfo=UTC), "phone")
+    for hour in (10, 12):  # one day a site had two visits
+        add(store, flow, ("1", "1"), "jc-musvaage", datetime(2026, 11, 10, hour, tzinfo=UTC))
+    per_day: dict[date, int] = {}
+    opened: dict[tuple[str, int], set[date]] = {}
+    by_bucket: dict[tuple[date, str], int] = {}
+    demo = 0
+    with store.engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT site_id, local_date, demo, channel FROM visit WHERE voided_utc IS NULL")
+        ).all()
+    for site, day, is_demo, channel in rows:
+        day = day if isinstance(day, date) else date.fromisoformat(day)
+        if not start <= day < end or (is_demo and not filters.include_demo):
+            continue
+        if filters.channels is not None and channel not in filters.channels:
+            continue
+        first = day - timedelta(days=day.weekday()) if unit == "week" else day.replace(day=1)
+        by_bucket[first, site] = by_bucket.get((first, site), 0) + 1
+        if filters.sites is None or site in filters.sites:
+            per_day[day] = per_day.get(day, 0) + 1
+            opened.setdefault((site, day.weekday()), set()).add(day)
+            demo += bool(is_demo)
+    found = day_figures(store, start, end, filters, unit)
+    assert found.per_day == per_day
+    assert found.opened == {key: len(days) for key, days in opened.items()}
+    assert found.by_bucket == by_bucket
+    assert found.demo == demo
+    assert demo > 0 or not filters.include_demo  # the demo visits were there to count
+    view = overview(store, flow.sites, start, end, datetime(2027, 1, 2, tzinfo=UTC), filters)
+    assert view.trend == sorted((day.isoformat(), n) for day, n in per_day.items())
+    assert view.demo_visits == demo

@@ -6,14 +6,12 @@ Computed from the rollups only (see triage.stats), so it is cheap to refresh whi
 from __future__ import annotations
 
 import sys
-from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
 
 from triage.db.errors import db_cause
-from triage.db.queries import as_date, day_rows, one_reading
+from triage.db.queries import day_figures, one_reading
 from triage.db.store import Store
 from triage.i18n import count, t
 from triage.sites import Sites
@@ -151,16 +149,6 @@ def _alerts(store: Store, sites: Sites, now: datetime) -> list[Alert]:
     return alerts
 
 
-# Each day as the driver gives it (ISO text or a date) → its ISO date, weekday and month (or
-# ISO week) name: worked out once a day, not once a row each refresh.
-_CALENDAR: dict[str, dict[Any, tuple[str, int, str]]] = {"month": {}, "week": {}}
-
-
-def _day_names(raw: Any, unit: str) -> tuple[str, int, str]:
-    day = as_date(raw)
-    return day.isoformat(), day.weekday(), bucket_names(unit)(day)
-
-
 def overview(
     store: Store,
     sites: Sites,
@@ -170,8 +158,8 @@ def overview(
     filters: Filters | None = None,
 ) -> Overview:
     """Everything the supervisor's screen shows. The (site, weekday, hour) counts serve both the
-    heat map and the busiest hours; the (date, site, demo) counts the trend, the demo mark and
-    the shares over time (read for every site: a share is against all jobcentres)."""
+    heat map and the busiest hours; the day figures (day_figures) the trend, the demo mark, the
+    busiest hours' averages and the shares over time."""
     filters = filters or Filters()
     # One connection, one moment, and the queries of the refresh before sent together.
     with one_reading(store, again=("overview", start, end, now.date(), filters)):
@@ -185,35 +173,11 @@ def _overview(
     heat: dict[str, dict[tuple[int, int], int]] = {}
     for (site, weekday, hour), visits in hours.items():
         heat.setdefault(site, {})[(weekday, hour)] = visits
-    days = day_rows(store, start, end, replace(filters, sites=None))
-    # The trend, the demo mark, the days each site had visits per weekday (the busiest hours'
-    # averages) and the visits per month (or week) and site (the shares over time) in one pass
-    # over the day rows as the driver gives them: no query, no second pass, no typing each row.
     unit = share_unit(start, end)
-    calendar = _CALENDAR[unit]
-    per_day: defaultdict[str, int] = defaultdict(int)
-    opened: defaultdict[tuple[str, int], int] = defaultdict(int)
-    by_bucket: defaultdict[tuple[str, str], int] = defaultdict(int)
-    shown = filters.sites
-    demo = 0
-    for day, site, is_demo, visits in days:
-        if not visits:
-            continue
-        try:
-            iso, weekday, bucket = calendar[day]
-        except KeyError:
-            iso, weekday, bucket = calendar[day] = _day_names(day, unit)
-        by_bucket[bucket, site] += visits
-        if shown is None or site in shown:
-            per_day[iso] += visits
-            opened[site, weekday] += 1
-            if is_demo:
-                demo += visits
-    if 0 < demo < sum(per_day.values()):  # a day read twice (demo and not) counts once
-        plain = {(day, site) for day, site, is_demo, visits in days if visits and not is_demo}
-        for day, site, is_demo, visits in days:
-            if visits and is_demo and (day, site) in plain and (shown is None or site in shown):
-                opened[site, calendar[day][1]] -= 1
+    days = day_figures(store, start, end, filters, unit)
+    name = bucket_names(unit)
+    by_bucket = {(name(first), site): visits for (first, site), visits in days.by_bucket.items()}
+    opened = days.opened
     # The summary's busiest five and each site's busiest (the heat map's legend), one lookup.
     busiest = busiest_hours(store, start, end, hours, opened, filters, each_site=True)
     busiest_by_site: dict[str, BusyHour] = {}
@@ -233,9 +197,9 @@ def _overview(
             over_time=shares_over_time(store, sites, start, end, filters, by_bucket=by_bucket),
         ),
         heat,
-        sorted(per_day.items()),
+        sorted((day.isoformat(), visits) for day, visits in days.per_day.items()),
         _alerts(store, sites, now),
-        demo,
+        days.demo,
         now,
         busiest_by_site,
     )

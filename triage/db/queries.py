@@ -6,6 +6,7 @@ compiling a statement cost more than running it, and the overview runs several."
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -175,7 +176,9 @@ def _counting_sql(sql: _Sql, start: date, end: date, by: tuple[str, ...]) -> str
         or not (needed - {"local_date"} <= set(table_of(monthly).columns.keys()))
     ):
         # By a rollup's whole key each row is one cell already: no GROUP BY (half the time).
-        whole_key = set(by) == {c.name for c in table_of(table).primary_key.columns}
+        # (local_weekday too: it follows from the date.)
+        key = {c.name for c in table_of(table).primary_key.columns}
+        whole_key = key <= set(by) and (set(by) - key <= {"local_weekday"} and "local_date" in key)
         return sql.grouped(table_of(table).name, by, "local_date", start, end, not whole_key)
     parts = [sql.grouped(table_of(monthly).name, by, "month", *months)]
     if not days:  # whole months only (a year to today): grouped once, not twice
@@ -188,15 +191,142 @@ def _counting_sql(sql: _Sql, start: date, end: date, by: tuple[str, ...]) -> str
     return f"SELECT {keys}, SUM(visits) AS visits FROM ({union}) AS parts GROUP BY {keys}"
 
 
-def day_rows(store: Store, start: date, end: date, filters: Filters) -> Sequence[Sequence[Any]]:
-    """Visits per (local_date, site_id, demo) in the period, as rows of the driver's own values
-    (the date as SQLite's ISO text or PostgreSQL's date: as_date makes either a date; demo as
-    0/1 or a bool; a row may count 0 visits). For a caller that goes through hundreds of days
-    once (the overview): typing each row first cost more than its own pass."""
-    return _fetched(store, *_periods_sql(store.dialect, filters, ((start, end),), DAY_KEY))
+@dataclass
+class DayFigures:
+    """What the overview takes from the period's days."""
+
+    per_day: dict[date, int]  # visits a day at the shown sites (days with visits)
+    opened: dict[tuple[str, int], int]  # days with visits per (shown site, weekday)
+    by_bucket: dict[tuple[date, str], int]  # visits per (month or ISO week's first day, site)
+    demo: int  # demo visits at the shown sites
 
 
-DAY_KEY = ("local_date", "site_id", "demo")
+def day_figures(store: Store, start: date, end: date, filters: Filters, unit: str) -> DayFigures:
+    """The trend, the days each site had visits per weekday (the busiest hours' averages), the
+    demo visits and the visits per month (`unit` "month") or ISO week ("week") and site (the
+    shares over time, for every site: a share is against all jobcentres). PostgreSQL sums the
+    days itself, in one query: a year of 30 sites is some 8,000 day rows, and shipping and
+    summing them in Python cost more than the rest of the overview. A day with demo and real
+    visits at a site is one day it had visits."""
+    shown = None if filters.sites is None else set(filters.sites)
+    if store.dialect == "sqlite":
+        return _day_figures_summed_here(store, filters, start, end, unit, shown)
+    figures = _day_figures(store, filters, start, end, unit, exact_days=False)
+    if 0 < figures.demo < sum(figures.per_day.values()):
+        # Demo and real visits both: the quick count took such a day twice, so ask again.
+        figures = _day_figures(store, filters, start, end, unit, exact_days=True)
+    if shown is not None:
+        figures.opened = {key: n for key, n in figures.opened.items() if key[0] in shown}
+    return figures
+
+
+DAY_KEY = ("local_date", "site_id", "demo", "local_weekday")
+# Each day as SQLite gives it (ISO text) → the day and its month's or ISO week's first day.
+_DAYS: dict[str, dict[Any, tuple[date, date]]] = {"month": {}, "week": {}}
+
+
+def _day_figures_summed_here(
+    store: Store, filters: Filters, start: date, end: date, unit: str, shown: set[str] | None
+) -> DayFigures:
+    """day_figures on SQLite, in one pass over the day rows: in the same process the rows cost
+    nothing to ship, and this loop is quicker than SQLite's own grouping (0.3 against 0.7 ms
+    for a year of three sites)."""
+    rows = _fetched(
+        store, *_periods_sql("sqlite", replace(filters, sites=None), ((start, end),), DAY_KEY)
+    )
+    days = _DAYS[unit]
+    per_day: defaultdict[date, int] = defaultdict(int)
+    opened: defaultdict[tuple[str, int], int] = defaultdict(int)
+    by_bucket: defaultdict[tuple[date, str], int] = defaultdict(int)
+    demo = 0
+    for raw, site, is_demo, weekday, visits in rows:
+        if not visits:
+            continue
+        try:
+            day, first = days[raw]
+        except KeyError:
+            day = as_date(raw)
+            first = day - timedelta(days=weekday) if unit == "week" else day.replace(day=1)
+            days[raw] = (day, first)
+        by_bucket[first, site] += visits
+        if shown is None or site in shown:
+            per_day[day] += visits
+            opened[site, weekday] += 1
+            if is_demo:
+                demo += visits
+    if 0 < demo < sum(per_day.values()):  # a day read twice (demo and not) counts once
+        plain = {(day, site) for day, site, is_demo, _, visits in rows if visits and not is_demo}
+        for day, site, is_demo, weekday, visits in rows:
+            if visits and is_demo and (day, site) in plain and (shown is None or site in shown):
+                opened[site, weekday] -= 1
+    return DayFigures(dict(per_day), dict(opened), dict(by_bucket), demo)
+
+
+def _day_figures(
+    store: Store, filters: Filters, start: date, end: date, unit: str, exact_days: bool
+) -> DayFigures:
+    per_day: dict[date, int] = {}
+    opened: dict[tuple[str, int], int] = {}
+    by_bucket: dict[tuple[date, str], int] = {}
+    demo = 0
+    for part, day, weekday, site, visits, demo_visits in _fetched(
+        store, *_day_figures_sql(store.dialect, filters, start, end, unit, exact_days)
+    ):
+        if part == 0:
+            if visits:  # None: visits that day, but none at the shown sites
+                per_day[as_date(day)] = int(visits)
+                demo += int(demo_visits or 0)
+        elif part == 1:
+            opened[site, weekday] = int(visits)
+        else:
+            by_bucket[as_date(day), site] = int(visits)
+    return DayFigures(per_day, opened, by_bucket, demo)
+
+
+# The first day of a day's month or ISO week (local_weekday is 0 on a Monday), on PostgreSQL.
+_BUCKET_START = {
+    ("postgresql", "month"): "local_date - (date_part('day', local_date)::int - 1)",
+    ("postgresql", "week"): "local_date - local_weekday",
+}
+
+
+@lru_cache(maxsize=64)
+def _day_figures_sql(
+    dialect: str, filters: Filters, start: date, end: date, unit: str, exact_days: bool
+) -> tuple[str, dict]:
+    """day_figures' query: rows of (part, day, weekday, site, visits, demo visits), part 0 a
+    day's visits at the shown sites, 1 the days a site had visits on a weekday, 2 a month's or
+    week's visits at a site. In one pass (grouping sets), which counts a day with demo and
+    real visits at a site twice; `exact_days` counts it once, in three passes."""
+    sql = _Sql(dialect, replace(filters, sites=None))
+    days = _counting_sql(sql, start, end, DAY_KEY)
+    shown = "TRUE"
+    if filters.sites is not None:
+        shown = f"site_id IN ({', '.join(sql.param(s) for s in filters.sites) or 'NULL'})"
+    bucket = _BUCKET_START[dialect, unit]
+    if not exact_days:
+        query = (
+            "SELECT CASE WHEN GROUPING(local_date) = 0 THEN 0 "
+            "WHEN GROUPING(local_weekday) = 0 THEN 1 ELSE 2 END, "
+            "COALESCE(local_date, bucket), local_weekday, site_id, "
+            f"CASE WHEN GROUPING(local_date) = 0 THEN SUM(visits) FILTER (WHERE {shown}) "
+            "WHEN GROUPING(local_weekday) = 0 THEN COUNT(*) ELSE SUM(visits) END, "
+            f"SUM(visits) FILTER (WHERE demo AND {shown}) "
+            f"FROM (SELECT d.*, {bucket} AS bucket FROM ({days}) AS d WHERE visits > 0) AS d "
+            "GROUP BY GROUPING SETS ((local_date), (site_id, local_weekday), (bucket, site_id))"
+        )
+        return query, sql.params
+    query = (
+        f"WITH d AS ({days}) "
+        "SELECT 0, local_date, CAST(NULL AS INTEGER), CAST(NULL AS VARCHAR), SUM(visits), "
+        f"SUM(CASE WHEN demo THEN visits ELSE 0 END) FROM d WHERE visits > 0 AND {shown} "
+        "GROUP BY local_date "
+        "UNION ALL SELECT 1, NULL, local_weekday, site_id, COUNT(DISTINCT local_date), 0 "
+        f"FROM d WHERE visits > 0 AND {shown} GROUP BY site_id, local_weekday "
+        f"UNION ALL SELECT 2, {bucket}, NULL, site_id, SUM(visits), 0 "
+        f"FROM d WHERE visits > 0 GROUP BY {bucket}, site_id"
+    )
+    return query, sql.params
 
 
 def _typed_counts(rows: Sequence[Sequence[Any]], by: tuple[str, ...]) -> dict[tuple, int]:
