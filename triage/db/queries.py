@@ -211,13 +211,23 @@ def day_figures(store: Store, start: date, end: date, filters: Filters, unit: st
     shown = None if filters.sites is None else set(filters.sites)
     if store.dialect == "sqlite":
         return _day_figures_summed_here(store, filters, start, end, unit, shown)
-    figures = _day_figures(store, filters, start, end, unit, exact_days=False)
-    if 0 < figures.demo < sum(figures.per_day.values()):
-        # Demo and real visits both: the quick count took such a day twice, so ask again.
-        figures = _day_figures(store, filters, start, end, unit, exact_days=True)
-    if shown is not None:
-        figures.opened = {key: n for key, n in figures.opened.items() if key[0] in shown}
-    return figures
+    per_day: dict[date, int] = {}
+    opened: dict[tuple[str, int], int] = {}
+    by_bucket: dict[tuple[date, str], int] = {}
+    demo = 0
+    for part, day, weekday, site, visits, demo_visits in _fetched(
+        store, *_day_figures_sql(filters, start, end, unit)
+    ):
+        if part == 0:
+            if visits:  # None: visits that day, but none at the shown sites
+                per_day[day] = int(visits)
+                demo += int(demo_visits or 0)
+        elif part == 1:
+            if shown is None or site in shown:
+                opened[site, weekday] = int(visits)
+        else:
+            by_bucket[day, site] = int(visits)
+    return DayFigures(per_day, opened, by_bucket, demo)
 
 
 DAY_KEY = ("local_date", "site_id", "demo", "local_weekday")
@@ -262,69 +272,39 @@ def _day_figures_summed_here(
     return DayFigures(dict(per_day), dict(opened), dict(by_bucket), demo)
 
 
-def _day_figures(
-    store: Store, filters: Filters, start: date, end: date, unit: str, exact_days: bool
-) -> DayFigures:
-    per_day: dict[date, int] = {}
-    opened: dict[tuple[str, int], int] = {}
-    by_bucket: dict[tuple[date, str], int] = {}
-    demo = 0
-    for part, day, weekday, site, visits, demo_visits in _fetched(
-        store, *_day_figures_sql(store.dialect, filters, start, end, unit, exact_days)
-    ):
-        if part == 0:
-            if visits:  # None: visits that day, but none at the shown sites
-                per_day[as_date(day)] = int(visits)
-                demo += int(demo_visits or 0)
-        elif part == 1:
-            opened[site, weekday] = int(visits)
-        else:
-            by_bucket[as_date(day), site] = int(visits)
-    return DayFigures(per_day, opened, by_bucket, demo)
-
-
 # The first day of a day's month or ISO week (local_weekday is 0 on a Monday), on PostgreSQL.
 _BUCKET_START = {
-    ("postgresql", "month"): "local_date - (date_part('day', local_date)::int - 1)",
-    ("postgresql", "week"): "local_date - local_weekday",
+    "month": "d.local_date - (date_part('day', d.local_date)::int - 1)",
+    "week": "d.local_date - d.local_weekday",
 }
 
 
 @lru_cache(maxsize=64)
-def _day_figures_sql(
-    dialect: str, filters: Filters, start: date, end: date, unit: str, exact_days: bool
-) -> tuple[str, dict]:
-    """day_figures' query: rows of (part, day, weekday, site, visits, demo visits), part 0 a
-    day's visits at the shown sites, 1 the days a site had visits on a weekday, 2 a month's or
-    week's visits at a site. In one pass (grouping sets), which counts a day with demo and
-    real visits at a site twice; `exact_days` counts it once, in three passes."""
-    sql = _Sql(dialect, replace(filters, sites=None))
+def _day_figures_sql(filters: Filters, start: date, end: date, unit: str) -> tuple[str, dict]:
+    """day_figures' query on PostgreSQL: rows of (part, day, weekday, site, visits, demo
+    visits), part 0 a day's visits at the shown sites, 1 the days a site had visits on a
+    weekday, 2 a month's or week's visits at a site; in one pass (grouping sets). A day row
+    with demo visits where the site also had real ones that day is `twice`, and not counted
+    again as a day it had visits (a hash join: demo and real visits both are rare)."""
+    sql = _Sql("postgresql", replace(filters, sites=None))
     days = _counting_sql(sql, start, end, DAY_KEY)
+    real = _counting_sql(sql, start, end, DAY_KEY)  # the same rows; its own parameters
     shown = "TRUE"
     if filters.sites is not None:
         shown = f"site_id IN ({', '.join(sql.param(s) for s in filters.sites) or 'NULL'})"
-    bucket = _BUCKET_START[dialect, unit]
-    if not exact_days:
-        query = (
-            "SELECT CASE WHEN GROUPING(local_date) = 0 THEN 0 "
-            "WHEN GROUPING(local_weekday) = 0 THEN 1 ELSE 2 END, "
-            "COALESCE(local_date, bucket), local_weekday, site_id, "
-            f"CASE WHEN GROUPING(local_date) = 0 THEN SUM(visits) FILTER (WHERE {shown}) "
-            "WHEN GROUPING(local_weekday) = 0 THEN COUNT(*) ELSE SUM(visits) END, "
-            f"SUM(visits) FILTER (WHERE demo AND {shown}) "
-            f"FROM (SELECT d.*, {bucket} AS bucket FROM ({days}) AS d WHERE visits > 0) AS d "
-            "GROUP BY GROUPING SETS ((local_date), (site_id, local_weekday), (bucket, site_id))"
-        )
-        return query, sql.params
+    bucket = _BUCKET_START[unit]
     query = (
-        f"WITH d AS ({days}) "
-        "SELECT 0, local_date, CAST(NULL AS INTEGER), CAST(NULL AS VARCHAR), SUM(visits), "
-        f"SUM(CASE WHEN demo THEN visits ELSE 0 END) FROM d WHERE visits > 0 AND {shown} "
-        "GROUP BY local_date "
-        "UNION ALL SELECT 1, NULL, local_weekday, site_id, COUNT(DISTINCT local_date), 0 "
-        f"FROM d WHERE visits > 0 AND {shown} GROUP BY site_id, local_weekday "
-        f"UNION ALL SELECT 2, {bucket}, NULL, site_id, SUM(visits), 0 "
-        f"FROM d WHERE visits > 0 GROUP BY {bucket}, site_id"
+        "SELECT CASE WHEN GROUPING(local_date) = 0 THEN 0 "
+        "WHEN GROUPING(local_weekday) = 0 THEN 1 ELSE 2 END, "
+        "COALESCE(local_date, bucket), local_weekday, site_id, "
+        f"CASE WHEN GROUPING(local_date) = 0 THEN SUM(visits) FILTER (WHERE {shown}) "
+        "WHEN GROUPING(local_weekday) = 0 THEN COUNT(*) FILTER (WHERE NOT twice) "
+        "ELSE SUM(visits) END, "
+        f"SUM(visits) FILTER (WHERE demo AND {shown}) "
+        f"FROM (SELECT d.*, {bucket} AS bucket, r.site_id IS NOT NULL AS twice "
+        f"FROM ({days}) AS d LEFT JOIN ({real}) AS r ON d.demo AND NOT r.demo AND r.visits > 0 "
+        "AND r.local_date = d.local_date AND r.site_id = d.site_id WHERE d.visits > 0) AS d "
+        "GROUP BY GROUPING SETS ((local_date), (site_id, local_weekday), (bucket, site_id))"
     )
     return query, sql.params
 
