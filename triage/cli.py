@@ -778,6 +778,16 @@ def _not_a_database(args: argparse.Namespace, must_hold_one: bool) -> bool:
     return True
 
 
+def _refuse_folder(args: argparse.Namespace) -> bool:
+    """True (after saying why) when the database path is a folder: a desk or kiosk would
+    start, and keep every visit in the spool for ever."""
+    target = paths.sqlite_file(args.db)
+    if not isinstance(target, Path) or not target.is_dir():
+        return False
+    print(t("db_is_folder", args.lang, path=target, source=_db_source(args)), file=sys.stderr)
+    return True
+
+
 def _disk_full(error: BaseException, args: argparse.Namespace) -> bool:
     """A database write that failed because the disk (or the file size limit) is full. SQLite
     often reports that as a plain I/O error: then the free space of the file's folder tells."""
@@ -2046,6 +2056,7 @@ def cmd_desk(args: argparse.Namespace) -> int:
     if (
         refuse_memory_db(args)
         or not _server_url_usable(args)
+        or _refuse_folder(args)
         or _not_a_database(args, must_hold_one=False)
     ):
         return 1
@@ -2102,10 +2113,7 @@ def cmd_board(args: argparse.Namespace) -> int:
     if isinstance(target, Path) and not target.exists():
         print(t("db_missing", lang, path=target, source=_db_source(args)), file=sys.stderr)
         return 1
-    if isinstance(target, Path) and target.is_dir():
-        print(t("db_is_folder", lang, path=target, source=_db_source(args)), file=sys.stderr)
-        return 1
-    if _not_a_database(args, must_hold_one=True):
+    if _refuse_folder(args) or _not_a_database(args, must_hold_one=True):
         return 1
     from triage.app import BoardApp
     from triage.db.store import Store
@@ -2139,6 +2147,7 @@ def cmd_kiosk(args: argparse.Namespace) -> int:
     if (
         refuse_memory_db(args)
         or not _server_url_usable(args)
+        or _refuse_folder(args)
         or _not_a_database(args, must_hold_one=False)
     ):
         return 1
@@ -2182,6 +2191,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(t("flow_invalid", lang, data=data), file=sys.stderr)
         return 1
     if args.serve_site is not None and not _site_known(loaded.flow, args.serve_site, lang):
+        return 1
+    # A database every page would refuse (TRIAGE_DB_URL and --db apply to every role alike).
+    given = args.serve_db or os.environ.get(config.ENV_URL)
+    origin = "option" if args.serve_db else "environment"
+    probe = argparse.Namespace(db=given, lang=lang, db_origin=origin)
+    if given and (
+        refuse_memory_db(probe) or not _server_url_usable(probe) or _refuse_folder(probe)
+    ):
         return 1
     db = args.serve_db
     if db and isinstance(paths.sqlite_file(db), Path):  # the children may start elsewhere
