@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from datetime import UTC, date, datetime, timedelta
@@ -292,7 +293,11 @@ BAD_DATABASES = {
     "folder-desk": ("{tmp}/a-folder", ["desk"], "er en mappe, ikke en databasefil"),
     "folder-kiosk": ("{tmp}/a-folder", ["kiosk"], "er en mappe, ikke en databasefil"),
     "roles-sqlite": ("{tmp}/notes.txt", ["db", "roles", "--apply"], "Roller findes kun på"),
-    "serve-in-memory": ("sqlite://", ["serve", "--port", "1"], "i hukommelsen"),
+    "serve-in-memory": (
+        "sqlite://",
+        ["serve", "--role", "desk", "--port", "{port}"],
+        "hukommelsen",
+    ),
 }
 SAID_SOURCE = {
     "option": "Den er angivet med --db.",
@@ -318,7 +323,7 @@ def _run_isolated(tmp_path: Path, *args: str, **extra: str) -> subprocess.Comple
         cwd=tmp_path,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=60,
         stdin=subprocess.DEVNULL,
         env=env,
     )
@@ -334,6 +339,9 @@ def test_a_database_that_cannot_be_used_is_named_by_where_it_was_given(tmp_path,
     (tmp_path / "notes.txt").write_text("not a database\n", encoding="utf-8")
     value, words, says = BAD_DATABASES[case]
     value = value.format(tmp=tmp_path)
+    with socket.socket() as free:  # a port no one listens on, should serve start after all
+        free.bind(("127.0.0.1", 0))
+        words = [word.format(port=free.getsockname()[1]) for word in words]
     settings = tmp_path / "home" / "config" / "triage" / "triage.toml"
     settings.parent.mkdir(parents=True)
     extra: dict[str, str] = {}

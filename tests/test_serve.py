@@ -487,17 +487,22 @@ def test_a_page_chooses_its_desk_by_id_only(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("command", "says"),
+    ("command", "says", "environment"),
     [
-        (["desk", "--site", "nope"], "Stedet 'nope' findes ikke"),
-        (["board", "--db", "missing/triage.db"], "missing"),
+        (["desk", "--site", "nope"], "Stedet 'nope' findes ikke", {}),
+        (["board", "--db", "missing/triage.db"], "missing", {}),
+        # The page's command has the server's environment: the page names where the db came from.
+        (["board"], "TRIAGE_DB_URL", {"TRIAGE_DB_URL": "gone/t.db"}),
     ],
 )
-def test_a_served_command_that_cannot_start_says_why_in_the_page(tmp_path, command, says):
+def test_a_served_command_that_cannot_start_says_why_in_the_page(
+    tmp_path, command, says, environment
+):
     """Under triage serve a page whose command stops before its screen (an unknown site, a
     database that is not there yet) shows what the command said, not the splash for good; the
     server's terminal has it too."""
     env = {**isolated_env(tmp_path), "TEXTUAL_DRIVER": "textual.drivers.web_driver:WebDriver"}
+    env.update(environment)
     page = subprocess.Popen(
         [sys.executable, "-m", "triage", *command],
         cwd=tmp_path,
