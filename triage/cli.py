@@ -2171,6 +2171,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not serve.installed():
         print(t("serve_not_installed", lang), file=sys.stderr)
         return 1
+    works = {"first": serve.WORKS_FROM, "before": serve.WORKS_BEFORE, "spec": serve.WORKS_WITH}
+    found, missing = serve.installed_version(), serve.missing_parts()
+    if missing:  # another version than pyproject.toml's: a page would fail, not the start
+        parts = ", ".join(missing)
+        print(t("serve_unfit", lang, version=found, missing=parts, **works), file=sys.stderr)
+        return 1
+    if not serve.version_works(found):  # all it uses is there: said, and tried
+        print(t("serve_untried", lang, version=found, **works), file=sys.stderr)
     if args.serve_db and config.url_password(args.serve_db):
         print(t("cfg_password_typed_refused", lang), file=sys.stderr)
         return 1
