@@ -2292,6 +2292,7 @@ def _settled(
     if getattr(args, "training", False):  # the practice database, never the configured one
         values.pop("db", None)
         values.pop("spool_dir", None)
+        origin = "default"
     section = args.command if "db" in settings.tables.get(args.command, {}) else ""
     where = {"db_origin": origin, "db_line": settings.lines.get((section, "db"))}
     command = _subparser(parser, args.command)

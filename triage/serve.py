@@ -176,6 +176,8 @@ USED = (
     "app_service.AppService.stop",
 )
 USED_ON_A_SERVER = ("download_manager", "debug")  # set by Server.__init__
+# What a page's AppService is made with (handle_websocket below).
+APP_SERVICE_TAKES = ("write_bytes", "write_str", "close", "download_manager", "debug")
 
 
 def installed_version() -> str:
@@ -215,10 +217,15 @@ def missing_parts() -> list[str]:
         if found is None:
             missing.append(".".join(names))
     if not missing:
+        import inspect
+
+        from textual_serve.app_service import AppService
         from textual_serve.server import Server
 
         server = Server("triage")
         missing += [f"Server.{name}" for name in USED_ON_A_SERVER if not hasattr(server, name)]
+        takes = inspect.signature(AppService).parameters
+        missing += [f"AppService({name}=)" for name in APP_SERVICE_TAKES if name not in takes]
     return missing
 
 
