@@ -452,6 +452,36 @@ def test_a_textual_serve_without_what_triage_uses_is_refused_at_start(tmp_path, 
     assert not listening(base)
 
 
+def test_an_untried_textual_serve_with_all_triage_uses_starts_with_a_warning(tmp_path):
+    """A textual-serve that calls itself 2.1.0 but has every part: said, and serve goes on (to
+    the port taken here, which stops it without serving for long)."""
+    shim = tmp_path / "shim"
+    shim.mkdir()
+    (shim / "sitecustomize.py").write_text(
+        "import importlib.metadata as metadata\n"
+        "real = metadata.version\n"
+        "metadata.version = lambda name: '2.1.0' if name == 'textual-serve' else real(name)\n",
+        encoding="utf-8",
+    )
+    base = free_ports(4)
+    env = {**isolated_env(tmp_path), "PYTHONPATH": os.pathsep.join([str(shim), str(ROOT)])}
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", base))  # the desk's port
+        taken.listen()
+        done = subprocess.run(
+            [sys.executable, "-m", "triage", "serve", "--port", str(base)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            stdin=subprocess.DEVNULL,
+        )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "Advarsel: textual-serve 2.1.0 er installeret" in done.stderr
+    assert "kun afprøvet med textual-serve fra 1.1.3 op til, men ikke med, 2.0" in done.stderr
+    assert f"Port {base} (desk) er optaget" in done.stderr  # it went on to start
+
+
 def test_the_versions_triage_serve_works_with_are_pyprojects():
     pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
     assert f'"textual-serve{serve.WORKS_WITH}"' in pyproject
