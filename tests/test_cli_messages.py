@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from datetime import UTC, date, datetime, timedelta
@@ -271,3 +272,119 @@ def test_readme_names_this_schema_version():
     readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
     said = f"This version is schema {SCHEMA_VERSION}, writable from {WRITABLE_FROM}."
     assert said in readme
+
+
+# --- where the database came from: --db, TRIAGE_DB_URL or the settings file ---------------
+
+SERVER_PASSWORD = "Hemmelig7kode"
+# Each bad database value, and the command that fails on it with what it says (Danish).
+BAD_DATABASES = {
+    "missing": ("{tmp}/nowhere/triage.db", ["summary"], "findes ikke"),
+    "folder-export": ("{tmp}/a-folder", ["export", "--out", "ud.xlsx"], "kan ikke bruges"),
+    "not-sqlite": ("{tmp}/notes.txt", ["check"], "er ikke en triage-database"),
+    "server-down": (
+        f"postgresql+psycopg://skranke:{SERVER_PASSWORD}@127.0.0.1:1/triage",
+        ["queue", "status"],
+        "kan ikke bruges: ",
+    ),
+    "unknown-kind": ("bogus://server/triage", ["spool", "flush"], "kan ikke bruges som database"),
+    "in-memory": ("sqlite://", ["export", "--out", "ud.csv", "--format", "csv"], "i hukommelsen"),
+    "folder-board": ("{tmp}/a-folder", ["board"], "er en mappe, ikke en databasefil"),
+    "folder-desk": ("{tmp}/a-folder", ["desk"], "er en mappe, ikke en databasefil"),
+    "folder-kiosk": ("{tmp}/a-folder", ["kiosk"], "er en mappe, ikke en databasefil"),
+    "roles-sqlite": ("{tmp}/notes.txt", ["db", "roles", "--apply"], "Roller findes kun på"),
+    "serve-in-memory": (
+        "sqlite://",
+        ["serve", "--role", "desk", "--port", "{port}"],
+        "hukommelsen",
+    ),
+}
+SAID_SOURCE = {
+    "option": "Den er angivet med --db.",
+    "environment": "Den er angivet i miljøvariablen TRIAGE_DB_URL",
+    "file": "Den er angivet som db i indstillingsfilen {settings}, linje 2.",
+}
+
+
+def _run_isolated(tmp_path: Path, *args: str, **extra: str) -> subprocess.CompletedProcess:
+    """triage with its own home, config and data folders (no settings file unless written)."""
+    home = tmp_path / "home"
+    env = {k: v for k, v in os.environ.items() if k not in ("TRIAGE_DATA", "TRIAGE_DB_URL")}
+    env.update(
+        HOME=str(home),
+        XDG_DATA_HOME=str(home / "data"),
+        XDG_STATE_HOME=str(home / "state"),
+        XDG_CONFIG_HOME=str(home / "config"),
+        PYTHONPATH=str(ROOT),
+        **extra,
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "triage", *args],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+        env=env,
+    )
+
+
+@pytest.mark.parametrize(
+    ("case", "source"),
+    [
+        (case, source)
+        for case in BAD_DATABASES
+        for source in ("option", "environment", "file")
+        # serve leaves the file's db to each page's command (test_serve has that page)
+        if not (case.startswith("serve") and source == "file")
+    ],
+)
+def test_a_database_that_cannot_be_used_is_named_by_where_it_was_given(tmp_path, case, source):
+    """The same bad value from --db, from TRIAGE_DB_URL or from triage.toml's db: the message
+    names that source (the file with its path and line), never --db when it came from elsewhere,
+    and never the password; exit 1."""
+    (tmp_path / "a-folder").mkdir()
+    (tmp_path / "notes.txt").write_text("not a database\n", encoding="utf-8")
+    value, words, says = BAD_DATABASES[case]
+    value = value.format(tmp=tmp_path)
+    with socket.socket() as free:  # a port no one listens on, should serve start after all
+        free.bind(("127.0.0.1", 0))
+        words = [word.format(port=free.getsockname()[1]) for word in words]
+    settings = tmp_path / "home" / "config" / "triage" / "triage.toml"
+    settings.parent.mkdir(parents=True)
+    extra: dict[str, str] = {}
+    if source == "option":
+        words = [*words, "--db", value]
+        settings.write_text('lang = "da"\n', encoding="utf-8")
+    elif source == "environment":
+        extra["TRIAGE_DB_URL"] = value
+        settings.write_text(f'lang = "da"\ndb = "{tmp_path}/other.db"\n', encoding="utf-8")
+    else:
+        settings.write_text(f'lang = "da"\ndb = "{value}"\n', encoding="utf-8")
+    settings.chmod(0o600)  # a password in it is the owner's alone
+    done = _run_isolated(tmp_path, *words, **extra)
+    assert done.returncode == 1, done.stdout + done.stderr
+    said = done.stderr
+    assert says in said and "Traceback" not in said, said
+    assert SAID_SOURCE[source].format(settings=settings) in said, said
+    if source != "option":
+        assert "--db." not in said and "--db eller" not in said, said
+    assert SERVER_PASSWORD not in said + done.stdout
+
+
+def test_the_default_database_is_said_to_be_the_default_in_english(tmp_path):
+    done = _run_isolated(tmp_path, "summary", "--lang", "en")
+    assert done.returncode == 1
+    default = tmp_path / "home" / "data" / "triage" / "triage.db"
+    assert f"The database {default} does not exist. It is the default database" in done.stderr
+
+
+def test_the_environment_and_the_file_are_named_in_english_too(tmp_path):
+    done = _run_isolated(tmp_path, "board", "--lang", "en", TRIAGE_DB_URL=str(tmp_path / "gone.db"))
+    assert done.returncode == 1
+    assert "It is given in the environment variable TRIAGE_DB_URL" in done.stderr
+    settings = tmp_path / "mine.toml"
+    settings.write_text(f'site = "jc-skelbaek"\n\n[board]\ndb = "{tmp_path}"\n', encoding="utf-8")
+    done = _run_isolated(tmp_path, "board", "--config", str(settings), "--lang", "en")
+    assert done.returncode == 1 and "is a folder, not a database file" in done.stderr
+    assert f"It is given as db in the settings file {settings}, line 4." in done.stderr

@@ -450,3 +450,41 @@ def test_config_show_without_a_file_shows_the_standards(tmp_path):
     assert f"spool_dir = {tmp_path / 'home' / 'data' / 'triage' / 'spool'}  (standard)" in (
         shown.stdout
     )
+
+
+@pytest.mark.parametrize("command", [["check"], ["summary"], ["queue", "status"]])
+def test_a_server_that_says_no_is_named_with_where_its_url_came_from(tmp_path, guarded, command):
+    """A wrong password from TRIAGE_DB_URL, or from the settings file's password file: the
+    message names that source (the file by path and line), not --db, and no password."""
+    server_url = f"postgresql+psycopg://clerk@127.0.0.1:{guarded.port}/triage"
+    wrong = "Forkert:kode/1"
+    said = triage(tmp_path, *command, TRIAGE_DB_URL=server_url.replace("clerk@", "clerk:x1@"))
+    assert said.returncode == 1, said.stdout + said.stderr
+    assert "Den er angivet i miljøvariablen TRIAGE_DB_URL" in said.stderr, said.stderr
+    assert "--db" not in said.stderr and "x1@" not in said.stderr
+    write(tmp_path / "pw", wrong + "\n")
+    settings = write(
+        tmp_path / "t.toml", f'lang = "en"\ndb = "{server_url}"\ndb_password_file = "pw"\n'
+    )
+    said = triage(tmp_path, *command, "--config", str(settings))
+    assert said.returncode == 1, said.stdout + said.stderr
+    assert f"It is given as db in the settings file {settings}, line 2." in said.stderr
+    assert "--db" not in said.stderr and "Forkert" not in said.stdout + said.stderr
+
+
+def test_a_role_refused_by_the_server_is_named_with_the_environment(pg_url, tmp_path):
+    """A desk's login in TRIAGE_DB_URL asked for statistics: refused by PostgreSQL itself, and
+    the message says the login came from the environment."""
+    import psycopg
+
+    prefix = f"src{os.getpid()}"  # role names are the whole server's
+    done = triage(tmp_path, "db", "roles", "--apply", "--prefix", prefix, "--db", pg_url)
+    assert done.returncode == 0, done.stderr
+    plain = pg_url.replace("postgresql+psycopg://", "postgresql://", 1)
+    with psycopg.connect(plain, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {prefix}_a LOGIN IN ROLE {prefix}_desk")
+    desk_url = pg_url.replace("://postgres@", f"://{prefix}_a@", 1)
+    said = triage(tmp_path, "summary", TRIAGE_DB_URL=desk_url)
+    assert said.returncode == 1, said.stdout + said.stderr
+    assert said.stderr.startswith("Databasebrugeren har ikke adgang"), said.stderr
+    assert "Den er angivet i miljøvariablen TRIAGE_DB_URL" in said.stderr

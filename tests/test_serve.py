@@ -419,6 +419,80 @@ def test_without_textual_serve_the_pip_command_is_said(tmp_path):
     assert "'triage[serve]'" not in process.stderr  # another project's name on the index
 
 
+@pytest.mark.parametrize("lang", ["da", "en"])
+@pytest.mark.parametrize("part", ["_process_messages", "_make_app"])
+def test_a_textual_serve_without_what_triage_uses_is_refused_at_start(tmp_path, part, lang):
+    """As after `pip install` of another textual-serve: a sitecustomize on PYTHONPATH takes one
+    of the private methods triage serve uses away before triage starts. It refuses at once
+    (exit 1, no port opened), naming what is missing and the versions that work."""
+    shim = tmp_path / "shim"
+    shim.mkdir()
+    (shim / "sitecustomize.py").write_text(
+        f"import textual_serve.server\ndel textual_serve.server.Server.{part}\n",
+        encoding="utf-8",
+    )
+    base = free_ports(4)
+    env = {**isolated_env(tmp_path), "PYTHONPATH": os.pathsep.join([str(shim), str(ROOT)])}
+    done = subprocess.run(
+        [sys.executable, "-m", "triage", "serve", "--port", str(base), "--lang", lang],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    said = {
+        "da": "virker med textual-serve fra 1.1.3 op til, men ikke med, 2.0",
+        "en": "works with textual-serve from 1.1.3 up to, but not including, 2.0",
+    }[lang]
+    assert f"Server.{part}" in done.stderr and said in done.stderr, done.stderr
+    assert "pip install 'textual-serve>=1.1.3,<2'" in done.stderr
+    assert "Traceback" not in done.stderr and "http://" not in done.stdout
+    assert not listening(base)
+
+
+def test_an_untried_textual_serve_with_all_triage_uses_starts_with_a_warning(tmp_path):
+    """A textual-serve that calls itself 2.1.0 but has every part: said, and serve goes on (to
+    the port taken here, which stops it without serving for long)."""
+    shim = tmp_path / "shim"
+    shim.mkdir()
+    (shim / "sitecustomize.py").write_text(
+        "import importlib.metadata as metadata\n"
+        "real = metadata.version\n"
+        "metadata.version = lambda name: '2.1.0' if name == 'textual-serve' else real(name)\n",
+        encoding="utf-8",
+    )
+    base = free_ports(4)
+    env = {**isolated_env(tmp_path), "PYTHONPATH": os.pathsep.join([str(shim), str(ROOT)])}
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", base))  # the desk's port
+        taken.listen()
+        done = subprocess.run(
+            [sys.executable, "-m", "triage", "serve", "--port", str(base)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            stdin=subprocess.DEVNULL,
+        )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "Advarsel: textual-serve 2.1.0 er installeret" in done.stderr
+    assert "kun afprøvet med textual-serve fra 1.1.3 op til, men ikke med, 2.0" in done.stderr
+    assert f"Port {base} (desk) er optaget" in done.stderr  # it went on to start
+
+
+def test_the_versions_triage_serve_works_with_are_pyprojects():
+    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    assert f'"textual-serve{serve.WORKS_WITH}"' in pyproject
+    assert serve.missing_parts() == []  # the installed one has all triage serve uses
+    assert serve.version_works(serve.installed_version())
+    works = ["1.1.3", "1.1.10", "1.2.0rc1", "1.9"]
+    assert [serve.version_works(v) for v in works] == [True] * 4
+    untried = ["1.1.2", "1.0", "2.0.0", "2.0.0a1", "10.1", "?"]
+    assert [serve.version_works(v) for v in untried] == [False] * 6
+
+
 def test_a_password_on_the_command_line_is_refused(tmp_path):
     process = triage(tmp_path, "serve", "--db", "postgresql://skranke:hemmelig1@server/triage")
     out, err = process.communicate(timeout=60)
@@ -487,17 +561,22 @@ def test_a_page_chooses_its_desk_by_id_only(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("command", "says"),
+    ("command", "says", "environment"),
     [
-        (["desk", "--site", "nope"], "Stedet 'nope' findes ikke"),
-        (["board", "--db", "missing/triage.db"], "missing"),
+        (["desk", "--site", "nope"], "Stedet 'nope' findes ikke", {}),
+        (["board", "--db", "missing/triage.db"], "missing", {}),
+        # The page's command has the server's environment: the page names where the db came from.
+        (["board"], "TRIAGE_DB_URL", {"TRIAGE_DB_URL": "gone/t.db"}),
     ],
 )
-def test_a_served_command_that_cannot_start_says_why_in_the_page(tmp_path, command, says):
+def test_a_served_command_that_cannot_start_says_why_in_the_page(
+    tmp_path, command, says, environment
+):
     """Under triage serve a page whose command stops before its screen (an unknown site, a
     database that is not there yet) shows what the command said, not the splash for good; the
     server's terminal has it too."""
     env = {**isolated_env(tmp_path), "TEXTUAL_DRIVER": "textual.drivers.web_driver:WebDriver"}
+    env.update(environment)
     page = subprocess.Popen(
         [sys.executable, "-m", "triage", *command],
         cwd=tmp_path,

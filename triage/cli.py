@@ -678,7 +678,9 @@ def _said_damaged(error: Exception, args: argparse.Namespace) -> str:
     from triage.db.errors import db_cause
 
     key = "db_corrupt" if db_cause(error) == "corrupt" else "db_damaged"
-    return t(key, args.lang, db=_db_label(args), reason=_why(error, args.lang))
+    return t(
+        key, args.lang, db=_db_label(args), source=_db_source(args), reason=_why(error, args.lang)
+    )
 
 
 def _hide_password(text: str) -> str:
@@ -693,7 +695,8 @@ def refuse_memory_db(args: argparse.Namespace) -> bool:
     (a visit the desk confirmed, a flushed spool, a demo) would vanish when triage exits."""
     if paths.sqlite_file(args.db) != paths.MEMORY:
         return False
-    print(t("db_in_memory", args.lang, db=args.db), file=sys.stderr)
+    said = t("db_in_memory", args.lang, db=args.db, source=_db_source(args))
+    print(said, file=sys.stderr)
     return True
 
 
@@ -713,7 +716,13 @@ def _server_url_usable(args: argparse.Namespace) -> bool:
         url.get_dialect().import_dbapi()
     except (ArgumentError, ImportError, ValueError) as error:
         print(
-            t("db_bad_url", args.lang, db=_db_label(args), reason=_url_reason(error, args)),
+            t(
+                "db_bad_url",
+                args.lang,
+                db=_db_label(args),
+                source=_db_source(args),
+                reason=_url_reason(error, args),
+            ),
             file=sys.stderr,
         )
         return False
@@ -757,9 +766,25 @@ def _not_a_database(args: argparse.Namespace, must_hold_one: bool) -> bool:
         return False
     reason = t("db_empty_file" if not head else "db_not_sqlite", args.lang)
     print(
-        t("db_damaged", args.lang, db=_hide_password(str(args.db or target)), reason=reason),
+        t(
+            "db_damaged",
+            args.lang,
+            db=_hide_password(str(args.db or target)),
+            source=_db_source(args),
+            reason=reason,
+        ),
         file=sys.stderr,
     )
+    return True
+
+
+def _refuse_folder(args: argparse.Namespace) -> bool:
+    """True (after saying why) when the database path is a folder: a desk or kiosk would
+    start, and keep every visit in the spool for ever."""
+    target = paths.sqlite_file(args.db)
+    if not isinstance(target, Path) or not target.is_dir():
+        return False
+    print(t("db_is_folder", args.lang, path=target, source=_db_source(args)), file=sys.stderr)
     return True
 
 
@@ -825,6 +850,20 @@ def _db_label(args: argparse.Namespace) -> str:
     return _hide_password(str(label or paths.default_db_path()))
 
 
+def _db_source(args: argparse.Namespace) -> str:
+    """Where the database a command uses was named, as a sentence for its messages: the option,
+    TRIAGE_DB_URL, the settings file (with its line) or the default. A person fixes it there."""
+    origin = getattr(args, "db_origin", None) or ("option" if getattr(args, "db", None) else "")
+    if origin == "file":
+        line = args.db_line or "?"
+        return t("db_from_file", args.lang, path=args.settings_file, line=line)
+    if origin == "environment":
+        return t("db_from_environment", args.lang)
+    if origin == "option":
+        return t("db_from_option", args.lang)
+    return t("db_from_default", args.lang)
+
+
 def _store_label(args: argparse.Namespace, store) -> str:
     """A SQLite database by its file, as typed (a URL's path, not sqlite:////…); a server by
     its URL without the password."""
@@ -841,7 +880,7 @@ def _open_store(args: argparse.Namespace):
     target = paths.sqlite_file(args.db)
     if args.command in READS_EXISTING and isinstance(target, Path) and not target.exists():
         # Opening it would create an empty database and report 0 visits: say what is wrong.
-        print(t("db_missing", args.lang, path=target), file=sys.stderr)
+        print(t("db_missing", args.lang, path=target, source=_db_source(args)), file=sys.stderr)
         return None
     if _not_a_database(args, must_hold_one=args.command in READS_EXISTING):
         return None
@@ -860,13 +899,22 @@ def _opened(args: argparse.Namespace):
         store = Store(args.db, spool_dir=args.spool_dir)
     except (ArgumentError, ImportError, ValueError) as error:  # not a URL, or no such driver
         print(
-            t("db_bad_url", lang, db=_db_label(args), reason=_url_reason(error, args)),
+            t(
+                "db_bad_url",
+                lang,
+                db=_db_label(args),
+                source=_db_source(args),
+                reason=_url_reason(error, args),
+            ),
             file=sys.stderr,
         )
         return None
     except OSError as error:  # the default folder cannot be made
         reason = _why(error, lang)
-        print(t("db_unreachable", lang, db=_db_label(args), reason=reason), file=sys.stderr)
+        print(
+            t("db_unreachable", lang, db=_db_label(args), source=_db_source(args), reason=reason),
+            file=sys.stderr,
+        )
         return None
     args.store_label = _store_label(args, store)
     if args.command == "check":
@@ -875,13 +923,19 @@ def _opened(args: argparse.Namespace):
         store.open()
     except DbError as error:
         code = "db_newer_command" if error.code == "db_newer" else error.code  # not the desk's
-        print(t(code, lang, **{"db": store.describe(), **error.params}), file=sys.stderr)
+        params = {"db": store.describe(), "source": _db_source(args), **error.params}
+        print(t(code, lang, **params), file=sys.stderr)
     except UNAVAILABLE as error:
         key = "db_disk_full" if _disk_full(error, args) else _unreachable_key(error)
-        print(t(key, lang, db=_db_label(args), reason=_why(error, lang)), file=sys.stderr)
+        print(
+            t(key, lang, db=_db_label(args), source=_db_source(args), reason=_why(error, lang)),
+            file=sys.stderr,
+        )
     except DatabaseError as error:  # not a database at all, or a damaged one
         if _database_trouble(error) == "db_denied":  # or a role that may not read it
-            print(t("db_denied", lang, db=_db_label(args)), file=sys.stderr)
+            print(
+                t("db_denied", lang, db=_db_label(args), source=_db_source(args)), file=sys.stderr
+            )
         else:
             print(_said_damaged(error, args), file=sys.stderr)
     else:
@@ -1277,7 +1331,7 @@ def cmd_check(args: argparse.Namespace) -> int:
                 print(line)
         report = store.check()
     except DbError as error:
-        print(t(error.code, lang, **error.params), file=sys.stderr)
+        print(t(error.code, lang, source=_db_source(args), **error.params), file=sys.stderr)
         return 1
     except (*UNAVAILABLE, DatabaseError) as error:  # DatabaseError: a damaged file, read half-way
         trouble = _database_trouble(error)
@@ -1285,7 +1339,13 @@ def cmd_check(args: argparse.Namespace) -> int:
             print(_said_damaged(error, args), file=sys.stderr)
         else:
             print(
-                t("db_unreachable", lang, db=_db_label(args), reason=_why(error, lang)),
+                t(
+                    "db_unreachable",
+                    lang,
+                    db=_db_label(args),
+                    source=_db_source(args),
+                    reason=_why(error, lang),
+                ),
                 file=sys.stderr,
             )
         return 1
@@ -1892,7 +1952,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     target = paths.sqlite_file(args.db)
     if isinstance(target, Path) and _read_only(target):
         folder = target.absolute().parent
-        print(t("demo_read_only", lang, db=target, folder=folder), file=sys.stderr)
+        print(
+            t("demo_read_only", lang, db=target, folder=folder, source=_db_source(args)),
+            file=sys.stderr,
+        )
         return 1
     made = target if isinstance(target, Path) and not target.exists() else None
     store = _open_store(args)
@@ -1902,11 +1965,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
         return 1
     if store.has_real_visits():
         # Demo rows beside real ones would be too easy to mistake for each other in a report.
-        print(t("demo_real_visits", lang, db=store.describe()), file=sys.stderr)
+        print(
+            t("demo_real_visits", lang, db=store.describe(), source=_db_source(args)),
+            file=sys.stderr,
+        )
         return 1
     if not store.is_empty():
         # Demo visits are made from the seed: a second load would repeat their ids.
-        print(t("demo_not_empty", lang, db=store.describe()), file=sys.stderr)
+        print(
+            t("demo_not_empty", lang, db=store.describe(), source=_db_source(args)), file=sys.stderr
+        )
         return 1
     from triage.model import Report
     from triage.queue_data import read_queues
@@ -1988,6 +2056,7 @@ def cmd_desk(args: argparse.Namespace) -> int:
     if (
         refuse_memory_db(args)
         or not _server_url_usable(args)
+        or _refuse_folder(args)
         or _not_a_database(args, must_hold_one=False)
     ):
         return 1
@@ -2042,12 +2111,9 @@ def cmd_board(args: argparse.Namespace) -> int:
     if refuse_memory_db(args) or not _server_url_usable(args):
         return 1
     if isinstance(target, Path) and not target.exists():
-        print(t("db_missing", lang, path=target), file=sys.stderr)
+        print(t("db_missing", lang, path=target, source=_db_source(args)), file=sys.stderr)
         return 1
-    if isinstance(target, Path) and target.is_dir():
-        print(t("db_is_folder", lang, path=target), file=sys.stderr)
-        return 1
-    if _not_a_database(args, must_hold_one=True):
+    if _refuse_folder(args) or _not_a_database(args, must_hold_one=True):
         return 1
     from triage.app import BoardApp
     from triage.db.store import Store
@@ -2081,6 +2147,7 @@ def cmd_kiosk(args: argparse.Namespace) -> int:
     if (
         refuse_memory_db(args)
         or not _server_url_usable(args)
+        or _refuse_folder(args)
         or _not_a_database(args, must_hold_one=False)
     ):
         return 1
@@ -2104,6 +2171,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not serve.installed():
         print(t("serve_not_installed", lang), file=sys.stderr)
         return 1
+    works = {"first": serve.WORKS_FROM, "before": serve.WORKS_BEFORE, "spec": serve.WORKS_WITH}
+    found, missing = serve.installed_version(), serve.missing_parts()
+    if missing:  # another version than pyproject.toml's: a page would fail, not the start
+        parts = ", ".join(missing)
+        print(t("serve_unfit", lang, version=found, missing=parts, **works), file=sys.stderr)
+        return 1
+    if not serve.version_works(found):  # all it uses is there: said, and tried
+        print(t("serve_untried", lang, version=found, **works), file=sys.stderr)
     if args.serve_db and config.url_password(args.serve_db):
         print(t("cfg_password_typed_refused", lang), file=sys.stderr)
         return 1
@@ -2124,6 +2199,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(t("flow_invalid", lang, data=data), file=sys.stderr)
         return 1
     if args.serve_site is not None and not _site_known(loaded.flow, args.serve_site, lang):
+        return 1
+    # A database every page would refuse (TRIAGE_DB_URL and --db apply to every role alike).
+    given = args.serve_db or os.environ.get(config.ENV_URL)
+    origin = "option" if args.serve_db else "environment"
+    probe = argparse.Namespace(db=given, lang=lang, db_origin=origin)
+    if given and (
+        refuse_memory_db(probe) or not _server_url_usable(probe) or _refuse_folder(probe)
+    ):
         return 1
     db = args.serve_db
     if db and isinstance(paths.sqlite_file(db), Path):  # the children may start elsewhere
@@ -2197,15 +2280,21 @@ def _settled(
         return 1
     values = settings.values(args.command)
     values.pop("db_password_file", None)
+    origin = "option" if typed_db else "default"
     if "db" in values:
         values["db"] = settings.database(args.command)
+        origin = "file" if origin == "default" else origin
     from_environment = os.environ.get(config.ENV_URL)
     if from_environment:
         config.remember_secret(config.url_password(from_environment))
         values["db"] = from_environment
+        origin = "environment" if origin != "option" else origin
     if getattr(args, "training", False):  # the practice database, never the configured one
         values.pop("db", None)
         values.pop("spool_dir", None)
+        origin = "default"
+    section = args.command if "db" in settings.tables.get(args.command, {}) else ""
+    where = {"db_origin": origin, "db_line": settings.lines.get((section, "db"))}
     command = _subparser(parser, args.command)
     assert command is not None
     # Single-valued options only: --site and --channel of summary and export are filters.
@@ -2215,10 +2304,12 @@ def _settled(
         if action.dest in values and type(action) is argparse._StoreAction
     }
     if not defaults:
+        vars(args).update(where)
         return args
     command.set_defaults(**defaults)
     settled = parser.parse_args(argv)
     settled.settings_file = settings.path
+    vars(settled).update(where)
     return settled
 
 
@@ -2351,7 +2442,10 @@ def cmd_db_roles(args: argparse.Namespace) -> int:
     """`triage db roles`: print the SQL for the three roles, or with --apply run it."""
     lang = args.lang
     if not re.match(r"postgres(ql)?(\+\w+)?://", args.db or ""):
-        print(t("roles_postgres_only", lang, db=_db_label(args)), file=sys.stderr)
+        print(
+            t("roles_postgres_only", lang, db=_db_label(args), source=_db_source(args)),
+            file=sys.stderr,
+        )
         return 1
     from triage.db.roles import PREFIX_PATTERN, apply_roles, role_names, roles_script
 
@@ -2374,11 +2468,27 @@ def cmd_db_roles(args: argparse.Namespace) -> int:
         apply_roles(store, args.prefix)
     except UNAVAILABLE as error:
         print(
-            t("db_unreachable", lang, db=_db_label(args), reason=_why(error, lang)), file=sys.stderr
+            t(
+                "db_unreachable",
+                lang,
+                db=_db_label(args),
+                source=_db_source(args),
+                reason=_why(error, lang),
+            ),
+            file=sys.stderr,
         )
         return 1
     except DBAPIError as error:  # not allowed to make roles, or not the tables' owner
-        print(t("roles_failed", lang, db=_db_label(args), reason=_reason(error)), file=sys.stderr)
+        print(
+            t(
+                "roles_failed",
+                lang,
+                db=_db_label(args),
+                source=_db_source(args),
+                reason=_reason(error),
+            ),
+            file=sys.stderr,
+        )
         return 1
     finally:
         store.dispose()
@@ -2487,7 +2597,10 @@ def _failed(error: Exception, args: argparse.Namespace | None, argv: list[str]) 
         print(_said_damaged(error, args), file=sys.stderr)
         return 1
     if trouble and args is not None:
-        print(t(trouble, lang, db=_db_label(args), reason=_why(error, lang)), file=sys.stderr)
+        print(
+            t(trouble, lang, db=_db_label(args), source=_db_source(args), reason=_why(error, lang)),
+            file=sys.stderr,
+        )
         return 1
     if isinstance(error, OSError) and error.filename is not None:
         print(

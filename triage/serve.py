@@ -159,6 +159,76 @@ def installed() -> bool:
     return True
 
 
+# The textual-serve versions triage serve works with (pyproject.toml pins the same), and what it
+# uses of textual-serve beyond its documented `Server(...).serve()`: two private methods
+# (`_make_app`, the aiohttp app that serve() would run, blocking; `_process_messages`, a page's
+# messages to its app) and what its own websocket handler is made of.
+WORKS_FROM, WORKS_BEFORE = "1.1.3", "2.0"
+WORKS_WITH = f">={WORKS_FROM},<{WORKS_BEFORE.removesuffix('.0')}"  # as pyproject.toml says it
+USED = (
+    "server.Server._make_app",
+    "server.Server._process_messages",
+    "server.Server.handle_index",
+    "server.Server.on_startup",
+    "server.to_int",
+    "server.log",
+    "app_service.AppService.start",
+    "app_service.AppService.stop",
+)
+USED_ON_A_SERVER = ("download_manager", "debug")  # set by Server.__init__
+# What a page's AppService is made with (handle_websocket below).
+APP_SERVICE_TAKES = ("write_bytes", "write_str", "close", "download_manager", "debug")
+
+
+def installed_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("textual-serve")
+    except PackageNotFoundError:  # importable, but not installed as a package
+        return "?"
+
+
+def version_works(found: str) -> bool:
+    """Whether a textual-serve version ("1.1.3", "1.2.0rc1", …) is within WORKS_WITH."""
+
+    def numbers(text: str) -> tuple[int, ...]:
+        return tuple(int(part) for part in re.findall(r"\d+", text)[:3])
+
+    return bool(numbers(found)) and numbers(WORKS_FROM) <= numbers(found) < numbers(WORKS_BEFORE)
+
+
+def missing_parts() -> list[str]:
+    """What triage serve uses that the installed textual-serve lacks (e.g.
+    "Server._process_messages"); empty when all is there. Checked before any port opens: a
+    missing part would otherwise fail only when a browser connects, inside its page."""
+    import importlib
+
+    missing = []
+    for dotted in USED:
+        module_name, *names = dotted.split(".")
+        try:
+            found: object = importlib.import_module(f"textual_serve.{module_name}")
+        except ImportError:
+            missing.append(dotted)
+            continue
+        for name in names:
+            found = getattr(found, name, None)
+        if found is None:
+            missing.append(".".join(names))
+    if not missing:
+        import inspect
+
+        from textual_serve.app_service import AppService
+        from textual_serve.server import Server
+
+        server = Server("triage")
+        missing += [f"Server.{name}" for name in USED_ON_A_SERVER if not hasattr(server, name)]
+        takes = inspect.signature(AppService).parameters
+        missing += [f"AppService({name}=)" for name in APP_SERVICE_TAKES if name not in takes]
+    return missing
+
+
 async def _serve(
     served: list[Served], host: str, ready: Callable[[], None], stop: asyncio.Event
 ) -> None:
@@ -178,11 +248,6 @@ async def _serve(
 
         async def on_startup(self, app: web.Application) -> None:
             pass  # textual-serve's banner, once per role; the CLI says where each role is
-
-        async def _make_app(self) -> web.Application:
-            app = await super()._make_app()
-            app.router.add_get("/ws/{choice}", self.handle_websocket)
-            return app
 
         async def handle_index(self, request: web.Request) -> web.StreamResponse:
             choice = {k: v for k, v in request.query.items() if k in PAGE_OPTIONS}
@@ -241,10 +306,11 @@ async def _serve(
         for one in served:
             server = RoleServer(one)
             # The aiohttp app of textual-serve's own serve(), which would run one server per
-            # process and block; here all roles share this process's event loop.
-            runner = web.AppRunner(
-                await server._make_app(), handle_signals=False, shutdown_timeout=SHUTDOWN_SECONDS
-            )
+            # process and block; here all roles share this process's event loop. (Private:
+            # missing_parts() checks it is there before anything starts.)
+            app = await server._make_app()
+            app.router.add_get("/ws/{choice}", server.handle_websocket)  # a page's own desk
+            runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=SHUTDOWN_SECONDS)
             await runner.setup()
             runners.append(runner)
             try:
