@@ -14,6 +14,8 @@ This reads Textual's compositor updates (a private part, pinned with Textual in 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
+from typing import cast
 
 from rich.console import RenderableType
 from textual._compositor import ChopsUpdate, LayoutUpdate
@@ -21,42 +23,41 @@ from textual.app import App
 from textual.screen import Screen
 from textual.strip import Strip
 
+Chops = Mapping[int, Strip | None]  # a row as the compositor cut it: its pieces by column
+
 # Textual's own repaints come within one refresh tick; after this, frames go out as Textual
 # makes them (a frame written again on purpose, e.g. after the app was suspended, is written).
 FIRST_FRAME_SECONDS = 1.0
 
 
-def repeats(update: RenderableType, rows: list[Strip]) -> bool:
-    """Whether the update would write only what rows (the screen as written) already show."""
+def repeats(update: RenderableType, first: list[Chops]) -> bool:
+    """Whether the update would write only what the first frame wrote at the same cells."""
     if isinstance(update, LayoutUpdate):
-        return len(update.strips) == len(rows) and all(
-            same(Strip.join(line), row) for line, row in zip(update.strips, rows, strict=True)
-        )
+        return chops_of(update) == first
     if not isinstance(update, ChopsUpdate):
         return False
-    # The pieces ChopsUpdate.render_segments writes: a chop in a span, cut at the span's end.
+    # The pieces ChopsUpdate.render_segments writes: each chop a span touches. Compared whole,
+    # with no new objects made (a garbage collection on the start path costs ~17 ms).
     for y, x1, x2 in update.spans:
-        if y >= len(rows):
+        if y >= len(first):
             return False
+        shown = first[y]
         for end, (x, strip) in zip(update.chop_ends[y], update.chops[y].items(), strict=False):
-            if strip is None or x > x2 or end <= x1:
-                continue
-            if not (x2 > x >= x1 and end <= x2):
-                strip = strip.crop(0, min(end, x2) - x)
-            if not same(strip, rows[y].crop(x, x + strip.cell_length)):
+            if strip is not None and x <= x2 and end > x1 and shown.get(x) != strip:
                 return False
     return True
 
 
-def same(strip: Strip, other: Strip) -> bool:
-    # The same text in the same styles, however it is cut into segments.
-    return strip.simplify() == other.simplify()
+def chops_of(update: LayoutUpdate) -> list[Chops] | None:
+    """The full frame's rows, each as the compositor cut it: {x: strip}."""
+    rows = [getattr(line, "mapping", None) for line in update.strips]  # dict.values() views
+    return None if None in rows else cast("list[Chops]", rows)
 
 
 class FirstFrameOnce(App[object]):
     """An app whose first screen is written once (see the module's docstring)."""
 
-    _first_frame: list[Strip] | None = None  # the first screen written, row by row
+    _first_frame: list[Chops] | None = None  # the first screen written, row by row
     _first_frame_at = 0.0  # when it was written (monotonic); 0: not yet
     _first_frame_over = False  # something changed: frames go out as Textual makes them
 
@@ -64,8 +65,9 @@ class FirstFrameOnce(App[object]):
         if renderable is not None and not self._first_frame_over and not self._batch_count:
             rows = self._first_frame
             if rows is None and isinstance(renderable, LayoutUpdate):
-                self._first_frame = [Strip.join(line) for line in renderable.strips]
+                self._first_frame = chops_of(renderable)
                 self._first_frame_at = time.monotonic()
+                self._first_frame_over = self._first_frame is None
             elif (
                 rows is not None
                 and time.monotonic() - self._first_frame_at < FIRST_FRAME_SECONDS
