@@ -31,11 +31,6 @@ from triage.walk import route
 
 SIZE = (80, 24)
 
-# Pseudo-terminals as Linux and macOS have them (a real terminal's bytes, below).
-fcntl = pytest.importorskip("fcntl")
-pty = pytest.importorskip("pty")
-termios = pytest.importorskip("termios")
-
 
 @pytest.fixture
 def make_app(flow, tmp_path):
@@ -673,36 +668,36 @@ def test_a_desk_claims_its_name_on_one_database_only(tmp_path):
 def frames_written(monkeypatch) -> list[str]:
     """Each frame the app hands Textual's writer (what goes to the terminal or the browser), as
     the screen's text at that moment."""
-    frames: list[str] = []
+    written: list[str] = []
     write = App._display
 
     def display(app, screen, renderable) -> None:
         if renderable is not None and not app._batch_count:
-            frames.append("\n".join(screen_lines(app)))
+            written.append("\n".join(screen_lines(app)))
         write(app, screen, renderable)
 
     monkeypatch.setattr(App, "_display", display)
-    return frames
+    return written
 
 
 async def test_the_first_question_is_written_once_until_a_key_is_pressed(make_app, monkeypatch):
     """Textual wrote the first screen three times in its first 25 ms (each widget again once it
     has its size, the whole screen again once shown): a browser drew the options twice."""
-    frames = frames_written(monkeypatch)
+    written = frames_written(monkeypatch)
     app = make_app()
     app.open_log_after = 60  # what the database says (counts, notices) changes the screen: later
     async with app.run_test(size=(100, 30)) as pilot:
         await pilot.pause()
         assert "Sygdom og sygedagpenge" in text(app, "#options")
         await pilot.pause(0.3)
-        assert len(frames) == 1
-        assert "Hvad drejer henvendelsen sig om?" in frames[0]
-        assert "1  Sygdom og sygedagpenge" in frames[0]
+        assert len(written) == 1
+        assert "Hvad drejer henvendelsen sig om?" in written[0]
+        assert "1  Sygdom og sygedagpenge" in written[0]
         await pilot.press("1")
         await pilot.pause(0.1)
-        assert len(frames) >= 2  # a change is written at once
-        assert text(app, "#question") in frames[1]
-        assert "Hvad drejer henvendelsen sig om?" not in frames[1]
+        assert len(written) >= 2  # a change is written at once
+        assert text(app, "#question") in written[1]
+        assert "Hvad drejer henvendelsen sig om?" not in written[1]
 
 
 async def test_after_its_first_second_the_same_screen_is_written_again(make_app, monkeypatch):
@@ -742,6 +737,9 @@ async def test_the_clock_and_the_queue_shown_anew_unchanged_are_not_drawn_again(
 def test_a_real_terminal_gets_the_first_question_once(tmp_path):
     """The desk on a pseudo-terminal, as at a desk: the bytes written in the 0.2 s after the
     first question appears hold its options once (Textual's repeats came after 2 and 25 ms)."""
+    fcntl = pytest.importorskip("fcntl")  # pseudo-terminals as Linux and macOS have them
+    pty = pytest.importorskip("pty")
+    termios = pytest.importorskip("termios")
     leader, follower = pty.openpty()
     fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
     home = tmp_path / "home"
