@@ -428,7 +428,7 @@ class DeskScreen(Screen):
         shown = self.query_one("#queue", Static)
         shown.display = bool(self.queues) or bool(self.queue_problem) or self.ticket is not None
         if shown.display:
-            shown.update(self.queue_text())
+            show(shown, self.queue_text())
 
     def notice_text(self) -> str:
         """The notice in the current language; outcome and place ids become their names."""
@@ -590,18 +590,19 @@ class DeskScreen(Screen):
         lang = self.lang
         channel = f" {t(f'channel_{self.channel}', lang).upper()} "
         style = "bold reverse" if self.channel == self.default_channel else "bold reverse $warning"
-        self.query_one("#channel", Static).update(Content.styled(channel, style))
+        # Every 15 s: only what changed is drawn again.
+        show(self.query_one("#channel", Static), Content.styled(channel, style))
         counts = ""
         if self.counts is not None:
             counts = t("desk_counts", lang, desk=self.counts[0], site=self.counts[1])
-        self.query_one("#today", Static).update(counts)
+        show(self.query_one("#today", Static), counts)
         marks: list[str | tuple[str, str]] = []
         if self.training:
             marks += [(t("desk_training", lang), "bold reverse $warning"), " "]
         if self.demo:
             marks += [(t("desk_demo", lang), "bold reverse"), " "]
         clock = present.local_now().strftime("%H:%M")
-        self.query_one("#clock", Static).update(Content.assemble(*marks, clock))
+        show(self.query_one("#clock", Static), Content.assemble(*marks, clock))
 
     def trail_text(self) -> Content:
         lang = self.lang
@@ -641,3 +642,15 @@ class DeskScreen(Screen):
         for item in card.bring or [t("nothing_to_bring", lang)]:
             pieces.append(Content(f" • {item}"))
         return Content("\n").join(pieces)
+
+
+def show(shown: Static, content: Content | str) -> None:
+    """Update shown unless it shows content already: Static.update draws even the same text
+    again, and the queue and the clock are shown anew every few seconds."""
+    before = shown.content
+    if isinstance(content, Content) and isinstance(before, Content):
+        unchanged = content.is_same(before)
+    else:
+        unchanged = type(content) is type(before) and content == before
+    if not unchanged:
+        shown.update(content)

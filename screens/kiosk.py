@@ -19,12 +19,12 @@ from dataclasses import dataclass
 
 from textual import events
 from textual.app import ComposeResult
-from textual.containers import Container, Grid, Horizontal, Vertical
+from textual.containers import Grid, Horizontal, Vertical
 from textual.content import Content
 from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Button, Digits, Static
+from textual.widgets import Button, Static
 
 from screens.keys import MultilingualApp, follow_language, ui_lang
 from triage.flow import NO_ADDRESS_KEY, Flow, Question
@@ -137,9 +137,7 @@ class KioskScreen(Screen):
                 yield KioskButton("", id="kiosk-skip")
             with Vertical(id="kiosk-ending"):
                 yield Static(id="kiosk-headline")
-                with Container(id="kiosk-ticket"):
-                    yield Static(id="kiosk-letter")
-                    yield Digits(id="kiosk-number")
+                yield Static(id="kiosk-ticket")  # the number in big letters (screens.bigtext)
                 yield Static(id="kiosk-details")
         with Horizontal(id="kiosk-nav"):
             yield KioskButton("", id="kiosk-back")
@@ -412,11 +410,20 @@ class KioskScreen(Screen):
         if self.ticket is None:
             return t("kiosk_ticket_wait", lang)
         label, ahead = self.ticket
-        letter, _, number = label.partition(" ")
-        self.query_one("#kiosk-letter", Static).update(letter)
-        self.query_one("#kiosk-number", Digits).update(number)
+        self.show_ticket(label)
         key = "kiosk_ticket_next" if ahead == 0 else "kiosk_ticket"
         return t(key, lang, ticket=label, n=ahead)
+
+    def show_ticket(self, label: str) -> None:
+        """The ticket, letter and number, in big letters across the screen; with narrower dots
+        where the screen is too narrow for the usual ones."""
+        from screens.bigtext import big_lines, big_width  # not on the kiosk's start path
+
+        room = self.size.width - 4  # the body's padding
+        dot = 2 if big_width(label, 2) <= room else 1
+        self.query_one("#kiosk-ticket", Static).update(
+            Content.styled("\n".join(big_lines(label, dot)), "bold")
+        )
 
     def can_walk_to(self, stop: Stop) -> bool:
         """The address is one a citizen can go to: a street and number, or a confirmed address

@@ -4,6 +4,8 @@ writing and nothing freezes. The figures come from triage.overview; no SQL here.
 
 from __future__ import annotations
 
+import re
+import textwrap
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
@@ -403,9 +405,10 @@ class SupervisorScreen(Screen):
         )
         alert.display = bool(result.alerts) or self.failure is not None
         alert.update(
-            "\n".join(
-                ([self.failure_said()] if self.failure else [])
-                + [
+            whole_percent(
+                room,
+                [self.failure_said()] if self.failure else [],
+                [
                     t(
                         f"sup_alert_{a.window}",
                         lang,
@@ -415,7 +418,7 @@ class SupervisorScreen(Screen):
                         visits=count(a.visits, lang),
                     )
                     for a in result.alerts
-                ]
+                ],
             )
         )
         self.draw_sites(result)
@@ -429,7 +432,7 @@ class SupervisorScreen(Screen):
         )
         previous, previous_dates = count(s.previous_total, lang), self.previous_dates(result)
         filtered = self.filter_said()
-        self.query_one("#sup-summary", Static).update(
+        totals = (
             (filtered + " " if filtered else "")
             + t("sup_totals_empty", lang, previous_dates=previous_dates, previous=previous)
             if s.total == 0  # no visits: no imbalance to state
@@ -449,6 +452,8 @@ class SupervisorScreen(Screen):
                 last_year_change=change(s.change_from_last_year),
             )
         )
+        # The body's padding and scrollbar take 4 columns.
+        self.query_one("#sup-summary", Static).update(whole_percent(room - 2, [totals]))
         self.draw_queue()
         self.draw_heat(result)
         self.draw_trend(result)
@@ -730,3 +735,19 @@ class SupervisorScreen(Screen):
         if len(pairs) > shown:  # say that the list is cut, and by how much
             lines.append("  " + t("sup_more", lang, n=count(len(pairs) - shown, lang)))
         self.query_one("#sup-matrix", Static).update("\n".join(lines))
+
+
+def whole_percent(width: int, *paragraphs: list[str]) -> str:
+    """The paragraphs' lines wrapped to width, a figure never parted from its "%" ("målet er
+    40 %." whole on the next line): Textual would break at the space between them, even a
+    no-break one."""
+    glued = (PERCENT.sub("\\1\u00a0%", line) for lines in paragraphs for line in lines)
+    # textwrap breaks at ASCII spaces only; not at a date's hyphens either.
+    wrapped = (
+        textwrap.fill(line, max(width, 20), break_long_words=False, break_on_hyphens=False)
+        for line in glued
+    )
+    return "\n".join(wrapped).replace("\u00a0", " ")
+
+
+PERCENT = re.compile(r"(\d) %")

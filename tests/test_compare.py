@@ -526,6 +526,11 @@ def shown(app, selector: str) -> str:
     return str(app.screen.query_one(selector, Static).render())
 
 
+def totals(app) -> str:
+    """The totals line, its lines joined: the overview wraps it itself (each figure with its %)."""
+    return " ".join(shown(app, "#sup-summary").splitlines())
+
+
 async def test_keys_6_and_7_show_last_week_and_last_month(overview_app):
     async with overview_app.run_test(size=(120, 40)) as pilot:
         await ready(pilot)
@@ -533,19 +538,15 @@ async def test_keys_6_and_7_show_last_week_and_last_month(overview_app):
         await ready(pilot)
         assert "Sidste uge (2025-12-29 – 2026-01-04)" in shown(overview_app, "#sup-title")
         # 29 Dec, 2 Jan: 2 + 3 visits; a year before (29 Dec 2024 – 4 Jan 2025): 2 + 3.
-        summary = shown(overview_app, "#sup-summary")
+        summary = totals(overview_app)
         assert summary.startswith("I alt 5 besøg")
         assert "samme periode sidste år, 2024-12-29 – 2025-01-04: 5, 0 %)." in summary
         await pilot.press("7")
         await ready(pilot)
         assert "Sidste måned (2025-12-01 – 2025-12-31)" in shown(overview_app, "#sup-title")
-        assert "sidste år, 2024-12-01 – 2024-12-31: 3, -33 %)." in shown(
-            overview_app, "#sup-summary"
-        )
+        assert "sidste år, 2024-12-01 – 2024-12-31: 3, -33 %)." in totals(overview_app)
         # December against November, the calendar month before (not 31 October – 30 November).
-        assert "(forrige periode, 2025-11-01 – 2025-11-30: 0, " in shown(
-            overview_app, "#sup-summary"
-        )
+        assert "(forrige periode, 2025-11-01 – 2025-11-30: 0, " in totals(overview_app)
 
 
 async def test_k_and_g_filter_by_channel_and_group(overview_app, flow):

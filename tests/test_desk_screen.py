@@ -5,14 +5,20 @@ without a terminal. Pilot tests press keys only; the CLI tests run the installed
 from __future__ import annotations
 
 import os
+import select
 import sqlite3
+import struct
 import subprocess
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from textual import events
+from textual.app import App
 from textual.widgets import OptionList
 
+from screens import frames
+from screens.messages import QueueSeen
 from tests.test_app import rows, settle
 from tests.test_app import visible_text as text
 from tests.test_cli import installed_triage
@@ -654,3 +660,120 @@ def test_a_desk_claims_its_name_on_one_database_only(tmp_path):
     assert same.claim_desk() is True
     same.release_desk()
     other_db.release_desk()
+
+
+# --- polish16: a screen is written once, until something on it changes ----------------------
+
+
+def frames_written(monkeypatch) -> list[str]:
+    """Each frame the app hands Textual's writer (what goes to the terminal or the browser), as
+    the screen's text at that moment."""
+    written: list[str] = []
+    write = App._display
+
+    def display(app, screen, renderable) -> None:
+        if renderable is not None and not app._batch_count:
+            written.append("\n".join(screen_lines(app)))
+        write(app, screen, renderable)
+
+    monkeypatch.setattr(App, "_display", display)
+    return written
+
+
+async def test_the_first_question_is_written_once_until_a_key_is_pressed(make_app, monkeypatch):
+    """Textual wrote the first screen three times in its first 25 ms (each widget again once it
+    has its size, the whole screen again once shown): a browser drew the options twice."""
+    written = frames_written(monkeypatch)
+    app = make_app()
+    app.open_log_after = 60  # what the database says (counts, notices) changes the screen: later
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        assert "Sygdom og sygedagpenge" in text(app, "#options")
+        await pilot.pause(0.3)
+        assert len(written) == 1
+        assert "Hvad drejer henvendelsen sig om?" in written[0]
+        assert "1  Sygdom og sygedagpenge" in written[0]
+        await pilot.press("1")
+        await pilot.pause(0.1)
+        assert len(written) >= 2  # a change is written at once
+        assert text(app, "#question") in written[1]
+        assert "Hvad drejer henvendelsen sig om?" not in written[1]
+
+
+async def test_after_its_first_second_the_same_screen_is_written_again(make_app, monkeypatch):
+    """Only the start's repeats are left out: later, a screen written again on purpose (e.g.
+    after the app was suspended) is written, as Textual does."""
+    monkeypatch.setattr(frames, "FIRST_FRAME_SECONDS", 0)
+    written = frames_written(monkeypatch)
+    app = make_app()
+    app.open_log_after = 60
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause(0.3)
+        assert len(written) > 1
+        assert set(written) == {written[0]}  # Textual's repeats: the same screen each time
+
+
+async def test_the_clock_and_the_queue_shown_anew_unchanged_are_not_drawn_again(
+    make_app, monkeypatch
+):
+    """The clock is shown anew every 15 s and the queue every 3 s: unchanged, nothing is drawn."""
+    written = frames_written(monkeypatch)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot, app)
+        app.screen.post_message(QueueSeen([("A", 2, 300)]))
+        await pilot.pause(0.1)
+        assert "2 venter, længst 5 min" in text(app, "#queue")
+        before = len(written)
+        app.screen.show_today()
+        app.screen.post_message(QueueSeen([("A", 2, 300)]))
+        await pilot.pause(0.1)
+        assert len(written) == before
+        app.screen.post_message(QueueSeen([("A", 3, 300)]))
+        await pilot.pause(0.1)
+        assert len(written) > before and "3 venter, længst 5 min" in written[-1]
+
+
+def test_a_real_terminal_gets_the_first_question_once(tmp_path):
+    """The desk on a pseudo-terminal, as at a desk: the bytes written in the 0.2 s after the
+    first question appears hold its options once (Textual's repeats came after 2 and 25 ms)."""
+    fcntl = pytest.importorskip("fcntl")  # pseudo-terminals as Linux and macOS have them
+    pty = pytest.importorskip("pty")
+    termios = pytest.importorskip("termios")
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+    home = tmp_path / "home"
+    env = {k: v for k, v in os.environ.items() if k not in ("TRIAGE_DB_URL", "TRIAGE_DATA")}
+    env.update(HOME=str(home), XDG_DATA_HOME=str(home / "data"), TERM="xterm-256color")
+    env.update(XDG_STATE_HOME=str(home / "state"), XDG_CONFIG_HOME=str(home / "config"))
+    desk = subprocess.Popen(
+        [installed_triage(), "desk"],
+        cwd=tmp_path,
+        env=env,
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+    )
+    os.close(follower)
+    option = b"Sygdom og sygedagpenge"
+    seen, shown_at = b"", None
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if shown_at is not None and time.monotonic() > shown_at + 0.2:
+                break
+            ready, _, _ = select.select([leader], [], [], 0.05)
+            if ready:
+                seen += os.read(leader, 65536)
+            if shown_at is None and option in seen:
+                shown_at = time.monotonic()
+        assert shown_at is not None, seen[-2000:]
+        assert seen.count(option) == 1
+    finally:
+        os.write(leader, b"\x11")  # Ctrl+Q
+        try:
+            desk.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            desk.kill()
+            desk.wait()
+        os.close(leader)

@@ -129,6 +129,7 @@ DESK_START = {
     *("triage.flow", "triage.i18n", "triage.load", "triage.model", "triage.paths"),
     *("triage.present", "triage.sites", "triage.spool", "triage.visits", "triage.walk"),
     *("screens", "screens.commands", "screens.desk", "screens.keys", "screens.messages"),
+    "screens.frames",  # the app's first screen written once
 }
 
 

@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import text
 from textual.widgets import Button, Static
 
+from screens.bigtext import big_lines, big_width
 from tests.conftest import SHIPPED, edit
 from tests.test_cli import installed_triage, run
 from triage.app import KioskApp
@@ -96,7 +97,7 @@ async def test_keys_walk_to_a_ticket_in_the_sites_queue(loaded, db, tmp_path):
         await settle(pilot)
         assert shown(app, "#kiosk-headline") == "Du er det rigtige sted."
         assert shown(app, "#kiosk-details") == ("Dit nummer er A 003 — sæt dig, der er 2 før dig.")
-        assert shown(app, "#kiosk-letter") == "A"
+        assert shown(app, "#kiosk-ticket") == "\n".join(big_lines("A 003"))
     tickets = query(db, tmp_path, "SELECT site_id, queue, number, errand, state FROM visit_ticket")
     assert tickets[-1] == {
         "site_id": SITE,
@@ -107,6 +108,29 @@ async def test_keys_walk_to_a_ticket_in_the_sites_queue(loaded, db, tmp_path):
     }
     assert len(tickets) == 3
     assert query(db, tmp_path, "SELECT * FROM visit") == []
+
+
+@pytest.mark.parametrize("size", [(80, 24), (100, 30), (120, 40), (50, 24)], ids=str)
+async def test_the_ticket_is_shown_in_big_letters_and_whole(loaded, tmp_path, size):
+    """The citizen reads the ticket from a distance: its letter and number in big letters,
+    every row whole on the screen, the sentence and the Done button below; on a screen too
+    narrow for the usual letters (50 columns), narrower ones."""
+    app = kiosk(loaded, str(tmp_path / "kiosk.db"), tmp_path)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        for key in ("4", "1", "7", "1", "7", "enter", "2"):
+            await pilot.press(key)
+        await settle(pilot)
+        dot = 2 if big_width("A 001", 2) <= size[0] - 4 else 1
+        assert (dot == 1) == (size[0] == 50)
+        big = big_lines("A 001", dot)
+        screen = [strip.text for strip in app.screen._compositor.render_strips()]
+        top = next(y for y, line in enumerate(screen) if big[0].rstrip() in line)
+        for y, row in enumerate(big):
+            assert row.rstrip() in screen[top + y]
+        below = screen[top + len(big) :]
+        assert any("Dit nummer er A 001" in line for line in below)
+        assert any("Færdig" in line for line in below)
 
 
 async def test_a_digit_tapped_twice_quickly_counts_twice(loaded, tmp_path):

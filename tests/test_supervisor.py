@@ -872,3 +872,57 @@ async def test_cut_weeks_are_marked_and_their_days_named(overview_app):
         assert shares.splitlines()[-1] == (
             "° delvis, kun disse dage er talt med: u43 2026-10-25; u48 2026-11-23."
         )
+
+
+# --- polish16: a figure and its "%" on one line ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("size", "lang"),
+    [((80, 24), "da"), ((100, 30), "da"), ((100, 30), "en"), ((120, 40), "en")],
+    ids=str,
+)
+async def test_a_figure_is_never_parted_from_its_percent_sign(overview_app, size, lang):
+    """ "målet er 40" at the end of a line and "%." on the next (the alert at 80 columns; the
+    totals line, wherever its wrap falls): Textual breaks at any space, so the overview wraps
+    these lines itself, each figure with its "%"; every word is still there, in order."""
+    overview_app.lang = lang
+    async with overview_app.run_test(size=size) as pilot:
+        await ready(pilot)
+        for period in ("1", "3"):  # today (the alerts), then 30 days (the totals line)
+            await pilot.press(period)
+            await ready(pilot)
+            lines = [s.text.rstrip() for s in overview_app.screen._compositor.render_strips()]
+            for line, below in zip(lines, lines[1:], strict=False):
+                assert not (line[-1:].isdigit() and below.lstrip().startswith("%")), lines
+            words = {"da": "af dagens besøg", "en": "of today's visits"}[lang]
+            alerts = text(overview_app, "#sup-alert")
+            assert words in " ".join(alerts.split())
+            assert all(len(line) <= size[0] - 2 for line in alerts.splitlines())
+
+
+def parted(lines: list[str]) -> bool:
+    """A line ends in a figure and the next begins with its "%"."""
+    return any(
+        a.rstrip()[-1:].isdigit() and b.lstrip().startswith("%")
+        for a, b in zip(lines, lines[1:], strict=False)
+    )
+
+
+def test_whole_percent_keeps_each_figure_with_its_percent_at_every_width():
+    """Where Textual's own wrap parts a figure from its "%" (some widths from 20 to 100
+    columns), whole_percent's does not, and keeps every word, in order, within the width."""
+    from textual.content import Content
+
+    from screens.supervisor import whole_percent
+
+    line = (
+        "⚠ Jobcentre Copenhagen Musvågevej: 60 % of today's visits to the jobcentres (1,234); "
+        "the target is 30 %. Overall imbalance 12 %, change -10 % (2026-10-01 – 2026-10-31)."
+    )
+    widths = range(20, 101)
+    assert any(parted([c.plain for c in Content(line).wrap(width)]) for width in widths)
+    for width in widths:
+        lines = whole_percent(width, [line]).splitlines()
+        assert not parted(lines)
+        assert all(len(x) <= width for x in lines) and " ".join(lines) == line

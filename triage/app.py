@@ -23,6 +23,7 @@ from textual.worker import Worker, WorkerState
 
 from screens.commands import DeskCommands
 from screens.desk import DeskScreen
+from screens.frames import FirstFrameOnce
 from screens.keys import MultilingualApp, translate_bindings
 from screens.messages import (
     LogReady,
@@ -89,9 +90,10 @@ def has_terminal() -> bool:
     )
 
 
-class TerminalApp(MultilingualApp):
+class TerminalApp(FirstFrameOnce, MultilingualApp):
     """What the desk, the board and the kiosk share: one stylesheet, a refusal to run without a
-    terminal, no traceback on the screen, and F2 between Danish and English."""
+    terminal, no traceback on the screen, F2 between Danish and English, and a first screen
+    written once (screens.frames)."""
 
     CSS_PATH = str(paths.stylesheet())
 
