@@ -2375,25 +2375,28 @@ def _check_logins(settings, environment: str | None, lang: str) -> None:
         if found == "ok":
             print(t("cfg_db_login_ok", lang, db=db, user=user))
         elif found in ("down", "other"):  # it may answer later: the file itself is not wrong
-            reason = _why(error, lang) if error is not None else ""
-            key = "cfg_db_not_answering" if found == "down" else "cfg_db_login_untried"
-            print(t(key, lang, db=db, reason=reason))
+            if found == "down":
+                print(t("cfg_db_not_answering", lang, db=db))
+            else:
+                reason = _why(error, lang) if error is not None else ""
+                print(t("cfg_db_login_untried", lang, db=db, reason=reason))
         elif found == "no_database":
             own = settings.tables.get(scope, {})
             settings.error(scope if "db" in own else "", "db", "cfg_db_no_database", db=db)
         else:
             own = settings.tables.get(scope, {})
+            setting = "db"  # the line the error is told at: where the password comes from
             if environment:
-                key, where = "db", t("cfg_password_where_environment", lang)
+                where = t("cfg_password_where_environment", lang)
             elif "db_password_file" in values:
-                key = "db_password_file"
-                where = t("cfg_password_where_file", lang, path=values["db_password_file"])
+                setting = "db_password_file"
+                where = t("cfg_password_where_file", lang, path=values[setting])
             elif config.url_password(url):
-                key, where = "db", t("cfg_password_where_db", lang)
+                where = t("cfg_password_where_db", lang)
             else:
-                key, where = "db", t("cfg_password_where_pgpass", lang)
-            scope_of = scope if key in own else ""
-            settings.error(scope_of, key, "cfg_db_login_refused", db=db, user=user, where=where)
+                where = t("cfg_password_where_pgpass", lang)
+            scope_of = scope if setting in own else ""
+            settings.error(scope_of, setting, "cfg_db_login_refused", db=db, user=user, where=where)
 
 
 def _url_user(url: str) -> str:
