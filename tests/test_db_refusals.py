@@ -121,7 +121,7 @@ async def test_the_board_says_it_plainly_without_address_or_driver_words(pg_url,
     async with app.run_test(size=BOARD_SIZE) as pilot:
         assert await until(pilot, lambda: "Tavlen kan ikke hente" in shown(app)), shown(app)
         said = shown(app)
-    wanted = "databasen svarer ikke" if how == "down" else "databasen afviser brugeren"
+    wanted = "databaseserveren kører ikke" if how == "down" else "databasen afviser brugeren"
     assert wanted in said, said
     port = url.split("@", 1)[1].split("/")[0].split(":")[1]
     for leak in ("127.0.0.1", port, "connection", "FATAL", "ingen_saadan_bruger", "failed"):

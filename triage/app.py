@@ -387,9 +387,7 @@ class TriageApp(TerminalApp):
             self._tell_screen(VisitLogged(visit, "failed", None, reason, **ticket))
             return "failed"
         counts = self.visit_log.counts_today(self.today())
-        self._tell_screen(
-            VisitLogged(visit, status, counts, reason=self._log_problem(), **ticket)
-        )
+        self._tell_screen(VisitLogged(visit, status, counts, reason=self._log_problem(), **ticket))
         if status == "spooled" and self.visit_log.cause in ("denied", "login"):
             refusal = self._login_refusal()  # what the desk's login may not do, and the fix
             if refusal is not None:

@@ -77,7 +77,7 @@ SERVER_DOWN = (
 
 
 def server_cause(said: str) -> str | None:
-    """"login", "no_database" or "down" from a database server's (lower-cased) words; None
+    """ "login", "no_database" or "down" from a database server's (lower-cased) words; None
     when they say none of these."""
     if any(words in said for words in LOGIN_REFUSED) or (
         "fatal" in said and "role " in said and "does not exist" in said
