@@ -22,7 +22,7 @@ from tests.test_app import visible_text as text
 from tests.test_board import SIZE as BOARD_SIZE
 from tests.test_board import board, shown, until
 from tests.test_desk_queue import desk_app, issue
-from tests.test_roles import SITE, roles  # noqa: F401 - the fixture, used by name
+from tests.test_roles import SITE, roles  # noqa: F401 - the fixture: tests ask for it by name
 from triage.app import TriageApp
 from triage.db.errors import db_cause
 from triage.db.store import Store
@@ -131,8 +131,10 @@ async def test_the_board_says_it_plainly_without_address_or_driver_words(pg_url,
 # --- a desk whose login can never write -----------------------------------------------------
 
 
-def _desk(roles, login: str, desk: str) -> TriageApp:
-    log = DeskLog(roles.login_url(login), SITE, desk, spool_dir=roles.tmp_path / f"sp-{desk}")
+def _desk(installation, login: str, desk: str) -> TriageApp:
+    log = DeskLog(
+        installation.login_url(login), SITE, desk, spool_dir=installation.tmp_path / f"sp-{desk}"
+    )
     return TriageApp(roles_flow(), site=SITE, desk=desk, log=log, open_log_after=0)
 
 
@@ -150,7 +152,10 @@ def roles_flow():
     ],
 )
 async def test_a_desk_on_a_login_that_cannot_write_says_so_and_keeps_the_visits(
-    roles, login, desk, wanted
+    roles,  # noqa: F811 - the fixture imported above
+    login,
+    desk,
+    wanted,
 ):
     user = f"{roles.prefix}_{login}"
     app = _desk(roles, user, desk)
@@ -176,7 +181,7 @@ async def test_a_desk_on_a_login_that_cannot_write_says_so_and_keeps_the_visits(
     assert roles.all_visits() == []
 
 
-async def test_a_desk_that_may_write_shows_no_warning(roles):
+async def test_a_desk_that_may_write_shows_no_warning(roles):  # noqa: F811 - the fixture
     app = _desk(roles, f"{roles.prefix}_a", "skranke-1")
     try:
         async with app.run_test(size=SIZE) as pilot:
@@ -214,7 +219,9 @@ async def test_a_desk_whose_login_is_refused_says_so_not_that_the_server_is_sile
 # --- the overview on a desk's login ---------------------------------------------------------
 
 
-async def test_the_overview_on_a_desk_login_offers_no_export_and_shows_no_figures(roles):
+async def test_the_overview_on_a_desk_login_offers_no_export_and_shows_no_figures(
+    roles,  # noqa: F811 - the fixture imported above
+):
     issue(roles.login_url(f"{roles.prefix}_a"), roles.tmp_path, 2)  # the site's line: readable
     app = _desk(roles, f"{roles.prefix}_a", "skranke-1")
     try:
@@ -328,7 +335,12 @@ def test_a_command_on_a_refused_login_says_so(pg_url, password_login, tmp_path):
     ("login", "repair", "wanted"),
     [("a", False, "triage check kræver en leders"), ("boss", True, "kræver ejerens")],
 )
-def test_check_without_the_rights_names_the_login_it_needs(roles, login, repair, wanted):
+def test_check_without_the_rights_names_the_login_it_needs(
+    roles,  # noqa: F811 - the fixture imported above
+    login,
+    repair,
+    wanted,
+):
     url = roles.login_url(f"{roles.prefix}_{login}")
     done = cli("check", "--db", url, *(["--repair"] if repair else []), cwd=roles.tmp_path)
     assert done.returncode == 1, done.stdout + done.stderr
