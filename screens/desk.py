@@ -43,6 +43,11 @@ if TYPE_CHECKING:  # the search loads when `/` is first pressed: not on the star
     from screens.search import SearchScreen
     from triage.search import ErrandIndex, Hit
 
+# The database will take no visit from this desk until someone puts its login right.
+DB_WARNINGS = frozenset({"desk_db_login_refused", "desk_login_read_only", "desk_login_no_desk"})
+# Notices that are a refusal, not a done thing: in the warning colour.
+WARNING_NOTICES = frozenset({"desk_open_elsewhere_no_call"})
+
 
 class DeskScreen(Screen):
     """Where the receptionist spends the day."""
@@ -97,6 +102,9 @@ class DeskScreen(Screen):
         # The last thing logged, shown until the next citizen's first key: catalog keys and
         # their params, so the line follows the language (see notice_text).
         self.notice: list[tuple[str, dict]] = []
+        # What stays said, in the warning colour, until it is put right: "db" (the database
+        # will take no visit from this desk: why, and who fixes what), "desk" (open elsewhere).
+        self.warnings: dict[str, tuple[str, dict]] = {}
         self.message: tuple[str, dict] | str = ""  # what is wrong with the last answer
         self.held: list[tuple[str, str | None]] = []  # keys typed while saving: (key, character)
         # The search dialog while it opens and closes: keys typed in a burst right after `/`
@@ -318,8 +326,15 @@ class DeskScreen(Screen):
         self.demo = message.demo
         if message.counts is not None:
             self.counts = message.counts
+        warned = message.error in DB_WARNINGS
+        if warned:
+            self.warnings["db"] = (message.error, message.params)
+        elif message.available and not message.error:  # visits are sent: nothing to put right
+            self.warnings.pop("db", None)
         if message.desk_taken:
-            self.notice = [("desk_in_use", {"desk": self.desk})]
+            self.warnings["desk"] = ("desk_open_elsewhere", {"desk": self.desk})
+        if warned or message.desk_taken:
+            pass
         elif message.error:
             self.notice = [(message.error, message.params)]
         elif not message.available:
@@ -341,7 +356,7 @@ class DeskScreen(Screen):
         visit = {"outcome": message.visit["outcome_id"], "place": message.visit["destination_id"]}
         key = "visit_saved" if message.status == "saved" else "visit_spooled"
         self.notice = [(key, visit)]
-        if message.status == "spooled" and message.reason:
+        if message.status == "spooled" and message.reason and "db" not in self.warnings:
             self.notice.append(("db_reason", {"reason": message.reason}))
         if self.ticket is not None:  # the called citizen is registered: the desk is free
             if message.ticket_reason:
@@ -380,6 +395,7 @@ class DeskScreen(Screen):
         self.asking_ticket = False
         ticket = {"ticket": message.label}
         if message.status in ("called", "recalled"):
+            self.warnings.pop("desk", None)  # it called: the desk is this page's now
             self.ticket = message
             self.notice = [("desk_ticket_called_hint", ticket)]
         elif message.status == "resumed":  # called here before the desk started again
@@ -444,6 +460,18 @@ class DeskScreen(Screen):
         if self.settings_file is not None:
             texts.append(t("desk_settings", lang, path=self.settings_file))
         return " ".join(texts)
+
+    def notice_content(self) -> Content:
+        """The warnings that stay, each on its line in the warning colour, then the notice."""
+        lang = self.lang
+        said = t("saving", lang) if self.saving else self.notice_text()
+        alarm = bool(self.notice) and self.notice[0][0] in WARNING_NOTICES
+        lines: list[str | tuple[str, str]] = [
+            (t(key, lang, **params), "bold $text-warning") for key, params in self.warnings.values()
+        ]
+        if said:
+            lines.append((said, "bold $text-warning") if alarm else said)
+        return Content("\n").join(Content.assemble(line) for line in lines)
 
     def submit_postcode(self) -> None:
         try:
@@ -524,8 +552,10 @@ class DeskScreen(Screen):
         self.query_one("#where", Static).update(f"{site.name(lang)} · {self.desk}")
         self.show_today()
         notice = self.query_one("#notice", Static)
-        notice.update(t("saving", lang) if self.saving else self.notice_text())
-        notice.display = self.saving or bool(self.notice) or self.settings_file is not None
+        notice.update(self.notice_content())
+        notice.display = (
+            self.saving or bool(self.notice or self.warnings) or self.settings_file is not None
+        )
         self.query_one("#trail", Static).update(self.trail_text())
         self.show_queue()
         self.show_step()

@@ -169,7 +169,14 @@ class SupervisorScreen(Screen):
             return self.can_leave
         if action == "ask_quit":
             return not self.can_leave
+        if action == "export":  # a desk's login may read no figures: nothing to export
+            return not self.denied
         return True
+
+    @property
+    def denied(self) -> bool:
+        """The login may not read the figures (a desk's): no retry or export can help."""
+        return self.failure is not None and failure_kind(self.failure) == "denied"
 
     # --- actions -------------------------------------------------------------------------
 
@@ -338,19 +345,24 @@ class SupervisorScreen(Screen):
         # Said on its own lines under the title, where it wraps: a notice would cover the key
         # bar at 80×24, and a title line would cut it.
         self.redraw()
+        if self.denied:  # the queue's figures are the site's tickets, not the overview's
+            self.draw_queue()
 
     def failure_said(self) -> str:
         """Why the figures could not be fetched, by cause: a damaged file needs a backup (a
         retry cannot help); a locked or unreachable database is tried again."""
         if self.failure is None:
             return ""
+        code, params = getattr(self.failure, "code", ""), getattr(self.failure, "params", {})
+        if code == "sup_failed_login":  # a whole sentence: the password must be put right
+            return t(code, self.lang, **params)
         kind = failure_kind(self.failure)
         if kind == "damaged":
             return t("sup_failed_damaged", self.lang)
         if kind == "unavailable":
             return t("sup_failed_unavailable", self.lang)
         if kind == "denied":  # a desk's database role: no retry will help
-            return t("sup_failed_denied", self.lang)
+            return f"{t('sup_failed_denied', self.lang)} {t('sup_denied_sees', self.lang)}"
         return t("sup_failed", self.lang, reason=failure_text(self.failure, self.lang))
 
     # --- drawing -------------------------------------------------------------------------
@@ -509,7 +521,7 @@ class SupervisorScreen(Screen):
         served tickets and no-shows; below, each site's median wait per hour of the day when
         the hours fit the width."""
         widget = self.query_one("#sup-queue", Static)
-        queue = self.queue
+        queue = None if self.denied else self.queue
         widget.display = queue is not None and queue.used
         if queue is None or not queue.used:
             return

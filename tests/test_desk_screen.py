@@ -629,20 +629,20 @@ async def test_a_desk_already_running_on_this_machine_is_said_at_the_start(make_
     first = make_app()
     async with first.run_test(size=SIZE) as pilot:
         await settle(pilot, first)
-        assert "kører også" not in text(first, "#notice")
+        assert "åben et andet sted" not in text(first, "#notice")
         second = make_app()
         async with second.run_test(size=SIZE) as other:
             await settle(other, second)
             said = text(second, "#notice")
-            assert said.startswith("skranke-1 kører også i en anden fane eller et andet vindue")
+            assert said.startswith("skranke-1 er også åben et andet sted (en anden fane")
         elsewhere = make_app(desk="skranke-2")  # another desk's name: no warning
         async with elsewhere.run_test(size=SIZE) as other:
             await settle(other, elsewhere)
-            assert "kører også" not in text(elsewhere, "#notice")
+            assert "åben et andet sted" not in text(elsewhere, "#notice")
     again = make_app()
     async with again.run_test(size=SIZE) as pilot:
         await settle(pilot, again)
-        assert "kører også" not in text(again, "#notice")
+        assert "åben et andet sted" not in text(again, "#notice")
 
 
 def test_a_desk_claims_its_name_on_one_database_only(tmp_path):

@@ -109,6 +109,9 @@ BUILT_AT_RUN_TIME: dict[str, tuple[str, ...]] = {
         "cannot_open",
         "denied",
         "gone",
+        "login",
+        "no_database",
+        "down",
     ),
     "write_advice_*": (
         "permission",

@@ -172,6 +172,7 @@ class TriageApp(TerminalApp):
         self.desk = desk
         self.lang = lang
         self.visit_log = log or DeskLog(None, site, desk)
+        self.desk_taken = False  # this desk is open somewhere else too: F6 does not call here
 
     def get_default_screen(self) -> Screen:
         # The desk is the app's first screen itself, not pushed over an empty default one:
@@ -222,10 +223,19 @@ class TriageApp(TerminalApp):
         )
 
     def overview_store(self):
-        """The desk's store, opened; called from the overview's worker thread."""
+        """The desk's store, opened; called from the overview's worker thread. A refused login
+        is said as such: no retry can help it."""
+        from triage.db.errors import DbError, db_cause
+
         store = self.visit_log.store
         if not store.opened:
-            store.open()
+            try:
+                store.open()
+            except Exception as error:
+                if db_cause(error) == "login":
+                    user = store.engine.url.username or ""
+                    raise DbError("sup_failed_login", user=user) from error
+                raise
         return store
 
     def watch_lang(self, lang: str) -> None:
@@ -308,10 +318,20 @@ class TriageApp(TerminalApp):
         from triage.db.errors import DbError
 
         desk_taken = not self.visit_log.claim_desk()
+        self.desk_taken = desk_taken
         try:
             available = self.visit_log.open()
         except DbError as error:  # e.g. a newer schema: visits wait in the spool
             self._tell_screen(LogReady(False, None, error.code, params=error.params))
+            return
+        refusal = self._login_refusal() if available or self.visit_log.cause == "login" else None
+        if refusal is not None:  # every visit would wait in the spool: say what to fix, now
+            counts = self.visit_log.counts_today(self.today()) if available else None
+            key, params = refusal
+            demo = self.visit_log.demo
+            self._tell_screen(
+                LogReady(available, counts, key, demo=demo, params=params, desk_taken=desk_taken)
+            )
             return
         counts = self.visit_log.counts_today(self.today()) if available else None
         # A fresh install logs real visits from the first key: say how to practise instead.
@@ -328,6 +348,15 @@ class TriageApp(TerminalApp):
                 **self._set_aside_notice(),
             )
         )
+
+    def _login_refusal(self) -> tuple[str, dict] | None:
+        """Why the database will take no visit of this desk, whatever is tried again: it refuses
+        the login, or the login may not register for this desk (a message key and params)."""
+        if self.visit_log.cause == "login":
+            return "desk_db_login_refused", {"user": self.visit_log.store.engine.url.username}
+        from triage.db.access import write_refusal
+
+        return write_refusal(self.visit_log.store, self.site, self.desk)
 
     def _log_problem(self) -> str:
         """Why the database cannot be used, in the UI language where the cause is known."""
@@ -359,15 +388,14 @@ class TriageApp(TerminalApp):
             reason = error.params.get("reason", "")
             self._tell_screen(VisitLogged(visit, "failed", None, reason, **ticket))
             return "failed"
-        self._tell_screen(
-            VisitLogged(
-                visit,
-                status,
-                self.visit_log.counts_today(self.today()),
-                reason=self._log_problem(),
-                **ticket,
-            )
-        )
+        counts = self.visit_log.counts_today(self.today())
+        self._tell_screen(VisitLogged(visit, status, counts, reason=self._log_problem(), **ticket))
+        if status == "spooled" and self.visit_log.cause in ("denied", "login"):
+            refusal = self._login_refusal()  # what the desk's login may not do, and the fix
+            if refusal is not None:
+                key, params = refusal
+                demo = self.visit_log.demo
+                self._tell_screen(LogReady(False, counts, key, demo=demo, params=params))
         return status
 
     @work(thread=True, group="log-write", name="void_last", exit_on_error=False)
@@ -501,6 +529,14 @@ class TriageApp(TerminalApp):
         come; the desk's line is read again at once."""
         from triage.queue import QueueError
 
+        if action == "call_next" and self.desk_taken:
+            # Two pages as one desk would both call citizens to it: the first one open calls.
+            self.desk_taken = not self.visit_log.claim_desk()
+            if self.desk_taken:
+                params = {"desk": self.desk}
+                said = TicketCalled("failed", error="desk_open_elsewhere_no_call", params=params)
+                self._tell_screen(said)
+                return
         try:
             tickets = self._queue_tickets()
             if action == "call_next":
@@ -648,16 +684,18 @@ class BoardApp(TerminalApp):
 
 
 def board_failure(error: BaseException, lang: str, db: str) -> str:
-    """Why the board could not read the queue, in one line of the UI language where the cause
-    is known (a store's refusal, e.g. a newer schema, in its own sentence); else the driver's
-    own words."""
-    from triage.db.errors import DbError
+    """Why the board could not read the queue, in one line of the UI language (a store's
+    refusal, e.g. a newer schema, in its own sentence). The board faces the waiting room: never
+    the driver's English, a server's address or a user name; an unknown cause is said plainly."""
+    from triage.db.errors import DbError, db_cause
 
     if isinstance(error, FileNotFoundError) and error.strerror:
         return error.strerror
     if isinstance(error, DbError) and error.code == "db_newer":  # the desk's text speaks of visits
         error = DbError("db_newer_command", **{"db": db, **error.params})
-    return plain_reason(error, lang)
+    if isinstance(error, DbError) or db_cause(error) is not None:
+        return plain_reason(error, lang)
+    return t("board_db_other", lang)
 
 
 def plain_reason(error: BaseException | None, lang: str) -> str:

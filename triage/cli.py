@@ -666,10 +666,14 @@ def _say_write_failed(error: OSError, typed: Path | str, lang: str) -> int:
 
 
 def _unreachable_key(error: Exception) -> str:
-    """A locked database needs the other program closed, not the path checked."""
+    """A locked database needs the other program closed, not the path checked; a refused
+    login needs its password put right."""
     from triage.db.errors import db_cause
 
-    return "db_locked_command" if db_cause(error) == "locked" else "db_unreachable"
+    cause = db_cause(error)
+    if cause == "login":
+        return "db_login_refused"
+    return "db_locked_command" if cause == "locked" else "db_unreachable"
 
 
 def _said_damaged(error: Exception, args: argparse.Namespace) -> str:
@@ -1337,10 +1341,13 @@ def cmd_check(args: argparse.Namespace) -> int:
         trouble = _database_trouble(error)
         if trouble == "db_damaged":
             print(_said_damaged(error, args), file=sys.stderr)
+        elif trouble == "db_denied":  # name the login it needs, as summary does
+            key = "check_repair_denied" if args.repair else "check_denied"
+            print(t(key, lang, db=_db_label(args), source=_db_source(args)), file=sys.stderr)
         else:
             print(
                 t(
-                    "db_unreachable",
+                    _unreachable_key(error),
                     lang,
                     db=_db_label(args),
                     source=_db_source(args),
@@ -2334,6 +2341,8 @@ def cmd_config(args: argparse.Namespace) -> int:
     if settings.tables:  # the file could be read: check what it names too
         for scope in ("", *(s for s in config.SECTIONS if s in settings.tables)):
             _check_usable(settings, scope, lang)
+        if not settings.problems and not bad_environment:
+            _check_logins(settings, environment, lang)
     if settings.problems:
         _print_problems(settings.problems, lang)
         print(
@@ -2345,6 +2354,56 @@ def cmd_config(args: argparse.Namespace) -> int:
         return 1
     print(t("cfg_check_ok", lang, path=settings.path))
     return 0
+
+
+def _check_logins(settings, environment: str | None, lang: str) -> None:
+    """Log in once to each database server the file's commands would use, as they would (the
+    environment's URL before the file's db): a refused login is an error at the line that sets
+    the password; a server that does not answer now is only a warning."""
+    from triage import config
+
+    tried: set[str] = set()
+    for scope in ("", *(s for s in config.SECTIONS if s in settings.tables)):
+        values = settings.values(scope or "desk")
+        url = environment or settings.database(scope or "desk")
+        if not url or "://" not in url or url.startswith("sqlite") or url in tried:
+            continue
+        tried.add(url)
+        found, error = config.try_login(url)
+        db = _hide_password(url)
+        user = _url_user(url)
+        if found == "ok":
+            print(t("cfg_db_login_ok", lang, db=db, user=user))
+        elif found in ("down", "other"):  # it may answer later: the file itself is not wrong
+            if found == "down":
+                print(t("cfg_db_not_answering", lang, db=db))
+            else:
+                reason = _why(error, lang) if error is not None else ""
+                print(t("cfg_db_login_untried", lang, db=db, reason=reason))
+        elif found == "no_database":
+            own = settings.tables.get(scope, {})
+            settings.error(scope if "db" in own else "", "db", "cfg_db_no_database", db=db)
+        else:
+            own = settings.tables.get(scope, {})
+            setting = "db"  # the line the error is told at: where the password comes from
+            if environment:
+                where = t("cfg_password_where_environment", lang)
+            elif "db_password_file" in values:
+                setting = "db_password_file"
+                where = t("cfg_password_where_file", lang, path=values[setting])
+            elif config.url_password(url):
+                where = t("cfg_password_where_db", lang)
+            else:
+                where = t("cfg_password_where_pgpass", lang)
+            scope_of = scope if setting in own else ""
+            settings.error(scope_of, setting, "cfg_db_login_refused", db=db, user=user, where=where)
+
+
+def _url_user(url: str) -> str:
+    """The user a database URL logs in as ("" when it names none)."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).username or ""
 
 
 def _check_usable(settings, scope: str, lang: str) -> None:
@@ -2396,6 +2455,10 @@ def _show_settings(settings, args: argparse.Namespace) -> int:
     for key in keys:
         if key == "db" and environment:
             value, source = environment, t("cfg_from_environment", lang, name=config.ENV_URL)
+        elif key == "db_password_file" and environment and key in values:
+            # TRIAGE_DB_URL names the database, password and all: the file's is not read.
+            print(f"  {key} = -  ({t('cfg_password_file_unused', lang, path=values[key])})")
+            continue
         elif key in values:
             where = role if key in settings.tables.get(role, {}) else ""
             line = settings.lines.get((where, key))

@@ -292,3 +292,27 @@ def _check_database(settings: Settings, scope: str) -> None:
         settings.error(file_scope, "db_password_file", "cfg_password_file_open", path=path)
     elif not password:
         settings.error(file_scope, "db_password_file", "cfg_password_file_empty", path=path)
+
+
+# How long `triage config check` waits for a database server that does not answer (seconds).
+LOGIN_TIMEOUT = 5
+
+
+def try_login(url: str) -> tuple[str, Exception | None]:
+    """Log in to the database server at `url` once, as a desk would: "ok", or why not: "login"
+    (refused: a wrong or missing password, an unknown user), "no_database", "down" (no
+    answer), "other" (with the error). Only for a server URL: a SQLite file is not tried."""
+    from sqlalchemy import create_engine, text
+
+    from triage.db.errors import db_cause
+
+    engine = create_engine(url, connect_args={"connect_timeout": LOGIN_TIMEOUT})
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as error:  # noqa: BLE001 - whatever it is, config check says it
+        cause = db_cause(error)
+        return (cause if cause in ("login", "no_database", "down") else "other"), error
+    finally:
+        engine.dispose()
+    return "ok", None

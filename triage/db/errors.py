@@ -23,7 +23,9 @@ def db_cause(error: BaseException) -> str | None:
     """Why the database driver failed, as a word the messages name their reason by: "corrupt"
     (damaged pages), "not_db", "read_only", "locked", "full", "io", "cannot_open", "gone" (the
     file was moved away: DatabaseGone), "denied" (the database role may not do it:
-    triage.db.roles); None when the driver's words are all there is. Read from SQLite's error
+    triage.db.roles), "login" (the server refused the login: a wrong or missing password, an
+    unknown user), "no_database" (the server has no database of that name), "down" (the server
+    does not answer); None when the driver's words are all there is. Read from SQLite's error
     name or PostgreSQL's SQLSTATE where the driver gives one, else from its (English) words."""
     cause = getattr(error, "orig", None) or error
     if isinstance(cause, DatabaseGone):
@@ -32,6 +34,9 @@ def db_cause(error: BaseException) -> str | None:
         return "denied"
     name = getattr(cause, "sqlite_errorname", "") or ""
     said = str(cause).lower()
+    server = server_cause(said)
+    if server is not None:
+        return server
     for word, names, words in (
         ("corrupt", ("SQLITE_CORRUPT",), ("malformed", "database corruption")),
         ("not_db", ("SQLITE_NOTADB",), ("file is not a database",)),
@@ -43,4 +48,43 @@ def db_cause(error: BaseException) -> str | None:
     ):
         if name.startswith(names) or any(w in said for w in words):
             return word
+    return None
+
+
+# What PostgreSQL's driver says when it cannot log in or reach the server. A failed connection
+# has no SQLSTATE (no server reply to carry one), so its (English) words are all there is.
+LOGIN_REFUSED = (
+    "password authentication failed",
+    "no password supplied",
+    "authentication failed",
+    "no pg_hba.conf entry",
+    "pg_hba.conf rejects",
+)
+SERVER_DOWN = (
+    "connection refused",
+    "could not connect",
+    "connection failed",
+    "timeout expired",
+    "could not translate host name",
+    "name or service not known",
+    "no route to host",
+    "server closed the connection",
+    "terminating connection",
+    "the connection is lost",
+    "the connection is closed",
+    "ssl syscall error",
+)
+
+
+def server_cause(said: str) -> str | None:
+    """ "login", "no_database" or "down" from a database server's (lower-cased) words; None
+    when they say none of these."""
+    if any(words in said for words in LOGIN_REFUSED) or (
+        "fatal" in said and "role " in said and "does not exist" in said
+    ):
+        return "login"
+    if "database " in said and "does not exist" in said and "fatal" in said:
+        return "no_database"
+    if any(words in said for words in SERVER_DOWN):
+        return "down"
     return None
