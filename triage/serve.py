@@ -109,7 +109,7 @@ ALWAYS_REOPEN = ("kiosk", "board")
 # the app delivers (the overview's export) is fetched as a download from the role's own
 # address: textual.js opens <origin>/download/… in a new tab, which a popup blocker stops and
 # which misses the role's path behind the reverse proxy.
-PAGE_SCRIPT = """<script>
+PAGE_SCRIPT = r"""<script>
 (() => {
   const reopenAlways = %(always)s, everyMs = %(every)d, downloads = %(downloads)s;
   const said = %(said)s;
