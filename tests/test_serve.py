@@ -191,6 +191,7 @@ class Page:
             time.sleep(pause)
 
     def screenshot(self, path: Path) -> Path:
+        self.call("Page.bringToFront")  # a tab behind another draws nothing to take
         shot = self.call("Page.captureScreenshot", format="png")
         path.write_bytes(base64.b64decode(shot["data"]))
         return path
@@ -241,7 +242,17 @@ class Chromium:
         page.evaluate("document.querySelector('.xterm-helper-textarea').focus()")  # the keys
         return page
 
+    def allow_downloads(self, folder: Path) -> None:
+        """Downloads saved in `folder` without asking (the browser's own setting, over CDP)."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/json/version") as answer:
+            address = json.load(answer)["webSocketDebuggerUrl"]
+        # Kept open: Chromium forgets the setting when the connection that made it closes.
+        self.session = Page(address)
+        self.session.call("Browser.setDownloadBehavior", behavior="allow", downloadPath=str(folder))
+
     def quit(self) -> None:
+        if getattr(self, "session", None) is not None:
+            self.session.close()
         stop(self.process)
 
 
@@ -387,6 +398,167 @@ def test_a_ticket_from_the_served_kiosk_is_called_and_served_at_the_served_desk(
         assert (tmp_path / name).read_bytes().startswith(b"\x89PNG")
         if kept is not None:
             assert (kept / name).read_bytes() == (tmp_path / name).read_bytes()
+
+
+def loaded(page: Page) -> bool:
+    """Whether the page shows its app (a page being reloaded may not answer yet)."""
+    try:
+        return bool(page.evaluate("document.body.classList.contains('-first-byte')"))
+    except Exception:  # noqa: BLE001 - between two documents
+        return False
+
+
+def page_state(page: Page) -> dict:
+    return page.evaluate(
+        "({closed: document.body.classList.contains('-closed'),"
+        " reopening: window.triageReopening === true,"
+        " marked: window.triageMark === true,"
+        " said: (document.querySelector('.closed-dialog .message') || {}).textContent})"
+    )
+
+
+def test_pages_reopen_by_themselves_when_triage_serve_is_back(chromium, tmp_path):
+    """A board (a TV nobody touches), a kiosk and a desk are open when triage serve stops, as
+    for an update: each says the connection is gone and that it tries again, and once the
+    server is started again each opens by itself, without a click."""
+    db = tmp_path / "triage.db"
+    base = free_ports(4)
+    command = ("serve", "--db", str(db), "--site", SITE, "--port", str(base))
+    roles = {"desk": "?desk=skranke-4", "kiosk": "", "board": ""}
+    server = triage(tmp_path, *command)
+    pages: dict[str, Page] = {}
+    try:
+        wait_for("triage serve", lambda: all(listening(base + i) for i in range(3)))
+        for role, query in roles.items():
+            pages[role] = chromium.open(f"http://127.0.0.1:{serve.port_of(role, base)}/{query}")
+            pages[role].evaluate("window.triageMark = true")  # gone once the page reloads
+        out, err = stop(server)
+        assert server.returncode == 0 and "Traceback" not in err
+        for role, page in pages.items():
+            state = wait_for(
+                f"the {role} page closed", lambda p=page: page_state(p)["closed"] and page_state(p)
+            )
+            assert state["reopening"] and state["marked"], (role, state)
+            assert "Forbindelsen til serveren er væk" in state["said"]
+            assert "prøver igen af sig selv" in state["said"]
+            keep(page.screenshot(tmp_path / f"serve-{role}-server-gone.png"))
+        time.sleep(serve.REOPEN_SECONDS + 1)  # a try or two while the server is away
+        assert all(page_state(page)["marked"] for page in pages.values())  # still waiting
+        server = triage(tmp_path, *command)
+        for role, page in pages.items():
+            wait_for(
+                f"the {role} page reopened",
+                lambda p=page: loaded(p) and not page_state(p)["marked"],
+                seconds=serve.REOPEN_SECONDS * 4,
+            )
+            time.sleep(0.5)
+            assert not page_state(page)["closed"]
+            keep(page.screenshot(tmp_path / f"serve-{role}-reopened.png"))
+        # The reopened desk is the page's own again (its ?desk= kept), and takes keys.
+        assert "/ws/desk=skranke-4" in pages["desk"].evaluate("window.triageSocketUrl")
+    except Exception:
+        for name, page in pages.items():
+            with contextlib.suppress(Exception):
+                keep(page.screenshot(tmp_path / f"serve-{name}-reopen-failed.png"))
+        raise
+    finally:
+        for page in pages.values():
+            page.close()
+        out, err = stop(server)
+    assert "Traceback" not in err
+
+
+def test_a_desk_page_whose_user_quit_stays_closed(chromium, tmp_path):
+    """Ctrl+Q at a served desk ends that page's desk: the page says it has closed and stays
+    so (a desk that came back by itself would undo the quit), while the server goes on."""
+    base = free_ports(4)
+    server = triage(tmp_path, "serve", "--db", str(tmp_path / "t.db"), "--port", str(base))
+    try:
+        wait_for("triage serve", lambda: listening(base))
+        page = chromium.open(f"http://127.0.0.1:{base}/?desk=skranke-5")
+        page.evaluate("window.triageMark = true")
+        page.call(
+            "Input.dispatchKeyEvent",
+            type="keyDown",
+            key="q",
+            code="KeyQ",
+            windowsVirtualKeyCode=81,
+            modifiers=2,
+        )
+        page.call(
+            "Input.dispatchKeyEvent",
+            type="keyUp",
+            key="q",
+            code="KeyQ",
+            windowsVirtualKeyCode=81,
+            modifiers=2,
+        )
+        wait_for("the desk page closed", lambda: page_state(page)["closed"])
+        time.sleep(serve.REOPEN_SECONDS + 2)
+        state = page_state(page)
+        assert state["closed"] and state["marked"] and not state["reopening"], state
+        assert "Siden er lukket" in state["said"] and "Åbn igen" in state["said"]
+        keep(page.screenshot(tmp_path / "serve-desk-quit.png"))
+        page.close()
+    finally:
+        stop(server)
+
+
+def test_the_served_overviews_export_is_downloaded_in_the_browser(chromium, tmp_path):
+    """E, Enter in the served overview: the workbook arrives in the browser's download folder
+    (read back here), and no copy is left on the server."""
+    import openpyxl
+
+    db = tmp_path / "triage.db"
+    demo = triage(tmp_path, "demo", "--db", str(db), "--days", "3", "--per-day", "40")
+    assert demo.wait(timeout=120) == 0, demo.communicate()
+    base = free_ports(4)
+    server_tmp = tmp_path / "server-tmp"
+    server_tmp.mkdir()
+    home = tmp_path / "server-home"
+    home.mkdir()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "triage", "serve", "--db", str(db), "--port", str(base)],
+        env={**isolated_env(tmp_path), "TMPDIR": str(server_tmp), "HOME": str(home)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    page = None
+    try:
+        wait_for("triage serve", lambda: listening(base + 3))
+        chromium.allow_downloads(downloads)
+        page = chromium.open(f"http://127.0.0.1:{serve.port_of('overview', base)}/")
+        time.sleep(2.0)  # the overview's figures
+        page.press("e")
+        time.sleep(1.0)
+        keep(page.screenshot(tmp_path / "serve-export-dialog.png"))
+        page.press("enter")
+        files = wait_for(
+            "the download",
+            lambda: [f for f in downloads.glob("triage-*.xlsx")],
+            seconds=60,
+        )
+        time.sleep(1.0)
+        keep(page.screenshot(tmp_path / "serve-export-downloaded.png"))
+        (workbook_file,) = files
+        workbook = openpyxl.load_workbook(workbook_file, read_only=True)
+        assert len(workbook.sheetnames) >= 2
+        workbook.close()
+        assert list(server_tmp.iterdir()) == []  # the server's own copy is gone
+        assert list(home.rglob("triage-*")) == []  # and none in the server's folders
+    except Exception:
+        if page is not None:
+            with contextlib.suppress(Exception):
+                keep(page.screenshot(tmp_path / "serve-export-failed.png"))
+        raise
+    finally:
+        if page is not None:
+            page.close()
+        out, err = stop(server)
+    assert "Traceback" not in err
 
 
 # --- the command's refusals and its command lines --------------------------------------------

@@ -109,7 +109,11 @@ ALWAYS_REOPEN = ("kiosk", "board")
 # the app delivers (the overview's export) is fetched as a download from the role's own
 # address: textual.js opens <origin>/download/… in a new tab, which a popup blocker stops and
 # which misses the role's path behind the reverse proxy.
-PAGE_SCRIPT = r"""<script>
+PAGE_SCRIPT = r"""<style>
+.closed-dialog .intro { flex-direction: column; height: auto; min-height: 240px;
+  padding: 16px 32px; box-sizing: border-box; }
+</style>
+<script>
 (() => {
   const reopenAlways = %(always)s, everyMs = %(every)d, downloads = %(downloads)s;
   const said = %(said)s;
