@@ -50,7 +50,10 @@ def documents_folder() -> Path:
 def served_name(value: str) -> str:
     """A typed file name as the browser gets it: the name alone (a folder would be the
     server's), in letters a browser keeps in any download header."""
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", Path(value.strip()).name).strip("-.")
+    name = Path(value.strip()).name
+    for letter, spelled in (("æ", "ae"), ("ø", "oe"), ("å", "aa"), ("Æ", "Ae"), ("Ø", "Oe")):
+        name = name.replace(letter, spelled)
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", name.replace("Å", "Aa")).strip("-.")
 
 
 def zipped(folder: Path, name: str) -> io.BytesIO:

@@ -22,6 +22,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -108,6 +109,8 @@ KEYS = {
     "enter": ("Enter", "Enter", 13, "\r"),
     "f6": ("F6", "F6", 117, ""),
     "backspace": ("Backspace", "Backspace", 8, ""),
+    "tab": ("Tab", "Tab", 9, ""),
+    "down": ("ArrowDown", "ArrowDown", 40, ""),
 }
 
 
@@ -504,9 +507,11 @@ def test_a_desk_page_whose_user_quit_stays_closed(chromium, tmp_path):
         stop(server)
 
 
-def test_the_served_overviews_export_is_downloaded_in_the_browser(chromium, tmp_path):
+@pytest.mark.parametrize("form", ["xlsx", "csv"])
+def test_the_served_overviews_export_is_downloaded_in_the_browser(chromium, tmp_path, form):
     """E, Enter in the served overview: the workbook arrives in the browser's download folder
-    (read back here), and no copy is left on the server."""
+    (read back here), and no copy is left on the server. CSV, a folder of files, comes as one
+    zip of them."""
     import openpyxl
 
     db = tmp_path / "triage.db"
@@ -534,19 +539,26 @@ def test_the_served_overviews_export_is_downloaded_in_the_browser(chromium, tmp_
         time.sleep(2.0)  # the overview's figures
         page.press("e")
         time.sleep(1.0)
-        keep(page.screenshot(tmp_path / "serve-export-dialog.png"))
+        if form == "csv":  # from the file's name round to the formats: the second one
+            page.press("tab", "down", "enter", "tab", "tab")
+        keep(page.screenshot(tmp_path / f"serve-export-{form}-dialog.png"))
         page.press("enter")
+        suffix = ".xlsx" if form == "xlsx" else ".zip"
         files = wait_for(
-            "the download",
-            lambda: [f for f in downloads.glob("triage-*.xlsx")],
-            seconds=60,
+            "the download", lambda: list(downloads.glob(f"triage-*{suffix}")), seconds=60
         )
         time.sleep(1.0)
-        keep(page.screenshot(tmp_path / "serve-export-downloaded.png"))
-        (workbook_file,) = files
-        workbook = openpyxl.load_workbook(workbook_file, read_only=True)
-        assert len(workbook.sheetnames) >= 2
-        workbook.close()
+        keep(page.screenshot(tmp_path / f"serve-export-{form}-downloaded.png"))
+        (delivered,) = files
+        if form == "xlsx":
+            workbook = openpyxl.load_workbook(delivered, read_only=True)
+            assert len(workbook.sheetnames) >= 2
+            workbook.close()
+        else:
+            with zipfile.ZipFile(delivered) as archive:
+                names = archive.namelist()
+                assert len(names) >= 2 and all(n.endswith(".csv") for n in names)
+                assert b"jc-" in b"".join(archive.read(n) for n in names)  # the sites' rows
         assert list(server_tmp.iterdir()) == []  # the server's own copy is gone
         assert list(home.rglob("triage-*")) == []  # and none in the server's folders
     except Exception:
