@@ -576,17 +576,73 @@ def test_the_served_overviews_export_is_downloaded_in_the_browser(chromium, tmp_
 # --- the command's refusals and its command lines --------------------------------------------
 
 
-def test_a_port_in_use_is_said_in_danish(tmp_path):
+@pytest.mark.parametrize(
+    ("taken_ports", "says"),
+    [
+        ((2,), "Port {2} (tavlen) er optaget af et andet program"),
+        # Every busy port at once, so that the next --port is the last try.
+        ((0, 1, 3), "Portene {0} (skranken), {1} (kiosken) og {3} (oversigten) er optaget"),
+    ],
+)
+def test_ports_in_use_are_said_in_danish_all_at_once(tmp_path, taken_ports, says):
     base = free_ports(4)
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", base + 2))  # the board's port
-        taken.listen()
+    with contextlib.ExitStack() as stack:
+        for offset in taken_ports:
+            taken = stack.enter_context(socket.socket())
+            taken.bind(("127.0.0.1", base + offset))
+            taken.listen()
         process = triage(tmp_path, "serve", "--port", str(base))
         out, err = process.communicate(timeout=60)
     assert process.returncode == 1
-    assert f"Port {base + 2} (board) er optaget af et andet program" in err
-    assert "Traceback" not in err
-    assert not listening(base)  # the roles started before it are stopped again
+    assert says.format(*(base + i for i in range(4))) in err, err
+    assert "Traceback" not in err and "(desk)" not in err and "(board)" not in err
+    assert not any(listening(base + i) for i in range(4) if i not in taken_ports)
+
+
+@pytest.mark.parametrize(
+    ("options", "says", "not_said"),
+    [
+        # An address the machine does not have (TEST-NET-1, never a machine's own).
+        (["--host", "192.0.2.1"], "for maskinen har ikke den adresse", "cannot assign"),
+        (["--host", "no-such-host.invalid"], "kan ikke finde adressen no-such-host", "Name"),
+        (["--port", "65534"], "hver rolle sin faste port", "Traceback"),
+    ],
+)
+def test_a_place_triage_serve_cannot_listen_is_said_plainly(tmp_path, options, says, not_said):
+    process = triage(tmp_path, "serve", *options)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 1 and says in err, err
+    assert not_said not in err and "Traceback" not in err and "http://" not in out
+
+
+def test_serving_on_every_address_names_what_is_served_and_an_address_to_open(tmp_path):
+    base = free_ports(4)
+    server = triage(tmp_path, "serve", "--host", "0.0.0.0", "--role", "board", "--port", str(base))
+    try:
+        wait_for("triage serve", lambda: listening(base + 2))
+    finally:
+        out, err = stop(server)
+    assert f"Tavlen: http://{socket.gethostname()}:{base + 2}" in out
+    assert "0.0.0.0:" not in out
+    assert "kan åbne tavlen uden at logge på" in err and "skranke" not in err
+
+
+def test_serve_and_db_say_what_they_do_in_their_help(tmp_path):
+    said = {}
+    for command in (["serve"], ["db"], ["db", "roles"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "triage", *command, "--help"],
+            env=isolated_env(tmp_path),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        said[" ".join(command)] = done.stdout
+    assert "Serve the desk, the kiosk, the board and the supervisor's overview" in said["serve"]
+    assert "triage db roles prints the SQL" in said["db"]
+    assert said["db roles"].startswith("usage: triage db roles")
+    assert "--prefix" in said["db roles"] and "--apply" in said["db roles"]
 
 
 def test_without_textual_serve_the_pip_command_is_said(tmp_path):
@@ -663,7 +719,7 @@ def test_an_untried_textual_serve_with_all_triage_uses_starts_with_a_warning(tmp
     assert done.returncode == 1, done.stdout + done.stderr
     assert "Advarsel: textual-serve 2.1.0 er installeret" in done.stderr
     assert "kun afprøvet med textual-serve fra 1.1.3 op til, men ikke med, 2.0" in done.stderr
-    assert f"Port {base} (desk) er optaget" in done.stderr  # it went on to start
+    assert f"Port {base} (skranken) er optaget" in done.stderr  # it went on to start
 
 
 def test_the_versions_triage_serve_works_with_are_pyprojects():
@@ -731,13 +787,23 @@ def test_a_page_chooses_its_desk_by_id_only(tmp_path):
         status, html = page(base, "?desk=skranke-3")
         assert status == 200 and f"ws://127.0.0.1:{base}/ws/desk=skranke-3" in html
         assert "googleapis" not in html and "textual.js" in html  # nothing fetched from outside
-        assert "Siden er lukket." in html and "Session ended" not in html
-        status, said = page(base, "?desk=Jens%20Hansen")  # a name is no desk's id
-        assert status == 404 and said.startswith("?site= og ?desk= skal være id'er")
-        assert "Jens" not in said and "?site= and ?desk= take ids" in said
-        assert page(base, "?desk=skranke-3%3Brm")[0] == 404
+        assert "Session ended" not in html and "Åbn igen · Open again" in html
+        assert "prøver igen af sig selv" in html  # the page's own script says it when closed
+        # Refused: the parameter and its value named, "ret … i adressen", in the dark page.
+        for query, says in [
+            ("?desk=Skranke%203%3BDROP", "?desk=Skranke 3;DROP i adressen er ikke et id"),
+            ("?site=nope&desk=", "?desk= i adressen er tom"),
+            ("?site=Nord", "?site=Nord i adressen er ikke et id"),
+            ("?site=nope", "Stedet &#x27;nope&#x27; findes ikke. Ret ?site= i adressen"),
+        ]:
+            status, said = page(base, query)
+            assert status == 404 and says in said, (query, said)
+            assert "Ret ?" in said and "#0c181f" in said and "--site" not in said
         status, said = page(base + 2, "?desk=skranke-3")  # the board has no desk
-        assert status == 404 and said.startswith("Denne side tager ikke ?desk=")
+        assert status == 404 and "Denne side tager ikke ?desk=" in said
+        status, said = page(base + 2, "?site=frederiksberg")  # a site without queues
+        assert status == 404 and "ingen køer" in said and "Ret ?site= i adressen" in said
+        assert "<script>alert" not in page(base, "?desk=%3Cscript%3Ealert(1)")[1]  # escaped
         status, html = page(base + 2, f"?site={SITE}")
         assert status == 200 and f"/ws/site={SITE}" in html
     finally:
