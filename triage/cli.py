@@ -2255,7 +2255,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         for one in served:
             print(t(said[one.role], lang, url=one.public_url), flush=True)
         if args.host not in ("127.0.0.1", "localhost", "::1"):
-            roles = _and_list([t(f"serve_role_name_{one.role}", lang) for one in served], lang)
+            roles = _and_list([t(_ROLE_NAMES[one.role], lang) for one in served], lang)
             said_open = t("serve_not_loopback", lang, host=args.host, roles=roles)
             print(said_open, file=sys.stderr, flush=True)
         print(t("serve_stop_hint", lang), flush=True)
@@ -2263,10 +2263,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         serve.run(served, args.host, ready)
     except serve.PortsInUse as error:
-        ports = [f"{port} ({t(f'serve_role_name_{role}', lang)})" for role, port in error.busy]
+        ports = [f"{port} ({t(_ROLE_NAMES[role], lang)})" for role, port in error.busy]
         if len(ports) == 1:
             (role, port), *_ = error.busy
-            name = t(f"serve_role_name_{role}", lang)
+            name = t(_ROLE_NAMES[role], lang)
             print(t("serve_port_in_use", lang, port=port, role=name), file=sys.stderr)
         else:
             print(t("serve_ports_in_use", lang, ports=_and_list(ports, lang)), file=sys.stderr)
@@ -2275,6 +2275,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(_listen_failure(error, args.host, served[0].port, lang), file=sys.stderr)
         return 1
     return 0
+
+
+# A role as a sentence names it ("Port 8002 (tavlen) er optaget").
+_ROLE_NAMES = {
+    "desk": "serve_role_name_desk",
+    "kiosk": "serve_role_name_kiosk",
+    "board": "serve_role_name_board",
+    "overview": "serve_role_name_overview",
+}
 
 
 def _served_data(args: argparse.Namespace) -> Path:
