@@ -2555,7 +2555,7 @@ def cmd_db_roles(args: argparse.Namespace) -> int:
                 lang,
                 db=_db_label(args),
                 source=_db_source(args),
-                reason=_reason(error),
+                reason=_why(error, lang),  # the driver's English only for an unknown cause
             ),
             file=sys.stderr,
         )
