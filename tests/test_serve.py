@@ -194,7 +194,8 @@ class Page:
             time.sleep(pause)
 
     def screenshot(self, path: Path) -> Path:
-        self.call("Page.bringToFront")  # a tab behind another draws nothing to take
+        self.call("Page.bringToFront")  # a tab behind another draws nothing to take ...
+        time.sleep(0.4)  # ... and its page's fade-in (0.3 s) runs only in front
         shot = self.call("Page.captureScreenshot", format="png")
         path.write_bytes(base64.b64decode(shot["data"]))
         return path

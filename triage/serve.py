@@ -142,7 +142,8 @@ PAGE_SCRIPT = r"""<style>
     setInterval(async () => {
       try {
         const answer = await fetch(window.location.href, {cache: "no-store"});
-        if (answer.ok) window.location.href = getStartUrl();
+        // Any answer but a proxy's "bad gateway" family: back (a refusal page says why).
+        if (answer.status < 500) window.location.href = getStartUrl();
       } catch (error) {}  // not back yet
     }, everyMs);
   }
