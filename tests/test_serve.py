@@ -621,8 +621,12 @@ def test_serving_on_every_address_names_what_is_served_and_an_address_to_open(tm
     server = triage(tmp_path, "serve", "--host", "0.0.0.0", "--role", "board", "--port", str(base))
     try:
         wait_for("triage serve", lambda: listening(base + 2))
+        with urllib.request.urlopen(f"http://127.0.0.1:{base + 2}/") as answer:
+            html = answer.read().decode()
     finally:
         out, err = stop(server)
+    # The page talks back to the address it was opened by (here 127.0.0.1), not 0.0.0.0.
+    assert f'"ws://127.0.0.1:{base + 2}/ws"' in html and "0.0.0.0" not in html
     assert f"Tavlen: http://{socket.gethostname()}:{base + 2}" in out
     assert "0.0.0.0:" not in out
     assert "kan åbne tavlen uden at logge på" in err and "skranke" not in err

@@ -33,6 +33,7 @@ ROLES = ("desk", "kiosk", "board", "overview")
 DEFAULT_PORT = 8000
 DEFAULT_HOST = "127.0.0.1"
 ANY_ADDRESS = ("0.0.0.0", "::", "")  # listening on every address the machine has
+HOST_HEADER = re.compile(r"[A-Za-z0-9.:\[\]-]{1,260}")  # a browser's Host: name or IP, port
 # On Ctrl+C: how long open pages get before their connections are cut (each page's triage
 # is then told to quit, and is waited for).
 SHUTDOWN_SECONDS = 1.0
@@ -407,12 +408,14 @@ async def _serve(
             assert isinstance(page, web.Response) and page.text is not None
             # No page calls out to Google for a font (a citizen's visit is nobody else's).
             text = re.sub(r"<link[^>]*fonts\.googleapis\.com[^>]*>", "", page.text)
-            if not one.proxied:  # the address the browser used (the machine's name, its IP, …)
-                text = text.replace(one.public_url, f"http://{request.host}")
+            base = one.public_url
+            if host in ANY_ADDRESS and not one.proxied and HOST_HEADER.fullmatch(request.host):
+                # On every address: back to the one the browser used (its name, an IP, …).
+                base = f"http://{request.host}"
+                text = text.replace(one.public_url, base)
                 text = text.replace(
                     one.public_url.replace("http:", "ws:", 1), f"ws://{request.host}"
                 )
-            base = one.public_url if one.proxied else f"http://{request.host}"
             open_again = page_words("serve_page_open_again")
             for english, ours in PAGE_WORDS.items():  # what the page says when triage has quit
                 text = text.replace(english, ours.replace("{open_again}", open_again))
