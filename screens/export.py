@@ -4,6 +4,11 @@ it runs in a worker thread (a long range takes a moment), and what was written w
 from __future__ import annotations
 
 import errno
+import io
+import re
+import shutil
+import tempfile
+import zipfile
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -15,7 +20,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Checkbox, Input, ProgressBar, RadioButton, RadioSet, Static
 
 from screens.keys import follow_language, ui_lang
-from triage import export
+from triage import export, paths
 from triage.i18n import t
 from triage.stats import Filters
 
@@ -40,6 +45,25 @@ def documents_folder() -> Path:
 
     folder = user_documents_path()
     return folder if folder.is_dir() else Path.home()
+
+
+def served_name(value: str) -> str:
+    """A typed file name as the browser gets it: the name alone (a folder would be the
+    server's), in letters a browser keeps in any download header."""
+    name = Path(value.strip()).name
+    for letter, spelled in (("æ", "ae"), ("ø", "oe"), ("å", "aa"), ("Æ", "Ae"), ("Ø", "Oe")):
+        name = name.replace(letter, spelled)
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", name.replace("Å", "Aa")).strip("-.")
+
+
+def zipped(folder: Path, name: str) -> io.BytesIO:
+    """A folder of CSV files as one zip file (a browser downloads files, not folders)."""
+    packed = io.BytesIO()
+    with zipfile.ZipFile(packed, "w", zipfile.ZIP_DEFLATED) as archive:
+        for file in sorted(folder.glob("*.csv")):
+            archive.write(file, f"{name}/{file.name}")
+    packed.seek(0)
+    return packed
 
 
 def with_format(value: str, choice: int) -> str:
@@ -91,8 +115,13 @@ class ExportScreen(ModalScreen[None]):
         self.groups = groups  # that group's name, for the file's about table
         self.choice = 0
         self.running = False
-        self.message: tuple[str, dict] = ("expd_hint", {})  # catalog key and params
+        # In a browser (triage serve) the file is downloaded there: the server's folders are
+        # out of the person's reach, and may be readable by the server's other users.
+        self.served = paths.served_to_browser()
+        hint = "expd_served_hint" if self.served else "expd_hint"
+        self.message: tuple[str, dict] = (hint, {})  # catalog key and params
         self.failed = False  # the message says why the latest export failed
+        self.delivery: tuple[str, str] | None = None  # the file on its way: (key, name)
 
     @property
     def lang(self) -> str:
@@ -101,7 +130,7 @@ class ExportScreen(ModalScreen[None]):
     def default_path(self, choice: int) -> str:
         last = self.end - timedelta(days=1)
         name = f"triage-{self.start.isoformat()}-{last.isoformat()}{CHOICES[choice][2]}"
-        return str(documents_folder() / name)
+        return name if self.served else str(documents_folder() / name)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="export-box"):
@@ -148,16 +177,21 @@ class ExportScreen(ModalScreen[None]):
         if self.running:
             return
         target = Path(event.value.strip()).expanduser()
-        if not event.value.strip():
+        if not event.value.strip() or (self.served and not served_name(event.value)):
             self.say("expd_no_path")
             return
+        if self.served:  # written in a folder of its own (the owner's alone), then sent
+            folder = Path(tempfile.mkdtemp(prefix="triage-export-"))
+            target = folder / served_name(event.value)
         fmt = CHOICES[self.choice][0]
         try:  # a name the export will refuse is said at once, not asked about first
             export.check_target(target, fmt, folder=fmt == "csv")
         except export.ExportError as error:
+            if self.served:
+                shutil.rmtree(folder, ignore_errors=True)
             self.finished(said_for(error, target), True)
             return
-        question = self.replaces(target)
+        question = None if self.served else self.replaces(target)
         if question is None:
             self.start_export(target)
             return
@@ -208,12 +242,37 @@ class ExportScreen(ModalScreen[None]):
         try:
             built = export.build(self.store_getter(), self.sites, options, progress)
             written = export.write(built, fmt, target, excel_da)
+            if self.served:  # read, and the server's copy removed before it is sent
+                if fmt == "csv":
+                    payload, name = zipped(target, target.name), f"{target.name}.zip"
+                else:
+                    payload, name = io.BytesIO(target.read_bytes()), target.name
         except Exception as error:  # said in the dialog, which stays open
             self.app.call_from_thread(self.finished, said_for(error, target), True)
         else:
+            if self.served:
+                self.app.call_from_thread(self.deliver, payload, name)
+                return
             self.app.call_from_thread(self.show_progress, 1.0)
             said = ("exp_done", {"files": written[0].parent if fmt == "csv" else written[0]})
             self.app.call_from_thread(self.finished, said)
+        finally:
+            if self.served:
+                shutil.rmtree(target.parent, ignore_errors=True)
+
+    def deliver(self, payload: io.BytesIO, name: str) -> None:
+        """The export to the browser, as a download (textual-serve fetches it from this app)."""
+        key = self.app.deliver_binary(payload, save_filename=name)
+        self.delivery = (key, name) if key is not None else None
+        self.show_progress(1.0)
+        self.finished(("expd_served_sending", {"name": name}))
+
+    def delivered(self, key: str, failed: bool) -> None:
+        """The browser has fetched the file (or it could not be sent): said in the dialog."""
+        if self.delivery is None or self.delivery[0] != key:
+            return
+        name, self.delivery = self.delivery[1], None
+        self.finished(("expd_served_failed" if failed else "expd_served_done", {"name": name}))
 
     # The export goes on if the dialog is closed meanwhile; then there is nothing to update.
     def show_progress(self, done: float) -> None:

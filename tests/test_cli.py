@@ -432,6 +432,10 @@ def parser_commands() -> dict[str, argparse.ArgumentParser]:
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             found.update(action.choices)
+    for name, command in list(found.items()):
+        for action in command._actions:
+            if name and isinstance(action, argparse._SubParsersAction):
+                (found[name],) = action.choices.values()  # `db roles`: roles' own parser
     return found
 
 

@@ -394,6 +394,9 @@ def test_every_command_takes_config_after_its_name():
     (commands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
     assert set(commands.choices) == set(COMMANDS)
     for name, command in commands.choices.items():
+        for action in command._actions:  # `db roles`: after the subcommand's name
+            if isinstance(action, argparse._SubParsersAction):
+                (command,) = action.choices.values()
         assert "--config" in command._option_string_actions, name
 
 

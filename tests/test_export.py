@@ -1110,3 +1110,29 @@ def test_a_helper_process_starts_over_the_csv_modules_way_when_a_value_needs_it(
     assert [c[-1] for c in started] == ["triage.db.csv_rows"]
     assert b'"a ""late"", desk"' in out.read_bytes()
     assert out.read_bytes() == _by_the_csv_module(demo_store, everything)
+
+
+# --- servepage16: the export in a served overview is delivered to the browser -----------------
+
+
+def test_a_served_exports_name_is_a_file_name_a_browser_keeps():
+    from screens.export import served_name
+
+    assert served_name("triage-2026-11-01-2026-11-30.xlsx") == "triage-2026-11-01-2026-11-30.xlsx"
+    assert served_name("/home/anne/../Østerbro rapport.xlsx") == "Oesterbro-rapport.xlsx"
+    assert served_name("  Ærø; på vej ") == "Aeroe-paa-vej"
+    assert served_name("../..") == "" and served_name("") == ""
+
+
+def test_a_served_csv_export_goes_as_one_zip_of_its_files(tmp_path):
+    """The CSV export is a folder of files; a browser downloads one file: a zip of them."""
+    from screens.export import zipped
+
+    folder = tmp_path / "triage-csv"
+    folder.mkdir()
+    for name, text in (("sites.csv", "site;visits\njc-nord;3\n"), ("about.csv", "a;b\n")):
+        (folder / name).write_text(text, encoding="utf-8-sig")
+    (folder / "notes.txt").write_text("not part of the export", encoding="utf-8")
+    with zipfile.ZipFile(zipped(folder, "triage-csv")) as archive:
+        assert archive.namelist() == ["triage-csv/about.csv", "triage-csv/sites.csv"]
+        assert archive.read("triage-csv/sites.csv") == (folder / "sites.csv").read_bytes()

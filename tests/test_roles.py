@@ -533,3 +533,22 @@ def test_roles_on_sqlite_say_they_are_a_postgresql_matter(db, tmp_path):
 def test_a_bad_prefix_is_refused(pg_url, tmp_path):
     done = triage_cli("db", "roles", "--db", pg_url, "--prefix", "Triage; DROP", cwd=tmp_path)
     assert done.returncode == 1 and "--prefix" in done.stderr and done.stdout == ""
+
+
+def test_roles_applied_by_a_login_without_the_right_say_why_in_danish_only(roles, tmp_path):
+    """PostgreSQL's own English ("must have admin option on role …", "permission denied …") is
+    not put inside the Danish sentence: the cause is said in Danish."""
+    done = triage_cli(
+        "db",
+        "roles",
+        "--db",
+        roles.login_url(f"{roles.prefix}_a"),
+        "--prefix",
+        roles.prefix,
+        "--apply",
+        cwd=tmp_path,
+    )
+    assert done.returncode == 1
+    assert "Rollerne kunne ikke sættes op" in done.stderr, done.stderr
+    assert "databasebrugeren har ikke lov til det" in done.stderr
+    assert "must" not in done.stderr and "permission denied" not in done.stderr

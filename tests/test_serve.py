@@ -22,6 +22,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -108,6 +109,8 @@ KEYS = {
     "enter": ("Enter", "Enter", 13, "\r"),
     "f6": ("F6", "F6", 117, ""),
     "backspace": ("Backspace", "Backspace", 8, ""),
+    "tab": ("Tab", "Tab", 9, ""),
+    "down": ("ArrowDown", "ArrowDown", 40, ""),
 }
 
 
@@ -191,6 +194,8 @@ class Page:
             time.sleep(pause)
 
     def screenshot(self, path: Path) -> Path:
+        self.call("Page.bringToFront")  # a tab behind another draws nothing to take ...
+        time.sleep(0.4)  # ... and its page's fade-in (0.3 s) runs only in front
         shot = self.call("Page.captureScreenshot", format="png")
         path.write_bytes(base64.b64decode(shot["data"]))
         return path
@@ -241,7 +246,17 @@ class Chromium:
         page.evaluate("document.querySelector('.xterm-helper-textarea').focus()")  # the keys
         return page
 
+    def allow_downloads(self, folder: Path) -> None:
+        """Downloads saved in `folder` without asking (the browser's own setting, over CDP)."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/json/version") as answer:
+            address = json.load(answer)["webSocketDebuggerUrl"]
+        # Kept open: Chromium forgets the setting when the connection that made it closes.
+        self.session = Page(address)
+        self.session.call("Browser.setDownloadBehavior", behavior="allow", downloadPath=str(folder))
+
     def quit(self) -> None:
+        if getattr(self, "session", None) is not None:
+            self.session.close()
         stop(self.process)
 
 
@@ -389,20 +404,250 @@ def test_a_ticket_from_the_served_kiosk_is_called_and_served_at_the_served_desk(
             assert (kept / name).read_bytes() == (tmp_path / name).read_bytes()
 
 
+def loaded(page: Page) -> bool:
+    """Whether the page shows its app (a page being reloaded may not answer yet)."""
+    try:
+        return bool(page.evaluate("document.body.classList.contains('-first-byte')"))
+    except Exception:  # noqa: BLE001 - between two documents
+        return False
+
+
+def page_state(page: Page) -> dict:
+    return page.evaluate(
+        "({closed: document.body.classList.contains('-closed'),"
+        " reopening: window.triageReopening === true,"
+        " marked: window.triageMark === true,"
+        " said: (document.querySelector('.closed-dialog .message') || {}).textContent})"
+    )
+
+
+def test_pages_reopen_by_themselves_when_triage_serve_is_back(chromium, tmp_path):
+    """A board (a TV nobody touches), a kiosk and a desk are open when triage serve stops, as
+    for an update: each says the connection is gone and that it tries again, and once the
+    server is started again each opens by itself, without a click."""
+    db = tmp_path / "triage.db"
+    base = free_ports(4)
+    command = ("serve", "--db", str(db), "--site", SITE, "--port", str(base))
+    roles = {"desk": "?desk=skranke-4", "kiosk": "", "board": ""}
+    server = triage(tmp_path, *command)
+    pages: dict[str, Page] = {}
+    try:
+        wait_for("triage serve", lambda: all(listening(base + i) for i in range(3)))
+        for role, query in roles.items():
+            pages[role] = chromium.open(f"http://127.0.0.1:{serve.port_of(role, base)}/{query}")
+            pages[role].evaluate("window.triageMark = true")  # gone once the page reloads
+        out, err = stop(server)
+        assert server.returncode == 0 and "Traceback" not in err
+        for role, page in pages.items():
+            state = wait_for(
+                f"the {role} page closed", lambda p=page: page_state(p)["closed"] and page_state(p)
+            )
+            assert state["reopening"] and state["marked"], (role, state)
+            assert "Forbindelsen til serveren er væk" in state["said"]
+            assert "prøver igen af sig selv" in state["said"]
+            keep(page.screenshot(tmp_path / f"serve-{role}-server-gone.png"))
+        time.sleep(serve.REOPEN_SECONDS + 1)  # a try or two while the server is away
+        assert all(page_state(page)["marked"] for page in pages.values())  # still waiting
+        server = triage(tmp_path, *command)
+        for role, page in pages.items():
+            wait_for(
+                f"the {role} page reopened",
+                lambda p=page: loaded(p) and not page_state(p)["marked"],
+                seconds=serve.REOPEN_SECONDS * 4,
+            )
+            time.sleep(0.5)
+            assert not page_state(page)["closed"]
+            keep(page.screenshot(tmp_path / f"serve-{role}-reopened.png"))
+        # The reopened desk is the page's own again (its ?desk= kept), and takes keys.
+        assert "/ws/desk=skranke-4" in pages["desk"].evaluate("window.triageSocketUrl")
+    except Exception:
+        for name, page in pages.items():
+            with contextlib.suppress(Exception):
+                keep(page.screenshot(tmp_path / f"serve-{name}-reopen-failed.png"))
+        raise
+    finally:
+        for page in pages.values():
+            page.close()
+        out, err = stop(server)
+    assert "Traceback" not in err
+
+
+def test_a_desk_page_whose_user_quit_stays_closed(chromium, tmp_path):
+    """Ctrl+Q at a served desk ends that page's desk: the page says it has closed and stays
+    so (a desk that came back by itself would undo the quit), while the server goes on."""
+    base = free_ports(4)
+    server = triage(tmp_path, "serve", "--db", str(tmp_path / "t.db"), "--port", str(base))
+    try:
+        wait_for("triage serve", lambda: listening(base))
+        page = chromium.open(f"http://127.0.0.1:{base}/?desk=skranke-5")
+        page.evaluate("window.triageMark = true")
+        page.call(
+            "Input.dispatchKeyEvent",
+            type="keyDown",
+            key="q",
+            code="KeyQ",
+            windowsVirtualKeyCode=81,
+            modifiers=2,
+        )
+        page.call(
+            "Input.dispatchKeyEvent",
+            type="keyUp",
+            key="q",
+            code="KeyQ",
+            windowsVirtualKeyCode=81,
+            modifiers=2,
+        )
+        wait_for("the desk page closed", lambda: page_state(page)["closed"])
+        time.sleep(serve.REOPEN_SECONDS + 2)
+        state = page_state(page)
+        assert state["closed"] and state["marked"] and not state["reopening"], state
+        assert "Siden er lukket" in state["said"] and "Åbn igen" in state["said"]
+        keep(page.screenshot(tmp_path / "serve-desk-quit.png"))
+        page.close()
+    finally:
+        stop(server)
+
+
+@pytest.mark.parametrize("form", ["xlsx", "csv"])
+def test_the_served_overviews_export_is_downloaded_in_the_browser(chromium, tmp_path, form):
+    """E, Enter in the served overview: the workbook arrives in the browser's download folder
+    (read back here), and no copy is left on the server. CSV, a folder of files, comes as one
+    zip of them."""
+    import openpyxl
+
+    db = tmp_path / "triage.db"
+    demo = triage(tmp_path, "demo", "--db", str(db), "--days", "3", "--per-day", "40")
+    assert demo.wait(timeout=120) == 0, demo.communicate()
+    base = free_ports(4)
+    server_tmp = tmp_path / "server-tmp"
+    server_tmp.mkdir()
+    home = tmp_path / "server-home"
+    home.mkdir()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "triage", "serve", "--db", str(db), "--port", str(base)],
+        env={**isolated_env(tmp_path), "TMPDIR": str(server_tmp), "HOME": str(home)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    page = None
+    try:
+        wait_for("triage serve", lambda: listening(base + 3))
+        chromium.allow_downloads(downloads)
+        page = chromium.open(f"http://127.0.0.1:{serve.port_of('overview', base)}/")
+        time.sleep(2.0)  # the overview's figures
+        page.press("e")
+        time.sleep(1.0)
+        if form == "csv":  # from the file's name round to the formats: the second one
+            page.press("tab", "down", "enter", "tab", "tab")
+        keep(page.screenshot(tmp_path / f"serve-export-{form}-dialog.png"))
+        page.press("enter")
+        suffix = ".xlsx" if form == "xlsx" else ".zip"
+        files = wait_for(
+            "the download", lambda: list(downloads.glob(f"triage-*{suffix}")), seconds=60
+        )
+        time.sleep(1.0)
+        keep(page.screenshot(tmp_path / f"serve-export-{form}-downloaded.png"))
+        (delivered,) = files
+        if form == "xlsx":
+            workbook = openpyxl.load_workbook(delivered, read_only=True)
+            assert len(workbook.sheetnames) >= 2
+            workbook.close()
+        else:
+            with zipfile.ZipFile(delivered) as archive:
+                names = archive.namelist()
+                assert len(names) >= 2 and all(n.endswith(".csv") for n in names)
+                assert b"jc-" in b"".join(archive.read(n) for n in names)  # the sites' rows
+        assert list(server_tmp.iterdir()) == []  # the server's own copy is gone
+        assert list(home.rglob("triage-*")) == []  # and none in the server's folders
+    except Exception:
+        if page is not None:
+            with contextlib.suppress(Exception):
+                keep(page.screenshot(tmp_path / "serve-export-failed.png"))
+        raise
+    finally:
+        if page is not None:
+            page.close()
+        out, err = stop(server)
+    assert "Traceback" not in err
+
+
 # --- the command's refusals and its command lines --------------------------------------------
 
 
-def test_a_port_in_use_is_said_in_danish(tmp_path):
+@pytest.mark.parametrize(
+    ("taken_ports", "says"),
+    [
+        ((2,), "Port {2} (tavlen) er optaget af et andet program"),
+        # Every busy port at once, so that the next --port is the last try.
+        ((0, 1, 3), "Portene {0} (skranken), {1} (kiosken) og {3} (oversigten) er optaget"),
+    ],
+)
+def test_ports_in_use_are_said_in_danish_all_at_once(tmp_path, taken_ports, says):
     base = free_ports(4)
-    with socket.socket() as taken:
-        taken.bind(("127.0.0.1", base + 2))  # the board's port
-        taken.listen()
+    with contextlib.ExitStack() as stack:
+        for offset in taken_ports:
+            taken = stack.enter_context(socket.socket())
+            taken.bind(("127.0.0.1", base + offset))
+            taken.listen()
         process = triage(tmp_path, "serve", "--port", str(base))
         out, err = process.communicate(timeout=60)
     assert process.returncode == 1
-    assert f"Port {base + 2} (board) er optaget af et andet program" in err
-    assert "Traceback" not in err
-    assert not listening(base)  # the roles started before it are stopped again
+    assert says.format(*(base + i for i in range(4))) in err, err
+    assert "Traceback" not in err and "(desk)" not in err and "(board)" not in err
+    assert not any(listening(base + i) for i in range(4) if i not in taken_ports)
+
+
+@pytest.mark.parametrize(
+    ("options", "says", "not_said"),
+    [
+        # An address the machine does not have (TEST-NET-1, never a machine's own).
+        (["--host", "192.0.2.1"], "for maskinen har ikke den adresse", "cannot assign"),
+        (["--host", "no-such-host.invalid"], "kan ikke finde adressen no-such-host", "Name"),
+        (["--port", "65534"], "hver rolle sin faste port", "Traceback"),
+    ],
+)
+def test_a_place_triage_serve_cannot_listen_is_said_plainly(tmp_path, options, says, not_said):
+    process = triage(tmp_path, "serve", *options)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 1 and says in err, err
+    assert not_said not in err and "Traceback" not in err and "http://" not in out
+
+
+def test_serving_on_every_address_names_what_is_served_and_an_address_to_open(tmp_path):
+    base = free_ports(4)
+    server = triage(tmp_path, "serve", "--host", "0.0.0.0", "--role", "board", "--port", str(base))
+    try:
+        wait_for("triage serve", lambda: listening(base + 2))
+        with urllib.request.urlopen(f"http://127.0.0.1:{base + 2}/") as answer:
+            html = answer.read().decode()
+    finally:
+        out, err = stop(server)
+    # The page talks back to the address it was opened by (here 127.0.0.1), not 0.0.0.0.
+    assert f'"ws://127.0.0.1:{base + 2}/ws"' in html and "0.0.0.0" not in html
+    assert f"Tavlen: http://{socket.gethostname()}:{base + 2}" in out
+    assert "0.0.0.0:" not in out
+    assert "kan åbne tavlen uden at logge på" in err and "skranke" not in err
+
+
+def test_serve_and_db_say_what_they_do_in_their_help(tmp_path):
+    said = {}
+    for command in (["serve"], ["db"], ["db", "roles"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "triage", *command, "--help"],
+            env=isolated_env(tmp_path),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+        said[" ".join(command)] = done.stdout
+    assert "Serve the desk, the kiosk, the board and the supervisor's overview" in said["serve"]
+    assert "triage db roles prints the SQL" in said["db"]
+    assert said["db roles"].startswith("usage: triage db roles")
+    assert "--prefix" in said["db roles"] and "--apply" in said["db roles"]
 
 
 def test_without_textual_serve_the_pip_command_is_said(tmp_path):
@@ -479,7 +724,7 @@ def test_an_untried_textual_serve_with_all_triage_uses_starts_with_a_warning(tmp
     assert done.returncode == 1, done.stdout + done.stderr
     assert "Advarsel: textual-serve 2.1.0 er installeret" in done.stderr
     assert "kun afprøvet med textual-serve fra 1.1.3 op til, men ikke med, 2.0" in done.stderr
-    assert f"Port {base} (desk) er optaget" in done.stderr  # it went on to start
+    assert f"Port {base} (skranken) er optaget" in done.stderr  # it went on to start
 
 
 def test_the_versions_triage_serve_works_with_are_pyprojects():
@@ -547,13 +792,23 @@ def test_a_page_chooses_its_desk_by_id_only(tmp_path):
         status, html = page(base, "?desk=skranke-3")
         assert status == 200 and f"ws://127.0.0.1:{base}/ws/desk=skranke-3" in html
         assert "googleapis" not in html and "textual.js" in html  # nothing fetched from outside
-        assert "Siden er lukket." in html and "Session ended" not in html
-        status, said = page(base, "?desk=Jens%20Hansen")  # a name is no desk's id
-        assert status == 404 and said.startswith("?site= og ?desk= skal være id'er")
-        assert "Jens" not in said and "?site= and ?desk= take ids" in said
-        assert page(base, "?desk=skranke-3%3Brm")[0] == 404
+        assert "Session ended" not in html and "Åbn igen · Open again" in html
+        assert "prøver igen af sig selv" in html  # the page's own script says it when closed
+        # Refused: the parameter and its value named, "ret … i adressen", in the dark page.
+        for query, says in [
+            ("?desk=Skranke%203%3BDROP", "?desk=Skranke 3;DROP i adressen er ikke et id"),
+            ("?site=nope&desk=", "?desk= i adressen er tom"),
+            ("?site=Nord", "?site=Nord i adressen er ikke et id"),
+            ("?site=nope", "Stedet &#x27;nope&#x27; findes ikke. Ret ?site= i adressen"),
+        ]:
+            status, said = page(base, query)
+            assert status == 404 and says in said, (query, said)
+            assert "Ret ?" in said and "#0c181f" in said and "--site" not in said
         status, said = page(base + 2, "?desk=skranke-3")  # the board has no desk
-        assert status == 404 and said.startswith("Denne side tager ikke ?desk=")
+        assert status == 404 and "Denne side tager ikke ?desk=" in said
+        status, said = page(base + 2, "?site=frederiksberg")  # a site without queues
+        assert status == 404 and "ingen køer" in said and "Ret ?site= i adressen" in said
+        assert "<script>alert" not in page(base, "?desk=%3Cscript%3Ealert(1)")[1]  # escaped
         status, html = page(base + 2, f"?site={SITE}")
         assert status == 200 and f"/ws/site={SITE}" in html
     finally:

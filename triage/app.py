@@ -43,6 +43,8 @@ from triage.flow import Flow
 from triage.i18n import t
 
 if TYPE_CHECKING:  # the queue's code loads in workers, after the first question
+    from textual import events
+
     from screens.board import BoardScreen
     from triage.db.store import Store
     from triage.queue import BoardView, Served, Tickets
@@ -214,6 +216,20 @@ class TriageApp(TerminalApp):
 
     def on_overview_requested(self, message: OverviewRequested) -> None:
         self.show_overview()
+
+    # A file given to the browser (the served overview's export) was fetched, or could not be:
+    # the dialog that sent it says so.
+    def on_delivery_complete(self, event: events.DeliveryComplete) -> None:
+        self.tell_delivered(event.key, failed=False)
+
+    def on_delivery_failed(self, event: events.DeliveryFailed) -> None:
+        self.tell_delivered(event.key, failed=True)
+
+    def tell_delivered(self, key: str, failed: bool) -> None:
+        for screen in self.screen_stack:
+            delivered = getattr(screen, "delivered", None)
+            if delivered is not None:
+                delivered(key, failed)
 
     def show_overview(self, can_leave: bool = True, **start) -> None:
         from screens.supervisor import SupervisorScreen  # not on the desk's start path

@@ -558,6 +558,9 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         "serve",
         parents=[lang],
         help="serve the desk, kiosk, board and overview to a browser, each on its own port",
+        description="Serve the desk, the kiosk, the board and the supervisor's overview to "
+        "browsers, each role on its own port (the desk on --port, then the kiosk, the board and "
+        "the overview), until Ctrl+C. A page may choose its site and desk: ?site=…&desk=….",
     )
     serve.set_defaults(func=cmd_serve, spool_dir=None)
     serve.add_argument(
@@ -599,13 +602,24 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         "--db", dest="serve_db", metavar="PATH|URL", help="SQLite file or database URL, no password"
     )
 
-    roles = sub.add_parser(
+    database = sub.add_parser(
         "db",
-        parents=[db, lang],
         help="roles: the PostgreSQL roles for desks, supervisors and the owner (least privilege)",
+        description="The database on PostgreSQL. triage db roles prints the SQL for three roles "
+        "(desks, supervisors, the owner who migrates), each with no more rights than it needs; "
+        "with --apply it runs it.",
+    )
+    database.set_defaults(spool_dir=None)
+    # A subcommand of its own, so that `triage db roles --help` says what roles takes.
+    actions = database.add_subparsers(dest="action", required=True)
+    roles = actions.add_parser(
+        "roles",
+        parents=[db, lang],
+        help="print (or --apply) the SQL for the roles",
+        description="Print the SQL for the PostgreSQL roles of desks, supervisors and the owner "
+        "(least privilege), or run it on --db with --apply (as the database's owner).",
     )
     roles.set_defaults(func=cmd_db_roles, spool_dir=None)
-    roles.add_argument("action", choices=("roles",), help="roles: print (or --apply) their SQL")
     roles.add_argument(
         "--prefix", default="triage", help="the roles' names begin with it (default: triage)"
     )
@@ -620,6 +634,9 @@ def _with_config_option(parser: argparse.ArgumentParser) -> None:
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             for command in action.choices.values():
+                if any(isinstance(a, argparse._SubParsersAction) for a in command._actions):
+                    _with_config_option(command)  # on `db roles`, not on `db`
+                    continue
                 command.add_argument(
                     "--config",
                     type=Path,
@@ -2199,7 +2216,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(t("serve_bad_port", lang, port=args.port), file=sys.stderr)
         return 1
     # What every page would refuse, refused once here, before any address is given out.
-    data = args.serve_data or paths.default_data_dir()
+    data = _served_data(args)
     loaded = load(data, check_cases=False, keep_parsed=True)
     if not loaded.ok or loaded.flow is None:
         _print_problems(loaded.errors, lang, sys.stderr)
@@ -2231,6 +2248,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         host=args.host,
         base_port=args.port,
         public_url=args.public_url,
+        data=data,
     )
 
     said = {
@@ -2244,19 +2262,68 @@ def cmd_serve(args: argparse.Namespace) -> int:
         for one in served:
             print(t(said[one.role], lang, url=one.public_url), flush=True)
         if args.host not in ("127.0.0.1", "localhost", "::1"):
-            print(t("serve_not_loopback", lang, host=args.host), file=sys.stderr, flush=True)
+            roles = _and_list([t(_ROLE_NAMES[one.role], lang) for one in served], lang)
+            said_open = t("serve_not_loopback", lang, host=args.host, roles=roles)
+            print(said_open, file=sys.stderr, flush=True)
         print(t("serve_stop_hint", lang), flush=True)
 
     try:
         serve.run(served, args.host, ready)
-    except serve.PortInUse as error:
-        print(t("serve_port_in_use", lang, port=error.port, role=error.role), file=sys.stderr)
+    except serve.PortsInUse as error:
+        ports = [f"{port} ({t(_ROLE_NAMES[role], lang)})" for role, port in error.busy]
+        if len(ports) == 1:
+            (role, port), *_ = error.busy
+            name = t(_ROLE_NAMES[role], lang)
+            print(t("serve_port_in_use", lang, port=port, role=name), file=sys.stderr)
+        else:
+            print(t("serve_ports_in_use", lang, ports=_and_list(ports, lang)), file=sys.stderr)
         return 1
     except OSError as error:  # e.g. an address this machine does not have
-        reason = _reason(error)
-        print(t("serve_cannot_listen", lang, host=args.host, reason=reason), file=sys.stderr)
+        print(_listen_failure(error, args.host, served[0].port, lang), file=sys.stderr)
         return 1
     return 0
+
+
+# A role as a sentence names it ("Port 8002 (tavlen) er optaget").
+_ROLE_NAMES = {
+    "desk": "serve_role_name_desk",
+    "kiosk": "serve_role_name_kiosk",
+    "board": "serve_role_name_board",
+    "overview": "serve_role_name_overview",
+}
+
+
+def _served_data(args: argparse.Namespace) -> Path:
+    """The data folder the served pages read: --data, else the settings file's, else the
+    default (the pages' own triage reads the settings file the same way)."""
+    if args.serve_data:
+        return args.serve_data
+    from triage import config
+
+    configured = config.read(args.config).values("desk").get("data")
+    return Path(configured).expanduser() if configured else paths.default_data_dir()
+
+
+def _and_list(words: list[str], lang: str) -> str:
+    """ "a, b og c" (Danish) or "a, b and c"."""
+    if len(words) < 2:
+        return "".join(words)
+    return f"{', '.join(words[:-1])} {t('serve_and', lang)} {words[-1]}"
+
+
+def _listen_failure(error: OSError, host: str, port: int, lang: str) -> str:
+    """Why triage serve cannot listen, said plainly; the system's own (English) words only
+    when the cause is not one of the usual ones."""
+    import errno
+    import socket
+
+    if isinstance(error, socket.gaierror):  # a name that cannot be looked up
+        return t("serve_host_unknown", lang, host=host)
+    if error.errno == errno.EADDRNOTAVAIL:
+        return t("serve_host_not_here", lang, host=host)
+    if error.errno in (errno.EACCES, errno.EPERM):
+        return t("serve_port_denied", lang, port=port)
+    return t("serve_cannot_listen", lang, host=host, reason=_reason(error))
 
 
 # --- config16: the settings file --------------------------------------------------------
@@ -2304,6 +2371,9 @@ def _settled(
     where = {"db_origin": origin, "db_line": settings.lines.get((section, "db"))}
     command = _subparser(parser, args.command)
     assert command is not None
+    if getattr(args, "action", None) and _subparser(command, args.action) is not None:
+        command = _subparser(command, args.action)  # `db roles`: the options are roles'
+        assert command is not None
     # Single-valued options only: --site and --channel of summary and export are filters.
     defaults = {
         action.dest: values[action.dest]
@@ -2548,7 +2618,7 @@ def cmd_db_roles(args: argparse.Namespace) -> int:
                 lang,
                 db=_db_label(args),
                 source=_db_source(args),
-                reason=_reason(error),
+                reason=_why(error, lang),  # the driver's English only for an unknown cause
             ),
             file=sys.stderr,
         )

@@ -16,9 +16,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import html
+import json
 import re
 import shlex
 import signal
+import socket
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,6 +32,8 @@ from urllib.parse import parse_qsl, urlencode
 ROLES = ("desk", "kiosk", "board", "overview")
 DEFAULT_PORT = 8000
 DEFAULT_HOST = "127.0.0.1"
+ANY_ADDRESS = ("0.0.0.0", "::", "")  # listening on every address the machine has
+HOST_HEADER = re.compile(r"[A-Za-z0-9.:\[\]-]{1,260}")  # a browser's Host: name or IP, port
 # On Ctrl+C: how long open pages get before their connections are cut (each page's triage
 # is then told to quit, and is waited for).
 SHUTDOWN_SECONDS = 1.0
@@ -63,6 +68,8 @@ class Served:
     public_url: str
     options: dict[str, str | None]
     config: Path | None
+    data: Path | None = None  # the data folder the pages' triage reads (a page's ?site= checked)
+    proxied: bool = False  # public_url is the reverse proxy's (--public-url)
 
     @property
     def command(self) -> str:
@@ -82,32 +89,169 @@ class Served:
         return command_line(self.role, chosen, self.config)
 
 
-# textual-serve's own words on the page once its triage has quit (a citizen may read them).
+# textual-serve's own words on the page once its triage has quit (a citizen may read them):
+# said in the page's script (PAGE_SCRIPT), which knows why the page closed.
 PAGE_WORDS = {
-    '<div class="message">Session ended.</div>': (
-        '<div class="message">Siden er lukket. · The page has closed.</div>'
-    ),
-    'onClick="refresh()">Restart</button>': 'onClick="refresh()">Åbn igen · Open again</button>',
+    '<div class="message">Session ended.</div>': '<div class="message"></div>',
+    'onClick="refresh()">Restart</button>': 'onClick="refresh()">{open_again}</button>',
 }
+# How often a page whose server went away asks whether it is back (seconds).
+REOPEN_SECONDS = 5
+# The close code a page gets when triage serve stops (an update, a reboot): "service restart".
+# A page whose triage quit by itself (Ctrl+Q at a desk) gets 1000, as textual-serve sends it.
+RESTART_CODE = 1012
+# Roles whose page reopens even after its triage quit: nobody is there to click (a TV, a
+# touch screen). A desk or overview page reopens after a restart, not after its user quit.
+ALWAYS_REOPEN = ("kiosk", "board")
+
+# Put in every page, before textual.js: (1) when the page's connection ends and the person did
+# not quit, the page says so and asks every REOPEN_SECONDS whether the server answers again,
+# then reloads itself (a TV or a kiosk has no keyboard to click "open again" with); (2) a file
+# the app delivers (the overview's export) is fetched as a download from the role's own
+# address: textual.js opens <origin>/download/… in a new tab, which a popup blocker stops and
+# which misses the role's path behind the reverse proxy.
+PAGE_SCRIPT = r"""<style>
+.closed-dialog .intro { flex-direction: column; height: auto; min-height: 240px;
+  padding: 16px 32px; box-sizing: border-box; }
+</style>
+<script>
+(() => {
+  const reopenAlways = %(always)s, everyMs = %(every)d, downloads = %(downloads)s;
+  const said = %(said)s;
+  const PageSocket = window.WebSocket;
+  function TriageSocket(url, protocols) {
+    const socket = new PageSocket(url, protocols);
+    socket.addEventListener("close", (event) => closed(event.code));
+    return socket;
+  }
+  TriageSocket.prototype = PageSocket.prototype;
+  for (const name of ["CONNECTING", "OPEN", "CLOSING", "CLOSED"]) {
+    TriageSocket[name] = PageSocket[name];
+  }
+  window.WebSocket = TriageSocket;
+  let waiting = false;
+  function say(text) {
+    const message = document.querySelector(".closed-dialog .message");
+    if (message) message.textContent = text;
+  }
+  function closed(code) {
+    if (waiting) return;
+    if (code === 1000 && !reopenAlways) { say(said.quit); return; }  // the person quit
+    waiting = true;
+    say(said.reopening);
+    window.triageReopening = true;
+    setInterval(async () => {
+      try {
+        const answer = await fetch(window.location.href, {cache: "no-store"});
+        // Any answer but a proxy's "bad gateway" family: back (a refusal page says why).
+        if (answer.status < 500) window.location.href = getStartUrl();
+      } catch (error) {}  // not back yet
+    }, everyMs);
+  }
+  const pageOpen = window.open;
+  window.open = function (url, target, features) {
+    const found = /\/download\/([^/?#]+)(\?[^#]*)?/.exec(String(url));
+    if (!found) return pageOpen.call(window, url, target, features);
+    const link = document.createElement("a");
+    link.href = downloads + found[1] + (found[2] || "");
+    link.download = "";
+    document.body.appendChild(link);
+    link.click();
+    link.remove();
+    return null;
+  };
+})();
+</script>
+"""
+
+
+def page_words(key: str) -> str:
+    """A text of the page itself, in Danish · English (a page has no language of its own)."""
+    from triage.i18n import t
+
+    return f"{t(key, 'da')} · {t(key, 'en')}"
+
+
+def page_script(role: str, public_url: str) -> str:
+    """PAGE_SCRIPT for a page of `role` served at `public_url`."""
+    said = {"reopening": page_words("serve_page_reopening"), "quit": page_words("serve_page_quit")}
+    return PAGE_SCRIPT % {
+        "always": json.dumps(role in ALWAYS_REOPEN),
+        "every": REOPEN_SECONDS * 1000,
+        "downloads": json.dumps(f"{public_url.rstrip('/')}/download/"),
+        "said": json.dumps(said, ensure_ascii=False).replace("</", "<\\/"),
+    }
+
+
+# A refused address, in the look of textual-serve's own page (dark, one box of text).
+REFUSAL_PAGE = """<!DOCTYPE html>
+<html lang="da"><head><meta charset="utf-8"><title>triage</title>
+<style>
+body { background: #0c181f; margin: 0; height: 100vh; display: flex; align-items: center;
+  justify-content: center; font-family: menlo, "DejaVu Sans Mono", monospace; }
+.intro { max-width: 720px; margin: 32px; padding: 24px 32px; font-size: 16px;
+  color: rgba(255, 255, 255, 0.95); background-color: #12232d; }
+</style></head>
+<body><div class="intro">%s</div></body></html>
+"""
+
+
+def refusal_page(text: str) -> str:
+    """The refusal `text` (Danish, a blank line, English) as REFUSAL_PAGE."""
+    paragraphs = "".join(f"<p>{html.escape(part)}</p>" for part in text.split("\n\n"))
+    return REFUSAL_PAGE % paragraphs
+
+
+def shown_value(value: str) -> str:
+    """A refused address value as said back to the page (short; it is the page's own)."""
+    return value if len(value) <= 40 else value[:39] + "…"
 
 
 def refusal(role: str, page: dict[str, str]) -> str:
     """Why a page's ?site=/?desk= is refused, in Danish then English (a page has no language
-    yet): an option the role does not take, or a value that is no id."""
+    yet): an option the role does not take, or a value that is no id, each named with its
+    value."""
     from triage.i18n import t
 
     taken = [name for name in PAGE_OPTIONS if name in page and name not in PASSED[role]]
     if taken:
         said = [t("serve_page_option_not_taken", lang, option=taken[0]) for lang in ("da", "en")]
-    else:
-        said = [t("serve_page_value_no_id", lang) for lang in ("da", "en")]
+        return "\n\n".join(said)
+    name = next(n for n in PAGE_OPTIONS if n in page and not PAGE_VALUE.fullmatch(page[n]))
+    value = page[name]
+    key = "serve_page_value_empty" if not value else "serve_page_value_no_id"
+    said = [t(key, lang, option=name, value=shown_value(value)) for lang in ("da", "en")]
     return "\n\n".join(said)
 
 
-class PortInUse(Exception):
-    def __init__(self, role: str, port: int) -> None:
-        super().__init__(f"{role}: port {port} in use")
-        self.role, self.port = role, port
+def site_refusal(role: str, site: str, data: Path) -> str | None:
+    """Why a page's ?site= cannot be served (an unknown site; for the kiosk and the board, a
+    site without queues), in Danish then English; None when it can. Read from the data folder
+    as it is now: a site added since triage serve started is served."""
+    from triage.i18n import t
+    from triage.load import load
+
+    queues = role in ("kiosk", "board")
+    loaded = load(data, check_cases=False, queues=queues)
+    if not loaded.ok or loaded.flow is None:
+        return None  # the page's triage says what is wrong with the data folder
+    known = list(loaded.flow.sites.sites)
+    if site not in known:
+        key = "serve_page_site_unknown"
+    elif queues and loaded.queues is not None and not loaded.queues.at(site):
+        key, known = "serve_page_site_no_queues", [s for s in known if loaded.queues.at(s)]
+    else:
+        return None
+    said = [t(key, lang, site=site, sites=", ".join(known)) for lang in ("da", "en")]
+    return "\n\n".join(said)
+
+
+class PortsInUse(Exception):
+    """Ports other programs hold: every one of them, so that the next try is the last."""
+
+    def __init__(self, busy: list[tuple[str, int]]) -> None:
+        super().__init__(", ".join(f"{role}: port {port} in use" for role, port in busy))
+        self.busy = busy
 
 
 def port_of(role: str, base: int) -> int:
@@ -134,6 +278,7 @@ def plan(
     host: str = DEFAULT_HOST,
     base_port: int = DEFAULT_PORT,
     public_url: str | None = None,
+    data: Path | None = None,
 ) -> list[Served]:
     """The servers to start, one per role (each role once, in the order of ROLES)."""
     served = []
@@ -144,9 +289,11 @@ def plan(
         if public_url:  # behind the proxy: https://triage.example.dk/desk and so on
             address = f"{public_url.rstrip('/')}/{role}"
         else:
-            shown = f"[{host}]" if ":" in host else host
+            # On every address of the machine: its name, which a browser elsewhere can open.
+            shown = socket.gethostname() if host in ANY_ADDRESS else host
+            shown = f"[{shown}]" if ":" in shown else shown
             address = f"http://{shown}:{port}"
-        served.append(Served(role, port, address, dict(options), config))
+        served.append(Served(role, port, address, dict(options), config, data, bool(public_url)))
     return served
 
 
@@ -251,14 +398,29 @@ async def _serve(
 
         async def handle_index(self, request: web.Request) -> web.StreamResponse:
             choice = {k: v for k, v in request.query.items() if k in PAGE_OPTIONS}
-            if self.served.command_for(choice) is None:
-                raise web.HTTPNotFound(text=refusal(self.served.role, choice))
+            one = self.served
+            refused = refusal(one.role, choice) if one.command_for(choice) is None else None
+            if refused is None and "site" in choice and one.data is not None:
+                refused = await asyncio.to_thread(site_refusal, one.role, choice["site"], one.data)
+            if refused is not None:
+                raise web.HTTPNotFound(text=refusal_page(refused), content_type="text/html")
             page = await super().handle_index(request)
             assert isinstance(page, web.Response) and page.text is not None
             # No page calls out to Google for a font (a citizen's visit is nobody else's).
             text = re.sub(r"<link[^>]*fonts\.googleapis\.com[^>]*>", "", page.text)
+            base = one.public_url
+            if host in ANY_ADDRESS and not one.proxied and HOST_HEADER.fullmatch(request.host):
+                # On every address: back to the one the browser used (its name, an IP, …).
+                base = f"http://{request.host}"
+                text = text.replace(one.public_url, base)
+                text = text.replace(
+                    one.public_url.replace("http:", "ws:", 1), f"ws://{request.host}"
+                )
+            open_again = page_words("serve_page_open_again")
             for english, ours in PAGE_WORDS.items():  # what the page says when triage has quit
-                text = text.replace(english, ours)
+                text = text.replace(english, ours.replace("{open_again}", open_again))
+            script = page_script(one.role, base)
+            text = text.replace("<script src=", f"{script}<script src=", 1)
             if choice:  # the page's websocket carries it, since textual.js adds its own query
                 text = text.replace('/ws"', f'/ws/{urlencode(choice)}"')
             page.text = text
@@ -302,6 +464,7 @@ async def _serve(
             return websocket
 
     runners: list[web.AppRunner] = []
+    busy: list[tuple[str, int]] = []
     try:
         for one in served:
             server = RoleServer(one)
@@ -316,20 +479,24 @@ async def _serve(
             try:
                 await web.TCPSite(runner, host, one.port).start()
             except OSError as error:
-                if error.errno == errno.EADDRINUSE:
-                    raise PortInUse(one.role, one.port) from error
-                raise
+                if error.errno != errno.EADDRINUSE:
+                    raise
+                busy.append((one.role, one.port))  # the others are tried: all said at once
+        if busy:
+            raise PortsInUse(busy)
         ready()
         await stop.wait()
         # Closing a page's connection ends its handler, which has its triage quit.
-        await asyncio.gather(*(page.close() for page in list(pages)), return_exceptions=True)
+        # The pages are told it is a restart: they wait for the server and reopen by themselves.
+        closing = (page.close(code=RESTART_CODE) for page in list(pages))
+        await asyncio.gather(*closing, return_exceptions=True)
     finally:
         for runner in reversed(runners):
             await runner.cleanup()  # closes the browsers' connections, which ends their apps
 
 
 def run(served: list[Served], host: str, ready: Callable[[], None]) -> None:
-    """Serve until Ctrl+C or SIGTERM. Raises PortInUse (nothing is left running then)."""
+    """Serve until Ctrl+C or SIGTERM. Raises PortsInUse (nothing is left running then)."""
 
     async def main() -> None:
         stop = asyncio.Event()
