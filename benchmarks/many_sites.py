@@ -448,7 +448,9 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=3.0, help="real minutes of issuing")
     parser.add_argument("--scale", type=float, default=60.0, help="simulated seconds a second")
     parser.add_argument("--workers", type=int, default=10, help="desk processes")
-    parser.add_argument("--runs", type=int, default=15, help="overview timings")
+    parser.add_argument(
+        "--runs", type=int, default=40, help="overview timings (a screen refreshes all day)"
+    )
     parser.add_argument("--history-days", type=int, default=0, help="demo history first")
     parser.add_argument("--per-day", type=int, default=2537, help="demo visits, a Tuesday")
     parser.add_argument(
