@@ -346,3 +346,21 @@ def test_check_without_the_rights_names_the_login_it_needs(
     assert done.returncode == 1, done.stdout + done.stderr
     assert wanted in done.stderr, done.stderr
     assert "Tjek stien" not in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("how", ["settings", "environment"])
+def test_serve_refuses_a_login_every_page_would_be_refused_with(
+    pg_url, password_login, tmp_path, how
+):
+    """triage serve logs in once before it gives out any address: a wrong password (in the
+    settings file's password file or in TRIAGE_DB_URL) stops it with the reason, exit 1."""
+    if how == "settings":
+        file = _settings(tmp_path, as_login(pg_url, password_login), "forkert")
+        done = cli("serve", "--config", str(file), "--port", str(free_port()), cwd=tmp_path)
+    else:
+        url = as_login(pg_url, password_login, "forkert")
+        done = cli("serve", "--port", str(free_port()), cwd=tmp_path, TRIAGE_DB_URL=url)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert f"afviser brugeren {password_login}" in done.stderr
+    assert "starter ikke" in done.stderr and "http://" not in done.stdout
+    assert "forkert" not in done.stderr.replace("forkert eller", "")

@@ -604,10 +604,11 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
     database = sub.add_parser(
         "db",
-        help="roles: the PostgreSQL roles for desks, supervisors and the owner (least privilege)",
-        description="The database on PostgreSQL. triage db roles prints the SQL for three roles "
-        "(desks, supervisors, the owner who migrates), each with no more rights than it needs; "
-        "with --apply it runs it.",
+        help="roles: the PostgreSQL roles for desks, kiosks, supervisors and the owner (least "
+        "privilege)",
+        description="The database on PostgreSQL. triage db roles prints the SQL for four roles "
+        "(desks, kiosks, supervisors, the owner who migrates), each with no more rights than it "
+        "needs; with --apply it runs it.",
     )
     database.set_defaults(spool_dir=None)
     # A subcommand of its own, so that `triage db roles --help` says what roles takes.
@@ -2232,6 +2233,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         refuse_memory_db(probe) or not _server_url_usable(probe) or _refuse_folder(probe)
     ):
         return 1
+    if _serve_login_refused(args.config, given, lang):
+        return 1
     db = args.serve_db
     if db and isinstance(paths.sqlite_file(db), Path):  # the children may start elsewhere
         db = str(Path(db).expanduser().resolve())
@@ -2426,6 +2429,33 @@ def cmd_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _serve_login_refused(config_path: Path | None, given: str | None, lang: str) -> bool:
+    """Whether a database server refuses the login every page would use (a wrong or missing
+    password): said once, before any address is given out. A server that does not answer
+    now may answer later, and a settings file with problems is each page's to tell."""
+    from triage import config
+
+    urls: list[str | None] = [given]
+    if not given:
+        settings = config.read(config_path)
+        if settings.problems:
+            return False
+        try:
+            scopes = ("", *(s for s in config.SECTIONS if s in settings.tables))
+            urls = [settings.database(scope or "desk") for scope in scopes]
+        except OSError:  # an unreadable password file: each page says so
+            return False
+    for url in dict.fromkeys(urls):
+        if not url or "://" not in url or url.startswith("sqlite"):
+            continue
+        found, _ = config.try_login(url)
+        if found == "login":
+            db, user = _hide_password(url), _url_user(url)
+            print(t("serve_db_login_refused", lang, db=db, user=user), file=sys.stderr)
+            return True
+    return False
+
+
 def _check_logins(settings, environment: str | None, lang: str) -> None:
     """Log in once to each database server the file's commands would use, as they would (the
     environment's URL before the file's db): a refused login is an error at the line that sets
@@ -2572,7 +2602,7 @@ def _default_setting(key: str, lang: str) -> str:
 
 
 def cmd_db_roles(args: argparse.Namespace) -> int:
-    """`triage db roles`: print the SQL for the three roles, or with --apply run it."""
+    """`triage db roles`: print the SQL for the four roles, or with --apply run it."""
     lang = args.lang
     if not re.match(r"postgres(ql)?(\+\w+)?://", args.db or ""):
         print(
