@@ -664,28 +664,32 @@ def test_without_textual_serve_the_pip_command_is_said(tmp_path):
     assert "'triage[serve]'" not in process.stderr  # another project's name on the index
 
 
+def serve_after(shim: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    """`triage serve` run with `shim` as a sitecustomize on its path: Python runs it first, as
+    if another textual-serve had been installed."""
+    folder = tmp_path / "shim"
+    folder.mkdir()
+    (folder / "sitecustomize.py").write_text(shim, encoding="utf-8")
+    path = os.pathsep.join([str(folder), str(ROOT)])
+    return subprocess.run(
+        [sys.executable, "-m", "triage", "serve", *args],
+        env={**isolated_env(tmp_path), "PYTHONPATH": path},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+
+
 @pytest.mark.parametrize("lang", ["da", "en"])
 @pytest.mark.parametrize("part", ["_process_messages", "_make_app"])
 def test_a_textual_serve_without_what_triage_uses_is_refused_at_start(tmp_path, part, lang):
     """As after `pip install` of another textual-serve: a sitecustomize on PYTHONPATH takes one
     of the private methods triage serve uses away before triage starts. It refuses at once
     (exit 1, no port opened), naming what is missing and the versions that work."""
-    shim = tmp_path / "shim"
-    shim.mkdir()
-    (shim / "sitecustomize.py").write_text(
-        f"import textual_serve.server\ndel textual_serve.server.Server.{part}\n",
-        encoding="utf-8",
-    )
     base = free_ports(4)
-    env = {**isolated_env(tmp_path), "PYTHONPATH": os.pathsep.join([str(shim), str(ROOT)])}
-    done = subprocess.run(
-        [sys.executable, "-m", "triage", "serve", "--port", str(base), "--lang", lang],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
+    shim = f"import textual_serve.server\ndel textual_serve.server.Server.{part}\n"
+    done = serve_after(shim, tmp_path, "--port", str(base), "--lang", lang)
     assert done.returncode == 1, done.stdout + done.stderr
     said = {
         "da": "virker med textual-serve fra 1.1.3 op til, men ikke med, 2.0",
@@ -700,27 +704,16 @@ def test_a_textual_serve_without_what_triage_uses_is_refused_at_start(tmp_path, 
 def test_an_untried_textual_serve_with_all_triage_uses_starts_with_a_warning(tmp_path):
     """A textual-serve that calls itself 2.1.0 but has every part: said, and serve goes on (to
     the port taken here, which stops it without serving for long)."""
-    shim = tmp_path / "shim"
-    shim.mkdir()
-    (shim / "sitecustomize.py").write_text(
+    shim = (
         "import importlib.metadata as metadata\n"
         "real = metadata.version\n"
-        "metadata.version = lambda name: '2.1.0' if name == 'textual-serve' else real(name)\n",
-        encoding="utf-8",
+        "metadata.version = lambda name: '2.1.0' if name == 'textual-serve' else real(name)\n"
     )
     base = free_ports(4)
-    env = {**isolated_env(tmp_path), "PYTHONPATH": os.pathsep.join([str(shim), str(ROOT)])}
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", base))  # the desk's port
         taken.listen()
-        done = subprocess.run(
-            [sys.executable, "-m", "triage", "serve", "--port", str(base)],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            stdin=subprocess.DEVNULL,
-        )
+        done = serve_after(shim, tmp_path, "--port", str(base))
     assert done.returncode == 1, done.stdout + done.stderr
     assert "Advarsel: textual-serve 2.1.0 er installeret" in done.stderr
     assert "kun afprøvet med textual-serve fra 1.1.3 op til, men ikke med, 2.0" in done.stderr

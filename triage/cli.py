@@ -694,15 +694,21 @@ def _unreachable_key(error: Exception) -> str:
     return "db_locked_command" if cause == "locked" else "db_unreachable"
 
 
+def _about_db(key: str, args: argparse.Namespace, **params: Any) -> str:
+    """A message about the command's database in args.lang: the database named as a person may
+    see it (no password) unless `db` is given, and where it was given (--db, TRIAGE_DB_URL,
+    the settings file or the default)."""
+    params.setdefault("db", _db_label(args))
+    return t(key, args.lang, source=_db_source(args), **params)
+
+
 def _said_damaged(error: Exception, args: argparse.Namespace) -> str:
     """A database file that is no database, or one with damaged pages: the latter told plainly
     to restore a backup (nothing else brings the lost pages back)."""
     from triage.db.errors import db_cause
 
     key = "db_corrupt" if db_cause(error) == "corrupt" else "db_damaged"
-    return t(
-        key, args.lang, db=_db_label(args), source=_db_source(args), reason=_why(error, args.lang)
-    )
+    return _about_db(key, args, reason=_why(error, args.lang))
 
 
 def _hide_password(text: str) -> str:
@@ -738,13 +744,7 @@ def _server_url_usable(args: argparse.Namespace) -> bool:
         url.get_dialect().import_dbapi()
     except (ArgumentError, ImportError, ValueError) as error:
         print(
-            t(
-                "db_bad_url",
-                args.lang,
-                db=_db_label(args),
-                source=_db_source(args),
-                reason=_url_reason(error, args),
-            ),
+            _about_db("db_bad_url", args, reason=_url_reason(error, args)),
             file=sys.stderr,
         )
         return False
@@ -921,20 +921,14 @@ def _opened(args: argparse.Namespace):
         store = Store(args.db, spool_dir=args.spool_dir)
     except (ArgumentError, ImportError, ValueError) as error:  # not a URL, or no such driver
         print(
-            t(
-                "db_bad_url",
-                lang,
-                db=_db_label(args),
-                source=_db_source(args),
-                reason=_url_reason(error, args),
-            ),
+            _about_db("db_bad_url", args, reason=_url_reason(error, args)),
             file=sys.stderr,
         )
         return None
     except OSError as error:  # the default folder cannot be made
         reason = _why(error, lang)
         print(
-            t("db_unreachable", lang, db=_db_label(args), source=_db_source(args), reason=reason),
+            _about_db("db_unreachable", args, reason=reason),
             file=sys.stderr,
         )
         return None
@@ -950,14 +944,12 @@ def _opened(args: argparse.Namespace):
     except UNAVAILABLE as error:
         key = "db_disk_full" if _disk_full(error, args) else _unreachable_key(error)
         print(
-            t(key, lang, db=_db_label(args), source=_db_source(args), reason=_why(error, lang)),
+            _about_db(key, args, reason=_why(error, lang)),
             file=sys.stderr,
         )
     except DatabaseError as error:  # not a database at all, or a damaged one
         if _database_trouble(error) == "db_denied":  # or a role that may not read it
-            print(
-                t("db_denied", lang, db=_db_label(args), source=_db_source(args)), file=sys.stderr
-            )
+            print(_about_db("db_denied", args), file=sys.stderr)
         else:
             print(_said_damaged(error, args), file=sys.stderr)
     else:
@@ -1361,16 +1353,10 @@ def cmd_check(args: argparse.Namespace) -> int:
             print(_said_damaged(error, args), file=sys.stderr)
         elif trouble == "db_denied":  # name the login it needs, as summary does
             key = "check_repair_denied" if args.repair else "check_denied"
-            print(t(key, lang, db=_db_label(args), source=_db_source(args)), file=sys.stderr)
+            print(_about_db(key, args), file=sys.stderr)
         else:
             print(
-                t(
-                    _unreachable_key(error),
-                    lang,
-                    db=_db_label(args),
-                    source=_db_source(args),
-                    reason=_why(error, lang),
-                ),
+                _about_db(_unreachable_key(error), args, reason=_why(error, lang)),
                 file=sys.stderr,
             )
         return 1
@@ -2606,7 +2592,7 @@ def cmd_db_roles(args: argparse.Namespace) -> int:
     lang = args.lang
     if not re.match(r"postgres(ql)?(\+\w+)?://", args.db or ""):
         print(
-            t("roles_postgres_only", lang, db=_db_label(args), source=_db_source(args)),
+            _about_db("roles_postgres_only", args),
             file=sys.stderr,
         )
         return 1
@@ -2631,25 +2617,14 @@ def cmd_db_roles(args: argparse.Namespace) -> int:
         apply_roles(store, args.prefix)
     except UNAVAILABLE as error:
         print(
-            t(
-                "db_unreachable",
-                lang,
-                db=_db_label(args),
-                source=_db_source(args),
-                reason=_why(error, lang),
-            ),
+            _about_db("db_unreachable", args, reason=_why(error, lang)),
             file=sys.stderr,
         )
         return 1
     except DBAPIError as error:  # not allowed to make roles, or not the tables' owner
         print(
-            t(
-                "roles_failed",
-                lang,
-                db=_db_label(args),
-                source=_db_source(args),
-                reason=_why(error, lang),  # the driver's English only for an unknown cause
-            ),
+            # the driver's English only for an unknown cause
+            _about_db("roles_failed", args, reason=_why(error, lang)),
             file=sys.stderr,
         )
         return 1

@@ -289,13 +289,12 @@ def _day_figures_sql(filters: Filters, start: date, end: date, unit: str) -> tup
     prepared plan hashed every day row instead)."""
     sql = _Sql("postgresql", replace(filters, sites=None))
     days = _counting_sql(sql, start, end, DAY_KEY)
-    real = _counting_sql(sql, start, end, DAY_KEY)  # the same rows; its own parameters
     shown = "TRUE"
     if filters.sites is not None:
         shown = f"site_id IN ({', '.join(sql.param(s) for s in filters.sites) or 'NULL'})"
     bucket = _BUCKET_START[unit]
     query = (
-        f"WITH r AS MATERIALIZED (SELECT local_date, site_id FROM ({real}) AS r "
+        f"WITH r AS MATERIALIZED (SELECT local_date, site_id FROM ({days}) AS r "
         "WHERE NOT demo AND visits > 0) "
         "SELECT CASE WHEN GROUPING(local_date) = 0 THEN 0 "
         "WHEN GROUPING(local_weekday) = 0 THEN 1 ELSE 2 END, "
